@@ -1,0 +1,1 @@
+"""Referral packets: recipient profiles, plan, render, redact, assemble, verify, sign."""

@@ -1,0 +1,1 @@
+"""refuge vault: encrypted-at-rest storage of a legal team's case documents."""
