@@ -1,0 +1,47 @@
+# Set-up and checks. `make demo` and `make test` work from a fresh clone on Debian
+# with Python 3.11: they create .venv, install what they need, then run.
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+# Debian packages: libmagic for intake; age, poppler and qpdf as independent checks in tests.
+DEMO_DEBS := libmagic1
+TEST_DEBS := libmagic1 age poppler-utils qpdf
+
+.PHONY: demo test stress bench check-debs clean
+
+$(BIN)/refuge: pyproject.toml
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[test]'
+	touch $@
+
+define need_debs
+	@missing=""; for p in $(1); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    echo "installing Debian packages:$$missing"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	  else \
+	    echo "missing Debian packages; run: sudo apt-get update && sudo apt-get install -y$$missing"; exit 1; \
+	  fi; \
+	fi
+endef
+
+demo: $(BIN)/refuge
+	$(call need_debs,$(DEMO_DEBS))
+	$(BIN)/refuge demo
+
+test: $(BIN)/refuge
+	$(call need_debs,$(TEST_DEBS))
+	$(BIN)/pytest -n 2 -q -m "not slow"
+
+stress: $(BIN)/refuge
+	$(call need_debs,$(TEST_DEBS))
+	$(BIN)/pytest -q -m slow
+
+bench: $(BIN)/refuge
+	$(call need_debs,$(TEST_DEBS))
+	$(BIN)/python bench/run.py
+
+clean:
+	rm -rf $(VENV) build *.egg-info .pytest_cache .hypothesis

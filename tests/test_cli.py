@@ -1,0 +1,86 @@
+"""The command line speaks in one voice: one-line errors, exit codes of DESIGN.md."""
+
+import json
+import subprocess
+import sys
+
+
+def test_unknown_document_is_exit_1_one_line(case_world):
+    p = case_world.run("doc", "get", "does-not-exist", user="bob")
+    assert p.returncode == 1 and p.stderr.decode().count("\n") == 1 and b"Traceback" not in p.stderr
+
+
+def test_usage_error_is_exit_2(case_world):
+    p = case_world.run("doc", "add", "MX-0001", user="bob")
+    assert p.returncode == 2 and p.stderr.startswith(b"refuge: error: ")
+
+
+def test_unknown_type_is_a_usage_error(case_world):
+    p = case_world.run("doc", "add", "MX-0001", str(case_world.docs["medical"]), "--type", "recipe", user="bob")
+    assert p.returncode == 2 and b"recipe" in p.stderr
+
+
+def test_no_vault_configured_says_how_to_fix(tmp_path):
+    env = {"PATH": "/usr/bin:/bin", "REFUGE_HOME": str(tmp_path / "h"), "REFUGE_PASSPHRASE": "x" * 20}
+    p = subprocess.run([sys.executable, "-m", "vault", "case", "list"], env=env, capture_output=True)
+    assert p.returncode == 1 and b"REFUGE_VAULT" in p.stderr
+
+
+def test_init_refuses_an_existing_vault(world):
+    p = world.run("init", str(world.vault), "--admin", "alice")
+    assert p.returncode == 1 and b"already exists" in p.stderr
+
+
+def test_short_passphrase_is_refused(tmp_path):
+    env = {"PATH": "/usr/bin:/bin", "REFUGE_HOME": str(tmp_path / "h"), "REFUGE_PASSPHRASE": "short",
+           "REFUGE_TEST_WORK_FACTOR": "10"}
+    p = subprocess.run([sys.executable, "-m", "vault", "init", str(tmp_path / "v"), "--admin", "alice"], env=env,
+                       capture_output=True)
+    assert p.returncode == 1 and b"at least 12" in p.stderr and not (tmp_path / "v").exists()
+
+
+def test_wrong_passphrase_is_exit_1(case_world):
+    p = case_world.run("case", "list", user="bob", REFUGE_PASSPHRASE="wrong passphrase here")
+    assert p.returncode == 1 and b"wrong passphrase" in p.stderr
+
+
+def test_init_from_the_command_line_then_enroll_and_list(tmp_path):
+    env = {"PATH": "/usr/bin:/bin", "REFUGE_HOME": str(tmp_path / "h"), "REFUGE_PASSPHRASE": "correct horse battery staple",
+           "REFUGE_TEST_WORK_FACTOR": "10"}
+
+    def run(*a, user=None):
+        return subprocess.run([sys.executable, "-m", "vault", *a], capture_output=True,
+                              env=dict(env, **({"REFUGE_USER": user} if user else {})))
+
+    assert run("init", str(tmp_path / "v"), "--admin", "alice").returncode == 0
+    # the home remembers the vault and the default user
+    assert run("user", "add", "erin", "--role", "case-lead").returncode == 0
+    users = json.loads(run("user", "list", "--json").stdout)
+    assert {(u["name"], u["role"]) for u in users} == {("alice", "admin"), ("erin", "case-lead")}
+
+
+def test_user_keygen_then_enroll_public_identity(world, tmp_path):
+    other = tmp_path / "other-home"
+    p = world.run("user", "keygen", "zoe", "-o", str(tmp_path / "zoe.pub"), REFUGE_HOME=str(other))
+    assert p.returncode == 0 and b'"recipient": "age1' in p.stdout
+    world.ok("user", "add", "zoe", "--role", "lawyer", "--public", str(tmp_path / "zoe.pub"), user="alice")
+    assert any(u["name"] == "zoe" for u in json.loads(world.ok("user", "list", "--json", user="alice")))
+    # zoe, on her own machine, opens the vault
+    assert world.run("case", "list", user="zoe", REFUGE_HOME=str(other)).returncode == 0
+
+
+def test_swapped_public_key_in_a_public_file_is_detected(world, tmp_path):
+    other = tmp_path / "other-home"
+    world.run("user", "keygen", "zoe", "-o", str(tmp_path / "zoe.pub"), REFUGE_HOME=str(other))
+    world.run("user", "keygen", "mallory", "-o", str(tmp_path / "m.pub"), REFUGE_HOME=str(other))
+    zoe, mallory = (json.loads((tmp_path / n).read_text()) for n in ("zoe.pub", "m.pub"))
+    zoe["recipient"] = mallory["recipient"]
+    (tmp_path / "swapped.pub").write_text(json.dumps(zoe))
+    p = world.run("user", "add", "zoe", "--role", "lawyer", "--public", str(tmp_path / "swapped.pub"), user="alice")
+    assert p.returncode == 3
+
+
+def test_help_lists_the_command_groups(world):
+    out = world.ok("--help")
+    for group in ("init", "unlock", "lock", "user", "case", "doc", "demo"):
+        assert group in out

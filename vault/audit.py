@@ -1,0 +1,330 @@
+"""The audit log: one signed entry per action, appended create-only.
+
+Every command that reads, writes, grants, revokes, exports, builds or verifies
+appends exactly one entry through :meth:`AuditLog.append`, refusals and
+failures included. An entry is stored as canonical JSON::
+
+    {"v": 1, "seq": N, "prev": <sha256 hex of entry N-1's bytes>, "time": T,
+     "author": <user id>, "sealed": <base64>, "sig": <base64 Ed25519>}
+
+Only the number, the time and the author's opaque id are in the clear. What
+was done (actor's name and role, action, opaque target ids, result, host) is
+sealed with ChaCha20-Poly1305 under a key every enrolled person (auditors
+included) can derive, so whoever holds the storage learns nothing more. The
+signature covers the sealed bytes, so checking it needs no key at all.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import socket
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from multiprocessing import get_context
+from typing import Iterator
+
+from . import _crypto, _merkle, _note
+from .errors import NotFound, VerificationFailed
+from .events import canonical, now, sign_record, verify_record
+from .storage import Backend, ObjectExists
+
+__all__ = ["AuditLog", "Entry", "RESULTS", "seal_key"]
+
+PREFIX = "audit/"
+SHARD = 10_000
+RESULTS = ("ok", "denied", "error")
+
+
+def seal_key(directory_secret: str) -> bytes:
+    """The audit sealing key, derived from the vault's directory identity."""
+    return hmac.new(directory_secret.encode(), b"refuge audit seal v1", hashlib.sha256).digest()
+
+
+def entry_key(seq: int) -> str:
+    """The object key of entry ``seq`` (entries are sharded by ten thousand)."""
+    return f"{PREFIX}{seq // SHARD:08d}/{seq:012d}"
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One audit entry, as stored and (when unsealed) as it reads."""
+
+    seq: int
+    raw: bytes
+    record: dict
+    body: dict | None = None
+
+    @property
+    def time(self) -> str:
+        return self.record["time"]
+
+    @property
+    def author(self) -> str:
+        return self.record["author"]
+
+
+class AuditLog:
+    """Append and read the vault's audit entries."""
+
+    def __init__(self, backend: Backend, key: bytes | None) -> None:
+        self.backend = backend
+        self._key = key
+
+    # --- reading ----------------------------------------------------------
+
+    def numbers(self) -> Iterator[int]:
+        for shard in self.backend.children(PREFIX):
+            for name in self.backend.children(f"{PREFIX}{shard}/"):
+                if name.isdigit():
+                    yield int(name)
+
+    def last(self) -> int:
+        """The highest entry number present (0 for an empty log)."""
+        for shard in reversed(self.backend.children(PREFIX)):
+            names = [n for n in self.backend.children(f"{PREFIX}{shard}/") if n.isdigit()]
+            if names:
+                return int(names[-1])
+        return 0
+
+    def raw(self, seq: int) -> bytes:
+        with self.backend.get(entry_key(seq)) as f:
+            return f.read()
+
+    def parse(self, seq: int, raw: bytes) -> Entry:
+        try:
+            record = json.loads(raw)
+            if not isinstance(record, dict) or canonical(record) != raw:
+                raise ValueError
+        except ValueError:
+            raise VerificationFailed(f"audit entry {seq} is malformed: edited") from None
+        return Entry(seq, raw, record)
+
+    def unseal(self, entry: Entry) -> Entry:
+        """The entry with its sealed body opened; raises VerificationFailed if edited."""
+        try:
+            sealed = base64.b64decode(entry.record["sealed"], validate=True)
+            body = json.loads(_crypto.unseal(self._key, sealed, _aad(entry.seq)))
+        except (KeyError, ValueError, TypeError, _crypto.InvalidTag):
+            raise VerificationFailed(f"audit entry {entry.seq} does not open: edited") from None
+        return Entry(entry.seq, entry.raw, entry.record, body)
+
+    def entries(self, unseal: bool = True) -> Iterator[Entry]:
+        for seq in self.numbers():
+            entry = self.parse(seq, self.raw(seq))
+            yield self.unseal(entry) if unseal else entry
+
+    # --- writing ----------------------------------------------------------
+
+    def append(self, signer, body: dict) -> int:
+        """Seal, sign and store ``body`` as the next entry; returns its number."""
+        body = dict(body, host=socket.gethostname())
+        plaintext = canonical(body)
+        last = self.last()
+        for _ in range(10_000):
+            seq = last + 1
+            prev = hashlib.sha256(self.raw(last)).hexdigest() if last else ""
+            sealed = _crypto.seal(self._key, plaintext, _aad(seq))
+            record = sign_record(signer, {"v": 1, "seq": seq, "prev": prev, "time": now(),
+                                          "sealed": base64.b64encode(sealed).decode()})
+            try:
+                self.backend.put(entry_key(seq), canonical(record))
+                return seq
+            except ObjectExists:
+                last = seq
+        raise VerificationFailed("could not append to the audit log; is another writer looping?")
+
+
+def _aad(seq: int) -> bytes:
+    return b"refuge audit entry %d" % seq
+
+
+def check_signature(entry: Entry, sign_pub: bytes) -> bool:
+    """Whether the entry's signature is valid for ``sign_pub``."""
+    return verify_record(entry.record, sign_pub)
+
+
+# --- verification -------------------------------------------------------------------
+
+CHECKPOINT_PREFIX = "audit-checkpoints/"
+
+
+def origin(vault_id: str) -> str:
+    """The checkpoint origin line of a vault's log."""
+    return f"refuge.vault/{vault_id}"
+
+
+@dataclass
+class Problem:
+    """The first thing wrong with the log: which entry, what kind, in words."""
+
+    seq: int | None
+    kind: str  # edited, deleted, reordered, inserted, unknown signer, truncated, forked
+    message: str
+
+    def as_dict(self) -> dict:
+        return {"entry": self.seq, "kind": self.kind, "message": self.message}
+
+
+@dataclass
+class Report:
+    """What ``verify`` found."""
+
+    entries: int
+    root: bytes
+    problem: Problem | None = None
+    checkpoint_size: int | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.problem is None
+
+    def as_dict(self) -> dict:
+        return {"ok": self.ok, "entries": self.entries, "root": base64.b64encode(self.root).decode(),
+                "checkpoint_size": self.checkpoint_size, "problem": self.problem.as_dict() if self.problem else None}
+
+
+def _scan(args) -> list[tuple]:
+    """Worker: read, parse and signature-check a run of entries.
+
+    Returns, per entry: (seq stored at, seq claimed, prev, author, leaf hash, digest, status)
+    with status "ok", "malformed", "unknown signer" or "bad signature".
+    """
+    root, keys, pubs = args
+    from .storage import LocalBackend
+
+    backend = LocalBackend(root) if isinstance(root, str) else root
+    out = []
+    for key in keys:
+        with backend.get(key) as f:
+            raw = f.read()
+        at = int(key.rsplit("/", 1)[1])
+        leaf = _merkle.leaf_hash(raw)
+        digest = hashlib.sha256(raw).hexdigest()
+        try:
+            record = json.loads(raw)
+            sig = base64.b64decode(record.pop("sig"), validate=True)
+            if canonical(dict(record, sig=base64.b64encode(sig).decode())) != raw:
+                raise ValueError
+            claimed, prev, author = int(record["seq"]), record["prev"], record["author"]
+        except (ValueError, KeyError, TypeError, AttributeError):
+            out.append((at, None, None, None, leaf, digest, "malformed"))
+            continue
+        pub = pubs.get(author)
+        if pub is None:
+            status = "unknown signer"
+        else:
+            status = "ok" if _crypto.ed25519_verify(pub, sig, canonical(record)) else "bad signature"
+        out.append((at, claimed, prev, author, leaf, digest, status))
+    return out
+
+
+def _keys_of(log: AuditLog) -> list[str]:
+    return [entry_key(s) for s in log.numbers()]
+
+
+def scan(log: AuditLog, pubs: dict[str, bytes], workers: int = 2) -> list[tuple]:
+    """Read and signature-check every entry, on ``workers`` processes."""
+    keys = _keys_of(log)
+    root = log.backend.location if type(log.backend).__name__ == "LocalBackend" else log.backend
+    if workers <= 1 or len(keys) < 2000:
+        return _scan((root, keys, pubs))
+    step = -(-len(keys) // (workers * 4))
+    chunks = [(root, keys[i:i + step], pubs) for i in range(0, len(keys), step)]
+    with ProcessPoolExecutor(workers, mp_context=get_context("fork")) as pool:
+        return [row for part in pool.map(_scan, chunks) for row in part]
+
+
+def check_rows(rows: list[tuple]) -> tuple[list[bytes], Problem | None]:
+    """Find the first problem in scanned rows; returns the leaf hashes and it."""
+    leaves = [r[4] for r in rows]
+    claimed_at = {r[1]: r[0] for r in rows if r[1] is not None}
+    prev = ""
+    for i, (at, claimed, prev_field, author, leaf, digest, status) in enumerate(rows):
+        expected = i + 1
+        if at != expected:
+            return leaves, Problem(expected, "deleted", f"entry {expected} is missing: deleted (the next present is {at})")
+        if status == "malformed":
+            return leaves, Problem(at, "edited", f"entry {at} is not a well-formed signed entry: edited")
+        if claimed != at:
+            if claimed < at:
+                return leaves, Problem(at, "inserted", f"entry {at} was signed as entry {claimed}: an entry was inserted before it")
+            if claimed_at.get(at) is not None:
+                return leaves, Problem(at, "reordered", f"entry {at} was signed as entry {claimed}: entries were reordered")
+            return leaves, Problem(at, "deleted", f"entry {at} was signed as entry {claimed}: an entry before it was deleted")
+        if status == "unknown signer":
+            return leaves, Problem(at, "unknown signer", f"entry {at} is signed by {author}, who is not enrolled")
+        if status == "bad signature":
+            return leaves, Problem(at, "edited", f"entry {at} does not match its signature: edited")
+        if prev_field != prev:
+            return leaves, Problem(at, "edited", f"entry {at} does not follow entry {at - 1}: entry {at - 1} was edited or replaced")
+        prev = digest
+    return leaves, None
+
+
+def sign_checkpoint(vault_id: str, size: int, root: bytes, signer) -> str:
+    """A C2SP checkpoint of the log, signed as a note by ``signer`` (key name: their user id)."""
+    text = _note.format_checkpoint(origin(vault_id), size, root)
+    return _note.sign_note(text, signer.user_id, signer._seed)
+
+
+def open_checkpoint(text: str, vault_id: str, pubs: dict[str, bytes]) -> tuple[_note.Checkpoint, list[str]]:
+    """Check a signed checkpoint against the enrolled keys; returns it and its signers."""
+    try:
+        body, signers = _note.open_note(text, pubs)
+        checkpoint = _note.parse_checkpoint(body)
+    except _note.NoteError as e:
+        raise VerificationFailed(f"the checkpoint does not verify ({e}); was it saved from this vault?") from None
+    if checkpoint.origin != origin(vault_id):
+        raise VerificationFailed("the checkpoint belongs to another vault's log")
+    return checkpoint, signers
+
+
+def verify(log: AuditLog, pubs: dict[str, bytes], checkpoints: list[_note.Checkpoint] = (), workers: int = 2) -> Report:
+    """Recompute the tree, check every entry and signature, and prove the log extends each checkpoint."""
+    rows = scan(log, pubs, workers)
+    leaves, problem = check_rows(rows)
+    tree_root = _merkle.root(leaves)
+    report = Report(len(leaves), tree_root, problem)
+    for cp in sorted(checkpoints, key=lambda c: c.size):
+        report.checkpoint_size = cp.size
+        if report.problem:
+            break
+        if cp.size > len(leaves):
+            report.problem = Problem(len(leaves) + 1, "truncated",
+                                     f"the log has {len(leaves)} entries but a checkpoint saw {cp.size}: truncated")
+            break
+        proof = _merkle.consistency_proof(leaves, cp.size, len(leaves))
+        if not _merkle.verify_consistency(cp.size, len(leaves), cp.root, tree_root, proof):
+            report.problem = Problem(None, "forked",
+                                     f"the first {cp.size} entries differ from those the checkpoint saw: history was rewritten (forked)")
+            break
+    return report
+
+
+def prove(log: AuditLog, seq: int) -> dict:
+    """An inclusion proof of entry ``seq`` in the current tree, for a third party."""
+    keys = _keys_of(log)
+    if not 1 <= seq <= len(keys):
+        raise NotFound(f"no audit entry {seq}; the log has {len(keys)}")
+    leaves = [_merkle.leaf_hash(log.raw(int(k.rsplit("/", 1)[1]))) for k in keys]
+    raw = log.raw(seq)
+    return {
+        "entry": seq, "entry_bytes": base64.b64encode(raw).decode(), "leaf_index": seq - 1,
+        "tree_size": len(leaves), "root": base64.b64encode(_merkle.root(leaves)).decode(),
+        "proof": [base64.b64encode(h).decode() for h in _merkle.inclusion_proof(leaves, seq - 1)],
+    }
+
+
+def check_proof(proof: dict) -> bool:
+    """Whether an inclusion proof made by :func:`prove` holds."""
+    try:
+        leaf = _merkle.leaf_hash(base64.b64decode(proof["entry_bytes"], validate=True))
+        path = [base64.b64decode(h, validate=True) for h in proof["proof"]]
+        return _merkle.verify_inclusion(leaf, int(proof["leaf_index"]), int(proof["tree_size"]), path,
+                                        base64.b64decode(proof["root"], validate=True))
+    except (KeyError, ValueError, TypeError):
+        return False
+

@@ -1,0 +1,504 @@
+"""The ``refuge`` command: a thin shell over the vault and packets libraries.
+
+This is the only module that imports click. It resolves who acts and where
+the vault is, turns library errors into one line on stderr with the exit code
+of DESIGN.md (1 error, 2 usage, 3 verification failed, 4 not permitted), and
+records every vault command in the audit log through ``Vault.audited``.
+"""
+
+from __future__ import annotations
+
+import csv
+import functools
+import getpass
+import json
+import os
+import sys
+from pathlib import Path
+
+import click
+
+from . import agent
+from .core import DOC_TYPES, ROLES, Vault, write_atomically
+from .errors import InvalidInput, Locked, NotFound, RefugeError
+from .identity import Home, PublicIdentity, SecretIdentity, check_name, check_passphrase
+
+# --- context -------------------------------------------------------------------
+
+
+class Context:
+    """What every command needs: who acts, where the vault is, how to unlock."""
+
+    def __init__(self, vault: str | None, user: str | None) -> None:
+        self.home = Home.default()
+        self._vault = vault
+        self._user = user
+        self._opened: Vault | None = None
+
+    def location(self) -> str:
+        loc = self._vault or os.environ.get("REFUGE_VAULT") or self.home.config().get("vault")
+        if not loc:
+            raise InvalidInput("no vault given; set REFUGE_VAULT or use --vault PATH (or refuge init to create one)")
+        return loc
+
+    def user_name(self) -> str:
+        name = self._user or os.environ.get("REFUGE_USER") or self.home.config().get("default_user")
+        if not name:
+            names = self.home.names()
+            if len(names) == 1:
+                return names[0]
+            raise InvalidInput("which identity acts? set REFUGE_USER or use --as NAME")
+        return check_name(name)
+
+    def secret(self, name: str | None = None) -> SecretIdentity:
+        name = name or self.user_name()
+        held = agent.fetch(self.home, name)
+        if held is not None:
+            return held
+        return self.home.unlock(name, passphrase(f"Passphrase for {name}: "))
+
+    def vault(self) -> Vault:
+        if self._opened is None:
+            self._opened = Vault.open(self.location(), self.home, self.secret)
+        return self._opened
+
+
+def passphrase(prompt: str, confirm: bool = False, env: str = "REFUGE_PASSPHRASE") -> str:
+    """A passphrase from the environment, a file, or a hidden prompt."""
+    if os.environ.get(env):
+        return os.environ[env]
+    if os.environ.get("REFUGE_PASSPHRASE_FILE"):
+        try:
+            return Path(os.environ["REFUGE_PASSPHRASE_FILE"]).read_text().rstrip("\n")
+        except OSError:
+            raise InvalidInput("REFUGE_PASSPHRASE_FILE cannot be read; check the path") from None
+    if not sys.stdin.isatty():
+        raise Locked("no passphrase: run refuge unlock first, or set REFUGE_PASSPHRASE_FILE for scripts")
+    first = getpass.getpass(prompt)
+    if confirm:
+        check_passphrase(first)
+        if getpass.getpass("Again: ") != first:
+            raise InvalidInput("the two passphrases differ; try again")
+    return first
+
+
+pass_ctx = click.make_pass_decorator(Context)
+
+
+# --- output ----------------------------------------------------------------------
+
+
+def output_options(csv_too: bool = False):
+    """The shared --json (and --csv) options of every listing command."""
+
+    def decorate(f):
+        f = click.option("--json", "as_json", is_flag=True, help="Print JSON (stable field names).")(f)
+        if csv_too:
+            f = click.option("--csv", "as_csv", is_flag=True, help="Print CSV with a header line.")(f)
+        return f
+
+    return decorate
+
+
+def emit(rows: list[dict], columns: list[str], as_json: bool = False, as_csv: bool = False, key: str | None = None) -> None:
+    """Print rows as a table, JSON or CSV."""
+    if as_json:
+        click.echo(json.dumps(rows, indent=2, ensure_ascii=False, sort_keys=True))
+        return
+    if as_csv:
+        w = csv.DictWriter(sys.stdout, fieldnames=columns, extrasaction="ignore", lineterminator="\n")
+        w.writeheader()
+        for r in rows:
+            w.writerow({c: _cell(r.get(c)) for c in columns})
+        return
+    if not rows:
+        click.echo("(none)")
+        return
+    cells = [[_cell(r.get(c)) for c in columns] for r in rows]
+    widths = [max(len(c), *(len(row[i]) for row in cells)) for i, c in enumerate(columns)]
+    click.echo("  ".join(c.upper().ljust(w) for c, w in zip(columns, widths)).rstrip())
+    for row in cells:
+        click.echo("  ".join(v.ljust(w) for v, w in zip(row, widths)).rstrip())
+
+
+def _cell(value) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, (list, tuple, set)):
+        return ",".join(str(v) for v in value)
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    return "".join(ch if ch.isprintable() else "?" for ch in str(value))
+
+
+# --- the command tree ------------------------------------------------------------------
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--vault", "vault_location", metavar="LOCATION", help="The vault (a path or s3://bucket/prefix); default $REFUGE_VAULT.")
+@click.option("--as", "as_user", metavar="NAME", help="Which identity acts; default $REFUGE_USER.")
+@click.version_option(package_name="refuge")
+@click.pass_context
+def cli(ctx: click.Context, vault_location: str | None, as_user: str | None) -> None:
+    """refuge: an encrypted document vault and referral packet builder.
+
+    Environment: REFUGE_VAULT, REFUGE_HOME, REFUGE_USER, and REFUGE_PASSPHRASE or
+    REFUGE_PASSPHRASE_FILE for scripts (otherwise a hidden prompt, or the agent
+    that refuge unlock starts).
+    """
+    ctx.obj = Context(vault_location, as_user)
+
+
+@cli.command()
+@click.argument("location", required=False)
+@click.option("--admin", "admin", required=True, metavar="NAME", help="The founding admin's user name.")
+@pass_ctx
+def init(c: Context, location: str | None, admin: str) -> None:
+    """Create a vault and its first admin."""
+    location = location or os.environ.get("REFUGE_VAULT") or c._vault
+    if not location:
+        raise InvalidInput("give a location: refuge init PATH --admin NAME")
+    check_name(admin)
+    if c.home.has(admin):
+        secret = c.home.unlock(admin, passphrase(f"Passphrase for {admin}: "))
+    else:
+        secret = SecretIdentity.generate(admin)
+        c.home.create(secret, passphrase(f"New passphrase for {admin}: ", confirm=True))
+    vault = Vault.init(location, c.home, secret)
+    cfg = c.home.config()
+    c.home.update_config(vault=cfg.get("vault") or os.path.abspath(location), default_user=cfg.get("default_user") or admin)
+    with vault.audited("vault.init"):
+        pass
+    click.echo(f"created vault {vault.id} at {location}; {admin} is its admin")
+
+
+@cli.command()
+@click.option("--timeout", "minutes", type=click.FloatRange(min=0.1, max=24 * 60), default=30.0, show_default=True,
+              help="Minutes until the agent forgets the identity.")
+@pass_ctx
+def unlock(c: Context, minutes: float) -> None:
+    """Unlock your identity for a while, so commands stop asking."""
+    name = c.user_name()
+    secret = c.home.unlock(name, passphrase(f"Passphrase for {name}: "))
+    agent.start(c.home, secret, minutes)
+    click.echo(f"unlocked {name} for {minutes:g} minutes; refuge lock forgets it sooner")
+
+
+@cli.command()
+@pass_ctx
+def lock(c: Context) -> None:
+    """Forget the unlocked identity now."""
+    name = c.user_name()
+    click.echo(f"locked {name}" if agent.stop(c.home, name) else f"{name} was not unlocked")
+
+
+# --- user ---
+
+
+@cli.group()
+def user() -> None:
+    """Enroll, list and remove people."""
+
+
+@user.command("add")
+@click.argument("name")
+@click.option("--role", type=click.Choice(ROLES), required=True, help="What the person may do.")
+@click.option("--public", "public_file", type=click.Path(dir_okay=False), help="A public identity from refuge user keygen.")
+@pass_ctx
+def user_add(c: Context, name: str, role: str, public_file: str | None) -> None:
+    """Enroll a person (admins only).
+
+    Without --public, NAME's identity is made in REFUGE_HOME with a new
+    passphrase (REFUGE_NEW_PASSPHRASE, else REFUGE_PASSPHRASE, else a prompt).
+    """
+    check_name(name)
+    vault = c.vault()
+    with vault.audited("user.add") as targets:
+        if public_file:
+            try:
+                public = PublicIdentity.from_file_text(Path(public_file).read_text())
+            except (OSError, UnicodeDecodeError):
+                raise InvalidInput("the --public file cannot be read; check the path") from None
+            if public.name != name:
+                raise InvalidInput(f"the public identity is for {public.name}, not {name}")
+        elif c.home.has(name):
+            public = c.home.public(name)
+        else:
+            secret = SecretIdentity.generate(name)
+            vault._require_role("admin", doing="enrolling people")
+            c.home.create(secret, passphrase(f"New passphrase for {name}: ", confirm=True, env="REFUGE_NEW_PASSPHRASE")
+                          if os.environ.get("REFUGE_NEW_PASSPHRASE") else passphrase(f"New passphrase for {name}: ", confirm=True))
+            public = secret.public
+        added = vault.add_user(public, role)
+        targets["user"] = added.user_id
+    click.echo(f"enrolled {name} as {role} ({added.user_id})")
+
+
+@user.command("keygen")
+@click.argument("name")
+@click.option("-o", "--output", type=click.Path(dir_okay=False), help="Also write the public identity to this file.")
+@pass_ctx
+def user_keygen(c: Context, name: str, output: str | None) -> None:
+    """Make your own identity in REFUGE_HOME and print its public part.
+
+    Send the printed public identity to an admin, who enrolls you with
+    refuge user add NAME --role ROLE --public FILE.
+    """
+    secret = SecretIdentity.generate(check_name(name))
+    c.home.create(secret, passphrase(f"New passphrase for {name}: ", confirm=True))
+    text = secret.public.to_file_text(secret)
+    if output:
+        write_atomically(output, lambda f: f.write(text.encode()))
+    click.echo(text, nl=False)
+
+
+@user.command("list")
+@output_options()
+@pass_ctx
+def user_list(c: Context, as_json: bool) -> None:
+    """List the people enrolled in the vault."""
+    vault = c.vault()
+    with vault.audited("user.list"):
+        rows = [u.as_dict() for u in vault.users()]
+    emit(rows, ["name", "role", "id", "enrolled_at", "removed"], as_json)
+
+
+@user.command("remove")
+@click.argument("name")
+@pass_ctx
+def user_remove(c: Context, name: str) -> None:
+    """Remove a person (admins only); each of their cases gets a new key on its next write."""
+    vault = c.vault()
+    with vault.audited("user.remove") as targets:
+        removed = vault.remove_user(name)
+        targets["user"] = removed.user_id
+    click.echo(f"removed {name}")
+
+
+# --- case ---
+
+
+@cli.group()
+def case() -> None:
+    """Create cases and manage who can read them."""
+
+
+@case.command("create")
+@click.argument("ref")
+@click.option("--title", default="", help="A title, stored encrypted.")
+@click.option("--json", "as_json", is_flag=True, help="Print the new case as JSON.")
+@pass_ctx
+def case_create(c: Context, ref: str, title: str, as_json: bool) -> None:
+    """Create a case (case leads); you become its first member."""
+    vault = c.vault()
+    with vault.audited("case.create") as targets:
+        created = vault.create_case(ref, title)
+        targets["case"] = created.id
+    if as_json:
+        click.echo(json.dumps(created.as_dict(vault.directory), indent=2, ensure_ascii=False))
+    else:
+        click.echo(f"created case {created.ref} ({created.id})")
+
+
+@case.command("list")
+@output_options()
+@pass_ctx
+def case_list(c: Context, as_json: bool) -> None:
+    """List the cases you are a member of."""
+    vault = c.vault()
+    with vault.audited("case.list"):
+        rows = [k.as_dict(vault.directory) for k in vault.cases()]
+    emit(rows, ["ref", "id", "title", "documents", "members"], as_json)
+
+
+@case.command("grant")
+@click.argument("ref")
+@click.argument("names", nargs=-1, required=True)
+@pass_ctx
+def case_grant(c: Context, ref: str, names: tuple[str, ...]) -> None:
+    """Make people members of a case (case leads who are members)."""
+    vault = c.vault()
+    with vault.audited("case.grant") as targets:
+        found = vault.find_case(ref)
+        targets["case"] = found.id
+        added = vault.grant(found, names)
+        targets["users"] = [u.user_id for u in added]
+    click.echo(f"granted {', '.join(u.name for u in added)}" if added else "already members")
+
+
+@case.command("revoke")
+@click.argument("ref")
+@click.argument("names", nargs=-1, required=True)
+@pass_ctx
+def case_revoke(c: Context, ref: str, names: tuple[str, ...]) -> None:
+    """Remove members; the case gets a new key they never hold."""
+    vault = c.vault()
+    with vault.audited("case.revoke") as targets:
+        found = vault.find_case(ref)
+        targets["case"] = found.id
+        gone = vault.revoke(found, names)
+        targets["users"] = [u.user_id for u in gone]
+    click.echo(f"revoked {', '.join(u.name for u in gone)}; new documents use a new case key" if gone else "not members")
+
+
+@case.command("export-key")
+@click.argument("ref")
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="Where to write the case key.")
+@pass_ctx
+def case_export_key(c: Context, ref: str, output: str) -> None:
+    """Write the case identity (age format) for emergency recovery; audited."""
+    vault = c.vault()
+    with vault.audited("case.export-key") as targets:
+        found = vault.find_case(ref)
+        targets["case"] = found.id
+        text = vault.export_key(found)
+        _write_private(output, text.encode())
+    click.echo("wrote the case key; it opens every document of the case with age -d -i FILE")
+
+
+def _write_private(path: str, data: bytes) -> None:
+    def fill(f):
+        os.fchmod(f.fileno(), 0o600)
+        f.write(data)
+
+    write_atomically(path, fill)
+
+
+# --- doc ---
+
+
+@cli.group()
+def doc() -> None:
+    """Add, list, read and tag documents."""
+
+
+@doc.command("add")
+@click.argument("ref")
+@click.argument("files", nargs=-1, required=True, type=click.Path())
+@click.option("--type", "doc_type", required=True, type=click.Choice(DOC_TYPES), help="The document type.")
+@click.option("--tag", "tags", multiple=True, help="A tag (repeatable).")
+@click.option("--person", help="Whom it concerns (principal applicant or a family member).")
+@click.option("--lang", help="Language code, e.g. es, en, fr.")
+@click.option("--title", help="A title (default: the file name without extension).")
+@click.option("--translation-of", metavar="DOC", help="The document this translates.")
+@click.option("--supersedes", metavar="DOC", help="Store the file as a new version of DOC.")
+@click.option("--json", "as_json", is_flag=True, help="Print the new documents as JSON.")
+@pass_ctx
+def doc_add(c: Context, ref, files, doc_type, tags, person, lang, title, translation_of, supersedes, as_json) -> None:
+    """Add files to a case; prints the new document ids."""
+    vault = c.vault()
+    with vault.audited("doc.add") as targets:
+        found = vault.find_case(ref)
+        targets["case"] = found.id
+        results = vault.add_documents(found, list(files), doc_type, tags, person, lang, title, translation_of, supersedes)
+        targets["docs"] = [r.document.id for r in results if r.document]
+        failed = [r for r in results if r.error]
+        if failed and len(failed) == len(results):
+            raise failed[0].error
+    added = [r.document for r in results if r.document]
+    if as_json:
+        click.echo(json.dumps([{"id": d.id, "version": d.version, "sha256": d.sha256, "size": d.size} for d in added], indent=2))
+    else:
+        for d in added:
+            click.echo(d.id)
+    for r in failed:
+        click.echo(f"refuge: error: {r.error}", err=True)
+    if failed:
+        sys.exit(1)
+
+
+@doc.command("list")
+@click.argument("ref")
+@click.option("--type", "doc_type", type=click.Choice(DOC_TYPES), help="Only this type.")
+@click.option("--tag", help="Only documents with this tag.")
+@output_options()
+@pass_ctx
+def doc_list(c: Context, ref: str, doc_type: str | None, tag: str | None, as_json: bool) -> None:
+    """List a case's documents."""
+    vault = c.vault()
+    with vault.audited("doc.list") as targets:
+        found = vault.find_case(ref)
+        targets["case"] = found.id
+        docs = [d for d in found.documents.values()
+                if (not doc_type or d.type == doc_type) and (not tag or tag in d.tags)]
+    rows = [dict(d.as_dict(), added_by=vault.directory.name(d.added_by)) for d in docs]
+    emit(rows, ["id", "type", "title", "version", "tags", "lang", "size", "flags"], as_json)
+
+
+@doc.command("get")
+@click.argument("doc_id", metavar="DOC")
+@click.option("-o", "--output", type=click.Path(dir_okay=False), help="Where to write the document (default: standard output, not a terminal).")
+@click.option("--version", "version", type=click.IntRange(min=1), help="An earlier version.")
+@pass_ctx
+def doc_get(c: Context, doc_id: str, output: str | None, version: int | None) -> None:
+    """Write a document, byte-exact, to a file or standard output."""
+    vault = c.vault()
+    with vault.audited("doc.get", doc=doc_id) as targets:
+        targets["case"] = doc_id.partition("-")[0]
+        found_case, found = vault.find_document(doc_id)
+        if output:
+            write_atomically(output, lambda f: vault.read_document(found, f, version))
+        elif sys.stdout.isatty():
+            raise InvalidInput("refusing to print a document on a terminal; give -o PATH")
+        else:
+            vault.read_document(found, sys.stdout.buffer, version)
+
+
+@doc.command("tag")
+@click.argument("doc_id", metavar="DOC")
+@click.option("--add", "add", multiple=True, help="A tag to add (repeatable).")
+@click.option("--remove", "remove", multiple=True, help="A tag to remove (repeatable).")
+@pass_ctx
+def doc_tag(c: Context, doc_id: str, add, remove) -> None:
+    """Add or remove tags."""
+    vault = c.vault()
+    with vault.audited("doc.tag", doc=doc_id) as targets:
+        targets["case"] = doc_id.partition("-")[0]
+        found = vault.tag(doc_id, add, remove)
+    click.echo(f"{found.id}: {', '.join(found.tags) or '(no tags)'}")
+
+
+# --- demo ---
+
+
+@cli.command()
+@click.argument("directory", required=False, type=click.Path(file_okay=False))
+@pass_ctx
+def demo(c: Context, directory: str | None) -> None:
+    """Walk through refuge on a throwaway vault with fictional documents."""
+    from .demo import run
+
+    run(directory, click.echo)
+
+
+# --- entry point -------------------------------------------------------------------
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Run the command line; errors become one line on stderr and an exit code."""
+    try:
+        cli.main(args=argv, prog_name="refuge", standalone_mode=False)
+    except RefugeError as e:
+        _die(str(e), e.exit_code)
+    except click.exceptions.Abort:
+        _die("interrupted", 130)
+    except click.UsageError as e:
+        hint = f"; see refuge {e.ctx.command_path.partition(' ')[2]} --help".replace("  ", " ") if e.ctx else ""
+        _die(f"{e.format_message()}{hint}", 2)
+    except click.ClickException as e:
+        _die(e.format_message(), e.exit_code)
+    except KeyboardInterrupt:
+        _die("interrupted", 130)
+    except BrokenPipeError:
+        sys.exit(1)
+    except Exception as e:  # no traceback for users; REFUGE_DEBUG=1 shows it
+        if os.environ.get("REFUGE_DEBUG"):
+            raise
+        _die(f"internal error ({type(e).__name__}); run again with REFUGE_DEBUG=1 and report it", 1)
+    sys.exit(0)
+
+
+def _die(message: str, code: int) -> None:
+    message = " ".join(str(message).split())
+    click.echo(f"refuge: error: {message}", err=True)
+    sys.exit(code)

@@ -1,0 +1,707 @@
+"""The vault: people, cases, case keys and documents, over a storage backend.
+
+Objects the vault writes (docs/format.md describes each byte by byte):
+
+    vault                               the vault's public settings (JSON)
+    directory/keys/<user>               the directory identity, age-encrypted to a person
+    directory/events/<seq>              enrolments and removals, signed, age-encrypted
+    cases/<case>/keys/<ver>/<user>      the case identity of a key version, to one member
+    cases/<case>/versions/<ver>         commit marker of a key version (signed)
+    cases/<case>/events/<seq>           case events, signed, age-encrypted to the case
+    cases/<case>/blobs/<blob>           an original document, age-encrypted to the case
+    audit/<shard>/<seq>                 audit entries (see audit.py)
+
+Membership is enforced by keys: reading a case needs its case identity, which
+exists only wrapped to its members. Roles are checked here, by the client.
+"""
+
+from __future__ import annotations
+
+import base64
+import concurrent.futures
+import contextlib
+import hashlib
+import json
+import os
+import secrets
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import BinaryIO, Callable, Iterable
+
+from . import age, intake
+from .audit import AuditLog, seal_key
+from .errors import InvalidInput, NotFound, NotPermitted, RefugeError, VerificationFailed
+from .events import Event, EventLog, canonical, now, sign_record, verify_record
+from .identity import Home, PublicIdentity, SecretIdentity, check_name
+from .storage import Backend, ObjectExists, open_backend
+
+__all__ = ["Vault", "User", "Case", "Document", "ROLES", "DOC_TYPES", "AddResult"]
+
+FORMAT = "refuge-vault"
+FORMAT_VERSION = 1
+ROLES = ("admin", "lawyer", "case-lead", "auditor")
+MEMBER_ROLES = ("lawyer", "case-lead")
+DOC_TYPES = (
+    "identity", "civil-status", "medical", "psychological", "legal-declaration",
+    "country-evidence", "correspondence", "photo", "translation", "other",
+)
+_READ = 1024 * 1024
+
+
+def _random_id(nbytes: int) -> str:
+    return base64.b32encode(secrets.token_bytes(nbytes)).decode().lower()
+
+
+@dataclass
+class User:
+    """An enrolled person."""
+
+    user_id: str
+    name: str
+    role: str
+    public: PublicIdentity
+    enrolled_by: str
+    enrolled_at: str
+    removed: bool = False
+
+    def as_dict(self) -> dict:
+        return {"id": self.user_id, "name": self.name, "role": self.role,
+                "enrolled_at": self.enrolled_at, "removed": self.removed}
+
+
+@dataclass
+class Document:
+    """A document of a case, at its latest version."""
+
+    id: str
+    case_id: str
+    version: int
+    blob: str
+    key_version: int
+    type: str
+    title: str
+    filename: str
+    size: int
+    sha256: str
+    mime: str
+    added_by: str
+    added_at: str
+    tags: list[str] = field(default_factory=list)
+    person: str | None = None
+    lang: str | None = None
+    translation_of: str | None = None
+    flags: list[str] = field(default_factory=list)
+    versions: list[dict] = field(default_factory=list)
+
+    def as_dict(self) -> dict:
+        d = {k: v for k, v in self.__dict__.items() if k != "versions"}
+        d["versions"] = len(self.versions)
+        return d
+
+
+@dataclass
+class Case:
+    """A case's state: the fold of its events."""
+
+    id: str
+    ref: str = ""
+    title: str = ""
+    created_by: str = ""
+    created_at: str = ""
+    members: set[str] = field(default_factory=set)
+    documents: dict[str, Document] = field(default_factory=dict)
+    events: list[Event] = field(default_factory=list)
+    last_seq: int = 0
+    last_digest: str = ""
+
+    def as_dict(self, directory: "Directory | None" = None) -> dict:
+        names = sorted(directory.name(u) for u in self.members) if directory else sorted(self.members)
+        return {"id": self.id, "ref": self.ref, "title": self.title, "created_at": self.created_at,
+                "members": names, "documents": len(self.documents)}
+
+
+@dataclass
+class AddResult:
+    """The outcome of adding one file of a batch."""
+
+    path: str
+    document: Document | None = None
+    error: RefugeError | None = None
+
+
+class Directory:
+    """Who is enrolled: the verified fold of the directory events."""
+
+    def __init__(self) -> None:
+        self.users: dict[str, User] = {}
+        self.last_seq = 0
+        self.last_digest = ""
+
+    def by_name(self, name: str) -> User:
+        for u in self.users.values():
+            if u.name == name:
+                return u
+        raise NotFound(f"no user named {name} in this vault; see refuge user list")
+
+    def name(self, user_id: str) -> str:
+        u = self.users.get(user_id)
+        return u.name if u else user_id
+
+    def sign_pub(self, user_id: str) -> bytes | None:
+        u = self.users.get(user_id)
+        return u.public.sign_pub if u else None
+
+    def apply(self, event: Event, anchor: bytes) -> None:
+        """Check one directory event and fold it in."""
+        data = event.data
+        if event.seq == 1:
+            if event.type != "vault.created":
+                raise VerificationFailed("the directory does not start with the vault's creation")
+            admin = PublicIdentity.from_fields(data["admin"])
+            if admin.sign_pub != anchor or admin.user_id != event.author:
+                raise VerificationFailed("the directory's founding admin does not match this vault's anchor key")
+            signer_pub = admin.sign_pub
+        else:
+            author = self.users.get(event.author)
+            if author is None or author.role != "admin" or author.removed:
+                raise VerificationFailed(f"directory event {event.seq} is not signed by an enrolled admin")
+            signer_pub = author.public.sign_pub
+        if not verify_record(event.record, signer_pub):
+            raise VerificationFailed(f"directory event {event.seq} has a bad signature")
+        if event.type in ("vault.created", "user.enrolled"):
+            pub = PublicIdentity.from_fields(data["admin"] if event.seq == 1 else data["user"])
+            role = "admin" if event.seq == 1 else data["role"]
+            if pub.user_id in self.users or any(u.name == pub.name for u in self.users.values()):
+                raise VerificationFailed(f"directory event {event.seq} enrolls a person twice")
+            self.users[pub.user_id] = User(pub.user_id, pub.name, role, pub, event.author, event.time)
+        elif event.type == "user.removed":
+            self.users[data["user_id"]].removed = True
+        else:
+            raise VerificationFailed(f"directory event {event.seq} has an unknown type")
+        self.last_seq, self.last_digest = event.seq, event.digest
+
+
+class Vault:
+    """An opened vault, acting as one person."""
+
+    def __init__(self, backend: Backend, home: Home, me: SecretIdentity, settings: dict) -> None:
+        self.backend = backend
+        self.home = home
+        self.me = me
+        self.settings = settings
+        self.id = settings["vault_id"]
+        self._dir_identity = self._unwrap_directory_key()
+        self.directory = Directory()
+        self._directory_log = EventLog(backend, "directory/events")
+        self._load_directory()
+        self.audit_log = AuditLog(backend, seal_key(str(self._dir_identity)))
+        self._cases: dict[str, Case] = {}
+        self._case_ids: dict[str, dict[int, age.X25519Identity]] = {}
+
+    # --- opening ------------------------------------------------------------
+
+    @staticmethod
+    def read_settings(backend: Backend) -> dict:
+        try:
+            with backend.get("vault") as f:
+                settings = json.loads(f.read())
+        except NotFound:
+            raise NotFound(f"no vault at {backend.location}; create one with refuge init, or set REFUGE_VAULT") from None
+        except ValueError:
+            raise VerificationFailed("the vault's settings object is damaged") from None
+        if settings.get("format") != FORMAT or settings.get("version") != FORMAT_VERSION:
+            raise InvalidInput(f"{backend.location} is not a refuge vault of a version this refuge reads")
+        return settings
+
+    @classmethod
+    def open(cls, location: str, home: Home, unlock: Callable[[], SecretIdentity]) -> "Vault":
+        """Open the vault at ``location`` as the person ``unlock()`` returns."""
+        backend = open_backend(location)
+        settings = cls.read_settings(backend)
+        return cls(backend, home, unlock(), settings)
+
+    @classmethod
+    def init(cls, location: str, home: Home, admin: SecretIdentity) -> "Vault":
+        """Create a vault with ``admin`` as its founding admin."""
+        backend = open_backend(location)
+        if isinstance(location, str) and not location.startswith("s3://"):
+            p = Path(location)
+            if p.exists() and any(p.iterdir()):
+                if (p / "vault").exists():
+                    raise InvalidInput(f"a vault already exists at {location}; use it, or pick another location")
+                raise InvalidInput(f"{location} is not empty; pick an empty or new folder")
+            p.mkdir(parents=True, exist_ok=True, mode=0o700)
+        dir_identity = age.X25519Identity.generate()
+        settings = {
+            "format": FORMAT, "version": FORMAT_VERSION, "vault_id": _random_id(10),
+            "created": now(), "anchor": base64.b64encode(admin.public.sign_pub).decode(),
+        }
+        try:
+            backend.put("vault", canonical(settings))
+        except ObjectExists:
+            raise InvalidInput(f"a vault already exists at {location}; use it, or pick another location") from None
+        backend.put(f"directory/keys/{admin.user_id}", age.encrypt_bytes([admin.age_identity.recipient], f"{dir_identity}\n".encode()))
+        EventLog(backend, "directory/events").append(
+            admin, "vault.created", {"vault_id": settings["vault_id"], "admin": admin.public.fields()},
+            [dir_identity.recipient], lambda: (0, ""))
+        return cls(backend, home, admin, settings)
+
+    def _unwrap_directory_key(self) -> age.X25519Identity:
+        try:
+            with self.backend.get(f"directory/keys/{self.me.user_id}") as f:
+                data = f.read()
+        except NotFound:
+            raise NotPermitted(f"{self.me.name} is not enrolled in this vault; ask an admin to run refuge user add") from None
+        try:
+            return age.X25519Identity.from_string(age.decrypt_bytes([self.me.age_identity], data).decode().strip())
+        except (age.AgeError, ValueError):
+            raise VerificationFailed("your copy of the directory key does not decrypt; it was altered") from None
+
+    def _load_directory(self) -> None:
+        anchor = base64.b64decode(self.settings["anchor"])
+        pins = self.home.config().get("pins", {})
+        pinned = pins.get(self.id)
+        if pinned is None:
+            self.home.update_config(pins={**pins, self.id: self.settings["anchor"]})
+        elif pinned != self.settings["anchor"]:
+            raise VerificationFailed("this vault's anchor key changed since you first used it: the vault was replaced or tampered with")
+        for event in self._directory_log.events([self._dir_identity], self.directory.last_seq + 1, self.directory.last_digest):
+            self.directory.apply(event, anchor)
+        user = self.directory.users.get(self.me.user_id)
+        if user is None:
+            raise NotPermitted(f"{self.me.name} is not enrolled in this vault; ask an admin to run refuge user add")
+        if user.removed:
+            raise NotPermitted(f"{self.me.name} was removed from this vault")
+        self.user = user
+
+    @property
+    def role(self) -> str:
+        return self.user.role
+
+    # --- audit ----------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def audited(self, action: str, **targets):
+        """Record one audit entry for the block: ok, denied (NotPermitted) or error.
+
+        The block may fill in targets it resolves later through the yielded dict.
+        """
+        found = {k: v for k, v in targets.items() if v}
+        result = "error"
+        try:
+            yield found
+            result = "ok"
+        except NotPermitted:
+            result = "denied"
+            raise
+        finally:
+            body = {"actor": self.me.user_id, "name": self.me.name, "role": self.role,
+                    "action": action, "result": result}
+            body.update({k: v for k, v in found.items() if v})
+            self.audit_log.append(self.me, body)
+
+    # --- people -----------------------------------------------------------------
+
+    def _require_role(self, *roles: str, doing: str) -> None:
+        if self.role not in roles:
+            need = " or ".join(roles)
+            raise NotPermitted(f"{doing} needs the {need} role; {self.me.name} is {self.role}")
+
+    def add_user(self, public: PublicIdentity, role: str) -> User:
+        """Enroll a person (admin only): a signed directory event and their directory key."""
+        self._require_role("admin", doing="enrolling people")
+        if role not in ROLES:
+            raise InvalidInput(f"unknown role {role}; use one of {', '.join(ROLES)}")
+        if public.user_id in self.directory.users or any(u.name == public.name for u in self.directory.users.values()):
+            raise InvalidInput(f"{public.name} is already enrolled; see refuge user list")
+        key = f"directory/keys/{public.user_id}"
+        if not self.backend.exists(key):
+            self.backend.put(key, age.encrypt_bytes([public.age_recipient], f"{self._dir_identity}\n".encode()))
+        self._append_directory("user.enrolled", {"user": public.fields(), "role": role})
+        return self.directory.users[public.user_id]
+
+    def remove_user(self, name: str) -> User:
+        """Mark a person removed (admin only); their cases rotate keys on the next write."""
+        self._require_role("admin", doing="removing people")
+        user = self.directory.by_name(name)
+        if user.removed:
+            raise InvalidInput(f"{name} was already removed")
+        if user.user_id == self.me.user_id:
+            raise InvalidInput("you cannot remove yourself; ask another admin")
+        self._append_directory("user.removed", {"user_id": user.user_id})
+        self.backend.delete(f"directory/keys/{user.user_id}")
+        return user
+
+    def _append_directory(self, type: str, data: dict) -> None:
+        anchor = base64.b64decode(self.settings["anchor"])
+
+        def tail():
+            for ev in self._directory_log.events([self._dir_identity], self.directory.last_seq + 1, self.directory.last_digest):
+                self.directory.apply(ev, anchor)
+            return self.directory.last_seq, self.directory.last_digest
+
+        event = self._directory_log.append(self.me, type, data, [self._dir_identity.recipient], tail)
+        self.directory.apply(event, anchor)
+
+    def users(self) -> list[User]:
+        return sorted(self.directory.users.values(), key=lambda u: u.name)
+
+    # --- cases: keys ----------------------------------------------------------------
+
+    def _case_prefix(self, case_id: str) -> str:
+        return f"cases/{case_id}/"
+
+    def _versions(self, case_id: str) -> list[int]:
+        return [int(v) for v in self.backend.children(f"cases/{case_id}/versions/") if v.isdigit()]
+
+    def _current_version(self, case_id: str) -> int:
+        versions = self._versions(case_id)
+        if not versions:
+            raise NotFound(f"case {case_id} not found; see refuge case list")
+        return versions[-1]
+
+    def _case_identities(self, case_id: str) -> dict[int, age.X25519Identity]:
+        """The case identities of every key version wrapped to me."""
+        known = self._case_ids.setdefault(case_id, {})
+        for v in self._versions(case_id):
+            if v in known:
+                continue
+            key = f"cases/{case_id}/keys/{v:04d}/{self.me.user_id}"
+            if not self.backend.exists(key):
+                continue
+            with self.backend.get(key) as f:
+                data = f.read()
+            try:
+                known[v] = age.X25519Identity.from_string(age.decrypt_bytes([self.me.age_identity], data).decode().strip())
+            except (age.AgeError, ValueError):
+                raise VerificationFailed(f"your key for case {case_id} does not decrypt; it was altered") from None
+        return known
+
+    def _require_member(self, case_id: str) -> dict[int, age.X25519Identity]:
+        identities = self._case_identities(case_id)
+        if self._current_version(case_id) not in identities:
+            if self.role == "auditor":
+                raise NotPermitted("auditors cannot read case content; they read the audit log")
+            raise NotPermitted("you are not a member of this case; ask one of its case leads to run refuge case grant")
+        return identities
+
+    def _write_version(self, case_id: str, version: int, identity: age.X25519Identity, members: Iterable[str]) -> None:
+        members = sorted(set(members))
+        for uid in members:
+            user = self.directory.users[uid]
+            self.backend.put(f"cases/{case_id}/keys/{version:04d}/{uid}",
+                             age.encrypt_bytes([user.public.age_recipient], f"{identity}\n".encode()))
+        marker = sign_record(self.me, {"case": case_id, "version": version, "members": members, "time": now()})
+        self.backend.put(f"cases/{case_id}/versions/{version:04d}", canonical(marker))
+        self._case_ids.setdefault(case_id, {})[version] = identity
+
+    def _rotate(self, case: Case, members: set[str]) -> int:
+        """Make a new key version for ``members``; returns its number."""
+        taken = [int(v) for v in self.backend.children(f"cases/{case.id}/keys/") if v.isdigit()]
+        version = max(taken + self._versions(case.id)) + 1
+        try:
+            self._write_version(case.id, version, age.X25519Identity.generate(), members)
+        except ObjectExists:
+            raise RefugeError("someone else changed this case's keys at the same moment; run the command again") from None
+        return version
+
+    # --- cases: events ---------------------------------------------------------------
+
+    def _case_log(self, case_id: str) -> EventLog:
+        return EventLog(self.backend, f"cases/{case_id}/events")
+
+    def load_case(self, case_id: str) -> Case:
+        """The verified state of a case I am a member of."""
+        identities = self._require_member(case_id)
+        case = self._cases.get(case_id) or Case(case_id)
+        for event in self._case_log(case_id).events(identities.values(), case.last_seq + 1, case.last_digest):
+            self._apply(case, event)
+        self._cases[case_id] = case
+        return case
+
+    def _apply(self, case: Case, event: Event) -> None:
+        pub = self.directory.sign_pub(event.author)
+        if pub is None or not verify_record(event.record, pub):
+            raise VerificationFailed(f"event {event.seq} of case {case.id} has a bad or unknown signature")
+        if event.record.get("case") != case.id:
+            raise VerificationFailed(f"event {event.seq} of case {case.id} belongs to another case")
+        d = event.data
+        t = event.type
+        if event.seq == 1 and t != "case.created":
+            raise VerificationFailed(f"case {case.id} does not start with its creation")
+        if t == "case.created":
+            case.ref, case.title, case.created_by, case.created_at = d["ref"], d.get("title", ""), event.author, event.time
+            case.members = {event.author}
+        elif t == "member.granted":
+            case.members.update(d["users"])
+        elif t == "member.revoked":
+            case.members.difference_update(d["users"])
+        elif t == "doc.added":
+            doc = case.documents.get(d["id"])
+            entry = {k: d[k] for k in ("version", "blob", "key_version", "size", "sha256", "mime", "filename")}
+            entry.update(added_by=event.author, added_at=event.time)
+            if doc is None:
+                doc = Document(d["id"], case.id, d["version"], d["blob"], d["key_version"], d["type"], d["title"],
+                               d["filename"], d["size"], d["sha256"], d["mime"], event.author, event.time,
+                               list(d.get("tags", [])), d.get("person"), d.get("lang"), d.get("translation_of"),
+                               list(d.get("flags", [])))
+                case.documents[doc.id] = doc
+            else:
+                for k in ("version", "blob", "key_version", "size", "sha256", "mime", "filename", "flags"):
+                    setattr(doc, k, d[k] if k != "flags" else list(d.get("flags", [])))
+            doc.versions.append(entry)
+        elif t == "doc.tagged":
+            doc = case.documents[d["id"]]
+            doc.tags = sorted((set(doc.tags) | set(d.get("add", []))) - set(d.get("remove", [])))
+        case.events.append(event)
+        case.last_seq, case.last_digest = event.seq, event.digest
+
+    def _append_case(self, case: Case, type: str, data: dict) -> Event:
+        version = self._current_version(case.id)
+        identities = self._require_member(case.id)
+
+        def tail():
+            for ev in self._case_log(case.id).events(identities.values(), case.last_seq + 1, case.last_digest):
+                self._apply(case, ev)
+            return case.last_seq, case.last_digest
+
+        event = self._case_log(case.id).append(self.me, type, data, [identities[version].recipient], tail,
+                                               extra={"case": case.id})
+        self._apply(case, event)
+        return event
+
+    def _before_write(self, case: Case) -> None:
+        """Rotate the case key first if a member was removed from the vault."""
+        removed = {u for u in case.members if self.directory.users.get(u) is None or self.directory.users[u].removed}
+        if removed:
+            self._rotate(case, case.members - removed)
+            self._append_case(case, "member.revoked", {"users": sorted(removed), "reason": "removed from the vault"})
+
+    # --- cases: commands -------------------------------------------------------------
+
+    def case_ids(self) -> list[str]:
+        return [c for c in self.backend.children("cases/")]
+
+    def cases(self) -> list[Case]:
+        """Every case I am a member of."""
+        out = []
+        for cid in self.case_ids():
+            try:
+                out.append(self.load_case(cid))
+            except (NotPermitted, NotFound):
+                continue
+        return sorted(out, key=lambda c: (c.ref, c.id))
+
+    def find_case(self, ref: str) -> Case:
+        """A case of mine by reference (or by id)."""
+        if ref in self.case_ids():
+            return self.load_case(ref)
+        matches = [c for c in self.cases() if c.ref == ref]
+        if not matches:
+            if self.role == "auditor":
+                raise NotPermitted("auditors cannot read case content; they read the audit log")
+            raise NotFound(f"no case {ref} among your cases; see refuge case list")
+        if len(matches) > 1:
+            raise InvalidInput(f"{len(matches)} cases have the reference {ref}; use the case id from refuge case list")
+        return matches[0]
+
+    def create_case(self, ref: str, title: str = "") -> Case:
+        """Create a case with me as its first member (case leads)."""
+        self._require_role("case-lead", doing="creating cases")
+        ref = ref.strip()
+        if not ref or len(ref) > 100 or any(ord(c) < 32 for c in ref):
+            raise InvalidInput("a case reference must be 1 to 100 printable characters")
+        if any(c.ref == ref for c in self.cases()):
+            raise InvalidInput(f"you already have a case {ref}; pick another reference")
+        case = Case(_random_id(10))
+        self._write_version(case.id, 1, age.X25519Identity.generate(), [self.me.user_id])
+        self._append_case(case, "case.created", {"ref": ref, "title": title})
+        return case
+
+    def grant(self, case: Case, names: Iterable[str]) -> list[User]:
+        """Wrap every key version I hold to new members (case leads who are members)."""
+        self._require_role("case-lead", doing="granting membership")
+        identities = self._require_member(case.id)
+        users = [self.directory.by_name(n) for n in names]
+        for u in users:
+            if u.removed:
+                raise InvalidInput(f"{u.name} was removed from the vault")
+            if u.role not in MEMBER_ROLES:
+                raise InvalidInput(f"{u.name} is {u.role}; only lawyers and case leads can be case members")
+        self._before_write(case)
+        new = [u for u in users if u.user_id not in case.members]
+        for u in new:
+            for v, identity in sorted(identities.items()):
+                key = f"cases/{case.id}/keys/{v:04d}/{u.user_id}"
+                if not self.backend.exists(key):
+                    self.backend.put(key, age.encrypt_bytes([u.public.age_recipient], f"{identity}\n".encode()))
+        if new:
+            self._append_case(case, "member.granted", {"users": [u.user_id for u in new]})
+        return new
+
+    def revoke(self, case: Case, names: Iterable[str]) -> list[User]:
+        """Remove members: a new key version for those who remain."""
+        self._require_role("case-lead", doing="revoking membership")
+        self._require_member(case.id)
+        users = [self.directory.by_name(n) for n in names]
+        gone = {u.user_id for u in users if u.user_id in case.members}
+        if self.me.user_id in gone:
+            raise InvalidInput("you cannot revoke yourself; ask another case lead of this case")
+        if not gone:
+            return []
+        self._rotate(case, case.members - gone)
+        self._append_case(case, "member.revoked", {"users": sorted(gone)})
+        for uid in gone:  # destroy their wrapped copies of the older versions
+            for v in self._versions(case.id):
+                self.backend.delete(f"cases/{case.id}/keys/{v:04d}/{uid}")
+        return [u for u in users if u.user_id in gone]
+
+    def export_key(self, case: Case) -> str:
+        """The case identities of every version I hold, as an age identity file."""
+        self._require_role("case-lead", doing="exporting a case key")
+        identities = self._require_member(case.id)
+        lines = ["# refuge case key (every key version); keep it as safe as the documents"]
+        lines += [f"# version {v}\n{identity}" for v, identity in sorted(identities.items())]
+        return "\n".join(lines) + "\n"
+
+    # --- documents -------------------------------------------------------------------
+
+    def find_document(self, doc_id: str) -> tuple[Case, Document]:
+        case_id, sep, _ = doc_id.partition("-")
+        if not sep or case_id not in self.case_ids():
+            raise NotFound(f"no document {doc_id}; see refuge doc list")
+        case = self.load_case(case_id)
+        doc = case.documents.get(doc_id)
+        if doc is None:
+            raise NotFound(f"no document {doc_id}; see refuge doc list")
+        return case, doc
+
+    def add_documents(
+        self,
+        case: Case,
+        paths: list[str],
+        type: str,
+        tags: Iterable[str] = (),
+        person: str | None = None,
+        lang: str | None = None,
+        title: str | None = None,
+        translation_of: str | None = None,
+        supersedes: str | None = None,
+        limit: int = intake.DEFAULT_LIMIT,
+    ) -> list[AddResult]:
+        """Add files to a case; each succeeds or fails alone and a failure leaves no trace."""
+        self._require_role("lawyer", "case-lead", doing="adding documents")
+        self._require_member(case.id)
+        if type not in DOC_TYPES:
+            raise InvalidInput(f"unknown document type {type}; use one of {', '.join(DOC_TYPES)}")
+        if translation_of and translation_of not in case.documents:
+            raise InvalidInput(f"--translation-of {translation_of} is not a document of this case")
+        if supersedes and supersedes not in case.documents:
+            raise InvalidInput(f"--supersedes {supersedes} is not a document of this case")
+        if supersedes and len(paths) != 1:
+            raise InvalidInput("--supersedes takes exactly one file")
+        self._before_write(case)
+        results = []
+        for i, path in enumerate(paths, 1):
+            label = f"file {i}" if len(paths) > 1 else "the file"
+            try:
+                results.append(AddResult(path, self._add_one(case, path, label, type, list(tags), person, lang,
+                                                             title, translation_of, supersedes, limit)))
+            except RefugeError as e:
+                results.append(AddResult(path, error=e))
+        return results
+
+    def _add_one(self, case, path, label, type, tags, person, lang, title, translation_of, supersedes, limit) -> Document:
+        found = intake.inspect(path, limit, label)
+        version = self._current_version(case.id)
+        recipient = self._case_identities(case.id)[version].recipient
+        blob = _random_id(15)
+        digest, size = self._store_blob(f"cases/{case.id}/blobs/{blob}", path, recipient)
+        if size != found.size:
+            raise InvalidInput(f"{label} changed while it was being added; add it again")
+        filename = os.path.basename(path)
+        if supersedes:
+            old = case.documents[supersedes]
+            doc_id, number = old.id, old.version + 1
+            meta = {"type": type or old.type, "title": title or old.title, "tags": sorted(set(old.tags) | set(tags)),
+                    "person": person or old.person, "lang": lang or old.lang,
+                    "translation_of": translation_of or old.translation_of}
+        else:
+            doc_id, number = f"{case.id}-{_random_id(5)}", 1
+            meta = {"type": type, "title": title or os.path.splitext(filename)[0], "tags": sorted(set(tags)),
+                    "person": person, "lang": lang, "translation_of": translation_of}
+        data = {"id": doc_id, "version": number, "blob": blob, "key_version": version, "filename": filename,
+                "size": size, "sha256": digest, "mime": found.mime, "flags": list(found.flags), **meta}
+        self._append_case(case, "doc.added", data)
+        return case.documents[doc_id]
+
+    def _store_blob(self, key: str, path: str, recipient) -> tuple[str, int]:
+        """Encrypt a file into the vault while hashing it on the other core."""
+        sha = hashlib.sha256()
+        size = 0
+        with open(path, "rb", buffering=0) as src, self.backend.writer(key) as dst, \
+                concurrent.futures.ThreadPoolExecutor(1) as pool:
+            enc = age.Encryptor([recipient], dst)
+            buf = bytearray(_READ)
+            while n := src.readinto(buf):
+                view = memoryview(buf)[:n]
+                hashed = pool.submit(sha.update, view)  # hashlib releases the GIL
+                enc.write(view)
+                hashed.result()
+                size += n
+            enc.close()
+        return sha.hexdigest(), size
+
+    def read_document(self, doc: Document, dst: BinaryIO, version: int | None = None) -> None:
+        """Decrypt a document into ``dst``, checking its SHA-256 as it streams."""
+        identities = self._require_member(doc.case_id)
+        entry = doc.versions[-1] if version is None else next(
+            (v for v in doc.versions if v["version"] == version), None)
+        if entry is None:
+            raise NotFound(f"document {doc.id} has no version {version}; it has {len(doc.versions)}")
+        sha = hashlib.sha256()
+        with self.backend.get(f"cases/{doc.case_id}/blobs/{entry['blob']}") as src:
+            try:
+                with age.Decryptor(list(identities.values()), src) as dec:
+                    while chunk := dec.read(_READ):
+                        sha.update(chunk)
+                        dst.write(chunk)
+            except age.AgeError:
+                raise VerificationFailed(f"document {doc.id} does not decrypt: its stored copy was damaged or altered") from None
+        if sha.hexdigest() != entry["sha256"]:
+            raise VerificationFailed(f"document {doc.id} does not match its recorded SHA-256: it was altered")
+
+    def tag(self, doc_id: str, add: Iterable[str], remove: Iterable[str]) -> Document:
+        self._require_role("lawyer", "case-lead", doing="tagging documents")
+        case, doc = self.find_document(doc_id)
+        add, remove = sorted(set(add)), sorted(set(remove))
+        if not add and not remove:
+            raise InvalidInput("nothing to change; give --add TAG or --remove TAG")
+        self._before_write(case)
+        self._append_case(case, "doc.tagged", {"id": doc.id, "add": add, "remove": remove})
+        return case.documents[doc.id]
+
+
+def write_atomically(path: str, fill: Callable[[BinaryIO], None]) -> None:
+    """Write a file through a private temporary file in the same folder, then rename.
+
+    If ``fill`` fails, nothing is left at ``path`` (and nothing else behind).
+    """
+    target = Path(path)
+    folder = target.parent if str(target.parent) else Path(".")
+    if target.is_dir():
+        raise InvalidInput(f"-o names a folder; give a file name")
+    if not folder.is_dir():
+        raise InvalidInput("the output folder does not exist; create it first")
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".refuge-", suffix=".part")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            fill(f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, target)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
