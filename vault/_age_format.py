@@ -436,14 +436,17 @@ _WHITESPACE = b" \t\r\n"
 _ARMOR_BLOCK = 128 * 1024
 
 
-def is_binary_age(prefix: bytes) -> bool:
-    """True if input starting with ``prefix`` must be parsed as binary age.
+def is_armored(head: bytes) -> bool:
+    """Whether input starting with ``head`` (its first 1 KiB) is to be read as armor.
 
-    ``prefix`` is the first ``len(MAGIC)`` bytes (fewer only at EOF). Input that
-    is not a prefix of the binary magic is parsed as armor, so stray leading
-    garbage is reported as an armor failure.
+    Binary age files start with the magic string. Anything else whose first
+    non-blank byte is ``-`` or that mentions an armor begin line is parsed as
+    armor, so malformed armor is reported as :class:`ArmorError`; the rest is
+    parsed as binary and fails with :class:`HeaderError`.
     """
-    return MAGIC.startswith(prefix) or prefix.startswith(MAGIC)
+    if MAGIC.startswith(head[: len(MAGIC)]) or head.startswith(MAGIC):
+        return False
+    return head.lstrip(_WHITESPACE).startswith(b"-") or b"-----BEGIN" in head
 
 
 class ArmorReader:

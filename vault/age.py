@@ -530,7 +530,7 @@ class Encryptor(io.BufferedIOBase):
 
 def _open_source(src: object) -> _fmt.Source:
     source = _fmt.Source(src)
-    if not _fmt.is_binary_age(source.peek(len(_fmt.MAGIC))):
+    if _fmt.is_armored(source.peek(1024)):
         source = _fmt.Source(_fmt.ArmorReader(source))
     return source
 
@@ -601,6 +601,9 @@ class Decryptor(io.BufferedIOBase):
     def readinto(self, buffer: Any) -> int:  # type: ignore[override]
         """Fill ``buffer`` with plaintext; returns 0 only at the end.
 
+        A read that reaches a bad chunk raises, even if it had gathered some
+        plaintext before it: a short read would look like the end of the file.
+
         Raises:
             PayloadError: If the payload is truncated or was altered.
             ArmorError: If the armor breaks after the header.
@@ -620,6 +623,8 @@ class Decryptor(io.BufferedIOBase):
 
     def read(self, size: int | None = -1) -> bytes:
         """Up to ``size`` bytes of plaintext (all that remains if negative/None).
+
+        Like :meth:`readinto`, raises rather than return a short read.
 
         Raises:
             PayloadError: If the payload is truncated or was altered.

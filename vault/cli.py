@@ -20,7 +20,7 @@ import click
 
 from . import agent
 from .core import DOC_TYPES, ROLES, Vault, write_atomically
-from .errors import InvalidInput, Locked, NotFound, RefugeError
+from .errors import InvalidInput, Locked, NotFound, RefugeError, VerificationFailed
 from .identity import Home, PublicIdentity, SecretIdentity, check_name, check_passphrase
 
 # --- context -------------------------------------------------------------------
@@ -458,6 +458,95 @@ def doc_tag(c: Context, doc_id: str, add, remove) -> None:
     click.echo(f"{found.id}: {', '.join(found.tags) or '(no tags)'}")
 
 
+# --- audit ---
+
+
+@cli.group("audit")
+def audit_group() -> None:
+    """Read and verify the audit log."""
+
+
+AUDIT_COLUMNS = ["seq", "time", "name", "role", "action", "result", "case", "doc", "host"]
+
+
+@audit_group.command("log")
+@click.option("--case", "case_", metavar="ID", help="Only this case (its id; members may give its reference).")
+@click.option("--user", metavar="NAME", help="Only this person's actions.")
+@click.option("--action", metavar="A", help="Only this action, e.g. doc.get, or a group, e.g. doc.")
+@click.option("--result", type=click.Choice(["ok", "denied", "error"]), help="Only this result.")
+@click.option("--since", metavar="T", help="From this time (ISO 8601, UTC), e.g. 2026-11-01.")
+@click.option("--until", metavar="T", help="Until this time (ISO 8601, UTC).")
+@output_options(csv_too=True)
+@pass_ctx
+def audit_log(c: Context, case_, user, action, result, since, until, as_json, as_csv) -> None:
+    """Show who did what, when, with what result."""
+    if as_json and as_csv:
+        raise click.UsageError("--json and --csv conflict; pick one")
+    vault = c.vault()
+    with vault.audited("audit.log"):
+        rows = vault.audit_entries(case_, user, action, result, _time(since, "--since"), _time(until, "--until", end=True))
+    emit(rows, AUDIT_COLUMNS + (["user_id", "users", "docs", "packet"] if as_csv else []), as_json, as_csv)
+
+
+def _time(value: str | None, option: str, end: bool = False) -> str | None:
+    import datetime as dt
+
+    if not value:
+        return None
+    try:
+        t = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise InvalidInput(f"{option} {value} is not a time; use ISO 8601 like 2026-11-01 or 2026-11-01T14:00:00Z") from None
+    if t.tzinfo:
+        t = t.astimezone(dt.timezone.utc).replace(tzinfo=None)
+    if end and len(value) == 10:
+        t = t.replace(hour=23, minute=59, second=59)
+    return t.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@audit_group.command("verify")
+@click.option("--checkpoint", "checkpoint", type=click.Path(dir_okay=False), help="An earlier checkpoint the log must extend.")
+@click.option("--save-checkpoint", "save", type=click.Path(dir_okay=False), help="Write a signed checkpoint of the verified log here.")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@pass_ctx
+def audit_verify(c: Context, checkpoint, save, as_json) -> None:
+    """Recompute the log's Merkle tree, check every signature, prove it extends a checkpoint.
+
+    Exit 3 names the first bad entry and what is wrong with it.
+    """
+    vault = c.vault()
+    text = None
+    if checkpoint:
+        try:
+            text = Path(checkpoint).read_text()
+        except (OSError, UnicodeDecodeError):
+            raise InvalidInput("the --checkpoint file cannot be read; check the path") from None
+    with vault.audited("audit.verify") as targets:
+        report = vault.verify_audit(text)
+        targets["verified"] = report.entries
+        if as_json:
+            click.echo(json.dumps(report.as_dict(), indent=2))
+        if not report.ok:
+            raise VerificationFailed(f"audit log: {report.problem.message} ({report.entries} entries checked)")
+    if save:
+        signed = vault.save_checkpoint(report)
+        write_atomically(save, lambda f: f.write(signed.encode()))
+    if not as_json:
+        extra = f", consistent with the checkpoint of {report.checkpoint_size}" if report.checkpoint_size is not None else ""
+        click.echo(f"ok: {report.entries} entries verified{extra}")
+
+
+@audit_group.command("prove")
+@click.argument("entry", type=click.IntRange(min=1))
+@pass_ctx
+def audit_prove(c: Context, entry: int) -> None:
+    """Print an inclusion proof of ENTRY (JSON) that a third party can check."""
+    vault = c.vault()
+    with vault.audited("audit.prove"):
+        proof = vault.prove_entry(entry)
+    click.echo(json.dumps(proof, indent=2))
+
+
 # --- demo ---
 
 
@@ -483,8 +572,9 @@ def main(argv: list[str] | None = None) -> None:
     except click.exceptions.Abort:
         _die("interrupted", 130)
     except click.UsageError as e:
-        hint = f"; see refuge {e.ctx.command_path.partition(' ')[2]} --help".replace("  ", " ") if e.ctx else ""
-        _die(f"{e.format_message()}{hint}", 2)
+        where = " ".join(["refuge", *e.ctx.command_path.split()[1:]]) if e.ctx else "refuge"
+        message = e.format_message().rstrip(".")
+        _die(f"{message[:1].lower()}{message[1:]}; see {where} --help", 2)
     except click.ClickException as e:
         _die(e.format_message(), e.exit_code)
     except KeyboardInterrupt:

@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import BinaryIO, Callable, Iterable
 
 from . import age, intake
+from . import audit
 from .audit import AuditLog, seal_key
 from .errors import InvalidInput, NotFound, NotPermitted, RefugeError, VerificationFailed
 from .events import Event, EventLog, canonical, now, sign_record, verify_record
@@ -300,6 +301,59 @@ class Vault:
                     "action": action, "result": result}
             body.update({k: v for k, v in found.items() if v})
             self.audit_log.append(self.me, body)
+
+    def audit_entries(self, case: str | None = None, user: str | None = None, action: str | None = None,
+                      result: str | None = None, since: str | None = None, until: str | None = None) -> list[dict]:
+        """Audit entries, unsealed and filtered; members see only their own and their cases'."""
+        case_id = None
+        if case:
+            case_id = case if case in self.case_ids() else None
+            if case_id is None and self.role in MEMBER_ROLES:
+                case_id = self.find_case(case).id
+            if case_id is None:
+                raise NotFound(f"no case with id {case}; auditors filter by case id (see the case column)")
+        mine = None
+        if self.role in MEMBER_ROLES:
+            mine = {c.id for c in self.cases()}
+        out = []
+        for e in self.audit_log.entries():
+            b = e.body
+            if mine is not None and b.get("actor") != self.me.user_id and b.get("case") not in mine:
+                continue
+            if (case_id and b.get("case") != case_id) or (user and b.get("name") != user) \
+                    or (action and b.get("action") != action and not b.get("action", "").startswith(action + ".")) \
+                    or (result and b.get("result") != result) or (since and e.time < since) or (until and e.time > until):
+                continue
+            out.append({"seq": e.seq, "time": e.time, "user_id": b.get("actor"), **{k: v for k, v in b.items() if k != "actor"}})
+        return out
+
+    def _signers(self) -> dict[str, bytes]:
+        return {uid: u.public.sign_pub for uid, u in self.directory.users.items()}
+
+    def verify_audit(self, checkpoint_text: str | None = None) -> audit.Report:
+        """Verify the whole log, against a checkpoint held elsewhere and the newest one stored in the vault."""
+        self._require_role("auditor", "admin", doing="verifying the audit log")
+        pubs = self._signers()
+        checkpoints = []
+        if checkpoint_text is not None:
+            checkpoints.append(audit.open_checkpoint(checkpoint_text, self.id, pubs)[0])
+        stored = self.backend.children(audit.CHECKPOINT_PREFIX)
+        if stored:
+            with self.backend.get(audit.CHECKPOINT_PREFIX + stored[-1]) as f:
+                checkpoints.append(audit.open_checkpoint(f.read().decode(), self.id, pubs)[0])
+        return audit.verify(self.audit_log, pubs, checkpoints)
+
+    def save_checkpoint(self, report: audit.Report) -> str:
+        """Sign a checkpoint of a verified log and keep a copy in the vault; returns its text."""
+        text = audit.sign_checkpoint(self.id, report.entries, report.root, self.me)
+        with contextlib.suppress(ObjectExists):
+            self.backend.put(f"{audit.CHECKPOINT_PREFIX}{report.entries:012d}-{self.me.user_id}", text.encode())
+        return text
+
+    def prove_entry(self, seq: int) -> dict:
+        """An inclusion proof of one entry, checkable by anyone with the entry's bytes."""
+        self._require_role("auditor", "admin", doing="proving audit entries")
+        return audit.prove(self.audit_log, seq)
 
     # --- people -----------------------------------------------------------------
 
