@@ -217,7 +217,8 @@ def test_age_cli_decrypts_our_passphrase_file_typed_at_its_terminal(cli, tmp_pat
         age.encrypt_bytes([age.ScryptRecipient("correct horse", work_factor=12)], data, armor=armor)
     )
     plain = tmp_path / "plain"
-    code, screen = run_with_tty([cli["age"], "-d", "-o", str(plain), str(encrypted)], "correct horse")
+    argv = [cli["age"], "-d", "-o", str(plain), str(encrypted)]
+    code, screen = run_with_tty(argv, "correct horse")
     assert code == 0, screen
     assert plain.read_bytes() == data
 

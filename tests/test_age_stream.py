@@ -14,7 +14,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from vault import age
+from vault import _age_format, _crypto, age
 
 CHUNK = 64 * 1024
 TAG = 16
@@ -207,8 +207,6 @@ def rebuild_header(header: bytes, mutate) -> bytes:
     stanzas = age.read_header(io.BytesIO(header + bytes(16)))
     mac_line = header[header.rindex(b"\n--- ") + 1 :]
     mutate(stanzas)
-    from vault import _age_format
-
     return _age_format.header_mac_input(stanzas) + mac_line[3:]
 
 
@@ -260,6 +258,20 @@ def test_trailing_data_after_the_final_chunk_is_a_payload_error():
     for extra in (b"\x00", b"\n", os.urandom(CHUNK + TAG)):
         with pytest.raises(age.PayloadError):
             age.decrypt_bytes([ALICE], ciphertext + extra)
+
+
+@pytest.mark.parametrize("scrypt", [False, True], ids=["x25519", "scrypt"])
+def test_every_bit_flip_anywhere_in_a_small_file_is_detected(scrypt):
+    recipient, identity = (
+        (age.ScryptRecipient("pw", work_factor=1), age.ScryptIdentity("pw"))
+        if scrypt
+        else (ALICE.recipient, ALICE)
+    )
+    ciphertext = age.encrypt_bytes([recipient], b"ten bytes!")
+    for offset in range(len(ciphertext)):
+        for bit in range(8):
+            with pytest.raises(age.DecryptError):
+                age.decrypt_bytes([identity], tampered(ciphertext, offset, 1 << bit))
 
 
 def test_flipped_version_line_is_a_header_error():
@@ -384,7 +396,9 @@ class HashingSink(io.RawIOBase):
         return len(data)
 
 
-@pytest.mark.parametrize("armor, size", [(False, 256 << 20), (True, 32 << 20)], ids=["binary", "armored"])
+@pytest.mark.parametrize(
+    "armor, size", [(False, 256 << 20), (True, 32 << 20)], ids=["binary", "armored"]
+)
 def test_streaming_encrypt_and_decrypt_of_a_large_file_stays_under_4_mib(armor, size):
     source = GeneratedReader(size)
     sink = HashingSink()
@@ -487,7 +501,8 @@ def test_known_x25519_key_pair_from_the_spec_text():
     identity = age.X25519Identity.from_string(
         "AGE-SECRET-KEY-1GFPYYSJZGFPYYSJZGFPYYSJZGFPYYSJZGFPYYSJZGFPYYSJZGFPQ4EGAEX"
     )
-    assert str(identity.recipient) == "age1zvkyg2lqzraa2lnjvqej32nkuu0ues2s82hzrye869xeexvn73equnujwj"
+    expected = "age1zvkyg2lqzraa2lnjvqej32nkuu0ues2s82hzrye869xeexvn73equnujwj"
+    assert str(identity.recipient) == expected
 
 
 @pytest.mark.parametrize(
@@ -559,6 +574,29 @@ def test_caller_mistakes_in_identities_are_type_or_value_errors(identities, erro
 def test_scrypt_argument_mistakes(make, error):
     with pytest.raises(error):
         make()
+
+
+def forge(stanzas_for_key, data: bytes) -> bytes:
+    """A well-formed age file whose stanzas our Encryptor would refuse to write."""
+    file_key = os.urandom(16)
+    mac_input = _age_format.header_mac_input(stanzas_for_key(file_key))
+    mac = _crypto.hmac_sha256(_crypto.hkdf_sha256(file_key, b"", b"header"), mac_input)
+    nonce = os.urandom(16)
+    out = io.BytesIO()
+    out.write(_age_format.header_bytes(mac_input, mac))
+    out.write(nonce)
+    stream = _age_format.StreamWriter(_age_format.payload_key(file_key, nonce), out.write)
+    stream.seal(data, last=True)
+    return out.getvalue()
+
+
+def test_scrypt_stanza_beside_a_matching_x25519_stanza_is_rejected_for_any_identity():
+    scrypt = age.ScryptRecipient("pw", work_factor=2)
+    ciphertext = forge(lambda key: ALICE.recipient.wrap(key) + scrypt.wrap(key), b"data")
+    assert age.decrypt_bytes([ALICE], forge(ALICE.recipient.wrap, b"data")) == b"data"
+    for identities in ([ALICE], [age.ScryptIdentity("pw")], [ALICE, age.ScryptIdentity("pw")]):
+        with pytest.raises(age.HeaderError):
+            age.decrypt_bytes(identities, ciphertext)
 
 
 def test_scrypt_identity_refuses_work_factor_above_its_limit():

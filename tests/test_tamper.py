@@ -83,3 +83,17 @@ def test_replaced_vault_anchor_is_detected(world):
     (world.vault / "vault").write_bytes(canonical(settings))
     p = world.run("user", "list", user="alice")
     assert p.returncode == 3
+
+
+def test_deleted_old_event_is_detected_even_with_a_warm_cache(case_world):
+    case_world.ok("doc", "list", "MX-0001", user="bob")  # bob's cache now ends at the last event
+    _events(case_world)[1].unlink()
+    p = case_world.run("doc", "list", "MX-0001", user="bob")
+    assert p.returncode == 3 and b"missing" in p.stderr
+
+
+def test_rolled_back_case_is_detected_by_a_member_who_saw_it_newer(case_world):
+    case_world.ok("doc", "list", "MX-0001", user="bob")
+    _events(case_world)[-1].unlink()  # the storage holder hides the newest event
+    p = case_world.run("doc", "list", "MX-0001", user="bob")
+    assert p.returncode == 3 and b"rolled back" in p.stderr

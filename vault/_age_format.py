@@ -376,7 +376,8 @@ def parse_header(src: Source) -> Header:
                 body_lines.append(body)
                 if len(body) < 64:
                     break
-            stanzas.append(Stanza(args[0], args[1:], b64decode(b"".join(body_lines), "stanza body")))
+            decoded = b64decode(b"".join(body_lines), "stanza body")
+            stanzas.append(Stanza(args[0], args[1:], decoded))
             text = line()
         elif text.startswith(MAC_PREFIX):
             if not stanzas:

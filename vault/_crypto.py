@@ -163,7 +163,9 @@ def hmac_sha256(key: bytes, message: bytes) -> bytes:
     return _hmac.new(key, message, hashlib.sha256).digest()
 
 
-def scrypt(password: bytes, salt: bytes, log_n: int, r: int = 8, p: int = 1, length: int = 32) -> bytes:
+def scrypt(
+    password: bytes, salt: bytes, log_n: int, r: int = 8, p: int = 1, length: int = 32
+) -> bytes:
     """scrypt (RFC 7914) with ``N = 2**log_n``."""
     return Scrypt(salt=salt, length=length, n=1 << log_n, r=r, p=p).derive(password)
 

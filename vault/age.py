@@ -386,15 +386,15 @@ def _check_scrypt_alone(stanzas: list[Stanza]) -> None:
 # --- Encryption -----------------------------------------------------------------------
 
 
-def _as_list(items: object, kind: str, method: str, hint: str) -> list[Any]:
+def _as_list(items: object, kind: str, kinds: str, method: str, hint: str) -> list[Any]:
     if isinstance(items, (str, bytes)) or not isinstance(items, Iterable):
-        raise TypeError(f"{kind}s must be a list of {kind} objects{hint}")
+        raise TypeError(f"{kinds} must be a list of {kind} objects{hint}")
     result = list(items)
     if not result:
         raise ValueError(f"at least one {kind} is required")
     for item in result:
         if isinstance(item, (str, bytes)):
-            raise TypeError(f"{kind}s must be {kind} objects, not strings{hint}")
+            raise TypeError(f"{kinds} must be {kind} objects, not strings{hint}")
         if not callable(getattr(item, method, None)):
             raise TypeError(f"{type(item).__name__} is not a {kind}: it has no {method}()")
     return result
@@ -402,7 +402,11 @@ def _as_list(items: object, kind: str, method: str, hint: str) -> list[Any]:
 
 def _wrap_all(recipients: object) -> tuple[bytes, list[Stanza]]:
     recipients = _as_list(
-        recipients, "recipient", "wrap", " (parse 'age1...' with X25519Recipient.from_string)"
+        recipients,
+        "recipient",
+        "recipients",
+        "wrap",
+        " (parse 'age1...' with X25519Recipient.from_string)",
     )
     file_key = os.urandom(_fmt.FILE_KEY_SIZE)
     stanzas: list[Stanza] = []
@@ -572,7 +576,13 @@ class Decryptor(io.BufferedIOBase):
             HMACError: If the header MAC does not verify.
         """
         super().__init__()
-        identities = _as_list(identities, "identity", "unwrap", "")  # fail fast
+        identities = _as_list(
+            identities,
+            "identity",
+            "identities",
+            "unwrap",
+            " (parse 'AGE-SECRET-KEY-1...' with X25519Identity.from_string)",
+        )
         source = _open_source(src)
         header = _fmt.parse_header(source)
         file_key = _unwrap(identities, header.stanzas)
@@ -582,7 +592,6 @@ class Decryptor(io.BufferedIOBase):
         nonce = source.read_exact(_fmt.NONCE_SIZE)
         if len(nonce) != _fmt.NONCE_SIZE:
             raise HeaderError("payload nonce is truncated")
-        self.stanzas: list[Stanza] = header.stanzas
         self._stream = _fmt.StreamReader(_fmt.payload_key(file_key, nonce), source)
         self._chunk = memoryview(b"")
 
@@ -668,7 +677,9 @@ class Decryptor(io.BufferedIOBase):
 _COPY_BLOCK = 4 * _fmt.CHUNK_SIZE
 
 
-def encrypt(recipients: Iterable[Recipient], src: BinaryIO, dst: BinaryIO, armor: bool = False) -> None:
+def encrypt(
+    recipients: Iterable[Recipient], src: BinaryIO, dst: BinaryIO, armor: bool = False
+) -> None:
     """Encrypt everything readable from ``src`` to ``dst``.
 
     Raises:

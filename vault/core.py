@@ -112,9 +112,21 @@ class Case:
     created_at: str = ""
     members: set[str] = field(default_factory=set)
     documents: dict[str, Document] = field(default_factory=dict)
-    events: list[Event] = field(default_factory=list)
     last_seq: int = 0
     last_digest: str = ""
+
+    def to_json(self) -> bytes:
+        """The folded state, for the per-user cache."""
+        d = dict(self.__dict__, members=sorted(self.members),
+                 documents={k: dict(v.__dict__) for k, v in self.documents.items()})
+        return json.dumps(d, separators=(",", ":"), ensure_ascii=False).encode()
+
+    @classmethod
+    def from_json(cls, data: bytes) -> "Case":
+        d = json.loads(data)
+        d["members"] = set(d["members"])
+        d["documents"] = {k: Document(**v) for k, v in d["documents"].items()}
+        return cls(**d)
 
     def as_dict(self, directory: "Directory | None" = None) -> dict:
         names = sorted(directory.name(u) for u in self.members) if directory else sorted(self.members)
@@ -468,11 +480,52 @@ class Vault:
     def load_case(self, case_id: str) -> Case:
         """The verified state of a case I am a member of."""
         identities = self._require_member(case_id)
-        case = self._cases.get(case_id) or Case(case_id)
+        case = self._cases.get(case_id) or self._cached_case(case_id, identities) or Case(case_id)
+        seen = case.last_seq
         for event in self._case_log(case_id).events(identities.values(), case.last_seq + 1, case.last_digest):
             self._apply(case, event)
         self._cases[case_id] = case
+        if case.last_seq != seen:
+            self._save_case_cache(case)
         return case
+
+    # The per-user state cache: each case's folded state, age-encrypted to its
+    # user, in REFUGE_HOME/cache. It is trusted only while the event it ends at
+    # is still in the vault with the same digest; otherwise the case is folded
+    # again from its first event. (fsck --deep always folds from the start.)
+
+    def _cache_path(self, case_id: str) -> Path:
+        return self.home.path / "cache" / self.id / self.me.user_id / f"{case_id}.age"
+
+    def _cached_case(self, case_id: str, identities) -> Case | None:
+        try:
+            data = self._cache_path(case_id).read_bytes()
+            case = Case.from_json(age.decrypt_bytes([self.me.age_identity], data))
+        except (OSError, ValueError, TypeError, KeyError, age.AgeError):
+            return None
+        if case.id != case_id or case.last_seq < 1:
+            return None
+        try:
+            same = self._case_log(case_id).read(case.last_seq, identities.values()).digest == case.last_digest
+        except (NotFound, VerificationFailed, age.AgeError):
+            same = False
+        if not same:
+            # Events are never deleted: the case was rolled back or rewritten under us.
+            raise VerificationFailed(f"case {case_id} lost or changed events since you last read it: "
+                                     "the vault was rolled back or tampered with; run refuge fsck")
+        return case
+
+    def _save_case_cache(self, case: Case) -> None:
+        path = self._cache_path(case.id)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            tmp = path.with_suffix(f".{secrets.token_hex(4)}.tmp")
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "wb") as f:
+                f.write(age.encrypt_bytes([self.me.age_identity.recipient], case.to_json()))
+            os.replace(tmp, path)
+        except OSError:
+            pass  # the cache is an optimisation; the vault stays the truth
 
     def _apply(self, case: Case, event: Event) -> None:
         pub = self.directory.sign_pub(event.author)
@@ -508,7 +561,6 @@ class Vault:
         elif t == "doc.tagged":
             doc = case.documents[d["id"]]
             doc.tags = sorted((set(doc.tags) | set(d.get("add", []))) - set(d.get("remove", [])))
-        case.events.append(event)
         case.last_seq, case.last_digest = event.seq, event.digest
 
     def _append_case(self, case: Case, type: str, data: dict) -> Event:

@@ -112,10 +112,12 @@ class EventLog:
         Signatures are checked by the caller, who knows the authors' keys.
         """
         identities = list(identities)
+        numbers = self.numbers()
+        if numbers[: start - 1] != list(range(1, min(start, len(numbers) + 1))) or (start > 1 and len(numbers) < start - 1):
+            missing = next((i for i, n in enumerate(numbers, 1) if i != n), len(numbers) + 1)
+            raise VerificationFailed(f"event {missing} is missing from a sequence")
         expected = start
-        for seq in self.numbers():
-            if seq < start:
-                continue
+        for seq in numbers[start - 1:]:
             if seq != expected:
                 raise VerificationFailed(f"event {expected} is missing from a sequence (next present is {seq})")
             event = self.read(seq, identities)
