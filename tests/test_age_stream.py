@@ -476,6 +476,53 @@ def test_property_byte_flip_of_armor_fails_unless_it_only_changes_trailing_white
     assert result == data
 
 
+@settings(max_examples=200, deadline=None)
+@given(
+    body=st.binary(max_size=200),
+    args=st.lists(st.text(st.characters(min_codepoint=0x21, max_codepoint=0x7E), min_size=1),
+                  max_size=3),
+)
+def test_property_any_extra_stanza_survives_the_header_round_trip(body, args):
+    class Extra:
+        def wrap(self, file_key):
+            return [age.Stanza("example.org/extra", args, body)]
+
+    ciphertext = age.encrypt_bytes([Extra(), ALICE.recipient], b"data")
+    extra = age.read_header(io.BytesIO(ciphertext))[0]
+    assert (extra.type, extra.args, extra.body) == ("example.org/extra", args, body)
+    assert age.decrypt_bytes([ALICE], ciphertext) == b"data"
+
+
+@pytest.mark.parametrize("size", [47, 48, 49, 95, 96, 97])
+def test_stanza_body_lines_wrap_at_64_columns_and_always_end_short(size):
+    class Extra:
+        def wrap(self, file_key):
+            return [age.Stanza("extra", [], bytes(size))]
+
+    ciphertext = age.encrypt_bytes([Extra(), ALICE.recipient], b"data")
+    lines = ciphertext[: header_length(ciphertext)].split(b"\n")
+    start = lines.index(b"-> extra") + 1
+    body_lines = lines[start : lines.index(next(x for x in lines[start:] if len(x) < 64)) + 1]
+    assert all(len(line) == 64 for line in body_lines[:-1]) and len(body_lines[-1]) < 64
+    assert base64.b64decode(b"".join(body_lines) + b"==") == bytes(size)
+
+
+def test_padding_on_any_armor_line_but_the_last_is_an_armor_error():
+    # Enough 64-column lines to span several internal decode batches, so that
+    # every batch boundary is covered wherever the decoder happens to put it.
+    lines = [b"A" * 64] * 4200 + [b"AAAA"]
+    begin, end = _age_format.ARMOR_BEGIN + b"\n", b"\n" + _age_format.ARMOR_END + b"\n"
+    good = begin + b"\n".join(lines) + end
+    reader = _age_format.ArmorReader(_age_format.Source(io.BytesIO(good)))
+    assert len(reader.read()) == 4200 * 48 + 3
+    for i in range(len(lines) - 1):
+        bad = lines.copy()
+        bad[i] = b"A" * 62 + b"=="
+        text = begin + b"\n".join(bad) + end
+        with pytest.raises(age.ArmorError):
+            _age_format.ArmorReader(_age_format.Source(io.BytesIO(text))).read()
+
+
 # --- API contract -------------------------------------------------------------------------------
 
 

@@ -568,6 +568,11 @@ class ArmorReader:
 
     def read(self, n: int = -1) -> bytes:
         """Decoded bytes: up to ``n`` (all when negative); b"" at the end."""
+        if n < 0:
+            parts = []
+            while part := self.read(1 << 20):
+                parts.append(part)
+            return b"".join(parts)
         while self._pos >= len(self._out):
             if self._done:
                 return b""

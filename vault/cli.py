@@ -458,6 +458,213 @@ def doc_tag(c: Context, doc_id: str, add, remove) -> None:
     click.echo(f"{found.id}: {', '.join(found.tags) or '(no tags)'}")
 
 
+# --- consent ---
+
+
+@cli.group()
+def consent() -> None:
+    """Record the survivor's consent to share with each recipient."""
+
+
+def _profile(profile_id: str):
+    from packets.profiles import ProfileError, load_profiles
+
+    try:
+        profiles = load_profiles()
+    except ProfileError as e:
+        raise InvalidInput(str(e)) from None
+    if profile_id not in profiles:
+        raise InvalidInput(f"no recipient profile {profile_id}; see refuge packet profiles")
+    return profiles[profile_id]
+
+
+def _date(value: str | None, option: str) -> str | None:
+    import datetime as dt
+
+    if value is None:
+        return None
+    try:
+        return dt.date.fromisoformat(value).isoformat()
+    except ValueError:
+        raise InvalidInput(f"{option} {value} is not a date; use YYYY-MM-DD") from None
+
+
+@consent.command("grant")
+@click.argument("ref")
+@click.option("--recipient", required=True, metavar="PROFILE", help="The recipient profile (refuge packet profiles).")
+@click.option("--doc", "docs", multiple=True, metavar="DOC", help="Only these documents (repeatable; default: all).")
+@click.option("--expires", metavar="DATE", help="Last day the consent is valid (YYYY-MM-DD).")
+@click.option("--note", default="", help="How consent was given, e.g. 'form signed 2026-11-20'.")
+@pass_ctx
+def consent_grant(c: Context, ref, recipient, docs, expires, note) -> None:
+    """Record consent to share with a recipient (case leads)."""
+    _profile(recipient)
+    expires = _date(expires, "--expires")
+    vault = c.vault()
+    with vault.audited("consent.grant") as targets:
+        found = vault.find_case(ref)
+        targets["case"] = found.id
+        vault.record_consent(found, "granted", recipient, docs, expires, note)
+    click.echo(f"recorded consent for {recipient}" + (f" until {expires}" if expires else ""))
+
+
+@consent.command("withdraw")
+@click.argument("ref")
+@click.option("--recipient", required=True, metavar="PROFILE", help="The recipient profile.")
+@click.option("--doc", "docs", multiple=True, metavar="DOC", help="Only these documents (repeatable; default: all).")
+@pass_ctx
+def consent_withdraw(c: Context, ref, recipient, docs) -> None:
+    """Record that consent was withdrawn; later packets leave the documents out."""
+    _profile(recipient)
+    vault = c.vault()
+    with vault.audited("consent.withdraw") as targets:
+        found = vault.find_case(ref)
+        targets["case"] = found.id
+        vault.record_consent(found, "withdrawn", recipient, docs)
+    click.echo(f"recorded withdrawal of consent for {recipient}")
+
+
+@consent.command("list")
+@click.argument("ref")
+@output_options()
+@pass_ctx
+def consent_list(c: Context, ref: str, as_json: bool) -> None:
+    """List consents given and withdrawn, oldest first."""
+    vault = c.vault()
+    with vault.audited("consent.list") as targets:
+        found = vault.find_case(ref)
+        targets["case"] = found.id
+    rows = [dict(r, by=vault.directory.name(r["by"]), docs=r["docs"] or ["all"]) for r in found.consents]
+    emit(rows, ["recipient", "action", "docs", "expires", "note", "by", "at"], as_json)
+
+
+# --- packet ---
+
+
+@cli.group()
+def packet() -> None:
+    """Plan, build and verify referral packets."""
+
+
+@packet.command("profiles")
+@output_options()
+def packet_profiles(as_json: bool) -> None:
+    """List the recipient profiles (templates/*.toml)."""
+    from packets.profiles import ProfileError, load_profiles
+
+    try:
+        profiles = load_profiles()
+    except ProfileError as e:
+        raise InvalidInput(str(e)) from None
+    rows = [{"id": p.id, "name": p.name, "organisation": p.organisation, "version": p.version,
+             "page_size": p.page_size, "language": p.language, "signature": p.signature.required}
+            for p in profiles.values()]
+    if as_json:
+        click.echo(json.dumps({r["id"]: r for r in rows}, indent=2, ensure_ascii=False))
+    else:
+        emit(rows, ["id", "page_size", "language", "name"])
+
+
+def _today() -> str:
+    import datetime as dt
+
+    epoch = os.environ.get("SOURCE_DATE_EPOCH")
+    if epoch and epoch.isdigit():
+        return dt.datetime.fromtimestamp(int(epoch), dt.timezone.utc).date().isoformat()
+    return dt.date.today().isoformat()
+
+
+@packet.command("plan")
+@click.argument("ref")
+@click.option("--for", "profile_id", required=True, metavar="PROFILE", help="The recipient profile.")
+@output_options()
+@pass_ctx
+def packet_plan(c: Context, ref: str, profile_id: str, as_json: bool) -> None:
+    """Show what a packet would hold, in order, and what is missing, without building it."""
+    from packets.build import plan_packet
+
+    profile = _profile(profile_id)
+    vault = c.vault()
+    with vault.audited("packet.plan") as targets:
+        found = vault.find_case(ref)
+        targets["case"] = found.id
+        plan = plan_packet(vault, found, profile, _today())
+    if as_json:
+        click.echo(json.dumps(plan.as_dict(), indent=2, ensure_ascii=False))
+        return
+    emit([e.as_dict() for e in plan.entries], ["id", "section", "type", "title", "pages", "consent", "reason"])
+    for t in plan.missing_types:
+        click.echo(f"missing: a document of type {t}, which {profile.id} requires")
+    for d in plan.missing_translations:
+        click.echo(f"missing: a translation of {d} into {' or '.join(profile.accepted_languages)}")
+
+
+@packet.command("build")
+@click.argument("ref")
+@click.option("--for", "profile_id", required=True, metavar="PROFILE", help="The recipient profile.")
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="Where to write the packet (OUT-volN.pdf when split).")
+@click.option("--from", "sender_org", envvar="REFUGE_ORG", default="the referring legal team", show_default=True,
+              help="The sending organisation named in the cover letter ($REFUGE_ORG).")
+@click.option("--only-consented", is_flag=True, help="Leave out documents without valid consent instead of stopping.")
+@click.option("--allow-incomplete", is_flag=True, help="Build even if required types or translations are missing.")
+@click.option("--override-consent", is_flag=True, help="Emergency: include documents without consent (needs --reason).")
+@click.option("--reason", metavar="TEXT", help="Why consent is overridden; recorded in the audit log and the disclosure record.")
+@pass_ctx
+def packet_build(c: Context, ref, profile_id, output, sender_org, only_consented, allow_incomplete, override_consent, reason) -> None:
+    """Build the PDF a recipient expects, and record what was sent (case leads)."""
+    from packets.build import build_packet
+
+    if override_consent and not reason:
+        raise click.UsageError("--override-consent needs --reason TEXT")
+    if reason and not override_consent:
+        raise click.UsageError("--reason goes with --override-consent")
+    if override_consent and only_consented:
+        raise click.UsageError("--override-consent and --only-consented conflict; pick one")
+    profile = _profile(profile_id)
+    vault = c.vault()
+    progress = (lambda msg: click.echo(f"refuge: {msg}...", err=True)) if sys.stderr.isatty() else None
+    with vault.audited("packet.build") as targets:
+        found = vault.find_case(ref)
+        targets["case"] = found.id
+        if override_consent:
+            targets["override_consent"] = True
+        built = build_packet(vault, found, profile, _today(), output, sender_org,
+                             reason if override_consent else None, only_consented, allow_incomplete, progress)
+        targets["packet"] = built.record["id"]
+    for path in built.paths:
+        click.echo(path)
+
+
+@packet.command("get")
+@click.argument("packet_id", metavar="PACKET")
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="Where to write it.")
+@click.option("--volume", default=1, type=click.IntRange(min=1), show_default=True, help="Which volume.")
+@pass_ctx
+def packet_get(c: Context, packet_id: str, output: str, volume: int) -> None:
+    """Write the exact bytes of a packet recorded in packet history."""
+    vault = c.vault()
+    with vault.audited("packet.get", packet=packet_id) as targets:
+        found, record = vault.find_packet(packet_id)
+        targets["case"] = found.id
+        data = vault.packet_bytes(found, record, volume)
+        write_atomically(output, lambda f: f.write(data))
+
+
+@packet.command("history")
+@click.argument("ref")
+@output_options()
+@pass_ctx
+def packet_history(c: Context, ref: str, as_json: bool) -> None:
+    """List the packets built for a case: what was sent, to whom, when."""
+    vault = c.vault()
+    with vault.audited("packet.history") as targets:
+        found = vault.find_case(ref)
+        targets["case"] = found.id
+    rows = [dict(p, built_by=vault.directory.name(p["built_by"]), volumes=len(p["volumes"]),
+                 documents=len(p["documents"])) for p in found.packets]
+    emit(rows, ["id", "profile", "built_at", "built_by", "documents", "pages", "volumes"], as_json)
+
+
 # --- audit ---
 
 

@@ -21,6 +21,7 @@ import base64
 import concurrent.futures
 import contextlib
 import hashlib
+import io
 import json
 import os
 import secrets
@@ -112,6 +113,8 @@ class Case:
     created_at: str = ""
     members: set[str] = field(default_factory=set)
     documents: dict[str, Document] = field(default_factory=dict)
+    consents: list[dict] = field(default_factory=list)
+    packets: list[dict] = field(default_factory=list)
     last_seq: int = 0
     last_digest: str = ""
 
@@ -561,6 +564,12 @@ class Vault:
         elif t == "doc.tagged":
             doc = case.documents[d["id"]]
             doc.tags = sorted((set(doc.tags) | set(d.get("add", []))) - set(d.get("remove", [])))
+        elif t in ("consent.granted", "consent.withdrawn"):
+            case.consents.append({"action": t.split(".")[1], "recipient": d["recipient"], "docs": d.get("docs", []),
+                                  "expires": d.get("expires"), "note": d.get("note", ""), "by": event.author,
+                                  "at": event.time, "seq": event.seq})
+        elif t == "packet.built":
+            case.packets.append(dict(d, built_by=event.author, built_at=event.time))
         case.last_seq, case.last_digest = event.seq, event.digest
 
     def _append_case(self, case: Case, type: str, data: dict) -> Event:
@@ -777,6 +786,75 @@ class Vault:
                 raise VerificationFailed(f"document {doc.id} does not decrypt: its stored copy was damaged or altered") from None
         if sha.hexdigest() != entry["sha256"]:
             raise VerificationFailed(f"document {doc.id} does not match its recorded SHA-256: it was altered")
+
+    def document_bytes(self, doc: Document) -> bytes:
+        """A document's latest version, decrypted in memory (never on disk)."""
+        buf = io.BytesIO()
+        self.read_document(doc, buf)
+        return buf.getvalue()
+
+    # --- disclosure records ------------------------------------------------------------
+
+    def record_packet(self, case: Case, volumes: list[bytes], record: dict) -> dict:
+        """Store a built packet's exact bytes (encrypted) and its manifest in the case."""
+        self._require_member(case.id)
+        self._before_write(case)
+        version = self._current_version(case.id)
+        recipient = self._case_identities(case.id)[version].recipient
+        stored = []
+        for n, data in enumerate(volumes, 1):
+            blob = _random_id(15)
+            with self.backend.writer(f"cases/{case.id}/blobs/{blob}") as dst:
+                with age.Encryptor([recipient], dst) as enc:
+                    enc.write(data)
+            stored.append({"volume": n, "blob": blob, "key_version": version, "size": len(data),
+                           "sha256": hashlib.sha256(data).hexdigest()})
+        packet_id = f"{case.id}-p{_random_id(5)}"
+        self._append_case(case, "packet.built", dict(record, id=packet_id, volumes=stored))
+        return case.packets[-1]
+
+    def find_packet(self, packet_id: str) -> tuple[Case, dict]:
+        case_id = packet_id.partition("-")[0]
+        if case_id not in self.case_ids():
+            raise NotFound(f"no packet {packet_id}; see refuge packet history")
+        case = self.load_case(case_id)
+        for p in case.packets:
+            if p["id"] == packet_id:
+                return case, p
+        raise NotFound(f"no packet {packet_id}; see refuge packet history")
+
+    def packet_bytes(self, case: Case, packet: dict, volume: int = 1) -> bytes:
+        """The exact bytes of one volume of a recorded packet."""
+        identities = self._require_member(case.id)
+        entry = next((v for v in packet["volumes"] if v["volume"] == volume), None)
+        if entry is None:
+            raise NotFound(f"packet {packet['id']} has no volume {volume}; it has {len(packet['volumes'])}")
+        with self.backend.get(f"cases/{case.id}/blobs/{entry['blob']}") as src:
+            try:
+                data = age.decrypt_bytes(list(identities.values()), src.read())
+            except age.AgeError:
+                raise VerificationFailed(f"packet {packet['id']} does not decrypt: it was altered") from None
+        if hashlib.sha256(data).hexdigest() != entry["sha256"]:
+            raise VerificationFailed(f"packet {packet['id']} does not match its recorded SHA-256")
+        return data
+
+    # --- consent ----------------------------------------------------------------------
+
+    def record_consent(self, case: Case, action: str, recipient: str, docs: Iterable[str] = (),
+                       expires: str | None = None, note: str = "") -> dict:
+        """Record that the person gave (``granted``) or took back (``withdrawn``) consent."""
+        self._require_role("case-lead", doing="recording consent")
+        self._require_member(case.id)
+        docs = sorted(set(docs))
+        for d in docs:
+            if d not in case.documents:
+                raise InvalidInput(f"--doc {d} is not a document of this case; see refuge doc list")
+        self._before_write(case)
+        data = {"recipient": recipient, "docs": docs}
+        if action == "granted":
+            data.update(expires=expires, note=note)
+        self._append_case(case, f"consent.{action}", data)
+        return case.consents[-1]
 
     def tag(self, doc_id: str, add: Iterable[str], remove: Iterable[str]) -> Document:
         self._require_role("lawyer", "case-lead", doing="tagging documents")

@@ -1,0 +1,294 @@
+"""Shared helpers for the benchmarks: measured subprocesses, vault set-up, machine facts.
+
+Every figure is a wall time of a subprocess (refuge or the standard tool it is
+compared with), measured one child at a time with ``os.wait4`` so that the
+peak RSS reported is that child's own (``ru_maxrss``; for a process that forks
+workers, the largest of it and the workers it waited for).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+BENCH = Path(__file__).resolve().parent
+ROOT = BENCH.parent
+OUT = BENCH / "out"  # git-ignored; on the same disk as the vaults the benchmarks make
+CACHE = OUT / "cache"  # vaults that take long to build, reused between runs
+DATA = OUT / "data"  # input files reused between runs
+
+PASSPHRASE = "benchmark passphrase, synthetic data only"
+WORK_FACTOR = "10"  # REFUGE_TEST_WORK_FACTOR: identities made here unlock in milliseconds
+MIB = 1024 * 1024
+
+
+def refuge_bin() -> str:
+    exe = Path(sys.executable).parent / "refuge"
+    if exe.exists():
+        return str(exe)
+    found = shutil.which("refuge")
+    if not found:
+        raise BenchError("refuge is not installed in this environment; run make bench (it creates .venv)")
+    return found
+
+
+def need_tool(name: str) -> str:
+    path = shutil.which(name)
+    if not path:
+        raise BenchError(f"{name} is not installed; make bench installs the Debian packages it needs")
+    return path
+
+
+class BenchError(Exception):
+    """A benchmark could not run (a tool missing, a command failing)."""
+
+
+# --- measured subprocesses --------------------------------------------------------
+
+
+@dataclass
+class Run:
+    wall: float  # seconds
+    maxrss_kib: int
+    user: float
+    system: float
+    returncode: int
+    stderr: str
+
+    @property
+    def rss_mib(self) -> float:
+        return self.maxrss_kib / 1024
+
+
+def measure(cmd: list[str], env: dict | None = None, stdout: str | os.PathLike | None = None,
+            cwd: str | os.PathLike | None = None, check: bool = True) -> Run:
+    """Run one command and return its wall time and its own peak RSS (os.wait4)."""
+    out = open(stdout, "wb") if stdout else subprocess.DEVNULL
+    with tempfile.TemporaryFile() as err:
+        try:
+            t0 = time.perf_counter()
+            p = subprocess.Popen(cmd, env=env, stdout=out, stderr=err, cwd=cwd)
+            _, status, ru = os.wait4(p.pid, 0)
+            wall = time.perf_counter() - t0
+        finally:
+            if stdout:
+                out.close()
+        p.returncode = os.waitstatus_to_exitcode(status)  # reaped here: Popen must not wait again
+        err.seek(0)
+        text = err.read().decode(errors="replace")
+    run = Run(wall, ru.ru_maxrss, ru.ru_utime, ru.ru_stime, p.returncode, text)
+    if check and run.returncode != 0:
+        raise BenchError(f"{' '.join(map(str, cmd[:4]))} ... exited {run.returncode}: {text.strip()[-500:]}")
+    return run
+
+
+def settle() -> None:
+    """Between timed runs: write back dirty pages so one run's I/O does not land in the next."""
+    os.sync()
+    time.sleep(0.2)
+
+
+def best(runs: list[Run]) -> Run:
+    return min(runs, key=lambda r: r.wall)
+
+
+def peak_mib(runs: list[Run]) -> float:
+    return max(r.rss_mib for r in runs)
+
+
+# --- results ----------------------------------------------------------------------
+
+
+@dataclass
+class Result:
+    name: str
+    ours: str  # our figure, in words
+    reference: str  # the standard tool's figure, in words
+    ratio: float
+    target: str
+    rss_mib: float | None
+    passed: bool
+    details: dict = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict:
+        return dict(self.__dict__)
+
+
+# --- vaults made through the library ----------------------------------------------
+
+
+def scratch_dir(prefix: str) -> Path:
+    OUT.mkdir(parents=True, exist_ok=True)
+    return Path(tempfile.mkdtemp(prefix=prefix, dir=OUT))
+
+
+@contextlib.contextmanager
+def scratch(prefix: str, keep: bool = False):
+    path = scratch_dir(prefix)
+    try:
+        yield path
+    finally:
+        if not keep:
+            shutil.rmtree(path, ignore_errors=True)
+
+
+def fast_identities() -> None:
+    """The documented test-only setting, for identities made by the benchmarks."""
+    os.environ["REFUGE_TEST_WORK_FACTOR"] = WORK_FACTOR
+
+
+def make_people(home_path: Path, roles: dict[str, str]):
+    """Identities for ``roles`` (name -> role) in a new REFUGE_HOME; returns (Home, {name: SecretIdentity})."""
+    from vault.identity import Home, SecretIdentity
+
+    fast_identities()
+    home = Home(home_path)
+    people = {}
+    for name in roles:
+        people[name] = SecretIdentity.generate(name)
+        home.create(people[name], PASSPHRASE)
+    return home, people
+
+
+def make_vault(vault_path: Path, home_path: Path, roles: dict[str, str]):
+    """A vault whose first name in ``roles`` is the founding admin and the others are enrolled."""
+    from vault.core import Vault
+
+    home, people = make_people(home_path, roles)
+    names = list(roles)
+    vault = Vault.init(str(vault_path), home, people[names[0]])
+    for name in names[1:]:
+        vault.add_user(people[name].public, roles[name])
+    return home, people, vault
+
+
+def open_as(vault_path: Path, home, secret, backend=None):
+    """Open a vault as ``secret`` (optionally over another backend for the same folder)."""
+    from vault.core import Vault
+    from vault.storage import LocalBackend
+
+    backend = backend or LocalBackend(vault_path)
+    return Vault(backend, home, secret, Vault.read_settings(backend))
+
+
+def no_sync_backend(root: Path):
+    """A LocalBackend that skips fsync: same objects, same bytes, built faster.
+
+    Used only to build the large cached cases; the caller runs os.sync() after.
+    """
+    from vault.storage import LocalBackend, ObjectExists
+
+    class NoSyncBackend(LocalBackend):
+        @contextlib.contextmanager
+        def writer(self, key):
+            final = self._path(key)
+            tmpdir = self.root / self.TMP
+            tmpdir.mkdir(mode=0o700, exist_ok=True)
+            tmp = tmpdir / os.urandom(12).hex()
+            f = open(tmp, "xb")
+            try:
+                yield f
+                f.close()
+                final.parent.mkdir(parents=True, exist_ok=True)
+                try:
+                    os.link(tmp, final)
+                except FileExistsError:
+                    raise ObjectExists(f"object {key} already exists") from None
+            finally:
+                f.close()
+                with contextlib.suppress(FileNotFoundError):
+                    tmp.unlink()
+
+    return NoSyncBackend(root)
+
+
+def cli_env(home: Path, vault: Path, user: str) -> dict:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("REFUGE_")}
+    env.update(REFUGE_HOME=str(home), REFUGE_VAULT=str(vault), REFUGE_USER=user, REFUGE_PASSPHRASE=PASSPHRASE)
+    return env
+
+
+# --- input files ----------------------------------------------------------------------
+
+_ALPHABET = b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789 \n"  # 64 symbols
+_TABLE = bytes(_ALPHABET[i % 64] for i in range(256))
+
+
+def text_file(size_mib: int) -> Path:
+    """A plain-text file of ``size_mib`` MiB: random ASCII lines (letters, digits, spaces).
+
+    Made once and reused from bench/out/data/. Intake must accept it as
+    text/plain with a .txt name; this is checked when it is made.
+    """
+    DATA.mkdir(parents=True, exist_ok=True)
+    path = DATA / f"statement-{size_mib}MiB.txt"
+    size = size_mib * MIB
+    if path.exists() and path.stat().st_size == size:
+        return path
+    tmp = path.with_suffix(".part")
+    head = b"Synthetic benchmark statement: random ASCII lines, no real data.\n"
+    with open(tmp, "wb") as f:
+        f.write(head)
+        left = size - len(head)
+        while left > 0:
+            n = min(left, 16 * MIB)
+            chunk = bytearray(os.urandom(n).translate(_TABLE))
+            if left == n:
+                chunk[-1:] = b"\n"
+            f.write(chunk)
+            left -= n
+    from vault import intake
+
+    os.replace(tmp, path)
+    found = intake.inspect(path, limit=max(intake.DEFAULT_LIMIT, size), label="the benchmark file")
+    if found.mime != "text/plain":
+        raise BenchError(f"libmagic calls the benchmark file {found.mime}, not text/plain")
+    return path
+
+
+# --- the machine --------------------------------------------------------------------------
+
+
+def machine() -> dict:
+    cpu = "unknown"
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    mem = "unknown"
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal"):
+                mem = f"{int(line.split()[1]) / 1024 / 1024:.1f} GiB"
+    disk = "unknown"
+    with contextlib.suppress(Exception):
+        OUT.mkdir(parents=True, exist_ok=True)
+        src = subprocess.run(["df", "--output=source,fstype,size", str(OUT)], capture_output=True, text=True).stdout.split("\n")[1].split()
+        disk = f"{src[0]} ({src[1]}, {src[2]})"
+    commit = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
+    dirty = subprocess.run(["git", "-C", str(ROOT), "status", "--porcelain", "--", "vault", "packets"],
+                           capture_output=True, text=True).stdout.strip()
+    return {
+        "cpu": cpu, "cores": os.cpu_count(), "ram": mem, "disk": disk,
+        "python": platform.python_version(), "kernel": platform.release(),
+        "date": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "commit": commit + (" + uncommitted library changes" if dirty else ""),
+        "load": " ".join(f"{x:.2f}" for x in os.getloadavg()),
+    }
+
+
+def write_json(path: Path, data) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(data, indent=2, default=str) + "\n")

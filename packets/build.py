@@ -1,0 +1,131 @@
+"""Build a packet: plan, render, redact, assemble, verify, sign, record.
+
+This module joins the vault (documents, consent, the disclosure record) to the
+PDF pipeline. Plaintext exists only in memory; the output is written through
+temporary files in the output folder and renamed into place only after the
+packet is recorded in the case, so a failed build leaves no file and an
+unrecorded packet never leaves.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+from vault.errors import InvalidInput, NotPermitted
+
+from .plan import Plan, make_plan
+from .profiles import Profile
+
+__all__ = ["plan_packet", "build_packet", "BUILDER"]
+
+BUILDER = "refuge 0.1.0"
+
+
+def _items(vault, plan: Plan) -> list:
+    from .assemble import Item
+
+    out = []
+    for e in plan.included:
+        d = e.doc
+        out.append(Item(doc_id=d.id, title=d.title, type=d.type, date=d.added_at[:10], mime=d.mime,
+                        data=vault.document_bytes(d), lang=d.lang, translation_of=d.translation_of,
+                        translator=None))
+    return out
+
+
+def plan_packet(vault, case, profile: Profile, today: str, override: bool = False,
+                only_consented: bool = False, pages: bool = True) -> Plan:
+    """The plan, with page counts of the included documents when ``pages``."""
+    plan = make_plan(case.documents.values(), case.consents, profile, today, override, only_consented)
+    if pages:
+        from .render import page_count
+
+        for entry, item in zip(plan.included, _items(vault, plan)):
+            entry.pages = page_count(item)
+    return plan
+
+
+@dataclass
+class Built:
+    """What a build wrote and recorded."""
+
+    record: dict
+    paths: list[str]
+
+
+def output_paths(output: str, volumes: int) -> list[str]:
+    """OUT.pdf for one volume; OUT-vol1.pdf, OUT-vol2.pdf, ... for several."""
+    if volumes == 1:
+        return [output]
+    stem, ext = os.path.splitext(output)
+    return [f"{stem}-vol{n}{ext or '.pdf'}" for n in range(1, volumes + 1)]
+
+
+def build_packet(vault, case, profile: Profile, today: str, output: str, sender_org: str,
+                 override_reason: str | None = None, only_consented: bool = False,
+                 allow_incomplete: bool = False, progress: Callable[[str], None] | None = None) -> Built:
+    """Build, record and write a packet; raises before writing anything if it cannot.
+
+    Raises:
+        NotPermitted: the builder is not a case lead, or documents lack valid consent.
+        InvalidInput: required documents or translations are missing, or the output is bad.
+    """
+    from .assemble import PacketRequest, build
+
+    vault._require_role("case-lead", doing="building packets")
+    folder = Path(output).parent
+    if not (folder if str(folder) else Path(".")).is_dir():
+        raise InvalidInput("the output folder does not exist; create it first")
+    plan = make_plan(case.documents.values(), case.consents, profile, today, bool(override_reason), only_consented)
+    if plan.without_consent and not override_reason and not only_consented:
+        listed = "; ".join(f"{e.doc.id}: consent {e.consent}" for e in plan.without_consent)
+        raise NotPermitted(f"no valid consent for {profile.id}: {listed}; record it with refuge consent grant, "
+                           "or build with --only-consented to leave them out")
+    if not plan.included:
+        raise InvalidInput(f"nothing to send to {profile.id}: no document of this case is admitted with consent")
+    if (plan.missing_types or plan.missing_translations) and not allow_incomplete:
+        gaps = [f"a {t} document" for t in plan.missing_types] + [f"a translation of {d}" for d in plan.missing_translations]
+        raise InvalidInput(f"the packet for {profile.id} lacks {', '.join(gaps)}; add them, or build with --allow-incomplete")
+    say = progress or (lambda _msg: None)
+    say(f"decrypting {len(plan.included)} documents")
+    items = _items(vault, plan)
+    say("assembling")
+    volumes = build(PacketRequest(profile=profile, items=items, sender_org=sender_org, date=today))
+    paths = output_paths(output, len(volumes))
+    temps = []
+    try:
+        for path, vol in zip(paths, volumes):
+            temps.append(_write_temp(path, vol.data))
+        record = {
+            "profile": profile.id, "profile_version": profile.version, "builder": BUILDER, "date": today,
+            "pages": volumes[-1].last_page,
+            "documents": [{"id": e.doc.id, "version": e.doc.version, "sha256": e.doc.sha256, "consent_seq": e.consent_seq}
+                          for e in plan.included],
+            "override_reason": override_reason,
+        }
+        say("recording the disclosure")
+        recorded = vault.record_packet(case, [v.data for v in volumes], record)
+        for tmp, path in zip(temps, paths):
+            os.replace(tmp, path)
+        temps = []
+    finally:
+        for tmp in temps:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
+    return Built(recorded, paths)
+
+
+def _write_temp(path: str, data: bytes) -> str:
+    import tempfile
+
+    folder = os.path.dirname(path) or "."
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".refuge-", suffix=".part")
+    with os.fdopen(fd, "wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+    return tmp
