@@ -754,6 +754,36 @@ def audit_prove(c: Context, entry: int) -> None:
     click.echo(json.dumps(proof, indent=2))
 
 
+# --- fsck ---
+
+
+@cli.command()
+@click.option("--deep", is_flag=True, help="Also decrypt every document you can read and check its SHA-256.")
+@click.option("--repair", is_flag=True, help="Remove leftovers of interrupted writes (never committed data).")
+@click.option("--json", "as_json", is_flag=True, help="Print the problems as JSON.")
+@pass_ctx
+def fsck(c: Context, deep: bool, repair: bool, as_json: bool) -> None:
+    """Check the vault's objects, signatures, sequences and audit log; exit 3 on any problem."""
+    vault = c.vault()
+    with vault.audited("vault.fsck") as targets:
+        problems = vault.fsck(deep)
+        removed = vault.repair(problems) if repair else []
+        left = [p for p in problems if p["object"] not in removed]
+        targets["problems"] = len(left)
+        if as_json:
+            click.echo(json.dumps({"ok": not left, "problems": left, "removed": removed}, indent=2))
+        else:
+            for obj in removed:
+                click.echo(f"removed {obj} (uncommitted leftover)")
+            for p in left:
+                click.echo(f"{p['kind']}: {p['object']}: {p['message']}")
+        if left:
+            hint = "; refuge fsck --repair removes the leftovers" if all(p["kind"] == "leftover" for p in left) else ""
+            raise VerificationFailed(f"{len(left)} problems found{hint}")
+    if not as_json:
+        click.echo("ok: no problems found")
+
+
 # --- demo ---
 
 

@@ -838,6 +838,115 @@ class Vault:
             raise VerificationFailed(f"packet {packet['id']} does not match its recorded SHA-256")
         return data
 
+    # --- fsck -----------------------------------------------------------------------------
+
+    def fsck(self, deep: bool = False) -> list[dict]:
+        """Check every object this person can check; returns the problems found.
+
+        Without case keys (admins, auditors) it checks age headers, key-version
+        markers and the audit log; for each case the person is a member of it
+        also folds every event from the first (ignoring the cache) and checks
+        that every document's blob is there, and with ``deep`` that it decrypts
+        to its recorded SHA-256. Leftovers of interrupted writes are reported
+        with kind ``leftover``: they were never committed and ``repair`` may
+        remove them.
+        """
+        problems: list[dict] = []
+
+        def problem(obj: str, kind: str, message: str) -> None:
+            problems.append({"object": obj, "kind": kind, "message": message})
+
+        if hasattr(self.backend, "leftovers"):
+            for name in self.backend.leftovers():
+                problem(f".tmp/{name}", "leftover", "a temporary file of an interrupted write")
+        for key in list(self.backend.list("directory/")) + list(self.backend.list("cases/")):
+            if "/versions/" in key:
+                continue
+            with self.backend.get(key) as f:
+                try:
+                    age.read_header(f)
+                except age.AgeError:
+                    problem(key, "damaged", "not a valid age file")
+        pubs = self._signers()
+        for cid in self.case_ids():
+            committed = set(self._versions(cid))
+            for v in self.backend.children(f"cases/{cid}/versions/"):
+                with self.backend.get(f"cases/{cid}/versions/{v}") as f:
+                    try:
+                        marker = json.loads(f.read())
+                        ok = verify_record(marker, pubs.get(marker.get("author"), b"")) and marker.get("version") == int(v)
+                    except ValueError:
+                        ok = False
+                if not ok:
+                    problem(f"cases/{cid}/versions/{v}", "bad signature", "a key-version marker does not verify")
+            for v in self.backend.children(f"cases/{cid}/keys/"):
+                if v.isdigit() and int(v) not in committed:
+                    problem(f"cases/{cid}/keys/{v}/", "leftover", "a key version that was never committed")
+            try:
+                self._require_member(cid)
+            except (NotPermitted, NotFound, VerificationFailed):
+                continue  # not mine, or my key is damaged (reported above)
+            try:
+                case = Case(cid)
+                identities = self._case_identities(cid)
+                for event in self._case_log(cid).events(identities.values()):
+                    self._apply(case, event)
+            except VerificationFailed as e:
+                problem(f"cases/{cid}/events/", "broken", str(e))
+                continue
+            referenced = {v["blob"] for d in case.documents.values() for v in d.versions}
+            referenced |= {v["blob"] for p in case.packets for v in p["volumes"]}
+            present = set(self.backend.children(f"cases/{cid}/blobs/"))
+            for blob in sorted(referenced - present):
+                problem(f"cases/{cid}/blobs/{blob}", "missing", "a recorded document or packet is missing")
+            for blob in sorted(present - referenced):
+                problem(f"cases/{cid}/blobs/{blob}", "leftover", "a blob no event records (an interrupted add)")
+            if deep:
+                for d in case.documents.values():
+                    for v in d.versions:
+                        if v["blob"] not in present:
+                            continue
+                        try:
+                            self.read_document(d, _Discard(), v["version"])
+                        except VerificationFailed as e:
+                            problem(f"cases/{cid}/blobs/{v['blob']}", "altered", str(e))
+        report = audit.verify(self.audit_log, pubs)
+        if not report.ok:
+            problem(f"audit/", report.problem.kind, report.problem.message)
+        return problems
+
+    def repair(self, problems: list[dict]) -> list[str]:
+        """Remove the leftovers of interrupted writes that fsck found; returns what was removed.
+
+        Only leftovers older than a minute are touched, so a write still in
+        progress in another process is never removed under it.
+        """
+        removed = []
+        for p in problems:
+            if p["kind"] != "leftover" or not self._old_enough(p["object"]):
+                continue
+            obj = p["object"]
+            if obj.startswith(".tmp/"):
+                self.backend.remove_leftover(obj[5:])
+            elif obj.endswith("/"):
+                for key in list(self.backend.list(obj)):
+                    self.backend.delete(key)
+            else:
+                self.backend.delete(obj)
+            removed.append(obj)
+        return removed
+
+    def _old_enough(self, obj: str, seconds: float = 60) -> bool:
+        import time as _time
+
+        root = getattr(self.backend, "root", None)
+        if root is None:
+            return True
+        try:
+            return _time.time() - os.stat(root / obj.rstrip("/")).st_mtime > seconds
+        except OSError:
+            return False
+
     # --- consent ----------------------------------------------------------------------
 
     def record_consent(self, case: Case, action: str, recipient: str, docs: Iterable[str] = (),
@@ -865,6 +974,13 @@ class Vault:
         self._before_write(case)
         self._append_case(case, "doc.tagged", {"id": doc.id, "add": add, "remove": remove})
         return case.documents[doc.id]
+
+
+class _Discard:
+    """A sink that drops what it is given (fsck --deep reads documents only to check them)."""
+
+    def write(self, data) -> int:
+        return len(data)
 
 
 def write_atomically(path: str, fill: Callable[[BinaryIO], None]) -> None:

@@ -1,0 +1,302 @@
+"""Benchmarks of the vault core: doc add and doc get of a big file, doc list of a big case.
+
+doc-add   `refuge doc add` of a SIZE MiB plain-text file, against max(`sha256sum FILE`,
+          `age -r RECIPIENT -o OUT FILE`): at most 1.1 x, peak RSS at most 64 MiB.
+doc-get   `refuge doc get DOC -o OUT`, against `age -d -i KEY -o OUT` of the stored
+          blob (an age file of the same size): at most 1.1 x, peak RSS at most 64 MiB.
+doc-list  `refuge doc list REF --json` on a case of 10 and of N documents: the marginal
+          cost per document, (t(N) - t(10)) / (N - 10), at most 50 microseconds. Side
+          by side: `jq -c .` over the same listing, the cost of a standard tool merely
+          re-reading what refuge printed.
+
+All outputs go to a scratch folder under bench/out/ (the disk the vault is on);
+the doc-list vaults are built once through the library and cached in bench/out/cache/.
+"""
+
+from __future__ import annotations
+
+import filecmp
+import json
+import os
+import shutil
+import sys
+import time
+from pathlib import Path
+
+from common import (CACHE, MIB, BenchError, Result, Run, best, cli_env, make_vault, measure, need_tool,
+                    no_sync_backend, open_as, peak_mib, refuge_bin, scratch_dir, settle, text_file)
+
+ADD_GET_RATIO = 1.1
+RSS_LIMIT_MIB = 64
+LIST_BUDGET_US = 50.0
+SMALL_CASE = 10
+
+
+def _log(msg: str) -> None:
+    print(f"  {msg}", file=sys.stderr, flush=True)
+
+
+def _fmt_runs(runs: list[Run]) -> str:
+    return ", ".join(f"{r.wall:.3f}" for r in runs)
+
+
+# --- the big-file vault (scratch, removed at the end) -------------------------------------
+
+
+class BigFile:
+    """A fresh vault with one case, the input file, and the case key for age."""
+
+    REF = "BENCH-BIG"
+
+    def __init__(self, size_mib: int) -> None:
+        from vault import age
+
+        self.size_mib = size_mib
+        self.dir = scratch_dir("vault-big-")
+        self.vault = self.dir / "vault"
+        self.home = self.dir / "home"
+        home, people, _ = make_vault(self.vault, self.home, {"alice": "admin", "erin": "case-lead"})
+        v = open_as(self.vault, home, people["erin"])
+        case = v.create_case(self.REF, "benchmark case")
+        key_text = v.export_key(case)
+        self.keyfile = self.dir / "case.key"
+        self.keyfile.write_text(key_text)
+        os.chmod(self.keyfile, 0o600)
+        identity = [line for line in key_text.splitlines() if line.startswith("AGE-SECRET-KEY-")][-1]
+        self.recipient = str(age.X25519Identity.from_string(identity).recipient)
+        self.env = cli_env(self.home, self.vault, "erin")
+        self._open = (home, people["erin"])
+        self.input = text_file(size_mib)
+        self.doc_id: str | None = None
+
+    def add_once(self) -> str:
+        """Add the file once, untimed (for doc-get run alone)."""
+        idfile = self.dir / "doc-id"
+        measure([refuge_bin(), "doc", "add", self.REF, str(self.input), "--type", "other"], self.env, stdout=idfile)
+        self.doc_id = idfile.read_text().split()[0]
+        return self.doc_id
+
+    def blob_path(self, doc_id: str) -> Path:
+        v = open_as(self.vault, *self._open)
+        case, doc = v.find_document(doc_id)
+        return self.vault / "cases" / case.id / "blobs" / doc.blob
+
+    def cleanup(self) -> None:
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def doc_add(big: BigFile, runs: int = 3) -> Result:
+    need_tool("sha256sum")
+    need_tool("age")
+    refuge = refuge_bin()
+    src = str(big.input)
+    out = big.dir / "age-out.age"
+    idfile = big.dir / "doc-id"
+    sha, agee, agesync, ours = [], [], [], []
+    for i in range(runs):
+        _log(f"doc-add round {i + 1}/{runs}")
+        settle()
+        sha.append(measure(["sha256sum", src]))
+        settle()
+        agee.append(measure(["age", "-r", big.recipient, "-o", str(out), src]))
+        out.unlink()
+        settle()
+        # informational: age plus an fsync of its output, as refuge makes its blob durable
+        agesync.append(measure(["sh", "-c", 'age -r "$1" -o "$2" "$3" && sync "$2"', "sh", big.recipient, str(out), src]))
+        out.unlink()
+        settle()
+        ours.append(measure([refuge, "doc", "add", big.REF, src, "--type", "other"], big.env, stdout=idfile))
+        big.doc_id = idfile.read_text().split()[0]
+    t_ref = max(best(sha).wall, best(agee).wall)
+    t_ours = best(ours).wall
+    ratio = t_ours / t_ref
+    rss = peak_mib(ours)
+    passed = ratio <= ADD_GET_RATIO and rss <= RSS_LIMIT_MIB
+    mib = big.size_mib
+    return Result(
+        "doc-add", f"{t_ours:.3f} s ({mib / t_ours:.0f} MiB/s)",
+        f"max(sha256sum {best(sha).wall:.3f} s, age -r {best(agee).wall:.3f} s)",
+        ratio, f"<= {ADD_GET_RATIO} x, RSS <= {RSS_LIMIT_MIB} MiB", rss, passed,
+        details={
+            "size_mib": mib, "runs": runs,
+            "refuge_s": [r.wall for r in ours], "sha256sum_s": [r.wall for r in sha], "age_s": [r.wall for r in agee],
+            "age_plus_fsync_s": [r.wall for r in agesync],
+            "refuge_rss_mib": [round(r.rss_mib, 1) for r in ours], "age_rss_mib": round(peak_mib(agee), 1),
+            "sha256sum_rss_mib": round(peak_mib(sha), 1),
+            "refuge_cpu_s": [round(r.user + r.system, 3) for r in ours],
+            "ratio_vs_age_plus_fsync": t_ours / best(agesync).wall,
+        },
+        notes=[f"sha256sum runs {_fmt_runs(sha)} s; age runs {_fmt_runs(agee)} s; refuge runs {_fmt_runs(ours)} s",
+               f"informational: age followed by fsync of its output (refuge fsyncs its blob): best "
+               f"{best(agesync).wall:.3f} s; refuge / that = {t_ours / best(agesync).wall:.2f} x"],
+    )
+
+
+def doc_get(big: BigFile, runs: int = 3) -> Result:
+    need_tool("age")
+    refuge = refuge_bin()
+    doc_id = big.doc_id or big.add_once()
+    blob = big.blob_path(doc_id)
+    out_age = big.dir / "age-plain.txt"
+    out_ours = big.dir / "got.txt"
+    agee, agesync, ours = [], [], []
+    checked = False
+    for i in range(runs):
+        _log(f"doc-get round {i + 1}/{runs}")
+        settle()
+        agee.append(measure(["age", "-d", "-i", str(big.keyfile), "-o", str(out_age), str(blob)]))
+        out_age.unlink()
+        settle()
+        agesync.append(measure(["sh", "-c", 'age -d -i "$1" -o "$2" "$3" && sync "$2"', "sh", str(big.keyfile),
+                                str(out_age), str(blob)]))
+        out_age.unlink()
+        settle()
+        ours.append(measure([refuge, "doc", "get", doc_id, "-o", str(out_ours)], big.env))
+        if not checked:
+            if not filecmp.cmp(out_ours, big.input, shallow=False):
+                raise BenchError("refuge doc get did not give back the file that was added")
+            checked = True
+        out_ours.unlink()
+    t_ref = best(agee).wall
+    t_ours = best(ours).wall
+    ratio = t_ours / t_ref
+    rss = peak_mib(ours)
+    passed = ratio <= ADD_GET_RATIO and rss <= RSS_LIMIT_MIB
+    mib = big.size_mib
+    return Result(
+        "doc-get", f"{t_ours:.3f} s ({mib / t_ours:.0f} MiB/s)", f"age -d {t_ref:.3f} s",
+        ratio, f"<= {ADD_GET_RATIO} x, RSS <= {RSS_LIMIT_MIB} MiB", rss, passed,
+        details={
+            "size_mib": mib, "runs": runs, "blob_bytes": blob.stat().st_size,
+            "refuge_s": [r.wall for r in ours], "age_s": [r.wall for r in agee],
+            "age_plus_fsync_s": [r.wall for r in agesync],
+            "refuge_rss_mib": [round(r.rss_mib, 1) for r in ours], "age_rss_mib": round(peak_mib(agee), 1),
+            "refuge_cpu_s": [round(r.user + r.system, 3) for r in ours],
+            "ratio_vs_age_plus_fsync": t_ours / best(agesync).wall,
+        },
+        notes=[f"age -d runs {_fmt_runs(agee)} s; refuge runs {_fmt_runs(ours)} s",
+               f"informational: age -d followed by fsync of its output (refuge fsyncs its output): best "
+               f"{best(agesync).wall:.3f} s; refuge / that = {t_ours / best(agesync).wall:.2f} x"],
+    )
+
+
+# --- the doc-list vaults (cached) ------------------------------------------------------------
+
+
+def list_vault(n: int, rebuild: bool = False) -> dict:
+    """A vault with one case of ``n`` tiny text documents, built through the library, cached."""
+    d = CACHE / f"doclist-{n}"
+    meta_path = d / "meta.json"
+    if meta_path.exists() and not rebuild:
+        return json.loads(meta_path.read_text())
+    shutil.rmtree(d, ignore_errors=True)
+    d.mkdir(parents=True)
+    _log(f"building the doc-list vault of {n} documents through the library (once; cached in {d})")
+    t0 = time.perf_counter()
+    home, people, _ = make_vault(d / "vault", d / "home", {"alice": "admin", "erin": "case-lead"})
+    # REFUGE_HOME as it is before erin ever read the case: restored before each cold run.
+    shutil.copytree(d / "home", d / "home-pristine")
+    v = open_as(d / "vault", home, people["erin"], backend=no_sync_backend(d / "vault"))
+    ref = f"BENCH-LIST-{n}"
+    case = v.create_case(ref, f"benchmark case of {n} documents")
+    incoming = d / "incoming"
+    incoming.mkdir()
+    batch = 500
+    done = 0
+    while done < n:
+        paths = []
+        for i in range(done, min(n, done + batch)):
+            p = incoming / f"note-{i:06d}.txt"
+            p.write_text(f"Synthetic benchmark note {i}.\nStatement page {i}, no real data.\n")
+            paths.append(str(p))
+        results = v.add_documents(case, paths, "correspondence", tags=["bench"], lang="en")
+        failed = [r for r in results if r.error]
+        if failed:
+            raise BenchError(f"adding benchmark documents failed: {failed[0].error}")
+        for p in paths:
+            os.unlink(p)
+        done += len(paths)
+        if done % 2000 == 0 or done == n:
+            _log(f"  {done}/{n} documents, {time.perf_counter() - t0:.0f} s")
+    incoming.rmdir()
+    os.sync()
+    meta = {"n": n, "ref": ref, "case": case.id, "user": "erin", "home": str(d / "home"),
+            "pristine": str(d / "home-pristine"), "vault": str(d / "vault"),
+            "built_s": round(time.perf_counter() - t0, 1), "built": time.strftime("%Y-%m-%d %H:%M:%S")}
+    meta_path.write_text(json.dumps(meta, indent=2) + "\n")
+    return meta
+
+
+def _restore_home(meta: dict) -> None:
+    shutil.rmtree(meta["home"], ignore_errors=True)
+    shutil.copytree(meta["pristine"], meta["home"])
+
+
+def _list_runs(meta: dict, runs: int, outdir: Path) -> dict:
+    """Cold runs (REFUGE_HOME restored to before the case was ever read), then warm runs."""
+    refuge = refuge_bin()
+    env = cli_env(Path(meta["home"]), Path(meta["vault"]), meta["user"])
+    cmd = [refuge, "doc", "list", meta["ref"], "--json"]
+    out = outdir / f"list-{meta['n']}.json"
+    cold, warm, jq = [], [], []
+    for i in range(runs):
+        _restore_home(meta)
+        settle()
+        cold.append(measure(cmd, env, stdout=out))
+    rows = json.loads(out.read_text())
+    if len(rows) != meta["n"]:
+        raise BenchError(f"refuge doc list printed {len(rows)} documents, expected {meta['n']}")
+    for i in range(runs):
+        settle()
+        warm.append(measure(cmd, env, stdout=out))
+    for i in range(runs):
+        jq.append(measure(["jq", "-c", ".", str(out)]))
+    return {"cold": cold, "warm": warm, "jq": jq, "out_bytes": out.stat().st_size}
+
+
+def doc_list(n: int = 10_000, runs: int = 3, rebuild: bool = False) -> Result:
+    need_tool("jq")
+    small = list_vault(SMALL_CASE, rebuild)
+    large = list_vault(n, rebuild)
+    outdir = scratch_dir("doclist-")
+    try:
+        res = {}
+        for meta in (small, large):
+            _log(f"doc-list on {meta['n']} documents: {runs} cold and {runs} warm runs")
+            try:
+                res[meta["n"]] = _list_runs(meta, runs, outdir)
+            except BenchError as e:
+                if rebuild:
+                    raise
+                _log(f"the cached vault failed ({e}); rebuilding it")
+                meta = list_vault(meta["n"], rebuild=True)
+                res[meta["n"]] = _list_runs(meta, runs, outdir)
+    finally:
+        shutil.rmtree(outdir, ignore_errors=True)
+    span = n - SMALL_CASE
+
+    def marginal(kind: str) -> float:
+        return (best(res[n][kind]).wall - best(res[SMALL_CASE][kind]).wall) / span * 1e6
+
+    warm_us, cold_us, jq_us = marginal("warm"), marginal("cold"), marginal("jq")
+    rss = max(peak_mib(res[n]["warm"]), peak_mib(res[n]["cold"]))
+    passed = warm_us <= LIST_BUDGET_US
+    return Result(
+        "doc-list", f"{warm_us:.1f} us/doc warm (cold: {cold_us:.1f} us/doc)", f"jq -c . {jq_us:.2f} us/doc",
+        warm_us / jq_us if jq_us > 0 else float("inf"), f"<= {LIST_BUDGET_US:.0f} us/doc (warm)", rss, passed,
+        details={
+            "n": n, "runs": runs,
+            "warm_us_per_doc": warm_us, "cold_us_per_doc": cold_us, "jq_us_per_doc": jq_us,
+            "budget_fraction_warm": warm_us / LIST_BUDGET_US, "budget_fraction_cold": cold_us / LIST_BUDGET_US,
+            **{f"{kind}_{size}_s": [r.wall for r in res[size][kind]] for size in res for kind in ("cold", "warm", "jq")},
+            "rss_warm_mib": {size: round(peak_mib(res[size]["warm"]), 1) for size in res},
+            "rss_cold_mib": {size: round(peak_mib(res[size]["cold"]), 1) for size in res},
+            "listing_bytes": {size: res[size]["out_bytes"] for size in res},
+        },
+        notes=[
+            f"t({SMALL_CASE}) warm {best(res[SMALL_CASE]['warm']).wall:.3f} s, cold {best(res[SMALL_CASE]['cold']).wall:.3f} s; "
+            f"t({n}) warm {best(res[n]['warm']).wall:.3f} s, cold {best(res[n]['cold']).wall:.3f} s",
+            f"cold = first run with REFUGE_HOME as before the case was ever read (no state cache); "
+            f"the OS page cache is warm in both; the cold figure is {cold_us / LIST_BUDGET_US:.1f} x the budget",
+        ],
+    )
