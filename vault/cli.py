@@ -538,6 +538,95 @@ def consent_list(c: Context, ref: str, as_json: bool) -> None:
     emit(rows, ["recipient", "action", "docs", "expires", "note", "by", "at"], as_json)
 
 
+# --- redact ---
+
+
+@cli.group()
+def redact() -> None:
+    """Say what must never leave the vault: terms and page regions."""
+
+
+CATEGORY_HELP = "always (every packet), or a category profiles choose: contact, location, id-number, family, health, ..."
+
+
+def _category(value: str) -> str:
+    import re
+
+    if not re.fullmatch(r"[a-z][a-z0-9-]{0,31}", value):
+        raise InvalidInput(f"invalid category {value!r}; use lower-case words like always, contact, location")
+    return value
+
+
+@redact.command("term")
+@click.argument("ref")
+@click.argument("text")
+@click.option("--category", required=True, help=CATEGORY_HELP)
+@pass_ctx
+def redact_term(c: Context, ref: str, text: str, category: str) -> None:
+    """Redact TEXT (a name, an address, a number) wherever it appears in this case's packets."""
+    if len(text.strip()) < 2:
+        raise InvalidInput("a redaction term needs at least 2 characters")
+    category = _category(category)
+    vault = c.vault()
+    with vault.audited("redact.term") as targets:
+        found = vault.find_case(ref)
+        targets["case"] = found.id
+        rule = vault.add_redaction(found, {"kind": "term", "text": text.strip(), "category": category})
+    click.echo(f"added redaction rule {rule['id']} ({category})")
+
+
+@redact.command("region")
+@click.argument("doc_id", metavar="DOC")
+@click.option("--page", required=True, type=click.IntRange(min=1), help="Page number in the document, from 1.")
+@click.option("--box", required=True, metavar="X0,Y0,X1,Y1", help="PDF points, origin bottom-left of the unrotated page.")
+@click.option("--category", default="always", show_default=True, help=CATEGORY_HELP)
+@pass_ctx
+def redact_region(c: Context, doc_id: str, page: int, box: str, category: str) -> None:
+    """Black out a region of a page that no rule can find: a face, a signature, a stamp."""
+    try:
+        x0, y0, x1, y1 = (float(v) for v in box.split(","))
+    except ValueError:
+        raise InvalidInput("--box takes four numbers X0,Y0,X1,Y1 in PDF points, e.g. 72,600,300,640") from None
+    if not (x1 > x0 and y1 > y0 and min(x0, y0) >= 0):
+        raise InvalidInput("--box needs X1 > X0 and Y1 > Y0, all at least 0")
+    category = _category(category)
+    vault = c.vault()
+    with vault.audited("redact.region", doc=doc_id) as targets:
+        found, doc = vault.find_document(doc_id)
+        targets["case"] = found.id
+        rule = vault.add_redaction(found, {"kind": "region", "doc": doc.id, "page": page, "box": [x0, y0, x1, y1],
+                                           "category": category})
+    click.echo(f"added redaction rule {rule['id']} ({category})")
+
+
+@redact.command("remove")
+@click.argument("ref")
+@click.argument("rule_id", metavar="RULE")
+@pass_ctx
+def redact_remove(c: Context, ref: str, rule_id: str) -> None:
+    """Remove a redaction rule."""
+    vault = c.vault()
+    with vault.audited("redact.remove") as targets:
+        found = vault.find_case(ref)
+        targets["case"] = found.id
+        vault.remove_redaction(found, rule_id)
+    click.echo(f"removed {rule_id}")
+
+
+@redact.command("list")
+@click.argument("ref")
+@output_options()
+@pass_ctx
+def redact_list(c: Context, ref: str, as_json: bool) -> None:
+    """List the case's redaction rules (members only: the rules are secret)."""
+    vault = c.vault()
+    with vault.audited("redact.list") as targets:
+        found = vault.find_case(ref)
+        targets["case"] = found.id
+    rows = [dict(r, by=vault.directory.name(r["by"])) for r in found.redactions]
+    emit(rows, ["id", "kind", "category", "text", "doc", "page", "box", "by", "at"], as_json)
+
+
 # --- packet ---
 
 

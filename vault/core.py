@@ -115,6 +115,7 @@ class Case:
     documents: dict[str, Document] = field(default_factory=dict)
     consents: list[dict] = field(default_factory=list)
     packets: list[dict] = field(default_factory=list)
+    redactions: list[dict] = field(default_factory=list)
     last_seq: int = 0
     last_digest: str = ""
 
@@ -568,6 +569,10 @@ class Vault:
             case.consents.append({"action": t.split(".")[1], "recipient": d["recipient"], "docs": d.get("docs", []),
                                   "expires": d.get("expires"), "note": d.get("note", ""), "by": event.author,
                                   "at": event.time, "seq": event.seq})
+        elif t == "redaction.added":
+            case.redactions.append(dict(d, by=event.author, at=event.time))
+        elif t == "redaction.removed":
+            case.redactions = [r for r in case.redactions if r["id"] != d["id"]]
         elif t == "packet.built":
             case.packets.append(dict(d, built_by=event.author, built_at=event.time))
         case.last_seq, case.last_digest = event.seq, event.digest
@@ -946,6 +951,29 @@ class Vault:
             return _time.time() - os.stat(root / obj.rstrip("/")).st_mtime > seconds
         except OSError:
             return False
+
+    # --- redaction rules ----------------------------------------------------------------
+
+    def add_redaction(self, case: Case, rule: dict) -> dict:
+        """Record a redaction rule: a term with a category, or a region of a document page.
+
+        The rules are secret (they name what must not leak), so they live only in
+        the case's encrypted events.
+        """
+        self._require_role("lawyer", "case-lead", doing="adding redaction rules")
+        self._require_member(case.id)
+        if rule["kind"] == "region" and rule["doc"] not in case.documents:
+            raise InvalidInput(f"{rule['doc']} is not a document of this case; see refuge doc list")
+        self._before_write(case)
+        self._append_case(case, "redaction.added", dict(rule, id=f"r{_random_id(5)}"))
+        return case.redactions[-1]
+
+    def remove_redaction(self, case: Case, rule_id: str) -> None:
+        self._require_role("lawyer", "case-lead", doing="removing redaction rules")
+        if not any(r["id"] == rule_id for r in case.redactions):
+            raise NotFound(f"no redaction rule {rule_id}; see refuge redact list")
+        self._before_write(case)
+        self._append_case(case, "redaction.removed", {"id": rule_id})
 
     # --- consent ----------------------------------------------------------------------
 
