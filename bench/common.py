@@ -1,9 +1,10 @@
 """Shared helpers for the benchmarks: measured subprocesses, vault set-up, machine facts.
 
 Every figure is a wall time of a subprocess (refuge or the standard tool it is
-compared with), measured one child at a time with ``os.wait4`` so that the
-peak RSS reported is that child's own (``ru_maxrss``; for a process that forks
-workers, the largest of it and the workers it waited for).
+compared with), one child at a time, each started through GNU ``time -f %M`` so
+that the peak RSS reported is that child's own ``ru_maxrss`` (for a process
+that forks workers, the largest of it and the workers it waited for). CPU
+times come from ``os.wait4`` on the wrapper, which waited for the command.
 """
 
 from __future__ import annotations
@@ -70,14 +71,34 @@ class Run:
         return self.maxrss_kib / 1024
 
 
+_TIME = "/usr/bin/time"  # GNU time: reports its child's own peak RSS (%M, KiB)
+# Without GNU time: a tiny launcher forks and execs the command and reports wait4's ru_maxrss.
+# (Not os.wait4 from here: Python spawns with vfork, and a child's ru_maxrss then starts at
+# this process's own RSS, which is the large one.)
+_LAUNCHER = (
+    "import os,sys\n"
+    "pid=os.fork()\n"
+    "if pid==0:\n"
+    "    try: os.execvp(sys.argv[2],sys.argv[2:])\n"
+    "    finally: os._exit(127)\n"
+    "_,st,ru=os.wait4(pid,0)\n"
+    "open(sys.argv[1],'w').write(str(ru.ru_maxrss))\n"
+    "sys.exit(os.waitstatus_to_exitcode(st))\n"
+)
+
+
 def measure(cmd: list[str], env: dict | None = None, stdout: str | os.PathLike | None = None,
             cwd: str | os.PathLike | None = None, check: bool = True) -> Run:
-    """Run one command and return its wall time and its own peak RSS (os.wait4)."""
+    """Run one command; return its wall time and its own peak RSS (through GNU time or a fork launcher)."""
     out = open(stdout, "wb") if stdout else subprocess.DEVNULL
-    with tempfile.TemporaryFile() as err:
+    with tempfile.TemporaryFile() as err, tempfile.NamedTemporaryFile("r", prefix="rss-", dir=OUT) as rss:
+        if os.path.exists(_TIME):
+            wrapped = [_TIME, "-q", "-f", "%M", "-o", rss.name, *map(str, cmd)]
+        else:
+            wrapped = [sys.executable, "-I", "-S", "-c", _LAUNCHER, rss.name, *map(str, cmd)]
         try:
             t0 = time.perf_counter()
-            p = subprocess.Popen(cmd, env=env, stdout=out, stderr=err, cwd=cwd)
+            p = subprocess.Popen(wrapped, env=env, stdout=out, stderr=err, cwd=cwd)
             _, status, ru = os.wait4(p.pid, 0)
             wall = time.perf_counter() - t0
         finally:
@@ -86,7 +107,9 @@ def measure(cmd: list[str], env: dict | None = None, stdout: str | os.PathLike |
         p.returncode = os.waitstatus_to_exitcode(status)  # reaped here: Popen must not wait again
         err.seek(0)
         text = err.read().decode(errors="replace")
-    run = Run(wall, ru.ru_maxrss, ru.ru_utime, ru.ru_stime, p.returncode, text)
+        lines = [ln for ln in Path(rss.name).read_text().split() if ln.strip().isdigit()]
+    maxrss = int(lines[-1]) if lines else 0
+    run = Run(wall, maxrss, ru.ru_utime, ru.ru_stime, p.returncode, text)
     if check and run.returncode != 0:
         raise BenchError(f"{' '.join(map(str, cmd[:4]))} ... exited {run.returncode}: {text.strip()[-500:]}")
     return run

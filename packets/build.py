@@ -17,6 +17,7 @@ from typing import Callable
 
 from vault.errors import InvalidInput, NotPermitted
 
+from .model import Item, PacketRequest
 from .plan import Plan, make_plan
 from .profiles import Profile
 
@@ -25,15 +26,20 @@ __all__ = ["plan_packet", "build_packet", "BUILDER"]
 BUILDER = "refuge 0.1.0"
 
 
-def _items(vault, plan: Plan) -> list:
-    from .assemble import Item
-
+def _items(vault, plan: Plan) -> list[Item]:
+    by_id = {e.doc.id: e.doc for e in plan.entries}
     out = []
     for e in plan.included:
         d = e.doc
+        translator = None
+        if d.translation_of and d.translator:
+            original = by_id.get(d.translation_of)
+            translator = {"translator_name": d.translator, "dialect": d.dialect or "-",
+                          "source_language": (original.lang if original and original.lang else "-"),
+                          "target_language": d.lang or "-"}
         out.append(Item(doc_id=d.id, title=d.title, type=d.type, date=d.added_at[:10], mime=d.mime,
                         data=vault.document_bytes(d), lang=d.lang, translation_of=d.translation_of,
-                        translator=None))
+                        translator=translator))
     return out
 
 
@@ -67,19 +73,25 @@ def output_paths(output: str, volumes: int) -> list[str]:
 
 def build_packet(vault, case, profile: Profile, today: str, output: str, sender_org: str,
                  override_reason: str | None = None, only_consented: bool = False,
-                 allow_incomplete: bool = False, progress: Callable[[str], None] | None = None) -> Built:
-    """Build, record and write a packet; raises before writing anything if it cannot.
+                 allow_incomplete: bool = False, progress: Callable[[str], None] | None = None,
+                 password: str | None = None, manifest_out: str | None = None) -> Built:
+    """Build, sign, record and write a packet; raises before writing anything if it cannot.
+
+    ``password`` encrypts each volume (AES-256) before it is signed; ``manifest_out`` is
+    where the signed manifest is also written (it is always in the disclosure record).
 
     Raises:
         NotPermitted: the builder is not a case lead, or documents lack valid consent.
         InvalidInput: required documents or translations are missing, or the output is bad.
     """
-    from .assemble import PacketRequest, build
+    from .assemble import build
 
     vault._require_role("case-lead", doing="building packets")
     folder = Path(output).parent
     if not (folder if str(folder) else Path(".")).is_dir():
         raise InvalidInput("the output folder does not exist; create it first")
+    if manifest_out and not (Path(manifest_out).parent if str(Path(manifest_out).parent) else Path(".")).is_dir():
+        raise InvalidInput("the --manifest-out folder does not exist; create it first")
     plan = make_plan(case.documents.values(), case.consents, profile, today, bool(override_reason), only_consented)
     if plan.without_consent and not override_reason and not only_consented:
         listed = "; ".join(f"{e.doc.id}: consent {e.consent}" for e in plan.without_consent)
@@ -87,29 +99,36 @@ def build_packet(vault, case, profile: Profile, today: str, output: str, sender_
                            "or build with --only-consented to leave them out")
     if not plan.included:
         raise InvalidInput(f"nothing to send to {profile.id}: no document of this case is admitted with consent")
-    if (plan.missing_types or plan.missing_translations) and not allow_incomplete:
+    if (plan.missing_types or plan.missing_translations or plan.missing_declarations) and not allow_incomplete:
         gaps = [f"a {t} document" for t in plan.missing_types] + [f"a translation of {d}" for d in plan.missing_translations]
+        gaps += [f"the translator of {d} (refuge doc add ... --translator NAME)" for d in plan.missing_declarations]
         raise InvalidInput(f"the packet for {profile.id} lacks {', '.join(gaps)}; add them, or build with --allow-incomplete")
     say = progress or (lambda _msg: None)
     say(f"decrypting {len(plan.included)} documents")
     items = _items(vault, plan)
     say("assembling")
     volumes = build(PacketRequest(profile=profile, items=items, sender_org=sender_org, date=today))
+    say("signing")
+    from .sign import seal  # the last write to each volume: encryption (if asked), then the signature
+
+    sealed = seal(vault, profile, volumes, plan, case, today, BUILDER, password)
     paths = output_paths(output, len(volumes))
+    files = list(zip(paths, sealed.volumes)) + ([(manifest_out, sealed.manifest_file())] if manifest_out else [])
     temps = []
     try:
-        for path, vol in zip(paths, volumes):
-            temps.append(_write_temp(path, vol.data))
+        for path, data in files:
+            temps.append(_write_temp(path, data))
         record = {
             "profile": profile.id, "profile_version": profile.version, "builder": BUILDER, "date": today,
             "pages": volumes[-1].last_page,
             "documents": [{"id": e.doc.id, "version": e.doc.version, "sha256": e.doc.sha256, "consent_seq": e.consent_seq}
                           for e in plan.included],
             "override_reason": override_reason,
+            "manifest": sealed.manifest, "manifest_sig": sealed.manifest_sig,
         }
         say("recording the disclosure")
-        recorded = vault.record_packet(case, [v.data for v in volumes], record)
-        for tmp, path in zip(temps, paths):
+        recorded = vault.record_packet(case, sealed.volumes, record)
+        for tmp, (path, _data) in zip(temps, files):
             os.replace(tmp, path)
         temps = []
     finally:

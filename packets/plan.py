@@ -60,6 +60,7 @@ class Plan:
     entries: list[PlanEntry]
     missing_types: list[str] = field(default_factory=list)
     missing_translations: list[str] = field(default_factory=list)
+    missing_declarations: list[str] = field(default_factory=list)
     override: bool = False
 
     @property
@@ -78,6 +79,7 @@ class Plan:
             "included": len(self.included),
             "pages": sum(e.pages or 0 for e in self.included) if all(e.pages is not None for e in self.included) else None,
             "missing_types": self.missing_types, "missing_translations": self.missing_translations,
+            "missing_translators": self.missing_declarations,
             "without_consent": [{"id": e.doc.id, "consent": e.consent} for e in self.without_consent],
             "override_consent": self.override,
         }
@@ -141,4 +143,7 @@ def make_plan(documents: Iterable, consents: list[dict], profile: Profile, today
         if lang and lang not in profile.accepted_languages and not e.doc.translation_of:
             if not any(t.include and t.doc.translation_of == e.doc.id for t in ordered):
                 missing_translations.append(e.doc.id)
-    return Plan(profile, ordered, missing_types, missing_translations, override_consent)
+    missing_declarations = []
+    if profile.translations.declaration_required:
+        missing_declarations = [e.doc.id for e in included if e.doc.translation_of and not getattr(e.doc, "translator", None)]
+    return Plan(profile, ordered, missing_types, missing_translations, missing_declarations, override_consent)

@@ -36,8 +36,11 @@ class World:
 
     root: Path
     home: Path
-    vault: Path
+    vault: Path  # for an S3 world, the location string s3://BUCKET/vault
     docs: dict
+    backend: str = "local"  # or "s3": the same vault in a bucket of the test's moto server
+    bucket: str | None = None
+    s3_url: str | None = None
 
     def env(self, user: str | None = None, **extra) -> dict:
         env = dict(os.environ, REFUGE_HOME=str(self.home), REFUGE_VAULT=str(self.vault),
@@ -65,14 +68,115 @@ class World:
         return Vault.open(str(self.vault), home, lambda: home.unlock(name, PASSPHRASE))
 
     def vault_bytes(self) -> bytes:
+        if self.backend == "s3":
+            return b"".join(self.read_object(k) for k in self.object_names())
         return b"".join(p.read_bytes() for p in self.vault.rglob("*") if p.is_file())
 
     def object_names(self) -> list[str]:
+        if self.backend == "s3":  # every object in the bucket, whatever its prefix
+            return sorted(k for page in self.s3().get_paginator("list_objects_v2").paginate(Bucket=self.bucket)
+                          for k in (o["Key"].removeprefix("vault/") for o in page.get("Contents", ())))
         return sorted(str(p.relative_to(self.vault)) for p in self.vault.rglob("*") if p.is_file())
 
+    # Backend-neutral access to the stored objects (keys as on disk), for tests that
+    # look at or tamper with the storage directly on both backends.
 
-@pytest.fixture
-def world(tmp_path, monkeypatch) -> World:
+    def storage(self):
+        """The vault's storage backend (a LocalBackend or an S3Backend)."""
+        from vault.storage import open_backend
+
+        return open_backend(str(self.vault))
+
+    def s3(self):
+        """A plain boto3 client for an S3 world's bucket."""
+        from moto_s3 import s3_client
+
+        return s3_client(self.s3_url)
+
+    def read_object(self, key: str) -> bytes:
+        with self.storage().get(key) as f:
+            return f.read()
+
+    def replace_object(self, key: str, data: bytes) -> None:
+        """Overwrite an object, as someone holding the storage can (bypassing create-only)."""
+        if self.backend == "s3":
+            self.s3().put_object(Bucket=self.bucket, Key=f"vault/{key}", Body=data)
+        else:
+            path = self.vault.joinpath(*key.split("/"))
+            path.unlink(missing_ok=True)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(data)
+
+    def delete_object(self, key: str) -> None:
+        self.storage().delete(key)
+
+
+# --- storage backends -------------------------------------------------------------------
+# Every test that uses `world` (or `case_world`) runs twice: on a folder ("local") and on
+# S3 ("s3"), where S3 is moto's server on 127.0.0.1 (tests/moto_s3.py), started once per
+# test session (per xdist worker), reached by boto3 over HTTP; each test gets a fresh
+# bucket. Markers:
+#   @pytest.mark.local_only("why")   the test pokes vault files on disk: its s3 run is skipped
+#   @pytest.mark.s3_only("why")      the test is about S3: its local run is skipped
+#   @pytest.mark.vault_options(kms=True, lock_days=N, lock_mode=M)   how the world's vault
+#        is created: KMS escrow with a fresh key of the test server, S3 Object Lock (the
+#        bucket is then created with Object Lock enabled)
+
+BACKENDS = ("local", "s3")
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "local_only(reason): poke vault files on disk; the s3 run is skipped")
+    config.addinivalue_line("markers", "s3_only(reason): about S3; the local run is skipped")
+    config.addinivalue_line("markers", "vault_options(**options): how the world's vault is created (kms, lock_days, lock_mode)")
+
+
+@pytest.fixture(scope="session")
+def s3_server():
+    """moto's server on 127.0.0.1 and a free port, for the whole session."""
+    try:
+        from moto_s3 import S3Server
+    except ImportError:
+        pytest.fail("moto is not installed; run make test, which installs the test extras (moto[server])")
+    server = S3Server().start()
+    yield server
+    server.stop()
+
+
+def _backend_for(request, tmp_path, monkeypatch) -> tuple[str, dict, dict]:
+    """Where the world's vault goes, the options of Vault.init, and the S3 facts for World."""
+    backend = getattr(request, "param", "local")
+    node = request.node
+    if backend == "s3" and node.get_closest_marker("local_only"):
+        pytest.skip("local only: " + " ".join(node.get_closest_marker("local_only").args))
+    if backend == "local" and node.get_closest_marker("s3_only"):
+        pytest.skip("s3 only: " + " ".join(node.get_closest_marker("s3_only").args))
+    marker = node.get_closest_marker("vault_options")
+    wanted = dict(marker.kwargs) if marker else {}
+    options, facts = {}, {"backend": backend}
+    if backend == "s3" or wanted.get("kms"):
+        from moto_s3 import AWS_LEAKS, make_bucket, make_kms_key, s3_env
+
+        server = request.getfixturevalue("s3_server")
+        for var in AWS_LEAKS:
+            monkeypatch.delenv(var, raising=False)
+        for var, value in s3_env(server.url).items():
+            monkeypatch.setenv(var, value)
+        request.addfinalizer(server.reset)
+        facts["s3_url"] = server.url
+        if wanted.get("kms"):
+            options["kms_key"] = make_kms_key(server.url)
+    if backend == "s3":
+        facts["bucket"] = make_bucket(facts["s3_url"], lock=bool(wanted.get("lock_days")))
+        location = f"s3://{facts['bucket']}/vault"
+        options.update({k: wanted[k] for k in ("lock_days", "lock_mode") if k in wanted})
+    else:
+        location = str(tmp_path / "vault")
+    return location, options, facts
+
+
+@pytest.fixture(params=BACKENDS)
+def world(request, tmp_path, monkeypatch) -> World:
     from vault.core import Vault
     from vault.demo import make_documents
     from vault.identity import Home, SecretIdentity
@@ -82,12 +186,14 @@ def world(tmp_path, monkeypatch) -> World:
     for name in ("alice", "erin", "bob", "carol", "dave"):
         people[name] = SecretIdentity.generate(name)
         home.create(people[name], PASSPHRASE)
-    vault = Vault.init(str(tmp_path / "vault"), home, people["alice"])
+    location, options, facts = _backend_for(request, tmp_path, monkeypatch)
+    vault = Vault.init(location, home, people["alice"], **options)
     for name, role in (("erin", "case-lead"), ("bob", "lawyer"), ("carol", "lawyer"), ("dave", "auditor")):
         vault.add_user(people[name].public, role)
     docs = make_documents(tmp_path / "incoming")
     monkeypatch.chdir(tmp_path)
-    return World(tmp_path, tmp_path / "home", tmp_path / "vault", docs)
+    return World(tmp_path, tmp_path / "home", location if facts["backend"] == "s3" else tmp_path / "vault", docs,
+                 **facts)
 
 
 @pytest.fixture

@@ -18,8 +18,9 @@ from vault import _age_format, _crypto, age
 
 CHUNK = 64 * 1024
 TAG = 16
-ALICE = age.X25519Identity.generate()
-BOB = age.X25519Identity.generate()
+# Fixed (test-only) keys, so parametrized test ids are the same in every xdist worker.
+ALICE = age.X25519Identity(hashlib.sha256(b"test key alice").digest())
+BOB = age.X25519Identity(hashlib.sha256(b"test key bob").digest())
 BOUNDARY_SIZES = [0, 1, CHUNK - 1, CHUNK, CHUNK + 1, 2 * CHUNK, 2 * CHUNK + 1, 3 * CHUNK + 7]
 
 
@@ -505,22 +506,51 @@ def test_stanza_body_lines_wrap_at_64_columns_and_always_end_short(size):
     body_lines = lines[start : lines.index(next(x for x in lines[start:] if len(x) < 64)) + 1]
     assert all(len(line) == 64 for line in body_lines[:-1]) and len(body_lines[-1]) < 64
     assert base64.b64decode(b"".join(body_lines) + b"==") == bytes(size)
+    assert age.read_header(io.BytesIO(ciphertext))[0].body == bytes(size)
+    assert age.decrypt_bytes([ALICE], ciphertext) == b"data"
 
 
-def test_padding_on_any_armor_line_but_the_last_is_an_armor_error():
-    # Enough 64-column lines to span several internal decode batches, so that
-    # every batch boundary is covered wherever the decoder happens to put it.
-    lines = [b"A" * 64] * 4200 + [b"AAAA"]
-    begin, end = _age_format.ARMOR_BEGIN + b"\n", b"\n" + _age_format.ARMOR_END + b"\n"
-    good = begin + b"\n".join(lines) + end
-    reader = _age_format.ArmorReader(_age_format.Source(io.BytesIO(good)))
-    assert len(reader.read()) == 4200 * 48 + 3
-    for i in range(len(lines) - 1):
-        bad = lines.copy()
-        bad[i] = b"A" * 62 + b"=="
-        text = begin + b"\n".join(bad) + end
-        with pytest.raises(age.ArmorError):
-            _age_format.ArmorReader(_age_format.Source(io.BytesIO(text))).read()
+def armor_text(lines: list[bytes], eol: bytes = b"\n", lead: bytes = b"") -> bytes:
+    begin, end = _age_format.ARMOR_BEGIN + eol, eol + _age_format.ARMOR_END + eol
+    return lead + begin + eol.join(lines) + end
+
+
+def dearmor(text: bytes) -> bytes:
+    return _age_format.ArmorReader(_age_format.Source(io.BytesIO(text))).read()
+
+
+LAST_LINES = [b"A" * 62 + b"==", b"A" * 63 + b"=", b"A" * 64, b"AA==", b"AAA=", b"AAAA"]
+
+
+@pytest.mark.parametrize("eol", [b"\n", b"\r\n"], ids=["LF", "CRLF"])
+def test_valid_armor_decodes_the_same_whatever_the_decoder_block_size(monkeypatch, eol):
+    # Small blocks put the decoder's internal batch boundaries at every offset.
+    cases = [
+        (armor_text([b"A" * 64] * count + [last], eol, lead),
+         count * 48 + len(last) // 4 * 3 - last.count(b"="))
+        for count in range(4)
+        for last in LAST_LINES
+        for lead in (b"", b" ", b"\n\t")
+    ]
+    for block in range(1, 150):
+        monkeypatch.setattr(_age_format, "_ARMOR_BLOCK", block)
+        for text, size in cases:
+            assert len(dearmor(text)) == size
+
+
+@pytest.mark.parametrize("eol", [b"\n", b"\r\n"], ids=["LF", "CRLF"])
+def test_padding_on_any_armor_line_but_the_last_is_an_armor_error(monkeypatch, eol):
+    cases = []
+    for count in range(2, 6):
+        for bad in range(count - 1):
+            lines = [b"A" * 64] * (count - 1) + [b"AAAA"]
+            lines[bad] = b"A" * 62 + b"=="
+            cases.append(armor_text(lines, eol))
+    for block in [*range(1, 150), 128 * 1024]:
+        monkeypatch.setattr(_age_format, "_ARMOR_BLOCK", block)
+        for text in cases:
+            with pytest.raises(age.ArmorError):
+                dearmor(text)
 
 
 # --- API contract -------------------------------------------------------------------------------
@@ -571,7 +601,13 @@ def test_bad_identity_strings_raise_value_error_without_echoing_the_input(text):
 
 
 @pytest.mark.parametrize(
-    "text", [str(ALICE.recipient).upper(), str(ALICE.recipient)[:-1] + "q", "age1", str(ALICE)]
+    "text",
+    [
+        str(ALICE.recipient).upper(),
+        str(ALICE.recipient)[:-1] + ("q" if str(ALICE.recipient)[-1] != "q" else "p"),  # checksum
+        "age1",
+        str(ALICE),
+    ],
 )
 def test_bad_recipient_strings_raise_value_error(text):
     with pytest.raises(ValueError):
@@ -594,6 +630,7 @@ def test_low_order_recipient_key_is_rejected():
         ([age.ScryptRecipient("pw", 2), ALICE.recipient], ValueError),
         ([age.ScryptRecipient("pw", 2), age.ScryptRecipient("pw2", 2)], ValueError),
     ],
+    ids=["empty", "string", "list-of-strings", "bare-recipient", "object", "scrypt-with-x25519", "two-scrypt"],
 )
 def test_caller_mistakes_in_recipients_are_type_or_value_errors(recipients, error):
     with pytest.raises(error):

@@ -147,3 +147,23 @@ def test_each_skipped_vector_really_needs_the_unimplemented_hybrid_identity(name
     assert all(s.startswith("AGE-SECRET-KEY-PQ-1") for s in vector.identities)
     with pytest.raises(ValueError):
         age.X25519Identity.from_string(vector.identities[0])
+
+
+ARMORED = [n for n in ALL_NAMES if n not in SKIPPED and load(VECTORS / n).armored]
+
+
+@pytest.mark.parametrize("name", ARMORED)
+def test_armored_vector_outcome_does_not_depend_on_the_armor_decoder_block_size(name, monkeypatch):
+    vector = load(VECTORS / name)
+    identities = build_identities(name, vector)
+    expected = EXPECTED_ERROR.get(vector.expect)
+    for block in (1, 2, 63, 64, 65, 66, 67, 130, 4096):
+        monkeypatch.setattr(_age_format, "_ARMOR_BLOCK", block)
+        out = io.BytesIO()
+        if expected is None:
+            age.decrypt(identities, io.BytesIO(vector.body), out)
+            assert hashlib.sha256(out.getvalue()).hexdigest() == vector.payload
+        else:
+            with pytest.raises(age.DecryptError) as info:
+                age.decrypt(identities, io.BytesIO(vector.body), out)
+            assert type(info.value) is expected

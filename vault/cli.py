@@ -152,21 +152,55 @@ def cli(ctx: click.Context, vault_location: str | None, as_user: str | None) -> 
 @cli.command()
 @click.argument("location", required=False)
 @click.option("--admin", "admin", required=True, metavar="NAME", help="The founding admin's user name.")
+@click.option("--endpoint-url", metavar="URL", help="S3: an S3-compatible endpoint; remembered in REFUGE_HOME.")
+@click.option("--region", metavar="REGION", help="S3: the bucket's region; remembered in REFUGE_HOME.")
+@click.option("--kms-key", metavar="KEY_ID", help="Escrow every case key with this AWS KMS key (docs/kms.md).")
+@click.option("--kms-endpoint-url", metavar="URL", help="A KMS-compatible endpoint; remembered for S3 vaults.")
+@click.option("--lock-days", type=click.IntRange(1, 36500), metavar="N",
+              help="S3 Object Lock: audit entries and checkpoints cannot be deleted for N days.")
+@click.option("--lock-mode", type=click.Choice(["GOVERNANCE", "COMPLIANCE"], case_sensitive=False),
+              help="Object Lock mode (default GOVERNANCE; COMPLIANCE binds the account's root user too).")
 @pass_ctx
-def init(c: Context, location: str | None, admin: str) -> None:
-    """Create a vault and its first admin."""
+def init(c: Context, location: str | None, admin: str, endpoint_url: str | None = None, region: str | None = None,
+         kms_key: str | None = None, kms_endpoint_url: str | None = None, lock_days: int | None = None,
+         lock_mode: str | None = None) -> None:
+    """Create a vault and its first admin.
+
+    LOCATION is a folder or s3://BUCKET/PREFIX. S3 credentials come from
+    boto3's standard chain (AWS_PROFILE, AWS_ACCESS_KEY_ID, SSO, instance
+    roles) and are never stored; the endpoint URL and region are remembered
+    in REFUGE_HOME for later commands (or set REFUGE_S3_ENDPOINT_URL).
+    """
     location = location or os.environ.get("REFUGE_VAULT") or c._vault
     if not location:
         raise InvalidInput("give a location: refuge init PATH --admin NAME")
+    on_s3 = location.startswith("s3://")
+    if (endpoint_url or region) and not on_s3:
+        raise click.UsageError("--endpoint-url and --region are for s3:// locations")
+    if lock_mode and not lock_days:
+        raise click.UsageError("--lock-mode needs --lock-days N")
+    if lock_days and not on_s3:
+        raise click.UsageError("--lock-days needs an s3:// location in a bucket with Object Lock enabled")
+    if on_s3:
+        from .s3 import parse_location
+
+        parse_location(location)
     check_name(admin)
     if c.home.has(admin):
         secret = c.home.unlock(admin, passphrase(f"Passphrase for {admin}: "))
     else:
         secret = SecretIdentity.generate(admin)
         c.home.create(secret, passphrase(f"New passphrase for {admin}: ", confirm=True))
-    vault = Vault.init(location, c.home, secret)
+    connection = {"endpoint_url": endpoint_url, "region": region} if on_s3 else {}
+    vault = Vault.init(location, c.home, secret, kms_key=kms_key, lock_days=lock_days,
+                       lock_mode=lock_mode.upper() if lock_mode else None, kms_endpoint_url=kms_endpoint_url, **connection)
+    if on_s3:
+        from .s3 import remember_connection
+
+        remember_connection(c.home, location, kms_endpoint_url=kms_endpoint_url, **connection)
     cfg = c.home.config()
-    c.home.update_config(vault=cfg.get("vault") or os.path.abspath(location), default_user=cfg.get("default_user") or admin)
+    c.home.update_config(vault=cfg.get("vault") or (vault.backend.location if on_s3 else os.path.abspath(location)),
+                         default_user=cfg.get("default_user") or admin)
     with vault.audited("vault.init"):
         pass
     click.echo(f"created vault {vault.id} at {location}; {admin} is its admin")
@@ -356,6 +390,26 @@ def case_export_key(c: Context, ref: str, output: str) -> None:
     click.echo("wrote the case key; it opens every document of the case with age -d -i FILE")
 
 
+@case.command("recover")
+@click.argument("case_id", metavar="REF_OR_CASE_ID")
+@click.option("--to", "to", required=True, metavar="NAME", help="The lawyer or case lead who receives the case keys.")
+@pass_ctx
+def case_recover(c: Context, case_id: str, to: str) -> None:
+    """Recover a case's keys from KMS escrow and give them to NAME (admins; audited).
+
+    Admins cannot read case references: give the case id, from the case
+    column of refuge audit log. Each key version is decrypted with AWS KMS,
+    which CloudTrail records with the case's encryption context.
+    """
+    vault = c.vault()
+    with vault.audited("case.recover") as targets:
+        if case_id in vault.case_ids():
+            targets["case"] = case_id  # only an id: a reference is never written to the log
+        user, versions = vault.recover_case(case_id, to)
+        targets.update(case=case_id, users=[user.user_id], versions=len(versions))
+    click.echo(f"recovered {len(versions)} key versions of case {case_id} from KMS escrow; {to} now holds them")
+
+
 def _write_private(path: str, data: bytes) -> None:
     def fill(f):
         os.fchmod(f.fileno(), 0o600)
@@ -381,16 +435,20 @@ def doc() -> None:
 @click.option("--lang", help="Language code, e.g. es, en, fr.")
 @click.option("--title", help="A title (default: the file name without extension).")
 @click.option("--translation-of", metavar="DOC", help="The document this translates.")
+@click.option("--translator", metavar="NAME", help="Who translated it (for the translator's declaration).")
+@click.option("--dialect", help="The dialect of the original, if any (for the translator's declaration).")
 @click.option("--supersedes", metavar="DOC", help="Store the file as a new version of DOC.")
 @click.option("--json", "as_json", is_flag=True, help="Print the new documents as JSON.")
 @pass_ctx
-def doc_add(c: Context, ref, files, doc_type, tags, person, lang, title, translation_of, supersedes, as_json) -> None:
+def doc_add(c: Context, ref, files, doc_type, tags, person, lang, title, translation_of, translator, dialect,
+            supersedes, as_json) -> None:
     """Add files to a case; prints the new document ids."""
     vault = c.vault()
     with vault.audited("doc.add") as targets:
         found = vault.find_case(ref)
         targets["case"] = found.id
-        results = vault.add_documents(found, list(files), doc_type, tags, person, lang, title, translation_of, supersedes)
+        results = vault.add_documents(found, list(files), doc_type, tags, person, lang, title, translation_of, supersedes,
+                                      translator=translator, dialect=dialect)
         targets["docs"] = [r.document.id for r in results if r.document]
         failed = [r for r in results if r.error]
         if failed and len(failed) == len(results):
@@ -698,9 +756,14 @@ def packet_plan(c: Context, ref: str, profile_id: str, as_json: bool) -> None:
 @click.option("--allow-incomplete", is_flag=True, help="Build even if required types or translations are missing.")
 @click.option("--override-consent", is_flag=True, help="Emergency: include documents without consent (needs --reason).")
 @click.option("--reason", metavar="TEXT", help="Why consent is overridden; recorded in the audit log and the disclosure record.")
+@click.option("--manifest-out", metavar="FILE", type=click.Path(dir_okay=False),
+              help="Also write the signed manifest here (refuge packet verify --manifest checks it).")
+@click.option("--password-file", metavar="FILE", type=click.Path(dir_okay=False),
+              help="Encrypt the packet (AES-256) with the password on this file's first line, before signing.")
 @pass_ctx
-def packet_build(c: Context, ref, profile_id, output, sender_org, only_consented, allow_incomplete, override_consent, reason) -> None:
-    """Build the PDF a recipient expects, and record what was sent (case leads)."""
+def packet_build(c: Context, ref, profile_id, output, sender_org, only_consented, allow_incomplete, override_consent, reason,
+                 manifest_out=None, password_file=None) -> None:
+    """Build the PDF a recipient expects, sign it, and record what was sent (case leads)."""
     from packets.build import build_packet
 
     if override_consent and not reason:
@@ -710,6 +773,7 @@ def packet_build(c: Context, ref, profile_id, output, sender_org, only_consented
     if override_consent and only_consented:
         raise click.UsageError("--override-consent and --only-consented conflict; pick one")
     profile = _profile(profile_id)
+    password = _password_file(password_file) if password_file else None
     vault = c.vault()
     progress = (lambda msg: click.echo(f"refuge: {msg}...", err=True)) if sys.stderr.isatty() else None
     with vault.audited("packet.build") as targets:
@@ -718,7 +782,8 @@ def packet_build(c: Context, ref, profile_id, output, sender_org, only_consented
         if override_consent:
             targets["override_consent"] = True
         built = build_packet(vault, found, profile, _today(), output, sender_org,
-                             reason if override_consent else None, only_consented, allow_incomplete, progress)
+                             reason if override_consent else None, only_consented, allow_incomplete, progress,
+                             password=password, manifest_out=manifest_out)
         targets["packet"] = built.record["id"]
     for path in built.paths:
         click.echo(path)
@@ -752,6 +817,242 @@ def packet_history(c: Context, ref: str, as_json: bool) -> None:
     rows = [dict(p, built_by=vault.directory.name(p["built_by"]), volumes=len(p["volumes"]),
                  documents=len(p["documents"])) for p in found.packets]
     emit(rows, ["id", "profile", "built_at", "built_by", "documents", "pages", "volumes"], as_json)
+
+
+def _read_input(path: str, what: str) -> bytes:
+    try:
+        return Path(path).read_bytes()
+    except OSError:
+        raise InvalidInput(f"{what} cannot be read; check the path") from None
+
+
+def _password_file(path: str) -> str:
+    """The password on the first line of a file (the line break is not part of it)."""
+    try:
+        text = _read_input(path, "the --password-file").decode()
+    except UnicodeDecodeError:
+        raise InvalidInput("the --password-file is not text; put the password on its first line") from None
+    password = text.split("\n", 1)[0].rstrip("\r")
+    if not password:
+        raise InvalidInput("the --password-file is empty; put the password on its first line")
+    return password
+
+
+def _vault_if_unlocked(c: Context) -> Vault | None:
+    """The vault, if one is configured and opens without asking anything; else None."""
+    try:
+        if not (c._vault or os.environ.get("REFUGE_VAULT") or c.home.config().get("vault")):
+            return None
+        name = c.user_name()
+        if agent.fetch(c.home, name) is None and not (os.environ.get("REFUGE_PASSPHRASE") or os.environ.get("REFUGE_PASSPHRASE_FILE")):
+            return None
+        return c.vault()
+    except (RefugeError, OSError, ValueError):
+        return None
+
+
+@packet.command("verify")
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.option("--trust", "trust_files", multiple=True, metavar="CERT", type=click.Path(dir_okay=False),
+              help="A certificate to trust, PEM or DER (repeatable): the sender's (refuge keys org cert), its CA's, "
+                   "and the timestamp authority's.")
+@click.option("--manifest", "manifest_file", metavar="FILE", type=click.Path(dir_okay=False),
+              help="The packet's manifest (refuge packet build --manifest-out): check it is signed and lists this file.")
+@click.option("--password-file", metavar="FILE", type=click.Path(dir_okay=False),
+              help="The password of an encrypted packet, on the file's first line.")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@pass_ctx
+def packet_verify(c: Context, file, trust_files, manifest_file, password_file, as_json) -> None:
+    """Check a packet's signature: signer, time, integrity, whole-file coverage, trust, manifest.
+
+    Needs no vault: a recipient runs it with the sender's certificate. Exit 0 when the
+    packet is intact, covered entirely by the signature and signed by a trusted
+    certificate; exit 3 otherwise, with the reason.
+    """
+    from packets.signature_check import check_packet, load_certificates
+
+    data = _read_input(file, "the packet")
+    roots = [cert for t in trust_files for cert in load_certificates(_read_input(t, f"--trust {t}"))]
+    manifest = _read_input(manifest_file, "the --manifest file") if manifest_file else None
+    password = _password_file(password_file) if password_file else None
+    report = check_packet(data, roots, manifest, password)
+    if as_json:
+        click.echo(json.dumps(report.as_dict(), indent=2, ensure_ascii=False))
+    else:
+        _print_report(report)
+
+    def verdict() -> None:
+        if not report.ok:
+            raise VerificationFailed(f"the packet does not verify: {report.reason}")
+
+    vault = _vault_if_unlocked(c)
+    if vault is None:
+        verdict()
+        return
+    with vault.audited("packet.verify", sha256=report.sha256):
+        verdict()
+
+
+def _print_report(r) -> None:
+    yes = lambda v: "yes" if v else ("no" if v is not None else "not checked")  # noqa: E731
+    lines = [("signed by", r.signer), ("organisation", r.organisation), ("signing time", r.signing_time),
+             ("timestamp", f"{r.timestamp['time']} by {r.timestamp['authority']}" if r.timestamp else "none"),
+             ("level", r.level)]
+    if r.certificate:
+        cert = r.certificate
+        lines += [("certificate", cert["subject"]), ("sha-256", cert["sha256"]),
+                  ("valid", f"{cert['not_before']} to {cert['not_after']}")]
+    lines += [("intact", yes(r.intact)), ("whole file", yes(r.covers_whole_file)), ("trusted", yes(r.trusted))]
+    if r.manifest is not None:
+        lines.append(("manifest", f"matches volume {r.manifest['volume']}" if r.manifest["ok"] else "does not match"))
+    for label, value in lines:
+        if value is not None:
+            click.echo(f"{label + ':':14}{_cell(value)}")
+    if r.ok:
+        click.echo("ok: the packet is intact, signed over the whole file, by a trusted certificate")
+
+
+# --- keys ---
+
+
+@cli.group()
+def keys() -> None:
+    """The organisation's signing key, which signs every packet."""
+
+
+@keys.group("org")
+def keys_org() -> None:
+    """Make, import, show and hand out the organisation's signing key."""
+
+
+def _org_summary(cert) -> str:
+    d = cert.as_dict()
+    return f"organisation key version {d['version']}: {d['subject']}, valid until {d['not_after']}\nSHA-256 {d['sha256']}"
+
+
+@keys_org.command("generate")
+@click.option("--name", required=True, metavar="ORG", help="The organisation's name, as recipients should see it.")
+@click.option("--days", type=click.IntRange(1, 3650), default=1095, show_default=True, help="How long the certificate is valid.")
+@pass_ctx
+def keys_org_generate(c: Context, name: str, days: int) -> None:
+    """Make a new key and self-signed certificate (admins; for pilots and tests).
+
+    A new version replaces the old one for new packets; old packets still verify with
+    the old certificate. For recipients' readers to trust packets without steps of
+    their own, import a CA-issued document-signing certificate instead (keys/README.md).
+    """
+    from . import orgkey
+
+    vault = c.vault()
+    with vault.audited("keys.org.generate") as targets:
+        cert = orgkey.generate(vault, name, days)
+        targets["version"] = cert.version
+    click.echo(_org_summary(cert))
+    click.echo("hand the certificate to recipients with refuge keys org cert -o FILE, and its SHA-256 by another channel")
+
+
+@keys_org.command("import")
+@click.argument("p12", required=False, type=click.Path(dir_okay=False))
+@click.option("--key", "key_file", metavar="KEY.pem", type=click.Path(dir_okay=False), help="The private key (PEM).")
+@click.option("--cert", "cert_file", metavar="CERT.pem", type=click.Path(dir_okay=False), help="Its certificate (PEM).")
+@click.option("--chain", "chain_file", metavar="CHAIN.pem", type=click.Path(dir_okay=False), help="The CA certificates (PEM).")
+@click.option("--passphrase-file", metavar="FILE", type=click.Path(dir_okay=False),
+              help="The .p12's or the key's passphrase, on the file's first line.")
+@pass_ctx
+def keys_org_import(c: Context, p12, key_file, cert_file, chain_file, passphrase_file) -> None:
+    """Store a CA-issued key and certificate: FILE.p12, or --key and --cert (admins)."""
+    from . import orgkey
+
+    if p12 and (key_file or cert_file or chain_file):
+        raise click.UsageError("give a .p12 file or --key/--cert/--chain, not both")
+    if not p12 and not (key_file and cert_file):
+        raise click.UsageError("give a .p12 file, or --key KEY.pem and --cert CERT.pem")
+    secret = _password_file(passphrase_file) if passphrase_file else None
+    vault = c.vault()
+    with vault.audited("keys.org.import") as targets:
+        if p12:
+            cert = orgkey.import_p12(vault, _read_input(p12, "the .p12 file"), secret)
+        else:
+            cert = orgkey.import_pem(vault, _read_input(key_file, "--key"), _read_input(cert_file, "--cert"),
+                                     _read_input(chain_file, "--chain") if chain_file else None, secret)
+        targets["version"] = cert.version
+    click.echo(_org_summary(cert))
+
+
+@keys_org.command("cert")
+@click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write the certificate (PEM) here; default: print it.")
+@click.option("--chain", "with_chain", is_flag=True, help="Include the CA certificates after it.")
+@pass_ctx
+def keys_org_cert(c: Context, output: str | None, with_chain: bool) -> None:
+    """The organisation's certificate, for recipients (refuge packet verify --trust)."""
+    from . import orgkey
+
+    vault = c.vault()
+    with vault.audited("keys.org.cert"):
+        cert = orgkey.current(vault)
+        if cert is None:
+            raise InvalidInput(orgkey.NO_ORG_KEY)
+    pem = cert.chain_pem if with_chain else cert.cert_pem
+    if output:
+        write_atomically(output, lambda f: f.write(pem))
+        click.echo(f"wrote the certificate of organisation key version {cert.version}; SHA-256 {cert.fingerprint}")
+    else:
+        click.echo(pem.decode(), nl=False)
+
+
+@keys_org.command("show")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@pass_ctx
+def keys_org_show(c: Context, as_json: bool) -> None:
+    """The organisation key in force: certificate, validity, fingerprint, timestamp authority."""
+    from . import orgkey
+
+    vault = c.vault()
+    with vault.audited("keys.org.show"):
+        cert = orgkey.current(vault)
+        info = dict(cert.as_dict(), tsa=orgkey.tsa_url(vault)) if cert else None
+    if as_json:
+        click.echo(json.dumps(info, indent=2, ensure_ascii=False))
+    elif info is None:
+        click.echo(orgkey.NO_ORG_KEY)
+    else:
+        for k in ("version", "subject", "issuer", "not_before", "not_after", "sha256", "tsa"):
+            click.echo(f"{k + ':':12}{_cell(info[k]) or 'none'}")
+
+
+@keys_org.command("tsa")
+@click.argument("url", required=False)
+@click.option("--none", "clear", is_flag=True, help="Stop timestamping packets.")
+@pass_ctx
+def keys_org_tsa(c: Context, url: str | None, clear: bool) -> None:
+    """Timestamp packets (PAdES B-T) with an RFC 3161 authority at URL (admins); no URL shows it."""
+    from . import orgkey
+
+    if url and clear:
+        raise click.UsageError("give a URL or --none, not both")
+    vault = c.vault()
+    if not url and not clear:
+        with vault.audited("keys.org.tsa"):
+            current = orgkey.tsa_url(vault)
+        click.echo(current or "none: packets are signed without a timestamp (PAdES B-B)")
+        return
+    with vault.audited("keys.org.tsa"):
+        orgkey.set_tsa(vault, None if clear else url)
+    click.echo(f"packets are now timestamped by {url}" if url else "packets are now signed without a timestamp")
+
+
+@keys_org.command("rewrap")
+@pass_ctx
+def keys_org_rewrap(c: Context) -> None:
+    """Give every admin and case lead who lacks one a copy of the organisation key (admins)."""
+    from . import orgkey
+
+    vault = c.vault()
+    with vault.audited("keys.org.rewrap") as targets:
+        done = orgkey.rewrap(vault)
+        targets["users"] = done
+    click.echo(f"wrapped the organisation key to {', '.join(vault.directory.name(u) for u in done)}" if done
+               else "everyone who signs packets already holds the organisation key")
 
 
 # --- audit ---
@@ -871,6 +1172,73 @@ def fsck(c: Context, deep: bool, repair: bool, as_json: bool) -> None:
             raise VerificationFailed(f"{len(left)} problems found{hint}")
     if not as_json:
         click.echo("ok: no problems found")
+
+
+# --- vault ---
+
+
+@cli.group("vault")
+def vault_group() -> None:
+    """Move a whole vault between storage locations, and connect to S3 vaults."""
+
+
+@vault_group.command("copy")
+@click.argument("src", metavar="SRC")
+@click.argument("dst", metavar="DST")
+@click.option("--endpoint-url", metavar="URL", help="S3-compatible endpoint for the s3:// side(s) (default: remembered).")
+@click.option("--region", metavar="REGION", help="Region for the s3:// side(s) (default: remembered).")
+@click.option("--json", "as_json", is_flag=True, help="Print the counts as JSON.")
+@pass_ctx
+def vault_copy(c: Context, src: str, dst: str, endpoint_url: str | None, region: str | None, as_json: bool) -> None:
+    """Copy every object of the vault at SRC to DST (a folder or s3://BUCKET/PREFIX).
+
+    Each object is read back from DST and its SHA-256 compared with SRC's.
+    Running it again resumes an interrupted copy: objects already at DST with
+    the same SHA-256 are skipped; one with different bytes stops it (exit 3).
+    No key is needed: the objects are copied as they are, still encrypted.
+    """
+    from .copy import copy_vault
+    from .storage import open_backend
+
+    def backend(location: str):
+        if location.startswith("s3://"):
+            return open_backend(location, home=c.home, endpoint_url=endpoint_url, region=region)
+        return open_backend(os.path.abspath(location))
+
+    source, target = backend(src), backend(dst)
+    report = copy_vault(source, target)
+    for location in (src, dst):
+        if location.startswith("s3://"):
+            from .s3 import remember_connection
+
+            remember_connection(c.home, location, endpoint_url=endpoint_url, region=region)
+    counts = report.as_dict()
+    if as_json:
+        click.echo(json.dumps(counts, indent=2, sort_keys=True))
+    else:
+        click.echo(f"copied {report.copied} objects ({report.bytes_copied} bytes), {report.present} already there; "
+                   f"all {counts['verified']} verified by SHA-256")
+
+
+@vault_group.command("connect")
+@click.argument("location", metavar="s3://BUCKET/PREFIX")
+@click.option("--endpoint-url", metavar="URL", help="An S3-compatible endpoint.")
+@click.option("--region", metavar="REGION", help="The bucket's region.")
+@click.option("--kms-endpoint-url", metavar="URL", help="A KMS-compatible endpoint (vaults with KMS escrow).")
+@pass_ctx
+def vault_connect(c: Context, location: str, endpoint_url, region, kms_endpoint_url) -> None:
+    """Remember how to reach an S3 vault (endpoint, region; never credentials) and use it by default."""
+    from .core import Vault
+    from .s3 import canonical_location, remember_connection
+    from .storage import open_backend
+
+    if not location.startswith("s3://"):
+        raise click.UsageError("refuge vault connect is for s3:// locations; a folder needs no connecting")
+    settings = Vault.read_settings(open_backend(location, home=c.home, endpoint_url=endpoint_url, region=region))
+    remember_connection(c.home, location, endpoint_url=endpoint_url, region=region, kms_endpoint_url=kms_endpoint_url)
+    if not c.home.config().get("vault"):
+        c.home.update_config(vault=canonical_location(location))
+    click.echo(f"connected to vault {settings['vault_id']} at {canonical_location(location)}")
 
 
 # --- demo ---

@@ -93,6 +93,8 @@ class Document:
     person: str | None = None
     lang: str | None = None
     translation_of: str | None = None
+    translator: str | None = None
+    dialect: str | None = None
     flags: list[str] = field(default_factory=list)
     versions: list[dict] = field(default_factory=list)
 
@@ -208,6 +210,8 @@ class Vault:
         self.me = me
         self.settings = settings
         self.id = settings["vault_id"]
+        if settings.get("object_lock") and hasattr(backend, "object_lock"):
+            backend.object_lock = settings["object_lock"]  # S3: audit entries get Object Lock retention
         self._dir_identity = self._unwrap_directory_key()
         self.directory = Directory()
         self._directory_log = EventLog(backend, "directory/events")
@@ -232,16 +236,27 @@ class Vault:
         return settings
 
     @classmethod
-    def open(cls, location: str, home: Home, unlock: Callable[[], SecretIdentity]) -> "Vault":
-        """Open the vault at ``location`` as the person ``unlock()`` returns."""
-        backend = open_backend(location)
+    def open(cls, location: str, home: Home, unlock: Callable[[], SecretIdentity], **backend_options) -> "Vault":
+        """Open the vault at ``location`` as the person ``unlock()`` returns.
+
+        ``backend_options`` (S3: ``endpoint_url``, ``region``) go to :func:`open_backend`.
+        """
+        backend = open_backend(location, home=home, **backend_options)
         settings = cls.read_settings(backend)
         return cls(backend, home, unlock(), settings)
 
     @classmethod
-    def init(cls, location: str, home: Home, admin: SecretIdentity) -> "Vault":
-        """Create a vault with ``admin`` as its founding admin."""
-        backend = open_backend(location)
+    def init(cls, location: str, home: Home, admin: SecretIdentity, kms_key: str | None = None,
+             lock_days: int | None = None, lock_mode: str | None = None, kms_endpoint_url: str | None = None,
+             **backend_options) -> "Vault":
+        """Create a vault with ``admin`` as its founding admin.
+
+        ``kms_key`` turns on KMS escrow of every case key version (vault/kms.py);
+        ``lock_days``/``lock_mode`` write audit entries with S3 Object Lock
+        retention (the bucket must have Object Lock enabled). Both are recorded
+        in the vault's settings object, once, here.
+        """
+        backend = open_backend(location, home=home, **backend_options)
         if isinstance(location, str) and not location.startswith("s3://"):
             p = Path(location)
             if p.exists() and any(p.iterdir()):
@@ -249,11 +264,26 @@ class Vault:
                     raise InvalidInput(f"a vault already exists at {location}; use it, or pick another location")
                 raise InvalidInput(f"{location} is not empty; pick an empty or new folder")
             p.mkdir(parents=True, exist_ok=True, mode=0o700)
+        elif backend.exists("vault"):
+            raise InvalidInput(f"a vault already exists at {location}; use it, or pick another location")
+        elif backend.children(""):
+            raise InvalidInput(f"{location} is not empty; pick an empty or new prefix")
         dir_identity = age.X25519Identity.generate()
         settings = {
             "format": FORMAT, "version": FORMAT_VERSION, "vault_id": _random_id(10),
             "created": now(), "anchor": base64.b64encode(admin.public.sign_pub).decode(),
         }
+        if lock_days or lock_mode:
+            from .s3 import object_lock_setting
+
+            settings["object_lock"] = object_lock_setting(backend, lock_days, lock_mode)
+        if kms_key:
+            from .kms import Escrow
+
+            escrow = Escrow(kms_key, getattr(backend, "region", None),
+                            kms_endpoint_url or os.environ.get("REFUGE_KMS_ENDPOINT_URL"))
+            escrow.probe(settings["vault_id"])  # fail now, before anything is written, if KMS refuses
+            settings["kms"] = {"key_id": kms_key, "region": escrow.client.meta.region_name}
         try:
             backend.put("vault", canonical(settings))
         except ObjectExists:
@@ -389,6 +419,9 @@ class Vault:
         if not self.backend.exists(key):
             self.backend.put(key, age.encrypt_bytes([public.age_recipient], f"{self._dir_identity}\n".encode()))
         self._append_directory("user.enrolled", {"user": public.fields(), "role": role})
+        from . import orgkey
+
+        orgkey.wrap_to(self, self.directory.users[public.user_id])  # admins and case leads hold the org key
         return self.directory.users[public.user_id]
 
     def remove_user(self, name: str) -> User:
@@ -401,6 +434,9 @@ class Vault:
             raise InvalidInput("you cannot remove yourself; ask another admin")
         self._append_directory("user.removed", {"user_id": user.user_id})
         self.backend.delete(f"directory/keys/{user.user_id}")
+        from . import orgkey
+
+        orgkey.forget(self, user.user_id)  # their copies of the organisation signing key
         return user
 
     def _append_directory(self, type: str, data: dict) -> None:
@@ -458,10 +494,16 @@ class Vault:
 
     def _write_version(self, case_id: str, version: int, identity: age.X25519Identity, members: Iterable[str]) -> None:
         members = sorted(set(members))
+        escrow = self._escrow()
+        escrowed = escrow.encrypt(self.id, case_id, version, str(identity)) if escrow else None
         for uid in members:
             user = self.directory.users[uid]
             self.backend.put(f"cases/{case_id}/keys/{version:04d}/{uid}",
                              age.encrypt_bytes([user.public.age_recipient], f"{identity}\n".encode()))
+        if escrowed is not None:  # the KMS escrow copy, before the marker commits the version
+            from .kms import escrow_key
+
+            self.backend.put(escrow_key(case_id, version), escrowed)
         marker = sign_record(self.me, {"case": case_id, "version": version, "members": members, "time": now()})
         self.backend.put(f"cases/{case_id}/versions/{version:04d}", canonical(marker))
         self._case_ids.setdefault(case_id, {})[version] = identity
@@ -475,6 +517,79 @@ class Vault:
         except ObjectExists:
             raise RefugeError("someone else changed this case's keys at the same moment; run the command again") from None
         return version
+
+    # --- cases: KMS escrow (vault/kms.py) -----------------------------------------------
+
+    def _escrow(self):
+        """The KMS escrow of this vault, or None when it was created without --kms-key."""
+        if not self.settings.get("kms"):
+            return None
+        if getattr(self, "_kms", None) is None:
+            from .kms import Escrow
+
+            self._kms = Escrow.from_settings(self.settings["kms"], self.home, self.backend.location)
+        return self._kms
+
+    def recover_case(self, case_id: str, name: str) -> tuple[User, list[int]]:
+        """Recover a case's keys from KMS escrow and wrap them to ``name`` (admins only).
+
+        The admin cannot read case references, so the case is given by its id
+        (the case column of the audit log). Every key version is decrypted with
+        KMS, the case's signed events are checked with the recovered keys, each
+        version is wrapped to ``name`` as a normal member key, and a
+        ``member.granted`` event signed by the admin records it. The admin holds
+        the case keys only for the duration of this call; CloudTrail records each
+        KMS Decrypt with the case's encryption context. Returns the new member
+        and the key versions recovered.
+        """
+        from .kms import escrow_key
+
+        self._require_role("admin", doing="recovering a case from KMS escrow")
+        escrow = self._escrow()
+        if escrow is None:
+            raise InvalidInput("this vault was created without --kms-key, so no case key is escrowed; "
+                               "recover through a member's case key (refuge case export-key)")
+        if case_id not in self.case_ids():
+            raise NotFound(f"no case with id {case_id}; admins give the case id (see the case column of refuge audit log)")
+        user = self.directory.by_name(name)
+        if user.removed:
+            raise InvalidInput(f"{name} was removed from the vault")
+        if user.role not in MEMBER_ROLES:
+            raise InvalidInput(f"{name} is {user.role}; only lawyers and case leads can be case members")
+        versions = self._versions(case_id)
+        if not versions:
+            raise NotFound(f"case {case_id} has no committed key version")
+        recovered: dict[int, age.X25519Identity] = {}
+        for v in versions:
+            try:
+                with self.backend.get(escrow_key(case_id, v)) as f:
+                    blob = f.read()
+            except NotFound:
+                raise VerificationFailed(f"key version {v} of case {case_id} has no escrow copy: it was deleted, "
+                                         "or written before KMS escrow was set up") from None
+            try:
+                recovered[v] = age.X25519Identity.from_string(escrow.decrypt(self.id, case_id, v, blob).strip())
+            except ValueError:
+                raise VerificationFailed(f"the escrow copy of key version {v} of case {case_id} is not a case key") from None
+        try:
+            self._case_ids[case_id] = dict(recovered)
+            case = Case(case_id)
+            for event in self._case_log(case_id).events(recovered.values()):
+                self._apply(case, event)  # the recovered keys open the case, and its history verifies
+            self._before_write(case)
+            for v, identity in sorted(self._case_ids[case_id].items()):
+                key = f"cases/{case_id}/keys/{v:04d}/{user.user_id}"
+                if not self.backend.exists(key):
+                    self.backend.put(key, age.encrypt_bytes([user.public.age_recipient], f"{identity}\n".encode()))
+            if user.user_id not in case.members:
+                self._append_case(case, "member.granted", {"users": [user.user_id], "recovered": "kms-escrow"})
+        except age.AgeError:
+            raise VerificationFailed(f"the escrowed keys of case {case_id} do not open its events: "
+                                     "the escrow or the events were altered") from None
+        finally:  # the admin is no member: forget the keys and the case now
+            self._case_ids.pop(case_id, None)
+            self._cases.pop(case_id, None)
+        return user, versions
 
     # --- cases: events ---------------------------------------------------------------
 
@@ -556,7 +671,7 @@ class Vault:
                 doc = Document(d["id"], case.id, d["version"], d["blob"], d["key_version"], d["type"], d["title"],
                                d["filename"], d["size"], d["sha256"], d["mime"], event.author, event.time,
                                list(d.get("tags", [])), d.get("person"), d.get("lang"), d.get("translation_of"),
-                               list(d.get("flags", [])))
+                               d.get("translator"), d.get("dialect"), list(d.get("flags", [])))
                 case.documents[doc.id] = doc
             else:
                 for k in ("version", "blob", "key_version", "size", "sha256", "mime", "filename", "flags"):
@@ -709,6 +824,8 @@ class Vault:
         translation_of: str | None = None,
         supersedes: str | None = None,
         limit: int = intake.DEFAULT_LIMIT,
+        translator: str | None = None,
+        dialect: str | None = None,
     ) -> list[AddResult]:
         """Add files to a case; each succeeds or fails alone and a failure leaves no trace."""
         self._require_role("lawyer", "case-lead", doing="adding documents")
@@ -721,18 +838,22 @@ class Vault:
             raise InvalidInput(f"--supersedes {supersedes} is not a document of this case")
         if supersedes and len(paths) != 1:
             raise InvalidInput("--supersedes takes exactly one file")
+        if (translator or dialect) and not translation_of:
+            raise InvalidInput("--translator and --dialect describe a translation; give --translation-of DOC too")
         self._before_write(case)
         results = []
         for i, path in enumerate(paths, 1):
             label = f"file {i}" if len(paths) > 1 else "the file"
             try:
                 results.append(AddResult(path, self._add_one(case, path, label, type, list(tags), person, lang,
-                                                             title, translation_of, supersedes, limit)))
+                                                             title, translation_of, supersedes, limit,
+                                                             translator, dialect)))
             except RefugeError as e:
                 results.append(AddResult(path, error=e))
         return results
 
-    def _add_one(self, case, path, label, type, tags, person, lang, title, translation_of, supersedes, limit) -> Document:
+    def _add_one(self, case, path, label, type, tags, person, lang, title, translation_of, supersedes, limit,
+                 translator=None, dialect=None) -> Document:
         found = intake.inspect(path, limit, label)
         version = self._current_version(case.id)
         recipient = self._case_identities(case.id)[version].recipient
@@ -751,6 +872,8 @@ class Vault:
             doc_id, number = f"{case.id}-{_random_id(5)}", 1
             meta = {"type": type, "title": title or os.path.splitext(filename)[0], "tags": sorted(set(tags)),
                     "person": person, "lang": lang, "translation_of": translation_of}
+        if translator:
+            meta.update(translator=translator, dialect=dialect)
         data = {"id": doc_id, "version": number, "blob": blob, "key_version": version, "filename": filename,
                 "size": size, "sha256": digest, "mime": found.mime, "flags": list(found.flags), **meta}
         self._append_case(case, "doc.added", data)
@@ -865,7 +988,7 @@ class Vault:
             for name in self.backend.leftovers():
                 problem(f".tmp/{name}", "leftover", "a temporary file of an interrupted write")
         for key in list(self.backend.list("directory/")) + list(self.backend.list("cases/")):
-            if "/versions/" in key:
+            if "/versions/" in key or "/escrow/" in key:  # signed JSON markers; KMS ciphertext blobs
                 continue
             with self.backend.get(key) as f:
                 try:
@@ -887,6 +1010,12 @@ class Vault:
             for v in self.backend.children(f"cases/{cid}/keys/"):
                 if v.isdigit() and int(v) not in committed:
                     problem(f"cases/{cid}/keys/{v}/", "leftover", "a key version that was never committed")
+            escrowed = {int(v) for v in self.backend.children(f"cases/{cid}/escrow/") if v.isdigit()}
+            for v in sorted(escrowed - committed):
+                problem(f"cases/{cid}/escrow/{v:04d}", "leftover", "the escrow copy of a key version never committed")
+            if self.settings.get("kms"):
+                for v in sorted(committed - escrowed):
+                    problem(f"cases/{cid}/escrow/{v:04d}", "missing", "a key version has no KMS escrow copy")
             try:
                 self._require_member(cid)
             except (NotPermitted, NotFound, VerificationFailed):
@@ -945,6 +1074,9 @@ class Vault:
         import time as _time
 
         root = getattr(self.backend, "root", None)
+        if root is None and hasattr(self.backend, "modified"):  # S3: the object's (or upload's) own time
+            written = self.backend.modified(obj)
+            return written is not None and _time.time() - written > seconds
         if root is None:
             return True
         try:

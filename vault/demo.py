@@ -9,6 +9,7 @@ from __future__ import annotations
 import io
 import os
 import tempfile
+import time
 from pathlib import Path
 from typing import Callable
 
@@ -123,6 +124,18 @@ def run(directory: str | None, say: Callable[[str], None]) -> Path:
         dave.find_case(case.id)
     except Exception as e:  # the auditor is refused by the keys themselves
         say(f"6. dave (auditor) tried to read the case: refused ({type(e).__name__})")
-    say(f"7. {bob.audit_log.last()} audit entries were recorded, each signed by the person who acted")
+    from packets.build import build_packet
+    from packets.profiles import get_profile
+
+    erin = Vault.open(location, home, lambda: secrets_["erin"])
+    ecase = erin.find_case("DEMO-0001")
+    with erin.audited("consent.grant"):
+        erin.record_consent(ecase, "granted", "unhcr-resettlement", note="fictional consent form, signed")
+    (root / "packets").mkdir()
+    with erin.audited("packet.build"):
+        built = build_packet(erin, ecase, get_profile("unhcr-resettlement"), time.strftime("%Y-%m-%d"),
+                             str(root / "packets" / "unhcr.pdf"), "Fictional Legal Clinic", allow_incomplete=True)
+    say(f"7. erin recorded consent and built a {built.record['pages']}-page packet for UNHCR: {built.paths[0]}")
+    say(f"8. {bob.audit_log.last()} audit entries were recorded, each signed by the person who acted")
     say(f"done: REFUGE_HOME={root / 'home'} REFUGE_VAULT={location} (passphrase: {DEMO_PASSPHRASE!r})")
     return root

@@ -161,7 +161,17 @@ def _fsync_dir(path: Path) -> None:
 
 
 def open_backend(location: str, **options) -> Backend:
-    """Open the backend for a location: a path, or ``s3://bucket/prefix``."""
-    if location.startswith("s3://"):
-        raise RefugeError("S3 vaults are not supported yet; use a local path")
+    """Open the backend for a location: a path, or ``s3://bucket/prefix``.
+
+    Options for S3 (ignored for a path): ``endpoint_url`` and ``region`` (given
+    on the command line), ``home`` (whose remembered connection settings are
+    used for what is not given; see :func:`vault.s3.connection_settings`) and
+    ``part_size``.
+    """
+    if str(location).startswith("s3://"):
+        from .s3 import S3Backend, connection_settings
+
+        conn = connection_settings(location, options.get("home"), options.get("endpoint_url"), options.get("region"))
+        extra = {"part_size": options["part_size"]} if options.get("part_size") else {}
+        return S3Backend(location, conn["endpoint_url"], conn["region"], **extra)
     return LocalBackend(location)

@@ -1,0 +1,952 @@
+"""Assemble a referral packet: cover letter, index, documents, numbering, bookmarks, volumes.
+
+``build(request)`` takes the planner's items in their final order and the recipient
+profile and returns the packet as one or more :class:`~packets.model.Volume` files:
+
+* a cover letter (the profile's text, wrapped, as many pages as it needs);
+* the index (a table or list with the profile's columns, headed per section), each entry
+  a link to its document's first page; volume 1 carries the whole index, and entries for
+  documents in later volumes name the volume instead of linking;
+* a separator page before each section when the profile asks for them;
+* each document, rendered by :mod:`packets.render` (and passed through the redaction
+  seam, if any), followed by the translator's declaration when it is a translation and
+  the profile requires one;
+* every page numbered ("Page N of M" and/or a Bates number) in an overlay with a white
+  background, consecutively across all volumes;
+* one bookmark per document, under its section's heading;
+* volumes split at document boundaries so that each file stays under the profile's
+  size limit (less room kept for the signature).
+
+The output is deterministic: the same request (and ``SOURCE_DATE_EPOCH``) gives the same
+bytes. Nothing is written to disk. Errors are :class:`AssembleError` (or
+:class:`~packets.render.RenderError`) with one line naming a document id, never a title.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import os
+import re
+from dataclasses import dataclass, field
+
+import pikepdf
+from pikepdf import Array, Dictionary, Name
+
+from .model import Item, PacketRequest, Volume
+from .profiles import DEFAULT_INDEX_TITLE, Profile, Section
+from .render import (
+    Fonts,
+    Rendered,
+    RenderError,
+    describe_char,
+    fonts_for,
+    page_count,
+    render_item,
+    sanitize_rendered,
+    save_pdf,
+)
+
+__all__ = [
+    "AssembleError",
+    "Item",
+    "PacketRequest",
+    "RenderError",
+    "SIGNATURE_HEADROOM",
+    "Volume",
+    "build",
+    "page_count",
+]
+
+#: Bytes kept free under ``volumes.max_bytes`` in each volume when the profile requires a
+#: signature, for the signature the sign stage appends afterwards (the same figure as
+#: ``packets.sign.SIGNATURE_HEADROOM``), but never more than half the limit.
+SIGNATURE_HEADROOM = 64 * 1024
+
+PRODUCER = "refuge"
+
+STAMP_SIZE = 12.0  # the IRB asks for type of at least 12 points; page numbers included
+STAMP_FONT = "Helvetica"  # a standard font: no embedding, and labels are WinAnsi text
+BODY_SIZE = 12.0
+BODY_LEADING = 16.0
+HEADING_SIZE = 16.0
+SEPARATOR_SIZE = 20.0
+CELL_PAD = 3.0
+
+_MAX_PAGINATION_PASSES = 12
+_MAX_SPLIT_PASSES = 24
+_UNIT_EXTRA_PAGE_ESTIMATE = 1500  # bytes of a separator or declaration page
+_STAMP_ESTIMATE = 160  # bytes of one page's number stamp
+
+
+class AssembleError(ValueError):
+    """A packet cannot be assembled. One line, naming a document id where one is at fault."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(" ".join(str(message).splitlines()))
+
+
+# ------------------------------------------------------------------------------ words
+
+_WORDS = {
+    "en": {
+        "number": "No.", "title": "Title", "type": "Type", "section": "Section", "language": "Language",
+        "date": "Date", "pages": "Pages", "bates": "Bates numbers", "volume": "Vol. {n}: {pages}",
+        "other": "Other documents", "packet": "referral packet", "of_volumes": "volume {n} of {k}",
+    },
+    "fr": {
+        "number": "N°", "title": "Titre", "type": "Type", "section": "Section", "language": "Langue",
+        "date": "Date", "pages": "Pages", "bates": "Numéros Bates", "volume": "Vol. {n} : {pages}",
+        "other": "Autres documents", "packet": "dossier de recommandation", "of_volumes": "volume {n} de {k}",
+    },
+    "es": {
+        "number": "N.º", "title": "Título", "type": "Tipo", "section": "Sección", "language": "Idioma",
+        "date": "Fecha", "pages": "Páginas", "bates": "Números Bates", "volume": "Vol. {n}: {pages}",
+        "other": "Otros documentos", "packet": "expediente de remisión", "of_volumes": "volumen {n} de {k}",
+    },
+}
+
+_TYPE_NAMES = {
+    "en": {
+        "identity": "Identity document", "civil-status": "Civil status", "medical": "Medical",
+        "psychological": "Psychological", "legal-declaration": "Declaration",
+        "country-evidence": "Country evidence", "correspondence": "Correspondence", "photo": "Photograph",
+        "translation": "Translation", "other": "Other",
+    },
+    "fr": {
+        "identity": "Pièce d'identité", "civil-status": "État civil", "medical": "Médical",
+        "psychological": "Psychologique", "legal-declaration": "Déclaration",
+        "country-evidence": "Preuve sur le pays", "correspondence": "Correspondance", "photo": "Photographie",
+        "translation": "Traduction", "other": "Autre",
+    },
+    "es": {
+        "identity": "Documento de identidad", "civil-status": "Estado civil", "medical": "Médico",
+        "psychological": "Psicológico", "legal-declaration": "Declaración",
+        "country-evidence": "Pruebas sobre el país", "correspondence": "Correspondencia", "photo": "Fotografía",
+        "translation": "Traducción", "other": "Otro",
+    },
+}
+
+_LANGUAGE_NAMES = {
+    "en": {"en": "English", "fr": "French", "es": "Spanish"},
+    "fr": {"en": "anglais", "fr": "français", "es": "espagnol"},
+    "es": {"en": "inglés", "fr": "francés", "es": "español"},
+}
+
+_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+def _language_name(code: str | None, lang: str) -> str:
+    if not code:
+        return ""
+    return _LANGUAGE_NAMES[lang].get(code, code)
+
+
+# ---------------------------------------------------------------------------- units
+
+
+@dataclass
+class _Unit:
+    """One document with the pages that travel with it (separator, declaration)."""
+
+    index: int  # position of the document in the packet, 0-based
+    item: Item
+    rendered: Rendered
+    group: int  # index into _Ctx.groups
+    separator: bool
+    declaration: str | None
+    size_estimate: int | None = None
+
+    @property
+    def pages(self) -> int:
+        return (1 if self.separator else 0) + self.rendered.page_count + (1 if self.declaration else 0)
+
+
+@dataclass
+class _Group:
+    section: Section | None
+    title: str
+
+
+@dataclass
+class _Ctx:
+    request: PacketRequest
+    profile: Profile
+    lang: str
+    fonts: Fonts
+    units: list[_Unit]
+    groups: list[_Group]
+    info_date: str
+    keep: list = field(default_factory=list)
+
+
+# --------------------------------------------------------------------------- layout
+
+
+@dataclass
+class _Page:
+    """A generated page as drawing operations, laid out before anything is drawn."""
+
+    ops: list = field(default_factory=list)  # ("t", font, size, x, y, text) | ("l", x0, y0, x1, y1)
+    links: list = field(default_factory=list)  # (x0, y0, x1, y1, document index)
+
+
+def _width(text: str, font: str, size: float) -> float:
+    from reportlab.pdfbase.pdfmetrics import stringWidth
+
+    return stringWidth(text, font, size)
+
+
+def _wrap(text: str, font: str, size: float, width: float) -> list[str]:
+    """Greedy word wrap; words longer than ``width`` are broken between characters."""
+    width = max(width, size)
+    out: list[str] = []
+    line = ""
+    for word in text.split(" "):
+        candidate = f"{line} {word}" if line else word
+        if _width(candidate, font, size) <= width:
+            line = candidate
+            continue
+        if line:
+            out.append(line)
+            line = ""
+        while _width(word, font, size) > width:
+            cut = len(word) - 1
+            while cut > 1 and _width(word[:cut], font, size) > width:
+                cut -= 1
+            out.append(word[:cut])
+            word = word[cut:]
+        line = word
+    out.append(line)
+    return out
+
+
+class _Flow:
+    """Lays out lines top to bottom inside the content area, starting new pages."""
+
+    def __init__(self, area: tuple[float, float, float, float]) -> None:
+        self.area = area
+        self.pages: list[_Page] = []
+        self.y = 0.0
+        self.new_page()
+
+    def new_page(self) -> None:
+        self.pages.append(_Page())
+        self.y = self.area[3]
+
+    @property
+    def page(self) -> _Page:
+        return self.pages[-1]
+
+    def room(self) -> float:
+        return self.y - self.area[1]
+
+    def paragraph(self, text: str, font: str, size: float, leading: float, gap: float,
+                  align: str = "left") -> None:
+        x0, _b, x1, _t = self.area
+        for raw in text.split("\n"):
+            for line in _wrap(raw.strip(), font, size, x1 - x0):
+                if self.room() < leading and self.y < self.area[3]:
+                    self.new_page()
+                self.y -= leading
+                x = x0 if align == "left" else x0 + (x1 - x0 - _width(line, font, size)) / 2
+                if line:
+                    self.page.ops.append(("t", font, size, x, self.y + (leading - size) * 0.5, line))
+        self.y -= gap
+
+
+def _paragraphs(text: str) -> list[str]:
+    return [p.strip("\n") for p in re.split(r"\n[ \t]*\n", text.replace("\r\n", "\n")) if p.strip()]
+
+
+def _layout_letter(text: str, f: Fonts, area, first_bold: bool = False) -> list[_Page]:
+    flow = _Flow(area)
+    for i, para in enumerate(_paragraphs(text)):
+        if i == 0 and first_bold:
+            flow.paragraph(para, f.bold, HEADING_SIZE - 2, BODY_LEADING + 2, BODY_LEADING)
+        else:
+            flow.paragraph(para, f.regular, BODY_SIZE, BODY_LEADING, BODY_LEADING * 0.6)
+    return flow.pages
+
+
+def _layout_separator(title: str, f: Fonts, area, page_height: float) -> _Page:
+    flow = _Flow(area)
+    flow.y = min(area[3], page_height * 0.62)
+    flow.paragraph(title, f.bold, SEPARATOR_SIZE, SEPARATOR_SIZE * 1.3, 0, align="center")
+    return flow.pages[0]
+
+
+@dataclass
+class _Entry:
+    cells: dict[str, str]
+    link: int | None  # document index to link to, or None (document in a later volume)
+    heading: str | None = None  # a section heading row instead of an entry
+
+
+def _column_widths(columns: list[str], header: dict[str, str], rows: list[dict[str, str]],
+                   f: Fonts, avail: float) -> list[float]:
+    natural = []
+    for c in columns:
+        w = _width(header[c], f.bold, BODY_SIZE)
+        for r in rows:
+            w = max(w, _width(r[c], f.regular, BODY_SIZE))
+        natural.append(w + 2 * CELL_PAD)
+    total = sum(natural)
+    flex = [i for i, c in enumerate(columns) if c in ("title", "type", "section")]
+    if total <= avail:
+        extra = avail - total
+        if "title" in columns:
+            natural[columns.index("title")] += extra
+        return natural
+    fixed = sum(w for i, w in enumerate(natural) if i not in flex)
+    flex_total = sum(natural[i] for i in flex)
+    remaining = avail - fixed
+    if flex and remaining >= 48 * len(flex):
+        return [natural[i] * remaining / flex_total if i in flex else natural[i] for i in range(len(columns))]
+    return [w * avail / total for w in natural]
+
+
+def _layout_index(ctx: _Ctx, entries: list[_Entry], area) -> list[_Page]:
+    profile, f, lang = ctx.profile, ctx.fonts, ctx.lang
+    words = _WORDS[lang]
+    title = profile.index.title.get(lang) or DEFAULT_INDEX_TITLE[lang]
+    flow = _Flow(area)
+    flow.paragraph(title, f.bold, HEADING_SIZE, HEADING_SIZE * 1.4, BODY_LEADING * 0.5)
+    x0, _b, x1, _t = area
+    columns = [c for c in profile.index.columns]
+    if profile.index.style == "list":
+        for e in entries:
+            if e.heading is not None:
+                if flow.room() < 3 * BODY_LEADING:
+                    flow.new_page()
+                flow.y -= BODY_LEADING * 0.4
+                flow.paragraph(e.heading, f.bold, BODY_SIZE, BODY_LEADING, BODY_LEADING * 0.2)
+                continue
+            parts = []
+            for c in columns:
+                if c == "number":
+                    continue
+                v = e.cells[c]
+                if v and c in ("pages", "bates"):
+                    v = f"{words[c]} {v}"
+                if v:
+                    parts.append(v)
+            text = (f"{e.cells['number']}. " if "number" in columns else "") + " — ".join(parts)
+            lines = _wrap(text, f.regular, BODY_SIZE, x1 - x0 - 12)
+            if flow.room() < len(lines) * BODY_LEADING and flow.y < area[3]:
+                flow.new_page()
+            top = flow.y
+            for k, line in enumerate(lines):
+                flow.y -= BODY_LEADING
+                flow.page.ops.append(("t", f.regular, BODY_SIZE, x0 + (12 if k else 0),
+                                      flow.y + (BODY_LEADING - BODY_SIZE) * 0.5, line))
+            if e.link is not None:
+                flow.page.links.append((x0, flow.y, x1, top, e.link))
+            flow.y -= BODY_LEADING * 0.3
+        return flow.pages
+
+    header = {c: words[c] for c in columns}
+    rows = [e.cells for e in entries if e.heading is None]
+    widths = _column_widths(columns, header, rows, f, x1 - x0)
+    lines_of = lambda cells, font: [_wrap(cells[c], font, BODY_SIZE, w - 2 * CELL_PAD)  # noqa: E731
+                                    for c, w in zip(columns, widths)]
+    header_lines = lines_of(header, f.bold)
+    header_h = max(len(ls) for ls in header_lines) * BODY_LEADING + 2 * CELL_PAD
+
+    def draw_row(cell_lines: list[list[str]], font: str, height: float) -> None:
+        top = flow.y
+        x = x0
+        for ls, w in zip(cell_lines, widths):
+            for k, line in enumerate(ls):
+                base = top - CELL_PAD - (k + 1) * BODY_LEADING + (BODY_LEADING - BODY_SIZE) * 0.5
+                if line:
+                    flow.page.ops.append(("t", font, BODY_SIZE, x + CELL_PAD, base, line))
+            x += w
+        flow.y -= height
+        flow.page.ops.append(("l", x0, flow.y, x1, flow.y))
+
+    def draw_header() -> None:
+        draw_row(header_lines, f.bold, header_h)
+
+    draw_header()
+    for n, e in enumerate(entries):
+        if e.heading is not None:
+            head = _wrap(e.heading, f.bold, BODY_SIZE, x1 - x0 - 2 * CELL_PAD)
+            h = len(head) * BODY_LEADING + 2 * CELL_PAD + BODY_LEADING * 0.4
+            nxt = entries[n + 1] if n + 1 < len(entries) else None
+            need = h + (max(len(ls) for ls in lines_of(nxt.cells, f.regular)) * BODY_LEADING + 2 * CELL_PAD
+                        if nxt is not None and nxt.heading is None else 0)
+            if flow.room() < need:
+                flow.new_page()
+                draw_header()
+            flow.y -= BODY_LEADING * 0.4
+            for k, line in enumerate(head):
+                base = flow.y - CELL_PAD - (k + 1) * BODY_LEADING + (BODY_LEADING - BODY_SIZE) * 0.5
+                flow.page.ops.append(("t", f.bold, BODY_SIZE, x0 + CELL_PAD, base, line))
+            flow.y -= h - BODY_LEADING * 0.4
+            continue
+        cell_lines = lines_of(e.cells, f.regular)
+        h = max(len(ls) for ls in cell_lines) * BODY_LEADING + 2 * CELL_PAD
+        if flow.room() < h:
+            flow.new_page()
+            draw_header()
+        top = flow.y
+        draw_row(cell_lines, f.regular, h)
+        if e.link is not None:
+            flow.page.links.append((x0, flow.y, x1, top, e.link))
+    return flow.pages
+
+
+# ------------------------------------------------------------------------ pagination
+
+
+@dataclass
+class _Pagination:
+    cover: list[_Page]
+    index: list[_Page]
+    unit_start: list[int]  # packet page number of each unit's first page (1-based)
+    doc_first: list[int]
+    doc_last: list[int]
+    total: int
+    volumes: int
+
+    @property
+    def front(self) -> int:
+        return len(self.cover) + len(self.index)
+
+
+def _area(profile: Profile) -> tuple[float, float, float, float]:
+    m = profile.margins
+    return (m.left, m.bottom, profile.page_width - m.right, profile.page_height - m.top)
+
+
+def _range(first: int, last: int) -> str:
+    return str(first) if first == last else f"{first}-{last}"
+
+
+def _entries(ctx: _Ctx, pg: _Pagination, volume_of: list[int]) -> list[_Entry]:
+    profile, lang = ctx.profile, ctx.lang
+    words = _WORDS[lang]
+    types = _TYPE_NAMES[lang]
+    out: list[_Entry] = []
+    last_group = None
+    for u in ctx.units:
+        if u.group != last_group and ctx.groups[u.group].title:
+            out.append(_Entry({}, None, heading=ctx.groups[u.group].title))
+        last_group = u.group
+        first, last = pg.doc_first[u.index], pg.doc_last[u.index]
+        pages = _range(first, last)
+        vol = volume_of[u.index]
+        if vol != 1:
+            pages = words["volume"].format(n=vol, pages=pages)
+        bates = ""
+        if profile.numbering.bates:
+            b0, b1 = profile.bates_label(first), profile.bates_label(last)
+            bates = b0 if first == last else f"{b0}-{b1}"
+        it = u.item
+        cells = {
+            "number": str(u.index + 1),
+            "title": it.title,
+            "type": types.get(it.type, it.type),
+            "section": ctx.groups[u.group].title,
+            "language": _language_name(it.lang, lang),
+            "date": it.date,
+            "pages": pages,
+            "bates": bates,
+        }
+        out.append(_Entry(cells, u.index if vol == 1 else None))
+    return out
+
+
+def _paginate(ctx: _Ctx, volume_of: list[int]) -> _Pagination:
+    """Lay out the cover and index until their page counts settle (they depend on the
+    page total and the page ranges they print)."""
+    profile, f = ctx.profile, ctx.fonts
+    area = _area(profile)
+    n_vol = max(volume_of) if volume_of else 1
+    cover_n, index_n = 1, (0 if profile.index.style == "none" else 1)
+    for _ in range(_MAX_PAGINATION_PASSES):
+        p = cover_n + index_n + 1
+        unit_start, doc_first, doc_last = [], [], []
+        for u in ctx.units:
+            unit_start.append(p)
+            if u.separator:
+                p += 1
+            doc_first.append(p)
+            p += u.rendered.page_count + (1 if u.declaration else 0)
+            doc_last.append(p - 1)
+        total = p - 1
+        pg = _Pagination([], [], unit_start, doc_first, doc_last, total, n_vol)
+        text = profile.cover_letter(ctx.lang, recipient=profile.organisation, sender_org=ctx.request.sender_org,
+                                    date=ctx.request.date, document_count=len(ctx.units), page_count=total,
+                                    volume_count=n_vol)
+        bad = f.unsupported(text)
+        if bad is not None:
+            raise AssembleError(f"cover letter: has characters the packet font cannot show ({describe_char(bad)});"
+                                " write the sender organisation in Latin, Greek or Cyrillic script")
+        pg.cover = _layout_letter(text, f, area)
+        if index_n:
+            pg.index = _layout_index(ctx, _entries(ctx, pg, volume_of), area)
+        if len(pg.cover) == cover_n and len(pg.index) == index_n:
+            return pg
+        cover_n, index_n = len(pg.cover), len(pg.index)
+    raise AssembleError("the cover letter and index pages did not settle; report this as a bug")
+
+
+# -------------------------------------------------------------------------- drawing
+
+
+def _draw(ctx: _Ctx, pg: _Pagination) -> tuple[pikepdf.Pdf, dict[str, list[int]]]:
+    """Draw the generated pages (cover, index, separators, declarations) in one reportlab
+    document; return it opened with pikepdf and where each kind of page is in it."""
+    import io
+
+    from reportlab.pdfgen.canvas import Canvas
+
+    profile, f = ctx.profile, ctx.fonts
+    area = _area(profile)
+    pages: list[_Page] = list(pg.cover) + list(pg.index)
+    where: dict[str, list[int]] = {"cover": list(range(len(pg.cover))),
+                                    "index": list(range(len(pg.cover), len(pg.cover) + len(pg.index))),
+                                    "separator": [-1] * len(ctx.units), "declaration": [-1] * len(ctx.units)}
+    for u in ctx.units:
+        if u.separator:
+            where["separator"][u.index] = len(pages)
+            pages.append(_layout_separator(ctx.groups[u.group].title, f, area, profile.page_height))
+        if u.declaration:
+            decl = _layout_letter(u.declaration, f, area, first_bold=True)
+            where["declaration"][u.index] = len(pages)
+            pages.append(decl[0])
+            if len(decl) > 1:
+                raise AssembleError(f"document {u.item.doc_id}: the translator's declaration does not fit on one"
+                                    " page; shorten the translator details")
+    buf = io.BytesIO()
+    c = Canvas(buf, pagesize=(profile.page_width, profile.page_height), invariant=1, pageCompression=1)
+    c.setStrokeColorRGB(0.55, 0.55, 0.55)
+    c.setLineWidth(0.5)
+    for page in pages:
+        font = None
+        for op in page.ops:
+            if op[0] == "t":
+                _k, name, size, x, y, text = op
+                if font != (name, size):
+                    c.setFont(name, size)
+                    font = (name, size)
+                c.drawString(x, y, text)
+            else:
+                _k, lx0, ly0, lx1, ly1 = op
+                c.line(lx0, ly0, lx1, ly1)
+        c.showPage()
+        c.setStrokeColorRGB(0.55, 0.55, 0.55)
+        c.setLineWidth(0.5)
+    c.save()
+    gen = pikepdf.open(io.BytesIO(buf.getvalue()))
+    ctx.keep.append(gen)
+    return gen, where
+
+
+# --------------------------------------------------------------------------- stamps
+
+
+def _pdf_string(text: str) -> bytes:
+    raw = text.encode("cp1252")
+    return b"(" + raw.replace(b"\\", b"\\\\").replace(b"(", b"\\(").replace(b")", b"\\)") + b")"
+
+
+def _stamp_box(text: str, position: str, profile: Profile) -> tuple[float, float, float, float]:
+    w = _width(text, STAMP_FONT, STAMP_SIZE) + 2 * CELL_PAD
+    h = STAMP_SIZE + 2 * CELL_PAD
+    pw, ph, m = profile.page_width, profile.page_height, profile.margins
+    vert, horiz = position.split("-")
+    if horiz == "left":
+        x = m.left
+    elif horiz == "right":
+        x = pw - m.right - w
+    else:
+        x = (pw - w) / 2
+    x = min(max(x, 2.0), pw - 2.0 - w)
+    if vert == "bottom":
+        y = max(2.0, (m.bottom - h) / 2)
+    else:
+        y = ph - max(2.0, (m.top - h) / 2) - h
+    return x, y, w, h
+
+
+def _stamp(n: int, total: int, ctx: _Ctx) -> bytes:
+    """The overlay for packet page ``n`` of ``total``: white boxes with the labels."""
+    profile, nb = ctx.profile, ctx.profile.numbering
+    labels = []
+    if nb.consecutive:
+        labels.append((profile.page_label(n, total, ctx.lang), nb.position))
+    if nb.bates:
+        labels.append((profile.bates_label(n), nb.bates_position))
+    parts = []
+    for text, position in labels:
+        x, y, w, h = _stamp_box(text, position, profile)
+        f = lambda v: f"{v:.2f}".rstrip("0").rstrip(".")  # noqa: E731
+        parts.append(
+            f"q 1 g {f(x)} {f(y)} {f(w)} {f(h)} re f 0 g BT /RfgStamp {f(STAMP_SIZE)} Tf "
+            f"{f(x + CELL_PAD)} {f(y + CELL_PAD + STAMP_SIZE * 0.22)} Td ".encode()
+            + _pdf_string(text) + b" Tj ET Q")
+    return b"\n".join(parts)
+
+
+def _check_labels(ctx: _Ctx, total: int) -> None:
+    profile = ctx.profile
+    try:
+        if profile.numbering.consecutive:
+            profile.page_label(total, total, ctx.lang).encode("cp1252")
+    except UnicodeEncodeError:
+        raise AssembleError(f"{profile.source_name}: numbering.label.{ctx.lang}: has characters outside"
+                            " Latin-1; write the label in plain Latin letters") from None
+
+
+# -------------------------------------------------------------------------- volumes
+
+
+def _info_date(request: PacketRequest) -> str:
+    epoch = os.environ.get("SOURCE_DATE_EPOCH")
+    if epoch is not None and epoch.strip():
+        try:
+            when = _dt.datetime.fromtimestamp(int(epoch.strip()), _dt.timezone.utc)
+        except (ValueError, OverflowError, OSError):
+            raise AssembleError(f"SOURCE_DATE_EPOCH: {epoch.strip()[:20]!r} is not a number of seconds since"
+                                " 1970; set it to an integer such as 1795392000, or unset it") from None
+    else:
+        d = _dt.date.fromisoformat(request.date)
+        when = _dt.datetime(d.year, d.month, d.day, tzinfo=_dt.timezone.utc)
+    return when.strftime("D:%Y%m%d%H%M%SZ")
+
+
+def _write_volume(ctx: _Ctx, pg: _Pagination, gen: pikepdf.Pdf, where: dict[str, list[int]],
+                  number: int, units: list[_Unit], n_volumes: int) -> Volume:
+    profile, lang = ctx.profile, ctx.lang
+    out = pikepdf.new()
+    wrap: list[bool] = []  # generated pages get q/Q around their content before the stamp
+    doc_local: dict[int, int] = {}  # document index -> local page index of its first page
+    index_local: list[int] = []
+    if number == 1:
+        for i in where["cover"]:
+            out.pages.append(gen.pages[i])
+            wrap.append(True)
+        for i in where["index"]:
+            index_local.append(len(wrap))
+            out.pages.append(gen.pages[i])
+            wrap.append(True)
+    first_page = pg.unit_start[units[0].index] if units and number != 1 else 1
+    for u in units:
+        if u.separator:
+            out.pages.append(gen.pages[where["separator"][u.index]])
+            wrap.append(True)
+        doc_local[u.index] = len(wrap)
+        for p in u.rendered.pdf.pages:
+            out.pages.append(p)
+            wrap.append(False)
+        if u.declaration:
+            out.pages.append(gen.pages[where["declaration"][u.index]])
+            wrap.append(True)
+    last_page = first_page + len(wrap) - 1
+
+    stamp_font = out.make_indirect(Dictionary(Type=Name.Font, Subtype=Name.Type1, BaseFont=Name(f"/{STAMP_FONT}"),
+                                              Encoding=Name.WinAnsiEncoding))
+    numbered = profile.numbering.consecutive or profile.numbering.bates
+    q_open = pikepdf.Stream(out, b"q\n") if numbered else None
+    for k, page in enumerate(out.pages):
+        if not numbered:
+            break
+        obj = page.obj
+        res = obj.get(Name.Resources)
+        if not isinstance(res, pikepdf.Dictionary):
+            res = Dictionary()
+            obj.Resources = res
+        fonts_dict = res.get(Name.Font)
+        if not isinstance(fonts_dict, pikepdf.Dictionary):
+            fonts_dict = Dictionary()
+            res.Font = fonts_dict
+        fonts_dict.RfgStamp = stamp_font
+        body = _stamp(first_page + k, pg.total, ctx)
+        if wrap[k]:
+            page.contents_add(q_open, prepend=True)
+            body = b"Q\n" + body
+        page.contents_add(pikepdf.Stream(out, body))
+
+    # Links from the index to the documents of this volume.
+    for local, page_ops in zip(index_local, pg.index):
+        annots = []
+        for x0, y0, x1, y1, doc in page_ops.links:
+            if doc not in doc_local:
+                continue
+            target = out.pages[doc_local[doc]].obj
+            annots.append(out.make_indirect(Dictionary(
+                Type=Name.Annot, Subtype=Name.Link, Rect=Array([x0, y0, x1, y1]), Border=Array([0, 0, 0]),
+                F=4, Dest=Array([target, Name.Fit]))))
+        if annots:
+            out.pages[local].obj.Annots = Array(annots)
+
+    # Bookmarks: one per document, under its section's heading.
+    with out.open_outline() as outline:
+        current = None
+        for u in units:
+            title = u.item.title or u.item.doc_id
+            entry = pikepdf.OutlineItem(title, doc_local[u.index])
+            group = ctx.groups[u.group]
+            if not group.title:
+                outline.root.append(entry)
+                current = None
+                continue
+            if current is None or current[0] != u.group:
+                head = pikepdf.OutlineItem(group.title, doc_local[u.index])
+                outline.root.append(head)
+                current = (u.group, head)
+            current[1].children.append(entry)
+
+    out.Root.PageLabels = Dictionary(Nums=Array([0, Dictionary(S=Name.D, St=first_page)]))
+    out.Root.Lang = pikepdf.String(lang)
+    if units:
+        out.Root.PageMode = Name.UseOutlines
+    title = f"{profile.name} {_WORDS[lang]['packet']}"
+    if n_volumes > 1:
+        title += ", " + _WORDS[lang]["of_volumes"].format(n=number, k=n_volumes)
+    out.docinfo = out.make_indirect(Dictionary(
+        Title=pikepdf.String(title), Producer=pikepdf.String(PRODUCER),
+        CreationDate=pikepdf.String(ctx.info_date), ModDate=pikepdf.String(ctx.info_date)))
+    data = save_pdf(out)
+    return Volume(number=number, data=data, first_page=first_page, last_page=last_page,
+                  items=[u.item.doc_id for u in units])
+
+
+def _assign(ctx: _Ctx, limit: int, overhead: dict[int, int]) -> list[int]:
+    """Greedy split at document boundaries: fill each volume up to ``limit`` bytes."""
+    default = max([v for k, v in overhead.items() if k != 1] or [overhead.get(1, 0)])
+    volume_of = []
+    vol = 1
+    used = overhead.get(1, default)
+    has_content = True  # volume 1 holds the cover and index
+    for u in ctx.units:
+        size = u.size_estimate or 0
+        if has_content and used + size > limit:
+            vol += 1
+            used = overhead.get(vol, default)
+            has_content = False
+        if not has_content and used + size > limit:
+            raise _too_big(ctx, u, used + size, limit)
+        used += size
+        has_content = True
+        volume_of.append(vol)
+    return volume_of
+
+
+def _too_big(ctx: _Ctx, u: _Unit, size: int, limit: int) -> AssembleError:
+    return AssembleError(
+        f"document {u.item.doc_id} alone makes a volume of about {size} bytes, over the {limit}-byte limit of"
+        f" {ctx.profile.id} (volumes.max_bytes less room for the signature); reduce the document (scan at a lower"
+        " resolution, or split it into smaller documents) and add it again")
+
+
+def _estimate(u: _Unit) -> int:
+    size = len(u.rendered.to_bytes()) + _STAMP_ESTIMATE * u.pages
+    if u.separator:
+        size += _UNIT_EXTRA_PAGE_ESTIMATE
+    if u.declaration:
+        size += _UNIT_EXTRA_PAGE_ESTIMATE
+    return size
+
+
+def _build_volumes(ctx: _Ctx, volume_of: list[int]) -> list[Volume]:
+    pg = _paginate(ctx, volume_of)
+    _check_labels(ctx, pg.total)
+    gen, where = _draw(ctx, pg)
+    n_vol = max(volume_of) if volume_of else 1
+    volumes = []
+    for v in range(1, n_vol + 1):
+        units = [u for u in ctx.units if volume_of[u.index] == v]
+        volumes.append(_write_volume(ctx, pg, gen, where, v, units, n_vol))
+    return volumes
+
+
+# ---------------------------------------------------------------------------- build
+
+
+def _prepare(request: PacketRequest) -> _Ctx:
+    profile = request.profile
+    if not isinstance(profile, Profile):
+        raise AssembleError("request.profile: not a Profile; load one with packets.profiles.get_profile")
+    lang = request.lang or profile.language
+    if lang not in profile.accepted_languages:
+        raise AssembleError(f"{profile.source_name}: language {lang!r} is not accepted by {profile.id};"
+                            f" use one of {', '.join(profile.accepted_languages)}")
+    if not isinstance(request.date, str) or not _DATE.fullmatch(request.date):
+        raise AssembleError(f"date: {str(request.date)[:20]!r} is not yyyy-mm-dd; pass the packet date as 2026-11-23")
+    try:
+        _dt.date.fromisoformat(request.date)
+    except ValueError:
+        raise AssembleError(f"date: {request.date!r} is not a calendar date; pass a real date") from None
+    if not request.items:
+        raise AssembleError("no documents to assemble; the plan must include at least one document")
+    seen: set[str] = set()
+    for item in request.items:
+        if not isinstance(item, Item):
+            raise AssembleError("request.items: every item must be a packets.model.Item")
+        if item.doc_id in seen:
+            raise AssembleError(f"document {item.doc_id}: appears twice in the packet; include each document once")
+        seen.add(item.doc_id)
+    return _Ctx(request, profile, lang, fonts_for(""), [], [], _info_date(request))
+
+
+def _declaration(ctx: _Ctx, item: Item) -> str:
+    t = item.translator
+    needed = ("translator_name", "source_language", "dialect")
+    if not isinstance(t, dict) or any(not str(t.get(k) or "").strip() for k in needed):
+        raise AssembleError(
+            f"document {item.doc_id}: the translation has no translator details for the declaration"
+            f" {ctx.profile.id} requires; record translator_name, source_language and dialect"
+            " (\"none\" if there is none) with the translation")
+    fields = {k: str(t[k]) for k in needed}
+    fields["target_language"] = str(t.get("target_language") or _language_name(item.lang or ctx.lang, ctx.lang))
+    fields["date"] = str(t.get("date") or item.date)
+    text = ctx.profile.translator_declaration(ctx.lang, **fields)
+    bad = ctx.fonts.unsupported(text)
+    if bad is not None:
+        raise AssembleError(f"document {item.doc_id}: the translator details have characters the packet font"
+                            f" cannot show ({describe_char(bad)}); write them in Latin, Greek or Cyrillic script")
+    return text
+
+
+def _plan_units(ctx: _Ctx, rendered: list[Rendered]) -> None:
+    profile, lang = ctx.profile, ctx.lang
+    other = _WORDS[lang]["other"]
+    section_of: dict[str, Section | None] = {}
+    prev_key: object = object()
+    for i, (item, r) in enumerate(zip(ctx.request.items, rendered)):
+        if item.translation_of and item.translation_of in section_of:
+            section = section_of[item.translation_of]
+        else:
+            section = profile.section_for(item.type)
+        section_of[item.doc_id] = section
+        key = section.id if section is not None else None
+        new_group = key != prev_key
+        if new_group:
+            title = (section.title.get(lang) or section.title.get(profile.language) or section.id) \
+                if section is not None else other
+            if len(profile.sections) == 1 and section is not None and not profile.separator_pages:
+                title = ""  # a single section needs no heading
+            ctx.groups.append(_Group(section, title))
+        prev_key = key
+        declaration = None
+        if item.translation_of and profile.translations.declaration_required:
+            declaration = _declaration(ctx, item)
+        ctx.units.append(_Unit(i, item, r, len(ctx.groups) - 1,
+                               separator=bool(profile.separator_pages and new_group), declaration=declaration))
+    _choose_fonts(ctx)
+
+
+def _choose_fonts(ctx: _Ctx) -> None:
+    """Pick the fonts for the generated pages from everything they will show, and say
+    which text cannot be shown at all (naming the document, never its title)."""
+    profile, lang = ctx.profile, ctx.lang
+    index_shown = profile.index.style != "none"
+    cover = profile.cover_letter(lang, recipient=profile.organisation, sender_org=ctx.request.sender_org,
+                                 date=ctx.request.date, document_count=0, page_count=0, volume_count=0)
+    checks: list[tuple[str, str]] = [
+        (cover, "cover letter: the sender organisation, recipient or letter text"),
+        (profile.index.title.get(lang) or DEFAULT_INDEX_TITLE[lang], f"{profile.source_name}: index.title.{lang}"),
+        (" ".join(_WORDS[lang].values()), "index headings"),
+    ]
+    for g in ctx.groups:
+        checks.append((g.title, f"{profile.source_name}: sections: a title"))
+    for u in ctx.units:
+        it = u.item
+        if index_shown:
+            cols = profile.index.columns
+            if "title" in cols:
+                checks.append((it.title, f"document {it.doc_id}: its title"))
+            if "type" in cols:
+                checks.append((_TYPE_NAMES[lang].get(it.type, it.type), f"document {it.doc_id}: its type"))
+            if "language" in cols:
+                checks.append((_language_name(it.lang, lang), f"document {it.doc_id}: its language"))
+            if "date" in cols:
+                checks.append((it.date, f"document {it.doc_id}: its date"))
+        if u.declaration:
+            checks.append((u.declaration, f"document {it.doc_id}: the translator's declaration"))
+    ctx.fonts = fonts_for(*(text for text, _what in checks))
+    for text, what in checks:
+        bad = ctx.fonts.unsupported(text)
+        if bad is not None:
+            raise AssembleError(f"{what} has characters the packet font cannot show ({describe_char(bad)});"
+                                " write it in Latin, Greek or Cyrillic script")
+
+
+def _render_all(request: PacketRequest, keep: list) -> list[Rendered]:
+    out = []
+    for item in request.items:
+        r = render_item(item, request.profile)
+        if request.redact is not None:
+            redacted = request.redact(item, r.to_bytes())
+            if not isinstance(redacted, (bytes, bytearray)):
+                raise AssembleError(f"document {item.doc_id}: the redaction stage returned no PDF bytes;"
+                                    " it must return the redacted pages")
+            keep.append(r)
+            r = sanitize_rendered(bytes(redacted), item.doc_id, request.profile)
+        out.append(r)
+    return out
+
+
+def build(request: PacketRequest, *, headroom: int | None = None) -> list[Volume]:
+    """Assemble the packet described by ``request`` into one or more volumes.
+
+    Every page of every volume is numbered consecutively (``Volume.first_page`` to
+    ``Volume.last_page``); volume 1 holds the cover letter and the full index. When the
+    profile sets ``volumes.max_bytes``, the packet is split at document boundaries so that
+    each file is at most ``max_bytes - headroom`` bytes; ``headroom`` (bytes kept for
+    the signature appended later) defaults, when the profile requires a signature, to
+    :data:`SIGNATURE_HEADROOM` or half of ``max_bytes`` if that is less, else to 0.
+
+    Raises :class:`AssembleError` for a bad request, a document that alone exceeds the
+    size limit, a packet over a limit it may not split, or text the packet fonts cannot
+    show; :class:`~packets.render.RenderError` for a document that cannot be rendered.
+    Both carry one line naming the document id, never its title.
+    """
+    ctx = _prepare(request)
+    profile = ctx.profile
+    rendered = _render_all(request, ctx.keep)
+    _plan_units(ctx, rendered)
+    ctx.keep.extend(rendered)
+
+    volume_of = [1] * len(ctx.units)
+    volumes = _build_volumes(ctx, volume_of)
+    max_bytes = profile.volumes.max_bytes
+    if max_bytes is None:
+        return volumes
+    if headroom is None:
+        headroom = min(SIGNATURE_HEADROOM, max_bytes // 2) if profile.signature.required else 0
+    limit = max_bytes - max(0, int(headroom))
+    if limit <= 0:
+        raise AssembleError(f"{profile.source_name}: volumes.max_bytes: {max_bytes} bytes leaves no room after"
+                            f" {headroom} bytes for the signature; raise max_bytes")
+    if all(len(v.data) <= limit for v in volumes):
+        return volumes
+    if not profile.volumes.split:
+        raise AssembleError(f"the packet is {len(volumes[0].data)} bytes, over the {limit}-byte limit of"
+                            f" {profile.id} (volumes.max_bytes less room for the signature), and the profile does"
+                            " not split volumes; leave documents out or reduce their size")
+    for u in ctx.units:
+        u.size_estimate = _estimate(u)
+    overhead: dict[int, int] = {}
+    for _ in range(_MAX_SPLIT_PASSES):
+        volume_of = _assign(ctx, limit, overhead)
+        volumes = _build_volumes(ctx, volume_of)
+        over = [v for v in volumes if len(v.data) > limit]
+        if not over:
+            return volumes
+        for v in volumes:
+            est = sum(u.size_estimate or 0 for u in ctx.units if volume_of[u.index] == v.number)
+            actual = len(v.data) - est
+            slack = max(1024, limit // 200)
+            if len(v.data) > limit:
+                overhead[v.number] = max(overhead.get(v.number, 0), actual) + slack
+            if v.number == 1 and not v.items and len(v.data) > limit:
+                raise AssembleError(f"the cover letter and index alone are {len(v.data)} bytes, over the {limit}-byte"
+                                    f" limit of {profile.id}; raise volumes.max_bytes")
+            if len(v.items) == 1 and len(v.data) > limit and v.number != 1:
+                u = next(u for u in ctx.units if u.item.doc_id == v.items[0])
+                raise _too_big(ctx, u, len(v.data), limit)
+    raise AssembleError(f"could not split the packet into volumes under {limit} bytes; reduce the largest documents")

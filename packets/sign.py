@@ -1,0 +1,339 @@
+"""Sign packets (PAdES, with pyHanko) and their manifests, with the organisation key.
+
+The last write to a packet is its signature: an incremental update over the assembled,
+final PDF, so the signature's byte range covers every byte of the file as sent. Without a
+timestamp authority the signature is PAdES baseline B-B; with one (``refuge keys org tsa
+URL``) it carries an RFC 3161 signature timestamp, B-T. A profile with a visible signature
+gets a signature block on page 1 (signer, organisation, date) in :func:`signature_box`,
+which the cover page leaves free.
+
+The manifest says what the packet holds (profile, documents and versions, the SHA-256 of
+each volume before and after signing, consents used, redaction counts, builder) and is
+signed with the same key as a detached CMS signature over its canonical JSON. It names
+no people, titles or case references: only opaque ids, types, dates and digests.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import datetime as dt
+import hashlib
+import io
+import json
+import logging
+import os
+import secrets
+import unicodedata
+from dataclasses import dataclass, field
+
+from vault.errors import InvalidInput, RefugeError
+from vault.orgkey import OrgKey
+
+__all__ = [
+    "SIGNATURE_FIELD", "SignedVolume", "Sealed", "signature_box", "sign_pdf",
+    "encrypt_pdf", "seal", "manifest_bytes", "sign_manifest", "manifest_file",
+]
+
+SIGNATURE_FIELD = "refuge-packet-signature"
+MANIFEST_FORMAT = "refuge-packet-manifest"
+
+# pyHanko logs failed certificate paths with tracebacks; refuge reports one line instead.
+for _name in ("pyhanko", "pyhanko_certvalidator"):
+    logging.getLogger(_name).addHandler(logging.NullHandler())
+BOX_WIDTH, BOX_HEIGHT = 230, 58
+
+
+def signature_box(page_width: float, page_height: float, margins=None) -> tuple[int, int, int, int]:
+    """Where the visible signature block goes on page 1: bottom right, inside the margins."""
+    right = getattr(margins, "right", 54)
+    bottom = getattr(margins, "bottom", 54)
+    x2 = int(page_width - right)
+    y1 = int(bottom + 6)
+    return (x2 - BOX_WIDTH, y1, x2, y1 + BOX_HEIGHT)
+
+
+def _latin(text: str) -> str:
+    """Text the signature block's standard font can show (accents kept, the rest '?')."""
+    text = unicodedata.normalize("NFC", " ".join(str(text).split()))
+    return "".join(ch if ord(ch) < 256 and ch.isprintable() else "?" for ch in text)
+
+
+def _signer(key: OrgKey):
+    from asn1crypto import keys, x509
+    from pyhanko.sign.signers import SimpleSigner
+    from pyhanko_certvalidator.registry import SimpleCertificateStore
+
+    certs = [x509.Certificate.load(d) for d in key.chain_der]
+    return SimpleSigner(signing_cert=certs[0], signing_key=keys.PrivateKeyInfo.load(key.key_der),
+                        cert_registry=SimpleCertificateStore.from_certs(certs))
+
+
+def _organisation(key: OrgKey) -> str:
+    from asn1crypto import x509
+
+    subject = x509.Certificate.load(key.cert_der).subject.native
+    return subject.get("organization_name") or subject.get("common_name") or "the organisation"
+
+
+def encrypt_pdf(data: bytes, password: str) -> bytes:
+    """Encrypt a PDF with the standard security handler, AES-256 (PDF 2.0, revision 6).
+
+    The owner password is random and discarded: nobody can lift the protection, and every
+    permission is granted to whoever opens the file with ``password``.
+    """
+    import pikepdf
+
+    if not password:
+        raise InvalidInput("the password file is empty; put the packet's password on its first line")
+    out = io.BytesIO()
+    try:
+        with pikepdf.open(io.BytesIO(data)) as pdf:
+            pdf.save(out, encryption=pikepdf.Encryption(user=password, owner=secrets.token_urlsafe(32), R=6, aes=True))
+    except pikepdf.PdfError:
+        raise RefugeError("the assembled packet could not be encrypted; run again with REFUGE_DEBUG=1 and report it") from None
+    return out.getvalue()
+
+
+def sign_pdf(data: bytes, key: OrgKey, *, signer_name: str, visible: bool = False,
+             box: tuple[int, int, int, int] | None = None, reason: str = "Referral packet",
+             tsa_url: str | None = None, password: str | None = None,
+             when: dt.datetime | None = None) -> bytes:
+    """Sign a finished PDF with the organisation key; returns the signed bytes.
+
+    Args:
+        data: the PDF, final (an encrypted one needs ``password``).
+        key: the organisation key (vault.orgkey.unwrap).
+        signer_name: who signs on the organisation's behalf (shown in the block and /Name).
+        visible: draw a signature block on page 1, in ``box`` (default :func:`signature_box`).
+        reason: the signature's /Reason.
+        tsa_url: an RFC 3161 timestamp authority; with it the signature is PAdES B-T.
+        password: the user password of an encrypted ``data``.
+        when: the time shown in the block (default now, UTC).
+
+    Raises:
+        RefugeError: the timestamp authority did not answer, or the PDF cannot be signed.
+    """
+    from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+    from pyhanko.pdf_utils.misc import PdfError
+    from pyhanko.sign import fields, signers
+    from pyhanko.sign.signers.pdf_byterange import BuildProps
+    from pyhanko.sign.timestamps import HTTPTimeStamper, TimestampRequestError
+    from pyhanko.stamp import TextStampStyle
+
+    organisation = _organisation(key)
+    when = (when or signing_time()).astimezone(dt.timezone.utc).replace(microsecond=0)
+    try:
+        writer = IncrementalPdfFileWriter(io.BytesIO(data))
+        if writer.prev.encrypted:
+            if not password:
+                raise InvalidInput("the packet is encrypted; give its password to sign it")
+            writer.encrypt(password)
+        _derive_id(writer, data, when)
+        field_box = None
+        if visible:
+            field_box = box or signature_box(*_first_page_size(data, password))
+        meta = signers.PdfSignatureMetadata(
+            field_name=SIGNATURE_FIELD, md_algorithm="sha256", subfilter=fields.SigSeedSubFilter.PADES,
+            reason=reason, name=_latin(signer_name),
+            app_build_props=BuildProps(name="refuge", revision=_version()),
+        )
+        style = TextStampStyle(
+            stamp_text="Signed by %(person)s\nfor %(org)s\nDate: %(date)s",
+            border_width=1, background=None,
+        )
+        pdf_signer = _pdf_signer_at(
+            when, meta, _signer(key),
+            timestamper=HTTPTimeStamper(tsa_url, timeout=20) if tsa_url else None,
+            stamp_style=style,
+            new_field_spec=fields.SigFieldSpec(sig_field_name=SIGNATURE_FIELD, on_page=0, box=field_box),
+        )
+        out = pdf_signer.sign_pdf(writer, appearance_text_params={
+            "person": _latin(signer_name), "org": _latin(organisation),
+            "date": when.astimezone(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")})
+    except TimestampRequestError:
+        raise RefugeError(f"the timestamp authority {tsa_url} did not answer; check it, or clear it with "
+                          "refuge keys org tsa --none") from None
+    except RefugeError:
+        raise
+    except (PdfError, ValueError, KeyError) as e:
+        raise RefugeError(f"the packet could not be signed ({type(e).__name__}); run again with REFUGE_DEBUG=1 and report it") from e
+    return out.getvalue()
+
+
+def signing_time() -> dt.datetime:
+    """Now, or ``SOURCE_DATE_EPOCH`` when set (reproducible builds: same state, same bytes)."""
+    epoch = os.environ.get("SOURCE_DATE_EPOCH", "").strip()
+    if not epoch:
+        return dt.datetime.now(dt.timezone.utc)
+    try:
+        return dt.datetime.fromtimestamp(int(epoch), dt.timezone.utc)
+    except (ValueError, OverflowError, OSError):
+        raise InvalidInput("SOURCE_DATE_EPOCH is not a number of seconds since 1970; set an integer, or unset it") from None
+
+
+def _pdf_signer_at(when: dt.datetime, *args, **kwargs):
+    """A pyHanko PdfSigner whose signing time is ``when``, not read from the clock."""
+    from pyhanko.sign import signers
+
+    class PdfSignerAt(signers.PdfSigner):
+        def init_signing_session(self, pdf_out, existing_fields_only=False):
+            session = super().init_signing_session(pdf_out, existing_fields_only=existing_fields_only)
+            session.system_time = when
+            return session
+
+    return PdfSignerAt(*args, **kwargs)
+
+
+def _derive_id(writer, data: bytes, when: dt.datetime) -> None:
+    """The updated file's second /ID from its content and time, not at random (same input, same bytes)."""
+    from pyhanko.pdf_utils import generic
+
+    current = getattr(writer, "_document_id", None)
+    if current is None or len(current) != 2:
+        return
+    id2 = hashlib.sha256(b"refuge signed\n" + when.isoformat().encode() + b"\n" + data).digest()[:16]
+    writer._document_id = generic.ArrayObject([current[0], generic.ByteStringObject(id2)])
+
+
+def _first_page_size(data: bytes, password: str | None) -> tuple[float, float]:
+    import pikepdf
+
+    with pikepdf.open(io.BytesIO(data), password=password or "") as pdf:
+        x0, y0, x1, y1 = (float(v) for v in pdf.pages[0].mediabox)
+    return (abs(x1 - x0), abs(y1 - y0))
+
+
+def _version() -> str:
+    try:
+        from importlib.metadata import version
+
+        return version("refuge")
+    except Exception:  # noqa: BLE001 (not installed: running from a checkout)
+        return "0"
+
+
+# --- the manifest ---------------------------------------------------------------------------
+
+
+def manifest_bytes(manifest: dict) -> bytes:
+    """The one byte form of a manifest that is signed: canonical JSON, UTF-8."""
+    return json.dumps(manifest, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def sign_manifest(manifest: dict, key: OrgKey, when: dt.datetime | None = None) -> str:
+    """A detached CMS signature (base64 DER) of the manifest, by the organisation key."""
+    from pyhanko.sign.signers.pdf_cms import PdfCMSSignedAttributes
+
+    signer = _signer(key)
+    content = asyncio.run(signer.async_sign_general_data(
+        manifest_bytes(manifest), "sha256", detached=True,
+        signed_attr_settings=PdfCMSSignedAttributes(signing_time=when or signing_time())))
+    return base64.b64encode(content.dump()).decode()
+
+
+def manifest_file(manifest: dict, signature: str | None) -> bytes:
+    """The file ``--manifest-out`` writes: the manifest and its signature, as JSON."""
+    return (json.dumps({"manifest": manifest, "signature": signature}, indent=2, sort_keys=True,
+                       ensure_ascii=False) + "\n").encode()
+
+
+# --- a whole packet ---------------------------------------------------------------------------
+
+
+@dataclass
+class SignedVolume:
+    number: int
+    data: bytes = field(repr=False)
+    sha256_unsigned: str
+    size_unsigned: int
+
+    def as_dict(self, first_page: int, last_page: int, items: list[str]) -> dict:
+        return {"number": self.number, "pages": [first_page, last_page], "documents": list(items),
+                "sha256_before_signing": self.sha256_unsigned, "size_before_signing": self.size_unsigned,
+                "sha256": hashlib.sha256(self.data).hexdigest(), "size": len(self.data)}
+
+
+@dataclass
+class Sealed:
+    """A packet ready to leave: its volumes' final bytes and its signed manifest."""
+
+    volumes: list[bytes] = field(repr=False)
+    manifest: dict
+    manifest_sig: str | None
+
+    def manifest_file(self) -> bytes:
+        return manifest_file(self.manifest, self.manifest_sig)
+
+
+def manifest_entries(plan, case, volumes) -> tuple[list[dict], list[dict]]:
+    """The manifest's documents and consents: opaque ids, versions, digests, dates; no notes."""
+    where = {doc_id: v.number for v in volumes for doc_id in v.items}
+    documents = [{"id": e.doc.id, "version": e.doc.version, "type": e.doc.type, "sha256": e.doc.sha256,
+                  "volume": where.get(e.doc.id), "consent_seq": e.consent_seq} for e in plan.included]
+    used = {e.consent_seq for e in plan.included if e.consent_seq is not None}
+    consents = [{"seq": c["seq"], "recipient": c["recipient"], "granted_at": c["at"], "expires": c.get("expires"),
+                 "scope": "listed documents" if c.get("docs") else "all documents"}
+                for c in case.consents if c.get("seq") in used]
+    return documents, consents
+
+
+def seal(vault, profile, volumes, plan, case, date: str, builder: str, password: str | None = None,
+         redactions: dict | None = None) -> Sealed:
+    """Encrypt (with ``password``), sign each volume and sign the manifest: the last writes.
+
+    ``volumes`` are the assembler's (``.number``, ``.data``, ``.first_page``, ``.last_page``,
+    ``.items``); ``plan`` and ``case`` give the manifest's documents and consents.
+    Volumes are signed when the profile requires it (every shipped profile does), with
+    the organisation key; the manifest is signed whenever that key is at hand.
+
+    Raises:
+        InvalidInput: the profile requires a signature and there is no organisation key, or
+            a signed volume exceeds the profile's size limit.
+        NotPermitted: the organisation key is not wrapped to the builder.
+    """
+    from vault import orgkey
+
+    key = tsa = None
+    if profile.signature.required:
+        key = orgkey.unwrap(vault)  # InvalidInput when there is none yet
+        tsa = orgkey.tsa_url(vault)
+    else:
+        try:
+            key = orgkey.unwrap(vault)
+        except RefugeError:
+            key = None
+    when = signing_time()
+    signed: list[SignedVolume] = []
+    for vol in volumes:
+        data = vol.data
+        if password:
+            data = encrypt_pdf(data, password)
+        before = hashlib.sha256(data).hexdigest(), len(data)
+        if profile.signature.required:
+            box = signature_box(profile.page_width, profile.page_height, profile.margins) \
+                if profile.signature.visible and vol.number == 1 else None
+            data = sign_pdf(data, key, signer_name=vault.me.name, visible=box is not None, box=box,
+                            reason=f"Referral packet for {profile.organisation}", tsa_url=tsa, password=password,
+                            when=when)
+        limit = profile.volumes.max_bytes
+        if limit is not None and len(data) > limit:
+            raise InvalidInput(f"volume {vol.number} is {len(data)} bytes once signed, over {profile.id}'s limit of "
+                               f"{limit}; leave documents out or lower image resolution")
+        signed.append(SignedVolume(vol.number, data, *before))
+    documents, consents = manifest_entries(plan, case, volumes)
+    manifest = {
+        "format": MANIFEST_FORMAT, "version": 1,
+        "profile": {"id": profile.id, "version": profile.version},
+        "builder": builder, "date": date,
+        "documents": documents,
+        "volumes": [s.as_dict(v.first_page, v.last_page, v.items) for s, v in zip(signed, volumes)],
+        "redactions": dict(redactions or {}),
+        "consents": consents,
+        "consent_overridden": bool(plan.override),
+        "encrypted": bool(password),
+        "signature": ({"level": "PAdES-B-T" if tsa else "PAdES-B-B", "key_version": key.version,
+                       "certificate_sha256": hashlib.sha256(key.cert_der).hexdigest()}
+                      if profile.signature.required else None),
+    }
+    return Sealed([s.data for s in signed], manifest, sign_manifest(manifest, key, when) if key else None)

@@ -1,0 +1,271 @@
+"""Check a signed packet the way its recipient does: no vault, only the file and a certificate.
+
+(packets/verify.py is the pipeline's other "verify": the check that no redacted text is
+left in a packet. This module checks signatures.)
+
+:func:`check_packet` answers, for one PDF: who signed it (the person named in the
+signature and the organisation in the certificate), when (the signer's clock, and an RFC
+3161 timestamp if there is one), whether the signed bytes are intact, whether the
+signature covers the whole file (nothing appended after signing), whether the certificate
+was valid and chains to a root the caller trusts, and, given the packet's manifest,
+whether the manifest is signed by the same key and lists this exact file. The first
+problem found becomes the report's one-line ``reason``.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import hashlib
+import io
+import json
+from dataclasses import asdict, dataclass, field
+
+from vault.errors import InvalidInput
+
+from .sign import MANIFEST_FORMAT, manifest_bytes
+
+__all__ = ["Report", "check_packet", "load_certificates"]
+
+
+def load_certificates(data: bytes) -> list:
+    """Every certificate in a PEM bundle or one DER certificate (asn1crypto objects).
+
+    Raises:
+        InvalidInput: the data holds no certificate.
+    """
+    from asn1crypto import pem, x509
+
+    try:
+        if pem.detect(data):
+            certs = [x509.Certificate.load(der) for kind, _, der in pem.unarmor(data, multiple=True)
+                     if kind == "CERTIFICATE"]
+        else:
+            certs = [x509.Certificate.load(data)]
+            certs[0].native  # parses fully
+    except (ValueError, TypeError):
+        certs = []
+    if not certs:
+        raise InvalidInput("the --trust file holds no certificate; give the PEM file from refuge keys org cert")
+    return certs
+
+
+def _time(t: dt.datetime | None) -> str | None:
+    return t.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ") if t else None
+
+
+def _fingerprint(cert) -> str:
+    return ":".join(f"{b:02X}" for b in hashlib.sha256(cert.dump()).digest())
+
+
+@dataclass
+class Report:
+    """What :func:`check_packet` found; ``ok`` only if every check passed."""
+
+    ok: bool = False
+    reason: str = ""
+    sha256: str = ""
+    encrypted: bool = False
+    signatures: int = 0
+    signer: str | None = None
+    organisation: str | None = None
+    signing_time: str | None = None
+    timestamp: dict | None = None
+    level: str | None = None
+    certificate: dict | None = None
+    intact: bool | None = None
+    covers_whole_file: bool | None = None
+    trusted: bool | None = None
+    manifest: dict | None = None
+    problems: list[str] = field(default_factory=list)
+
+    def fail(self, reason: str) -> None:
+        self.problems.append(reason)
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def _validation_context(roots: list, moment: dt.datetime | None = None):
+    from pyhanko_certvalidator import ValidationContext
+
+    # Only the roots the caller gives are trusted (never the system's TLS roots), nothing is
+    # fetched from the network, and a certificate without revocation info is not refused.
+    kwargs = {"moment": moment} if moment else {}
+    return ValidationContext(trust_roots=list(roots), allow_fetching=False, revocation_mode="soft-fail", **kwargs)
+
+
+def _usage():
+    from pyhanko.sign.validation.settings import KeyUsageConstraints
+
+    return KeyUsageConstraints(key_usage={"non_repudiation", "digital_signature"}, match_all_key_usages=False)
+
+
+def _trust_reason(status, roots: list, cert, when: dt.datetime) -> str:
+    from pyhanko.sign.ades.report import AdESFailure, AdESIndeterminate
+
+    indic = status.trust_problem_indic
+    if status.revoked or indic in (AdESFailure.REVOKED, AdESIndeterminate.REVOKED_NO_POE,
+                                   AdESIndeterminate.REVOKED_CA_NO_POE):
+        return "the signing certificate was revoked"
+    not_after = cert["tbs_certificate"]["validity"]["not_after"].native
+    not_before = cert["tbs_certificate"]["validity"]["not_before"].native
+    if when > not_after or indic in (AdESIndeterminate.EXPIRED, AdESIndeterminate.OUT_OF_BOUNDS_NO_POE,
+                                     AdESIndeterminate.OUT_OF_BOUNDS_NOT_REVOKED):
+        return f"the signing certificate expired on {_time(not_after)}"
+    if when < not_before or indic in (AdESFailure.NOT_YET_VALID, AdESIndeterminate.NOT_YET_VALID):
+        return f"the signing certificate is not valid before {_time(not_before)}"
+    if not roots:
+        return "no trusted certificate was given: pass the sender's certificate with --trust (refuge keys org cert)"
+    if indic in (AdESIndeterminate.NO_CERTIFICATE_CHAIN_FOUND, AdESIndeterminate.CERTIFICATE_CHAIN_GENERAL_FAILURE, None):
+        return "the signing certificate does not chain to a certificate given with --trust: untrusted signer"
+    if indic == AdESIndeterminate.CHAIN_CONSTRAINTS_FAILURE:
+        return "the signing certificate is not allowed to sign documents (key usage), or its chain is invalid"
+    return f"the signing certificate is not trusted ({indic.name.lower().replace('_', ' ')})"
+
+
+def check_packet(data: bytes, trust: list | tuple = (), manifest: bytes | None = None,
+                 password: str | None = None, at: dt.datetime | None = None) -> Report:
+    """Check a packet's signature, certificate, coverage and (optionally) manifest.
+
+    Args:
+        data: the packet's bytes, exactly as received.
+        trust: root certificates to trust (asn1crypto, see :func:`load_certificates`).
+        manifest: the ``--manifest-out`` file's bytes, to check against the packet.
+        password: the user password of an encrypted packet.
+        at: check the certificate at this time instead of now.
+
+    Returns:
+        A :class:`Report`; ``report.ok`` is the verdict and ``report.reason`` the first
+        problem, in one line.
+    """
+    from pyhanko.pdf_utils.misc import PdfError
+    from pyhanko.pdf_utils.reader import PdfFileReader
+    from pyhanko.sign.validation.errors import SignatureValidationError
+    from pyhanko.sign.validation import validate_pdf_signature
+    from pyhanko.sign.validation.status import SignatureCoverageLevel
+
+    report = Report(sha256=hashlib.sha256(data).hexdigest())
+    roots = list(trust)
+    now = at or dt.datetime.now(dt.timezone.utc)
+    try:
+        reader = PdfFileReader(io.BytesIO(data), strict=False)
+        report.encrypted = bool(reader.encrypted)
+        if reader.encrypted:
+            if not password:
+                return _done(report, "the packet is encrypted: give its password with --password-file")
+            if reader.decrypt(password).status.name == "FAILED":
+                return _done(report, "the password does not open this packet")
+        sigs = reader.embedded_regular_signatures
+    except (PdfError, ValueError, KeyError, TypeError, IndexError) as e:
+        if report.encrypted and "password" in str(e).lower():
+            return _done(report, "the password does not open this packet")
+        return _done(report, "the file is damaged or was altered: it does not read as a PDF")
+    report.signatures = len(sigs)
+    if not sigs:
+        return _done(report, "the file carries no signature")
+    if len(sigs) > 1:
+        report.fail(f"the file carries {len(sigs)} signatures; a packet carries one, made last")
+    sig = sigs[-1]
+    try:
+        status = validate_pdf_signature(sig, _validation_context(roots, at), key_usage_settings=_usage(), skip_diff=True)
+    except (SignatureValidationError, PdfError, ValueError, KeyError, TypeError) as e:
+        return _done(report, f"the signature cannot be read ({type(e).__name__}): the file was altered or is not a packet")
+
+    cert = status.signing_cert
+    subject = cert.subject.native
+    report.organisation = subject.get("organization_name") or subject.get("common_name")
+    name = sig.sig_object.get("/Name")
+    report.signer = str(name) if name is not None else subject.get("common_name")
+    report.signing_time = _time(status.signer_reported_dt)
+    validity = cert["tbs_certificate"]["validity"]
+    report.certificate = {
+        "subject": cert.subject.human_friendly, "issuer": cert.issuer.human_friendly,
+        "sha256": _fingerprint(cert), "not_before": _time(validity["not_before"].native),
+        "not_after": _time(validity["not_after"].native), "self_signed": cert.self_signed != "no",
+    }
+    report.intact = bool(status.intact and status.valid)
+    report.covers_whole_file = status.coverage == SignatureCoverageLevel.ENTIRE_FILE
+    ts = status.timestamp_validity
+    if ts is not None:
+        report.timestamp = {"time": _time(ts.timestamp), "authority": ts.signing_cert.subject.human_friendly,
+                            "intact": bool(ts.intact and ts.valid), "trusted": bool(ts.trusted)}
+    subfilter = str(sig.sig_object.get("/SubFilter", ""))
+    report.level = ("PAdES-B-T" if ts is not None else "PAdES-B-B") if subfilter == "/ETSI.CAdES.detached" else subfilter.lstrip("/")
+
+    trusted = status.trusted
+    if not trusted and ts is not None and ts.trusted and ts.intact and ts.valid and report.intact:
+        # A trusted timestamp proves the signature existed at its time: judge the
+        # certificate then (so packets outlive their certificate, as PAdES B-T intends).
+        again = validate_pdf_signature(sig, _validation_context(roots, ts.timestamp), key_usage_settings=_usage(),
+                                       skip_diff=True)
+        if again.trusted:
+            trusted, status, now = True, again, ts.timestamp
+    report.trusted = bool(trusted)
+
+    if not report.intact:
+        report.fail("the signed bytes were altered after signing: the signature does not match them")
+    if not report.covers_whole_file:
+        report.fail("something was appended after signing: the signature does not cover the whole file")
+    if ts is not None and not (ts.intact and ts.valid):
+        report.fail("the signature's timestamp is invalid")
+    elif ts is not None and not ts.trusted and roots:
+        report.fail("the signature's timestamp authority is not trusted: add its root with --trust")
+    if report.intact and not trusted:
+        report.fail(_trust_reason(status, roots, cert, now))
+    if manifest is not None:
+        report.manifest = _check_manifest(manifest, data, cert, roots, at)
+        if not report.manifest["ok"]:
+            report.fail(report.manifest["reason"])
+    return _done(report)
+
+
+def _done(report: Report, reason: str | None = None) -> Report:
+    if reason:
+        report.fail(reason)
+    report.ok = not report.problems
+    report.reason = report.problems[0] if report.problems else ""
+    return report
+
+
+def _check_manifest(text: bytes, data: bytes, pdf_cert, roots: list, at) -> dict:
+    """Whether the manifest is signed by the packet's signer and lists this exact file."""
+    import asyncio
+
+    from asn1crypto import cms
+    from pyhanko.sign.validation.generic_cms import async_validate_detached_cms
+
+    out = {"ok": False, "reason": "", "volume": None}
+    try:
+        doc = json.loads(text)
+        manifest, sig = doc["manifest"], doc["signature"]
+        if not isinstance(manifest, dict) or manifest.get("format") != MANIFEST_FORMAT:
+            raise ValueError
+    except (ValueError, KeyError, TypeError, UnicodeDecodeError):
+        out["reason"] = "the manifest file is not a refuge packet manifest (refuge packet build --manifest-out)"
+        return out
+    if not sig:
+        out["reason"] = "the manifest is not signed"
+        return out
+    try:
+        content = cms.ContentInfo.load(base64.b64decode(sig, validate=True))
+        signed_data = content["content"]
+        status = asyncio.run(async_validate_detached_cms(manifest_bytes(manifest), signed_data,
+                                                         _validation_context(roots, at), key_usage_settings=_usage()))
+    except (ValueError, TypeError, KeyError) as e:
+        out["reason"] = f"the manifest's signature cannot be read ({type(e).__name__})"
+        return out
+    if not (status.intact and status.valid):
+        out["reason"] = "the manifest was altered after signing: its signature does not match"
+        return out
+    if status.signing_cert.dump() != pdf_cert.dump():
+        out["reason"] = "the manifest is signed by another certificate than the packet"
+        return out
+    digest = hashlib.sha256(data).hexdigest()
+    for vol in manifest.get("volumes", []):
+        if vol.get("sha256") == digest:
+            out.update(ok=True, volume=vol.get("number"), profile=manifest.get("profile"),
+                       documents=len(manifest.get("documents", [])))
+            return out
+    out["reason"] = "the packet is not one the manifest lists: its SHA-256 matches no volume"
+    return out
