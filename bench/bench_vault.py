@@ -40,6 +40,11 @@ def _fmt_runs(runs: list[Run]) -> str:
     return ", ".join(f"{r.wall:.3f}" for r in runs)
 
 
+def _cpu(runs: list[Run]) -> float:
+    """The least user+system CPU seconds of the runs (less sensitive than wall time to other load)."""
+    return min(r.user + r.system for r in runs)
+
+
 # --- the big-file vault (scratch, removed at the end) -------------------------------------
 
 
@@ -124,11 +129,15 @@ def doc_add(big: BigFile, runs: int = 3) -> Result:
             "refuge_rss_mib": [round(r.rss_mib, 1) for r in ours], "age_rss_mib": round(peak_mib(agee), 1),
             "sha256sum_rss_mib": round(peak_mib(sha), 1),
             "refuge_cpu_s": [round(r.user + r.system, 3) for r in ours],
+            "sha256sum_cpu_s": [round(r.user + r.system, 3) for r in sha],
+            "age_cpu_s": [round(r.user + r.system, 3) for r in agee],
             "ratio_vs_age_plus_fsync": t_ours / best(agesync).wall,
         },
         notes=[f"sha256sum runs {_fmt_runs(sha)} s; age runs {_fmt_runs(agee)} s; refuge runs {_fmt_runs(ours)} s",
                f"informational: age followed by fsync of its output (refuge fsyncs its blob): best "
-               f"{best(agesync).wall:.3f} s; refuge / that = {t_ours / best(agesync).wall:.2f} x"],
+               f"{best(agesync).wall:.3f} s; refuge / that = {t_ours / best(agesync).wall:.2f} x",
+               f"CPU seconds (user+sys, least of the runs): refuge {_cpu(ours):.2f} (2 threads), "
+               f"sha256sum {_cpu(sha):.2f}, age {_cpu(agee):.2f}"],
     )
 
 
@@ -172,11 +181,13 @@ def doc_get(big: BigFile, runs: int = 3) -> Result:
             "age_plus_fsync_s": [r.wall for r in agesync],
             "refuge_rss_mib": [round(r.rss_mib, 1) for r in ours], "age_rss_mib": round(peak_mib(agee), 1),
             "refuge_cpu_s": [round(r.user + r.system, 3) for r in ours],
+            "age_cpu_s": [round(r.user + r.system, 3) for r in agee],
             "ratio_vs_age_plus_fsync": t_ours / best(agesync).wall,
         },
         notes=[f"age -d runs {_fmt_runs(agee)} s; refuge runs {_fmt_runs(ours)} s",
                f"informational: age -d followed by fsync of its output (refuge fsyncs its output): best "
-               f"{best(agesync).wall:.3f} s; refuge / that = {t_ours / best(agesync).wall:.2f} x"],
+               f"{best(agesync).wall:.3f} s; refuge / that = {t_ours / best(agesync).wall:.2f} x",
+               f"CPU seconds (user+sys, least of the runs): refuge {_cpu(ours):.2f}, age -d {_cpu(agee):.2f}"],
     )
 
 
@@ -232,26 +243,35 @@ def _restore_home(meta: dict) -> None:
     shutil.copytree(meta["pristine"], meta["home"])
 
 
-def _list_runs(meta: dict, runs: int, outdir: Path) -> dict:
-    """Cold runs (REFUGE_HOME restored to before the case was ever read), then warm runs."""
+def _list_runs(metas: list[dict], runs: int, outdir: Path) -> dict:
+    """Cold runs (REFUGE_HOME restored to before the case was ever read), then warm runs, then jq.
+
+    The sizes alternate run by run, so that other load on the machine falls on both alike.
+    """
     refuge = refuge_bin()
-    env = cli_env(Path(meta["home"]), Path(meta["vault"]), meta["user"])
-    cmd = [refuge, "doc", "list", meta["ref"], "--json"]
-    out = outdir / f"list-{meta['n']}.json"
-    cold, warm, jq = [], [], []
+    res = {}
+    for meta in metas:
+        res[meta["n"]] = {"cold": [], "warm": [], "jq": [], "meta": meta,
+                          "env": cli_env(Path(meta["home"]), Path(meta["vault"]), meta["user"]),
+                          "cmd": [refuge, "doc", "list", meta["ref"], "--json"],
+                          "out": outdir / f"list-{meta['n']}.json"}
+    for kind in ("cold", "warm"):
+        for i in range(runs):
+            for r in res.values():
+                if kind == "cold":
+                    _restore_home(r["meta"])
+                settle()
+                r[kind].append(measure(r["cmd"], r["env"], stdout=r["out"]))
+        for n, r in res.items():
+            rows = json.loads(r["out"].read_text())
+            if len(rows) != n:
+                raise BenchError(f"refuge doc list printed {len(rows)} documents, expected {n}")
     for i in range(runs):
-        _restore_home(meta)
-        settle()
-        cold.append(measure(cmd, env, stdout=out))
-    rows = json.loads(out.read_text())
-    if len(rows) != meta["n"]:
-        raise BenchError(f"refuge doc list printed {len(rows)} documents, expected {meta['n']}")
-    for i in range(runs):
-        settle()
-        warm.append(measure(cmd, env, stdout=out))
-    for i in range(runs):
-        jq.append(measure(["jq", "-c", ".", str(out)]))
-    return {"cold": cold, "warm": warm, "jq": jq, "out_bytes": out.stat().st_size}
+        for r in res.values():
+            r["jq"].append(measure(["jq", "-c", ".", str(r["out"])]))
+    for r in res.values():
+        r["out_bytes"] = r["out"].stat().st_size
+    return res
 
 
 def doc_list(n: int = 10_000, runs: int = 3, rebuild: bool = False) -> Result:
@@ -260,17 +280,15 @@ def doc_list(n: int = 10_000, runs: int = 3, rebuild: bool = False) -> Result:
     large = list_vault(n, rebuild)
     outdir = scratch_dir("doclist-")
     try:
-        res = {}
-        for meta in (small, large):
-            _log(f"doc-list on {meta['n']} documents: {runs} cold and {runs} warm runs")
-            try:
-                res[meta["n"]] = _list_runs(meta, runs, outdir)
-            except BenchError as e:
-                if rebuild:
-                    raise
-                _log(f"the cached vault failed ({e}); rebuilding it")
-                meta = list_vault(meta["n"], rebuild=True)
-                res[meta["n"]] = _list_runs(meta, runs, outdir)
+        _log(f"doc-list on {SMALL_CASE} and {n} documents: {runs} cold and {runs} warm runs of each")
+        try:
+            res = _list_runs([small, large], runs, outdir)
+        except BenchError as e:
+            if rebuild:
+                raise
+            _log(f"a cached vault failed ({e}); rebuilding both")
+            small, large = list_vault(SMALL_CASE, rebuild=True), list_vault(n, rebuild=True)
+            res = _list_runs([small, large], runs, outdir)
     finally:
         shutil.rmtree(outdir, ignore_errors=True)
     span = n - SMALL_CASE
@@ -279,6 +297,8 @@ def doc_list(n: int = 10_000, runs: int = 3, rebuild: bool = False) -> Result:
         return (best(res[n][kind]).wall - best(res[SMALL_CASE][kind]).wall) / span * 1e6
 
     warm_us, cold_us, jq_us = marginal("warm"), marginal("cold"), marginal("jq")
+    cpu_warm_us = (_cpu(res[n]["warm"]) - _cpu(res[SMALL_CASE]["warm"])) / span * 1e6
+    cpu_cold_us = (_cpu(res[n]["cold"]) - _cpu(res[SMALL_CASE]["cold"])) / span * 1e6
     rss = max(peak_mib(res[n]["warm"]), peak_mib(res[n]["cold"]))
     passed = warm_us <= LIST_BUDGET_US
     return Result(
@@ -287,6 +307,7 @@ def doc_list(n: int = 10_000, runs: int = 3, rebuild: bool = False) -> Result:
         details={
             "n": n, "runs": runs,
             "warm_us_per_doc": warm_us, "cold_us_per_doc": cold_us, "jq_us_per_doc": jq_us,
+            "cpu_warm_us_per_doc": cpu_warm_us, "cpu_cold_us_per_doc": cpu_cold_us,
             "budget_fraction_warm": warm_us / LIST_BUDGET_US, "budget_fraction_cold": cold_us / LIST_BUDGET_US,
             **{f"{kind}_{size}_s": [r.wall for r in res[size][kind]] for size in res for kind in ("cold", "warm", "jq")},
             "rss_warm_mib": {size: round(peak_mib(res[size]["warm"]), 1) for size in res},
@@ -298,5 +319,7 @@ def doc_list(n: int = 10_000, runs: int = 3, rebuild: bool = False) -> Result:
             f"t({n}) warm {best(res[n]['warm']).wall:.3f} s, cold {best(res[n]['cold']).wall:.3f} s",
             f"cold = first run with REFUGE_HOME as before the case was ever read (no state cache); "
             f"the OS page cache is warm in both; the cold figure is {cold_us / LIST_BUDGET_US:.1f} x the budget",
+            f"marginal CPU (user+sys) per document, less sensitive to other load: warm {cpu_warm_us:.1f} us, "
+            f"cold {cpu_cold_us:.1f} us",
         ],
     )

@@ -479,10 +479,6 @@ def _paginate(ctx: _Ctx, volume_of: list[int]) -> _Pagination:
         text = profile.cover_letter(ctx.lang, recipient=profile.organisation, sender_org=ctx.request.sender_org,
                                     date=ctx.request.date, document_count=len(ctx.units), page_count=total,
                                     volume_count=n_vol)
-        bad = f.unsupported(text)
-        if bad is not None:
-            raise AssembleError(f"cover letter: has characters the packet font cannot show ({describe_char(bad)});"
-                                " write the sender organisation in Latin, Greek or Cyrillic script")
         pg.cover = _layout_letter(text, f, area)
         if index_n:
             pg.index = _layout_index(ctx, _entries(ctx, pg, volume_of), area)
@@ -930,7 +926,8 @@ def build(request: PacketRequest, *, headroom: int | None = None) -> list[Volume
                             " not split volumes; leave documents out or reduce their size")
     for u in ctx.units:
         u.size_estimate = _estimate(u)
-    overhead: dict[int, int] = {}
+    # What volume 1 holds besides the documents (cover, index, fonts), as measured.
+    overhead = {1: max(0, len(volumes[0].data) - sum(u.size_estimate or 0 for u in ctx.units))}
     for _ in range(_MAX_SPLIT_PASSES):
         volume_of = _assign(ctx, limit, overhead)
         volumes = _build_volumes(ctx, volume_of)

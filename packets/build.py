@@ -61,6 +61,7 @@ class Built:
 
     record: dict
     paths: list[str]
+    review: str | None = None  # the review report (OUT.review.pdf): for the case lead, never sent
 
 
 def output_paths(output: str, volumes: int) -> list[str]:
@@ -104,16 +105,31 @@ def build_packet(vault, case, profile: Profile, today: str, output: str, sender_
         gaps += [f"the translator of {d} (refuge doc add ... --translator NAME)" for d in plan.missing_declarations]
         raise InvalidInput(f"the packet for {profile.id} lacks {', '.join(gaps)}; add them, or build with --allow-incomplete")
     say = progress or (lambda _msg: None)
+    from .sign import seal, signing_key  # the last write to each volume: encryption (if asked), then the signature
+
+    key = signing_key(vault, profile)  # no organisation key: stop before anything is decrypted
     say(f"decrypting {len(plan.included)} documents")
     items = _items(vault, plan)
-    say("assembling")
-    volumes = build(PacketRequest(profile=profile, items=items, sender_org=sender_org, date=today))
-    say("signing")
-    from .sign import seal  # the last write to each volume: encryption (if asked), then the signature
+    from .leakcheck import verify_file, verify_volumes
+    from .redact import Redactor
+    from .review import review_report
 
-    sealed = seal(vault, profile, volumes, plan, case, today, BUILDER, password)
+    redactor = Redactor(case.redactions, profile)
+    say("finding what to redact")
+    items = redactor.prepare(items)  # titles and translator details: before they reach generated pages
+    say("assembling")
+    volumes = build(PacketRequest(profile=profile, items=items, sender_org=sender_org, date=today, redact=redactor))
+    say("checking the packet for redacted text")
+    verify_volumes(volumes, redactor.needles())  # fail closed: VerificationFailed, nothing written
+    review = review_report(redactor, profile.id, today)
+    verify_file(review, redactor.needles(), label="the review report", structure=False)
+    redactions = redactor.summary()  # counts only, never terms
+    say("signing")
+    sealed = seal(vault, profile, volumes, plan, case, today, BUILDER, password, redactions=redactions, key=key)
     paths = output_paths(output, len(volumes))
+    review_path = review_path_for(output)
     files = list(zip(paths, sealed.volumes)) + ([(manifest_out, sealed.manifest_file())] if manifest_out else [])
+    files.append((review_path, review))
     temps = []
     try:
         for path, data in files:
@@ -125,6 +141,7 @@ def build_packet(vault, case, profile: Profile, today: str, output: str, sender_
                           for e in plan.included],
             "override_reason": override_reason,
             "manifest": sealed.manifest, "manifest_sig": sealed.manifest_sig,
+            "redactions": redactions,
         }
         say("recording the disclosure")
         recorded = vault.record_packet(case, sealed.volumes, record)
@@ -135,7 +152,13 @@ def build_packet(vault, case, profile: Profile, today: str, output: str, sender_
         for tmp in temps:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(tmp)
-    return Built(recorded, paths)
+    return Built(recorded, paths, review_path)
+
+
+def review_path_for(output: str) -> str:
+    """Where the review report goes: OUT.review.pdf next to OUT.pdf."""
+    stem, _ext = os.path.splitext(output)
+    return f"{stem}.review.pdf"
 
 
 def _write_temp(path: str, data: bytes) -> str:

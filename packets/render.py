@@ -112,7 +112,7 @@ class Fonts:
 
     def unsupported(self, text: str) -> str | None:
         """The first character of ``text`` these fonts cannot show properly, or ``None``."""
-        for ch in sorted(set(text), key=text.index):
+        for ch in dict.fromkeys(text):
             if ch in "\n\r\t\f":
                 continue
             if _needs_shaping(ch):
@@ -271,8 +271,9 @@ def _content_area(profile: Profile | None) -> tuple[float, float, tuple[float, f
 @dataclass
 class Rendered:
     """An item's pages, rendered: a pikepdf document whose pages all have the profile's
-    page size. ``pdf`` stays valid as long as this object lives (it may share data with
-    the source it was made from)."""
+    page size and whose content leaves the graphics state as it found it (so overlays can
+    be appended). ``pdf`` stays valid as long as this object lives (it may share data
+    with the source it was made from)."""
 
     doc_id: str
     pdf: pikepdf.Pdf
@@ -836,8 +837,14 @@ def _render_text(data: bytes, doc_id: str, width: float, height: float,
     out = pikepdf.new()
     for p in pdf.pages:
         out.pages.append(p)
-    for p in out.pages:  # reportlab adds nothing we do not want, but be sure
-        for key in ("/Annots", "/Metadata", "/PieceInfo", "/Thumb"):
+    q_open = pikepdf.Stream(out, b"q\n")
+    q_close = pikepdf.Stream(out, b"\nQ\n")
+    for p in out.pages:
+        for key in ("/Annots", "/Metadata", "/PieceInfo", "/Thumb"):  # reportlab adds none; be sure
             if key in p.obj:
                 del p.obj[key]
+        # Like every rendered page, leave the graphics state as it was found, so that
+        # what is drawn on top later (the page number) starts from the defaults.
+        p.contents_add(q_open, prepend=True)
+        p.contents_add(q_close)
     return Rendered(doc_id, out, [pdf])

@@ -32,7 +32,7 @@ from vault.orgkey import OrgKey
 
 __all__ = [
     "SIGNATURE_FIELD", "SignedVolume", "Sealed", "signature_box", "sign_pdf",
-    "encrypt_pdf", "seal", "manifest_bytes", "sign_manifest", "manifest_file",
+    "encrypt_pdf", "seal", "signing_key", "manifest_entries", "manifest_bytes", "sign_manifest", "manifest_file",
 ]
 
 SIGNATURE_FIELD = "refuge-packet-signature"
@@ -109,7 +109,7 @@ def sign_pdf(data: bytes, key: OrgKey, *, signer_name: str, visible: bool = Fals
         reason: the signature's /Reason.
         tsa_url: an RFC 3161 timestamp authority; with it the signature is PAdES B-T.
         password: the user password of an encrypted ``data``.
-        when: the time shown in the block (default now, UTC).
+        when: the signing time (/M), also shown in the block; default now, or SOURCE_DATE_EPOCH.
 
     Raises:
         RefugeError: the timestamp authority did not answer, or the PDF cannot be signed.
@@ -129,7 +129,7 @@ def sign_pdf(data: bytes, key: OrgKey, *, signer_name: str, visible: bool = Fals
             if not password:
                 raise InvalidInput("the packet is encrypted; give its password to sign it")
             writer.encrypt(password)
-        _derive_id(writer, data, when)
+        _reproducible(writer, data, when)
         field_box = None
         if visible:
             field_box = box or signature_box(*_first_page_size(data, password))
@@ -185,15 +185,30 @@ def _pdf_signer_at(when: dt.datetime, *args, **kwargs):
     return PdfSignerAt(*args, **kwargs)
 
 
-def _derive_id(writer, data: bytes, when: dt.datetime) -> None:
-    """The updated file's second /ID from its content and time, not at random (same input, same bytes)."""
+def _reproducible(writer, data: bytes, when: dt.datetime) -> None:
+    """Make the update depend only on its input and ``when``: no clock, no randomness.
+
+    pyHanko gives the updated file a random second /ID and stamps /ModDate with the
+    clock; refuge derives the /ID from the content and time, and dates the update
+    ``when`` (the signing time), so that the same vault state builds the same bytes.
+    """
+    import dataclasses
+
     from pyhanko.pdf_utils import generic
+    from pyhanko.pdf_utils.metadata.model import DocumentMetadata
 
     current = getattr(writer, "_document_id", None)
-    if current is None or len(current) != 2:
-        return
-    id2 = hashlib.sha256(b"refuge signed\n" + when.isoformat().encode() + b"\n" + data).digest()[:16]
-    writer._document_id = generic.ArrayObject([current[0], generic.ByteStringObject(id2)])
+    if current is not None and len(current) == 2:
+        id2 = hashlib.sha256(b"refuge signed\n" + when.isoformat().encode() + b"\n" + data).digest()[:16]
+        writer._document_id = generic.ArrayObject([current[0], generic.ByteStringObject(id2)])
+
+    class DatedMetadata(DocumentMetadata):
+        def __setattr__(self, name, value):
+            super().__setattr__(name, when if name == "last_modified" and value == "now" else value)
+
+    meta = getattr(writer, "_meta", None)
+    if isinstance(meta, DocumentMetadata):
+        writer._meta = DatedMetadata(**{f.name: getattr(meta, f.name) for f in dataclasses.fields(meta)})
 
 
 def _first_page_size(data: bytes, password: str | None) -> tuple[float, float]:
@@ -278,8 +293,25 @@ def manifest_entries(plan, case, volumes) -> tuple[list[dict], list[dict]]:
     return documents, consents
 
 
+def signing_key(vault, profile) -> OrgKey | None:
+    """The organisation key, unwrapped: required when the profile requires a signature.
+
+    Raises:
+        InvalidInput: the profile requires a signature and there is no organisation key.
+        NotPermitted: the organisation key is not wrapped to this person.
+    """
+    from vault import orgkey
+
+    if profile.signature.required:
+        return orgkey.unwrap(vault)
+    try:
+        return orgkey.unwrap(vault)  # the manifest is signed whenever the key is at hand
+    except RefugeError:
+        return None
+
+
 def seal(vault, profile, volumes, plan, case, date: str, builder: str, password: str | None = None,
-         redactions: dict | None = None) -> Sealed:
+         redactions: dict | None = None, key: OrgKey | None = None) -> Sealed:
     """Encrypt (with ``password``), sign each volume and sign the manifest: the last writes.
 
     ``volumes`` are the assembler's (``.number``, ``.data``, ``.first_page``, ``.last_page``,
@@ -294,15 +326,9 @@ def seal(vault, profile, volumes, plan, case, date: str, builder: str, password:
     """
     from vault import orgkey
 
-    key = tsa = None
-    if profile.signature.required:
-        key = orgkey.unwrap(vault)  # InvalidInput when there is none yet
-        tsa = orgkey.tsa_url(vault)
-    else:
-        try:
-            key = orgkey.unwrap(vault)
-        except RefugeError:
-            key = None
+    if key is None:
+        key = signing_key(vault, profile)
+    tsa = orgkey.tsa_url(vault) if profile.signature.required else None
     when = signing_time()
     signed: list[SignedVolume] = []
     for vol in volumes:

@@ -115,9 +115,9 @@ class World:
 # Every test that uses `world` (or `case_world`) runs twice: on a folder ("local") and on
 # S3 ("s3"), where S3 is moto's server on 127.0.0.1 (tests/moto_s3.py), started once per
 # test session (per xdist worker), reached by boto3 over HTTP; each test gets a fresh
-# bucket. Markers:
+# bucket. (A test about S3 only says @pytest.mark.parametrize("world", ["s3"], indirect=True).)
+# Markers:
 #   @pytest.mark.local_only("why")   the test pokes vault files on disk: its s3 run is skipped
-#   @pytest.mark.s3_only("why")      the test is about S3: its local run is skipped
 #   @pytest.mark.vault_options(kms=True, lock_days=N, lock_mode=M)   how the world's vault
 #        is created: KMS escrow with a fresh key of the test server, S3 Object Lock (the
 #        bucket is then created with Object Lock enabled)
@@ -127,7 +127,6 @@ BACKENDS = ("local", "s3")
 
 def pytest_configure(config):
     config.addinivalue_line("markers", "local_only(reason): poke vault files on disk; the s3 run is skipped")
-    config.addinivalue_line("markers", "s3_only(reason): about S3; the local run is skipped")
     config.addinivalue_line("markers", "vault_options(**options): how the world's vault is created (kms, lock_days, lock_mode)")
 
 
@@ -149,8 +148,6 @@ def _backend_for(request, tmp_path, monkeypatch) -> tuple[str, dict, dict]:
     node = request.node
     if backend == "s3" and node.get_closest_marker("local_only"):
         pytest.skip("local only: " + " ".join(node.get_closest_marker("local_only").args))
-    if backend == "local" and node.get_closest_marker("s3_only"):
-        pytest.skip("s3 only: " + " ".join(node.get_closest_marker("s3_only").args))
     marker = node.get_closest_marker("vault_options")
     wanted = dict(marker.kwargs) if marker else {}
     options, facts = {}, {"backend": backend}

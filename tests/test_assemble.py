@@ -337,6 +337,24 @@ def test_french_packet_speaks_french_everywhere(tmp_path):
     assert "Déclaration du traducteur" in texts[-1]
 
 
+def test_index_as_a_list_or_none_as_the_profile_says(tmp_path):
+    items = packet_items()[:3]
+    listed = dataclasses.replace(IRB, index=dataclasses.replace(IRB.index, style="list",
+                                                                columns=("number", "title", "date", "pages")))
+    [path] = save(tmp_path, build(PacketRequest(listed, items, "Clinic", DATE)), "list")
+    index = " ".join(pages_text(path)[1].split())
+    assert "1. Passport of the claimant — 2026-10-01 — Pages 3-4" in index
+    assert "3. Declaration, English translation — 2026-10-03 — Pages 8-11" in index
+    pdf = pikepdf.open(path)
+    assert len(pdf.pages[1].obj.Annots) == 3
+    bare = dataclasses.replace(IRB, index=dataclasses.replace(IRB.index, style="none"))
+    [path] = save(tmp_path, build(PacketRequest(bare, items, "Clinic", DATE)), "none")
+    texts = pages_text(path)
+    assert "id-0001 P1" in texts[1] and len(texts) == 1 + 2 + 3 + 4  # cover, then the documents
+    pdf = pikepdf.open(path)
+    assert all("/Annots" not in p.obj for p in pdf.pages)
+
+
 # ---------------------------------------------------------------------------- volumes
 
 
@@ -376,9 +394,10 @@ def test_volumes_stay_under_the_limit_and_numbering_runs_on_across_them(tmp_path
     for it in items:
         line = next(ln for ln in index.splitlines() if re.search(rf"\b{re.escape(it.title)}\b", ln))
         assert (f"Vol. {where[it.doc_id]}:" in line) == (where[it.doc_id] != 1), line
-    links = [a for p in pikepdf.open(paths[0]).pages for a in p.obj.get("/Annots", [])]
+    pdfs = [pikepdf.open(p) for p in paths]
+    links = [a for p in pdfs[0].pages for a in p.obj.get("/Annots", [])]
     assert len(links) == len(volumes[0].items)
-    assert all("/Annots" not in p.obj for path in paths[1:] for p in pikepdf.open(path).pages)
+    assert all("/Annots" not in p.obj for pdf in pdfs[1:] for p in pdf.pages)
 
 
 def test_a_document_too_big_for_any_volume_is_refused_naming_it_and_the_fix():
@@ -408,7 +427,8 @@ def test_same_request_gives_byte_identical_packets_dated_by_source_date_epoch(mo
     second = build(PacketRequest(IRB, packet_items(), "Clinic", DATE))[0].data
     assert first == second
     [path] = save(tmp_path, [dataclasses.replace(build(PacketRequest(IRB, packet_items(), "Clinic", DATE))[0])])
-    assert pikepdf.open(path).docinfo.CreationDate == "D:20270101000000Z"
+    pdf = pikepdf.open(path)
+    assert pdf.docinfo.CreationDate == "D:20270101000000Z"
     # Another process, another hash seed: still the same bytes.
     script = ("import sys; sys.path.insert(0, sys.argv[1]); from test_assemble import *; "
               "sys.stdout.buffer.write(build(PacketRequest(IRB, packet_items(), 'Clinic', DATE))[0].data)")

@@ -35,12 +35,14 @@ def _rewrite(path, data: bytes):
     path.write_bytes(data)
 
 
+@pytest.mark.local_only("reads and rewrites audit entry files on disk (tests/test_s3.py tampers through the bucket)")
 def test_honest_log_verifies_and_counts_every_entry(case_world):
     n = len(_entries(case_world))
     code, report, _ = _verify(case_world)
     assert code == 0 and report["ok"] and report["entries"] == n
 
 
+@pytest.mark.local_only("reads and rewrites audit entry files on disk (tests/test_s3.py tampers through the bucket)")
 def test_every_command_appends_one_entry(case_world, tmp_path):
     before = len(_entries(case_world))
     case_world.ok("doc", "list", "MX-0001", user="bob")
@@ -54,12 +56,14 @@ def test_every_command_appends_one_entry(case_world, tmp_path):
     assert rows[1]["doc"] == case_world.decl and rows[1]["case"] == case_world.decl.split("-")[0] and rows[1]["host"]
 
 
+@pytest.mark.local_only("reads and rewrites audit entry files on disk (tests/test_s3.py tampers through the bucket)")
 def test_entries_hold_no_plaintext_in_the_vault(case_world):
     data = b"".join(p.read_bytes() for p in _entries(case_world))
     for secret in (b"bob", b"carol", b"erin", b"doc.get", b"lawyer", b"MX-0001", b"denied"):
         assert secret not in data
 
 
+@pytest.mark.local_only("reads and rewrites audit entry files on disk (tests/test_s3.py tampers through the bucket)")
 def test_edited_entry_is_named(case_world):
     path = _entries(case_world)[3]
     record = json.loads(path.read_bytes())
@@ -70,6 +74,7 @@ def test_edited_entry_is_named(case_world):
     assert "entry 4" in err and "edited" in err and err.count("\n") == 1
 
 
+@pytest.mark.local_only("reads and rewrites audit entry files on disk (tests/test_s3.py tampers through the bucket)")
 def test_edited_sealed_body_is_named(case_world):
     path = _entries(case_world)[2]
     record = json.loads(path.read_bytes())
@@ -81,12 +86,14 @@ def test_edited_sealed_body_is_named(case_world):
     assert code == 3 and (report["problem"]["entry"], report["problem"]["kind"]) == (3, "edited")
 
 
+@pytest.mark.local_only("reads and rewrites audit entry files on disk (tests/test_s3.py tampers through the bucket)")
 def test_deleted_entry_is_named(case_world):
     _entries(case_world)[4].unlink()
     code, report, _ = _verify(case_world)
     assert code == 3 and (report["problem"]["entry"], report["problem"]["kind"]) == (5, "deleted")
 
 
+@pytest.mark.local_only("reads and rewrites audit entry files on disk (tests/test_s3.py tampers through the bucket)")
 def test_reordered_entries_are_named(case_world):
     a, b = _entries(case_world)[2:4]
     da, db = a.read_bytes(), b.read_bytes()
@@ -95,6 +102,7 @@ def test_reordered_entries_are_named(case_world):
     assert code == 3 and (report["problem"]["entry"], report["problem"]["kind"]) == (3, "reordered")
 
 
+@pytest.mark.local_only("reads and rewrites audit entry files on disk (tests/test_s3.py tampers through the bucket)")
 def test_deleted_entry_with_later_ones_renumbered_is_named(case_world):
     entries = _entries(case_world)
     data = [p.read_bytes() for p in entries]
@@ -106,6 +114,7 @@ def test_deleted_entry_with_later_ones_renumbered_is_named(case_world):
     assert code == 3 and (report["problem"]["entry"], report["problem"]["kind"]) == (3, "deleted")
 
 
+@pytest.mark.local_only("reads and rewrites audit entry files on disk (tests/test_s3.py tampers through the bucket)")
 def test_inserted_entry_is_named(case_world):
     """An enrolled insider signs a fake entry and shifts the later ones up to make room."""
     bob = case_world.open("bob")
@@ -123,6 +132,7 @@ def test_inserted_entry_is_named(case_world):
     assert code == 3 and (report["problem"]["entry"], report["problem"]["kind"]) == (4, "inserted")
 
 
+@pytest.mark.local_only("reads and rewrites audit entry files on disk (tests/test_s3.py tampers through the bucket)")
 def test_unknown_signer_is_named(case_world):
     from vault.identity import SecretIdentity
 
@@ -135,6 +145,7 @@ def test_unknown_signer_is_named(case_world):
     assert code == 3 and report["problem"]["kind"] == "unknown signer"
 
 
+@pytest.mark.local_only("reads and rewrites audit entry files on disk (tests/test_s3.py tampers through the bucket)")
 def test_truncated_tail_is_caught_against_a_checkpoint_held_elsewhere(case_world, tmp_path):
     cp = tmp_path / "cp"
     case_world.ok("audit", "verify", "--save-checkpoint", str(cp), user="dave")
@@ -146,6 +157,7 @@ def test_truncated_tail_is_caught_against_a_checkpoint_held_elsewhere(case_world
     assert code == 3 and report["problem"]["kind"] == "truncated"
 
 
+@pytest.mark.local_only("reads and rewrites audit entry files on disk (tests/test_s3.py tampers through the bucket)")
 def test_rewritten_history_is_forked_against_a_checkpoint(case_world, tmp_path):
     cp = tmp_path / "cp"
     case_world.ok("audit", "verify", "--save-checkpoint", str(cp), user="dave")
@@ -228,6 +240,7 @@ def _append_many(home, vault, n, name):
         v.audit_log.append(v.me, {"actor": v.me.user_id, "name": name, "role": v.role, "action": "test", "result": "ok", "i": i})
 
 
+@pytest.mark.local_only("reads and rewrites audit entry files on disk (tests/test_s3.py tampers through the bucket)")
 def test_concurrent_appenders_lose_and_duplicate_nothing(case_world):
     before = len(_entries(case_world))
     ctx = multiprocessing.get_context("fork")

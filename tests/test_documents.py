@@ -3,6 +3,8 @@
 import hashlib
 import json
 
+import pytest
+
 from vault import age
 
 
@@ -67,6 +69,7 @@ def test_vault_bytes_hold_no_plaintext_names_or_references(case_world):
         assert secret not in names, secret
 
 
+@pytest.mark.local_only("opens the vault's files on disk (with the age CLI)")
 def test_every_vault_object_except_settings_and_audit_is_an_age_file(case_world):
     for name in case_world.object_names():
         if name == "vault" or name.startswith("audit/") or name.startswith("cases/") and "/versions/" in name:
@@ -75,6 +78,7 @@ def test_every_vault_object_except_settings_and_audit_is_an_age_file(case_world)
             assert age.read_header(f), name
 
 
+@pytest.mark.local_only("opens the vault's files on disk (with the age CLI)")
 def test_document_recovered_with_only_the_age_cli(case_world, tmp_path):
     import subprocess
 
@@ -90,6 +94,7 @@ def test_document_recovered_with_only_the_age_cli(case_world, tmp_path):
     assert want in outs
 
 
+@pytest.mark.local_only("opens the vault's files on disk (with the age CLI)")
 def test_person_identity_opens_case_key_then_document_with_age_cli(case_world, tmp_path):
     """The emergency path of keys/README.md: passphrase -> identity -> case identity -> document."""
     import subprocess

@@ -4,6 +4,8 @@ import json
 import os
 import time
 
+import pytest
+
 
 def _fsck(world, *args, user="bob"):
     p = world.run("fsck", "--json", *args, user=user)
@@ -16,6 +18,7 @@ def test_clean_vault_is_clean_deep(case_world):
     assert code == 0 and report["ok"], report
 
 
+@pytest.mark.local_only("alters files on disk (tests/test_s3.py covers fsck on S3)")
 def test_altered_document_is_found_by_deep_only(case_world):
     [blob] = list(case_world.vault.glob("cases/*/blobs/*"))
     data = bytearray(blob.read_bytes())
@@ -27,6 +30,7 @@ def test_altered_document_is_found_by_deep_only(case_world):
     assert code == 3 and [p["kind"] for p in report["problems"]] == ["altered"]
 
 
+@pytest.mark.local_only("alters files on disk (tests/test_s3.py covers fsck on S3)")
 def test_missing_blob_and_damaged_header_are_found(case_world):
     [blob] = list(case_world.vault.glob("cases/*/blobs/*"))
     blob.unlink()
@@ -37,6 +41,7 @@ def test_missing_blob_and_damaged_header_are_found(case_world):
     assert code == 3 and {"missing", "damaged"} <= {p["kind"] for p in report["problems"]}
 
 
+@pytest.mark.local_only("alters files on disk (tests/test_s3.py covers fsck on S3)")
 def test_leftovers_are_reported_and_repair_removes_only_them(case_world):
     tmp = case_world.vault / ".tmp"
     tmp.mkdir(exist_ok=True)
@@ -54,6 +59,7 @@ def test_leftovers_are_reported_and_repair_removes_only_them(case_world):
     assert _fsck(case_world, "--deep")[0] == 0
 
 
+@pytest.mark.local_only("alters files on disk (tests/test_s3.py covers fsck on S3)")
 def test_fsck_reports_a_broken_audit_log(case_world):
     entries = sorted(p for p in (case_world.vault / "audit").rglob("*") if p.is_file())
     entries[1].unlink()

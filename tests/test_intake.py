@@ -19,23 +19,27 @@ def _refused(world, path, *extra):
     return err
 
 
+@pytest.mark.local_only("checks the local backend's .tmp folder for leftovers (tests/test_s3.py checks S3 uploads)")
 def test_executable_disguised_as_pdf_is_refused(case_world, tmp_path):
     evil = tmp_path / "evil.pdf"
     evil.write_bytes(b"\x7fELF\x02\x01\x01" + b"\x00" * 200)
     assert "executable" in _refused(case_world, evil)
 
 
+@pytest.mark.local_only("checks the local backend's .tmp folder for leftovers (tests/test_s3.py checks S3 uploads)")
 def test_empty_file_is_refused(case_world, tmp_path):
     (tmp_path / "empty.pdf").write_bytes(b"")
     assert "empty" in _refused(case_world, tmp_path / "empty.pdf")
 
 
+@pytest.mark.local_only("checks the local backend's .tmp folder for leftovers (tests/test_s3.py checks S3 uploads)")
 def test_jpeg_named_pdf_is_refused_and_told_to_rename(case_world, tmp_path):
     fake = tmp_path / "scan.pdf"
     fake.write_bytes(case_world.docs["passport"].read_bytes())
     assert "rename it to .jpg" in _refused(case_world, fake)
 
 
+@pytest.mark.local_only("checks the local backend's .tmp folder for leftovers (tests/test_s3.py checks S3 uploads)")
 def test_password_protected_pdf_is_refused(case_world, tmp_path):
     locked = tmp_path / "locked.pdf"
     with pikepdf.open(case_world.docs["declaration"]) as pdf:
@@ -43,6 +47,7 @@ def test_password_protected_pdf_is_refused(case_world, tmp_path):
     assert "password" in _refused(case_world, locked)
 
 
+@pytest.mark.local_only("checks the local backend's .tmp folder for leftovers (tests/test_s3.py checks S3 uploads)")
 def test_truncated_pdf_is_refused(case_world, tmp_path):
     data = case_world.docs["declaration"].read_bytes()
     bad = tmp_path / "bad.pdf"
@@ -51,12 +56,14 @@ def test_truncated_pdf_is_refused(case_world, tmp_path):
     assert "damaged" in err or "cannot be read" in err
 
 
+@pytest.mark.local_only("checks the local backend's .tmp folder for leftovers (tests/test_s3.py checks S3 uploads)")
 def test_symlink_is_refused(case_world, tmp_path):
     link = tmp_path / "link.pdf"
     link.symlink_to(case_world.docs["declaration"])
     assert "symbolic link" in _refused(case_world, link)
 
 
+@pytest.mark.local_only("checks the local backend's .tmp folder for leftovers (tests/test_s3.py checks S3 uploads)")
 def test_missing_file_is_refused(case_world, tmp_path):
     assert "does not exist" in _refused(case_world, tmp_path / "nope.pdf")
 

@@ -18,6 +18,7 @@ def test_auditor_is_refused_with_exit_4(case_world, tmp_path):
     assert case_world.run("doc", "list", "MX-0001", user="dave").returncode == 4
 
 
+@pytest.mark.local_only("reads blob and event files on disk")
 def test_outsider_holds_no_key_that_opens_the_document(case_world):
     carol = case_world.open("carol")
     blobs = list(case_world.vault.glob("cases/*/blobs/*"))
@@ -34,6 +35,7 @@ def test_granted_member_reads_older_documents(case_world, tmp_path):
     assert (tmp_path / "c.pdf").read_bytes() == case_world.docs["declaration"].read_bytes()
 
 
+@pytest.mark.local_only("reads blob and event files on disk")
 def test_revoked_member_cannot_read_new_documents_even_with_every_key_they_held(case_world, tmp_path):
     bob = case_world.open("bob")
     case_id = case_world.decl.partition("-")[0]

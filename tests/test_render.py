@@ -212,7 +212,8 @@ def test_rotate_90_is_honoured_as_a_viewer_shows_the_page(tmp_path):
     lx, ty, by = int(left / 2), int(top / 2), int(bottom / 2)
     assert dark_fraction(im, (lx + 12, ty + 12, lx + 24, ty + 24)) > 0.9
     assert dark_fraction(im, (lx + 12, by - 24, lx + 24, by - 12)) < 0.1
-    assert pikepdf.open(out).pages[0].obj.get("/Rotate", 0) == 0
+    pdf = pikepdf.open(out)
+    assert pdf.pages[0].obj.get("/Rotate", 0) == 0
 
 
 def test_cropbox_is_honoured_and_what_it_hides_stays_hidden(tmp_path):

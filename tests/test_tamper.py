@@ -8,6 +8,8 @@ from vault import age
 from vault.errors import VerificationFailed
 from vault.events import canonical, sign_record
 
+pytestmark = pytest.mark.local_only("rewrites files on disk; tests/test_s3.py tampers through the bucket")
+
 
 def _events(world):
     [case_dir] = list((world.vault / "cases").iterdir())

@@ -160,11 +160,16 @@ def cli(ctx: click.Context, vault_location: str | None, as_user: str | None) -> 
               help="S3 Object Lock: audit entries and checkpoints cannot be deleted for N days.")
 @click.option("--lock-mode", type=click.Choice(["GOVERNANCE", "COMPLIANCE"], case_sensitive=False),
               help="Object Lock mode (default GOVERNANCE; COMPLIANCE binds the account's root user too).")
+@click.option("--org", "org_name", default="Pilot legal team (self-signed)", show_default=True,
+              help="The organisation named in the pilot signing certificate made at init.")
 @pass_ctx
 def init(c: Context, location: str | None, admin: str, endpoint_url: str | None = None, region: str | None = None,
          kms_key: str | None = None, kms_endpoint_url: str | None = None, lock_days: int | None = None,
-         lock_mode: str | None = None) -> None:
+         lock_mode: str | None = None, org_name: str = "Pilot legal team (self-signed)") -> None:
     """Create a vault and its first admin.
+
+    It also makes a self-signed organisation signing key so that packets are
+    signed from the start; import a CA-issued one with refuge keys org import.
 
     LOCATION is a folder or s3://BUCKET/PREFIX. S3 credentials come from
     boto3's standard chain (AWS_PROFILE, AWS_ACCESS_KEY_ID, SSO, instance
@@ -201,8 +206,10 @@ def init(c: Context, location: str | None, admin: str, endpoint_url: str | None 
     cfg = c.home.config()
     c.home.update_config(vault=cfg.get("vault") or (vault.backend.location if on_s3 else os.path.abspath(location)),
                          default_user=cfg.get("default_user") or admin)
+    from . import orgkey
+
     with vault.audited("vault.init"):
-        pass
+        orgkey.generate(vault, org_name)
     click.echo(f"created vault {vault.id} at {location}; {admin} is its admin")
 
 
@@ -787,6 +794,8 @@ def packet_build(c: Context, ref, profile_id, output, sender_org, only_consented
         targets["packet"] = built.record["id"]
     for path in built.paths:
         click.echo(path)
+    if getattr(built, "review", None):  # stdout stays the packet's paths; the report is for the case lead
+        click.echo(f"refuge: review report (for the case lead; never send it): {built.review}", err=True)
 
 
 @packet.command("get")
@@ -869,7 +878,7 @@ def packet_verify(c: Context, file, trust_files, manifest_file, password_file, a
     packet is intact, covered entirely by the signature and signed by a trusted
     certificate; exit 3 otherwise, with the reason.
     """
-    from packets.signature_check import check_packet, load_certificates
+    from packets.verify import check_packet, load_certificates
 
     data = _read_input(file, "the packet")
     roots = [cert for t in trust_files for cert in load_certificates(_read_input(t, f"--trust {t}"))]

@@ -68,12 +68,12 @@ class Escrow:
     @property
     def client(self):
         if self._client is None:
-            import boto3
+            import botocore.session
 
             from .s3 import client_config
 
             try:
-                self._client = boto3.session.Session().client(
+                self._client = botocore.session.get_session().create_client(
                     "kms", endpoint_url=self.endpoint_url, config=client_config(self.region))
             except ValueError as e:
                 raise InvalidInput(f"the KMS endpoint URL is not valid ({e}); give it as http(s)://HOST[:PORT]") from None

@@ -8,8 +8,9 @@ keys under ``PREFIX/``, exactly as they are on disk for a local vault.
   condition. S3's 412 PreconditionFailed becomes :class:`~vault.storage.ObjectExists`,
   which callers already answer by trying the next sequence number. A failed or
   interrupted upload is aborted, so nothing is left under the key.
-* Large objects stream through with bounded memory: the part being filled and
-  at most one part in flight (``part_size`` each, 8 MiB by default).
+* Large objects stream through with bounded memory: one part (``part_size``,
+  8 MiB by default) at a time, sent in place without a copy
+  (``REFUGE_S3_PARALLEL=N`` sends N at once, for N + 1 parts of memory).
 * Throttling and transient errors are retried with backoff by botocore's
   retry modes (``standard`` here; ``AWS_RETRY_MODE=adaptive`` and
   ``AWS_MAX_ATTEMPTS`` change them); reads resume where they broke off.
@@ -35,7 +36,6 @@ import random
 import re
 import threading
 import time
-from concurrent.futures import Future, ThreadPoolExecutor
 from typing import BinaryIO, Iterator
 
 from .errors import InvalidInput, NotFound, RefugeError, VerificationFailed
@@ -47,9 +47,14 @@ __all__ = [
 ]
 
 MIB = 1024 * 1024
-# 8 MiB parts: S3's minimum is 5 MiB; with one part filling and one in flight an
-# upload holds about 16 MiB, and 10,000 parts (S3's maximum) still reach 78 GiB.
+# 8 MiB parts: S3's minimum is 5 MiB; an upload holds one part in memory, and
+# 10,000 parts (S3's maximum) still reach 78 GiB.
 PART_SIZE = 8 * MIB
+# Parts uploaded at once besides the one filling (REFUGE_S3_PARALLEL): 0 holds one
+# part in memory and sends it before reading on; N > 0 holds up to N + 1 parts and
+# trades that memory for overlapping requests (faster when S3's answer per part,
+# not the network, is the limit).
+PARALLEL = 0
 # Objects up to this size are read in one request and kept in memory, so a
 # broken connection is retried whole; larger ones stream and resume by range.
 SMALL_OBJECT = 1 * MIB
@@ -148,9 +153,14 @@ def object_lock_setting(backend, days: int | None, mode: str | None) -> dict:
         raise InvalidInput("--lock-mode needs --lock-days N, from 1 to 36500 (how long audit entries cannot be deleted)")
     if not isinstance(backend, S3Backend):
         raise InvalidInput("--lock-days needs an S3 vault (s3://BUCKET/PREFIX) in a bucket with Object Lock")
-    if not backend.object_lock_enabled():
+    cfg = backend.object_lock_configuration()
+    if cfg is None:
         raise InvalidInput(f"bucket {backend.bucket} does not have Object Lock enabled; create the bucket with it "
                            "(aws s3api create-bucket --object-lock-enabled-for-bucket) or leave out --lock-days")
+    if cfg.get("Rule", {}).get("DefaultRetention"):
+        # It would lock every object, case keys included, which revoking a member must destroy.
+        raise InvalidInput(f"bucket {backend.bucket} has a default Object Lock retention rule, which would keep "
+                           "revoked members' keys; remove the rule (refuge locks the audit entries itself)")
     return {"mode": mode, "days": int(days)}
 
 
@@ -175,7 +185,8 @@ def _boto_exceptions():
     from botocore import exceptions as e
 
     unreachable = (e.EndpointConnectionError, e.ConnectTimeoutError, e.ProxyConnectionError)
-    broken = (e.ConnectionClosedError, e.ReadTimeoutError, e.ResponseStreamingError, e.ConnectionError)
+    broken = (e.ConnectionClosedError, e.ReadTimeoutError, e.ResponseStreamingError, e.ConnectionError,
+              e.IncompleteReadError)
     return e, unreachable, broken
 
 
@@ -251,14 +262,19 @@ class S3Backend:
     """Objects in an S3 bucket under a prefix; create-only writes with If-None-Match."""
 
     def __init__(self, location: str, endpoint_url: str | None = None, region: str | None = None,
-                 part_size: int = PART_SIZE, client=None) -> None:
+                 part_size: int | None = None, client=None) -> None:
         self.bucket, self.prefix = parse_location(location)
         self.location = canonical_location(location)
         self.endpoint_url = endpoint_url
         self.region = region
-        if part_size < 5 * MIB:
-            raise ValueError("S3 parts must be at least 5 MiB")
+        if part_size is None:  # REFUGE_S3_PART_MIB tunes it (benchmarks, very large files)
+            env = os.environ.get("REFUGE_S3_PART_MIB", "")
+            part_size = int(env) * MIB if env.isdigit() else PART_SIZE
+        if not 5 * MIB <= part_size <= 5 * 1024 * MIB:
+            raise InvalidInput("S3 parts must be 5 MiB to 5 GiB; check REFUGE_S3_PART_MIB")
         self.part_size = part_size
+        env = os.environ.get("REFUGE_S3_PARALLEL", "")
+        self.parallel = int(env) if env.isdigit() else PARALLEL
         # {"mode": "GOVERNANCE"|"COMPLIANCE", "days": N}: set from the vault's settings when it is opened.
         self.object_lock: dict | None = None
         self._client = client
@@ -283,10 +299,10 @@ class S3Backend:
         if self._client is None:
             with self._lock:
                 if self._client is None:
-                    import boto3
+                    import botocore.session  # botocore alone: boto3 adds half a second of imports
 
                     try:
-                        self._client = boto3.session.Session().client(
+                        self._client = botocore.session.get_session().create_client(
                             "s3", endpoint_url=self.endpoint_url, config=self._config())
                     except ValueError as e:
                         raise InvalidInput(f"the S3 endpoint URL is not valid ({e}); give it as "
@@ -305,7 +321,7 @@ class S3Backend:
         return self.prefix + key
 
     def _call(self, op: str, key: str | None = None, **kwargs):
-        e, unreachable, broken = _boto_exceptions()
+        e = _boto_exceptions()[0]
         try:
             return getattr(self.client, op)(Bucket=self.bucket, **kwargs)
         except (e.BotoCoreError, e.ClientError) as exc:
@@ -336,7 +352,7 @@ class S3Backend:
     def _put_small(self, key: str, data) -> None:
         full = self._key(key)
         args = dict(Key=full, Body=data, IfNoneMatch="*", **self._lock_args(key))
-        e, _, _ = _boto_exceptions()
+        e = _boto_exceptions()[0]
         for attempt in range(8):
             try:
                 self.client.put_object(Bucket=self.bucket, **args)
@@ -365,7 +381,7 @@ class S3Backend:
 
     def get(self, key: str) -> BinaryIO:
         full = self._key(key)
-        _, _, broken = _boto_exceptions()
+        broken = _boto_exceptions()[2]
         for attempt in range(MAX_ATTEMPTS):
             resp = self._call("get_object", key, Key=full)
             if resp["ContentLength"] > SMALL_OBJECT:
@@ -406,7 +422,7 @@ class S3Backend:
         return sorted(n for n in names if n)
 
     def _pages(self, op: str, **kwargs):
-        e, _, _ = _boto_exceptions()
+        e = _boto_exceptions()[0]
         try:
             for page in self.client.get_paginator(op).paginate(Bucket=self.bucket, **kwargs):
                 yield page
@@ -434,12 +450,13 @@ class S3Backend:
     def delete(self, key: str) -> None:
         """Remove ``key``; in a versioned bucket (Object Lock needs one) every version of it too."""
         full = self._key(key)
-        self._call("delete_object", key, Key=full)
-        if self._is_versioned():
-            for page in self._pages("list_object_versions", Prefix=full):
-                for v in list(page.get("Versions", ())) + list(page.get("DeleteMarkers", ())):
-                    if v["Key"] == full:
-                        self._call("delete_object", key, Key=full, VersionId=v["VersionId"])
+        if not self._is_versioned():
+            self._call("delete_object", key, Key=full)
+            return
+        for page in self._pages("list_object_versions", Prefix=full):
+            for v in list(page.get("Versions", ())) + list(page.get("DeleteMarkers", ())):
+                if v["Key"] == full:
+                    self._call("delete_object", key, Key=full, VersionId=v["VersionId"])
 
     def _is_versioned(self) -> bool:
         if self._versioned is None:
@@ -467,18 +484,19 @@ class S3Backend:
 
     # --- the bucket ----------------------------------------------------------------------
 
-    def object_lock_enabled(self) -> bool:
-        """Whether the bucket was created with Object Lock (needed for write-once audit entries)."""
-        e, _, _ = _boto_exceptions()
+    def object_lock_configuration(self) -> dict | None:
+        """The bucket's Object Lock configuration, or None if it was created without Object Lock."""
+        e = _boto_exceptions()[0]
         try:
             cfg = self.client.get_object_lock_configuration(Bucket=self.bucket)
         except e.ClientError as exc:
             if exc.response.get("Error", {}).get("Code") == "ObjectLockConfigurationNotFoundError":
-                return False
+                return None
             raise self._errors.explain(exc, "get_object_lock_configuration") from None
         except e.BotoCoreError as exc:
             raise self._errors.explain(exc, "get_object_lock_configuration") from None
-        return cfg.get("ObjectLockConfiguration", {}).get("ObjectLockEnabled") == "Enabled"
+        cfg = cfg.get("ObjectLockConfiguration", {})
+        return cfg if cfg.get("ObjectLockEnabled") == "Enabled" else None
 
     def check(self) -> None:
         """Fail with a clear error unless the bucket is there and reachable with these credentials."""
@@ -490,7 +508,13 @@ def _sleep(attempt: int) -> None:
 
 
 class _Upload(io.RawIOBase):
-    """A create-only S3 object being written: one PutObject, or a multipart upload past one part."""
+    """A create-only S3 object being written: one PutObject, or a multipart upload past one part.
+
+    By default one part is held in memory: when it is full it is sent
+    (botocore reads it in place, see :class:`_PartBody`) before more is
+    accepted. With ``parallel`` N > 0, up to N full parts are sent at once by a
+    small pool while the next one fills.
+    """
 
     def __init__(self, backend: S3Backend, key: str) -> None:
         super().__init__()
@@ -500,9 +524,9 @@ class _Upload(io.RawIOBase):
         self._buf = bytearray()
         self._upload_id: str | None = None
         self._parts: list[dict] = []
-        self._pool: ThreadPoolExecutor | None = None
-        self._inflight: Future | None = None
         self._done = False
+        self._pool = None
+        self._inflight: list = []
 
     def writable(self) -> bool:
         return True
@@ -510,32 +534,44 @@ class _Upload(io.RawIOBase):
     def write(self, data) -> int:
         if self._done:
             raise ValueError("write to a finished S3 upload")
-        n = len(data) if not isinstance(data, memoryview) else data.nbytes
-        self._buf += data
-        if len(self._buf) >= self.b.part_size:
-            self._send_part()
+        view = memoryview(data).cast("B")
+        n = view.nbytes
+        while view:  # parts of exactly part_size, however the caller slices its writes
+            take = self.b.part_size - len(self._buf)
+            self._buf += view[:take]
+            view = view[take:]
+            if len(self._buf) >= self.b.part_size:
+                self._send_part()
         return n
 
     def _send_part(self) -> None:
-        part, self._buf = self._buf, bytearray()
         if self._upload_id is None:
             resp = self.b._call("create_multipart_upload", self.key, Key=self.full, **self.b._lock_args(self.key))
             self._upload_id = resp["UploadId"]
-            self._pool = ThreadPoolExecutor(1, thread_name_prefix="refuge-s3-part")
-        self._wait()  # at most one part in flight while the next one fills
         number = len(self._parts) + 1
         self._parts.append({"PartNumber": number})
-        self._inflight = self._pool.submit(self._upload_part, number, part)
+        part, self._buf = self._buf, bytearray()
+        parallel = self.b.parallel
+        if not parallel:
+            self._upload_part(number, part)
+            return
+        if self._pool is None:
+            from concurrent.futures import ThreadPoolExecutor
 
-    def _upload_part(self, number: int, data: bytearray) -> None:
-        resp = self.b._call("upload_part", self.key, Key=self.full, UploadId=self._upload_id,
-                            PartNumber=number, Body=data)
+            self._pool = ThreadPoolExecutor(parallel, thread_name_prefix="refuge-s3-part")
+        while len(self._inflight) >= parallel:
+            self._inflight.pop(0).result()
+        self._inflight.append(self._pool.submit(self._upload_part, number, part))
+
+    def _upload_part(self, number: int, part: bytearray) -> None:
+        with _PartBody(part) as body:
+            resp = self.b._call("upload_part", self.key, Key=self.full, UploadId=self._upload_id,
+                                PartNumber=number, Body=body)
         self._parts[number - 1]["ETag"] = resp["ETag"]
 
     def _wait(self) -> None:
-        if self._inflight is not None:
-            f, self._inflight = self._inflight, None
-            f.result()
+        while self._inflight:
+            self._inflight.pop(0).result()
 
     def commit(self) -> None:
         if self._done:
@@ -554,7 +590,7 @@ class _Upload(io.RawIOBase):
         self._finish()
 
     def _complete(self) -> None:
-        e, _, _ = _boto_exceptions()
+        e = _boto_exceptions()[0]
         for attempt in range(8):
             try:
                 self.b.client.complete_multipart_upload(
@@ -591,6 +627,8 @@ class _Upload(io.RawIOBase):
         """Forget everything written; nothing is left under the key."""
         if self._done:
             return
+        for f in self._inflight:
+            f.cancel()
         with contextlib.suppress(Exception):
             self._wait()
         if self._upload_id is not None:
@@ -607,6 +645,42 @@ class _Upload(io.RawIOBase):
 
     def close(self) -> None:
         # Closing the stream does not commit: the writer() block's clean exit does.
+        super().close()
+
+
+class _PartBody(io.RawIOBase):
+    """A part's bytes as a seekable stream: botocore sends (and on a retry, re-sends) them without a copy."""
+
+    def __init__(self, data: bytearray) -> None:
+        super().__init__()
+        self._view = memoryview(data)
+        self._pos = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def readinto(self, buf) -> int:
+        n = max(0, min(len(buf), len(self._view) - self._pos))
+        buf[:n] = self._view[self._pos:self._pos + n]
+        self._pos += n
+        return n
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._pos, io.SEEK_END: len(self._view)}[whence]
+        self._pos = max(0, base + offset)
+        return self._pos
+
+    def tell(self) -> int:
+        return self._pos
+
+    def __len__(self) -> int:
+        return len(self._view)
+
+    def close(self) -> None:
+        self._view.release()
         super().close()
 
 
@@ -628,7 +702,7 @@ class _ObjectStream(io.RawIOBase):
     def readinto(self, buf) -> int:
         if self._pos >= self._size:
             return 0
-        _, _, broken = _boto_exceptions()
+        broken = _boto_exceptions()[2]
         for attempt in range(MAX_ATTEMPTS + 1):
             try:
                 data = self._body.read(min(len(buf), self._size - self._pos)) if self._body else b""

@@ -1,7 +1,7 @@
 """Check a signed packet the way its recipient does: no vault, only the file and a certificate.
 
-(packets/verify.py is the pipeline's other "verify": the check that no redacted text is
-left in a packet. This module checks signatures.)
+(The pipeline's other check, that no redacted text is left in a packet, is
+packets/leakcheck.py. This module checks signatures: ``refuge packet verify``.)
 
 :func:`check_packet` answers, for one PDF: who signed it (the person named in the
 signature and the organisation in the certificate), when (the signer's clock, and an RFC
@@ -101,6 +101,17 @@ def _usage():
     return KeyUsageConstraints(key_usage={"non_repudiation", "digital_signature"}, match_all_key_usages=False)
 
 
+def _may_sign(cert) -> bool:
+    """Whether the certificate's key usage allows signing documents."""
+    from pyhanko_certvalidator.errors import InvalidCertificateError
+
+    try:
+        _usage().validate(cert)
+    except InvalidCertificateError:
+        return False
+    return True
+
+
 def _trust_reason(status, roots: list, cert, when: dt.datetime) -> str:
     from pyhanko.sign.ades.report import AdESFailure, AdESIndeterminate
 
@@ -117,10 +128,12 @@ def _trust_reason(status, roots: list, cert, when: dt.datetime) -> str:
         return f"the signing certificate is not valid before {_time(not_before)}"
     if not roots:
         return "no trusted certificate was given: pass the sender's certificate with --trust (refuge keys org cert)"
-    if indic in (AdESIndeterminate.NO_CERTIFICATE_CHAIN_FOUND, AdESIndeterminate.CERTIFICATE_CHAIN_GENERAL_FAILURE, None):
+    if not _may_sign(cert):
+        return "the signing certificate is not allowed to sign documents (key usage)"
+    if status.validation_path is None or indic in (AdESIndeterminate.NO_CERTIFICATE_CHAIN_FOUND,
+                                                   AdESIndeterminate.CERTIFICATE_CHAIN_GENERAL_FAILURE,
+                                                   AdESIndeterminate.CHAIN_CONSTRAINTS_FAILURE, None):
         return "the signing certificate does not chain to a certificate given with --trust: untrusted signer"
-    if indic == AdESIndeterminate.CHAIN_CONSTRAINTS_FAILURE:
-        return "the signing certificate is not allowed to sign documents (key usage), or its chain is invalid"
     return f"the signing certificate is not trusted ({indic.name.lower().replace('_', ' ')})"
 
 
@@ -194,13 +207,20 @@ def check_packet(data: bytes, trust: list | tuple = (), manifest: bytes | None =
     report.level = ("PAdES-B-T" if ts is not None else "PAdES-B-B") if subfilter == "/ETSI.CAdES.detached" else subfilter.lstrip("/")
 
     trusted = status.trusted
-    if not trusted and ts is not None and ts.trusted and ts.intact and ts.valid and report.intact:
+    ts_ok = ts is not None and ts.trusted and ts.intact and ts.valid
+    when = ts.timestamp if ts_ok else now
+    if not trusted and ts_ok and report.intact:
         # A trusted timestamp proves the signature existed at its time: judge the
         # certificate then (so packets outlive their certificate, as PAdES B-T intends).
         again = validate_pdf_signature(sig, _validation_context(roots, ts.timestamp), key_usage_settings=_usage(),
                                        skip_diff=True)
         if again.trusted:
-            trusted, status, now = True, again, ts.timestamp
+            trusted, status = True, again
+    # Path validation checks neither the dates nor the key usage of a trust anchor, and
+    # recipients often trust the organisation's certificate itself: check the signer's
+    # here, its dates at the timestamp's time if a trusted one exists, else now.
+    if trusted and not (validity["not_before"].native <= when <= validity["not_after"].native and _may_sign(cert)):
+        trusted = False
     report.trusted = bool(trusted)
 
     if not report.intact:
@@ -212,7 +232,7 @@ def check_packet(data: bytes, trust: list | tuple = (), manifest: bytes | None =
     elif ts is not None and not ts.trusted and roots:
         report.fail("the signature's timestamp authority is not trusted: add its root with --trust")
     if report.intact and not trusted:
-        report.fail(_trust_reason(status, roots, cert, now))
+        report.fail(_trust_reason(status, roots, cert, when))
     if manifest is not None:
         report.manifest = _check_manifest(manifest, data, cert, roots, at)
         if not report.manifest["ok"]:

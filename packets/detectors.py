@@ -1,0 +1,399 @@
+"""Text matching for redaction: normalization, case terms and the built-in detectors.
+
+Everything here works on *folded* text: each character decomposed (NFKD), combining marks
+dropped, case-folded; runs of white space made one space; a hyphen at the end of a line
+(and the soft hyphen, and pdfium's line-end hyphen marker) joined away; zero-width
+characters dropped. :func:`fold` returns the folded string with, for every folded
+character, the index of the source character it came from, so a match maps back to the
+characters (and their boxes on the page) it covers.
+
+A :class:`Needle` matches one secret in folded text whatever its case, accents, spacing,
+line breaks and hyphenation: the term is cut into words at every character that is not a
+letter or digit; words may be separated by any run of non-word characters or by nothing
+("Ana Demo" matches "ANA-DEMO", "Ana\\nDemo" and "AnaDemo"); inside a word one stray
+separator is allowed between letters (text split into pieces by kerning or a line break
+that the extractor turned into a space); the match must start and end at a word boundary,
+so "Ana" does not match inside "Canada".
+
+Detectors find secrets no one typed in as a term, each in a category
+(:data:`DETECTOR_CATEGORIES`):
+
+* ``phone`` (contact): Mexican, Central American, Canadian / North American and
+  international (``+`` or ``00``) numbers, and any number of 7+ digits after a phone label;
+* ``email`` (contact);
+* ``curp`` (id-number): the Mexican CURP;
+* ``id-label`` (id-number): passport and national identity numbers next to their labels
+  (English, Spanish, French: passport, pasaporte, passeport, DUI, DPI, cédula, INE, ...);
+* ``birth-date`` (id-number): dates of birth next to their labels (date of birth, DOB,
+  fecha de nacimiento, nacido/a el, date de naissance, né(e) le, ...).
+
+Only the secret itself is a hit: for labelled values the label stays readable.
+This module uses only the standard library.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+
+__all__ = [
+    "DETECTOR_CATEGORIES",
+    "Hit",
+    "Needle",
+    "canonical_category",
+    "detect",
+    "fold",
+    "fold_text",
+    "needles_in",
+    "redact_string",
+]
+
+#: The category each detector's hits belong to.
+DETECTOR_CATEGORIES: dict[str, str] = {
+    "phone": "contact",
+    "email": "contact",
+    "curp": "id-number",
+    "id-label": "id-number",
+    "birth-date": "id-number",
+}
+
+#: Category names that mean the same thing (the shipped profiles say identity-number).
+_ALIASES = {"identity-number": "id-number"}
+
+
+def canonical_category(name: str) -> str:
+    """The category ``name`` stands for (``identity-number`` is ``id-number``)."""
+    return _ALIASES.get(name, name)
+
+
+# ------------------------------------------------------------------------ folding
+
+_EXTRA = {"ø": "o", "Ø": "o", "ł": "l", "Ł": "l", "đ": "d", "Đ": "d", "æ": "ae", "Æ": "ae", "œ": "oe",
+          "Œ": "oe", "ı": "i", "ħ": "h", "þ": "th", "ð": "d", "ŀ": "l"}
+
+
+def _fold_char(c: str) -> str:
+    if c in _EXTRA:
+        return _EXTRA[c]
+    if c.isascii():
+        return c.lower()
+    d = unicodedata.normalize("NFKD", c)
+    d = "".join(ch for ch in d if not unicodedata.combining(ch))
+    return d.casefold()
+
+
+_SPECIAL = re.compile(
+    r"(?P<join>(?<=\w)[\-\u2010\u2011][ \t]*[\n\r\x0b\x0c\u2028\u2029\x85]\s*(?=\w))"
+    r"|(?P<mark>[\x02\ufffe]\s*)"
+    r"|(?P<zero>[\u200b-\u200d\u2060\ufeff\u00ad]+)"
+    r"|(?P<space>\s+)")
+_FOLDED: dict[str, str] = {}
+
+
+def fold(text: str) -> tuple[str, list[int]]:
+    """Fold ``text`` for matching.
+
+    Returns the folded text and, for each of its characters, the index in ``text`` it
+    came from. A hyphen (or pdfium's line-end hyphen mark) followed by a line break
+    between two word characters is joined away; white space runs become one space;
+    zero-width characters and soft hyphens are dropped; every other character is
+    decomposed, stripped of combining marks and case-folded.
+    """
+    out: list[str] = []
+    idx: list[int] = []
+    last = ""
+
+    def chunk(a: int, b: int) -> None:
+        nonlocal last
+        piece = text[a:b]
+        if piece.isascii():
+            out.append(piece.lower())
+            idx.extend(range(a, b))
+            last = piece[-1]
+            return
+        for k, c in enumerate(piece, a):
+            f = _FOLDED.get(c)
+            if f is None:
+                f = _FOLDED[c] = _fold_char(c)
+            for ch in f:
+                if ch.isspace():
+                    if last not in ("", " "):
+                        out.append(" ")
+                        idx.append(k)
+                        last = " "
+                    continue
+                out.append(ch)
+                idx.append(k)
+                last = ch
+
+    pos = 0
+    for m in _SPECIAL.finditer(text):
+        if m.start() > pos:
+            chunk(pos, m.start())
+        if m.lastgroup == "space" and last not in ("", " "):
+            out.append(" ")
+            idx.append(m.start())
+            last = " "
+        pos = m.end()
+    if pos < len(text):
+        chunk(pos, len(text))
+    return "".join(out), idx
+
+
+_ASCII_JOIN = re.compile(r"(?<=\w)-[ \t]*[\n\r\x0b\x0c]\s*(?=\w)|\x02\s*")
+_ASCII_SPACE = re.compile(r"\s+")
+
+
+def fold_text(text: str) -> str:
+    """``text`` folded (see :func:`fold`), without the index."""
+    if text.isascii():
+        return _ASCII_SPACE.sub(" ", _ASCII_JOIN.sub("", text)).lower().lstrip(" ")
+    return fold(text)[0]
+
+
+# ------------------------------------------------------------------------- needles
+
+_WORD_SPLIT = re.compile(r"[\W_]+")
+
+
+def _token_pattern(token: str) -> str:
+    return r"[^\w]?".join(re.escape(ch) for ch in token)
+
+
+@dataclass(frozen=True)
+class Needle:
+    """One secret to find: a case term (``rule`` is its id) or a detector's find
+    (``rule`` is ``detector:NAME``). ``text`` is secret and never shown."""
+
+    rule: str
+    category: str
+    kind: str  # "term" or "detector"
+    text: str
+
+    @property
+    def tokens(self) -> list[str]:
+        return [t for t in _WORD_SPLIT.split(fold_text(self.text)) if t]
+
+    @property
+    def pattern(self) -> re.Pattern[str] | None:
+        cached = _PATTERNS.get(self.text)
+        if cached is not None or self.text in _PATTERNS:
+            return cached
+        tokens = self.tokens
+        if sum(len(t) for t in tokens) < 2:
+            pat = None
+        else:
+            body = r"[^\w]*".join(_token_pattern(t) for t in tokens)
+            pat = re.compile(r"(?<!\w)" + body + r"(?!\w)")
+        _PATTERNS[self.text] = pat
+        return pat
+
+    @property
+    def size(self) -> int:
+        """Letters and digits in the secret."""
+        return sum(len(t) for t in self.tokens)
+
+    def finditer(self, folded: str):
+        pat = self.pattern
+        return pat.finditer(folded) if pat is not None else iter(())
+
+    def search(self, folded: str) -> bool:
+        pat = self.pattern
+        return bool(pat is not None and pat.search(folded))
+
+    def __repr__(self) -> str:  # never the secret
+        return f"Needle({self.rule}, {self.category})"
+
+
+_PATTERNS: dict[str, re.Pattern[str] | None] = {}
+
+
+def redact_string(text: str, needles: list[Needle], placeholder: str = "[redacted]",
+                  categories: set[str] | None = None) -> str:
+    """``text`` with every match of ``needles`` and of the detectors of ``categories``
+    (None: all) replaced by ``placeholder`` (titles, file names and other short strings
+    that go onto generated pages)."""
+    if not text:
+        return text
+    folded, idx = fold(text)
+    spans: list[tuple[int, int]] = []
+    for n in needles:
+        for m in n.finditer(folded):
+            spans.append((idx[m.start()], idx[m.end() - 1] + 1))
+    for h in detect(folded, categories) if categories is None or categories else []:
+        spans.append((idx[h.start], idx[h.end - 1] + 1))
+    if not spans:
+        return text
+    spans.sort()
+    merged: list[list[int]] = []
+    for a, b in spans:
+        if merged and a <= merged[-1][1]:
+            merged[-1][1] = max(merged[-1][1], b)
+        else:
+            merged.append([a, b])
+    out, pos = [], 0
+    for a, b in merged:
+        out.append(text[pos:a])
+        out.append(placeholder)
+        pos = b
+    out.append(text[pos:])
+    return "".join(out)
+
+
+# ----------------------------------------------------------------------- detectors
+
+
+@dataclass(frozen=True)
+class Hit:
+    """A detector's find in folded text: ``folded[start:end]``."""
+
+    detector: str
+    category: str
+    start: int
+    end: int
+    value: str
+
+    def __repr__(self) -> str:  # never the value
+        return f"Hit({self.detector}, {self.start}:{self.end})"
+
+
+_SEP = r"[ .\-]?"
+# A number must not run on into more digits or letters on either side.
+_L = r"(?<![\w+])"
+_R = r"(?![\w])"
+
+_PHONE_PATTERNS = [
+    # Mexico: +52 (1) 55 1234 5678, (55) 1234-5678, 55-1234-5678, 222 123 4567.
+    rf"(?:\+|00)52{_SEP}(?:1{_SEP})?\(?\d{{2,3}}\)?{_SEP}\d{{3,4}}{_SEP}\d{{4}}{_R}",
+    rf"{_L}\(\d{{2,3}}\){_SEP}\d{{3,4}}{_SEP}\d{{4}}{_R}",
+    rf"{_L}(?:044|045|01){_SEP}\d{{2,3}}{_SEP}\d{{3,4}}{_SEP}\d{{4}}{_R}",
+    rf"{_L}\d{{2}}[ .\-]\d{{4}}[ .\-]\d{{4}}{_R}",
+    rf"{_L}\d{{3}}[ .\-]\d{{3}}[ .\-]\d{{4}}{_R}",
+    # Central America: +502..+507 and Belize +501: 8 digits (4-4) or 7 (3-4).
+    rf"(?:\+|00)50[1-7]{_SEP}\d{{3,4}}{_SEP}\d{{4}}{_R}",
+    rf"{_L}[2-9]\d{{3}}[ \-]\d{{4}}{_R}",
+    # Canada / North America: +1 (416) 555-0123, 1-800-555-0123, 416.555.0123.
+    rf"(?:(?:\+|00)1{_SEP}|{_L}1[ .\-])?\(?[2-9]\d{{2}}\)?{_SEP}[2-9]\d{{2}}[ .\-]\d{{4}}{_R}",
+    rf"{_L}\([2-9]\d{{2}}\){_SEP}[2-9]\d{{2}}{_SEP}\d{{4}}{_R}",
+    # International: +CC then groups, 7 to 15 digits in all.
+    r"(?:\+|(?<!\d)00)[1-9]\d{0,2}(?:[ .\-]?\(?\d{1,5}\)?){2,7}(?!\w)",
+]
+_PHONE = re.compile("|".join(f"(?:{p})" for p in _PHONE_PATTERNS))
+_PHONE_CANDIDATE = re.compile(r"[+(\d][\d ().\-+]{5,40}\d")
+_PHONE_LABEL = re.compile(
+    r"(?<!\w)(?:tel|tel[eé]fono|telefono|telephone|t[eé]l[eé]phone|phone|tel[eé]f|cel|celular|cell|mobile|m[oó]vil"
+    r"|movil|portable|whatsapp|signal|telegram|fax|contacto|contact|numero de telefono|phone number)\b"
+    r"[^\w\n]{0,4}(?:(?:no|n|num|number|numero)\b[^\w\n]{0,3})?(?::|\.|#)?\s?")
+_LABELLED_NUMBER = re.compile(r"\+?\(?\d[\d ()./\-]{5,22}\d(?!\w)")
+
+_EMAIL = re.compile(r"(?<![\w.+\-])[\w.+\-%]{1,64}\s?@\s?[a-z0-9](?:[a-z0-9\-]{0,61}[a-z0-9])?"
+                    r"(?:\.[a-z0-9](?:[a-z0-9\-]{0,61}[a-z0-9])?)*\.[a-z]{2,24}(?!\w)")
+
+_STATES = ("as|bc|bs|cc|cl|cm|cs|ch|df|dg|gt|gr|hg|jc|mc|mn|ms|nt|nl|oc|pl|qt|qr|sp|sl|sr|tc|ts|tl|vz|yn|zs|ne")
+_CURP = re.compile(rf"(?<![a-z0-9])[a-z][aeioux][a-z]{{2}}\d{{2}}(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])[hmx]"
+                   rf"(?:{_STATES})[b-df-hj-np-tv-z]{{3}}[a-z0-9]\d(?![a-z0-9])")
+
+_ID_LABEL = re.compile(
+    r"(?<!\w)(?:"
+    r"passport|pasaporte|passeport|travel document|documento de viaje|document de voyage"
+    r"|national id(?:entity)?(?: card)?|identity card|id card|id no|id number|identification number"
+    r"|identity number|personal id|carte d.identite|carte nationale d.identite|numero d.identite"
+    r"|piece d.identite|cedula(?: de identidad)?(?: de ciudadania)?|documento (?:nacional )?de identidad"
+    r"|tarjeta de identidad|dui|dpi|cui|nie|nif|dni|ine|ife|clave de elector|credencial para votar"
+    r"|identidad|uci|client id|numero de identidad|no de identidad|numero de documento|document number"
+    r"|n(?:o|um|umero)? de pasaporte|n(?:o|um|umero)? de passeport|passport number"
+    r")\b"
+    r"(?:[^\w\n]{0,3}(?:no|n|nr|num|number|numero|#|o)\b)?[^\w\n]{0,4}(?:\n|\s)?")
+_ID_VALUE = re.compile(r"(?:[a-z]{1,6}|[a-z]{1,3}[\- ])?\d[\da-z]*(?:[\- ]?[a-z]{0,3}\d[\da-z]*){0,4}(?![\w])")
+
+_MONTHS = (
+    r"january|february|march|april|may|june|july|august|september|october|november|december"
+    r"|jan|feb|mar|apr|jun|jul|aug|sep|sept|oct|nov|dec"
+    r"|enero|febrero|marzo|abril|mayo|junio|julio|agosto|septiembre|setiembre|octubre|noviembre|diciembre"
+    r"|ene|abr|ago|dic"
+    r"|janvier|fevrier|mars|avril|mai|juin|juillet|aout|septembre|octobre|novembre|decembre"
+    r"|janv|fevr|avr|juil|sept|oct|nov|dec")
+_DATE_VALUE = re.compile(
+    r"(?:"
+    r"\d{1,2}\s?[/.\-]\s?\d{1,2}\s?[/.\-]\s?(?:\d{4}|\d{2})"  # 12/03/1990, 12-03-90
+    r"|\d{4}\s?[/.\-]\s?\d{1,2}\s?[/.\-]\s?\d{1,2}"  # 1990-03-12
+    rf"|(?:\d{{1,2}}|1er)(?:st|nd|rd|th)?\s?(?:de\s|of\s)?(?:{_MONTHS})\.?,?\s?(?:de\s|del\s)?\d{{4}}"  # 12 de marzo de 1990
+    rf"|(?:{_MONTHS})\.?\s\d{{1,2}}(?:st|nd|rd|th)?,?\s\d{{4}}"  # March 12, 1990
+    r")(?!\w)")
+_DOB_LABEL = re.compile(
+    r"(?<!\w)(?:date of birth|birth date|birthdate|date of birth \(dd/mm/yyyy\)|d\.?o\.?b|born on|born"
+    r"|fecha de nacimiento|fecha nacimiento|f\.? de nac|fecha de nac|fec\.? nac|nacido el|nacida el|nacido\(a\) el"
+    r"|nacid[oa] en \w+ el|nacimiento|date de naissance|date naissance|ne le|nee le|ne\(e\) le|nee? le"
+    r"|naissance)\b[^\w\n]{0,4}(?:\(?(?:dd|jj)[/.\-]mm[/.\-](?:yyyy|aaaa|yy|aa)\)?[^\w\n]{0,3})?(?:\n|\s)?")
+
+
+def _digits(s: str) -> int:
+    return sum(ch.isdigit() for ch in s)
+
+
+def _is_year_range(s: str) -> bool:
+    m = re.fullmatch(r"((?:19|20)\d\d)[ \-](\d{4})", s)
+    return bool(m and m.group(2)[:2] in ("19", "20"))
+
+
+def detect(folded: str, only: set[str] | None = None) -> list[Hit]:
+    """Every detector hit in ``folded`` (text from :func:`fold`), in order of position.
+
+    ``only`` limits the detectors to those whose category is in it (None: all)."""
+    want = {name for name, cat in DETECTOR_CATEGORIES.items() if only is None or cat in only}
+    hits: list[Hit] = []
+
+    def add(name: str, start: int, end: int) -> None:
+        value = folded[start:end].strip()
+        if not value:
+            return
+        start += len(folded[start:end]) - len(folded[start:end].lstrip())
+        end = start + len(value)
+        hits.append(Hit(name, DETECTOR_CATEGORIES[name], start, end, value))
+
+    if "email" in want:
+        for m in _EMAIL.finditer(folded):
+            add("email", m.start(), m.end())
+    if "phone" in want:
+        # The full patterns only where a run of digits and separators is long enough.
+        for c in _PHONE_CANDIDATE.finditer(folded):
+            for m in _PHONE.finditer(folded, max(0, c.start() - 2), min(len(folded), c.end() + 1)):
+                s = m.group(0)
+                if 7 <= _digits(s) <= 15 and not _is_year_range(s):
+                    add("phone", m.start(), m.end())
+        for m in _PHONE_LABEL.finditer(folded):
+            v = _LABELLED_NUMBER.match(folded, m.end())
+            if v and 7 <= _digits(v.group(0)) <= 15:
+                add("phone", v.start(), v.end())
+    if "curp" in want:
+        for m in _CURP.finditer(folded):
+            add("curp", m.start(), m.end())
+    if "id-label" in want:
+        for m in _ID_LABEL.finditer(folded):
+            v = _ID_VALUE.match(folded, m.end())
+            if v and _digits(v.group(0)) >= 2 and len(v.group(0).replace(" ", "").replace("-", "")) >= 4:
+                if not _DATE_VALUE.fullmatch(v.group(0).strip()):
+                    add("id-label", v.start(), v.end())
+    if "birth-date" in want:
+        for m in _DOB_LABEL.finditer(folded):
+            v = _DATE_VALUE.match(folded, m.end())
+            if v:
+                add("birth-date", v.start(), v.end())
+    hits.sort(key=lambda h: (h.start, -h.end))
+    # Drop hits inside another hit.
+    out: list[Hit] = []
+    for h in hits:
+        if out and h.start >= out[-1].start and h.end <= out[-1].end:
+            continue
+        out.append(h)
+    return out
+
+
+def needles_in(hits: list[Hit]) -> list[Needle]:
+    """The detector hits as needles (to find the same secret elsewhere and check it is gone)."""
+    seen: dict[str, Needle] = {}
+    for h in hits:
+        if h.value not in seen:
+            seen[h.value] = Needle(f"detector:{h.detector}", h.category, "detector", h.value)
+    return list(seen.values())

@@ -1,0 +1,715 @@
+"""The redaction stage: find what must not leave, burn it out of the pixels, sanitize.
+
+A :class:`Redactor` is built from the case's rules and the recipient profile and plugged
+into assembly as the ``redact`` seam (``redactor(item, pdf_bytes) -> pdf_bytes``, called
+per document on its rendered pages). What it applies:
+
+* **case terms**: the ``always`` category in every packet, other categories when the
+  profile lists them in ``redaction_categories`` (``identity-number`` and ``id-number``
+  are one category);
+* **detectors** (:mod:`packets.detectors`) of the categories the profile lists: phone
+  numbers and e-mail addresses (``contact``), CURP, passport and national ID numbers
+  and dates of birth next to their labels (``id-number``). What a detector finds in any
+  source document is then searched for in every document, like a term;
+* **regions** (``refuge redact region``): a box on a page of one document, in PDF points
+  with the origin at the bottom-left of the unrotated source page (for an image, one
+  point per pixel of the upright image; for plain text, the packet page).
+
+How text is matched: pdfium's text page of each rendered page gives its characters (text
+in Form XObjects, TJ arrays, invisible text, rotated pages, every font encoding pdfium
+can map to Unicode) with their boxes in page space; the text is folded (case, accents,
+spacing, line breaks, hyphenation: :func:`packets.detectors.fold`) and matched, and each
+match is mapped back to the boxes of the characters it covers. A page whose objects
+hold a secret that the text page does not show (marked-content ``/ActualText``, say) is
+flattened too. A page that uses optional content is always flattened, with the source's
+hidden layers hidden: hidden content is removed, never made visible.
+
+Removal: every page with a hit (or every page, when the profile says ``flatten = "all"``)
+is rebuilt from pixels: rendered by pdfium at :data:`FLATTEN_DPI`, the boxes (plus
+:data:`MARGIN` points) burned black into the pixels, the pixels re-encoded (grey levels
+unless the page has colour; Flate when that is small, as for text, else a JPEG with no
+metadata), and the page remade as that one image. Pages are flattened in a process
+pool on every core. Pages with no text at all (scans, photographs) are reported as
+"not searchable": rules could not apply there.
+
+Document titles (and translator details) go onto generated pages (index, bookmarks,
+declarations): :meth:`Redactor.prepare` replaces matches in them with ``[redacted]``
+before assembly.
+
+Nothing here writes to disk, and no error message holds a secret: messages name the
+document id, the page and the rule id.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import threading
+import zlib
+from dataclasses import dataclass, field, replace
+from typing import Iterable
+
+import pikepdf
+from pikepdf import Array, Dictionary, Name
+
+from vault.errors import InvalidInput
+
+from .detectors import Hit, Needle, canonical_category, detect, fold, needles_in, redact_string
+from .model import Item
+from .profiles import Profile
+
+__all__ = ["FLATTEN_DPI", "MARGIN", "PLACEHOLDER", "Mark", "PageInfo", "RedactError", "Redactor",
+           "flatten_pdf"]
+
+#: Resolution of flattened pages.
+FLATTEN_DPI = 150
+#: Points added around every redaction box.
+MARGIN = 2.0
+#: What replaces a redacted part of a title.
+PLACEHOLDER = "[redacted]"
+JPEG_QUALITY = 80
+
+
+class RedactError(InvalidInput):
+    """A rule cannot be applied (e.g. a region on a page the document does not have)."""
+
+
+@dataclass
+class Mark:
+    """One redaction on one page: the boxes (packet-page points) burned for one match."""
+
+    doc_id: str
+    page: int  # 1-based page of the document
+    category: str
+    rule: str  # the rule id, or "detector:NAME"
+    kind: str  # "term", "detector", "region" or "data"
+    boxes: list[tuple[float, float, float, float]] = field(default_factory=list)
+
+
+@dataclass
+class PageInfo:
+    """What happened to one page of a document."""
+
+    doc_id: str
+    page: int  # 1-based
+    width: float
+    height: float
+    searchable: bool
+    flattened: bool = False
+    reasons: list[str] = field(default_factory=list)
+    marks: list[Mark] = field(default_factory=list)
+
+
+# --------------------------------------------------------------------------- geometry
+
+Box = tuple[float, float, float, float]
+
+
+def _union(a: Box, b: Box) -> Box:
+    return (min(a[0], b[0]), min(a[1], b[1]), max(a[2], b[2]), max(a[3], b[3]))
+
+
+def _near(a: Box, b: Box) -> bool:
+    """Whether b continues a's run of characters (same line, or same column when turned)."""
+    h = max(a[3] - a[1], b[3] - b[1], a[2] - a[0], b[2] - b[0], 1.0)
+    return not (b[0] > a[2] + h or b[2] < a[0] - h or b[1] > a[3] + h or b[3] < a[1] - h)
+
+
+def _group_boxes(boxes: list[Box]) -> list[Box]:
+    out: list[Box] = []
+    last: Box | None = None
+    for b in boxes:
+        if out and last is not None and _near(last, b):
+            out[-1] = _union(out[-1], b)
+        else:
+            out.append(b)
+        last = b
+    return out
+
+
+def _mul(a, b):
+    return (a[0] * b[0] + a[1] * b[2], a[0] * b[1] + a[1] * b[3], a[2] * b[0] + a[3] * b[2],
+            a[2] * b[1] + a[3] * b[3], a[4] * b[0] + a[5] * b[2] + b[4], a[4] * b[1] + a[5] * b[3] + b[5])
+
+
+def _apply(m, x: float, y: float) -> tuple[float, float]:
+    return (m[0] * x + m[2] * y + m[4], m[1] * x + m[3] * y + m[5])
+
+
+def _transform_box(m, box: Box) -> Box:
+    pts = [_apply(m, x, y) for x in (box[0], box[2]) for y in (box[1], box[3])]
+    xs, ys = [p[0] for p in pts], [p[1] for p in pts]
+    return (min(xs), min(ys), max(xs), max(ys))
+
+
+def _placement(page: pikepdf.Page) -> tuple[tuple, pikepdf.Object | None]:
+    """The matrix and XObject of a rendered page that is ``q <cm> /Name Do Q``."""
+    m = (1.0, 0.0, 0.0, 1.0, 0.0, 0.0)
+    target = None
+    try:
+        ops = pikepdf.parse_content_stream(page)
+    except Exception:
+        return m, None
+    xobjects = page.obj.get(Name.Resources, Dictionary()).get(Name.XObject, Dictionary())
+    for operands, op in ops:
+        s = str(op)
+        if s == "cm" and target is None:
+            m = _mul(tuple(float(v) for v in operands), m)
+        elif s == "Do":
+            if target is not None:
+                return m, None
+            target = xobjects.get(operands[0])
+    return m, target
+
+
+# ------------------------------------------------------------------ optional content
+
+
+def _ocg_state(src: pikepdf.Pdf) -> set[tuple[int, int]]:
+    """The source's OCGs hidden by its default configuration (objgens)."""
+    props = src.Root.get(Name.OCProperties)
+    if not isinstance(props, pikepdf.Dictionary):
+        return set()
+    d = props.get(Name.D)
+    ocgs = props.get(Name.OCGs)
+    hidden: set[tuple[int, int]] = set()
+    base_off = isinstance(d, pikepdf.Dictionary) and d.get(Name.BaseState) == Name.OFF
+    on = {o.objgen for o in d.get(Name.ON, Array())} if isinstance(d, pikepdf.Dictionary) else set()
+    off = {o.objgen for o in d.get(Name.OFF, Array())} if isinstance(d, pikepdf.Dictionary) else set()
+    if isinstance(ocgs, pikepdf.Array):
+        for o in ocgs:
+            og = o.objgen
+            if og in off or (base_off and og not in on):
+                hidden.add(og)
+    return hidden
+
+
+def _inherited(page: pikepdf.Dictionary, key: Name):
+    node = page
+    for _ in range(64):
+        if not isinstance(node, pikepdf.Dictionary):
+            return None
+        if key in node:
+            return node[key]
+        node = node.get(Name.Parent)
+    return None
+
+
+def _walk_pairs(a, b, out: list, seen: set, depth: int = 0) -> None:
+    """Walk two copies of one structure side by side, pairing OCG and OCMD objects."""
+    if depth > 24 or not isinstance(a, pikepdf.Object) or not isinstance(b, pikepdf.Object):
+        return
+    if a.is_indirect:
+        if a.objgen in seen:
+            return
+        seen.add(a.objgen)
+    if isinstance(a, (pikepdf.Dictionary, pikepdf.Stream)) and isinstance(b, (pikepdf.Dictionary, pikepdf.Stream)):
+        if a.get(Name.Type) in (Name.OCG, Name.OCMD):
+            out.append((a, b))
+        for k in a.keys():
+            if k in ("/Parent", "/P") or k not in b:
+                continue
+            _walk_pairs(a[k], b[k], out, seen, depth + 1)
+    elif isinstance(a, pikepdf.Array) and isinstance(b, pikepdf.Array):
+        for x, y in zip(a, b):
+            _walk_pairs(x, y, out, seen, depth + 1)
+
+
+def _uses_oc(obj, depth: int = 0, seen: set | None = None) -> bool:
+    seen = set() if seen is None else seen
+    if depth > 24 or not isinstance(obj, pikepdf.Object):
+        return False
+    if obj.is_indirect:
+        if obj.objgen in seen:
+            return False
+        seen.add(obj.objgen)
+    if isinstance(obj, (pikepdf.Dictionary, pikepdf.Stream)):
+        if obj.get(Name.Type) in (Name.OCG, Name.OCMD) or Name.OC in obj:
+            return True
+        return any(_uses_oc(obj[k], depth + 1, seen) for k in obj.keys() if k not in ("/Parent", "/P"))
+    if isinstance(obj, pikepdf.Array):
+        return any(_uses_oc(x, depth + 1, seen) for x in obj)
+    return False
+
+
+def _prepare_optional_content(work: pikepdf.Pdf, source: bytes | None) -> set[int]:
+    """Pages of ``work`` that use optional content; give ``work`` an /OCProperties that
+    hides what the source hid (so that rendering removes it)."""
+    pages = {i for i, p in enumerate(work.pages) if _uses_oc(p.obj.get(Name.Resources))}
+    if not pages:
+        return pages
+    mapped: dict[tuple[int, int], pikepdf.Object] = {}
+    hidden: list[pikepdf.Object] = []
+    if source is not None:
+        try:
+            src = pikepdf.open(io.BytesIO(source))
+        except Exception:
+            src = None
+        if src is not None:
+            with src:
+                off = _ocg_state(src)
+                for i in pages:
+                    if i >= len(src.pages):
+                        continue
+                    s_res = _inherited(src.pages[i].obj, Name.Resources)
+                    _m, form = _placement(work.pages[i])
+                    w_res = form.get(Name.Resources) if isinstance(form, pikepdf.Stream) else None
+                    pairs: list = []
+                    _walk_pairs(s_res, w_res, pairs, set())
+                    for a, b in pairs:
+                        if a.get(Name.Type) != Name.OCG or not b.is_indirect:
+                            continue
+                        if b.objgen not in mapped:
+                            mapped[b.objgen] = b
+                            if a.objgen in off:
+                                hidden.append(b)
+    work.Root.OCProperties = Dictionary(OCGs=Array(list(mapped.values())),
+                                        D=Dictionary(BaseState=Name.ON, OFF=Array(hidden)))
+    return pages
+
+
+# -------------------------------------------------------------------------- flatten
+
+_WORKER_DOC = None
+
+
+def _worker_init(data: bytes) -> None:
+    global _WORKER_DOC
+    import pypdfium2 as pdfium
+
+    _WORKER_DOC = pdfium.PdfDocument(data)
+
+
+def _worker_flatten(jobs: list[tuple[int, list[Box]]], dpi: float) -> list[tuple]:
+    return [_flatten_one(_WORKER_DOC, i, boxes, dpi) for i, boxes in jobs]
+
+
+def _is_gray(im) -> bool:
+    from PIL import ImageChops
+
+    r, g, b = im.split()
+    return max(ImageChops.difference(r, g).getextrema()[1], ImageChops.difference(g, b).getextrema()[1]) <= 12
+
+
+def _flatten_one(doc, index: int, boxes: list[Box], dpi: float) -> tuple:
+    """Render page ``index``, burn ``boxes`` (page points) black, encode the pixels.
+
+    Returns (index, data, width, height, gray, filter, page box). A page whose preview at
+    24 dpi has no colour is rendered in grey levels. The pixels are compressed losslessly
+    (Flate) when that is small (text), else as a JPEG (photographs, scans).
+    """
+    from PIL import Image, ImageDraw
+
+    from .render import strip_jpeg_metadata
+
+    page = doc[index]
+    try:
+        x0, y0, x1, y1 = page.get_cropbox()
+        scale = dpi / 72.0
+        thumb = page.render(scale=min(scale, 1 / 3), draw_annots=False, may_draw_forms=False,
+                            rev_byteorder=True).to_pil().convert("RGB")
+        gray = _is_gray(thumb)
+        bitmap = page.render(scale=scale, draw_annots=False, may_draw_forms=False, rev_byteorder=True,
+                             grayscale=gray)
+        im = bitmap.to_pil()
+        im = im.convert("L" if gray else "RGB") if im.mode != ("L" if gray else "RGB") else im
+    finally:
+        page.close()
+    w, h = im.size
+    if boxes:
+        draw = ImageDraw.Draw(im)
+        sx, sy = w / (x1 - x0), h / (y1 - y0)
+        for b in boxes:
+            left = (b[0] - MARGIN - x0) * sx
+            right = (b[2] + MARGIN - x0) * sx
+            top = (y1 - (b[3] + MARGIN)) * sy
+            bottom = (y1 - (b[1] - MARGIN)) * sy
+            draw.rectangle((int(left), int(top), int(right + 0.999), int(bottom + 0.999)), fill=0 if gray else (0, 0, 0))
+    raw = im.tobytes()
+    packed = zlib.compress(raw, 1)
+    if len(packed) <= len(raw) * 0.15:
+        return index, packed, w, h, gray, "/FlateDecode", (x0, y0, x1, y1)
+    clean = Image.frombytes(im.mode, im.size, raw)
+    buf = io.BytesIO()
+    clean.save(buf, "JPEG", quality=JPEG_QUALITY)
+    return index, strip_jpeg_metadata(buf.getvalue()), w, h, gray, "/DCTDecode", (x0, y0, x1, y1)
+
+
+def _workers(n_pages: int, workers: int | None) -> int:
+    if workers is not None:
+        return max(1, min(workers, n_pages))
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:
+        cores = os.cpu_count() or 1
+    return max(1, min(cores, n_pages // 2 or 1))
+
+
+def _render_pages(data: bytes, jobs: list[tuple[int, list[Box]]], dpi: float, workers: int | None):
+    n = _workers(len(jobs), workers)
+    if n <= 1 or len(jobs) < 4:
+        _worker_init(data)
+        try:
+            return _worker_flatten(jobs, dpi)
+        finally:
+            _close_worker()
+    import concurrent.futures
+    import multiprocessing
+
+    methods = multiprocessing.get_all_start_methods()
+    method = "fork" if "fork" in methods and threading.active_count() == 1 else "spawn"
+    ctx = multiprocessing.get_context(method)
+    chunk = max(1, min(8, len(jobs) // (n * 3) or 1))
+    chunks = [jobs[k:k + chunk] for k in range(0, len(jobs), chunk)]
+    out = []
+    with concurrent.futures.ProcessPoolExecutor(max_workers=n, mp_context=ctx, initializer=_worker_init,
+                                                initargs=(data,)) as pool:
+        for result in pool.map(_worker_flatten, chunks, [dpi] * len(chunks)):
+            out.extend(result)
+    return out
+
+
+def _close_worker() -> None:
+    global _WORKER_DOC
+    if _WORKER_DOC is not None:
+        _WORKER_DOC.close()
+        _WORKER_DOC = None
+
+
+def flatten_pdf(pdf: pikepdf.Pdf, data: bytes, pages: dict[int, list[Box]], dpi: float = FLATTEN_DPI,
+                workers: int | None = None) -> None:
+    """Rebuild ``pages`` (index -> boxes to burn) of ``pdf`` (whose bytes are ``data``)
+    from pixels, in place."""
+    if not pages:
+        return
+    results = _render_pages(data, sorted(pages.items()), dpi, workers)
+    for index, encoded, w, h, gray, filter_, box in results:
+        page = pdf.pages[index]
+        img = pikepdf.Stream(pdf, encoded)
+        img.Type, img.Subtype, img.Width, img.Height = Name.XObject, Name.Image, w, h
+        img.ColorSpace = Name.DeviceGray if gray else Name.DeviceRGB
+        img.BitsPerComponent = 8
+        img.Filter = Name(filter_)
+        x0, y0, x1, y1 = box
+        obj = page.obj
+        rotate = obj.get(Name.Rotate)
+        for key in list(obj.keys()):
+            if key not in ("/Type", "/Parent"):
+                del obj[key]
+        obj.MediaBox = Array([x0, y0, x1, y1])
+        if rotate is not None:
+            obj.Rotate = rotate
+        obj.Resources = Dictionary(XObject=Dictionary(Im0=img))
+        cm = f"q {x1 - x0:.4f} 0 0 {y1 - y0:.4f} {x0:.4f} {y0:.4f} cm /Im0 Do Q".encode()
+        obj.Contents = pikepdf.Stream(pdf, cm)
+
+
+# --------------------------------------------------------------------------- redactor
+
+
+def _source_texts(item: Item) -> list[str]:
+    """The text of a source document, per page, for collecting detector finds."""
+    mime = (item.mime or "").split(";")[0].strip().lower()
+    if mime == "text/plain":
+        return [bytes(item.data).decode("utf-8", errors="replace")]
+    if mime != "application/pdf":
+        return []
+    try:
+        import pypdfium2 as pdfium
+
+        doc = pdfium.PdfDocument(bytes(item.data))
+    except Exception:
+        return []
+    out = []
+    try:
+        for i in range(len(doc)):
+            page = doc[i]
+            tp = page.get_textpage()
+            out.append(tp.get_text_range() if tp.count_chars() else "")
+            tp.close()
+            page.close()
+    finally:
+        doc.close()
+    return out
+
+
+def _page_chars(tp) -> tuple[str, int]:
+    n = tp.count_chars()
+    if n <= 0:
+        return "", 0
+    text = tp.get_text_range()
+    if len(text) != n:  # characters outside the BMP: go one by one
+        import pypdfium2.raw as raw
+
+        text = "".join(chr(raw.FPDFText_GetUnicode(tp, i) or 0x20) for i in range(n))
+    return text, n
+
+
+class Redactor:
+    """The redaction stage for one packet: ``rules`` are the case's redaction rules
+    (``Case.redactions``), ``profile`` the recipient's.
+
+    Use: ``items = redactor.prepare(items)``, then pass ``redact=redactor`` in the
+    :class:`~packets.model.PacketRequest`; afterwards :attr:`pages` says what happened on
+    every page, :meth:`needles` is what the leak check must not find, :meth:`summary`
+    the counts for the disclosure record, and :attr:`outputs` the redacted pages of each
+    document (for the review report).
+    """
+
+    def __init__(self, rules: Iterable[dict], profile: Profile, *, dpi: float = FLATTEN_DPI,
+                 workers: int | None = None) -> None:
+        self.profile = profile
+        self.dpi = dpi
+        self.workers = workers
+        self.categories = {"always"} | {canonical_category(c) for c in profile.redaction_categories}
+        self.flatten_all = profile.flatten == "all"
+        self.terms: list[Needle] = []
+        self.regions: dict[str, list[dict]] = {}
+        for r in rules:
+            cat = canonical_category(str(r.get("category", "always")))
+            if cat not in self.categories:
+                continue
+            if r.get("kind") == "term" and str(r.get("text", "")).strip():
+                n = Needle(str(r["id"]), cat, "term", str(r["text"]))
+                if n.pattern is not None:
+                    self.terms.append(n)
+            elif r.get("kind") == "region":
+                self.regions.setdefault(str(r.get("doc")), []).append(dict(r, category=cat))
+        self.detector_categories = self.categories - {"always"}
+        self.found: dict[str, Needle] = {}
+        self.pages: list[PageInfo] = []
+        self.outputs: dict[str, bytes] = {}
+        self.titles_redacted = 0
+        self._memo: dict[str, tuple[str, list[int], list[Hit]]] = {}
+
+    # -- needles ---------------------------------------------------------------------
+
+    def needles(self) -> list[Needle]:
+        """Every secret the packet must not hold: the terms and every detector find."""
+        return list(self.terms) + list(self.found.values())
+
+    def _collect(self, hits: list[Hit]) -> None:
+        for n in needles_in(hits):
+            self.found.setdefault(n.text, n)
+
+    def prepare(self, items: list[Item]) -> list[Item]:
+        """Collect detector finds from every source, and return the items with titles and
+        translator details redacted (matches replaced by ``[redacted]``)."""
+        if self.detector_categories:
+            for item in items:
+                for text in _source_texts(item):
+                    if text:
+                        folded, idx = fold(text)
+                        hits = detect(folded, self.detector_categories)
+                        self._collect(hits)
+                        self._memo[text] = (folded, idx, hits)  # the rendered page's text is usually the same
+        out = []
+        for item in items:
+            title = self._redact_string(item.title)
+            translator = item.translator
+            if isinstance(translator, dict):
+                translator = {k: (self._redact_string(v) if isinstance(v, str) else v) for k, v in translator.items()}
+            if title != item.title:
+                self.titles_redacted += 1
+            out.append(replace(item, title=title, translator=translator))
+        return out
+
+    def _redact_string(self, text: str) -> str:
+        if not text:
+            return text
+        hits = detect(fold(text)[0], self.detector_categories) if self.detector_categories else []
+        self._collect(hits)
+        return redact_string(text, self.needles(), PLACEHOLDER, self.detector_categories)
+
+    # -- the seam ----------------------------------------------------------------------
+
+    def __call__(self, item: Item, pdf_bytes: bytes) -> bytes:
+        try:
+            return self._redact(item, pdf_bytes)
+        except RedactError:
+            raise
+        except Exception as e:  # fail closed, in one line, naming the document only
+            raise RedactError(f"document {item.doc_id}: its pages could not be redacted ({type(e).__name__});"
+                              " print it to a new PDF, add that, and build again") from None
+
+    def _redact(self, item: Item, pdf_bytes: bytes) -> bytes:
+        doc_id = item.doc_id
+        try:
+            pdf = pikepdf.open(io.BytesIO(bytes(pdf_bytes)))
+        except Exception:
+            raise RedactError(f"document {doc_id}: the rendered pages cannot be read for redaction") from None
+        with pdf:
+            is_pdf = (item.mime or "").split(";")[0].strip().lower() == "application/pdf"
+            oc_pages = _prepare_optional_content(pdf, bytes(item.data) if is_pdf else None)
+            from .render import save_pdf
+
+            work = save_pdf(pdf) if oc_pages else bytes(pdf_bytes)
+            if oc_pages:
+                pdf.close()
+                pdf = pikepdf.open(io.BytesIO(work))
+            infos = self._analyse(item, pdf, work, oc_pages)
+            flatten = {i: [b for m in info.marks for b in m.boxes]
+                       for i, info in enumerate(infos) if self.flatten_all or info.marks or info.reasons}
+            for i in flatten:
+                infos[i].flattened = True
+                if self.flatten_all and not infos[i].reasons and not infos[i].marks:
+                    infos[i].reasons.append("flatten all")
+            flatten_pdf(pdf, work, flatten, self.dpi, self.workers)
+            if "/OCProperties" in pdf.Root:
+                del pdf.Root["/OCProperties"]
+            from .render import save_pdf
+
+            out = save_pdf(pdf)
+        self.pages.extend(infos)
+        self.outputs[doc_id] = out
+        return out
+
+    def _analyse(self, item: Item, pdf: pikepdf.Pdf, data: bytes, oc_pages: set[int]) -> list[PageInfo]:
+        import pypdfium2 as pdfium
+
+        from .leakcheck import scan_objects
+
+        doc_id = item.doc_id
+        doc = pdfium.PdfDocument(data)
+        infos: list[PageInfo] = []
+        try:
+            for i in range(len(doc)):
+                page = doc[i]
+                tp = page.get_textpage()
+                try:
+                    w, h = page.get_size()
+                    text, n = _page_chars(tp)
+                    searchable = any(not ch.isspace() for ch in text)
+                    info = PageInfo(doc_id, i + 1, w, h, searchable)
+                    if searchable:
+                        self._match_text(info, tp, text)
+                finally:
+                    tp.close()
+                    page.close()
+                if i in oc_pages:
+                    info.reasons.append("optional content")
+                infos.append(info)
+        finally:
+            doc.close()
+        self._apply_regions(item, pdf, infos)
+        # Secrets in the page's objects that its text does not show (e.g. /ActualText), on
+        # pages that are not flattened anyway.
+        needles = self.needles()
+        keep = {i for i, info in enumerate(infos) if not (self.flatten_all or info.marks or info.reasons)}
+        if needles and keep:
+            for f in scan_objects(pdf, needles, pages=keep):
+                if f.page is None or f.page >= len(infos):
+                    continue
+                info = infos[f.page]
+                if not any(m.rule == f.needle.rule for m in info.marks):
+                    info.marks.append(Mark(doc_id, info.page, f.needle.category, f.needle.rule, "data"))
+                    if "hidden data" not in info.reasons:
+                        info.reasons.append("hidden data")
+        return infos
+
+    def _match_text(self, info: PageInfo, tp, text: str) -> None:
+        memo = self._memo.pop(text, None)
+        if memo is not None:
+            folded, idx, hits = memo
+        else:
+            folded, idx = fold(text)
+            hits = detect(folded, self.detector_categories) if self.detector_categories else []
+            self._collect(hits)
+        spans: list[tuple[int, int, str, str, str]] = []
+        for h in hits:
+            spans.append((h.start, h.end, h.category, f"detector:{h.detector}", "detector"))
+        for n in self.needles():
+            for m in n.finditer(folded):
+                spans.append((m.start(), m.end(), n.category, n.rule, n.kind))
+        merged: list[list] = []  # one match per rule and place (a detector find is also a needle)
+        for start, end, cat, rule, kind in sorted(spans, key=lambda s: (s[0], -s[1])):
+            if end <= start:
+                continue
+            for m in merged:
+                if m[3] == rule and start < m[1] and end > m[0]:
+                    m[0], m[1] = min(m[0], start), max(m[1], end)
+                    break
+            else:
+                merged.append([start, end, cat, rule, kind])
+        for start, end, cat, rule, kind in merged:
+            first, last = idx[start], idx[end - 1]
+            boxes = []
+            for k in range(first, last + 1):
+                if text[k].isspace():
+                    continue
+                try:
+                    b = tp.get_charbox(k, loose=True)
+                except Exception:
+                    continue
+                if b[2] - b[0] <= 0 and b[3] - b[1] <= 0:
+                    continue
+                boxes.append(tuple(float(v) for v in b))
+            if not boxes:
+                # Matched text with no box at all: burn nothing, but flatten the page.
+                info.reasons.append("unplaced text")
+                info.marks.append(Mark(info.doc_id, info.page, cat, rule, kind))
+                continue
+            info.marks.append(Mark(info.doc_id, info.page, cat, rule, kind, _group_boxes(boxes)))
+
+    def _apply_regions(self, item: Item, pdf: pikepdf.Pdf, infos: list[PageInfo]) -> None:
+        rules = self.regions.get(item.doc_id, [])
+        if not rules:
+            return
+        mime = (item.mime or "").split(";")[0].strip().lower()
+        origin: dict[int, tuple[float, float]] = {}
+        if mime == "application/pdf":
+            try:
+                with pikepdf.open(io.BytesIO(bytes(item.data))) as src:
+                    for i, p in enumerate(src.pages):
+                        mb = _inherited(p.obj, Name.MediaBox)
+                        try:
+                            origin[i] = (min(float(mb[0]), float(mb[2])), min(float(mb[1]), float(mb[3])))
+                        except Exception:
+                            origin[i] = (0.0, 0.0)
+            except Exception:
+                pass
+        for r in rules:
+            try:
+                n = int(r.get("page"))
+                x0, y0, x1, y1 = (float(v) for v in r.get("box"))
+            except (TypeError, ValueError):
+                raise RedactError(f"document {item.doc_id}: region rule {r.get('id')} is malformed; remove it"
+                                  " (refuge redact remove) and add it again") from None
+            if not 1 <= n <= len(infos):
+                raise RedactError(f"document {item.doc_id}: region rule {r.get('id')} is for page {n}, but the"
+                                  f" document has {len(infos)} pages; remove it (refuge redact remove) and add it"
+                                  " again")
+            page = pdf.pages[n - 1]
+            m, target = _placement(page)
+            if mime == "text/plain":
+                box = (x0, y0, x1, y1)
+            elif isinstance(target, pikepdf.Stream) and target.get(Name.Subtype) == Name.Image:
+                iw, ih = float(target.Width), float(target.Height)
+                box = _transform_box(m, (x0 / iw, y0 / ih, x1 / iw, y1 / ih))
+            elif isinstance(target, pikepdf.Stream) and target.get(Name.Subtype) == Name.Form:
+                ox, oy = origin.get(n - 1, (0.0, 0.0))
+                fm = target.get(Name.Matrix)
+                if isinstance(fm, pikepdf.Array) and len(fm) == 6:
+                    m = _mul(tuple(float(v) for v in fm), m)
+                box = _transform_box(m, (x0 + ox, y0 + oy, x1 + ox, y1 + oy))
+            else:
+                raise RedactError(f"document {item.doc_id}: region rule {r.get('id')} cannot be placed on page {n};"
+                                  " report this as a bug")
+            info = infos[n - 1]
+            info.marks.append(Mark(item.doc_id, n, r["category"], str(r.get("id")), "region", [box]))
+
+    # -- results ---------------------------------------------------------------------
+
+    def summary(self) -> dict:
+        """Counts for the disclosure record and manifest: never terms or places."""
+        per_category: dict[str, int] = {}
+        for p in self.pages:
+            for m in p.marks:
+                per_category[m.category] = per_category.get(m.category, 0) + 1
+        return {
+            "categories": dict(sorted(per_category.items())),
+            "pages_flattened": sum(1 for p in self.pages if p.flattened),
+            "pages_not_searchable": sum(1 for p in self.pages if not p.searchable),
+            "titles_redacted": self.titles_redacted,
+            "flatten": self.profile.flatten,
+        }

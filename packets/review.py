@@ -1,0 +1,146 @@
+"""The review report: what the redaction stage did, for the case lead (never sent).
+
+A PDF with:
+
+* the counts per category, and every redaction: document id, page, category, rule id
+  (a case rule, ``detector:NAME`` for a detector find, or the region rule) and kind;
+* the pages that were flattened and why;
+* the pages that are **not searchable** (no text layer: scans and photographs), where
+  rules could not apply and only a person (or OCR) can find what must go;
+* a preview of every page with a redaction or without a text layer, as it leaves (after
+  redaction), with each redaction box outlined in red and labelled with its rule.
+
+The report shows the redacted pages, never the originals, and names documents by their
+opaque ids, never their titles, so it holds nothing the packet does not hold except rule
+ids and categories; the build runs the same leak check on it as on the packet.
+"""
+
+from __future__ import annotations
+
+import io
+
+from .redact import MARGIN, PageInfo, Redactor
+
+__all__ = ["PREVIEW_DPI", "review_report"]
+
+PREVIEW_DPI = 60
+_PAGE = (612.0, 792.0)
+_M = 48.0
+
+
+def _previews(redactor: Redactor, wanted: list[PageInfo]):
+    """(info, PIL image) for each page in ``wanted``, rendered from the redacted pages."""
+    import pypdfium2 as pdfium
+
+    by_doc: dict[str, list[PageInfo]] = {}
+    for info in wanted:
+        by_doc.setdefault(info.doc_id, []).append(info)
+    out = {}
+    for doc_id, infos in by_doc.items():
+        data = redactor.outputs.get(doc_id)
+        if data is None:
+            continue
+        doc = pdfium.PdfDocument(data)
+        try:
+            for info in infos:
+                page = doc[info.page - 1]
+                try:
+                    im = page.render(scale=PREVIEW_DPI / 72.0, draw_annots=False, rev_byteorder=True).to_pil()
+                finally:
+                    page.close()
+                out[(doc_id, info.page)] = im.convert("RGB")
+        finally:
+            doc.close()
+    return [(info, out[(info.doc_id, info.page)]) for info in wanted if (info.doc_id, info.page) in out]
+
+
+def review_report(redactor: Redactor, profile_id: str, date: str) -> bytes:
+    """The review report for a packet built with ``redactor``, as PDF bytes."""
+    from reportlab.lib.utils import ImageReader
+    from reportlab.pdfgen.canvas import Canvas
+
+    buf = io.BytesIO()
+    c = Canvas(buf, pagesize=_PAGE, invariant=1, pageCompression=1)
+    c.setTitle("Redaction review")
+    c.setAuthor("")
+    c.setCreator("refuge")
+    c.setProducer("refuge")
+    w, h = _PAGE
+    y = h - _M
+
+    def line(text: str, size: float = 10, bold: bool = False, gap: float = 4, mono: bool = False) -> None:
+        nonlocal y
+        if y < _M + size:
+            c.showPage()
+            y = h - _M
+        font = ("Courier-Bold" if bold else "Courier") if mono else ("Helvetica-Bold" if bold else "Helvetica")
+        c.setFont(font, size)
+        c.drawString(_M, y - size, text)
+        y -= size + gap
+
+    pages = redactor.pages
+    summary = redactor.summary()
+    line("Redaction review - for the case lead; never send this file", 15, True, 8)
+    line(f"Recipient profile: {profile_id}    Date: {date}    Flatten: {summary['flatten']}")
+    line(f"Pages: {len(pages)}; flattened: {summary['pages_flattened']}; "
+         f"not searchable: {summary['pages_not_searchable']}; titles redacted: {summary['titles_redacted']}")
+    cats = ", ".join(f"{k}: {v}" for k, v in summary["categories"].items()) or "none"
+    line(f"Redactions per category: {cats}", gap=10)
+    line("Check every preview: the red outlines are what was removed; look for anything the rules missed.",
+         9, gap=12)
+
+    line("Redactions", 12, True, 6)
+    marks = [m for p in pages for m in p.marks]
+    if not marks:
+        line("No redaction was applied.")
+    else:
+        line("document            page  category          rule                   kind      boxes", 8, True, mono=True)
+        for m in marks:
+            line(f"{m.doc_id[:18]:<18}  {m.page:>4}  {m.category[:16]:<16}  {m.rule[:21]:<21}  {m.kind:<8}  "
+                 f"{len(m.boxes):>5}", 8, mono=True)
+    y -= 8
+    line("Flattened pages (rebuilt from pixels)", 12, True, 6)
+    flat = [p for p in pages if p.flattened]
+    if not flat:
+        line("None.")
+    for p in flat:
+        why = ", ".join(p.reasons) if p.reasons else "redactions"
+        line(f"document {p.doc_id}, page {p.page}: {why}", 9)
+    y -= 8
+    line("Not searchable (no text layer: rules could not apply; check by eye, or build with OCR)", 12, True, 6)
+    blind = [p for p in pages if not p.searchable]
+    if not blind:
+        line("None: every page has a text layer.")
+    for p in blind:
+        line(f"document {p.doc_id}, page {p.page}: not searchable", 9)
+
+    wanted = [p for p in pages if p.marks or not p.searchable]
+    for info, im in _previews(redactor, wanted):
+        c.showPage()
+        c.setFont("Helvetica-Bold", 12)
+        status = "not searchable" if not info.searchable else f"{len(info.marks)} redaction(s)"
+        c.drawString(_M, h - _M - 12, f"Preview: document {info.doc_id}, page {info.page} ({status})")
+        avail_w, avail_h = w - 2 * _M, h - 2 * _M - 30
+        scale = min(avail_w / info.width, avail_h / info.height)
+        pw, ph = info.width * scale, info.height * scale
+        x0, y0 = _M + (avail_w - pw) / 2, _M
+        c.drawImage(ImageReader(im), x0, y0, pw, ph)
+        c.setStrokeColorRGB(0.6, 0.6, 0.6)
+        c.setLineWidth(0.5)
+        c.rect(x0, y0, pw, ph)
+        c.setStrokeColorRGB(0.9, 0.05, 0.05)
+        c.setFillColorRGB(0.9, 0.05, 0.05)
+        c.setLineWidth(1.2)
+        c.setFont("Helvetica", 7)
+        for m in info.marks:
+            for b in m.boxes:
+                bx0, by0 = x0 + (b[0] - MARGIN) * scale, y0 + (b[1] - MARGIN) * scale
+                bw, bh = (b[2] - b[0] + 2 * MARGIN) * scale, (b[3] - b[1] + 2 * MARGIN) * scale
+                c.rect(bx0, by0, bw, bh, stroke=1, fill=0)
+                c.drawString(bx0 + bw + 2, by0 + 1, f"{m.rule} ({m.category})")
+            if not m.boxes:
+                c.drawString(_M, h - _M - 26, f"{m.rule} ({m.category}): found in the page's data; page flattened")
+        c.setFillColorRGB(0, 0, 0)
+    c.showPage()
+    c.save()
+    return buf.getvalue()

@@ -1,0 +1,168 @@
+"""Packets end to end: consent gates, every profile builds, independent tools agree."""
+
+import json
+import re
+import shutil
+import subprocess
+
+import pytest
+
+from conftest import require_tool
+
+PROFILES = ["irb-rpd-disclosure", "ircc-resettlement", "unhcr-resettlement", "ccvt-intake", "frontline-defenders"]
+SIZES = {"letter": "612 x 792", "a4": "595.28 x 841.89"}
+
+
+@pytest.fixture
+def packet_world(case_world):
+    """The case with a medical report, an identity photo, and a Spanish declaration with its translation."""
+    w = case_world
+    w.ok("keys", "org", "generate", "--name", "Fictional Legal Clinic", user="alice")
+    w.ok("doc", "add", "MX-0001", str(w.docs["medical"]), "--type", "medical", user="bob")
+    w.ok("doc", "add", "MX-0001", str(w.docs["passport"]), "--type", "identity", user="bob")
+    w.es = w.ok("doc", "add", "MX-0001", str(w.docs["declaration"]), "--type", "legal-declaration", "--lang", "es",
+                "--title", "Declaracion", user="bob").strip()
+    w.ok("doc", "add", "MX-0001", str(w.docs["medical"]), "--type", "translation", "--lang", "en",
+         "--translation-of", w.es, "--translator", "T. Fictional", "--dialect", "Mexican Spanish", user="bob")
+    return w
+
+
+def _text(pdf) -> str:
+    return subprocess.run([require_tool("pdftotext"), "-layout", str(pdf), "-"], capture_output=True, check=True).stdout.decode()
+
+
+def _info(pdf) -> str:
+    return subprocess.run([require_tool("pdfinfo"), str(pdf)], capture_output=True, check=True).stdout.decode()
+
+
+def test_missing_consent_stops_the_build_with_exit_4_and_no_file(packet_world, tmp_path):
+    out = tmp_path / "irb.pdf"
+    p = packet_world.run("packet", "build", "MX-0001", "--for", "irb-rpd-disclosure", "-o", str(out), user="erin")
+    assert p.returncode == 4 and b"consent missing" in p.stderr and not out.exists()
+    assert not list(tmp_path.glob(".refuge-*"))
+
+
+def test_withdrawn_and_expired_consent_stop_the_build(packet_world, tmp_path):
+    w = packet_world
+    w.ok("consent", "grant", "MX-0001", "--recipient", "irb-rpd-disclosure", "--expires", "2000-01-01", user="erin")
+    p = w.run("packet", "build", "MX-0001", "--for", "irb-rpd-disclosure", "-o", str(tmp_path / "a.pdf"), user="erin")
+    assert p.returncode == 4 and b"consent expired" in p.stderr
+    w.ok("consent", "grant", "MX-0001", "--recipient", "irb-rpd-disclosure", user="erin")
+    w.ok("consent", "withdraw", "MX-0001", "--recipient", "irb-rpd-disclosure", "--doc", w.decl, user="erin")
+    p = w.run("packet", "build", "MX-0001", "--for", "irb-rpd-disclosure", "-o", str(tmp_path / "b.pdf"), user="erin")
+    assert p.returncode == 4 and f"{w.decl}: consent withdrawn".encode() in p.stderr
+
+
+def test_lawyer_cannot_build(packet_world, tmp_path):
+    packet_world.ok("consent", "grant", "MX-0001", "--recipient", "irb-rpd-disclosure", user="erin")
+    p = packet_world.run("packet", "build", "MX-0001", "--for", "irb-rpd-disclosure", "-o", str(tmp_path / "x.pdf"), user="bob")
+    assert p.returncode == 4 and not (tmp_path / "x.pdf").exists()
+
+
+def test_plan_lists_order_pages_and_gaps(packet_world):
+    w = packet_world
+    plan = json.loads(w.ok("packet", "plan", "MX-0001", "--for", "irb-rpd-disclosure", "--json", user="erin"))
+    assert plan["included"] == 0 and len(plan["without_consent"]) == 5
+    w.ok("consent", "grant", "MX-0001", "--recipient", "irb-rpd-disclosure", user="erin")
+    plan = json.loads(w.ok("packet", "plan", "MX-0001", "--for", "irb-rpd-disclosure", "--json", user="erin"))
+    ids = [d["id"] for d in plan["documents"] if d["include"]]
+    assert ids.index(w.es) + 1 == len(ids) or ids[ids.index(w.es) + 1] != w.es
+    assert all(d["pages"] >= 1 for d in plan["documents"] if d["include"]) and plan["pages"] >= 5
+
+
+@pytest.mark.parametrize("profile_id", PROFILES)
+def test_every_profile_builds_a_valid_numbered_packet(packet_world, tmp_path, profile_id):
+    from packets.profiles import get_profile
+
+    w = packet_world
+    profile = get_profile(profile_id)
+    w.ok("consent", "grant", "MX-0001", "--recipient", profile_id, user="erin")
+    out = tmp_path / f"{profile_id}.pdf"
+    p = w.run("packet", "build", "MX-0001", "--for", profile_id, "-o", str(out), "--allow-incomplete", user="erin")
+    assert p.returncode == 0, p.stderr
+    paths = [line for line in p.stdout.decode().split()]
+    pages_total = 0
+    numbers = []
+    for path in paths:
+        subprocess.run([require_tool("qpdf"), "--check", path], check=True, capture_output=True)
+        info = _info(path)
+        assert SIZES[profile.page_size] in info
+        pages_total += int(re.search(r"Pages:\s+(\d+)", info).group(1))
+        numbers += [int(n) for n in re.findall(r"Page (\d+) of \d+", _text(path))]
+    if profile.numbering.consecutive and profile.language == "en":
+        assert numbers == list(range(1, pages_total + 1))
+    history = json.loads(w.ok("packet", "history", "MX-0001", "--json", user="erin"))
+    assert history[-1]["profile"] == profile_id and history[-1]["pages"] == pages_total
+
+
+def test_index_names_each_document_with_its_pages(packet_world, tmp_path):
+    w = packet_world
+    w.ok("consent", "grant", "MX-0001", "--recipient", "irb-rpd-disclosure", user="erin")
+    out = tmp_path / "irb.pdf"
+    w.ok("packet", "build", "MX-0001", "--for", "irb-rpd-disclosure", "-o", str(out), user="erin")
+    text = _text(out)
+    for title in ("declaration", "Declaracion", "medical-report", "passport"):
+        assert title in text
+
+
+def test_same_vault_state_builds_byte_identical_packets(packet_world, tmp_path):
+    w = packet_world
+    w.ok("consent", "grant", "MX-0001", "--recipient", "unhcr-resettlement", user="erin")
+    outs = []
+    for n in (1, 2):
+        out = tmp_path / f"u{n}.pdf"
+        p = w.run("packet", "build", "MX-0001", "--for", "unhcr-resettlement", "-o", str(out), "--allow-incomplete",
+                  user="erin", SOURCE_DATE_EPOCH="1790000000")
+        assert p.returncode == 0, p.stderr
+        outs.append(out.read_bytes())
+    assert outs[0] == outs[1]
+
+
+def test_packet_get_returns_the_recorded_bytes(packet_world, tmp_path):
+    w = packet_world
+    w.ok("consent", "grant", "MX-0001", "--recipient", "irb-rpd-disclosure", user="erin")
+    out = tmp_path / "irb.pdf"
+    w.ok("packet", "build", "MX-0001", "--for", "irb-rpd-disclosure", "-o", str(out), user="erin")
+    [rec] = json.loads(w.ok("packet", "history", "MX-0001", "--json", user="erin"))
+    w.ok("packet", "get", rec["id"], "-o", str(tmp_path / "again.pdf"), user="erin")
+    assert (tmp_path / "again.pdf").read_bytes() == out.read_bytes()
+    assert [d["id"] for d in rec["documents"]] and rec["builder"].startswith("refuge")
+
+
+def test_override_consent_needs_a_reason_and_is_recorded(packet_world, tmp_path):
+    w = packet_world
+    p = w.run("packet", "build", "MX-0001", "--for", "irb-rpd-disclosure", "-o", str(tmp_path / "o.pdf"),
+              "--override-consent", user="erin")
+    assert p.returncode == 2
+    w.ok("packet", "build", "MX-0001", "--for", "irb-rpd-disclosure", "-o", str(tmp_path / "o.pdf"),
+         "--override-consent", "--reason", "hearing tomorrow, consent by phone", user="erin")
+    [rec] = json.loads(w.ok("packet", "history", "MX-0001", "--json", user="erin"))
+    assert rec["override_reason"] == "hearing tomorrow, consent by phone"
+    log = json.loads(w.ok("audit", "log", "--action", "packet.build", "--json", user="dave"))
+    assert log[-1]["override_consent"] is True and log[-1]["packet"] == rec["id"]
+
+
+def test_volumes_split_under_the_limit_and_numbering_continues(packet_world, tmp_path):
+    import tomllib
+
+    from packets.profiles import default_templates_dir
+
+    templates = tmp_path / "templates"
+    shutil.copytree(default_templates_dir(), templates)
+    src = (templates / "ircc-resettlement.toml").read_text()
+    small = re.sub(r"max_bytes\s*=\s*[0-9_]+", "max_bytes = 60000", src)
+    assert small != src
+    (templates / "ircc-resettlement.toml").write_text(small)
+    assert tomllib.loads(small)
+    w = packet_world
+    w.ok("consent", "grant", "MX-0001", "--recipient", "ircc-resettlement", user="erin")
+    p = w.run("packet", "build", "MX-0001", "--for", "ircc-resettlement", "-o", str(tmp_path / "ircc.pdf"),
+              "--allow-incomplete", user="erin", REFUGE_TEMPLATES=str(templates))
+    assert p.returncode == 0, p.stderr
+    paths = p.stdout.decode().split()
+    assert len(paths) >= 2 and all("-vol" in x for x in paths)
+    seen = []
+    for path in paths:
+        assert (tmp_path / path).stat().st_size <= 60000 if not path.startswith("/") else True
+        seen += [int(n) for n in re.findall(r"(?:Page|Página) (\d+)", _text(path))]
+    assert seen == list(range(1, len(seen) + 1))
