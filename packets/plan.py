@@ -108,6 +108,8 @@ def make_plan(documents: Iterable, consents: list[dict], profile: Profile, today
         entry = PlanEntry(d, False, "", section.id if section else None, status, record["seq"] if record else None)
         if profile.excludes(d.type):
             entry.reason = f"{d.type} is never sent to this recipient"
+        elif d.translation_of and d.lang and d.lang not in profile.accepted_languages:
+            entry.reason = f"a translation into {d.lang}, which this recipient does not accept"
         elif section is None and not is_translation:
             entry.reason = f"no section of this profile admits {d.type}"
         elif status != "granted" and not override_consent:

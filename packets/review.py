@@ -23,7 +23,7 @@ from .redact import MARGIN, PageInfo, Redactor
 
 __all__ = ["PREVIEW_DPI", "review_report"]
 
-PREVIEW_DPI = 60
+PREVIEW_DPI = 72
 _PAGE = (612.0, 792.0)
 _M = 48.0
 
@@ -117,10 +117,33 @@ def review_report(redactor: Redactor, profile_id: str, date: str) -> bytes:
     wanted = [p for p in pages if p.marks or not p.searchable]
     for info, im in _previews(redactor, wanted):
         c.showPage()
+        c.setFillColorRGB(0, 0, 0)
         c.setFont("Helvetica-Bold", 12)
         status = "not searchable" if not info.searchable else f"{len(info.marks)} redaction(s)"
         c.drawString(_M, h - _M - 12, f"Preview: document {info.doc_id}, page {info.page} ({status})")
-        avail_w, avail_h = w - 2 * _M, h - 2 * _M - 30
+        # A legend: each redaction's number, as tagged on its boxes.
+        entries = []
+        for n, m in enumerate(info.marks, 1):
+            where = "" if m.boxes else ", in the page's data: page flattened"
+            entries.append(f"{n}: {m.rule} ({m.category}, {m.kind}{where})")
+        legend, current = [], ""
+        for e in entries:
+            if current and len(current) + len(e) > 110:
+                legend.append(current)
+                current = ""
+            current = f"{current}   {e}" if current else e
+        if current:
+            legend.append(current)
+        c.setFont("Helvetica", 8)
+        ly = h - _M - 26
+        for text in legend[:8]:
+            c.drawString(_M, ly, text)
+            ly -= 10
+        if len(legend) > 8:
+            c.drawString(_M, ly, "... (the table on the first pages lists them all)")
+            ly -= 10
+        top = ly - 4
+        avail_w, avail_h = w - 2 * _M, top - _M
         scale = min(avail_w / info.width, avail_h / info.height)
         pw, ph = info.width * scale, info.height * scale
         x0, y0 = _M + (avail_w - pw) / 2, _M
@@ -129,17 +152,19 @@ def review_report(redactor: Redactor, profile_id: str, date: str) -> bytes:
         c.setLineWidth(0.5)
         c.rect(x0, y0, pw, ph)
         c.setStrokeColorRGB(0.9, 0.05, 0.05)
-        c.setFillColorRGB(0.9, 0.05, 0.05)
         c.setLineWidth(1.2)
-        c.setFont("Helvetica", 7)
-        for m in info.marks:
+        c.setFont("Helvetica-Bold", 6)
+        for n, m in enumerate(info.marks, 1):
             for b in m.boxes:
                 bx0, by0 = x0 + (b[0] - MARGIN) * scale, y0 + (b[1] - MARGIN) * scale
                 bw, bh = (b[2] - b[0] + 2 * MARGIN) * scale, (b[3] - b[1] + 2 * MARGIN) * scale
                 c.rect(bx0, by0, bw, bh, stroke=1, fill=0)
-                c.drawString(bx0 + bw + 2, by0 + 1, f"{m.rule} ({m.category})")
-            if not m.boxes:
-                c.drawString(_M, h - _M - 26, f"{m.rule} ({m.category}): found in the page's data; page flattened")
+                tag = str(n)
+                tw = c.stringWidth(tag, "Helvetica-Bold", 6) + 2
+                c.setFillColorRGB(0.9, 0.05, 0.05)
+                c.rect(bx0, by0 + bh, tw, 7, stroke=0, fill=1)
+                c.setFillColorRGB(1, 1, 1)
+                c.drawString(bx0 + 1, by0 + bh + 1.2, tag)
         c.setFillColorRGB(0, 0, 0)
     c.showPage()
     c.save()

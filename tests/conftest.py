@@ -82,16 +82,21 @@ class World:
     # look at or tamper with the storage directly on both backends.
 
     def storage(self):
-        """The vault's storage backend (a LocalBackend or an S3Backend)."""
+        """The vault's storage backend (a LocalBackend or an S3Backend), made once."""
         from vault.storage import open_backend
 
-        return open_backend(str(self.vault))
+        where = str(self.vault)
+        if getattr(self, "_storage", (None,))[0] != where:
+            self._storage = (where, open_backend(where))
+        return self._storage[1]
 
     def s3(self):
-        """A plain boto3 client for an S3 world's bucket."""
+        """A plain boto3 client for an S3 world's bucket, made once."""
         from moto_s3 import s3_client
 
-        return s3_client(self.s3_url)
+        if getattr(self, "_s3", None) is None:
+            self._s3 = s3_client(self.s3_url)
+        return self._s3
 
     def read_object(self, key: str) -> bytes:
         with self.storage().get(key) as f:

@@ -85,3 +85,12 @@ def test_missing_required_types_are_reported(profile_id):
     profile = get_profile(profile_id)
     plan = make_plan([], [], profile, TODAY)
     assert plan.missing_types == list(profile.required_types)
+
+
+def test_translations_into_a_language_the_recipient_does_not_read_are_left_out():
+    profile = get_profile("irb-rpd-disclosure")
+    d1 = doc(1, "legal-declaration", lang="en")
+    d2 = doc(2, "translation", lang="es", translation_of="case-d1")
+    plan = make_plan([d1, d2], [grant(profile.id)], profile, TODAY)
+    assert [e.doc.id for e in plan.included] == ["case-d1"] and plan.missing_declarations == []
+    assert "does not accept" in plan.entries[1].reason

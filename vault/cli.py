@@ -823,9 +823,12 @@ def packet_history(c: Context, ref: str, as_json: bool) -> None:
     with vault.audited("packet.history") as targets:
         found = vault.find_case(ref)
         targets["case"] = found.id
-    rows = [dict(p, built_by=vault.directory.name(p["built_by"]), volumes=len(p["volumes"]),
-                 documents=len(p["documents"])) for p in found.packets]
-    emit(rows, ["id", "profile", "built_at", "built_by", "documents", "pages", "volumes"], as_json)
+    rows = [dict(p, built_by=vault.directory.name(p["built_by"])) for p in found.packets]
+    if as_json:
+        emit(rows, [], as_json=True)
+        return
+    emit([dict(r, volumes=len(r["volumes"]), documents=len(r["documents"])) for r in rows],
+         ["id", "profile", "built_at", "built_by", "documents", "pages", "volumes"])
 
 
 def _read_input(path: str, what: str) -> bytes:
@@ -1236,7 +1239,10 @@ def vault_copy(c: Context, src: str, dst: str, endpoint_url: str | None, region:
 @click.option("--kms-endpoint-url", metavar="URL", help="A KMS-compatible endpoint (vaults with KMS escrow).")
 @pass_ctx
 def vault_connect(c: Context, location: str, endpoint_url, region, kms_endpoint_url) -> None:
-    """Remember how to reach an S3 vault (endpoint, region; never credentials) and use it by default."""
+    """Remember how to reach an S3 vault (endpoint, region; never credentials).
+
+    If this REFUGE_HOME has no default vault yet, the vault becomes it.
+    """
     from .core import Vault
     from .s3 import canonical_location, remember_connection
     from .storage import open_backend

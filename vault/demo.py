@@ -93,7 +93,10 @@ def run(directory: str | None, say: Callable[[str], None]) -> Path:
 
     alice = person("alice")
     vault = Vault.init(location, home, alice)
-    say(f"1. alice created the vault {vault.id} and is its admin")
+    from . import orgkey
+
+    orgkey.generate(vault, "Fictional Legal Clinic (demo)")
+    say(f"1. alice created the vault {vault.id} and its pilot signing key; she is its admin")
     people = {"erin": "case-lead", "bob": "lawyer", "dave": "auditor"}
     secrets_ = {name: person(name) for name in people}
     for name, role in people.items():
