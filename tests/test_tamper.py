@@ -99,3 +99,23 @@ def test_rolled_back_case_is_detected_by_a_member_who_saw_it_newer(case_world):
     _events(case_world)[-1].unlink()  # the storage holder hides the newest event
     p = case_world.run("doc", "list", "MX-0001", user="bob")
     assert p.returncode == 3 and b"rolled back" in p.stderr
+
+
+def test_key_version_slipped_in_by_an_auditor_is_refused(case_world):
+    """dave can write to storage and sign, but no auditor may add a case key version."""
+    from vault import age as agelib
+
+    dave = case_world.open("dave")
+    erin = case_world.open("erin")
+    case_id = case_world.decl.partition("-")[0]
+    case = erin.load_case(case_id)
+    rogue = agelib.X25519Identity.generate()
+    for uid in case.members:
+        user = erin.directory.users[uid]
+        (case_world.vault / "cases" / case_id / "keys" / "0002").mkdir(exist_ok=True)
+        (case_world.vault / "cases" / case_id / "keys" / "0002" / uid).write_bytes(
+            agelib.encrypt_bytes([user.public.age_recipient], f"{rogue}\n".encode()))
+    marker = sign_record(dave.me, {"case": case_id, "version": 2, "members": sorted(case.members), "time": "2026-01-01T00:00:00Z"})
+    (case_world.vault / "cases" / case_id / "versions" / "0002").write_bytes(canonical(marker))
+    p = case_world.run("doc", "add", "MX-0001", str(case_world.docs["medical"]), "--type", "medical", user="bob")
+    assert p.returncode == 3 and b"not signed by a member" in p.stderr

@@ -35,6 +35,7 @@ __all__ = [
     "ed25519_generate",
     "ed25519_public",
     "ed25519_sign",
+    "ed25519_verifier",
     "ed25519_verify",
     "hkdf_sha256",
     "hmac_sha256",
@@ -74,10 +75,27 @@ def ed25519_sign(seed: bytes, message: bytes) -> bytes:
 def ed25519_verify(public: bytes, signature: bytes, message: bytes) -> bool:
     """True when ``signature`` is a valid Ed25519 signature of ``message``."""
     try:
-        Ed25519PublicKey.from_public_bytes(public).verify(signature, message)
-    except (InvalidSignature, ValueError):
+        return ed25519_verifier(public)(signature, message)
+    except ValueError:
         return False
-    return True
+
+
+def ed25519_verifier(public: bytes):
+    """A function ``(signature, message) -> bool`` for one public key (parsed once).
+
+    Raises:
+        ValueError: ``public`` is not an Ed25519 public key.
+    """
+    key = Ed25519PublicKey.from_public_bytes(public)
+
+    def verify(signature: bytes, message: bytes) -> bool:
+        try:
+            key.verify(signature, message)
+        except InvalidSignature:
+            return False
+        return True
+
+    return verify
 
 
 # --- Symmetric sealing (audit entries) ---------------------------------------

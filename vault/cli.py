@@ -103,7 +103,9 @@ def output_options(csv_too: bool = False):
 def emit(rows: list[dict], columns: list[str], as_json: bool = False, as_csv: bool = False, key: str | None = None) -> None:
     """Print rows as a table, JSON or CSV."""
     if as_json:
-        click.echo(json.dumps(rows, indent=2, ensure_ascii=False, sort_keys=True))
+        # Indented for people; compact (and several times faster to encode) for programs.
+        indent = 2 if sys.stdout.isatty() else None
+        click.echo(json.dumps(rows, indent=indent, ensure_ascii=False, sort_keys=True))
         return
     if as_csv:
         w = csv.DictWriter(sys.stdout, fieldnames=columns, extrasaction="ignore", lineterminator="\n")
@@ -414,7 +416,8 @@ def case_recover(c: Context, case_id: str, to: str) -> None:
             targets["case"] = case_id  # only an id: a reference is never written to the log
         user, versions = vault.recover_case(case_id, to)
         targets.update(case=case_id, users=[user.user_id], versions=len(versions))
-    click.echo(f"recovered {len(versions)} key versions of case {case_id} from KMS escrow; {to} now holds them")
+    n = len(versions)
+    click.echo(f"recovered {n} key version{'s' if n != 1 else ''} of case {case_id} from KMS escrow; {to} now holds them")
 
 
 def _write_private(path: str, data: bytes) -> None:

@@ -195,6 +195,8 @@ class Directory:
                 raise VerificationFailed(f"directory event {event.seq} enrolls a person twice")
             self.users[pub.user_id] = User(pub.user_id, pub.name, role, pub, event.author, event.time)
         elif event.type == "user.removed":
+            if data.get("user_id") not in self.users:
+                raise VerificationFailed(f"directory event {event.seq} removes someone never enrolled")
             self.users[data["user_id"]].removed = True
         else:
             raise VerificationFailed(f"directory event {event.seq} has an unknown type")
@@ -218,6 +220,7 @@ class Vault:
         self._load_directory()
         self.audit_log = AuditLog(backend, seal_key(str(self._dir_identity)))
         self._cases: dict[str, Case] = {}
+        self._checked_versions: dict[str, set[int]] = {}
         self._case_ids: dict[str, dict[int, age.X25519Identity]] = {}
 
     # --- opening ------------------------------------------------------------
@@ -459,7 +462,29 @@ class Vault:
         return f"cases/{case_id}/"
 
     def _versions(self, case_id: str) -> list[int]:
-        return [int(v) for v in self.backend.children(f"cases/{case_id}/versions/") if v.isdigit()]
+        """The committed key versions of a case, each marker checked once per process.
+
+        A marker must be signed by an enrolled lawyer or case lead (people who
+        can hold case keys), so someone who can only write to storage, or an
+        auditor or admin, cannot slip in a key version of their own.
+        """
+        checked = self._checked_versions.setdefault(case_id, set())
+        versions = [int(v) for v in self.backend.children(f"cases/{case_id}/versions/") if v.isdigit()]
+        for v in versions:
+            if v in checked:
+                continue
+            with self.backend.get(f"cases/{case_id}/versions/{v:04d}") as f:
+                try:
+                    marker = json.loads(f.read())
+                except ValueError:
+                    marker = {}
+            signer = self.directory.users.get(marker.get("author", "")) if isinstance(marker, dict) else None
+            if (signer is None or signer.role not in MEMBER_ROLES or marker.get("version") != v
+                    or marker.get("case") != case_id or not verify_record(marker, signer.public.sign_pub)):
+                raise VerificationFailed(f"key version {v} of case {case_id} is not signed by a member: "
+                                         "someone added a case key outside refuge; run refuge fsck")
+            checked.add(v)
+        return versions
 
     def _current_version(self, case_id: str) -> int:
         versions = self._versions(case_id)
@@ -631,7 +656,7 @@ class Vault:
         if not same:
             # Events are never deleted: the case was rolled back or rewritten under us.
             raise VerificationFailed(f"case {case_id} lost or changed events since you last read it: "
-                                     "the vault was rolled back or tampered with; run refuge fsck")
+                                     "the vault was rolled back or tampered with; restore it from a backup and tell an admin")
         return case
 
     def _save_case_cache(self, case: Case) -> None:
@@ -712,6 +737,13 @@ class Vault:
         if removed:
             self._rotate(case, case.members - removed)
             self._append_case(case, "member.revoked", {"users": sorted(removed), "reason": "removed from the vault"})
+            self._destroy_wraps(case.id, removed)
+
+    def _destroy_wraps(self, case_id: str, users: Iterable[str]) -> None:
+        """Delete the wrapped copies of every key version held by ``users``."""
+        for uid in users:
+            for v in self._versions(case_id):
+                self.backend.delete(f"cases/{case_id}/keys/{v:04d}/{uid}")
 
     # --- cases: commands -------------------------------------------------------------
 
@@ -723,9 +755,11 @@ class Vault:
         out = []
         for cid in self.case_ids():
             try:
-                out.append(self.load_case(cid))
+                case = self.load_case(cid)
             except (NotPermitted, NotFound):
                 continue
+            if case.last_seq:  # a creation interrupted before its first event is no case (fsck reports it)
+                out.append(case)
         return sorted(out, key=lambda c: (c.ref, c.id))
 
     def find_case(self, ref: str) -> Case:
@@ -785,11 +819,10 @@ class Vault:
             raise InvalidInput("you cannot revoke yourself; ask another case lead of this case")
         if not gone:
             return []
+        self._before_write(case)
         self._rotate(case, case.members - gone)
         self._append_case(case, "member.revoked", {"users": sorted(gone)})
-        for uid in gone:  # destroy their wrapped copies of the older versions
-            for v in self._versions(case.id):
-                self.backend.delete(f"cases/{case.id}/keys/{v:04d}/{uid}")
+        self._destroy_wraps(case.id, gone)
         return [u for u in users if u.user_id in gone]
 
     def export_key(self, case: Case) -> str:
@@ -860,6 +893,7 @@ class Vault:
         blob = _random_id(15)
         digest, size = self._store_blob(f"cases/{case.id}/blobs/{blob}", path, recipient)
         if size != found.size:
+            self.backend.delete(f"cases/{case.id}/blobs/{blob}")  # never committed: leave no trace
             raise InvalidInput(f"{label} changed while it was being added; add it again")
         filename = os.path.basename(path)
         if supersedes:
@@ -904,12 +938,16 @@ class Vault:
         if entry is None:
             raise NotFound(f"document {doc.id} has no version {version}; it has {len(doc.versions)}")
         sha = hashlib.sha256()
-        with self.backend.get(f"cases/{doc.case_id}/blobs/{entry['blob']}") as src:
+        with self.backend.get(f"cases/{doc.case_id}/blobs/{entry['blob']}") as src, \
+                concurrent.futures.ThreadPoolExecutor(1) as pool:
             try:
                 with age.Decryptor(list(identities.values()), src) as dec:
-                    while chunk := dec.read(_READ):
-                        sha.update(chunk)
-                        dst.write(chunk)
+                    buf = bytearray(_READ)
+                    while n := dec.readinto(buf):
+                        view = memoryview(buf)[:n]
+                        hashed = pool.submit(sha.update, view)  # on the other core, as in _store_blob
+                        dst.write(view)
+                        hashed.result()
             except age.AgeError:
                 raise VerificationFailed(f"document {doc.id} does not decrypt: its stored copy was damaged or altered") from None
         if sha.hexdigest() != entry["sha256"]:
@@ -1027,6 +1065,9 @@ class Vault:
                     self._apply(case, event)
             except VerificationFailed as e:
                 problem(f"cases/{cid}/events/", "broken", str(e))
+                continue
+            if not case.last_seq:
+                problem(f"cases/{cid}/", "leftover", "a case whose creation was interrupted before its first event")
                 continue
             referenced = {v["blob"] for d in case.documents.values() for v in d.versions}
             referenced |= {v["blob"] for p in case.packets for v in p["volumes"]}

@@ -67,7 +67,7 @@ def inspect(path: str | os.PathLike, limit: int = DEFAULT_LIMIT, label: str = "f
     if st.st_size == 0:
         raise _refuse(f"{label} is empty", "check that the download or scan finished")
     if st.st_size > limit:
-        raise _refuse(f"{label} is larger than the {limit // 1024**2} MiB limit", "split it, or raise the limit with --max-size")
+        raise _refuse(f"{label} is larger than the {limit // 1024**2} MiB limit", "split it into smaller files")
     mime = _mime(p)
     if mime not in ALLOWED:
         kind = "an executable" if _is_executable(p, mime) else f"of type {mime}"
@@ -98,7 +98,11 @@ def _mime(path: Path) -> str:
     import magic
 
     try:
-        return magic.from_file(str(path), mime=True)
+        # The first MiB decides: libmagic reads no further for these types, and
+        # handing it the whole file costs memory on large text files.
+        with open(path, "rb") as f:
+            head = f.read(1 << 20)
+        return magic.from_buffer(head, mime=True)
     except (OSError, magic.MagicException):
         raise _refuse("file cannot be read", "check its permissions") from None
 
