@@ -94,17 +94,19 @@ def test_a_case_is_recovered_after_its_members_keys_are_deleted(case_world, tmp_
 
 
 @kms
-def test_recovery_rotates_away_from_a_removed_member(case_world, tmp_path):
+def test_after_recovery_the_next_write_rotates_away_from_a_removed_member(case_world, tmp_path):
     w = case_world
     cid = _case_id(w)
     w.ok("user", "remove", "bob", user="alice")
     w.ok("case", "recover", cid, "--to", "carol", user="alice")
-    carol = w.open("carol")
-    case = carol.load_case(cid)
-    assert carol.directory.by_name("bob").user_id not in case.members
-    assert f"cases/{cid}/escrow/0002" in w.object_names()  # the new version is escrowed as well
     new = w.ok("doc", "add", "MX-0001", str(w.docs["medical"]), "--type", "medical", user="carol").strip()
-    assert carol.find_document(new)[1].key_version == 2
+    carol = w.open("carol")
+    case, doc = carol.find_document(new)
+    assert doc.key_version == 2 and carol.directory.by_name("bob").user_id not in case.members
+    assert f"cases/{cid}/escrow/0002" in w.object_names()  # the new version is escrowed as well
+    w.ok("case", "recover", cid, "--to", "erin", user="alice")  # and recovers like the first
+    w.ok("doc", "get", new, "-o", str(tmp_path / "m.pdf"), user="erin")
+    assert (tmp_path / "m.pdf").read_bytes() == w.docs["medical"].read_bytes()
 
 
 @kms

@@ -505,7 +505,8 @@ def doc_get(c: Context, doc_id: str, output: str | None, version: int | None) ->
         targets["case"] = doc_id.partition("-")[0]
         found_case, found = vault.find_document(doc_id)
         if output:
-            write_atomically(output, lambda f: vault.read_document(found, f, version))
+            # a working copy of what the vault keeps: atomic, but not fsynced (like age -d -o)
+            write_atomically(output, lambda f: vault.read_document(found, f, version), durable=False)
         elif sys.stdout.isatty():
             raise InvalidInput("refusing to print a document on a terminal; give -o PATH")
         else:

@@ -601,8 +601,9 @@ class Vault:
             case = Case(case_id)
             for event in self._case_log(case_id).events(recovered.values()):
                 self._apply(case, event)  # the recovered keys open the case, and its history verifies
-            self._before_write(case)
-            for v, identity in sorted(self._case_ids[case_id].items()):
+            # No key rotation here even if members were removed: key versions are signed by
+            # members, so the next member who writes rotates, as after any removal.
+            for v, identity in sorted(recovered.items()):
                 key = f"cases/{case_id}/keys/{v:04d}/{user.user_id}"
                 if not self.backend.exists(key):
                     self.backend.put(key, age.encrypt_bytes([user.public.age_recipient], f"{identity}\n".encode()))
@@ -1184,10 +1185,11 @@ class _Discard:
         return len(data)
 
 
-def write_atomically(path: str, fill: Callable[[BinaryIO], None]) -> None:
+def write_atomically(path: str, fill: Callable[[BinaryIO], None], durable: bool = True) -> None:
     """Write a file through a private temporary file in the same folder, then rename.
 
     If ``fill`` fails, nothing is left at ``path`` (and nothing else behind).
+    ``durable=False`` skips the fsync, for copies of what the vault keeps anyway.
     """
     target = Path(path)
     folder = target.parent if str(target.parent) else Path(".")
@@ -1200,7 +1202,8 @@ def write_atomically(path: str, fill: Callable[[BinaryIO], None]) -> None:
         with os.fdopen(fd, "wb") as f:
             fill(f)
             f.flush()
-            os.fsync(f.fileno())
+            if durable:
+                os.fsync(f.fileno())
         os.replace(tmp, target)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
