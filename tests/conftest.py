@@ -52,7 +52,7 @@ class World:
         return env
 
     def run(self, *args: str, user: str | None = None, input: bytes | None = None, **extra) -> subprocess.CompletedProcess:
-        return subprocess.run([sys.executable, "-m", "vault", *args], env=self.env(user, **extra),
+        return subprocess.run([sys.executable, "-P", "-m", "vault", *args], env=self.env(user, **extra),
                               input=input, capture_output=True, cwd=self.root, timeout=120)
 
     def ok(self, *args: str, user: str | None = None) -> str:
