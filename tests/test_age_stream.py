@@ -575,6 +575,8 @@ def test_identity_string_round_trips_and_repr_hides_the_secret():
 
 
 def test_known_x25519_key_pair_from_the_spec_text():
+    # A public known-answer pair (secret scalar of 0x42 bytes) from the age specification's
+    # examples, not a key anyone uses: it pins our bech32 and X25519 against the spec.
     identity = age.X25519Identity.from_string(
         "AGE-SECRET-KEY-1GFPYYSJZGFPYYSJZGFPYYSJZGFPYYSJZGFPYYSJZGFPYYSJZGFPQ4EGAEX"
     )
