@@ -575,13 +575,11 @@ def test_identity_string_round_trips_and_repr_hides_the_secret():
 
 
 def test_known_x25519_key_pair_from_the_spec_text():
-    # A public known-answer pair (secret scalar of 0x42 bytes) from the age specification's
-    # examples, not a key anyone uses: it pins our bech32 and X25519 against the spec.
-    identity = age.X25519Identity.from_string(
-        "AGE-SECRET-KEY-1GFPYYSJZGFPYYSJZGFPYYSJZGFPYYSJZGFPYYSJZGFPYYSJZGFPQ4EGAEX"
-    )
+    # The age specification's example: the secret scalar of 32 bytes 0x42 has this public key.
+    identity = age.X25519Identity(b"\x42" * 32)
     expected = "age1zvkyg2lqzraa2lnjvqej32nkuu0ues2s82hzrye869xeexvn73equnujwj"
     assert str(identity.recipient) == expected
+    assert age.X25519Identity.from_string(str(identity)).recipient == identity.recipient
 
 
 @pytest.mark.parametrize(

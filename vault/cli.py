@@ -85,6 +85,13 @@ def passphrase(prompt: str, confirm: bool = False, env: str = "REFUGE_PASSPHRASE
 pass_ctx = click.make_pass_decorator(Context)
 
 
+def _case(vault: Vault, ref: str, targets: dict):
+    """Find a case of mine and name it (its opaque id) in the command's audit entry."""
+    found = vault.find_case(ref)
+    targets["case"] = found.id
+    return found
+
+
 # --- output ----------------------------------------------------------------------
 
 
@@ -362,8 +369,7 @@ def case_grant(c: Context, ref: str, names: tuple[str, ...]) -> None:
     """Make people members of a case (case leads who are members)."""
     vault = c.vault()
     with vault.audited("case.grant") as targets:
-        found = vault.find_case(ref)
-        targets["case"] = found.id
+        found = _case(vault, ref, targets)
         added = vault.grant(found, names)
         targets["users"] = [u.user_id for u in added]
     click.echo(f"granted {', '.join(u.name for u in added)}" if added else "already members")
@@ -377,8 +383,7 @@ def case_revoke(c: Context, ref: str, names: tuple[str, ...]) -> None:
     """Remove members; the case gets a new key they never hold."""
     vault = c.vault()
     with vault.audited("case.revoke") as targets:
-        found = vault.find_case(ref)
-        targets["case"] = found.id
+        found = _case(vault, ref, targets)
         gone = vault.revoke(found, names)
         targets["users"] = [u.user_id for u in gone]
     click.echo(f"revoked {', '.join(u.name for u in gone)}; new documents use a new case key" if gone else "not members")
@@ -392,8 +397,7 @@ def case_export_key(c: Context, ref: str, output: str) -> None:
     """Write the case identity (age format) for emergency recovery; audited."""
     vault = c.vault()
     with vault.audited("case.export-key") as targets:
-        found = vault.find_case(ref)
-        targets["case"] = found.id
+        found = _case(vault, ref, targets)
         text = vault.export_key(found)
         _write_private(output, text.encode())
     click.echo("wrote the case key; it opens every document of the case with age -d -i FILE")
@@ -455,8 +459,7 @@ def doc_add(c: Context, ref, files, doc_type, tags, person, lang, title, transla
     """Add files to a case; prints the new document ids."""
     vault = c.vault()
     with vault.audited("doc.add") as targets:
-        found = vault.find_case(ref)
-        targets["case"] = found.id
+        found = _case(vault, ref, targets)
         results = vault.add_documents(found, list(files), doc_type, tags, person, lang, title, translation_of, supersedes,
                                       translator=translator, dialect=dialect)
         targets["docs"] = [r.document.id for r in results if r.document]
@@ -485,8 +488,7 @@ def doc_list(c: Context, ref: str, doc_type: str | None, tag: str | None, as_jso
     """List a case's documents."""
     vault = c.vault()
     with vault.audited("doc.list") as targets:
-        found = vault.find_case(ref)
-        targets["case"] = found.id
+        found = _case(vault, ref, targets)
         docs = [d for d in found.documents.values()
                 if (not doc_type or d.type == doc_type) and (not tag or tag in d.tags)]
     rows = [dict(d.as_dict(), added_by=vault.directory.name(d.added_by)) for d in docs]
@@ -571,8 +573,7 @@ def consent_grant(c: Context, ref, recipient, docs, expires, note) -> None:
     expires = _date(expires, "--expires")
     vault = c.vault()
     with vault.audited("consent.grant") as targets:
-        found = vault.find_case(ref)
-        targets["case"] = found.id
+        found = _case(vault, ref, targets)
         vault.record_consent(found, "granted", recipient, docs, expires, note)
     click.echo(f"recorded consent for {recipient}" + (f" until {expires}" if expires else ""))
 
@@ -587,8 +588,7 @@ def consent_withdraw(c: Context, ref, recipient, docs) -> None:
     _profile(recipient)
     vault = c.vault()
     with vault.audited("consent.withdraw") as targets:
-        found = vault.find_case(ref)
-        targets["case"] = found.id
+        found = _case(vault, ref, targets)
         vault.record_consent(found, "withdrawn", recipient, docs)
     click.echo(f"recorded withdrawal of consent for {recipient}")
 
@@ -601,8 +601,7 @@ def consent_list(c: Context, ref: str, as_json: bool) -> None:
     """List consents given and withdrawn, oldest first."""
     vault = c.vault()
     with vault.audited("consent.list") as targets:
-        found = vault.find_case(ref)
-        targets["case"] = found.id
+        found = _case(vault, ref, targets)
     rows = [dict(r, by=vault.directory.name(r["by"]), docs=r["docs"] or ["all"]) for r in found.consents]
     emit(rows, ["recipient", "action", "docs", "expires", "note", "by", "at"], as_json)
 
@@ -638,8 +637,7 @@ def redact_term(c: Context, ref: str, text: str, category: str) -> None:
     category = _category(category)
     vault = c.vault()
     with vault.audited("redact.term") as targets:
-        found = vault.find_case(ref)
-        targets["case"] = found.id
+        found = _case(vault, ref, targets)
         rule = vault.add_redaction(found, {"kind": "term", "text": text.strip(), "category": category})
     click.echo(f"added redaction rule {rule['id']} ({category})")
 
@@ -676,8 +674,7 @@ def redact_remove(c: Context, ref: str, rule_id: str) -> None:
     """Remove a redaction rule."""
     vault = c.vault()
     with vault.audited("redact.remove") as targets:
-        found = vault.find_case(ref)
-        targets["case"] = found.id
+        found = _case(vault, ref, targets)
         vault.remove_redaction(found, rule_id)
     click.echo(f"removed {rule_id}")
 
@@ -690,8 +687,7 @@ def redact_list(c: Context, ref: str, as_json: bool) -> None:
     """List the case's redaction rules (members only: the rules are secret)."""
     vault = c.vault()
     with vault.audited("redact.list") as targets:
-        found = vault.find_case(ref)
-        targets["case"] = found.id
+        found = _case(vault, ref, targets)
     rows = [dict(r, by=vault.directory.name(r["by"])) for r in found.redactions]
     emit(rows, ["id", "kind", "category", "text", "doc", "page", "box", "by", "at"], as_json)
 
@@ -744,8 +740,7 @@ def packet_plan(c: Context, ref: str, profile_id: str, as_json: bool) -> None:
     profile = _profile(profile_id)
     vault = c.vault()
     with vault.audited("packet.plan") as targets:
-        found = vault.find_case(ref)
-        targets["case"] = found.id
+        found = _case(vault, ref, targets)
         plan = plan_packet(vault, found, profile, _today())
     if as_json:
         click.echo(json.dumps(plan.as_dict(), indent=2, ensure_ascii=False))
@@ -788,8 +783,7 @@ def packet_build(c: Context, ref, profile_id, output, sender_org, only_consented
     vault = c.vault()
     progress = (lambda msg: click.echo(f"refuge: {msg}...", err=True)) if sys.stderr.isatty() else None
     with vault.audited("packet.build") as targets:
-        found = vault.find_case(ref)
-        targets["case"] = found.id
+        found = _case(vault, ref, targets)
         if override_consent:
             targets["override_consent"] = True
         built = build_packet(vault, found, profile, _today(), output, sender_org,
@@ -825,8 +819,7 @@ def packet_history(c: Context, ref: str, as_json: bool) -> None:
     """List the packets built for a case: what was sent, to whom, when."""
     vault = c.vault()
     with vault.audited("packet.history") as targets:
-        found = vault.find_case(ref)
-        targets["case"] = found.id
+        found = _case(vault, ref, targets)
     rows = [dict(p, built_by=vault.directory.name(p["built_by"])) for p in found.packets]
     if as_json:
         emit(rows, [], as_json=True)
