@@ -18,7 +18,6 @@ exists only wrapped to its members. Roles are checked here, by the client.
 from __future__ import annotations
 
 import base64
-import concurrent.futures
 import contextlib
 import hashlib
 import io
@@ -30,7 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO, Callable, Iterable
 
-from . import age, intake
+from . import _pipe, age, intake
 from . import audit
 from .audit import AuditLog, seal_key
 from .errors import InvalidInput, NotFound, NotPermitted, RefugeError, VerificationFailed
@@ -48,7 +47,6 @@ DOC_TYPES = (
     "identity", "civil-status", "medical", "psychological", "legal-declaration",
     "country-evidence", "correspondence", "photo", "translation", "other",
 )
-_READ = 1024 * 1024
 
 
 def _random_id(nbytes: int) -> str:
@@ -915,20 +913,12 @@ class Vault:
         return case.documents[doc_id]
 
     def _store_blob(self, key: str, path: str, recipient) -> tuple[str, int]:
-        """Encrypt a file into the vault while hashing it on the other core."""
+        """Encrypt a file into the vault, hashing it on another thread."""
         sha = hashlib.sha256()
-        size = 0
-        with open(path, "rb", buffering=0) as src, self.backend.writer(key) as dst, \
-                concurrent.futures.ThreadPoolExecutor(1) as pool:
+        with open(path, "rb", buffering=0) as src, self.backend.writer(key) as dst:
             enc = age.Encryptor([recipient], dst)
-            buf = bytearray(_READ)
-            while n := src.readinto(buf):
-                view = memoryview(buf)[:n]
-                hashed = pool.submit(sha.update, view)  # hashlib releases the GIL
-                enc.write(view)
-                hashed.result()
-                size += n
-            enc.close()
+            size = _pipe.tee(src.readinto, [sha.update, enc.write])
+            enc.close()  # only after a complete read: the final chunk marks the end
         return sha.hexdigest(), size
 
     def read_document(self, doc: Document, dst: BinaryIO, version: int | None = None) -> None:
@@ -942,12 +932,7 @@ class Vault:
         with self.backend.get(f"cases/{doc.case_id}/blobs/{entry['blob']}") as src:
             try:
                 with age.Decryptor(list(identities.values()), src) as dec:
-                    # One age chunk at a time: measured faster than a hashing thread here.
-                    buf = bytearray(64 * 1024)
-                    while n := dec.readinto(buf):
-                        view = memoryview(buf)[:n]
-                        sha.update(view)
-                        dst.write(view)
+                    _pipe.tee(dec.readinto, [sha.update, dst.write])
             except age.AgeError:
                 raise VerificationFailed(f"document {doc.id} does not decrypt: its stored copy was damaged or altered") from None
         if sha.hexdigest() != entry["sha256"]:
