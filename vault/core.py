@@ -35,7 +35,7 @@ from .audit import AuditLog, seal_key
 from .errors import InvalidInput, NotFound, NotPermitted, RefugeError, VerificationFailed
 from .events import Event, EventLog, canonical, now, sign_record, verify_record
 from .identity import Home, PublicIdentity, SecretIdentity, check_name
-from .storage import Backend, ObjectExists, open_backend
+from .storage import Backend, ObjectExists, link_unnamed, open_backend, open_unnamed
 
 __all__ = ["Vault", "User", "Case", "Document", "ROLES", "DOC_TYPES", "AddResult"]
 
@@ -1170,10 +1170,11 @@ class _Discard:
 
 
 def write_atomically(path: str, fill: Callable[[BinaryIO], None], durable: bool = True) -> None:
-    """Write a file through a private temporary file in the same folder, then rename.
+    """Write a file through a private unnamed (or temporary) file in the same folder, then rename.
 
-    If ``fill`` fails, nothing is left at ``path`` (and nothing else behind).
-    ``durable=False`` skips the fsync, for copies of what the vault keeps anyway.
+    If ``fill`` fails, nothing is left at ``path`` (and nothing else behind); on
+    Linux the file has no name until it is complete, so even a SIGKILL leaves
+    nothing. ``durable=False`` skips the fsync, for copies of what the vault keeps anyway.
     """
     target = Path(path)
     folder = target.parent if str(target.parent) else Path(".")
@@ -1181,13 +1182,20 @@ def write_atomically(path: str, fill: Callable[[BinaryIO], None], durable: bool 
         raise InvalidInput(f"-o names a folder; give a file name")
     if not folder.is_dir():
         raise InvalidInput("the output folder does not exist; create it first")
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".refuge-", suffix=".part")
+    fd = open_unnamed(folder)
+    unnamed = fd is not None
+    if unnamed:
+        tmp = str(folder / f".refuge-{secrets.token_hex(8)}.part")
+    else:
+        fd, tmp = tempfile.mkstemp(dir=folder, prefix=".refuge-", suffix=".part")
     try:
         with os.fdopen(fd, "wb") as f:
             fill(f)
             f.flush()
             if durable:
                 os.fsync(f.fileno())
+            if unnamed:  # named only now, for the instant before the rename
+                link_unnamed(f.fileno(), tmp)
         os.replace(tmp, target)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):

@@ -68,12 +68,16 @@ class Event:
 
     @classmethod
     def parse(cls, seq: int, plaintext: bytes) -> "Event":
+        """Parse a decrypted event; VerificationFailed unless it is a well-typed envelope."""
         try:
             record = json.loads(plaintext)
-            return cls(seq, record["type"], record["author"], record["time"], record["data"], record,
-                       hashlib.sha256(plaintext).hexdigest())
-        except (ValueError, KeyError, TypeError):
-            raise VerificationFailed(f"event {seq} is malformed") from None
+        except (ValueError, RecursionError):
+            record = None
+        if not (isinstance(record, dict) and all(isinstance(record.get(k), str) for k in ("type", "author", "time", "sig"))
+                and isinstance(record.get("data"), dict)):
+            raise VerificationFailed(f"event {seq} is malformed")
+        return cls(seq, record["type"], record["author"], record["time"], record["data"], record,
+                   hashlib.sha256(plaintext).hexdigest())
 
 
 class EventLog:

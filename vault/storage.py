@@ -13,6 +13,7 @@ ever part of one.
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import secrets
 from pathlib import Path
@@ -51,7 +52,7 @@ class Backend(Protocol):
         """Whether ``key`` exists."""
 
     def delete(self, key: str) -> None:
-        """Remove ``key`` (destroying keys and leftovers only)."""
+        """Remove ``key`` (destroying keys, leftovers and purged cases only)."""
 
 
 def _check_key(key: str) -> None:
@@ -63,9 +64,10 @@ def _check_key(key: str) -> None:
 class LocalBackend:
     """Objects as files under a directory, written crash-safely.
 
-    A write goes to ``.tmp/`` in the vault, is fsynced, then hard-linked into
-    place (``link`` never replaces), and the directory is fsynced. A crash leaves
-    at most a file in ``.tmp/``, which ``fsck --repair`` removes.
+    A write goes to an unnamed file (O_TMPFILE) in the object's folder, is
+    fsynced, then linked into place (``link`` never replaces), and the folder is
+    fsynced; a crash leaves nothing. Where O_TMPFILE is missing the temporary
+    file is named, in ``.tmp/``, and a crash may leave it for ``fsck --repair``.
     """
 
     TMP = ".tmp"
@@ -81,25 +83,33 @@ class LocalBackend:
     @contextlib.contextmanager
     def writer(self, key: str) -> Iterator[BinaryIO]:
         final = self._path(key)
-        tmpdir = self.root / self.TMP
-        tmpdir.mkdir(mode=0o700, exist_ok=True)
-        tmp = tmpdir / secrets.token_hex(12)
-        f = open(tmp, "xb")
+        final.parent.mkdir(parents=True, exist_ok=True)
+        fd = open_unnamed(final.parent)  # Linux: a crash before the link leaves nothing at all
+        tmp = None
+        if fd is None:
+            tmpdir = self.root / self.TMP
+            tmpdir.mkdir(mode=0o700, exist_ok=True)
+            tmp = tmpdir / secrets.token_hex(12)
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        f = os.fdopen(fd, "wb")
         try:
             yield f
             f.flush()
             os.fsync(f.fileno())
-            f.close()
-            final.parent.mkdir(parents=True, exist_ok=True)
             try:
-                os.link(tmp, final)
+                if tmp:
+                    os.link(tmp, final)  # link never replaces
+                else:
+                    link_unnamed(f.fileno(), final)
             except FileExistsError:
                 raise ObjectExists(f"object {key} already exists") from None
+            f.close()
             _fsync_dir(final.parent)
         finally:
             f.close()
-            with contextlib.suppress(FileNotFoundError):
-                tmp.unlink()
+            if tmp:
+                with contextlib.suppress(FileNotFoundError):
+                    tmp.unlink()
 
     def put(self, key: str, data: bytes) -> None:
         with self.writer(key) as f:
@@ -150,6 +160,32 @@ class LocalBackend:
     def remove_leftover(self, name: str) -> None:
         """Remove one file listed by :meth:`leftovers`."""
         (self.root / self.TMP / name).unlink()
+
+
+def open_unnamed(folder: Path) -> int | None:
+    """A writable file with no name in ``folder`` (Linux O_TMPFILE), or None where there is none.
+
+    Name it with :func:`link_unnamed`; if the process dies first, the file
+    vanishes with it: no leftover to clean.
+    """
+    flag = getattr(os, "O_TMPFILE", 0)
+    if not flag or not os.path.isdir("/proc/self/fd"):
+        return None
+    try:
+        return os.open(folder, flag | os.O_WRONLY, 0o600)
+    except OSError as e:
+        if e.errno in (errno.EOPNOTSUPP, errno.EISDIR, errno.EINVAL):  # the filesystem has no O_TMPFILE
+            return None
+        raise
+
+
+def link_unnamed(fd: int, path: Path | str) -> None:
+    """Name a file from :func:`open_unnamed`; FileExistsError if ``path`` exists (never replaces)."""
+    proc = os.open("/proc/self/fd", os.O_RDONLY | os.O_DIRECTORY)
+    try:  # a dir fd makes os.link use linkat(AT_SYMLINK_FOLLOW), which links the open file itself
+        os.link(str(fd), path, src_dir_fd=proc, follow_symlinks=True)
+    finally:
+        os.close(proc)
 
 
 def _fsync_dir(path: Path) -> None:
