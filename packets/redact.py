@@ -291,6 +291,9 @@ def _is_gray(im) -> bool:
     return max(ImageChops.difference(r, g).getextrema()[1], ImageChops.difference(g, b).getextrema()[1]) <= 12
 
 
+_MAX_RENDER_PIXELS = 64_000_000  # an A0 page at 150 dpi is 27 megapixels
+
+
 def _flatten_one(doc, index: int, boxes: list[Box], dpi: float) -> tuple:
     """Render page ``index``, burn ``boxes`` (page points) black, encode the pixels.
 
@@ -305,7 +308,8 @@ def _flatten_one(doc, index: int, boxes: list[Box], dpi: float) -> tuple:
     page = doc[index]
     try:
         x0, y0, x1, y1 = page.get_cropbox()
-        scale = dpi / 72.0
+        area = max(abs(x1 - x0) * abs(y1 - y0), 1.0)
+        scale = min(dpi / 72.0, (_MAX_RENDER_PIXELS / area) ** 0.5)  # a huge page never renders to gigabytes
         thumb = page.render(scale=min(scale, 1 / 3), draw_annots=False, may_draw_forms=False,
                             rev_byteorder=True).to_pil().convert("RGB")
         gray = _is_gray(thumb)

@@ -5,20 +5,44 @@ on the allow-list and agree with the file's extension. PDFs must open without
 a password. What a PDF carries that could act (JavaScript, launch actions,
 embedded files) does not refuse it: it is evidence, stored and flagged, and
 nothing active from it ever reaches a packet.
+
+Files built to hurt whoever opens them are refused, cheaply: images are judged
+by their header alone (pixels, TIFF pages), PDFs by their page count and sizes,
+image sizes and how far their Flate streams expand (inflated a MiB at a time,
+counted and thrown away), and files that are two formats at once (a PDF or
+image that is also a ZIP, an image that is also a PDF) are refused as polyglots.
+File names with control characters are refused; errors never quote them.
 """
 
 from __future__ import annotations
 
+import math
 import os
 import stat
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from .errors import InvalidInput
 
-__all__ = ["ALLOWED", "Inspection", "inspect", "DEFAULT_LIMIT"]
+__all__ = ["ALLOWED", "Inspection", "inspect", "DEFAULT_LIMIT", "MAX_PIXELS", "MAX_FRAMES", "MAX_PAGES",
+           "MAX_PAGE_SIDE", "MAX_STREAM_DECODED", "MAX_TOTAL_DECODED"]
 
 DEFAULT_LIMIT = 2 * 1024**3  # 2 GiB
+
+# Limits against files built to exhaust whoever opens them (decompression bombs and the like).
+# Pillow refuses outright above twice its MAX_IMAGE_PIXELS (2 * 89,478,485); the vault's limit is the
+# same, so one number holds for images on their own and images inside PDFs (~179 megapixels: more
+# than any camera or 600 dpi A2 scan).
+MAX_PIXELS = 178_956_970
+MAX_FRAMES = 1000  # pages of a multi-page TIFF
+MAX_PAGES = 5000  # pages of a PDF
+MAX_PAGE_SIDE = 14_400  # user units: the PDF specification's largest page (200 inches)
+MAX_STREAM_DECODED = 512 * 1024**2  # what one FlateDecode stream of a PDF may expand to
+MAX_RATIO, RATIO_FROM = 1000, 64 * 1024**2  # above 64 MiB decoded, a stream may not expand more than 1000x
+MAX_TOTAL_DECODED = 2 * 1024**3  # what all of a PDF's FlateDecode streams may expand to, together
+_PIECE = 1 << 20  # inflate at most 1 MiB at a time
+_IN_PIECE = 1 << 16  # and feed zlib 64 KiB of compressed bytes at a time
 
 # MIME type -> extensions it may carry.
 ALLOWED = {
@@ -53,9 +77,12 @@ def inspect(path: str | os.PathLike, limit: int = DEFAULT_LIMIT, label: str = "f
 
     Raises:
         InvalidInput: the file is missing, not a regular file, empty, too large,
-            of a type not allowed, disguised, or an unreadable or encrypted PDF.
+            of a type not allowed, disguised, an unreadable or encrypted PDF,
+            a damaged image, a decompression bomb, over a page or pixel limit,
+            a polyglot, or named with control characters.
     """
     p = Path(path)
+    _check_name(path, label)
     try:
         st = os.lstat(p)
     except FileNotFoundError:
@@ -79,8 +106,104 @@ def inspect(path: str | os.PathLike, limit: int = DEFAULT_LIMIT, label: str = "f
                       f"rename it to {ALLOWED[mime][0]} if that is what it is")
     flags: tuple[str, ...] = ()
     if mime == "application/pdf":
+        _check_polyglot(p, st.st_size, mime, label)
         flags = _check_pdf(p, label)
+    elif mime.startswith("image/"):
+        _check_polyglot(p, st.st_size, mime, label)
+        _check_image(p, label)
     return Inspection(mime, st.st_size, flags)
+
+
+def _check_name(path: str | os.PathLike, label: str) -> None:
+    """The file's own name: no control characters (they forge log lines and terminal output)."""
+    name = os.path.basename(os.fsdecode(path))
+    if name in ("", ".", ".."):
+        raise _refuse(f"{label} is named as a folder, not a file", "give the path of one file")
+    for ch in name:
+        c = ord(ch)
+        # C0, DEL and C1; undecodable bytes 0x80-0x9f arrive as the surrogates U+DC80-U+DC9F.
+        if c < 0x20 or 0x7F <= c <= 0x9F or 0xDC80 <= c <= 0xDC9F:
+            raise _refuse(f"the name of {label} holds control characters", "rename the file")
+
+
+def _polyglot(label: str) -> InvalidInput:
+    return _refuse(f"{label} is valid as two formats (a polyglot), which the vault does not accept",
+                   "re-export it from the original application, or print it to PDF again")
+
+
+def _has_zip_directory(f, size: int) -> bool:
+    """Whether a file ends as a ZIP (or JAR, DOCX...) archive does, as a ZIP reader would find it.
+
+    A reader looks for the end-of-central-directory record in the last 64 KiB and finds the
+    central directory cd_size bytes before it; requiring that directory's signature as well keeps
+    four random bytes of compressed data from raising a false alarm.
+    """
+    base = max(0, size - (0xFFFF + 22))
+    f.seek(base)
+    tail = f.read()
+    at = len(tail)
+    while (at := tail.rfind(b"PK\x05\x06", 0, at)) >= 0:
+        record = tail[at:at + 22]
+        if len(record) < 22:
+            continue
+        entries = int.from_bytes(record[10:12], "little")
+        cd_size = int.from_bytes(record[12:16], "little")
+        comment = int.from_bytes(record[20:22], "little")
+        start = base + at - cd_size
+        if entries and at + 22 + comment <= len(tail) and start >= 0:
+            f.seek(start)
+            if f.read(4) == b"PK\x01\x02":
+                return True
+    return False
+
+
+def _check_polyglot(path: Path, size: int, mime: str, label: str) -> None:
+    """Refuse a PDF or image that is also a ZIP archive, or an image that is also a PDF."""
+    with open(path, "rb") as f:
+        head = f.read(1024)
+        if mime != "application/pdf" and b"%PDF-" in head:  # PDF readers look for it in the first 1024 bytes
+            raise _polyglot(label)
+        if head.startswith(b"PK\x03\x04") or _has_zip_directory(f, size):
+            raise _polyglot(label)
+
+
+def _check_image(path: Path, label: str) -> None:
+    """Read an image's header only: refuse a decompression bomb or a file Pillow cannot make sense of."""
+    import warnings
+
+    from PIL import Image
+
+    bomb = _refuse(f"{label} is an image of more than {MAX_PIXELS // 1_000_000} megapixels (a decompression bomb)",
+                   "scan or export it again at a lower resolution")
+    damaged = _refuse(f"{label} is a damaged image that cannot be read", "ask for a new copy, or export it again")
+    try:
+        with warnings.catch_warnings():
+            # The vault's own limit decides below; Pillow's hard limit (the same number) raises.
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(path) as im:
+                _check_size(im.size, bomb)
+                if im.format == "TIFF":  # seeking reads only each page's header
+                    for frame in range(1, MAX_FRAMES + 1):
+                        try:
+                            im.seek(frame)
+                        except EOFError:
+                            break
+                        _check_size(im.size, bomb)
+                    else:
+                        raise _refuse(f"{label} is an image of more than {MAX_FRAMES} pages",
+                                      "split it into smaller files")
+    except InvalidInput:
+        raise
+    except Image.DecompressionBombError:
+        raise bomb from None
+    except Exception:  # a malformed header can raise nearly anything inside Pillow's plugins
+        raise damaged from None
+
+
+def _check_size(size, bomb: InvalidInput) -> None:
+    width, height = size
+    if width * height > MAX_PIXELS:
+        raise bomb
 
 
 # Leading bytes of programs: ELF, PE (MZ), Mach-O (both byte orders, 32/64, fat), scripts.
@@ -112,11 +235,110 @@ def _check_pdf(path: Path, label: str) -> tuple[str, ...]:
 
     try:
         with pikepdf.open(path) as pdf:
+            _check_pdf_limits(pdf, label)
             return _active_content(pdf)
+    except InvalidInput:
+        raise
     except pikepdf.PasswordError:
         raise _refuse(f"{label} is a password-protected PDF", "remove the password first (qpdf --decrypt --password=... IN OUT)") from None
-    except (pikepdf.PdfError, RecursionError, ValueError):
+    except (pikepdf.PdfError, RecursionError, ValueError, TypeError, AttributeError, KeyError, IndexError,
+            OverflowError, zlib.error):
+        # A loop in the page tree, broken xref, objects of the wrong kind: all damage.
         raise _refuse(f"{label} is a damaged PDF that cannot be read", "ask for a new copy, or print it to PDF again") from None
+
+
+def _check_pdf_limits(pdf, label: str) -> None:
+    """Pages, page sizes, image sizes and how far compressed streams expand."""
+    import pikepdf
+
+    pages = pdf.pages
+    if len(pages) > MAX_PAGES:
+        raise _refuse(f"{label} is a PDF of more than {MAX_PAGES} pages", "split it into smaller files")
+    for page in pages:
+        box = [float(v) for v in page.mediabox]
+        if len(box) != 4 or not all(math.isfinite(v) for v in box):
+            raise _refuse(f"{label} is a PDF with a page of no valid size", "ask for a new copy, or print it to PDF again")
+        width, height = abs(box[2] - box[0]), abs(box[3] - box[1])
+        if width <= 0 or height <= 0:
+            raise _refuse(f"{label} is a PDF with a page of no area", "ask for a new copy, or print it to PDF again")
+        if width > MAX_PAGE_SIDE or height > MAX_PAGE_SIDE:
+            raise _refuse(f"{label} is a PDF with a page larger than {MAX_PAGE_SIDE} units (200 inches) a side",
+                          "print it to PDF again at a standard paper size")
+    budget = [MAX_TOTAL_DECODED]
+    for obj in pdf.objects:
+        if not isinstance(obj, pikepdf.Stream):
+            continue
+        pixels = None
+        if obj.get("/Subtype") == "/Image":
+            w, h = int(obj.get("/Width", 0)), int(obj.get("/Height", 0))
+            pixels = (w, h)
+            if w * h > MAX_PIXELS:
+                raise _refuse(f"{label} is a PDF holding an image of more than {MAX_PIXELS // 1_000_000} megapixels "
+                              "(a decompression bomb)", "scan or export it again at a lower resolution")
+        _check_stream(obj, pixels, budget, label)
+
+
+_FLATE = ("/FlateDecode", "/Fl")
+_ASCII = {"/ASCIIHexDecode": "hex", "/AHx": "hex", "/ASCII85Decode": "a85", "/A85": "a85"}
+
+
+def _check_stream(stream, pixels, budget: list, label: str) -> None:
+    """Inflate a FlateDecode stream piece by piece, counting, never holding more than a piece."""
+    import pikepdf
+
+    filters = stream.get("/Filter")
+    if isinstance(filters, pikepdf.Name):
+        names = [str(filters)]
+    elif isinstance(filters, pikepdf.Array):
+        names = [str(f) for f in filters]
+    else:
+        return
+    # Text encodings before Flate shrink the data: undo them, then inflate (others are not bombs we see).
+    steps = 0
+    while steps < len(names) and names[steps] in _ASCII:
+        steps += 1
+    if steps >= len(names) or names[steps] not in _FLATE:
+        return
+    raw = stream.read_raw_bytes()
+    if steps:  # qpdf undoes the text encodings alone (they only shrink); zlib does the rest, counted
+        scratch = pikepdf.new()
+        try:
+            encoded = pikepdf.Stream(scratch, raw)
+            encoded.Filter = pikepdf.Array([pikepdf.Name(n) for n in names[:steps]])
+            raw = encoded.read_bytes()
+        except pikepdf.PdfError:
+            return  # not readable as text-encoded: no reader gets to the Flate data either
+        finally:
+            scratch.close()
+    allowance = None  # an image may expand to its own size whatever the ratio (a blank page scans to ~1000x)
+    if pixels is not None and steps == len(names) - 1:
+        bits = int(stream.get("/BitsPerComponent", 8) or 8)
+        allowance = (math.ceil(pixels[0] * 4 * min(max(bits, 1), 16) / 8) + 1) * pixels[1]
+    bomb = _refuse(f"{label} is a PDF whose compressed contents expand too far (a decompression bomb)",
+                   "ask for a new copy, or print it to PDF again")
+    d = zlib.decompressobj()
+    decoded = 0
+    view = memoryview(raw)
+    for at in range(0, len(view), _IN_PIECE):
+        piece = data = view[at:at + _IN_PIECE]
+        while data:
+            try:
+                out = d.decompress(data, _PIECE)
+            except zlib.error:  # damaged data stops a reader too: what came before is all it gets
+                return
+            decoded += len(out)
+            budget[0] -= len(out)
+            if budget[0] < 0:
+                raise _refuse(f"{label} is a PDF whose contents expand to more than "
+                              f"{MAX_TOTAL_DECODED // 1024**3} GiB", "split it into smaller files")
+            if decoded > MAX_STREAM_DECODED:
+                raise bomb
+            data = d.unconsumed_tail
+            if decoded > RATIO_FROM and decoded > MAX_RATIO * (at + len(piece) - len(data)):
+                if allowance is None or decoded > allowance:
+                    raise bomb
+            if d.eof:
+                return
 
 
 def _active_content(pdf) -> tuple[str, ...]:
