@@ -88,6 +88,7 @@ def build_packet(vault, case, profile: Profile, today: str, output: str, sender_
     from .assemble import build
 
     vault._require_role("case-lead", doing="building packets")
+    vault.require_open(case.id)
     folder = Path(output).parent
     if not (folder if str(folder) else Path(".")).is_dir():
         raise InvalidInput("the output folder does not exist; create it first")

@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import BinaryIO, Callable, Iterable
 
 from . import _pipe, age, intake
+from .retention import CaseStatus, Policy, parse_period, purge_date
 from . import audit
 from .audit import AuditLog, seal_key
 from .errors import InvalidInput, NotFound, NotPermitted, RefugeError, VerificationFailed
@@ -43,6 +44,11 @@ FORMAT = "refuge-vault"
 FORMAT_VERSION = 1
 ROLES = ("admin", "lawyer", "case-lead", "auditor")
 MEMBER_ROLES = ("lawyer", "case-lead")
+# Directory events about a case's life that a case lead may sign (purging and the policy are admins').
+_CASE_LIFE = ("case.closed", "case.reopened", "case.held", "case.released")
+# Case events that change what a case holds: refused once the case is closed.
+_CONTENT_EVENTS = ("doc.added", "doc.tagged", "consent.granted", "consent.withdrawn", "redaction.added",
+                   "redaction.removed", "packet.built")
 DOC_TYPES = (
     "identity", "civil-status", "medical", "psychological", "legal-declaration",
     "country-evidence", "correspondence", "photo", "translation", "other",
@@ -152,8 +158,13 @@ class Directory:
 
     def __init__(self) -> None:
         self.users: dict[str, User] = {}
+        self.policy = Policy()
+        self.cases: dict[str, CaseStatus] = {}  # the life of each case: closed, on hold, purged
         self.last_seq = 0
         self.last_digest = ""
+
+    def status(self, case_id: str) -> CaseStatus:
+        return self.cases.get(case_id) or CaseStatus(case_id)
 
     def by_name(self, name: str) -> User:
         for u in self.users.values():
@@ -181,8 +192,10 @@ class Directory:
             signer_pub = admin.sign_pub
         else:
             author = self.users.get(event.author)
-            if author is None or author.role != "admin" or author.removed:
-                raise VerificationFailed(f"directory event {event.seq} is not signed by an enrolled admin")
+            allowed = ("admin", "case-lead") if event.type in _CASE_LIFE else ("admin",)
+            if author is None or author.role not in allowed or author.removed:
+                raise VerificationFailed(f"directory event {event.seq} is not signed by an enrolled "
+                                         + " or ".join(allowed))
             signer_pub = author.public.sign_pub
         if not verify_record(event.record, signer_pub):
             raise VerificationFailed(f"directory event {event.seq} has a bad signature")
@@ -196,6 +209,20 @@ class Directory:
             if data.get("user_id") not in self.users:
                 raise VerificationFailed(f"directory event {event.seq} removes someone never enrolled")
             self.users[data["user_id"]].removed = True
+        elif event.type == "retention.policy":
+            self.policy = Policy(data.get("default"), dict(data.get("types", {})))
+        elif event.type in _CASE_LIFE or event.type == "case.purged":
+            st = self.cases.setdefault(data["case"], CaseStatus(data["case"]))
+            if event.type == "case.closed":
+                st.closed_at, st.purge_after = event.time, data.get("purge_after")
+            elif event.type == "case.reopened":
+                st.closed_at = st.purge_after = None
+            elif event.type == "case.held":
+                st.hold = {"reason": data.get("reason", ""), "by": event.author, "at": event.time}
+            elif event.type == "case.released":
+                st.hold = None
+            else:
+                st.purged_at = event.time
         else:
             raise VerificationFailed(f"directory event {event.seq} has an unknown type")
         self.last_seq, self.last_digest = event.seq, event.digest
@@ -440,12 +467,15 @@ class Vault:
         orgkey.forget(self, user.user_id)  # their copies of the organisation signing key
         return user
 
-    def _append_directory(self, type: str, data: dict) -> None:
+    def _append_directory(self, type: str, data: dict, check: Callable[[], None] | None = None) -> None:
+        """Append a directory event; ``check()`` runs on the caught-up directory before each attempt."""
         anchor = base64.b64decode(self.settings["anchor"])
 
         def tail():
             for ev in self._directory_log.events([self._dir_identity], self.directory.last_seq + 1, self.directory.last_digest):
                 self.directory.apply(ev, anchor)
+            if check:
+                check()  # e.g. a hold placed at the same moment as a purge stops the purge
             return self.directory.last_seq, self.directory.last_digest
 
         event = self._directory_log.append(self.me, type, data, [self._dir_identity.recipient], tail)
@@ -573,7 +603,7 @@ class Vault:
             raise InvalidInput("this vault was created without --kms-key, so no case key is escrowed; "
                                "recover through a member's case key (refuge case export-key)")
         if case_id not in self.case_ids():
-            raise NotFound(f"no case with id {case_id}; admins give the case id (see the case column of refuge audit log)")
+            self.case_id_for(case_id)  # raises: purged, or no such case
         user = self.directory.by_name(name)
         if user.removed:
             raise InvalidInput(f"{name} was removed from the vault")
@@ -717,6 +747,8 @@ class Vault:
         case.last_seq, case.last_digest = event.seq, event.digest
 
     def _append_case(self, case: Case, type: str, data: dict) -> Event:
+        if type in _CONTENT_EVENTS:
+            self.require_open(case.id)
         version = self._current_version(case.id)
         identities = self._require_member(case.id)
 
@@ -747,10 +779,14 @@ class Vault:
     # --- cases: commands -------------------------------------------------------------
 
     def case_ids(self) -> list[str]:
-        return [c for c in self.backend.children("cases/")]
+        """The ids of every case in the vault, purged ones left out."""
+        return [c for c in self.backend.children("cases/") if not self.directory.status(c).purged_at]
 
     def cases(self) -> list[Case]:
         """Every case I am a member of."""
+        for cid, st in self.directory.cases.items():
+            if st.purged_at:
+                self._forget_case(cid)  # a case purged since I last looked: drop my cached copy
         out = []
         for cid in self.case_ids():
             try:
@@ -834,6 +870,141 @@ class Vault:
 
     # --- documents -------------------------------------------------------------------
 
+    # --- cases: retention (vault/retention.py) -------------------------------------------
+
+    def case_status(self, case_id: str) -> CaseStatus:
+        """A case's life as the directory records it: closed, on hold, purged."""
+        return self.directory.status(case_id)
+
+    def case_id_for(self, ref: str) -> str:
+        """A case id from a reference (members) or an id (anyone: admins cannot read references)."""
+        if ref in self.case_ids():
+            return ref
+        if self.role in MEMBER_ROLES:
+            return self.find_case(ref).id
+        if self.directory.status(ref).purged_at:
+            raise NotFound(f"case {ref} was purged")
+        raise NotFound(f"no case with id {ref}; {self.role}s give the case id (see refuge retention due, "
+                       "or the case column of refuge audit log)")
+
+    def require_open(self, case_id: str) -> None:
+        """Refuse changes to a closed case (NotPermitted)."""
+        if self.directory.status(case_id).closed_at:
+            raise NotPermitted(f"case {case_id} is closed; a case lead reopens it with refuge case reopen")
+
+    def set_retention(self, default: str | None = None, types: dict[str, str | None] | None = None) -> Policy:
+        """Change the retention policy (admins): ``None`` for a period means keep until purged by hand."""
+        self._require_role("admin", doing="setting the retention policy")
+        policy = Policy(self.directory.policy.default, dict(self.directory.policy.types))
+        if default is not None:
+            policy.default = None if default == "none" else parse_period(default)
+        for t, period in (types or {}).items():
+            if t not in DOC_TYPES:
+                raise InvalidInput(f"unknown document type {t}; use one of {', '.join(DOC_TYPES)}")
+            if period in (None, "none"):
+                policy.types.pop(t, None)
+            else:
+                policy.types[t] = parse_period(period)
+        self._append_directory("retention.policy", policy.as_dict())
+        return self.directory.policy
+
+    def close_case(self, case: Case, retain: str | None = None, today: str | None = None) -> CaseStatus:
+        """Close a case (case leads who are members) and fix its purge date.
+
+        The date is today plus the longest of ``retain`` (else the policy's
+        default) and the policy's periods for the document types in the case.
+        """
+        import datetime as dt
+
+        self._require_role("case-lead", doing="closing cases")
+        self._require_member(case.id)
+        period = parse_period(retain) if retain else None
+        if self.case_status(case.id).closed_at:
+            raise InvalidInput(f"case {case.id} is already closed; see refuge case list")
+        day = dt.date.fromisoformat(today) if today else dt.datetime.now(dt.timezone.utc).date()
+        due = purge_date(day, period, self.directory.policy, {d.type for d in case.documents.values()})
+        self._append_directory("case.closed", {"case": case.id, "retain": period,
+                                               "purge_after": due.isoformat() if due else None})
+        return self.case_status(case.id)
+
+    def reopen_case(self, case: Case) -> CaseStatus:
+        """Reopen a closed case (case leads who are members); its purge date is dropped."""
+        self._require_role("case-lead", doing="reopening cases")
+        self._require_member(case.id)
+        if not self.case_status(case.id).closed_at:
+            raise InvalidInput(f"case {case.id} is not closed")
+        self._append_directory("case.reopened", {"case": case.id})
+        return self.case_status(case.id)
+
+    def hold_case(self, case_id: str, reason: str | None, release: bool = False) -> CaseStatus:
+        """Place (or release) a legal hold: while it stands, nothing of the case may be destroyed.
+
+        Admins and case leads who are members may do it. The reason is kept in
+        the directory, which every enrolled person can read: write no names in it.
+        """
+        self._require_role("admin", "case-lead", doing="placing legal holds")
+        if self.role == "case-lead":
+            self._require_member(case_id)
+        held = self.case_status(case_id).hold
+        if release:
+            if not held:
+                raise InvalidInput(f"case {case_id} is not on hold")
+            self._append_directory("case.released", {"case": case_id, "reason": reason or ""})
+        else:
+            if not reason or not reason.strip():
+                raise InvalidInput("a legal hold needs --reason (a court order or file number, no names)")
+            if held:
+                raise InvalidInput(f"case {case_id} is already on hold (since {held['at']})")
+            self._append_directory("case.held", {"case": case_id, "reason": reason.strip()})
+        return self.case_status(case_id)
+
+    def retention_due(self, on: str | None = None) -> list[CaseStatus]:
+        """Closed cases whose purge date is ``on`` (default today, UTC) or earlier, holds left out."""
+        import datetime as dt
+
+        day = on or dt.datetime.now(dt.timezone.utc).date().isoformat()
+        return sorted((st for st in self.directory.cases.values()
+                       if st.purge_after and st.purge_after <= day and not st.hold and not st.purged_at),
+                      key=lambda st: (st.purge_after, st.case_id))
+
+    def purge_case(self, case_id: str) -> int:
+        """Crypto-shred a closed case that is not on hold (admins); returns the objects destroyed.
+
+        The purge is recorded in the directory first, then every wrapped copy of
+        every key version and every KMS escrow copy is deleted (after which the
+        rest is unreadable by anyone), then the case's events and documents. An
+        interrupted purge is finished by running it again; fsck reports one.
+        """
+        self._require_role("admin", doing="purging cases")
+        if not self.case_status(case_id).purged_at:
+            if case_id not in self.case_ids():
+                raise NotFound(f"no case with id {case_id}; see refuge retention due")
+
+            def check() -> None:
+                st = self.case_status(case_id)
+                if st.hold:
+                    raise NotPermitted(f"case {case_id} is on legal hold since {st.hold['at']}; nothing of it may be "
+                                       "destroyed until the hold is released (refuge case hold --release)")
+                if not st.closed_at:
+                    raise NotPermitted(f"case {case_id} is open; a case lead closes it first (refuge case close)")
+
+            check()
+            self._append_directory("case.purged", {"case": case_id}, check)
+        prefix = self._case_prefix(case_id)
+        keys = list(self.backend.list(prefix))
+        shred = [k for k in keys if k.startswith((prefix + "keys/", prefix + "escrow/"))]
+        for key in shred + [k for k in keys if k not in shred]:
+            self.backend.delete(key)
+        self._forget_case(case_id)
+        return len(keys)
+
+    def _forget_case(self, case_id: str) -> None:
+        """Drop what this process and this person's cache know of a purged case."""
+        self._cases.pop(case_id, None)
+        self._case_ids.pop(case_id, None)
+        with contextlib.suppress(OSError):
+            self._cache_path(case_id).unlink()
+
     def find_document(self, doc_id: str) -> tuple[Case, Document]:
         case_id, sep, _ = doc_id.partition("-")
         if not sep or case_id not in self.case_ids():
@@ -862,6 +1033,7 @@ class Vault:
         """Add files to a case; each succeeds or fails alone and a failure leaves no trace."""
         self._require_role("lawyer", "case-lead", doing="adding documents")
         self._require_member(case.id)
+        self.require_open(case.id)
         if type not in DOC_TYPES:
             raise InvalidInput(f"unknown document type {type}; use one of {', '.join(DOC_TYPES)}")
         if translation_of and translation_of not in case.documents:
@@ -949,6 +1121,7 @@ class Vault:
     def record_packet(self, case: Case, volumes: list[bytes], record: dict) -> dict:
         """Store a built packet's exact bytes (encrypted) and its manifest in the case."""
         self._require_member(case.id)
+        self.require_open(case.id)
         self._before_write(case)
         version = self._current_version(case.id)
         recipient = self._case_identities(case.id)[version].recipient
@@ -1019,6 +1192,10 @@ class Vault:
                 except age.AgeError:
                     problem(key, "damaged", "not a valid age file")
         pubs = self._signers()
+        for cid, st in sorted(self.directory.cases.items()):
+            if st.purged_at and any(True for _ in self.backend.list(self._case_prefix(cid))):
+                problem(self._case_prefix(cid), "purge incomplete",
+                        f"a purge was interrupted; an admin finishes it with refuge case purge {cid}")
         for cid in self.case_ids():
             committed = set(self._versions(cid))
             for v in self.backend.children(f"cases/{cid}/versions/"):
