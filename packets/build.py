@@ -9,7 +9,6 @@ unrecorded packet never leaves.
 
 from __future__ import annotations
 
-import contextlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -131,10 +130,12 @@ def build_packet(vault, case, profile: Profile, today: str, output: str, sender_
     review_path = review_path_for(output)
     files = list(zip(paths, sealed.volumes)) + ([(manifest_out, sealed.manifest_file())] if manifest_out else [])
     files.append((review_path, review))
-    temps = []
+    from vault.storage import PendingFile
+
+    pending = []
     try:
-        for path, data in files:
-            temps.append(_write_temp(path, data))
+        for path, data in files:  # complete and fsynced, but nameless until the packet is recorded
+            pending.append(PendingFile(path, lambda f, data=data: f.write(data)))
         record = {
             "profile": profile.id, "profile_version": profile.version, "builder": BUILDER, "date": today,
             "pages": volumes[-1].last_page,
@@ -146,13 +147,11 @@ def build_packet(vault, case, profile: Profile, today: str, output: str, sender_
         }
         say("recording the disclosure")
         recorded = vault.record_packet(case, sealed.volumes, record)
-        for tmp, (path, _data) in zip(temps, files):
-            os.replace(tmp, path)
-        temps = []
+        while pending:
+            pending.pop(0).commit()
     finally:
-        for tmp in temps:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(tmp)
+        for p in pending:
+            p.discard()
     return Built(recorded, paths, review_path)
 
 
@@ -160,15 +159,3 @@ def review_path_for(output: str) -> str:
     """Where the review report goes: OUT.review.pdf next to OUT.pdf."""
     stem, _ext = os.path.splitext(output)
     return f"{stem}.review.pdf"
-
-
-def _write_temp(path: str, data: bytes) -> str:
-    import tempfile
-
-    folder = os.path.dirname(path) or "."
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".refuge-", suffix=".part")
-    with os.fdopen(fd, "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-    return tmp

@@ -379,3 +379,29 @@ def _reader():
     from reportlab.lib.utils import ImageReader
 
     return ImageReader(Image.radial_gradient("L").resize((600, 400)).convert("RGB"))
+
+
+def test_the_checker_process_is_bounded_in_cpu_and_memory(tmp_path, monkeypatch):
+    from conftest import ROOT
+
+    """Whatever a file does to the parsers, the checking child has its limits: here set low enough
+    that an ordinary PDF and a slow-to-check one hit them, and the refusal says so."""
+    from vault import intake
+
+    mib = intake.RATIO_FROM // 2**20 - 4
+    count = intake.MAX_TOTAL_DECODED // (mib << 20) - 1  # just under the inflate budget: seconds of CPU
+    slow = _pdf_with_streams(tmp_path / "slow.pdf", [_flate_bomb(mib)] * count)
+    monkeypatch.setattr(intake, "CHECK_CPU_SECONDS", 1)
+    start = time.monotonic()
+    with pytest.raises(intake.InvalidInput, match=r"could not be checked within 1 s of CPU"):
+        intake.inspect_isolated(slow)
+    assert time.monotonic() - start < 10
+    # Memory, from a fresh process (this one's free heap could serve the child without new mappings).
+    many = _pdf(tmp_path / "many.pdf", pages=4000)  # qpdf needs more than 16 MiB to hold 4000 pages
+    probe = ("import sys\nfrom vault import intake\nintake.CHECK_MEMORY = int(sys.argv[2]) << 20\n"
+             "try:\n    print(intake.inspect_isolated(sys.argv[1]).mime)\n"
+             "except intake.InvalidInput as e:\n    print(e)\n")
+    for mib, expect in ((16, "could not be checked within 60 s of CPU and 16 MiB"), (1024, "application/pdf")):
+        p = subprocess.run([sys.executable, "-c", probe, str(many), str(mib)], capture_output=True, text=True,
+                           timeout=60, cwd=ROOT)
+        assert expect in p.stdout, (mib, p.stdout, p.stderr)

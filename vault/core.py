@@ -24,7 +24,6 @@ import io
 import json
 import os
 import secrets
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO, Callable, Iterable
@@ -36,7 +35,7 @@ from .audit import AuditLog, seal_key
 from .errors import InvalidInput, NotFound, NotPermitted, RefugeError, VerificationFailed
 from .events import Event, EventLog, canonical, now, sign_record, verify_record
 from .identity import Home, PublicIdentity, SecretIdentity, check_name
-from .storage import Backend, ObjectExists, link_unnamed, open_backend, open_unnamed
+from .storage import Backend, ObjectExists, open_backend, write_atomically
 
 __all__ = ["Vault", "User", "Case", "Document", "ROLES", "DOC_TYPES", "AddResult"]
 
@@ -1058,7 +1057,7 @@ class Vault:
 
     def _add_one(self, case, path, label, type, tags, person, lang, title, translation_of, supersedes, limit,
                  translator=None, dialect=None) -> Document:
-        found = intake.inspect(path, limit, label)
+        found = intake.inspect_isolated(path, limit, label)
         version = self._current_version(case.id)
         recipient = self._case_identities(case.id)[version].recipient
         blob = _random_id(15)
@@ -1089,7 +1088,8 @@ class Vault:
         sha = hashlib.sha256()
         with open(path, "rb", buffering=0) as src, self.backend.writer(key) as dst:
             enc = age.Encryptor([recipient], dst)
-            size = _pipe.tee(src.readinto, [sha.update, enc.write])
+            # Small buffers: on S3 the upload holds a whole part already (doc add has speed to spare).
+            size = _pipe.tee(src.readinto, [sha.update, enc.write], size=256 * 1024)
             enc.close()  # only after a complete read: the final chunk marks the end
         return sha.hexdigest(), size
 
@@ -1344,37 +1344,3 @@ class _Discard:
 
     def write(self, data) -> int:
         return len(data)
-
-
-def write_atomically(path: str, fill: Callable[[BinaryIO], None], durable: bool = True) -> None:
-    """Write a file through a private unnamed (or temporary) file in the same folder, then rename.
-
-    If ``fill`` fails, nothing is left at ``path`` (and nothing else behind); on
-    Linux the file has no name until it is complete, so even a SIGKILL leaves
-    nothing. ``durable=False`` skips the fsync, for copies of what the vault keeps anyway.
-    """
-    target = Path(path)
-    folder = target.parent if str(target.parent) else Path(".")
-    if target.is_dir():
-        raise InvalidInput(f"-o names a folder; give a file name")
-    if not folder.is_dir():
-        raise InvalidInput("the output folder does not exist; create it first")
-    fd = open_unnamed(folder)
-    unnamed = fd is not None
-    if unnamed:
-        tmp = str(folder / f".refuge-{secrets.token_hex(8)}.part")
-    else:
-        fd, tmp = tempfile.mkstemp(dir=folder, prefix=".refuge-", suffix=".part")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            fill(f)
-            f.flush()
-            if durable:
-                os.fsync(f.fileno())
-            if unnamed:  # named only now, for the instant before the rename
-                link_unnamed(f.fileno(), tmp)
-        os.replace(tmp, target)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise

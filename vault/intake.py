@@ -25,10 +25,14 @@ from pathlib import Path
 
 from .errors import InvalidInput
 
-__all__ = ["ALLOWED", "Inspection", "inspect", "DEFAULT_LIMIT", "MAX_PIXELS", "MAX_FRAMES", "MAX_PAGES",
+__all__ = ["ALLOWED", "Inspection", "inspect", "inspect_isolated", "DEFAULT_LIMIT", "CHECK_CPU_SECONDS", "CHECK_MEMORY", "MAX_PIXELS", "MAX_FRAMES", "MAX_PAGES",
            "MAX_PAGE_SIDE", "MAX_STREAM_DECODED", "MAX_TOTAL_DECODED"]
 
 DEFAULT_LIMIT = 2 * 1024**3  # 2 GiB
+# Bounds on the process that inspects one file (inspect_isolated): whatever a file does to
+# libmagic, qpdf or Pillow, it gets this much CPU time and this much address space more.
+CHECK_CPU_SECONDS = 60
+CHECK_MEMORY = 1024**3
 
 # Limits against files built to exhaust whoever opens them (decompression bombs and the like).
 # Pillow refuses outright above twice its MAX_IMAGE_PIXELS (2 * 89,478,485); the vault's limit is the
@@ -206,6 +210,71 @@ def _check_size(size, bomb: InvalidInput) -> None:
         raise bomb
 
 
+def inspect_isolated(path: str | os.PathLike, limit: int = DEFAULT_LIMIT, label: str = "file") -> Inspection:
+    """:func:`inspect` in a forked child with CPU-time and address-space limits.
+
+    The parsers that look at a stranger's file (libmagic, qpdf, Pillow) run in
+    a process that cannot take more than CHECK_CPU_SECONDS of CPU or
+    CHECK_MEMORY of extra address space, and whose memory (libmagic's database
+    included) is given back when it exits. A child killed by its limits is a
+    refusal. Where fork is missing, it is :func:`inspect` itself.
+    """
+    if not hasattr(os, "fork"):
+        return inspect(path, limit, label)
+    import json
+
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: check, answer in one JSON line, exit without cleanup
+        code = 0
+        try:
+            os.close(r)
+            _limit_self()
+            try:
+                found = inspect(path, limit, label)
+                answer = {"mime": found.mime, "size": found.size, "flags": list(found.flags)}
+            except InvalidInput as e:
+                answer = {"error": str(e)}
+            with os.fdopen(w, "wb") as out:
+                out.write(json.dumps(answer).encode())
+        except BaseException:
+            code = 1
+        finally:
+            os._exit(code)
+    os.close(w)
+    with os.fdopen(r, "rb") as inp:
+        data = inp.read()
+    _, status = os.waitpid(pid, 0)
+    try:
+        answer = json.loads(data) if os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0 else {}
+    except ValueError:
+        answer = {}
+    if "error" in answer:
+        raise InvalidInput(answer["error"])
+    if "mime" in answer:
+        return Inspection(answer["mime"], answer["size"], tuple(answer["flags"]))
+    # Out of CPU (SIGXCPU), out of memory, or a parser crash: the file is not accepted either way.
+    raise _refuse(f"{label} could not be checked within {CHECK_CPU_SECONDS} s of CPU and "
+                  f"{CHECK_MEMORY // 1024**2} MiB of memory (a decompression bomb, or a file that crashes readers)",
+                  "ask for a new copy, or print it to PDF again")
+
+
+def _limit_self() -> None:
+    import resource
+
+    _mime_of(b"")  # libmagic maps its database first, outside the memory bound (it falls back badly)
+    resource.setrlimit(resource.RLIMIT_CPU, (CHECK_CPU_SECONDS, CHECK_CPU_SECONDS + 5))
+    try:
+        with open("/proc/self/statm") as f:  # the address space already mapped (shared with the parent)
+            mapped = int(f.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
+    except OSError:
+        return  # no /proc: the CPU limit alone
+    soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+    want = mapped + CHECK_MEMORY
+    if hard == resource.RLIM_INFINITY or want < hard:
+        resource.setrlimit(resource.RLIMIT_AS, (want, hard))
+
+
 # Leading bytes of programs: ELF, PE (MZ), Mach-O (both byte orders, 32/64, fat), scripts.
 _PROGRAM_MAGIC = (b"\x7fELF", b"MZ", b"\xfe\xed\xfa", b"\xce\xfa\xed\xfe", b"\xcf\xfa\xed\xfe", b"\xca\xfe\xba\xbe", b"#!")
 
@@ -225,9 +294,15 @@ def _mime(path: Path) -> str:
         # handing it the whole file costs memory on large text files.
         with open(path, "rb") as f:
             head = f.read(1 << 20)
-        return magic.from_buffer(head, mime=True)
+        return _mime_of(head)
     except (OSError, magic.MagicException):
         raise _refuse("file cannot be read", "check its permissions") from None
+
+
+def _mime_of(head: bytes) -> str:
+    import magic
+
+    return magic.from_buffer(head, mime=True)
 
 
 def _check_pdf(path: Path, label: str) -> tuple[str, ...]:

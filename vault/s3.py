@@ -50,6 +50,8 @@ MIB = 1024 * 1024
 # 8 MiB parts: S3's minimum is 5 MiB; an upload holds one part in memory, and
 # 10,000 parts (S3's maximum) still reach 78 GiB.
 PART_SIZE = 8 * MIB
+_SMALL = MIB  # an object being written grows in place up to this; past it, one part-sized buffer
+_READ_PIECE = 64 * 1024  # the most a part's body hands out per read()
 # Parts uploaded at once besides the one filling (REFUGE_S3_PARALLEL): 0 holds one
 # part in memory and sends it before reading on; N > 0 holds up to N + 1 parts and
 # trades that memory for overlapping requests (faster when S3's answer per part,
@@ -521,7 +523,8 @@ class _Upload(io.RawIOBase):
         self.b = backend
         self.key = key
         self.full = backend._key(key)
-        self._buf = bytearray()
+        self._buf = bytearray()  # grows while small; a part-sized buffer, filled in place, past _SMALL
+        self._fill = 0
         self._upload_id: str | None = None
         self._parts: list[dict] = []
         self._done = False
@@ -536,13 +539,26 @@ class _Upload(io.RawIOBase):
             raise ValueError("write to a finished S3 upload")
         view = memoryview(data).cast("B")
         n = view.nbytes
+        size = self.b.part_size
         while view:  # parts of exactly part_size, however the caller slices its writes
-            take = self.b.part_size - len(self._buf)
-            self._buf += view[:take]
+            if len(self._buf) < size and self._fill + len(view) > _SMALL:
+                self._buf = self._grow(size)  # from here on filled in place: no reallocation, no copy
+            take = min(len(view), size - self._fill)
+            if len(self._buf) < size:  # still small: append
+                self._buf += view[:take]
+            else:
+                self._buf[self._fill:self._fill + take] = view[:take]
+            self._fill += take
             view = view[take:]
-            if len(self._buf) >= self.b.part_size:
+            if self._fill == size:
                 self._send_part()
         return n
+
+    def _grow(self, size: int) -> bytearray:
+        """The part buffer, allocated once at its full size, holding what was written so far."""
+        buf = bytearray(size)
+        buf[:self._fill] = self._buf
+        return buf
 
     def _send_part(self) -> None:
         if self._upload_id is None:
@@ -550,11 +566,12 @@ class _Upload(io.RawIOBase):
             self._upload_id = resp["UploadId"]
         number = len(self._parts) + 1
         self._parts.append({"PartNumber": number})
-        part, self._buf = self._buf, bytearray()
         parallel = self.b.parallel
-        if not parallel:
-            self._upload_part(number, part)
+        if not parallel:  # one buffer, sent then refilled
+            self._upload_part(number, memoryview(self._buf)[:self._fill])
+            self._fill = 0
             return
+        part, self._buf, self._fill = memoryview(self._buf)[:self._fill], bytearray(), 0
         if self._pool is None:
             from concurrent.futures import ThreadPoolExecutor
 
@@ -563,7 +580,7 @@ class _Upload(io.RawIOBase):
             self._inflight.pop(0).result()
         self._inflight.append(self._pool.submit(self._upload_part, number, part))
 
-    def _upload_part(self, number: int, part: bytearray) -> None:
+    def _upload_part(self, number: int, part: memoryview) -> None:
         with _PartBody(part) as body:
             resp = self.b._call("upload_part", self.key, Key=self.full, UploadId=self._upload_id,
                                 PartNumber=number, Body=body)
@@ -578,9 +595,10 @@ class _Upload(io.RawIOBase):
             return
         try:
             if self._upload_id is None:
-                self.b._put_small(self.key, self._buf)
+                small = self._buf if len(self._buf) == self._fill else bytes(memoryview(self._buf)[:self._fill])
+                self.b._put_small(self.key, small)
             else:
-                if self._buf:
+                if self._fill:
                     self._send_part()
                 self._wait()
                 self._complete()
@@ -638,7 +656,7 @@ class _Upload(io.RawIOBase):
 
     def _finish(self) -> None:
         self._done = True
-        self._buf = bytearray()
+        self._buf, self._fill = bytearray(), 0
         if self._pool is not None:
             self._pool.shutdown(wait=True)
             self._pool = None
@@ -667,6 +685,16 @@ class _PartBody(io.RawIOBase):
         buf[:n] = self._view[self._pos:self._pos + n]
         self._pos += n
         return n
+
+    def read(self, size: int = -1) -> bytes:
+        # Short reads, as raw streams may: botocore hashes and checksums the body in 1 MiB
+        # read()s, two alive at once; 64 KiB pieces keep that off the memory bound.
+        if size is None or size < 0:
+            return self.readall()
+        n = max(0, min(size, _READ_PIECE, len(self._view) - self._pos))
+        data = bytes(self._view[self._pos:self._pos + n])
+        self._pos += n
+        return data
 
     def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
         base = {io.SEEK_SET: 0, io.SEEK_CUR: self._pos, io.SEEK_END: len(self._view)}[whence]

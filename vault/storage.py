@@ -19,7 +19,7 @@ import secrets
 from pathlib import Path
 from typing import BinaryIO, Iterator, Protocol
 
-from .errors import NotFound, RefugeError
+from .errors import InvalidInput, NotFound, RefugeError
 
 __all__ = ["Backend", "LocalBackend", "ObjectExists", "open_backend"]
 
@@ -211,3 +211,70 @@ def open_backend(location: str, **options) -> Backend:
         extra = {"part_size": options["part_size"]} if options.get("part_size") else {}
         return S3Backend(location, conn["endpoint_url"], conn["region"], **extra)
     return LocalBackend(location)
+
+
+# --- files outside the vault (-o outputs) ------------------------------------------
+
+
+class PendingFile:
+    """A complete, fsynced file that gets its name only at :meth:`commit`.
+
+    On Linux it has no name at all until then (O_TMPFILE), so a process killed
+    before the commit leaves nothing; a new ``path`` is then linked in one
+    step, and an existing one is replaced through a ``.refuge-*.part`` name
+    that lives for an instant. Elsewhere the ``.part`` file is named from the
+    start and removed on failure.
+    """
+
+    def __init__(self, path: str | os.PathLike, fill, durable: bool = True) -> None:
+        self.path = Path(path)
+        folder = self.path.parent if str(self.path.parent) else Path(".")
+        if self.path.is_dir():
+            raise InvalidInput("-o names a folder; give a file name")
+        if not folder.is_dir():
+            raise InvalidInput("the output folder does not exist; create it first")
+        self._tmp = folder / f".refuge-{secrets.token_hex(8)}.part"
+        fd = open_unnamed(folder)
+        self._named = fd is None
+        if self._named:
+            fd = os.open(self._tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        self._file = os.fdopen(fd, "wb")
+        try:
+            fill(self._file)
+            self._file.flush()
+            if durable:
+                os.fsync(self._file.fileno())
+        except BaseException:
+            self.discard()
+            raise
+
+    def commit(self) -> None:
+        """Give the file its name (replacing what was there)."""
+        try:
+            if not self._named:
+                try:
+                    link_unnamed(self._file.fileno(), self.path)
+                    return
+                except FileExistsError:
+                    link_unnamed(self._file.fileno(), self._tmp)
+                    self._named = True
+            os.replace(self._tmp, self.path)
+            self._named = False
+        finally:
+            self.discard()
+
+    def discard(self) -> None:
+        """Forget the file: nothing is left."""
+        self._file.close()
+        if self._named:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(self._tmp)
+            self._named = False
+
+
+def write_atomically(path: str | os.PathLike, fill, durable: bool = True) -> None:
+    """Write a file through ``fill(f)`` so that it appears whole or not at all, even after a SIGKILL.
+
+    ``durable=False`` skips the fsync, for copies of what the vault keeps anyway.
+    """
+    PendingFile(path, fill, durable).commit()
