@@ -38,7 +38,7 @@ def _items(vault, plan: Plan) -> list[Item]:
                           "target_language": d.lang or "-"}
         out.append(Item(doc_id=d.id, title=d.title, type=d.type, date=d.added_at[:10], mime=d.mime,
                         data=vault.document_bytes(d), lang=d.lang, translation_of=d.translation_of,
-                        translator=translator))
+                        translator=translator, version=d.version))
     return out
 
 
@@ -74,7 +74,7 @@ def output_paths(output: str, volumes: int) -> list[str]:
 def build_packet(vault, case, profile: Profile, today: str, output: str, sender_org: str,
                  override_reason: str | None = None, only_consented: bool = False,
                  allow_incomplete: bool = False, progress: Callable[[str], None] | None = None,
-                 password: str | None = None, manifest_out: str | None = None) -> Built:
+                 password: str | None = None, manifest_out: str | None = None, ocr: bool = False) -> Built:
     """Build, sign, record and write a packet; raises before writing anything if it cannot.
 
     ``password`` encrypts each volume (AES-256) before it is signed; ``manifest_out`` is
@@ -114,11 +114,17 @@ def build_packet(vault, case, profile: Profile, today: str, output: str, sender_
     from .redact import Redactor
     from .review import review_report
 
-    redactor = Redactor(case.redactions, profile)
+    ocr = ocr or profile.ocr
+    redactor = Redactor(case.redactions, profile, ocr=ocr, ocr_cache=vault.ocr_results(case) if ocr else None)
     say("finding what to redact")
     items = redactor.prepare(items)  # titles and translator details: before they reach generated pages
-    say("assembling")
-    volumes = build(PacketRequest(profile=profile, items=items, sender_org=sender_org, date=today, redact=redactor))
+    say("assembling" + (" (recognising pages without text)" if ocr else ""))
+    try:
+        volumes = build(PacketRequest(profile=profile, items=items, sender_org=sender_org, date=today, redact=redactor))
+    finally:  # recognition is slow: keep what was recognised even if the build stops here
+        keep_recognition(vault, case, redactor)
+    if profile.require_review:
+        require_reviews(case, redactor.pages)
     say("checking the packet for redacted text")
     verify_volumes(volumes, redactor.needles())  # fail closed: VerificationFailed, nothing written
     review = review_report(redactor, profile.id, today)
@@ -153,6 +159,46 @@ def build_packet(vault, case, profile: Profile, today: str, output: str, sender_
         for p in pending:
             p.discard()
     return Built(recorded, paths, review_path)
+
+
+def page_review(vault, case, profile: Profile, plan: Plan, ocr: bool) -> list:
+    """Every rendered page of the included documents as redaction sees it (recognised with
+    ``ocr``), for ``packet plan``: which pages a person must review. Decrypts in memory."""
+    from .redact import Redactor
+    from .render import render
+
+    items = _items(vault, plan)
+    redactor = Redactor(case.redactions, profile, ocr=ocr, ocr_cache=vault.ocr_results(case) if ocr else None)
+    items = redactor.prepare(items)
+    try:
+        for item in items:
+            redactor.analyse(item, render(item, profile))
+    finally:
+        keep_recognition(vault, case, redactor)
+    return redactor.pages
+
+
+def keep_recognition(vault, case, redactor) -> None:
+    """Store the redactor's new recognition results in the case (encrypted), for the next build."""
+    if redactor.ocr_new:
+        vault.save_ocr(case, redactor.ocr_new, redactor.ocr_docs)
+
+
+def unreviewed(case, pages) -> list:
+    """Pages no rule could search (no text, or recognition below the threshold) that no person
+    has marked reviewed for the document version they belong to."""
+    done = {(r["doc"], r["version"], r["page"]) for r in case.reviews}
+    return [p for p in pages if p.needs_review and (p.doc_id, p.version, p.page) not in done]
+
+
+def require_reviews(case, pages) -> None:
+    """The review gate of profiles with ``require_review``: NotPermitted listing the pages."""
+    left = unreviewed(case, pages)
+    if left:
+        listed = ", ".join(f"{p.doc_id} page {p.page}" for p in left[:20]) + (", ..." if len(left) > 20 else "")
+        raise NotPermitted(f"{len(left)} page{'s' if len(left) != 1 else ''} that no rule could search must be "
+                           f"reviewed by a person first: {listed}; look at each (refuge doc get) and run "
+                           "refuge redact reviewed DOC --page N, or build with --ocr to recognise them")
 
 
 def review_path_for(output: str) -> str:

@@ -41,6 +41,7 @@ __all__ = [
     "DETECTOR_CATEGORIES",
     "Hit",
     "Needle",
+    "unconfuse",
     "canonical_category",
     "detect",
     "fold",
@@ -161,6 +162,17 @@ def _token_pattern(token: str) -> str:
     return r"[^\w]?".join(re.escape(ch) for ch in token)
 
 
+_CONFUSABLE = str.maketrans({"o": "0", "l": "1", "i": "1"})
+_TOKEN = re.compile(r"\w+")
+
+
+def unconfuse(folded: str) -> str:
+    """Folded text with OCR's usual confusions undone inside ID numbers: in a word that
+    holds a digit, ``o`` reads as 0 and ``l`` or ``i`` as 1. Same length as the input."""
+    return _TOKEN.sub(lambda m: m.group().translate(_CONFUSABLE) if any(c.isdigit() for c in m.group())
+                      else m.group(), folded)
+
+
 @dataclass(frozen=True)
 class Needle:
     """One secret to find: a case term (``rule`` is its id) or a detector's find
@@ -197,6 +209,17 @@ class Needle:
     def finditer(self, folded: str):
         pat = self.pattern
         return pat.finditer(folded) if pat is not None else iter(())
+
+    def finditer_ocr(self, unconfused: str):
+        """Matches in recognised text passed through :func:`unconfuse` (so is the secret)."""
+        key = "\x00ocr\x00" + self.text
+        pat = _PATTERNS.get(key)
+        if pat is None and key not in _PATTERNS:
+            tokens = [unconfuse(t) for t in self.tokens]
+            pat = (re.compile(r"(?<!\w)" + r"[^\w]*".join(_token_pattern(t) for t in tokens) + r"(?!\w)")
+                   if sum(len(t) for t in tokens) >= 2 else None)
+            _PATTERNS[key] = pat
+        return pat.finditer(unconfused) if pat is not None else iter(())
 
     def search(self, folded: str) -> bool:
         pat = self.pattern

@@ -36,6 +36,7 @@ class Item:
     lang: str | None = None
     translation_of: str | None = None
     translator: dict | None = field(default=None, repr=False)
+    version: int = 0  # the document version (reviews of its pages are per version)
 
 
 @dataclass(frozen=True)

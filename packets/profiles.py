@@ -377,6 +377,7 @@ class Profile:
     flatten: str
     ocr: bool
     require_review: bool
+    ocr_text_layer: bool
     volumes: Volumes
     file_name: str
     output_types: tuple[str, ...]
@@ -692,7 +693,7 @@ def _localized(reader: _Reader, key: str, *, required_langs: Iterable[str],
 _TOP_KEYS = (
     "id", "version", "name", "organisation", "language", "accepted_languages",
     "page_size", "margins", "cover", "sections", "excluded_types", "index", "numbering",
-    "separator_pages", "translations", "redaction_categories", "flatten", "ocr",
+    "separator_pages", "translations", "redaction_categories", "flatten", "ocr", "ocr_text_layer",
     "require_review", "volumes", "file_name", "output_types", "signature",
 )
 
@@ -883,6 +884,7 @@ def profile_from_dict(data: Mapping[str, Any], source: str | os.PathLike[str] = 
                      "use lowercase letters, digits and hyphens, e.g. \"location\"")
     flatten = top.choice("flatten", FLATTEN_POLICIES, "hits")
     ocr = top.boolean("ocr", False)
+    ocr_text_layer = top.boolean("ocr_text_layer", False)
     require_review = top.boolean("require_review", True)
     separator_pages = top.boolean("separator_pages", False)
 
@@ -943,6 +945,7 @@ def profile_from_dict(data: Mapping[str, Any], source: str | os.PathLike[str] = 
         redaction_categories=categories,
         flatten=flatten,
         ocr=ocr,
+        ocr_text_layer=ocr_text_layer,
         require_review=require_review,
         volumes=Volumes(max_bytes=max_bytes, split=split),
         file_name=file_name,

@@ -54,7 +54,7 @@ from pikepdf import Array, Dictionary, Name
 
 from vault.errors import InvalidInput
 
-from .detectors import Hit, Needle, canonical_category, detect, fold, needles_in, redact_string
+from .detectors import Hit, Needle, canonical_category, detect, fold, needles_in, redact_string, unconfuse
 from .model import Item
 from .profiles import Profile
 
@@ -94,10 +94,21 @@ class PageInfo:
     page: int  # 1-based
     width: float
     height: float
-    searchable: bool
+    searchable: bool  # has a text layer
     flattened: bool = False
+    ocr_confidence: float | None = None  # set when the page was recognised (no text layer, --ocr)
     reasons: list[str] = field(default_factory=list)
     marks: list[Mark] = field(default_factory=list)
+    version: int = 0  # the document version the page belongs to
+
+    @property
+    def needs_review(self) -> bool:
+        """No text a rule could search: no text layer, and no recognition, or a poor one."""
+        if self.searchable:
+            return False
+        from .ocr import LOW_CONFIDENCE
+
+        return self.ocr_confidence is None or self.ocr_confidence < LOW_CONFIDENCE
 
 
 # --------------------------------------------------------------------------- geometry
@@ -408,6 +419,80 @@ def flatten_pdf(pdf: pikepdf.Pdf, data: bytes, pages: dict[int, list[Box]], dpi:
         obj.Contents = pikepdf.Stream(pdf, cm)
 
 
+def _ocr_scale(page) -> float:
+    """Pixels per point to recognise a page at: its scanned image's own resolution (no
+    pixels invented, none thrown away), kept between 150 and 400 dpi; OCR_DPI without one."""
+    import pypdfium2 as pdfium
+
+    from .ocr import OCR_DPI
+
+    best = 0.0
+    for obj in page.get_objects(filter=[pdfium.raw.FPDF_PAGEOBJ_IMAGE], max_depth=2):
+        try:
+            px_w, px_h = obj.get_px_size()
+            x0, y0, x1, y1 = obj.get_bounds()
+        except Exception:
+            continue
+        if x1 - x0 > 1 and y1 - y0 > 1:
+            best = max(best, min(px_w / (x1 - x0), px_h / (y1 - y0)))
+    return min(400 / 72, max(150 / 72, best)) if best else OCR_DPI / 72
+
+
+def _add_text_layers(pdf: pikepdf.Pdf, pages: list[int], workers: int | None) -> None:
+    """Give ``pages`` an invisible text layer recognised from their pixels as they are now
+    (redacted): words placed over their boxes in text render mode 3 (invisible), so a
+    recipient can search and select what they may read. Never made from the source text."""
+    if not pages:
+        return
+    import pypdfium2 as pdfium
+    from reportlab.pdfbase.pdfmetrics import stringWidth
+
+    from .ocr import OCR_DPI, recognize
+    from .render import save_pdf
+
+    doc = pdfium.PdfDocument(save_pdf(pdf))
+    found_pages = []
+    try:
+        batch = 2 * (workers or os.cpu_count() or 1)  # a few pages in memory at a time
+        for start in range(0, len(pages), batch):
+            images = []
+            for i in pages[start:start + batch]:
+                page = doc[i]
+                try:
+                    images.append(page.render(scale=OCR_DPI / 72.0, grayscale=True, draw_annots=False).to_pil())
+                finally:
+                    page.close()
+            found_pages += recognize(images, workers)
+    finally:
+        doc.close()
+    font = Dictionary(Type=Name.Font, Subtype=Name.Type1, BaseFont=Name.Helvetica, Encoding=Name.WinAnsiEncoding)
+    for i, found in zip(pages, found_pages):
+        page = pdf.pages[i]
+        x0, y0, x1, y1 = (float(v) for v in page.mediabox)
+        sx, sy = (x1 - x0) / found.width, (y1 - y0) / found.height
+        ops = ["BT 3 Tr"]
+        for w in found.words:
+            text = w.text.strip().encode("cp1252", "replace")
+            if not text:
+                continue
+            bx0, by0, bx1, by1 = w.box
+            size = max(1.0, (by1 - by0) * sy)
+            natural = stringWidth(text.decode("cp1252"), "Helvetica", size) or 1.0
+            scale = max(1.0, min(1000.0, 100.0 * (bx1 - bx0) * sx / natural))
+            escaped = text.replace(b"\\", b"\\\\").replace(b"(", b"\\(").replace(b")", b"\\)")
+            ops.append(f"/FOcr {size:.2f} Tf {scale:.1f} Tz 1 0 0 1 {x0 + bx0 * sx:.2f} {y1 - by1 * sy:.2f} Tm "
+                       f"({escaped.decode('latin-1')}) Tj")
+        ops.append("ET")
+        resources = page.obj.get(Name.Resources)
+        if resources is None:
+            page.obj.Resources = resources = Dictionary()
+        fonts = resources.get(Name.Font)
+        if fonts is None:
+            resources.Font = fonts = Dictionary()
+        fonts.FOcr = pdf.make_indirect(font)
+        page.contents_add(pikepdf.Stream(pdf, "\n".join(ops).encode("latin-1")), prepend=False)
+
+
 # --------------------------------------------------------------------------- redactor
 
 
@@ -437,6 +522,13 @@ def _source_texts(item: Item) -> list[str]:
     return out
 
 
+def _char_box(tp, k: int):
+    try:
+        return tp.get_charbox(k, loose=True)
+    except Exception:
+        return None
+
+
 def _page_chars(tp) -> tuple[str, int]:
     n = tp.count_chars()
     if n <= 0:
@@ -461,8 +553,14 @@ class Redactor:
     """
 
     def __init__(self, rules: Iterable[dict], profile: Profile, *, dpi: float = FLATTEN_DPI,
-                 workers: int | None = None) -> None:
+                 workers: int | None = None, ocr: bool = False, ocr_cache: dict | None = None) -> None:
         self.profile = profile
+        self.ocr = ocr
+        #: Recognition results by rendered-document digest: {page index: PageText dict}; new
+        #: results land in :attr:`ocr_new` for the caller to keep (encrypted, in the case).
+        self.ocr_cache = dict(ocr_cache or {})
+        self.ocr_new: dict[str, dict] = {}
+        self.ocr_docs: dict[str, str] = {}  # key -> the document it was recognised from
         self.dpi = dpi
         self.workers = workers
         self.categories = {"always"} | {canonical_category(c) for c in profile.redaction_categories}
@@ -536,6 +634,14 @@ class Redactor:
             raise RedactError(f"document {item.doc_id}: its pages could not be redacted ({type(e).__name__});"
                               " print it to a new PDF, add that, and build again") from None
 
+    def analyse(self, item: Item, pdf_bytes: bytes) -> list[PageInfo]:
+        """What redaction would find on a document's rendered pages (recognising them when
+        :attr:`ocr`), without changing them: for ``packet plan``."""
+        with pikepdf.open(io.BytesIO(bytes(pdf_bytes))) as pdf:
+            infos = self._analyse(item, pdf, bytes(pdf_bytes), set())
+        self.pages.extend(infos)
+        return infos
+
     def _redact(self, item: Item, pdf_bytes: bytes) -> bytes:
         doc_id = item.doc_id
         try:
@@ -563,6 +669,8 @@ class Redactor:
                 del pdf.Root["/OCProperties"]
             from .render import save_pdf
 
+            if self.ocr and self.profile.ocr_text_layer:
+                _add_text_layers(pdf, [i for i, info in enumerate(infos) if not info.searchable], self.workers)
             out = save_pdf(pdf)
         self.pages.extend(infos)
         self.outputs[doc_id] = out
@@ -584,15 +692,17 @@ class Redactor:
                     w, h = page.get_size()
                     text, n = _page_chars(tp)
                     searchable = any(not ch.isspace() for ch in text)
-                    info = PageInfo(doc_id, i + 1, w, h, searchable)
+                    info = PageInfo(doc_id, i + 1, w, h, searchable, version=item.version or 0)
                     if searchable:
-                        self._match_text(info, tp, text)
+                        self._match(info, text, lambda k, tp=tp: _char_box(tp, k))
                 finally:
                     tp.close()
                     page.close()
                 if i in oc_pages:
                     info.reasons.append("optional content")
                 infos.append(info)
+            if self.ocr:
+                self._recognize(doc, data, infos)
         finally:
             doc.close()
         self._apply_regions(item, pdf, infos)
@@ -611,7 +721,55 @@ class Redactor:
                         info.reasons.append("hidden data")
         return infos
 
-    def _match_text(self, info: PageInfo, tp, text: str) -> None:
+    def _recognize(self, doc, data: bytes, infos: list[PageInfo]) -> None:
+        """Recognise the pages with no text layer (cached by the rendered document's digest)
+        and match the rules against their words."""
+        import hashlib
+
+        from .ocr import OCR_DPI, PageText, engine, recognize
+
+        todo = [i for i, info in enumerate(infos) if not info.searchable]
+        if not todo:
+            return
+        key = hashlib.sha256(f"{engine()} {OCR_DPI}\n".encode() + data).hexdigest()
+        known = {int(k): v for k, v in (self.ocr_cache.get(key) or {}).items()}
+        missing = [i for i in todo if i not in known]
+        if missing:
+            # A few pages at a time (pdfium renders on this thread only): memory stays a few pages.
+            batch = 2 * (self.workers or os.cpu_count() or 1)
+            for start in range(0, len(missing), batch):
+                images = []
+                for i in missing[start:start + batch]:
+                    page = doc[i]
+                    try:
+                        images.append(page.render(scale=_ocr_scale(page), grayscale=True, draw_annots=False,
+                                                  may_draw_forms=False).to_pil())
+                    finally:
+                        page.close()
+                for i, found in zip(missing[start:start + batch], recognize(images, self.workers)):
+                    known[i] = found.to_dict()
+            self.ocr_new[key] = {str(i): v for i, v in sorted(known.items())}
+            self.ocr_docs[key] = infos[0].doc_id
+            self.ocr_cache[key] = self.ocr_new[key]
+        for i in todo:
+            found = PageText.from_dict(known[i])
+            info = infos[i]
+            info.ocr_confidence = round(found.confidence, 1)
+            text, pixel_boxes = found.text_and_boxes()
+            if not text:
+                continue
+            sx, sy = info.width / found.width, info.height / found.height  # pixels (top-left) to points
+
+            def box(k, pixel_boxes=pixel_boxes, sx=sx, sy=sy, h=info.height):
+                b = pixel_boxes[k]
+                return None if b is None else (b[0] * sx, h - b[3] * sy, b[2] * sx, h - b[1] * sy)
+
+            self._match(info, text, box, ocr=True)
+
+    def _match(self, info: PageInfo, text: str, char_box, ocr: bool = False) -> None:
+        """Match rules and detectors in a page's text; ``char_box(k)`` is character k's box in
+        page points (None for none). Recognised text (``ocr``) is also read with OCR's usual
+        O/0 and l/1 confusions undone inside ID numbers."""
         memo = self._memo.pop(text, None)
         if memo is not None:
             folded, idx, hits = memo
@@ -619,12 +777,20 @@ class Redactor:
             folded, idx = fold(text)
             hits = detect(folded, self.detector_categories) if self.detector_categories else []
             self._collect(hits)
+        unconfused = unconfuse(folded) if ocr else None
+        if ocr and self.detector_categories:
+            more = detect(unconfused, self.detector_categories)
+            self._collect(more)
+            hits = hits + more
         spans: list[tuple[int, int, str, str, str]] = []
         for h in hits:
             spans.append((h.start, h.end, h.category, f"detector:{h.detector}", "detector"))
         for n in self.needles():
             for m in n.finditer(folded):
                 spans.append((m.start(), m.end(), n.category, n.rule, n.kind))
+            if ocr:
+                for m in n.finditer_ocr(unconfused):
+                    spans.append((m.start(), m.end(), n.category, n.rule, n.kind))
         merged: list[list] = []  # one match per rule and place (a detector find is also a needle)
         for start, end, cat, rule, kind in sorted(spans, key=lambda s: (s[0], -s[1])):
             if end <= start:
@@ -641,11 +807,8 @@ class Redactor:
             for k in range(first, last + 1):
                 if text[k].isspace():
                     continue
-                try:
-                    b = tp.get_charbox(k, loose=True)
-                except Exception:
-                    continue
-                if b[2] - b[0] <= 0 and b[3] - b[1] <= 0:
+                b = char_box(k)
+                if b is None or (b[2] - b[0] <= 0 and b[3] - b[1] <= 0):
                     continue
                 boxes.append(tuple(float(v) for v in b))
             if not boxes:

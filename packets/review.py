@@ -107,19 +107,20 @@ def review_report(redactor: Redactor, profile_id: str, date: str) -> bytes:
         why = ", ".join(p.reasons) if p.reasons else "redactions"
         line(f"document {p.doc_id}, page {p.page}: {why}", 9)
     y -= 8
-    line("Not searchable (no text layer: rules could not apply; check by eye, or build with OCR)", 12, True, 6)
+    line("Pages without a text layer (scans, photographs)", 12, True, 6)
     blind = [p for p in pages if not p.searchable]
     if not blind:
         line("None: every page has a text layer.")
     for p in blind:
-        line(f"document {p.doc_id}, page {p.page}: not searchable", 9)
+        line(f"document {p.doc_id}, page {p.page}: {_blind_status(p)}", 9)
 
     wanted = [p for p in pages if p.marks or not p.searchable]
     for info, im in _previews(redactor, wanted):
         c.showPage()
         c.setFillColorRGB(0, 0, 0)
         c.setFont("Helvetica-Bold", 12)
-        status = "not searchable" if not info.searchable else f"{len(info.marks)} redaction(s)"
+        status = f"{_blind_status(info)}; {len(info.marks)} redaction(s)" if not info.searchable \
+            else f"{len(info.marks)} redaction(s)"
         c.drawString(_M, h - _M - 12, f"Preview: document {info.doc_id}, page {info.page} ({status})")
         # A legend: each redaction's number, as tagged on its boxes.
         entries = []
@@ -169,3 +170,11 @@ def review_report(redactor: Redactor, profile_id: str, date: str) -> bytes:
     c.showPage()
     c.save()
     return buf.getvalue()
+
+
+def _blind_status(p) -> str:
+    """How rules reached a page with no text layer: through recognition, or not at all."""
+    if p.ocr_confidence is None:
+        return "not searchable: rules could not apply (build with --ocr), a person must check it"
+    state = f"recognised by OCR at {p.ocr_confidence:.0f}% confidence"
+    return state + ("; below the threshold: a person must check it" if p.needs_review else "; rules applied")

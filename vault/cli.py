@@ -750,6 +750,37 @@ def redact_remove(c: Context, ref: str, rule_id: str) -> None:
     click.echo(f"removed {rule_id}")
 
 
+@redact.command("reviewed")
+@click.argument("doc_id", metavar="DOC")
+@click.option("--page", "pages", multiple=True, required=True, type=click.IntRange(min=1),
+              help="A page (of the document's latest version) you looked at (repeatable).")
+@pass_ctx
+def redact_reviewed(c: Context, doc_id: str, pages: tuple[int, ...]) -> None:
+    """Record that you reviewed pages no rule could search (case leads); who and when are kept."""
+    vault = c.vault()
+    with vault.audited("redact.reviewed", doc=doc_id) as targets:
+        targets["case"] = doc_id.partition("-")[0]
+        _check_pages(vault, doc_id, pages)
+        _case_found, found, done = vault.mark_reviewed(doc_id, pages)
+        targets["pages"] = done
+    click.echo(f"reviewed {found.id} (version {found.version}) page{'s' if len(done) > 1 else ''} "
+               f"{', '.join(map(str, done))}")
+
+
+def _check_pages(vault: Vault, doc_id: str, pages) -> None:
+    """Refuse reviews of pages a document does not have (its latest version, decrypted in memory)."""
+    from packets.model import Item
+    from packets.render import page_count
+
+    _found_case, doc = vault.find_document(doc_id)
+    if doc.mime.split(";")[0] == "text/plain":
+        raise InvalidInput(f"{doc.id} is plain text, which always has a text layer: there is nothing to review")
+    n = page_count(Item(doc_id=doc.id, title="", type=doc.type, date="", mime=doc.mime,
+                        data=vault.document_bytes(doc)))
+    if max(pages) > n:
+        raise InvalidInput(f"{doc.id} has {n} page{'s' if n != 1 else ''}; give --page 1 to {n}")
+
+
 @redact.command("list")
 @click.argument("ref")
 @output_options()
@@ -802,25 +833,42 @@ def _today() -> str:
 @packet.command("plan")
 @click.argument("ref")
 @click.option("--for", "profile_id", required=True, metavar="PROFILE", help="The recipient profile.")
+@click.option("--ocr", is_flag=True, help="Also recognise pages with no text (Tesseract) and list the pages a person "
+                                          "must review before the build (the results are kept for the build).")
 @output_options()
 @pass_ctx
-def packet_plan(c: Context, ref: str, profile_id: str, as_json: bool) -> None:
+def packet_plan(c: Context, ref: str, profile_id: str, ocr: bool, as_json: bool) -> None:
     """Show what a packet would hold, in order, and what is missing, without building it."""
-    from packets.build import plan_packet
+    from packets.build import page_review, plan_packet, unreviewed
 
     profile = _profile(profile_id)
     vault = c.vault()
+    review = None
     with vault.audited("packet.plan") as targets:
         found = _case(vault, ref, targets)
         plan = plan_packet(vault, found, profile, _today())
+        if ocr or profile.ocr:
+            pages = page_review(vault, found, profile, plan, True)
+            left = {(p.doc_id, p.page) for p in unreviewed(found, pages)}
+            review = [{"doc": p.doc_id, "page": p.page, "text_layer": p.searchable,
+                       "ocr_confidence": p.ocr_confidence, "needs_review": p.needs_review,
+                       "reviewed": p.needs_review and (p.doc_id, p.page) not in left}
+                      for p in pages if not p.searchable]
     if as_json:
-        click.echo(json.dumps(plan.as_dict(), indent=2, ensure_ascii=False))
+        out = plan.as_dict()
+        if review is not None:
+            out["pages_without_text"] = review
+        click.echo(json.dumps(out, indent=2, ensure_ascii=False))
         return
     emit([e.as_dict() for e in plan.entries], ["id", "section", "type", "title", "pages", "consent", "reason"])
     for t in plan.missing_types:
         click.echo(f"missing: a document of type {t}, which {profile.id} requires")
     for d in plan.missing_translations:
         click.echo(f"missing: a translation of {d} into {' or '.join(profile.accepted_languages)}")
+    for r in review or ():
+        conf = "no words recognised" if not r["ocr_confidence"] else f"recognised at {r['ocr_confidence']:.0f}% confidence"
+        state = ("reviewed" if r["reviewed"] else "needs review (refuge redact reviewed)") if r["needs_review"] else "ok"
+        click.echo(f"page without text: {r['doc']} page {r['page']}: {conf}; {state}")
 
 
 @packet.command("build")
@@ -837,9 +885,11 @@ def packet_plan(c: Context, ref: str, profile_id: str, as_json: bool) -> None:
               help="Also write the signed manifest here (refuge packet verify --manifest checks it).")
 @click.option("--password-file", metavar="FILE", type=click.Path(dir_okay=False),
               help="Encrypt the packet (AES-256) with the password on this file's first line, before signing.")
+@click.option("--ocr", is_flag=True, help="Recognise pages with no text (scans, photos) with Tesseract so redaction "
+                                          "rules reach them (the profile may ask for it with ocr = true).")
 @pass_ctx
 def packet_build(c: Context, ref, profile_id, output, sender_org, only_consented, allow_incomplete, override_consent, reason,
-                 manifest_out=None, password_file=None) -> None:
+                 manifest_out=None, password_file=None, ocr=False) -> None:
     """Build the PDF a recipient expects, sign it, and record what was sent (case leads)."""
     from packets.build import build_packet
 
@@ -859,7 +909,7 @@ def packet_build(c: Context, ref, profile_id, output, sender_org, only_consented
             targets["override_consent"] = True
         built = build_packet(vault, found, profile, _today(), output, sender_org,
                              reason if override_consent else None, only_consented, allow_incomplete, progress,
-                             password=password, manifest_out=manifest_out)
+                             password=password, manifest_out=manifest_out, ocr=ocr)
         targets["packet"] = built.record["id"]
     for path in built.paths:
         click.echo(path)

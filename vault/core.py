@@ -47,7 +47,7 @@ MEMBER_ROLES = ("lawyer", "case-lead")
 _CASE_LIFE = ("case.closed", "case.reopened", "case.held", "case.released")
 # Case events that change what a case holds: refused once the case is closed.
 _CONTENT_EVENTS = ("doc.added", "doc.tagged", "consent.granted", "consent.withdrawn", "redaction.added",
-                   "redaction.removed", "packet.built")
+                   "redaction.removed", "redaction.reviewed", "ocr.cached", "packet.built")
 DOC_TYPES = (
     "identity", "civil-status", "medical", "psychological", "legal-declaration",
     "country-evidence", "correspondence", "photo", "translation", "other",
@@ -121,6 +121,8 @@ class Case:
     consents: list[dict] = field(default_factory=list)
     packets: list[dict] = field(default_factory=list)
     redactions: list[dict] = field(default_factory=list)
+    reviews: list[dict] = field(default_factory=list)  # pages a person looked at: doc, version, page, by, at
+    ocr: dict[str, dict] = field(default_factory=dict)  # recognition results: key -> {doc, blob}
     last_seq: int = 0
     last_digest: str = ""
 
@@ -743,6 +745,11 @@ class Vault:
             case.redactions = [r for r in case.redactions if r["id"] != d["id"]]
         elif t == "packet.built":
             case.packets.append(dict(d, built_by=event.author, built_at=event.time))
+        elif t == "redaction.reviewed":
+            case.reviews.append({"doc": d["doc"], "version": d["version"], "page": d["page"], "by": event.author,
+                                 "at": event.time})
+        elif t == "ocr.cached":
+            case.ocr[d["key"]] = {"doc": d["doc"], "blob": d["blob"]}
         case.last_seq, case.last_digest = event.seq, event.digest
 
     def _append_case(self, case: Case, type: str, data: dict) -> Event:
@@ -1233,6 +1240,7 @@ class Vault:
                 continue
             referenced = {v["blob"] for d in case.documents.values() for v in d.versions}
             referenced |= {v["blob"] for p in case.packets for v in p["volumes"]}
+            referenced |= {e["blob"] for e in case.ocr.values()}
             present = set(self.backend.children(f"cases/{cid}/blobs/"))
             for blob in sorted(referenced - present):
                 problem(f"cases/{cid}/blobs/{blob}", "missing", "a recorded document or packet is missing")
@@ -1327,6 +1335,45 @@ class Vault:
             data.update(expires=expires, note=note)
         self._append_case(case, f"consent.{action}", data)
         return case.consents[-1]
+
+    def mark_reviewed(self, doc_id: str, pages: Iterable[int]) -> tuple[Case, Document, list[int]]:
+        """Record that I looked at these pages of a document's latest version (case leads)."""
+        self._require_role("case-lead", doing="marking pages reviewed")
+        case, doc = self.find_document(doc_id)
+        pages = sorted(set(pages))
+        if not pages or any(p < 1 for p in pages):
+            raise InvalidInput("give the pages reviewed as --page N (1 or more)")
+        self._before_write(case)
+        for page in pages:
+            self._append_case(case, "redaction.reviewed", {"doc": doc.id, "version": doc.version, "page": page})
+        return case, doc, pages
+
+    def ocr_results(self, case: Case) -> dict[str, dict]:
+        """Recognition results kept in the case: key -> {page index: words}, decrypted in memory."""
+        identities = self._require_member(case.id)
+        out = {}
+        for key, entry in case.ocr.items():
+            try:
+                with self.backend.get(f"cases/{case.id}/blobs/{entry['blob']}") as f:
+                    out[key] = json.loads(age.decrypt_bytes(list(identities.values()), f.read()))
+            except (NotFound, age.AgeError, ValueError):
+                continue  # a damaged cache entry is recognised again
+        return out
+
+    def save_ocr(self, case: Case, results: dict[str, dict], docs: dict[str, str]) -> None:
+        """Keep new recognition results in the case, encrypted like documents (``docs``: key -> doc id)."""
+        if not results:
+            return
+        self._require_member(case.id)
+        self._before_write(case)
+        version = self._current_version(case.id)
+        recipient = self._case_identities(case.id)[version].recipient
+        for key, pages in results.items():
+            if key in case.ocr:
+                continue
+            blob = _random_id(15)
+            self.backend.put(f"cases/{case.id}/blobs/{blob}", age.encrypt_bytes([recipient], canonical(pages)))
+            self._append_case(case, "ocr.cached", {"key": key, "doc": docs.get(key, ""), "blob": blob})
 
     def tag(self, doc_id: str, add: Iterable[str], remove: Iterable[str]) -> Document:
         self._require_role("lawyer", "case-lead", doing="tagging documents")

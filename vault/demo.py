@@ -120,6 +120,7 @@ def run(directory: str | None, say: Callable[[str], None]) -> Path:
         if result.error:
             raise result.error
         say(f"4. bob added the {kind}: document {result.document.id}")
+    photo = result.document.id
 
     say(f"5. the vault holds only opaque names, for example: {sorted(p.name for p in (root / 'vault' / 'cases').iterdir())[0]}/...")
     dave = Vault.open(location, home, lambda: secrets_["dave"])
@@ -134,11 +135,15 @@ def run(directory: str | None, say: Callable[[str], None]) -> Path:
     ecase = erin.find_case("DEMO-0001")
     with erin.audited("consent.grant"):
         erin.record_consent(ecase, "granted", "unhcr-resettlement", note="fictional consent form, signed")
+    with erin.audited("redact.reviewed", doc=photo):
+        erin.mark_reviewed(photo, [1])
+    say(f"7. erin recorded consent, and looked at the passport photo's page, which has no text a rule could "
+        "search (the profile requires a person's review of such pages)")
     (root / "packets").mkdir()
     with erin.audited("packet.build"):
         built = build_packet(erin, ecase, get_profile("unhcr-resettlement"), time.strftime("%Y-%m-%d"),
                              str(root / "packets" / "unhcr.pdf"), "Fictional Legal Clinic", allow_incomplete=True)
-    say(f"7. erin recorded consent and built a {built.record['pages']}-page packet for UNHCR: {built.paths[0]}")
-    say(f"8. {bob.audit_log.last()} audit entries were recorded, each signed by the person who acted")
+    say(f"8. erin built a {built.record['pages']}-page packet for UNHCR: {built.paths[0]}")
+    say(f"9. {bob.audit_log.last()} audit entries were recorded, each signed by the person who acted")
     say(f"done: REFUGE_HOME={root / 'home'} REFUGE_VAULT={location} (passphrase: {DEMO_PASSPHRASE!r})")
     return root

@@ -1,0 +1,167 @@
+"""Recognition of pages that have no text layer (Tesseract), so redaction rules reach scans.
+
+Direct calls to the ``tesseract`` command, one process per page, as many at once as
+there are cores (each limited to one thread): the pixels go in on standard input (a
+PGM image) and the words come back on standard output (TSV with boxes and
+confidences), so nothing decrypted ever touches the disk. ``--psm 1`` lets Tesseract
+detect the orientation of each block (pages photographed at 90, 180 or 270 degrees)
+and cope with a few degrees of skew; it reports word boxes in the pixels it was
+given, so boxes land on the original pixels whatever the rotation. (ocrmypdf would
+add a PDF layer made from the original text; refuge needs the words and their boxes
+in memory, and a text layer, when one is asked for, made from redacted pixels only.)
+
+:func:`recognize` takes images; :class:`PageText` holds the words (boxes in the
+image's pixels, origin top-left), the page's mean confidence and the engine's
+version, which, with the language and resolution settings, keys the per-version cache
+(:mod:`packets.build` stores results encrypted in the case).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field
+
+from vault.errors import InvalidInput
+
+__all__ = ["LANGS", "OCR_DPI", "LOW_CONFIDENCE", "Word", "PageText", "recognize", "engine", "OcrError"]
+
+#: Languages recognised (Debian packages tesseract-ocr-eng, -spa, -fra).
+LANGS = "eng+spa+fra"
+#: Resolution at which PDF pages without text are rendered for recognition.
+OCR_DPI = 300
+#: A page whose mean word confidence is below this needs a person's review.
+LOW_CONFIDENCE = 60.0
+#: Seconds one page may take.
+PAGE_TIMEOUT = 180
+
+
+class OcrError(InvalidInput):
+    """Tesseract is missing or failed on a page."""
+
+
+@dataclass
+class Word:
+    text: str
+    box: tuple[int, int, int, int]  # x0, y0, x1, y1 in pixels, origin top-left
+    conf: float
+    line: tuple[int, int, int]  # block, paragraph, line: words of one line are joined by spaces
+
+
+@dataclass
+class PageText:
+    """What recognition found on one image."""
+
+    width: int
+    height: int
+    words: list[Word] = field(default_factory=list)
+
+    @property
+    def confidence(self) -> float:
+        """Mean word confidence, 0 to 100 (0 for a page with no words)."""
+        confs = [w.conf for w in self.words if w.text.strip()]
+        return sum(confs) / len(confs) if confs else 0.0
+
+    def text_and_boxes(self) -> tuple[str, list[tuple[int, int, int, int] | None]]:
+        """The page's text (words joined by spaces, lines by newlines) and a pixel box for
+        every character (a share of its word's box; None for the separators)."""
+        parts: list[str] = []
+        boxes: list[tuple[int, int, int, int] | None] = []
+        last = None
+        for w in self.words:
+            t = w.text.strip()
+            if not t:
+                continue
+            if last is not None:
+                parts.append("\n" if w.line != last else " ")
+                boxes.append(None)
+            last = w.line
+            x0, y0, x1, y1 = w.box
+            n = len(t)
+            for k in range(n):
+                boxes.append((x0 + (x1 - x0) * k // n, y0, x0 + (x1 - x0) * (k + 1) // n, y1))
+            parts.append(t)
+        return "".join(parts), boxes
+
+    def to_dict(self) -> dict:
+        return {"width": self.width, "height": self.height, "words": [asdict(w) for w in self.words]}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "PageText":
+        words = [Word(w["text"], tuple(w["box"]), float(w["conf"]), tuple(w["line"])) for w in d["words"]]
+        return cls(int(d["width"]), int(d["height"]), words)
+
+
+def _binary() -> str:
+    path = shutil.which("tesseract")
+    if not path:
+        raise OcrError("OCR needs tesseract, which is not installed; install the Debian packages "
+                       "tesseract-ocr tesseract-ocr-eng tesseract-ocr-spa tesseract-ocr-fra")
+    return path
+
+
+_ENGINE: str | None = None
+
+
+def engine() -> str:
+    """The engine and settings that produced a result (part of the cache key)."""
+    global _ENGINE
+    if _ENGINE is None:
+        out = subprocess.run([_binary(), "--version"], capture_output=True, text=True, timeout=30)
+        first = (out.stdout or out.stderr).splitlines()[:1]
+        _ENGINE = f"{first[0].strip() if first else 'tesseract'} {LANGS} psm1"
+    return _ENGINE
+
+
+def _pgm(image) -> bytes:
+    """An 8-bit grey image as binary PGM: what Tesseract reads fastest from a pipe."""
+    g = image.convert("L") if image.mode != "L" else image
+    return b"P5\n%d %d\n255\n" % g.size + g.tobytes()
+
+
+def _parse_tsv(tsv: str) -> list[Word]:
+    words = []
+    for row in tsv.splitlines()[1:]:
+        cols = row.split("\t")
+        if len(cols) < 12 or cols[0] != "5":
+            continue
+        try:
+            left, top, width, height = (int(v) for v in cols[6:10])
+            conf = float(cols[10])
+        except ValueError:
+            continue
+        text = cols[11]
+        if not text.strip() or conf < 0:
+            continue
+        words.append(Word(text, (left, top, left + width, top + height), conf,
+                          (int(cols[2]), int(cols[3]), int(cols[4]))))
+    return words
+
+
+def _recognize_one(image) -> PageText:
+    env = dict(os.environ, OMP_THREAD_LIMIT="1")  # one thread per process; processes fill the cores
+    try:
+        p = subprocess.run([_binary(), "stdin", "stdout", "-l", LANGS, "--psm", "1", "--dpi", str(OCR_DPI), "tsv"],
+                           input=_pgm(image), capture_output=True, env=env, timeout=PAGE_TIMEOUT)
+    except subprocess.TimeoutExpired:
+        raise OcrError(f"recognition of a page took longer than {PAGE_TIMEOUT} s; review the page by hand") from None
+    if p.returncode != 0:
+        missing = b"Failed loading language" in p.stderr or b"Error opening data file" in p.stderr
+        raise OcrError("tesseract lacks the eng, spa or fra language data; install tesseract-ocr-eng "
+                       "tesseract-ocr-spa tesseract-ocr-fra" if missing else
+                       f"tesseract failed on a page (exit {p.returncode}); review the page by hand")
+    return PageText(image.size[0], image.size[1], _parse_tsv(p.stdout.decode("utf-8", "replace")))
+
+
+def recognize(images: list, workers: int | None = None) -> list[PageText]:
+    """Recognise each image (PIL images); one Tesseract process per image, ``workers`` at once."""
+    if not images:
+        return []
+    _binary()
+    n = max(1, min(len(images), workers or os.cpu_count() or 1))
+    if n == 1:
+        return [_recognize_one(im) for im in images]
+    with ThreadPoolExecutor(n, thread_name_prefix="refuge-ocr") as pool:
+        return list(pool.map(_recognize_one, images))
