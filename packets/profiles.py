@@ -885,7 +885,7 @@ def profile_from_dict(data: Mapping[str, Any], source: str | os.PathLike[str] = 
     flatten = top.choice("flatten", FLATTEN_POLICIES, "hits")
     ocr = top.boolean("ocr", False)
     ocr_text_layer = top.boolean("ocr_text_layer", False)
-    require_review = top.boolean("require_review", True)
+    require_review = top.boolean("require_review", False)
     separator_pages = top.boolean("separator_pages", False)
 
     # volumes --------------------------------------------------------------------------

@@ -201,7 +201,7 @@ def test_a_sideways_photo_reads_once_turned_upright():
 def ocr_world(case_world, tmp_path, monkeypatch):
     """The case with an organisation key, a term rule for the name, and recipient profiles
     copied to a folder of their own ($REFUGE_TEMPLATES) where unhcr-resettlement also
-    redacts id-number (so the passport and CURP detectors apply). Caches and temporary
+    redacts id-number (so the passport and CURP detectors apply) and requires reviews. Caches and temporary
     files go under tmp_path, so the test can look at everything that was written."""
     from packets.profiles import default_templates_dir
 
@@ -212,7 +212,7 @@ def ocr_world(case_world, tmp_path, monkeypatch):
     w.templates = tmp_path / "templates"
     shutil.copytree(default_templates_dir(), w.templates)
     w.set_profile = lambda **kv: _set_profile(w.templates / f"{PROFILE}.toml", **kv)
-    w.set_profile(redaction_categories='["contact", "network", "legal-strategy", "id-number"]')
+    w.set_profile(redaction_categories='["contact", "network", "legal-strategy", "id-number"]', require_review=True)
     monkeypatch.setenv("REFUGE_TEMPLATES", str(w.templates))
     w.ok("keys", "org", "generate", "--name", "Fictional Legal Clinic", user="alice")
     w.ok("redact", "term", "MX-0001", scans.NAME, "--category", "always", user="erin")

@@ -20,8 +20,7 @@ def packet_world(case_world):
     w = case_world
     w.ok("keys", "org", "generate", "--name", "Fictional Legal Clinic", user="alice")
     w.ok("doc", "add", "MX-0001", str(w.docs["medical"]), "--type", "medical", user="bob")
-    w.photo = w.ok("doc", "add", "MX-0001", str(w.docs["passport"]), "--type", "identity", user="bob").strip()
-    w.ok("redact", "reviewed", w.photo, "--page", "1", user="erin")  # the photo has no text: the review gate
+    w.ok("doc", "add", "MX-0001", str(w.docs["passport"]), "--type", "identity", user="bob")
     w.es = w.ok("doc", "add", "MX-0001", str(w.docs["declaration"]), "--type", "legal-declaration", "--lang", "es",
                 "--title", "Declaracion", user="bob").strip()
     w.ok("doc", "add", "MX-0001", str(w.docs["medical"]), "--type", "translation", "--lang", "en",
@@ -165,8 +164,7 @@ def test_volumes_split_under_the_limit_and_numbering_continues(packet_world, tmp
     for n in range(3):  # photos that do not compress, so the packet needs several volumes
         img = Image.frombytes("RGB", (400, 400), rng.randbytes(400 * 400 * 3))
         img.save(tmp_path / f"noise{n}.png")
-        noise = w.ok("doc", "add", "MX-0001", str(tmp_path / f"noise{n}.png"), "--type", "identity", user="bob")
-        w.ok("redact", "reviewed", noise.strip(), "--page", "1", user="erin")
+        w.ok("doc", "add", "MX-0001", str(tmp_path / f"noise{n}.png"), "--type", "identity", user="bob")
     w.ok("consent", "grant", "MX-0001", "--recipient", "ircc-resettlement", user="erin")
     p = w.run("packet", "build", "MX-0001", "--for", "ircc-resettlement", "-o", str(tmp_path / "ircc.pdf"),
               "--allow-incomplete", user="erin", REFUGE_TEMPLATES=str(templates))

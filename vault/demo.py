@@ -137,8 +137,8 @@ def run(directory: str | None, say: Callable[[str], None]) -> Path:
         erin.record_consent(ecase, "granted", "unhcr-resettlement", note="fictional consent form, signed")
     with erin.audited("redact.reviewed", doc=photo):
         erin.mark_reviewed(photo, [1])
-    say(f"7. erin recorded consent, and looked at the passport photo's page, which has no text a rule could "
-        "search (the profile requires a person's review of such pages)")
+    say(f"7. erin recorded consent, looked at the passport photo (no text a redaction rule could search) and "
+        "recorded her review (profiles with require_review = true insist on one)")
     (root / "packets").mkdir()
     with erin.audited("packet.build"):
         built = build_packet(erin, ecase, get_profile("unhcr-resettlement"), time.strftime("%Y-%m-%d"),
