@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from vault.errors import InvalidInput, NotPermitted
+from vault.errors import InvalidInput, NotPermitted, RefugeError
 
 from .model import Item, PacketRequest
 from .plan import Plan, make_plan
@@ -181,7 +181,10 @@ def page_review(vault, case, profile: Profile, plan: Plan, ocr: bool) -> list:
 def keep_recognition(vault, case, redactor) -> None:
     """Store the redactor's new recognition results in the case (encrypted), for the next build."""
     if redactor.ocr_new:
-        vault.save_ocr(case, redactor.ocr_new, redactor.ocr_docs)
+        try:
+            vault.save_ocr(case, redactor.ocr_new, redactor.ocr_docs)
+        except RefugeError:
+            pass  # the cache only saves time: a failure to keep it must not hide or fail the build
 
 
 def unreviewed(case, pages) -> list:

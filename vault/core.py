@@ -1362,8 +1362,8 @@ class Vault:
 
     def save_ocr(self, case: Case, results: dict[str, dict], docs: dict[str, str]) -> None:
         """Keep new recognition results in the case, encrypted like documents (``docs``: key -> doc id)."""
-        if not results:
-            return
+        if not results or self.case_status(case.id).closed_at:
+            return  # a closed case takes no new events; plans of it recognise again
         self._require_member(case.id)
         self._before_write(case)
         version = self._current_version(case.id)
