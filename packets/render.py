@@ -40,6 +40,8 @@ from typing import Any
 import pikepdf
 from pikepdf import Array, Dictionary, Name
 
+from vault.errors import InvalidInput
+
 from .model import Item
 from .profiles import DEFAULT_MARGIN, PAGE_SIZES, Profile
 
@@ -73,8 +75,8 @@ JPEG_QUALITY = 85
 _TURN_GAIN = 1.02
 
 
-class RenderError(ValueError):
-    """A document cannot be rendered. The message is one line naming the document id."""
+class RenderError(InvalidInput, ValueError):
+    """A document cannot be rendered. The message is one line naming the document id (exit 1)."""
 
     def __init__(self, doc_id: str, problem: str, fix: str | None = None) -> None:
         self.doc_id = doc_id

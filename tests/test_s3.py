@@ -122,6 +122,35 @@ def test_large_object_goes_up_in_parts_and_create_only(s3):
         assert hashlib.sha256(f.read()).digest() == hashlib.sha256(data).digest()
 
 
+def test_an_encrypted_file_goes_up_in_parts_encrypted_as_they_are_read(s3, tmp_path):
+    """put_ranges: parts are encrypted from the plaintext file as botocore reads them, several at
+    once; the object is exactly an age file that the age CLI opens, and create-only."""
+    from vault import age
+
+    url, bucket = s3
+    b = _backend(url, bucket, part_size=5 * MIB)
+    plain = tmp_path / "big.bin"
+    data = os.urandom(17 * MIB + 99)
+    plain.write_bytes(data)
+    key = age.X25519Identity.generate()
+    with open(plain, "rb") as f:
+        enc = age.EncryptedFile([key.recipient], f.fileno(), len(data))
+        b.put_ranges("cases/c/blobs/big", enc.size, enc.reader)
+        with pytest.raises(ObjectExists):
+            b.put_ranges("cases/c/blobs/big", enc.size, enc.reader)
+    from moto_s3 import s3_client
+
+    head = s3_client(url).head_object(Bucket=bucket, Key="v/cases/c/blobs/big")
+    assert head["ETag"].endswith('-4"') and head["ContentLength"] == enc.size, "four parts: 5 + 5 + 5 + 2 MiB"
+    assert _uploads(url, bucket) == [], "the refused upload is aborted"
+    stored = tmp_path / "big.age"
+    with b.get("cases/c/blobs/big") as f:
+        stored.write_bytes(f.read())
+    (tmp_path / "key.txt").write_text(f"{key}\n")
+    p = subprocess.run(["age", "-d", "-i", str(tmp_path / "key.txt"), str(stored)], capture_output=True)
+    assert p.returncode == 0 and p.stdout == data, p.stderr
+
+
 def test_parallel_parts_arrive_in_order_and_a_failure_aborts_them(s3):
     url, bucket = s3
     b = _backend(url, bucket, part_size=5 * MIB)

@@ -1091,13 +1091,49 @@ class Vault:
         return case.documents[doc_id]
 
     def _store_blob(self, key: str, path: str, recipient) -> tuple[str, int]:
-        """Encrypt a file into the vault, hashing it on another thread."""
+        """Encrypt a file into the vault, hashing it on another thread; returns (SHA-256, size).
+
+        A size of -1 means the file changed while it was read.
+        """
+        if hasattr(self.backend, "put_ranges"):
+            return self._store_blob_in_parts(key, path, recipient)
         sha = hashlib.sha256()
         with open(path, "rb", buffering=0) as src, self.backend.writer(key) as dst:
             enc = age.Encryptor([recipient], dst)
             # Small buffers: on S3 the upload holds a whole part already (doc add has speed to spare).
             size = _pipe.tee(src.readinto, [sha.update, enc.write], size=256 * 1024)
             enc.close()  # only after a complete read: the final chunk marks the end
+        return sha.hexdigest(), size
+
+    def _store_blob_in_parts(self, key: str, path: str, recipient) -> tuple[str, int]:
+        """S3: parts encrypted as they are sent, several at once and none held in memory
+        (age.EncryptedFile); the file is hashed alongside and must not change meanwhile."""
+        import concurrent.futures
+
+        with open(path, "rb", buffering=0) as src:
+            fd = src.fileno()
+            before = os.fstat(fd)
+            encrypted = age.EncryptedFile([recipient], fd, before.st_size)
+            sha = hashlib.sha256()
+
+            def hash_all() -> int:
+                pos = 0
+                while chunk := os.pread(fd, 256 * 1024, pos):
+                    sha.update(chunk)
+                    pos += len(chunk)
+                return pos
+
+            with concurrent.futures.ThreadPoolExecutor(1) as pool:
+                hashed = pool.submit(hash_all)
+                try:
+                    self.backend.put_ranges(key, encrypted.size, encrypted.reader)
+                except age.PayloadError:  # a chunk came back short: the file shrank
+                    return sha.hexdigest(), -1
+                size = hashed.result()
+            after = os.fstat(fd)
+        if (after.st_size, after.st_mtime_ns) != (before.st_size, before.st_mtime_ns) or size != before.st_size:
+            self.backend.delete(key)  # never committed: leave no trace
+            return sha.hexdigest(), -1
         return sha.hexdigest(), size
 
     def read_document(self, doc: Document, dst: BinaryIO, version: int | None = None) -> None:
@@ -1336,13 +1372,19 @@ class Vault:
         self._append_case(case, f"consent.{action}", data)
         return case.consents[-1]
 
-    def mark_reviewed(self, doc_id: str, pages: Iterable[int]) -> tuple[Case, Document, list[int]]:
-        """Record that I looked at these pages of a document's latest version (case leads)."""
+    def mark_reviewed(self, doc_id: str, pages: Iterable[int],
+                      count_pages: Callable[[Document], int] | None = None) -> tuple[Case, Document, list[int]]:
+        """Record that I looked at these pages of a document's latest version (case leads).
+
+        ``count_pages(doc)``, when given, says how many pages the document has.
+        """
         self._require_role("case-lead", doing="marking pages reviewed")
         case, doc = self.find_document(doc_id)
         pages = sorted(set(pages))
         if not pages or any(p < 1 for p in pages):
             raise InvalidInput("give the pages reviewed as --page N (1 or more)")
+        if count_pages is not None and pages[-1] > (n := count_pages(doc)):
+            raise InvalidInput(f"{doc.id} has {n} page{'s' if n != 1 else ''}; give --page 1 to {n}")
         self._before_write(case)
         for page in pages:
             self._append_case(case, "redaction.reviewed", {"doc": doc.id, "version": doc.version, "page": page})

@@ -36,7 +36,7 @@ import random
 import re
 import threading
 import time
-from typing import BinaryIO, Iterator
+from typing import BinaryIO, Callable, Iterator
 
 from .errors import InvalidInput, NotFound, RefugeError, VerificationFailed
 from .storage import ObjectExists, _check_key
@@ -57,6 +57,9 @@ _READ_PIECE = 64 * 1024  # the most a part's body hands out per read()
 # trades that memory for overlapping requests (faster when S3's answer per part,
 # not the network, is the limit).
 PARALLEL = 0
+# Parts in flight when an object's parts can be read again at will (put_ranges): they
+# hold no buffer, so more of them cost no memory; S3's answer per part is the limit.
+RANGE_PARALLEL = 4
 # Objects up to this size are read in one request and kept in memory, so a
 # broken connection is retried whole; larger ones stream and resume by range.
 SMALL_OBJECT = 1 * MIB
@@ -351,6 +354,26 @@ class S3Backend:
     def put(self, key: str, data: bytes) -> None:
         self._put_small(key, data)
 
+    def put_ranges(self, key: str, size: int, reader: Callable[[int, int], BinaryIO]) -> None:
+        """Create-only upload of an object whose bytes can be read again at will.
+
+        ``reader(start, length)`` returns a fresh seekable stream of those bytes
+        (an :class:`~vault.age.EncryptedFile` range, encrypted as botocore reads
+        it). Parts go up RANGE_PARALLEL at a time and none is held in memory;
+        a retried part is read again. Small objects are one PutObject.
+        """
+        upload = _Upload(self, key)
+        try:
+            if size <= self.part_size:
+                with reader(0, size) as r:
+                    upload.write(r.read())
+            else:
+                upload.send_ranges(size, reader, RANGE_PARALLEL)
+        except BaseException:
+            upload.abort()
+            raise
+        upload.commit()
+
     def _put_small(self, key: str, data) -> None:
         full = self._key(key)
         args = dict(Key=full, Body=data, IfNoneMatch="*", **self._lock_args(key))
@@ -582,9 +605,38 @@ class _Upload(io.RawIOBase):
 
     def _upload_part(self, number: int, part: memoryview) -> None:
         with _PartBody(part) as body:
-            resp = self.b._call("upload_part", self.key, Key=self.full, UploadId=self._upload_id,
-                                PartNumber=number, Body=body)
+            self._send_body(number, body)
+
+    def _send_body(self, number: int, body) -> None:
+        resp = self.b._call("upload_part", self.key, Key=self.full, UploadId=self._upload_id,
+                            PartNumber=number, Body=body)
         self._parts[number - 1]["ETag"] = resp["ETag"]
+
+    def send_ranges(self, size: int, reader, parallel: int) -> None:
+        """Upload ``size`` bytes as parts read from ``reader(start, length)``, ``parallel`` at once."""
+        from concurrent.futures import ThreadPoolExecutor
+
+        resp = self.b._call("create_multipart_upload", self.key, Key=self.full, **self.b._lock_args(self.key))
+        self._upload_id = resp["UploadId"]
+        step = self.b.part_size
+        starts = list(range(0, size, step))
+        self._parts = [{"PartNumber": n} for n in range(1, len(starts) + 1)]
+
+        def send(n: int) -> None:
+            with reader(starts[n], min(step, size - starts[n])) as body:
+                self._send_body(n + 1, body)
+
+        pool = ThreadPoolExecutor(max(1, parallel), thread_name_prefix="refuge-s3-range")
+        futures = [pool.submit(send, n) for n in range(len(starts))]
+        try:
+            for f in futures:
+                f.result()  # the first failure raises here (the caller aborts the upload)
+        except BaseException:
+            for f in futures:
+                f.cancel()
+            raise
+        finally:
+            pool.shutdown(wait=True)
 
     def _wait(self) -> None:
         while self._inflight:
