@@ -30,7 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import OUT, BenchError, Result, cli_env, machine, scratch_dir, write_json  # noqa: E402
 
-NAMES = ["doc-add", "doc-get", "doc-list", "audit-verify"]
+NAMES = ["doc-add", "doc-get", "doc-list", "audit-verify", "s3-doc-add", "ocr"]
 GROUPS = {"vault": ["doc-add", "doc-get", "doc-list"], "audit": ["audit-verify"]}
 
 
@@ -98,6 +98,14 @@ def run_one(name: str, args, state: dict) -> Result:
             res.notes.append(profile("doc-list-cold", cmd, env, setup=lambda: bench_vault._restore_home(meta)))
             res.notes.append(profile("doc-list-warm", cmd, env))
         return res
+    if name == "s3-doc-add":  # bench/bench_s3.py: moto's server in its own process
+        import bench_s3
+
+        return bench_s3.run(args.size_mib, 8, args.runs)
+    if name == "ocr":  # bench/bench_ocr.py: 20 scanned pages
+        import bench_ocr
+
+        return bench_ocr.run(20, args.runs)
     if name == "audit-verify":
         res = bench_audit.audit_verify(args.entries, args.runs, args.rebuild)
         if args.profile:
