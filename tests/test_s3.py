@@ -18,7 +18,7 @@ import time
 
 import pytest
 
-from conftest import PASSPHRASE
+from conftest import PASSPHRASE, holds
 from vault import audit
 from vault.errors import NotFound, VerificationFailed
 from vault.events import canonical
@@ -495,8 +495,8 @@ def test_no_object_in_the_bucket_holds_plaintext_content_names_or_references(cas
     names = "\n".join(w.object_names()).encode()
     for secret in (b"zq8w", b"Quetzal", b"Ciudad Ficticia", b"MX-0001", b"REFzq8w", b"statement", b"Resettlement",
                    b"legal-declaration", b"alice", b"erin", b"bob", b"carol", b"dave"):
-        assert secret not in data, secret
-        assert secret not in names, secret
+        assert not holds(data, secret), secret
+        assert not holds(names, secret), secret
     # S3 object metadata carries nothing either
     for name in w.object_names():
         assert w.s3().head_object(Bucket=w.bucket, Key=f"vault/{name}").get("Metadata", {}) == {}
