@@ -162,6 +162,20 @@ def s3_server():
     server.stop()
 
 
+def use_s3_server(request, monkeypatch):
+    """Point this test (and the CLI it runs) at the session's moto server, with no real AWS
+    settings leaking in; the server forgets the test's buckets afterwards. Returns the server."""
+    from moto_s3 import AWS_LEAKS, s3_env
+
+    server = request.getfixturevalue("s3_server")
+    for var in AWS_LEAKS:
+        monkeypatch.delenv(var, raising=False)
+    for var, value in s3_env(server.url).items():
+        monkeypatch.setenv(var, value)
+    request.addfinalizer(server.reset)
+    return server
+
+
 def _backend_for(request, tmp_path, monkeypatch) -> tuple[str, dict, dict]:
     """Where the world's vault goes, the options of Vault.init, and the S3 facts for World."""
     backend = getattr(request, "param", "local")
@@ -172,14 +186,9 @@ def _backend_for(request, tmp_path, monkeypatch) -> tuple[str, dict, dict]:
     wanted = dict(marker.kwargs) if marker else {}
     options, facts = {}, {"backend": backend}
     if backend == "s3" or wanted.get("kms"):
-        from moto_s3 import AWS_LEAKS, make_bucket, make_kms_key, s3_env
+        from moto_s3 import make_bucket, make_kms_key
 
-        server = request.getfixturevalue("s3_server")
-        for var in AWS_LEAKS:
-            monkeypatch.delenv(var, raising=False)
-        for var, value in s3_env(server.url).items():
-            monkeypatch.setenv(var, value)
-        request.addfinalizer(server.reset)
+        server = use_s3_server(request, monkeypatch)
         facts["s3_url"] = server.url
         if wanted.get("kms"):
             options["kms_key"] = make_kms_key(server.url)

@@ -15,14 +15,10 @@ def other(case_world, request, tmp_path, monkeypatch):
     """Where to copy the world's vault: S3 for a local world, a folder for an S3 one."""
     if case_world.backend == "s3":
         return str(tmp_path / "copied")
-    from moto_s3 import AWS_LEAKS, make_bucket, s3_env
+    from conftest import use_s3_server
+    from moto_s3 import make_bucket
 
-    server = request.getfixturevalue("s3_server")
-    for var in AWS_LEAKS:
-        monkeypatch.delenv(var, raising=False)
-    for var, value in s3_env(server.url).items():
-        monkeypatch.setenv(var, value)
-    request.addfinalizer(server.reset)
+    server = use_s3_server(request, monkeypatch)
     case_world.s3_url = server.url
     return f"s3://{make_bucket(server.url)}/moved"
 
