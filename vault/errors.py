@@ -9,9 +9,18 @@ file names, because they may end up in logs.
 
 
 class RefugeError(Exception):
-    """A failure the user can act on; exit code 1."""
+    """A failure the user can act on; exit code 1.
+
+    ``hint`` is a short code (``"case-list"``) for the way out; the
+    application maps it to words that may name its own commands, which a
+    library never does.
+    """
 
     exit_code = 1
+
+    def __init__(self, message: str = "", *, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.hint = hint
 
 
 class NotFound(RefugeError):
