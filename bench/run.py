@@ -41,7 +41,7 @@ def profile(name: str, args: list[str], env: dict, top: int = 15, setup=None) ->
     prof = prof_dir / f"{name}.prof"
     if setup:
         setup()
-    cmd = [sys.executable, "-m", "cProfile", "-o", str(prof), "-m", "vault", *args]
+    cmd = [sys.executable, "-m", "cProfile", "-o", str(prof), "-m", "refuge", *args]
     t0 = time.perf_counter()
     p = subprocess.run(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     wall = time.perf_counter() - t0

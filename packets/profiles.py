@@ -20,6 +20,7 @@ import datetime as _dt
 import difflib
 import json
 import math
+import importlib.resources
 import os
 import re
 import string
@@ -992,8 +993,15 @@ def load_profile(path: str | os.PathLike[str], *,
 
 
 def default_templates_dir() -> Path:
-    """The project's templates/ folder, found relative to the packets package."""
-    return Path(__file__).resolve().parent.parent / "templates"
+    """The recipient profiles shipped with refuge.
+
+    In a checkout they are the project's templates/ folder; installed from a
+    wheel they are package data, ``packets/templates``.
+    """
+    checkout = Path(__file__).resolve().parent.parent / "templates"
+    if checkout.is_dir():
+        return checkout
+    return Path(str(importlib.resources.files("packets").joinpath("templates")))
 
 
 def templates_dir(directory: str | os.PathLike[str] | None = None) -> Path:

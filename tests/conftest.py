@@ -67,7 +67,7 @@ class World:
         return env
 
     def run(self, *args: str, user: str | None = None, input: bytes | None = None, **extra) -> subprocess.CompletedProcess:
-        return subprocess.run([sys.executable, "-P", "-m", "vault", *args], env=self.env(user, **extra),
+        return subprocess.run([sys.executable, "-P", "-m", "refuge", *args], env=self.env(user, **extra),
                               input=input, capture_output=True, cwd=self.root, timeout=120)
 
     def ok(self, *args: str, user: str | None = None) -> str:
@@ -204,7 +204,7 @@ def _backend_for(request, tmp_path, monkeypatch) -> tuple[str, dict, dict]:
 @pytest.fixture(params=BACKENDS)
 def world(request, tmp_path, monkeypatch) -> World:
     from vault.core import Vault
-    from vault.demo import make_documents
+    from refuge.demo import make_documents
     from vault.identity import Home, SecretIdentity
 
     home = Home(tmp_path / "home")

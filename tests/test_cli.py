@@ -22,7 +22,7 @@ def test_unknown_type_is_a_usage_error(case_world):
 
 def test_no_vault_configured_says_how_to_fix(tmp_path):
     env = {"PATH": "/usr/bin:/bin", "REFUGE_HOME": str(tmp_path / "h"), "REFUGE_PASSPHRASE": "x" * 20}
-    p = subprocess.run([sys.executable, "-P", "-m", "vault", "case", "list"], env=env, capture_output=True)
+    p = subprocess.run([sys.executable, "-P", "-m", "refuge", "case", "list"], env=env, capture_output=True)
     assert p.returncode == 1 and b"REFUGE_VAULT" in p.stderr
 
 
@@ -34,7 +34,7 @@ def test_init_refuses_an_existing_vault(world):
 def test_short_passphrase_is_refused(tmp_path):
     env = {"PATH": "/usr/bin:/bin", "REFUGE_HOME": str(tmp_path / "h"), "REFUGE_PASSPHRASE": "short",
            "REFUGE_TEST_WORK_FACTOR": "10"}
-    p = subprocess.run([sys.executable, "-P", "-m", "vault", "init", str(tmp_path / "v"), "--admin", "alice"], env=env,
+    p = subprocess.run([sys.executable, "-P", "-m", "refuge", "init", str(tmp_path / "v"), "--admin", "alice"], env=env,
                        capture_output=True)
     assert p.returncode == 1 and b"at least 12" in p.stderr and not (tmp_path / "v").exists()
 
@@ -49,7 +49,7 @@ def test_init_from_the_command_line_then_enroll_and_list(tmp_path):
            "REFUGE_TEST_WORK_FACTOR": "10"}
 
     def run(*a, user=None):
-        return subprocess.run([sys.executable, "-P", "-m", "vault", *a], capture_output=True,
+        return subprocess.run([sys.executable, "-P", "-m", "refuge", *a], capture_output=True,
                               env=dict(env, **({"REFUGE_USER": user} if user else {})))
 
     assert run("init", str(tmp_path / "v"), "--admin", "alice").returncode == 0

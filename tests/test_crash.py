@@ -61,7 +61,7 @@ class Harness:
 
     def run_once(self, op: str, i: int, kill: bool) -> None:
         args, out = self.command(op, i)
-        cmd = [sys.executable, "-P", "-m", "vault", *args]
+        cmd = [sys.executable, "-P", "-m", "refuge", *args]
         t0 = time.monotonic()
         p = subprocess.Popen(cmd, env=self.w.env("erin"), cwd=self.w.root, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         if kill:
@@ -181,7 +181,7 @@ def test_processes_at_once_on_one_local_vault_lose_nothing(case_world, tmp_path)
     w = case_world
     bindir = tmp_path / "bin"
     bindir.mkdir()
-    (bindir / "refuge").write_text(f"#!/bin/sh\nexec {sys.executable} -P -m vault \"$@\"\n")
+    (bindir / "refuge").write_text(f"#!/bin/sh\nexec {sys.executable} -P -m refuge \"$@\"\n")
     (bindir / "refuge").chmod(0o755)
     before = len(json.loads(w.ok("audit", "log", "--json", user="dave")))
     workers = ("erin", "bob", "erin")  # case leads also record consent; one person in two terminals too

@@ -45,7 +45,7 @@ def _run_measured(world, *args, user="bob", timeout=30.0):
     with open(out_path, "wb") as out, open(err_path, "wb") as err:
         start = time.monotonic()
         child = subprocess.Popen([sys.executable, "-I", "-S", "-c", _LAUNCHER, str(rss_path),
-                                  sys.executable, "-P", "-m", "vault", *args], env=world.env(user),
+                                  sys.executable, "-P", "-m", "refuge", *args], env=world.env(user),
                                  stdout=out, stderr=err, stdin=subprocess.DEVNULL, cwd=world.root)
         while True:
             pid, status, usage = os.wait4(child.pid, os.WNOHANG)

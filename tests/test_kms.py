@@ -156,7 +156,7 @@ def test_init_with_an_unknown_kms_key_fails_before_writing_anything(s3_server, m
     env = dict(os.environ, **s3_env(s3_server.url), REFUGE_HOME=str(tmp_path / "h"),
                REFUGE_PASSPHRASE=PASSPHRASE, REFUGE_TEST_WORK_FACTOR="10")
     bucket = make_bucket(s3_server.url)
-    p = subprocess.run([sys.executable, "-P", "-m", "vault", "init", f"s3://{bucket}/v", "--admin", "alice", "--kms-key",
+    p = subprocess.run([sys.executable, "-P", "-m", "refuge", "init", f"s3://{bucket}/v", "--admin", "alice", "--kms-key",
                         "alias/no-such-key"], env=env, capture_output=True)
     assert p.returncode == 1 and b"KMS key alias/no-such-key does not exist" in p.stderr, p.stderr
     from moto_s3 import s3_client

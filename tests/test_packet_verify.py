@@ -29,7 +29,7 @@ def recipient(tmp_path, *args: str) -> subprocess.CompletedProcess:
     """refuge as a recipient runs it: no vault, no identities, no refuge settings."""
     env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(tmp_path / "recipient-home"),
            "PYTHONPATH": str(ROOT)}
-    return subprocess.run([sys.executable, "-P", "-m", "vault", "packet", "verify", *args], env=env, capture_output=True,
+    return subprocess.run([sys.executable, "-P", "-m", "refuge", "packet", "verify", *args], env=env, capture_output=True,
                           cwd=tmp_path, timeout=120)
 
 

@@ -234,7 +234,7 @@ def _refuge(tmp_path, *args, **env):
     base = {k: v for k, v in os.environ.items() if k not in ("REFUGE_USER", "REFUGE_VAULT", "REFUGE_HOME")}
     base.update(REFUGE_HOME=str(tmp_path / "home"), REFUGE_PASSPHRASE=PASSPHRASE, REFUGE_TEST_WORK_FACTOR="10")
     base.update(env)
-    return subprocess.run([sys.executable, "-P", "-m", "vault", *args], env={k: v for k, v in base.items() if v is not None},
+    return subprocess.run([sys.executable, "-P", "-m", "refuge", *args], env={k: v for k, v in base.items() if v is not None},
                           capture_output=True, timeout=120)
 
 

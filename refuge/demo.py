@@ -72,13 +72,13 @@ def make_documents(folder: str | os.PathLike) -> dict[str, Path]:
 
 def run(directory: str | None, say: Callable[[str], None]) -> Path:
     """Walk through the core steps on a new vault in ``directory`` (default: a temporary one)."""
-    from . import identity
-    from .core import Vault
-    from .identity import Home, SecretIdentity
+    from vault import identity
+    from vault.core import Vault
+    from vault.identity import Home, SecretIdentity
 
     root = Path(directory or tempfile.mkdtemp(prefix="refuge-demo-"))
     if root.exists() and any(root.iterdir()):
-        from .errors import InvalidInput
+        from vault.errors import InvalidInput
 
         raise InvalidInput(f"{root} is not empty; give refuge demo an empty or new folder")
     root.mkdir(parents=True, exist_ok=True)
@@ -93,7 +93,7 @@ def run(directory: str | None, say: Callable[[str], None]) -> Path:
 
     alice = person("alice")
     vault = Vault.init(location, home, alice)
-    from . import orgkey
+    from vault import orgkey
 
     orgkey.generate(vault, "Fictional Legal Clinic (demo)")
     say(f"1. alice created the vault {vault.id} and its pilot signing key; she is its admin")
@@ -137,7 +137,7 @@ def run(directory: str | None, say: Callable[[str], None]) -> Path:
         erin.record_consent(ecase, "granted", "unhcr-resettlement", note="fictional consent form, signed")
     with erin.audited("redact.reviewed", doc=photo):
         erin.mark_reviewed(photo, [1])
-    say(f"7. erin recorded consent, looked at the passport photo (no text a redaction rule could search) and "
+    say("7. erin recorded consent, looked at the passport photo (no text a redaction rule could search) and "
         "recorded her review (profiles with require_review = true insist on one)")
     (root / "packets").mkdir()
     with erin.audited("packet.build"):

@@ -1,0 +1,158 @@
+"""What every command needs: who acts, where the vault is, how to unlock; and small input helpers."""
+
+from __future__ import annotations
+
+import datetime as dt
+import getpass
+import os
+import sys
+from pathlib import Path
+
+import click
+
+from vault import agent
+from vault.core import Vault
+from vault.errors import InvalidInput, Locked, RefugeError
+from vault.identity import Home, SecretIdentity, check_name, check_passphrase
+from vault.storage import write_atomically
+
+
+class Context:
+    """Who acts, where the vault is, how to unlock; the vault is opened once, on first use."""
+
+    def __init__(self, vault: str | None, user: str | None) -> None:
+        self.home = Home.default()
+        self._vault = vault
+        self._user = user
+        self._opened: Vault | None = None
+
+    def location(self) -> str:
+        """The vault's location: --vault, $REFUGE_VAULT, or the one remembered in REFUGE_HOME."""
+        loc = self._vault or os.environ.get("REFUGE_VAULT") or self.home.config().get("vault")
+        if not loc:
+            raise InvalidInput("no vault given; set REFUGE_VAULT or use --vault PATH (or refuge init to create one)")
+        return loc
+
+    def has_location(self) -> bool:
+        return bool(self._vault or os.environ.get("REFUGE_VAULT") or self.home.config().get("vault"))
+
+    def user_name(self) -> str:
+        """Who acts: --as, $REFUGE_USER, the remembered default, or the only identity in REFUGE_HOME."""
+        name = self._user or os.environ.get("REFUGE_USER") or self.home.config().get("default_user")
+        if not name:
+            names = self.home.names()
+            if len(names) == 1:
+                return names[0]
+            raise InvalidInput("which identity acts? set REFUGE_USER or use --as NAME")
+        return check_name(name)
+
+    def secret(self, name: str | None = None) -> SecretIdentity:
+        """The acting person's identity, from the unlock agent or their passphrase."""
+        name = name or self.user_name()
+        held = agent.fetch(self.home, name)
+        if held is not None:
+            return held
+        return self.home.unlock(name, passphrase(f"Passphrase for {name}: "))
+
+    def vault(self) -> Vault:
+        """The vault, opened as the acting person."""
+        if self._opened is None:
+            self._opened = Vault.open(self.location(), self.home, self.secret)
+        return self._opened
+
+    def vault_if_unlocked(self) -> Vault | None:
+        """The vault, if one is configured and opens without asking anything; else None."""
+        try:
+            if not self.has_location():
+                return None
+            name = self.user_name()
+            if agent.fetch(self.home, name) is None and not (os.environ.get("REFUGE_PASSPHRASE")
+                                                            or os.environ.get("REFUGE_PASSPHRASE_FILE")):
+                return None
+            return self.vault()
+        except (RefugeError, OSError, ValueError):
+            return None
+
+
+pass_ctx = click.make_pass_decorator(Context)
+
+
+def passphrase(prompt: str, confirm: bool = False, env: str = "REFUGE_PASSPHRASE") -> str:
+    """A passphrase from the environment, a file, or a hidden prompt."""
+    if os.environ.get(env):
+        return os.environ[env]
+    if os.environ.get("REFUGE_PASSPHRASE_FILE"):
+        try:
+            return Path(os.environ["REFUGE_PASSPHRASE_FILE"]).read_text().rstrip("\n")
+        except OSError:
+            raise InvalidInput("REFUGE_PASSPHRASE_FILE cannot be read; check the path") from None
+    if not sys.stdin.isatty():
+        raise Locked("no passphrase: run refuge unlock first, or set REFUGE_PASSPHRASE_FILE for scripts")
+    first = getpass.getpass(prompt)
+    if confirm:
+        check_passphrase(first)
+        if getpass.getpass("Again: ") != first:
+            raise InvalidInput("the two passphrases differ; try again")
+    return first
+
+
+def find_case(vault: Vault, ref: str, targets: dict):
+    """Find a case of mine and name it (its opaque id) in the command's audit entry."""
+    found = vault.find_case(ref)
+    targets["case"] = found.id
+    return found
+
+
+def read_input(path: str, what: str) -> bytes:
+    """The bytes of a file the person named, or a one-line error naming ``what``."""
+    try:
+        return Path(path).read_bytes()
+    except OSError:
+        raise InvalidInput(f"{what} cannot be read; check the path") from None
+
+
+def password_file(path: str, option: str = "--password-file") -> str:
+    """The password on the first line of a file (the line break is not part of it)."""
+    try:
+        text = read_input(path, f"the {option}").decode()
+    except UnicodeDecodeError:
+        raise InvalidInput(f"the {option} is not text; put the password on its first line") from None
+    password = text.split("\n", 1)[0].rstrip("\r")
+    if not password:
+        raise InvalidInput(f"the {option} is empty; put the password on its first line")
+    return password
+
+
+def write_private(path: str, data: bytes) -> None:
+    """Write ``data`` atomically to a new file only its owner can read."""
+
+    def fill(f):
+        os.fchmod(f.fileno(), 0o600)
+        f.write(data)
+
+    write_atomically(path, fill)
+
+
+def parse_date(value: str | None, option: str) -> str | None:
+    """A YYYY-MM-DD option value, checked."""
+    if value is None:
+        return None
+    try:
+        return dt.date.fromisoformat(value).isoformat()
+    except ValueError:
+        raise InvalidInput(f"{option} {value} is not a date; use YYYY-MM-DD") from None
+
+
+def parse_time(value: str | None, option: str, end: bool = False) -> str | None:
+    """An ISO 8601 option value as a UTC time; a bare date at ``end`` means its last second."""
+    if not value:
+        return None
+    try:
+        t = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise InvalidInput(f"{option} {value} is not a time; use ISO 8601 like 2026-11-01 or 2026-11-01T14:00:00Z") from None
+    if t.tzinfo:
+        t = t.astimezone(dt.timezone.utc).replace(tzinfo=None)
+    if end and len(value) == 10:
+        t = t.replace(hour=23, minute=59, second=59)
+    return t.strftime("%Y-%m-%dT%H:%M:%SZ")

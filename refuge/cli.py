@@ -1,0 +1,68 @@
+"""The ``refuge`` command: a thin shell over the vault and packets libraries.
+
+It resolves who acts and where the vault is (refuge/_context.py), runs one
+library call per command inside ``Vault.audited`` so that every command leaves
+an audit entry, prints through refuge/output.py, and turns every error into
+one line on stderr with the exit code of DESIGN.md: 1 error, 2 usage,
+3 verification failed, 4 not permitted.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import click
+
+from vault.errors import RefugeError
+
+from . import __version__
+from ._context import Context
+from .commands import audit, cases, documents, keys, packets, people
+from .errors import describe, die
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--vault", "vault_location", metavar="LOCATION", help="The vault (a path or s3://bucket/prefix); default $REFUGE_VAULT.")
+@click.option("--as", "as_user", metavar="NAME", help="Which identity acts; default $REFUGE_USER.")
+@click.version_option(__version__, "--version", prog_name="refuge", message="%(prog)s %(version)s")
+@click.pass_context
+def cli(ctx: click.Context, vault_location: str | None, as_user: str | None) -> None:
+    """refuge: an encrypted document vault and referral packet builder.
+
+    Environment: REFUGE_VAULT, REFUGE_HOME, REFUGE_USER, and REFUGE_PASSPHRASE or
+    REFUGE_PASSPHRASE_FILE for scripts (otherwise a hidden prompt, or the agent
+    that refuge unlock starts).
+    """
+    ctx.obj = Context(vault_location, as_user)
+
+
+for command in (people.init, people.unlock, people.lock, people.user, cases.case, documents.doc,
+                documents.consent, documents.redact, packets.packet, keys.keys, audit.audit_group, audit.fsck,
+                audit.vault_group, cases.retention, people.demo):
+    cli.add_command(command)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Run the command line; errors become one line on stderr and an exit code."""
+    try:
+        cli.main(args=argv, prog_name="refuge", standalone_mode=False)
+    except RefugeError as e:
+        die(describe(e), e.exit_code)
+    except click.exceptions.Abort:
+        die("interrupted", 130)
+    except click.UsageError as e:
+        where = " ".join(["refuge", *e.ctx.command_path.split()[1:]]) if e.ctx else "refuge"
+        message = e.format_message().rstrip(".")
+        die(f"{message[:1].lower()}{message[1:]}; see {where} --help", 2)
+    except click.ClickException as e:
+        die(e.format_message(), e.exit_code)
+    except KeyboardInterrupt:
+        die("interrupted", 130)
+    except BrokenPipeError:
+        sys.exit(1)
+    except Exception as e:  # no traceback for users; REFUGE_DEBUG=1 shows it
+        if os.environ.get("REFUGE_DEBUG"):
+            raise
+        die(f"internal error ({type(e).__name__}); run again with REFUGE_DEBUG=1 and report it", 1)
+    sys.exit(0)

@@ -1,0 +1,1 @@
+"""The command groups of refuge, one module each."""

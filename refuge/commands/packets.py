@@ -1,0 +1,227 @@
+"""Referral packets: plan, build, verify, history."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import click
+
+from vault.errors import InvalidInput, VerificationFailed
+from vault.storage import write_atomically
+
+from .._context import Context, find_case, pass_ctx, read_input
+from ..output import cell, echo_json, emit, output_options
+from .documents import recipient_profile
+
+# --- packet ---
+
+
+@click.group()
+def packet() -> None:
+    """Plan, build and verify referral packets."""
+
+
+@packet.command("profiles")
+@output_options()
+def packet_profiles(as_json: bool) -> None:
+    """List the recipient profiles (templates/*.toml)."""
+    from packets.profiles import ProfileError, load_profiles
+
+    try:
+        profiles = load_profiles()
+    except ProfileError as e:
+        raise InvalidInput(str(e)) from None
+    rows = [{"id": p.id, "name": p.name, "organisation": p.organisation, "version": p.version,
+             "page_size": p.page_size, "language": p.language, "signature": p.signature.required}
+            for p in profiles.values()]
+    emit(rows, ["id", "page_size", "language", "name"], as_json)
+
+
+def _today() -> str:
+    import datetime as dt
+
+    epoch = os.environ.get("SOURCE_DATE_EPOCH")
+    if epoch and epoch.isdigit():
+        return dt.datetime.fromtimestamp(int(epoch), dt.timezone.utc).date().isoformat()
+    return dt.date.today().isoformat()
+
+
+@packet.command("plan")
+@click.argument("ref")
+@click.option("--for", "profile_id", required=True, metavar="PROFILE", help="The recipient profile.")
+@click.option("--ocr", is_flag=True, help="Also recognise pages with no text (Tesseract) and list the pages a person "
+                                          "must review before the build (the results are kept for the build).")
+@output_options()
+@pass_ctx
+def packet_plan(c: Context, ref: str, profile_id: str, ocr: bool, as_json: bool) -> None:
+    """Show what a packet would hold, in order, and what is missing, without building it."""
+    from packets.build import page_review, plan_packet, unreviewed
+
+    profile = recipient_profile(profile_id)
+    vault = c.vault()
+    review = None
+    with vault.audited("packet.plan") as targets:
+        found = find_case(vault, ref, targets)
+        plan = plan_packet(vault, found, profile, _today())
+        if ocr or profile.ocr:
+            pages = page_review(vault, found, profile, plan, True)
+            left = {(p.doc_id, p.page) for p in unreviewed(found, pages)}
+            review = [{"doc": p.doc_id, "page": p.page, "text_layer": p.searchable,
+                       "ocr_confidence": p.ocr_confidence, "needs_review": p.needs_review,
+                       "reviewed": p.needs_review and (p.doc_id, p.page) not in left}
+                      for p in pages if not p.searchable]
+    if as_json:
+        out = plan.as_dict()
+        if review is not None:
+            out["pages_without_text"] = review
+        echo_json(out)
+        return
+    emit([e.as_dict() for e in plan.entries], ["id", "section", "type", "title", "pages", "consent", "reason"])
+    for t in plan.missing_types:
+        click.echo(f"missing: a document of type {t}, which {profile.id} requires")
+    for d in plan.missing_translations:
+        click.echo(f"missing: a translation of {d} into {' or '.join(profile.accepted_languages)}")
+    for r in review or ():
+        conf = "no words recognised" if not r["ocr_confidence"] else f"recognised at {r['ocr_confidence']:.0f}% confidence"
+        state = ("reviewed" if r["reviewed"] else "needs review (refuge redact reviewed)") if r["needs_review"] else "ok"
+        click.echo(f"page without text: {r['doc']} page {r['page']}: {conf}; {state}")
+
+
+@packet.command("build")
+@click.argument("ref")
+@click.option("--for", "profile_id", required=True, metavar="PROFILE", help="The recipient profile.")
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="Where to write the packet (OUT-volN.pdf when split).")
+@click.option("--from", "sender_org", envvar="REFUGE_ORG", default="the referring legal team", show_default=True,
+              help="The sending organisation named in the cover letter ($REFUGE_ORG).")
+@click.option("--only-consented", is_flag=True, help="Leave out documents without valid consent instead of stopping.")
+@click.option("--allow-incomplete", is_flag=True, help="Build even if required types or translations are missing.")
+@click.option("--override-consent", is_flag=True, help="Emergency: include documents without consent (needs --reason).")
+@click.option("--reason", metavar="TEXT", help="Why consent is overridden; recorded in the audit log and the disclosure record.")
+@click.option("--manifest-out", metavar="FILE", type=click.Path(dir_okay=False),
+              help="Also write the signed manifest here (refuge packet verify --manifest checks it).")
+@click.option("--password-file", metavar="FILE", type=click.Path(dir_okay=False),
+              help="Encrypt the packet (AES-256) with the password on this file's first line, before signing.")
+@click.option("--ocr", is_flag=True, help="Recognise pages with no text (scans, photos) with Tesseract so redaction "
+                                          "rules reach them (the profile may ask for it with ocr = true).")
+@pass_ctx
+def packet_build(c: Context, ref, profile_id, output, sender_org, only_consented, allow_incomplete, override_consent, reason,
+                 manifest_out=None, password_file=None, ocr=False) -> None:
+    """Build the PDF a recipient expects, sign it, and record what was sent (case leads)."""
+    from packets.build import build_packet
+
+    if override_consent and not reason:
+        raise click.UsageError("--override-consent needs --reason TEXT")
+    if reason and not override_consent:
+        raise click.UsageError("--reason goes with --override-consent")
+    if override_consent and only_consented:
+        raise click.UsageError("--override-consent and --only-consented conflict; pick one")
+    profile = recipient_profile(profile_id)
+    password = password_file(password_file) if password_file else None
+    vault = c.vault()
+    progress = (lambda msg: click.echo(f"refuge: {msg}...", err=True)) if sys.stderr.isatty() else None
+    with vault.audited("packet.build") as targets:
+        found = find_case(vault, ref, targets)
+        if override_consent:
+            targets["override_consent"] = True
+        built = build_packet(vault, found, profile, _today(), output, sender_org,
+                             reason if override_consent else None, only_consented, allow_incomplete, progress,
+                             password=password, manifest_out=manifest_out, ocr=ocr)
+        targets["packet"] = built.record["id"]
+    for path in built.paths:
+        click.echo(path)
+    if getattr(built, "review", None):  # stdout stays the packet's paths; the report is for the case lead
+        click.echo(f"refuge: review report (for the case lead; never send it): {built.review}", err=True)
+
+
+@packet.command("get")
+@click.argument("packet_id", metavar="PACKET")
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="Where to write it.")
+@click.option("--volume", default=1, type=click.IntRange(min=1), show_default=True, help="Which volume.")
+@pass_ctx
+def packet_get(c: Context, packet_id: str, output: str, volume: int) -> None:
+    """Write the exact bytes of a packet recorded in packet history."""
+    vault = c.vault()
+    with vault.audited("packet.get", packet=packet_id) as targets:
+        found, record = vault.find_packet(packet_id)
+        targets["case"] = found.id
+        data = vault.packet_bytes(found, record, volume)
+        write_atomically(output, lambda f: f.write(data))
+
+
+@packet.command("history")
+@click.argument("ref")
+@output_options()
+@pass_ctx
+def packet_history(c: Context, ref: str, as_json: bool) -> None:
+    """List the packets built for a case: what was sent, to whom, when."""
+    vault = c.vault()
+    with vault.audited("packet.history") as targets:
+        found = find_case(vault, ref, targets)
+    rows = [dict(p, built_by=vault.directory.name(p["built_by"])) for p in found.packets]
+    if as_json:
+        emit(rows, [], as_json=True)
+        return
+    emit([dict(r, volumes=len(r["volumes"]), documents=len(r["documents"])) for r in rows],
+         ["id", "profile", "built_at", "built_by", "documents", "pages", "volumes"])
+
+
+@packet.command("verify")
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.option("--trust", "trust_files", multiple=True, metavar="CERT", type=click.Path(dir_okay=False),
+              help="A certificate to trust, PEM or DER (repeatable): the sender's (refuge keys org cert), its CA's, "
+                   "and the timestamp authority's.")
+@click.option("--manifest", "manifest_file", metavar="FILE", type=click.Path(dir_okay=False),
+              help="The packet's manifest (refuge packet build --manifest-out): check it is signed and lists this file.")
+@click.option("--password-file", metavar="FILE", type=click.Path(dir_okay=False),
+              help="The password of an encrypted packet, on the file's first line.")
+@output_options()
+@pass_ctx
+def packet_verify(c: Context, file, trust_files, manifest_file, password_file, as_json) -> None:
+    """Check a packet's signature: signer, time, integrity, whole-file coverage, trust, manifest.
+
+    Needs no vault: a recipient runs it with the sender's certificate. Exit 0 when the
+    packet is intact, covered entirely by the signature and signed by a trusted
+    certificate; exit 3 otherwise, with the reason.
+    """
+    from packets.verify import check_packet, load_certificates
+
+    data = read_input(file, "the packet")
+    roots = [cert for t in trust_files for cert in load_certificates(read_input(t, f"--trust {t}"))]
+    manifest = read_input(manifest_file, "the --manifest file") if manifest_file else None
+    password = password_file(password_file) if password_file else None
+    report = check_packet(data, roots, manifest, password)
+    if as_json:
+        echo_json(report.as_dict())
+    else:
+        _print_report(report)
+
+    def verdict() -> None:
+        if not report.ok:
+            raise VerificationFailed(f"the packet does not verify: {report.reason}")
+
+    vault = c.vault_if_unlocked()
+    if vault is None:
+        verdict()
+        return
+    with vault.audited("packet.verify", sha256=report.sha256):
+        verdict()
+
+
+def _print_report(r) -> None:
+    yes = lambda v: "yes" if v else ("no" if v is not None else "not checked")  # noqa: E731
+    lines = [("signed by", r.signer), ("organisation", r.organisation), ("signing time", r.signing_time),
+             ("timestamp", f"{r.timestamp['time']} by {r.timestamp['authority']}" if r.timestamp else "none"),
+             ("level", r.level)]
+    if r.certificate:
+        cert = r.certificate
+        lines += [("certificate", cert["subject"]), ("sha-256", cert["sha256"]),
+                  ("valid", f"{cert['not_before']} to {cert['not_after']}")]
+    lines += [("intact", yes(r.intact)), ("whole file", yes(r.covers_whole_file)), ("trusted", yes(r.trusted))]
+    if r.manifest is not None:
+        lines.append(("manifest", f"matches volume {r.manifest['volume']}" if r.manifest["ok"] else "does not match"))
+    for label, value in lines:
+        if value is not None:
+            click.echo(f"{label + ':':14}{cell(value)}")
+    if r.ok:
+        click.echo("ok: the packet is intact, signed over the whole file, by a trusted certificate")
