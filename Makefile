@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 DEMO_DEBS := libmagic1
 TEST_DEBS := libmagic1 age poppler-utils qpdf fonts-dejavu-core tesseract-ocr tesseract-ocr-eng tesseract-ocr-spa tesseract-ocr-fra
 
-.PHONY: demo test stress bench check-debs clean
+.PHONY: demo test stress bench docs check-debs clean
 
 $(BIN)/refuge: pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -42,6 +42,9 @@ stress: $(BIN)/refuge
 bench: $(BIN)/refuge
 	$(call need_debs,$(TEST_DEBS))
 	$(BIN)/python bench/run.py
+
+docs: $(BIN)/refuge
+	$(BIN)/python -m refuge._clidoc docs/cli.md
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .hypothesis
