@@ -96,6 +96,25 @@ def passphrase(prompt: str, confirm: bool = False, env: str = "REFUGE_PASSPHRASE
     return first
 
 
+def new_passphrase(name: str, passphrase_file: str | None) -> str:
+    """The passphrase of someone else's new identity: from a file, or typed twice on a terminal.
+
+    Never the acting person's own REFUGE_PASSPHRASE: one person's secret must
+    not silently protect another's identity.
+    """
+    if passphrase_file:
+        chosen = password_file(passphrase_file, "--passphrase-file")
+    elif sys.stdin.isatty():
+        chosen = getpass.getpass(f"New passphrase for {name} (they will use it): ")
+        if getpass.getpass("Again: ") != chosen:
+            raise InvalidInput("the two passphrases differ; try again")
+    else:
+        raise InvalidInput(f"{name} needs a passphrase of their own: give --passphrase-file FILE, or run this on a "
+                           "terminal to type it; or let them make their identity with refuge user keygen")
+    check_passphrase(chosen)
+    return chosen
+
+
 def find_case(vault: Vault, ref: str, targets: dict):
     """Find a case of mine and name it (its opaque id) in the command's audit entry."""
     found = vault.find_case(ref)
@@ -156,3 +175,40 @@ def parse_time(value: str | None, option: str, end: bool = False) -> str | None:
     if end and len(value) == 10:
         t = t.replace(hour=23, minute=59, second=59)
     return t.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class SecretText(click.ParamType):
+    """A value people should not type on the command line: ``@FILE`` reads it from a file, ``@-`` from stdin.
+
+    Anything typed in argv is visible to every local user (/proc/PID/cmdline)
+    and lands in shell history; a file or a pipe is not. ``@@text`` is a literal
+    value starting with ``@``.
+    """
+
+    name = "text"
+
+    def convert(self, value, param, ctx):
+        if not isinstance(value, str) or not value.startswith("@"):
+            return value
+        if value.startswith("@@"):
+            return value[1:]
+        source = value[1:]
+        what = f"the file given to {param.opts[-1]}" if param is not None and param.opts else "the file"
+        try:
+            text = sys.stdin.read() if source == "-" else Path(source).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError):
+            raise InvalidInput(f"{what} cannot be read as UTF-8 text; check the path") from None
+        return text.rstrip("\n")
+
+
+SECRET_TEXT = SecretText()
+SECRET_HELP = " Give @FILE (or @- for standard input) to keep it off the command line."
+
+
+def read_lines(source: str, what: str) -> list[str]:
+    """Non-empty lines of a file, or of standard input when ``source`` is ``-``."""
+    try:
+        text = sys.stdin.read() if source == "-" else Path(source).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        raise InvalidInput(f"{what} cannot be read as UTF-8 text; check the path") from None
+    return [line.strip() for line in text.splitlines() if line.strip()]

@@ -38,6 +38,14 @@ def holds(data: bytes, secret: bytes) -> bool:
     return any(f in b"\n" + data + b"\n" for f in forms)
 
 
+def passphrase_file(folder: Path) -> str:
+    """A file holding PASSPHRASE, for `user add NAME --passphrase-file` (a new identity's own passphrase)."""
+    path = Path(folder) / "new-passphrase.txt"
+    path.write_text(PASSPHRASE + "\n")
+    path.chmod(0o600)
+    return str(path)
+
+
 def require_tool(name: str) -> str:
     path = shutil.which(name)
     if not path:

@@ -4,6 +4,8 @@ import json
 import subprocess
 import sys
 
+from conftest import passphrase_file
+
 
 def test_unknown_document_is_exit_1_one_line(case_world):
     p = case_world.run("doc", "get", "does-not-exist", user="bob")
@@ -54,7 +56,7 @@ def test_init_from_the_command_line_then_enroll_and_list(tmp_path):
 
     assert run("init", str(tmp_path / "v"), "--admin", "alice").returncode == 0
     # the home remembers the vault and the default user
-    assert run("user", "add", "erin", "--role", "case-lead").returncode == 0
+    assert run("user", "add", "erin", "--role", "case-lead", "--passphrase-file", passphrase_file(tmp_path)).returncode == 0
     users = json.loads(run("user", "list", "--json").stdout)
     assert {(u["name"], u["role"]) for u in users} == {("alice", "admin"), ("erin", "case-lead")}
 

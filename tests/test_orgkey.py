@@ -10,7 +10,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.serialization import pkcs12
 
-from conftest import PASSPHRASE, require_tool
+from conftest import PASSPHRASE, passphrase_file, require_tool
 from signing_fixtures import ca_issued, org_key
 
 from vault import orgkey
@@ -61,9 +61,9 @@ def test_the_age_cli_recovers_the_key(keyed, tmp_path):
 
 
 def test_people_enrolled_later_get_a_copy_by_role_and_removal_deletes_it(keyed, tmp_path):
-    keyed.ok("user", "add", "frank", "--role", "case-lead", user="alice")
-    keyed.ok("user", "add", "gina", "--role", "admin", user="alice")
-    keyed.ok("user", "add", "hugo", "--role", "lawyer", user="alice")
+    keyed.ok("user", "add", "frank", "--role", "case-lead", "--passphrase-file", passphrase_file(tmp_path), user="alice")
+    keyed.ok("user", "add", "gina", "--role", "admin", "--passphrase-file", passphrase_file(tmp_path), user="alice")
+    keyed.ok("user", "add", "hugo", "--role", "lawyer", "--passphrase-file", passphrase_file(tmp_path), user="alice")
     ids = _ids(keyed)
     held = lambda: {k.rsplit("/", 1)[1] for k in keyed.object_names() if k.startswith("org/0001/key/")}  # noqa: E731
     assert ids["frank"] in held() and ids["gina"] in held() and ids["hugo"] not in held()

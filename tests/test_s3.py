@@ -18,7 +18,7 @@ import time
 
 import pytest
 
-from conftest import PASSPHRASE, holds
+from conftest import PASSPHRASE, holds, passphrase_file
 from vault import audit
 from vault.errors import NotFound, VerificationFailed
 from vault.events import canonical
@@ -319,7 +319,7 @@ def test_init_remembers_endpoint_and_region_and_stores_no_credentials(s3, tmp_pa
     assert config["vault"] == f"s3://{bucket}/team"
     assert config["s3"][f"s3://{bucket}/team"] == {"endpoint_url": url, "region": "us-east-1"}
     # later commands find the endpoint without being told
-    p = _refuge(tmp_path, "user", "add", "erin", "--role", "case-lead", **env)
+    p = _refuge(tmp_path, "user", "add", "erin", "--role", "case-lead", "--passphrase-file", passphrase_file(tmp_path), **env)
     assert p.returncode == 0, p.stderr
     assert "erin" in _refuge(tmp_path, "user", "list", **env).stdout.decode()
     home_bytes = b"".join(p.read_bytes() for p in (tmp_path / "home").rglob("*") if p.is_file())

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import sysconfig
@@ -18,8 +19,11 @@ ROOT = Path(__file__).resolve().parent.parent
 def installed(tmp_path_factory) -> Path:
     """A fresh venv outside the checkout with refuge installed from its wheel (no editable link)."""
     work = tmp_path_factory.mktemp("wheel")
+    src = work / "src"  # a copy, so that the build's own folders never land in the checkout
+    shutil.copytree(ROOT, src, ignore=shutil.ignore_patterns(".venv", ".git", "build", "*.egg-info", "__pycache__",
+                                                             ".pytest_cache", ".hypothesis", "out"))
     subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation", "-w", str(work),
-                    str(ROOT)], check=True, capture_output=True, cwd=work)
+                    str(src)], check=True, capture_output=True, cwd=work)
     wheel = next(work.glob("refuge-*.whl"))
     venv = work / "venv"
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, capture_output=True)

@@ -8,7 +8,7 @@ import click
 
 from vault.errors import InvalidInput
 
-from .._context import Context, find_case, pass_ctx, write_private
+from .._context import SECRET_HELP, SECRET_TEXT, Context, find_case, pass_ctx, write_private
 from ..output import echo_json, emit, output_options
 
 # --- case ---
@@ -21,7 +21,7 @@ def case() -> None:
 
 @case.command("create")
 @click.argument("ref")
-@click.option("--title", default="", help="A title, stored encrypted.")
+@click.option("--title", default="", type=SECRET_TEXT, help="A title, stored encrypted." + SECRET_HELP)
 @output_options()
 @pass_ctx
 def case_create(c: Context, ref: str, title: str, as_json: bool) -> None:

@@ -10,7 +10,7 @@ from vault.core import DOC_TYPES, Vault
 from vault.errors import InvalidInput
 from vault.storage import write_atomically
 
-from .._context import Context, find_case, parse_date, pass_ctx
+from .._context import SECRET_HELP, SECRET_TEXT, Context, find_case, parse_date, pass_ctx, read_lines
 from ..output import emit, output_options
 
 # --- doc ---
@@ -26,9 +26,9 @@ def doc() -> None:
 @click.argument("files", nargs=-1, required=True, type=click.Path())
 @click.option("--type", "doc_type", required=True, type=click.Choice(DOC_TYPES), help="The document type.")
 @click.option("--tag", "tags", multiple=True, help="A tag (repeatable).")
-@click.option("--person", help="Whom it concerns (principal applicant or a family member).")
+@click.option("--person", type=SECRET_TEXT, help="Whom it concerns (principal applicant or a family member)." + SECRET_HELP)
 @click.option("--lang", help="Language code, e.g. es, en, fr.")
-@click.option("--title", help="A title (default: the file name without extension).")
+@click.option("--title", type=SECRET_TEXT, help="A title (default: the file name without extension)." + SECRET_HELP)
 @click.option("--translation-of", metavar="DOC", help="The document this translates.")
 @click.option("--translator", metavar="NAME", help="Who translated it (for the translator's declaration).")
 @click.option("--dialect", help="The dialect of the original, if any (for the translator's declaration).")
@@ -138,7 +138,7 @@ def recipient_profile(profile_id: str):
 @click.option("--recipient", required=True, metavar="PROFILE", help="The recipient profile (refuge packet profiles).")
 @click.option("--doc", "docs", multiple=True, metavar="DOC", help="Only these documents (repeatable; default: all).")
 @click.option("--expires", metavar="DATE", help="Last day the consent is valid (YYYY-MM-DD).")
-@click.option("--note", default="", help="How consent was given, e.g. 'form signed 2026-11-20'.")
+@click.option("--note", default="", type=SECRET_TEXT, help="How consent was given, e.g. 'form signed 2026-11-20'." + SECRET_HELP)
 @pass_ctx
 def consent_grant(c: Context, ref, recipient, docs, expires, note) -> None:
     """Record consent to share with a recipient (case leads)."""
@@ -200,19 +200,33 @@ def _category(value: str) -> str:
 
 @redact.command("term")
 @click.argument("ref")
-@click.argument("text")
+@click.argument("text", required=False)
+@click.option("--from-file", "from_file", metavar="FILE",
+              help="Read the terms from FILE, one per line (- for standard input): they stay off the command line, "
+                   "out of shell history and out of other users' sight.")
 @click.option("--category", required=True, help=CATEGORY_HELP)
 @pass_ctx
-def redact_term(c: Context, ref: str, text: str, category: str) -> None:
-    """Redact TEXT (a name, an address, a number) wherever it appears in this case's packets."""
-    if len(text.strip()) < 2:
+def redact_term(c: Context, ref: str, text: str | None, from_file: str | None, category: str) -> None:
+    """Redact a name, an address or a number wherever it appears in this case's packets.
+
+    Prefer --from-file - (then type or paste the terms, one per line, and end
+    with Ctrl-D): a TEXT argument is visible to every user of this machine while
+    the command runs and stays in your shell history.
+    """
+    if (text is None) == (from_file is None):
+        raise click.UsageError("give the term as TEXT or the terms with --from-file FILE, not both or neither")
+    terms = [text.strip()] if text is not None else read_lines(from_file, "the --from-file file")
+    if not terms:
+        raise InvalidInput("the --from-file file holds no terms; put one term per line")
+    if any(len(t) < 2 for t in terms):
         raise InvalidInput("a redaction term needs at least 2 characters")
     category = _category(category)
     vault = c.vault()
     with vault.audited("redact.term") as targets:
         found = find_case(vault, ref, targets)
-        rule = vault.add_redaction(found, {"kind": "term", "text": text.strip(), "category": category})
-    click.echo(f"added redaction rule {rule['id']} ({category})")
+        rules = [vault.add_redaction(found, {"kind": "term", "text": t, "category": category}) for t in terms]
+    for rule in rules:
+        click.echo(f"added redaction rule {rule['id']} ({category})")
 
 
 @redact.command("region")

@@ -13,7 +13,7 @@ from vault.errors import InvalidInput
 from vault.identity import PublicIdentity, SecretIdentity, check_name
 from vault.storage import write_atomically
 
-from .._context import Context, pass_ctx, passphrase
+from .._context import Context, new_passphrase, pass_ctx, passphrase
 from ..output import emit, output_options
 
 
@@ -113,13 +113,19 @@ def user() -> None:
 @click.argument("name")
 @click.option("--role", type=click.Choice(ROLES), required=True, help="What the person may do.")
 @click.option("--public", "public_file", type=click.Path(dir_okay=False), help="A public identity from refuge user keygen.")
+@click.option("--passphrase-file", metavar="FILE", type=click.Path(dir_okay=False),
+              help="Without --public: the new person's passphrase, on the file's first line (else typed twice).")
 @pass_ctx
-def user_add(c: Context, name: str, role: str, public_file: str | None) -> None:
+def user_add(c: Context, name: str, role: str, public_file: str | None, passphrase_file: str | None) -> None:
     """Enroll a person (admins only).
 
-    Without --public, NAME's identity is made in REFUGE_HOME with a new
-    passphrase (REFUGE_NEW_PASSPHRASE, else REFUGE_PASSPHRASE, else a prompt).
+    Best: the person runs refuge user keygen on their own machine and sends
+    the public file (--public). Without --public, NAME's identity is made here,
+    in REFUGE_HOME, protected by a passphrase of their own: typed twice on the
+    terminal, or from --passphrase-file; never the admin's.
     """
+    if public_file and passphrase_file:
+        raise click.UsageError("--passphrase-file is for identities made here; a --public identity has its own")
     check_name(name)
     vault = c.vault()
     with vault.audited("user.add") as targets:
@@ -133,10 +139,10 @@ def user_add(c: Context, name: str, role: str, public_file: str | None) -> None:
         elif c.home.has(name):
             public = c.home.public(name)
         else:
-            secret = SecretIdentity.generate(name)
             vault._require_role("admin", doing="enrolling people")
-            c.home.create(secret, passphrase(f"New passphrase for {name}: ", confirm=True, env="REFUGE_NEW_PASSPHRASE")
-                          if os.environ.get("REFUGE_NEW_PASSPHRASE") else passphrase(f"New passphrase for {name}: ", confirm=True))
+            chosen = new_passphrase(name, passphrase_file)
+            secret = SecretIdentity.generate(name)
+            c.home.create(secret, chosen)
             public = secret.public
         added = vault.add_user(public, role)
         targets["user"] = added.user_id
