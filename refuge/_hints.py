@@ -5,4 +5,6 @@ the application prints "no case X among your cases; see refuge case list".
 """
 
 HINTS: dict[str, str] = {
+    "agent-folder": "set XDG_RUNTIME_DIR to a folder only you can open; commands still work with your passphrase",
+    "new-copy": "ask for a new copy, or print it to PDF again",
 }

@@ -14,6 +14,7 @@ import sys
 
 import click
 
+from vault import hardening
 from vault.errors import RefugeError
 
 from . import __version__
@@ -45,6 +46,7 @@ for command in (people.init, people.unlock, people.lock, people.user, cases.case
 
 def main(argv: list[str] | None = None) -> None:
     """Run the command line; errors become one line on stderr and an exit code."""
+    hardening.no_core_dumps()  # this process will hold a passphrase and keys: no core file, ever
     try:
         cli.main(args=argv, prog_name="refuge", standalone_mode=False)
     except RefugeError as e:

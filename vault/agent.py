@@ -1,10 +1,21 @@
 """The unlock agent: holds one decrypted identity for a while, like ssh-agent.
 
-Unlocking costs about a second of scrypt by design, so ``refuge unlock`` starts
-a small background process that keeps the identity in memory and answers on a
-Unix socket in a directory only its owner can open. Every connection's peer
+Unlocking costs about a second of scrypt by design, so unlocking starts a small
+background process that keeps the identity in memory and answers on a Unix
+socket in a directory only its owner can open. Every connection's peer
 credentials are checked against the owner's uid. The agent exits when its
-timeout passes, on ``refuge lock``, or when its socket is removed.
+timeout passes, when asked to stop, or when its socket is removed.
+
+The agent is a fresh interpreter, not a fork of the command that unlocked: it
+never saw the passphrase, and its environment is the minimal one of
+vault.hardening (no REFUGE_PASSPHRASE). It is handed the unlocked identity
+over a pipe, cannot dump core, cannot be read through /proc or ptrace by
+other processes of the same user, and runs in ``/``.
+
+Its socket lives in ``$XDG_RUNTIME_DIR`` when set (private by specification),
+else in a per-uid folder of the temporary directory that the agent verifies
+is its owner's, not a link and mode 700. A folder another user made first is
+refused with a one-line error; commands then simply ask for the passphrase.
 """
 
 from __future__ import annotations
@@ -12,31 +23,55 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import signal
 import socket
+import stat
 import struct
+import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
+from . import hardening
+from .errors import InvalidInput
 from .identity import Home, SecretIdentity
 
-__all__ = ["socket_path", "start", "fetch", "stop"]
+__all__ = ["socket_path", "start", "fetch", "stop", "AgentUnavailable"]
 
 _MAX_REQUEST = 4096
 
 
+class AgentUnavailable(InvalidInput):
+    """No safe place for the agent's socket (a folder another user made or opened)."""
+
+
 def socket_path(home: Home, name: str) -> Path:
-    """Where the agent of ``name`` in ``home`` listens (short enough for AF_UNIX)."""
+    """Where the agent of ``name`` in ``home`` listens (short enough for AF_UNIX).
+
+    Raises AgentUnavailable when the folder is not private to this user.
+    """
     base = os.environ.get("XDG_RUNTIME_DIR") or tempfile.gettempdir()
     folder = Path(base) / f"refuge-agent-{os.getuid()}"
-    folder.mkdir(mode=0o700, exist_ok=True)
-    st = folder.stat()
-    if st.st_uid != os.getuid() or st.st_mode & 0o077:
-        raise PermissionError(f"{folder} must belong to you with mode 700")
+    try:
+        folder.mkdir(mode=0o700)
+    except FileExistsError:
+        pass
+    except OSError:
+        raise AgentUnavailable(f"the agent's folder {folder} cannot be made", hint="agent-folder") from None
+    st = os.lstat(folder)
+    if not stat.S_ISDIR(st.st_mode) or st.st_uid != os.getuid() or st.st_mode & 0o077:
+        raise AgentUnavailable(f"{folder} belongs to another user or is open to others, so an agent cannot "
+                               "listen there safely", hint="agent-folder")
     key = hashlib.sha256(f"{home.path.resolve()}\0{name}".encode()).hexdigest()[:20]
     return folder / f"{key}.sock"
+
+
+def _existing_socket(home: Home, name: str) -> Path | None:
+    try:
+        path = socket_path(home, name)
+    except AgentUnavailable:
+        return None  # no safe folder: no agent to ask; the passphrase still works
+    return path if path.exists() else None
 
 
 def _peer_uid(conn: socket.socket) -> int:
@@ -63,8 +98,8 @@ def _request(path: Path, op: str, timeout: float = 2.0) -> dict | None:
 
 def fetch(home: Home, name: str) -> SecretIdentity | None:
     """The identity held by a running agent, or None."""
-    path = socket_path(home, name)
-    if not path.exists():
+    path = _existing_socket(home, name)
+    if path is None:
         return None
     reply = _request(path, "identity")
     if not reply or "identity" not in reply:
@@ -74,8 +109,8 @@ def fetch(home: Home, name: str) -> SecretIdentity | None:
 
 def stop(home: Home, name: str) -> bool:
     """Ask the agent to forget its identity and exit; True if one was running."""
-    path = socket_path(home, name)
-    if not path.exists():
+    path = _existing_socket(home, name)
+    if path is None:
         return False
     reply = _request(path, "quit")
     path.unlink(missing_ok=True)
@@ -83,7 +118,7 @@ def stop(home: Home, name: str) -> bool:
 
 
 def start(home: Home, secret: SecretIdentity, minutes: float) -> Path:
-    """Fork an agent holding ``secret`` for ``minutes``; returns its socket path."""
+    """Start an agent holding ``secret`` for ``minutes``; returns its socket path."""
     path = socket_path(home, secret.name)
     stop(home, secret.name)
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -93,18 +128,26 @@ def start(home: Home, secret: SecretIdentity, minutes: float) -> Path:
     finally:
         os.umask(old)
     listener.listen(8)
-    pid = os.fork()
-    if pid:
-        listener.close()
-        return path
-    # The agent: detach, then serve until the deadline.
     try:
-        os.setsid()
-        devnull = os.open(os.devnull, os.O_RDWR)
-        for fd in (0, 1, 2):
-            os.dup2(devnull, fd)
-        signal.signal(signal.SIGHUP, signal.SIG_IGN)
-        _serve(listener, path, secret.to_text(), time.monotonic() + minutes * 60)
+        agent = subprocess.Popen(
+            [sys.executable, "-P", "-m", "vault.agent", str(listener.fileno()), str(path), str(minutes * 60)],
+            stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, pass_fds=(listener.fileno(),),
+            env=hardening.child_environment(), cwd="/", start_new_session=True)
+        agent.stdin.write(secret.to_text().encode())
+        agent.stdin.close()
+    finally:
+        listener.close()
+    return path
+
+
+def _agent_main(fd: int, path: str, seconds: float) -> None:
+    """The agent process: harden, take the identity from stdin, serve until the deadline."""
+    hardening.no_core_dumps()
+    identity = sys.stdin.buffer.read().decode()
+    sys.stdin.close()
+    listener = socket.socket(fileno=fd)
+    try:
+        _serve(listener, Path(path), identity, time.monotonic() + seconds)
     finally:
         os._exit(0)
 
@@ -132,3 +175,7 @@ def _serve(listener: socket.socket, path: Path, identity: str, deadline: float) 
                 conn.sendall(b'{"ok": true}')
                 break
     path.unlink(missing_ok=True)
+
+
+if __name__ == "__main__":
+    _agent_main(int(sys.argv[1]), sys.argv[2], float(sys.argv[3]))

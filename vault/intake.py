@@ -211,68 +211,36 @@ def _check_size(size, bomb: InvalidInput) -> None:
 
 
 def inspect_isolated(path: str | os.PathLike, limit: int = DEFAULT_LIMIT, label: str = "file") -> Inspection:
-    """:func:`inspect` in a forked child with CPU-time and address-space limits.
+    """:func:`inspect` in the keyless worker (vault/worker.py), with CPU-time and memory limits.
 
-    The parsers that look at a stranger's file (libmagic, qpdf, Pillow) run in
-    a process that cannot take more than CHECK_CPU_SECONDS of CPU or
-    CHECK_MEMORY of extra address space, and whose memory (libmagic's database
-    included) is given back when it exits. A child killed by its limits is a
-    refusal. Where fork is missing, it is :func:`inspect` itself.
+    The parsers that look at a stranger's file (libmagic, qpdf, Pillow) run in a
+    fresh process that holds no key, cannot take more than CHECK_CPU_SECONDS of
+    CPU or CHECK_MEMORY of address space, and has no network. A worker killed by
+    its limits is a refusal.
     """
-    if not hasattr(os, "fork"):
-        return inspect(path, limit, label)
-    import json
+    from . import worker
 
-    r, w = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # the child: check, answer in one JSON line, exit without cleanup
-        code = 0
-        try:
-            os.close(r)
-            _limit_self()
-            try:
-                found = inspect(path, limit, label)
-                answer = {"mime": found.mime, "size": found.size, "flags": list(found.flags)}
-            except InvalidInput as e:
-                answer = {"error": str(e)}
-            with os.fdopen(w, "wb") as out:
-                out.write(json.dumps(answer).encode())
-        except BaseException:
-            code = 1
-        finally:
-            os._exit(code)
-    os.close(w)
-    with os.fdopen(r, "rb") as inp:
-        data = inp.read()
-    _, status = os.waitpid(pid, 0)
+    limits = worker.Limits(memory=CHECK_MEMORY, cpu_seconds=CHECK_CPU_SECONDS, wall_seconds=3 * CHECK_CPU_SECONDS)
+    request = {"path": os.path.abspath(path), "limit": limit, "label": label}
     try:
-        answer = json.loads(data) if os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0 else {}
-    except ValueError:
-        answer = {}
-    if "error" in answer:
-        raise InvalidInput(answer["error"])
-    if "mime" in answer:
-        return Inspection(answer["mime"], answer["size"], tuple(answer["flags"]))
-    # Out of CPU (SIGXCPU), out of memory, or a parser crash: the file is not accepted either way.
-    raise _refuse(f"{label} could not be checked within {CHECK_CPU_SECONDS} s of CPU and "
-                  f"{CHECK_MEMORY // 1024**2} MiB of memory (a decompression bomb, or a file that crashes readers)",
-                  "ask for a new copy, or print it to PDF again")
-
-
-def _limit_self() -> None:
-    import resource
-
-    _mime_of(b"")  # libmagic maps its database first, outside the memory bound (it falls back badly)
-    resource.setrlimit(resource.RLIMIT_CPU, (CHECK_CPU_SECONDS, CHECK_CPU_SECONDS + 5))
+        answer = worker.run("vault.intake:_inspect_task", request, limits=limits, label=label).value
+    except worker.WorkerFailed as e:
+        if "could not be processed" in str(e):
+            raise _refuse(f"{label} could not be checked within {CHECK_CPU_SECONDS} s of CPU and "
+                          f"{CHECK_MEMORY // 1024**2} MiB of memory (a decompression bomb, or a file that crashes readers)",
+                          "ask for a new copy, or print it to PDF again") from None
+        raise
     try:
-        with open("/proc/self/statm") as f:  # the address space already mapped (shared with the parent)
-            mapped = int(f.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
-    except OSError:
-        return  # no /proc: the CPU limit alone
-    soft, hard = resource.getrlimit(resource.RLIMIT_AS)
-    want = mapped + CHECK_MEMORY
-    if hard == resource.RLIM_INFINITY or want < hard:
-        resource.setrlimit(resource.RLIMIT_AS, (want, hard))
+        return Inspection(str(answer["mime"]), int(answer["size"]), tuple(str(f) for f in answer["flags"]))
+    except (TypeError, KeyError, ValueError):
+        raise worker.WorkerFailed(f"the check of {label} answered malformed data") from None
+
+
+def _inspect_task(request: dict, blobs, report) -> tuple[dict, list]:
+    """The worker's side of :func:`inspect_isolated`."""
+    _mime_of(b"")  # libmagic maps its database now, before the worker's memory bound is counted
+    found = inspect(request["path"], request["limit"], request["label"])
+    return {"mime": found.mime, "size": found.size, "flags": list(found.flags)}, []
 
 
 # Leading bytes of programs: ELF, PE (MZ), Mach-O (both byte orders, 32/64, fat), scripts.
@@ -309,8 +277,18 @@ def _check_pdf(path: Path, label: str) -> tuple[str, ...]:
     import pikepdf
 
     try:
-        with pikepdf.open(path) as pdf:
+        pdf = pikepdf.open(path, attempt_recovery=False)
+    except pikepdf.PasswordError:
+        raise _refuse(f"{label} is a password-protected PDF", "remove the password first (qpdf --decrypt --password=... IN OUT)") from None
+    except (pikepdf.PdfError, RecursionError, ValueError, OverflowError, zlib.error):
+        # qpdf would have to rebuild its cross-reference table from a scan of the file: it was cut short
+        # (an interrupted download) or damaged, and what a reader shows of it is a guess.
+        raise _refuse(f"{label} looks cut short or damaged (its PDF structure is incomplete)",
+                      "download or scan it again") from None
+    try:
+        with pdf:
             _check_pdf_limits(pdf, label)
+            _check_drawing(pdf, label)
             return _active_content(pdf)
     except InvalidInput:
         raise
@@ -351,6 +329,49 @@ def _check_pdf_limits(pdf, label: str) -> None:
                 raise _refuse(f"{label} is a PDF holding an image of more than {MAX_PIXELS // 1_000_000} megapixels "
                               "(a decompression bomb)", "scan or export it again at a lower resolution")
         _check_stream(obj, pixels, budget, label)
+
+
+# Drawing work. A page of nested Form XObjects, each drawing the next ten times, is a few KiB
+# and asks a renderer for 10**depth operations (a 2.7 KB file took a renderer to 20 GiB). Each
+# page's drawing operators are counted with every form expanded as often as it is drawn; real
+# pages need thousands to a few hundred thousand (a dense vector map: a few million).
+MAX_DRAWING_OPS = 20_000_000
+MAX_FORM_DEPTH = 16  # forms inside forms; real files nest two or three deep
+
+
+def _check_drawing(pdf, label: str) -> None:
+    """Refuse a PDF whose pages would make a renderer draw more than MAX_DRAWING_OPS operators."""
+    import pikepdf
+
+    bomb = _refuse(f"{label} is a PDF whose pages draw nested forms too many times (a rendering bomb)",
+                   "ask for a new copy, or print it to PDF again")
+    costs: dict[tuple[int, int], int] = {}
+
+    def cost(stream, resources, depth: int) -> int:
+        if depth > MAX_FORM_DEPTH:
+            raise bomb
+        ops = pikepdf.parse_content_stream(stream)
+        total = len(ops)
+        xobjects = resources.get("/XObject") if isinstance(resources, pikepdf.Dictionary) else None
+        for operands, operator in ops:
+            if str(operator) != "Do" or not operands or not isinstance(xobjects, pikepdf.Dictionary):
+                continue
+            form = xobjects.get(str(operands[0]))
+            if not isinstance(form, pikepdf.Stream) or form.get("/Subtype") != "/Form":
+                continue
+            key = form.objgen
+            if key not in costs:
+                if key != (0, 0):
+                    costs[key] = MAX_DRAWING_OPS + 1  # a form that draws itself never ends
+                costs[key] = cost(form, form.get("/Resources", resources), depth + 1)
+            total += costs[key]
+            if total > MAX_DRAWING_OPS:
+                raise bomb
+        return total
+
+    for page in pdf.pages:
+        if cost(page.obj, page.resources, 0) > MAX_DRAWING_OPS:
+            raise bomb
 
 
 _FLATE = ("/FlateDecode", "/Fl")

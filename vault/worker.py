@@ -1,0 +1,240 @@
+"""The keyless worker: a stranger's bytes are parsed only in a process that holds no key.
+
+Every parse or render of document content (intake checks, page counts,
+rendering, text extraction, flattening, OCR input) runs through :func:`run`,
+which starts a *fresh* interpreter (not a fork: a fork would inherit the
+caller's memory, identity and case keys included) with:
+
+- a minimal environment (vault.hardening.child_environment): no REFUGE_*
+  secret, no cloud credential;
+- the working directory ``/`` and no inherited file descriptors;
+- limits it sets on itself before it reads a byte of the request: address
+  space, CPU seconds, open files, no core dumps;
+- no network where the platform allows it (a new network namespace).
+
+Requests and answers cross two pipes as length-prefixed JSON plus raw byte
+blobs, never pickle, so a worker subverted by a crafted file can at worst
+answer wrongly: it cannot run code in the caller. Decrypted bytes never touch
+the disk. A worker that dies, is killed by a limit or answers malformed data
+becomes a :class:`WorkerFailed` naming the document and the limit.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+import struct
+import subprocess
+import sys
+import threading
+from dataclasses import dataclass, field
+from typing import Callable
+
+from . import hardening
+from .errors import InvalidInput, RefugeError
+
+__all__ = ["Limits", "WorkerFailed", "run", "INTAKE_LIMITS", "RENDER_LIMITS"]
+
+_HEADER = struct.Struct(">Q")
+_MAX_JSON = 64 * 1024**2  # the largest JSON message accepted from a worker (page text and boxes of a big packet)
+_MAX_BLOB = 4 * 1024**3  # the largest byte blob accepted from a worker (a packet's volume is far smaller)
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What one worker may use.
+
+    ``memory`` is address space beyond what the interpreter and its libraries
+    have mapped when the task starts (so the bound is the same whatever the
+    libraries weigh); ``cpu_seconds`` is CPU time, after which the kernel
+    kills it (SIGXCPU, then SIGKILL); ``wall_seconds`` stops a worker that
+    sleeps or blocks instead; ``open_files`` bounds descriptors.
+    """
+
+    memory: int
+    cpu_seconds: int
+    wall_seconds: int
+    open_files: int = 256
+
+
+# Intake looks at one file: libmagic, qpdf and Pillow headers, inflating streams a MiB at a
+# time. A real file needs well under a second and a few tens of MiB.
+INTAKE_LIMITS = Limits(memory=1024**3, cpu_seconds=60, wall_seconds=180)
+# Rendering, redacting and recognising one packet's documents: a 300 dpi letter page is
+# 8.4 M pixels (25 MiB in RGB), and a few are held at once; 768 MiB leaves room for pdfium's
+# caches and Tesseract's children (separate processes with their own memory). The CPU bound
+# covers OCR of a few hundred pages on one core.
+RENDER_LIMITS = Limits(memory=768 * 1024**2, cpu_seconds=1800, wall_seconds=3600)
+
+
+class WorkerFailed(InvalidInput):
+    """The keyless worker died, hit a limit or answered something malformed."""
+
+
+@dataclass
+class Answer:
+    """What a worker task returned: a JSON value and byte blobs."""
+
+    value: object
+    blobs: list[bytes] = field(default_factory=list)
+
+
+def run(target: str, request: object, blobs: list[bytes] = (), *, limits: Limits, label: str,
+        progress: Callable[[object], None] | None = None) -> Answer:
+    """Run ``target`` ("module:function") in a fresh keyless worker and return its answer.
+
+    The function receives ``(request, blobs, report)`` where ``report(value)``
+    sends a progress message (passed to ``progress`` here), and returns
+    ``(value, blobs)``. A :class:`RefugeError` it raises comes back as the same
+    kind of error with the same message. ``label`` names what is parsed (a
+    document id, "the file"), never a name or title.
+    """
+    env = hardening.child_environment(MALLOC_ARENA_MAX="2", OMP_THREAD_LIMIT="1")
+    cmd = [sys.executable, "-P", "-m", "vault._worker_main", target, str(limits.memory), str(limits.cpu_seconds),
+           str(limits.open_files)]
+    proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env,
+                            cwd="/", close_fds=True)
+    writer = threading.Thread(target=_send, args=(proc.stdin, request, list(blobs)), daemon=True)
+    writer.start()
+    timer = threading.Timer(limits.wall_seconds, proc.kill)
+    timer.start()
+    try:
+        return _receive(proc, progress, label, limits)
+    finally:
+        timer.cancel()
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait()
+        writer.join(timeout=5)
+        proc.stdout.close()
+
+
+def _send(pipe, request, blobs) -> None:
+    try:
+        write_message(pipe, request, blobs)
+        pipe.close()
+    except (BrokenPipeError, OSError):
+        pass  # the worker died; the reader reports it
+
+
+def _receive(proc, progress, label: str, limits: Limits) -> Answer:
+    while True:
+        try:
+            message, blobs = read_message(proc.stdout)
+        except EOFError:
+            break
+        except ValueError:
+            proc.kill()
+            raise WorkerFailed(f"the worker handling {label} answered malformed data; the document may be crafted") from None
+        if not isinstance(message, dict):
+            break
+        if "progress" in message:
+            if progress is not None:
+                progress(message["progress"])
+            continue
+        if "crash" in message:
+            raise WorkerFailed(f"{label} could not be read ({str(message['crash'])[:40]}): the file is damaged or crafted",
+                               hint="new-copy")
+        if "error" in message:
+            kinds = {cls.__name__: cls for cls in _error_kinds()}
+            err = message["error"] if isinstance(message["error"], dict) else {}
+            cls = kinds.get(err.get("kind"), InvalidInput)
+            raise cls(str(err.get("message", "the worker failed")), hint=err.get("hint"))
+        if "result" in message:
+            return Answer(message["result"], blobs)
+        break
+    proc.wait()
+    raise WorkerFailed(
+        f"{label} could not be processed within {limits.memory // 1024**2} MiB of memory and "
+        f"{limits.cpu_seconds} s of CPU (a decompression bomb, or a file that crashes readers)", hint="new-copy")
+
+
+def _error_kinds():
+    from . import errors
+
+    return [v for v in vars(errors).values() if isinstance(v, type) and issubclass(v, RefugeError)]
+
+
+# --- the wire format ----------------------------------------------------------------------
+
+
+def write_message(pipe, value: object, blobs: list[bytes] = ()) -> None:
+    """One message: a JSON value with the number of blobs, then each blob, all length-prefixed."""
+    data = json.dumps({"v": value, "n": len(blobs)}, ensure_ascii=False, separators=(",", ":")).encode()
+    pipe.write(_HEADER.pack(len(data)) + data)
+    for blob in blobs:
+        pipe.write(_HEADER.pack(len(blob)))
+        pipe.write(blob)
+    pipe.flush()
+
+
+def read_message(pipe, max_json: int = _MAX_JSON, max_blob: int = _MAX_BLOB) -> tuple[object, list[bytes]]:
+    """Read one message; EOFError at a clean end, ValueError on anything malformed or too large."""
+    head = pipe.read(_HEADER.size)
+    if not head:
+        raise EOFError
+    (size,) = _HEADER.unpack(_exact(head, _HEADER.size))
+    if size > max_json:
+        raise ValueError("message too large")
+    try:
+        envelope = json.loads(_exact(pipe.read(size), size))
+        count = int(envelope["n"])
+    except (KeyError, TypeError, ValueError):
+        raise ValueError("malformed message") from None
+    if not 0 <= count <= 100_000:
+        raise ValueError("malformed message")
+    blobs = []
+    for _ in range(count):
+        (n,) = _HEADER.unpack(_exact(pipe.read(_HEADER.size), _HEADER.size))
+        if n > max_blob:
+            raise ValueError("blob too large")
+        blobs.append(_exact(pipe.read(n), n))
+    return envelope["v"], blobs
+
+
+def _exact(data: bytes, n: int) -> bytes:
+    if len(data) != n:
+        raise ValueError("truncated message")
+    return data
+
+
+# --- inside the worker ------------------------------------------------------------------------
+
+
+def serve(target: str, memory: int, cpu_seconds: int, open_files: int) -> None:
+    """The worker's side: limit itself, read one request, run ``target``, answer, exit."""
+    import resource
+
+    hardening.no_core_dumps()
+    hardening.isolate_network()
+    module, _, name = target.partition(":")
+    if not module.startswith(("vault.", "packets.")):
+        raise SystemExit(2)
+    function = getattr(importlib.import_module(module), name)  # import first: libraries map outside the bound
+    resource.setrlimit(resource.RLIMIT_CPU, (cpu_seconds, cpu_seconds + 5))
+    resource.setrlimit(resource.RLIMIT_NOFILE, (open_files, open_files))
+    try:
+        with open("/proc/self/statm") as f:
+            mapped = int(f.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
+        resource.setrlimit(resource.RLIMIT_AS, (mapped + memory, mapped + memory))
+    except (OSError, ValueError):
+        resource.setrlimit(resource.RLIMIT_DATA, (memory, memory))
+    inp, out = sys.stdin.buffer, sys.stdout.buffer
+    sys.stdout = sys.stderr  # a library that prints must not corrupt the answer
+    request, blobs = read_message(inp, max_json=1 << 40, max_blob=1 << 40)
+
+    def report(value) -> None:
+        write_message(out, {"progress": value})
+
+    try:
+        value, answer_blobs = function(request, blobs, report)
+    except RefugeError as e:
+        write_message(out, {"error": {"kind": type(e).__name__, "message": str(e), "hint": e.hint}})
+        return
+    except MemoryError:
+        raise
+    except Exception as e:  # a parser choking on a crafted file: the type of failure only, never its text
+        write_message(out, {"crash": type(e).__name__})
+        return
+    write_message(out, {"result": value}, list(answer_blobs))
