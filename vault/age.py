@@ -16,6 +16,12 @@ Streaming keeps memory bounded by a few 64 KiB chunks whatever the file size;
 decryption never returns plaintext before its chunk is authenticated. Every
 decryption failure is a :class:`DecryptError` subclass whose message names what
 was wrong, never key material.
+
+This module is the public face; the parts live in private modules:
+``_age_format`` (errors, header, Bech32, reading source), ``_armor`` (ASCII
+armor), ``_stream`` (the STREAM payload), ``_age_keys`` (file key and header
+MAC), ``_age_x25519`` and ``_age_scrypt`` (the recipient types) and
+``_age_random`` (:class:`EncryptedFile`).
 """
 
 from __future__ import annotations
