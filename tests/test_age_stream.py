@@ -14,7 +14,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from vault import _age_format, _crypto, age
+from vault import _age_format, _armor, _crypto, _stream, age
 
 CHUNK = 64 * 1024
 TAG = 16
@@ -511,12 +511,12 @@ def test_stanza_body_lines_wrap_at_64_columns_and_always_end_short(size):
 
 
 def armor_text(lines: list[bytes], eol: bytes = b"\n", lead: bytes = b"") -> bytes:
-    begin, end = _age_format.ARMOR_BEGIN + eol, eol + _age_format.ARMOR_END + eol
+    begin, end = _armor.ARMOR_BEGIN + eol, eol + _armor.ARMOR_END + eol
     return lead + begin + eol.join(lines) + end
 
 
 def dearmor(text: bytes) -> bytes:
-    return _age_format.ArmorReader(_age_format.Source(io.BytesIO(text))).read()
+    return _armor.ArmorReader(_age_format.Source(io.BytesIO(text))).read()
 
 
 LAST_LINES = [b"A" * 62 + b"==", b"A" * 63 + b"=", b"A" * 64, b"AA==", b"AAA=", b"AAAA"]
@@ -533,7 +533,7 @@ def test_valid_armor_decodes_the_same_whatever_the_decoder_block_size(monkeypatc
         for lead in (b"", b" ", b"\n\t")
     ]
     for block in range(1, 150):
-        monkeypatch.setattr(_age_format, "_ARMOR_BLOCK", block)
+        monkeypatch.setattr(_armor, "_ARMOR_BLOCK", block)
         for text, size in cases:
             assert len(dearmor(text)) == size
 
@@ -547,7 +547,7 @@ def test_padding_on_any_armor_line_but_the_last_is_an_armor_error(monkeypatch, e
             lines[bad] = b"A" * 62 + b"=="
             cases.append(armor_text(lines, eol))
     for block in [*range(1, 150), 128 * 1024]:
-        monkeypatch.setattr(_age_format, "_ARMOR_BLOCK", block)
+        monkeypatch.setattr(_armor, "_ARMOR_BLOCK", block)
         for text in cases:
             with pytest.raises(age.ArmorError):
                 dearmor(text)
@@ -669,7 +669,7 @@ def forge(stanzas_for_key, data: bytes) -> bytes:
     out = io.BytesIO()
     out.write(_age_format.header_bytes(mac_input, mac))
     out.write(nonce)
-    stream = _age_format.StreamWriter(_age_format.payload_key(file_key, nonce), out.write)
+    stream = _stream.StreamWriter(_stream.payload_key(file_key, nonce), out.write)
     stream.seal(data, last=True)
     return out.getvalue()
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from vault import _age_format, age
+from vault import _armor, age
 
 VECTORS = Path(__file__).parent / "vectors" / "age"
 
@@ -137,7 +137,7 @@ def test_successful_vector_also_decrypts_through_small_reads(name: str):
 @pytest.mark.parametrize("name", [n for n in ALL_NAMES if n not in SKIPPED])
 def test_armor_detection_agrees_with_the_vectors_armored_flag(name: str):
     vector = load(VECTORS / name)
-    assert _age_format.is_armored(vector.body[:1024]) == vector.armored
+    assert _armor.is_armored(vector.body[:1024]) == vector.armored
 
 
 @pytest.mark.parametrize("name", sorted(SKIPPED))
@@ -158,7 +158,7 @@ def test_armored_vector_outcome_does_not_depend_on_the_armor_decoder_block_size(
     identities = build_identities(name, vector)
     expected = EXPECTED_ERROR.get(vector.expect)
     for block in (1, 2, 63, 64, 65, 66, 67, 130, 4096):
-        monkeypatch.setattr(_age_format, "_ARMOR_BLOCK", block)
+        monkeypatch.setattr(_armor, "_ARMOR_BLOCK", block)
         out = io.BytesIO()
         if expected is None:
             age.decrypt(identities, io.BytesIO(vector.body), out)

@@ -1,9 +1,10 @@
 """Wire format of age v1 files (https://c2sp.org/age), strict in every part.
 
-Private to :mod:`vault.age`. This module knows bytes and structure: the header
-(stanzas, 64-column base64 bodies, the ``---`` MAC line), Bech32 key strings,
-the PEM-like ASCII armor and the STREAM payload. It holds no policy about which
-recipients exist; that lives in :mod:`vault.age`.
+Private to :mod:`vault.age`. This module knows bytes and structure: the
+exceptions, the header (stanzas, 64-column base64 bodies, the ``---`` MAC line),
+Bech32 key strings and the reading source. The ASCII armor is in
+:mod:`vault._armor` and the STREAM payload in :mod:`vault._stream`. It holds no
+policy about which recipients exist; that lives in :mod:`vault.age`.
 
 Everything that reads is incremental over a file-like source, so memory stays
 bounded by a few 64 KiB chunks (plus the header, capped at :data:`MAX_HEADER`)
@@ -17,19 +18,21 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from vault import _crypto
+from vault.errors import RefugeError
 
 # --- Exceptions ----------------------------------------------------------------
 # Defined here so the parsers can raise them; re-exported by vault.age, which is
 # where callers should import them from. Messages never carry key material.
 
 
-class AgeError(Exception):
+class AgeError(RefugeError):
     """Base class of every age error."""
 
 
 class DecryptError(AgeError):
-    """The input could not be decrypted (corrupt, forged, or not for us)."""
+    """The input could not be decrypted (corrupt, forged, or not for us); exit code 3."""
+
+    exit_code = 3
 
 
 class HeaderError(DecryptError):
@@ -91,7 +94,7 @@ FILE_KEY_SIZE = 16
 #: Largest header accepted when reading (about 9000 X25519 stanzas).
 MAX_HEADER = 1 << 20
 
-_B64_CHARS = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+B64_CHARS = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
 _VCHAR = bytes(range(0x21, 0x7F))
 _READ_BLOCK = 16 * 1024
 
@@ -120,7 +123,7 @@ def b64decode(text: bytes | str, what: str) -> bytes:
             text = text.encode("ascii")
         except UnicodeEncodeError:
             raise HeaderError(f"{what} is not base64") from None
-    if text.translate(None, _B64_CHARS) or len(text) % 4 == 1:
+    if text.translate(None, B64_CHARS) or len(text) % 4 == 1:
         raise HeaderError(f"{what} is not valid unpadded base64")
     try:
         data = binascii.a2b_base64(text + b"=" * (-len(text) % 4), strict_mode=True)
@@ -371,7 +374,7 @@ def parse_header(src: Source) -> Header:
                 body = line()[:-1]
                 if len(body) > 64:
                     raise HeaderError("stanza body line is longer than 64 columns")
-                if body.translate(None, _B64_CHARS):
+                if body.translate(None, B64_CHARS):
                     raise HeaderError("stanza body line is not base64")
                 body_lines.append(body)
                 if len(body) < 64:
@@ -429,198 +432,6 @@ def header_bytes(mac_input: bytes, mac: bytes) -> bytes:
     return mac_input + b" " + b64encode(mac).encode("ascii") + b"\n"
 
 
-# --- ASCII armor -------------------------------------------------------------------
-
-ARMOR_BEGIN = b"-----BEGIN AGE ENCRYPTED FILE-----"
-ARMOR_END = b"-----END AGE ENCRYPTED FILE-----"
-_WHITESPACE = b" \t\r\n"
-_ARMOR_BLOCK = 128 * 1024
-
-
-def is_armored(head: bytes) -> bool:
-    """Whether input starting with ``head`` (its first 1 KiB) is to be read as armor.
-
-    Binary age files start with the magic string. Anything else whose first
-    non-blank byte is ``-`` or that mentions an armor begin line is parsed as
-    armor, so malformed armor is reported as :class:`ArmorError`; the rest is
-    parsed as binary and fails with :class:`HeaderError`.
-    """
-    if MAGIC.startswith(head[: len(MAGIC)]) or head.startswith(MAGIC):
-        return False
-    return head.lstrip(_WHITESPACE).startswith(b"-") or b"-----BEGIN" in head
-
-
-class ArmorReader:
-    """Strict RFC 7468 decoder for "AGE ENCRYPTED FILE" armor, incremental.
-
-    Accepted: whitespace before the begin line and after the end line, LF or
-    CRLF line endings (one style per file), 64-column lines, a non-empty last
-    line of at most 64 columns, ``=`` padding and canonical base64. Everything
-    else raises :class:`ArmorError` as soon as it is seen.
-    """
-
-    def __init__(self, src: Source) -> None:
-        self._src = src
-        self._text = bytearray()
-        self._eof = False
-        self._out = b""
-        self._pos = 0
-        self._done = False
-        self._eol = self._read_begin()
-        self._line = 64 + len(self._eol)
-
-    def _more(self) -> bool:
-        if self._eof:
-            return False
-        data = self._src.read_exact(_ARMOR_BLOCK)
-        if not data:
-            self._eof = True
-            return False
-        self._text += data
-        return True
-
-    def _read_begin(self) -> bytes:
-        while True:
-            stripped = self._text.lstrip(_WHITESPACE)
-            if len(stripped) != len(self._text):
-                self._text = bytearray(stripped)
-            if len(self._text) >= len(ARMOR_BEGIN) + 2 or not self._more():
-                break
-        if not self._text.startswith(ARMOR_BEGIN):
-            raise ArmorError("input is neither an age file nor age ASCII armor")
-        rest = self._text[len(ARMOR_BEGIN) : len(ARMOR_BEGIN) + 2]
-        if rest == b"\r\n":
-            eol = b"\r\n"
-        elif rest[:1] == b"\n":
-            eol = b"\n"
-        else:
-            raise ArmorError("armor begin line is malformed")
-        del self._text[: len(ARMOR_BEGIN) + len(eol)]
-        return eol
-
-    def _full_lines(self, region: bytes, count: int) -> bytes:
-        """Strip the line endings of ``count`` 64-column lines; validate them."""
-        size = count * self._line
-        eol = self._eol
-        for k, ch in enumerate(eol):
-            if region[64 + k : size : self._line] != bytes([ch]) * count:
-                raise ArmorError("armor line has the wrong length")
-        joined = region[:size].replace(eol, b"")
-        if len(joined) != 64 * count:
-            raise ArmorError("armor line has the wrong length")
-        return joined
-
-    def _decode(self, encoded: bytes) -> bytes:
-        try:
-            return binascii.a2b_base64(encoded, strict_mode=True)
-        except binascii.Error:
-            raise ArmorError("armor contains invalid base64") from None
-
-    def _step(self) -> bytes:
-        """Decode the next batch of lines; b"" means the armor ended."""
-        while True:
-            dash = self._text.find(b"-")
-            if dash >= 0:
-                return self._finish(dash)
-            count = len(self._text) // self._line - 1  # keep one line back
-            if count > 0:
-                joined = self._full_lines(bytes(self._text), count)
-                if b"=" in joined:
-                    raise ArmorError("armor padding before the last line")
-                del self._text[: count * self._line]
-                return self._decode(joined)
-            if not self._more():
-                raise ArmorError("armor end line is missing")
-
-    def _finish(self, dash: int) -> bytes:
-        region = bytes(self._text[:dash])
-        count, rem = divmod(len(region), self._line)
-        encoded = self._full_lines(region, count) if count else b""
-        if rem:
-            last = region[count * self._line :]
-            if not last.endswith(self._eol) or len(last) == len(self._eol):
-                raise ArmorError("armor last line is malformed")
-            encoded += last[: -len(self._eol)]
-        del self._text[:dash]
-        while len(self._text) < len(ARMOR_END) and self._more():
-            pass
-        if not self._text.startswith(ARMOR_END):
-            raise ArmorError("armor end line is malformed")
-        del self._text[: len(ARMOR_END)]
-        while True:
-            if self._text.strip(_WHITESPACE):
-                raise ArmorError("unexpected data after the armor end line")
-            self._text.clear()
-            if not self._more():
-                break
-        self._done = True
-        if not encoded:
-            return b""
-        if encoded.translate(None, _B64_CHARS + b"="):
-            raise ArmorError("armor contains invalid base64")
-        if len(encoded) % 4:
-            raise ArmorError("armor base64 padding is missing")
-        data = self._decode(encoded)
-        tail = encoded[-4:]
-        if binascii.b2a_base64(self._decode(tail), newline=False) != tail:
-            raise ArmorError("armor base64 is not canonical")
-        return data
-
-    def read(self, n: int = -1) -> bytes:
-        """Decoded bytes: up to ``n`` (all when negative); b"" at the end."""
-        if n < 0:
-            parts = []
-            while part := self.read(1 << 20):
-                parts.append(part)
-            return b"".join(parts)
-        while self._pos >= len(self._out):
-            if self._done:
-                return b""
-            self._out, self._pos = self._step(), 0
-        end = len(self._out) if n < 0 else min(len(self._out), self._pos + n)
-        data = self._out[self._pos : end]
-        self._pos = end
-        return data
-
-
-class ArmorWriter:
-    """Encodes to "AGE ENCRYPTED FILE" armor: LF endings, 64 columns, padding."""
-
-    _BATCH = 48 * 1024  # bytes per encode; a multiple of 48 (one 64-column line)
-
-    def __init__(self, dst: Any) -> None:
-        self._dst = dst
-        self._pending = bytearray()
-        write_all(dst, ARMOR_BEGIN + b"\n")
-
-    @staticmethod
-    def _lines(encoded: bytes) -> bytearray:
-        """Insert an LF after every 64 columns (len(encoded) % 64 == 0)."""
-        count = len(encoded) // 64
-        out = bytearray(count * 65)
-        for col in range(64):
-            out[col::65] = encoded[col::64]
-        out[64::65] = b"\n" * count
-        return out
-
-    def write(self, data: bytes | bytearray | memoryview) -> None:
-        self._pending += data
-        if len(self._pending) >= self._BATCH:
-            size = len(self._pending) - len(self._pending) % 48
-            encoded = binascii.b2a_base64(self._pending[:size], newline=False)
-            del self._pending[:size]
-            write_all(self._dst, self._lines(encoded))
-
-    def close(self) -> None:
-        encoded = binascii.b2a_base64(self._pending, newline=False)
-        self._pending.clear()
-        full = len(encoded) - len(encoded) % 64
-        out = self._lines(encoded[:full])
-        if full < len(encoded):
-            out += encoded[full:] + b"\n"
-        write_all(self._dst, bytes(out) + ARMOR_END + b"\n")
-
-
 def write_all(dst: Any, data: bytes | bytearray | memoryview) -> None:
     """``dst.write`` until everything is written (raw files may write less)."""
     view = memoryview(data)
@@ -629,106 +440,6 @@ def write_all(dst: Any, data: bytes | bytearray | memoryview) -> None:
         if n is None or n >= len(view):
             return
         view = view[n:]
-
-
-# --- STREAM payload -----------------------------------------------------------------
-
-
-def _nonce(counter: int, last: bool) -> bytes:
-    if counter >= 1 << 88:
-        raise PayloadError("payload is too long")
-    return counter.to_bytes(11, "big") + (b"\x01" if last else b"\x00")
-
-
-def payload_key(file_key: bytes, nonce: bytes) -> bytes:
-    """``HKDF-SHA-256(ikm=file key, salt=nonce, info="payload")``."""
-    return _crypto.hkdf_sha256(file_key, nonce, b"payload")
-
-
-class StreamWriter:
-    """Seals plaintext chunks and writes them; the caller decides which is last."""
-
-    def __init__(self, key: bytes, write: Any) -> None:
-        self._aead = _crypto.chacha20poly1305(key)
-        self._write = write
-        self._counter = 0
-        self._out = bytearray(ENC_CHUNK_SIZE)
-        self._view = memoryview(self._out)
-        self.finished = False
-
-    def seal(self, chunk: bytes | bytearray | memoryview, last: bool) -> None:
-        """Encrypt one chunk (full unless ``last``; empty only if the only one)."""
-        size = len(chunk) + TAG_SIZE
-        self._aead.encrypt_into(_nonce(self._counter, last), chunk, None, self._view[:size])
-        self._counter += 1
-        self._write(self._view[:size])
-        if last:
-            self.finished = True
-
-
-class StreamReader:
-    """Reads, authenticates and decrypts STREAM chunks one at a time.
-
-    A chunk's plaintext is returned only after its tag verified. A full-size
-    chunk is final only when nothing follows it, so one byte of read-ahead
-    decides; data after a final chunk, a missing final chunk, an empty final
-    chunk (unless the whole payload is empty) and any forgery raise
-    :class:`PayloadError`.
-    """
-
-    def __init__(self, key: bytes, src: Source) -> None:
-        self._aead = _crypto.chacha20poly1305(key)
-        self._src = src
-        self._in = bytearray(ENC_CHUNK_SIZE + 1)
-        self._in_view = memoryview(self._in)
-        self._have = 0
-        self._out = bytearray(CHUNK_SIZE)
-        self._out_view = memoryview(self._out)
-        self._counter = 0
-        self._done = False
-        self._error: DecryptError | None = None
-
-    def next_chunk(self) -> memoryview | None:
-        """The next authenticated plaintext chunk, or None after the last one.
-
-        The view is valid until the next call.
-
-        Raises:
-            PayloadError: On truncation, trailing data or a failed tag.
-        """
-        if self._error is not None:
-            raise self._error
-        if self._done:
-            return None
-        try:
-            return self._next()
-        except DecryptError as exc:
-            self._error = exc
-            raise
-
-    def _next(self) -> memoryview:
-        self._have += self._src.readinto_full(self._in_view[self._have :])
-        more = self._have > ENC_CHUNK_SIZE
-        size = ENC_CHUNK_SIZE if more else self._have
-        if size < TAG_SIZE:
-            raise PayloadError("payload is truncated")
-        if not more and size == TAG_SIZE and self._counter:
-            raise PayloadError("payload has an empty final chunk")
-        n = size - TAG_SIZE
-        try:
-            self._aead.decrypt_into(
-                _nonce(self._counter, not more), self._in_view[:size], None, self._out_view[:n]
-            )
-        except _crypto.InvalidTag:
-            raise PayloadError("payload chunk failed authentication") from None
-        self._counter += 1
-        if more:
-            self._in[0] = self._in[ENC_CHUNK_SIZE]
-            self._have = 1
-        else:
-            self._have = 0
-            self._done = True
-        return self._out_view[:n]
 
 
 _WORK_FACTOR_RE = re.compile(r"[1-9][0-9]*")

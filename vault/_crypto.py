@@ -116,7 +116,7 @@ def unseal(key: bytes, sealed: bytes, aad: bytes = b"") -> bytes:
     return ChaCha20Poly1305(key).decrypt(sealed[:_NONCE], sealed[_NONCE:], aad)
 
 
-# --- Primitives for the age file format (vault/_age_format.py, vault/age.py) --
+# --- Primitives for the age file format (vault/age.py and its private modules) --
 
 
 Buffer = Union[bytes, bytearray, memoryview]

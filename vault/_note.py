@@ -16,6 +16,7 @@ import re
 from typing import Iterable, Mapping, NamedTuple, Union
 
 from vault._crypto import ed25519_public, ed25519_sign, ed25519_verify
+from vault.errors import VerificationFailed
 
 __all__ = [
     "Checkpoint",
@@ -39,7 +40,7 @@ _SIZE_RE = re.compile(r"0|[1-9][0-9]*")
 Verifiers = Union[Mapping[str, bytes], Iterable[Union[tuple[str, bytes], str]]]
 
 
-class NoteError(ValueError):
+class NoteError(VerificationFailed, ValueError):
     """A note, verifier key or checkpoint is malformed or does not verify."""
 
 

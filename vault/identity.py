@@ -109,7 +109,7 @@ class PublicIdentity:
             if len(pub.sign_pub) != 32:
                 raise ValueError
         except (KeyError, TypeError, ValueError) as e:
-            raise InvalidInput("malformed public identity; make it again with refuge user keygen") from e
+            raise InvalidInput("malformed public identity", hint="identity-remake") from e
         return pub
 
     def to_file_text(self, secret: "SecretIdentity") -> str:
@@ -127,10 +127,10 @@ class PublicIdentity:
             if data.get("refuge-public-identity") != 1:
                 raise ValueError
         except (ValueError, KeyError, TypeError, AttributeError):
-            raise InvalidInput("not a refuge public identity file; make one with refuge user keygen NAME") from None
+            raise InvalidInput("not a refuge public identity file", hint="identity-make") from None
         pub = cls.from_fields(data)
         if not _crypto.ed25519_verify(pub.sign_pub, sig, _canonical(data)):
-            raise VerificationFailed("the public identity's self-signature is invalid; ask its owner to run refuge user keygen again")
+            raise VerificationFailed("the public identity's self-signature is invalid", hint="identity-owner-remake")
         return pub
 
 
@@ -231,7 +231,7 @@ class Home:
         try:
             return PublicIdentity.from_file_text(path.read_text())
         except FileNotFoundError:
-            raise NotFound(f"no identity named {name} in REFUGE_HOME; see refuge user keygen") from None
+            raise NotFound(f"no identity named {name} in REFUGE_HOME", hint="identity-see-keygen") from None
 
     def unlock(self, name: str, passphrase: str) -> SecretIdentity:
         """Decrypt an identity with its passphrase."""
