@@ -12,6 +12,7 @@ import subprocess
 import sys
 import time
 import zipfile
+import re
 import zlib
 
 import pikepdf
@@ -313,9 +314,26 @@ def test_pdf_with_a_20000_point_page(case_world, tmp_path):
                          ids=["no-width", "no-width-moved", "infinite"])
 def test_pdf_with_a_degenerate_page(case_world, tmp_path, box):
     path = _pdf(tmp_path / "flat.pdf", pages=1, size=(611, 792))
-    # Written into the bytes (the xref offsets go stale; readers recover), as pikepdf writes no such numbers.
-    path.write_bytes(path.read_bytes().replace(b"[ 0 0 611 792 ]", b"[ " + box + b" ]"))
+    # Written into the bytes, as pikepdf writes no such numbers; the xref offsets are moved to
+    # match, so the file is well formed (a file that needs rebuilding is refused as damaged).
+    path.write_bytes(_replace_keeping_xref(path.read_bytes(), b"[ 0 0 611 792 ]", b"[ " + box + b" ]"))
     assert "page of no" in refused(case_world, path)
+
+
+def _replace_keeping_xref(data: bytes, old: bytes, new: bytes) -> bytes:
+    """Replace ``old`` (once) in a PDF with a classic xref table, shifting the offsets after it."""
+    at, delta = data.index(old), len(new) - len(old)
+    data = data.replace(old, new, 1)
+    xref = data.rindex(b"\nxref\n") + 1
+
+    def shift(m: re.Match) -> bytes:
+        offset = int(m.group(1))
+        return b"%010d" % (offset + delta if offset > at else offset) + m.group(2)
+
+    table_end = data.index(b"trailer", xref)
+    table = re.sub(rb"(\d{10})( \d{5} n)", shift, data[xref:table_end])
+    tail = re.sub(rb"startxref\s+(\d+)", lambda m: b"startxref\n%d" % (int(m.group(1)) + delta), data[table_end:])
+    return data[:xref] + table + tail
 
 
 @LOCAL

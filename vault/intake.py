@@ -238,9 +238,11 @@ def inspect_isolated(path: str | os.PathLike, limit: int = DEFAULT_LIMIT, label:
 
 def _inspect_task(request: dict, blobs, report) -> tuple[dict, list]:
     """The worker's side of :func:`inspect_isolated`."""
-    _mime_of(b"")  # libmagic maps its database now, before the worker's memory bound is counted
     found = inspect(request["path"], request["limit"], request["label"])
     return {"mime": found.mime, "size": found.size, "flags": list(found.flags)}, []
+
+
+_inspect_task.prepare = lambda: _mime_of(b"")  # libmagic maps its database before the memory bound
 
 
 # Leading bytes of programs: ELF, PE (MZ), Mach-O (both byte orders, 32/64, fat), scripts.
@@ -279,7 +281,7 @@ def _check_pdf(path: Path, label: str) -> tuple[str, ...]:
     try:
         pdf = pikepdf.open(path, attempt_recovery=False)
     except pikepdf.PasswordError:
-        raise _refuse(f"{label} is a password-protected PDF", "remove the password first (qpdf --decrypt --password=... IN OUT)") from None
+        raise _refuse(f"{label} is a password-protected PDF", "remove the password first (open it with the password and print it to a new PDF)") from None
     except (pikepdf.PdfError, RecursionError, ValueError, OverflowError, zlib.error):
         # qpdf would have to rebuild its cross-reference table from a scan of the file: it was cut short
         # (an interrupted download) or damaged, and what a reader shows of it is a guess.
@@ -293,7 +295,7 @@ def _check_pdf(path: Path, label: str) -> tuple[str, ...]:
     except InvalidInput:
         raise
     except pikepdf.PasswordError:
-        raise _refuse(f"{label} is a password-protected PDF", "remove the password first (qpdf --decrypt --password=... IN OUT)") from None
+        raise _refuse(f"{label} is a password-protected PDF", "remove the password first (open it with the password and print it to a new PDF)") from None
     except (pikepdf.PdfError, RecursionError, ValueError, TypeError, AttributeError, KeyError, IndexError,
             OverflowError, zlib.error):
         # A loop in the page tree, broken xref, objects of the wrong kind: all damage.

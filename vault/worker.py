@@ -34,7 +34,7 @@ from typing import Callable
 from . import hardening
 from .errors import InvalidInput, RefugeError
 
-__all__ = ["Limits", "WorkerFailed", "run", "INTAKE_LIMITS", "RENDER_LIMITS"]
+__all__ = ["Limits", "WorkerFailed", "run", "describe", "INTAKE_LIMITS", "RENDER_LIMITS"]
 
 _HEADER = struct.Struct(">Q")
 _MAX_JSON = 64 * 1024**2  # the largest JSON message accepted from a worker (page text and boxes of a big packet)
@@ -84,7 +84,8 @@ def run(target: str, request: object, blobs: list[bytes] = (), *, limits: Limits
         progress: Callable[[object], None] | None = None) -> Answer:
     """Run ``target`` ("module:function") in a fresh keyless worker and return its answer.
 
-    The function receives ``(request, blobs, report)`` where ``report(value)``
+    The function receives ``(request, blobs, report)`` (its optional attribute
+    ``prepare``, a function, runs first, before the limits are set) where ``report(value)``
     sends a progress message (passed to ``progress`` here), and returns
     ``(value, blobs)``. A :class:`RefugeError` it raises comes back as the same
     kind of error with the same message. ``label`` names what is parsed (a
@@ -156,6 +157,27 @@ def _error_kinds():
     return [v for v in vars(errors).values() if isinstance(v, type) and issubclass(v, RefugeError)]
 
 
+def describe(limits: Limits = INTAKE_LIMITS) -> dict:
+    """What a worker sees of the world (environment names, directory, limits, network): for checks."""
+    return run("vault.worker:_describe_task", None, limits=limits, label="the check").value
+
+
+def _describe_task(request, blobs, report) -> tuple[dict, list]:
+    import resource
+
+    with open("/proc/self/status") as f:
+        status = dict(line.split(":", 1) for line in f if ":" in line)
+    try:
+        with open("/proc/net/dev") as f:
+            interfaces = sorted(line.split(":")[0].strip() for line in f.readlines()[2:])
+    except OSError:
+        interfaces = []
+    return {"environment": sorted(os.environ), "cwd": os.getcwd(), "uid": os.getuid(),
+            "core": resource.getrlimit(resource.RLIMIT_CORE)[1], "address_space": resource.getrlimit(resource.RLIMIT_AS)[1],
+            "cpu": resource.getrlimit(resource.RLIMIT_CPU)[1], "open_fds": sorted(int(fd) for fd in os.listdir("/proc/self/fd")),
+            "interfaces": interfaces, "tracer": status.get("TracerPid", "").strip()}, []
+
+
 # --- the wire format ----------------------------------------------------------------------
 
 
@@ -212,6 +234,9 @@ def serve(target: str, memory: int, cpu_seconds: int, open_files: int) -> None:
     if not module.startswith(("vault.", "packets.")):
         raise SystemExit(2)
     function = getattr(importlib.import_module(module), name)  # import first: libraries map outside the bound
+    prepare = getattr(function, "prepare", None)
+    if prepare is not None:
+        prepare()  # e.g. libmagic maps its database, which it does badly under a tight bound
     resource.setrlimit(resource.RLIMIT_CPU, (cpu_seconds, cpu_seconds + 5))
     resource.setrlimit(resource.RLIMIT_NOFILE, (open_files, open_files))
     try:
@@ -220,8 +245,9 @@ def serve(target: str, memory: int, cpu_seconds: int, open_files: int) -> None:
         resource.setrlimit(resource.RLIMIT_AS, (mapped + memory, mapped + memory))
     except (OSError, ValueError):
         resource.setrlimit(resource.RLIMIT_DATA, (memory, memory))
-    inp, out = sys.stdin.buffer, sys.stdout.buffer
-    sys.stdout = sys.stderr  # a library that prints must not corrupt the answer
+    inp = os.fdopen(0, "rb")
+    out = os.fdopen(os.dup(1), "wb")
+    os.dup2(2, 1)  # the answer has its own descriptor: a library that prints cannot corrupt it
     request, blobs = read_message(inp, max_json=1 << 40, max_blob=1 << 40)
 
     def report(value) -> None:

@@ -1,0 +1,171 @@
+"""Untrusted documents are parsed only where no key lives; no secret reaches a core dump or a child.
+
+Each test works the way an attacker or a careless setting would: a crafted PDF handed to
+intake, a script that exports REFUGE_PASSPHRASE, a second local user who creates the
+agent's folder first, a crash of the agent.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import PASSPHRASE
+from hostile_pdfs import cut_in_half, self_drawing_form, xobject_bomb
+
+local = pytest.mark.parametrize("world", ["local"], indirect=True)
+
+
+def _peak_rss_mib(cmd: list[str], env: dict, cwd) -> tuple[subprocess.CompletedProcess, float]:
+    """Run ``cmd`` from a fresh wrapper; the largest resident size of it or any process it waited for."""
+    wrapper = ("import resource, subprocess, sys, json\n"
+               "p = subprocess.run(sys.argv[1:], capture_output=True)\n"
+               "print(json.dumps([p.returncode, p.stdout.decode(), p.stderr.decode(),"
+               " resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024]))\n")
+    out = subprocess.run([sys.executable, "-c", wrapper, *cmd], capture_output=True, text=True, env=env, cwd=cwd,
+                         timeout=300, check=True)
+    code, stdout, stderr, peak = json.loads(out.stdout)
+    return subprocess.CompletedProcess(cmd, code, stdout, stderr), peak
+
+
+def _documents(world) -> list:
+    return json.loads(world.ok("doc", "list", "MX-0001", "--json", user="bob"))
+
+
+@local
+@pytest.mark.parametrize("make", [xobject_bomb, self_drawing_form], ids=["nested-forms", "self-drawing-form"])
+def test_a_rendering_bomb_is_refused_at_intake_in_bounded_memory(case_world, tmp_path, make):
+    bomb = tmp_path / "declaration.pdf"
+    bomb.write_bytes(make())
+    assert bomb.stat().st_size < 5000
+    before = _documents(case_world)
+    cmd = [sys.executable, "-P", "-m", "refuge", "doc", "add", "MX-0001", str(bomb), "--type", "legal-declaration"]
+    p, peak = _peak_rss_mib(cmd, case_world.env("bob"), case_world.root)
+    assert p.returncode == 1, p.stderr
+    assert p.stderr.startswith("refuge: error: the file is a PDF whose pages draw nested forms too many times")
+    assert p.stderr.count("\n") == 1 and "Traceback" not in p.stderr
+    assert peak < 1024, f"{peak:.0f} MiB"
+    assert _documents(case_world) == before
+    entries = json.loads(case_world.ok("audit", "log", "--action", "doc.add", "--json", user="dave"))
+    assert entries[-1]["result"] == "error" and entries[-1]["name"] == "bob"
+
+
+@local
+def test_a_pdf_cut_short_is_refused_with_the_way_out(case_world, tmp_path):
+    whole = Path(case_world.docs["declaration"]).read_bytes()
+    cut = tmp_path / "download.pdf"
+    cut.write_bytes(cut_in_half(whole))
+    assert subprocess.run(["qpdf", "--check", str(cut)], capture_output=True).returncode != 0
+    p = case_world.run("doc", "add", "MX-0001", str(cut), "--type", "legal-declaration", user="bob")
+    assert p.returncode == 1
+    assert p.stderr.decode() == ("refuge: error: the file looks cut short or damaged (its PDF structure is incomplete); "
+                                 "download or scan it again\n")
+    assert len(_documents(case_world)) == 1
+
+
+def test_the_worker_holds_no_secret_and_cannot_dump_core_or_reach_a_network(monkeypatch):
+    from vault import worker
+
+    monkeypatch.setenv("REFUGE_PASSPHRASE", PASSPHRASE)
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "not-for-parsers")
+    seen = worker.describe()
+    assert not [v for v in seen["environment"] if v.startswith(("REFUGE_", "AWS_"))]
+    assert seen["cwd"] == "/" and seen["core"] == 0
+    assert 0 < seen["address_space"] < 4 * 1024**3 and seen["cpu"] <= worker.INTAKE_LIMITS.cpu_seconds + 5
+    assert seen["open_fds"] == [0, 1, 2, 3, 4][: len(seen["open_fds"])]  # nothing inherited past the pipes
+    if os.getuid() == 0:  # a new network namespace: nothing but a loopback that is down
+        assert seen["interfaces"] == ["lo"]
+
+
+def test_a_worker_that_dies_is_one_error_naming_the_document_and_its_limit():
+    from vault import worker
+
+    tight = worker.Limits(memory=8 * 1024**2, cpu_seconds=1, wall_seconds=20)
+    with pytest.raises(worker.WorkerFailed, match=r"doc-1234 could not be processed within 8 MiB of memory and 1 s"):
+        worker.run("vault.worker:_describe_task", None, [b"x" * (64 * 1024**2)], limits=tight, label="doc-1234")
+
+
+def test_a_worker_answer_is_data_never_code():
+    import io
+
+    from vault import worker
+
+    buf = io.BytesIO()
+    worker.write_message(buf, {"result": [1, "two"]}, [b"\x00blob"])
+    buf.seek(0)
+    assert worker.read_message(buf) == ({"result": [1, "two"]}, [b"\x00blob"])
+    for bad in (b"\x00" * 8 + b"", b"\xff" * 8, b"\x00\x00\x00\x00\x00\x00\x00\x05{oops"):
+        with pytest.raises((ValueError, EOFError)):
+            worker.read_message(io.BytesIO(bad))
+
+
+# --- the unlock agent and the CLI process ----------------------------------------------------------
+
+
+def _agent_pid(world) -> int:
+    for _ in range(50):
+        p = subprocess.run(["pgrep", "-f", "-n", "vault.agent"], capture_output=True, text=True)
+        if p.stdout.strip():
+            return int(p.stdout.split()[0])
+        time.sleep(0.1)
+    raise AssertionError("no agent process")
+
+
+@local
+def test_the_agent_holds_no_passphrase_and_cannot_dump_core(world, tmp_path, monkeypatch):
+    monkeypatch.delenv("XDG_RUNTIME_DIR", raising=False)
+    env_tmp = {"TMPDIR": str(tmp_path)}
+    work = tmp_path / "where-unlock-ran"
+    work.mkdir()
+    p = subprocess.run([sys.executable, "-P", "-m", "refuge", "unlock", "--timeout", "2"], env=world.env("bob", **env_tmp),
+                       cwd=work, capture_output=True, timeout=60)
+    assert p.returncode == 0, p.stderr
+    pid = _agent_pid(world)
+    try:
+        limits = Path(f"/proc/{pid}/limits").read_text()
+        assert [line.split()[-3:-1] for line in limits.splitlines() if line.startswith("Max core file size")] == [["0", "0"]]
+        environ = Path(f"/proc/{pid}/environ").read_bytes()
+        assert b"REFUGE_" not in environ and PASSPHRASE.encode() not in environ
+        assert os.readlink(f"/proc/{pid}/cwd") == "/"
+        # the agent answers: a command with no passphrase at all works
+        env = world.env("bob", **env_tmp)
+        del env["REFUGE_PASSPHRASE"]
+        assert subprocess.run([sys.executable, "-P", "-m", "refuge", "case", "list"], env=env, capture_output=True,
+                              timeout=60).returncode == 0
+    finally:
+        os.kill(pid, signal.SIGSEGV)  # a crash: no core file anywhere near
+    time.sleep(0.5)
+    assert not list(work.iterdir()) and not list(Path("/").glob("core*"))
+
+
+@local
+def test_a_folder_made_by_another_user_cannot_stop_commands_or_take_the_agent(world, tmp_path, monkeypatch):
+    if os.getuid() != 0:
+        pytest.skip("needs root to create a folder owned by another user, as a second local user would")
+    monkeypatch.delenv("XDG_RUNTIME_DIR", raising=False)
+    squatted = tmp_path / f"refuge-agent-{os.getuid()}"
+    squatted.mkdir(mode=0o777)
+    os.chown(squatted, 65534, 65534)  # nobody made it first
+    env = world.env("bob", TMPDIR=str(tmp_path))
+    p = subprocess.run([sys.executable, "-P", "-m", "refuge", "case", "list"], env=env, capture_output=True, timeout=60)
+    assert p.returncode == 0, p.stderr  # the passphrase still works
+    p = subprocess.run([sys.executable, "-P", "-m", "refuge", "unlock"], env=env, capture_output=True, timeout=60)
+    assert p.returncode == 1
+    err = p.stderr.decode()
+    assert err.startswith(f"refuge: error: {squatted} belongs to another user") and "XDG_RUNTIME_DIR" in err
+    assert err.count("\n") == 1 and not list(squatted.iterdir())
+
+
+def test_the_command_line_process_cannot_dump_core(tmp_path):
+    probe = ("import resource, sys\nfrom refuge import cli\nsys.argv=['refuge', '--version']\n"
+             "try:\n    cli.main()\nexcept SystemExit:\n    pass\n"
+             "print(resource.getrlimit(resource.RLIMIT_CORE))\n")
+    p = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=tmp_path, timeout=60)
+    assert p.stdout.splitlines()[-1] == "(0, 0)"
