@@ -241,7 +241,7 @@ def _holders(vault) -> list:
 
 def _store(vault, private, chain: list[x509.Certificate], source: str) -> OrgCertificate:
     """Write a new version: the chain, the key to each holder, then the signed marker."""
-    vault._require_role("admin", doing="setting the organisation signing key")
+    vault.require_role("admin", doing="setting the organisation signing key")
     _check_pair(private, chain)
     taken = _versions(vault)
     version = (taken[-1] if taken else 0) + 1
@@ -264,7 +264,7 @@ def _store(vault, private, chain: list[x509.Certificate], source: str) -> OrgCer
 
 def generate(vault, name: str, days: int = DEFAULT_DAYS) -> OrgCertificate:
     """Make a new key and self-signed certificate for the organisation (admins; pilots and tests)."""
-    vault._require_role("admin", doing="generating the organisation signing key")
+    vault.require_role("admin", doing="generating the organisation signing key")
     key_pem, cert_pem = self_signed(name, days)
     return _store(vault, serialization.load_pem_private_key(key_pem, None),
                   x509.load_pem_x509_certificates(cert_pem), "generated")
@@ -272,7 +272,7 @@ def generate(vault, name: str, days: int = DEFAULT_DAYS) -> OrgCertificate:
 
 def import_p12(vault, data: bytes, passphrase: str | None = None) -> OrgCertificate:
     """Store a key and certificate chain from a PKCS#12 file (admins)."""
-    vault._require_role("admin", doing="importing the organisation signing key")
+    vault.require_role("admin", doing="importing the organisation signing key")
     try:
         private, cert, extra = pkcs12.load_key_and_certificates(data, passphrase.encode() if passphrase else None)
     except ValueError:
@@ -285,7 +285,7 @@ def import_p12(vault, data: bytes, passphrase: str | None = None) -> OrgCertific
 def import_pem(vault, key_pem: bytes, cert_pem: bytes, chain_pem: bytes | None = None,
                passphrase: str | None = None) -> OrgCertificate:
     """Store a PEM key and certificate (and the CA chain, if any) (admins)."""
-    vault._require_role("admin", doing="importing the organisation signing key")
+    vault.require_role("admin", doing="importing the organisation signing key")
     try:
         private = serialization.load_pem_private_key(key_pem, passphrase.encode() if passphrase else None)
     except TypeError:
@@ -369,7 +369,7 @@ def forget(vault, user_id: str) -> None:
 
 def rewrap(vault) -> list[str]:
     """Wrap the key in force to every admin and case lead who lacks a copy (admins)."""
-    vault._require_role("admin", doing="wrapping the organisation signing key")
+    vault.require_role("admin", doing="wrapping the organisation signing key")
     cert = current(vault)
     if cert is None:
         raise InvalidInput(NO_ORG_KEY)
@@ -393,7 +393,7 @@ def _check_url(url: str) -> str:
 
 def set_tsa(vault, url: str | None) -> None:
     """Set (or, with None, clear) the RFC 3161 timestamp authority packets use (admins)."""
-    vault._require_role("admin", doing="setting the timestamp authority")
+    vault.require_role("admin", doing="setting the timestamp authority")
     if url is not None:
         _check_url(url)
     taken = [int(n) for n in vault.backend.children(f"{PREFIX}tsa/") if n.isdigit()]
