@@ -544,7 +544,7 @@ def doc_add(c: Context, ref, files, doc_type, tags, person, lang, title, transla
         for d in added:
             click.echo(d.id)
     for r in failed:
-        click.echo(f"refuge: error: {r.error}", err=True)
+        click.echo(f"refuge: error: {_describe(r.error)}", err=True)
     if failed:
         sys.exit(1)
 
@@ -1117,7 +1117,7 @@ def keys_org_cert(c: Context, output: str | None, with_chain: bool) -> None:
     with vault.audited("keys.org.cert"):
         cert = orgkey.current(vault)
         if cert is None:
-            raise InvalidInput(orgkey.NO_ORG_KEY)
+            raise InvalidInput(orgkey.NO_ORG_KEY, hint="org-generate")
     pem = cert.chain_pem if with_chain else cert.cert_pem
     if output:
         write_atomically(output, lambda f: f.write(pem))
@@ -1140,7 +1140,7 @@ def keys_org_show(c: Context, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(info, indent=2, ensure_ascii=False))
     elif info is None:
-        click.echo(orgkey.NO_ORG_KEY)
+        click.echo(_describe(InvalidInput(orgkey.NO_ORG_KEY, hint="org-generate")))
     else:
         for k in ("version", "subject", "issuer", "not_before", "not_after", "sha256", "tsa"):
             click.echo(f"{k + ':':12}{_cell(info[k]) or 'none'}")
@@ -1462,7 +1462,7 @@ def main(argv: list[str] | None = None) -> None:
     try:
         cli.main(args=argv, prog_name="refuge", standalone_mode=False)
     except RefugeError as e:
-        _die(str(e), e.exit_code)
+        _die(_describe(e), e.exit_code)
     except click.exceptions.Abort:
         _die("interrupted", 130)
     except click.UsageError as e:
@@ -1480,6 +1480,13 @@ def main(argv: list[str] | None = None) -> None:
             raise
         _die(f"internal error ({type(e).__name__}); run again with REFUGE_DEBUG=1 and report it", 1)
     sys.exit(0)
+
+
+def _describe(e: RefugeError) -> str:
+    """A library error's message and its way out (refuge/_hints_core.py words the hint codes)."""
+    from refuge._hints_core import HINTS
+
+    return f"{e}; {HINTS[e.hint]}" if e.hint in HINTS else str(e)
 
 
 def _die(message: str, code: int) -> None:

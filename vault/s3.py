@@ -152,19 +152,20 @@ def object_lock_setting(backend, days: int | None, mode: str | None) -> dict:
     """The vault's ``object_lock`` setting for ``--lock-days``/``--lock-mode``, checked against the bucket."""
     mode = (mode or "GOVERNANCE").upper()
     if mode not in LOCK_MODES:
-        raise InvalidInput(f"--lock-mode {mode} is not a lock mode; use GOVERNANCE or COMPLIANCE")
+        raise InvalidInput(f"{mode} is not a lock mode; use GOVERNANCE or COMPLIANCE", hint="lock-mode")
     if not days or not 1 <= int(days) <= 36500:
-        raise InvalidInput("--lock-mode needs --lock-days N, from 1 to 36500 (how long audit entries cannot be deleted)")
+        raise InvalidInput("an Object Lock mode needs a number of days, from 1 to 36500 (how long audit entries "
+                           "cannot be deleted)", hint="lock-days")
     if not isinstance(backend, S3Backend):
-        raise InvalidInput("--lock-days needs an S3 vault (s3://BUCKET/PREFIX) in a bucket with Object Lock")
+        raise InvalidInput("Object Lock needs an S3 vault (s3://BUCKET/PREFIX) in a bucket with Object Lock",
+                           hint="lock-days-s3")
     cfg = backend.object_lock_configuration()
     if cfg is None:
-        raise InvalidInput(f"bucket {backend.bucket} does not have Object Lock enabled; create the bucket with it "
-                           "(aws s3api create-bucket --object-lock-enabled-for-bucket) or leave out --lock-days")
+        raise InvalidInput(f"bucket {backend.bucket} does not have Object Lock enabled", hint="lock-bucket")
     if cfg.get("Rule", {}).get("DefaultRetention"):
         # It would lock every object, case keys included, which revoking a member must destroy.
         raise InvalidInput(f"bucket {backend.bucket} has a default Object Lock retention rule, which would keep "
-                           "revoked members' keys; remove the rule (refuge locks the audit entries itself)")
+                           "revoked members' keys; remove the rule (audit entries are locked one by one, without it)")
     return {"mode": mode, "days": int(days)}
 
 
@@ -200,10 +201,8 @@ class _Errors:
                                 "AWS_SECRET_ACCESS_KEY (refuge never stores credentials)")
         if isinstance(exc, unreachable):
             if b.endpoint_url:
-                return StorageUnreachable(f"cannot reach the S3 endpoint {b.endpoint_url}; check --endpoint-url "
-                                          "(or REFUGE_S3_ENDPOINT_URL) and that the service is running")
-            return StorageUnreachable(f"cannot reach S3 for {where}; check the network, or give --endpoint-url "
-                                      "for an S3-compatible service")
+                return StorageUnreachable(f"cannot reach the S3 endpoint {b.endpoint_url}", hint="s3-endpoint")
+            return StorageUnreachable(f"cannot reach S3 for {where}", hint="s3-network")
         if isinstance(exc, broken):
             return StorageUnreachable(f"the connection to S3 broke during {op} and retries did not help; "
                                       "run the command again")
@@ -227,9 +226,9 @@ class _Errors:
         if code in ("PermanentRedirect", "AuthorizationHeaderMalformed", "IllegalLocationConstraintException",
                     "301") or status == 301:
             if region:
-                return StorageError(f"bucket {b.bucket} is in region {region}, not {b.region or 'the default'}; "
-                                    f"give --region {region} (refuge remembers it) or set REFUGE_S3_REGION")
-            return StorageError(f"bucket {b.bucket} is in another region; give --region REGION or set REFUGE_S3_REGION")
+                return StorageError(f"bucket {b.bucket} is in region {region}, not {b.region or 'the default'}",
+                                    hint="s3-region")
+            return StorageError(f"bucket {b.bucket} is in another region", hint="s3-region-unknown")
         if code in ("InvalidAccessKeyId", "SignatureDoesNotMatch", "InvalidToken", "UnrecognizedClientException"):
             return StorageAccessDenied(f"S3 refused these credentials ({code}); check AWS_PROFILE or "
                                        "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY")

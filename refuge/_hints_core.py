@@ -1,0 +1,56 @@
+"""The ways out that vault/'s errors point to (hint codes of vault/core and its layers, storage, orgkey, kms).
+
+The application prints ``message + "; " + HINTS[hint]``.
+"""
+
+HINTS = {
+    # people, cases, documents
+    "init": "create one with refuge init, or set REFUGE_VAULT",
+    "user-list": "see refuge user list",
+    "user-add": "ask an admin to run refuge user add",
+    "case-list": "see refuge case list",
+    "case-id": "use the case id from refuge case list",
+    "case-id-admin": "admins give the case id (see refuge retention due, or the case column of refuge audit log)",
+    "case-id-auditor": "auditors give the case id (see refuge retention due, or the case column of refuge audit log)",
+    "case-grant": "ask one of its case leads to run refuge case grant",
+    "case-reopen": "a case lead reopens it with refuge case reopen",
+    "case-close": "a case lead closes it first (refuge case close)",
+    "case-purge": "run refuge case purge with the case id again",
+    "hold-release": "release the hold first (refuge case hold --release)",
+    "hold-reason": "give it with --reason",
+    "retention-due": "see refuge retention due",
+    "fsck": "run refuge fsck",
+    "no-escrow": "recover through a member's case key (refuge case export-key); --kms-key at refuge init turns escrow on",
+    "doc-list": "see refuge doc list",
+    "translation-of": "give --translation-of DOC, a document of this case (see refuge doc list)",
+    "supersedes": "give --supersedes DOC, a document of this case (see refuge doc list)",
+    "supersedes-one": "--supersedes takes exactly one file",
+    "consent-doc": "give --doc with documents of this case (see refuge doc list)",
+    "review-page": "give each page as --page N",
+    "tag-change": "give --add TAG or --remove TAG",
+    "packet-history": "see refuge packet history",
+    "redact-list": "see refuge redact list",
+    # storage
+    "lock-mode": "give --lock-mode GOVERNANCE or COMPLIANCE",
+    "lock-days": "give --lock-days N with --lock-mode",
+    "lock-days-s3": "--lock-days needs an s3:// vault location",
+    "lock-bucket": "create the bucket with it (aws s3api create-bucket --object-lock-enabled-for-bucket) "
+                   "or leave out --lock-days",
+    "s3-endpoint": "check --endpoint-url (or REFUGE_S3_ENDPOINT_URL) and that the service is running",
+    "s3-network": "check the network, or give --endpoint-url for an S3-compatible service",
+    "s3-region": "give --region with the bucket's region (refuge remembers it) or set REFUGE_S3_REGION",
+    "s3-region-unknown": "give --region REGION or set REFUGE_S3_REGION",
+    # KMS
+    "kms-key": "give --kms-key a KMS key id, ARN or alias (alias/NAME)",
+    "kms-key-region": "check --kms-key and --region",
+    "kms-key-check": "check --kms-key",
+    "kms-region": "give --region, set AWS_REGION, or use the key's ARN",
+    # the organisation key
+    "org-generate": "an admin runs refuge keys org generate or import",
+    "org-rewrap": "an admin runs refuge keys org rewrap",
+    "org-rewrap-holder": "an admin who holds it runs refuge keys org rewrap",
+    "org-days": "give --days between 1 and 3650",
+    "org-cert": "give the organisation's certificate (--cert, or inside the .p12)",
+    "passphrase-file": "give its passphrase with --passphrase-file",
+    "key-passphrase": "give its passphrase with --passphrase-file",
+}
