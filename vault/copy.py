@@ -67,9 +67,9 @@ def copy_vault(src: Backend, dst: Backend, workers: int = WORKERS,
     if src.location == dst.location:
         raise InvalidInput("the source and the destination are the same vault; give another destination")
     settings = Vault.read_settings(src)  # a refuge vault, of a version this refuge reads
-    if getattr(dst, "root", None) is not None:  # a folder: make it, private
+    if dst.root is not None:  # a folder: make it, private
         Path(dst.root).mkdir(parents=True, exist_ok=True, mode=0o700)
-    if settings.get("object_lock") and hasattr(dst, "object_lock"):
+    if settings.get("object_lock"):
         dst.object_lock = settings["object_lock"]  # audit entries stay write-once at the destination
     report = CopyReport()
     lock = threading.Lock()

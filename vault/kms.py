@@ -49,7 +49,7 @@ class Escrow:
 
     def __init__(self, key_id: str, region: str | None = None, endpoint_url: str | None = None, client=None) -> None:
         if not key_id or any(c.isspace() for c in key_id):
-            raise InvalidInput("--kms-key needs a KMS key id, ARN or alias (alias/NAME)")
+            raise InvalidInput("a KMS key is given by its id, ARN or alias (alias/NAME)", hint="kms-key")
         self.key_id = key_id
         self.region = _region_of(key_id) or region
         self.endpoint_url = endpoint_url
@@ -116,8 +116,8 @@ class Escrow:
                 raise NotPermitted(f"KMS denied kms:{action} on {key}; grant it to these credentials "
                                    "(docs/kms.md lists the permissions)") from None
             if code == "NotFoundException":
-                raise KMSError(f"KMS key {key} does not exist in region {self.region or 'the default'}; check "
-                               "--kms-key and --region") from None
+                raise KMSError(f"KMS key {key} does not exist in region {self.region or 'the default'}",
+                               hint="kms-key-region") from None
             if code in ("DisabledException", "KMSInvalidStateException"):
                 raise KMSError(f"KMS key {key} is disabled or pending deletion; enable it (aws kms enable-key) "
                                "or cancel its deletion") from None
@@ -128,7 +128,7 @@ class Escrow:
                                    "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY") from None
             if code in ("ThrottlingException", "LimitExceededException"):
                 raise KMSError("KMS is throttling requests and retries did not get through; try again in a minute") from None
-            raise KMSError(f"KMS refused {action} ({code}); check --kms-key {key}") from None
+            raise KMSError(f"KMS refused {action} ({code}) with key {key}", hint="kms-key-check") from None
         except (e.EndpointConnectionError, e.ConnectTimeoutError) as exc:
             where = self.endpoint_url or f"KMS in {self.region or 'the default region'}"
             raise KMSError(f"cannot reach {where}; check REFUGE_KMS_ENDPOINT_URL and the network") from None
@@ -136,6 +136,6 @@ class Escrow:
             raise KMSError("no usable AWS credentials for KMS; set AWS_PROFILE, or AWS_ACCESS_KEY_ID and "
                            "AWS_SECRET_ACCESS_KEY (refuge never stores credentials)") from None
         except e.NoRegionError:
-            raise KMSError("KMS needs a region; give --region, set AWS_REGION, or use the key's ARN") from None
+            raise KMSError("KMS needs a region", hint="kms-region") from None
         except e.BotoCoreError as exc:
             raise KMSError(f"KMS {action} failed ({type(exc).__name__}); run the command again") from None

@@ -52,7 +52,7 @@ DEFAULT_DAYS = 3 * 365     # a pilot's self-signed certificate; CA-issued ones c
 # RFC 9336 id-kp-documentSigning. emailProtection rides along because NSS (poppler) and
 # Acrobat check a signer's EKU against it when an EKU extension is present.
 DOCUMENT_SIGNING = ObjectIdentifier("1.3.6.1.5.5.7.3.36")
-NO_ORG_KEY = "no organisation signing key; an admin runs refuge keys org generate or import"
+NO_ORG_KEY = "no organisation signing key"  # hint "org-generate"
 
 
 # --- certificates (no vault) -----------------------------------------------------------
@@ -131,7 +131,7 @@ def self_signed(name: str, days: int = DEFAULT_DAYS, at: dt.datetime | None = No
     if not name or len(name) > 64 or any(not ch.isprintable() for ch in name):
         raise InvalidInput("the organisation name must be 1 to 64 printable characters")
     if not 1 <= days <= 3650:
-        raise InvalidInput("--days must be between 1 and 3650")
+        raise InvalidInput("the certificate must be valid for 1 to 3650 days", hint="org-days")
     private = rsa.generate_private_key(65537, RSA_BITS) if key == "rsa" else ec.generate_private_key(ec.SECP256R1())
     start = (at or dt.datetime.now(dt.timezone.utc)) - dt.timedelta(minutes=5)
     subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name),
@@ -160,7 +160,7 @@ def self_signed(name: str, days: int = DEFAULT_DAYS, at: dt.datetime | None = No
 def _check_pair(private, chain: list[x509.Certificate]) -> None:
     """Refuse a key and certificate that cannot make signatures recipients accept."""
     if not chain:
-        raise InvalidInput("no certificate given; give the organisation's certificate (--cert, or inside the .p12)")
+        raise InvalidInput("no certificate given", hint="org-cert")
     if isinstance(private, rsa.RSAPrivateKey):
         if private.key_size < 2048:
             raise InvalidInput(f"the key is RSA {private.key_size}; use RSA 2048 or more (3072 recommended)")
@@ -241,7 +241,7 @@ def _holders(vault) -> list:
 
 def _store(vault, private, chain: list[x509.Certificate], source: str) -> OrgCertificate:
     """Write a new version: the chain, the key to each holder, then the signed marker."""
-    vault._require_role("admin", doing="setting the organisation signing key")
+    vault.require_role("admin", doing="setting the organisation signing key")
     _check_pair(private, chain)
     taken = _versions(vault)
     version = (taken[-1] if taken else 0) + 1
@@ -264,7 +264,7 @@ def _store(vault, private, chain: list[x509.Certificate], source: str) -> OrgCer
 
 def generate(vault, name: str, days: int = DEFAULT_DAYS) -> OrgCertificate:
     """Make a new key and self-signed certificate for the organisation (admins; pilots and tests)."""
-    vault._require_role("admin", doing="generating the organisation signing key")
+    vault.require_role("admin", doing="generating the organisation signing key")
     key_pem, cert_pem = self_signed(name, days)
     return _store(vault, serialization.load_pem_private_key(key_pem, None),
                   x509.load_pem_x509_certificates(cert_pem), "generated")
@@ -272,11 +272,11 @@ def generate(vault, name: str, days: int = DEFAULT_DAYS) -> OrgCertificate:
 
 def import_p12(vault, data: bytes, passphrase: str | None = None) -> OrgCertificate:
     """Store a key and certificate chain from a PKCS#12 file (admins)."""
-    vault._require_role("admin", doing="importing the organisation signing key")
+    vault.require_role("admin", doing="importing the organisation signing key")
     try:
         private, cert, extra = pkcs12.load_key_and_certificates(data, passphrase.encode() if passphrase else None)
     except ValueError:
-        raise InvalidInput("the .p12 file does not open: wrong passphrase (--passphrase-file) or not PKCS#12") from None
+        raise InvalidInput("the .p12 file does not open: wrong passphrase or not PKCS#12", hint="passphrase-file") from None
     if private is None or cert is None:
         raise InvalidInput("the .p12 file holds no key and certificate pair")
     return _store(vault, private, [cert, *extra], "imported")
@@ -285,11 +285,11 @@ def import_p12(vault, data: bytes, passphrase: str | None = None) -> OrgCertific
 def import_pem(vault, key_pem: bytes, cert_pem: bytes, chain_pem: bytes | None = None,
                passphrase: str | None = None) -> OrgCertificate:
     """Store a PEM key and certificate (and the CA chain, if any) (admins)."""
-    vault._require_role("admin", doing="importing the organisation signing key")
+    vault.require_role("admin", doing="importing the organisation signing key")
     try:
         private = serialization.load_pem_private_key(key_pem, passphrase.encode() if passphrase else None)
     except TypeError:
-        raise InvalidInput("the key is encrypted; give its passphrase with --passphrase-file") from None
+        raise InvalidInput("the key is encrypted", hint="key-passphrase") from None
     except ValueError:
         raise InvalidInput("the key does not open: wrong passphrase, or not a PEM private key") from None
     try:
@@ -309,12 +309,12 @@ def unwrap(vault) -> OrgKey:
     """
     cert = current(vault)
     if cert is None:
-        raise InvalidInput(NO_ORG_KEY)
+        raise InvalidInput(NO_ORG_KEY, hint="org-generate")
     key = f"{PREFIX}{cert.version:04d}/key/{vault.me.user_id}"
     if not vault.backend.exists(key):
         if vault.role not in HOLDER_ROLES:
             raise NotPermitted(f"signing with the organisation key needs the case-lead or admin role; {vault.me.name} is {vault.role}")
-        raise NotPermitted(f"the organisation signing key is not wrapped to {vault.me.name}; an admin runs refuge keys org rewrap")
+        raise NotPermitted(f"the organisation signing key is not wrapped to {vault.me.name}", hint="org-rewrap")
     try:
         pem = age.decrypt_bytes([vault.me.age_identity], _read(vault, key))
         private = serialization.load_pem_private_key(pem, None)
@@ -356,7 +356,7 @@ def wrap_to(vault, user) -> None:
         if cert is not None:
             _wrap(vault, cert, [user])
     except (RefugeError, age.AgeError):
-        pass  # enrolment stands; refuge keys org rewrap reports what is wrong and finishes the job
+        pass  # enrolment stands; rewrap (by an admin) reports what is wrong and finishes the job
 
 
 def forget(vault, user_id: str) -> None:
@@ -369,13 +369,12 @@ def forget(vault, user_id: str) -> None:
 
 def rewrap(vault) -> list[str]:
     """Wrap the key in force to every admin and case lead who lacks a copy (admins)."""
-    vault._require_role("admin", doing="wrapping the organisation signing key")
+    vault.require_role("admin", doing="wrapping the organisation signing key")
     cert = current(vault)
     if cert is None:
-        raise InvalidInput(NO_ORG_KEY)
+        raise InvalidInput(NO_ORG_KEY, hint="org-generate")
     if not vault.backend.exists(f"{PREFIX}{cert.version:04d}/key/{vault.me.user_id}"):
-        raise NotPermitted(f"the organisation signing key is not wrapped to {vault.me.name}; "
-                           "an admin who holds it runs refuge keys org rewrap")
+        raise NotPermitted(f"the organisation signing key is not wrapped to {vault.me.name}", hint="org-rewrap-holder")
     return _wrap(vault, cert, _holders(vault))
 
 
@@ -393,7 +392,7 @@ def _check_url(url: str) -> str:
 
 def set_tsa(vault, url: str | None) -> None:
     """Set (or, with None, clear) the RFC 3161 timestamp authority packets use (admins)."""
-    vault._require_role("admin", doing="setting the timestamp authority")
+    vault.require_role("admin", doing="setting the timestamp authority")
     if url is not None:
         _check_url(url)
     taken = [int(n) for n in vault.backend.children(f"{PREFIX}tsa/") if n.isdigit()]

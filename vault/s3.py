@@ -39,7 +39,8 @@ import time
 from typing import BinaryIO, Callable, Iterator
 
 from .errors import InvalidInput, NotFound, RefugeError, VerificationFailed
-from .storage import ObjectExists, _check_key
+from ._objects import ObjectExists, check_key
+from ._s3_upload import Upload, boto_exceptions, sleep_before_retry
 
 __all__ = [
     "S3Backend", "StorageError", "StorageAccessDenied", "StorageUnreachable",
@@ -50,8 +51,6 @@ MIB = 1024 * 1024
 # 8 MiB parts: S3's minimum is 5 MiB; an upload holds one part in memory, and
 # 10,000 parts (S3's maximum) still reach 78 GiB.
 PART_SIZE = 8 * MIB
-_SMALL = MIB  # an object being written grows in place up to this; past it, one part-sized buffer
-_READ_PIECE = 64 * 1024  # the most a part's body hands out per read()
 # Parts uploaded at once besides the one filling (REFUGE_S3_PARALLEL): 0 holds one
 # part in memory and sends it before reading on; N > 0 holds up to N + 1 parts and
 # trades that memory for overlapping requests (faster when S3's answer per part,
@@ -110,7 +109,7 @@ def parse_location(location: str) -> tuple[str, str]:
                            "digits, dots or hyphens, as in s3://my-bucket/vault")
     prefix = prefix.strip("/")
     if prefix:
-        _check_key(prefix)
+        check_key(prefix)
         prefix += "/"
     return bucket, prefix
 
@@ -153,19 +152,20 @@ def object_lock_setting(backend, days: int | None, mode: str | None) -> dict:
     """The vault's ``object_lock`` setting for ``--lock-days``/``--lock-mode``, checked against the bucket."""
     mode = (mode or "GOVERNANCE").upper()
     if mode not in LOCK_MODES:
-        raise InvalidInput(f"--lock-mode {mode} is not a lock mode; use GOVERNANCE or COMPLIANCE")
+        raise InvalidInput(f"{mode} is not a lock mode; use GOVERNANCE or COMPLIANCE", hint="lock-mode")
     if not days or not 1 <= int(days) <= 36500:
-        raise InvalidInput("--lock-mode needs --lock-days N, from 1 to 36500 (how long audit entries cannot be deleted)")
+        raise InvalidInput("an Object Lock mode needs a number of days, from 1 to 36500 (how long audit entries "
+                           "cannot be deleted)", hint="lock-days")
     if not isinstance(backend, S3Backend):
-        raise InvalidInput("--lock-days needs an S3 vault (s3://BUCKET/PREFIX) in a bucket with Object Lock")
+        raise InvalidInput("Object Lock needs an S3 vault (s3://BUCKET/PREFIX) in a bucket with Object Lock",
+                           hint="lock-days-s3")
     cfg = backend.object_lock_configuration()
     if cfg is None:
-        raise InvalidInput(f"bucket {backend.bucket} does not have Object Lock enabled; create the bucket with it "
-                           "(aws s3api create-bucket --object-lock-enabled-for-bucket) or leave out --lock-days")
+        raise InvalidInput(f"bucket {backend.bucket} does not have Object Lock enabled", hint="lock-bucket")
     if cfg.get("Rule", {}).get("DefaultRetention"):
         # It would lock every object, case keys included, which revoking a member must destroy.
         raise InvalidInput(f"bucket {backend.bucket} has a default Object Lock retention rule, which would keep "
-                           "revoked members' keys; remove the rule (refuge locks the audit entries itself)")
+                           "revoked members' keys; remove the rule (audit entries are locked one by one, without it)")
     return {"mode": mode, "days": int(days)}
 
 
@@ -186,15 +186,6 @@ def client_config(region: str | None):
 # --- errors -------------------------------------------------------------------------------
 
 
-def _boto_exceptions():
-    from botocore import exceptions as e
-
-    unreachable = (e.EndpointConnectionError, e.ConnectTimeoutError, e.ProxyConnectionError)
-    broken = (e.ConnectionClosedError, e.ReadTimeoutError, e.ResponseStreamingError, e.ConnectionError,
-              e.IncompleteReadError)
-    return e, unreachable, broken
-
-
 class _Errors:
     """Turn botocore's exceptions into refuge's one-line errors."""
 
@@ -202,7 +193,7 @@ class _Errors:
         self.b = backend
 
     def explain(self, exc: Exception, op: str, key: str | None = None) -> RefugeError:
-        e, unreachable, broken = _boto_exceptions()
+        e, unreachable, broken = boto_exceptions()
         b = self.b
         where = b.location
         if isinstance(exc, e.NoCredentialsError | e.PartialCredentialsError | e.CredentialRetrievalError):
@@ -210,10 +201,8 @@ class _Errors:
                                 "AWS_SECRET_ACCESS_KEY (refuge never stores credentials)")
         if isinstance(exc, unreachable):
             if b.endpoint_url:
-                return StorageUnreachable(f"cannot reach the S3 endpoint {b.endpoint_url}; check --endpoint-url "
-                                          "(or REFUGE_S3_ENDPOINT_URL) and that the service is running")
-            return StorageUnreachable(f"cannot reach S3 for {where}; check the network, or give --endpoint-url "
-                                      "for an S3-compatible service")
+                return StorageUnreachable(f"cannot reach the S3 endpoint {b.endpoint_url}", hint="s3-endpoint")
+            return StorageUnreachable(f"cannot reach S3 for {where}", hint="s3-network")
         if isinstance(exc, broken):
             return StorageUnreachable(f"the connection to S3 broke during {op} and retries did not help; "
                                       "run the command again")
@@ -237,9 +226,9 @@ class _Errors:
         if code in ("PermanentRedirect", "AuthorizationHeaderMalformed", "IllegalLocationConstraintException",
                     "301") or status == 301:
             if region:
-                return StorageError(f"bucket {b.bucket} is in region {region}, not {b.region or 'the default'}; "
-                                    f"give --region {region} (refuge remembers it) or set REFUGE_S3_REGION")
-            return StorageError(f"bucket {b.bucket} is in another region; give --region REGION or set REFUGE_S3_REGION")
+                return StorageError(f"bucket {b.bucket} is in region {region}, not {b.region or 'the default'}",
+                                    hint="s3-region")
+            return StorageError(f"bucket {b.bucket} is in another region", hint="s3-region-unknown")
         if code in ("InvalidAccessKeyId", "SignatureDoesNotMatch", "InvalidToken", "UnrecognizedClientException"):
             return StorageAccessDenied(f"S3 refused these credentials ({code}); check AWS_PROFILE or "
                                        "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY")
@@ -265,6 +254,9 @@ class _Errors:
 
 class S3Backend:
     """Objects in an S3 bucket under a prefix; create-only writes with If-None-Match."""
+
+    root = None  # no local folder
+    parallel_upload = True  # put_ranges: parts encrypted as they are sent, several at once
 
     def __init__(self, location: str, endpoint_url: str | None = None, region: str | None = None,
                  part_size: int | None = None, client=None) -> None:
@@ -322,11 +314,11 @@ class S3Backend:
         return cfg.merge(Config(s3={"addressing_style": style}))
 
     def _key(self, key: str) -> str:
-        _check_key(key)
+        check_key(key)
         return self.prefix + key
 
     def _call(self, op: str, key: str | None = None, **kwargs):
-        e = _boto_exceptions()[0]
+        e = boto_exceptions()[0]
         try:
             return getattr(self.client, op)(Bucket=self.bucket, **kwargs)
         except (e.BotoCoreError, e.ClientError) as exc:
@@ -343,7 +335,7 @@ class S3Backend:
 
     @contextlib.contextmanager
     def writer(self, key: str) -> Iterator[BinaryIO]:
-        upload = _Upload(self, key)
+        upload = Upload(self, key)
         try:
             yield upload
         except BaseException:
@@ -362,7 +354,7 @@ class S3Backend:
         it). Parts go up RANGE_PARALLEL at a time and none is held in memory;
         a retried part is read again. Small objects are one PutObject.
         """
-        upload = _Upload(self, key)
+        upload = Upload(self, key)
         try:
             if size <= self.part_size:
                 with reader(0, size) as r:
@@ -377,7 +369,7 @@ class S3Backend:
     def _put_small(self, key: str, data) -> None:
         full = self._key(key)
         args = dict(Key=full, Body=data, IfNoneMatch="*", **self._lock_args(key))
-        e = _boto_exceptions()[0]
+        e = boto_exceptions()[0]
         for attempt in range(8):
             try:
                 self.client.put_object(Bucket=self.bucket, **args)
@@ -385,7 +377,7 @@ class S3Backend:
             except e.ClientError as exc:
                 code = exc.response.get("Error", {}).get("Code")
                 if code == "ConditionalRequestConflict" and attempt < 7:
-                    _sleep(attempt)  # another conditional write to this key is in progress: ask again
+                    sleep_before_retry(attempt)  # another conditional write to this key is in progress: ask again
                     continue
                 if code == "PreconditionFailed" and exc.response["ResponseMetadata"].get("RetryAttempts"):
                     # botocore retried: our first attempt may have landed with its answer lost.
@@ -406,7 +398,7 @@ class S3Backend:
 
     def get(self, key: str) -> BinaryIO:
         full = self._key(key)
-        broken = _boto_exceptions()[2]
+        broken = boto_exceptions()[2]
         for attempt in range(MAX_ATTEMPTS):
             resp = self._call("get_object", key, Key=full)
             if resp["ContentLength"] > SMALL_OBJECT:
@@ -420,7 +412,7 @@ class S3Backend:
                 pass
             if attempt == MAX_ATTEMPTS - 1:
                 raise StorageUnreachable(f"the connection to S3 kept breaking while reading {key}; run the command again")
-            _sleep(attempt)
+            sleep_before_retry(attempt)
         raise AssertionError("unreachable")
 
     def exists(self, key: str) -> bool:
@@ -447,7 +439,7 @@ class S3Backend:
         return sorted(n for n in names if n)
 
     def _pages(self, op: str, **kwargs):
-        e = _boto_exceptions()[0]
+        e = boto_exceptions()[0]
         try:
             for page in self.client.get_paginator(op).paginate(Bucket=self.bucket, **kwargs):
                 yield page
@@ -511,7 +503,7 @@ class S3Backend:
 
     def object_lock_configuration(self) -> dict | None:
         """The bucket's Object Lock configuration, or None if it was created without Object Lock."""
-        e = _boto_exceptions()[0]
+        e = boto_exceptions()[0]
         try:
             cfg = self.client.get_object_lock_configuration(Bucket=self.bucket)
         except e.ClientError as exc:
@@ -526,242 +518,6 @@ class S3Backend:
     def check(self) -> None:
         """Fail with a clear error unless the bucket is there and reachable with these credentials."""
         self._call("head_bucket")
-
-
-def _sleep(attempt: int) -> None:
-    time.sleep(min(2.0, 0.05 * 2 ** attempt) * (0.5 + random.random()))
-
-
-class _Upload(io.RawIOBase):
-    """A create-only S3 object being written: one PutObject, or a multipart upload past one part.
-
-    By default one part is held in memory: when it is full it is sent
-    (botocore reads it in place, see :class:`_PartBody`) before more is
-    accepted. With ``parallel`` N > 0, up to N full parts are sent at once by a
-    small pool while the next one fills.
-    """
-
-    def __init__(self, backend: S3Backend, key: str) -> None:
-        super().__init__()
-        self.b = backend
-        self.key = key
-        self.full = backend._key(key)
-        self._buf = bytearray()  # grows while small; a part-sized buffer, filled in place, past _SMALL
-        self._fill = 0
-        self._upload_id: str | None = None
-        self._parts: list[dict] = []
-        self._done = False
-        self._pool = None
-        self._inflight: list = []
-
-    def writable(self) -> bool:
-        return True
-
-    def write(self, data) -> int:
-        if self._done:
-            raise ValueError("write to a finished S3 upload")
-        view = memoryview(data).cast("B")
-        n = view.nbytes
-        size = self.b.part_size
-        while view:  # parts of exactly part_size, however the caller slices its writes
-            if len(self._buf) < size and self._fill + len(view) > _SMALL:
-                self._buf = self._grow(size)  # from here on filled in place: no reallocation, no copy
-            take = min(len(view), size - self._fill)
-            if len(self._buf) < size:  # still small: append
-                self._buf += view[:take]
-            else:
-                self._buf[self._fill:self._fill + take] = view[:take]
-            self._fill += take
-            view = view[take:]
-            if self._fill == size:
-                self._send_part()
-        return n
-
-    def _grow(self, size: int) -> bytearray:
-        """The part buffer, allocated once at its full size, holding what was written so far."""
-        buf = bytearray(size)
-        buf[:self._fill] = self._buf
-        return buf
-
-    def _send_part(self) -> None:
-        if self._upload_id is None:
-            resp = self.b._call("create_multipart_upload", self.key, Key=self.full, **self.b._lock_args(self.key))
-            self._upload_id = resp["UploadId"]
-        number = len(self._parts) + 1
-        self._parts.append({"PartNumber": number})
-        parallel = self.b.parallel
-        if not parallel:  # one buffer, sent then refilled
-            self._upload_part(number, memoryview(self._buf)[:self._fill])
-            self._fill = 0
-            return
-        part, self._buf, self._fill = memoryview(self._buf)[:self._fill], bytearray(), 0
-        if self._pool is None:
-            from concurrent.futures import ThreadPoolExecutor
-
-            self._pool = ThreadPoolExecutor(parallel, thread_name_prefix="refuge-s3-part")
-        while len(self._inflight) >= parallel:
-            self._inflight.pop(0).result()
-        self._inflight.append(self._pool.submit(self._upload_part, number, part))
-
-    def _upload_part(self, number: int, part: memoryview) -> None:
-        with _PartBody(part) as body:
-            self._send_body(number, body)
-
-    def _send_body(self, number: int, body) -> None:
-        resp = self.b._call("upload_part", self.key, Key=self.full, UploadId=self._upload_id,
-                            PartNumber=number, Body=body)
-        self._parts[number - 1]["ETag"] = resp["ETag"]
-
-    def send_ranges(self, size: int, reader, parallel: int) -> None:
-        """Upload ``size`` bytes as parts read from ``reader(start, length)``, ``parallel`` at once."""
-        from concurrent.futures import ThreadPoolExecutor
-
-        resp = self.b._call("create_multipart_upload", self.key, Key=self.full, **self.b._lock_args(self.key))
-        self._upload_id = resp["UploadId"]
-        step = self.b.part_size
-        starts = list(range(0, size, step))
-        self._parts = [{"PartNumber": n} for n in range(1, len(starts) + 1)]
-
-        def send(n: int) -> None:
-            with reader(starts[n], min(step, size - starts[n])) as body:
-                self._send_body(n + 1, body)
-
-        pool = ThreadPoolExecutor(max(1, parallel), thread_name_prefix="refuge-s3-range")
-        futures = [pool.submit(send, n) for n in range(len(starts))]
-        try:
-            for f in futures:
-                f.result()  # the first failure raises here (the caller aborts the upload)
-        except BaseException:
-            for f in futures:
-                f.cancel()
-            raise
-        finally:
-            pool.shutdown(wait=True)
-
-    def _wait(self) -> None:
-        while self._inflight:
-            self._inflight.pop(0).result()
-
-    def commit(self) -> None:
-        if self._done:
-            return
-        try:
-            if self._upload_id is None:
-                small = self._buf if len(self._buf) == self._fill else bytes(memoryview(self._buf)[:self._fill])
-                self.b._put_small(self.key, small)
-            else:
-                if self._fill:
-                    self._send_part()
-                self._wait()
-                self._complete()
-        except BaseException:
-            self.abort()
-            raise
-        self._finish()
-
-    def _complete(self) -> None:
-        e = _boto_exceptions()[0]
-        for attempt in range(8):
-            try:
-                self.b.client.complete_multipart_upload(
-                    Bucket=self.b.bucket, Key=self.full, UploadId=self._upload_id, IfNoneMatch="*",
-                    MultipartUpload={"Parts": self._parts})
-                return
-            except e.ClientError as exc:
-                code = exc.response.get("Error", {}).get("Code")
-                if code == "ConditionalRequestConflict" and attempt < 7:
-                    _sleep(attempt)
-                    continue
-                if code == "PreconditionFailed" and exc.response["ResponseMetadata"].get("RetryAttempts") \
-                        and self._completed_by_us():
-                    return
-                raise self.b._errors.explain(exc, "complete_multipart_upload", self.key) from None
-            except e.BotoCoreError as exc:
-                raise self.b._errors.explain(exc, "complete_multipart_upload", self.key) from None
-
-    def _completed_by_us(self) -> bool:
-        """After a retried complete met 412: is the object there the one these parts make?"""
-        digests = b""
-        for p in self._parts:
-            tag = p.get("ETag", "").strip('"')
-            if not re.fullmatch(r"[0-9a-f]{32}", tag):
-                return False
-            digests += bytes.fromhex(tag)
-        want = f'"{hashlib.md5(digests).hexdigest()}-{len(self._parts)}"'
-        try:
-            return self.b._call("head_object", self.key, Key=self.full)["ETag"] == want
-        except RefugeError:
-            return False
-
-    def abort(self) -> None:
-        """Forget everything written; nothing is left under the key."""
-        if self._done:
-            return
-        for f in self._inflight:
-            f.cancel()
-        with contextlib.suppress(Exception):
-            self._wait()
-        if self._upload_id is not None:
-            with contextlib.suppress(Exception):
-                self.b.client.abort_multipart_upload(Bucket=self.b.bucket, Key=self.full, UploadId=self._upload_id)
-        self._finish()
-
-    def _finish(self) -> None:
-        self._done = True
-        self._buf, self._fill = bytearray(), 0
-        if self._pool is not None:
-            self._pool.shutdown(wait=True)
-            self._pool = None
-
-    def close(self) -> None:
-        # Closing the stream does not commit: the writer() block's clean exit does.
-        super().close()
-
-
-class _PartBody(io.RawIOBase):
-    """A part's bytes as a seekable stream: botocore sends (and on a retry, re-sends) them without a copy."""
-
-    def __init__(self, data: bytearray) -> None:
-        super().__init__()
-        self._view = memoryview(data)
-        self._pos = 0
-
-    def readable(self) -> bool:
-        return True
-
-    def seekable(self) -> bool:
-        return True
-
-    def readinto(self, buf) -> int:
-        n = max(0, min(len(buf), len(self._view) - self._pos))
-        buf[:n] = self._view[self._pos:self._pos + n]
-        self._pos += n
-        return n
-
-    def read(self, size: int = -1) -> bytes:
-        # Short reads, as raw streams may: botocore hashes and checksums the body in 1 MiB
-        # read()s, two alive at once; 64 KiB pieces keep that off the memory bound.
-        if size is None or size < 0:
-            return self.readall()
-        n = max(0, min(size, _READ_PIECE, len(self._view) - self._pos))
-        data = bytes(self._view[self._pos:self._pos + n])
-        self._pos += n
-        return data
-
-    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
-        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._pos, io.SEEK_END: len(self._view)}[whence]
-        self._pos = max(0, base + offset)
-        return self._pos
-
-    def tell(self) -> int:
-        return self._pos
-
-    def __len__(self) -> int:
-        return len(self._view)
-
-    def close(self) -> None:
-        self._view.release()
-        super().close()
 
 
 class _ObjectStream(io.RawIOBase):
@@ -782,7 +538,7 @@ class _ObjectStream(io.RawIOBase):
     def readinto(self, buf) -> int:
         if self._pos >= self._size:
             return 0
-        broken = _boto_exceptions()[2]
+        broken = boto_exceptions()[2]
         for attempt in range(MAX_ATTEMPTS + 1):
             try:
                 data = self._body.read(min(len(buf), self._size - self._pos)) if self._body else b""
@@ -795,7 +551,7 @@ class _ObjectStream(io.RawIOBase):
                 pass
             if attempt == MAX_ATTEMPTS:
                 break
-            _sleep(attempt)
+            sleep_before_retry(attempt)
             self._reopen()
         raise StorageUnreachable(f"the connection to S3 kept breaking while reading {self.key}; run the command again")
 

@@ -8,6 +8,11 @@
 
 Keys are ``/``-separated opaque ids; no name, reference, title or file name is
 ever part of one.
+
+Backends declare what else they can do (``root``, ``region``,
+``parallel_upload``...) in :class:`Backend`; callers never probe them.
+:func:`open_backend` picks the backend for a location. The modules underneath:
+vault/_objects.py (object keys, the create-only conflict) and vault/s3.py.
 """
 
 from __future__ import annotations
@@ -17,21 +22,24 @@ import errno
 import os
 import secrets
 from pathlib import Path
-from typing import BinaryIO, Iterator, Protocol
+from typing import BinaryIO, Callable, Iterator, Protocol
 
-from .errors import InvalidInput, NotFound, RefugeError
+from ._objects import ObjectExists, check_key
+from .errors import InvalidInput, NotFound
+from .s3 import S3Backend, connection_settings
 
-__all__ = ["Backend", "LocalBackend", "ObjectExists", "open_backend"]
-
-
-class ObjectExists(RefugeError):
-    """A create-only write found its key already taken."""
+__all__ = ["Backend", "LocalBackend", "ObjectExists", "check_key", "open_backend", "PendingFile", "write_atomically"]
 
 
 class Backend(Protocol):
     """What every storage backend provides."""
 
     location: str
+    root: Path | None  # the folder of a local vault; None elsewhere
+    region: str | None  # the cloud region (S3), None locally
+    # {"mode", "days"}: S3 Object Lock retention for audit entries, set from the vault's settings; None for none
+    object_lock: dict | None
+    parallel_upload: bool  # whether put_ranges is there: large objects go up in parts, several at once
 
     def writer(self, key: str) -> contextlib.AbstractContextManager[BinaryIO]:
         """A writable stream; the object appears, create-only, when the block exits cleanly."""
@@ -54,11 +62,20 @@ class Backend(Protocol):
     def delete(self, key: str) -> None:
         """Remove ``key`` (destroying keys, leftovers and purged cases only)."""
 
+    def put_ranges(self, key: str, size: int, reader: Callable[[int, int], BinaryIO]) -> None:
+        """Create-only upload of ``size`` bytes that ``reader(start, length)`` reads again at will.
 
-def _check_key(key: str) -> None:
-    parts = key.split("/")
-    if not key or any(p in ("", ".", "..") or p.startswith(".") for p in parts):
-        raise ValueError(f"invalid object key {key!r}")
+        Only where ``parallel_upload`` is true; elsewhere NotImplementedError.
+        """
+
+    def leftovers(self) -> list[str]:
+        """Names of what interrupted writes left (temporary files, unfinished uploads)."""
+
+    def remove_leftover(self, name: str) -> None:
+        """Remove one leftover listed by :meth:`leftovers`."""
+
+    def modified(self, key: str) -> float | None:
+        """When ``key`` (a ``prefix/``: its newest object; ``.tmp/NAME``: a leftover) was written; None if absent."""
 
 
 class LocalBackend:
@@ -71,13 +88,16 @@ class LocalBackend:
     """
 
     TMP = ".tmp"
+    region = None
+    parallel_upload = False
 
     def __init__(self, root: str | os.PathLike) -> None:
         self.root = Path(root)
         self.location = str(self.root)
+        self.object_lock: dict | None = None  # S3's; a folder locks nothing
 
     def _path(self, key: str) -> Path:
-        _check_key(key)
+        check_key(key)
         return self.root.joinpath(*key.split("/"))
 
     @contextlib.contextmanager
@@ -152,6 +172,19 @@ class LocalBackend:
         with contextlib.suppress(FileNotFoundError):
             self._path(key).unlink()
 
+    def put_ranges(self, key: str, size: int, reader: Callable[[int, int], BinaryIO]) -> None:
+        """Not here: a local write is one stream (``parallel_upload`` is False)."""
+        raise NotImplementedError("a local vault writes each object as one stream")
+
+    def modified(self, key: str) -> float | None:
+        """The file's (or folder's) modification time; None if it is not there."""
+        head, _, name = key.partition("/")
+        try:
+            path = self.root / self.TMP / name if head == self.TMP else self._path(key.rstrip("/"))
+            return os.stat(path).st_mtime
+        except (OSError, ValueError):
+            return None
+
     def leftovers(self) -> list[str]:
         """Temporary files of writes that never completed."""
         tmpdir = self.root / self.TMP
@@ -205,8 +238,6 @@ def open_backend(location: str, **options) -> Backend:
     ``part_size``.
     """
     if str(location).startswith("s3://"):
-        from .s3 import S3Backend, connection_settings
-
         conn = connection_settings(location, options.get("home"), options.get("endpoint_url"), options.get("region"))
         extra = {"part_size": options["part_size"]} if options.get("part_size") else {}
         return S3Backend(location, conn["endpoint_url"], conn["region"], **extra)

@@ -12,6 +12,7 @@ from vault.errors import InvalidInput, VerificationFailed
 from vault.storage import write_atomically
 
 from .._context import Context, parse_time, pass_ctx
+from .._hints import HINTS
 from ..output import echo_json, emit, output_options
 
 # --- audit ---
@@ -111,7 +112,8 @@ def fsck(c: Context, deep: bool, repair: bool, as_json: bool) -> None:
             for obj in removed:
                 click.echo(f"removed {obj} (uncommitted leftover)")
             for p in left:
-                click.echo(f"{p['kind']}: {p['object']}: {p['message']}")
+                hint = HINTS.get(p.get("hint"))
+                click.echo(f"{p['kind']}: {p['object']}: {p['message']}" + (f"; {hint}" if hint else ""))
         if left:
             hint = "; refuge fsck --repair removes the leftovers" if all(p["kind"] == "leftover" for p in left) else ""
             raise VerificationFailed(f"{len(left)} problems found{hint}")

@@ -8,7 +8,14 @@ import click
 
 from vault.errors import InvalidInput
 
-from .._context import SECRET_HELP, SECRET_TEXT, Context, find_case, pass_ctx, write_private
+from .._context import (
+    SECRET_HELP,
+    SECRET_TEXT,
+    Context,
+    find_case,
+    pass_ctx,
+    write_private,
+)
 from ..output import echo_json, emit, output_options
 
 # --- case ---

@@ -10,7 +10,16 @@ from vault.core import DOC_TYPES, Vault
 from vault.errors import InvalidInput
 from vault.storage import write_atomically
 
-from .._context import SECRET_HELP, SECRET_TEXT, Context, find_case, parse_date, pass_ctx, read_lines
+from .._context import (
+    SECRET_HELP,
+    SECRET_TEXT,
+    Context,
+    find_case,
+    parse_date,
+    pass_ctx,
+    read_lines,
+)
+from ..errors import describe, show
 from ..output import emit, output_options
 
 # --- doc ---
@@ -54,7 +63,7 @@ def doc_add(c: Context, ref, files, doc_type, tags, person, lang, title, transla
         for d in added:
             click.echo(d.id)
     for r in failed:
-        click.echo(f"refuge: error: {r.error}", err=True)
+        show(describe(r.error))
     if failed:
         sys.exit(1)
 

@@ -8,6 +8,7 @@ from vault.errors import InvalidInput
 from vault.storage import write_atomically
 
 from .._context import Context, pass_ctx, password_file, read_input
+from ..errors import describe
 from ..output import cell, echo_json, output_options
 
 # --- keys ---
@@ -89,7 +90,7 @@ def keys_org_cert(c: Context, output: str | None, with_chain: bool) -> None:
     with vault.audited("keys.org.cert"):
         cert = orgkey.current(vault)
         if cert is None:
-            raise InvalidInput(orgkey.NO_ORG_KEY)
+            raise InvalidInput(orgkey.NO_ORG_KEY, hint="org-generate")
     pem = cert.chain_pem if with_chain else cert.cert_pem
     if output:
         write_atomically(output, lambda f: f.write(pem))
@@ -112,7 +113,7 @@ def keys_org_show(c: Context, as_json: bool) -> None:
     if as_json:
         echo_json(info)
     elif info is None:
-        click.echo(orgkey.NO_ORG_KEY)
+        click.echo(describe(InvalidInput(orgkey.NO_ORG_KEY, hint="org-generate")))
     else:
         for k in ("version", "subject", "issuer", "not_before", "not_after", "sha256", "tsa"):
             click.echo(f"{k + ':':12}{cell(info[k]) or 'none'}")

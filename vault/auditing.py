@@ -1,0 +1,89 @@
+"""The audit log of an opened vault: recording actions, reading and verifying entries.
+
+The log itself (sealed entries, Merkle tree, checkpoints) is vault/audit.py;
+this layer decides who may read what. Functions take the opened vault as ``v``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+
+from . import audit
+from .cases import cases, case_ids, find_case
+from .errors import NotFound, NotPermitted
+from .people import MEMBER_ROLES, require_role, signers
+from .storage import ObjectExists
+
+__all__ = ["audited", "audit_entries", "verify_audit", "save_checkpoint", "prove_entry"]
+
+
+@contextlib.contextmanager
+def audited(v, action: str, **targets):
+    """Record one audit entry for the block: ok, denied (NotPermitted) or error.
+
+    The block may fill in targets it resolves later through the yielded dict.
+    """
+    found = {k: t for k, t in targets.items() if t}
+    result = "error"
+    try:
+        yield found
+        result = "ok"
+    except NotPermitted:
+        result = "denied"
+        raise
+    finally:
+        body = {"actor": v.me.user_id, "name": v.me.name, "role": v.role, "action": action, "result": result}
+        body.update({k: t for k, t in found.items() if t})
+        v.audit_log.append(v.me, body)
+
+
+def audit_entries(v, case: str | None = None, user: str | None = None, action: str | None = None,
+                  result: str | None = None, since: str | None = None, until: str | None = None) -> list[dict]:
+    """Audit entries, unsealed and filtered; members see only their own and their cases'."""
+    case_id = None
+    if case:
+        case_id = case if case in case_ids(v) else None
+        if case_id is None and v.role in MEMBER_ROLES:
+            case_id = find_case(v, case).id
+        if case_id is None:
+            raise NotFound(f"no case with id {case}; auditors filter by case id (see the case column)")
+    mine = {c.id for c in cases(v)} if v.role in MEMBER_ROLES else None
+    out = []
+    for e in v.audit_log.entries():
+        b = e.body
+        if mine is not None and b.get("actor") != v.me.user_id and b.get("case") not in mine:
+            continue
+        if (case_id and b.get("case") != case_id) or (user and b.get("name") != user) \
+                or (action and b.get("action") != action and not b.get("action", "").startswith(action + ".")) \
+                or (result and b.get("result") != result) or (since and e.time < since) or (until and e.time > until):
+            continue
+        out.append({"seq": e.seq, "time": e.time, "user_id": b.get("actor"), **{k: x for k, x in b.items() if k != "actor"}})
+    return out
+
+
+def verify_audit(v, checkpoint_text: str | None = None) -> audit.Report:
+    """Verify the whole log, against a checkpoint held elsewhere and the newest one stored in the vault."""
+    require_role(v, "auditor", "admin", doing="verifying the audit log")
+    pubs = signers(v)
+    checkpoints = []
+    if checkpoint_text is not None:
+        checkpoints.append(audit.open_checkpoint(checkpoint_text, v.id, pubs)[0])
+    stored = v.backend.children(audit.CHECKPOINT_PREFIX)
+    if stored:
+        with v.backend.get(audit.CHECKPOINT_PREFIX + stored[-1]) as f:
+            checkpoints.append(audit.open_checkpoint(f.read().decode(), v.id, pubs)[0])
+    return audit.verify(v.audit_log, pubs, checkpoints)
+
+
+def save_checkpoint(v, report: audit.Report) -> str:
+    """Sign a checkpoint of a verified log and keep a copy in the vault; returns its text."""
+    text = audit.sign_checkpoint(v.id, report.entries, report.root, v.me)
+    with contextlib.suppress(ObjectExists):
+        v.backend.put(f"{audit.CHECKPOINT_PREFIX}{report.entries:012d}-{v.me.user_id}", text.encode())
+    return text
+
+
+def prove_entry(v, seq: int) -> dict:
+    """An inclusion proof of one entry, checkable by anyone with the entry's bytes."""
+    require_role(v, "auditor", "admin", doing="proving audit entries")
+    return audit.prove(v.audit_log, seq)

@@ -1,0 +1,349 @@
+"""Documents of a case, and what the case records about them.
+
+Adding, reading and tagging documents; the disclosure records of packets sent;
+the cache of recognised text; redaction rules, consent and page reviews. Every
+original is an age file encrypted to the case's current key version, stored
+byte-exact (``cases/<case>/blobs/<blob>``), and described by signed events.
+Functions take the opened vault as ``v``.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import hashlib
+import io
+import json
+import os
+from dataclasses import dataclass
+from typing import BinaryIO, Callable, Iterable
+
+from . import _pipe, age, casekeys, intake
+from ._ids import random_id
+from .cases import DOC_TYPES, Case, Document, append_case, before_write, case_ids, load_case, require_open
+from .errors import InvalidInput, NotFound, RefugeError, VerificationFailed
+from .events import canonical
+from .people import require_role
+
+__all__ = ["AddResult", "find_document", "add_documents", "read_document", "document_bytes", "tag",
+           "record_packet", "find_packet", "packet_bytes", "add_redaction", "remove_redaction",
+           "record_consent", "mark_reviewed", "ocr_results", "save_ocr"]
+
+
+@dataclass
+class AddResult:
+    """The outcome of adding one file of a batch."""
+
+    path: str
+    document: Document | None = None
+    error: RefugeError | None = None
+
+
+def find_document(v, doc_id: str) -> tuple[Case, Document]:
+    """A document of one of my cases, by id, with its case."""
+    case_id, sep, _ = doc_id.partition("-")
+    if not sep or case_id not in case_ids(v):
+        raise NotFound(f"no document {doc_id}", hint="doc-list")
+    case = load_case(v, case_id)
+    doc = case.documents.get(doc_id)
+    if doc is None:
+        raise NotFound(f"no document {doc_id}", hint="doc-list")
+    return case, doc
+
+
+# --- adding ------------------------------------------------------------------------------
+
+
+def add_documents(
+    v,
+    case: Case,
+    paths: list[str],
+    type: str,
+    tags: Iterable[str] = (),
+    person: str | None = None,
+    lang: str | None = None,
+    title: str | None = None,
+    translation_of: str | None = None,
+    supersedes: str | None = None,
+    limit: int = intake.DEFAULT_LIMIT,
+    translator: str | None = None,
+    dialect: str | None = None,
+) -> list[AddResult]:
+    """Add files to a case; each succeeds or fails alone and a failure leaves no trace."""
+    require_role(v, "lawyer", "case-lead", doing="adding documents")
+    casekeys.require_member(v, case.id)
+    require_open(v, case.id)
+    if type not in DOC_TYPES:
+        raise InvalidInput(f"unknown document type {type}; use one of {', '.join(DOC_TYPES)}")
+    if translation_of and translation_of not in case.documents:
+        raise InvalidInput(f"the document it translates, {translation_of}, is not a document of this case",
+                           hint="translation-of")
+    if supersedes and supersedes not in case.documents:
+        raise InvalidInput(f"the document it replaces, {supersedes}, is not a document of this case",
+                           hint="supersedes")
+    if supersedes and len(paths) != 1:
+        raise InvalidInput("a new version of a document takes exactly one file", hint="supersedes-one")
+    if (translator or dialect) and not translation_of:
+        raise InvalidInput("a translator and a dialect describe a translation; name the document it translates too",
+                           hint="translation-of")
+    before_write(v, case)
+    results = []
+    for i, path in enumerate(paths, 1):
+        label = f"file {i}" if len(paths) > 1 else "the file"
+        try:
+            results.append(AddResult(path, _add_one(v, case, path, label, type, list(tags), person, lang, title,
+                                                    translation_of, supersedes, limit, translator, dialect)))
+        except RefugeError as e:
+            results.append(AddResult(path, error=e))
+    return results
+
+
+def _add_one(v, case, path, label, type, tags, person, lang, title, translation_of, supersedes, limit,
+             translator=None, dialect=None) -> Document:
+    found = intake.inspect_isolated(path, limit, label)
+    version, recipient = casekeys.current_recipient(v, case.id)
+    blob = random_id(15)
+    digest, size = _store_blob(v, f"cases/{case.id}/blobs/{blob}", path, recipient)
+    if size != found.size:
+        v.backend.delete(f"cases/{case.id}/blobs/{blob}")  # never committed: leave no trace
+        raise InvalidInput(f"{label} changed while it was being added; add it again")
+    filename = os.path.basename(path)
+    if supersedes:
+        old = case.documents[supersedes]
+        doc_id, number = old.id, old.version + 1
+        meta = {"type": type or old.type, "title": title or old.title, "tags": sorted(set(old.tags) | set(tags)),
+                "person": person or old.person, "lang": lang or old.lang,
+                "translation_of": translation_of or old.translation_of}
+    else:
+        doc_id, number = f"{case.id}-{random_id(5)}", 1
+        meta = {"type": type, "title": title or os.path.splitext(filename)[0], "tags": sorted(set(tags)),
+                "person": person, "lang": lang, "translation_of": translation_of}
+    if translator:
+        meta.update(translator=translator, dialect=dialect)
+    data = {"id": doc_id, "version": number, "blob": blob, "key_version": version, "filename": filename,
+            "size": size, "sha256": digest, "mime": found.mime, "flags": list(found.flags), **meta}
+    append_case(v, case, "doc.added", data)
+    return case.documents[doc_id]
+
+
+def _store_blob(v, key: str, path: str, recipient) -> tuple[str, int]:
+    """Encrypt a file into the vault, hashing it on another thread; returns (SHA-256, size).
+
+    A size of -1 means the file changed while it was read.
+    """
+    if v.backend.parallel_upload:
+        return _store_blob_in_parts(v, key, path, recipient)
+    sha = hashlib.sha256()
+    with open(path, "rb", buffering=0) as src, v.backend.writer(key) as dst:
+        enc = age.Encryptor([recipient], dst)
+        # Small buffers: on S3 the upload holds a whole part already (doc add has speed to spare).
+        size = _pipe.tee(src.readinto, [sha.update, enc.write], size=256 * 1024)
+        enc.close()  # only after a complete read: the final chunk marks the end
+    return sha.hexdigest(), size
+
+
+def _store_blob_in_parts(v, key: str, path: str, recipient) -> tuple[str, int]:
+    """S3: parts encrypted as they are sent, several at once and none held in memory
+    (age.EncryptedFile); the file is hashed alongside and must not change meanwhile."""
+    with open(path, "rb", buffering=0) as src:
+        fd = src.fileno()
+        before = os.fstat(fd)
+        encrypted = age.EncryptedFile([recipient], fd, before.st_size)
+        sha = hashlib.sha256()
+
+        def hash_all() -> int:
+            pos = 0
+            while chunk := os.pread(fd, 256 * 1024, pos):
+                sha.update(chunk)
+                pos += len(chunk)
+            return pos
+
+        with concurrent.futures.ThreadPoolExecutor(1) as pool:
+            hashed = pool.submit(hash_all)
+            try:
+                v.backend.put_ranges(key, encrypted.size, encrypted.reader)
+            except age.PayloadError:  # a chunk came back short: the file shrank
+                return sha.hexdigest(), -1
+            size = hashed.result()
+        after = os.fstat(fd)
+    if (after.st_size, after.st_mtime_ns) != (before.st_size, before.st_mtime_ns) or size != before.st_size:
+        v.backend.delete(key)  # never committed: leave no trace
+        return sha.hexdigest(), -1
+    return sha.hexdigest(), size
+
+
+# --- reading and tagging -----------------------------------------------------------------
+
+
+def read_document(v, doc: Document, dst: BinaryIO, version: int | None = None) -> None:
+    """Decrypt a document into ``dst``, checking its SHA-256 as it streams."""
+    identities = casekeys.require_member(v, doc.case_id)
+    entry = doc.versions[-1] if version is None else next(
+        (e for e in doc.versions if e["version"] == version), None)
+    if entry is None:
+        raise NotFound(f"document {doc.id} has no version {version}; it has {len(doc.versions)}")
+    sha = hashlib.sha256()
+    with v.backend.get(f"cases/{doc.case_id}/blobs/{entry['blob']}") as src:
+        try:
+            with age.Decryptor(list(identities.values()), src) as dec:
+                _pipe.tee(dec.readinto, [sha.update, dst.write])
+        except age.AgeError:
+            raise VerificationFailed(f"document {doc.id} does not decrypt: its stored copy was damaged or altered") from None
+    if sha.hexdigest() != entry["sha256"]:
+        raise VerificationFailed(f"document {doc.id} does not match its recorded SHA-256: it was altered")
+
+
+def document_bytes(v, doc: Document) -> bytes:
+    """A document's latest version, decrypted in memory (never on disk)."""
+    buf = io.BytesIO()
+    read_document(v, doc, buf)
+    return buf.getvalue()
+
+
+def tag(v, doc_id: str, add: Iterable[str], remove: Iterable[str]) -> Document:
+    """Add and remove tags of a document (lawyers and case leads who are members)."""
+    require_role(v, "lawyer", "case-lead", doing="tagging documents")
+    case, doc = find_document(v, doc_id)
+    add, remove = sorted(set(add)), sorted(set(remove))
+    if not add and not remove:
+        raise InvalidInput("nothing to change", hint="tag-change")
+    before_write(v, case)
+    append_case(v, case, "doc.tagged", {"id": doc.id, "add": add, "remove": remove})
+    return case.documents[doc.id]
+
+
+# --- disclosure records --------------------------------------------------------------------
+
+
+def record_packet(v, case: Case, volumes: list[bytes], record: dict) -> dict:
+    """Store a built packet's exact bytes (encrypted) and its manifest in the case."""
+    casekeys.require_member(v, case.id)
+    require_open(v, case.id)
+    before_write(v, case)
+    stored = []
+    for n, data in enumerate(volumes, 1):
+        blob, version = casekeys.store_bytes(v, case.id, data)
+        stored.append({"volume": n, "blob": blob, "key_version": version, "size": len(data),
+                       "sha256": hashlib.sha256(data).hexdigest()})
+    packet_id = f"{case.id}-p{random_id(5)}"
+    append_case(v, case, "packet.built", dict(record, id=packet_id, volumes=stored))
+    return case.packets[-1]
+
+
+def find_packet(v, packet_id: str) -> tuple[Case, dict]:
+    """A recorded packet of one of my cases, by id, with its case."""
+    case_id = packet_id.partition("-")[0]
+    if case_id not in case_ids(v):
+        raise NotFound(f"no packet {packet_id}", hint="packet-history")
+    case = load_case(v, case_id)
+    for p in case.packets:
+        if p["id"] == packet_id:
+            return case, p
+    raise NotFound(f"no packet {packet_id}", hint="packet-history")
+
+
+def packet_bytes(v, case: Case, packet: dict, volume: int = 1) -> bytes:
+    """The exact bytes of one volume of a recorded packet."""
+    identities = casekeys.require_member(v, case.id)
+    entry = next((e for e in packet["volumes"] if e["volume"] == volume), None)
+    if entry is None:
+        raise NotFound(f"packet {packet['id']} has no volume {volume}; it has {len(packet['volumes'])}")
+    with v.backend.get(f"cases/{case.id}/blobs/{entry['blob']}") as src:
+        try:
+            data = age.decrypt_bytes(list(identities.values()), src.read())
+        except age.AgeError:
+            raise VerificationFailed(f"packet {packet['id']} does not decrypt: it was altered") from None
+    if hashlib.sha256(data).hexdigest() != entry["sha256"]:
+        raise VerificationFailed(f"packet {packet['id']} does not match its recorded SHA-256")
+    return data
+
+
+# --- redaction rules, consent, reviews -------------------------------------------------------
+
+
+def add_redaction(v, case: Case, rule: dict) -> dict:
+    """Record a redaction rule: a term with a category, or a region of a document page.
+
+    The rules are secret (they name what must not leak), so they live only in
+    the case's encrypted events.
+    """
+    require_role(v, "lawyer", "case-lead", doing="adding redaction rules")
+    casekeys.require_member(v, case.id)
+    if rule["kind"] == "region" and rule["doc"] not in case.documents:
+        raise InvalidInput(f"{rule['doc']} is not a document of this case", hint="doc-list")
+    before_write(v, case)
+    append_case(v, case, "redaction.added", dict(rule, id=f"r{random_id(5)}"))
+    return case.redactions[-1]
+
+
+def remove_redaction(v, case: Case, rule_id: str) -> None:
+    """Remove a redaction rule by id."""
+    require_role(v, "lawyer", "case-lead", doing="removing redaction rules")
+    if not any(r["id"] == rule_id for r in case.redactions):
+        raise NotFound(f"no redaction rule {rule_id}", hint="redact-list")
+    before_write(v, case)
+    append_case(v, case, "redaction.removed", {"id": rule_id})
+
+
+def record_consent(v, case: Case, action: str, recipient: str, docs: Iterable[str] = (),
+                   expires: str | None = None, note: str = "") -> dict:
+    """Record that the person gave (``granted``) or took back (``withdrawn``) consent."""
+    require_role(v, "case-lead", doing="recording consent")
+    casekeys.require_member(v, case.id)
+    docs = sorted(set(docs))
+    for d in docs:
+        if d not in case.documents:
+            raise InvalidInput(f"the consent names {d}, which is not a document of this case", hint="consent-doc")
+    before_write(v, case)
+    data = {"recipient": recipient, "docs": docs}
+    if action == "granted":
+        data.update(expires=expires, note=note)
+    append_case(v, case, f"consent.{action}", data)
+    return case.consents[-1]
+
+
+def mark_reviewed(v, doc_id: str, pages: Iterable[int],
+                  count_pages: Callable[[Document], int] | None = None) -> tuple[Case, Document, list[int]]:
+    """Record that I looked at these pages of a document's latest version (case leads).
+
+    ``count_pages(doc)``, when given, says how many pages the document has.
+    """
+    require_role(v, "case-lead", doing="marking pages reviewed")
+    case, doc = find_document(v, doc_id)
+    pages = sorted(set(pages))
+    if not pages or any(p < 1 for p in pages):
+        raise InvalidInput("give the pages reviewed (1 or more)", hint="review-page")
+    if count_pages is not None and pages[-1] > (n := count_pages(doc)):
+        raise InvalidInput(f"{doc.id} has {n} page{'s' if n != 1 else ''}; give pages 1 to {n}", hint="review-page")
+    before_write(v, case)
+    for page in pages:
+        append_case(v, case, "redaction.reviewed", {"doc": doc.id, "version": doc.version, "page": page})
+    return case, doc, pages
+
+
+# --- recognised text -----------------------------------------------------------------------
+
+
+def ocr_results(v, case: Case) -> dict[str, dict]:
+    """Recognition results kept in the case: key -> {page index: words}, decrypted in memory."""
+    identities = casekeys.require_member(v, case.id)
+    out = {}
+    for key, entry in case.ocr.items():
+        try:
+            with v.backend.get(f"cases/{case.id}/blobs/{entry['blob']}") as f:
+                out[key] = json.loads(age.decrypt_bytes(list(identities.values()), f.read()))
+        except (NotFound, age.AgeError, ValueError):
+            continue  # a damaged cache entry is recognised again
+    return out
+
+
+def save_ocr(v, case: Case, results: dict[str, dict], docs: dict[str, str]) -> None:
+    """Keep new recognition results in the case, encrypted like documents (``docs``: key -> doc id)."""
+    if not results or v.directory.status(case.id).closed_at:
+        return  # a closed case takes no new events; plans of it recognise again
+    casekeys.require_member(v, case.id)
+    before_write(v, case)
+    for key, pages in results.items():
+        if key in case.ocr:
+            continue
+        blob, _ = casekeys.store_bytes(v, case.id, canonical(pages))
+        append_case(v, case, "ocr.cached", {"key": key, "doc": docs.get(key, ""), "blob": blob})

@@ -1,0 +1,168 @@
+"""fsck: check every object a person can check, and repair what interrupted writes left.
+
+A problem is ``{"object", "kind", "message"}`` (and ``"hint"``, a code for
+the way out, where there is one). Kinds: ``damaged``, ``bad signature``,
+``missing``, ``broken``, ``altered``, ``purge incomplete``, and ``leftover``:
+something an interrupted write left that was never committed, which
+:func:`repair` may remove. Functions take the opened vault as ``v``.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+
+from . import age, audit, casekeys
+from .cases import Case, fold
+from .documents import read_document
+from .errors import NotFound, NotPermitted, VerificationFailed
+from .events import verify_record
+from .people import signers
+
+__all__ = ["fsck", "repair"]
+
+
+class _Problems(list):
+    def add(self, obj: str, kind: str, message: str, hint: str | None = None) -> None:
+        self.append({"object": obj, "kind": kind, "message": message, **({"hint": hint} if hint else {})})
+
+
+def fsck(v, deep: bool = False) -> list[dict]:
+    """Check every object this person can check; returns the problems found.
+
+    Without case keys (admins, auditors) it checks age headers, key-version
+    markers and the audit log; for each case the person is a member of it
+    also folds every event from the first (ignoring the cache) and checks
+    that every document's blob is there, and with ``deep`` that it decrypts
+    to its recorded SHA-256. Leftovers of interrupted writes are reported
+    with kind ``leftover``: they were never committed and ``repair`` may
+    remove them.
+    """
+    problems = _Problems()
+    pubs = signers(v)
+    _check_objects(v, problems)
+    _check_purges(v, problems)
+    for cid in v.case_ids():
+        _check_key_versions(v, cid, pubs, problems)
+        _check_case(v, cid, deep, problems)
+    report = audit.verify(v.audit_log, pubs)
+    if not report.ok:
+        problems.add("audit/", report.problem.kind, report.problem.message)
+    return list(problems)
+
+
+def _check_objects(v, problems: _Problems) -> None:
+    """Leftover temporary files, and objects that are not age files."""
+    for name in v.backend.leftovers():
+        problems.add(f".tmp/{name}", "leftover", "a temporary file of an interrupted write")
+    for key in list(v.backend.list("directory/")) + list(v.backend.list("cases/")):
+        if "/versions/" in key or "/escrow/" in key:  # signed JSON markers; KMS ciphertext blobs
+            continue
+        with v.backend.get(key) as f:
+            try:
+                age.read_header(f)
+            except age.AgeError:
+                problems.add(key, "damaged", "not a valid age file")
+
+
+def _check_purges(v, problems: _Problems) -> None:
+    for cid, st in sorted(v.directory.cases.items()):
+        prefix = casekeys.case_prefix(cid)
+        if st.purged_at and any(True for _ in v.backend.list(prefix)):
+            problems.add(prefix, "purge incomplete", f"a purge of case {cid} was interrupted; an admin finishes it",
+                         hint="case-purge")
+
+
+def _check_key_versions(v, cid: str, pubs: dict[str, bytes], problems: _Problems) -> None:
+    """Key-version markers signed, no uncommitted versions, and escrow copies where KMS is on."""
+    committed = set(casekeys.versions(v, cid))
+    for n in v.backend.children(f"cases/{cid}/versions/"):
+        with v.backend.get(f"cases/{cid}/versions/{n}") as f:
+            try:
+                marker = json.loads(f.read())
+                ok = verify_record(marker, pubs.get(marker.get("author"), b"")) and marker.get("version") == int(n)
+            except ValueError:
+                ok = False
+        if not ok:
+            problems.add(f"cases/{cid}/versions/{n}", "bad signature", "a key-version marker does not verify")
+    for n in v.backend.children(f"cases/{cid}/keys/"):
+        if n.isdigit() and int(n) not in committed:
+            problems.add(f"cases/{cid}/keys/{n}/", "leftover", "a key version that was never committed")
+    escrowed = {int(n) for n in v.backend.children(f"cases/{cid}/escrow/") if n.isdigit()}
+    for n in sorted(escrowed - committed):
+        problems.add(f"cases/{cid}/escrow/{n:04d}", "leftover", "the escrow copy of a key version never committed")
+    if v.settings.get("kms"):
+        for n in sorted(committed - escrowed):
+            problems.add(f"cases/{cid}/escrow/{n:04d}", "missing", "a key version has no KMS escrow copy")
+
+
+def _check_case(v, cid: str, deep: bool, problems: _Problems) -> None:
+    """A case I am a member of: its events from the first, its blobs, and with ``deep`` their contents."""
+    try:
+        identities = casekeys.require_member(v, cid)
+    except (NotPermitted, NotFound, VerificationFailed):
+        return  # not mine, or my key is damaged (reported above)
+    try:
+        case = fold(v, cid, identities.values())
+    except VerificationFailed as e:
+        problems.add(f"cases/{cid}/events/", "broken", str(e))
+        return
+    if not case.last_seq:
+        problems.add(f"cases/{cid}/", "leftover", "a case whose creation was interrupted before its first event")
+        return
+    referenced = {e["blob"] for d in case.documents.values() for e in d.versions}
+    referenced |= {e["blob"] for p in case.packets for e in p["volumes"]}
+    referenced |= {e["blob"] for e in case.ocr.values()}
+    present = set(v.backend.children(f"cases/{cid}/blobs/"))
+    for blob in sorted(referenced - present):
+        problems.add(f"cases/{cid}/blobs/{blob}", "missing", "a recorded document or packet is missing")
+    for blob in sorted(present - referenced):
+        problems.add(f"cases/{cid}/blobs/{blob}", "leftover", "a blob no event records (an interrupted add)")
+    if deep:
+        _check_contents(v, case, present, problems)
+
+
+def _check_contents(v, case: Case, present: set[str], problems: _Problems) -> None:
+    for d in case.documents.values():
+        for e in d.versions:
+            if e["blob"] not in present:
+                continue
+            try:
+                read_document(v, d, _Discard(), e["version"])
+            except VerificationFailed as err:
+                problems.add(f"cases/{case.id}/blobs/{e['blob']}", "altered", str(err))
+
+
+def repair(v, problems: list[dict]) -> list[str]:
+    """Remove the leftovers of interrupted writes that fsck found; returns what was removed.
+
+    Only leftovers older than a minute are touched, so a write still in
+    progress in another process is never removed under it.
+    """
+    removed = []
+    for p in problems:
+        if p["kind"] != "leftover" or not old_enough(v, p["object"]):
+            continue
+        obj = p["object"]
+        if obj.startswith(".tmp/"):
+            v.backend.remove_leftover(obj[5:])
+        elif obj.endswith("/"):
+            for key in list(v.backend.list(obj)):
+                v.backend.delete(key)
+        else:
+            v.backend.delete(obj)
+        removed.append(obj)
+    return removed
+
+
+def old_enough(v, obj: str, seconds: float = 60) -> bool:
+    """Whether ``obj`` (a key, a ``prefix/`` or a ``.tmp/`` leftover) was last written over ``seconds`` ago."""
+    written = v.backend.modified(obj)
+    return written is not None and time.time() - written > seconds
+
+
+class _Discard:
+    """A sink that drops what it is given (fsck --deep reads documents only to check them)."""
+
+    def write(self, data) -> int:
+        return len(data)
