@@ -109,13 +109,18 @@ def test_a_worker_answer_is_data_never_code():
 # --- the unlock agent and the CLI process ----------------------------------------------------------
 
 
-def _agent_pid(world) -> int:
+def _agent_pid(folder: Path) -> int:
+    """The pid of the agent listening in ``folder``, from its socket's peer credentials."""
+    import socket
+    import struct
+
     for _ in range(50):
-        p = subprocess.run(["pgrep", "-f", "-n", "vault.agent"], capture_output=True, text=True)
-        if p.stdout.strip():
-            return int(p.stdout.split()[0])
+        for sock in folder.glob("*.sock"):
+            with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+                s.connect(str(sock))
+                return struct.unpack("3i", s.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i")))[0]
         time.sleep(0.1)
-    raise AssertionError("no agent process")
+    raise AssertionError("no agent socket")
 
 
 @local
@@ -127,7 +132,7 @@ def test_the_agent_holds_no_passphrase_and_cannot_dump_core(world, tmp_path, mon
     p = subprocess.run([sys.executable, "-P", "-m", "refuge", "unlock", "--timeout", "2"], env=world.env("bob", **env_tmp),
                        cwd=work, capture_output=True, timeout=60)
     assert p.returncode == 0, p.stderr
-    pid = _agent_pid(world)
+    pid = _agent_pid(tmp_path / f"refuge-agent-{os.getuid()}")
     try:
         limits = Path(f"/proc/{pid}/limits").read_text()
         assert [line.split()[-3:-1] for line in limits.splitlines() if line.startswith("Max core file size")] == [["0", "0"]]
