@@ -146,6 +146,7 @@ def _agent_main(fd: int, path: str, seconds: float) -> None:
     identity = sys.stdin.buffer.read().decode()
     sys.stdin.close()
     listener = socket.socket(fileno=fd)
+    listener.listen(8)  # again, so that clients' peer credentials name this process, not the one that bound it
     try:
         _serve(listener, Path(path), identity, time.monotonic() + seconds)
     finally:
