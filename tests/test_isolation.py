@@ -118,7 +118,12 @@ def _agent_pid(folder: Path) -> int:
         for sock in folder.glob("*.sock"):
             with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
                 s.connect(str(sock))
-                return struct.unpack("3i", s.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i")))[0]
+                pid = struct.unpack("3i", s.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i")))[0]
+            try:  # until the agent listens itself, the credentials are those of the command that started it
+                if b"vault.agent" in Path(f"/proc/{pid}/cmdline").read_bytes():
+                    return pid
+            except OSError:
+                pass
         time.sleep(0.1)
     raise AssertionError("no agent socket")
 
