@@ -12,7 +12,7 @@ import click
 
 from vault import agent
 from vault.core import Vault
-from vault.errors import InvalidInput, Locked, RefugeError
+from vault.errors import InvalidInput, Locked, NotFound, NotPermitted, RefugeError
 from vault.identity import Home, SecretIdentity, check_name, check_passphrase
 from vault.storage import write_atomically
 
@@ -116,10 +116,29 @@ def new_passphrase(name: str, passphrase_file: str | None) -> str:
 
 
 def find_case(vault: Vault, ref: str, targets: dict):
-    """Find a case of mine and name it (its opaque id) in the command's audit entry."""
-    found = vault.find_case(ref)
+    """Find a case of mine and name it (its opaque id) in the command's audit entry.
+
+    What was typed never reaches the audit log: a reference that names no case
+    of mine is recorded as a keyed hash only.
+    """
+    try:
+        found = vault.find_case(ref)
+    except (NotFound, NotPermitted):
+        targets["unresolved"] = vault.typed_hash(ref)
+        raise
     targets["case"] = found.id
     return found
+
+
+def find_document(vault: Vault, doc_id: str, targets: dict):
+    """Find a document of one of my cases and name it (case and document ids) in the audit entry."""
+    try:
+        case, doc = vault.find_document(doc_id)
+    except (NotFound, NotPermitted):
+        targets["unresolved"] = vault.typed_hash(doc_id)
+        raise
+    targets.update(case=case.id, doc=doc.id)
+    return case, doc
 
 
 def read_input(path: str, what: str) -> bytes:

@@ -93,3 +93,25 @@ def test_a_missing_secret_file_is_one_line_and_nothing_stored(case_world, tmp_pa
     assert p.returncode == 1
     assert p.stderr.decode().count("\n") == 1 and "cannot be read" in p.stderr.decode()
     assert len(json.loads(case_world.ok("doc", "list", "MX-0001", "--json", user="bob"))) == 1
+
+
+@local
+def test_what_people_type_never_reaches_the_audit_log(case_world, tmp_path):
+    typed = "Maria Lopez rape testimony"
+    attempts = [("doc", "get", typed, "-o", str(tmp_path / "out.pdf")), ("doc", "list", typed),
+                ("doc", "tag", typed, "--add", "x"), ("packet", "get", typed, "-o", str(tmp_path / "p.pdf")),
+                ("redact", "reviewed", typed, "--page", "1"), ("consent", "list", typed), ("case", "hold", typed)]
+    for args in attempts:
+        p = case_world.run(*args, user="erin")
+        assert p.returncode in (1, 4), (args, p.stderr)
+    assert not (tmp_path / "out.pdf").exists()
+    entries = json.loads(case_world.ok("audit", "log", "--json", user="dave"))
+    text = json.dumps(entries)
+    assert "Maria" not in text and "testimony" not in text
+    failed = [e for e in entries if e["result"] != "ok" and e["name"] == "erin"]
+    assert len(failed) == len(attempts)
+    assert all(e["unresolved"].startswith("hmac:") for e in failed)
+    assert len({e["unresolved"] for e in failed}) == 1  # the same typed text, the same keyed hash
+    case_world.ok("doc", "get", case_world.decl, "-o", str(tmp_path / "decl.pdf"), user="bob")
+    got = json.loads(case_world.ok("audit", "log", "--action", "doc.get", "--result", "ok", "--json", user="dave"))[-1]
+    assert got["doc"] == case_world.decl and got["case"] == case_world.decl.partition("-")[0]

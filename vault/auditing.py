@@ -7,14 +7,17 @@ this layer decides who may read what. Functions take the opened vault as ``v``.
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import hmac
 
 from . import audit
-from .cases import cases, case_ids, find_case
+from .audit import seal_key
+from .cases import case_ids, cases, find_case
 from .errors import NotFound, NotPermitted
 from .people import MEMBER_ROLES, require_role, signers
 from .storage import ObjectExists
 
-__all__ = ["audited", "audit_entries", "verify_audit", "save_checkpoint", "prove_entry"]
+__all__ = ["audited", "audit_entries", "verify_audit", "save_checkpoint", "prove_entry", "typed_hash"]
 
 
 @contextlib.contextmanager
@@ -35,6 +38,19 @@ def audited(v, action: str, **targets):
         body = {"actor": v.me.user_id, "name": v.me.name, "role": v.role, "action": action, "result": result}
         body.update({k: t for k, t in found.items() if t})
         v.audit_log.append(v.me, body)
+
+
+def typed_hash(v, text: str) -> str:
+    """What the audit log keeps of something a person typed that named nothing: a keyed hash.
+
+    Audit bodies are read by every enrolled person, so a mistyped reference or a
+    title typed as an id ("Maria Lopez testimony") must not be written there.
+    The hash is keyed with the vault's directory identity, so the storage holder
+    cannot test guesses against it; it lets an auditor see that two failed
+    attempts typed the same thing.
+    """
+    key = hmac.new(seal_key(str(v._dir_identity)), b"refuge typed text v1", hashlib.sha256).digest()
+    return "hmac:" + hmac.new(key, text.encode(), hashlib.sha256).hexdigest()[:20]
 
 
 def audit_entries(v, case: str | None = None, user: str | None = None, action: str | None = None,

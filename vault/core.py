@@ -160,6 +160,7 @@ class Vault:
     verify_audit = auditing.verify_audit
     save_checkpoint = auditing.save_checkpoint
     prove_entry = auditing.prove_entry
+    typed_hash = auditing.typed_hash
 
     # --- case keys (casekeys.py) --------------------------------------------------
     _case_prefix = staticmethod(casekeys.case_prefix)

@@ -6,7 +6,7 @@ import sys
 
 import click
 
-from vault.errors import InvalidInput
+from vault.errors import InvalidInput, NotFound, NotPermitted
 
 from .._context import (
     SECRET_HELP,
@@ -156,7 +156,11 @@ def case_hold(c: Context, ref: str, reason: str | None, release: bool) -> None:
     """
     vault = c.vault()
     with vault.audited("case.release" if release else "case.hold") as targets:
-        targets["case"] = case_id = vault.case_id_for(ref)
+        try:
+            targets["case"] = case_id = vault.case_id_for(ref)
+        except (NotFound, NotPermitted):
+            targets["unresolved"] = vault.typed_hash(ref)
+            raise
         vault.hold_case(case_id, reason, release)
     click.echo(f"released the hold on case {ref}" if release else f"case {ref} is on legal hold")
 

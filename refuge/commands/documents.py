@@ -15,6 +15,7 @@ from .._context import (
     SECRET_TEXT,
     Context,
     find_case,
+    find_document,
     parse_date,
     pass_ctx,
     read_lines,
@@ -93,9 +94,8 @@ def doc_list(c: Context, ref: str, doc_type: str | None, tag: str | None, as_jso
 def doc_get(c: Context, doc_id: str, output: str | None, version: int | None) -> None:
     """Write a document, byte-exact, to a file or standard output."""
     vault = c.vault()
-    with vault.audited("doc.get", doc=doc_id) as targets:
-        targets["case"] = doc_id.partition("-")[0]
-        found_case, found = vault.find_document(doc_id)
+    with vault.audited("doc.get") as targets:
+        found_case, found = find_document(vault, doc_id, targets)
         if output:
             # a working copy of what the vault keeps: atomic, but not fsynced (like age -d -o)
             write_atomically(output, lambda f: vault.read_document(found, f, version), durable=False)
@@ -113,8 +113,8 @@ def doc_get(c: Context, doc_id: str, output: str | None, version: int | None) ->
 def doc_tag(c: Context, doc_id: str, add, remove) -> None:
     """Add or remove tags."""
     vault = c.vault()
-    with vault.audited("doc.tag", doc=doc_id) as targets:
-        targets["case"] = doc_id.partition("-")[0]
+    with vault.audited("doc.tag") as targets:
+        find_document(vault, doc_id, targets)
         found = vault.tag(doc_id, add, remove)
     click.echo(f"{found.id}: {', '.join(found.tags) or '(no tags)'}")
 
@@ -254,9 +254,8 @@ def redact_region(c: Context, doc_id: str, page: int, box: str, category: str) -
         raise InvalidInput("--box needs X1 > X0 and Y1 > Y0, all at least 0")
     category = _category(category)
     vault = c.vault()
-    with vault.audited("redact.region", doc=doc_id) as targets:
-        found, doc = vault.find_document(doc_id)
-        targets["case"] = found.id
+    with vault.audited("redact.region") as targets:
+        found, doc = find_document(vault, doc_id, targets)
         rule = vault.add_redaction(found, {"kind": "region", "doc": doc.id, "page": page, "box": [x0, y0, x1, y1],
                                            "category": category})
     click.echo(f"added redaction rule {rule['id']} ({category})")
@@ -283,8 +282,8 @@ def redact_remove(c: Context, ref: str, rule_id: str) -> None:
 def redact_reviewed(c: Context, doc_id: str, pages: tuple[int, ...]) -> None:
     """Record that you reviewed pages no rule could search (case leads); who and when are kept."""
     vault = c.vault()
-    with vault.audited("redact.reviewed", doc=doc_id) as targets:
-        targets["case"] = doc_id.partition("-")[0]
+    with vault.audited("redact.reviewed") as targets:
+        find_document(vault, doc_id, targets)
         _case_found, found, done = vault.mark_reviewed(doc_id, pages, lambda doc: _page_count(vault, doc))
         targets["pages"] = done
     click.echo(f"reviewed {found.id} (version {found.version}) page{'s' if len(done) > 1 else ''} "

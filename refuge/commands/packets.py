@@ -7,7 +7,7 @@ import sys
 
 import click
 
-from vault.errors import InvalidInput, VerificationFailed
+from vault.errors import InvalidInput, NotFound, NotPermitted, VerificationFailed
 from vault.storage import write_atomically
 
 from .._context import Context, find_case, pass_ctx, read_input
@@ -142,9 +142,13 @@ def packet_build(c: Context, ref, profile_id, output, sender_org, only_consented
 def packet_get(c: Context, packet_id: str, output: str, volume: int) -> None:
     """Write the exact bytes of a packet recorded in packet history."""
     vault = c.vault()
-    with vault.audited("packet.get", packet=packet_id) as targets:
-        found, record = vault.find_packet(packet_id)
-        targets["case"] = found.id
+    with vault.audited("packet.get") as targets:
+        try:
+            found, record = vault.find_packet(packet_id)
+        except (NotFound, NotPermitted):
+            targets["unresolved"] = vault.typed_hash(packet_id)
+            raise
+        targets.update(case=found.id, packet=record["id"])
         data = vault.packet_bytes(found, record, volume)
         write_atomically(output, lambda f: f.write(data))
 
