@@ -14,7 +14,6 @@ from vault import agent
 from vault.core import Vault
 from vault.errors import InvalidInput, Locked, NotFound, NotPermitted, RefugeError
 from vault.identity import Home, SecretIdentity, check_name, check_passphrase
-from vault.storage import write_atomically
 
 
 class Context:
@@ -161,14 +160,9 @@ def password_file(path: str, option: str = "--password-file") -> str:
     return password
 
 
-def write_private(path: str, data: bytes) -> None:
-    """Write ``data`` atomically to a new file only its owner can read."""
-
-    def fill(f):
-        os.fchmod(f.fileno(), 0o600)
-        f.write(data)
-
-    write_atomically(path, fill)
+def force_option(f):
+    """The shared --force of every command that writes a file: without it, an existing file is never replaced."""
+    return click.option("--force", is_flag=True, help="Replace the output file if it exists.")(f)
 
 
 def parse_date(value: str | None, option: str) -> str | None:

@@ -59,5 +59,6 @@ HINTS: dict[str, str] = {
     "identity-owner-remake": "ask its owner to run refuge user keygen again",
     "identity-see-keygen": "see refuge user keygen",
     "agent-folder": "set XDG_RUNTIME_DIR to a folder only you can open; commands still work with your passphrase",
+    "force": "give --force to replace it",
     "new-copy": "ask for a new copy, or print it to PDF again",
 }

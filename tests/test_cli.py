@@ -3,6 +3,9 @@
 import json
 import subprocess
 import sys
+from pathlib import Path
+
+import pytest
 
 from conftest import passphrase_file
 
@@ -86,3 +89,20 @@ def test_help_lists_the_command_groups(world):
     out = world.ok("--help")
     for group in ("init", "unlock", "lock", "user", "case", "doc", "demo"):
         assert group in out
+
+
+@pytest.mark.parametrize("world", ["local"], indirect=True)
+def test_output_files_are_never_replaced_without_force(case_world, tmp_path):
+    target = tmp_path / "precious.pdf"
+    target.write_bytes(b"the only copy of something else")
+    for args in (("doc", "get", case_world.decl, "-o", str(target)), ("case", "export-key", "MX-0001", "-o", str(target))):
+        p = case_world.run(*args, user="erin")
+        assert p.returncode == 1
+        assert p.stderr.decode() == "refuge: error: the output file already exists; nothing was written; give --force to replace it\n"
+        assert target.read_bytes() == b"the only copy of something else"
+    assert [x.name for x in tmp_path.iterdir() if x.name.startswith(".refuge-")] == []
+    case_world.ok("doc", "get", case_world.decl, "-o", str(target), "--force", user="erin")
+    assert target.read_bytes() == Path(case_world.docs["declaration"]).read_bytes()
+    key = tmp_path / "case.key"
+    case_world.ok("case", "export-key", "MX-0001", "-o", str(key), user="erin")
+    assert key.stat().st_mode & 0o777 == 0o600

@@ -28,7 +28,7 @@ from ._objects import ObjectExists, check_key
 from .errors import InvalidInput, NotFound
 from .s3 import S3Backend, connection_settings
 
-__all__ = ["Backend", "LocalBackend", "ObjectExists", "check_key", "open_backend", "PendingFile", "write_atomically"]
+__all__ = ["Backend", "LocalBackend", "ObjectExists", "check_key", "open_backend", "OutputExists", "PendingFile", "write_atomically"]
 
 
 class Backend(Protocol):
@@ -247,23 +247,41 @@ def open_backend(location: str, **options) -> Backend:
 # --- files outside the vault (-o outputs) ------------------------------------------
 
 
+class OutputExists(InvalidInput):
+    """An output file is already there and was not to be replaced."""
+
+    def __init__(self, message: str = "the output file already exists; nothing was written", **kw) -> None:
+        kw.setdefault("hint", "force")
+        super().__init__(message, **kw)
+
+
 class PendingFile:
     """A complete, fsynced file that gets its name only at :meth:`commit`.
 
     On Linux it has no name at all until then (O_TMPFILE), so a process killed
     before the commit leaves nothing; a new ``path`` is then linked in one
-    step, and an existing one is replaced through a ``.refuge-*.part`` name
-    that lives for an instant. Elsewhere the ``.part`` file is named from the
-    start and removed on failure.
+    step. Elsewhere the ``.part`` file is named from the start and removed on
+    failure.
+
+    An existing ``path`` is never replaced unless ``replace`` is true: that is
+    checked before any work (so a long build is not wasted) and again,
+    atomically, by the link that names the file (so a file that appears
+    meanwhile is not lost either). With ``replace`` it is replaced through a
+    ``.refuge-*.part`` name that lives for an instant. ``private`` makes the
+    file readable by its owner only (mode 600), as case keys must be.
     """
 
-    def __init__(self, path: str | os.PathLike, fill, durable: bool = True) -> None:
+    def __init__(self, path: str | os.PathLike, fill, durable: bool = True, replace: bool = False,
+                 private: bool = False) -> None:
         self.path = Path(path)
+        self.replace = replace
         folder = self.path.parent if str(self.path.parent) else Path(".")
         if self.path.is_dir():
-            raise InvalidInput("-o names a folder; give a file name")
+            raise InvalidInput("the output names a folder; give a file name")
         if not folder.is_dir():
             raise InvalidInput("the output folder does not exist; create it first")
+        if not replace and os.path.lexists(self.path):
+            raise OutputExists()
         self._tmp = folder / f".refuge-{secrets.token_hex(8)}.part"
         fd = open_unnamed(folder)
         self._named = fd is None
@@ -271,6 +289,8 @@ class PendingFile:
             fd = os.open(self._tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         self._file = os.fdopen(fd, "wb")
         try:
+            if private:
+                os.fchmod(fd, 0o600)
             fill(self._file)
             self._file.flush()
             if durable:
@@ -280,17 +300,24 @@ class PendingFile:
             raise
 
     def commit(self) -> None:
-        """Give the file its name (replacing what was there)."""
+        """Give the file its name; OutputExists if one appeared meanwhile and ``replace`` is false."""
         try:
             if not self._named:
                 try:
                     link_unnamed(self._file.fileno(), self.path)
                     return
                 except FileExistsError:
+                    if not self.replace:
+                        raise OutputExists() from None
                     link_unnamed(self._file.fileno(), self._tmp)
                     self._named = True
-            os.replace(self._tmp, self.path)
-            self._named = False
+            if self.replace:
+                os.replace(self._tmp, self.path)
+            else:
+                try:
+                    os.link(self._tmp, self.path)  # never replaces
+                except FileExistsError:
+                    raise OutputExists() from None
         finally:
             self.discard()
 
@@ -303,9 +330,12 @@ class PendingFile:
             self._named = False
 
 
-def write_atomically(path: str | os.PathLike, fill, durable: bool = True) -> None:
+def write_atomically(path: str | os.PathLike, fill, durable: bool = True, replace: bool = False,
+                     private: bool = False) -> None:
     """Write a file through ``fill(f)`` so that it appears whole or not at all, even after a SIGKILL.
 
-    ``durable=False`` skips the fsync, for copies of what the vault keeps anyway.
+    ``durable=False`` skips the fsync, for copies of what the vault keeps anyway;
+    ``replace`` allows replacing an existing file (else OutputExists);
+    ``private`` gives it mode 600.
     """
-    PendingFile(path, fill, durable).commit()
+    PendingFile(path, fill, durable, replace, private).commit()

@@ -11,7 +11,7 @@ from vault.core import Vault
 from vault.errors import InvalidInput, VerificationFailed
 from vault.storage import write_atomically
 
-from .._context import Context, parse_time, pass_ctx
+from .._context import Context, force_option, parse_time, pass_ctx
 from .._hints import HINTS
 from ..output import echo_json, emit, output_options
 
@@ -50,9 +50,10 @@ def audit_log(c: Context, case_, user, action, result, since, until, as_json, as
 @audit_group.command("verify")
 @click.option("--checkpoint", "checkpoint", type=click.Path(dir_okay=False), help="An earlier checkpoint the log must extend.")
 @click.option("--save-checkpoint", "save", type=click.Path(dir_okay=False), help="Write a signed checkpoint of the verified log here.")
+@force_option
 @output_options()
 @pass_ctx
-def audit_verify(c: Context, checkpoint, save, as_json) -> None:
+def audit_verify(c: Context, checkpoint, save, as_json, force: bool = False) -> None:
     """Recompute the log's Merkle tree, check every signature, prove it extends a checkpoint.
 
     Exit 3 names the first bad entry and what is wrong with it.
@@ -73,7 +74,7 @@ def audit_verify(c: Context, checkpoint, save, as_json) -> None:
             raise VerificationFailed(f"audit log: {report.problem.message} ({report.entries} entries checked)")
     if save:
         signed = vault.save_checkpoint(report)
-        write_atomically(save, lambda f: f.write(signed.encode()))
+        write_atomically(save, lambda f: f.write(signed.encode()), replace=force)
     if not as_json:
         extra = f", consistent with the checkpoint of {report.checkpoint_size}" if report.checkpoint_size is not None else ""
         click.echo(f"ok: {report.entries} entries verified{extra}")

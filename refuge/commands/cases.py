@@ -7,14 +7,15 @@ import sys
 import click
 
 from vault.errors import InvalidInput, NotFound, NotPermitted
+from vault.storage import write_atomically
 
 from .._context import (
     SECRET_HELP,
     SECRET_TEXT,
     Context,
     find_case,
+    force_option,
     pass_ctx,
-    write_private,
 )
 from ..output import echo_json, emit, output_options
 
@@ -86,14 +87,15 @@ def case_revoke(c: Context, ref: str, names: tuple[str, ...]) -> None:
 @case.command("export-key")
 @click.argument("ref")
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="Where to write the case key.")
+@force_option
 @pass_ctx
-def case_export_key(c: Context, ref: str, output: str) -> None:
+def case_export_key(c: Context, ref: str, output: str, force: bool = False) -> None:
     """Write the case identity (age format) for emergency recovery; audited."""
     vault = c.vault()
     with vault.audited("case.export-key") as targets:
         found = find_case(vault, ref, targets)
         text = vault.export_key(found)
-        write_private(output, text.encode())
+        write_atomically(output, lambda f: f.write(text.encode()), replace=force, private=True)
     click.echo("wrote the case key; it opens every document of the case with age -d -i FILE")
 
 

@@ -16,6 +16,7 @@ from .._context import (
     Context,
     find_case,
     find_document,
+    force_option,
     parse_date,
     pass_ctx,
     read_lines,
@@ -89,16 +90,17 @@ def doc_list(c: Context, ref: str, doc_type: str | None, tag: str | None, as_jso
 @doc.command("get")
 @click.argument("doc_id", metavar="DOC")
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="Where to write the document (default: standard output, not a terminal).")
+@force_option
 @click.option("--version", "version", type=click.IntRange(min=1), help="An earlier version.")
 @pass_ctx
-def doc_get(c: Context, doc_id: str, output: str | None, version: int | None) -> None:
+def doc_get(c: Context, doc_id: str, output: str | None, version: int | None, force: bool = False) -> None:
     """Write a document, byte-exact, to a file or standard output."""
     vault = c.vault()
     with vault.audited("doc.get") as targets:
         found_case, found = find_document(vault, doc_id, targets)
         if output:
             # a working copy of what the vault keeps: atomic, but not fsynced (like age -d -o)
-            write_atomically(output, lambda f: vault.read_document(found, f, version), durable=False)
+            write_atomically(output, lambda f: vault.read_document(found, f, version), durable=False, replace=force)
         elif sys.stdout.isatty():
             raise InvalidInput("refusing to print a document on a terminal; give -o PATH")
         else:

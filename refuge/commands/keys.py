@@ -7,7 +7,7 @@ import click
 from vault.errors import InvalidInput
 from vault.storage import write_atomically
 
-from .._context import Context, pass_ctx, password_file, read_input
+from .._context import Context, force_option, pass_ctx, password_file, read_input
 from ..errors import describe
 from ..output import cell, echo_json, output_options
 
@@ -80,9 +80,10 @@ def keys_org_import(c: Context, p12, key_file, cert_file, chain_file, passphrase
 
 @keys_org.command("cert")
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write the certificate (PEM) here; default: print it.")
+@force_option
 @click.option("--chain", "with_chain", is_flag=True, help="Include the CA certificates after it.")
 @pass_ctx
-def keys_org_cert(c: Context, output: str | None, with_chain: bool) -> None:
+def keys_org_cert(c: Context, output: str | None, with_chain: bool, force: bool = False) -> None:
     """The organisation's certificate, for recipients (refuge packet verify --trust)."""
     from vault import orgkey
 
@@ -93,7 +94,7 @@ def keys_org_cert(c: Context, output: str | None, with_chain: bool) -> None:
             raise InvalidInput(orgkey.NO_ORG_KEY, hint="org-generate")
     pem = cert.chain_pem if with_chain else cert.cert_pem
     if output:
-        write_atomically(output, lambda f: f.write(pem))
+        write_atomically(output, lambda f: f.write(pem), replace=force)
         click.echo(f"wrote the certificate of organisation key version {cert.version}; SHA-256 {cert.fingerprint}")
     else:
         click.echo(pem.decode(), nl=False)

@@ -10,7 +10,7 @@ import click
 from vault.errors import InvalidInput, NotFound, NotPermitted, VerificationFailed
 from vault.storage import write_atomically
 
-from .._context import Context, find_case, pass_ctx, read_input
+from .._context import Context, find_case, force_option, pass_ctx, read_input
 from ..output import cell, echo_json, emit, output_options
 from .documents import recipient_profile
 
@@ -137,9 +137,10 @@ def packet_build(c: Context, ref, profile_id, output, sender_org, only_consented
 @packet.command("get")
 @click.argument("packet_id", metavar="PACKET")
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="Where to write it.")
+@force_option
 @click.option("--volume", default=1, type=click.IntRange(min=1), show_default=True, help="Which volume.")
 @pass_ctx
-def packet_get(c: Context, packet_id: str, output: str, volume: int) -> None:
+def packet_get(c: Context, packet_id: str, output: str, volume: int, force: bool = False) -> None:
     """Write the exact bytes of a packet recorded in packet history."""
     vault = c.vault()
     with vault.audited("packet.get") as targets:
@@ -150,7 +151,7 @@ def packet_get(c: Context, packet_id: str, output: str, volume: int) -> None:
             raise
         targets.update(case=found.id, packet=record["id"])
         data = vault.packet_bytes(found, record, volume)
-        write_atomically(output, lambda f: f.write(data))
+        write_atomically(output, lambda f: f.write(data), replace=force)
 
 
 @packet.command("history")

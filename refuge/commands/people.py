@@ -13,7 +13,7 @@ from vault.errors import InvalidInput
 from vault.identity import PublicIdentity, SecretIdentity, check_name
 from vault.storage import write_atomically
 
-from .._context import Context, new_passphrase, pass_ctx, passphrase
+from .._context import Context, force_option, new_passphrase, pass_ctx, passphrase
 from ..output import emit, output_options
 
 
@@ -152,8 +152,9 @@ def user_add(c: Context, name: str, role: str, public_file: str | None, passphra
 @user.command("keygen")
 @click.argument("name")
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="Also write the public identity to this file.")
+@force_option
 @pass_ctx
-def user_keygen(c: Context, name: str, output: str | None) -> None:
+def user_keygen(c: Context, name: str, output: str | None, force: bool = False) -> None:
     """Make your own identity in REFUGE_HOME and print its public part.
 
     Send the printed public identity to an admin, who enrolls you with
@@ -163,7 +164,7 @@ def user_keygen(c: Context, name: str, output: str | None) -> None:
     c.home.create(secret, passphrase(f"New passphrase for {name}: ", confirm=True))
     text = secret.public.to_file_text(secret)
     if output:
-        write_atomically(output, lambda f: f.write(text.encode()))
+        write_atomically(output, lambda f: f.write(text.encode()), replace=force)
     click.echo(text, nl=False)
 
 
