@@ -41,8 +41,8 @@ import json
 import re
 import sqlite3
 import unicodedata
-from dataclasses import dataclass, field, replace
-from typing import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Iterable, Iterator, Mapping, Sequence
 
 from .errors import InvalidInput
 
@@ -53,14 +53,18 @@ _FTS_COLUMNS = ("body", "title")
 _WEIGHTS = (1.0, 2.0)  # bm25 weight of a match in the body and in the title
 _SNIPPET_TOKENS = 16  # words around the match in a snippet
 
+# A page's row in the FTS5 table has rowid (doc number << 20) | page, so that every
+# page of a document is one rowid range (FTS5 deletes and selects ranges quickly).
+_PAGE_BITS = 20
+_MAX_PAGE = (1 << _PAGE_BITS) - 1
+
 _SCHEMA = (
     "CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL)",
-    "CREATE VIRTUAL TABLE pages USING fts5(body, title, doc_id UNINDEXED, page UNINDEXED, "
-    "tokenize = 'unicode61 remove_diacritics 2')",
-    # one row per document: its live version, whether it is removed, its fields as JSON,
-    # and the folded values the filters compare with
-    "CREATE TABLE docs(doc_id TEXT PRIMARY KEY, version INTEGER NOT NULL, removed INTEGER NOT NULL, "
-    "fields TEXT NOT NULL, type TEXT NOT NULL, tags TEXT NOT NULL, person TEXT NOT NULL) WITHOUT ROWID",
+    "CREATE VIRTUAL TABLE pages USING fts5(body, title, tokenize = 'unicode61 remove_diacritics 2')",
+    # one row per document: its number, live version, whether it is removed, its fields as
+    # JSON, and the folded values the filters compare with
+    "CREATE TABLE docs(num INTEGER PRIMARY KEY, doc_id TEXT NOT NULL UNIQUE, version INTEGER NOT NULL, "
+    "removed INTEGER NOT NULL, fields TEXT NOT NULL, type TEXT NOT NULL, tags TEXT NOT NULL, person TEXT NOT NULL)",
 )
 
 # Endings stripped from a folded query word, longest first. Plural endings go from
@@ -150,15 +154,8 @@ def _create(conn: sqlite3.Connection) -> None:
     for sql in _SCHEMA:
         conn.execute(sql)
     conn.execute("INSERT INTO meta VALUES ('format', ?)", (FORMAT,))
+    conn.execute("INSERT INTO pages(pages, rank) VALUES ('rank', ?)", (f"bm25({_WEIGHTS[0]}, {_WEIGHTS[1]})",))
     conn.execute("COMMIT")
-
-
-def _expected_schema() -> list[tuple]:
-    conn = _connect()
-    _create(conn)
-    rows = _schema_of(conn, "main")
-    conn.close()
-    return rows
 
 
 def _schema_of(conn: sqlite3.Connection, schema: str) -> list[tuple]:
@@ -173,7 +170,10 @@ def _load(conn: sqlite3.Connection, data: bytes, schema: str = "main") -> None:
     if not isinstance(data, (bytes, bytearray, memoryview)):
         raise InvalidInput("search segment must be bytes")
     if not _EXPECTED:
-        _EXPECTED.extend(_expected_schema())
+        fresh = _connect()
+        _create(fresh)
+        _EXPECTED.extend(_schema_of(fresh, "main"))
+        fresh.close()
     try:
         conn.deserialize(bytes(data), name=schema)
         ok = _schema_of(conn, schema) == _EXPECTED and conn.execute(
@@ -203,15 +203,46 @@ def _fields(fields: Mapping | None) -> tuple[str, str, str, str]:
             "\x1f" + "\x1f".join(fold(str(p)) for p in people) + "\x1f")
 
 
+class _Doc:
+    """What an index keeps in memory about one document (a row of ``docs``)."""
+
+    __slots__ = ("num", "doc_id", "version", "removed", "fields")
+
+    def __init__(self, num: int, doc_id: str, version: int, removed: int, fields: str) -> None:
+        self.num, self.doc_id, self.version, self.removed, self.fields = num, doc_id, version, removed, fields
+
+
 class _Index:
-    """What a segment and a folded index share: one in-memory database of our schema."""
+    """What a segment and a folded index share: one in-memory database of our schema.
+
+    Changes run inside one open transaction (cheap in memory); it is committed
+    before the database is serialized or searched.
+    """
 
     def __init__(self, conn: sqlite3.Connection) -> None:
         self._conn = conn
+        self._docs: dict[str, _Doc] = {}
+        self._by_num: dict[int, _Doc] = {}
+        for row in conn.execute("SELECT num, doc_id, version, removed, fields FROM docs"):
+            self._remember(_Doc(*row))
+
+    def _remember(self, doc: _Doc) -> None:
+        self._docs[doc.doc_id] = doc
+        self._by_num[doc.num] = doc
+
+    def _write(self) -> sqlite3.Connection:
+        if not self._conn.in_transaction:
+            self._conn.execute("BEGIN")
+        return self._conn
+
+    def _settle(self) -> sqlite3.Connection:
+        if self._conn.in_transaction:
+            self._conn.execute("COMMIT")
+        return self._conn
 
     def to_bytes(self) -> bytes:
         """The database, serialized (SQLite's own format); the caller encrypts it before storing."""
-        return self._conn.serialize()
+        return self._settle().serialize()
 
     def close(self) -> None:
         """Free the memory now (the index is unusable afterwards)."""
@@ -225,11 +256,33 @@ class _Index:
 
     def __len__(self) -> int:
         """The number of live documents."""
-        return self._conn.execute("SELECT count(*) FROM docs WHERE removed = 0").fetchone()[0]
+        return sum(1 for d in self._docs.values() if not d.removed)
 
     def doc_ids(self) -> list[str]:
         """The live documents' ids, sorted."""
-        return [r[0] for r in self._conn.execute("SELECT doc_id FROM docs WHERE removed = 0 ORDER BY doc_id")]
+        return sorted(d.doc_id for d in self._docs.values() if not d.removed)
+
+    def _set_doc(self, doc_id: str, version: int, removed: int, fields: tuple[str, str, str, str]) -> _Doc:
+        """Insert or update a document's row; returns what is remembered of it."""
+        c = self._write()
+        doc = self._docs.get(doc_id)
+        if doc is None:
+            num = c.execute("INSERT INTO docs(doc_id, version, removed, fields, type, tags, person) "
+                            "VALUES (?, ?, ?, ?, ?, ?, ?)", (doc_id, version, removed, *fields)).lastrowid
+            doc = _Doc(num, doc_id, version, removed, fields[0])
+            self._remember(doc)
+        elif (doc.version, doc.removed, doc.fields) != (version, removed, fields[0]):
+            c.execute("UPDATE docs SET version = ?, removed = ?, fields = ?, type = ?, tags = ?, person = ? "
+                      "WHERE num = ?", (version, removed, *fields, doc.num))
+            doc.version, doc.removed, doc.fields = version, removed, fields[0]
+        return doc
+
+    def _drop_pages(self, doc: _Doc) -> None:
+        self._write().execute("DELETE FROM pages WHERE rowid BETWEEN ? AND ?",
+                              (doc.num << _PAGE_BITS, (doc.num << _PAGE_BITS) | _MAX_PAGE))
+
+
+_TOMBSTONE = ("{}", "", "", "")
 
 
 class Segment(_Index):
@@ -266,38 +319,31 @@ class Segment(_Index):
         other plain values are kept and returned with hits.
 
         Raises:
-            InvalidInput: an argument has the wrong type.
+            InvalidInput: an argument has the wrong type or is out of range.
         """
         if not isinstance(doc_id, str) or not doc_id or not isinstance(text, str):
             raise InvalidInput("search add needs a document id and text")
-        if not isinstance(version, int) or not isinstance(page, int) or version < 0 or page < 0:
-            raise InvalidInput("search add needs a non-negative version and page number")
-        raw, ftype, tags, person = _fields(fields)
+        if not isinstance(version, int) or not isinstance(page, int) or version < 0 or not 0 <= page <= _MAX_PAGE:
+            raise InvalidInput(f"search add needs a version of 0 or more and a page number from 0 to {_MAX_PAGE}")
+        folded = _fields(fields)
+        doc = self._docs.get(doc_id)
+        if doc is not None and not doc.removed and doc.version > version:
+            return  # a lower version than this segment already holds: stale
+        if doc is not None and (doc.removed or doc.version < version):
+            self._drop_pages(doc)
+        doc = self._set_doc(doc_id, version, 0, folded)
         title = str((fields or {}).get("title") or "")
-        c = self._conn
-        c.execute("BEGIN")
-        row = c.execute("SELECT version, removed FROM docs WHERE doc_id = ?", (doc_id,)).fetchone()
-        if row is not None and not row[1] and row[0] > version:
-            c.execute("COMMIT")  # a lower version than this segment already holds: stale
-            return
-        if row is not None and (row[1] or row[0] < version):
-            c.execute("DELETE FROM pages WHERE doc_id = ?", (doc_id,))
-        else:
-            c.execute("DELETE FROM pages WHERE doc_id = ? AND page = ?", (doc_id, page))
-        c.execute("INSERT OR REPLACE INTO docs VALUES (?, ?, 0, ?, ?, ?, ?)", (doc_id, version, raw, ftype, tags, person))
-        c.execute("INSERT INTO pages(body, title, doc_id, page) VALUES (?, ?, ?, ?)", (text, title, doc_id, page))
-        c.execute("COMMIT")
+        self._write().execute("INSERT OR REPLACE INTO pages(rowid, body, title) VALUES (?, ?, ?)",
+                              ((doc.num << _PAGE_BITS) | page, text, title))
 
     def remove(self, doc_id: str) -> None:
         """Record that a document is gone (removed, or moved to another case): its pages no longer match."""
         if not isinstance(doc_id, str) or not doc_id:
             raise InvalidInput("search remove needs a document id")
-        c = self._conn
-        c.execute("BEGIN")
-        c.execute("DELETE FROM pages WHERE doc_id = ?", (doc_id,))
-        c.execute("INSERT INTO docs VALUES (?, 0, 1, '{}', '', '', '') ON CONFLICT(doc_id) DO UPDATE SET removed = 1",
-                  (doc_id,))
-        c.execute("COMMIT")
+        doc = self._docs.get(doc_id)
+        if doc is not None:
+            self._drop_pages(doc)
+        self._set_doc(doc_id, doc.version if doc else 0, 1, _TOMBSTONE)
 
 
 class CaseIndex(_Index):
@@ -314,36 +360,27 @@ class CaseIndex(_Index):
             InvalidInput: a segment is not a search segment.
         """
         conn = _connect()
-        index = cls(conn)
-        first = True
-        for data in segments:
-            if first:
-                _load(conn, data)
-                first = False
-            else:
-                index._merge(data)
-        if first:
+        segments = iter(segments)
+        first = next(segments, None)
+        if first is None:
             _create(conn)
+        else:
+            _load(conn, first)
+        index = cls(conn)
+        for data in segments:
+            index._merge(data)
+        index._settle()
         return index
 
     def _merge(self, data: bytes) -> None:
-        c = self._conn
+        c = self._settle()
         c.execute("ATTACH ':memory:' AS seg")
         try:
             _load(c, data, "seg")
-            c.execute("BEGIN")
-            # documents of the segment whose change applies: removals, and adds not older than the live version
-            c.execute("CREATE TEMP TABLE apply AS SELECT s.doc_id, s.removed FROM seg.docs s "
-                      "LEFT JOIN main.docs m ON m.doc_id = s.doc_id "
-                      "WHERE s.removed = 1 OR m.doc_id IS NULL OR m.removed = 1 OR m.version <= s.version")
-            c.execute("DELETE FROM main.pages WHERE doc_id IN (SELECT doc_id FROM temp.apply)")
-            c.execute("INSERT OR REPLACE INTO main.docs SELECT s.doc_id, CASE WHEN s.removed = 1 AND m.version IS NOT NULL "
-                      "THEN max(m.version, s.version) ELSE s.version END, s.removed, s.fields, s.type, s.tags, s.person "
-                      "FROM seg.docs s JOIN temp.apply a ON a.doc_id = s.doc_id LEFT JOIN main.docs m ON m.doc_id = s.doc_id")
-            c.execute("INSERT INTO main.pages(body, title, doc_id, page) SELECT body, title, doc_id, page FROM seg.pages "
-                      "WHERE doc_id IN (SELECT doc_id FROM temp.apply WHERE removed = 0)")
-            c.execute("DROP TABLE temp.apply")
-            c.execute("COMMIT")
+            rows = c.execute("SELECT num, doc_id, version, removed, fields, type, tags, person FROM seg.docs").fetchall()
+            for num, doc_id, version, removed, *fields in rows:
+                self._apply(num, doc_id, version, removed, tuple(fields))
+            self._settle()
         except BaseException:
             if c.in_transaction:
                 c.execute("ROLLBACK")
@@ -351,9 +388,27 @@ class CaseIndex(_Index):
         finally:
             c.execute("DETACH seg")
 
+    def _apply(self, seg_num: int, doc_id: str, version: int, removed: int, fields: tuple) -> None:
+        """One document's change from the attached segment, by the folding rules of the module."""
+        doc = self._docs.get(doc_id)
+        if removed:
+            if doc is not None:
+                self._drop_pages(doc)
+            self._set_doc(doc_id, max(version, doc.version) if doc else version, 1, _TOMBSTONE)
+            return
+        if doc is not None and not doc.removed and doc.version > version:
+            return  # stale: this index already holds a later version
+        if doc is not None:
+            self._drop_pages(doc)
+        doc = self._set_doc(doc_id, version, 0, fields)
+        shift = (doc.num - seg_num) << _PAGE_BITS
+        self._write().execute(
+            "INSERT INTO main.pages(rowid, body, title) SELECT rowid + ?, body, title FROM seg.pages "
+            "WHERE rowid BETWEEN ? AND ?", (shift, seg_num << _PAGE_BITS, (seg_num << _PAGE_BITS) | _MAX_PAGE))
+
     def compact(self) -> bytes:
         """One segment equivalent to every segment folded so far (FTS5 index merged, free pages dropped)."""
-        c = self._conn
+        c = self._settle()
         c.execute("INSERT INTO pages(pages) VALUES ('optimize')")
         c.execute("VACUUM")
         return c.serialize()
@@ -369,61 +424,87 @@ class CaseIndex(_Index):
         Raises:
             InvalidInput: the query has no words, or ``limit`` is not positive.
         """
-        expr = parse_query(query)
-        return [self._with_snippet(rowid, hit, expr, marks) for rowid, hit in self._ranked(expr, types, tags, person, limit)]
+        return search_many({None: self}, query, types=types, tags=tags, person=person, limit=limit, marks=marks)
 
-    def _ranked(self, expr: str, types, tags, person, limit: int) -> list[tuple[int, Hit]]:
-        """The best ``limit`` documents for an FTS5 expression, without snippets (cheap)."""
-        if not isinstance(limit, int) or limit < 1:
-            raise InvalidInput("search limit must be a positive number")
-        where, args = ["pages MATCH ?"], [expr]
-        if types:
-            where.append(f"d.type IN ({','.join('?' * len(_list(types)))})")
-            args.extend(fold(t) for t in _list(types))
-        for tag in _list(tags or []):
-            where.append("instr(d.tags, ?) > 0")
-            args.append("\x1f" + fold(tag) + "\x1f")
-        if person:
-            where.append("instr(d.person, ?) > 0")
-            args.append(fold(person))
-        sql = (f"SELECT p.rowid, p.doc_id, p.page, d.version, d.fields, bm25(pages, {_WEIGHTS[0]}, {_WEIGHTS[1]}) "
-               f"AS score FROM pages p JOIN docs d ON d.doc_id = p.doc_id WHERE {' AND '.join(where)} ORDER BY score")
-        hits: dict[str, tuple[int, Hit]] = {}
-        for rowid, doc_id, page, version, raw, score in self._conn.execute(sql, args):
-            if doc_id in hits:
+    def _ranked(self, expr: str, filters: tuple[str, list], limit: int, worst: float) -> Iterator[tuple[float, int]]:
+        """(bm25, rowid) of the best page of each of the best ``limit`` documents, best first.
+
+        Stops early at a score worse than ``worst`` (bm25: lower is better).
+        """
+        where, args = filters
+        if where:
+            sql = (f"SELECT p.rank, p.rowid FROM pages p JOIN docs d ON d.num = (p.rowid >> {_PAGE_BITS}) "
+                   f"WHERE pages MATCH ? {where} ORDER BY p.rank")
+        else:
+            sql = "SELECT rank, rowid FROM pages WHERE pages MATCH ? ORDER BY rank"
+        seen: set[int] = set()
+        for score, rowid in self._settle().execute(sql, (expr, *args)):
+            if score > worst:
+                return
+            num = rowid >> _PAGE_BITS
+            if num in seen:
                 continue  # a lower-ranked page of a document already found
-            hits[doc_id] = (rowid, Hit(doc_id, version, page, -score, "", json.loads(raw)))
-            if len(hits) == limit:
-                break
-        return list(hits.values())
+            seen.add(num)
+            yield score, rowid
+            if len(seen) == limit:
+                return
 
-    def _with_snippet(self, rowid: int, hit: Hit, expr: str, marks: tuple[str, str]) -> Hit:
-        """The hit with its snippet: the words around the match in that page, matches marked."""
+    def _hit(self, score: float, rowid: int, expr: str, marks: tuple[str, str], case) -> Hit:
+        """The hit for one page: its document, its snippet (the words around the match, marked)."""
+        doc = self._by_num[rowid >> _PAGE_BITS]
         row = self._conn.execute(
             f"SELECT snippet(pages, -1, ?, ?, '…', {_SNIPPET_TOKENS}) FROM pages WHERE pages MATCH ? AND rowid = ?",
             (marks[0], marks[1], expr, rowid)).fetchone()
-        return replace(hit, snippet=row[0] if row else "")
+        return Hit(doc.doc_id, doc.version, rowid & _MAX_PAGE, -score, row[0] if row else "", json.loads(doc.fields), case)
 
 
-def _list(value) -> list[str]:
+def _filters(types, tags, person) -> tuple[str, list]:
+    """The SQL conditions on ``docs d`` for the filters, and their arguments."""
+    where, args = [], []
+    if types:
+        types = _list(types)
+        where.append(f"d.type IN ({','.join('?' * len(types))})")
+        args.extend(fold(str(t)) for t in types)
+    for tag in _list(tags or []):
+        where.append("instr(d.tags, ?) > 0")
+        args.append("\x1f" + fold(str(tag)) + "\x1f")
+    if person:
+        where.append("instr(d.person, ?) > 0")
+        args.append(fold(str(person)))
+    return "".join(" AND " + w for w in where), args
+
+
+def _list(value) -> list:
     return [value] if isinstance(value, str) else list(value)
 
 
-def search_many(indexes: Mapping[str, CaseIndex], query: str, *, types: Sequence[str] | None = None,
+def search_many(indexes: Mapping, query: str, *, types: Sequence[str] | None = None,
                 tags: Sequence[str] | None = None, person: str | None = None, limit: int = 50,
                 marks: tuple[str, str] = ("[", "]")) -> list[Hit]:
-    """Search several cases' indexes and merge the results, best first; each hit names its case.
+    """Search several cases' indexes (case -> CaseIndex) and merge the results, best first.
 
-    Scores come from each case's own statistics (bm25), so they compare well
-    across cases of similar size. Snippets are made only for the hits kept.
+    Each hit names its case (the key). Scores come from each case's own
+    statistics (bm25), so they compare well across cases of similar size.
+    Snippets are made only for the hits kept.
 
     Raises:
         InvalidInput: the query has no words, or ``limit`` is not positive.
     """
+    if not isinstance(limit, int) or isinstance(limit, bool) or limit < 1:
+        raise InvalidInput("search limit must be a positive number")
     expr = parse_query(query)
-    found: list[tuple[float, str, str, int, Hit]] = []
-    for case, index in indexes.items():
-        for rowid, hit in index._ranked(expr, types, tags, person, limit):
-            found.append((-hit.score, case, hit.doc_id, rowid, replace(hit, case=case)))
-    best = heapq.nsmallest(limit, found, key=lambda t: t[:3])
-    return [indexes[case]._with_snippet(rowid, hit, expr, marks) for _, case, _, rowid, hit in best]
+    filters = _filters(types, tags, person)
+    best: list[tuple[float, int, int, object]] = []  # max-heap on bm25 (negated), the worst kept on top
+    for order, (case, index) in enumerate(indexes.items()):
+        worst = -best[0][0] if len(best) == limit else float("inf")
+        for score, rowid in index._ranked(expr, filters, limit, worst):
+            item = (-score, -order, -rowid, case)
+            if len(best) < limit:
+                heapq.heappush(best, item)
+            elif item > best[0]:
+                heapq.heapreplace(best, item)
+            else:
+                break
+    ranked = sorted(best, reverse=True)
+    cases = list(indexes.values())
+    return [cases[-order]._hit(-neg, -rowid, expr, marks, case) for neg, order, rowid, case in ranked]
