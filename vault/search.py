@@ -297,6 +297,7 @@ class Segment(_Index):
         conn = _connect()
         _create(conn)
         super().__init__(conn)
+        self._last: tuple = ()
 
     @classmethod
     def from_bytes(cls, data: bytes) -> "Segment":
@@ -309,6 +310,7 @@ class Segment(_Index):
         conn = _connect()
         _load(conn, data)
         _Index.__init__(seg, conn)
+        seg._last = ()
         return seg
 
     def add(self, doc_id: str, version: int, page: int, text: str, fields: Mapping | None = None) -> None:
@@ -325,16 +327,22 @@ class Segment(_Index):
             raise InvalidInput("search add needs a document id and text")
         if not isinstance(version, int) or not isinstance(page, int) or version < 0 or not 0 <= page <= _MAX_PAGE:
             raise InvalidInput(f"search add needs a version of 0 or more and a page number from 0 to {_MAX_PAGE}")
-        folded = _fields(fields)
         doc = self._docs.get(doc_id)
         if doc is not None and not doc.removed and doc.version > version:
             return  # a lower version than this segment already holds: stale
         if doc is not None and (doc.removed or doc.version < version):
             self._drop_pages(doc)
-        doc = self._set_doc(doc_id, version, 0, folded)
+        same = (doc_id, version, fields) == self._last  # the pages of a document come with the same fields
+        if doc is None or doc.removed or not same:
+            self._last = (doc_id, version, dict(fields or {}))
+            doc = self._set_doc(doc_id, version, 0, _fields(fields))
         title = str((fields or {}).get("title") or "")
-        self._write().execute("INSERT OR REPLACE INTO pages(rowid, body, title) VALUES (?, ?, ?)",
-                              ((doc.num << _PAGE_BITS) | page, text, title))
+        row = ((doc.num << _PAGE_BITS) | page, text, title)
+        c = self._write()
+        try:
+            c.execute("INSERT INTO pages(rowid, body, title) VALUES (?, ?, ?)", row)
+        except sqlite3.IntegrityError:  # the page was added before: the later text replaces it
+            c.execute("INSERT OR REPLACE INTO pages(rowid, body, title) VALUES (?, ?, ?)", row)
 
     def remove(self, doc_id: str) -> None:
         """Record that a document is gone (removed, or moved to another case): its pages no longer match."""
