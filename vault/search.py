@@ -174,11 +174,14 @@ def _load(conn: sqlite3.Connection, data: bytes, schema: str = "main") -> None:
         _create(fresh)
         _EXPECTED.extend(_schema_of(fresh, "main"))
         fresh.close()
+    data = bytes(data)
     try:
-        conn.deserialize(bytes(data), name=schema)
+        if not data.startswith(b"SQLite format 3\x00") or len(data) < 512:
+            raise sqlite3.DatabaseError("not a database")
+        conn.deserialize(data, name=schema)
         ok = _schema_of(conn, schema) == _EXPECTED and conn.execute(
             f"SELECT value FROM {schema}.meta WHERE key = 'format'").fetchone() == (FORMAT,)
-    except sqlite3.DatabaseError:
+    except (sqlite3.DatabaseError, MemoryError):
         ok = False
     if not ok:
         raise InvalidInput("search segment is damaged or not a search segment")
