@@ -113,7 +113,11 @@ def stem(word: str) -> str:
 
 
 def parse_query(query: str) -> str:
-    """The FTS5 expression for a user's query: every word a quoted prefix, phrases joined with ``+``.
+    """The FTS5 expression for a user's query; every word is a quoted string.
+
+    A word of three letters or more is stemmed and matches as a prefix; a
+    shorter one matches only itself. In a "quoted phrase" the words match as
+    written, in order (``+``), and only the last one as a prefix.
 
     Raises:
         InvalidInput: the query has no words once punctuation is removed.
@@ -125,18 +129,20 @@ def parse_query(query: str) -> str:
     for m in _QUOTED.finditer(query):
         parts.extend(_term(w) for w in _WORD.findall(fold(query[pos:m.start()])))
         words = _WORD.findall(fold(m.group(1)))
-        if words:
-            parts.append(" + ".join(_term(w) for w in words))
+        if len(words) == 1:
+            parts.append(_term(words[0]))
+        elif words:
+            parts.append("(" + " + ".join([*(f'"{w}"' for w in words[:-1]), f'"{words[-1]}"*']) + ")")
         pos = m.end()
     parts.extend(_term(w) for w in _WORD.findall(fold(query[pos:])))
     if not parts:
         raise InvalidInput("search query has no words")
-    return " AND ".join(f"({p})" if "+" in p else p for p in parts)
+    return " AND ".join(parts)
 
 
 def _term(word: str) -> str:
     # _WORD leaves only letters and digits: no quote can be inside
-    return f'"{stem(word)}"*'
+    return f'"{stem(word)}"*' if len(word) > 2 else f'"{word}"'
 
 
 # --- the in-memory databases ----------------------------------------------------------
@@ -443,13 +449,9 @@ class CaseIndex(_Index):
         Stops early at a score worse than ``worst`` (bm25: lower is better).
         """
         where, args = filters
-        if where:
-            sql = (f"SELECT p.rank, p.rowid FROM pages p JOIN docs d ON d.num = (p.rowid >> {_PAGE_BITS}) "
-                   f"WHERE pages MATCH ? {where} ORDER BY p.rank")
-        else:
-            sql = "SELECT rank, rowid FROM pages WHERE pages MATCH ? ORDER BY rank"
+        sql = (_RANKED_FILTERED.format(where=where) if where else _RANKED), (expr, *args)
         seen: set[int] = set()
-        for score, rowid in self._settle().execute(sql, (expr, *args)):
+        for score, rowid in self._settle().execute(*sql):
             if score > worst:
                 return
             num = rowid >> _PAGE_BITS
@@ -460,13 +462,24 @@ class CaseIndex(_Index):
             if len(seen) == limit:
                 return
 
-    def _hit(self, score: float, rowid: int, expr: str, marks: tuple[str, str], case) -> Hit:
-        """The hit for one page: its document, its snippet (the words around the match, marked)."""
-        doc = self._by_num[rowid >> _PAGE_BITS]
-        row = self._conn.execute(
-            f"SELECT snippet(pages, -1, ?, ?, '…', {_SNIPPET_TOKENS}) FROM pages WHERE pages MATCH ? AND rowid = ?",
-            (marks[0], marks[1], expr, rowid)).fetchone()
-        return Hit(doc.doc_id, doc.version, rowid & _MAX_PAGE, -score, row[0] if row else "", json.loads(doc.fields), case)
+    def _hits(self, found: list[tuple[float, int]], expr: str, marks: tuple[str, str], case) -> dict[int, Hit]:
+        """The hits for some pages (bm25, rowid): their documents and snippets (the words around the match, marked)."""
+        rowids = [rowid for _, rowid in found]
+        snippets = dict(self._conn.execute(_SNIPPETS.format(rowids=",".join("?" * len(rowids))),
+                                           (marks[0], marks[1], expr, *rowids)))
+        hits = {}
+        for score, rowid in found:
+            doc = self._by_num[rowid >> _PAGE_BITS]
+            hits[rowid] = Hit(doc.doc_id, doc.version, rowid & _MAX_PAGE, -score, snippets.get(rowid, ""),
+                              json.loads(doc.fields), case)
+        return hits
+
+
+_RANKED = "SELECT rank, rowid FROM pages WHERE pages MATCH ? ORDER BY rank"
+_RANKED_FILTERED = (f"SELECT p.rank, p.rowid FROM pages p JOIN docs d ON d.num = (p.rowid >> {_PAGE_BITS}) "
+                    "WHERE pages MATCH ? {where} ORDER BY p.rank")
+_SNIPPETS = (f"SELECT rowid, snippet(pages, -1, ?, ?, '…', {_SNIPPET_TOKENS}) FROM pages "
+             "WHERE pages MATCH ? AND rowid IN ({rowids})")
 
 
 def _filters(types, tags, person) -> tuple[str, list]:
@@ -517,5 +530,12 @@ def search_many(indexes: Mapping, query: str, *, types: Sequence[str] | None = N
             else:
                 break
     ranked = sorted(best, reverse=True)
-    cases = list(indexes.values())
-    return [cases[-order]._hit(-neg, -rowid, expr, marks, case) for neg, order, rowid, case in ranked]
+    by_case: dict[int, list[tuple[float, int]]] = {}
+    for neg, order, rowid, _ in ranked:
+        by_case.setdefault(-order, []).append((-neg, -rowid))
+    cases = list(indexes.items())
+    hits: dict[tuple[int, int], Hit] = {}
+    for order, found in by_case.items():
+        case, index = cases[order]
+        hits.update(((order, r), h) for r, h in index._hits(found, expr, marks, case).items())
+    return [hits[(-order, -rowid)] for _, order, rowid, _ in ranked]
