@@ -160,7 +160,6 @@ def _create(conn: sqlite3.Connection) -> None:
     for sql in _SCHEMA:
         conn.execute(sql)
     conn.execute("INSERT INTO meta VALUES ('format', ?)", (FORMAT,))
-    conn.execute("INSERT INTO pages(pages, rank) VALUES ('rank', ?)", (f"bm25({_WEIGHTS[0]}, {_WEIGHTS[1]})",))
     conn.execute("COMMIT")
 
 
@@ -464,22 +463,22 @@ class CaseIndex(_Index):
 
     def _hits(self, found: list[tuple[float, int]], expr: str, marks: tuple[str, str], case) -> dict[int, Hit]:
         """The hits for some pages (bm25, rowid): their documents and snippets (the words around the match, marked)."""
-        rowids = [rowid for _, rowid in found]
-        snippets = dict(self._conn.execute(_SNIPPETS.format(rowids=",".join("?" * len(rowids))),
-                                           (marks[0], marks[1], expr, *rowids)))
         hits = {}
         for score, rowid in found:
             doc = self._by_num[rowid >> _PAGE_BITS]
-            hits[rowid] = Hit(doc.doc_id, doc.version, rowid & _MAX_PAGE, -score, snippets.get(rowid, ""),
+            # one statement a page: with "rowid IN (...)" FTS5 would run the whole query again
+            row = self._conn.execute(_SNIPPET, (marks[0], marks[1], expr, rowid)).fetchone()
+            hits[rowid] = Hit(doc.doc_id, doc.version, rowid & _MAX_PAGE, -score, row[0] if row else "",
                               json.loads(doc.fields), case)
         return hits
 
 
-_RANKED = "SELECT rank, rowid FROM pages WHERE pages MATCH ? ORDER BY rank"
-_RANKED_FILTERED = (f"SELECT p.rank, p.rowid FROM pages p JOIN docs d ON d.num = (p.rowid >> {_PAGE_BITS}) "
-                    "WHERE pages MATCH ? {where} ORDER BY p.rank")
-_SNIPPETS = (f"SELECT rowid, snippet(pages, -1, ?, ?, '…', {_SNIPPET_TOKENS}) FROM pages "
-             "WHERE pages MATCH ? AND rowid IN ({rowids})")
+# bm25() ordered by SQLite's sorter: FTS5's own "ORDER BY rank" prepares a statement per query (slower here)
+_BM25 = f"bm25(pages, {_WEIGHTS[0]}, {_WEIGHTS[1]})"
+_RANKED = f"SELECT {_BM25}, rowid FROM pages WHERE pages MATCH ? ORDER BY 1"
+_RANKED_FILTERED = (f"SELECT {_BM25}, p.rowid FROM pages p JOIN docs d ON d.num = (p.rowid >> {_PAGE_BITS}) "
+                    "WHERE pages MATCH ? {where} ORDER BY 1")
+_SNIPPET = f"SELECT snippet(pages, -1, ?, ?, '…', {_SNIPPET_TOKENS}) FROM pages WHERE pages MATCH ? AND rowid = ?"
 
 
 def _filters(types, tags, person) -> tuple[str, list]:
