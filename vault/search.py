@@ -10,24 +10,34 @@ them, so the caller can store a compaction object and skip the old segments.
 This module never opens a file: every database is ``sqlite3.connect(":memory:")``
 or an attached ``:memory:`` schema, with temporary storage kept in memory.
 
-Folding rules, in segment order: adding a page of a document at a version
-replaces the rows of every earlier version of that document (and an earlier
-copy of the same version); an add at a version lower than the one already live
-is stale and ignored (a concurrent writer's late edit); a removal hides every
-version of the document until a later add brings it back.
+Folding rules, in segment order: a segment that adds a document at a version
+replaces every page an earlier segment held for that document (so a segment
+carries all the pages of each document version it adds); an add at a version
+lower than the one already live is stale and ignored (a concurrent writer's
+late edit); a removal hides every version of the document until a later add
+brings it back. Segments are SQLite images: ``open`` checks that each holds
+exactly this module's tables (no triggers or views), with ``trusted_schema``
+off, but the bytes must come from the case's own authenticated objects.
 
 Matching (all with the FTS5 ``unicode61 remove_diacritics 2`` tokenizer, at
 index and at query time): case and accents are ignored, letters and digits make
 words, and everything else separates them, so "González-Pérez" is indexed as
 the two words "gonzalez" and "perez". A query is plain words, all of which must
-match in any order, and "quoted phrases", whose words must follow each other.
-Every query word is a *prefix*: "Gonzá" finds "González-Pérez" as the user
-types it. Stemming is a light suffix stripper applied at query time only (the
-index holds the words as written, so indexing costs what FTS5 costs): a query
+match in any order, and "quoted phrases", whose words must follow each other
+as written (the last one as a prefix). A plain word of three letters or more
+is a *prefix*: "Gonzá" finds "González-Pérez" as the user types it (a word of
+one or two letters matches only itself, which keeps "de" or "of" cheap).
+Stemming is a light suffix stripper applied at query time only (the index
+holds the words as written, so indexing costs what FTS5 costs): a plain query
 word loses one common English, Spanish or French inflection ("refugiados" ->
 "refugiad", "menaces" -> "menac", "threats" -> "threat", "families" -> "famil")
 and the rest matches as a prefix, which finds the other forms of the word (and
-some longer words that share the stem: "famil" also finds "familiar").
+some longer words that share the stem: "famil" also finds "familiar" and
+"familia"). It does not reach forms that are longer than the stem
+("threatened" finds "threatening", not "threat").
+
+Ranking is bm25 (title words count double); one hit per document, at its best
+page. Across cases, each case's scores come from its own statistics.
 
 Query text never reaches FTS5 as syntax: it is cut into words, and each word
 is sent as a quoted string, so quotes, parentheses, ``*``, ``-``, ``NEAR``,
@@ -41,15 +51,14 @@ import json
 import re
 import sqlite3
 import unicodedata
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Iterable, Iterator, Mapping, Sequence
 
 from .errors import InvalidInput
 
-__all__ = ["Segment", "CaseIndex", "Hit", "search_many", "parse_query"]
+__all__ = ["CaseIndex", "Hit", "Segment", "parse_query", "search_many"]
 
 FORMAT = "refuge-search-1"
-_FTS_COLUMNS = ("body", "title")
 _WEIGHTS = (1.0, 2.0)  # bm25 weight of a match in the body and in the title
 _SNIPPET_TOKENS = 16  # words around the match in a snippet
 
@@ -63,8 +72,8 @@ _SCHEMA = (
     "CREATE VIRTUAL TABLE pages USING fts5(body, title, tokenize = 'unicode61 remove_diacritics 2')",
     # one row per document: its number, live version, whether it is removed, its fields as
     # JSON, and the folded values the filters compare with
-    "CREATE TABLE docs(num INTEGER PRIMARY KEY, doc_id TEXT NOT NULL UNIQUE, version INTEGER NOT NULL, "
-    "removed INTEGER NOT NULL, fields TEXT NOT NULL, type TEXT NOT NULL, tags TEXT NOT NULL, person TEXT NOT NULL)",
+    ("CREATE TABLE docs(num INTEGER PRIMARY KEY, doc_id TEXT NOT NULL UNIQUE, version INTEGER NOT NULL, "
+     "removed INTEGER NOT NULL, fields TEXT NOT NULL, type TEXT NOT NULL, tags TEXT NOT NULL, person TEXT NOT NULL)"),
 )
 
 # Endings stripped from a folded query word, longest first. Plural endings go from
@@ -214,7 +223,7 @@ def _fields(fields: Mapping | None) -> tuple[str, str, str, str]:
 class _Doc:
     """What an index keeps in memory about one document (a row of ``docs``)."""
 
-    __slots__ = ("num", "doc_id", "version", "removed", "fields")
+    __slots__ = ("doc_id", "fields", "num", "removed", "version")
 
     def __init__(self, num: int, doc_id: str, version: int, removed: int, fields: str) -> None:
         self.num, self.doc_id, self.version, self.removed, self.fields = num, doc_id, version, removed, fields
@@ -308,7 +317,7 @@ class Segment(_Index):
         self._last: tuple = ()
 
     @classmethod
-    def from_bytes(cls, data: bytes) -> "Segment":
+    def from_bytes(cls, data: bytes) -> Segment:
         """A segment from ``to_bytes`` (after the caller decrypted it).
 
         Raises:
@@ -366,7 +375,7 @@ class CaseIndex(_Index):
     """The search index of one case: its segments folded in order, in memory."""
 
     @classmethod
-    def open(cls, segments: Iterable[bytes]) -> "CaseIndex":
+    def open(cls, segments: Iterable[bytes]) -> CaseIndex:
         """Fold ``segments`` (from ``to_bytes`` or ``compact``, oldest first) into one index.
 
         The first segment is used as it is (deserializing costs a copy); each
