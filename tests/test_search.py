@@ -225,11 +225,16 @@ def test_segments_round_trip_and_damaged_bytes_are_refused():
     for bad in (b"", b"not a database", data[:1000], b"\x00" * 4096):
         with pytest.raises(InvalidInput, match="^search segment is damaged or not a search segment$"):
             CaseIndex.open([bad])
-    # an SQLite database with other tables (a trigger, say) is not a segment
+    # an SQLite database with other tables is not a segment, nor is a segment with a trigger added
     other = sqlite3.connect(":memory:")
     other.execute("CREATE TABLE x(a)")
     with pytest.raises(InvalidInput):
         Segment.from_bytes(other.serialize())
+    hostile = sqlite3.connect(":memory:")
+    hostile.deserialize(data)
+    hostile.execute("CREATE TRIGGER t AFTER INSERT ON docs BEGIN DELETE FROM docs; END")
+    with pytest.raises(InvalidInput):
+        CaseIndex.open([data, hostile.serialize()])
 
 
 def test_encrypted_segments_decrypt_and_open():
