@@ -139,7 +139,7 @@ def test_a_query_with_no_words_is_refused_in_one_line(case, query):
 
 
 def test_parse_query_quotes_every_word():
-    assert parse_query('Gonzá "threats against" OR') == '"gonza"* AND ("threats" + "against"*) AND "or"'
+    assert parse_query('Gonzá "threats against" OR "menaces de"') == '"gonza"* AND ("threats" + "against"*) AND "or" AND ("menaces" + "de")'
 
 
 def test_removal_hides_a_document_and_a_later_add_restores_it(case):

@@ -24,7 +24,7 @@ index and at query time): case and accents are ignored, letters and digits make
 words, and everything else separates them, so "González-Pérez" is indexed as
 the two words "gonzalez" and "perez". A query is plain words, all of which must
 match in any order, and "quoted phrases", whose words must follow each other
-as written (the last one as a prefix). A plain word of three letters or more
+as written (the last one as a prefix if it has three letters or more). A plain word of three letters or more
 is a *prefix*: "Gonzá" finds "González-Pérez" as the user types it (a word of
 one or two letters matches only itself, which keeps "de" or "of" cheap).
 Stemming is a light suffix stripper applied at query time only (the index
@@ -141,7 +141,8 @@ def parse_query(query: str) -> str:
         if len(words) == 1:
             parts.append(_term(words[0]))
         elif words:
-            parts.append("(" + " + ".join([*(f'"{w}"' for w in words[:-1]), f'"{words[-1]}"*']) + ")")
+            last = f'"{words[-1]}"*' if len(words[-1]) > 2 else f'"{words[-1]}"'
+            parts.append("(" + " + ".join([*(f'"{w}"' for w in words[:-1]), last]) + ")")
         pos = m.end()
     parts.extend(_term(w) for w in _WORD.findall(fold(query[pos:])))
     if not parts:
