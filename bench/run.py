@@ -30,7 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import OUT, BenchError, Result, cli_env, machine, scratch_dir, write_json  # noqa: E402
 
-NAMES = ["doc-add", "doc-get", "doc-list", "audit-verify", "s3-doc-add", "ocr"]
+NAMES = ["doc-add", "doc-get", "doc-list", "audit-verify", "s3-doc-add", "ocr", "search"]
 GROUPS = {"vault": ["doc-add", "doc-get", "doc-list"], "audit": ["audit-verify"]}
 
 
@@ -106,6 +106,10 @@ def run_one(name: str, args, state: dict) -> Result:
         import bench_ocr
 
         return bench_ocr.run(20, args.runs)
+    if name == "search":  # bench/bench_search.py: in this process, --docs documents in 100 cases
+        import bench_search
+
+        return bench_search.run(args.docs, args.runs)
     if name == "audit-verify":
         res = bench_audit.audit_verify(args.entries, args.runs, args.rebuild)
         if args.profile:

@@ -1,0 +1,550 @@
+"""Full-text search inside a case: an SQLite FTS5 index that lives only in memory.
+
+The index of a case is a sequence of *segments*, each a batch of changes
+(pages added, documents removed) made by one writer. A segment is an in-memory
+SQLite database; ``Segment.to_bytes`` serializes it (``Connection.serialize``)
+so that the caller can encrypt it to the case key and store it create-only.
+``CaseIndex.open`` folds the segments in order into one in-memory database, and
+``CaseIndex.compact`` serializes the result as one segment equivalent to all of
+them, so the caller can store a compaction object and skip the old segments.
+This module never opens a file: every database is ``sqlite3.connect(":memory:")``
+or an attached ``:memory:`` schema, with temporary storage kept in memory.
+
+Folding rules, in segment order: a segment that adds a document at a version
+replaces every page an earlier segment held for that document (so a segment
+carries all the pages of each document version it adds); an add at a version
+lower than the one already live is stale and ignored (a concurrent writer's
+late edit); a removal hides every version of the document until a later add
+brings it back. Segments are SQLite images: ``open`` checks that each holds
+exactly this module's tables (no triggers or views), with ``trusted_schema``
+off, but the bytes must come from the case's own authenticated objects.
+
+Matching (all with the FTS5 ``unicode61 remove_diacritics 2`` tokenizer, at
+index and at query time): case and accents are ignored, letters and digits make
+words, and everything else separates them, so "González-Pérez" is indexed as
+the two words "gonzalez" and "perez". A query is plain words, all of which must
+match in any order, and "quoted phrases", whose words must follow each other
+as written (the last one as a prefix if it has three letters or more). A plain word of three letters or more
+is a *prefix*: "Gonzá" finds "González-Pérez" as the user types it (a word of
+one or two letters matches only itself, which keeps "de" or "of" cheap).
+Stemming is a light suffix stripper applied at query time only (the index
+holds the words as written, so indexing costs what FTS5 costs): a plain query
+word loses one common English, Spanish or French inflection ("refugiados" ->
+"refugiad", "menaces" -> "menac", "threats" -> "threat", "families" -> "famil")
+and the rest matches as a prefix, which finds the other forms of the word (and
+some longer words that share the stem: "famil" also finds "familiar" and
+"familia"). It does not reach forms that are longer than the stem
+("threatened" finds "threatening", not "threat").
+
+Ranking is bm25 (title words count double); one hit per document, at its best
+page. Across cases, each case's scores come from its own statistics.
+
+Query text never reaches FTS5 as syntax: it is cut into words, and each word
+is sent as a quoted string, so quotes, parentheses, ``*``, ``-``, ``NEAR``,
+``AND`` and ``OR`` are only words (or nothing).
+"""
+
+from __future__ import annotations
+
+import heapq
+import json
+import re
+import sqlite3
+import unicodedata
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+
+from .errors import InvalidInput
+
+__all__ = ["CaseIndex", "Hit", "Segment", "parse_query", "search_many"]
+
+FORMAT = "refuge-search-1"
+_WEIGHTS = (1.0, 2.0)  # bm25 weight of a match in the body and in the title
+_SNIPPET_TOKENS = 16  # words around the match in a snippet
+
+# A page's row in the FTS5 table has rowid (doc number << 20) | page, so that every
+# page of a document is one rowid range (FTS5 deletes and selects ranges quickly).
+_PAGE_BITS = 20
+_MAX_PAGE = (1 << _PAGE_BITS) - 1
+
+_SCHEMA = (
+    "CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL)",
+    "CREATE VIRTUAL TABLE pages USING fts5(body, title, tokenize = 'unicode61 remove_diacritics 2')",
+    # one row per document: its number, live version, whether it is removed, its fields as
+    # JSON, and the folded values the filters compare with
+    ("CREATE TABLE docs(num INTEGER PRIMARY KEY, doc_id TEXT NOT NULL UNIQUE, version INTEGER NOT NULL, "
+     "removed INTEGER NOT NULL, fields TEXT NOT NULL, type TEXT NOT NULL, tags TEXT NOT NULL, person TEXT NOT NULL)"),
+)
+
+# Endings stripped from a folded query word, longest first. Plural endings go from
+# words of five letters or more, leaving at least four; gender, participle and
+# other endings only from words of six letters or more, leaving at least five, so
+# that short words and names as typed ("Maria", "Gonza") stay whole.
+_PLURAL = ("ies", "es", "s")
+_OTHER = ("ing", "ees", "ed", "ee", "os", "as", "o", "a", "e", "y")
+_SUFFIXES = tuple(sorted([(x, 5, 4) for x in _PLURAL] + [(x, 6, 5) for x in _OTHER], key=lambda t: -len(t[0])))
+
+_WORD = re.compile(r"[^\W_]+")
+_QUOTED = re.compile(r'"([^"]*)"?')
+
+
+@dataclass(frozen=True)
+class Hit:
+    """One document found: its best page, a score (higher is better) and a snippet.
+
+    ``case`` is set by ``search_many`` (the key of the index the hit came from).
+    """
+
+    doc_id: str
+    version: int
+    page: int
+    score: float
+    snippet: str
+    fields: dict = field(default_factory=dict)
+    case: str | None = None
+
+
+# --- the query language -------------------------------------------------------------
+
+
+def fold(text: str) -> str:
+    """Lower case without accents, as the index compares words ("Pérez" -> "perez")."""
+    decomposed = unicodedata.normalize("NFD", text)
+    return "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()
+
+
+def stem(word: str) -> str:
+    """The query-time stem of a folded word: one common inflection removed (see _SUFFIXES)."""
+    for suffix, min_word, min_stem in _SUFFIXES:
+        if len(word) >= min_word and word.endswith(suffix) and len(word) - len(suffix) >= min_stem:
+            return word[: -len(suffix)]
+    return word
+
+
+def parse_query(query: str) -> str:
+    """The FTS5 expression for a user's query; every word is a quoted string.
+
+    A word of three letters or more is stemmed and matches as a prefix; a
+    shorter one matches only itself. In a "quoted phrase" the words match as
+    written, in order (``+``), and only the last one as a prefix.
+
+    Raises:
+        InvalidInput: the query has no words once punctuation is removed.
+    """
+    if not isinstance(query, str):
+        raise InvalidInput("search query must be text")
+    parts: list[str] = []
+    pos = 0
+    for m in _QUOTED.finditer(query):
+        parts.extend(_term(w) for w in _WORD.findall(fold(query[pos:m.start()])))
+        words = _WORD.findall(fold(m.group(1)))
+        if len(words) == 1:
+            parts.append(_term(words[0]))
+        elif words:
+            last = f'"{words[-1]}"*' if len(words[-1]) > 2 else f'"{words[-1]}"'
+            parts.append("(" + " + ".join([*(f'"{w}"' for w in words[:-1]), last]) + ")")
+        pos = m.end()
+    parts.extend(_term(w) for w in _WORD.findall(fold(query[pos:])))
+    if not parts:
+        raise InvalidInput("search query has no words")
+    return " AND ".join(parts)
+
+
+def _term(word: str) -> str:
+    # _WORD leaves only letters and digits: no quote can be inside
+    return f'"{stem(word)}"*' if len(word) > 2 else f'"{word}"'
+
+
+# --- the in-memory databases ----------------------------------------------------------
+
+
+def _connect() -> sqlite3.Connection:
+    conn = sqlite3.connect(":memory:", isolation_level=None, check_same_thread=False)
+    conn.execute("PRAGMA temp_store = MEMORY")  # sorts and temporary tables never spill to a file
+    conn.execute("PRAGMA trusted_schema = OFF")
+    return conn
+
+
+def _create(conn: sqlite3.Connection) -> None:
+    conn.execute("BEGIN")
+    for sql in _SCHEMA:
+        conn.execute(sql)
+    conn.execute("INSERT INTO meta VALUES ('format', ?)", (FORMAT,))
+    conn.execute("COMMIT")
+
+
+def _schema_of(conn: sqlite3.Connection, schema: str) -> list[tuple]:
+    return conn.execute(f"SELECT type, name, tbl_name, sql FROM {schema}.sqlite_master ORDER BY name").fetchall()
+
+
+_EXPECTED: list[tuple] = []
+
+
+def _load(conn: sqlite3.Connection, data: bytes, schema: str = "main") -> None:
+    """Deserialize a segment into ``schema`` and check it is one (tables exactly ours, no triggers or views)."""
+    if not isinstance(data, (bytes, bytearray, memoryview)):
+        raise InvalidInput("search segment must be bytes")
+    if not _EXPECTED:
+        fresh = _connect()
+        _create(fresh)
+        _EXPECTED.extend(_schema_of(fresh, "main"))
+        fresh.close()
+    data = bytes(data)
+    try:
+        if not data.startswith(b"SQLite format 3\x00") or len(data) < 512:
+            raise sqlite3.DatabaseError("not a database")
+        conn.deserialize(data, name=schema)
+        ok = _schema_of(conn, schema) == _EXPECTED and conn.execute(
+            f"SELECT value FROM {schema}.meta WHERE key = 'format'").fetchone() == (FORMAT,)
+    except (sqlite3.DatabaseError, MemoryError):
+        ok = False
+    if not ok:
+        raise InvalidInput("search segment is damaged or not a search segment")
+
+
+def _fields(fields: Mapping | None) -> tuple[str, str, str, str]:
+    """JSON of the fields, and the folded type, tags and person the filters compare with."""
+    fields = dict(fields or {})
+    tags = fields.get("tags") or []
+    if isinstance(tags, str):
+        tags = [tags]
+    people = fields.get("person") or []
+    if isinstance(people, str):
+        people = [people]
+    try:
+        raw = json.dumps(fields, ensure_ascii=False, sort_keys=True)
+    except (TypeError, ValueError):
+        raise InvalidInput("search fields must be plain values (text, numbers, lists)") from None
+    # \x1f separates values so that a filter matches one whole tag, or within one person's name
+    return (raw, fold(str(fields.get("type") or "")),
+            "\x1f" + "\x1f".join(fold(str(t)) for t in tags) + "\x1f",
+            "\x1f" + "\x1f".join(fold(str(p)) for p in people) + "\x1f")
+
+
+class _Doc:
+    """What an index keeps in memory about one document (a row of ``docs``)."""
+
+    __slots__ = ("doc_id", "fields", "num", "removed", "version")
+
+    def __init__(self, num: int, doc_id: str, version: int, removed: int, fields: str) -> None:
+        self.num, self.doc_id, self.version, self.removed, self.fields = num, doc_id, version, removed, fields
+
+
+class _Index:
+    """What a segment and a folded index share: one in-memory database of our schema.
+
+    Changes run inside one open transaction (cheap in memory); it is committed
+    before the database is serialized or searched.
+    """
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self._conn = conn
+        self._docs: dict[str, _Doc] = {}
+        self._by_num: dict[int, _Doc] = {}
+        for row in conn.execute("SELECT num, doc_id, version, removed, fields FROM docs"):
+            self._remember(_Doc(*row))
+
+    def _remember(self, doc: _Doc) -> None:
+        self._docs[doc.doc_id] = doc
+        self._by_num[doc.num] = doc
+
+    def _write(self) -> sqlite3.Connection:
+        if not self._conn.in_transaction:
+            self._conn.execute("BEGIN")
+        return self._conn
+
+    def _settle(self) -> sqlite3.Connection:
+        if self._conn.in_transaction:
+            self._conn.execute("COMMIT")
+        return self._conn
+
+    def to_bytes(self) -> bytes:
+        """The database, serialized (SQLite's own format); the caller encrypts it before storing."""
+        return self._settle().serialize()
+
+    def close(self) -> None:
+        """Free the memory now (the index is unusable afterwards)."""
+        self._conn.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def __len__(self) -> int:
+        """The number of live documents."""
+        return sum(1 for d in self._docs.values() if not d.removed)
+
+    def doc_ids(self) -> list[str]:
+        """The live documents' ids, sorted."""
+        return sorted(d.doc_id for d in self._docs.values() if not d.removed)
+
+    def _set_doc(self, doc_id: str, version: int, removed: int, fields: tuple[str, str, str, str]) -> _Doc:
+        """Insert or update a document's row; returns what is remembered of it."""
+        c = self._write()
+        doc = self._docs.get(doc_id)
+        if doc is None:
+            num = c.execute("INSERT INTO docs(doc_id, version, removed, fields, type, tags, person) "
+                            "VALUES (?, ?, ?, ?, ?, ?, ?)", (doc_id, version, removed, *fields)).lastrowid
+            doc = _Doc(num, doc_id, version, removed, fields[0])
+            self._remember(doc)
+        elif (doc.version, doc.removed, doc.fields) != (version, removed, fields[0]):
+            c.execute("UPDATE docs SET version = ?, removed = ?, fields = ?, type = ?, tags = ?, person = ? "
+                      "WHERE num = ?", (version, removed, *fields, doc.num))
+            doc.version, doc.removed, doc.fields = version, removed, fields[0]
+        return doc
+
+    def _drop_pages(self, doc: _Doc) -> None:
+        self._write().execute("DELETE FROM pages WHERE rowid BETWEEN ? AND ?",
+                              (doc.num << _PAGE_BITS, (doc.num << _PAGE_BITS) | _MAX_PAGE))
+
+
+_TOMBSTONE = ("{}", "", "", "")
+
+
+class Segment(_Index):
+    """A batch of changes to one case's index: pages added, documents removed.
+
+    Pages are indexed as they are added (one document at a time is enough in
+    memory). Adding a higher version of a document in the same segment drops
+    the lower one's pages; the same page added twice keeps the later text.
+    """
+
+    def __init__(self) -> None:
+        conn = _connect()
+        _create(conn)
+        super().__init__(conn)
+        self._last: tuple = ()
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> Segment:
+        """A segment from ``to_bytes`` (after the caller decrypted it).
+
+        Raises:
+            InvalidInput: the bytes are not a search segment.
+        """
+        seg = cls.__new__(cls)
+        conn = _connect()
+        _load(conn, data)
+        _Index.__init__(seg, conn)
+        seg._last = ()
+        return seg
+
+    def add(self, doc_id: str, version: int, page: int, text: str, fields: Mapping | None = None) -> None:
+        """Index one page of a document at a version.
+
+        ``fields`` are the document's metadata: ``type``, ``tags`` (list),
+        ``person`` (a name or a list), ``lang``, ``title`` (indexed too); any
+        other plain values are kept and returned with hits.
+
+        Raises:
+            InvalidInput: an argument has the wrong type or is out of range.
+        """
+        if not isinstance(doc_id, str) or not doc_id or not isinstance(text, str):
+            raise InvalidInput("search add needs a document id and text")
+        if not isinstance(version, int) or not isinstance(page, int) or version < 0 or not 0 <= page <= _MAX_PAGE:
+            raise InvalidInput(f"search add needs a version of 0 or more and a page number from 0 to {_MAX_PAGE}")
+        doc = self._docs.get(doc_id)
+        if doc is not None and not doc.removed and doc.version > version:
+            return  # a lower version than this segment already holds: stale
+        if doc is not None and (doc.removed or doc.version < version):
+            self._drop_pages(doc)
+        same = (doc_id, version, fields) == self._last  # the pages of a document come with the same fields
+        if doc is None or doc.removed or not same:
+            self._last = (doc_id, version, dict(fields or {}))
+            doc = self._set_doc(doc_id, version, 0, _fields(fields))
+        title = str((fields or {}).get("title") or "")
+        row = ((doc.num << _PAGE_BITS) | page, text, title)
+        c = self._write()
+        try:
+            c.execute("INSERT INTO pages(rowid, body, title) VALUES (?, ?, ?)", row)
+        except sqlite3.IntegrityError:  # the page was added before: the later text replaces it
+            c.execute("INSERT OR REPLACE INTO pages(rowid, body, title) VALUES (?, ?, ?)", row)
+
+    def remove(self, doc_id: str) -> None:
+        """Record that a document is gone (removed, or moved to another case): its pages no longer match."""
+        if not isinstance(doc_id, str) or not doc_id:
+            raise InvalidInput("search remove needs a document id")
+        doc = self._docs.get(doc_id)
+        if doc is not None:
+            self._drop_pages(doc)
+        self._set_doc(doc_id, doc.version if doc else 0, 1, _TOMBSTONE)
+
+
+class CaseIndex(_Index):
+    """The search index of one case: its segments folded in order, in memory."""
+
+    @classmethod
+    def open(cls, segments: Iterable[bytes]) -> CaseIndex:
+        """Fold ``segments`` (from ``to_bytes`` or ``compact``, oldest first) into one index.
+
+        The first segment is used as it is (deserializing costs a copy); each
+        later one is attached and merged.
+
+        Raises:
+            InvalidInput: a segment is not a search segment.
+        """
+        conn = _connect()
+        segments = iter(segments)
+        first = next(segments, None)
+        if first is None:
+            _create(conn)
+        else:
+            _load(conn, first)
+        index = cls(conn)
+        for data in segments:
+            index._merge(data)
+        index._settle()
+        return index
+
+    def _merge(self, data: bytes) -> None:
+        c = self._settle()
+        c.execute("ATTACH ':memory:' AS seg")
+        try:
+            _load(c, data, "seg")
+            rows = c.execute("SELECT num, doc_id, version, removed, fields, type, tags, person FROM seg.docs").fetchall()
+            for num, doc_id, version, removed, *fields in rows:
+                self._apply(num, doc_id, version, removed, tuple(fields))
+            self._settle()
+        except BaseException:
+            if c.in_transaction:
+                c.execute("ROLLBACK")
+            raise
+        finally:
+            c.execute("DETACH seg")
+
+    def _apply(self, seg_num: int, doc_id: str, version: int, removed: int, fields: tuple) -> None:
+        """One document's change from the attached segment, by the folding rules of the module."""
+        doc = self._docs.get(doc_id)
+        if removed:
+            if doc is not None:
+                self._drop_pages(doc)
+            self._set_doc(doc_id, max(version, doc.version) if doc else version, 1, _TOMBSTONE)
+            return
+        if doc is not None and not doc.removed and doc.version > version:
+            return  # stale: this index already holds a later version
+        if doc is not None:
+            self._drop_pages(doc)
+        doc = self._set_doc(doc_id, version, 0, fields)
+        shift = (doc.num - seg_num) << _PAGE_BITS
+        self._write().execute(
+            "INSERT INTO main.pages(rowid, body, title) SELECT rowid + ?, body, title FROM seg.pages "
+            "WHERE rowid BETWEEN ? AND ?", (shift, seg_num << _PAGE_BITS, (seg_num << _PAGE_BITS) | _MAX_PAGE))
+
+    def compact(self) -> bytes:
+        """One segment equivalent to every segment folded so far (FTS5 index merged, free pages dropped)."""
+        c = self._settle()
+        c.execute("INSERT INTO pages(pages) VALUES ('optimize')")
+        c.execute("VACUUM")
+        return c.serialize()
+
+    def search(self, query: str, *, types: Sequence[str] | None = None, tags: Sequence[str] | None = None,
+               person: str | None = None, limit: int = 50, marks: tuple[str, str] = ("[", "]")) -> list[Hit]:
+        """The documents matching ``query``, best first: each one's best page, with a snippet.
+
+        ``types``: any of these document types; ``tags``: every one of these
+        tags; ``person``: a person's name (or part of it, accents and case
+        ignored). ``marks`` surround each matched word in the snippet.
+
+        Raises:
+            InvalidInput: the query has no words, or ``limit`` is not positive.
+        """
+        return search_many({None: self}, query, types=types, tags=tags, person=person, limit=limit, marks=marks)
+
+    def _ranked(self, expr: str, filters: tuple[str, list], limit: int, worst: float) -> Iterator[tuple[float, int]]:
+        """(bm25, rowid) of the best page of each of the best ``limit`` documents, best first.
+
+        Stops early at a score worse than ``worst`` (bm25: lower is better).
+        """
+        where, args = filters
+        sql = (_RANKED_FILTERED.format(where=where) if where else _RANKED), (expr, *args)
+        seen: set[int] = set()
+        for score, rowid in self._settle().execute(*sql):
+            if score > worst:
+                return
+            num = rowid >> _PAGE_BITS
+            if num in seen:
+                continue  # a lower-ranked page of a document already found
+            seen.add(num)
+            yield score, rowid
+            if len(seen) == limit:
+                return
+
+    def _hits(self, found: list[tuple[float, int]], expr: str, marks: tuple[str, str], case) -> dict[int, Hit]:
+        """The hits for some pages (bm25, rowid): their documents and snippets (the words around the match, marked)."""
+        hits = {}
+        for score, rowid in found:
+            doc = self._by_num[rowid >> _PAGE_BITS]
+            # one statement a page: with "rowid IN (...)" FTS5 would run the whole query again
+            row = self._conn.execute(_SNIPPET, (marks[0], marks[1], expr, rowid)).fetchone()
+            hits[rowid] = Hit(doc.doc_id, doc.version, rowid & _MAX_PAGE, -score, row[0] if row else "",
+                              json.loads(doc.fields), case)
+        return hits
+
+
+# bm25() ordered by SQLite's sorter: FTS5's own "ORDER BY rank" prepares a statement per query (slower here)
+_BM25 = f"bm25(pages, {_WEIGHTS[0]}, {_WEIGHTS[1]})"
+_RANKED = f"SELECT {_BM25}, rowid FROM pages WHERE pages MATCH ? ORDER BY 1"
+_RANKED_FILTERED = (f"SELECT {_BM25}, p.rowid FROM pages p JOIN docs d ON d.num = (p.rowid >> {_PAGE_BITS}) "
+                    "WHERE pages MATCH ? {where} ORDER BY 1")
+_SNIPPET = f"SELECT snippet(pages, -1, ?, ?, '…', {_SNIPPET_TOKENS}) FROM pages WHERE pages MATCH ? AND rowid = ?"
+
+
+def _filters(types, tags, person) -> tuple[str, list]:
+    """The SQL conditions on ``docs d`` for the filters, and their arguments."""
+    where, args = [], []
+    if types:
+        types = _list(types)
+        where.append(f"d.type IN ({','.join('?' * len(types))})")
+        args.extend(fold(str(t)) for t in types)
+    for tag in _list(tags or []):
+        where.append("instr(d.tags, ?) > 0")
+        args.append("\x1f" + fold(str(tag)) + "\x1f")
+    if person:
+        where.append("instr(d.person, ?) > 0")
+        args.append(fold(str(person)))
+    return "".join(" AND " + w for w in where), args
+
+
+def _list(value) -> list:
+    return [value] if isinstance(value, str) else list(value)
+
+
+def search_many(indexes: Mapping, query: str, *, types: Sequence[str] | None = None,
+                tags: Sequence[str] | None = None, person: str | None = None, limit: int = 50,
+                marks: tuple[str, str] = ("[", "]")) -> list[Hit]:
+    """Search several cases' indexes (case -> CaseIndex) and merge the results, best first.
+
+    Each hit names its case (the key). Scores come from each case's own
+    statistics (bm25), so they compare well across cases of similar size.
+    Snippets are made only for the hits kept.
+
+    Raises:
+        InvalidInput: the query has no words, or ``limit`` is not positive.
+    """
+    if not isinstance(limit, int) or isinstance(limit, bool) or limit < 1:
+        raise InvalidInput("search limit must be a positive number")
+    expr = parse_query(query)
+    filters = _filters(types, tags, person)
+    best: list[tuple[float, int, int, object]] = []  # max-heap on bm25 (negated), the worst kept on top
+    for order, (case, index) in enumerate(indexes.items()):
+        worst = -best[0][0] if len(best) == limit else float("inf")
+        for score, rowid in index._ranked(expr, filters, limit, worst):
+            item = (-score, -order, -rowid, case)
+            if len(best) < limit:
+                heapq.heappush(best, item)
+            elif item > best[0]:
+                heapq.heapreplace(best, item)
+            else:
+                break
+    ranked = sorted(best, reverse=True)
+    by_case: dict[int, list[tuple[float, int]]] = {}
+    for neg, order, rowid, _ in ranked:
+        by_case.setdefault(-order, []).append((-neg, -rowid))
+    cases = list(indexes.items())
+    hits: dict[tuple[int, int], Hit] = {}
+    for order, found in by_case.items():
+        case, index = cases[order]
+        hits.update(((order, r), h) for r, h in index._hits(found, expr, marks, case).items())
+    return [hits[(-order, -rowid)] for _, order, rowid, _ in ranked]
