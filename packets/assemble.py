@@ -32,6 +32,8 @@ from dataclasses import dataclass, field
 import pikepdf
 from pikepdf import Array, Dictionary, Name
 
+from vault.errors import InvalidInput
+
 from .model import Item, PacketRequest, Volume
 from .profiles import DEFAULT_INDEX_TITLE, Profile, Section
 from .render import (
@@ -78,11 +80,11 @@ _UNIT_EXTRA_PAGE_ESTIMATE = 1500  # bytes of a separator or declaration page
 _STAMP_ESTIMATE = 160  # bytes of one page's number stamp
 
 
-class AssembleError(ValueError):
+class AssembleError(InvalidInput):
     """A packet cannot be assembled. One line, naming a document id where one is at fault."""
 
-    def __init__(self, message: str) -> None:
-        super().__init__(" ".join(str(message).splitlines()))
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        super().__init__(" ".join(str(message).splitlines()), hint=hint)
 
 
 # ------------------------------------------------------------------------------ words

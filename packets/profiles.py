@@ -28,6 +28,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
+from vault.errors import InvalidInput
+
 __all__ = [
     "COVER_PLACEHOLDERS",
     "DECLARATION_PLACEHOLDERS",
@@ -163,14 +165,14 @@ _BATES_PREFIX = re.compile(r"[A-Za-z0-9._-]{1,16}")
 # ----------------------------------------------------------------------------- errors
 
 
-class ProfileError(ValueError):
+class ProfileError(InvalidInput):
     """A recipient profile is invalid or cannot be found or rendered.
 
     The message is one line: ``FILE: FIELD: PROBLEM; FIX``.
     """
 
-    def __init__(self, message: str) -> None:
-        super().__init__(" ".join(str(message).splitlines()))
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        super().__init__(" ".join(str(message).splitlines()), hint=hint)
 
 
 def _show(value: Any, limit: int = 40) -> str:

@@ -75,13 +75,13 @@ JPEG_QUALITY = 85
 _TURN_GAIN = 1.02
 
 
-class RenderError(InvalidInput, ValueError):
+class RenderError(InvalidInput):
     """A document cannot be rendered. The message is one line naming the document id (exit 1)."""
 
-    def __init__(self, doc_id: str, problem: str, fix: str | None = None) -> None:
+    def __init__(self, doc_id: str, problem: str, fix: str | None = None, *, hint: str | None = None) -> None:
         self.doc_id = doc_id
         text = f"document {doc_id}: {problem}" + (f"; {fix}" if fix else "")
-        super().__init__(" ".join(text.splitlines()))
+        super().__init__(" ".join(text.splitlines()), hint=hint)
 
 
 # ------------------------------------------------------------------------------- fonts
