@@ -92,18 +92,18 @@ def build_packet(vault, case, profile: Profile, today: str, output: str, sender_
     if not (folder if str(folder) else Path(".")).is_dir():
         raise InvalidInput("the output folder does not exist; create it first")
     if manifest_out and not (Path(manifest_out).parent if str(Path(manifest_out).parent) else Path(".")).is_dir():
-        raise InvalidInput("the --manifest-out folder does not exist; create it first")
+        raise InvalidInput("the manifest's folder does not exist; create it first")
     plan = make_plan(case.documents.values(), case.consents, profile, today, bool(override_reason), only_consented)
     if plan.without_consent and not override_reason and not only_consented:
         listed = "; ".join(f"{e.doc.id}: consent {e.consent}" for e in plan.without_consent)
-        raise NotPermitted(f"no valid consent for {profile.id}: {listed}; record it with refuge consent grant, "
-                           "or build with --only-consented to leave them out")
+        raise NotPermitted(f"no valid consent for {profile.id}: {listed}", hint="packet-consent")
     if not plan.included:
         raise InvalidInput(f"nothing to send to {profile.id}: no document of this case is admitted with consent")
     if (plan.missing_types or plan.missing_translations or plan.missing_declarations) and not allow_incomplete:
         gaps = [f"a {t} document" for t in plan.missing_types] + [f"a translation of {d}" for d in plan.missing_translations]
-        gaps += [f"the translator of {d} (refuge doc add ... --translator NAME)" for d in plan.missing_declarations]
-        raise InvalidInput(f"the packet for {profile.id} lacks {', '.join(gaps)}; add them, or build with --allow-incomplete")
+        gaps += [f"the translator of {d}" for d in plan.missing_declarations]
+        raise InvalidInput(f"the packet for {profile.id} lacks {', '.join(gaps)}",
+                           hint="packet-incomplete-translator" if plan.missing_declarations else "packet-incomplete")
     say = progress or (lambda _msg: None)
     from .sign import seal, signing_key  # the last write to each volume: encryption (if asked), then the signature
 
@@ -200,8 +200,7 @@ def require_reviews(case, pages) -> None:
     if left:
         listed = ", ".join(f"{p.doc_id} page {p.page}" for p in left[:20]) + (", ..." if len(left) > 20 else "")
         raise NotPermitted(f"{len(left)} page{'s' if len(left) != 1 else ''} that no rule could search must be "
-                           f"reviewed by a person first: {listed}; look at each (refuge doc get) and run "
-                           "refuge redact reviewed DOC --page N, or build with --ocr to recognise them")
+                           f"reviewed by a person first: {listed}", hint="packet-review")
 
 
 def review_path_for(output: str) -> str:

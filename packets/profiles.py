@@ -913,7 +913,7 @@ def profile_from_dict(data: Mapping[str, Any], source: str | os.PathLike[str] = 
     output_types = top.string_list("output_types", ("pdf",), options=OUTPUT_TYPES,
                                    example='["pdf"]')
     if "pdf" not in output_types:
-        top.fail("output_types", "does not include pdf (refuge writes PDF packets)",
+        top.fail("output_types", "does not include pdf (packets are PDF files)",
                  'add "pdf" to output_types')
 
     # signature ------------------------------------------------------------------------

@@ -11,7 +11,7 @@ per document on its rendered pages). What it applies:
   numbers and e-mail addresses (``contact``), CURP, passport and national ID numbers
   and dates of birth next to their labels (``id-number``). What a detector finds in any
   source document is then searched for in every document, like a term;
-* **regions** (``refuge redact region``): a box on a page of one document, in PDF points
+* **regions** (region rules): a box on a page of one document, in PDF points
   with the origin at the bottom-left of the unrotated source page (for an image, one
   point per pixel of the upright image; for plain text, the packet page).
 
@@ -96,7 +96,7 @@ class PageInfo:
     height: float
     searchable: bool  # has a text layer
     flattened: bool = False
-    ocr_confidence: float | None = None  # set when the page was recognised (no text layer, --ocr)
+    ocr_confidence: float | None = None  # set when the page was recognised (no text layer, recognition on)
     reasons: list[str] = field(default_factory=list)
     marks: list[Mark] = field(default_factory=list)
     version: int = 0  # the document version the page belongs to
@@ -840,12 +840,11 @@ class Redactor:
                 n = int(r.get("page"))
                 x0, y0, x1, y1 = (float(v) for v in r.get("box"))
             except (TypeError, ValueError):
-                raise RedactError(f"document {item.doc_id}: region rule {r.get('id')} is malformed; remove it"
-                                  " (refuge redact remove) and add it again") from None
+                raise RedactError(f"document {item.doc_id}: region rule {r.get('id')} is malformed",
+                                  hint="redact-region-readd") from None
             if not 1 <= n <= len(infos):
                 raise RedactError(f"document {item.doc_id}: region rule {r.get('id')} is for page {n}, but the"
-                                  f" document has {len(infos)} pages; remove it (refuge redact remove) and add it"
-                                  " again")
+                                  f" document has {len(infos)} pages", hint="redact-region-readd")
             page = pdf.pages[n - 1]
             m, target = _placement(page)
             if mime == "text/plain":

@@ -175,6 +175,6 @@ def review_report(redactor: Redactor, profile_id: str, date: str) -> bytes:
 def _blind_status(p) -> str:
     """How rules reached a page with no text layer: through recognition, or not at all."""
     if p.ocr_confidence is None:
-        return "not searchable: rules could not apply (build with --ocr), a person must check it"
+        return "not searchable: rules could not apply (no recognition), a person must check it"
     state = f"recognised by OCR at {p.ocr_confidence:.0f}% confidence"
     return state + ("; below the threshold: a person must check it" if p.needs_review else "; rules applied")

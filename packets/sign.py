@@ -2,8 +2,8 @@
 
 The last write to a packet is its signature: an incremental update over the assembled,
 final PDF, so the signature's byte range covers every byte of the file as sent. Without a
-timestamp authority the signature is PAdES baseline B-B; with one (``refuge keys org tsa
-URL``) it carries an RFC 3161 signature timestamp, B-T. A profile with a visible signature
+timestamp authority the signature is PAdES baseline B-B; with one (the organisation's
+timestamp URL) it carries an RFC 3161 signature timestamp, B-T. A profile with a visible signature
 gets a signature block on page 1 (signer, organisation, date) in :func:`signature_box`,
 which the cover page leaves free.
 
@@ -38,7 +38,7 @@ __all__ = [
 SIGNATURE_FIELD = "refuge-packet-signature"
 MANIFEST_FORMAT = "refuge-packet-manifest"
 
-# pyHanko logs failed certificate paths with tracebacks; refuge reports one line instead.
+# pyHanko logs failed certificate paths with tracebacks; this module reports one line instead.
 for _name in ("pyhanko", "pyhanko_certvalidator"):
     logging.getLogger(_name).addHandler(logging.NullHandler())
 BOX_WIDTH, BOX_HEIGHT = 230, 58
@@ -152,8 +152,7 @@ def sign_pdf(data: bytes, key: OrgKey, *, signer_name: str, visible: bool = Fals
             "person": _latin(signer_name), "org": _latin(organisation),
             "date": when.astimezone(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")})
     except TimestampRequestError:
-        raise RefugeError(f"the timestamp authority {tsa_url} did not answer; check it, or clear it with "
-                          "refuge keys org tsa --none") from None
+        raise RefugeError(f"the timestamp authority {tsa_url} did not answer", hint="tsa-unreachable") from None
     except RefugeError:
         raise
     except (PdfError, ValueError, KeyError) as e:
@@ -189,7 +188,7 @@ def _reproducible(writer, data: bytes, when: dt.datetime) -> None:
     """Make the update depend only on its input and ``when``: no clock, no randomness.
 
     pyHanko gives the updated file a random second /ID and stamps /ModDate with the
-    clock; refuge derives the /ID from the content and time, and dates the update
+    clock; this module derives the /ID from the content and time, and dates the update
     ``when`` (the signing time), so that the same vault state builds the same bytes.
     """
     import dataclasses
@@ -248,7 +247,7 @@ def sign_manifest(manifest: dict, key: OrgKey, when: dt.datetime | None = None) 
 
 
 def manifest_file(manifest: dict, signature: str | None) -> bytes:
-    """The file ``--manifest-out`` writes: the manifest and its signature, as JSON."""
+    """The manifest file a build may write next to the packet: the manifest and its signature, as JSON."""
     return (json.dumps({"manifest": manifest, "signature": signature}, indent=2, sort_keys=True,
                        ensure_ascii=False) + "\n").encode()
 
