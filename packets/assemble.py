@@ -25,7 +25,6 @@ bytes. Nothing is written to disk. Errors are :class:`AssembleError` (or
 from __future__ import annotations
 
 import datetime as _dt
-import os
 import re
 from dataclasses import dataclass, field
 
@@ -34,6 +33,7 @@ from pikepdf import Array, Dictionary, Name
 
 from vault.errors import InvalidInput
 
+from ._pdf import source_date_epoch
 from .model import Item, PacketRequest, Volume
 from .profiles import DEFAULT_INDEX_TITLE, Profile, Section
 from .render import (
@@ -602,14 +602,8 @@ def _check_labels(ctx: _Ctx, total: int) -> None:
 
 
 def _info_date(request: PacketRequest) -> str:
-    epoch = os.environ.get("SOURCE_DATE_EPOCH")
-    if epoch is not None and epoch.strip():
-        try:
-            when = _dt.datetime.fromtimestamp(int(epoch.strip()), _dt.timezone.utc)
-        except (ValueError, OverflowError, OSError):
-            raise AssembleError(f"SOURCE_DATE_EPOCH: {epoch.strip()[:20]!r} is not a number of seconds since"
-                                " 1970; set it to an integer such as 1795392000, or unset it") from None
-    else:
+    when = source_date_epoch(AssembleError)
+    if when is None:
         d = _dt.date.fromisoformat(request.date)
         when = _dt.datetime(d.year, d.month, d.day, tzinfo=_dt.timezone.utc)
     return when.strftime("D:%Y%m%d%H%M%SZ")

@@ -39,6 +39,7 @@ from pikepdf import Name
 
 from vault.errors import VerificationFailed
 
+from . import _pdf
 from .detectors import Needle, fold_text
 
 __all__ = ["Finding", "check_pdf", "page_texts_pdfium", "page_texts_pdfminer", "scan_objects",
@@ -199,15 +200,6 @@ def _string_text(s: pikepdf.String) -> tuple[list[str], bool]:
     return texts, binary
 
 
-def _filters(stream: pikepdf.Stream) -> list[str]:
-    f = stream.get(Name.Filter)
-    if isinstance(f, pikepdf.Name):
-        return [str(f)]
-    if isinstance(f, pikepdf.Array):
-        return [str(x) for x in f]
-    return []
-
-
 def _jpeg_metadata(data: bytes) -> tuple[list[bytes], bool]:
     """The metadata segments of a JPEG (APPn other than Adobe APP14, COM), and whether
     it parsed."""
@@ -299,7 +291,7 @@ def object_texts(obj, content: bool = False) -> Iterator[tuple[str, bool]]:
 
 
 def _stream_texts(stream: pikepdf.Stream, content: bool) -> Iterator[tuple[str, bool]]:
-    filters = _filters(stream)
+    filters = _pdf.filters(stream)
     is_image = stream.get(Name.Subtype) == Name.Image
     if filters and filters[-1] in ("/DCTDecode", "/DCT"):
         try:
@@ -557,8 +549,10 @@ def structure_problems(pdf: pikepdf.Pdf, data: bytes) -> list[tuple[int | None, 
         if isinstance(a, pikepdf.Dictionary):
             problems.append((page, "an object has an action"))
         if isinstance(obj, pikepdf.Stream) and obj.get(Name.Subtype) == Name.Image:
-            filters = _filters(obj)
-            if filters and filters[-1] in ("/DCTDecode", "/DCT"):
+            filters = _pdf.filters(obj)
+            if filters is None:
+                problems.append((page, "an image has a malformed /Filter"))
+            elif filters and filters[-1] in ("/DCTDecode", "/DCT"):
                 try:
                     raw = obj.read_raw_bytes() if len(filters) == 1 else b""
                 except Exception:

@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
+from vault.core import DOC_TYPES
 from vault.errors import InvalidInput
 
 __all__ = [
@@ -59,19 +60,8 @@ __all__ = [
 
 # --------------------------------------------------------------------------- vocabulary
 
-#: The fixed vocabulary of document types (DESIGN.md, "Document types").
-DOCUMENT_TYPES: tuple[str, ...] = (
-    "identity",
-    "civil-status",
-    "medical",
-    "psychological",
-    "legal-declaration",
-    "country-evidence",
-    "correspondence",
-    "photo",
-    "translation",
-    "other",
-)
+#: The fixed vocabulary of document types (DESIGN.md, "Document types"): the vault's own list.
+DOCUMENT_TYPES: tuple[str, ...] = DOC_TYPES
 
 #: Languages a packet's own text (cover, index, labels, declarations) can be written in.
 LANGUAGES: tuple[str, ...] = ("en", "fr", "es")

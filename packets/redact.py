@@ -54,6 +54,9 @@ from pikepdf import Array, Dictionary, Name
 
 from vault.errors import InvalidInput
 
+from . import _pdf
+from ._pdf import Box
+from ._pdf import placement as _placement  # the matrix and form of a rendered page
 from .detectors import Hit, Needle, canonical_category, detect, fold, needles_in, redact_string, unconfuse
 from .model import Item
 from .profiles import Profile
@@ -113,7 +116,6 @@ class PageInfo:
 
 # --------------------------------------------------------------------------- geometry
 
-Box = tuple[float, float, float, float]
 
 
 def _union(a: Box, b: Box) -> Box:
@@ -138,41 +140,6 @@ def _group_boxes(boxes: list[Box]) -> list[Box]:
     return out
 
 
-def _mul(a, b):
-    return (a[0] * b[0] + a[1] * b[2], a[0] * b[1] + a[1] * b[3], a[2] * b[0] + a[3] * b[2],
-            a[2] * b[1] + a[3] * b[3], a[4] * b[0] + a[5] * b[2] + b[4], a[4] * b[1] + a[5] * b[3] + b[5])
-
-
-def _apply(m, x: float, y: float) -> tuple[float, float]:
-    return (m[0] * x + m[2] * y + m[4], m[1] * x + m[3] * y + m[5])
-
-
-def _transform_box(m, box: Box) -> Box:
-    pts = [_apply(m, x, y) for x in (box[0], box[2]) for y in (box[1], box[3])]
-    xs, ys = [p[0] for p in pts], [p[1] for p in pts]
-    return (min(xs), min(ys), max(xs), max(ys))
-
-
-def _placement(page: pikepdf.Page) -> tuple[tuple, pikepdf.Object | None]:
-    """The matrix and XObject of a rendered page that is ``q <cm> /Name Do Q``."""
-    m = (1.0, 0.0, 0.0, 1.0, 0.0, 0.0)
-    target = None
-    try:
-        ops = pikepdf.parse_content_stream(page)
-    except Exception:
-        return m, None
-    xobjects = page.obj.get(Name.Resources, Dictionary()).get(Name.XObject, Dictionary())
-    for operands, op in ops:
-        s = str(op)
-        if s == "cm" and target is None:
-            m = _mul(tuple(float(v) for v in operands), m)
-        elif s == "Do":
-            if target is not None:
-                return m, None
-            target = xobjects.get(operands[0])
-    return m, target
-
-
 # ------------------------------------------------------------------ optional content
 
 
@@ -193,17 +160,6 @@ def _ocg_state(src: pikepdf.Pdf) -> set[tuple[int, int]]:
             if og in off or (base_off and og not in on):
                 hidden.add(og)
     return hidden
-
-
-def _inherited(page: pikepdf.Dictionary, key: Name):
-    node = page
-    for _ in range(64):
-        if not isinstance(node, pikepdf.Dictionary):
-            return None
-        if key in node:
-            return node[key]
-        node = node.get(Name.Parent)
-    return None
 
 
 def _walk_pairs(a, b, out: list, seen: set, depth: int = 0) -> None:
@@ -262,7 +218,7 @@ def _prepare_optional_content(work: pikepdf.Pdf, source: bytes | None) -> set[in
                 for i in pages:
                     if i >= len(src.pages):
                         continue
-                    s_res = _inherited(src.pages[i].obj, Name.Resources)
+                    s_res = _pdf.inherited(src.pages[i].obj, Name.Resources)
                     _m, form = _placement(work.pages[i])
                     w_res = form.get(Name.Resources) if isinstance(form, pikepdf.Stream) else None
                     pairs: list = []
@@ -828,7 +784,7 @@ class Redactor:
             try:
                 with pikepdf.open(io.BytesIO(bytes(item.data))) as src:
                     for i, p in enumerate(src.pages):
-                        mb = _inherited(p.obj, Name.MediaBox)
+                        mb = _pdf.inherited(p.obj, Name.MediaBox)
                         try:
                             origin[i] = (min(float(mb[0]), float(mb[2])), min(float(mb[1]), float(mb[3])))
                         except Exception:
@@ -851,13 +807,13 @@ class Redactor:
                 box = (x0, y0, x1, y1)
             elif isinstance(target, pikepdf.Stream) and target.get(Name.Subtype) == Name.Image:
                 iw, ih = float(target.Width), float(target.Height)
-                box = _transform_box(m, (x0 / iw, y0 / ih, x1 / iw, y1 / ih))
+                box = _pdf.transform_box(m, (x0 / iw, y0 / ih, x1 / iw, y1 / ih))
             elif isinstance(target, pikepdf.Stream) and target.get(Name.Subtype) == Name.Form:
                 ox, oy = origin.get(n - 1, (0.0, 0.0))
                 fm = target.get(Name.Matrix)
                 if isinstance(fm, pikepdf.Array) and len(fm) == 6:
-                    m = _mul(tuple(float(v) for v in fm), m)
-                box = _transform_box(m, (x0 + ox, y0 + oy, x1 + ox, y1 + oy))
+                    m = _pdf.mul(tuple(float(v) for v in fm), m)
+                box = _pdf.transform_box(m, (x0 + ox, y0 + oy, x1 + ox, y1 + oy))
             else:
                 raise RedactError(f"document {item.doc_id}: region rule {r.get('id')} cannot be placed on page {n};"
                                   " report this as a bug")

@@ -22,13 +22,14 @@ import hashlib
 import io
 import json
 import logging
-import os
 import secrets
 import unicodedata
 from dataclasses import dataclass, field
 
 from vault.errors import InvalidInput, RefugeError
 from vault.orgkey import OrgKey
+
+from ._pdf import source_date_epoch
 
 __all__ = [
     "SIGNATURE_FIELD", "SignedVolume", "Sealed", "signature_box", "sign_pdf",
@@ -162,13 +163,7 @@ def sign_pdf(data: bytes, key: OrgKey, *, signer_name: str, visible: bool = Fals
 
 def signing_time() -> dt.datetime:
     """Now, or ``SOURCE_DATE_EPOCH`` when set (reproducible builds: same state, same bytes)."""
-    epoch = os.environ.get("SOURCE_DATE_EPOCH", "").strip()
-    if not epoch:
-        return dt.datetime.now(dt.timezone.utc)
-    try:
-        return dt.datetime.fromtimestamp(int(epoch), dt.timezone.utc)
-    except (ValueError, OverflowError, OSError):
-        raise InvalidInput("SOURCE_DATE_EPOCH is not a number of seconds since 1970; set an integer, or unset it") from None
+    return source_date_epoch() or dt.datetime.now(dt.timezone.utc)
 
 
 def _pdf_signer_at(when: dt.datetime, *args, **kwargs):
