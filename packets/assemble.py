@@ -36,6 +36,7 @@ from vault.errors import InvalidInput
 from ._pdf import source_date_epoch
 from .model import Item, PacketRequest, Volume
 from .profiles import DEFAULT_INDEX_TITLE, Profile, Section
+from .redact import redact_rendered
 from .render import (
     Fonts,
     Rendered,
@@ -44,7 +45,6 @@ from .render import (
     fonts_for,
     page_count,
     render_item,
-    sanitize_rendered,
     save_pdf,
 )
 
@@ -55,6 +55,7 @@ __all__ = [
     "RenderError",
     "SIGNATURE_HEADROOM",
     "Volume",
+    "assemble",
     "build",
     "page_count",
 ]
@@ -867,23 +868,26 @@ def _choose_fonts(ctx: _Ctx) -> None:
                                 " write it in Latin, Greek or Cyrillic script")
 
 
-def _render_all(request: PacketRequest, keep: list) -> list[Rendered]:
-    out = []
-    for item in request.items:
-        r = render_item(item, request.profile)
-        if request.redact is not None:
-            redacted = request.redact(item, r.to_bytes())
-            if not isinstance(redacted, (bytes, bytearray)):
-                raise AssembleError(f"document {item.doc_id}: the redaction stage returned no PDF bytes;"
-                                    " it must return the redacted pages")
-            keep.append(r)
-            r = sanitize_rendered(bytes(redacted), item.doc_id, request.profile)
-        out.append(r)
-    return out
-
-
 def build(request: PacketRequest, *, headroom: int | None = None) -> list[Volume]:
-    """Assemble the packet described by ``request`` into one or more volumes.
+    """Render each item (and redact it through ``request.redact``, if set), then
+    :func:`assemble` the pages: the whole pipeline from items to volumes in one call,
+    for callers with no redaction stage of their own (packets.build runs the stages
+    itself). Raises like :func:`assemble` and :func:`~packets.render.render_item`."""
+    ctx = _prepare(request)
+    pages = []
+    for item in request.items:
+        rendered = render_item(item, request.profile)
+        ctx.keep.append(rendered)
+        if request.redact is not None:
+            rendered = redact_rendered(request.redact, item, rendered, request.profile)
+        pages.append(rendered)
+    return _assemble(ctx, pages, headroom)
+
+
+def assemble(request: PacketRequest, pages: list[Rendered], *, headroom: int | None = None) -> list[Volume]:
+    """Assemble the packet described by ``request`` from its documents' pages, already
+    rendered and redacted (``pages[i]`` are the pages of ``request.items[i]``), into one
+    or more volumes.
 
     Every page of every volume is numbered consecutively (``Volume.first_page`` to
     ``Volume.last_page``); volume 1 holds the cover letter and the full index. When the
@@ -892,16 +896,21 @@ def build(request: PacketRequest, *, headroom: int | None = None) -> list[Volume
     the signature appended later) defaults, when the profile requires a signature, to
     :data:`SIGNATURE_HEADROOM` or half of ``max_bytes`` if that is less, else to 0.
 
-    Raises :class:`AssembleError` for a bad request, a document that alone exceeds the
-    size limit, a packet over a limit it may not split, or text the packet fonts cannot
-    show; :class:`~packets.render.RenderError` for a document that cannot be rendered.
-    Both carry one line naming the document id, never its title.
+    Raises:
+        AssembleError: a bad request, a document that alone exceeds the size limit, a
+            packet over a limit it may not split, or text the packet fonts cannot show;
+            one line naming the document id, never its title.
     """
     ctx = _prepare(request)
+    if len(pages) != len(request.items):
+        raise AssembleError(f"{len(pages)} rendered documents for {len(request.items)} items; render each item once")
+    return _assemble(ctx, pages, headroom)
+
+
+def _assemble(ctx: _Ctx, pages: list[Rendered], headroom: int | None) -> list[Volume]:
     profile = ctx.profile
-    rendered = _render_all(request, ctx.keep)
-    _plan_units(ctx, rendered)
-    ctx.keep.extend(rendered)
+    _plan_units(ctx, pages)
+    ctx.keep.extend(pages)
 
     volume_of = [1] * len(ctx.units)
     volumes = _build_volumes(ctx, volume_of)

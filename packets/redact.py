@@ -47,7 +47,7 @@ import os
 import threading
 import zlib
 from dataclasses import dataclass, field, replace
-from typing import Iterable
+from typing import TYPE_CHECKING, Callable, Iterable
 
 import pikepdf
 from pikepdf import Array, Dictionary, Name
@@ -60,6 +60,9 @@ from ._pdf import placement as _placement  # the matrix and form of a rendered p
 from .detectors import Hit, Needle, canonical_category, detect, fold, needles_in, redact_string, unconfuse
 from .model import Item
 from .profiles import Profile
+
+if TYPE_CHECKING:
+    from .render import Rendered
 
 __all__ = ["FLATTEN_DPI", "MARGIN", "PLACEHOLDER", "Mark", "PageInfo", "RedactError", "Redactor",
            "flatten_pdf"]
@@ -495,6 +498,24 @@ def _page_chars(tp) -> tuple[str, int]:
 
         text = "".join(chr(raw.FPDFText_GetUnicode(tp, i) or 0x20) for i in range(n))
     return text, n
+
+
+def redact_rendered(redact: Callable[[Item, bytes], bytes], item: Item, rendered: "Rendered",
+                    profile: Profile) -> "Rendered":
+    """The redaction stage for one document: its rendered pages through ``redact`` (a
+    :class:`Redactor`), then placed again on clean pages (render's sanitizer).
+
+    Raises:
+        RedactError: ``redact`` returned no PDF bytes, or its pages cannot be redacted.
+        RenderError: the redacted pages are not a usable PDF.
+    """
+    from .render import sanitize_rendered
+
+    redacted = redact(item, rendered.to_bytes())
+    if not isinstance(redacted, (bytes, bytearray)):
+        raise RedactError(f"document {item.doc_id}: the redaction stage returned no PDF bytes;"
+                          " it must return the redacted pages")
+    return sanitize_rendered(bytes(redacted), item.doc_id, profile)
 
 
 class Redactor:

@@ -275,16 +275,16 @@ class Sealed:
         return manifest_file(self.manifest, self.manifest_sig)
 
 
-def manifest_entries(plan, case, volumes) -> tuple[list[dict], list[dict]]:
+def manifest_entries(plan, consents: list[dict], volumes) -> tuple[list[dict], list[dict]]:
     """The manifest's documents and consents: opaque ids, versions, digests, dates; no notes."""
     where = {doc_id: v.number for v in volumes for doc_id in v.items}
     documents = [{"id": e.doc.id, "version": e.doc.version, "type": e.doc.type, "sha256": e.doc.sha256,
                   "volume": where.get(e.doc.id), "consent_seq": e.consent_seq} for e in plan.included]
     used = {e.consent_seq for e in plan.included if e.consent_seq is not None}
-    consents = [{"seq": c["seq"], "recipient": c["recipient"], "granted_at": c["at"], "expires": c.get("expires"),
-                 "scope": "listed documents" if c.get("docs") else "all documents"}
-                for c in case.consents if c.get("seq") in used]
-    return documents, consents
+    listed = [{"seq": c["seq"], "recipient": c["recipient"], "granted_at": c["at"], "expires": c.get("expires"),
+               "scope": "listed documents" if c.get("docs") else "all documents"}
+              for c in consents if c.get("seq") in used]
+    return documents, listed
 
 
 def signing_key(vault, profile) -> OrgKey | None:
@@ -304,25 +304,25 @@ def signing_key(vault, profile) -> OrgKey | None:
         return None
 
 
-def seal(vault, profile, volumes, plan, case, date: str, builder: str, password: str | None = None,
-         redactions: dict | None = None, key: OrgKey | None = None) -> Sealed:
+def seal(profile, volumes, plan, consents: list[dict], date: str, builder: str, *, signer_name: str,
+         key: OrgKey | None, tsa_url: str | None = None, password: str | None = None,
+         redactions: dict | None = None) -> Sealed:
     """Encrypt (with ``password``), sign each volume and sign the manifest: the last writes.
 
     ``volumes`` are the assembler's (``.number``, ``.data``, ``.first_page``, ``.last_page``,
-    ``.items``); ``plan`` and ``case`` give the manifest's documents and consents.
-    Volumes are signed when the profile requires it (every shipped profile does), with
-    the organisation key; the manifest is signed whenever that key is at hand.
+    ``.items``); ``plan`` and ``consents`` (the case's) give the manifest's documents and
+    consents. Volumes are signed when the profile requires it (every shipped profile
+    does), with ``key`` (the organisation key, see :func:`signing_key`), naming
+    ``signer_name`` and timestamped by ``tsa_url`` when one is set; the manifest is
+    signed whenever ``key`` is at hand.
 
     Raises:
-        InvalidInput: the profile requires a signature and there is no organisation key, or
-            a signed volume exceeds the profile's size limit.
-        NotPermitted: the organisation key is not wrapped to the builder.
+        InvalidInput: the profile requires a signature and there is no key, or a signed
+            volume exceeds the profile's size limit.
     """
-    from vault import orgkey
-
-    if key is None:
-        key = signing_key(vault, profile)
-    tsa = orgkey.tsa_url(vault) if profile.signature.required else None
+    if profile.signature.required and key is None:
+        raise InvalidInput(f"{profile.id} packets must be signed and no organisation key is at hand")
+    tsa = tsa_url if profile.signature.required else None
     when = signing_time()
     signed: list[SignedVolume] = []
     for vol in volumes:
@@ -333,7 +333,7 @@ def seal(vault, profile, volumes, plan, case, date: str, builder: str, password:
         if profile.signature.required:
             box = signature_box(profile.page_width, profile.page_height, profile.margins) \
                 if profile.signature.visible and vol.number == 1 else None
-            data = sign_pdf(data, key, signer_name=vault.me.name, visible=box is not None, box=box,
+            data = sign_pdf(data, key, signer_name=signer_name, visible=box is not None, box=box,
                             reason=f"Referral packet for {profile.organisation}", tsa_url=tsa, password=password,
                             when=when)
         limit = profile.volumes.max_bytes
@@ -341,7 +341,7 @@ def seal(vault, profile, volumes, plan, case, date: str, builder: str, password:
             raise InvalidInput(f"volume {vol.number} is {len(data)} bytes once signed, over {profile.id}'s limit of "
                                f"{limit}; leave documents out or lower image resolution")
         signed.append(SignedVolume(vol.number, data, *before))
-    documents, consents = manifest_entries(plan, case, volumes)
+    documents, used = manifest_entries(plan, consents, volumes)
     manifest = {
         "format": MANIFEST_FORMAT, "version": 1,
         "profile": {"id": profile.id, "version": profile.version},
@@ -349,7 +349,7 @@ def seal(vault, profile, volumes, plan, case, date: str, builder: str, password:
         "documents": documents,
         "volumes": [s.as_dict(v.first_page, v.last_page, v.items) for s, v in zip(signed, volumes)],
         "redactions": dict(redactions or {}),
-        "consents": consents,
+        "consents": used,
         "consent_overridden": bool(plan.override),
         "encrypted": bool(password),
         "signature": ({"level": "PAdES-B-T" if tsa else "PAdES-B-B", "key_version": key.version,
