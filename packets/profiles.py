@@ -11,7 +11,8 @@ with one line that names the file, the field and the fix, e.g.::
 
     ircc-resettlement.toml: page_size: "legal" is not one of letter, a4; use letter or a4
 
-This module uses only the standard library (``tomllib``) and never imports click.
+This module reads TOML with the standard library (``tomllib``), takes the document types
+from vault.core, and never imports click.
 """
 
 from __future__ import annotations
