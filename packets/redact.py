@@ -53,7 +53,14 @@ from pikepdf import Array, Dictionary, Name
 from vault.errors import InvalidInput
 
 from . import _pdf
-from ._flatten import FLATTEN_DPI, JPEG_QUALITY, MARGIN, add_text_layers, flatten_pdf, ocr_scale  # noqa: F401
+from ._flatten import (  # noqa: F401
+    FLATTEN_DPI,
+    JPEG_QUALITY,
+    MARGIN,
+    add_text_layers,
+    flatten_pdf,
+    ocr_scale,
+)
 from ._pdf import Box
 from ._pdf import placement as _placement  # the matrix and form of a rendered page
 from .detectors import (

@@ -167,8 +167,8 @@ def check_packet(data: bytes, trust: list | tuple = (), manifest: bytes | None =
     """
     from pyhanko.pdf_utils.misc import PdfError
     from pyhanko.pdf_utils.reader import PdfFileReader
-    from pyhanko.sign.validation.errors import SignatureValidationError
     from pyhanko.sign.validation import validate_pdf_signature
+    from pyhanko.sign.validation.errors import SignatureValidationError
     from pyhanko.sign.validation.status import SignatureCoverageLevel
 
     report = Report(sha256=hashlib.sha256(data).hexdigest())
