@@ -150,53 +150,34 @@ def _trust_reason(status, roots: list, cert, when: dt.datetime) -> tuple[str, st
     return f"the signing certificate is not trusted ({indic.name.lower().replace('_', ' ')})", None
 
 
-def check_packet(data: bytes, trust: list | tuple = (), manifest: bytes | None = None,
-                 password: str | None = None, at: dt.datetime | None = None) -> Report:
-    """Check a packet's signature, certificate, coverage and (optionally) manifest.
-
-    Args:
-        data: the packet's bytes, exactly as received.
-        trust: root certificates to trust (asn1crypto, see :func:`load_certificates`).
-        manifest: the manifest file's bytes, to check against the packet.
-        password: the user password of an encrypted packet.
-        at: check the certificate at this time instead of now.
-
-    Returns:
-        A :class:`Report`; ``report.ok`` is the verdict and ``report.reason`` the first
-        problem, in one line.
-    """
+def _signatures(report: Report, data: bytes, password: str | None) -> list | None:
+    """The file's signatures, or None when the report is already done (unreadable,
+    encrypted without the password)."""
     from pyhanko.pdf_utils.misc import PdfError
     from pyhanko.pdf_utils.reader import PdfFileReader
-    from pyhanko.sign.validation import validate_pdf_signature
-    from pyhanko.sign.validation.errors import SignatureValidationError
-    from pyhanko.sign.validation.status import SignatureCoverageLevel
 
-    report = Report(sha256=hashlib.sha256(data).hexdigest())
-    roots = list(trust)
-    now = at or dt.datetime.now(dt.timezone.utc)
     try:
         reader = PdfFileReader(io.BytesIO(data), strict=False)
         report.encrypted = bool(reader.encrypted)
         if reader.encrypted:
             if not password:
-                return _done(report, "the packet is encrypted and no password was given", "verify-password")
+                _done(report, "the packet is encrypted and no password was given", "verify-password")
+                return None
             if reader.decrypt(password).status.name == "FAILED":
-                return _done(report, "the password does not open this packet")
-        sigs = reader.embedded_regular_signatures
+                _done(report, "the password does not open this packet")
+                return None
+        return reader.embedded_regular_signatures
     except (PdfError, ValueError, KeyError, TypeError, IndexError) as e:
         if report.encrypted and "password" in str(e).lower():
-            return _done(report, "the password does not open this packet")
-        return _done(report, "the file is damaged or was altered: it does not read as a PDF")
-    report.signatures = len(sigs)
-    if not sigs:
-        return _done(report, "the file carries no signature")
-    if len(sigs) > 1:
-        report.fail(f"the file carries {len(sigs)} signatures; a packet carries one, made last")
-    sig = sigs[-1]
-    try:
-        status = validate_pdf_signature(sig, _validation_context(roots, at), key_usage_settings=_usage(), skip_diff=True)
-    except (SignatureValidationError, PdfError, ValueError, KeyError, TypeError) as e:
-        return _done(report, f"the signature cannot be read ({type(e).__name__}): the file was altered or is not a packet")
+            _done(report, "the password does not open this packet")
+        else:
+            _done(report, "the file is damaged or was altered: it does not read as a PDF")
+        return None
+
+
+def _describe(report: Report, sig, status) -> None:
+    """Who signed, when, with which certificate, at which level; intact and coverage."""
+    from pyhanko.sign.validation.status import SignatureCoverageLevel
 
     cert = status.signing_cert
     subject = cert.subject.native
@@ -217,14 +198,23 @@ def check_packet(data: bytes, trust: list | tuple = (), manifest: bytes | None =
         report.timestamp = {"time": _time(ts.timestamp), "authority": ts.signing_cert.subject.human_friendly,
                             "intact": bool(ts.intact and ts.valid), "trusted": bool(ts.trusted)}
     subfilter = str(sig.sig_object.get("/SubFilter", ""))
-    report.level = ("PAdES-B-T" if ts is not None else "PAdES-B-B") if subfilter == "/ETSI.CAdES.detached" else subfilter.lstrip("/")
+    report.level = ("PAdES-B-T" if ts is not None else "PAdES-B-B") if subfilter == "/ETSI.CAdES.detached" \
+        else subfilter.lstrip("/")
 
+
+def _trust(report: Report, sig, status, roots: list, at: dt.datetime | None, now: dt.datetime):
+    """Whether the signer is trusted, judged at the trusted timestamp's time if there is
+    one (so packets outlive their certificate, as PAdES B-T intends), else now. Returns
+    (trusted, the status trust was judged on, the time it was judged at)."""
+    from pyhanko.sign.validation import validate_pdf_signature
+
+    cert = status.signing_cert
+    validity = cert["tbs_certificate"]["validity"]
+    ts = status.timestamp_validity
     trusted = status.trusted
     ts_ok = ts is not None and ts.trusted and ts.intact and ts.valid
     when = ts.timestamp if ts_ok else now
     if not trusted and ts_ok and report.intact:
-        # A trusted timestamp proves the signature existed at its time: judge the
-        # certificate then (so packets outlive their certificate, as PAdES B-T intends).
         again = validate_pdf_signature(sig, _validation_context(roots, ts.timestamp), key_usage_settings=_usage(),
                                        skip_diff=True)
         if again.trusted:
@@ -234,7 +224,47 @@ def check_packet(data: bytes, trust: list | tuple = (), manifest: bytes | None =
     # here, its dates at the timestamp's time if a trusted one exists, else now.
     if trusted and not (validity["not_before"].native <= when <= validity["not_after"].native and _may_sign(cert)):
         trusted = False
-    report.trusted = bool(trusted)
+    return bool(trusted), status, when
+
+
+def check_packet(data: bytes, trust: list | tuple = (), manifest: bytes | None = None,
+                 password: str | None = None, at: dt.datetime | None = None) -> Report:
+    """Check a packet's signature, certificate, coverage and (optionally) manifest.
+
+    Args:
+        data: the packet's bytes, exactly as received.
+        trust: root certificates to trust (asn1crypto, see :func:`load_certificates`).
+        manifest: the manifest file's bytes, to check against the packet.
+        password: the user password of an encrypted packet.
+        at: check the certificate at this time instead of now.
+
+    Returns:
+        A :class:`Report`; ``report.ok`` is the verdict and ``report.reason`` the first
+        problem, in one line (``report.hint`` the code of its way out, if any).
+    """
+    from pyhanko.pdf_utils.misc import PdfError
+    from pyhanko.sign.validation import validate_pdf_signature
+    from pyhanko.sign.validation.errors import SignatureValidationError
+
+    report = Report(sha256=hashlib.sha256(data).hexdigest())
+    roots = list(trust)
+    sigs = _signatures(report, data, password)
+    if sigs is None:
+        return report
+    report.signatures = len(sigs)
+    if not sigs:
+        return _done(report, "the file carries no signature")
+    if len(sigs) > 1:
+        report.fail(f"the file carries {len(sigs)} signatures; a packet carries one, made last")
+    sig = sigs[-1]
+    try:
+        status = validate_pdf_signature(sig, _validation_context(roots, at), key_usage_settings=_usage(), skip_diff=True)
+    except (SignatureValidationError, PdfError, ValueError, KeyError, TypeError) as e:
+        return _done(report, f"the signature cannot be read ({type(e).__name__}): the file was altered or is not a packet")
+    _describe(report, sig, status)
+    cert, ts = status.signing_cert, status.timestamp_validity
+    trusted, status, when = _trust(report, sig, status, roots, at, at or dt.datetime.now(dt.timezone.utc))
+    report.trusted = trusted
 
     if not report.intact:
         report.fail("the signed bytes were altered after signing: the signature does not match them")
@@ -249,7 +279,8 @@ def check_packet(data: bytes, trust: list | tuple = (), manifest: bytes | None =
     if manifest is not None:
         report.manifest = _check_manifest(manifest, data, cert, roots, at)
         if not report.manifest["ok"]:
-            report.fail(report.manifest["reason"], "verify-manifest" if report.manifest["reason"] == NOT_A_MANIFEST else None)
+            report.fail(report.manifest["reason"],
+                        "verify-manifest" if report.manifest["reason"] == NOT_A_MANIFEST else None)
     return _done(report)
 
 
