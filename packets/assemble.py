@@ -1,15 +1,16 @@
 """Assemble a referral packet: cover letter, index, documents, numbering, bookmarks, volumes.
 
-``build(request)`` takes the planner's items in their final order and the recipient
-profile and returns the packet as one or more :class:`~packets.model.Volume` files:
+``assemble(request, pages)`` takes the planner's items in their final order, their pages
+(rendered and redacted by the stages before) and the recipient profile, and returns the
+packet as one or more :class:`~packets.model.Volume` files (``build(request)`` renders,
+and redacts through ``request.redact``, first):
 
 * a cover letter (the profile's text, wrapped, as many pages as it needs);
 * the index (a table or list with the profile's columns, headed per section), each entry
   a link to its document's first page; volume 1 carries the whole index, and entries for
   documents in later volumes name the volume instead of linking;
 * a separator page before each section when the profile asks for them;
-* each document, rendered by :mod:`packets.render` (and passed through the redaction
-  seam, if any), followed by the translator's declaration when it is a translation and
+* each document's pages, followed by the translator's declaration when it is a translation and
   the profile requires one;
 * every page numbered ("Page N of M" and/or a Bates number) in an overlay with a white
   background, consecutively across all volumes;

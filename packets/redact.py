@@ -1,8 +1,9 @@
 """The redaction stage: find what must not leave, burn it out of the pixels, sanitize.
 
-A :class:`Redactor` is built from the case's rules and the recipient profile and plugged
-into assembly as the ``redact`` seam (``redactor(item, pdf_bytes) -> pdf_bytes``, called
-per document on its rendered pages). What it applies:
+A :class:`Redactor` is built from the case's rules and the recipient profile; the
+stage's entry point, :func:`redact_rendered`, passes each document's rendered pages
+through it (``redactor(item, pdf_bytes) -> pdf_bytes``) and places the result on clean
+pages again; :mod:`packets.build` runs it between render and assemble. What it applies:
 
 * **case terms**: the ``always`` category in every packet, other categories when the
   profile lists them in ``redaction_categories`` (``identity-number`` and ``id-number``
@@ -318,8 +319,9 @@ class Redactor:
     """The redaction stage for one packet: ``rules`` are the case's redaction rules
     (``Case.redactions``), ``profile`` the recipient's.
 
-    Use: ``items = redactor.prepare(items)``, then pass ``redact=redactor`` in the
-    :class:`~packets.model.PacketRequest`; afterwards :attr:`pages` says what happened on
+    Use: ``items = redactor.prepare(items)``, then :func:`redact_rendered` each item's
+    rendered pages with it (or pass ``redact=redactor`` to
+    :func:`packets.assemble.build`); afterwards :attr:`pages` says what happened on
     every page, :meth:`needles` is what the leak check must not find, :meth:`summary`
     the counts for the disclosure record, and :attr:`outputs` the redacted pages of each
     document (for the review report).
