@@ -15,6 +15,7 @@ underscore, is private and may change):
 * :func:`packets.profiles.load_profiles`, :func:`~packets.profiles.get_profile`,
   :class:`~packets.profiles.Profile`: the recipients.
 * :func:`page_count`: how many pages a document takes in a packet.
+* :func:`source_date_epoch`: the time ``SOURCE_DATE_EPOCH`` sets for a reproducible build.
 * :func:`packets.verify.check_packet`, :func:`~packets.verify.load_certificates`: check
   a signed packet as its recipient does.
 * The errors, all :class:`vault.errors.RefugeError`: ``ProfileError``, ``RenderError``,
@@ -45,6 +46,7 @@ __all__ = [
     "make_plan",
     "page_count",
     "plan_packet",
+    "source_date_epoch",
 ]
 
 _WHERE = {
@@ -52,6 +54,7 @@ _WHERE = {
     "Packet": "build", "Profile": "profiles", "ProfileError": "profiles", "RedactError": "redact",
     "RenderError": "render", "build_packet": "build", "check_packet": "verify", "get_profile": "profiles",
     "load_profiles": "profiles", "make_packet": "build", "make_plan": "plan", "plan_packet": "build",
+    "source_date_epoch": "_pdf",
 }
 
 
