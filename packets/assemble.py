@@ -1,15 +1,16 @@
 """Assemble a referral packet: cover letter, index, documents, numbering, bookmarks, volumes.
 
-``build(request)`` takes the planner's items in their final order and the recipient
-profile and returns the packet as one or more :class:`~packets.model.Volume` files:
+``assemble(request, pages)`` takes the planner's items in their final order, their pages
+(rendered and redacted by the stages before) and the recipient profile, and returns the
+packet as one or more :class:`~packets.model.Volume` files (``build(request)`` renders,
+and redacts through ``request.redact``, first):
 
 * a cover letter (the profile's text, wrapped, as many pages as it needs);
 * the index (a table or list with the profile's columns, headed per section), each entry
   a link to its document's first page; volume 1 carries the whole index, and entries for
   documents in later volumes name the volume instead of linking;
 * a separator page before each section when the profile asks for them;
-* each document, rendered by :mod:`packets.render` (and passed through the redaction
-  seam, if any), followed by the translator's declaration when it is a translation and
+* each document's pages, followed by the translator's declaration when it is a translation and
   the profile requires one;
 * every page numbered ("Page N of M" and/or a Bates number) in an overlay with a white
   background, consecutively across all volumes;
@@ -25,15 +26,33 @@ bytes. Nothing is written to disk. Errors are :class:`AssembleError` (or
 from __future__ import annotations
 
 import datetime as _dt
-import os
 import re
 from dataclasses import dataclass, field
 
 import pikepdf
 from pikepdf import Array, Dictionary, Name
 
+from vault.errors import InvalidInput
+
+from ._layout import (
+    CELL_PAD,
+    STAMP_FONT,
+    STAMP_SIZE,
+    TYPE_NAMES,
+    WORDS,
+    Entry,
+    Page,
+    language_name,
+    layout_index,
+    layout_letter,
+    layout_separator,
+    pdf_string,
+    stamp_box,
+)
+from ._pdf import source_date_epoch
 from .model import Item, PacketRequest, Volume
 from .profiles import DEFAULT_INDEX_TITLE, Profile, Section
+from .redact import redact_rendered
 from .render import (
     Fonts,
     Rendered,
@@ -42,7 +61,6 @@ from .render import (
     fonts_for,
     page_count,
     render_item,
-    sanitize_rendered,
     save_pdf,
 )
 
@@ -53,6 +71,7 @@ __all__ = [
     "RenderError",
     "SIGNATURE_HEADROOM",
     "Volume",
+    "assemble",
     "build",
     "page_count",
 ]
@@ -64,81 +83,19 @@ SIGNATURE_HEADROOM = 64 * 1024
 
 PRODUCER = "refuge"
 
-STAMP_SIZE = 12.0  # the IRB asks for type of at least 12 points; page numbers included
-STAMP_FONT = "Helvetica"  # a standard font: no embedding, and labels are WinAnsi text
-BODY_SIZE = 12.0
-BODY_LEADING = 16.0
-HEADING_SIZE = 16.0
-SEPARATOR_SIZE = 20.0
-CELL_PAD = 3.0
-
 _MAX_PAGINATION_PASSES = 12
 _MAX_SPLIT_PASSES = 24
 _UNIT_EXTRA_PAGE_ESTIMATE = 1500  # bytes of a separator or declaration page
 _STAMP_ESTIMATE = 160  # bytes of one page's number stamp
 
-
-class AssembleError(ValueError):
-    """A packet cannot be assembled. One line, naming a document id where one is at fault."""
-
-    def __init__(self, message: str) -> None:
-        super().__init__(" ".join(str(message).splitlines()))
-
-
-# ------------------------------------------------------------------------------ words
-
-_WORDS = {
-    "en": {
-        "number": "No.", "title": "Title", "type": "Type", "section": "Section", "language": "Language",
-        "date": "Date", "pages": "Pages", "bates": "Bates numbers", "volume": "Vol. {n}: {pages}",
-        "other": "Other documents", "packet": "referral packet", "of_volumes": "volume {n} of {k}",
-    },
-    "fr": {
-        "number": "N°", "title": "Titre", "type": "Type", "section": "Section", "language": "Langue",
-        "date": "Date", "pages": "Pages", "bates": "Numéros Bates", "volume": "Vol. {n} : {pages}",
-        "other": "Autres documents", "packet": "dossier de recommandation", "of_volumes": "volume {n} de {k}",
-    },
-    "es": {
-        "number": "N.º", "title": "Título", "type": "Tipo", "section": "Sección", "language": "Idioma",
-        "date": "Fecha", "pages": "Páginas", "bates": "Números Bates", "volume": "Vol. {n}: {pages}",
-        "other": "Otros documentos", "packet": "expediente de remisión", "of_volumes": "volumen {n} de {k}",
-    },
-}
-
-_TYPE_NAMES = {
-    "en": {
-        "identity": "Identity document", "civil-status": "Civil status", "medical": "Medical",
-        "psychological": "Psychological", "legal-declaration": "Declaration",
-        "country-evidence": "Country evidence", "correspondence": "Correspondence", "photo": "Photograph",
-        "translation": "Translation", "other": "Other",
-    },
-    "fr": {
-        "identity": "Pièce d'identité", "civil-status": "État civil", "medical": "Médical",
-        "psychological": "Psychologique", "legal-declaration": "Déclaration",
-        "country-evidence": "Preuve sur le pays", "correspondence": "Correspondance", "photo": "Photographie",
-        "translation": "Traduction", "other": "Autre",
-    },
-    "es": {
-        "identity": "Documento de identidad", "civil-status": "Estado civil", "medical": "Médico",
-        "psychological": "Psicológico", "legal-declaration": "Declaración",
-        "country-evidence": "Pruebas sobre el país", "correspondence": "Correspondencia", "photo": "Fotografía",
-        "translation": "Traducción", "other": "Otro",
-    },
-}
-
-_LANGUAGE_NAMES = {
-    "en": {"en": "English", "fr": "French", "es": "Spanish"},
-    "fr": {"en": "anglais", "fr": "français", "es": "espagnol"},
-    "es": {"en": "inglés", "fr": "francés", "es": "español"},
-}
-
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 
-def _language_name(code: str | None, lang: str) -> str:
-    if not code:
-        return ""
-    return _LANGUAGE_NAMES[lang].get(code, code)
+class AssembleError(InvalidInput):
+    """A packet cannot be assembled. One line, naming a document id where one is at fault."""
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        super().__init__(" ".join(str(message).splitlines()), hint=hint)
 
 
 # ---------------------------------------------------------------------------- units
@@ -179,230 +136,13 @@ class _Ctx:
     keep: list = field(default_factory=list)
 
 
-# --------------------------------------------------------------------------- layout
-
-
-@dataclass
-class _Page:
-    """A generated page as drawing operations, laid out before anything is drawn."""
-
-    ops: list = field(default_factory=list)  # ("t", font, size, x, y, text) | ("l", x0, y0, x1, y1)
-    links: list = field(default_factory=list)  # (x0, y0, x1, y1, document index)
-
-
-def _width(text: str, font: str, size: float) -> float:
-    from reportlab.pdfbase.pdfmetrics import stringWidth
-
-    return stringWidth(text, font, size)
-
-
-def _wrap(text: str, font: str, size: float, width: float) -> list[str]:
-    """Greedy word wrap; words longer than ``width`` are broken between characters."""
-    width = max(width, size)
-    out: list[str] = []
-    line = ""
-    for word in text.split(" "):
-        candidate = f"{line} {word}" if line else word
-        if _width(candidate, font, size) <= width:
-            line = candidate
-            continue
-        if line:
-            out.append(line)
-            line = ""
-        while _width(word, font, size) > width:
-            cut = len(word) - 1
-            while cut > 1 and _width(word[:cut], font, size) > width:
-                cut -= 1
-            out.append(word[:cut])
-            word = word[cut:]
-        line = word
-    out.append(line)
-    return out
-
-
-class _Flow:
-    """Lays out lines top to bottom inside the content area, starting new pages."""
-
-    def __init__(self, area: tuple[float, float, float, float]) -> None:
-        self.area = area
-        self.pages: list[_Page] = []
-        self.y = 0.0
-        self.new_page()
-
-    def new_page(self) -> None:
-        self.pages.append(_Page())
-        self.y = self.area[3]
-
-    @property
-    def page(self) -> _Page:
-        return self.pages[-1]
-
-    def room(self) -> float:
-        return self.y - self.area[1]
-
-    def paragraph(self, text: str, font: str, size: float, leading: float, gap: float,
-                  align: str = "left") -> None:
-        x0, _b, x1, _t = self.area
-        for raw in text.split("\n"):
-            for line in _wrap(raw.strip(), font, size, x1 - x0):
-                if self.room() < leading and self.y < self.area[3]:
-                    self.new_page()
-                self.y -= leading
-                x = x0 if align == "left" else x0 + (x1 - x0 - _width(line, font, size)) / 2
-                if line:
-                    self.page.ops.append(("t", font, size, x, self.y + (leading - size) * 0.5, line))
-        self.y -= gap
-
-
-def _paragraphs(text: str) -> list[str]:
-    return [p.strip("\n") for p in re.split(r"\n[ \t]*\n", text.replace("\r\n", "\n")) if p.strip()]
-
-
-def _layout_letter(text: str, f: Fonts, area, first_bold: bool = False) -> list[_Page]:
-    flow = _Flow(area)
-    for i, para in enumerate(_paragraphs(text)):
-        if i == 0 and first_bold:
-            flow.paragraph(para, f.bold, HEADING_SIZE - 2, BODY_LEADING + 2, BODY_LEADING)
-        else:
-            flow.paragraph(para, f.regular, BODY_SIZE, BODY_LEADING, BODY_LEADING * 0.6)
-    return flow.pages
-
-
-def _layout_separator(title: str, f: Fonts, area, page_height: float) -> _Page:
-    flow = _Flow(area)
-    flow.y = min(area[3], page_height * 0.62)
-    flow.paragraph(title, f.bold, SEPARATOR_SIZE, SEPARATOR_SIZE * 1.3, 0, align="center")
-    return flow.pages[0]
-
-
-@dataclass
-class _Entry:
-    cells: dict[str, str]
-    link: int | None  # document index to link to, or None (document in a later volume)
-    heading: str | None = None  # a section heading row instead of an entry
-
-
-def _column_widths(columns: list[str], header: dict[str, str], rows: list[dict[str, str]],
-                   f: Fonts, avail: float) -> list[float]:
-    natural = []
-    for c in columns:
-        w = _width(header[c], f.bold, BODY_SIZE)
-        for r in rows:
-            w = max(w, _width(r[c], f.regular, BODY_SIZE))
-        natural.append(w + 2 * CELL_PAD)
-    total = sum(natural)
-    flex = [i for i, c in enumerate(columns) if c in ("title", "type", "section")]
-    if total <= avail:
-        extra = avail - total
-        if "title" in columns:
-            natural[columns.index("title")] += extra
-        return natural
-    fixed = sum(w for i, w in enumerate(natural) if i not in flex)
-    flex_total = sum(natural[i] for i in flex)
-    remaining = avail - fixed
-    if flex and remaining >= 48 * len(flex):
-        return [natural[i] * remaining / flex_total if i in flex else natural[i] for i in range(len(columns))]
-    return [w * avail / total for w in natural]
-
-
-def _layout_index(ctx: _Ctx, entries: list[_Entry], area) -> list[_Page]:
-    profile, f, lang = ctx.profile, ctx.fonts, ctx.lang
-    words = _WORDS[lang]
-    title = profile.index.title.get(lang) or DEFAULT_INDEX_TITLE[lang]
-    flow = _Flow(area)
-    flow.paragraph(title, f.bold, HEADING_SIZE, HEADING_SIZE * 1.4, BODY_LEADING * 0.5)
-    x0, _b, x1, _t = area
-    columns = [c for c in profile.index.columns]
-    if profile.index.style == "list":
-        for e in entries:
-            if e.heading is not None:
-                if flow.room() < 3 * BODY_LEADING:
-                    flow.new_page()
-                flow.y -= BODY_LEADING * 0.4
-                flow.paragraph(e.heading, f.bold, BODY_SIZE, BODY_LEADING, BODY_LEADING * 0.2)
-                continue
-            parts = []
-            for c in columns:
-                if c == "number":
-                    continue
-                v = e.cells[c]
-                if v and c in ("pages", "bates"):
-                    v = f"{words[c]} {v}"
-                if v:
-                    parts.append(v)
-            text = (f"{e.cells['number']}. " if "number" in columns else "") + " — ".join(parts)
-            lines = _wrap(text, f.regular, BODY_SIZE, x1 - x0 - 12)
-            if flow.room() < len(lines) * BODY_LEADING and flow.y < area[3]:
-                flow.new_page()
-            top = flow.y
-            for k, line in enumerate(lines):
-                flow.y -= BODY_LEADING
-                flow.page.ops.append(("t", f.regular, BODY_SIZE, x0 + (12 if k else 0),
-                                      flow.y + (BODY_LEADING - BODY_SIZE) * 0.5, line))
-            if e.link is not None:
-                flow.page.links.append((x0, flow.y, x1, top, e.link))
-            flow.y -= BODY_LEADING * 0.3
-        return flow.pages
-
-    header = {c: words[c] for c in columns}
-    rows = [e.cells for e in entries if e.heading is None]
-    widths = _column_widths(columns, header, rows, f, x1 - x0)
-    lines_of = lambda cells, font: [_wrap(cells[c], font, BODY_SIZE, w - 2 * CELL_PAD)  # noqa: E731
-                                    for c, w in zip(columns, widths)]
-    header_lines = lines_of(header, f.bold)
-    header_h = max(len(ls) for ls in header_lines) * BODY_LEADING + 2 * CELL_PAD
-
-    def draw_row(cell_lines: list[list[str]], font: str, height: float) -> None:
-        top = flow.y
-        x = x0
-        for ls, w in zip(cell_lines, widths):
-            for k, line in enumerate(ls):
-                base = top - CELL_PAD - (k + 1) * BODY_LEADING + (BODY_LEADING - BODY_SIZE) * 0.5
-                if line:
-                    flow.page.ops.append(("t", font, BODY_SIZE, x + CELL_PAD, base, line))
-            x += w
-        flow.y -= height
-        flow.page.ops.append(("l", x0, flow.y, x1, flow.y))
-
-    def draw_header() -> None:
-        draw_row(header_lines, f.bold, header_h)
-
-    draw_header()
-    for n, e in enumerate(entries):
-        if e.heading is not None:
-            head = _wrap(e.heading, f.bold, BODY_SIZE, x1 - x0 - 2 * CELL_PAD)
-            h = len(head) * BODY_LEADING + 2 * CELL_PAD + BODY_LEADING * 0.4
-            nxt = entries[n + 1] if n + 1 < len(entries) else None
-            need = h + (max(len(ls) for ls in lines_of(nxt.cells, f.regular)) * BODY_LEADING + 2 * CELL_PAD
-                        if nxt is not None and nxt.heading is None else 0)
-            if flow.room() < need:
-                flow.new_page()
-                draw_header()
-            flow.y -= BODY_LEADING * 0.4
-            for k, line in enumerate(head):
-                base = flow.y - CELL_PAD - (k + 1) * BODY_LEADING + (BODY_LEADING - BODY_SIZE) * 0.5
-                flow.page.ops.append(("t", f.bold, BODY_SIZE, x0 + CELL_PAD, base, line))
-            flow.y -= h - BODY_LEADING * 0.4
-            continue
-        cell_lines = lines_of(e.cells, f.regular)
-        h = max(len(ls) for ls in cell_lines) * BODY_LEADING + 2 * CELL_PAD
-        if flow.room() < h:
-            flow.new_page()
-            draw_header()
-        top = flow.y
-        draw_row(cell_lines, f.regular, h)
-        if e.link is not None:
-            flow.page.links.append((x0, flow.y, x1, top, e.link))
-    return flow.pages
-
-
 # ------------------------------------------------------------------------ pagination
 
 
 @dataclass
 class _Pagination:
-    cover: list[_Page]
-    index: list[_Page]
+    cover: list[Page]
+    index: list[Page]
     unit_start: list[int]  # packet page number of each unit's first page (1-based)
     doc_first: list[int]
     doc_last: list[int]
@@ -423,15 +163,15 @@ def _range(first: int, last: int) -> str:
     return str(first) if first == last else f"{first}-{last}"
 
 
-def _entries(ctx: _Ctx, pg: _Pagination, volume_of: list[int]) -> list[_Entry]:
+def _entries(ctx: _Ctx, pg: _Pagination, volume_of: list[int]) -> list[Entry]:
     profile, lang = ctx.profile, ctx.lang
-    words = _WORDS[lang]
-    types = _TYPE_NAMES[lang]
-    out: list[_Entry] = []
+    words = WORDS[lang]
+    types = TYPE_NAMES[lang]
+    out: list[Entry] = []
     last_group = None
     for u in ctx.units:
         if u.group != last_group and ctx.groups[u.group].title:
-            out.append(_Entry({}, None, heading=ctx.groups[u.group].title))
+            out.append(Entry({}, None, heading=ctx.groups[u.group].title))
         last_group = u.group
         first, last = pg.doc_first[u.index], pg.doc_last[u.index]
         pages = _range(first, last)
@@ -448,12 +188,12 @@ def _entries(ctx: _Ctx, pg: _Pagination, volume_of: list[int]) -> list[_Entry]:
             "title": it.title,
             "type": types.get(it.type, it.type),
             "section": ctx.groups[u.group].title,
-            "language": _language_name(it.lang, lang),
+            "language": language_name(it.lang, lang),
             "date": it.date,
             "pages": pages,
             "bates": bates,
         }
-        out.append(_Entry(cells, u.index if vol == 1 else None))
+        out.append(Entry(cells, u.index if vol == 1 else None))
     return out
 
 
@@ -479,9 +219,9 @@ def _paginate(ctx: _Ctx, volume_of: list[int]) -> _Pagination:
         text = profile.cover_letter(ctx.lang, recipient=profile.organisation, sender_org=ctx.request.sender_org,
                                     date=ctx.request.date, document_count=len(ctx.units), page_count=total,
                                     volume_count=n_vol)
-        pg.cover = _layout_letter(text, f, area)
+        pg.cover = layout_letter(text, f, area)
         if index_n:
-            pg.index = _layout_index(ctx, _entries(ctx, pg, volume_of), area)
+            pg.index = layout_index(ctx.profile, ctx.fonts, ctx.lang, _entries(ctx, pg, volume_of), area)
         if len(pg.cover) == cover_n and len(pg.index) == index_n:
             return pg
         cover_n, index_n = len(pg.cover), len(pg.index)
@@ -500,16 +240,16 @@ def _draw(ctx: _Ctx, pg: _Pagination) -> tuple[pikepdf.Pdf, dict[str, list[int]]
 
     profile, f = ctx.profile, ctx.fonts
     area = _area(profile)
-    pages: list[_Page] = list(pg.cover) + list(pg.index)
+    pages: list[Page] = list(pg.cover) + list(pg.index)
     where: dict[str, list[int]] = {"cover": list(range(len(pg.cover))),
                                     "index": list(range(len(pg.cover), len(pg.cover) + len(pg.index))),
                                     "separator": [-1] * len(ctx.units), "declaration": [-1] * len(ctx.units)}
     for u in ctx.units:
         if u.separator:
             where["separator"][u.index] = len(pages)
-            pages.append(_layout_separator(ctx.groups[u.group].title, f, area, profile.page_height))
+            pages.append(layout_separator(ctx.groups[u.group].title, f, area, profile.page_height))
         if u.declaration:
-            decl = _layout_letter(u.declaration, f, area, first_bold=True)
+            decl = layout_letter(u.declaration, f, area, first_bold=True)
             where["declaration"][u.index] = len(pages)
             pages.append(decl[0])
             if len(decl) > 1:
@@ -543,30 +283,6 @@ def _draw(ctx: _Ctx, pg: _Pagination) -> tuple[pikepdf.Pdf, dict[str, list[int]]
 # --------------------------------------------------------------------------- stamps
 
 
-def _pdf_string(text: str) -> bytes:
-    raw = text.encode("cp1252")
-    return b"(" + raw.replace(b"\\", b"\\\\").replace(b"(", b"\\(").replace(b")", b"\\)") + b")"
-
-
-def _stamp_box(text: str, position: str, profile: Profile) -> tuple[float, float, float, float]:
-    w = _width(text, STAMP_FONT, STAMP_SIZE) + 2 * CELL_PAD
-    h = STAMP_SIZE + 2 * CELL_PAD
-    pw, ph, m = profile.page_width, profile.page_height, profile.margins
-    vert, horiz = position.split("-")
-    if horiz == "left":
-        x = m.left
-    elif horiz == "right":
-        x = pw - m.right - w
-    else:
-        x = (pw - w) / 2
-    x = min(max(x, 2.0), pw - 2.0 - w)
-    if vert == "bottom":
-        y = max(2.0, (m.bottom - h) / 2)
-    else:
-        y = ph - max(2.0, (m.top - h) / 2) - h
-    return x, y, w, h
-
-
 def _stamp(n: int, total: int, ctx: _Ctx) -> bytes:
     """The overlay for packet page ``n`` of ``total``: white boxes with the labels."""
     profile, nb = ctx.profile, ctx.profile.numbering
@@ -577,12 +293,12 @@ def _stamp(n: int, total: int, ctx: _Ctx) -> bytes:
         labels.append((profile.bates_label(n), nb.bates_position))
     parts = []
     for text, position in labels:
-        x, y, w, h = _stamp_box(text, position, profile)
+        x, y, w, h = stamp_box(text, position, profile)
         f = lambda v: f"{v:.2f}".rstrip("0").rstrip(".")  # noqa: E731
         parts.append(
             f"q 1 g {f(x)} {f(y)} {f(w)} {f(h)} re f 0 g BT /RfgStamp {f(STAMP_SIZE)} Tf "
             f"{f(x + CELL_PAD)} {f(y + CELL_PAD + STAMP_SIZE * 0.22)} Td ".encode()
-            + _pdf_string(text) + b" Tj ET Q")
+            + pdf_string(text) + b" Tj ET Q")
     return b"\n".join(parts)
 
 
@@ -600,17 +316,72 @@ def _check_labels(ctx: _Ctx, total: int) -> None:
 
 
 def _info_date(request: PacketRequest) -> str:
-    epoch = os.environ.get("SOURCE_DATE_EPOCH")
-    if epoch is not None and epoch.strip():
-        try:
-            when = _dt.datetime.fromtimestamp(int(epoch.strip()), _dt.timezone.utc)
-        except (ValueError, OverflowError, OSError):
-            raise AssembleError(f"SOURCE_DATE_EPOCH: {epoch.strip()[:20]!r} is not a number of seconds since"
-                                " 1970; set it to an integer such as 1795392000, or unset it") from None
-    else:
+    when = source_date_epoch(AssembleError)
+    if when is None:
         d = _dt.date.fromisoformat(request.date)
         when = _dt.datetime(d.year, d.month, d.day, tzinfo=_dt.timezone.utc)
     return when.strftime("D:%Y%m%d%H%M%SZ")
+
+
+def _number_pages(ctx: _Ctx, out: pikepdf.Pdf, wrap: list[bool], first_page: int, total: int) -> None:
+    """Stamp every page with its number; generated pages (``wrap``) get q/Q around
+    their content first."""
+    profile = ctx.profile
+    if not (profile.numbering.consecutive or profile.numbering.bates):
+        return
+    stamp_font = out.make_indirect(Dictionary(Type=Name.Font, Subtype=Name.Type1, BaseFont=Name(f"/{STAMP_FONT}"),
+                                              Encoding=Name.WinAnsiEncoding))
+    q_open = pikepdf.Stream(out, b"q\n")
+    for k, page in enumerate(out.pages):
+        obj = page.obj
+        res = obj.get(Name.Resources)
+        if not isinstance(res, pikepdf.Dictionary):
+            res = Dictionary()
+            obj.Resources = res
+        fonts_dict = res.get(Name.Font)
+        if not isinstance(fonts_dict, pikepdf.Dictionary):
+            fonts_dict = Dictionary()
+            res.Font = fonts_dict
+        fonts_dict.RfgStamp = stamp_font
+        body = _stamp(first_page + k, total, ctx)
+        if wrap[k]:
+            page.contents_add(q_open, prepend=True)
+            body = b"Q\n" + body
+        page.contents_add(pikepdf.Stream(out, body))
+
+
+def _link_index(out: pikepdf.Pdf, index_local: list[int], index_pages: list, doc_local: dict[int, int]) -> None:
+    """Links from the index to the documents of this volume."""
+    for local, page_ops in zip(index_local, index_pages):
+        annots = []
+        for x0, y0, x1, y1, doc in page_ops.links:
+            if doc not in doc_local:
+                continue
+            target = out.pages[doc_local[doc]].obj
+            annots.append(out.make_indirect(Dictionary(
+                Type=Name.Annot, Subtype=Name.Link, Rect=Array([x0, y0, x1, y1]), Border=Array([0, 0, 0]),
+                F=4, Dest=Array([target, Name.Fit]))))
+        if annots:
+            out.pages[local].obj.Annots = Array(annots)
+
+
+def _bookmark(ctx: _Ctx, out: pikepdf.Pdf, units: list[_Unit], doc_local: dict[int, int]) -> None:
+    """Bookmarks: one per document, under its section's heading."""
+    with out.open_outline() as outline:
+        current = None
+        for u in units:
+            title = u.item.title or u.item.doc_id
+            entry = pikepdf.OutlineItem(title, doc_local[u.index])
+            group = ctx.groups[u.group]
+            if not group.title:
+                outline.root.append(entry)
+                current = None
+                continue
+            if current is None or current[0] != u.group:
+                head = pikepdf.OutlineItem(group.title, doc_local[u.index])
+                outline.root.append(head)
+                current = (u.group, head)
+            current[1].children.append(entry)
 
 
 def _write_volume(ctx: _Ctx, pg: _Pagination, gen: pikepdf.Pdf, where: dict[str, list[int]],
@@ -642,66 +413,17 @@ def _write_volume(ctx: _Ctx, pg: _Pagination, gen: pikepdf.Pdf, where: dict[str,
             wrap.append(True)
     last_page = first_page + len(wrap) - 1
 
-    stamp_font = out.make_indirect(Dictionary(Type=Name.Font, Subtype=Name.Type1, BaseFont=Name(f"/{STAMP_FONT}"),
-                                              Encoding=Name.WinAnsiEncoding))
-    numbered = profile.numbering.consecutive or profile.numbering.bates
-    q_open = pikepdf.Stream(out, b"q\n") if numbered else None
-    for k, page in enumerate(out.pages):
-        if not numbered:
-            break
-        obj = page.obj
-        res = obj.get(Name.Resources)
-        if not isinstance(res, pikepdf.Dictionary):
-            res = Dictionary()
-            obj.Resources = res
-        fonts_dict = res.get(Name.Font)
-        if not isinstance(fonts_dict, pikepdf.Dictionary):
-            fonts_dict = Dictionary()
-            res.Font = fonts_dict
-        fonts_dict.RfgStamp = stamp_font
-        body = _stamp(first_page + k, pg.total, ctx)
-        if wrap[k]:
-            page.contents_add(q_open, prepend=True)
-            body = b"Q\n" + body
-        page.contents_add(pikepdf.Stream(out, body))
-
-    # Links from the index to the documents of this volume.
-    for local, page_ops in zip(index_local, pg.index):
-        annots = []
-        for x0, y0, x1, y1, doc in page_ops.links:
-            if doc not in doc_local:
-                continue
-            target = out.pages[doc_local[doc]].obj
-            annots.append(out.make_indirect(Dictionary(
-                Type=Name.Annot, Subtype=Name.Link, Rect=Array([x0, y0, x1, y1]), Border=Array([0, 0, 0]),
-                F=4, Dest=Array([target, Name.Fit]))))
-        if annots:
-            out.pages[local].obj.Annots = Array(annots)
-
-    # Bookmarks: one per document, under its section's heading.
-    with out.open_outline() as outline:
-        current = None
-        for u in units:
-            title = u.item.title or u.item.doc_id
-            entry = pikepdf.OutlineItem(title, doc_local[u.index])
-            group = ctx.groups[u.group]
-            if not group.title:
-                outline.root.append(entry)
-                current = None
-                continue
-            if current is None or current[0] != u.group:
-                head = pikepdf.OutlineItem(group.title, doc_local[u.index])
-                outline.root.append(head)
-                current = (u.group, head)
-            current[1].children.append(entry)
+    _number_pages(ctx, out, wrap, first_page, pg.total)
+    _link_index(out, index_local, pg.index, doc_local)
+    _bookmark(ctx, out, units, doc_local)
 
     out.Root.PageLabels = Dictionary(Nums=Array([0, Dictionary(S=Name.D, St=first_page)]))
     out.Root.Lang = pikepdf.String(lang)
     if units:
         out.Root.PageMode = Name.UseOutlines
-    title = f"{profile.name} {_WORDS[lang]['packet']}"
+    title = f"{profile.name} {WORDS[lang]['packet']}"
     if n_volumes > 1:
-        title += ", " + _WORDS[lang]["of_volumes"].format(n=number, k=n_volumes)
+        title += ", " + WORDS[lang]["of_volumes"].format(n=number, k=n_volumes)
     out.docinfo = out.make_indirect(Dictionary(
         Title=pikepdf.String(title), Producer=pikepdf.String(PRODUCER),
         CreationDate=pikepdf.String(ctx.info_date), ModDate=pikepdf.String(ctx.info_date)))
@@ -797,7 +519,7 @@ def _declaration(ctx: _Ctx, item: Item) -> str:
             f" {ctx.profile.id} requires; record translator_name, source_language and dialect"
             " (\"none\" if there is none) with the translation")
     fields = {k: str(t[k]) for k in needed}
-    fields["target_language"] = str(t.get("target_language") or _language_name(item.lang or ctx.lang, ctx.lang))
+    fields["target_language"] = str(t.get("target_language") or language_name(item.lang or ctx.lang, ctx.lang))
     fields["date"] = str(t.get("date") or item.date)
     text = ctx.profile.translator_declaration(ctx.lang, **fields)
     bad = ctx.fonts.unsupported(text)
@@ -809,7 +531,7 @@ def _declaration(ctx: _Ctx, item: Item) -> str:
 
 def _plan_units(ctx: _Ctx, rendered: list[Rendered]) -> None:
     profile, lang = ctx.profile, ctx.lang
-    other = _WORDS[lang]["other"]
+    other = WORDS[lang]["other"]
     section_of: dict[str, Section | None] = {}
     prev_key: object = object()
     for i, (item, r) in enumerate(zip(ctx.request.items, rendered)):
@@ -845,7 +567,7 @@ def _choose_fonts(ctx: _Ctx) -> None:
     checks: list[tuple[str, str]] = [
         (cover, "cover letter: the sender organisation, recipient or letter text"),
         (profile.index.title.get(lang) or DEFAULT_INDEX_TITLE[lang], f"{profile.source_name}: index.title.{lang}"),
-        (" ".join(_WORDS[lang].values()), "index headings"),
+        (" ".join(WORDS[lang].values()), "index headings"),
     ]
     for g in ctx.groups:
         checks.append((g.title, f"{profile.source_name}: sections: a title"))
@@ -856,9 +578,9 @@ def _choose_fonts(ctx: _Ctx) -> None:
             if "title" in cols:
                 checks.append((it.title, f"document {it.doc_id}: its title"))
             if "type" in cols:
-                checks.append((_TYPE_NAMES[lang].get(it.type, it.type), f"document {it.doc_id}: its type"))
+                checks.append((TYPE_NAMES[lang].get(it.type, it.type), f"document {it.doc_id}: its type"))
             if "language" in cols:
-                checks.append((_language_name(it.lang, lang), f"document {it.doc_id}: its language"))
+                checks.append((language_name(it.lang, lang), f"document {it.doc_id}: its language"))
             if "date" in cols:
                 checks.append((it.date, f"document {it.doc_id}: its date"))
         if u.declaration:
@@ -871,23 +593,26 @@ def _choose_fonts(ctx: _Ctx) -> None:
                                 " write it in Latin, Greek or Cyrillic script")
 
 
-def _render_all(request: PacketRequest, keep: list) -> list[Rendered]:
-    out = []
-    for item in request.items:
-        r = render_item(item, request.profile)
-        if request.redact is not None:
-            redacted = request.redact(item, r.to_bytes())
-            if not isinstance(redacted, (bytes, bytearray)):
-                raise AssembleError(f"document {item.doc_id}: the redaction stage returned no PDF bytes;"
-                                    " it must return the redacted pages")
-            keep.append(r)
-            r = sanitize_rendered(bytes(redacted), item.doc_id, request.profile)
-        out.append(r)
-    return out
-
-
 def build(request: PacketRequest, *, headroom: int | None = None) -> list[Volume]:
-    """Assemble the packet described by ``request`` into one or more volumes.
+    """Render each item (and redact it through ``request.redact``, if set), then
+    :func:`assemble` the pages: the whole pipeline from items to volumes in one call,
+    for callers with no redaction stage of their own (packets.build runs the stages
+    itself). Raises like :func:`assemble` and :func:`~packets.render.render_item`."""
+    ctx = _prepare(request)
+    pages = []
+    for item in request.items:
+        rendered = render_item(item, request.profile)
+        ctx.keep.append(rendered)
+        if request.redact is not None:
+            rendered = redact_rendered(request.redact, item, rendered, request.profile)
+        pages.append(rendered)
+    return _assemble(ctx, pages, headroom)
+
+
+def assemble(request: PacketRequest, pages: list[Rendered], *, headroom: int | None = None) -> list[Volume]:
+    """Assemble the packet described by ``request`` from its documents' pages, already
+    rendered and redacted (``pages[i]`` are the pages of ``request.items[i]``), into one
+    or more volumes.
 
     Every page of every volume is numbered consecutively (``Volume.first_page`` to
     ``Volume.last_page``); volume 1 holds the cover letter and the full index. When the
@@ -896,16 +621,21 @@ def build(request: PacketRequest, *, headroom: int | None = None) -> list[Volume
     the signature appended later) defaults, when the profile requires a signature, to
     :data:`SIGNATURE_HEADROOM` or half of ``max_bytes`` if that is less, else to 0.
 
-    Raises :class:`AssembleError` for a bad request, a document that alone exceeds the
-    size limit, a packet over a limit it may not split, or text the packet fonts cannot
-    show; :class:`~packets.render.RenderError` for a document that cannot be rendered.
-    Both carry one line naming the document id, never its title.
+    Raises:
+        AssembleError: a bad request, a document that alone exceeds the size limit, a
+            packet over a limit it may not split, or text the packet fonts cannot show;
+            one line naming the document id, never its title.
     """
     ctx = _prepare(request)
+    if len(pages) != len(request.items):
+        raise AssembleError(f"{len(pages)} rendered documents for {len(request.items)} items; render each item once")
+    return _assemble(ctx, pages, headroom)
+
+
+def _assemble(ctx: _Ctx, pages: list[Rendered], headroom: int | None) -> list[Volume]:
     profile = ctx.profile
-    rendered = _render_all(request, ctx.keep)
-    _plan_units(ctx, rendered)
-    ctx.keep.extend(rendered)
+    _plan_units(ctx, pages)
+    ctx.keep.extend(pages)
 
     volume_of = [1] * len(ctx.units)
     volumes = _build_volumes(ctx, volume_of)

@@ -1,57 +1,64 @@
 """Build a packet: plan, render, redact, assemble, verify, sign, record.
 
-This module joins the vault (documents, consent, the disclosure record) to the
-PDF pipeline. Plaintext exists only in memory; the output is written through
-temporary files in the output folder and renamed into place only after the
-packet is recorded in the case, so a failed build leaves no file and an
-unrecorded packet never leaves.
+:func:`make_packet` runs the stages in that order on a :class:`~packets.model.CaseSource`
+(the case's documents and what decides about them, read from the vault up front) and
+returns a :class:`Packet`: the signed volumes, the disclosure record and the new
+recognition results, for the caller to store. It touches neither the vault nor the disk.
+
+:func:`build_packet` is the same build for a vault: it gathers the source, makes the
+packet, records it in the case and writes the files. Plaintext exists only in memory;
+the output is written through temporary files in the output folder and renamed into
+place only after the packet is recorded in the case, so a failed build leaves no file
+and an unrecorded packet never leaves.
 """
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
 from vault.errors import InvalidInput, NotPermitted, RefugeError
 
-from .model import Item, PacketRequest
+from .model import CaseSource, Item, PacketRequest
 from .plan import Plan, make_plan
 from .profiles import Profile
 
-__all__ = ["plan_packet", "build_packet", "BUILDER"]
+__all__ = ["BUILDER", "Built", "BuildOptions", "Packet", "build_packet", "make_packet", "plan_packet"]
 
 BUILDER = "refuge 0.1.0"
 
 
-def _items(vault, plan: Plan) -> list[Item]:
-    by_id = {e.doc.id: e.doc for e in plan.entries}
-    out = []
-    for e in plan.included:
-        d = e.doc
-        translator = None
-        if d.translation_of and d.translator:
-            original = by_id.get(d.translation_of)
-            translator = {"translator_name": d.translator, "dialect": d.dialect or "-",
-                          "source_language": (original.lang if original and original.lang else "-"),
-                          "target_language": d.lang or "-"}
-        out.append(Item(doc_id=d.id, title=d.title, type=d.type, date=d.added_at[:10], mime=d.mime,
-                        data=vault.document_bytes(d), lang=d.lang, translation_of=d.translation_of,
-                        translator=translator, version=d.version))
-    return out
+@dataclass(frozen=True)
+class BuildOptions:
+    """How to build: the date, the sender, and the choices the case lead made."""
+
+    today: str  # YYYY-MM-DD: the packet's date, and the day consent expiry is checked against
+    sender_org: str
+    override_reason: str | None = None  # an emergency: include documents without consent
+    only_consented: bool = False  # leave out documents without consent instead of stopping
+    allow_incomplete: bool = False  # build although required types or translations are missing
+    password: str | None = None  # encrypt each volume (AES-256) before it is signed
+    ocr: bool = False  # recognise pages without text (the profile may ask for it too)
 
 
-def plan_packet(vault, case, profile: Profile, today: str, override: bool = False,
-                only_consented: bool = False, pages: bool = True) -> Plan:
-    """The plan, with page counts of the included documents when ``pages``."""
-    plan = make_plan(case.documents.values(), case.consents, profile, today, override, only_consented)
-    if pages:
-        from .render import page_count
+@dataclass
+class Packet:
+    """A built packet, not yet recorded: what the caller stores and writes.
 
-        for entry, item in zip(plan.included, _items(vault, plan)):
-            entry.pages = page_count(item)
-    return plan
+    ``record`` is the disclosure record to store with ``volumes`` (the signed files, in
+    order); ``manifest_file`` is the signed manifest as a file; ``review`` the review
+    report for the case lead (never sent). ``recognised`` holds new recognition results
+    to keep in the case (``recognised_docs``: key -> document id).
+    """
+
+    volumes: list[bytes] = field(repr=False)
+    record: dict
+    manifest_file: bytes = field(repr=False)
+    review: bytes = field(repr=False)
+    recognised: dict[str, dict] = field(default_factory=dict, repr=False)
+    recognised_docs: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -63,12 +70,206 @@ class Built:
     review: str | None = None  # the review report (OUT.review.pdf): for the case lead, never sent
 
 
+# ------------------------------------------------------------------------------ stages
+
+
+def _items(source: CaseSource, plan: Plan) -> list[Item]:
+    by_id = {e.doc.id: e.doc for e in plan.entries}
+    out = []
+    for e in plan.included:
+        d = e.doc
+        translator = None
+        if d.translation_of and d.translator:
+            original = by_id.get(d.translation_of)
+            translator = {"translator_name": d.translator, "dialect": d.dialect or "-",
+                          "source_language": (original.lang if original and original.lang else "-"),
+                          "target_language": d.lang or "-"}
+        out.append(Item(doc_id=d.id, title=d.title, type=d.type, date=d.added_at[:10], mime=d.mime,
+                        data=source.read(d), lang=d.lang, translation_of=d.translation_of,
+                        translator=translator, version=d.version))
+    return out
+
+
+def check_plan(plan: Plan, options: BuildOptions) -> None:
+    """The plan's gates: consent, something to send, completeness.
+
+    Raises:
+        NotPermitted: documents lack valid consent (and no override or leaving out).
+        InvalidInput: nothing is admitted with consent, or required documents,
+            translations or translators are missing (and the packet may not be incomplete).
+    """
+    profile = plan.profile
+    if plan.without_consent and not options.override_reason and not options.only_consented:
+        listed = "; ".join(f"{e.doc.id}: consent {e.consent}" for e in plan.without_consent)
+        raise NotPermitted(f"no valid consent for {profile.id}: {listed}", hint="packet-consent")
+    if not plan.included:
+        raise InvalidInput(f"nothing to send to {profile.id}: no document of this case is admitted with consent")
+    if (plan.missing_types or plan.missing_translations or plan.missing_declarations) and not options.allow_incomplete:
+        gaps = [f"a {t} document" for t in plan.missing_types] + [f"a translation of {d}" for d in plan.missing_translations]
+        gaps += [f"the translator of {d}" for d in plan.missing_declarations]
+        raise InvalidInput(f"the packet for {profile.id} lacks {', '.join(gaps)}",
+                           hint="packet-incomplete-translator" if plan.missing_declarations else "packet-incomplete")
+
+
+def _plan(source: CaseSource, profile: Profile, options: BuildOptions) -> Plan:
+    return make_plan(source.documents, source.consents, profile, options.today, bool(options.override_reason),
+                     options.only_consented)
+
+
+def _redactor(source: CaseSource, profile: Profile, ocr: bool):
+    from .redact import Redactor
+
+    redactor = Redactor(source.redactions, profile, ocr=ocr, ocr_cache=source.ocr_cache if ocr else None)
+    redactor.ocr_new = source.recognised  # new results land in the source, kept even if the build stops
+    redactor.ocr_docs = source.recognised_docs
+    return redactor
+
+
+def _pages(items: list[Item], profile: Profile, redactor, keep: list) -> list:
+    """Render, then redact, each document: the pages the assembler takes."""
+    from .redact import redact_rendered
+    from .render import render_item
+
+    out = []
+    for item in items:
+        rendered = render_item(item, profile)
+        keep.append(rendered)  # the redacted pages are new files; the rendered ones stay open until assembled
+        out.append(redact_rendered(redactor, item, rendered, profile))
+    return out
+
+
+def _record(profile: Profile, plan: Plan, options: BuildOptions, volumes, sealed, redactions: dict) -> dict:
+    return {
+        "profile": profile.id, "profile_version": profile.version, "builder": BUILDER, "date": options.today,
+        "pages": volumes[-1].last_page,
+        "documents": [{"id": e.doc.id, "version": e.doc.version, "sha256": e.doc.sha256, "consent_seq": e.consent_seq}
+                      for e in plan.included],
+        "override_reason": options.override_reason,
+        "manifest": sealed.manifest, "manifest_sig": sealed.manifest_sig,
+        "redactions": redactions,
+    }
+
+
+def make_packet(source: CaseSource, profile: Profile, options: BuildOptions,
+                progress: Callable[[str], None] | None = None) -> Packet:
+    """Build a packet from ``source`` for ``profile``: plan, render, redact, assemble,
+    verify, sign; the returned :class:`Packet` is for the caller to record.
+
+    New recognition results land in ``source.recognised`` as they are made, so that the
+    caller can keep them even when the build stops.
+
+    Raises:
+        NotPermitted: documents lack valid consent, or pages no rule could search are
+            not reviewed (profiles with ``require_review``).
+        InvalidInput: required documents or translations are missing, or a document
+            cannot be rendered, redacted or assembled.
+        VerificationFailed: the packet still holds text that should have been redacted.
+    """
+    from .assemble import assemble
+    from .leakcheck import verify_file, verify_volumes
+    from .review import review_report
+    from .sign import seal
+
+    say = progress or (lambda _msg: None)
+    plan = _plan(source, profile, options)
+    check_plan(plan, options)
+    say(f"decrypting {len(plan.included)} documents")
+    items = _items(source, plan)
+    ocr = options.ocr or profile.ocr
+    redactor = _redactor(source, profile, ocr)
+    say("finding what to redact")
+    items = redactor.prepare(items)  # titles and translator details: before they reach generated pages
+    say("rendering and redacting" + (" (recognising pages without text)" if ocr else ""))
+    keep: list = []
+    pages = _pages(items, profile, redactor, keep)
+    say("assembling")
+    volumes = assemble(PacketRequest(profile=profile, items=items, sender_org=options.sender_org, date=options.today),
+                       pages)
+    if profile.require_review:
+        require_reviews(source.reviews, redactor.pages)
+    say("checking the packet for redacted text")
+    verify_volumes(volumes, redactor.needles())  # fail closed: VerificationFailed, nothing written
+    review = review_report(redactor, profile.id, options.today)
+    verify_file(review, redactor.needles(), label="the review report", structure=False)
+    redactions = redactor.summary()  # counts only, never terms
+    say("signing")
+    sealed = seal(profile, volumes, plan, source.consents, options.today, BUILDER, signer_name=source.signer_name,
+                  key=source.key, tsa_url=source.tsa_url, password=options.password, redactions=redactions)
+    return Packet(sealed.volumes, _record(profile, plan, options, volumes, sealed, redactions), sealed.manifest_file(),
+                  review, source.recognised, source.recognised_docs)
+
+
+# ------------------------------------------------------------------------- the vault
+
+
+def case_source(vault, case, profile: Profile | None = None, *, ocr: bool = False, signing: bool = False) -> CaseSource:
+    """Gather what a build reads from the vault: the case's documents (read on demand,
+    decrypted in memory), consents, redaction rules, reviews, kept recognition results
+    (with ``ocr``) and, with ``signing``, the organisation key and timestamp authority."""
+    from vault import orgkey
+
+    from .sign import signing_key
+
+    key = signing_key(vault, profile) if signing else None
+    tsa = orgkey.tsa_url(vault) if signing and profile.signature.required else None
+    return CaseSource(case_id=case.id, documents=list(case.documents.values()), consents=list(case.consents),
+                      redactions=list(case.redactions), reviews=list(case.reviews), read=vault.document_bytes,
+                      ocr_cache=vault.ocr_results(case) if ocr else {}, signer_name=vault.me.name, key=key,
+                      tsa_url=tsa)
+
+
+def keep_recognition(vault, case, source: CaseSource) -> None:
+    """Store new recognition results in the case (encrypted), for the next build."""
+    if source.recognised:
+        try:
+            vault.save_ocr(case, source.recognised, source.recognised_docs)
+        except RefugeError:
+            pass  # the cache only saves time: a failure to keep it must not hide or fail the build
+
+
+def plan_packet(vault, case, profile: Profile, today: str, override: bool = False,
+                only_consented: bool = False, pages: bool = True) -> Plan:
+    """The plan, with page counts of the included documents when ``pages``."""
+    plan = make_plan(case.documents.values(), case.consents, profile, today, override, only_consented)
+    if pages:
+        from .render import page_count
+
+        for entry, item in zip(plan.included, _items(case_source(vault, case), plan)):
+            entry.pages = page_count(item)
+    return plan
+
+
 def output_paths(output: str, volumes: int) -> list[str]:
     """OUT.pdf for one volume; OUT-vol1.pdf, OUT-vol2.pdf, ... for several."""
     if volumes == 1:
         return [output]
     stem, ext = os.path.splitext(output)
     return [f"{stem}-vol{n}{ext or '.pdf'}" for n in range(1, volumes + 1)]
+
+
+def _check_folders(output: str, manifest_out: str | None) -> None:
+    folder = Path(output).parent
+    if not (folder if str(folder) else Path(".")).is_dir():
+        raise InvalidInput("the output folder does not exist; create it first")
+    if manifest_out and not (Path(manifest_out).parent if str(Path(manifest_out).parent) else Path(".")).is_dir():
+        raise InvalidInput("the manifest's folder does not exist; create it first")
+
+
+def _write_recorded(vault, case, packet: Packet, files: list[tuple[str, bytes]]) -> dict:
+    """Record the packet in the case, then give the files their names (never the reverse)."""
+    from vault.storage import PendingFile
+
+    pending = []
+    try:
+        for path, data in files:  # complete and fsynced, but nameless until the packet is recorded
+            pending.append(PendingFile(path, lambda f, data=data: f.write(data)))
+        recorded = vault.record_packet(case, packet.volumes, packet.record)
+        while pending:
+            pending.pop(0).commit()
+    finally:
+        for p in pending:
+            p.discard()
+    return recorded
 
 
 def build_packet(vault, case, profile: Profile, today: str, output: str, sender_org: str,
@@ -84,113 +285,51 @@ def build_packet(vault, case, profile: Profile, today: str, output: str, sender_
         NotPermitted: the builder is not a case lead, or documents lack valid consent.
         InvalidInput: required documents or translations are missing, or the output is bad.
     """
-    from .assemble import build
-
     vault._require_role("case-lead", doing="building packets")
     vault.require_open(case.id)
-    folder = Path(output).parent
-    if not (folder if str(folder) else Path(".")).is_dir():
-        raise InvalidInput("the output folder does not exist; create it first")
-    if manifest_out and not (Path(manifest_out).parent if str(Path(manifest_out).parent) else Path(".")).is_dir():
-        raise InvalidInput("the --manifest-out folder does not exist; create it first")
-    plan = make_plan(case.documents.values(), case.consents, profile, today, bool(override_reason), only_consented)
-    if plan.without_consent and not override_reason and not only_consented:
-        listed = "; ".join(f"{e.doc.id}: consent {e.consent}" for e in plan.without_consent)
-        raise NotPermitted(f"no valid consent for {profile.id}: {listed}; record it with refuge consent grant, "
-                           "or build with --only-consented to leave them out")
-    if not plan.included:
-        raise InvalidInput(f"nothing to send to {profile.id}: no document of this case is admitted with consent")
-    if (plan.missing_types or plan.missing_translations or plan.missing_declarations) and not allow_incomplete:
-        gaps = [f"a {t} document" for t in plan.missing_types] + [f"a translation of {d}" for d in plan.missing_translations]
-        gaps += [f"the translator of {d} (refuge doc add ... --translator NAME)" for d in plan.missing_declarations]
-        raise InvalidInput(f"the packet for {profile.id} lacks {', '.join(gaps)}; add them, or build with --allow-incomplete")
-    say = progress or (lambda _msg: None)
-    from .sign import seal, signing_key  # the last write to each volume: encryption (if asked), then the signature
-
-    key = signing_key(vault, profile)  # no organisation key: stop before anything is decrypted
-    say(f"decrypting {len(plan.included)} documents")
-    items = _items(vault, plan)
-    from .leakcheck import verify_file, verify_volumes
-    from .redact import Redactor
-    from .review import review_report
-
-    ocr = ocr or profile.ocr
-    redactor = Redactor(case.redactions, profile, ocr=ocr, ocr_cache=vault.ocr_results(case) if ocr else None)
-    say("finding what to redact")
-    items = redactor.prepare(items)  # titles and translator details: before they reach generated pages
-    say("assembling" + (" (recognising pages without text)" if ocr else ""))
+    _check_folders(output, manifest_out)
+    options = BuildOptions(today, sender_org, override_reason, only_consented, allow_incomplete, password, ocr)
+    check_plan(_plan(case_source(vault, case), profile, options), options)  # before the key is unwrapped
+    source = case_source(vault, case, profile, ocr=ocr or profile.ocr, signing=True)  # no key: stop before decrypting
     try:
-        volumes = build(PacketRequest(profile=profile, items=items, sender_org=sender_org, date=today, redact=redactor))
+        packet = make_packet(source, profile, options, progress)
     finally:  # recognition is slow: keep what was recognised even if the build stops here
-        keep_recognition(vault, case, redactor)
-    if profile.require_review:
-        require_reviews(case, redactor.pages)
-    say("checking the packet for redacted text")
-    verify_volumes(volumes, redactor.needles())  # fail closed: VerificationFailed, nothing written
-    review = review_report(redactor, profile.id, today)
-    verify_file(review, redactor.needles(), label="the review report", structure=False)
-    redactions = redactor.summary()  # counts only, never terms
-    say("signing")
-    sealed = seal(vault, profile, volumes, plan, case, today, BUILDER, password, redactions=redactions, key=key)
-    paths = output_paths(output, len(volumes))
+        keep_recognition(vault, case, source)
+    paths = output_paths(output, len(packet.volumes))
     review_path = review_path_for(output)
-    files = list(zip(paths, sealed.volumes)) + ([(manifest_out, sealed.manifest_file())] if manifest_out else [])
-    files.append((review_path, review))
-    from vault.storage import PendingFile
-
-    pending = []
-    try:
-        for path, data in files:  # complete and fsynced, but nameless until the packet is recorded
-            pending.append(PendingFile(path, lambda f, data=data: f.write(data)))
-        record = {
-            "profile": profile.id, "profile_version": profile.version, "builder": BUILDER, "date": today,
-            "pages": volumes[-1].last_page,
-            "documents": [{"id": e.doc.id, "version": e.doc.version, "sha256": e.doc.sha256, "consent_seq": e.consent_seq}
-                          for e in plan.included],
-            "override_reason": override_reason,
-            "manifest": sealed.manifest, "manifest_sig": sealed.manifest_sig,
-            "redactions": redactions,
-        }
-        say("recording the disclosure")
-        recorded = vault.record_packet(case, sealed.volumes, record)
-        while pending:
-            pending.pop(0).commit()
-    finally:
-        for p in pending:
-            p.discard()
-    return Built(recorded, paths, review_path)
+    files = list(zip(paths, packet.volumes)) + ([(manifest_out, packet.manifest_file)] if manifest_out else [])
+    files.append((review_path, packet.review))
+    (progress or (lambda _msg: None))("recording the disclosure")
+    return Built(_write_recorded(vault, case, packet, files), paths, review_path)
 
 
-def page_review(vault, case, profile: Profile, plan: Plan, ocr: bool) -> list:
-    """Every rendered page of the included documents as redaction sees it (recognised with
-    ``ocr``), for ``packet plan``: which pages a person must review. Decrypts in memory."""
-    from .redact import Redactor
+def review_pages(source: CaseSource, profile: Profile, plan: Plan, ocr: bool) -> list:
+    """Every rendered page of the plan's included documents as redaction sees it
+    (recognised with ``ocr``): which pages a person must review. New recognition
+    results land in ``source.recognised``."""
     from .render import render
 
-    items = _items(vault, plan)
-    redactor = Redactor(case.redactions, profile, ocr=ocr, ocr_cache=vault.ocr_results(case) if ocr else None)
-    items = redactor.prepare(items)
-    try:
-        for item in items:
-            redactor.analyse(item, render(item, profile))
-    finally:
-        keep_recognition(vault, case, redactor)
+    redactor = _redactor(source, profile, ocr)
+    for item in redactor.prepare(_items(source, plan)):
+        redactor.analyse(item, render(item, profile))
     return redactor.pages
 
 
-def keep_recognition(vault, case, redactor) -> None:
-    """Store the redactor's new recognition results in the case (encrypted), for the next build."""
-    if redactor.ocr_new:
-        try:
-            vault.save_ocr(case, redactor.ocr_new, redactor.ocr_docs)
-        except RefugeError:
-            pass  # the cache only saves time: a failure to keep it must not hide or fail the build
+def page_review(vault, case, profile: Profile, plan: Plan, ocr: bool) -> list:
+    """:func:`review_pages` for a case of ``vault``, keeping new recognition results in it."""
+    source = case_source(vault, case, ocr=ocr)
+    try:
+        return review_pages(source, profile, plan, ocr)
+    finally:
+        keep_recognition(vault, case, source)
 
 
 def unreviewed(case, pages) -> list:
     """Pages no rule could search (no text, or recognition below the threshold) that no person
-    has marked reviewed for the document version they belong to."""
-    done = {(r["doc"], r["version"], r["page"]) for r in case.reviews}
+    has marked reviewed for the document version they belong to. ``case`` is the case (or
+    its list of reviews)."""
+    reviews = case if isinstance(case, list) else case.reviews
+    done = {(r["doc"], r["version"], r["page"]) for r in reviews}
     return [p for p in pages if p.needs_review and (p.doc_id, p.version, p.page) not in done]
 
 
@@ -200,8 +339,7 @@ def require_reviews(case, pages) -> None:
     if left:
         listed = ", ".join(f"{p.doc_id} page {p.page}" for p in left[:20]) + (", ..." if len(left) > 20 else "")
         raise NotPermitted(f"{len(left)} page{'s' if len(left) != 1 else ''} that no rule could search must be "
-                           f"reviewed by a person first: {listed}; look at each (refuge doc get) and run "
-                           "refuge redact reviewed DOC --page N, or build with --ocr to recognise them")
+                           f"reviewed by a person first: {listed}", hint="packet-review")
 
 
 def review_path_for(output: str) -> str:

@@ -39,6 +39,7 @@ from pikepdf import Name
 
 from vault.errors import VerificationFailed
 
+from . import _pdf
 from .detectors import Needle, fold_text
 
 __all__ = ["Finding", "check_pdf", "page_texts_pdfium", "page_texts_pdfminer", "scan_objects",
@@ -199,15 +200,6 @@ def _string_text(s: pikepdf.String) -> tuple[list[str], bool]:
     return texts, binary
 
 
-def _filters(stream: pikepdf.Stream) -> list[str]:
-    f = stream.get(Name.Filter)
-    if isinstance(f, pikepdf.Name):
-        return [str(f)]
-    if isinstance(f, pikepdf.Array):
-        return [str(x) for x in f]
-    return []
-
-
 def _jpeg_metadata(data: bytes) -> tuple[list[bytes], bool]:
     """The metadata segments of a JPEG (APPn other than Adobe APP14, COM), and whether
     it parsed."""
@@ -299,7 +291,7 @@ def object_texts(obj, content: bool = False) -> Iterator[tuple[str, bool]]:
 
 
 def _stream_texts(stream: pikepdf.Stream, content: bool) -> Iterator[tuple[str, bool]]:
-    filters = _filters(stream)
+    filters = _pdf.filters(stream)
     is_image = stream.get(Name.Subtype) == Name.Image
     if filters and filters[-1] in ("/DCTDecode", "/DCT"):
         try:
@@ -509,13 +501,12 @@ def scan_objects(pdf: pikepdf.Pdf, needles: list[Needle], pages: set[int] | None
 # ------------------------------------------------------------------------- structure
 
 
-def structure_problems(pdf: pikepdf.Pdf, data: bytes) -> list[tuple[int | None, str]]:
-    """What is not allowed to leave: (0-based page or None, problem)."""
+def _document_problems(pdf: pikepdf.Pdf, data: bytes) -> list[tuple[int | None, str]]:
+    """Revisions, and catalog or document information keys that are not allowed."""
     problems: list[tuple[int | None, str]] = []
     if data.count(b"startxref") != 1:
         problems.append((None, "the file has more than one revision"))
-    root = pdf.Root
-    for k in root.keys():
+    for k in pdf.Root.keys():
         if k not in _ROOT_KEYS:
             problems.append((None, f"the catalog has {k[1:]}"))
     info = pdf.trailer.get(Name.Info)
@@ -523,6 +514,13 @@ def structure_problems(pdf: pikepdf.Pdf, data: bytes) -> list[tuple[int | None, 
         for k in info.keys():
             if k not in _DOCINFO_KEYS:
                 problems.append((None, f"the document information has {k[1:]}"))
+    return problems
+
+
+def _page_problems(pdf: pikepdf.Pdf) -> tuple[list[tuple[int | None, str]], set[tuple[int, int]]]:
+    """Page keys that are not allowed and annotations other than internal links; and
+    the internal links (which may be Annot objects)."""
+    problems: list[tuple[int | None, str]] = []
     page_of = {p.obj.objgen: i for i, p in enumerate(pdf.pages)}
     link_ok: set[tuple[int, int]] = set()
     for i, page in enumerate(pdf.pages):
@@ -530,17 +528,40 @@ def structure_problems(pdf: pikepdf.Pdf, data: bytes) -> list[tuple[int | None, 
             if k not in _PAGE_KEYS:
                 problems.append((i, f"the page has {k[1:]}"))
         annots = page.obj.get(Name.Annots)
-        if isinstance(annots, pikepdf.Array):
-            for a in annots:
-                ok = isinstance(a, pikepdf.Dictionary) and a.get(Name.Subtype) == Name.Link \
-                    and Name.A not in a and Name.AA not in a
-                dest = a.get(Name.Dest) if ok else None
-                ok = ok and isinstance(dest, pikepdf.Array) and len(dest) >= 1 \
-                    and isinstance(dest[0], pikepdf.Dictionary) and dest[0].objgen in page_of
-                if ok:
-                    link_ok.add(a.objgen)
-                else:
-                    problems.append((i, "the page has an annotation other than an internal link"))
+        if not isinstance(annots, pikepdf.Array):
+            continue
+        for a in annots:
+            ok = isinstance(a, pikepdf.Dictionary) and a.get(Name.Subtype) == Name.Link \
+                and Name.A not in a and Name.AA not in a
+            dest = a.get(Name.Dest) if ok else None
+            ok = ok and isinstance(dest, pikepdf.Array) and len(dest) >= 1 \
+                and isinstance(dest[0], pikepdf.Dictionary) and dest[0].objgen in page_of
+            if ok:
+                link_ok.add(a.objgen)
+            else:
+                problems.append((i, "the page has an annotation other than an internal link"))
+    return problems, link_ok
+
+
+def _image_problem(obj: pikepdf.Stream) -> str | None:
+    """What is wrong with an image: a malformed filter, or JPEG metadata."""
+    filters = _pdf.filters(obj)
+    if filters is None:
+        return "an image has a malformed /Filter"
+    if filters and filters[-1] in ("/DCTDecode", "/DCT"):
+        try:
+            raw = obj.read_raw_bytes() if len(filters) == 1 else b""
+        except Exception:
+            raw = b""
+        segments, ok = _jpeg_metadata(raw)
+        if raw and (segments or not ok):
+            return "a JPEG image carries metadata (EXIF, XMP or comments)"
+    return None
+
+
+def _object_problems(pdf: pikepdf.Pdf, link_ok: set[tuple[int, int]]) -> list[tuple[int | None, str]]:
+    """Objects of forbidden types, forbidden keys, actions, images with metadata."""
+    problems: list[tuple[int | None, str]] = []
     owner, _contents = _page_owner(pdf)
     for obj in pdf.objects:
         if not isinstance(obj, (pikepdf.Dictionary, pikepdf.Stream)):
@@ -553,20 +574,19 @@ def structure_problems(pdf: pikepdf.Pdf, data: bytes) -> list[tuple[int | None, 
         for k in obj.keys():
             if k in _FORBIDDEN_KEYS:
                 problems.append((page, f"an object has {k[1:]}"))
-        a = obj.get(Name.A)
-        if isinstance(a, pikepdf.Dictionary):
+        if isinstance(obj.get(Name.A), pikepdf.Dictionary):
             problems.append((page, "an object has an action"))
         if isinstance(obj, pikepdf.Stream) and obj.get(Name.Subtype) == Name.Image:
-            filters = _filters(obj)
-            if filters and filters[-1] in ("/DCTDecode", "/DCT"):
-                try:
-                    raw = obj.read_raw_bytes() if len(filters) == 1 else b""
-                except Exception:
-                    raw = b""
-                segments, ok = _jpeg_metadata(raw)
-                if raw and (segments or not ok):
-                    problems.append((page, "a JPEG image carries metadata (EXIF, XMP or comments)"))
+            problem = _image_problem(obj)
+            if problem:
+                problems.append((page, problem))
     return problems
+
+
+def structure_problems(pdf: pikepdf.Pdf, data: bytes) -> list[tuple[int | None, str]]:
+    """What is not allowed to leave: (0-based page or None, problem)."""
+    page_problems, link_ok = _page_problems(pdf)
+    return _document_problems(pdf, data) + page_problems + _object_problems(pdf, link_ok)
 
 
 # ----------------------------------------------------------------------------- verify

@@ -9,11 +9,11 @@ of ``repr()`` so that a traceback or a log line never shows them.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Any, Callable
 
 from .profiles import Profile
 
-__all__ = ["Item", "PacketRequest", "Volume"]
+__all__ = ["CaseSource", "Item", "PacketRequest", "Volume"]
 
 
 @dataclass(frozen=True)
@@ -43,9 +43,11 @@ class Item:
 class PacketRequest:
     """A packet to build: the recipient profile and the items in their final order.
 
-    ``lang`` defaults to the profile's language. ``redact`` is the redaction stage's
-    seam: called as ``redact(item, pdf_bytes)`` with the item's rendered pages and
-    returning the redacted PDF bytes; ``None`` leaves pages as rendered.
+    ``lang`` defaults to the profile's language. ``redact`` is used only by
+    :func:`packets.assemble.build`, which renders the items itself: called as
+    ``redact(item, pdf_bytes)`` with the item's rendered pages, it returns the redacted
+    PDF bytes; ``None`` leaves pages as rendered. (packets.build runs render and redact
+    itself and gives :func:`packets.assemble.assemble` the pages.)
     """
 
     profile: Profile
@@ -67,3 +69,34 @@ class Volume:
     first_page: int
     last_page: int
     items: list[str]
+
+
+@dataclass
+class CaseSource:
+    """What a packet build reads from the vault, gathered before it starts: the narrow
+    interface between the two (:func:`packets.build.case_source` makes one from a vault).
+
+    ``documents`` are the case's documents (latest versions: ``vault.core.Document``);
+    ``consents``, ``redactions`` and ``reviews`` its records, in order. ``read(doc)``
+    returns a document's decrypted bytes, in memory; the build calls it only for the
+    documents the plan includes. ``ocr_cache`` holds the recognition results kept in the
+    case. ``signer_name``, ``key`` (the unwrapped organisation key, or None) and
+    ``tsa_url`` sign the packet.
+
+    The build adds what it recognises anew to ``recognised`` (key -> pages) and
+    ``recognised_docs`` (key -> document id), as it goes: the caller keeps them in the
+    case whether or not the build succeeds.
+    """
+
+    case_id: str
+    documents: list = field(repr=False)
+    consents: list[dict] = field(repr=False)
+    redactions: list[dict] = field(repr=False)
+    reviews: list[dict] = field(repr=False)
+    read: Callable[[Any], bytes] = field(repr=False)
+    ocr_cache: dict[str, dict] = field(default_factory=dict, repr=False)
+    signer_name: str = ""
+    key: Any = field(default=None, repr=False)  # vault.orgkey.OrgKey
+    tsa_url: str | None = None
+    recognised: dict[str, dict] = field(default_factory=dict, repr=False)
+    recognised_docs: dict[str, str] = field(default_factory=dict)

@@ -3,11 +3,11 @@
 Direct calls to the ``tesseract`` command, one process per page, as many at once as
 there are cores (each limited to one thread): the pixels go in on standard input (a
 PGM image) and the words come back on standard output (TSV with boxes and
-confidences), so nothing decrypted ever touches the disk. ``--psm 1`` lets Tesseract
+confidences), so nothing decrypted ever touches the disk. Page segmentation mode 1 lets Tesseract
 detect the orientation of each block (pages photographed at 90, 180 or 270 degrees)
 and cope with a few degrees of skew; it reports word boxes in the pixels it was
 given, so boxes land on the original pixels whatever the rotation. (ocrmypdf would
-add a PDF layer made from the original text; refuge needs the words and their boxes
+add a PDF layer made from the original text; redaction needs the words and their boxes
 in memory, and a text layer, when one is asked for, made from redacted pixels only.)
 
 :func:`recognize` takes images; :class:`PageText` holds the words (boxes in the

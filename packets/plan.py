@@ -98,44 +98,58 @@ def make_plan(documents: Iterable, consents: list[dict], profile: Profile, today
             emergency; the caller records the reason).
         only_consented: leave out documents without consent instead of stopping.
     """
-    docs = sorted(documents, key=lambda d: (d.added_at, d.id))
-    section_order = {s.id: i for i, s in enumerate(profile.sections)}
-    entries: list[PlanEntry] = []
-    for d in docs:
-        section = profile.section_for(d.type)
-        is_translation = bool(d.translation_of) and profile.translations.follow_original
-        status, record = consent_status(consents, profile.id, d.id, today)
-        entry = PlanEntry(d, False, "", section.id if section else None, status, record["seq"] if record else None)
-        if profile.excludes(d.type):
-            entry.reason = f"{d.type} is never sent to this recipient"
-        elif d.translation_of and d.lang and d.lang not in profile.accepted_languages:
-            entry.reason = f"a translation into {d.lang}, which this recipient does not accept"
-        elif section is None and not is_translation:
-            entry.reason = f"no section of this profile admits {d.type}"
-        elif status != "granted" and not override_consent:
-            entry.reason = f"no valid consent ({status})"
-            if only_consented:
-                entry.reason += "; left out"
-        else:
-            entry.include = True
-            entry.reason = "included" if status == "granted" else f"included by consent override ({status})"
-        entries.append(entry)
+    entries = [_choose(d, consents, profile, today, override_consent, only_consented)
+               for d in sorted(documents, key=lambda d: (d.added_at, d.id))]
+    ordered = _order(entries, profile)
+    missing_types, missing_translations, missing_declarations = _gaps(ordered, profile)
+    return Plan(profile, ordered, missing_types, missing_translations, missing_declarations, override_consent)
 
-    # Translations follow their originals; an orphan translation goes where its section puts it.
+
+def _choose(d, consents: list[dict], profile: Profile, today: str, override_consent: bool,
+            only_consented: bool) -> PlanEntry:
+    """Whether one document goes in, and why."""
+    section = profile.section_for(d.type)
+    is_translation = bool(d.translation_of) and profile.translations.follow_original
+    status, record = consent_status(consents, profile.id, d.id, today)
+    entry = PlanEntry(d, False, "", section.id if section else None, status, record["seq"] if record else None)
+    if profile.excludes(d.type):
+        entry.reason = f"{d.type} is never sent to this recipient"
+    elif d.translation_of and d.lang and d.lang not in profile.accepted_languages:
+        entry.reason = f"a translation into {d.lang}, which this recipient does not accept"
+    elif section is None and not is_translation:
+        entry.reason = f"no section of this profile admits {d.type}"
+    elif status != "granted" and not override_consent:
+        entry.reason = f"no valid consent ({status})"
+        if only_consented:
+            entry.reason += "; left out"
+    else:
+        entry.include = True
+        entry.reason = "included" if status == "granted" else f"included by consent override ({status})"
+    return entry
+
+
+def _order(entries: list[PlanEntry], profile: Profile) -> list[PlanEntry]:
+    """Section order; translations follow their originals (and take their section); an
+    orphan translation goes where its section puts it."""
+    section_order = {s.id: i for i, s in enumerate(profile.sections)}
+    follow = profile.translations.follow_original
     by_id = {e.doc.id: e for e in entries}
-    originals = [e for e in entries if not (e.doc.translation_of in by_id and profile.translations.follow_original)]
+    originals = [e for e in entries if not (e.doc.translation_of in by_id and follow)]
     originals.sort(key=lambda e: (section_order.get(e.section, len(section_order)), e.doc.added_at, e.doc.id))
     ordered: list[PlanEntry] = []
     for e in originals:
         ordered.append(e)
-        ordered.extend(t for t in entries if t.doc.translation_of == e.doc.id and t is not e
-                       and profile.translations.follow_original)
+        ordered.extend(t for t in entries if t.doc.translation_of == e.doc.id and t is not e and follow)
     for t in ordered:
         if t.doc.translation_of in by_id and t.include and not by_id[t.doc.translation_of].include:
             t.section = by_id[t.doc.translation_of].section
         elif t.doc.translation_of in by_id and t.section is None:
             t.section = by_id[t.doc.translation_of].section
+    return ordered
 
+
+def _gaps(ordered: list[PlanEntry], profile: Profile) -> tuple[list[str], list[str], list[str]]:
+    """What is missing: required types, translations, translators' declarations."""
     included = [e for e in ordered if e.include]
     present = {e.doc.type for e in included}
     missing_types = [t for t in profile.required_types if t not in present]
@@ -148,4 +162,4 @@ def make_plan(documents: Iterable, consents: list[dict], profile: Profile, today
     missing_declarations = []
     if profile.translations.declaration_required:
         missing_declarations = [e.doc.id for e in included if e.doc.translation_of and not getattr(e.doc, "translator", None)]
-    return Plan(profile, ordered, missing_types, missing_translations, missing_declarations, override_consent)
+    return missing_types, missing_translations, missing_declarations

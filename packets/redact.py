@@ -1,8 +1,9 @@
 """The redaction stage: find what must not leave, burn it out of the pixels, sanitize.
 
-A :class:`Redactor` is built from the case's rules and the recipient profile and plugged
-into assembly as the ``redact`` seam (``redactor(item, pdf_bytes) -> pdf_bytes``, called
-per document on its rendered pages). What it applies:
+A :class:`Redactor` is built from the case's rules and the recipient profile; the
+stage's entry point, :func:`redact_rendered`, passes each document's rendered pages
+through it (``redactor(item, pdf_bytes) -> pdf_bytes``) and places the result on clean
+pages again; :mod:`packets.build` runs it between render and assemble. What it applies:
 
 * **case terms**: the ``always`` category in every packet, other categories when the
   profile lists them in ``redaction_categories`` (``identity-number`` and ``id-number``
@@ -11,7 +12,7 @@ per document on its rendered pages). What it applies:
   numbers and e-mail addresses (``contact``), CURP, passport and national ID numbers
   and dates of birth next to their labels (``id-number``). What a detector finds in any
   source document is then searched for in every document, like a term;
-* **regions** (``refuge redact region``): a box on a page of one document, in PDF points
+* **regions** (region rules): a box on a page of one document, in PDF points
   with the origin at the bottom-left of the unrotated source page (for an image, one
   point per pixel of the upright image; for plain text, the packet page).
 
@@ -44,30 +45,46 @@ from __future__ import annotations
 
 import io
 import os
-import threading
-import zlib
 from dataclasses import dataclass, field, replace
-from typing import Iterable
+from typing import TYPE_CHECKING, Callable, Iterable
 
 import pikepdf
 from pikepdf import Array, Dictionary, Name
 
 from vault.errors import InvalidInput
 
-from .detectors import Hit, Needle, canonical_category, detect, fold, needles_in, redact_string, unconfuse
+from . import _pdf
+from ._flatten import (  # noqa: F401
+    FLATTEN_DPI,
+    JPEG_QUALITY,
+    MARGIN,
+    add_text_layers,
+    flatten_pdf,
+    ocr_scale,
+)
+from ._pdf import Box
+from ._pdf import placement as _placement  # the matrix and form of a rendered page
+from .detectors import (
+    Hit,
+    Needle,
+    canonical_category,
+    detect,
+    fold,
+    needles_in,
+    redact_string,
+    unconfuse,
+)
 from .model import Item
 from .profiles import Profile
+
+if TYPE_CHECKING:
+    from .render import Rendered
 
 __all__ = ["FLATTEN_DPI", "MARGIN", "PLACEHOLDER", "Mark", "PageInfo", "RedactError", "Redactor",
            "flatten_pdf"]
 
-#: Resolution of flattened pages.
-FLATTEN_DPI = 150
-#: Points added around every redaction box.
-MARGIN = 2.0
 #: What replaces a redacted part of a title.
 PLACEHOLDER = "[redacted]"
-JPEG_QUALITY = 80
 
 
 class RedactError(InvalidInput):
@@ -96,7 +113,7 @@ class PageInfo:
     height: float
     searchable: bool  # has a text layer
     flattened: bool = False
-    ocr_confidence: float | None = None  # set when the page was recognised (no text layer, --ocr)
+    ocr_confidence: float | None = None  # set when the page was recognised (no text layer, recognition on)
     reasons: list[str] = field(default_factory=list)
     marks: list[Mark] = field(default_factory=list)
     version: int = 0  # the document version the page belongs to
@@ -113,7 +130,6 @@ class PageInfo:
 
 # --------------------------------------------------------------------------- geometry
 
-Box = tuple[float, float, float, float]
 
 
 def _union(a: Box, b: Box) -> Box:
@@ -138,41 +154,6 @@ def _group_boxes(boxes: list[Box]) -> list[Box]:
     return out
 
 
-def _mul(a, b):
-    return (a[0] * b[0] + a[1] * b[2], a[0] * b[1] + a[1] * b[3], a[2] * b[0] + a[3] * b[2],
-            a[2] * b[1] + a[3] * b[3], a[4] * b[0] + a[5] * b[2] + b[4], a[4] * b[1] + a[5] * b[3] + b[5])
-
-
-def _apply(m, x: float, y: float) -> tuple[float, float]:
-    return (m[0] * x + m[2] * y + m[4], m[1] * x + m[3] * y + m[5])
-
-
-def _transform_box(m, box: Box) -> Box:
-    pts = [_apply(m, x, y) for x in (box[0], box[2]) for y in (box[1], box[3])]
-    xs, ys = [p[0] for p in pts], [p[1] for p in pts]
-    return (min(xs), min(ys), max(xs), max(ys))
-
-
-def _placement(page: pikepdf.Page) -> tuple[tuple, pikepdf.Object | None]:
-    """The matrix and XObject of a rendered page that is ``q <cm> /Name Do Q``."""
-    m = (1.0, 0.0, 0.0, 1.0, 0.0, 0.0)
-    target = None
-    try:
-        ops = pikepdf.parse_content_stream(page)
-    except Exception:
-        return m, None
-    xobjects = page.obj.get(Name.Resources, Dictionary()).get(Name.XObject, Dictionary())
-    for operands, op in ops:
-        s = str(op)
-        if s == "cm" and target is None:
-            m = _mul(tuple(float(v) for v in operands), m)
-        elif s == "Do":
-            if target is not None:
-                return m, None
-            target = xobjects.get(operands[0])
-    return m, target
-
-
 # ------------------------------------------------------------------ optional content
 
 
@@ -193,17 +174,6 @@ def _ocg_state(src: pikepdf.Pdf) -> set[tuple[int, int]]:
             if og in off or (base_off and og not in on):
                 hidden.add(og)
     return hidden
-
-
-def _inherited(page: pikepdf.Dictionary, key: Name):
-    node = page
-    for _ in range(64):
-        if not isinstance(node, pikepdf.Dictionary):
-            return None
-        if key in node:
-            return node[key]
-        node = node.get(Name.Parent)
-    return None
 
 
 def _walk_pairs(a, b, out: list, seen: set, depth: int = 0) -> None:
@@ -262,7 +232,7 @@ def _prepare_optional_content(work: pikepdf.Pdf, source: bytes | None) -> set[in
                 for i in pages:
                     if i >= len(src.pages):
                         continue
-                    s_res = _inherited(src.pages[i].obj, Name.Resources)
+                    s_res = _pdf.inherited(src.pages[i].obj, Name.Resources)
                     _m, form = _placement(work.pages[i])
                     w_res = form.get(Name.Resources) if isinstance(form, pikepdf.Stream) else None
                     pairs: list = []
@@ -277,220 +247,6 @@ def _prepare_optional_content(work: pikepdf.Pdf, source: bytes | None) -> set[in
     work.Root.OCProperties = Dictionary(OCGs=Array(list(mapped.values())),
                                         D=Dictionary(BaseState=Name.ON, OFF=Array(hidden)))
     return pages
-
-
-# -------------------------------------------------------------------------- flatten
-
-_WORKER_DOC = None
-
-
-def _worker_init(data: bytes) -> None:
-    global _WORKER_DOC
-    import pypdfium2 as pdfium
-
-    _WORKER_DOC = pdfium.PdfDocument(data)
-
-
-def _worker_flatten(jobs: list[tuple[int, list[Box]]], dpi: float) -> list[tuple]:
-    return [_flatten_one(_WORKER_DOC, i, boxes, dpi) for i, boxes in jobs]
-
-
-def _is_gray(im) -> bool:
-    from PIL import ImageChops
-
-    r, g, b = im.split()
-    return max(ImageChops.difference(r, g).getextrema()[1], ImageChops.difference(g, b).getextrema()[1]) <= 12
-
-
-_MAX_RENDER_PIXELS = 64_000_000  # an A0 page at 150 dpi is 27 megapixels
-
-
-def _flatten_one(doc, index: int, boxes: list[Box], dpi: float) -> tuple:
-    """Render page ``index``, burn ``boxes`` (page points) black, encode the pixels.
-
-    Returns (index, data, width, height, gray, filter, page box). A page whose preview at
-    24 dpi has no colour is rendered in grey levels. The pixels are compressed losslessly
-    (Flate) when that is small (text), else as a JPEG (photographs, scans).
-    """
-    from PIL import Image, ImageDraw
-
-    from .render import strip_jpeg_metadata
-
-    page = doc[index]
-    try:
-        x0, y0, x1, y1 = page.get_cropbox()
-        area = max(abs(x1 - x0) * abs(y1 - y0), 1.0)
-        scale = min(dpi / 72.0, (_MAX_RENDER_PIXELS / area) ** 0.5)  # a huge page never renders to gigabytes
-        thumb = page.render(scale=min(scale, 1 / 3), draw_annots=False, may_draw_forms=False,
-                            rev_byteorder=True).to_pil().convert("RGB")
-        gray = _is_gray(thumb)
-        bitmap = page.render(scale=scale, draw_annots=False, may_draw_forms=False, rev_byteorder=True,
-                             grayscale=gray)
-        im = bitmap.to_pil()
-        im = im.convert("L" if gray else "RGB") if im.mode != ("L" if gray else "RGB") else im
-    finally:
-        page.close()
-    w, h = im.size
-    if boxes:
-        draw = ImageDraw.Draw(im)
-        sx, sy = w / (x1 - x0), h / (y1 - y0)
-        for b in boxes:
-            left = (b[0] - MARGIN - x0) * sx
-            right = (b[2] + MARGIN - x0) * sx
-            top = (y1 - (b[3] + MARGIN)) * sy
-            bottom = (y1 - (b[1] - MARGIN)) * sy
-            draw.rectangle((int(left), int(top), int(right + 0.999), int(bottom + 0.999)), fill=0 if gray else (0, 0, 0))
-    raw = im.tobytes()
-    packed = zlib.compress(raw, 1)
-    if len(packed) <= len(raw) * 0.15:
-        return index, packed, w, h, gray, "/FlateDecode", (x0, y0, x1, y1)
-    clean = Image.frombytes(im.mode, im.size, raw)
-    buf = io.BytesIO()
-    clean.save(buf, "JPEG", quality=JPEG_QUALITY)
-    return index, strip_jpeg_metadata(buf.getvalue()), w, h, gray, "/DCTDecode", (x0, y0, x1, y1)
-
-
-def _workers(n_pages: int, workers: int | None) -> int:
-    if workers is not None:
-        return max(1, min(workers, n_pages))
-    try:
-        cores = len(os.sched_getaffinity(0))
-    except AttributeError:
-        cores = os.cpu_count() or 1
-    return max(1, min(cores, n_pages // 2 or 1))
-
-
-def _render_pages(data: bytes, jobs: list[tuple[int, list[Box]]], dpi: float, workers: int | None):
-    n = _workers(len(jobs), workers)
-    if n <= 1 or len(jobs) < 4:
-        _worker_init(data)
-        try:
-            return _worker_flatten(jobs, dpi)
-        finally:
-            _close_worker()
-    import concurrent.futures
-    import multiprocessing
-
-    methods = multiprocessing.get_all_start_methods()
-    method = "fork" if "fork" in methods and threading.active_count() == 1 else "spawn"
-    ctx = multiprocessing.get_context(method)
-    chunk = max(1, min(8, len(jobs) // (n * 3) or 1))
-    chunks = [jobs[k:k + chunk] for k in range(0, len(jobs), chunk)]
-    out = []
-    with concurrent.futures.ProcessPoolExecutor(max_workers=n, mp_context=ctx, initializer=_worker_init,
-                                                initargs=(data,)) as pool:
-        for result in pool.map(_worker_flatten, chunks, [dpi] * len(chunks)):
-            out.extend(result)
-    return out
-
-
-def _close_worker() -> None:
-    global _WORKER_DOC
-    if _WORKER_DOC is not None:
-        _WORKER_DOC.close()
-        _WORKER_DOC = None
-
-
-def flatten_pdf(pdf: pikepdf.Pdf, data: bytes, pages: dict[int, list[Box]], dpi: float = FLATTEN_DPI,
-                workers: int | None = None) -> None:
-    """Rebuild ``pages`` (index -> boxes to burn) of ``pdf`` (whose bytes are ``data``)
-    from pixels, in place."""
-    if not pages:
-        return
-    results = _render_pages(data, sorted(pages.items()), dpi, workers)
-    for index, encoded, w, h, gray, filter_, box in results:
-        page = pdf.pages[index]
-        img = pikepdf.Stream(pdf, encoded)
-        img.Type, img.Subtype, img.Width, img.Height = Name.XObject, Name.Image, w, h
-        img.ColorSpace = Name.DeviceGray if gray else Name.DeviceRGB
-        img.BitsPerComponent = 8
-        img.Filter = Name(filter_)
-        x0, y0, x1, y1 = box
-        obj = page.obj
-        rotate = obj.get(Name.Rotate)
-        for key in list(obj.keys()):
-            if key not in ("/Type", "/Parent"):
-                del obj[key]
-        obj.MediaBox = Array([x0, y0, x1, y1])
-        if rotate is not None:
-            obj.Rotate = rotate
-        obj.Resources = Dictionary(XObject=Dictionary(Im0=img))
-        cm = f"q {x1 - x0:.4f} 0 0 {y1 - y0:.4f} {x0:.4f} {y0:.4f} cm /Im0 Do Q".encode()
-        obj.Contents = pikepdf.Stream(pdf, cm)
-
-
-def _ocr_scale(page) -> float:
-    """Pixels per point to recognise a page at: its scanned image's own resolution (no
-    pixels invented, none thrown away), kept between 150 and 400 dpi; OCR_DPI without one."""
-    import pypdfium2 as pdfium
-
-    from .ocr import OCR_DPI
-
-    best = 0.0
-    for obj in page.get_objects(filter=[pdfium.raw.FPDF_PAGEOBJ_IMAGE], max_depth=2):
-        try:
-            px_w, px_h = obj.get_px_size()
-            x0, y0, x1, y1 = obj.get_bounds()
-        except Exception:
-            continue
-        if x1 - x0 > 1 and y1 - y0 > 1:
-            best = max(best, min(px_w / (x1 - x0), px_h / (y1 - y0)))
-    return min(400 / 72, max(150 / 72, best)) if best else OCR_DPI / 72
-
-
-def _add_text_layers(pdf: pikepdf.Pdf, pages: list[int], workers: int | None) -> None:
-    """Give ``pages`` an invisible text layer recognised from their pixels as they are now
-    (redacted): words placed over their boxes in text render mode 3 (invisible), so a
-    recipient can search and select what they may read. Never made from the source text."""
-    if not pages:
-        return
-    import pypdfium2 as pdfium
-    from reportlab.pdfbase.pdfmetrics import stringWidth
-
-    from .ocr import OCR_DPI, recognize
-    from .render import save_pdf
-
-    doc = pdfium.PdfDocument(save_pdf(pdf))
-    found_pages = []
-    try:
-        batch = 2 * (workers or os.cpu_count() or 1)  # a few pages in memory at a time
-        for start in range(0, len(pages), batch):
-            images = []
-            for i in pages[start:start + batch]:
-                page = doc[i]
-                try:
-                    images.append(page.render(scale=OCR_DPI / 72.0, grayscale=True, draw_annots=False).to_pil())
-                finally:
-                    page.close()
-            found_pages += recognize(images, workers)
-    finally:
-        doc.close()
-    font = Dictionary(Type=Name.Font, Subtype=Name.Type1, BaseFont=Name.Helvetica, Encoding=Name.WinAnsiEncoding)
-    for i, found in zip(pages, found_pages):
-        page = pdf.pages[i]
-        x0, y0, x1, y1 = (float(v) for v in page.mediabox)
-        sx, sy = (x1 - x0) / found.width, (y1 - y0) / found.height
-        ops = ["BT 3 Tr"]
-        for w in found.words:
-            text = w.text.strip().encode("cp1252", "replace")
-            if not text:
-                continue
-            bx0, by0, bx1, by1 = w.box
-            size = max(1.0, (by1 - by0) * sy)
-            natural = stringWidth(text.decode("cp1252"), "Helvetica", size) or 1.0
-            scale = max(1.0, min(1000.0, 100.0 * (bx1 - bx0) * sx / natural))
-            escaped = text.replace(b"\\", b"\\\\").replace(b"(", b"\\(").replace(b")", b"\\)")
-            ops.append(f"/FOcr {size:.2f} Tf {scale:.1f} Tz 1 0 0 1 {x0 + bx0 * sx:.2f} {y1 - by1 * sy:.2f} Tm "
-                       f"({escaped.decode('latin-1')}) Tj")
-        ops.append("ET")
-        resources = page.obj.get(Name.Resources)
-        if resources is None:
-            page.obj.Resources = resources = Dictionary()
-        fonts = resources.get(Name.Font)
-        if fonts is None:
-            resources.Font = fonts = Dictionary()
-        fonts.FOcr = pdf.make_indirect(font)
-        page.contents_add(pikepdf.Stream(pdf, "\n".join(ops).encode("latin-1")), prepend=False)
 
 
 # --------------------------------------------------------------------------- redactor
@@ -541,12 +297,31 @@ def _page_chars(tp) -> tuple[str, int]:
     return text, n
 
 
+def redact_rendered(redact: Callable[[Item, bytes], bytes], item: Item, rendered: "Rendered",
+                    profile: Profile) -> "Rendered":
+    """The redaction stage for one document: its rendered pages through ``redact`` (a
+    :class:`Redactor`), then placed again on clean pages (render's sanitizer).
+
+    Raises:
+        RedactError: ``redact`` returned no PDF bytes, or its pages cannot be redacted.
+        RenderError: the redacted pages are not a usable PDF.
+    """
+    from .render import sanitize_rendered
+
+    redacted = redact(item, rendered.to_bytes())
+    if not isinstance(redacted, (bytes, bytearray)):
+        raise RedactError(f"document {item.doc_id}: the redaction stage returned no PDF bytes;"
+                          " it must return the redacted pages")
+    return sanitize_rendered(bytes(redacted), item.doc_id, profile)
+
+
 class Redactor:
     """The redaction stage for one packet: ``rules`` are the case's redaction rules
     (``Case.redactions``), ``profile`` the recipient's.
 
-    Use: ``items = redactor.prepare(items)``, then pass ``redact=redactor`` in the
-    :class:`~packets.model.PacketRequest`; afterwards :attr:`pages` says what happened on
+    Use: ``items = redactor.prepare(items)``, then :func:`redact_rendered` each item's
+    rendered pages with it (or pass ``redact=redactor`` to
+    :func:`packets.assemble.build`); afterwards :attr:`pages` says what happened on
     every page, :meth:`needles` is what the leak check must not find, :meth:`summary`
     the counts for the disclosure record, and :attr:`outputs` the redacted pages of each
     document (for the review report).
@@ -670,7 +445,7 @@ class Redactor:
             from .render import save_pdf
 
             if self.ocr and self.profile.ocr_text_layer:
-                _add_text_layers(pdf, [i for i, info in enumerate(infos) if not info.searchable], self.workers)
+                add_text_layers(pdf, [i for i, info in enumerate(infos) if not info.searchable], self.workers)
             out = save_pdf(pdf)
         self.pages.extend(infos)
         self.outputs[doc_id] = out
@@ -742,7 +517,7 @@ class Redactor:
                 for i in missing[start:start + batch]:
                     page = doc[i]
                     try:
-                        images.append(page.render(scale=_ocr_scale(page), grayscale=True, draw_annots=False,
+                        images.append(page.render(scale=ocr_scale(page), grayscale=True, draw_annots=False,
                                                   may_draw_forms=False).to_pil())
                     finally:
                         page.close()
@@ -828,7 +603,7 @@ class Redactor:
             try:
                 with pikepdf.open(io.BytesIO(bytes(item.data))) as src:
                     for i, p in enumerate(src.pages):
-                        mb = _inherited(p.obj, Name.MediaBox)
+                        mb = _pdf.inherited(p.obj, Name.MediaBox)
                         try:
                             origin[i] = (min(float(mb[0]), float(mb[2])), min(float(mb[1]), float(mb[3])))
                         except Exception:
@@ -840,25 +615,24 @@ class Redactor:
                 n = int(r.get("page"))
                 x0, y0, x1, y1 = (float(v) for v in r.get("box"))
             except (TypeError, ValueError):
-                raise RedactError(f"document {item.doc_id}: region rule {r.get('id')} is malformed; remove it"
-                                  " (refuge redact remove) and add it again") from None
+                raise RedactError(f"document {item.doc_id}: region rule {r.get('id')} is malformed",
+                                  hint="redact-region-readd") from None
             if not 1 <= n <= len(infos):
                 raise RedactError(f"document {item.doc_id}: region rule {r.get('id')} is for page {n}, but the"
-                                  f" document has {len(infos)} pages; remove it (refuge redact remove) and add it"
-                                  " again")
+                                  f" document has {len(infos)} pages", hint="redact-region-readd")
             page = pdf.pages[n - 1]
             m, target = _placement(page)
             if mime == "text/plain":
                 box = (x0, y0, x1, y1)
             elif isinstance(target, pikepdf.Stream) and target.get(Name.Subtype) == Name.Image:
                 iw, ih = float(target.Width), float(target.Height)
-                box = _transform_box(m, (x0 / iw, y0 / ih, x1 / iw, y1 / ih))
+                box = _pdf.transform_box(m, (x0 / iw, y0 / ih, x1 / iw, y1 / ih))
             elif isinstance(target, pikepdf.Stream) and target.get(Name.Subtype) == Name.Form:
                 ox, oy = origin.get(n - 1, (0.0, 0.0))
                 fm = target.get(Name.Matrix)
                 if isinstance(fm, pikepdf.Array) and len(fm) == 6:
-                    m = _mul(tuple(float(v) for v in fm), m)
-                box = _transform_box(m, (x0 + ox, y0 + oy, x1 + ox, y1 + oy))
+                    m = _pdf.mul(tuple(float(v) for v in fm), m)
+                box = _pdf.transform_box(m, (x0 + ox, y0 + oy, x1 + ox, y1 + oy))
             else:
                 raise RedactError(f"document {item.doc_id}: region rule {r.get('id')} cannot be placed on page {n};"
                                   " report this as a bug")

@@ -26,22 +26,20 @@ name, which are secret) and the fix.
 
 from __future__ import annotations
 
-import functools
 import io
-import math
-import os
 import struct
 import unicodedata
 import warnings
 import zlib
 from dataclasses import dataclass, field
-from typing import Any
 
 import pikepdf
 from pikepdf import Array, Dictionary, Name
 
 from vault.errors import InvalidInput
 
+from . import _pdf
+from ._fonts import STANDARD_FONTS, Fonts, describe_char, fonts, fonts_for  # noqa: F401 (public here)
 from .model import Item
 from .profiles import DEFAULT_MARGIN, PAGE_SIZES, Profile
 
@@ -72,190 +70,18 @@ TEXT_SIZE = 12.0  # points; the IRB asks for type of at least 12 points (RPD Rul
 TEXT_LEADING = 14.4
 JPEG_QUALITY = 85
 # A turned page must come out at least this much larger than an upright one.
-_TURN_GAIN = 1.02
 
 
-class RenderError(InvalidInput, ValueError):
+class RenderError(InvalidInput):
     """A document cannot be rendered. The message is one line naming the document id (exit 1)."""
 
-    def __init__(self, doc_id: str, problem: str, fix: str | None = None) -> None:
+    def __init__(self, doc_id: str, problem: str, fix: str | None = None, *, hint: str | None = None) -> None:
         self.doc_id = doc_id
         text = f"document {doc_id}: {problem}" + (f"; {fix}" if fix else "")
-        super().__init__(" ".join(text.splitlines()))
-
-
-# ------------------------------------------------------------------------------- fonts
-
-_FONT_DIRS = (
-    "/usr/share/fonts/truetype/dejavu",
-    "/usr/share/fonts/dejavu",
-    "/usr/share/fonts/TTF",
-    "/usr/local/share/fonts",
-    "/Library/Fonts",
-)
-_FONT_FILES = {"regular": "DejaVuSans.ttf", "bold": "DejaVuSans-Bold.ttf", "mono": "DejaVuSansMono.ttf"}
-
-
-@dataclass(frozen=True)
-class Fonts:
-    """The fonts the packet's own pages are set in (reportlab font names).
-
-    DejaVu (embedded, subset) when it is installed, which covers Latin, Greek and
-    Cyrillic; otherwise the standard Helvetica and Courier (WinAnsi characters only).
-    Right-to-left and other scripts that need shaping are never shown: reportlab would
-    draw them unjoined or reversed, which misstates a legal document.
-    """
-
-    regular: str
-    bold: str
-    mono: str
-    embedded: bool
-    coverage: frozenset[int] | None = field(default=None, repr=False, compare=False)
-
-    def unsupported(self, text: str) -> str | None:
-        """The first character of ``text`` these fonts cannot show properly, or ``None``."""
-        for ch in dict.fromkeys(text):
-            if ch in "\n\r\t\f":
-                continue
-            if _needs_shaping(ch):
-                return ch
-            if self.coverage is not None:
-                if ord(ch) not in self.coverage:
-                    return ch
-            else:
-                try:
-                    ch.encode("cp1252")
-                except UnicodeEncodeError:
-                    return ch
-        return None
-
-    @property
-    def replacement(self) -> str:
-        """The character drawn for undecodable input: U+FFFD if the fonts have it."""
-        if self.coverage is not None and 0xFFFD in self.coverage:
-            return "\ufffd"
-        return "?"
-
-
-def _needs_shaping(ch: str) -> bool:
-    cp = ord(ch)
-    if unicodedata.bidirectional(ch) in ("R", "AL", "AN"):
-        return True
-    # Indic, Thai, Lao, Tibetan, Myanmar, Khmer, Mongolian: need a shaping engine.
-    return 0x0900 <= cp <= 0x0DFF or 0x0E00 <= cp <= 0x0FFF or 0x1000 <= cp <= 0x109F or \
-        0x1780 <= cp <= 0x18AF
-
-
-def describe_char(ch: str) -> str:
-    """A character for an error message: U+0627 (ARABIC LETTER ALEF)."""
-    name = unicodedata.name(ch, "")
-    return f"U+{ord(ch):04X}" + (f" ({name})" if name else "")
-
-
-#: The standard PDF fonts: nothing embedded, WinAnsi (Latin-1 and a few more) characters only.
-STANDARD_FONTS = Fonts("Helvetica", "Helvetica-Bold", "Courier", False, None)
-
-
-@functools.lru_cache(maxsize=1)
-def _dejavu() -> Fonts | None:
-    from reportlab.pdfbase import pdfmetrics
-    from reportlab.pdfbase.ttfonts import TTFont
-
-    for folder in _FONT_DIRS:
-        paths = {k: os.path.join(folder, f) for k, f in _FONT_FILES.items()}
-        if not all(os.path.isfile(p) for p in paths.values()):
-            continue
-        try:
-            names = {}
-            coverage: set[int] | None = None
-            for kind, path in paths.items():
-                name = {"regular": "RefugeSans", "bold": "RefugeSans-Bold", "mono": "RefugeMono"}[kind]
-                font = TTFont(name, path)
-                pdfmetrics.registerFont(font)
-                names[kind] = name
-                cmap = set(font.face.charToGlyph)
-                coverage = cmap if coverage is None else coverage & cmap
-            return Fonts(names["regular"], names["bold"], names["mono"], True, frozenset(coverage or ()))
-        except Exception:  # a damaged font file: try the next folder, else the standard fonts
-            continue
-    return None
-
-
-def fonts() -> Fonts:
-    """The widest font set available: DejaVu if installed, else the standard fonts."""
-    return _dejavu() or STANDARD_FONTS
-
-
-def fonts_for(*texts: str) -> Fonts:
-    """The fonts to set ``texts`` in: the standard fonts when they can show every
-    character (smaller, faster files), else DejaVu when installed. The choice depends only
-    on the text, so the same input always gives the same output."""
-    if all(STANDARD_FONTS.unsupported(t) is None for t in texts):
-        return STANDARD_FONTS
-    return _dejavu() or STANDARD_FONTS
+        super().__init__(" ".join(text.splitlines()), hint=hint)
 
 
 # ---------------------------------------------------------------------------- geometry
-
-Matrix = tuple[float, float, float, float, float, float]
-
-
-def _mul(a: Matrix, b: Matrix) -> Matrix:
-    """``a`` then ``b`` (PDF row-vector convention)."""
-    return (
-        a[0] * b[0] + a[1] * b[2],
-        a[0] * b[1] + a[1] * b[3],
-        a[2] * b[0] + a[3] * b[2],
-        a[2] * b[1] + a[3] * b[3],
-        a[4] * b[0] + a[5] * b[2] + b[4],
-        a[4] * b[1] + a[5] * b[3] + b[5],
-    )
-
-
-def _rotation(angle: int, w: float, h: float) -> Matrix:
-    """Turn a ``w`` x ``h`` box at the origin clockwise by ``angle`` (0/90/180/270), keeping
-    it in the positive quadrant."""
-    return {
-        0: (1.0, 0.0, 0.0, 1.0, 0.0, 0.0),
-        90: (0.0, -1.0, 1.0, 0.0, 0.0, w),
-        180: (-1.0, 0.0, 0.0, -1.0, w, h),
-        270: (0.0, 1.0, -1.0, 0.0, h, 0.0),
-    }[angle]
-
-
-def _placement(box: tuple[float, float, float, float], rotate: int,
-               area: tuple[float, float, float, float]) -> Matrix:
-    """The matrix that puts ``box`` (x0, y0, x1, y1), shown turned clockwise by ``rotate``,
-    as large as fits in ``area`` (x0, y0, x1, y1), centred; landscape content is turned a
-    further quarter turn anticlockwise when that makes it larger."""
-    x0, y0, x1, y1 = box
-    w, h = x1 - x0, y1 - y0
-    aw, ah = area[2] - area[0], area[3] - area[1]
-    dw, dh = (h, w) if rotate in (90, 270) else (w, h)  # as displayed
-    upright = min(aw / dw, ah / dh)
-    turned = min(aw / dh, ah / dw)
-    if dw > dh and turned > upright * _TURN_GAIN:
-        rotate = (rotate + 270) % 360
-        scale = turned
-    else:
-        scale = upright
-    rw, rh = (h, w) if rotate in (90, 270) else (w, h)
-    m = _mul((1.0, 0.0, 0.0, 1.0, -x0, -y0), _rotation(rotate, w, h))
-    ox = area[0] + (aw - rw * scale) / 2
-    oy = area[1] + (ah - rh * scale) / 2
-    return _mul(m, (scale, 0.0, 0.0, scale, ox, oy))
-
-
-def _num(v: float) -> str:
-    """A number for a content stream: short, deterministic, no exponent."""
-    if abs(v) < 5e-6:
-        return "0"
-    s = f"{v:.5f}".rstrip("0").rstrip(".")
-    return s
-
-
-def _cm(m: Matrix) -> str:
-    return " ".join(_num(v) for v in m) + " cm"
 
 
 def _content_area(profile: Profile | None) -> tuple[float, float, tuple[float, float, float, float]]:
@@ -397,69 +223,9 @@ def _open_pdf(data: bytes, doc_id: str) -> pikepdf.Pdf:
                           "check the file, or convert it to PDF again and add it") from None
 
 
-def _inherited(page: pikepdf.Dictionary, key: Name) -> Any:
-    node: Any = page
-    for _ in range(64):
-        if node is None or not isinstance(node, pikepdf.Dictionary):
-            return None
-        if key in node:
-            return node[key]
-        node = node.get(Name.Parent)
-    return None
-
-
-def _rect(obj: Any) -> tuple[float, float, float, float] | None:
-    try:
-        if not isinstance(obj, pikepdf.Array) or len(obj) != 4:
-            return None
-        a, b, c, d = (float(v) for v in obj)
-    except (TypeError, ValueError, pikepdf.PdfError):
-        return None
-    x0, x1 = min(a, c), max(a, c)
-    y0, y1 = min(b, d), max(b, d)
-    if not all(math.isfinite(v) for v in (x0, y0, x1, y1)) or x1 - x0 < 1e-3 or y1 - y0 < 1e-3:
-        return None
-    return (x0, y0, x1, y1)
-
-
-def _page_box(page: pikepdf.Dictionary) -> tuple[float, float, float, float]:
-    media = _rect(_inherited(page, Name.MediaBox)) or (0.0, 0.0, 612.0, 792.0)
-    crop = _rect(_inherited(page, Name.CropBox))
-    if crop is None:
-        return media
-    box = (max(media[0], crop[0]), max(media[1], crop[1]), min(media[2], crop[2]), min(media[3], crop[3]))
-    if box[2] - box[0] < 1e-3 or box[3] - box[1] < 1e-3:
-        return media
-    return box
-
-
-def _page_rotate(page: pikepdf.Dictionary) -> int:
-    try:
-        r = int(_inherited(page, Name.Rotate) or 0)
-    except (TypeError, ValueError, pikepdf.PdfError):
-        return 0
-    return r % 360 if r % 90 == 0 else 0
-
-
 _FLATE = {"/FlateDecode", "/Fl"}
 _RESOURCE_KEYS = ("/ExtGState", "/ColorSpace", "/Pattern", "/Shading", "/XObject", "/Font", "/ProcSet",
                   "/Properties")
-
-
-def _filters(stream: pikepdf.Stream) -> list[str] | None:
-    f = stream.get(Name.Filter)
-    if f is None:
-        return []
-    if isinstance(f, pikepdf.Name):
-        return [str(f)]
-    if isinstance(f, pikepdf.Array):
-        out = []
-        for x in f:
-            if not isinstance(x, pikepdf.Name):
-                return None
-            out.append(str(x))
-        return out
-    return None
 
 
 def _content_stream(src: pikepdf.Pdf, page: pikepdf.Dictionary, doc_id: str, n: int) -> pikepdf.Stream:
@@ -467,7 +233,7 @@ def _content_stream(src: pikepdf.Pdf, page: pikepdf.Dictionary, doc_id: str, n: 
     contents = page.get(Name.Contents)
     try:
         if isinstance(contents, pikepdf.Stream):
-            filters = _filters(contents)
+            filters = _pdf.filters(contents)
             if filters is not None and set(filters) <= _FLATE and len(filters) <= 1 \
                     and contents.get(Name.DecodeParms) is None:
                 out = pikepdf.Stream(src, b"")
@@ -507,13 +273,13 @@ def _render_pdf(data: bytes, doc_id: str, width: float, height: float,
     own: set[tuple[int, int]] = set()
     for n, spage in enumerate(src.pages, start=1):
         pobj = spage.obj
-        box = _page_box(pobj)
-        rotate = _page_rotate(pobj)
+        box = _pdf.page_box(pobj)
+        rotate = _pdf.page_rotate(pobj)
         form = _content_stream(src, pobj, doc_id, n)
         form.Type = Name.XObject
         form.Subtype = Name.Form
         form.BBox = Array(list(box))
-        res = _inherited(pobj, Name.Resources)
+        res = _pdf.inherited(pobj, Name.Resources)
         clean = Dictionary()
         if isinstance(res, pikepdf.Dictionary):
             for key in _RESOURCE_KEYS:
@@ -528,10 +294,10 @@ def _render_pdf(data: bytes, doc_id: str, width: float, height: float,
         except (pikepdf.PdfError, RuntimeError):
             raise RenderError(doc_id, f"page {n} cannot be copied",
                               "print the document to a new PDF and add that") from None
-        m = _placement(box, rotate, area)
+        m = _pdf.fit(box, rotate, area)
         page = out.add_blank_page(page_size=(width, height))
         page.obj.Resources = Dictionary(XObject=Dictionary(Fx0=xobj))
-        page.obj.Contents = pikepdf.Stream(out, f"q {_cm(m)} /Fx0 Do Q".encode())
+        page.obj.Contents = pikepdf.Stream(out, f"q {_pdf.cm(m)} /Fx0 Do Q".encode())
         own.add(page.obj.objgen)
     _scrub(out, own, doc_id)
     return Rendered(doc_id, out, [src])
@@ -568,7 +334,7 @@ def _scrub(pdf: pikepdf.Pdf, own: set[tuple[int, int]], doc_id: str) -> None:
             if isinstance(a, pikepdf.Dictionary) and Name.S in a:
                 del obj[Name.A]
             if isinstance(obj, pikepdf.Stream) and obj.get(Name.Subtype) == Name.Image:
-                filters = _filters(obj)
+                filters = _pdf.filters(obj)
                 if filters in (["/DCTDecode"], ["/DCT"]):
                     raw = obj.read_raw_bytes()
                     stripped = strip_jpeg_metadata(raw)
@@ -749,10 +515,10 @@ def _render_image(data: bytes, doc_id: str, mime: str, width: float, height: flo
                                   "check the file, or convert it to PDF and add that") from None
             xobj = _encode_image(out, clean, photo=(mime == "image/jpeg"))
             iw, ih = clean.size
-            m = _mul((float(iw), 0.0, 0.0, float(ih), 0.0, 0.0), _placement((0, 0, iw, ih), 0, area))
+            m = _pdf.mul((float(iw), 0.0, 0.0, float(ih), 0.0, 0.0), _pdf.fit((0, 0, iw, ih), 0, area))
             page = out.add_blank_page(page_size=(width, height))
             page.obj.Resources = Dictionary(XObject=Dictionary(Im0=xobj))
-            page.obj.Contents = pikepdf.Stream(out, f"q {_cm(m)} /Im0 Do Q".encode())
+            page.obj.Contents = pikepdf.Stream(out, f"q {_pdf.cm(m)} /Im0 Do Q".encode())
     return Rendered(doc_id, out)
 
 

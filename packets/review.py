@@ -54,30 +54,24 @@ def _previews(redactor: Redactor, wanted: list[PageInfo]):
     return [(info, out[(info.doc_id, info.page)]) for info in wanted if (info.doc_id, info.page) in out]
 
 
-def review_report(redactor: Redactor, profile_id: str, date: str) -> bytes:
-    """The review report for a packet built with ``redactor``, as PDF bytes."""
-    from reportlab.lib.utils import ImageReader
-    from reportlab.pdfgen.canvas import Canvas
+class _Lines:
+    """Lines of text down the report's pages, starting a new page when one is full."""
 
-    buf = io.BytesIO()
-    c = Canvas(buf, pagesize=_PAGE, invariant=1, pageCompression=1)
-    c.setTitle("Redaction review")
-    c.setAuthor("")
-    c.setCreator("refuge")
-    c.setProducer("refuge")
-    w, h = _PAGE
-    y = h - _M
+    def __init__(self, c) -> None:
+        self.c = c
+        self.y = _PAGE[1] - _M
 
-    def line(text: str, size: float = 10, bold: bool = False, gap: float = 4, mono: bool = False) -> None:
-        nonlocal y
-        if y < _M + size:
-            c.showPage()
-            y = h - _M
+    def __call__(self, text: str, size: float = 10, bold: bool = False, gap: float = 4, mono: bool = False) -> None:
+        if self.y < _M + size:
+            self.c.showPage()
+            self.y = _PAGE[1] - _M
         font = ("Courier-Bold" if bold else "Courier") if mono else ("Helvetica-Bold" if bold else "Helvetica")
-        c.setFont(font, size)
-        c.drawString(_M, y - size, text)
-        y -= size + gap
+        self.c.setFont(font, size)
+        self.c.drawString(_M, self.y - size, text)
+        self.y -= size + gap
 
+
+def _summary(line: _Lines, redactor: Redactor, profile_id: str, date: str) -> None:
     pages = redactor.pages
     summary = redactor.summary()
     line("Redaction review - for the case lead; never send this file", 15, True, 8)
@@ -89,6 +83,8 @@ def review_report(redactor: Redactor, profile_id: str, date: str) -> bytes:
     line("Check every preview: the red outlines are what was removed; look for anything the rules missed.",
          9, gap=12)
 
+
+def _tables(line: _Lines, pages: list[PageInfo]) -> None:
     line("Redactions", 12, True, 6)
     marks = [m for p in pages for m in p.marks]
     if not marks:
@@ -98,7 +94,7 @@ def review_report(redactor: Redactor, profile_id: str, date: str) -> bytes:
         for m in marks:
             line(f"{m.doc_id[:18]:<18}  {m.page:>4}  {m.category[:16]:<16}  {m.rule[:21]:<21}  {m.kind:<8}  "
                  f"{len(m.boxes):>5}", 8, mono=True)
-    y -= 8
+    line.y -= 8
     line("Flattened pages (rebuilt from pixels)", 12, True, 6)
     flat = [p for p in pages if p.flattened]
     if not flat:
@@ -106,7 +102,7 @@ def review_report(redactor: Redactor, profile_id: str, date: str) -> bytes:
     for p in flat:
         why = ", ".join(p.reasons) if p.reasons else "redactions"
         line(f"document {p.doc_id}, page {p.page}: {why}", 9)
-    y -= 8
+    line.y -= 8
     line("Pages without a text layer (scans, photographs)", 12, True, 6)
     blind = [p for p in pages if not p.searchable]
     if not blind:
@@ -114,59 +110,93 @@ def review_report(redactor: Redactor, profile_id: str, date: str) -> bytes:
     for p in blind:
         line(f"document {p.doc_id}, page {p.page}: {_blind_status(p)}", 9)
 
-    wanted = [p for p in pages if p.marks or not p.searchable]
-    for info, im in _previews(redactor, wanted):
-        c.showPage()
-        c.setFillColorRGB(0, 0, 0)
-        c.setFont("Helvetica-Bold", 12)
-        status = f"{_blind_status(info)}; {len(info.marks)} redaction(s)" if not info.searchable \
-            else f"{len(info.marks)} redaction(s)"
-        c.drawString(_M, h - _M - 12, f"Preview: document {info.doc_id}, page {info.page} ({status})")
-        # A legend: each redaction's number, as tagged on its boxes.
-        entries = []
-        for n, m in enumerate(info.marks, 1):
-            where = "" if m.boxes else ", in the page's data: page flattened"
-            entries.append(f"{n}: {m.rule} ({m.category}, {m.kind}{where})")
-        legend, current = [], ""
-        for e in entries:
-            if current and len(current) + len(e) > 110:
-                legend.append(current)
-                current = ""
-            current = f"{current}   {e}" if current else e
-        if current:
+
+def _legend(info: PageInfo) -> list[str]:
+    """Each redaction's number, as tagged on its boxes, in lines of at most about 110 characters."""
+    entries = []
+    for n, m in enumerate(info.marks, 1):
+        where = "" if m.boxes else ", in the page's data: page flattened"
+        entries.append(f"{n}: {m.rule} ({m.category}, {m.kind}{where})")
+    legend, current = [], ""
+    for e in entries:
+        if current and len(current) + len(e) > 110:
             legend.append(current)
-        c.setFont("Helvetica", 8)
-        ly = h - _M - 26
-        for text in legend[:8]:
-            c.drawString(_M, ly, text)
-            ly -= 10
-        if len(legend) > 8:
-            c.drawString(_M, ly, "... (the table on the first pages lists them all)")
-            ly -= 10
-        top = ly - 4
-        avail_w, avail_h = w - 2 * _M, top - _M
-        scale = min(avail_w / info.width, avail_h / info.height)
-        pw, ph = info.width * scale, info.height * scale
-        x0, y0 = _M + (avail_w - pw) / 2, _M
-        c.drawImage(ImageReader(im), x0, y0, pw, ph)
-        c.setStrokeColorRGB(0.6, 0.6, 0.6)
-        c.setLineWidth(0.5)
-        c.rect(x0, y0, pw, ph)
-        c.setStrokeColorRGB(0.9, 0.05, 0.05)
-        c.setLineWidth(1.2)
-        c.setFont("Helvetica-Bold", 6)
-        for n, m in enumerate(info.marks, 1):
-            for b in m.boxes:
-                bx0, by0 = x0 + (b[0] - MARGIN) * scale, y0 + (b[1] - MARGIN) * scale
-                bw, bh = (b[2] - b[0] + 2 * MARGIN) * scale, (b[3] - b[1] + 2 * MARGIN) * scale
-                c.rect(bx0, by0, bw, bh, stroke=1, fill=0)
-                tag = str(n)
-                tw = c.stringWidth(tag, "Helvetica-Bold", 6) + 2
-                c.setFillColorRGB(0.9, 0.05, 0.05)
-                c.rect(bx0, by0 + bh, tw, 7, stroke=0, fill=1)
-                c.setFillColorRGB(1, 1, 1)
-                c.drawString(bx0 + 1, by0 + bh + 1.2, tag)
-        c.setFillColorRGB(0, 0, 0)
+            current = ""
+        current = f"{current}   {e}" if current else e
+    if current:
+        legend.append(current)
+    return legend
+
+
+def _outline_marks(c, info: PageInfo, x0: float, y0: float, scale: float) -> None:
+    """A red outline, tagged with its number, around every box that was burned out."""
+    c.setStrokeColorRGB(0.9, 0.05, 0.05)
+    c.setLineWidth(1.2)
+    c.setFont("Helvetica-Bold", 6)
+    for n, m in enumerate(info.marks, 1):
+        for b in m.boxes:
+            bx0, by0 = x0 + (b[0] - MARGIN) * scale, y0 + (b[1] - MARGIN) * scale
+            bw, bh = (b[2] - b[0] + 2 * MARGIN) * scale, (b[3] - b[1] + 2 * MARGIN) * scale
+            c.rect(bx0, by0, bw, bh, stroke=1, fill=0)
+            tag = str(n)
+            tw = c.stringWidth(tag, "Helvetica-Bold", 6) + 2
+            c.setFillColorRGB(0.9, 0.05, 0.05)
+            c.rect(bx0, by0 + bh, tw, 7, stroke=0, fill=1)
+            c.setFillColorRGB(1, 1, 1)
+            c.drawString(bx0 + 1, by0 + bh + 1.2, tag)
+    c.setFillColorRGB(0, 0, 0)
+
+
+def _preview(c, info: PageInfo, im) -> None:
+    """One page of the report: a redacted page's image with its redactions outlined."""
+    from reportlab.lib.utils import ImageReader
+
+    w, h = _PAGE
+    c.showPage()
+    c.setFillColorRGB(0, 0, 0)
+    c.setFont("Helvetica-Bold", 12)
+    status = f"{_blind_status(info)}; {len(info.marks)} redaction(s)" if not info.searchable \
+        else f"{len(info.marks)} redaction(s)"
+    c.drawString(_M, h - _M - 12, f"Preview: document {info.doc_id}, page {info.page} ({status})")
+    legend = _legend(info)
+    c.setFont("Helvetica", 8)
+    ly = h - _M - 26
+    for text in legend[:8]:
+        c.drawString(_M, ly, text)
+        ly -= 10
+    if len(legend) > 8:
+        c.drawString(_M, ly, "... (the table on the first pages lists them all)")
+        ly -= 10
+    top = ly - 4
+    avail_w, avail_h = w - 2 * _M, top - _M
+    scale = min(avail_w / info.width, avail_h / info.height)
+    pw, ph = info.width * scale, info.height * scale
+    x0, y0 = _M + (avail_w - pw) / 2, _M
+    c.drawImage(ImageReader(im), x0, y0, pw, ph)
+    c.setStrokeColorRGB(0.6, 0.6, 0.6)
+    c.setLineWidth(0.5)
+    c.rect(x0, y0, pw, ph)
+    _outline_marks(c, info, x0, y0, scale)
+
+
+def review_report(redactor: Redactor, profile_id: str, date: str) -> bytes:
+    """The review report for a packet built with ``redactor``, as PDF bytes: a summary,
+    the tables of redactions, flattened pages and pages without text, then a preview of
+    every page with a redaction or without text."""
+    from reportlab.pdfgen.canvas import Canvas
+
+    buf = io.BytesIO()
+    c = Canvas(buf, pagesize=_PAGE, invariant=1, pageCompression=1)
+    c.setTitle("Redaction review")
+    c.setAuthor("")
+    c.setCreator("refuge")
+    c.setProducer("refuge")
+    line = _Lines(c)
+    _summary(line, redactor, profile_id, date)
+    _tables(line, redactor.pages)
+    wanted = [p for p in redactor.pages if p.marks or not p.searchable]
+    for info, im in _previews(redactor, wanted):
+        _preview(c, info, im)
     c.showPage()
     c.save()
     return buf.getvalue()
@@ -175,6 +205,6 @@ def review_report(redactor: Redactor, profile_id: str, date: str) -> bytes:
 def _blind_status(p) -> str:
     """How rules reached a page with no text layer: through recognition, or not at all."""
     if p.ocr_confidence is None:
-        return "not searchable: rules could not apply (build with --ocr), a person must check it"
+        return "not searchable: rules could not apply (no recognition), a person must check it"
     state = f"recognised by OCR at {p.ocr_confidence:.0f}% confidence"
     return state + ("; below the threshold: a person must check it" if p.needs_review else "; rules applied")

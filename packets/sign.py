@@ -2,8 +2,8 @@
 
 The last write to a packet is its signature: an incremental update over the assembled,
 final PDF, so the signature's byte range covers every byte of the file as sent. Without a
-timestamp authority the signature is PAdES baseline B-B; with one (``refuge keys org tsa
-URL``) it carries an RFC 3161 signature timestamp, B-T. A profile with a visible signature
+timestamp authority the signature is PAdES baseline B-B; with one (the organisation's
+timestamp URL) it carries an RFC 3161 signature timestamp, B-T. A profile with a visible signature
 gets a signature block on page 1 (signer, organisation, date) in :func:`signature_box`,
 which the cover page leaves free.
 
@@ -22,13 +22,14 @@ import hashlib
 import io
 import json
 import logging
-import os
 import secrets
 import unicodedata
 from dataclasses import dataclass, field
 
 from vault.errors import InvalidInput, RefugeError
 from vault.orgkey import OrgKey
+
+from ._pdf import source_date_epoch
 
 __all__ = [
     "SIGNATURE_FIELD", "SignedVolume", "Sealed", "signature_box", "sign_pdf",
@@ -38,7 +39,7 @@ __all__ = [
 SIGNATURE_FIELD = "refuge-packet-signature"
 MANIFEST_FORMAT = "refuge-packet-manifest"
 
-# pyHanko logs failed certificate paths with tracebacks; refuge reports one line instead.
+# pyHanko logs failed certificate paths with tracebacks; this module reports one line instead.
 for _name in ("pyhanko", "pyhanko_certvalidator"):
     logging.getLogger(_name).addHandler(logging.NullHandler())
 BOX_WIDTH, BOX_HEIGHT = 230, 58
@@ -152,8 +153,7 @@ def sign_pdf(data: bytes, key: OrgKey, *, signer_name: str, visible: bool = Fals
             "person": _latin(signer_name), "org": _latin(organisation),
             "date": when.astimezone(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")})
     except TimestampRequestError:
-        raise RefugeError(f"the timestamp authority {tsa_url} did not answer; check it, or clear it with "
-                          "refuge keys org tsa --none") from None
+        raise RefugeError(f"the timestamp authority {tsa_url} did not answer", hint="tsa-unreachable") from None
     except RefugeError:
         raise
     except (PdfError, ValueError, KeyError) as e:
@@ -163,13 +163,7 @@ def sign_pdf(data: bytes, key: OrgKey, *, signer_name: str, visible: bool = Fals
 
 def signing_time() -> dt.datetime:
     """Now, or ``SOURCE_DATE_EPOCH`` when set (reproducible builds: same state, same bytes)."""
-    epoch = os.environ.get("SOURCE_DATE_EPOCH", "").strip()
-    if not epoch:
-        return dt.datetime.now(dt.timezone.utc)
-    try:
-        return dt.datetime.fromtimestamp(int(epoch), dt.timezone.utc)
-    except (ValueError, OverflowError, OSError):
-        raise InvalidInput("SOURCE_DATE_EPOCH is not a number of seconds since 1970; set an integer, or unset it") from None
+    return source_date_epoch() or dt.datetime.now(dt.timezone.utc)
 
 
 def _pdf_signer_at(when: dt.datetime, *args, **kwargs):
@@ -189,7 +183,7 @@ def _reproducible(writer, data: bytes, when: dt.datetime) -> None:
     """Make the update depend only on its input and ``when``: no clock, no randomness.
 
     pyHanko gives the updated file a random second /ID and stamps /ModDate with the
-    clock; refuge derives the /ID from the content and time, and dates the update
+    clock; this module derives the /ID from the content and time, and dates the update
     ``when`` (the signing time), so that the same vault state builds the same bytes.
     """
     import dataclasses
@@ -248,7 +242,7 @@ def sign_manifest(manifest: dict, key: OrgKey, when: dt.datetime | None = None) 
 
 
 def manifest_file(manifest: dict, signature: str | None) -> bytes:
-    """The file ``--manifest-out`` writes: the manifest and its signature, as JSON."""
+    """The manifest file a build may write next to the packet: the manifest and its signature, as JSON."""
     return (json.dumps({"manifest": manifest, "signature": signature}, indent=2, sort_keys=True,
                        ensure_ascii=False) + "\n").encode()
 
@@ -281,16 +275,16 @@ class Sealed:
         return manifest_file(self.manifest, self.manifest_sig)
 
 
-def manifest_entries(plan, case, volumes) -> tuple[list[dict], list[dict]]:
+def manifest_entries(plan, consents: list[dict], volumes) -> tuple[list[dict], list[dict]]:
     """The manifest's documents and consents: opaque ids, versions, digests, dates; no notes."""
     where = {doc_id: v.number for v in volumes for doc_id in v.items}
     documents = [{"id": e.doc.id, "version": e.doc.version, "type": e.doc.type, "sha256": e.doc.sha256,
                   "volume": where.get(e.doc.id), "consent_seq": e.consent_seq} for e in plan.included]
     used = {e.consent_seq for e in plan.included if e.consent_seq is not None}
-    consents = [{"seq": c["seq"], "recipient": c["recipient"], "granted_at": c["at"], "expires": c.get("expires"),
-                 "scope": "listed documents" if c.get("docs") else "all documents"}
-                for c in case.consents if c.get("seq") in used]
-    return documents, consents
+    listed = [{"seq": c["seq"], "recipient": c["recipient"], "granted_at": c["at"], "expires": c.get("expires"),
+               "scope": "listed documents" if c.get("docs") else "all documents"}
+              for c in consents if c.get("seq") in used]
+    return documents, listed
 
 
 def signing_key(vault, profile) -> OrgKey | None:
@@ -310,25 +304,25 @@ def signing_key(vault, profile) -> OrgKey | None:
         return None
 
 
-def seal(vault, profile, volumes, plan, case, date: str, builder: str, password: str | None = None,
-         redactions: dict | None = None, key: OrgKey | None = None) -> Sealed:
+def seal(profile, volumes, plan, consents: list[dict], date: str, builder: str, *, signer_name: str,
+         key: OrgKey | None, tsa_url: str | None = None, password: str | None = None,
+         redactions: dict | None = None) -> Sealed:
     """Encrypt (with ``password``), sign each volume and sign the manifest: the last writes.
 
     ``volumes`` are the assembler's (``.number``, ``.data``, ``.first_page``, ``.last_page``,
-    ``.items``); ``plan`` and ``case`` give the manifest's documents and consents.
-    Volumes are signed when the profile requires it (every shipped profile does), with
-    the organisation key; the manifest is signed whenever that key is at hand.
+    ``.items``); ``plan`` and ``consents`` (the case's) give the manifest's documents and
+    consents. Volumes are signed when the profile requires it (every shipped profile
+    does), with ``key`` (the organisation key, see :func:`signing_key`), naming
+    ``signer_name`` and timestamped by ``tsa_url`` when one is set; the manifest is
+    signed whenever ``key`` is at hand.
 
     Raises:
-        InvalidInput: the profile requires a signature and there is no organisation key, or
-            a signed volume exceeds the profile's size limit.
-        NotPermitted: the organisation key is not wrapped to the builder.
+        InvalidInput: the profile requires a signature and there is no key, or a signed
+            volume exceeds the profile's size limit.
     """
-    from vault import orgkey
-
-    if key is None:
-        key = signing_key(vault, profile)
-    tsa = orgkey.tsa_url(vault) if profile.signature.required else None
+    if profile.signature.required and key is None:
+        raise InvalidInput(f"{profile.id} packets must be signed and no organisation key is at hand")
+    tsa = tsa_url if profile.signature.required else None
     when = signing_time()
     signed: list[SignedVolume] = []
     for vol in volumes:
@@ -339,7 +333,7 @@ def seal(vault, profile, volumes, plan, case, date: str, builder: str, password:
         if profile.signature.required:
             box = signature_box(profile.page_width, profile.page_height, profile.margins) \
                 if profile.signature.visible and vol.number == 1 else None
-            data = sign_pdf(data, key, signer_name=vault.me.name, visible=box is not None, box=box,
+            data = sign_pdf(data, key, signer_name=signer_name, visible=box is not None, box=box,
                             reason=f"Referral packet for {profile.organisation}", tsa_url=tsa, password=password,
                             when=when)
         limit = profile.volumes.max_bytes
@@ -347,7 +341,7 @@ def seal(vault, profile, volumes, plan, case, date: str, builder: str, password:
             raise InvalidInput(f"volume {vol.number} is {len(data)} bytes once signed, over {profile.id}'s limit of "
                                f"{limit}; leave documents out or lower image resolution")
         signed.append(SignedVolume(vol.number, data, *before))
-    documents, consents = manifest_entries(plan, case, volumes)
+    documents, used = manifest_entries(plan, consents, volumes)
     manifest = {
         "format": MANIFEST_FORMAT, "version": 1,
         "profile": {"id": profile.id, "version": profile.version},
@@ -355,7 +349,7 @@ def seal(vault, profile, volumes, plan, case, date: str, builder: str, password:
         "documents": documents,
         "volumes": [s.as_dict(v.first_page, v.last_page, v.items) for s, v in zip(signed, volumes)],
         "redactions": dict(redactions or {}),
-        "consents": consents,
+        "consents": used,
         "consent_overridden": bool(plan.override),
         "encrypted": bool(password),
         "signature": ({"level": "PAdES-B-T" if tsa else "PAdES-B-B", "key_version": key.version,

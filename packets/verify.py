@@ -1,7 +1,7 @@
 """Check a signed packet the way its recipient does: no vault, only the file and a certificate.
 
 (The pipeline's other check, that no redacted text is left in a packet, is
-packets/leakcheck.py. This module checks signatures: ``refuge packet verify``.)
+packets/leakcheck.py. This module checks signatures, as a recipient does.)
 
 :func:`check_packet` answers, for one PDF: who signed it (the person named in the
 signature and the organisation in the certificate), when (the signer's clock, and an RFC
@@ -46,12 +46,15 @@ def load_certificates(data: bytes) -> list:
     except (ValueError, TypeError):
         certs = []
     if not certs:
-        raise InvalidInput("the --trust file holds no certificate; give the PEM file from refuge keys org cert")
+        raise InvalidInput("a certificate file to trust holds no certificate", hint="verify-trust-pem")
     return certs
 
 
 def _time(t: dt.datetime | None) -> str | None:
     return t.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ") if t else None
+
+#: The reason given for a file that is not a packet manifest (hint code "verify-manifest").
+NOT_A_MANIFEST = "the manifest file is not a packet manifest"
 
 
 def _fingerprint(cert) -> str:
@@ -78,12 +81,22 @@ class Report:
     trusted: bool | None = None
     manifest: dict | None = None
     problems: list[str] = field(default_factory=list)
+    hints: dict[str, str] = field(default_factory=dict, repr=False)  # problem -> hint code
 
-    def fail(self, reason: str) -> None:
+    def fail(self, reason: str, hint: str | None = None) -> None:
         self.problems.append(reason)
+        if hint:
+            self.hints[reason] = hint
+
+    @property
+    def hint(self) -> str | None:
+        """The hint code for :attr:`reason` (the way out, worded by the application), if any."""
+        return self.hints.get(self.reason)
 
     def as_dict(self) -> dict:
-        return asdict(self)
+        out = asdict(self)
+        del out["hints"]
+        return out
 
 
 def _validation_context(roots: list, moment: dt.datetime | None = None):
@@ -112,78 +125,59 @@ def _may_sign(cert) -> bool:
     return True
 
 
-def _trust_reason(status, roots: list, cert, when: dt.datetime) -> str:
+def _trust_reason(status, roots: list, cert, when: dt.datetime) -> tuple[str, str | None]:
     from pyhanko.sign.ades.report import AdESFailure, AdESIndeterminate
 
     indic = status.trust_problem_indic
     if status.revoked or indic in (AdESFailure.REVOKED, AdESIndeterminate.REVOKED_NO_POE,
                                    AdESIndeterminate.REVOKED_CA_NO_POE):
-        return "the signing certificate was revoked"
+        return "the signing certificate was revoked", None
     not_after = cert["tbs_certificate"]["validity"]["not_after"].native
     not_before = cert["tbs_certificate"]["validity"]["not_before"].native
     if when > not_after or indic in (AdESIndeterminate.EXPIRED, AdESIndeterminate.OUT_OF_BOUNDS_NO_POE,
                                      AdESIndeterminate.OUT_OF_BOUNDS_NOT_REVOKED):
-        return f"the signing certificate expired on {_time(not_after)}"
+        return f"the signing certificate expired on {_time(not_after)}", None
     if when < not_before or indic in (AdESFailure.NOT_YET_VALID, AdESIndeterminate.NOT_YET_VALID):
-        return f"the signing certificate is not valid before {_time(not_before)}"
+        return f"the signing certificate is not valid before {_time(not_before)}", None
     if not roots:
-        return "no trusted certificate was given: pass the sender's certificate with --trust (refuge keys org cert)"
+        return "no trusted certificate was given", "verify-trust"
     if not _may_sign(cert):
-        return "the signing certificate is not allowed to sign documents (key usage)"
+        return "the signing certificate is not allowed to sign documents (key usage)", None
     if status.validation_path is None or indic in (AdESIndeterminate.NO_CERTIFICATE_CHAIN_FOUND,
                                                    AdESIndeterminate.CERTIFICATE_CHAIN_GENERAL_FAILURE,
                                                    AdESIndeterminate.CHAIN_CONSTRAINTS_FAILURE, None):
-        return "the signing certificate does not chain to a certificate given with --trust: untrusted signer"
-    return f"the signing certificate is not trusted ({indic.name.lower().replace('_', ' ')})"
+        return "the signing certificate does not chain to a trusted certificate: untrusted signer", "verify-trust-chain"
+    return f"the signing certificate is not trusted ({indic.name.lower().replace('_', ' ')})", None
 
 
-def check_packet(data: bytes, trust: list | tuple = (), manifest: bytes | None = None,
-                 password: str | None = None, at: dt.datetime | None = None) -> Report:
-    """Check a packet's signature, certificate, coverage and (optionally) manifest.
-
-    Args:
-        data: the packet's bytes, exactly as received.
-        trust: root certificates to trust (asn1crypto, see :func:`load_certificates`).
-        manifest: the ``--manifest-out`` file's bytes, to check against the packet.
-        password: the user password of an encrypted packet.
-        at: check the certificate at this time instead of now.
-
-    Returns:
-        A :class:`Report`; ``report.ok`` is the verdict and ``report.reason`` the first
-        problem, in one line.
-    """
+def _signatures(report: Report, data: bytes, password: str | None) -> list | None:
+    """The file's signatures, or None when the report is already done (unreadable,
+    encrypted without the password)."""
     from pyhanko.pdf_utils.misc import PdfError
     from pyhanko.pdf_utils.reader import PdfFileReader
-    from pyhanko.sign.validation.errors import SignatureValidationError
-    from pyhanko.sign.validation import validate_pdf_signature
-    from pyhanko.sign.validation.status import SignatureCoverageLevel
 
-    report = Report(sha256=hashlib.sha256(data).hexdigest())
-    roots = list(trust)
-    now = at or dt.datetime.now(dt.timezone.utc)
     try:
         reader = PdfFileReader(io.BytesIO(data), strict=False)
         report.encrypted = bool(reader.encrypted)
         if reader.encrypted:
             if not password:
-                return _done(report, "the packet is encrypted: give its password with --password-file")
+                _done(report, "the packet is encrypted and no password was given", "verify-password")
+                return None
             if reader.decrypt(password).status.name == "FAILED":
-                return _done(report, "the password does not open this packet")
-        sigs = reader.embedded_regular_signatures
+                _done(report, "the password does not open this packet")
+                return None
+        return reader.embedded_regular_signatures
     except (PdfError, ValueError, KeyError, TypeError, IndexError) as e:
         if report.encrypted and "password" in str(e).lower():
-            return _done(report, "the password does not open this packet")
-        return _done(report, "the file is damaged or was altered: it does not read as a PDF")
-    report.signatures = len(sigs)
-    if not sigs:
-        return _done(report, "the file carries no signature")
-    if len(sigs) > 1:
-        report.fail(f"the file carries {len(sigs)} signatures; a packet carries one, made last")
-    sig = sigs[-1]
-    try:
-        status = validate_pdf_signature(sig, _validation_context(roots, at), key_usage_settings=_usage(), skip_diff=True)
-    except (SignatureValidationError, PdfError, ValueError, KeyError, TypeError) as e:
-        return _done(report, f"the signature cannot be read ({type(e).__name__}): the file was altered or is not a packet")
+            _done(report, "the password does not open this packet")
+        else:
+            _done(report, "the file is damaged or was altered: it does not read as a PDF")
+        return None
+
+
+def _describe(report: Report, sig, status) -> None:
+    """Who signed, when, with which certificate, at which level; intact and coverage."""
+    from pyhanko.sign.validation.status import SignatureCoverageLevel
 
     cert = status.signing_cert
     subject = cert.subject.native
@@ -204,14 +198,23 @@ def check_packet(data: bytes, trust: list | tuple = (), manifest: bytes | None =
         report.timestamp = {"time": _time(ts.timestamp), "authority": ts.signing_cert.subject.human_friendly,
                             "intact": bool(ts.intact and ts.valid), "trusted": bool(ts.trusted)}
     subfilter = str(sig.sig_object.get("/SubFilter", ""))
-    report.level = ("PAdES-B-T" if ts is not None else "PAdES-B-B") if subfilter == "/ETSI.CAdES.detached" else subfilter.lstrip("/")
+    report.level = ("PAdES-B-T" if ts is not None else "PAdES-B-B") if subfilter == "/ETSI.CAdES.detached" \
+        else subfilter.lstrip("/")
 
+
+def _trust(report: Report, sig, status, roots: list, at: dt.datetime | None, now: dt.datetime):
+    """Whether the signer is trusted, judged at the trusted timestamp's time if there is
+    one (so packets outlive their certificate, as PAdES B-T intends), else now. Returns
+    (trusted, the status trust was judged on, the time it was judged at)."""
+    from pyhanko.sign.validation import validate_pdf_signature
+
+    cert = status.signing_cert
+    validity = cert["tbs_certificate"]["validity"]
+    ts = status.timestamp_validity
     trusted = status.trusted
     ts_ok = ts is not None and ts.trusted and ts.intact and ts.valid
     when = ts.timestamp if ts_ok else now
     if not trusted and ts_ok and report.intact:
-        # A trusted timestamp proves the signature existed at its time: judge the
-        # certificate then (so packets outlive their certificate, as PAdES B-T intends).
         again = validate_pdf_signature(sig, _validation_context(roots, ts.timestamp), key_usage_settings=_usage(),
                                        skip_diff=True)
         if again.trusted:
@@ -221,7 +224,47 @@ def check_packet(data: bytes, trust: list | tuple = (), manifest: bytes | None =
     # here, its dates at the timestamp's time if a trusted one exists, else now.
     if trusted and not (validity["not_before"].native <= when <= validity["not_after"].native and _may_sign(cert)):
         trusted = False
-    report.trusted = bool(trusted)
+    return bool(trusted), status, when
+
+
+def check_packet(data: bytes, trust: list | tuple = (), manifest: bytes | None = None,
+                 password: str | None = None, at: dt.datetime | None = None) -> Report:
+    """Check a packet's signature, certificate, coverage and (optionally) manifest.
+
+    Args:
+        data: the packet's bytes, exactly as received.
+        trust: root certificates to trust (asn1crypto, see :func:`load_certificates`).
+        manifest: the manifest file's bytes, to check against the packet.
+        password: the user password of an encrypted packet.
+        at: check the certificate at this time instead of now.
+
+    Returns:
+        A :class:`Report`; ``report.ok`` is the verdict and ``report.reason`` the first
+        problem, in one line (``report.hint`` the code of its way out, if any).
+    """
+    from pyhanko.pdf_utils.misc import PdfError
+    from pyhanko.sign.validation import validate_pdf_signature
+    from pyhanko.sign.validation.errors import SignatureValidationError
+
+    report = Report(sha256=hashlib.sha256(data).hexdigest())
+    roots = list(trust)
+    sigs = _signatures(report, data, password)
+    if sigs is None:
+        return report
+    report.signatures = len(sigs)
+    if not sigs:
+        return _done(report, "the file carries no signature")
+    if len(sigs) > 1:
+        report.fail(f"the file carries {len(sigs)} signatures; a packet carries one, made last")
+    sig = sigs[-1]
+    try:
+        status = validate_pdf_signature(sig, _validation_context(roots, at), key_usage_settings=_usage(), skip_diff=True)
+    except (SignatureValidationError, PdfError, ValueError, KeyError, TypeError) as e:
+        return _done(report, f"the signature cannot be read ({type(e).__name__}): the file was altered or is not a packet")
+    _describe(report, sig, status)
+    cert, ts = status.signing_cert, status.timestamp_validity
+    trusted, status, when = _trust(report, sig, status, roots, at, at or dt.datetime.now(dt.timezone.utc))
+    report.trusted = trusted
 
     if not report.intact:
         report.fail("the signed bytes were altered after signing: the signature does not match them")
@@ -230,19 +273,20 @@ def check_packet(data: bytes, trust: list | tuple = (), manifest: bytes | None =
     if ts is not None and not (ts.intact and ts.valid):
         report.fail("the signature's timestamp is invalid")
     elif ts is not None and not ts.trusted and roots:
-        report.fail("the signature's timestamp authority is not trusted: add its root with --trust")
+        report.fail("the signature's timestamp authority is not trusted", "verify-trust-tsa")
     if report.intact and not trusted:
-        report.fail(_trust_reason(status, roots, cert, when))
+        report.fail(*_trust_reason(status, roots, cert, when))
     if manifest is not None:
         report.manifest = _check_manifest(manifest, data, cert, roots, at)
         if not report.manifest["ok"]:
-            report.fail(report.manifest["reason"])
+            report.fail(report.manifest["reason"],
+                        "verify-manifest" if report.manifest["reason"] == NOT_A_MANIFEST else None)
     return _done(report)
 
 
-def _done(report: Report, reason: str | None = None) -> Report:
+def _done(report: Report, reason: str | None = None, hint: str | None = None) -> Report:
     if reason:
-        report.fail(reason)
+        report.fail(reason, hint)
     report.ok = not report.problems
     report.reason = report.problems[0] if report.problems else ""
     return report
@@ -262,7 +306,7 @@ def _check_manifest(text: bytes, data: bytes, pdf_cert, roots: list, at) -> dict
         if not isinstance(manifest, dict) or manifest.get("format") != MANIFEST_FORMAT:
             raise ValueError
     except (ValueError, KeyError, TypeError, UnicodeDecodeError):
-        out["reason"] = "the manifest file is not a refuge packet manifest (refuge packet build --manifest-out)"
+        out["reason"] = NOT_A_MANIFEST
         return out
     if not sig:
         out["reason"] = "the manifest is not signed"

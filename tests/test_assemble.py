@@ -26,6 +26,7 @@ from conftest import require_tool
 from packets.assemble import SIGNATURE_HEADROOM, AssembleError, build
 from packets.model import Item, PacketRequest
 from packets.profiles import Margins, Volumes, get_profile
+from vault.errors import RefugeError
 from test_render import gps_bytes, jpeg_with_exif, make_pdf, pdfinfo, pdftotext, png_line_art, qpdf_check, \
     tiff_three_pages
 
@@ -409,6 +410,18 @@ def test_a_document_too_big_for_any_volume_is_refused_naming_it_and_the_fix():
     msg = str(info.value)
     assert "document huge-2" in msg and "150000" in msg and "reduce" in msg and "\n" not in msg
     assert "Secret" not in msg and "small-1" not in msg
+    assert isinstance(info.value, RefugeError) and not isinstance(info.value, ValueError)
+    assert info.value.exit_code == 1  # the application shows this message, not "internal error"
+
+
+def test_an_arabic_title_is_refused_with_a_refuge_error_naming_the_document():
+    items = [Item("ar-1", "\u0625\u0641\u0627\u062f\u0629 \u0634\u0627\u0647\u062f", "legal-declaration", DATE,
+                  "text/plain", b"Statement.\n")]
+    with pytest.raises(RefugeError) as info:
+        build(PacketRequest(IRB, items, "Clinic", DATE))
+    msg = str(info.value)
+    assert isinstance(info.value, AssembleError) and not isinstance(info.value, ValueError)
+    assert "document ar-1: its title" in msg and "cannot show" in msg and info.value.exit_code == 1
 
 
 def test_a_packet_over_a_limit_it_may_not_split_is_refused():

@@ -54,6 +54,17 @@ def test_withdrawn_and_expired_consent_stop_the_build(packet_world, tmp_path):
     assert p.returncode == 4 and f"{w.decl}: consent withdrawn".encode() in p.stderr
 
 
+def test_a_title_the_packet_font_cannot_show_is_a_one_line_error_not_an_internal_one(packet_world, tmp_path):
+    w = packet_world
+    w.ok("doc", "add", "MX-0001", str(w.docs["declaration"]), "--type", "legal-declaration",
+         "--title", "\u0625\u0641\u0627\u062f\u0629 \u0634\u0627\u0647\u062f", user="bob")
+    w.ok("consent", "grant", "MX-0001", "--recipient", "irb-rpd-disclosure", user="erin")
+    out = tmp_path / "ar.pdf"
+    p = w.run("packet", "build", "MX-0001", "--for", "irb-rpd-disclosure", "-o", str(out), user="erin")
+    assert p.returncode == 1 and b"internal error" not in p.stderr, p.stderr
+    assert b"its title has characters the packet font cannot show" in p.stderr and not out.exists()
+
+
 def test_lawyer_cannot_build(packet_world, tmp_path):
     packet_world.ok("consent", "grant", "MX-0001", "--recipient", "irb-rpd-disclosure", user="erin")
     p = packet_world.run("packet", "build", "MX-0001", "--for", "irb-rpd-disclosure", "-o", str(tmp_path / "x.pdf"), user="bob")

@@ -760,7 +760,7 @@ def test_output_types_must_include_pdf(tmp_path: Path) -> None:
     data = base()
     data["output_types"] = ["jpg"]
     assert error_of(tmp_path, data) == (
-        f'{F}: output_types: does not include pdf (refuge writes PDF packets);'
+        f'{F}: output_types: does not include pdf (packets are PDF files);'
         ' add "pdf" to output_types'
     )
 

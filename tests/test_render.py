@@ -22,6 +22,7 @@ from conftest import require_tool
 from packets.model import Item
 from packets.profiles import get_profile
 from packets.render import RenderError, page_count, render, render_item, strip_jpeg_metadata
+from vault.errors import InvalidInput
 
 LETTER = get_profile("irb-rpd-disclosure")  # letter, 54-point margins
 A4_PROFILE = get_profile("unhcr-resettlement")  # A4, 56.69-point margins
@@ -342,7 +343,7 @@ def test_decompression_bomb_is_refused_in_one_line_naming_only_the_doc_id(monkey
         msg = str(info.value)
         assert "bomb7" in msg and "pixels" in msg and "\n" not in msg
         assert SECRET_TITLE not in msg and "Amina" not in msg
-        assert isinstance(info.value, ValueError)
+        assert isinstance(info.value, InvalidInput)
         with pytest.raises(RenderError):
             page_count(item("bomb7", mime, data))
 

@@ -1,0 +1,237 @@
+"""Flattening: pages rebuilt from pixels with the redaction boxes burned in, in a process
+pool on every core, and (when asked) an OCR text layer made from those pixels only.
+
+:func:`flatten_pdf` is the redaction stage's removal step (see :mod:`packets.redact`).
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import threading
+import zlib
+
+import pikepdf
+from pikepdf import Array, Dictionary, Name
+
+from ._pdf import Box
+
+#: Resolution of flattened pages.
+FLATTEN_DPI = 150
+#: Points added around every redaction box.
+MARGIN = 2.0
+JPEG_QUALITY = 80
+
+
+# -------------------------------------------------------------------------- flatten
+
+_WORKER_DOC = None
+
+
+def _worker_init(data: bytes) -> None:
+    global _WORKER_DOC
+    import pypdfium2 as pdfium
+
+    _WORKER_DOC = pdfium.PdfDocument(data)
+
+
+def _worker_flatten(jobs: list[tuple[int, list[Box]]], dpi: float) -> list[tuple]:
+    return [_flatten_one(_WORKER_DOC, i, boxes, dpi) for i, boxes in jobs]
+
+
+def _is_gray(im) -> bool:
+    from PIL import ImageChops
+
+    r, g, b = im.split()
+    return max(ImageChops.difference(r, g).getextrema()[1], ImageChops.difference(g, b).getextrema()[1]) <= 12
+
+
+_MAX_RENDER_PIXELS = 64_000_000  # an A0 page at 150 dpi is 27 megapixels
+
+
+def _flatten_one(doc, index: int, boxes: list[Box], dpi: float) -> tuple:
+    """Render page ``index``, burn ``boxes`` (page points) black, encode the pixels.
+
+    Returns (index, data, width, height, gray, filter, page box). A page whose preview at
+    24 dpi has no colour is rendered in grey levels. The pixels are compressed losslessly
+    (Flate) when that is small (text), else as a JPEG (photographs, scans).
+    """
+    from PIL import Image, ImageDraw
+
+    from .render import strip_jpeg_metadata
+
+    page = doc[index]
+    try:
+        x0, y0, x1, y1 = page.get_cropbox()
+        area = max(abs(x1 - x0) * abs(y1 - y0), 1.0)
+        scale = min(dpi / 72.0, (_MAX_RENDER_PIXELS / area) ** 0.5)  # a huge page never renders to gigabytes
+        thumb = page.render(scale=min(scale, 1 / 3), draw_annots=False, may_draw_forms=False,
+                            rev_byteorder=True).to_pil().convert("RGB")
+        gray = _is_gray(thumb)
+        bitmap = page.render(scale=scale, draw_annots=False, may_draw_forms=False, rev_byteorder=True,
+                             grayscale=gray)
+        im = bitmap.to_pil()
+        im = im.convert("L" if gray else "RGB") if im.mode != ("L" if gray else "RGB") else im
+    finally:
+        page.close()
+    w, h = im.size
+    if boxes:
+        draw = ImageDraw.Draw(im)
+        sx, sy = w / (x1 - x0), h / (y1 - y0)
+        for b in boxes:
+            left = (b[0] - MARGIN - x0) * sx
+            right = (b[2] + MARGIN - x0) * sx
+            top = (y1 - (b[3] + MARGIN)) * sy
+            bottom = (y1 - (b[1] - MARGIN)) * sy
+            draw.rectangle((int(left), int(top), int(right + 0.999), int(bottom + 0.999)), fill=0 if gray else (0, 0, 0))
+    raw = im.tobytes()
+    packed = zlib.compress(raw, 1)
+    if len(packed) <= len(raw) * 0.15:
+        return index, packed, w, h, gray, "/FlateDecode", (x0, y0, x1, y1)
+    clean = Image.frombytes(im.mode, im.size, raw)
+    buf = io.BytesIO()
+    clean.save(buf, "JPEG", quality=JPEG_QUALITY)
+    return index, strip_jpeg_metadata(buf.getvalue()), w, h, gray, "/DCTDecode", (x0, y0, x1, y1)
+
+
+def _workers(n_pages: int, workers: int | None) -> int:
+    if workers is not None:
+        return max(1, min(workers, n_pages))
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:
+        cores = os.cpu_count() or 1
+    return max(1, min(cores, n_pages // 2 or 1))
+
+
+def _render_pages(data: bytes, jobs: list[tuple[int, list[Box]]], dpi: float, workers: int | None):
+    n = _workers(len(jobs), workers)
+    if n <= 1 or len(jobs) < 4:
+        _worker_init(data)
+        try:
+            return _worker_flatten(jobs, dpi)
+        finally:
+            _close_worker()
+    import concurrent.futures
+    import multiprocessing
+
+    methods = multiprocessing.get_all_start_methods()
+    method = "fork" if "fork" in methods and threading.active_count() == 1 else "spawn"
+    ctx = multiprocessing.get_context(method)
+    chunk = max(1, min(8, len(jobs) // (n * 3) or 1))
+    chunks = [jobs[k:k + chunk] for k in range(0, len(jobs), chunk)]
+    out = []
+    with concurrent.futures.ProcessPoolExecutor(max_workers=n, mp_context=ctx, initializer=_worker_init,
+                                                initargs=(data,)) as pool:
+        for result in pool.map(_worker_flatten, chunks, [dpi] * len(chunks)):
+            out.extend(result)
+    return out
+
+
+def _close_worker() -> None:
+    global _WORKER_DOC
+    if _WORKER_DOC is not None:
+        _WORKER_DOC.close()
+        _WORKER_DOC = None
+
+
+def flatten_pdf(pdf: pikepdf.Pdf, data: bytes, pages: dict[int, list[Box]], dpi: float = FLATTEN_DPI,
+                workers: int | None = None) -> None:
+    """Rebuild ``pages`` (index -> boxes to burn) of ``pdf`` (whose bytes are ``data``)
+    from pixels, in place."""
+    if not pages:
+        return
+    results = _render_pages(data, sorted(pages.items()), dpi, workers)
+    for index, encoded, w, h, gray, filter_, box in results:
+        page = pdf.pages[index]
+        img = pikepdf.Stream(pdf, encoded)
+        img.Type, img.Subtype, img.Width, img.Height = Name.XObject, Name.Image, w, h
+        img.ColorSpace = Name.DeviceGray if gray else Name.DeviceRGB
+        img.BitsPerComponent = 8
+        img.Filter = Name(filter_)
+        x0, y0, x1, y1 = box
+        obj = page.obj
+        rotate = obj.get(Name.Rotate)
+        for key in list(obj.keys()):
+            if key not in ("/Type", "/Parent"):
+                del obj[key]
+        obj.MediaBox = Array([x0, y0, x1, y1])
+        if rotate is not None:
+            obj.Rotate = rotate
+        obj.Resources = Dictionary(XObject=Dictionary(Im0=img))
+        cm = f"q {x1 - x0:.4f} 0 0 {y1 - y0:.4f} {x0:.4f} {y0:.4f} cm /Im0 Do Q".encode()
+        obj.Contents = pikepdf.Stream(pdf, cm)
+
+
+def ocr_scale(page) -> float:
+    """Pixels per point to recognise a page at: its scanned image's own resolution (no
+    pixels invented, none thrown away), kept between 150 and 400 dpi; OCR_DPI without one."""
+    import pypdfium2 as pdfium
+
+    from .ocr import OCR_DPI
+
+    best = 0.0
+    for obj in page.get_objects(filter=[pdfium.raw.FPDF_PAGEOBJ_IMAGE], max_depth=2):
+        try:
+            px_w, px_h = obj.get_px_size()
+            x0, y0, x1, y1 = obj.get_bounds()
+        except Exception:
+            continue
+        if x1 - x0 > 1 and y1 - y0 > 1:
+            best = max(best, min(px_w / (x1 - x0), px_h / (y1 - y0)))
+    return min(400 / 72, max(150 / 72, best)) if best else OCR_DPI / 72
+
+
+def add_text_layers(pdf: pikepdf.Pdf, pages: list[int], workers: int | None) -> None:
+    """Give ``pages`` an invisible text layer recognised from their pixels as they are now
+    (redacted): words placed over their boxes in text render mode 3 (invisible), so a
+    recipient can search and select what they may read. Never made from the source text."""
+    if not pages:
+        return
+    import pypdfium2 as pdfium
+    from reportlab.pdfbase.pdfmetrics import stringWidth
+
+    from .ocr import OCR_DPI, recognize
+    from .render import save_pdf
+
+    doc = pdfium.PdfDocument(save_pdf(pdf))
+    found_pages = []
+    try:
+        batch = 2 * (workers or os.cpu_count() or 1)  # a few pages in memory at a time
+        for start in range(0, len(pages), batch):
+            images = []
+            for i in pages[start:start + batch]:
+                page = doc[i]
+                try:
+                    images.append(page.render(scale=OCR_DPI / 72.0, grayscale=True, draw_annots=False).to_pil())
+                finally:
+                    page.close()
+            found_pages += recognize(images, workers)
+    finally:
+        doc.close()
+    font = Dictionary(Type=Name.Font, Subtype=Name.Type1, BaseFont=Name.Helvetica, Encoding=Name.WinAnsiEncoding)
+    for i, found in zip(pages, found_pages):
+        page = pdf.pages[i]
+        x0, y0, x1, y1 = (float(v) for v in page.mediabox)
+        sx, sy = (x1 - x0) / found.width, (y1 - y0) / found.height
+        ops = ["BT 3 Tr"]
+        for w in found.words:
+            text = w.text.strip().encode("cp1252", "replace")
+            if not text:
+                continue
+            bx0, by0, bx1, by1 = w.box
+            size = max(1.0, (by1 - by0) * sy)
+            natural = stringWidth(text.decode("cp1252"), "Helvetica", size) or 1.0
+            scale = max(1.0, min(1000.0, 100.0 * (bx1 - bx0) * sx / natural))
+            escaped = text.replace(b"\\", b"\\\\").replace(b"(", b"\\(").replace(b")", b"\\)")
+            ops.append(f"/FOcr {size:.2f} Tf {scale:.1f} Tz 1 0 0 1 {x0 + bx0 * sx:.2f} {y1 - by1 * sy:.2f} Tm "
+                       f"({escaped.decode('latin-1')}) Tj")
+        ops.append("ET")
+        resources = page.obj.get(Name.Resources)
+        if resources is None:
+            page.obj.Resources = resources = Dictionary()
+        fonts = resources.get(Name.Font)
+        if fonts is None:
+            resources.Font = fonts = Dictionary()
+        fonts.FOcr = pdf.make_indirect(font)
+        page.contents_add(pikepdf.Stream(pdf, "\n".join(ops).encode("latin-1")), prepend=False)
