@@ -59,7 +59,7 @@ _WHERE = {
 
 
 def page_count(data: bytes, mime: str, *, doc_id: str = "-", profile=None) -> int:
-    """How many pages a document (its bytes and MIME type) takes in a packet.
+    """How many pages a document (its bytes and MIME type) takes in a packet, counted in the keyless worker.
 
     PDFs keep their page count and images take one page per frame; plain text depends
     on the page size (``profile``; letter with 54-point margins without one).
@@ -68,10 +68,10 @@ def page_count(data: bytes, mime: str, *, doc_id: str = "-", profile=None) -> in
         RenderError: the document cannot be read or its type is not supported; the
             message names ``doc_id``.
     """
+    from ._isolated import count_pages
     from .model import Item
-    from .render import page_count as _count
 
-    return _count(Item(doc_id=doc_id, title="", type="other", date="", mime=mime, data=data), profile)
+    return count_pages([Item(doc_id=doc_id, title="", type="other", date="", mime=mime, data=data)], profile)[0]
 
 
 def __getattr__(name: str):

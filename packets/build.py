@@ -21,7 +21,7 @@ from typing import Callable
 
 from vault.errors import InvalidInput, NotPermitted, RefugeError
 
-from .model import CaseSource, Item, PacketRequest
+from .model import CaseSource, Item
 from .plan import Plan, make_plan
 from .profiles import Profile
 
@@ -116,28 +116,6 @@ def _plan(source: CaseSource, profile: Profile, options: BuildOptions) -> Plan:
                      options.only_consented)
 
 
-def _redactor(source: CaseSource, profile: Profile, ocr: bool):
-    from .redact import Redactor
-
-    redactor = Redactor(source.redactions, profile, ocr=ocr, ocr_cache=source.ocr_cache if ocr else None)
-    redactor.ocr_new = source.recognised  # new results land in the source, kept even if the build stops
-    redactor.ocr_docs = source.recognised_docs
-    return redactor
-
-
-def _pages(items: list[Item], profile: Profile, redactor, keep: list) -> list:
-    """Render, then redact, each document: the pages the assembler takes."""
-    from .redact import redact_rendered
-    from .render import render_item
-
-    out = []
-    for item in items:
-        rendered = render_item(item, profile)
-        keep.append(rendered)  # the redacted pages are new files; the rendered ones stay open until assembled
-        out.append(redact_rendered(redactor, item, rendered, profile))
-    return out
-
-
 def _record(profile: Profile, plan: Plan, options: BuildOptions, volumes, sealed, redactions: dict) -> dict:
     return {
         "profile": profile.id, "profile_version": profile.version, "builder": BUILDER, "date": options.today,
@@ -155,19 +133,20 @@ def make_packet(source: CaseSource, profile: Profile, options: BuildOptions,
     """Build a packet from ``source`` for ``profile``: plan, render, redact, assemble,
     verify, sign; the returned :class:`Packet` is for the caller to record.
 
-    New recognition results land in ``source.recognised`` as they are made, so that the
-    caller can keep them even when the build stops.
+    Render, redact, assemble and verify parse the documents, so they run in the
+    keyless worker (packets/_isolated.py); this process plans, decrypts and signs.
+    New recognition results land in ``source.recognised``, also when the build
+    stops, so that the caller can keep them.
 
     Raises:
         NotPermitted: documents lack valid consent, or pages no rule could search are
             not reviewed (profiles with ``require_review``).
         InvalidInput: required documents or translations are missing, or a document
-            cannot be rendered, redacted or assembled.
+            cannot be rendered, redacted or assembled (vault.worker.WorkerFailed when it
+            breaks the worker's limits).
         VerificationFailed: the packet still holds text that should have been redacted.
     """
-    from .assemble import assemble
-    from .leakcheck import verify_file, verify_volumes
-    from .review import review_report
+    from ._isolated import produce
     from .sign import seal
 
     say = progress or (lambda _msg: None)
@@ -176,27 +155,21 @@ def make_packet(source: CaseSource, profile: Profile, options: BuildOptions,
     say(f"decrypting {len(plan.included)} documents")
     items = _items(source, plan)
     ocr = options.ocr or profile.ocr
-    redactor = _redactor(source, profile, ocr)
-    say("finding what to redact")
-    items = redactor.prepare(items)  # titles and translator details: before they reach generated pages
-    say("rendering and redacting" + (" (recognising pages without text)" if ocr else ""))
-    keep: list = []
-    pages = _pages(items, profile, redactor, keep)
-    say("assembling")
-    volumes = assemble(PacketRequest(profile=profile, items=items, sender_org=options.sender_org, date=options.today),
-                       pages)
-    if profile.require_review:
-        require_reviews(source.reviews, redactor.pages)
-    say("checking the packet for redacted text")
-    verify_volumes(volumes, redactor.needles())  # fail closed: VerificationFailed, nothing written
-    review = review_report(redactor, profile.id, options.today)
-    verify_file(review, redactor.needles(), label="the review report", structure=False)
-    redactions = redactor.summary()  # counts only, never terms
+    try:
+        made = produce(items, profile, sender_org=options.sender_org, today=options.today,
+                       redactions=source.redactions, reviews=source.reviews, ocr=ocr,
+                       ocr_cache=source.ocr_cache if ocr else {}, progress=say)
+    except RefugeError as e:
+        source.recognised.update(getattr(e, "recognised", {}))
+        source.recognised_docs.update(getattr(e, "recognised_docs", {}))
+        raise
+    source.recognised.update(made.recognised)
+    source.recognised_docs.update(made.recognised_docs)
     say("signing")
-    sealed = seal(profile, volumes, plan, source.consents, options.today, BUILDER, signer_name=source.signer_name,
-                  key=source.key, tsa_url=source.tsa_url, password=options.password, redactions=redactions)
-    return Packet(sealed.volumes, _record(profile, plan, options, volumes, sealed, redactions), sealed.manifest_file(),
-                  review, source.recognised, source.recognised_docs)
+    sealed = seal(profile, made.volumes, plan, source.consents, options.today, BUILDER, signer_name=source.signer_name,
+                  key=source.key, tsa_url=source.tsa_url, password=options.password, redactions=made.redactions)
+    return Packet(sealed.volumes, _record(profile, plan, options, made.volumes, sealed, made.redactions),
+                  sealed.manifest_file(), made.review, source.recognised, source.recognised_docs)
 
 
 # ------------------------------------------------------------------------- the vault
@@ -231,11 +204,11 @@ def plan_packet(vault, case, profile: Profile, today: str, override: bool = Fals
                 only_consented: bool = False, pages: bool = True) -> Plan:
     """The plan, with page counts of the included documents when ``pages``."""
     plan = make_plan(case.documents.values(), case.consents, profile, today, override, only_consented)
-    if pages:
-        from .render import page_count
+    if pages and plan.included:
+        from ._isolated import count_pages
 
-        for entry, item in zip(plan.included, _items(case_source(vault, case), plan)):
-            entry.pages = page_count(item)
+        for entry, n in zip(plan.included, count_pages(_items(case_source(vault, case), plan), profile)):
+            entry.pages = n
     return plan
 
 
@@ -247,22 +220,31 @@ def output_paths(output: str, volumes: int) -> list[str]:
     return [f"{stem}-vol{n}{ext or '.pdf'}" for n in range(1, volumes + 1)]
 
 
-def _check_folders(output: str, manifest_out: str | None) -> None:
+def _check_outputs(output: str, manifest_out: str | None, replace: bool) -> None:
+    """Before any work: the folders exist, and no file would be replaced unless ``replace``."""
+    from vault.storage import OutputExists
+
     folder = Path(output).parent
     if not (folder if str(folder) else Path(".")).is_dir():
         raise InvalidInput("the output folder does not exist; create it first")
     if manifest_out and not (Path(manifest_out).parent if str(Path(manifest_out).parent) else Path(".")).is_dir():
         raise InvalidInput("the manifest's folder does not exist; create it first")
+    if replace:
+        return
+    stem, ext = os.path.splitext(output)
+    taken = [output, review_path_for(output), *([manifest_out] if manifest_out else [])]
+    if any(os.path.lexists(p) for p in taken) or any(Path(folder or ".").glob(f"{Path(stem).name}-vol*{ext}")):
+        raise OutputExists("an output file of this packet already exists; nothing was built")
 
 
-def _write_recorded(vault, case, packet: Packet, files: list[tuple[str, bytes]]) -> dict:
+def _write_recorded(vault, case, packet: Packet, files: list[tuple[str, bytes]], replace: bool = False) -> dict:
     """Record the packet in the case, then give the files their names (never the reverse)."""
     from vault.storage import PendingFile
 
     pending = []
     try:
         for path, data in files:  # complete and fsynced, but nameless until the packet is recorded
-            pending.append(PendingFile(path, lambda f, data=data: f.write(data)))
+            pending.append(PendingFile(path, lambda f, data=data: f.write(data), replace=replace))
         recorded = vault.record_packet(case, packet.volumes, packet.record)
         while pending:
             pending.pop(0).commit()
@@ -275,11 +257,13 @@ def _write_recorded(vault, case, packet: Packet, files: list[tuple[str, bytes]])
 def build_packet(vault, case, profile: Profile, today: str, output: str, sender_org: str,
                  override_reason: str | None = None, only_consented: bool = False,
                  allow_incomplete: bool = False, progress: Callable[[str], None] | None = None,
-                 password: str | None = None, manifest_out: str | None = None, ocr: bool = False) -> Built:
+                 password: str | None = None, manifest_out: str | None = None, ocr: bool = False,
+                 replace: bool = False) -> Built:
     """Build, sign, record and write a packet; raises before writing anything if it cannot.
 
     ``password`` encrypts each volume (AES-256) before it is signed; ``manifest_out`` is
-    where the signed manifest is also written (it is always in the disclosure record).
+    where the signed manifest is also written (it is always in the disclosure record);
+    ``replace`` allows replacing existing output files (else OutputExists, before any work).
 
     Raises:
         NotPermitted: the builder is not a case lead, or documents lack valid consent.
@@ -287,7 +271,7 @@ def build_packet(vault, case, profile: Profile, today: str, output: str, sender_
     """
     vault._require_role("case-lead", doing="building packets")
     vault.require_open(case.id)
-    _check_folders(output, manifest_out)
+    _check_outputs(output, manifest_out, replace)
     options = BuildOptions(today, sender_org, override_reason, only_consented, allow_incomplete, password, ocr)
     check_plan(_plan(case_source(vault, case), profile, options), options)  # before the key is unwrapped
     source = case_source(vault, case, profile, ocr=ocr or profile.ocr, signing=True)  # no key: stop before decrypting
@@ -300,19 +284,20 @@ def build_packet(vault, case, profile: Profile, today: str, output: str, sender_
     files = list(zip(paths, packet.volumes)) + ([(manifest_out, packet.manifest_file)] if manifest_out else [])
     files.append((review_path, packet.review))
     (progress or (lambda _msg: None))("recording the disclosure")
-    return Built(_write_recorded(vault, case, packet, files), paths, review_path)
+    return Built(_write_recorded(vault, case, packet, files, replace), paths, review_path)
 
 
 def review_pages(source: CaseSource, profile: Profile, plan: Plan, ocr: bool) -> list:
     """Every rendered page of the plan's included documents as redaction sees it
-    (recognised with ``ocr``): which pages a person must review. New recognition
-    results land in ``source.recognised``."""
-    from .render import render
+    (recognised with ``ocr``), read in the keyless worker: which pages a person must
+    review. New recognition results land in ``source.recognised``."""
+    from . import _isolated
 
-    redactor = _redactor(source, profile, ocr)
-    for item in redactor.prepare(_items(source, plan)):
-        redactor.analyse(item, render(item, profile))
-    return redactor.pages
+    pages, recognised, docs = _isolated.review_pages(_items(source, plan), profile, redactions=source.redactions,
+                                                     ocr=ocr, ocr_cache=source.ocr_cache if ocr else {})
+    source.recognised.update(recognised)
+    source.recognised_docs.update(docs)
+    return pages
 
 
 def page_review(vault, case, profile: Profile, plan: Plan, ocr: bool) -> list:

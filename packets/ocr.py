@@ -24,6 +24,7 @@ import subprocess
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 
+from vault import hardening
 from vault.errors import InvalidInput
 
 __all__ = ["LANGS", "OCR_DPI", "LOW_CONFIDENCE", "Word", "PageText", "recognize", "engine", "OcrError"]
@@ -109,7 +110,8 @@ def engine() -> str:
     """The engine and settings that produced a result (part of the cache key)."""
     global _ENGINE
     if _ENGINE is None:
-        out = subprocess.run([_binary(), "--version"], capture_output=True, text=True, timeout=30)
+        out = subprocess.run([_binary(), "--version"], capture_output=True, text=True, timeout=30,
+                             env=hardening.child_environment())
         first = (out.stdout or out.stderr).splitlines()[:1]
         _ENGINE = f"{first[0].strip() if first else 'tesseract'} {LANGS} psm1"
     return _ENGINE
@@ -141,7 +143,9 @@ def _parse_tsv(tsv: str) -> list[Word]:
 
 
 def _recognize_one(image) -> PageText:
-    env = dict(os.environ, OMP_THREAD_LIMIT="1")  # one thread per process; processes fill the cores
+    # PATH, locale and Tesseract's own settings only: never a REFUGE_* secret. One thread per process;
+    # processes fill the cores.
+    env = hardening.child_environment(OMP_THREAD_LIMIT="1")
     try:
         p = subprocess.run([_binary(), "stdin", "stdout", "-l", LANGS, "--psm", "1", "--dpi", str(OCR_DPI), "tsv"],
                            input=_pgm(image), capture_output=True, env=env, timeout=PAGE_TIMEOUT)

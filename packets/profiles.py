@@ -19,9 +19,9 @@ from __future__ import annotations
 
 import datetime as _dt
 import difflib
+import importlib.resources
 import json
 import math
-import importlib.resources
 import os
 import re
 import string

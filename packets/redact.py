@@ -369,11 +369,14 @@ class Redactor:
         for n in needles_in(hits):
             self.found.setdefault(n.text, n)
 
-    def prepare(self, items: list[Item]) -> list[Item]:
+    def prepare(self, items: list[Item], each: Callable[[Item], None] | None = None) -> list[Item]:
         """Collect detector finds from every source, and return the items with titles and
-        translator details redacted (matches replaced by ``[redacted]``)."""
+        translator details redacted (matches replaced by ``[redacted]``). ``each(item)`` is
+        called before an item's text is read (progress, and which document a failure is in)."""
         if self.detector_categories:
             for item in items:
+                if each is not None:
+                    each(item)
                 for text in _source_texts(item):
                     if text:
                         folded, idx = fold(text)

@@ -179,3 +179,55 @@ def test_the_command_line_process_cannot_dump_core(tmp_path):
              "print(resource.getrlimit(resource.RLIMIT_CORE))\n")
     p = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=tmp_path, timeout=60)
     assert p.stdout.splitlines()[-1] == "(0, 0)"
+
+
+@local
+def test_tesseract_sees_no_refuge_secret(case_world, tmp_path):
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    record = tmp_path / "tesseract-env"
+    fake = bindir / "tesseract"
+    fake.write_text("#!/bin/sh\n"
+                    f"env >> {record}\n"
+                    'if [ "$1" = "--version" ]; then echo "tesseract 5.3.0 (fake)"; exit 0; fi\n'
+                    "cat > /dev/null\n"
+                    "printf 'level\\tpage_num\\tblock_num\\tpar_num\\tline_num\\tword_num\\tleft\\ttop\\twidth\\theight"
+                    "\\tconf\\ttext\\n'\n")
+    fake.chmod(0o755)
+    case_world.ok("doc", "add", "MX-0001", str(case_world.docs["passport"]), "--type", "identity", user="bob")
+    case_world.ok("consent", "grant", "MX-0001", "--recipient", "unhcr-resettlement", user="erin")
+    path = f"{bindir}:{os.environ['PATH']}"
+    p = case_world.run("packet", "plan", "MX-0001", "--for", "unhcr-resettlement", "--ocr", "--json", user="erin",
+                       PATH=path, AWS_SECRET_ACCESS_KEY="not-for-parsers")
+    assert p.returncode == 0, p.stderr
+    seen = record.read_text()  # the fake ran: the photo has no text layer
+    assert "PATH=" in seen
+    assert "REFUGE_" not in seen and PASSPHRASE not in seen and "not-for-parsers" not in seen
+
+
+@local
+def test_a_bomb_already_in_the_vault_stops_the_build_in_bounded_memory(case_world, tmp_path, monkeypatch):
+    """An insider (or an older refuge) stored a rendering bomb past intake: the build renders it
+    only in the keyless worker, which hits its memory limit; one line names the document."""
+    from vault import intake
+
+    bomb = tmp_path / "statement.pdf"
+    bomb.write_bytes(xobject_bomb(depth=8))
+    monkeypatch.setattr(intake, "inspect_isolated",
+                        lambda path, limit, label: intake.Inspection("application/pdf", bomb.stat().st_size))
+    bob = case_world.open("bob")
+    [added] = bob.add_documents(bob.find_case("MX-0001"), [str(bomb)], "legal-declaration")
+    doc_id = added.document.id
+    case_world.ok("keys", "org", "generate", "--name", "Fictional Legal Clinic", user="alice")
+    case_world.ok("consent", "grant", "MX-0001", "--recipient", "irb-rpd-disclosure", user="erin")
+    out = tmp_path / "packet.pdf"
+    cmd = [sys.executable, "-P", "-m", "refuge", "packet", "build", "MX-0001", "--for", "irb-rpd-disclosure",
+           "-o", str(out), "--allow-incomplete"]
+    p, peak = _peak_rss_mib(cmd, case_world.env("erin"), case_world.root)
+    assert p.returncode == 1, p.stderr
+    assert p.stderr.startswith(f"refuge: error: document {doc_id} could not be rendered within 768 MiB of memory")
+    assert p.stderr.count("\n") == 1
+    assert peak < 1024, f"{peak:.0f} MiB"
+    assert not list(tmp_path.glob("packet*"))
+    entries = json.loads(case_world.ok("audit", "log", "--action", "packet.build", "--json", user="dave"))
+    assert entries[-1]["result"] == "error"

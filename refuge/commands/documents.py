@@ -293,14 +293,12 @@ def redact_reviewed(c: Context, doc_id: str, pages: tuple[int, ...]) -> None:
 
 
 def _page_count(vault: Vault, doc) -> int:
-    """How many pages a document's latest version has (decrypted in memory)."""
-    from packets.model import Item
-    from packets.render import page_count
+    """How many pages a document's latest version has (decrypted in memory, counted in the keyless worker)."""
+    from packets import page_count
 
     if doc.mime.split(";")[0] == "text/plain":
         raise InvalidInput(f"{doc.id} is plain text, which always has a text layer: there is nothing to review")
-    return page_count(Item(doc_id=doc.id, title="", type=doc.type, date="", mime=doc.mime,
-                           data=vault.document_bytes(doc)))
+    return page_count(vault.document_bytes(doc), doc.mime, doc_id=doc.id)
 
 
 @redact.command("list")

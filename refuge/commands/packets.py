@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import sys
 
 import click
@@ -39,12 +38,13 @@ def packet_profiles(as_json: bool) -> None:
 
 
 def _today() -> str:
+    """Today's date, or the date SOURCE_DATE_EPOCH sets for a reproducible build."""
     import datetime as dt
 
-    epoch = os.environ.get("SOURCE_DATE_EPOCH")
-    if epoch and epoch.isdigit():
-        return dt.datetime.fromtimestamp(int(epoch), dt.timezone.utc).date().isoformat()
-    return dt.date.today().isoformat()
+    from packets import source_date_epoch
+
+    fixed = source_date_epoch()
+    return (fixed.date() if fixed else dt.date.today()).isoformat()
 
 
 @packet.command("plan")
@@ -104,9 +104,10 @@ def packet_plan(c: Context, ref: str, profile_id: str, ocr: bool, as_json: bool)
               help="Encrypt the packet (AES-256) with the password on this file's first line, before signing.")
 @click.option("--ocr", is_flag=True, help="Recognise pages with no text (scans, photos) with Tesseract so redaction "
                                           "rules reach them (the profile may ask for it with ocr = true).")
+@force_option
 @pass_ctx
 def packet_build(c: Context, ref, profile_id, output, sender_org, only_consented, allow_incomplete, override_consent, reason,
-                 manifest_out=None, password_file=None, ocr=False) -> None:
+                 manifest_out=None, password_file=None, ocr=False, force=False) -> None:
     """Build the PDF a recipient expects, sign it, and record what was sent (case leads)."""
     from packets.build import build_packet
 
@@ -126,7 +127,7 @@ def packet_build(c: Context, ref, profile_id, output, sender_org, only_consented
             targets["override_consent"] = True
         built = build_packet(vault, found, profile, _today(), output, sender_org,
                              reason if override_consent else None, only_consented, allow_incomplete, progress,
-                             password=password, manifest_out=manifest_out, ocr=ocr)
+                             password=password, manifest_out=manifest_out, ocr=ocr, replace=force)
         targets["packet"] = built.record["id"]
     for path in built.paths:
         click.echo(path)
@@ -203,7 +204,7 @@ def packet_verify(c: Context, file, trust_files, manifest_file, password_file, a
 
     def verdict() -> None:
         if not report.ok:
-            raise VerificationFailed(f"the packet does not verify: {report.reason}")
+            raise VerificationFailed(f"the packet does not verify: {report.reason}", hint=report.hint)
 
     vault = c.vault_if_unlocked()
     if vault is None:

@@ -1,0 +1,231 @@
+"""The stages that parse documents, run in the keyless worker (vault/worker.py).
+
+Rendering, redaction (text extraction, OCR input, flattening), assembly and the
+leak check all read bytes that came from strangers. They run here, in a fresh
+process that holds no identity, no case key and no signing key, with memory,
+CPU and file limits and no network. The process that holds the keys decrypts
+the documents, sends them over a pipe, and gets back the unsigned volumes, the
+review report and counts; it then signs and records.
+
+The request to a worker is pickled (the worker trusts its parent); the answer
+is JSON and raw bytes, checked field by field, because a worker subverted by a
+crafted file must not be able to run code in the process that holds the keys.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import pickle
+from typing import Callable
+
+from vault import worker
+
+from .model import Item, PacketRequest, Volume
+from .profiles import Profile
+
+__all__ = ["Produced", "produce", "count_pages", "review_pages"]
+
+
+@dataclasses.dataclass
+class Produced:
+    """What the worker made of a packet's documents: unsigned volumes, the review report, counts."""
+
+    volumes: list[Volume]
+    review: bytes
+    redactions: dict
+    recognised: dict[str, dict]
+    recognised_docs: dict[str, str]
+
+
+class _Progress:
+    """Passes the worker's progress on, remembers the document it is on and what it recognised."""
+
+    def __init__(self, say: Callable[[str], None] | None) -> None:
+        self.say = say
+        self.doc: str | None = None
+        self.recognised: dict[str, dict] = {}
+        self.recognised_docs: dict[str, str] = {}
+
+    def __call__(self, message) -> None:
+        if not isinstance(message, dict):
+            return
+        if isinstance(message.get("doc"), str):
+            self.doc = message["doc"][:64]
+        if isinstance(message.get("say"), str) and self.say is not None:
+            self.say(message["say"][:200])
+        if isinstance(message.get("recognised"), dict) and isinstance(message.get("recognised_docs"), dict):
+            self.recognised.update(_recognised(message["recognised"]))
+            self.recognised_docs.update({str(k): str(v) for k, v in message["recognised_docs"].items()})
+
+
+def _run(task: str, request: dict, datas: list[bytes], progress: _Progress, limits: worker.Limits):
+    try:
+        return worker.run(f"packets._isolated:{task}", None, [pickle.dumps(request), *datas], limits=limits,
+                          label="the packet's documents", progress=progress)
+    except worker.WorkerFailed as e:
+        if progress.doc and "could not be processed" in str(e):
+            raise worker.WorkerFailed(
+                f"document {progress.doc} could not be rendered within {limits.memory // 1024**2} MiB of memory and "
+                f"{limits.cpu_seconds} s of CPU (a rendering bomb, or a file that crashes readers)",
+                hint="new-copy") from None
+        raise
+
+
+def produce(items: list[Item], profile: Profile, *, sender_org: str, today: str, redactions: list[dict],
+            reviews: list[dict], ocr: bool, ocr_cache: dict, progress: Callable[[str], None] | None = None,
+            limits: worker.Limits = worker.RENDER_LIMITS) -> Produced:
+    """Render, redact, assemble and leak-check ``items`` in a keyless worker.
+
+    New recognition results are in the answer, and also when the build stops
+    (they come back as progress, so that the caller can keep them anyway: see
+    :attr:`Produced.recognised` and the ``recognised`` attribute of the raised
+    error).
+    """
+    request = {"items": [dataclasses.replace(i, data=b"") for i in items], "profile": profile,
+               "sender_org": sender_org, "today": today, "redactions": redactions, "reviews": reviews, "ocr": ocr,
+               "ocr_cache": ocr_cache}
+    watch = _Progress(progress)
+    try:
+        answer = _run("_produce_task", request, [i.data for i in items], watch, limits)
+    except Exception as e:
+        e.recognised, e.recognised_docs = watch.recognised, watch.recognised_docs
+        raise
+    value = answer.value if isinstance(answer.value, dict) else {}
+    metas = value.get("volumes")
+    if not isinstance(metas, list) or len(answer.blobs) != len(metas) + 1:
+        raise worker.WorkerFailed("the worker building the packet answered malformed data")
+    try:
+        volumes = [Volume(number=int(m["number"]), data=data, first_page=int(m["first_page"]),
+                          last_page=int(m["last_page"]), items=[str(x) for x in m["items"]])
+                   for m, data in zip(metas, answer.blobs)]
+        counts = {str(k): v for k, v in dict(value.get("redactions") or {}).items()}
+    except (KeyError, TypeError, ValueError):
+        raise worker.WorkerFailed("the worker building the packet answered malformed data") from None
+    recognised = {**watch.recognised, **_recognised(value.get("recognised") or {})}
+    recognised_docs = {**watch.recognised_docs, **{str(k): str(v) for k, v in dict(value.get("recognised_docs") or {}).items()}}
+    return Produced(volumes, answer.blobs[-1], counts, recognised, recognised_docs)
+
+
+def _recognised(value) -> dict[str, dict]:
+    return {str(k): v for k, v in value.items() if isinstance(v, dict)} if isinstance(value, dict) else {}
+
+
+def count_pages(items: list[Item], profile: Profile | None = None,
+                limits: worker.Limits = worker.RENDER_LIMITS) -> list[int]:
+    """How many pages each item takes in a packet, counted in a keyless worker."""
+    request = {"items": [dataclasses.replace(i, data=b"") for i in items], "profile": profile}
+    answer = _run("_count_task", request, [i.data for i in items], _Progress(None), limits)
+    counts = answer.value
+    if not isinstance(counts, list) or len(counts) != len(items) or not all(isinstance(n, int) for n in counts):
+        raise worker.WorkerFailed("the worker counting pages answered malformed data")
+    return counts
+
+
+def review_pages(items: list[Item], profile: Profile, *, redactions: list[dict], ocr: bool, ocr_cache: dict,
+                 limits: worker.Limits = worker.RENDER_LIMITS):
+    """Every page of ``items`` as redaction sees it (recognised with ``ocr``), from a keyless worker.
+
+    Returns (pages, recognised, recognised_docs); pages are
+    :class:`packets.redact.PageInfo` without marks.
+    """
+    from .redact import PageInfo
+
+    request = {"items": [dataclasses.replace(i, data=b"") for i in items], "profile": profile,
+               "redactions": redactions, "ocr": ocr, "ocr_cache": ocr_cache}
+    watch = _Progress(None)
+    answer = _run("_review_task", request, [i.data for i in items], watch, limits)
+    value = answer.value if isinstance(answer.value, dict) else {}
+    try:
+        pages = [PageInfo(doc_id=str(p["doc_id"]), page=int(p["page"]), width=float(p["width"]),
+                          height=float(p["height"]), searchable=bool(p["searchable"]),
+                          ocr_confidence=None if p["ocr_confidence"] is None else float(p["ocr_confidence"]),
+                          version=int(p["version"]))
+                 for p in value["pages"]]
+    except (KeyError, TypeError, ValueError):
+        raise worker.WorkerFailed("the worker reviewing pages answered malformed data") from None
+    return pages, _recognised(value.get("recognised")), {str(k): str(v) for k, v in
+                                                         dict(value.get("recognised_docs") or {}).items()}
+
+
+# --- inside the worker ----------------------------------------------------------------------
+
+
+def _load(blobs: list[bytes]) -> tuple[dict, list[Item]]:
+    request = pickle.loads(blobs[0])  # from the parent, which the worker trusts
+    items = [dataclasses.replace(i, data=d) for i, d in zip(request["items"], blobs[1:])]
+    return request, items
+
+
+def _redactor(request: dict):
+    from .redact import Redactor
+
+    ocr = request["ocr"]
+    return Redactor(request["redactions"], request["profile"], ocr=ocr,
+                    ocr_cache=dict(request["ocr_cache"]) if ocr else None)
+
+
+def _produce_task(_value, blobs: list[bytes], report) -> tuple[dict, list[bytes]]:
+    from vault.errors import RefugeError
+
+    from .assemble import assemble
+    from .build import require_reviews
+    from .leakcheck import verify_file, verify_volumes
+    from .redact import redact_rendered
+    from .render import render_item
+    from .review import review_report
+
+    request, items = _load(blobs)
+    profile: Profile = request["profile"]
+    redactor = _redactor(request)
+    try:
+        report({"say": "finding what to redact"})
+        # titles and translator details: before they reach generated pages
+        items = redactor.prepare(items, lambda item: report({"doc": item.doc_id}))
+        report({"say": "rendering and redacting" + (" (recognising pages without text)" if request["ocr"] else "")})
+        keep, pages = [], []
+        for item in items:
+            report({"doc": item.doc_id})
+            rendered = render_item(item, profile)
+            keep.append(rendered)  # the redacted pages are new files; the rendered ones stay open until assembled
+            pages.append(redact_rendered(redactor, item, rendered, profile))
+        report({"doc": None, "say": "assembling"})
+        volumes = assemble(PacketRequest(profile=profile, items=items, sender_org=request["sender_org"],
+                                         date=request["today"]), pages)
+        if profile.require_review:
+            require_reviews(request["reviews"], redactor.pages)
+        report({"say": "checking the packet for redacted text"})
+        verify_volumes(volumes, redactor.needles())  # fail closed: VerificationFailed, nothing written
+        review = review_report(redactor, profile.id, request["today"])
+        verify_file(review, redactor.needles(), label="the review report", structure=False)
+    except RefugeError:
+        report({"recognised": redactor.ocr_new, "recognised_docs": redactor.ocr_docs})
+        raise
+    metas = [{"number": v.number, "first_page": v.first_page, "last_page": v.last_page, "items": list(v.items)}
+             for v in volumes]
+    value = {"volumes": metas, "redactions": redactor.summary(), "recognised": redactor.ocr_new,
+             "recognised_docs": redactor.ocr_docs}
+    return value, [v.data for v in volumes] + [review]
+
+
+def _count_task(_value, blobs: list[bytes], report) -> tuple[list[int], list]:
+    from .render import page_count
+
+    request, items = _load(blobs)
+    counts = []
+    for item in items:
+        report({"doc": item.doc_id})
+        counts.append(page_count(item, request["profile"]))
+    return counts, []
+
+
+def _review_task(_value, blobs: list[bytes], report) -> tuple[dict, list]:
+    from .render import render
+
+    request, items = _load(blobs)
+    redactor = _redactor(request)
+    for item in redactor.prepare(items, lambda item: report({"doc": item.doc_id})):
+        report({"doc": item.doc_id})
+        redactor.analyse(item, render(item, request["profile"]))
+    pages = [{"doc_id": p.doc_id, "page": p.page, "width": p.width, "height": p.height, "searchable": p.searchable,
+              "ocr_confidence": p.ocr_confidence, "version": p.version} for p in redactor.pages]
+    return {"pages": pages, "recognised": redactor.ocr_new, "recognised_docs": redactor.ocr_docs}, []
