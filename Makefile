@@ -44,7 +44,7 @@ bench: $(BIN)/refuge
 	$(BIN)/python bench/run.py
 
 docs: $(BIN)/refuge
-	$(BIN)/python -m refuge._clidoc docs/cli.md
+	$(BIN)/python -m refuge._docgen
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .hypothesis

@@ -165,6 +165,12 @@ def _redactor(request: dict):
 
 
 def _produce_task(_value, blobs: list[bytes], report) -> tuple[dict, list[bytes]]:
+    request, items = _load(blobs)
+    return produce_here(request, items, report)
+
+
+def produce_here(request: dict, items: list[Item], report) -> tuple[dict, list[bytes]]:
+    """The worker's side of :func:`produce`, in the calling process (the worker, or a benchmark)."""
     from vault.errors import RefugeError
 
     from .assemble import assemble
@@ -174,7 +180,6 @@ def _produce_task(_value, blobs: list[bytes], report) -> tuple[dict, list[bytes]
     from .render import render_item
     from .review import review_report
 
-    request, items = _load(blobs)
     profile: Profile = request["profile"]
     redactor = _redactor(request)
     try:

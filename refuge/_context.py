@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import getpass
 import os
+import re
 import sys
 from pathlib import Path
 
@@ -102,7 +103,7 @@ def new_passphrase(name: str, passphrase_file: str | None) -> str:
     not silently protect another's identity.
     """
     if passphrase_file:
-        chosen = password_file(passphrase_file, "--passphrase-file")
+        chosen = read_password_file(passphrase_file, "--passphrase-file")
     elif sys.stdin.isatty():
         chosen = getpass.getpass(f"New passphrase for {name} (they will use it): ")
         if getpass.getpass("Again: ") != chosen:
@@ -114,6 +115,25 @@ def new_passphrase(name: str, passphrase_file: str | None) -> str:
     return chosen
 
 
+# A document or packet id: a case id (16 base32 characters), then 8 more (a packet's after "p").
+_OPAQUE_ID = re.compile(r"[a-z2-7]{16}(-p?[a-z2-7]{8})?")
+
+
+def unresolved(vault: Vault, typed: str, case_id: str, targets: dict, key: str = "doc") -> None:
+    """Record a refused or unknown name without recording what was typed.
+
+    An id of the vault's own opaque form in a case that exists (refused for want
+    of membership) is recorded as it is, under ``key``: it names nothing a
+    person typed. Anything else is recorded only as a keyed hash.
+    """
+    if case_id in vault.case_ids() and _OPAQUE_ID.fullmatch(typed):
+        targets["case"] = case_id
+        if typed != case_id:
+            targets[key] = typed
+    else:
+        targets["unresolved"] = vault.typed_hash(typed)
+
+
 def find_case(vault: Vault, ref: str, targets: dict):
     """Find a case of mine and name it (its opaque id) in the command's audit entry.
 
@@ -123,7 +143,7 @@ def find_case(vault: Vault, ref: str, targets: dict):
     try:
         found = vault.find_case(ref)
     except (NotFound, NotPermitted):
-        targets["unresolved"] = vault.typed_hash(ref)
+        unresolved(vault, ref, ref, targets)
         raise
     targets["case"] = found.id
     return found
@@ -134,7 +154,7 @@ def find_document(vault: Vault, doc_id: str, targets: dict):
     try:
         case, doc = vault.find_document(doc_id)
     except (NotFound, NotPermitted):
-        targets["unresolved"] = vault.typed_hash(doc_id)
+        unresolved(vault, doc_id, doc_id.partition("-")[0], targets)
         raise
     targets.update(case=case.id, doc=doc.id)
     return case, doc
@@ -148,7 +168,7 @@ def read_input(path: str, what: str) -> bytes:
         raise InvalidInput(f"{what} cannot be read; check the path") from None
 
 
-def password_file(path: str, option: str = "--password-file") -> str:
+def read_password_file(path: str, option: str = "--password-file") -> str:
     """The password on the first line of a file (the line break is not part of it)."""
     try:
         text = read_input(path, f"the {option}").decode()

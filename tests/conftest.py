@@ -46,6 +46,25 @@ def passphrase_file(folder: Path) -> str:
     return str(path)
 
 
+@pytest.fixture
+def worker_in_process(monkeypatch):
+    """Run the keyless worker's tasks in this process (same requests, answers through JSON), so that
+    a test can break a stage with monkeypatch: for tests of what a stage does, not of isolation."""
+    import importlib
+    import json
+
+    from vault import worker
+
+    def run(target, request, blobs=(), *, limits, label, progress=None):
+        module, _, name = target.partition(":")
+        task = getattr(importlib.import_module(module), name)
+        report = (lambda v: progress(json.loads(json.dumps(v)))) if progress else (lambda v: None)
+        value, out = task(request, list(blobs), report)
+        return worker.Answer(json.loads(json.dumps(value)), list(out))
+
+    monkeypatch.setattr(worker, "run", run)
+
+
 def require_tool(name: str) -> str:
     path = shutil.which(name)
     if not path:

@@ -10,8 +10,7 @@
 - Only vault/_crypto.py (and vault/orgkey.py, for X.509) touch cryptography.hazmat.
 
 Each check is a function from (path, source text) to a list of problems, run once per
-file, so a failure names the file and line. PENDING lists what is allowed to fail for
-now because another branch is fixing it; the coordinator empties it after merging.
+file, so a failure names the file and line.
 """
 
 from __future__ import annotations
@@ -34,23 +33,6 @@ LIBRARIES = ("vault", "packets")
 APPLICATION = "refuge"
 MAX_MODULE_LINES = 700
 MAX_FUNCTION_LINES = 80
-
-# What may fail for now, by check: file paths (for "exceptions", module paths too).
-# Each entry is being fixed on another branch; empty these sets after merging.
-PENDING: dict[str, set[str]] = {
-    "click": set(),
-    "packets": set(),
-    "print": set(),
-    "commands": {
-        "packets/build.py", "packets/redact.py", "packets/review.py", "packets/sign.py",
-        "packets/verify.py",  # branch packets
-    },
-    "exceptions": {"packets/assemble.py", "packets/profiles.py"},  # AssembleError, ProfileError
-    "size": {
-        "packets/assemble.py", "packets/build.py", "packets/profiles.py", "packets/redact.py",
-        "packets/render.py", "packets/review.py", "packets/verify.py",  # branch packets
-    },
-}
 
 # The refuge commands (the top-level words after "refuge"). A literal such as "is not a
 # refuge vault" names no command, so the word must follow "refuge" directly and not be
@@ -206,9 +188,7 @@ def exception_problems(module_name: str) -> list[str]:
 
 
 def _params(check: str, files: list[str]) -> list:
-    reason = f"pending on another branch: {check}"
-    return [pytest.param(f, id=f, marks=pytest.mark.xfail(strict=False, reason=reason))
-            if f in PENDING[check] else pytest.param(f, id=f) for f in files]
+    return [pytest.param(f, id=f) for f in files]
 
 
 def _run(check: Callable[[str, str], list[str]], path: str) -> None:

@@ -391,7 +391,7 @@ def test_packet_build_redacts_writes_the_review_report_and_records_counts(redact
 
 
 @pytest.mark.parametrize("world", ["local"], indirect=True)
-def test_a_broken_build_exits_3_and_writes_nothing(redaction_world, tmp_path, monkeypatch):
+def test_a_broken_build_exits_3_and_writes_nothing(redaction_world, tmp_path, monkeypatch, worker_in_process):
     from packets import redact
     from packets.build import build_packet
     from packets.profiles import get_profile

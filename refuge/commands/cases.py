@@ -16,6 +16,7 @@ from .._context import (
     find_case,
     force_option,
     pass_ctx,
+    unresolved,
 )
 from ..output import echo_json, emit, output_options
 
@@ -161,7 +162,7 @@ def case_hold(c: Context, ref: str, reason: str | None, release: bool) -> None:
         try:
             targets["case"] = case_id = vault.case_id_for(ref)
         except (NotFound, NotPermitted):
-            targets["unresolved"] = vault.typed_hash(ref)
+            unresolved(vault, ref, ref, targets)
             raise
         vault.hold_case(case_id, reason, release)
     click.echo(f"released the hold on case {ref}" if release else f"case {ref} is on legal hold")

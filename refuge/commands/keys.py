@@ -7,7 +7,7 @@ import click
 from vault.errors import InvalidInput
 from vault.storage import write_atomically
 
-from .._context import Context, force_option, pass_ctx, password_file, read_input
+from .._context import Context, force_option, pass_ctx, read_input, read_password_file
 from ..errors import describe
 from ..output import cell, echo_json, output_options
 
@@ -66,7 +66,7 @@ def keys_org_import(c: Context, p12, key_file, cert_file, chain_file, passphrase
         raise click.UsageError("give a .p12 file or --key/--cert/--chain, not both")
     if not p12 and not (key_file and cert_file):
         raise click.UsageError("give a .p12 file, or --key KEY.pem and --cert CERT.pem")
-    secret = password_file(passphrase_file) if passphrase_file else None
+    secret = read_password_file(passphrase_file) if passphrase_file else None
     vault = c.vault()
     with vault.audited("keys.org.import") as targets:
         if p12:

@@ -9,7 +9,15 @@ import click
 from vault.errors import InvalidInput, NotFound, NotPermitted, VerificationFailed
 from vault.storage import write_atomically
 
-from .._context import Context, find_case, force_option, pass_ctx, read_input
+from .._context import (
+    Context,
+    find_case,
+    force_option,
+    pass_ctx,
+    read_input,
+    read_password_file,
+    unresolved,
+)
 from ..output import cell, echo_json, emit, output_options
 from .documents import recipient_profile
 
@@ -118,7 +126,7 @@ def packet_build(c: Context, ref, profile_id, output, sender_org, only_consented
     if override_consent and only_consented:
         raise click.UsageError("--override-consent and --only-consented conflict; pick one")
     profile = recipient_profile(profile_id)
-    password = password_file(password_file) if password_file else None
+    password = read_password_file(password_file) if password_file else None
     vault = c.vault()
     progress = (lambda msg: click.echo(f"refuge: {msg}...", err=True)) if sys.stderr.isatty() else None
     with vault.audited("packet.build") as targets:
@@ -148,7 +156,7 @@ def packet_get(c: Context, packet_id: str, output: str, volume: int, force: bool
         try:
             found, record = vault.find_packet(packet_id)
         except (NotFound, NotPermitted):
-            targets["unresolved"] = vault.typed_hash(packet_id)
+            unresolved(vault, packet_id, packet_id.partition("-")[0], targets, key="packet")
             raise
         targets.update(case=found.id, packet=record["id"])
         data = vault.packet_bytes(found, record, volume)
@@ -195,7 +203,7 @@ def packet_verify(c: Context, file, trust_files, manifest_file, password_file, a
     data = read_input(file, "the packet")
     roots = [cert for t in trust_files for cert in load_certificates(read_input(t, f"--trust {t}"))]
     manifest = read_input(manifest_file, "the --manifest file") if manifest_file else None
-    password = password_file(password_file) if password_file else None
+    password = read_password_file(password_file) if password_file else None
     report = check_packet(data, roots, manifest, password)
     if as_json:
         echo_json(report.as_dict())
