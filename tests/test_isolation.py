@@ -130,14 +130,17 @@ def _agent_pid(folder: Path) -> int:
 
 @local
 def test_the_agent_holds_no_passphrase_and_cannot_dump_core(world, tmp_path, monkeypatch):
+    import tempfile
+
     monkeypatch.delenv("XDG_RUNTIME_DIR", raising=False)
-    env_tmp = {"TMPDIR": str(tmp_path)}
+    short = Path(tempfile.mkdtemp(prefix="agent-", dir="/tmp"))  # a socket path must fit AF_UNIX's 108 bytes
+    env_tmp = {"TMPDIR": str(short)}
     work = tmp_path / "where-unlock-ran"
     work.mkdir()
     p = subprocess.run([sys.executable, "-P", "-m", "refuge", "unlock", "--timeout", "2"], env=world.env("bob", **env_tmp),
                        cwd=work, capture_output=True, timeout=60)
     assert p.returncode == 0, p.stderr
-    pid = _agent_pid(tmp_path / f"refuge-agent-{os.getuid()}")
+    pid = _agent_pid(short / f"refuge-agent-{os.getuid()}")
     try:
         limits = Path(f"/proc/{pid}/limits").read_text()
         assert [line.split()[-3:-1] for line in limits.splitlines() if line.startswith("Max core file size")] == [["0", "0"]]

@@ -125,6 +125,10 @@ def start(home: Home, secret: SecretIdentity, minutes: float) -> Path:
     old = os.umask(0o177)
     try:
         listener.bind(str(path))
+    except OSError:  # most often a path past AF_UNIX's 108 bytes (a deep TMPDIR)
+        listener.close()
+        raise AgentUnavailable(f"the agent cannot listen at {path} (too long a path, or no room)",
+                               hint="agent-folder") from None
     finally:
         os.umask(old)
     listener.listen(8)
