@@ -33,7 +33,8 @@ demo: $(BIN)/refuge
 
 test: $(BIN)/refuge
 	$(call need_debs,$(TEST_DEBS))
-	$(BIN)/pytest -n 2 -q -m "not slow"
+	@start=$$(date +%s); $(BIN)/pytest -n 2 -q -m "not slow" --durations=15; status=$$?; \
+	  echo "make test: $$(( $$(date +%s) - start )) s of pytest on $$(nproc) cores"; exit $$status
 
 stress: $(BIN)/refuge
 	$(call need_debs,$(TEST_DEBS))
