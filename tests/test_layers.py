@@ -216,7 +216,7 @@ def test_library_strings_name_no_refuge_command_or_flag(path):
     _run(check_commands, path)
 
 
-@pytest.mark.parametrize("path", _params("size", LIBRARY_FILES))
+@pytest.mark.parametrize("path", _params("size", ALL_FILES))
 def test_modules_and_functions_are_small(path):
     _run(check_size, path)
 
