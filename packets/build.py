@@ -123,7 +123,7 @@ def _record(profile: Profile, plan: Plan, options: BuildOptions, volumes, sealed
         "documents": [{"id": e.doc.id, "version": e.doc.version, "sha256": e.doc.sha256, "consent_seq": e.consent_seq}
                       for e in plan.included],
         "override_reason": options.override_reason,
-        "manifest": sealed.manifest, "manifest_sig": sealed.manifest_sig,
+        "manifest": sealed.manifest, "manifest_sig": sealed.manifest_sig, "manifest_key": sealed.manifest_key,
         "redactions": redactions,
     }
 

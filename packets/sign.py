@@ -19,6 +19,7 @@ import asyncio
 import base64
 import datetime as dt
 import hashlib
+import hmac
 import io
 import json
 import logging
@@ -33,7 +34,7 @@ from ._pdf import source_date_epoch
 
 __all__ = [
     "SIGNATURE_FIELD", "SignedVolume", "Sealed", "signature_box", "sign_pdf",
-    "encrypt_pdf", "seal", "signing_key", "manifest_entries", "manifest_bytes", "sign_manifest", "manifest_file",
+    "encrypt_pdf", "seal", "signing_key", "manifest_entries", "original_hmac", "manifest_bytes", "sign_manifest", "manifest_file",
 ]
 
 SIGNATURE_FIELD = "refuge-packet-signature"
@@ -270,15 +271,28 @@ class Sealed:
     volumes: list[bytes] = field(repr=False)
     manifest: dict
     manifest_sig: str | None
+    manifest_key: str = field(default="", repr=False)  # hex: the key of the manifest's original_hmac values
 
     def manifest_file(self) -> bytes:
         return manifest_file(self.manifest, self.manifest_sig)
 
 
-def manifest_entries(plan, consents: list[dict], volumes) -> tuple[list[dict], list[dict]]:
-    """The manifest's documents and consents: opaque ids, versions, digests, dates; no notes."""
+def original_hmac(key: bytes, sha256_hex: str) -> str:
+    """How a manifest names an original: HMAC-SHA-256, under the packet's own key, of its SHA-256.
+
+    A plain SHA-256 would let anyone who holds a candidate original (an
+    abuser who kept a copy of a passport) confirm that it was disclosed; the
+    key stays in the case's encrypted disclosure record, so only the team can
+    show which original a packet carried.
+    """
+    return hmac.new(key, bytes.fromhex(sha256_hex), hashlib.sha256).hexdigest()
+
+
+def manifest_entries(plan, consents: list[dict], volumes, key: bytes) -> tuple[list[dict], list[dict]]:
+    """The manifest's documents and consents: opaque ids, versions, keyed digests, dates; no notes."""
     where = {doc_id: v.number for v in volumes for doc_id in v.items}
-    documents = [{"id": e.doc.id, "version": e.doc.version, "type": e.doc.type, "sha256": e.doc.sha256,
+    documents = [{"id": e.doc.id, "version": e.doc.version, "type": e.doc.type,
+                  "original_hmac": original_hmac(key, e.doc.sha256),
                   "volume": where.get(e.doc.id), "consent_seq": e.consent_seq} for e in plan.included]
     used = {e.consent_seq for e in plan.included if e.consent_seq is not None}
     listed = [{"seq": c["seq"], "recipient": c["recipient"], "granted_at": c["at"], "expires": c.get("expires"),
@@ -341,7 +355,8 @@ def seal(profile, volumes, plan, consents: list[dict], date: str, builder: str, 
             raise InvalidInput(f"volume {vol.number} is {len(data)} bytes once signed, over {profile.id}'s limit of "
                                f"{limit}; leave documents out or lower image resolution")
         signed.append(SignedVolume(vol.number, data, *before))
-    documents, used = manifest_entries(plan, consents, volumes)
+    manifest_key = secrets.token_bytes(32)  # kept in the disclosure record, never in the manifest
+    documents, used = manifest_entries(plan, consents, volumes, manifest_key)
     manifest = {
         "format": MANIFEST_FORMAT, "version": 1,
         "profile": {"id": profile.id, "version": profile.version},
@@ -356,4 +371,5 @@ def seal(profile, volumes, plan, consents: list[dict], date: str, builder: str, 
                        "certificate_sha256": hashlib.sha256(key.cert_der).hexdigest()}
                       if profile.signature.required else None),
     }
-    return Sealed([s.data for s in signed], manifest, sign_manifest(manifest, key, when) if key else None)
+    return Sealed([s.data for s in signed], manifest, sign_manifest(manifest, key, when) if key else None,
+                  manifest_key.hex())

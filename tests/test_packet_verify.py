@@ -179,7 +179,7 @@ def test_manifest_records_what_went_in_and_nothing_identifying(packet_world, tmp
     m = json.loads(text)["manifest"]
     assert m["builder"].startswith("refuge") and m["signature"]["level"] == "PAdES-B-B"
     assert isinstance(m["redactions"], dict)  # the redaction stage's counts; never the terms
-    assert {d["id"] for d in m["documents"]} and all(len(d["sha256"]) == 64 and d["volume"] == 1 for d in m["documents"])
+    assert {d["id"] for d in m["documents"]} and all(len(d["original_hmac"]) == 64 and d["volume"] == 1 for d in m["documents"])
     assert [c["recipient"] for c in m["consents"]] == ["unhcr-resettlement"]
     vol = m["volumes"][0]
     assert vol["sha256_before_signing"] != vol["sha256"] and vol["size_before_signing"] < vol["size"]
@@ -258,3 +258,23 @@ def test_verify_records_an_audit_entry_only_when_a_vault_is_at_hand(case_world, 
               REFUGE_PASSPHRASE="")
     assert p.returncode == 0
     assert len(json.loads(w.ok("audit", "log", "--action", "packet.verify", "--json", user="dave"))) == 2
+
+
+@pytest.mark.local_only("signing does not depend on the storage")
+def test_manifest_cannot_confirm_a_candidate_original(packet_world, tmp_path):
+    """Someone who kept a copy of the passport must not be able to tell it was disclosed."""
+    import hashlib
+    import hmac
+
+    w = packet_world
+    w.ok("consent", "grant", "MX-0001", "--recipient", "unhcr-resettlement", user="erin")
+    w.ok("packet", "build", "MX-0001", "--for", "unhcr-resettlement", "-o", str(tmp_path / "u.pdf"),
+         "--allow-incomplete", "--manifest-out", str(tmp_path / "u.json"), user="erin")
+    text = (tmp_path / "u.json").read_text() + (tmp_path / "u.pdf").read_bytes().decode("latin-1")
+    originals = {hashlib.sha256(open(p, "rb").read()).hexdigest() for p in w.docs.values()}
+    assert not [h for h in originals if h in text]
+    [record] = json.loads(w.ok("packet", "history", "MX-0001", "--json", user="erin"))
+    key = bytes.fromhex(record["manifest_key"])
+    sent = {d["id"]: d["sha256"] for d in record["documents"]}
+    for d in json.loads((tmp_path / "u.json").read_text())["manifest"]["documents"]:
+        assert d["original_hmac"] == hmac.new(key, bytes.fromhex(sent[d["id"]]), hashlib.sha256).hexdigest()
