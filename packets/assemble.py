@@ -365,13 +365,23 @@ def _link_index(out: pikepdf.Pdf, index_local: list[int], index_pages: list, doc
             out.pages[local].obj.Annots = Array(annots)
 
 
+def bookmark_label(ctx: _Ctx, u: _Unit) -> str:
+    """What a document's bookmark says: its (redacted) title only where the profile's index
+    shows titles; otherwise "3. Medical", its number and type, as the index names it. Titles
+    come from file names by default and can tell the story, so they never reach the packet
+    through a bookmark when the profile keeps them out of the index."""
+    index = ctx.profile.index
+    if index.style != "none" and "title" in index.columns and u.item.title:
+        return u.item.title
+    return f"{u.index + 1}. {TYPE_NAMES[ctx.lang].get(u.item.type, u.item.type)}"
+
+
 def _bookmark(ctx: _Ctx, out: pikepdf.Pdf, units: list[_Unit], doc_local: dict[int, int]) -> None:
     """Bookmarks: one per document, under its section's heading."""
     with out.open_outline() as outline:
         current = None
         for u in units:
-            title = u.item.title or u.item.doc_id
-            entry = pikepdf.OutlineItem(title, doc_local[u.index])
+            entry = pikepdf.OutlineItem(bookmark_label(ctx, u), doc_local[u.index])
             group = ctx.groups[u.group]
             if not group.title:
                 outline.root.append(entry)

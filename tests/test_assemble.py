@@ -565,3 +565,20 @@ def test_a_200_page_packet_of_20_documents_builds_quickly():
     assert volume.last_page >= 200
     # Measured about 1 ms per page; the bound is loose so that a busy machine passes.
     assert elapsed / volume.last_page < 0.015, f"{elapsed * 1000 / volume.last_page:.1f} ms per page"
+
+
+def test_bookmarks_carry_no_title_where_the_index_shows_none(tmp_path):
+    """ccvt-intake's index shows types, not titles (titles can tell the story): its bookmarks
+    must not bring the titles back ("Threat letter", file names by default)."""
+    profile = get_profile("ccvt-intake")
+    assert "title" not in profile.index.columns
+    items = in_profile_order(profile, packet_items())
+    [path] = save(tmp_path, build(PacketRequest(profile, items, "Clinic", DATE)), stem="ccvt")
+    with pikepdf.open(path) as pdf, pdf.open_outline() as outline:
+        labels = [c.title for h in outline.root for c in h.children] + [h.title for h in outline.root if not h.children]
+    labels = [t for t in labels if t not in {s.title for s in profile.sections}]
+    assert len(labels) == len(items)
+    assert all(re.fullmatch(r"\d+\. \S.*", t) for t in labels), labels
+    text = " ".join(labels) + " ".join(pages_text(path))
+    for item in items:
+        assert item.title not in text
