@@ -195,7 +195,7 @@ def produce_here(request: dict, items: list[Item], report) -> tuple[dict, list[b
             pages.append(redact_rendered(redactor, item, rendered, profile))
         report({"doc": None, "say": "assembling"})
         volumes = assemble(PacketRequest(profile=profile, items=items, sender_org=request["sender_org"],
-                                         date=request["today"]), pages)
+                                         date=request["today"], redactions=redactor.summary()), pages)
         if profile.require_review:
             require_reviews(request["reviews"], redactor.pages)
         report({"say": "checking the packet for redacted text"})

@@ -66,6 +66,42 @@ LANGUAGE_NAMES = {
 }
 
 
+# What each redaction category's redactions are called in a cover letter (plural nouns).
+CATEGORY_NAMES = {
+    "en": {"contact": "contact details", "location": "places", "id-number": "identity numbers",
+           "third-party": "names of other people", "network": "details of the support network",
+           "legal-strategy": "notes on legal strategy", "health": "health details",
+           "always": "other details marked by the legal team"},
+    "fr": {"contact": "coordonnées", "location": "lieux", "id-number": "numéros d'identité",
+           "third-party": "noms d'autres personnes", "network": "éléments sur le réseau de soutien",
+           "legal-strategy": "notes de stratégie juridique", "health": "éléments de santé",
+           "always": "autres éléments signalés par l'équipe juridique"},
+    "es": {"contact": "datos de contacto", "location": "lugares", "id-number": "números de identidad",
+           "third-party": "nombres de otras personas", "network": "datos de la red de apoyo",
+           "legal-strategy": "notas de estrategia jurídica", "health": "datos de salud",
+           "always": "otros datos señalados por el equipo jurídico"},
+}
+_REDACTED = {
+    "en": ("What was redacted, by kind: {list}.", "No text was redacted from these documents."),
+    "fr": ("Éléments caviardés, par nature : {list}.", "Aucun texte n'a été caviardé dans ces documents."),
+    "es": ("Datos tachados, por tipo: {list}.", "No se tachó ningún texto de estos documentos."),
+}
+
+
+def redaction_statement(counts: dict | None, lang: str) -> str:
+    """The cover letter's sentence on redaction, from what was applied (counts per category),
+    never from what the profile intends: a category with nothing redacted is not named.
+    ``counts`` is the redaction stage's summary; None (no redaction stage ran) says nothing."""
+    if counts is None:
+        return ""
+    per = {k: v for k, v in dict(counts.get("categories") or {}).items() if v}
+    some, none = _REDACTED[lang]
+    if not per:
+        return none
+    names = CATEGORY_NAMES[lang]
+    return some.format(list=", ".join(f"{names.get(c, c)} ({n})" for c, n in sorted(per.items())))
+
+
 def language_name(code: str | None, lang: str) -> str:
     if not code:
         return ""

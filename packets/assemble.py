@@ -47,6 +47,7 @@ from ._layout import (
     layout_letter,
     layout_separator,
     pdf_string,
+    redaction_statement,
     stamp_box,
 )
 from ._pdf import source_date_epoch
@@ -218,7 +219,8 @@ def _paginate(ctx: _Ctx, volume_of: list[int]) -> _Pagination:
         pg = _Pagination([], [], unit_start, doc_first, doc_last, total, n_vol)
         text = profile.cover_letter(ctx.lang, recipient=profile.organisation, sender_org=ctx.request.sender_org,
                                     date=ctx.request.date, document_count=len(ctx.units), page_count=total,
-                                    volume_count=n_vol)
+                                    volume_count=n_vol,
+                                    redactions=redaction_statement(ctx.request.redactions, ctx.lang))
         pg.cover = layout_letter(text, f, area)
         if index_n:
             pg.index = layout_index(ctx.profile, ctx.fonts, ctx.lang, _entries(ctx, pg, volume_of), area)

@@ -56,6 +56,7 @@ class PacketRequest:
     date: str
     lang: str | None = None
     redact: Callable[[Item, bytes], bytes] | None = None
+    redactions: dict | None = None  # what the redaction stage applied (its summary), for the cover letter
 
 
 @dataclass(frozen=True)

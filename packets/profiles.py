@@ -83,6 +83,7 @@ COVER_PLACEHOLDERS: tuple[str, ...] = (
     "document_count",
     "page_count",
     "volume_count",
+    "redactions",  # the sentence on what was redacted, made from the counts (empty if none were taken)
 )
 
 #: Placeholders a translator's declaration may use.
@@ -407,7 +408,7 @@ class Profile:
         without a value raises :class:`ProfileError`.
         """
         lang = self._lang(lang, "cover")
-        values = {"recipient": self.organisation, **fields}
+        values = {"recipient": self.organisation, "redactions": "", **fields}
         return _render(
             self.cover.get(lang) or "", values, COVER_PLACEHOLDERS,
             f"{self.source_name}: cover.{lang}",

@@ -187,3 +187,25 @@ def test_volumes_split_under_the_limit_and_numbering_continues(packet_world, tmp
         assert os.path.getsize(path) <= 250000
         seen += [int(n) for n in re.findall(r"(?:Page|Página) (\d+)", _text(path))]
     assert seen == list(range(1, len(seen) + 1))
+
+
+@pytest.mark.parametrize("world", ["local"], indirect=True)
+def test_the_cover_letter_claims_only_the_redactions_applied(packet_world, tmp_path):
+    """frontline-defenders promises names, places and contacts; with only a phone number found,
+    the letter says so and claims nothing else (it used to claim names and places were redacted)."""
+    w = packet_world
+    w.ok("consent", "grant", "MX-0001", "--recipient", "frontline-defenders", user="erin")
+    w.ok("packet", "build", "MX-0001", "--for", "frontline-defenders", "-o", str(tmp_path / "a.pdf"),
+         "--allow-incomplete", user="erin")
+    letter = " ".join(_text(tmp_path / "a.pdf").split("\f")[0].split())
+    assert re.search(r"What was redacted, by kind: contact details \(\d+\)\.", letter), letter
+    assert "names of other people" not in letter and "places" not in letter
+    p = w.run("redact", "term", "MX-0001", "--from-file", "-", "--category", "location", user="erin",
+              input=b"Ciudad Ficticia\n")
+    assert p.returncode == 0, p.stderr
+    w.ok("packet", "build", "MX-0001", "--for", "frontline-defenders", "-o", str(tmp_path / "b.pdf"),
+         "--allow-incomplete", user="erin")
+    letter = " ".join(_text(tmp_path / "b.pdf").split("\f")[0].split())
+    assert re.search(r"contact details \(\d+\), places \(\d+\)\.", letter), letter
+    [first, second] = json.loads(w.ok("packet", "history", "MX-0001", "--json", user="erin"))
+    assert second["redactions"]["categories"].get("location", 0) >= 1 and "location" not in first["redactions"]["categories"]

@@ -250,7 +250,7 @@ def test_no_placeholder_can_carry_a_secret() -> None:
     for name in everything:
         assert not any(word in name for word in ("case", "ref", "title", "person", "client"))
     assert COVER_PLACEHOLDERS == ("recipient", "sender_org", "date", "document_count",
-                                  "page_count", "volume_count")
+                                  "page_count", "volume_count", "redactions")
     assert P.FILE_NAME_PLACEHOLDERS == ("profile", "date", "volume")
 
 
@@ -457,7 +457,7 @@ def test_cover_unknown_placeholder(tmp_path: Path) -> None:
     data["cover"]["en"] = "Re: case {case_ref}"
     assert error_of(tmp_path, data) == (
         f"{F}: cover.en: unknown placeholder {{case_ref}}; use only {{recipient}},"
-        " {sender_org}, {date}, {document_count}, {page_count}, {volume_count}"
+        " {sender_org}, {date}, {document_count}, {page_count}, {volume_count}, {redactions}"
     )
 
 
@@ -475,7 +475,7 @@ def test_cover_placeholder_attribute_access_is_refused(tmp_path: Path) -> None:
     data["cover"]["en"] = "{recipient.__class__}"
     assert error_of(tmp_path, data) == (
         f"{F}: cover.en: unknown placeholder {{\"recipient.__class__\"}}; use only"
-        " {recipient}, {sender_org}, {date}, {document_count}, {page_count}, {volume_count}"
+        " {recipient}, {sender_org}, {date}, {document_count}, {page_count}, {volume_count}, {redactions}"
     )
 
 
@@ -879,7 +879,7 @@ def test_cover_letter_refuses_an_unknown_placeholder(tmp_path: Path) -> None:
         profile.cover_letter(sender_org="C", date="d", document_count=1, case_ref="TOR-1")
     assert str(info.value) == (
         f"{F}: cover.en: unknown placeholder {{case_ref}}; use only {{recipient}},"
-        " {sender_org}, {date}, {document_count}, {page_count}, {volume_count}"
+        " {sender_org}, {date}, {document_count}, {page_count}, {volume_count}, {redactions}"
     )
 
 
