@@ -407,3 +407,48 @@ def test_a_broken_build_exits_3_and_writes_nothing(redaction_world, tmp_path, mo
     assert e.value.exit_code == 3 and "quetzalina" not in str(e.value).lower() and "document" in str(e.value)
     assert list(out_dir.iterdir()) == []
     assert vault.find_case("MX-0001").packets == []
+
+
+def _qr_png(text: str) -> bytes:
+    """A photo-like PNG: a QR code (zxing-cpp writes it) on a page of white."""
+    import zxingcpp
+    from PIL import Image
+
+    code = zxingcpp.create_barcode(text, zxingcpp.BarcodeFormat.QRCode).to_image(scale=6)
+    view = memoryview(code)
+    qr = Image.frombytes("L", (view.shape[1], view.shape[0]), bytes(view))
+    page = Image.new("L", (900, 1200), 255)
+    page.paste(qr, (150, 200))
+    out = io.BytesIO()
+    page.save(out, "PNG")
+    return out.getvalue()
+
+
+@pytest.mark.parametrize("world", ["local"], indirect=True)
+def test_a_secret_in_a_qr_code_stops_the_build(redaction_world, tmp_path):
+    """No text extractor sees a QR code's contents; the final check decodes it and fails closed."""
+    w = redaction_world
+    card = tmp_path / "contact-card.png"
+    card.write_bytes(_qr_png(f"BEGIN:VCARD\nFN:{SECRET}\nTEL:+52 55 1234 5678\nEND:VCARD"))
+    w.ok("doc", "add", "MX-0001", str(card), "--type", "identity", user="bob")
+    out = tmp_path / "out"
+    out.mkdir()
+    p = w.run("packet", "build", "MX-0001", "--for", "irb-rpd-disclosure", "-o", str(out / "irb.pdf"),
+              "--allow-incomplete", user="erin")
+    assert p.returncode == 3, p.stderr
+    assert p.stderr.decode().count("\n") == 1 and SECRET.lower() not in p.stderr.decode().lower()
+    assert list(out.iterdir()) == []
+
+
+def test_the_check_reads_what_a_qr_code_in_an_image_says():
+    from packets.leakcheck import barcode_texts
+
+    pdf = pikepdf.new()
+    pdf.add_blank_page()
+    from PIL import Image
+
+    image = Image.open(io.BytesIO(_qr_png(f"case of {SECRET}"))).convert("L")
+    stream = pikepdf.Stream(pdf, image.tobytes(), Type=pikepdf.Name.XObject, Subtype=pikepdf.Name.Image,
+                            Width=image.width, Height=image.height, ColorSpace=pikepdf.Name.DeviceGray,
+                            BitsPerComponent=8)
+    assert barcode_texts(stream) == [f"case of {SECRET}"]
