@@ -107,7 +107,8 @@ def _numbers(v, case_id: str) -> list[int]:
 def store_segment(v, case_id: str, data: bytes, covers: int = 0) -> int:
     """Encrypt and sign segment bytes as the next free segment of a case; returns its number.
 
-    ``covers`` > 0 makes it a compaction of every segment numbered up to ``covers``.
+    ``covers`` > 0 makes it a compaction of every segment numbered up to ``covers``
+    (a compaction with nothing before it is a plain first segment).
     """
     require_role(v, "lawyer", "case-lead", doing="indexing documents")
     casekeys.require_member(v, case_id)
@@ -187,7 +188,7 @@ def compact(v, case_id: str) -> int:
     """Store the folded index as one compaction of every segment read; returns its number."""
     loaded = load_index(v, case_id)
     with loaded.index as index:
-        return store_segment(v, case_id, index.compact(), covers=max(loaded.last_seq, 1))
+        return store_segment(v, case_id, index.compact(), covers=loaded.last_seq)
 
 
 def reindex(v, case: Case, extract: Extractor) -> tuple[int, list[str]]:
@@ -203,7 +204,7 @@ def reindex(v, case: Case, extract: Extractor) -> tuple[int, list[str]]:
     docs = sorted(case.documents.values(), key=lambda d: d.id)
     with _segment_of(v, case, docs, extract) as seg:
         with CaseIndex.open([seg.to_bytes()]) as index:
-            store_segment(v, case.id, index.compact(), covers=max(covers, 1))
+            store_segment(v, case.id, index.compact(), covers=covers)
     return len(docs), problems
 
 
