@@ -235,3 +235,20 @@ def test_compaction_and_unsigned_segments(searched, monkeypatch):
     p = w.run("search", "--reindex", "MX-0001", user="bob")
     assert p.returncode == 3 and "1 search segment of case MX-0001 did not verify" in p.stderr.decode()
     assert _found(w, "quintanilla") == [(w.pdf, 2)]
+
+
+@pytest.mark.local_only("Tesseract once is enough; the cache it fills is the same on both backends")
+def test_a_scan_recognised_by_packet_plan_is_found_after_reindex(case_world, tmp_path):
+    """The real path: Tesseract recognises the scan in the keyless worker (packet plan --ocr), the case
+    keeps the result encrypted, and a rebuilt index holds its words."""
+    w = case_world
+    scan = tmp_path / "scan.png"
+    scan.write_bytes(scans.upright()[0])
+    doc = w.ok("doc", "add", "MX-0001", str(scan), "--type", "identity", "--title", "Form", user="bob").strip()
+    assert _found(w, "lanterns orchard") == []  # nothing recognised at doc add (Tesseract is slow)
+    w.ok("consent", "grant", "MX-0001", "--recipient", "unhcr-resettlement", "--doc", doc, user="erin")
+    p = w.run("packet", "plan", "MX-0001", "--for", "unhcr-resettlement", "--ocr", "--json", user="erin")
+    assert p.returncode == 0, p.stderr.decode()
+    w.ok("search", "--reindex", "MX-0001", user="bob")
+    assert _found(w, "lanterns orchard") == [(doc, 1)]
+    assert _found(w, _strip(scans.NAME).split()[0].upper()) == [(doc, 1)]
