@@ -16,14 +16,14 @@ from __future__ import annotations
 
 import dataclasses
 import pickle
-from typing import Callable
+from collections.abc import Callable
 
 from vault import worker
 
 from .model import Item, PacketRequest, Volume
 from .profiles import Profile
 
-__all__ = ["Produced", "produce", "count_pages", "review_pages", "extract_texts"]
+__all__ = ["Produced", "count_pages", "extract_texts", "produce", "review_pages"]
 
 
 @dataclasses.dataclass

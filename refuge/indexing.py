@@ -9,7 +9,7 @@ warning line that says how to rebuild the index.
 
 from __future__ import annotations
 
-from typing import Iterable
+from collections.abc import Iterable
 
 import click
 

@@ -194,7 +194,7 @@ def test_the_query_can_come_from_a_file_or_stdin(searched, tmp_path):
     q = tmp_path / "query.txt"
     q.write_text("Quintanilla Barragán\n", encoding="utf-8")
     assert _found(w, f"@{q}") == [(w.pdf, 2)]
-    p = w.run("search", "@-", "--json", user="bob", input="echeverria".encode())
+    p = w.run("search", "@-", "--json", user="bob", input=b"echeverria")
     assert p.returncode == 0 and [r["doc"] for r in json.loads(p.stdout)] == [w.txt]
 
 
@@ -204,13 +204,13 @@ def test_compaction_and_unsigned_segments(searched, monkeypatch):
     someone who may not hold case keys (the auditor) is skipped, and a rebuild says so (exit 3)."""
     from vault import age, searching
     from vault.events import canonical, now, sign_record
-    from vault.search import Segment
     from vault.identity import Home
+    from vault.search import Segment
 
     w = searched
     vault = w.open("bob")
     case = vault.find_case("MX-0001")
-    extract = lambda sources: [[(1, f"filler words for {s.doc_id}")] for s in sources]  # noqa: E731
+    extract = lambda sources: [[(1, f"filler words for {s.doc_id}")] for s in sources]
     start = max(searching._numbers(vault, case.id))
     while max(searching._numbers(vault, case.id)) < 2 * searching.COMPACT_EVERY + 1:
         searching.index_documents(vault, case, [w.txt], extract)

@@ -26,8 +26,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Callable, Iterable
 
 from . import age, casekeys
 from .cases import Case, Document, load_case
@@ -38,8 +38,20 @@ from .people import MEMBER_ROLES, require_role
 from .search import CaseIndex, Hit, Segment, search_many
 from .storage import ObjectExists
 
-__all__ = ["TextSource", "Found", "Results", "Loaded", "COMPACT_EVERY", "segment_key", "store_segment",
-           "load_index", "index_documents", "forget_documents", "reindex", "search"]
+__all__ = [
+    "COMPACT_EVERY",
+    "Found",
+    "Loaded",
+    "Results",
+    "TextSource",
+    "forget_documents",
+    "index_documents",
+    "load_index",
+    "reindex",
+    "search",
+    "segment_key",
+    "store_segment",
+]
 
 FORMAT = "refuge-search-segment-1"
 COMPACT_EVERY = 16  # a compaction after every 16th segment: readers fold at most about 16 segments
@@ -202,9 +214,8 @@ def reindex(v, case: Case, extract: Extractor) -> tuple[int, list[str]]:
     covers = (_numbers(v, case.id) or [0])[-1]
     problems = _check_all(v, case.id)
     docs = sorted(case.documents.values(), key=lambda d: d.id)
-    with _segment_of(v, case, docs, extract) as seg:
-        with CaseIndex.open([seg.to_bytes()]) as index:
-            store_segment(v, case.id, index.compact(), covers=covers)
+    with _segment_of(v, case, docs, extract) as seg, CaseIndex.open([seg.to_bytes()]) as index:
+        store_segment(v, case.id, index.compact(), covers=covers)
     return len(docs), problems
 
 
