@@ -252,3 +252,20 @@ def test_a_scan_recognised_by_packet_plan_is_found_after_reindex(case_world, tmp
     w.ok("search", "--reindex", "MX-0001", user="bob")
     assert _found(w, "lanterns orchard") == [(doc, 1)]
     assert _found(w, _strip(scans.NAME).split()[0].upper()) == [(doc, 1)]
+
+
+def test_concurrent_writers_never_lose_a_segment(searched, monkeypatch):
+    """Two writers that both saw the same last number: the second one's put fails create-only and it
+    takes the next number; both batches are in the index."""
+    from vault import searching
+
+    w = searched
+    vault = w.open("bob")
+    case = vault.find_case("MX-0001")
+    seen = searching._numbers(vault, case.id)
+    with monkeypatch.context() as m:
+        m.setattr(searching, "_numbers", lambda v, case_id: list(seen))  # both writers list before either writes
+        a = searching.index_documents(vault, case, [w.txt], lambda s: [[(1, "first writer alborada")]])
+        b = searching.index_documents(vault, case, [w.pdf], lambda s: [[(1, "second writer madrugada")]])
+    assert b == a + 1 == seen[-1] + 2
+    assert _found(w, "alborada") == [(w.txt, 1)] and _found(w, "madrugada") == [(w.pdf, 1)]
