@@ -269,3 +269,10 @@ def test_concurrent_writers_never_lose_a_segment(searched, monkeypatch):
         b = searching.index_documents(vault, case, [w.pdf], lambda s: [[(1, "second writer madrugada")]])
     assert b == a + 1 == seen[-1] + 2
     assert _found(w, "alborada") == [(w.txt, 1)] and _found(w, "madrugada") == [(w.pdf, 1)]
+
+
+def test_a_photo_not_recognised_yet_is_found_by_its_title(case_world, tmp_path):
+    w = case_world
+    photo = w.ok("doc", "add", "MX-0001", str(_png(tmp_path / "p.png")), "--type", "photo", "--title",
+                 "Fotografía del muelle", user="bob").strip()
+    assert [(r["doc"], r["page"]) for r in _search(w, "fotografia muelle")] == [(photo, None)]

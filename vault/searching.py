@@ -163,6 +163,13 @@ def _fields(doc: Document) -> dict:
 
 def _segment_of(v, case: Case, docs: list[Document], extract: Extractor) -> Segment:
     seg = Segment()
+    recognised = {entry.get("doc") for entry in case.ocr.values()}
+    # an image nobody recognised yet has no text to read: no decryption, no worker, only its title
+    textless = [d for d in docs if (d.mime or "").startswith("image/") and d.id not in recognised]
+    for doc in textless:
+        seg.add(doc.id, doc.version, 0, "", _fields(doc))
+    skip = {d.id for d in textless}
+    docs = [d for d in docs if d.id not in skip]
     for batch in _sources(v, case, docs):
         for source, pages in zip(batch, extract(batch)):
             doc = case.documents[source.doc_id]
