@@ -276,3 +276,21 @@ def test_a_photo_not_recognised_yet_is_found_by_its_title(case_world, tmp_path):
     photo = w.ok("doc", "add", "MX-0001", str(_png(tmp_path / "p.png")), "--type", "photo", "--title",
                  "Fotografía del muelle", user="bob").strip()
     assert [(r["doc"], r["page"]) for r in _search(w, "fotografia muelle")] == [(photo, None)]
+
+
+@pytest.mark.local_only("an in-process check of the warning")
+def test_a_failed_index_update_warns_in_one_line_and_keeps_the_document(searched, monkeypatch, capsys):
+    from refuge import indexing
+    from vault.worker import WorkerFailed
+
+    def broken(sources):
+        raise WorkerFailed("the worker handling the documents being indexed answered malformed data")
+
+    monkeypatch.setattr(indexing, "extract", broken)
+    vault = searched.open("bob")
+    case = vault.find_case("MX-0001")
+    assert indexing.update(vault, case, [searched.pdf], "MX-0001") is False
+    err = capsys.readouterr().err
+    assert err == ("refuge: warning: search will miss this document (the worker handling the documents being indexed "
+                   "answered malformed data); rebuild the index with refuge search --reindex MX-0001\n")
+    assert searched.pdf in vault.find_case("MX-0001").documents
