@@ -10,6 +10,7 @@ from vault.core import DOC_TYPES, Vault
 from vault.errors import InvalidInput
 from vault.storage import write_atomically
 
+from .. import indexing
 from .._context import (
     SECRET_HELP,
     SECRET_TEXT,
@@ -64,6 +65,8 @@ def doc_add(c: Context, ref, files, doc_type, tags, person, lang, title, transla
     else:
         for d in added:
             click.echo(d.id)
+    sys.stdout.flush()
+    indexing.update(vault, found, [d.id for d in added], ref)  # a failure warns; the documents stay added
     for r in failed:
         show(describe(r.error))
     if failed:
@@ -116,8 +119,9 @@ def doc_tag(c: Context, doc_id: str, add, remove) -> None:
     """Add or remove tags."""
     vault = c.vault()
     with vault.audited("doc.tag") as targets:
-        find_document(vault, doc_id, targets)
+        found_case, _ = find_document(vault, doc_id, targets)
         found = vault.tag(doc_id, add, remove)
+    indexing.update(vault, found_case, [found.id])
     click.echo(f"{found.id}: {', '.join(found.tags) or '(no tags)'}")
 
 

@@ -1,0 +1,53 @@
+"""Keeping each case's search index up to date, for every application (the CLI, the web desk).
+
+The vault layer (vault/searching.py) stores and reads the encrypted segments;
+the text of documents comes from packets' keyless worker
+(packets._isolated.extract_texts). The document is the truth: a failure to
+index never fails or undoes the change that asked for it, it becomes one
+warning line that says how to rebuild the index.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import click
+
+from vault import searching
+from vault.cases import Case
+from vault.errors import RefugeError
+
+from .errors import describe
+
+
+def extract(sources: list[searching.TextSource]) -> list[list[tuple[int, str]]]:
+    """Text of documents per page, read in the keyless worker (packets)."""
+    from packets._isolated import extract_texts
+
+    return extract_texts(sources)
+
+
+def warn(message: str) -> None:
+    """One warning line on stderr."""
+    click.echo("refuge: warning: " + " ".join(message.split()), err=True)
+
+
+def update(vault, case: Case, doc_ids: Iterable[str], ref: str | None = None) -> bool:
+    """Index the latest version of documents of a case; on failure, warn (never raise) and return False."""
+    doc_ids = list(doc_ids)
+    if not doc_ids:
+        return True
+    try:
+        searching.index_documents(vault, case, doc_ids, extract)
+    except Exception as e:  # noqa: BLE001  the document is the truth: its index may lag, never fail it
+        n = len(doc_ids)
+        why = describe(e) if isinstance(e, RefugeError) else f"internal error ({type(e).__name__})"
+        warn(f"search will miss {'this document' if n == 1 else f'these {n} documents'} ({why}); "
+             f"rebuild the index with refuge search --reindex {ref or case.id}")
+        return False
+    return True
+
+
+def reindex(vault, case: Case) -> tuple[int, list[str]]:
+    """Rebuild a case's index from its documents; returns (documents indexed, segments skipped)."""
+    return searching.reindex(vault, case, extract)

@@ -1,0 +1,369 @@
+"""The search index of each case, kept in the vault: encrypted segments, signed by their authors.
+
+    cases/<case>/search/<seq>       a segment of the case's index (vault/search.py), or a
+                                    compaction of the segments before it; age-encrypted to the
+                                    case's current key version, signed by its author
+
+A segment is one writer's batch of changes (pages of documents added or
+edited, documents removed): the writer takes the next free number, create-only,
+and tries the next one when another writer took it, as events do, so no
+writer loses an entry. Every :data:`COMPACT_EVERY`-th segment, its writer also
+stores a *compaction*: the whole index folded into one segment, numbered like
+any other, that names the highest number it covers. Readers fold the
+compaction that covers most and only the segments numbered after what it
+covers; older objects are never deleted in the same step (a reader may be
+folding them at that moment). A rebuild from the documents is a compaction too.
+
+The plaintext of a segment object is one line of signed JSON (the header: its
+case, number, what it covers and the SHA-256 of the segment), then the
+segment's SQLite bytes. Readers accept a segment only if its header is signed
+by an enrolled lawyer or case lead and names this case and this number; others
+are skipped and reported. The index is decrypted in memory and never written
+anywhere else. Functions take the opened vault as ``v``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+from . import age, casekeys
+from .cases import Case, Document, load_case
+from .documents import document_bytes
+from .errors import InvalidInput, NotFound, VerificationFailed
+from .events import canonical, now, sign_record, verify_record
+from .people import MEMBER_ROLES, require_role
+from .search import CaseIndex, Hit, Segment, search_many
+from .storage import ObjectExists
+
+__all__ = [
+    "COMPACT_EVERY",
+    "Found",
+    "Loaded",
+    "Results",
+    "TextSource",
+    "forget_documents",
+    "index_documents",
+    "load_index",
+    "reindex",
+    "search",
+    "segment_key",
+    "store_segment",
+]
+
+FORMAT = "refuge-search-segment-1"
+COMPACT_EVERY = 16  # a compaction after every 16th segment: readers fold at most about 16 segments
+_BATCH_BYTES = 64 * 1024**2  # decrypted bytes sent to one text-extraction worker
+
+
+@dataclass
+class TextSource:
+    """One document's latest version as text extraction needs it (decrypted, in memory only)."""
+
+    doc_id: str
+    version: int
+    mime: str
+    data: bytes = field(repr=False)
+    ocr: dict = field(default_factory=dict, repr=False)  # page index -> recognised words (OCR cache)
+
+
+# ``extract(sources)`` -> per source, [(page, text)]: packets' keyless worker, given by the application.
+Extractor = Callable[[list[TextSource]], list[list[tuple[int, str]]]]
+
+
+@dataclass
+class Loaded:
+    """A case's folded index, the segment numbers read, and what was skipped and why."""
+
+    index: CaseIndex
+    last_seq: int
+    folded: int
+    problems: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Found:
+    """One search result: a document of a case at its best page."""
+
+    case: Case
+    doc: Document
+    page: int
+    snippet: str
+    score: float
+
+
+@dataclass
+class Results:
+    """What a search found, which cases it searched, and what it could not rely on."""
+
+    found: list[Found]
+    cases: list[str]
+    unindexed: dict[str, int] = field(default_factory=dict)  # case id -> documents the index lacks
+    problems: list[str] = field(default_factory=list)
+
+
+def segment_key(case_id: str, seq: int) -> str:
+    """The object name of segment ``seq`` of a case's index."""
+    return f"cases/{case_id}/search/{seq:08d}"
+
+
+def _numbers(v, case_id: str) -> list[int]:
+    return sorted(int(n) for n in v.backend.children(f"cases/{case_id}/search/") if n.isdigit() and len(n) == 8)
+
+
+# --- writing ---------------------------------------------------------------------------------
+
+
+def store_segment(v, case_id: str, data: bytes, covers: int = 0) -> int:
+    """Encrypt and sign segment bytes as the next free segment of a case; returns its number.
+
+    ``covers`` > 0 makes it a compaction of every segment numbered up to ``covers``
+    (a compaction with nothing before it is a plain first segment).
+    """
+    require_role(v, "lawyer", "case-lead", doing="indexing documents")
+    casekeys.require_member(v, case_id)
+    _, recipient = casekeys.current_recipient(v, case_id)
+    digest = hashlib.sha256(data).hexdigest()
+    seq = (_numbers(v, case_id) or [0])[-1] + 1
+    for _ in range(1000):
+        header = sign_record(v.me, {"format": FORMAT, "case": case_id, "seq": seq, "covers": covers,
+                                    "sha256": digest, "time": now()})
+        try:
+            v.backend.put(segment_key(case_id, seq), age.encrypt_bytes([recipient], canonical(header) + b"\n" + data))
+        except ObjectExists:
+            seq += 1
+            continue
+        return seq
+    raise VerificationFailed("could not store a search segment after 1000 attempts; is another writer looping?")
+
+
+def _sources(v, case: Case, docs: list[Document]) -> Iterable[list[TextSource]]:
+    """The documents decrypted in batches of about _BATCH_BYTES, with their OCR cache pages."""
+    wanted = {d.id for d in docs}
+    last_key = {entry["doc"]: key for key, entry in case.ocr.items() if entry.get("doc") in wanted}
+    recognised = v.ocr_results(case) if last_key else {}
+    batch, size = [], 0
+    for doc in docs:
+        data = document_bytes(v, doc)
+        batch.append(TextSource(doc.id, doc.version, doc.mime, data, recognised.get(last_key.get(doc.id), {})))
+        size += len(data)
+        if size >= _BATCH_BYTES:
+            yield batch
+            batch, size = [], 0
+    if batch:
+        yield batch
+
+
+def _fields(doc: Document) -> dict:
+    return {"title": doc.title, "type": doc.type, "tags": list(doc.tags), "person": doc.person or "",
+            "lang": doc.lang or ""}
+
+
+def _segment_of(v, case: Case, docs: list[Document], extract: Extractor) -> Segment:
+    seg = Segment()
+    recognised = {entry.get("doc") for entry in case.ocr.values()}
+    # an image nobody recognised yet has no text to read: no decryption, no worker, only its title
+    textless = [d for d in docs if (d.mime or "").startswith("image/") and d.id not in recognised]
+    for doc in textless:
+        seg.add(doc.id, doc.version, 0, "", _fields(doc))
+    skip = {d.id for d in textless}
+    docs = [d for d in docs if d.id not in skip]
+    for batch in _sources(v, case, docs):
+        for source, pages in zip(batch, extract(batch)):
+            doc = case.documents[source.doc_id]
+            for page, text in pages:
+                seg.add(doc.id, doc.version, page, text, _fields(doc))
+            if not pages:  # no text at all (a photo not recognised yet): its title still matches
+                seg.add(doc.id, doc.version, 0, "", _fields(doc))
+    return seg
+
+
+def index_documents(v, case: Case, doc_ids: Iterable[str], extract: Extractor) -> int:
+    """Index the latest version of some documents of a case in one new segment; returns its number.
+
+    Every :data:`COMPACT_EVERY`-th segment is followed by a compaction.
+    """
+    docs = [case.documents[d] for d in dict.fromkeys(doc_ids) if d in case.documents]
+    if not docs:
+        raise InvalidInput("no documents to index")
+    with _segment_of(v, case, docs, extract) as seg:
+        seq = store_segment(v, case.id, seg.to_bytes())
+    if seq % COMPACT_EVERY == 0:
+        compact(v, case.id)
+    return seq
+
+
+def forget_documents(v, case_id: str, doc_ids: Iterable[str]) -> int:
+    """Record in a new segment that documents left the case (removed, or moved away)."""
+    with Segment() as seg:
+        for d in doc_ids:
+            seg.remove(d)
+        return store_segment(v, case_id, seg.to_bytes())
+
+
+def compact(v, case_id: str) -> int:
+    """Store the folded index as one compaction of every segment read; returns its number."""
+    loaded = load_index(v, case_id)
+    with loaded.index as index:
+        return store_segment(v, case_id, index.compact(), covers=loaded.last_seq)
+
+
+def reindex(v, case: Case, extract: Extractor) -> tuple[int, list[str]]:
+    """Rebuild a case's index from its documents as one compaction; returns (documents, problems).
+
+    ``problems`` lists the segments that were skipped because they do not
+    verify (their content is not in the rebuilt index, which needs none of them).
+    """
+    require_role(v, "lawyer", "case-lead", doing="indexing documents")
+    casekeys.require_member(v, case.id)
+    covers = (_numbers(v, case.id) or [0])[-1]
+    problems = _check_all(v, case.id)
+    docs = sorted(case.documents.values(), key=lambda d: d.id)
+    with _segment_of(v, case, docs, extract) as seg, CaseIndex.open([seg.to_bytes()]) as index:
+        store_segment(v, case.id, index.compact(), covers=covers)
+    return len(docs), problems
+
+
+# --- reading ---------------------------------------------------------------------------------
+
+
+def _read(v, case_id: str, seq: int, identities) -> tuple[dict, bytes]:
+    """A segment's verified header and its SQLite bytes (VerificationFailed when it does not verify)."""
+    where = f"search segment {seq} of case {case_id}"
+    with v.backend.get(segment_key(case_id, seq)) as f:
+        blob = f.read()
+    try:
+        plain = age.decrypt_bytes(list(identities), blob)
+    except age.AgeError:
+        raise VerificationFailed(f"{where} does not decrypt: it was damaged or altered") from None
+    line, _, data = plain.partition(b"\n")
+    try:
+        header = json.loads(line)
+    except (ValueError, RecursionError):
+        header = None
+    if not isinstance(header, dict):
+        raise VerificationFailed(f"{where} is malformed")
+    signer = v.directory.users.get(header.get("author", "")) if isinstance(header.get("author"), str) else None
+    if signer is None or signer.role not in MEMBER_ROLES or not verify_record(header, signer.public.sign_pub):
+        raise VerificationFailed(f"{where} is not signed by an enrolled lawyer or case lead")
+    covers = header.get("covers")
+    if (header.get("format") != FORMAT or header.get("case") != case_id or header.get("seq") != seq
+            or not isinstance(covers, int) or isinstance(covers, bool) or not 0 <= covers < seq
+            or header.get("sha256") != hashlib.sha256(data).hexdigest()):
+        raise VerificationFailed(f"{where} is out of place or altered")
+    return header, data
+
+
+def load_index(v, case_id: str) -> Loaded:
+    """A case's index, folded in memory from its newest compaction and the segments after it.
+
+    Segments are read from the newest down until the compaction that covers
+    most is reached; one that does not verify is skipped and named in
+    ``problems``. NotPermitted, before anything is decrypted, for a non-member.
+    """
+    identities = casekeys.require_member(v, case_id).values()
+    numbers = _numbers(v, case_id)
+    read: dict[int, tuple[int, bytes]] = {}  # seq -> (covers, data)
+    problems: list[str] = []
+    best = 0  # the seq of the compaction that covers most, or 0
+    for seq in reversed(numbers):
+        if best and seq <= read[best][0]:
+            break
+        try:
+            header, data = _read(v, case_id, seq, identities)
+        except (VerificationFailed, NotFound) as e:
+            problems.append(str(e))
+            continue
+        read[seq] = (header["covers"], data)
+        if header["covers"] and (not best or header["covers"] > read[best][0]):
+            best = seq
+    floor = read[best][0] if best else 0
+    order = ([best] if best else []) + [s for s in sorted(read) if s > floor and s != best and not read[s][0]]
+    try:
+        index = CaseIndex.open(read[s][1] for s in order)
+    except InvalidInput:  # signed by a member, yet not a segment: a buggy or hostile writer
+        problems.append(f"a search segment of case {case_id} is damaged")
+        index = CaseIndex.open(read[s][1] for s in order if _opens(read[s][1]))
+    return Loaded(index, numbers[-1] if numbers else 0, len(order), problems)
+
+
+def _opens(data: bytes) -> bool:
+    try:
+        Segment.from_bytes(data).close()
+    except InvalidInput:
+        return False
+    return True
+
+
+def _check_all(v, case_id: str) -> list[str]:
+    """Every segment of a case that does not verify (for a rebuild, which reads them all)."""
+    identities = casekeys.require_member(v, case_id).values()
+    problems = []
+    for seq in _numbers(v, case_id):
+        try:
+            _, data = _read(v, case_id, seq, identities)
+        except (VerificationFailed, NotFound) as e:
+            problems.append(str(e))
+            continue
+        if not _opens(data):
+            problems.append(f"search segment {seq} of case {case_id} is damaged")
+    return problems
+
+
+def _live_version(index: CaseIndex, doc_id: str) -> int | None:
+    doc = index._docs.get(doc_id)  # same package: the folded version of a document
+    return None if doc is None or doc.removed else doc.version
+
+
+def search(v, query: str, case_ids: Iterable[str] | None = None, *, types: list[str] | None = None,
+           tags: list[str] | None = None, person: str | None = None, limit: int = 20,
+           marks: tuple[str, str] = ("[", "]")) -> Results:
+    """Search the cases I am a member of (or ``case_ids``), best first, checked against each case's state.
+
+    A hit on a document no longer in its case, or at a version that is not its
+    latest, is dropped; filters are checked again against the case's state.
+    ``unindexed`` counts, per case, the documents whose latest version the
+    index lacks (an index update that failed, or segments deleted).
+    """
+    require_role(v, "lawyer", "case-lead", doing="searching documents")
+    if not isinstance(limit, int) or isinstance(limit, bool) or limit < 1:
+        raise InvalidInput("search limit must be a positive number")
+    from .search import parse_query
+
+    parse_query(query)  # a query with no words fails before anything is decrypted
+    scope = [load_case(v, c) for c in case_ids] if case_ids is not None else v.cases()
+    indexes, problems, unindexed = {}, [], {}
+    try:
+        for case in scope:
+            loaded = load_index(v, case.id)
+            indexes[case.id] = loaded.index
+            problems += loaded.problems
+            missing = sum(1 for d in case.documents.values() if _live_version(loaded.index, d.id) != d.version)
+            if missing:
+                unindexed[case.id] = missing
+        hits = search_many(indexes, query, types=types, tags=tags, person=person, limit=limit * 2 + 10, marks=marks)
+    finally:
+        for index in indexes.values():
+            index.close()
+    by_id = {c.id: c for c in scope}
+    found = [f for f in (_check(by_id[h.case], h, types, tags, person) for h in hits) if f is not None]
+    return Results(found[:limit], [c.id for c in scope], unindexed, problems)
+
+
+def _check(case: Case, hit: Hit, types, tags, person) -> Found | None:
+    """The hit as a result, if its document is still in the case at that version and matches the filters."""
+    from .search import fold
+
+    doc = case.documents.get(hit.doc_id)
+    if doc is None or doc.version != hit.version:
+        return None
+    if types and doc.type not in types:
+        return None
+    if tags and not {fold(t) for t in tags} <= {fold(t) for t in doc.tags}:
+        return None
+    if person and fold(person) not in fold(doc.person or ""):
+        return None
+    return Found(case, doc, hit.page, hit.snippet, hit.score)
+
