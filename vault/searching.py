@@ -55,6 +55,8 @@ __all__ = [
 
 FORMAT = "refuge-search-segment-1"
 COMPACT_EVERY = 16  # a compaction after every 16th segment: readers fold at most about 16 segments
+#: Documents larger than this are indexed by their title and fields only (see _segment_of).
+MAX_TEXT_BYTES = 32 * 1024 * 1024
 _BATCH_BYTES = 64 * 1024**2  # decrypted bytes sent to one text-extraction worker
 
 
@@ -164,8 +166,11 @@ def _fields(doc: Document) -> dict:
 def _segment_of(v, case: Case, docs: list[Document], extract: Extractor) -> Segment:
     seg = Segment()
     recognised = {entry.get("doc") for entry in case.ocr.values()}
-    # an image nobody recognised yet has no text to read: no decryption, no worker, only its title
-    textless = [d for d in docs if (d.mime or "").startswith("image/") and d.id not in recognised]
+    # an image nobody recognised yet has no text to read: no decryption, no worker, only its title;
+    # nor is a document past MAX_TEXT_BYTES read (its title matches): decrypting it whole to index
+    # it would hold it in memory, and adding it must stay within its bounded memory
+    textless = [d for d in docs if ((d.mime or "").startswith("image/") and d.id not in recognised)
+                or d.size > MAX_TEXT_BYTES]
     for doc in textless:
         seg.add(doc.id, doc.version, 0, "", _fields(doc))
     skip = {d.id for d in textless}
