@@ -39,7 +39,7 @@ from pikepdf import Name
 
 from vault.errors import VerificationFailed
 
-from . import _pdf
+from . import _barcodes, _pdf
 from .detectors import Needle, fold_text
 
 __all__ = ["Finding", "check_pdf", "page_texts_pdfium", "page_texts_pdfminer", "scan_objects",
@@ -290,34 +290,11 @@ def object_texts(obj, content: bool = False) -> Iterator[tuple[str, bool]]:
         yield from _stream_texts(obj, content)
 
 
-# Barcodes are read from images whose sides are within these bounds: below, no code fits;
-# above (a 600 dpi A3 scan is 70 Mpx), decoding costs seconds and such images are refused
-# at intake's own pixel limit anyway.
-_BARCODE_MIN_SIDE, _BARCODE_MAX_PIXELS = 21, 40_000_000
-
-
-def barcode_texts(stream: pikepdf.Stream) -> list[str]:
-    """What the QR codes and barcodes drawn in an image say (zxing-cpp): a passport's or a
-    contact card's code carries names and numbers that no text extractor sees."""
-    import zxingcpp
-
-    try:
-        width, height = int(stream.get(Name.Width, 0)), int(stream.get(Name.Height, 0))
-        if min(width, height) < _BARCODE_MIN_SIDE or width * height > _BARCODE_MAX_PIXELS:
-            return []
-        image = pikepdf.PdfImage(stream).as_pil_image()
-        if image.mode not in ("L", "RGB"):
-            image = image.convert("RGB")
-        return [r.text for r in zxingcpp.read_barcodes(image) if r.text]
-    except Exception:  # an image pikepdf or zxing cannot decode has no code to read
-        return []
-
-
 def _stream_texts(stream: pikepdf.Stream, content: bool) -> Iterator[tuple[str, bool]]:
     filters = _pdf.filters(stream)
     is_image = stream.get(Name.Subtype) == Name.Image
     if is_image:
-        for text in barcode_texts(stream):
+        for text in _barcodes.texts(stream):
             yield text, False
     if filters and filters[-1] in ("/DCTDecode", "/DCT"):
         try:

@@ -8,12 +8,12 @@ import json
 import subprocess
 import unicodedata
 
+import canaries
 import pikepdf
 import pytest
-
-import canaries
 from canaries import SECRET
 from conftest import require_tool
+
 from packets.detectors import Needle
 from packets.model import Item
 from vault.errors import VerificationFailed
@@ -275,8 +275,8 @@ def test_the_check_sees_every_canary_in_an_unredacted_file(name):
 
 
 def test_each_extractor_finds_what_it_should():
-    from packets.leakcheck import page_texts_pdfium, page_texts_pdfminer, scan_objects
     from packets.detectors import fold_text
+    from packets.leakcheck import page_texts_pdfium, page_texts_pdfminer, scan_objects
 
     n = Needle("r1", "always", "term", SECRET)
     for canary in (canaries.kerned(), canaries.two_lines(), canaries.truetype_accents(), canaries.form_xobject()):
@@ -441,7 +441,7 @@ def test_a_secret_in_a_qr_code_stops_the_build(redaction_world, tmp_path):
 
 
 def test_the_check_reads_what_a_qr_code_in_an_image_says():
-    from packets.leakcheck import barcode_texts
+    from packets._barcodes import texts as barcode_texts
 
     pdf = pikepdf.new()
     pdf.add_blank_page()
