@@ -73,7 +73,7 @@ class Vault:
         self.user = people.load_directory(self)
         self.audit_log = AuditLog(backend, seal_key(str(self._dir_identity)))
         self._cases: dict[str, Case] = {}
-        self._checked_versions: dict[str, set[int]] = {}
+        self._checked_versions: dict[str, dict[int, dict]] = {}  # key-version markers read (casekeys.read_marker)
         self._case_ids: dict[str, dict[int, age.X25519Identity]] = {}
         self._kms = None  # the KMS escrow, made on first use (casekeys.escrow)
 
