@@ -14,6 +14,7 @@ the opened vault as ``v``.
 
 from __future__ import annotations
 
+import hmac
 import json
 from typing import Iterable
 
@@ -141,6 +142,31 @@ def store_bytes(v, case_id: str, data: bytes) -> tuple[str, int]:
         with age.Encryptor([recipient], dst) as enc:
             enc.write(data)
     return blob, version
+
+
+def rewrap_blob(v, case_id: str, blob: str, identities, recipient) -> str:
+    """Copy a blob as a new blob whose age header wraps the same file key to ``recipient``; returns its id.
+
+    Only the header changes (the file key is unwrapped with ``identities``, the
+    header MAC recomputed); the payload is copied byte for byte, never decrypted.
+    The old blob is deleted once the new one is stored.
+    """
+    from . import _age_format as fmt, _age_keys as keys
+
+    new = random_id(15)
+    with v.backend.get(f"cases/{case_id}/blobs/{blob}") as src:
+        source = fmt.Source(src)
+        header = fmt.parse_header(source)
+        file_key = keys.unwrap(list(identities), header.stanzas)
+        if not hmac.compare_digest(keys._mac(file_key, header.mac_input), header.mac):
+            raise VerificationFailed(f"blob {blob} of case {case_id} has an altered header")
+        mac_input = fmt.header_mac_input(recipient.wrap(file_key))
+        with v.backend.writer(f"cases/{case_id}/blobs/{new}") as dst:
+            dst.write(fmt.header_bytes(mac_input, keys._mac(file_key, mac_input)))
+            while chunk := source.read_exact(1 << 20):
+                dst.write(chunk)
+    v.backend.delete(f"cases/{case_id}/blobs/{blob}")
+    return new
 
 
 def _wrap(identity: age.X25519Identity, user) -> bytes:

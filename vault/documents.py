@@ -121,7 +121,21 @@ def _add_one(v, case, path, label, type, tags, person, lang, title, translation_
         meta.update(translator=translator, dialect=dialect)
     data = {"id": doc_id, "version": number, "blob": blob, "key_version": version, "filename": filename,
             "size": size, "sha256": digest, "mime": found.mime, "flags": list(found.flags), **meta}
-    append_case(v, case, "doc.added", data)
+
+    def rewrap(new_version: int) -> dict:
+        # A member was revoked during the upload: never commit under the old version. The blob's
+        # header is rewritten to wrap the same file key to the new version; the payload is copied.
+        identities = casekeys.case_identities(v, case.id)
+        data["blob"] = casekeys.rewrap_blob(v, case.id, data["blob"], identities.values(),
+                                            identities[new_version].recipient)
+        data["key_version"] = new_version
+        return data
+
+    try:
+        append_case(v, case, "doc.added", data, key_version=version, rewrap=rewrap)
+    except BaseException:
+        v.backend.delete(f"cases/{case.id}/blobs/{data['blob']}")  # never committed: leave no trace
+        raise
     return case.documents[doc_id]
 
 
@@ -220,12 +234,18 @@ def record_packet(v, case: Case, volumes: list[bytes], record: dict) -> dict:
     require_open(v, case.id)
     before_write(v, case)
     stored = []
-    for n, data in enumerate(volumes, 1):
-        blob, version = casekeys.store_bytes(v, case.id, data)
-        stored.append({"volume": n, "blob": blob, "key_version": version, "size": len(data),
-                       "sha256": hashlib.sha256(data).hexdigest()})
-    packet_id = f"{case.id}-p{random_id(5)}"
-    append_case(v, case, "packet.built", dict(record, id=packet_id, volumes=stored))
+    try:
+        for n, data in enumerate(volumes, 1):
+            blob, version = casekeys.store_bytes(v, case.id, data)
+            stored.append({"volume": n, "blob": blob, "key_version": version, "size": len(data),
+                           "sha256": hashlib.sha256(data).hexdigest()})
+        packet_id = f"{case.id}-p{random_id(5)}"
+        append_case(v, case, "packet.built", dict(record, id=packet_id, volumes=stored),
+                    key_version=stored[0]["key_version"] if stored else None)
+    except BaseException:
+        for entry in stored:  # never committed (e.g. a revocation meanwhile): leave no trace
+            v.backend.delete(f"cases/{case.id}/blobs/{entry['blob']}")
+        raise
     return case.packets[-1]
 
 
@@ -345,5 +365,10 @@ def save_ocr(v, case: Case, results: dict[str, dict], docs: dict[str, str]) -> N
     for key, pages in results.items():
         if key in case.ocr:
             continue
-        blob, _ = casekeys.store_bytes(v, case.id, canonical(pages))
-        append_case(v, case, "ocr.cached", {"key": key, "doc": docs.get(key, ""), "blob": blob})
+        blob, version = casekeys.store_bytes(v, case.id, canonical(pages))
+        try:
+            append_case(v, case, "ocr.cached", {"key": key, "doc": docs.get(key, ""), "blob": blob},
+                        key_version=version)
+        except BaseException:
+            v.backend.delete(f"cases/{case.id}/blobs/{blob}")
+            raise

@@ -139,7 +139,7 @@ class Directory:
         before = self.members.get(case)
         author = self.users[event.author]
         if authority_checked():
-            for m in members:
+            for m in set(members) - set(before or ()):  # those already members may since have been removed
                 u = self.acting(m, event.seq)
                 if u is None or u.role not in MEMBER_ROLES:
                     self._refuse(event, f"{self.name(m)} cannot be a member of a case")
