@@ -527,6 +527,7 @@ def export_key(v, case: Case) -> str:
     identities = casekeys.require_member(v, case.id)
     lines = ["# refuge case key (every key version); keep it as safe as the documents"]
     lines += [f"# version {n}\n{identity}" for n, identity in sorted(identities.items())]
+    v.audit_log.before_plaintext()
     return "\n".join(lines) + "\n"
 
 

@@ -196,6 +196,7 @@ def read_document(v, doc: Document, dst: BinaryIO, version: int | None = None) -
     if entry is None:
         raise NotFound(f"document {doc.id} has no version {version}; it has {len(doc.versions)}")
     sha = hashlib.sha256()
+    v.audit_log.before_plaintext()  # a read is recorded before any plaintext leaves
     with v.backend.get(f"cases/{doc.case_id}/blobs/{entry['blob']}") as src:
         try:
             with age.Decryptor(list(identities.values()), src) as dec:
@@ -274,6 +275,7 @@ def packet_bytes(v, case: Case, packet: dict, volume: int = 1) -> bytes:
             raise VerificationFailed(f"packet {packet['id']} does not decrypt: it was altered") from None
     if hashlib.sha256(data).hexdigest() != entry["sha256"]:
         raise VerificationFailed(f"packet {packet['id']} does not match its recorded SHA-256")
+    v.audit_log.before_plaintext()
     return data
 
 
