@@ -116,6 +116,8 @@ class Vault:
         """
         backend = open_backend(location, home=home, **backend_options)
         _check_empty(backend, location)
+        if hasattr(backend, "check_create_only"):
+            backend.check_create_only()  # S3: a server that ignores If-None-Match is refused before anything is written
         dir_identity = age.X25519Identity.generate()
         settings = {
             "format": FORMAT, "version": FORMAT_VERSION, "vault_id": random_id(10),
