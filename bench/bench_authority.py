@@ -23,7 +23,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import CACHE, BenchError, Result, best, cli_env, make_vault, measure, open_as, refuge_bin, settle  # noqa: E402
+from common import CACHE, BenchError, Result, best, cli_env, make_vault, measure, open_as, refuge_bin, settle
 
 TARGET = 1.3
 REF = "BENCH-AUTH"

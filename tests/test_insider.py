@@ -19,7 +19,7 @@ from urllib.parse import urlparse
 
 import pytest
 
-from conftest import PASSPHRASE, passphrase_file
+from conftest import PASSPHRASE
 from vault import age, documents
 from vault.errors import VerificationFailed
 from vault.events import EventLog, canonical, now, sign_record
@@ -51,7 +51,7 @@ def _plant_key_version(w, attacker, case_id: str, members: list[str], version: i
 def _opens_anything(w, case_id: str, identities) -> bool:
     """Whether any blob or event of the case decrypts with ``identities``."""
     for key in w.object_names():
-        if key.startswith(f"cases/{case_id}/blobs/") or key.startswith(f"cases/{case_id}/events/"):
+        if key.startswith((f"cases/{case_id}/blobs/", f"cases/{case_id}/events/")):
             try:
                 age.decrypt_bytes(list(identities), w.read_object(key))
                 return True

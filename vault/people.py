@@ -259,6 +259,10 @@ def check_head(v) -> None:
     pinned = heads.get(v.id)
     if pinned:
         seq, digest = pinned
+        if d.last_seq < seq:  # another process of this home may have pinned a newer head meanwhile
+            anchor = base64.b64decode(v.settings["anchor"])
+            for ev in v._directory_log.events([v._dir_identity], d.last_seq + 1, d.last_digest):
+                d.apply(ev, anchor)
         if d.last_seq < seq:
             raise VerificationFailed(f"the directory ends at event {d.last_seq}, but you saw event {seq}: "
                                      "the vault was rolled back or its newest events deleted", hint="fsck")
