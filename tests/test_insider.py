@@ -100,6 +100,8 @@ def test_removed_person_key_version_is_never_used(case_world):
     assert not _opens_anything(w, cid, [rogue])  # nothing was ever encrypted to his key
     assert len([k for k in w.object_names() if k.startswith(f"cases/{cid}/blobs/")]) == 1  # no new document
     assert held  # (he still reads what he could read before: a member who held a key keeps it)
+    assert any(pr["object"] == f"cases/{cid}/versions/0002" and "not a member" in pr["message"]
+               for pr in _fsck_problems(w, "erin"))
 
 
 def test_lawyer_member_cannot_rotate_or_grant(case_world):
@@ -135,6 +137,8 @@ def test_removed_person_event_is_refused(case_world):
     w.storage().put(f"cases/{cid}/events/{case.last_seq + 1:08d}", age.encrypt_bytes([identity.recipient], canonical(record)))
     p = w.run("doc", "list", "MX-0001", user="erin")
     assert p.returncode == 3 and b"removed" in p.stderr
+    assert any(pr["kind"] == "broken" and f"event {case.last_seq + 1}" in pr["message"]
+               for pr in _fsck_problems(w, "erin"))
 
 
 # --- the directory ---------------------------------------------------------------------------------
@@ -255,6 +259,7 @@ def test_audit_entry_naming_another_actor_is_refused(case_world):
     p = w.run("audit", "verify", "--json", user="dave")
     assert p.returncode == 3
     assert json.loads(p.stdout)["problem"]["kind"] == "forged actor"
+    assert any(pr["kind"] == "forged actor" for pr in _fsck_problems(w, "dave"))
 
 
 def test_killed_doc_get_leaves_an_entry(case_world):
