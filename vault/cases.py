@@ -14,10 +14,10 @@ them (``case.created``, ``member.revoked``, ``key.rotated``) and their signed
 marker lists exactly the members at that point (``Case.key_version``).
 
 Each person keeps the folded state in a cache (age-encrypted to them, in
-REFUGE_HOME/cache), saved after their own writes too, and trusted only while
-the event it ends at is still in the vault with the same digest: whatever was
-deleted or rolled back of what they saw or wrote is caught on their next
-command. Functions take the opened vault as ``v``.
+REFUGE_HOME/cache), trusted only while the event it ends at is still in the
+vault with the same digest, and a record of their own newest write to each
+case (``<case>.own``: its seq and digest): whatever was deleted or rolled back
+of what they saw or wrote is caught on their next command. Functions take the opened vault as ``v``.
 """
 
 from __future__ import annotations
@@ -52,6 +52,7 @@ LEAD = ("case-lead",)
 AUTHORITY = {
     "case.created": LEAD, "member.granted": LEAD, "member.revoked": LEAD, "key.rotated": LEAD,
     "consent.granted": LEAD, "consent.withdrawn": LEAD, "redaction.reviewed": LEAD, "packet.built": LEAD,
+    "doc.removed": LEAD, "doc.moved": LEAD,  # (DESIGN.md: removing or moving a document is a case lead's)
     "doc.added": MEMBER_ROLES, "doc.tagged": MEMBER_ROLES, "redaction.added": MEMBER_ROLES,
     "redaction.removed": MEMBER_ROLES, "ocr.cached": MEMBER_ROLES,
 }
@@ -284,8 +285,13 @@ def load_case(v, case_id: str) -> Case:
         casekeys.raise_not_member(v)
     case = v._cases.get(case_id) or _cached_case(v, case_id, identities) or Case(case_id)
     seen = case.last_seq
+    own = _own_write(v, case_id) if case_id not in v._cases else None
     for event in case_log(v, case_id).events(identities.values(), case.last_seq + 1, case.last_digest):
         apply(v, case, event)
+        if own and event.seq == own[0] and event.digest != own[1]:
+            _rolled_back(case_id, own[0], "which you wrote, was replaced")
+    if own and own[0] > case.last_seq:
+        _rolled_back(case_id, own[0], "which you wrote, is missing")
     if authority_checked():
         casekeys.check_markers(v, case)
     if v.me.user_id not in case.members or case.key_version not in identities:
@@ -305,6 +311,37 @@ def load_case(v, case_id: str) -> Case:
 def cache_path(v, case_id: str) -> Path:
     """Where my cached state of a case is kept."""
     return v.home.path / "cache" / v.id / v.me.user_id / f"{case_id}.age"
+
+
+def _rolled_back(case_id: str, seq: int, what: str) -> None:
+    raise VerificationFailed(f"event {seq} of case {case_id}, {what}: the vault was rolled back or tampered "
+                             "with; restore it from a backup and tell an admin", hint="fsck")
+
+
+def _own_path(v, case_id: str) -> Path:
+    return cache_path(v, case_id).with_suffix(".own")
+
+
+def _own_write(v, case_id: str) -> tuple[int, str] | None:
+    """My newest write to a case, as I recorded it: (seq, digest)."""
+    try:
+        d = json.loads(_own_path(v, case_id).read_bytes())
+        return int(d["seq"]), str(d["digest"])
+    except (OSError, ValueError, TypeError, KeyError):
+        return None
+
+
+def _save_own_write(v, case_id: str, event: Event) -> None:
+    path = _own_path(v, case_id)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        tmp = path.with_suffix(f".{secrets.token_hex(4)}.tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as f:
+            f.write(json.dumps({"seq": event.seq, "digest": event.digest}).encode())
+        os.replace(tmp, path)
+    except OSError:
+        pass
 
 
 def _cached_case(v, case_id: str, identities) -> Case | None:
@@ -349,6 +386,8 @@ def forget_case(v, case_id: str) -> None:
     v._case_ids.pop(case_id, None)
     with contextlib.suppress(OSError):
         cache_path(v, case_id).unlink()
+    with contextlib.suppress(OSError):
+        _own_path(v, case_id).unlink()
 
 
 def require_open(v, case_id: str) -> None:
@@ -402,7 +441,7 @@ def append_case(v, case: Case, type: str, data: dict, key_version: int | None = 
         extra=lambda: {"case": case.id, "dir": v.directory.last_seq})
     apply(v, case, event)
     v._cases[case.id] = case
-    _save_case_cache(v, case)  # my own writes reach my cache: deleting them is caught on my next command
+    _save_own_write(v, case.id, event)  # deleting or replacing it is caught on my next command
     return event
 
 
