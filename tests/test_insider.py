@@ -334,3 +334,18 @@ def test_server_ignoring_if_none_match_is_refused(world, lying_s3, tmp_path):
     p = world.run("vault", "connect", str(world.vault), "--endpoint-url", lying_s3, **env)
     assert p.returncode != 0 and b"If-None-Match" in p.stderr
     assert b"try again" not in p.stderr and b"again later" not in p.stderr
+
+
+def test_case_lead_cannot_mirror_himself_into_a_case(case_world):
+    """frank, a case lead but no member, appends a case.members that lists him, to close the case next."""
+    w = case_world
+    cid = _case_id(w)
+    frank = _enroll(w, "frank", "case-lead")
+    members = frank.directory.members[cid]
+    from vault.people import append_directory
+
+    with pytest.raises(VerificationFailed, match="not a member"):
+        append_directory(frank, "case.members", {"case": cid, "members": sorted([*members, frank.me.user_id]),
+                                                 "key_version": 1})
+    p = w.run("case", "close", "MX-0001", user="erin")
+    assert p.returncode == 3 and b"case.members" in p.stderr

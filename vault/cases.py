@@ -204,7 +204,8 @@ def _check_authority(v, case: Case, event: Event) -> None:
     if author is None:
         _refuse(case, event, f"{directory.name(event.author)} was not enrolled (or was removed) at directory event {pos}")
     recovery = t == "member.granted" and author.role == "admin" and d.get("recovered") == "kms-escrow"
-    removal = t == "member.revoked" and all(directory.acting(u, pos) is None for u in d.get("users", []))
+    gone = d.get("users") or [None]
+    removal = t == "member.revoked" and all(u and directory.acting(u, pos) is None for u in gone)
     roles = MEMBER_ROLES if removal else AUTHORITY.get(t, MEMBER_ROLES)
     if not recovery and author.role not in roles:
         _refuse(case, event, f"{author.name} is {author.role}; it needs {' or '.join(roles)}")
