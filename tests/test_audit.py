@@ -50,7 +50,7 @@ def test_every_command_appends_one_entry(case_world, tmp_path):
     case_world.ok("doc", "get", case_world.decl, "-o", str(tmp_path / "x"), user="bob")
     case_world.run("doc", "get", case_world.decl, "-o", str(tmp_path / "y"), user="carol")
     case_world.run("doc", "get", "nonexistent-id", user="bob")
-    assert len(_entries(case_world)) == before + 4
+    assert len(_entries(case_world)) == before + 5  # a read that succeeds: its intent entry, then the outcome
     rows = json.loads(case_world.ok("audit", "log", "--json", user="dave"))[-4:]
     assert [(r["name"], r["action"], r["result"]) for r in rows] == [
         ("bob", "doc.list", "ok"), ("bob", "doc.get", "ok"), ("carol", "doc.get", "denied"), ("bob", "doc.get", "error")]

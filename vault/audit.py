@@ -37,7 +37,7 @@ __all__ = ["AuditLog", "Entry", "RESULTS", "seal_key"]
 
 PREFIX = "audit/"
 SHARD = 10_000
-RESULTS = ("ok", "denied", "error")
+RESULTS = ("ok", "denied", "error", "started")  # started: the intent entry of a read (auditing.audited)
 
 
 def seal_key(directory_secret: str) -> bytes:
@@ -74,6 +74,12 @@ class AuditLog:
     def __init__(self, backend: Backend, key: bytes | None) -> None:
         self.backend = backend
         self._key = key
+        self.pending = None  # set by auditing.audited(intent=True): records the intent entry
+
+    def before_plaintext(self) -> None:
+        """Called by the library just before plaintext leaves it: appends a pending intent entry."""
+        if self.pending is not None:
+            self.pending()
 
     # --- reading ----------------------------------------------------------
 
@@ -163,7 +169,7 @@ class Problem:
     """The first thing wrong with the log: which entry, what kind, in words."""
 
     seq: int | None
-    kind: str  # edited, deleted, reordered, inserted, unknown signer, truncated, forked
+    kind: str  # edited, deleted, reordered, inserted, unknown signer, forged actor, truncated, forked
     message: str
 
     def as_dict(self) -> dict:
@@ -189,7 +195,7 @@ class Report:
 
 
 # An entry as AuditLog.append writes it (canonical JSON, keys sorted).
-_ENTRY_RE = re.compile(rb'\{"author":"(u[a-z2-7]+)","prev":"([0-9a-f]{64}|)","sealed":"[A-Za-z0-9+/=]+",'
+_ENTRY_RE = re.compile(rb'\{"author":"(u[a-z2-7]+)","prev":"([0-9a-f]{64}|)","sealed":"([A-Za-z0-9+/=]+)",'
                        rb'"seq":([1-9][0-9]*),"sig":"([A-Za-z0-9+/=]+)","time":"[0-9TZ:-]+","v":1\}\Z')
 
 
@@ -202,8 +208,8 @@ def _split_signed(raw: bytes) -> tuple[dict, bytes, bytes]:
     """
     m = _ENTRY_RE.match(raw)
     if m:  # the shape every honest entry has: no JSON parser needed
-        author, prev, seq, sig_text = (g.decode() for g in m.groups())
-        record = {"author": author, "prev": prev, "seq": int(seq), "sig": sig_text}
+        author, prev, sealed, seq, sig_text = (g.decode() for g in m.groups())
+        record = {"author": author, "prev": prev, "seq": int(seq), "sig": sig_text, "sealed": sealed}
     else:
         record = json.loads(raw)
     sig_text = record["sig"]
@@ -219,7 +225,9 @@ def _scan(args) -> list[tuple]:
     Returns, per entry: (seq stored at, seq claimed, prev, author, leaf hash, digest, status)
     with status "ok", "malformed", "unknown signer" or "bad signature".
     """
-    root, keys, pubs = args
+    root, keys, pubs, *rest = args
+    seal = rest[0] if rest else None  # the sealing key: the actor in the sealed body must be the signer
+    aead = _crypto.chacha20poly1305(seal) if seal is not None else None
     verifiers = {}
     for author, pub in pubs.items():
         try:
@@ -254,8 +262,22 @@ def _scan(args) -> list[tuple]:
             status = "unknown signer"
         else:
             status = "ok" if verify(sig, message) else "bad signature"
+        if status == "ok" and aead is not None:
+            status = _check_actor(aead, record, claimed, author)
         out.append((at, claimed, prev, author, leaf, digest, status))
     return out
+
+
+def _check_actor(aead, record: dict, at: int, author: str) -> str:
+    """"ok" if the sealed body names the signer as its actor (once), else "wrong actor" or "malformed"."""
+    try:
+        sealed = base64.b64decode(record["sealed"], validate=True)
+        body = aead.decrypt(sealed[:12], sealed[12:], _aad(at))
+    except (KeyError, ValueError, TypeError, _crypto.InvalidTag):
+        return "malformed"
+    if body.count(b'"actor":') != 1 or b'"actor":"' + author.encode() + b'"' not in body:
+        return "wrong actor"
+    return "ok"
 
 
 def _keys_of(log: AuditLog) -> list[str]:
@@ -267,9 +289,9 @@ def scan(log: AuditLog, pubs: dict[str, bytes], workers: int = 2) -> list[tuple]
     keys = _keys_of(log)
     root = log.backend.location if type(log.backend).__name__ == "LocalBackend" else log.backend
     if workers <= 1 or len(keys) < 2000:
-        return _scan((root, keys, pubs))
+        return _scan((root, keys, pubs, log._key))
     step = -(-len(keys) // (workers * 4))
-    chunks = [(root, keys[i:i + step], pubs) for i in range(0, len(keys), step)]
+    chunks = [(root, keys[i:i + step], pubs, log._key) for i in range(0, len(keys), step)]
     with ProcessPoolExecutor(workers, mp_context=get_context("fork")) as pool:
         return [row for part in pool.map(_scan, chunks) for row in part]
 
@@ -279,6 +301,7 @@ def check_rows(rows: list[tuple]) -> tuple[list[bytes], Problem | None]:
     leaves = [r[4] for r in rows]
     claimed_at = {r[1]: r[0] for r in rows if r[1] is not None}
     prev = ""
+    forged = None  # the first entry whose body names another actor: reported if nothing worse is found
     for i, (at, claimed, prev_field, author, leaf, digest, status) in enumerate(rows):
         expected = i + 1
         if at != expected:
@@ -295,10 +318,13 @@ def check_rows(rows: list[tuple]) -> tuple[list[bytes], Problem | None]:
             return leaves, Problem(at, "unknown signer", f"entry {at} is signed by {author}, who is not enrolled")
         if status == "bad signature":
             return leaves, Problem(at, "edited", f"entry {at} does not match its signature: edited")
+        if status == "wrong actor" and forged is None:
+            forged = Problem(at, "forged actor", f"entry {at} is signed by {author} but names someone else "
+                                                 "as the one who acted: forged by its signer")
         if prev_field != prev:
             return leaves, Problem(at, "edited", f"entry {at} does not follow entry {at - 1}: entry {at - 1} was edited or replaced")
         prev = digest
-    return leaves, None
+    return leaves, forged
 
 
 def sign_checkpoint(vault_id: str, size: int, root: bytes, signer) -> str:

@@ -21,13 +21,30 @@ __all__ = ["audited", "audit_entries", "verify_audit", "save_checkpoint", "prove
 
 
 @contextlib.contextmanager
-def audited(v, action: str, **targets):
+def audited(v, action: str, intent: bool = False, **targets):
     """Record one audit entry for the block: ok, denied (NotPermitted) or error.
 
     The block may fill in targets it resolves later through the yielded dict.
+    With ``intent`` (reads that hand out plaintext: a document, a packet, a
+    case key), an entry with result ``started`` is appended just before the
+    first plaintext leaves the library (``AuditLog.before_plaintext``), and
+    the outcome names it (``intent``): a read killed half-way still left an entry.
     """
     found = {k: t for k, t in targets.items() if t}
     result = "error"
+    started = []
+
+    def body(result: str) -> dict:
+        b = {"actor": v.me.user_id, "name": v.me.name, "role": v.role, "action": action, "result": result}
+        b.update({k: t for k, t in found.items() if t})
+        return b
+
+    def record_intent() -> None:
+        if not started:
+            started.append(v.audit_log.append(v.me, body("started")))
+
+    if intent:
+        v.audit_log.pending = record_intent
     try:
         yield found
         result = "ok"
@@ -35,9 +52,8 @@ def audited(v, action: str, **targets):
         result = "denied"
         raise
     finally:
-        body = {"actor": v.me.user_id, "name": v.me.name, "role": v.role, "action": action, "result": result}
-        body.update({k: t for k, t in found.items() if t})
-        v.audit_log.append(v.me, body)
+        v.audit_log.pending = None
+        v.audit_log.append(v.me, dict(body(result), **({"intent": started[0]} if started else {})))
 
 
 def typed_hash(v, text: str) -> str:
@@ -65,8 +81,12 @@ def audit_entries(v, case: str | None = None, user: str | None = None, action: s
             raise NotFound(f"no case with id {case}; auditors filter by case id (see the case column)")
     mine = {c.id for c in cases(v)} if v.role in MEMBER_ROLES else None
     out = []
-    for e in v.audit_log.entries():
+    every = list(v.audit_log.entries())
+    completed = {e.body.get("intent") for e in every if e.body.get("intent")}
+    for e in every:
         b = e.body
+        if b.get("result") == "started" and e.seq in completed:
+            continue  # shown by its outcome; a started entry alone is a read that never finished
         if mine is not None and b.get("actor") != v.me.user_id and b.get("case") not in mine:
             continue
         if (case_id and b.get("case") != case_id) or (user and b.get("name") != user) \

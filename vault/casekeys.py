@@ -5,12 +5,16 @@
     cases/<case>/escrow/<ver>           the KMS escrow copy (vault/kms.py), when the vault has one
 
 Membership is enforced here by keys: reading a case needs its case identity,
-which exists only wrapped to its members. New content is encrypted to the
-current (highest) version only. Functions take the opened vault as ``v``.
+which exists only wrapped to its members. A version is in force only when a
+verified case event made it and its signed marker lists exactly the members at
+that point (vault/cases.py checks both); new content is encrypted to the newest
+such version only, never merely to the highest-numbered marker. Functions take
+the opened vault as ``v``.
 """
 
 from __future__ import annotations
 
+import hmac
 import json
 from typing import Iterable
 
@@ -21,7 +25,7 @@ from .events import canonical, now, sign_record, verify_record
 from .people import MEMBER_ROLES
 from .storage import ObjectExists
 
-__all__ = ["case_prefix", "versions", "current_version", "case_identities", "require_member",
+__all__ = ["case_prefix", "marker_numbers", "read_marker", "check_markers", "versions", "current_version", "case_identities", "require_member",
            "current_recipient", "store_bytes", "write_version", "rotate", "wrap_versions", "destroy_wraps", "escrow"]
 
 
@@ -30,51 +34,75 @@ def case_prefix(case_id: str) -> str:
     return f"cases/{case_id}/"
 
 
-def versions(v, case_id: str) -> list[int]:
-    """The committed key versions of a case, each marker checked once per process.
+def marker_numbers(v, case_id: str) -> list[int]:
+    """The key-version markers present in storage (verified or not), in order."""
+    return sorted(int(n) for n in v.backend.children(f"cases/{case_id}/versions/") if n.isdigit())
 
-    A marker must be signed by an enrolled lawyer or case lead (people who
-    can hold case keys), so someone who can only write to storage, or an
-    auditor or admin, cannot slip in a key version of their own.
+
+def read_marker(v, case_id: str, version: int) -> dict | None:
+    """A key-version marker, if its signature verifies by its author (else ``{}``); None if absent."""
+    cache = v._checked_versions.setdefault(case_id, {})
+    if version in cache:
+        return cache[version]
+    try:
+        with v.backend.get(f"cases/{case_id}/versions/{version:04d}") as f:
+            marker = json.loads(f.read())
+    except NotFound:
+        return None
+    except ValueError:
+        marker = {}
+    signer = v.directory.users.get(marker.get("author", "")) if isinstance(marker, dict) else None
+    if (signer is None or marker.get("version") != version or marker.get("case") != case_id
+            or not isinstance(marker.get("members"), list) or not verify_record(marker, signer.public.sign_pub)):
+        marker = {}
+    cache[version] = marker
+    return marker
+
+
+def versions(v, case_id: str) -> list[int]:
+    """The key versions whose markers are present and signed (whether a verified event made them or not).
+
+    Which of them are in force is for the case's fold to say (``Case.key_versions``).
     """
-    checked = v._checked_versions.setdefault(case_id, set())
-    found = [int(n) for n in v.backend.children(f"cases/{case_id}/versions/") if n.isdigit()]
-    for n in found:
-        if n in checked:
+    return [n for n in marker_numbers(v, case_id) if read_marker(v, case_id, n)]
+
+
+def check_markers(v, case) -> None:
+    """Refuse a marker newer than the case's current key version unless a current member signed it.
+
+    A member's marker that no verified event names yet is a rotation in
+    progress (or interrupted): it is ignored, and fsck reports it. One signed by
+    anyone else was slipped in: a verification failure.
+    """
+    for n in marker_numbers(v, case.id):
+        if n <= case.key_version or n in case.key_versions:
             continue
-        with v.backend.get(f"cases/{case_id}/versions/{n:04d}") as f:
-            try:
-                marker = json.loads(f.read())
-            except ValueError:
-                marker = {}
-        signer = v.directory.users.get(marker.get("author", "")) if isinstance(marker, dict) else None
-        if (signer is None or signer.role not in MEMBER_ROLES or marker.get("version") != n
-                or marker.get("case") != case_id or not verify_record(marker, signer.public.sign_pub)):
-            raise VerificationFailed(f"key version {n} of case {case_id} is not signed by a member: "
+        marker = read_marker(v, case.id, n)
+        signer = v.directory.acting((marker or {}).get("author", ""), v.directory.last_seq)
+        if not marker or signer is None or signer.role not in MEMBER_ROLES or signer.user_id not in case.members:
+            raise VerificationFailed(f"key version {n} of case {case.id} is not signed by a member: "
                                      "someone added a case key outside refuge", hint="fsck")
-        checked.add(n)
-    return found
 
 
 def current_version(v, case_id: str) -> int:
-    """The highest committed key version of a case (NotFound if it has none)."""
-    found = versions(v, case_id)
-    if not found:
-        raise NotFound(f"case {case_id} not found", hint="case-list")
-    return found[-1]
+    """The case's current key version: the newest one a verified event made (members only)."""
+    from .cases import load_case
+
+    return load_case(v, case_id).key_version
 
 
 def case_identities(v, case_id: str) -> dict[int, age.X25519Identity]:
-    """The case identities of every key version wrapped to me."""
+    """The case identities of every key version wrapped to me (whether in force or not)."""
     known = v._case_ids.setdefault(case_id, {})
-    for n in versions(v, case_id):
+    for n in marker_numbers(v, case_id):
         if n in known:
             continue
         key = f"cases/{case_id}/keys/{n:04d}/{v.me.user_id}"
-        if not v.backend.exists(key):
+        try:
+            with v.backend.get(key) as f:
+                data = f.read()
+        except NotFound:
             continue
-        with v.backend.get(key) as f:
-            data = f.read()
         try:
             known[n] = age.X25519Identity.from_string(age.decrypt_bytes([v.me.age_identity], data).decode().strip())
         except (age.AgeError, ValueError):
@@ -83,13 +111,21 @@ def case_identities(v, case_id: str) -> dict[int, age.X25519Identity]:
 
 
 def require_member(v, case_id: str) -> dict[int, age.X25519Identity]:
-    """My case identities, if I hold the current version (NotPermitted otherwise)."""
+    """My case identities, if the verified case counts me a member and I hold its current version."""
+    from .cases import load_case
+
+    case = v._cases.get(case_id) or load_case(v, case_id)
     identities = case_identities(v, case_id)
-    if current_version(v, case_id) not in identities:
-        if v.role == "auditor":
-            raise NotPermitted("auditors cannot read case content; they read the audit log")
-        raise NotPermitted("you are not a member of this case", hint="case-grant")
+    if v.me.user_id not in case.members or case.key_version not in identities:
+        raise_not_member(v)
     return identities
+
+
+def raise_not_member(v) -> None:
+    """NotPermitted, worded for the person acting."""
+    if v.role == "auditor":
+        raise NotPermitted("auditors cannot read case content; they read the audit log")
+    raise NotPermitted("you are not a member of this case", hint="case-grant")
 
 
 def current_recipient(v, case_id: str) -> tuple[int, age.X25519Recipient]:
@@ -106,6 +142,31 @@ def store_bytes(v, case_id: str, data: bytes) -> tuple[str, int]:
         with age.Encryptor([recipient], dst) as enc:
             enc.write(data)
     return blob, version
+
+
+def rewrap_blob(v, case_id: str, blob: str, identities, recipient) -> str:
+    """Copy a blob as a new blob whose age header wraps the same file key to ``recipient``; returns its id.
+
+    Only the header changes (the file key is unwrapped with ``identities``, the
+    header MAC recomputed); the payload is copied byte for byte, never decrypted.
+    The old blob is deleted once the new one is stored.
+    """
+    from . import _age_format as fmt, _age_keys as keys
+
+    new = random_id(15)
+    with v.backend.get(f"cases/{case_id}/blobs/{blob}") as src:
+        source = fmt.Source(src)
+        header = fmt.parse_header(source)
+        file_key = keys.unwrap(list(identities), header.stanzas)
+        if not hmac.compare_digest(keys._mac(file_key, header.mac_input), header.mac):
+            raise VerificationFailed(f"blob {blob} of case {case_id} has an altered header")
+        mac_input = fmt.header_mac_input(recipient.wrap(file_key))
+        with v.backend.writer(f"cases/{case_id}/blobs/{new}") as dst:
+            dst.write(fmt.header_bytes(mac_input, keys._mac(file_key, mac_input)))
+            while chunk := source.read_exact(1 << 20):
+                dst.write(chunk)
+    v.backend.delete(f"cases/{case_id}/blobs/{blob}")
+    return new
 
 
 def _wrap(identity: age.X25519Identity, user) -> bytes:
@@ -126,12 +187,13 @@ def write_version(v, case_id: str, version: int, identity: age.X25519Identity, m
     marker = sign_record(v.me, {"case": case_id, "version": version, "members": members, "time": now()})
     v.backend.put(f"cases/{case_id}/versions/{version:04d}", canonical(marker))
     v._case_ids.setdefault(case_id, {})[version] = identity
+    v._checked_versions.setdefault(case_id, {})[version] = marker
 
 
 def rotate(v, case_id: str, members: set[str]) -> int:
     """Make a new key version for ``members``; returns its number."""
     taken = [int(n) for n in v.backend.children(f"cases/{case_id}/keys/") if n.isdigit()]
-    version = max(taken + versions(v, case_id)) + 1
+    version = max(taken + marker_numbers(v, case_id)) + 1
     try:
         write_version(v, case_id, version, age.X25519Identity.generate(), members)
     except ObjectExists:
@@ -150,7 +212,7 @@ def wrap_versions(v, case_id: str, identities: dict[int, age.X25519Identity], us
 def destroy_wraps(v, case_id: str, users: Iterable[str]) -> None:
     """Delete the wrapped copies of every key version held by ``users``."""
     for uid in users:
-        for n in versions(v, case_id):
+        for n in marker_numbers(v, case_id):
             v.backend.delete(f"cases/{case_id}/keys/{n:04d}/{uid}")
 
 

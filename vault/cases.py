@@ -3,11 +3,21 @@
     cases/<case>/events/<seq>           case events, signed, age-encrypted to the case
     cases/<case>/blobs/<blob>           documents, packets, recognition results (vault/documents.py)
 
-A case's state (:class:`Case`) is the fold of its events, each checked against
-the directory: its author must be enrolled and sign it. Each person keeps the
-folded state in a cache (age-encrypted to them, in REFUGE_HOME/cache), trusted
-only while the event it ends at is still in the vault with the same digest.
-Functions take the opened vault as ``v``.
+A case's state (:class:`Case`) is the fold of its events, each checked by
+every reader, not by the writer's client: its author must sign it, and at its
+position must hold the role and the membership its action needs (AUTHORITY
+below). Each event carries, signed, the directory position it was written
+against (``dir``); a reader requires that position never to go backwards along
+the case, not to be beyond its own directory head, and judges the author's role
+and removal there. Key versions are usable only when a verified event made
+them (``case.created``, ``member.revoked``, ``key.rotated``) and their signed
+marker lists exactly the members at that point (``Case.key_version``).
+
+Each person keeps the folded state in a cache (age-encrypted to them, in
+REFUGE_HOME/cache), trusted only while the event it ends at is still in the
+vault with the same digest, and a record of their own newest write to each
+case (``<case>.own``: its seq and digest): whatever was deleted or rolled back
+of what they saw or wrote is caught on their next command. Functions take the opened vault as ``v``.
 """
 
 from __future__ import annotations
@@ -18,13 +28,13 @@ import os
 import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable
+from typing import Callable, Iterable
 
 from . import age, casekeys
 from ._ids import random_id
-from .errors import InvalidInput, NotFound, NotPermitted, VerificationFailed
+from .errors import InvalidInput, NotFound, NotPermitted, RefugeError, VerificationFailed
 from .events import Event, EventLog, verify_record
-from .people import MEMBER_ROLES, Directory, User, require_role
+from .people import MEMBER_ROLES, Directory, User, append_directory, authority_checked, refresh_directory, require_role
 
 __all__ = ["Case", "Document", "DOC_TYPES", "load_case", "case_ids", "cases", "find_case", "create_case",
            "grant", "revoke", "export_key", "recover_case", "require_open"]
@@ -36,6 +46,17 @@ DOC_TYPES = (
 # Case events that change what a case holds: refused once the case is closed.
 CONTENT_EVENTS = ("doc.added", "doc.tagged", "consent.granted", "consent.withdrawn", "redaction.added",
                   "redaction.removed", "redaction.reviewed", "ocr.cached", "packet.built")
+# Who may append each case event, as every reader checks it (the author must also be a member).
+# Types not listed (added by later versions) need a lawyer or a case lead who is a member.
+LEAD = ("case-lead",)
+AUTHORITY = {
+    "case.created": LEAD, "member.granted": LEAD, "member.revoked": LEAD, "key.rotated": LEAD,
+    "consent.granted": LEAD, "consent.withdrawn": LEAD, "redaction.reviewed": LEAD, "packet.built": LEAD,
+    "doc.removed": LEAD, "doc.moved": LEAD,  # (DESIGN.md: removing or moving a document is a case lead's)
+    "doc.added": MEMBER_ROLES, "doc.tagged": MEMBER_ROLES, "redaction.added": MEMBER_ROLES,
+    "redaction.removed": MEMBER_ROLES, "ocr.cached": MEMBER_ROLES,
+}
+CACHE_FORMAT = 2  # the cache's layout; a cache of another layout is folded again
 
 
 @dataclass
@@ -88,6 +109,10 @@ class Case:
     ocr: dict[str, dict] = field(default_factory=dict)  # recognition results: key -> {doc, blob}
     last_seq: int = 0
     last_digest: str = ""
+    dir_pos: int = 0  # the directory position the last event was written against
+    key_version: int = 0  # the newest key version a verified event made: new content is encrypted to it
+    key_versions: list[int] = field(default_factory=list)  # every verified key version
+    fmt: int = CACHE_FORMAT
 
     def to_json(self) -> bytes:
         """The folded state, for the per-user cache."""
@@ -98,6 +123,8 @@ class Case:
     @classmethod
     def from_json(cls, data: bytes) -> "Case":
         d = json.loads(data)
+        if d.get("fmt") != CACHE_FORMAT:
+            raise ValueError("a cache of another layout")
         d["members"] = set(d["members"])
         d["documents"] = {k: Document(**v) for k, v in d["documents"].items()}
         return cls(**d)
@@ -111,8 +138,9 @@ class Case:
 # --- the fold -------------------------------------------------------------------------------
 
 
-def apply(directory: Directory, case: Case, event: Event) -> None:
-    """Check one case event against the directory and fold it into ``case``."""
+def apply(v, case: Case, event: Event) -> None:
+    """Check one case event (signature, and the authority of its author at its position) and fold it in."""
+    directory = v.directory
     pub = directory.sign_pub(event.author)
     if pub is None or not verify_record(event.record, pub):
         raise VerificationFailed(f"event {event.seq} of case {case.id} has a bad or unknown signature")
@@ -122,13 +150,19 @@ def apply(directory: Directory, case: Case, event: Event) -> None:
     t = event.type
     if event.seq == 1 and t != "case.created":
         raise VerificationFailed(f"case {case.id} does not start with its creation")
+    if authority_checked():
+        _check_authority(v, case, event)
     if t == "case.created":
         case.ref, case.title, case.created_by, case.created_at = d["ref"], d.get("title", ""), event.author, event.time
         case.members = {event.author}
+        _bind_version(v, case, event, 1)
     elif t == "member.granted":
         case.members.update(d["users"])
     elif t == "member.revoked":
         case.members.difference_update(d["users"])
+        _bind_version(v, case, event, d.get("key_version"))
+    elif t == "key.rotated":
+        _bind_version(v, case, event, d.get("key_version"))
     elif t == "doc.added":
         _apply_doc_added(case, event)
     elif t == "doc.tagged":
@@ -150,6 +184,64 @@ def apply(directory: Directory, case: Case, event: Event) -> None:
     elif t == "ocr.cached":
         case.ocr[d["key"]] = {"doc": d["doc"], "blob": d["blob"]}
     case.last_seq, case.last_digest = event.seq, event.digest
+    case.dir_pos = max(case.dir_pos, event.record.get("dir", 0) if isinstance(event.record.get("dir"), int) else 0)
+
+
+def _refuse(case: Case, event: Event, why: str) -> None:
+    raise VerificationFailed(f"event {event.seq} of case {case.id} ({event.type}) is refused: {why}", hint="fsck")
+
+
+def _check_authority(v, case: Case, event: Event) -> None:
+    """The author held, at the event's position, the role and membership its action needs."""
+    directory, d, t = v.directory, event.data, event.type
+    pos = event.record.get("dir")
+    if isinstance(pos, int) and pos > directory.last_seq:
+        refresh_directory(v)  # written against directory events appended since I opened the vault
+    if not isinstance(pos, int) or pos < case.dir_pos or pos > directory.last_seq:
+        _refuse(case, event, f"it names directory position {pos}, but the case was at {case.dir_pos} "
+                             f"and the directory ends at {directory.last_seq}")
+    author = directory.acting(event.author, pos)
+    if author is None:
+        _refuse(case, event, f"{directory.name(event.author)} was not enrolled (or was removed) at directory event {pos}")
+    recovery = t == "member.granted" and author.role == "admin" and d.get("recovered") == "kms-escrow"
+    gone = d.get("users") or [None]
+    removal = t == "member.revoked" and all(u and directory.acting(u, pos) is None for u in gone)
+    roles = MEMBER_ROLES if removal else AUTHORITY.get(t, MEMBER_ROLES)
+    if not recovery and author.role not in roles:
+        _refuse(case, event, f"{author.name} is {author.role}; it needs {' or '.join(roles)}")
+    if t != "case.created" and not recovery and event.author not in case.members:
+        _refuse(case, event, f"{author.name} is not a member of the case at that point")
+    if t == "member.granted":
+        for uid in d.get("users", []):
+            u = directory.acting(uid, pos)
+            if u is None or u.role not in MEMBER_ROLES:
+                _refuse(case, event, f"it grants {directory.name(uid)}, who cannot be a member")
+    if t == "doc.added" and d.get("key_version") != case.key_version:
+        _refuse(case, event, f"the document is under key version {d.get('key_version')}, "
+                             f"but the current version was {case.key_version}")
+    if t == "packet.built" and any(vol.get("key_version") != case.key_version for vol in d.get("volumes", [])):
+        _refuse(case, event, f"the packet is not under the current key version {case.key_version}")
+
+
+def _bind_version(v, case: Case, event: Event, version) -> None:
+    """Make key version ``version`` current: its signed marker must list exactly the members now."""
+    from .casekeys import read_marker
+
+    if not authority_checked():  # the test-only switch: the highest version named wins, markers unread
+        if isinstance(version, int) and version > case.key_version:
+            case.key_version = version
+            case.key_versions.append(version)
+        return
+    if not isinstance(version, int) or version <= case.key_version:
+        _refuse(case, event, f"it names key version {version}, not one after {case.key_version}")
+    marker = read_marker(v, case.id, version)
+    if marker is None:
+        _refuse(case, event, f"key version {version} has no marker")
+    if marker.get("author") != event.author or sorted(marker.get("members", [])) != sorted(case.members):
+        _refuse(case, event, f"the marker of key version {version} does not list the case's members, "
+                             "or was not signed by the event's author")
+    case.key_version = version
+    case.key_versions.append(version)
 
 
 def _apply_doc_added(case: Case, event: Event) -> None:
@@ -173,7 +265,7 @@ def fold(v, case_id: str, identities) -> Case:
     """A case folded from its first event, ignoring the cache (fsck, recovery)."""
     case = Case(case_id)
     for event in case_log(v, case_id).events(identities):
-        apply(v.directory, case, event)
+        apply(v, case, event)
     return case
 
 
@@ -186,12 +278,26 @@ def case_log(v, case_id: str) -> EventLog:
 
 
 def load_case(v, case_id: str) -> Case:
-    """The verified state of a case I am a member of."""
-    identities = casekeys.require_member(v, case_id)
+    """The verified state of a case I am a member of (NotPermitted otherwise)."""
+    identities = casekeys.case_identities(v, case_id)
+    if not identities:
+        if not v.backend.exists(f"cases/{case_id}/versions/0001"):
+            raise NotFound(f"case {case_id} not found", hint="case-list")
+        casekeys.raise_not_member(v)
     case = v._cases.get(case_id) or _cached_case(v, case_id, identities) or Case(case_id)
     seen = case.last_seq
+    own = _own_write(v, case_id) if case_id not in v._cases else None
     for event in case_log(v, case_id).events(identities.values(), case.last_seq + 1, case.last_digest):
-        apply(v.directory, case, event)
+        apply(v, case, event)
+        if own and event.seq == own[0] and event.digest != own[1]:
+            _rolled_back(case_id, own[0], "which you wrote, was replaced")
+    if own and own[0] > case.last_seq:
+        _rolled_back(case_id, own[0], "which you wrote, is missing")
+    if authority_checked():
+        casekeys.check_markers(v, case)
+    if v.me.user_id not in case.members or case.key_version not in identities:
+        v._cases.pop(case_id, None)
+        casekeys.raise_not_member(v)
     v._cases[case_id] = case
     if case.last_seq != seen:
         _save_case_cache(v, case)
@@ -208,6 +314,37 @@ def cache_path(v, case_id: str) -> Path:
     return v.home.path / "cache" / v.id / v.me.user_id / f"{case_id}.age"
 
 
+def _rolled_back(case_id: str, seq: int, what: str) -> None:
+    raise VerificationFailed(f"event {seq} of case {case_id}, {what}: the vault was rolled back or tampered "
+                             "with; restore it from a backup and tell an admin", hint="fsck")
+
+
+def _own_path(v, case_id: str) -> Path:
+    return cache_path(v, case_id).with_suffix(".own")
+
+
+def _own_write(v, case_id: str) -> tuple[int, str] | None:
+    """My newest write to a case, as I recorded it: (seq, digest)."""
+    try:
+        d = json.loads(_own_path(v, case_id).read_bytes())
+        return int(d["seq"]), str(d["digest"])
+    except (OSError, ValueError, TypeError, KeyError):
+        return None
+
+
+def _save_own_write(v, case_id: str, event: Event) -> None:
+    path = _own_path(v, case_id)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        tmp = path.with_suffix(f".{secrets.token_hex(4)}.tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as f:
+            f.write(json.dumps({"seq": event.seq, "digest": event.digest}).encode())
+        os.replace(tmp, path)
+    except OSError:
+        pass
+
+
 def _cached_case(v, case_id: str, identities) -> Case | None:
     try:
         data = cache_path(v, case_id).read_bytes()
@@ -218,7 +355,11 @@ def _cached_case(v, case_id: str, identities) -> Case | None:
         return None
     try:
         same = case_log(v, case_id).read(case.last_seq, identities.values()).digest == case.last_digest
-    except (NotFound, VerificationFailed, age.AgeError):
+    except NotFound:
+        raise VerificationFailed(f"event {case.last_seq} of case {case_id}, which you saw or wrote, is missing: "
+                                 "the vault was rolled back or tampered with; restore it from a backup and tell an admin",
+                                 hint="fsck") from None
+    except (VerificationFailed, age.AgeError):
         same = False
     if not same:
         # Events are never deleted: the case was rolled back or rewritten under us.
@@ -246,6 +387,8 @@ def forget_case(v, case_id: str) -> None:
     v._case_ids.pop(case_id, None)
     with contextlib.suppress(OSError):
         cache_path(v, case_id).unlink()
+    with contextlib.suppress(OSError):
+        _own_path(v, case_id).unlink()
 
 
 def require_open(v, case_id: str) -> None:
@@ -254,31 +397,71 @@ def require_open(v, case_id: str) -> None:
         raise NotPermitted(f"case {case_id} is closed", hint="case-reopen")
 
 
-def append_case(v, case: Case, type: str, data: dict) -> Event:
-    """Sign and append one event to a case, encrypted to its current key version, and fold it in."""
+class KeyChanged(RefugeError):
+    """The case's key version changed while something was being written to it."""
+
+
+def append_case(v, case: Case, type: str, data: dict, key_version: int | None = None,
+                rewrap: Callable[[int], dict] | None = None) -> Event:
+    """Sign and append one event to a case, encrypted to its current key version, and fold it in.
+
+    The event is encrypted to the version current after the tail is re-read
+    (a rotation that happened meanwhile is seen). ``key_version`` is the version
+    content the event describes (a document's blob) was encrypted to; if it is
+    no longer current, ``rewrap(new version)`` returns the data for the new one,
+    or without ``rewrap`` KeyChanged is raised: nothing is ever committed under
+    a revoked version.
+    """
     if type in CONTENT_EVENTS:
         require_open(v, case.id)
-    version = casekeys.current_version(v, case.id)
-    identities = casekeys.require_member(v, case.id)
+    creating = type == "case.created"  # the creator's first write: version 1, no member yet
+    identities = dict(v._case_ids.get(case.id, {})) if creating else casekeys.require_member(v, case.id)
+    state = {"data": data, "version": key_version}
 
     def tail():
+        nonlocal identities
         for ev in case_log(v, case.id).events(identities.values(), case.last_seq + 1, case.last_digest):
-            apply(v.directory, case, ev)
+            apply(v, case, ev)
+        if creating:
+            return case.last_seq, case.last_digest
+        if case.key_version not in identities:
+            identities = casekeys.case_identities(v, case.id)
+        if v.me.user_id not in case.members or case.key_version not in identities:
+            casekeys.raise_not_member(v)
+        if state["version"] is not None and state["version"] != case.key_version:
+            if rewrap is None:
+                raise KeyChanged("the case's key changed while this was being written (a member was revoked); "
+                                 "nothing was kept, run the command again")
+            state["data"], state["version"] = rewrap(case.key_version), case.key_version
+        if case.dir_pos > v.directory.last_seq:
+            refresh_directory(v)
         return case.last_seq, case.last_digest
 
-    event = case_log(v, case.id).append(v.me, type, data, [identities[version].recipient], tail,
-                                        extra={"case": case.id})
-    apply(v.directory, case, event)
+    event = case_log(v, case.id).append(
+        v.me, type, lambda: state["data"], lambda: [identities[case.key_version or 1].recipient], tail,
+        extra=lambda: {"case": case.id, "dir": v.directory.last_seq})
+    apply(v, case, event)
+    v._cases[case.id] = case
+    _save_own_write(v, case.id, event)  # deleting or replacing it is caught on my next command
     return event
+
+
+def mirror_members(v, case: Case, **extra) -> None:
+    """Mirror the case's members in the directory (``case.members``), where readers without the case key check them."""
+    if v.directory.members.get(case.id) != sorted(case.members):
+        append_directory(v, "case.members", {"case": case.id, "members": sorted(case.members),
+                                             "key_version": case.key_version, **extra})
 
 
 def before_write(v, case: Case) -> None:
     """Rotate the case key first if a member was removed from the vault."""
     removed = {u for u in case.members if v.directory.users.get(u) is None or v.directory.users[u].removed}
     if removed:
-        casekeys.rotate(v, case.id, case.members - removed)
-        append_case(v, case, "member.revoked", {"users": sorted(removed), "reason": "removed from the vault"})
+        version = casekeys.rotate(v, case.id, case.members - removed)
+        append_case(v, case, "member.revoked", {"users": sorted(removed), "reason": "removed from the vault",
+                                                "key_version": version})
         casekeys.destroy_wraps(v, case.id, removed)
+        mirror_members(v, case)
 
 
 # --- finding and creating cases ------------------------------------------------------------
@@ -329,7 +512,9 @@ def create_case(v, ref: str, title: str = "") -> Case:
         raise InvalidInput(f"you already have a case {ref}; pick another reference")
     case = Case(random_id(10))
     casekeys.write_version(v, case.id, 1, age.X25519Identity.generate(), [v.me.user_id])
+    v._cases[case.id] = case
     append_case(v, case, "case.created", {"ref": ref, "title": title})
+    mirror_members(v, case)
     return case
 
 
@@ -356,6 +541,7 @@ def grant(v, case: Case, names: Iterable[str]) -> list[User]:
         casekeys.wrap_versions(v, case.id, identities, u)
     if new:
         append_case(v, case, "member.granted", {"users": [u.user_id for u in new]})
+    mirror_members(v, case)
     return new
 
 
@@ -370,9 +556,10 @@ def revoke(v, case: Case, names: Iterable[str]) -> list[User]:
     if not gone:
         return []
     before_write(v, case)
-    casekeys.rotate(v, case.id, case.members - gone)
-    append_case(v, case, "member.revoked", {"users": sorted(gone)})
+    version = casekeys.rotate(v, case.id, case.members - gone)
+    append_case(v, case, "member.revoked", {"users": sorted(gone), "key_version": version})
     casekeys.destroy_wraps(v, case.id, gone)
+    mirror_members(v, case)
     return [u for u in users if u.user_id in gone]
 
 
@@ -382,6 +569,7 @@ def export_key(v, case: Case) -> str:
     identities = casekeys.require_member(v, case.id)
     lines = ["# refuge case key (every key version); keep it as safe as the documents"]
     lines += [f"# version {n}\n{identity}" for n, identity in sorted(identities.items())]
+    v.audit_log.before_plaintext()
     return "\n".join(lines) + "\n"
 
 
@@ -418,7 +606,8 @@ def recover_case(v, case_id: str, name: str) -> tuple[User, list[int]]:
         # members, so the next member who writes rotates, as after any removal.
         casekeys.wrap_versions(v, case_id, recovered, user)
         if user.user_id not in case.members:
-            append_case(v, case, "member.granted", {"users": [user.user_id], "recovered": "kms-escrow"})
+            _append_recovery(v, case, user)
+        mirror_members(v, case, recovered="kms-escrow")
     except age.AgeError:
         raise VerificationFailed(f"the escrowed keys of case {case_id} do not open its events: "
                                  "the escrow or the events were altered") from None
@@ -426,6 +615,16 @@ def recover_case(v, case_id: str, name: str) -> tuple[User, list[int]]:
         v._case_ids.pop(case_id, None)
         v._cases.pop(case_id, None)
     return user, found
+
+
+def _append_recovery(v, case: Case, user: User) -> None:
+    """The admin's member.granted of a recovery (the admin is no member: append_case's checks do not apply)."""
+    identities = v._case_ids[case.id]
+    event = case_log(v, case.id).append(
+        v.me, "member.granted", {"users": [user.user_id], "recovered": "kms-escrow"},
+        [identities[case.key_version].recipient], lambda: (case.last_seq, case.last_digest),
+        extra={"case": case.id, "dir": max(v.directory.last_seq, case.dir_pos)})
+    apply(v, case, event)
 
 
 def _unescrow(v, escrow, case_id: str, version: int) -> age.X25519Identity:

@@ -6,13 +6,15 @@ Objects the vault writes (docs/format.md describes each byte by byte):
     directory/keys/<user>               the directory identity, age-encrypted to a person
     directory/events/<seq>              enrolments and removals, signed, age-encrypted
     cases/<case>/keys/<ver>/<user>      the case identity of a key version, to one member
-    cases/<case>/versions/<ver>         commit marker of a key version (signed)
+    cases/<case>/versions/<ver>         commit marker of a key version (signed; in force once an event names it)
     cases/<case>/events/<seq>           case events, signed, age-encrypted to the case
     cases/<case>/blobs/<blob>           an original document, age-encrypted to the case
     audit/<shard>/<seq>                 audit entries (see audit.py)
 
 Membership is enforced by keys: reading a case needs its case identity, which
-exists only wrapped to its members. Roles are checked here, by the client.
+exists only wrapped to its members. Roles, membership and key versions are
+verified by every reader as it folds the signed events (people.py, cases.py);
+the client's own checks only give a clear refusal first.
 
 :class:`Vault` is a thin face over the layers, each a module of functions over
 the opened vault, lower ones never importing higher ones:
@@ -73,7 +75,7 @@ class Vault:
         self.user = people.load_directory(self)
         self.audit_log = AuditLog(backend, seal_key(str(self._dir_identity)))
         self._cases: dict[str, Case] = {}
-        self._checked_versions: dict[str, set[int]] = {}
+        self._checked_versions: dict[str, dict[int, dict]] = {}  # key-version markers read (casekeys.read_marker)
         self._case_ids: dict[str, dict[int, age.X25519Identity]] = {}
         self._kms = None  # the KMS escrow, made on first use (casekeys.escrow)
 
@@ -116,6 +118,8 @@ class Vault:
         """
         backend = open_backend(location, home=home, **backend_options)
         _check_empty(backend, location)
+        if hasattr(backend, "check_create_only"):
+            backend.check_create_only()  # S3: a server that ignores If-None-Match is refused before anything is written
         dir_identity = age.X25519Identity.generate()
         settings = {
             "format": FORMAT, "version": FORMAT_VERSION, "vault_id": random_id(10),

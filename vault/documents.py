@@ -121,7 +121,21 @@ def _add_one(v, case, path, label, type, tags, person, lang, title, translation_
         meta.update(translator=translator, dialect=dialect)
     data = {"id": doc_id, "version": number, "blob": blob, "key_version": version, "filename": filename,
             "size": size, "sha256": digest, "mime": found.mime, "flags": list(found.flags), **meta}
-    append_case(v, case, "doc.added", data)
+
+    def rewrap(new_version: int) -> dict:
+        # A member was revoked during the upload: never commit under the old version. The blob's
+        # header is rewritten to wrap the same file key to the new version; the payload is copied.
+        identities = casekeys.case_identities(v, case.id)
+        data["blob"] = casekeys.rewrap_blob(v, case.id, data["blob"], identities.values(),
+                                            identities[new_version].recipient)
+        data["key_version"] = new_version
+        return data
+
+    try:
+        append_case(v, case, "doc.added", data, key_version=version, rewrap=rewrap)
+    except BaseException:
+        v.backend.delete(f"cases/{case.id}/blobs/{data['blob']}")  # never committed: leave no trace
+        raise
     return case.documents[doc_id]
 
 
@@ -182,6 +196,7 @@ def read_document(v, doc: Document, dst: BinaryIO, version: int | None = None) -
     if entry is None:
         raise NotFound(f"document {doc.id} has no version {version}; it has {len(doc.versions)}")
     sha = hashlib.sha256()
+    v.audit_log.before_plaintext()  # a read is recorded before any plaintext leaves
     with v.backend.get(f"cases/{doc.case_id}/blobs/{entry['blob']}") as src:
         try:
             with age.Decryptor(list(identities.values()), src) as dec:
@@ -220,12 +235,18 @@ def record_packet(v, case: Case, volumes: list[bytes], record: dict) -> dict:
     require_open(v, case.id)
     before_write(v, case)
     stored = []
-    for n, data in enumerate(volumes, 1):
-        blob, version = casekeys.store_bytes(v, case.id, data)
-        stored.append({"volume": n, "blob": blob, "key_version": version, "size": len(data),
-                       "sha256": hashlib.sha256(data).hexdigest()})
-    packet_id = f"{case.id}-p{random_id(5)}"
-    append_case(v, case, "packet.built", dict(record, id=packet_id, volumes=stored))
+    try:
+        for n, data in enumerate(volumes, 1):
+            blob, version = casekeys.store_bytes(v, case.id, data)
+            stored.append({"volume": n, "blob": blob, "key_version": version, "size": len(data),
+                           "sha256": hashlib.sha256(data).hexdigest()})
+        packet_id = f"{case.id}-p{random_id(5)}"
+        append_case(v, case, "packet.built", dict(record, id=packet_id, volumes=stored),
+                    key_version=stored[0]["key_version"] if stored else None)
+    except BaseException:
+        for entry in stored:  # never committed (e.g. a revocation meanwhile): leave no trace
+            v.backend.delete(f"cases/{case.id}/blobs/{entry['blob']}")
+        raise
     return case.packets[-1]
 
 
@@ -254,6 +275,7 @@ def packet_bytes(v, case: Case, packet: dict, volume: int = 1) -> bytes:
             raise VerificationFailed(f"packet {packet['id']} does not decrypt: it was altered") from None
     if hashlib.sha256(data).hexdigest() != entry["sha256"]:
         raise VerificationFailed(f"packet {packet['id']} does not match its recorded SHA-256")
+    v.audit_log.before_plaintext()
     return data
 
 
@@ -345,5 +367,10 @@ def save_ocr(v, case: Case, results: dict[str, dict], docs: dict[str, str]) -> N
     for key, pages in results.items():
         if key in case.ocr:
             continue
-        blob, _ = casekeys.store_bytes(v, case.id, canonical(pages))
-        append_case(v, case, "ocr.cached", {"key": key, "doc": docs.get(key, ""), "blob": blob})
+        blob, version = casekeys.store_bytes(v, case.id, canonical(pages))
+        try:
+            append_case(v, case, "ocr.cached", {"key": key, "doc": docs.get(key, ""), "blob": blob},
+                        key_version=version)
+        except BaseException:
+            v.backend.delete(f"cases/{case.id}/blobs/{blob}")
+            raise

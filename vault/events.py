@@ -135,23 +135,29 @@ class EventLog:
         self,
         signer,
         type: str,
-        data: dict,
-        recipients: list,
+        data: dict | Callable[[], dict],
+        recipients: list | Callable[[], list],
         tail: Callable[[], tuple[int, str]],
-        extra: dict | None = None,
+        extra: dict | Callable[[], dict] | None = None,
     ) -> Event:
         """Sign and store a new event after the current tail.
 
         ``tail()`` returns (last seq, digest of the last event) as the caller
         knows it; on a lost race it is called again after re-reading.
+        ``data``, ``recipients`` and ``extra`` may be callables, called after
+        each ``tail()``: what the tail showed (a new key version, a newer
+        directory) can change what is written and to whom.
         """
         for _ in range(1000):
             last, prev = tail()
             seq = last + 1
-            record = sign_record(signer, {"seq": seq, "prev": prev, "type": type, "time": now(), "data": data, **(extra or {})})
+            body = data() if callable(data) else data
+            more = (extra() if callable(extra) else extra) or {}
+            record = sign_record(signer, {"seq": seq, "prev": prev, "type": type, "time": now(), "data": body, **more})
             plaintext = canonical(record)
+            to = recipients() if callable(recipients) else recipients
             try:
-                self.backend.put(self.key(seq), age.encrypt_bytes(recipients, plaintext))
+                self.backend.put(self.key(seq), age.encrypt_bytes(to, plaintext))
             except ObjectExists:
                 continue
             return Event.parse(seq, plaintext)

@@ -2,7 +2,9 @@
 
 A problem is ``{"object", "kind", "message"}`` (and ``"hint"``, a code for
 the way out, where there is one). Kinds: ``damaged``, ``bad signature``,
-``missing``, ``broken``, ``altered``, ``purge incomplete``, and ``leftover``:
+``missing``, ``broken`` (an event refused: its signature, or its author's
+authority at its position), ``altered``, ``purge incomplete``, ``unverified key
+version`` (a marker no verified event made), ``forged actor`` (audit), and ``leftover``:
 something an interrupted write left that was never committed, which
 :func:`repair` may remove. Functions take the opened vault as ``v``.
 """
@@ -99,9 +101,11 @@ def _check_key_versions(v, cid: str, pubs: dict[str, bytes], problems: _Problems
 def _check_case(v, cid: str, deep: bool, problems: _Problems) -> None:
     """A case I am a member of: its events from the first, its blobs, and with ``deep`` their contents."""
     try:
-        identities = casekeys.require_member(v, cid)
+        identities = casekeys.case_identities(v, cid)
     except (NotPermitted, NotFound, VerificationFailed):
-        return  # not mine, or my key is damaged (reported above)
+        return  # my key is damaged (reported above)
+    if not identities:
+        return  # not mine
     try:
         case = fold(v, cid, identities.values())
     except VerificationFailed as e:
@@ -109,6 +113,9 @@ def _check_case(v, cid: str, deep: bool, problems: _Problems) -> None:
         return
     if not case.last_seq:
         problems.add(f"cases/{cid}/", "leftover", "a case whose creation was interrupted before its first event")
+        return
+    _check_unverified_versions(v, case, problems)
+    if v.me.user_id not in case.members:
         return
     referenced = {e["blob"] for d in case.documents.values() for e in d.versions}
     referenced |= {e["blob"] for p in case.packets for e in p["volumes"]}
@@ -120,6 +127,20 @@ def _check_case(v, cid: str, deep: bool, problems: _Problems) -> None:
         problems.add(f"cases/{cid}/blobs/{blob}", "leftover", "a blob no event records (an interrupted add)")
     if deep:
         _check_contents(v, case, present, problems)
+
+
+def _check_unverified_versions(v, case: Case, problems: _Problems) -> None:
+    """Key-version markers no verified event made: never used by readers or writers, reported here."""
+    for n in casekeys.marker_numbers(v, case.id):
+        if n in case.key_versions:
+            continue
+        marker = casekeys.read_marker(v, case.id, n) or {}
+        signer = v.directory.acting(marker.get("author", ""), v.directory.last_seq)
+        if signer is not None and signer.user_id in case.members and n > case.key_version:
+            why = "a rotation by a member in progress or interrupted; never used"
+        else:
+            why = "signed by someone who is not a member of the case: a key slipped in outside refuge; never used"
+        problems.add(f"cases/{case.id}/versions/{n:04d}", "unverified key version", why)
 
 
 def _check_contents(v, case: Case, present: set[str], problems: _Problems) -> None:

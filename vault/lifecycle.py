@@ -1,7 +1,11 @@
 """A case's life: closing, reopening, legal holds, purging (rules in vault/retention.py).
 
 These are directory events (every enrolled person can read and verify them;
-they hold only opaque case ids and dates). Functions take the opened vault as ``v``.
+they hold only opaque case ids and dates). Every reader checks who signed
+them: a case lead must be a member of the case as the directory's
+``case.members`` mirror records it (readers without the case key can check
+that), so before a case lead's event the mirror is brought up to date.
+Functions take the opened vault as ``v``.
 """
 
 from __future__ import annotations
@@ -59,6 +63,7 @@ def close_case(v, case: Case, retain: str | None = None, today: str | None = Non
     """
     require_role(v, "case-lead", doing="closing cases")
     casekeys.require_member(v, case.id)
+    cases.mirror_members(v, case)
     period = parse_period(retain) if retain else None
     if case_status(v, case.id).closed_at:
         raise InvalidInput(f"case {case.id} is already closed", hint="case-list")
@@ -73,6 +78,7 @@ def reopen_case(v, case: Case) -> CaseStatus:
     """Reopen a closed case (case leads who are members); its purge date is dropped."""
     require_role(v, "case-lead", doing="reopening cases")
     casekeys.require_member(v, case.id)
+    cases.mirror_members(v, case)
     if not case_status(v, case.id).closed_at:
         raise InvalidInput(f"case {case.id} is not closed")
     append_directory(v, "case.reopened", {"case": case.id})
@@ -87,7 +93,7 @@ def hold_case(v, case_id: str, reason: str | None, release: bool = False) -> Cas
     """
     require_role(v, "admin", "case-lead", doing="placing legal holds")
     if v.role == "case-lead":
-        casekeys.require_member(v, case_id)
+        cases.mirror_members(v, cases.load_case(v, case_id))
     held = case_status(v, case_id).hold
     if release:
         if not held:

@@ -3,14 +3,19 @@
 The directory is a sequence of signed events (``directory/events/<seq>``),
 rooted at the vault's founding admin, whose signing key every reader pins.
 Every reader folds it with :class:`Directory` and accepts an event only if its
-author held the needed role then. Functions here take the opened vault
-(vault/core.py) as ``v`` and use only its shared state and this layer.
+author held the needed role then (and, for a case lead acting on a case, was a
+member of it: ``case.members`` events mirror each case's membership here, so
+readers without the case key can check it). Each person's REFUGE_HOME pins the
+directory head it last saw, so a directory cut short or rewritten is refused.
+Functions here take the opened vault (vault/core.py) as ``v`` and use only its
+shared state and this layer.
 """
 
 from __future__ import annotations
 
 import base64
 from dataclasses import dataclass
+import os
 from typing import Callable
 
 from . import age
@@ -19,12 +24,22 @@ from .events import Event, verify_record
 from .identity import PublicIdentity
 from .retention import CaseStatus, Policy
 
-__all__ = ["User", "Directory", "ROLES", "MEMBER_ROLES", "require_role", "add_user", "remove_user", "users"]
+__all__ = ["User", "Directory", "ROLES", "MEMBER_ROLES", "require_role", "add_user", "remove_user", "users",
+           "authority_checked", "refresh_directory", "append_directory", "check_head"]
 
 ROLES = ("admin", "lawyer", "case-lead", "auditor")
 MEMBER_ROLES = ("lawyer", "case-lead")
 # Directory events about a case's life that a case lead may sign (purging and the policy are admins').
 CASE_LIFE = ("case.closed", "case.reopened", "case.held", "case.released")
+# Test-only: REFUGE_TEST_NO_AUTHORITY=1 turns off the checks of who may do what (roles at a
+# position, membership) when folding; signatures, chains and pins are still checked. The
+# benchmark uses it to measure what verification of authority costs. Never set it otherwise.
+NO_AUTHORITY_ENV = "REFUGE_TEST_NO_AUTHORITY"
+
+
+def authority_checked() -> bool:
+    """Whether readers check authority (always, except under the test-only switch)."""
+    return os.environ.get(NO_AUTHORITY_ENV) != "1"
 
 
 @dataclass
@@ -38,6 +53,8 @@ class User:
     enrolled_by: str
     enrolled_at: str
     removed: bool = False
+    enrolled_seq: int = 0  # the directory position of the enrolment
+    removed_seq: int | None = None  # and of the removal
 
     def as_dict(self) -> dict:
         return {"id": self.user_id, "name": self.name, "role": self.role,
@@ -51,8 +68,17 @@ class Directory:
         self.users: dict[str, User] = {}
         self.policy = Policy()
         self.cases: dict[str, CaseStatus] = {}  # the life of each case: closed, on hold, purged
+        self.members: dict[str, list[str]] = {}  # each case's members, as mirrored by case.members events
         self.last_seq = 0
         self.last_digest = ""
+        self.digests: dict[int, str] = {}  # seq -> digest of every event folded (for the pinned head)
+
+    def acting(self, user_id: str, position: int) -> User | None:
+        """The person ``user_id`` if enrolled and not removed at directory position ``position``."""
+        u = self.users.get(user_id)
+        if u is None or u.enrolled_seq > position or (u.removed_seq is not None and u.removed_seq <= position):
+            return None
+        return u
 
     def status(self, case_id: str) -> CaseStatus:
         return self.cases.get(case_id) or CaseStatus(case_id)
@@ -81,18 +107,75 @@ class Directory:
             role = "admin" if event.seq == 1 else data["role"]
             if pub.user_id in self.users or any(u.name == pub.name for u in self.users.values()):
                 raise VerificationFailed(f"directory event {event.seq} enrolls a person twice")
-            self.users[pub.user_id] = User(pub.user_id, pub.name, role, pub, event.author, event.time)
+            self.users[pub.user_id] = User(pub.user_id, pub.name, role, pub, event.author, event.time,
+                                           enrolled_seq=event.seq)
         elif event.type == "user.removed":
-            if data.get("user_id") not in self.users:
-                raise VerificationFailed(f"directory event {event.seq} removes someone never enrolled")
+            if data.get("user_id") not in self.users or self.users[data["user_id"]].removed:
+                raise VerificationFailed(f"directory event {event.seq} removes someone not enrolled")
             self.users[data["user_id"]].removed = True
+            self.users[data["user_id"]].removed_seq = event.seq
         elif event.type == "retention.policy":
             self.policy = Policy(data.get("default"), dict(data.get("types", {})))
+        elif event.type == "case.members":
+            self._apply_members(event)
         elif event.type in CASE_LIFE or event.type == "case.purged":
+            self._check_case_life(event)
             self._apply_case_life(event)
         else:
             raise VerificationFailed(f"directory event {event.seq} has an unknown type")
         self.last_seq, self.last_digest = event.seq, event.digest
+        self.digests[event.seq] = event.digest
+
+    def _refuse(self, event: Event, why: str) -> None:
+        raise VerificationFailed(f"directory event {event.seq} ({event.type}) is refused: {why}", hint="fsck")
+
+    def _apply_members(self, event: Event) -> None:
+        """A case's membership, mirrored: signed by a case lead who is a member (or, when only people
+        removed from the vault leave, by any member; or by an admin recovering from escrow)."""
+        data = event.data
+        case, members = data.get("case"), data.get("members")
+        if not isinstance(case, str) or not isinstance(members, list) or not all(isinstance(m, str) for m in members):
+            self._refuse(event, "it is malformed")
+        before = self.members.get(case)
+        author = self.users[event.author]
+        if authority_checked():
+            for m in set(members) - set(before or ()):  # those already members may since have been removed
+                u = self.acting(m, event.seq)
+                if u is None or u.role not in MEMBER_ROLES:
+                    self._refuse(event, f"{self.name(m)} cannot be a member of a case")
+            if before is None:
+                if author.role != "case-lead" or members != [event.author]:
+                    self._refuse(event, "a case is created by a case lead, its only first member")
+            elif author.role == "admin":
+                if not data.get("recovered") or not set(before) <= set(members):
+                    self._refuse(event, "an admin only adds a member, when recovering from escrow")
+            elif event.author not in before:
+                self._refuse(event, f"{author.name} is not a member of case {case}")
+            elif author.role != "case-lead":
+                gone = {m for m in before if self.acting(m, event.seq) is None}
+                if set(members) != set(before) - gone:
+                    self._refuse(event, f"{author.name} is a {author.role}; only case leads change membership")
+        self.members[case] = sorted(members)
+
+    def _check_case_life(self, event: Event) -> None:
+        """Who may close, reopen, hold, release and purge, and in what state the case must be."""
+        if not authority_checked():
+            return
+        data = event.data
+        case = data.get("case")
+        author = self.users[event.author]
+        st = self.status(case) if isinstance(case, str) else None
+        if st is None:
+            self._refuse(event, "it names no case")
+        if author.role == "case-lead" and event.author not in self.members.get(case, ()):
+            self._refuse(event, f"{author.name} is not a member of case {case}")
+        if event.type in ("case.closed", "case.reopened") and author.role != "case-lead":
+            self._refuse(event, "only a case lead who is a member closes or reopens a case")
+        ok = {"case.closed": not st.closed_at, "case.reopened": bool(st.closed_at), "case.held": not st.hold,
+              "case.released": bool(st.hold),
+              "case.purged": bool(st.closed_at) and not st.hold and not st.purged_at}[event.type]
+        if not ok:
+            self._refuse(event, f"case {case} is not in a state that allows it")
 
     def _signer(self, event: Event, anchor: bytes) -> bytes:
         """The signing key that must have signed ``event``: the anchor first, then an enrolled author's."""
@@ -103,9 +186,13 @@ class Directory:
             if admin.sign_pub != anchor or admin.user_id != event.author:
                 raise VerificationFailed("the directory's founding admin does not match this vault's anchor key")
             return admin.sign_pub
-        author = self.users.get(event.author)
-        allowed = ("admin", "case-lead") if event.type in CASE_LIFE else ("admin",)
-        if author is None or author.role not in allowed or author.removed:
+        author = self.acting(event.author, event.seq)
+        allowed = ("admin",)
+        if event.type in CASE_LIFE:
+            allowed = ("admin", "case-lead")
+        elif event.type == "case.members":
+            allowed = ("admin", "case-lead", "lawyer")
+        if author is None or author.role not in allowed:
             raise VerificationFailed(f"directory event {event.seq} is not signed by an enrolled "
                                      + " or ".join(allowed))
         return author.public.sign_pub
@@ -152,12 +239,47 @@ def load_directory(v) -> User:
         raise VerificationFailed("this vault's anchor key changed since you first used it: the vault was replaced or tampered with")
     for event in v._directory_log.events([v._dir_identity], v.directory.last_seq + 1, v.directory.last_digest):
         v.directory.apply(event, anchor)
+    check_head(v)
     user = v.directory.users.get(v.me.user_id)
     if user is None:
         raise NotPermitted(f"{v.me.name} is not enrolled in this vault", hint="user-add")
     if user.removed:
         raise NotPermitted(f"{v.me.name} was removed from this vault")
     return user
+
+
+def check_head(v) -> None:
+    """Refuse a directory shorter than, or different from, the head this REFUGE_HOME last saw; pin the new head.
+
+    Deleting the end of the directory (a removal, a role change, a hold) is
+    caught here by everyone who saw it.
+    """
+    d = v.directory
+    heads = v.home.config().get("heads", {})
+    pinned = heads.get(v.id)
+    if pinned:
+        seq, digest = pinned
+        if d.last_seq < seq:  # another process of this home may have pinned a newer head meanwhile
+            anchor = base64.b64decode(v.settings["anchor"])
+            for ev in v._directory_log.events([v._dir_identity], d.last_seq + 1, d.last_digest):
+                d.apply(ev, anchor)
+        if d.last_seq < seq:
+            raise VerificationFailed(f"the directory ends at event {d.last_seq}, but you saw event {seq}: "
+                                     "the vault was rolled back or its newest events deleted", hint="fsck")
+        if d.digests.get(seq) != digest:
+            raise VerificationFailed(f"directory event {seq} changed since you saw it: the vault was rewritten",
+                                     hint="fsck")
+        if seq == d.last_seq:
+            return
+    v.home.update_config(heads={**heads, v.id: [d.last_seq, d.last_digest]})
+
+
+def refresh_directory(v) -> None:
+    """Fold directory events appended since the vault was opened (or last refreshed)."""
+    anchor = base64.b64decode(v.settings["anchor"])
+    for ev in v._directory_log.events([v._dir_identity], v.directory.last_seq + 1, v.directory.last_digest):
+        v.directory.apply(ev, anchor)
+    check_head(v)
 
 
 def append_directory(v, type: str, data: dict, check: Callable[[], None] | None = None) -> None:
@@ -173,6 +295,7 @@ def append_directory(v, type: str, data: dict, check: Callable[[], None] | None 
 
     event = v._directory_log.append(v.me, type, data, [v._dir_identity.recipient], tail)
     v.directory.apply(event, anchor)
+    check_head(v)
 
 
 def signers(v) -> dict[str, bytes]:

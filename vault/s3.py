@@ -244,6 +244,9 @@ class _Errors:
         if code in ("SlowDown", "Throttling", "ThrottlingException", "RequestLimitExceeded", "503") or status == 503:
             return StorageError(f"S3 is throttling requests to {b.bucket} and retries did not get through; "
                                 "wait a minute and run the command again")
+        if code == "NotImplemented" or status == 501:  # permanent: trying again will not help
+            return StorageError(f"the S3 endpoint does not implement {op}, which refuge needs; "
+                                "use AWS S3 or a server that implements it (docs/kms.md)")
         if status and status >= 500:
             return StorageError(f"S3 failed {op} ({code or status}) after retries; run the command again later")
         return StorageError(f"S3 refused {op} ({code or status}); check the vault location {where}")
@@ -518,6 +521,51 @@ class S3Backend:
     def check(self) -> None:
         """Fail with a clear error unless the bucket is there and reachable with these credentials."""
         self._call("head_bucket")
+
+    def check_create_only(self) -> None:
+        """Fail unless the endpoint refuses a second create-only write (PutObject and CompleteMultipartUpload).
+
+        Every append (events, audit entries) relies on ``If-None-Match: *``
+        answered with 412 when the object exists; a server that ignores it
+        (s3rver, some gateways) lets concurrent writers overwrite each other.
+        A probe object is written twice, then completed once more as a
+        multipart upload, and deleted.
+        """
+        import secrets
+
+        key = f"probe-create-only-{secrets.token_hex(8)}"
+        try:
+            self._put_small(key, b"refuge create-only probe\n")
+            refused = _refused(lambda: self._put_small(key, b"second\n"))
+            if refused:
+                refused = _refused(lambda: self._complete_once(key))
+        finally:
+            with contextlib.suppress(RefugeError):
+                self.delete(key)
+        if not refused:
+            raise StorageError(f"the S3 endpoint of {self.location} ignores If-None-Match: refuge needs a second "
+                               "create-only write to fail with 412 PreconditionFailed (PutObject and "
+                               "CompleteMultipartUpload); use AWS S3 or a server that implements it")
+
+    def _complete_once(self, key: str) -> None:
+        full = self._key(key)
+        upload = self._call("create_multipart_upload", key, Key=full)["UploadId"]
+        try:
+            part = self._call("upload_part", key, Key=full, UploadId=upload, PartNumber=1, Body=b"second\n")
+            self._call("complete_multipart_upload", key, Key=full, UploadId=upload, IfNoneMatch="*",
+                       MultipartUpload={"Parts": [{"ETag": part["ETag"], "PartNumber": 1}]})
+        finally:
+            with contextlib.suppress(RefugeError):
+                self._call("abort_multipart_upload", key, Key=full, UploadId=upload)
+
+
+def _refused(write) -> bool:
+    """Whether ``write()`` was refused because the object exists."""
+    try:
+        write()
+    except ObjectExists:
+        return True
+    return False
 
 
 class _ObjectStream(io.RawIOBase):

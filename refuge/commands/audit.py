@@ -184,7 +184,9 @@ def vault_connect(c: Context, location: str, endpoint_url, region, kms_endpoint_
 
     if not location.startswith("s3://"):
         raise click.UsageError("refuge vault connect is for s3:// locations; a folder needs no connecting")
-    settings = Vault.read_settings(open_backend(location, home=c.home, endpoint_url=endpoint_url, region=region))
+    backend = open_backend(location, home=c.home, endpoint_url=endpoint_url, region=region)
+    settings = Vault.read_settings(backend)
+    backend.check_create_only()  # a server that ignores If-None-Match is refused
     remember_connection(c.home, location, endpoint_url=endpoint_url, region=region, kms_endpoint_url=kms_endpoint_url)
     if not c.home.config().get("vault"):
         c.home.update_config(vault=canonical_location(location))

@@ -93,7 +93,7 @@ def case_revoke(c: Context, ref: str, names: tuple[str, ...]) -> None:
 def case_export_key(c: Context, ref: str, output: str, force: bool = False) -> None:
     """Write the case identity (age format) for emergency recovery; audited."""
     vault = c.vault()
-    with vault.audited("case.export-key") as targets:
+    with vault.audited("case.export-key", intent=True) as targets:
         found = find_case(vault, ref, targets)
         text = vault.export_key(found)
         write_atomically(output, lambda f: f.write(text.encode()), replace=force, private=True)

@@ -99,7 +99,7 @@ def doc_list(c: Context, ref: str, doc_type: str | None, tag: str | None, as_jso
 def doc_get(c: Context, doc_id: str, output: str | None, version: int | None, force: bool = False) -> None:
     """Write a document, byte-exact, to a file or standard output."""
     vault = c.vault()
-    with vault.audited("doc.get") as targets:
+    with vault.audited("doc.get", intent=True) as targets:
         found_case, found = find_document(vault, doc_id, targets)
         if output:
             # a working copy of what the vault keeps: atomic, but not fsynced (like age -d -o)

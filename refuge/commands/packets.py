@@ -152,7 +152,7 @@ def packet_build(c: Context, ref, profile_id, output, sender_org, only_consented
 def packet_get(c: Context, packet_id: str, output: str, volume: int, force: bool = False) -> None:
     """Write the exact bytes of a packet recorded in packet history."""
     vault = c.vault()
-    with vault.audited("packet.get") as targets:
+    with vault.audited("packet.get", intent=True) as targets:
         try:
             found, record = vault.find_packet(packet_id)
         except (NotFound, NotPermitted):
