@@ -30,13 +30,13 @@ def audited(v, action: str, intent: bool = False, **targets):
     first plaintext leaves the library (``AuditLog.before_plaintext``), and
     the outcome names it (``intent``): a read killed half-way still left an entry.
     """
-    found = {k: t for k, t in targets.items() if t}
+    found = {k: t for k, t in targets.items() if _kept(t)}
     result = "error"
     started = []
 
     def body(result: str) -> dict:
         b = {"actor": v.me.user_id, "name": v.me.name, "role": v.role, "action": action, "result": result}
-        b.update({k: t for k, t in found.items() if t})
+        b.update({k: t for k, t in found.items() if _kept(t)})
         return b
 
     def record_intent() -> None:
@@ -54,6 +54,11 @@ def audited(v, action: str, intent: bool = False, **targets):
     finally:
         v.audit_log.pending = None
         v.audit_log.append(v.me, dict(body(result), **({"intent": started[0]} if started else {})))
+
+
+def _kept(value) -> bool:
+    """Whether a target goes into the entry: anything but None and empty text or lists; a count of 0 does."""
+    return bool(value) or (isinstance(value, int) and not isinstance(value, bool))
 
 
 def typed_hash(v, text: str) -> str:

@@ -30,7 +30,8 @@ AUDIT_COLUMNS = ["seq", "time", "name", "role", "action", "result", "case", "doc
 @click.option("--case", "case_", metavar="ID", help="Only this case (its id; members may give its reference).")
 @click.option("--user", metavar="NAME", help="Only this person's actions.")
 @click.option("--action", metavar="A", help="Only this action, e.g. doc.get, or a group, e.g. doc.")
-@click.option("--result", type=click.Choice(["ok", "denied", "error"]), help="Only this result.")
+@click.option("--result", type=click.Choice(["ok", "denied", "error", "started"]),
+              help="Only this result (started: a read whose outcome was never recorded, e.g. killed).")
 @click.option("--since", metavar="T", help="From this time (ISO 8601, UTC), e.g. 2026-11-01.")
 @click.option("--until", metavar="T", help="Until this time (ISO 8601, UTC).")
 @output_options(csv_too=True)
