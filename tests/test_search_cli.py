@@ -114,8 +114,8 @@ def test_nothing_in_plaintext_on_disk_and_the_audit_keeps_no_query(searched):
     rows = [r for r in json.loads(w.ok("audit", "log", "--action", "search", "--json", user="dave"))
             if r["action"] == "search"]
     case_id = _search(w, "quintanilla")[0]["case"]
-    # carol is a member of no case: no cases and no hits (the audit log leaves out empty values)
-    assert [(r["name"], r.get("cases"), r.get("hits")) for r in rows] == [("bob", [case_id], 1), ("carol", None, None)]
+    # carol is a member of no case: no cases (an empty list is left out), and 0 hits
+    assert [(r["name"], r.get("cases"), r.get("hits")) for r in rows] == [("bob", [case_id], 1), ("carol", None, 0)]
     assert "quintanilla" not in json.dumps(rows).lower() and "echeverria" not in json.dumps(rows).lower()
 
 
