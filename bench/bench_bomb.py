@@ -19,7 +19,6 @@ Target (issue #15): refuge's peak RSS (itself and the worker) under 1 GiB, exit 
 from __future__ import annotations
 
 import argparse
-import os
 import shutil
 import sys
 from pathlib import Path

@@ -35,7 +35,7 @@ BENCH = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH))
 sys.path.insert(0, str(BENCH.parent))
 
-from common import (MIB, OUT, PASSPHRASE, BenchError, Result, best, make_people, measure, refuge_bin,  # noqa: E402
+from common import (OUT, PASSPHRASE, BenchError, Result, best, make_people, measure, refuge_bin,  # noqa: E402
                     scratch_dir, settle, text_file, write_json)
 
 RATIO = 1.5

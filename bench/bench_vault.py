@@ -23,7 +23,7 @@ import sys
 import time
 from pathlib import Path
 
-from common import (CACHE, MIB, BenchError, Result, Run, best, cli_env, make_vault, measure, need_tool,
+from common import (CACHE, BenchError, Result, Run, best, cli_env, make_vault, measure, need_tool,
                     no_sync_backend, open_as, peak_mib, refuge_bin, scratch_dir, settle, text_file)
 
 ADD_GET_RATIO = 1.1

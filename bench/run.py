@@ -17,10 +17,8 @@ written to bench/out/results.json.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import pstats
-import shutil
 import subprocess
 import sys
 import time
@@ -28,7 +26,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import OUT, BenchError, Result, cli_env, machine, scratch_dir, write_json  # noqa: E402
+from common import OUT, BenchError, Result, cli_env, machine, write_json  # noqa: E402
 
 NAMES = ["doc-add", "doc-get", "doc-list", "audit-verify", "s3-doc-add", "ocr", "search"]
 GROUPS = {"vault": ["doc-add", "doc-get", "doc-list"], "audit": ["audit-verify"]}

@@ -1,6 +1,5 @@
 """Identities: passphrase rules, the scrypt work factor, the unlock agent."""
 
-import os
 import stat
 
 import pytest

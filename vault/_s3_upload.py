@@ -12,12 +12,16 @@ import io
 import random
 import re
 import time
+from typing import TYPE_CHECKING
 
 from .errors import RefugeError
 
 MIB = 1024 * 1024
 _SMALL = MIB  # an object being written grows in place up to this; past it, one part-sized buffer
 _READ_PIECE = 64 * 1024  # the most a part's body hands out per read()
+
+if TYPE_CHECKING:  # the backend this writer belongs to; s3.py imports this module
+    from .s3 import S3Backend
 
 
 def boto_exceptions():

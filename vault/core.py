@@ -45,7 +45,7 @@ from .errors import InvalidInput, NotFound, VerificationFailed
 from .events import EventLog, canonical, now
 from .identity import Home, SecretIdentity
 from .people import MEMBER_ROLES, ROLES, Directory, User
-from .storage import Backend, ObjectExists, open_backend, write_atomically  # write_atomically: for vault/cli.py until it moves
+from .storage import Backend, ObjectExists, open_backend
 
 __all__ = ["Vault", "User", "Case", "Document", "ROLES", "DOC_TYPES", "AddResult", "Directory", "MEMBER_ROLES"]
 

@@ -129,7 +129,7 @@ class Escrow:
             if code in ("ThrottlingException", "LimitExceededException"):
                 raise KMSError("KMS is throttling requests and retries did not get through; try again in a minute") from None
             raise KMSError(f"KMS refused {action} ({code}) with key {key}", hint="kms-key-check") from None
-        except (e.EndpointConnectionError, e.ConnectTimeoutError) as exc:
+        except (e.EndpointConnectionError, e.ConnectTimeoutError):
             where = self.endpoint_url or f"KMS in {self.region or 'the default region'}"
             raise KMSError(f"cannot reach {where}; check REFUGE_KMS_ENDPOINT_URL and the network") from None
         except (e.NoCredentialsError, e.PartialCredentialsError):

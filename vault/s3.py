@@ -29,13 +29,10 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import hashlib
 import io
 import os
-import random
 import re
 import threading
-import time
 from typing import BinaryIO, Callable, Iterator
 
 from .errors import InvalidInput, NotFound, RefugeError, VerificationFailed
