@@ -27,7 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
-from common import BenchError, best, cli_env, fast_identities, make_vault, measure, need_tool, peak_mib, refuge_bin, scratch  # noqa: E402
+from common import BenchError, run_script, best, cli_env, fast_identities, make_vault, measure, need_tool, peak_mib, refuge_bin, scratch  # noqa: E402
 
 LIMIT_MIB = 1024
 
@@ -90,8 +90,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except BenchError as e:
-        print(f"bench_bomb: {e}", file=sys.stderr)
-        sys.exit(2)
+    run_script("bench_bomb", main)

@@ -33,7 +33,7 @@ sys.path.insert(0, str(BENCH))
 sys.path.insert(0, str(BENCH.parent))
 sys.path.insert(0, str(BENCH.parent / "tests"))
 
-from common import (OUT, BenchError, Result, best, cli_env, make_vault, measure, need_tool, open_as,  # noqa: E402
+from common import (OUT, BenchError, run_script, Result, best, cli_env, make_vault, measure, need_tool, open_as,  # noqa: E402
                     peak_mib, refuge_bin, scratch_dir, settle, write_json)
 
 TARGET = 1.2
@@ -125,8 +125,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except BenchError as e:
-        print(f"bench_ocr: {e}", file=sys.stderr)
-        sys.exit(1)
+    run_script("bench_ocr", main, 1)

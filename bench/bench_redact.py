@@ -31,7 +31,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from common import DATA, BenchError, best, measure, need_tool, peak_mib, scratch, settle  # noqa: E402
+from common import DATA, run_script, best, measure, need_tool, peak_mib, scratch, settle  # noqa: E402
 
 TARGET = 1.5
 WORKER_TARGET = 1.15  # issue #15: the keyless worker costs at most this much over rendering in-process
@@ -203,8 +203,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except BenchError as e:
-        print(f"bench_redact: {e}", file=sys.stderr)
-        sys.exit(2)
+    run_script("bench_redact", main)

@@ -54,6 +54,15 @@ class BenchError(Exception):
     """A benchmark could not run (a tool missing, a command failing)."""
 
 
+def run_script(name: str, main, code: int = 2) -> None:
+    """A benchmark script's entry point: exit with main()'s status, or print why it could not run."""
+    try:
+        sys.exit(main())
+    except BenchError as e:
+        print(f"{name}: {e}", file=sys.stderr)
+        sys.exit(code)
+
+
 # --- measured subprocesses --------------------------------------------------------
 
 
