@@ -62,13 +62,13 @@ def _run(task: str, request: dict, datas: list[bytes], progress: _Progress, limi
     try:
         return worker.run(f"packets._isolated:{task}", None, [pickle.dumps(request), *datas], limits=limits,
                           label="the packet's documents", progress=progress)
-    except worker.WorkerFailed as e:
-        if progress.doc and "could not be processed" in str(e):
-            raise worker.WorkerFailed(
-                f"document {progress.doc} could not be rendered within {limits.memory // 1024**2} MiB of memory and "
-                f"{limits.cpu_seconds} s of CPU (a rendering bomb, or a file that crashes readers)",
-                hint="new-copy") from None
-        raise
+    except worker.WorkerDied:
+        if not progress.doc:
+            raise
+        raise worker.WorkerDied(
+            f"document {progress.doc} could not be rendered within {limits.memory // 1024**2} MiB of memory and "
+            f"{limits.cpu_seconds} s of CPU (a rendering bomb, or a file that crashes readers)",
+            hint="new-copy") from None
 
 
 def produce(items: list[Item], profile: Profile, *, sender_org: str, today: str, redactions: list[dict],

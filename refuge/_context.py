@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import getpass
 import os
@@ -134,28 +135,33 @@ def unresolved(vault: Vault, typed: str, case_id: str, targets: dict, key: str =
         targets["unresolved"] = vault.typed_hash(typed)
 
 
+@contextlib.contextmanager
+def resolving(vault: Vault, typed: str, targets: dict, key: str = "doc"):
+    """Around a library call that resolves what a person typed: if it names nothing of
+    theirs (NotFound, NotPermitted), record it the way :func:`unresolved` does, and re-raise."""
+    try:
+        yield
+    except (NotFound, NotPermitted):
+        unresolved(vault, typed, typed.partition("-")[0], targets, key)
+        raise
+
+
 def find_case(vault: Vault, ref: str, targets: dict):
     """Find a case of mine and name it (its opaque id) in the command's audit entry.
 
     What was typed never reaches the audit log: a reference that names no case
     of mine is recorded as a keyed hash only.
     """
-    try:
+    with resolving(vault, ref, targets):
         found = vault.find_case(ref)
-    except (NotFound, NotPermitted):
-        unresolved(vault, ref, ref, targets)
-        raise
     targets["case"] = found.id
     return found
 
 
 def find_document(vault: Vault, doc_id: str, targets: dict):
     """Find a document of one of my cases and name it (case and document ids) in the audit entry."""
-    try:
+    with resolving(vault, doc_id, targets):
         case, doc = vault.find_document(doc_id)
-    except (NotFound, NotPermitted):
-        unresolved(vault, doc_id, doc_id.partition("-")[0], targets)
-        raise
     targets.update(case=case.id, doc=doc.id)
     return case, doc
 

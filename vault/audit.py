@@ -20,8 +20,8 @@ import base64
 import hashlib
 import hmac
 import json
-import re
 import os
+import re
 import socket
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass

@@ -151,7 +151,8 @@ def rewrap_blob(v, case_id: str, blob: str, identities, recipient) -> str:
     header MAC recomputed); the payload is copied byte for byte, never decrypted.
     The old blob is deleted once the new one is stored.
     """
-    from . import _age_format as fmt, _age_keys as keys
+    from . import _age_format as fmt
+    from . import _age_keys as keys
 
     new = random_id(15)
     with v.backend.get(f"cases/{case_id}/blobs/{blob}") as src:

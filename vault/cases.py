@@ -32,9 +32,23 @@ from typing import Callable, Iterable
 
 from . import age, casekeys
 from ._ids import random_id
-from .errors import InvalidInput, NotFound, NotPermitted, RefugeError, VerificationFailed
+from .errors import (
+    InvalidInput,
+    NotFound,
+    NotPermitted,
+    RefugeError,
+    VerificationFailed,
+)
 from .events import Event, EventLog, verify_record
-from .people import MEMBER_ROLES, Directory, User, append_directory, authority_checked, refresh_directory, require_role
+from .people import (
+    MEMBER_ROLES,
+    Directory,
+    User,
+    append_directory,
+    authority_checked,
+    refresh_directory,
+    require_role,
+)
 
 __all__ = ["Case", "Document", "DOC_TYPES", "load_case", "case_ids", "cases", "find_case", "create_case",
            "grant", "revoke", "export_key", "recover_case", "require_open"]

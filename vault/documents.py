@@ -19,7 +19,16 @@ from typing import BinaryIO, Callable, Iterable
 
 from . import _pipe, age, casekeys, intake
 from ._ids import random_id
-from .cases import DOC_TYPES, Case, Document, append_case, before_write, case_ids, load_case, require_open
+from .cases import (
+    DOC_TYPES,
+    Case,
+    Document,
+    append_case,
+    before_write,
+    case_ids,
+    load_case,
+    require_open,
+)
 from .errors import InvalidInput, NotFound, RefugeError, VerificationFailed
 from .events import canonical
 from .people import require_role

@@ -224,12 +224,10 @@ def inspect_isolated(path: str | os.PathLike, limit: int = DEFAULT_LIMIT, label:
     request = {"path": os.path.abspath(path), "limit": limit, "label": label}
     try:
         answer = worker.run("vault.intake:_inspect_task", request, limits=limits, label=label).value
-    except worker.WorkerFailed as e:
-        if "could not be processed" in str(e):
-            raise _refuse(f"{label} could not be checked within {CHECK_CPU_SECONDS} s of CPU and "
-                          f"{CHECK_MEMORY // 1024**2} MiB of memory (a decompression bomb, or a file that crashes readers)",
-                          "ask for a new copy, or print it to PDF again") from None
-        raise
+    except worker.WorkerDied:
+        raise _refuse(f"{label} could not be checked within {CHECK_CPU_SECONDS} s of CPU and "
+                      f"{CHECK_MEMORY // 1024**2} MiB of memory (a decompression bomb, or a file that crashes readers)",
+                      "ask for a new copy, or print it to PDF again") from None
     try:
         return Inspection(str(answer["mime"]), int(answer["size"]), tuple(str(f) for f in answer["flags"]))
     except (TypeError, KeyError, ValueError):

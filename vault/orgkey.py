@@ -36,7 +36,13 @@ from cryptography.hazmat.primitives.serialization import pkcs12
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID, ObjectIdentifier
 
 from . import age
-from .errors import InvalidInput, NotFound, NotPermitted, RefugeError, VerificationFailed
+from .errors import (
+    InvalidInput,
+    NotFound,
+    NotPermitted,
+    RefugeError,
+    VerificationFailed,
+)
 from .events import canonical, now, sign_record, verify_record
 from .storage import ObjectExists
 

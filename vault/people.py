@@ -14,8 +14,8 @@ shared state and this layer.
 from __future__ import annotations
 
 import base64
-from dataclasses import dataclass
 import os
+from dataclasses import dataclass
 from typing import Callable
 
 from . import age
@@ -315,7 +315,9 @@ def require_role(v, *roles: str, doing: str) -> None:
 
 def add_user(v, public: PublicIdentity, role: str) -> User:
     """Enroll a person (admin only): a signed directory event and their directory key."""
-    from . import orgkey  # the organisation key's layer sits beside this one; imported when enrolling
+    from . import (
+        orgkey,  # the organisation key's layer sits beside this one; imported when enrolling
+    )
 
     require_role(v, "admin", doing="enrolling people")
     if role not in ROLES:

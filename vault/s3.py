@@ -35,9 +35,9 @@ import re
 import threading
 from typing import BinaryIO, Callable, Iterator
 
-from .errors import InvalidInput, NotFound, RefugeError, VerificationFailed
 from ._objects import ObjectExists, check_key
 from ._s3_upload import Upload, boto_exceptions, sleep_before_retry
+from .errors import InvalidInput, NotFound, RefugeError, VerificationFailed
 
 __all__ = [
     "S3Backend", "StorageError", "StorageAccessDenied", "StorageUnreachable",

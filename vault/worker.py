@@ -34,7 +34,7 @@ from typing import Callable
 from . import hardening
 from .errors import InvalidInput, RefugeError
 
-__all__ = ["Limits", "WorkerFailed", "run", "describe", "INTAKE_LIMITS", "RENDER_LIMITS"]
+__all__ = ["Limits", "WorkerFailed", "WorkerDied", "run", "describe", "INTAKE_LIMITS", "RENDER_LIMITS"]
 
 _HEADER = struct.Struct(">Q")
 _MAX_JSON = 64 * 1024**2  # the largest JSON message accepted from a worker (page text and boxes of a big packet)
@@ -70,6 +70,10 @@ RENDER_LIMITS = Limits(memory=768 * 1024**2, cpu_seconds=1800, wall_seconds=3600
 
 class WorkerFailed(InvalidInput):
     """The keyless worker died, hit a limit or answered something malformed."""
+
+
+class WorkerDied(WorkerFailed):
+    """The keyless worker ended without an answer: a limit, or a parser crash."""
 
 
 @dataclass
@@ -146,7 +150,7 @@ def _receive(proc, progress, label: str, limits: Limits) -> Answer:
             return Answer(message["result"], blobs)
         break
     proc.wait()
-    raise WorkerFailed(
+    raise WorkerDied(
         f"{label} could not be processed within {limits.memory // 1024**2} MiB of memory and "
         f"{limits.cpu_seconds} s of CPU (a decompression bomb, or a file that crashes readers)", hint="new-copy")
 

@@ -6,7 +6,7 @@ import sys
 
 import click
 
-from vault.errors import InvalidInput, NotFound, NotPermitted
+from vault.errors import InvalidInput
 from vault.storage import write_atomically
 
 from .._context import (
@@ -16,7 +16,7 @@ from .._context import (
     find_case,
     force_option,
     pass_ctx,
-    unresolved,
+    resolving,
 )
 from ..output import echo_json, emit, output_options
 
@@ -159,11 +159,8 @@ def case_hold(c: Context, ref: str, reason: str | None, release: bool) -> None:
     """
     vault = c.vault()
     with vault.audited("case.release" if release else "case.hold") as targets:
-        try:
+        with resolving(vault, ref, targets):
             targets["case"] = case_id = vault.case_id_for(ref)
-        except (NotFound, NotPermitted):
-            unresolved(vault, ref, ref, targets)
-            raise
         vault.hold_case(case_id, reason, release)
     click.echo(f"released the hold on case {ref}" if release else f"case {ref} is on legal hold")
 

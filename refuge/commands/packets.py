@@ -6,7 +6,7 @@ import sys
 
 import click
 
-from vault.errors import InvalidInput, NotFound, NotPermitted, VerificationFailed
+from vault.errors import InvalidInput, VerificationFailed
 from vault.storage import write_atomically
 
 from .._context import (
@@ -16,7 +16,7 @@ from .._context import (
     pass_ctx,
     read_input,
     read_password_file,
-    unresolved,
+    resolving,
 )
 from ..output import cell, echo_json, emit, output_options
 from .documents import recipient_profile
@@ -153,11 +153,8 @@ def packet_get(c: Context, packet_id: str, output: str, volume: int, force: bool
     """Write the exact bytes of a packet recorded in packet history."""
     vault = c.vault()
     with vault.audited("packet.get", intent=True) as targets:
-        try:
+        with resolving(vault, packet_id, targets, key="packet"):
             found, record = vault.find_packet(packet_id)
-        except (NotFound, NotPermitted):
-            unresolved(vault, packet_id, packet_id.partition("-")[0], targets, key="packet")
-            raise
         targets.update(case=found.id, packet=record["id"])
         data = vault.packet_bytes(found, record, volume)
         write_atomically(output, lambda f: f.write(data), replace=force)
