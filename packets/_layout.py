@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from .profiles import DEFAULT_INDEX_TITLE, Profile
+from .profiles import CASE_FIELDS, DEFAULT_INDEX_TITLE, Profile
 from .render import Fonts
 
 BODY_SIZE = 12.0
@@ -102,6 +102,118 @@ def redaction_statement(counts: dict | None, lang: str) -> str:
     return some.format(list=", ".join(f"{names.get(c, c)} ({n})" for c, n in sorted(per.items())))
 
 
+# ------------------------------------------------------------------------------ letters
+
+# The words of a lawyer's letter that are not the profile's: the parts made from the
+# organisation's details (vault/orgdetails.py) and the case's (vault/casefields.py).
+LETTER_WORDS = {
+    "en": {"no_sender": "the referring legal team", "re": "Re:", "enclosures": "Enclosures ({n}): {list}.",
+           "contact": "Please direct any question about this letter to {who}", "signoff": "Yours sincerely,",
+           "counsel": "Counsel of record",
+           "fields": {"client_name": "Client", "uci": "UCI", "irb_file_number": "IRB file number",
+                      "unhcr_case_number": "UNHCR case number", "hearing_date": "Hearing date",
+                      "other_party": "Other party"},
+           "served_by": {"email": "e-mail", "mail": "regular mail", "registered-mail": "registered mail",
+                         "courier": "courier", "fax": "fax", "hand": "hand delivery",
+                         "portal": "the recipient's electronic filing portal"}},
+    "fr": {"no_sender": "l'équipe juridique expéditrice", "re": "Objet :", "enclosures": "Pièces jointes ({n}) : {list}.",
+           "contact": "Pour toute question concernant la présente lettre, veuillez communiquer avec {who}",
+           "signoff": "Veuillez agréer l'expression de nos salutations distinguées.",
+           "counsel": "Conseil inscrit au dossier",
+           "fields": {"client_name": "Client(e)", "uci": "IUC", "irb_file_number": "Numéro de dossier de la CISR",
+                      "unhcr_case_number": "Numéro de dossier du HCR", "hearing_date": "Date de l'audience",
+                      "other_party": "Autre partie"},
+           "served_by": {"email": "courriel", "mail": "courrier ordinaire", "registered-mail": "courrier recommandé",
+                         "courier": "messagerie", "fax": "télécopieur", "hand": "remise en mains propres",
+                         "portal": "le portail de dépôt électronique du destinataire"}},
+    "es": {"no_sender": "el equipo jurídico remitente", "re": "Ref.:", "enclosures": "Anexos ({n}): {list}.",
+           "contact": "Para cualquier consulta sobre esta carta, comuníquese con {who}", "signoff": "Atentamente,",
+           "counsel": "Abogado/a a cargo del expediente",
+           "fields": {"client_name": "Cliente", "uci": "UCI", "irb_file_number": "Número de expediente de la IRB",
+                      "unhcr_case_number": "Número de caso del ACNUR", "hearing_date": "Fecha de la audiencia",
+                      "other_party": "Otra parte"},
+           "served_by": {"email": "correo electrónico", "mail": "correo ordinario", "registered-mail": "correo certificado",
+                         "courier": "mensajería", "fax": "fax", "hand": "entrega en mano",
+                         "portal": "el portal de presentación electrónica del destinatario"}},
+}
+#: How a packet may be served on the other party (RPD Rules r. 39: by hand, mail, courier,
+#: fax, e-mail or another electronic means the Division allows).
+SERVICE_METHODS = tuple(LETTER_WORDS["en"]["served_by"])
+PAGE_BREAK = "\f"  # a paragraph of its own: the letter continues on a new page
+
+
+def _show_field(name: str, value: str) -> str:
+    if name == "uci" and value.isdigit() and len(value) in (8, 10):
+        return f"{value[:4]}-{value[4:]}" if len(value) == 8 else f"{value[:2]}-{value[2:6]}-{value[6:]}"
+    return value
+
+
+def letter_values(profile: Profile, letter: dict | None, items, lang: str) -> dict[str, str]:
+    """The cover letter's placeholders made from the sender's and the case's details, in ``lang``.
+
+    ``letter`` holds ``sender`` (the sending organisation, or empty), ``org`` (its details:
+    address, contact, counsel) and ``fields`` (the case's details); ``items`` are the
+    packet's documents, for the list of enclosures. A part with nothing to say is empty.
+    """
+    letter = letter or {}
+    w = LETTER_WORDS[lang]
+    org, fields = dict(letter.get("org") or {}), dict(letter.get("fields") or {})
+    sender = str(letter.get("sender") or "")
+    counsel = org.get("counsel", "")
+    head = [x for x in (sender, org.get("address", ""), org.get("contact", "")) if x]
+    refs = [f"{w['fields'].get(n, n.replace('_', ' ').capitalize())}: {_show_field(n, fields[n])}"
+            for n in profile.references if fields.get(n)]
+    counts: dict[str, int] = {}
+    for it in items:
+        counts[it.type] = counts.get(it.type, 0) + 1
+    listed = "; ".join(f"{TYPE_NAMES[lang].get(t, t)} ({n})" for t, n in counts.items())
+    who = ", ".join(x for x in (counsel, sender) if x)
+    contact = ""
+    if who and org.get("contact"):
+        contact = w["contact"].format(who=who) + f" ({org['contact']})."
+    elif org.get("contact"):
+        contact = w["contact"].format(who=org["contact"]) + "."
+    sign = [x for x in (counsel, w["counsel"] if counsel else "", sender) if x] or [w["no_sender"]]
+    values = {
+        "recipient": (profile.addressee.get(lang) if profile.addressee else None) or profile.organisation,
+        "sender_org": sender or w["no_sender"],
+        "letterhead": "\n".join(head),
+        "references": (w["re"] + " " + "\n".join(refs)) if refs else "",
+        "enclosures": w["enclosures"].format(n=len(items), list=listed) if items else "",
+        "contact": contact,
+        "signoff": w["signoff"] + "\n\n" + "\n".join(sign),
+    }
+    values.update({n: _show_field(n, fields[n]) for n in profile.requires_fields if n in fields and n in CASE_FIELDS})
+    return values
+
+
+def _sentences(text: str) -> str:
+    """Every paragraph and line starts with a capital letter: a letter reads as written, also
+    when a placeholder (a sender left unset) begins it."""
+    return "\n".join(line[:1].upper() + line[1:] for line in text.split("\n"))
+
+
+def cover_text(profile: Profile, request, lang: str, **counts) -> str:
+    """The cover letter of ``request`` in ``lang``: the profile's text with the sender's and the
+    case's details, and, when the packet was served on another party, the statement of
+    service on a page of its own. ``counts`` are document_count, page_count, volume_count
+    and redactions."""
+    letter = dict(getattr(request, "letter", None) or {})
+    letter["sender"] = letter.get("sender") or request.sender_org  # a request made without the vault's details
+    values = letter_values(profile, letter, request.items, lang)
+    text = profile.cover_letter(lang, date=request.date, **values, **counts)
+    service = letter.get("service")
+    if service and profile.service_statement is not None:
+        w = LETTER_WORDS[lang]
+        statement = profile.service_statement.get(lang) or ""
+        org = dict(letter.get("org") or {})
+        text += "\n\n" + PAGE_BREAK + "\n\n" + statement.format(
+            served_on=service["on"], served_by=w["served_by"].get(service["by"], service["by"]),
+            served_at=service["at"], sender_org=values["sender_org"], counsel=org.get("counsel") or values["sender_org"],
+            date=request.date, document_count=counts.get("document_count", 0), page_count=counts.get("page_count", 0))
+    return _sentences(text)
+
+
 def language_name(code: str | None, lang: str) -> str:
     if not code:
         return ""
@@ -183,13 +295,16 @@ class _Flow:
 
 
 def _paragraphs(text: str) -> list[str]:
-    return [p.strip("\n") for p in re.split(r"\n[ \t]*\n", text.replace("\r\n", "\n")) if p.strip()]
+    return [p.strip("\n") for p in re.split(r"\n[ \t]*\n", text.replace("\r\n", "\n"))
+            if p.strip() or p.strip("\n") == PAGE_BREAK]
 
 
 def layout_letter(text: str, f: Fonts, area, first_bold: bool = False) -> list[Page]:
     flow = _Flow(area)
     for i, para in enumerate(_paragraphs(text)):
-        if i == 0 and first_bold:
+        if para == PAGE_BREAK:
+            flow.new_page()
+        elif i == 0 and first_bold:
             flow.paragraph(para, f.bold, HEADING_SIZE - 2, BODY_LEADING + 2, BODY_LEADING)
         else:
             flow.paragraph(para, f.regular, BODY_SIZE, BODY_LEADING, BODY_LEADING * 0.6)

@@ -439,7 +439,8 @@ def _output(top: _Reader, src: str, pid: str, volumes: Volumes) -> dict:
     file_name = top.string("file_name", DEFAULT_FILE_NAME, example=f'"{DEFAULT_FILE_NAME}"')
     assert file_name is not None
     used = _placeholders(file_name, f"{src}: file_name", FILE_NAME_PLACEHOLDERS)
-    sample = file_name.format(profile=pid, date="2024-01-31", volume=1)
+    sample = file_name.format(profile=pid, date="2024-01-31", volume=1, irb_file_number="TB1-12345",
+                              uci="12345678", unhcr_case_number="123-21C01234")
     if not _FILE_CHARS.fullmatch(sample) or sample.startswith("."):
         top.fail("file_name", f"{_show(file_name)} has characters other than letters,"
                  " digits, . _ - or starts with a dot",
@@ -488,4 +489,7 @@ def read_profile(data: Mapping[str, Any], source: str | os.PathLike[str],
     fields["volumes"] = _volumes(top)
     fields.update(_output(top, src, fields["id"], fields["volumes"]))
     fields["signature"] = _signature(top)
+    from ._profile_letters import read_letters  # case details, letters, deadlines (issue 18)
+
+    fields.update(read_letters(top, accepted, fields["cover"]))
     return Profile(**fields, path=src_path if src.endswith(".toml") else None)

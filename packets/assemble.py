@@ -50,6 +50,7 @@ from ._layout import (
     redaction_statement,
     stamp_box,
 )
+from ._layout import cover_text  # the lawyer's letter: sender, addressee, references, enclosures
 from ._pdf import source_date_epoch
 from .model import Item, PacketRequest, Volume
 from .profiles import DEFAULT_INDEX_TITLE, Profile, Section
@@ -217,10 +218,8 @@ def _paginate(ctx: _Ctx, volume_of: list[int]) -> _Pagination:
             doc_last.append(p - 1)
         total = p - 1
         pg = _Pagination([], [], unit_start, doc_first, doc_last, total, n_vol)
-        text = profile.cover_letter(ctx.lang, recipient=profile.organisation, sender_org=ctx.request.sender_org,
-                                    date=ctx.request.date, document_count=len(ctx.units), page_count=total,
-                                    volume_count=n_vol,
-                                    redactions=redaction_statement(ctx.request.redactions, ctx.lang))
+        text = cover_text(profile, ctx.request, ctx.lang, document_count=len(ctx.units), page_count=total,
+                          volume_count=n_vol, redactions=redaction_statement(ctx.request.redactions, ctx.lang))
         pg.cover = layout_letter(text, f, area)
         if index_n:
             pg.index = layout_index(ctx.profile, ctx.fonts, ctx.lang, _entries(ctx, pg, volume_of), area)
@@ -574,8 +573,7 @@ def _choose_fonts(ctx: _Ctx) -> None:
     which text cannot be shown at all (naming the document, never its title)."""
     profile, lang = ctx.profile, ctx.lang
     index_shown = profile.index.style != "none"
-    cover = profile.cover_letter(lang, recipient=profile.organisation, sender_org=ctx.request.sender_org,
-                                 date=ctx.request.date, document_count=0, page_count=0, volume_count=0)
+    cover = cover_text(profile, ctx.request, lang, document_count=0, page_count=0, volume_count=0)
     checks: list[tuple[str, str]] = [
         (cover, "cover letter: the sender organisation, recipient or letter text"),
         (profile.index.title.get(lang) or DEFAULT_INDEX_TITLE[lang], f"{profile.source_name}: index.title.{lang}"),

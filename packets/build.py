@@ -41,6 +41,8 @@ class BuildOptions:
     allow_incomplete: bool = False  # build although required types or translations are missing
     password: str | None = None  # encrypt each volume (AES-256) before it is signed
     ocr: bool = False  # recognise pages without text (the profile may ask for it too)
+    service: dict | None = None  # served on another party: on, by, at (packets/_letters.py)
+    reply: bool = False  # the packet replies to another party's documents (a shorter deadline)
 
 
 @dataclass
@@ -99,6 +101,9 @@ def check_plan(plan: Plan, options: BuildOptions) -> None:
             translations or translators are missing (and the packet may not be incomplete).
     """
     profile = plan.profile
+    if plan.missing_fields:
+        raise NotPermitted(f"{profile.id} needs the case's {', '.join(plan.missing_fields)}, which the case lacks",
+                           hint="case-set-field")
     if plan.without_consent and not options.override_reason and not options.only_consented:
         listed = "; ".join(f"{e.doc.id}: consent {e.consent}" for e in plan.without_consent)
         raise NotPermitted(f"no valid consent for {profile.id}: {listed}", hint="packet-consent")
@@ -113,7 +118,7 @@ def check_plan(plan: Plan, options: BuildOptions) -> None:
 
 def _plan(source: CaseSource, profile: Profile, options: BuildOptions) -> Plan:
     return make_plan(source.documents, source.consents, profile, options.today, bool(options.override_reason),
-                     options.only_consented)
+                     options.only_consented, source.fields, options.reply)
 
 
 def _record(profile: Profile, plan: Plan, options: BuildOptions, volumes, sealed, redactions: dict) -> dict:
@@ -147,18 +152,20 @@ def make_packet(source: CaseSource, profile: Profile, options: BuildOptions,
         VerificationFailed: the packet still holds text that should have been redacted.
     """
     from ._isolated import produce
+    from ._letters import letter_details
     from .sign import seal
 
     say = progress or (lambda _msg: None)
     plan = _plan(source, profile, options)
     check_plan(plan, options)
+    letter = letter_details(profile, source.fields, source.org, options.sender_org, options.service)
     say(f"decrypting {len(plan.included)} documents")
     items = _items(source, plan)
     ocr = options.ocr or profile.ocr
     try:
         made = produce(items, profile, sender_org=options.sender_org, today=options.today,
                        redactions=source.redactions, reviews=source.reviews, ocr=ocr,
-                       ocr_cache=source.ocr_cache if ocr else {}, progress=say)
+                       ocr_cache=source.ocr_cache if ocr else {}, progress=say, letter=letter)
     except RefugeError as e:
         source.recognised.update(getattr(e, "recognised", {}))
         source.recognised_docs.update(getattr(e, "recognised_docs", {}))
@@ -188,7 +195,7 @@ def case_source(vault, case, profile: Profile | None = None, *, ocr: bool = Fals
     return CaseSource(case_id=case.id, documents=list(case.documents.values()), consents=list(case.consents),
                       redactions=list(case.redactions), reviews=list(case.reviews), read=vault.document_bytes,
                       ocr_cache=vault.ocr_results(case) if ocr else {}, signer_name=vault.me.name, key=key,
-                      tsa_url=tsa)
+                      tsa_url=tsa, fields=dict(case.fields), org=dict(vault.directory.org))
 
 
 def keep_recognition(vault, case, source: CaseSource) -> None:
@@ -201,9 +208,11 @@ def keep_recognition(vault, case, source: CaseSource) -> None:
 
 
 def plan_packet(vault, case, profile: Profile, today: str, override: bool = False,
-                only_consented: bool = False, pages: bool = True) -> Plan:
-    """The plan, with page counts of the included documents when ``pages``."""
-    plan = make_plan(case.documents.values(), case.consents, profile, today, override, only_consented)
+                only_consented: bool = False, pages: bool = True, reply: bool = False) -> Plan:
+    """The plan, with page counts of the included documents when ``pages``; ``reply`` plans a
+    reply (its deadline before the hearing is shorter)."""
+    plan = make_plan(case.documents.values(), case.consents, profile, today, override, only_consented,
+                     case.fields, reply)
     if pages and plan.included:
         from ._isolated import count_pages
 
@@ -258,12 +267,16 @@ def build_packet(vault, case, profile: Profile, today: str, output: str, sender_
                  override_reason: str | None = None, only_consented: bool = False,
                  allow_incomplete: bool = False, progress: Callable[[str], None] | None = None,
                  password: str | None = None, manifest_out: str | None = None, ocr: bool = False,
-                 replace: bool = False) -> Built:
+                 replace: bool = False, service: dict | None = None, reply: bool = False) -> Built:
     """Build, sign, record and write a packet; raises before writing anything if it cannot.
 
     ``password`` encrypts each volume (AES-256) before it is signed; ``manifest_out`` is
     where the signed manifest is also written (it is always in the disclosure record);
     ``replace`` allows replacing existing output files (else OutputExists, before any work).
+    ``output`` may be a folder: the file is then named by the profile's rule (the IRB's from
+    the case's IRB file number). ``sender_org`` may be empty: the organisation's details name
+    the sender. ``service`` (on, by, at: packets._letters.service_details) adds a statement of
+    service; ``reply`` plans a reply.
 
     Raises:
         NotPermitted: the builder is not a case lead, or documents lack valid consent.
@@ -271,8 +284,13 @@ def build_packet(vault, case, profile: Profile, today: str, output: str, sender_
     """
     vault._require_role("case-lead", doing="building packets")
     vault.require_open(case.id)
+    if os.path.isdir(output):
+        from ._letters import named_output
+
+        output = named_output(profile, output, today, case.fields)
     _check_outputs(output, manifest_out, replace)
-    options = BuildOptions(today, sender_org, override_reason, only_consented, allow_incomplete, password, ocr)
+    options = BuildOptions(today, sender_org, override_reason, only_consented, allow_incomplete, password, ocr,
+                           service, reply)
     check_plan(_plan(case_source(vault, case), profile, options), options)  # before the key is unwrapped
     source = case_source(vault, case, profile, ocr=ocr or profile.ocr, signing=True)  # no key: stop before decrypting
     try:

@@ -57,6 +57,8 @@ class PacketRequest:
     lang: str | None = None
     redact: Callable[[Item, bytes], bytes] | None = None
     redactions: dict | None = None  # what the redaction stage applied (its summary), for the cover letter
+    # The letter's details (packets/_layout.py, letter_values): sender, org, case fields, service.
+    letter: dict | None = field(default=None, repr=False)
 
 
 @dataclass(frozen=True)
@@ -99,5 +101,7 @@ class CaseSource:
     signer_name: str = ""
     key: Any = field(default=None, repr=False)  # vault.orgkey.OrgKey
     tsa_url: str | None = None
+    fields: dict[str, str] = field(default_factory=dict, repr=False)  # the case's details (vault/casefields.py)
+    org: dict[str, str] = field(default_factory=dict, repr=False)  # the organisation's (vault/orgdetails.py)
     recognised: dict[str, dict] = field(default_factory=dict, repr=False)
     recognised_docs: dict[str, str] = field(default_factory=dict)

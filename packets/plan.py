@@ -9,12 +9,13 @@ consent, translations into a language the recipient accepts.
 
 from __future__ import annotations
 
+import datetime as _dt
 from dataclasses import dataclass, field
 from typing import Iterable
 
 from .profiles import Profile
 
-__all__ = ["Plan", "PlanEntry", "consent_status", "make_plan"]
+__all__ = ["Plan", "PlanEntry", "consent_status", "deadline", "make_plan", "missing_fields"]
 
 
 def consent_status(consents: Iterable[dict], recipient: str, doc_id: str, today: str) -> tuple[str, dict | None]:
@@ -62,6 +63,8 @@ class Plan:
     missing_translations: list[str] = field(default_factory=list)
     missing_declarations: list[str] = field(default_factory=list)
     override: bool = False
+    missing_fields: list[str] = field(default_factory=list)  # case fields the profile requires (exit 4)
+    deadline: dict | None = None  # when the packet must be received before the hearing (RPD r. 34(3))
 
     @property
     def included(self) -> list[PlanEntry]:
@@ -82,11 +85,13 @@ class Plan:
             "missing_translators": self.missing_declarations,
             "without_consent": [{"id": e.doc.id, "consent": e.consent} for e in self.without_consent],
             "override_consent": self.override,
+            "missing_fields": self.missing_fields, "deadline": self.deadline,
         }
 
 
 def make_plan(documents: Iterable, consents: list[dict], profile: Profile, today: str,
-              override_consent: bool = False, only_consented: bool = False) -> Plan:
+              override_consent: bool = False, only_consented: bool = False, fields: dict | None = None,
+              reply: bool = False) -> Plan:
     """Choose and order the documents of a packet.
 
     Args:
@@ -97,12 +102,43 @@ def make_plan(documents: Iterable, consents: list[dict], profile: Profile, today
         override_consent: include admitted documents even without consent (an
             emergency; the caller records the reason).
         only_consented: leave out documents without consent instead of stopping.
+        fields: the case's details (vault/casefields.py): required ones missing are listed,
+            and the hearing date gives the deadline (with ``reply``, a reply's).
     """
     entries = [_choose(d, consents, profile, today, override_consent, only_consented)
                for d in sorted(documents, key=lambda d: (d.added_at, d.id))]
     ordered = _order(entries, profile)
     missing_types, missing_translations, missing_declarations = _gaps(ordered, profile)
-    return Plan(profile, ordered, missing_types, missing_translations, missing_declarations, override_consent)
+    fields = fields or {}
+    return Plan(profile, ordered, missing_types, missing_translations, missing_declarations, override_consent,
+                missing_fields(profile, fields), deadline(profile, fields, today, reply))
+
+
+def missing_fields(profile: Profile, fields: dict) -> list[str]:
+    """The fields ``profile`` requires that the case lacks, in the profile's order."""
+    return [n for n in profile.requires_fields if not fields.get(n)]
+
+
+def deadline(profile: Profile, fields: dict, today: str, reply: bool = False) -> dict | None:
+    """When the packet must be received before the hearing (RPD Rules r. 34(3)); None when the
+    profile sets no such rule or the case has no hearing date.
+
+    Returns ``hearing_date``, ``days`` (before the hearing), ``receive_by`` (the last day),
+    ``days_to_hearing`` and ``late`` (true when the hearing is fewer than ``days`` days away).
+    """
+    days = profile.reply_days_before_hearing if reply else profile.received_days_before_hearing
+    hearing = fields.get("hearing_date")
+    if days is None or not hearing:
+        return None
+    try:
+        on = _dt.date.fromisoformat(hearing)
+    except ValueError:
+        return None
+    left = (on - _dt.date.fromisoformat(today)).days
+    return {"hearing_date": on.isoformat(), "days": days, "reply": reply,
+            "receive_by": (on - _dt.timedelta(days=days)).isoformat(), "days_to_hearing": left, "late": left < days}
+
+
 
 
 def _choose(d, consents: list[dict], profile: Profile, today: str, override_consent: bool,

@@ -86,6 +86,30 @@ COVER_PLACEHOLDERS: tuple[str, ...] = (
     "redactions",  # the sentence on what was redacted, made from the counts (empty if none were taken)
 )
 
+#: Case details a letter may show (vault/casefields.py). A cover letter that uses one as a
+#: placeholder must list it in ``requires_fields``; ``{references}`` shows those the profile's
+#: ``references`` names. Letters carry them because the recipient must know the case; the
+#: case reference, titles and people's names other than the client's as the case lead
+#: wrote it (``client_name``: a name or initials) still never reach a template.
+CASE_FIELDS: tuple[str, ...] = (
+    "client_name", "uci", "irb_file_number", "unhcr_case_number", "hearing_date", "other_party",
+)
+#: Parts of a lawyer's letter made from the organisation's and the case's details, in the
+#: letter's language (packets/_layout.py, ``letter_values``); each is empty when there is
+#: nothing to say, and a paragraph that is only an empty part disappears.
+LETTER_PLACEHOLDERS: tuple[str, ...] = (
+    "letterhead",   # the sender's name, address and contact, one line each
+    "references",   # "Re: ..." lines: the case details the profile's references name
+    "enclosures",   # the list of enclosures, by document type
+    "contact",      # the sentence saying whom to contact and how
+    "signoff",      # "Yours sincerely," and the counsel of record and organisation
+)
+COVER_PLACEHOLDERS = COVER_PLACEHOLDERS + LETTER_PLACEHOLDERS + CASE_FIELDS
+#: Placeholders of a service statement (RPD Rules r. 34: how and when the copy was served).
+SERVICE_PLACEHOLDERS: tuple[str, ...] = (
+    "served_on", "served_by", "served_at", "sender_org", "counsel", "date", "document_count", "page_count",
+)
+
 #: Placeholders a translator's declaration may use.
 DECLARATION_PLACEHOLDERS: tuple[str, ...] = (
     "translator_name",
@@ -100,8 +124,12 @@ DECLARATION_REQUIRED: tuple[str, ...] = ("translator_name", "source_language", "
 #: Placeholders a page label ("Page N of M") may use.
 LABEL_PLACEHOLDERS: tuple[str, ...] = ("page", "pages")
 
-#: Placeholders the output file name may use. Never the case reference.
+#: Placeholders the output file name may use. Never the case reference nor a name: the
+#: case's file numbers are the only case details a file name may carry (IRB e-filing names a
+#: file "[IRB file number] – RPD – [Type]").
 FILE_NAME_PLACEHOLDERS: tuple[str, ...] = ("profile", "date", "volume")
+FILE_NAME_FIELDS: tuple[str, ...] = ("irb_file_number", "uci", "unhcr_case_number")
+FILE_NAME_PLACEHOLDERS = FILE_NAME_PLACEHOLDERS + FILE_NAME_FIELDS
 
 INDEX_STYLES: tuple[str, ...] = ("table", "list", "none")
 INDEX_COLUMNS: tuple[str, ...] = (
@@ -140,6 +168,10 @@ _TOP_KEYS = (
     "separator_pages", "translations", "redaction_categories", "flatten", "ocr", "ocr_text_layer",
     "require_review", "volumes", "file_name", "output_types", "signature",
 )
+#: Top-level keys about case details, letters and deadlines (packets/_profile_letters.py).
+LETTER_KEYS = ("requires_fields", "requires_sender", "references", "addressee", "service_statement",
+               "received_days_before_hearing", "reply_days_before_hearing")
+_TOP_KEYS = _TOP_KEYS + LETTER_KEYS
 
 DEFAULT_INDEX_TITLE = {
     "en": "Index of documents",
@@ -160,7 +192,7 @@ def _finite(value: int | float) -> bool:
 
 
 _SLUG = re.compile(r"[a-z0-9][a-z0-9-]{0,63}")
-_FILE_CHARS = re.compile(r"[A-Za-z0-9._-]+")
+_FILE_CHARS = re.compile(r"[A-Za-z0-9._ \u2013-]+")  # and spaces and en dashes: "TB1-12345 – RPD – Disclosure.pdf"
 _BATES_PREFIX = re.compile(r"[A-Za-z0-9._-]{1,16}")
 
 # ----------------------------------------------------------------------------- errors
@@ -360,6 +392,14 @@ class Profile:
     output_types: tuple[str, ...]
     signature: Signature
     path: Path | None = field(default=None, compare=False)
+    # Case details, letters and deadlines (issue 18; packets/_profile_letters.py reads them).
+    requires_fields: tuple[str, ...] = ()   # case fields the build needs (exit 4 without them)
+    requires_sender: bool = False           # the build needs a sender (org details or --from)
+    references: tuple[str, ...] = ()        # case fields the letter's "Re:" lines show, if set
+    addressee: LocalizedText | None = None  # the addressee block; default: organisation
+    service_statement: LocalizedText | None = None  # a statement of service page, when served
+    received_days_before_hearing: int | None = None  # documents must be received N days before
+    reply_days_before_hearing: int | None = None     # ... or N days for a reply
 
     # -- questions the pipeline asks ------------------------------------------------
 
@@ -408,7 +448,8 @@ class Profile:
         without a value raises :class:`ProfileError`.
         """
         lang = self._lang(lang, "cover")
-        values = {"recipient": self.organisation, "redactions": "", **fields}
+        values = {"recipient": self.organisation, "redactions": "", **dict.fromkeys(LETTER_PLACEHOLDERS, ""),
+                  **fields}
         return _render(
             self.cover.get(lang) or "", values, COVER_PLACEHOLDERS,
             f"{self.source_name}: cover.{lang}",
@@ -449,8 +490,9 @@ class Profile:
             return None
         return f"{nb.bates_prefix}{nb.bates_start + n - 1:0{nb.bates_digits}d}"
 
-    def output_name(self, date: _dt.date | str, volume: int = 1) -> str:
-        """The output file name for ``volume`` (1-based) on ``date`` (ISO yyyy-mm-dd)."""
+    def output_name(self, date: _dt.date | str, volume: int = 1, **fields: str) -> str:
+        """The output file name for ``volume`` (1-based) on ``date`` (ISO yyyy-mm-dd); ``fields``
+        are the case's file numbers it may use (packets/_letters.py checks they are set)."""
         if isinstance(date, (_dt.date, _dt.datetime)):
             date = date.strftime("%Y-%m-%d")
         if not isinstance(date, str) or not re.fullmatch(r"\d{4}-\d{2}-\d{2}", date):
@@ -463,7 +505,8 @@ class Profile:
                 f"{self.source_name}: file_name: volume {_show(volume)} is not a positive"
                 " integer; pass volume=1, 2, ..."
             )
-        return self.file_name.format(profile=self.id, date=date, volume=volume)
+        return self.file_name.format(profile=self.id, date=date, volume=volume,
+                                     **{k: fields.get(k, "") for k in FILE_NAME_FIELDS})
 
 
 # ------------------------------------------------------------------------ placeholders

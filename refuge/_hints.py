@@ -44,6 +44,9 @@ HINTS: dict[str, str] = {
     "review-page": "give each page as --page N",
     "tag-change": "give --add TAG or --remove TAG",
     "packet-history": "see refuge packet history",
+    "case-set-field": "a case lead sets it with refuge case set REF FIELD=VALUE (see refuge case show REF)",
+    "served": "give --served-on PARTY --served-by METHOD --served-at YYYY-MM-DD",
+    "org-set-name": "an admin sets it with refuge org set name=ORG, or give --from ORG",
     "redact-list": "see refuge redact list",
     # storage
     "lock-mode": "give --lock-mode GOVERNANCE or COMPLIANCE",

@@ -41,6 +41,10 @@ F = "test-recipient.toml"  # the file name every rule test writes
 # ------------------------------------------------------------------------- TOML writer
 
 
+# The placeholders issue 18 added after the first seven (letters and case details).
+LETTER_PLACEHOLDERS = (", {letterhead}, {references}, {enclosures}, {contact}, {signoff}, {client_name}, {uci},"
+                       " {irb_file_number}, {unhcr_case_number}, {hearing_date}, {other_party}")
+
 def _toml_str(s: str) -> str:
     # JSON string escapes are valid TOML basic-string escapes; TOML also forbids raw DEL.
     return json.dumps(s, ensure_ascii=False).replace("\x7f", "\\u007f")
@@ -245,13 +249,18 @@ def test_shipped_covers_render_in_every_accepted_language(
 
 
 def test_no_placeholder_can_carry_a_secret() -> None:
+    """Only the case details a case lead set for recipients (issue 18) reach a letter or a file
+    name: never the case reference, a title or a person named in a document."""
+    details = set(P.CASE_FIELDS) | {"references"}
     everything = (P.COVER_PLACEHOLDERS + P.DECLARATION_PLACEHOLDERS + P.LABEL_PLACEHOLDERS
-                  + P.FILE_NAME_PLACEHOLDERS)
+                  + P.FILE_NAME_PLACEHOLDERS + P.SERVICE_PLACEHOLDERS)
     for name in everything:
-        assert not any(word in name for word in ("case", "ref", "title", "person", "client"))
-    assert COVER_PLACEHOLDERS == ("recipient", "sender_org", "date", "document_count",
-                                  "page_count", "volume_count", "redactions")
-    assert P.FILE_NAME_PLACEHOLDERS == ("profile", "date", "volume")
+        if name not in details:
+            assert not any(word in name for word in ("case", "ref", "title", "person", "client"))
+    assert COVER_PLACEHOLDERS[:7] == ("recipient", "sender_org", "date", "document_count",
+                                      "page_count", "volume_count", "redactions")
+    assert P.FILE_NAME_PLACEHOLDERS == ("profile", "date", "volume", "irb_file_number", "uci", "unhcr_case_number")
+    assert "client_name" not in P.FILE_NAME_PLACEHOLDERS  # a name never goes into a file name
 
 
 def test_profiles_are_frozen_and_hashable(shipped: dict[str, Profile]) -> None:
@@ -457,7 +466,7 @@ def test_cover_unknown_placeholder(tmp_path: Path) -> None:
     data["cover"]["en"] = "Re: case {case_ref}"
     assert error_of(tmp_path, data) == (
         f"{F}: cover.en: unknown placeholder {{case_ref}}; use only {{recipient}},"
-        " {sender_org}, {date}, {document_count}, {page_count}, {volume_count}, {redactions}"
+        " {sender_org}, {date}, {document_count}, {page_count}, {volume_count}, {redactions}" + LETTER_PLACEHOLDERS
     )
 
 
@@ -475,7 +484,7 @@ def test_cover_placeholder_attribute_access_is_refused(tmp_path: Path) -> None:
     data["cover"]["en"] = "{recipient.__class__}"
     assert error_of(tmp_path, data) == (
         f"{F}: cover.en: unknown placeholder {{\"recipient.__class__\"}}; use only"
-        " {recipient}, {sender_org}, {date}, {document_count}, {page_count}, {volume_count}, {redactions}"
+        " {recipient}, {sender_org}, {date}, {document_count}, {page_count}, {volume_count}, {redactions}" + LETTER_PLACEHOLDERS
     )
 
 
@@ -725,6 +734,7 @@ def test_file_name_cannot_carry_the_case_reference(tmp_path: Path) -> None:
     data["file_name"] = "{case_ref}-{date}.pdf"
     assert error_of(tmp_path, data) == (
         f"{F}: file_name: unknown placeholder {{case_ref}}; use only {{profile}}, {{date}}, {{volume}}"
+            ", {irb_file_number}, {uci}, {unhcr_case_number}"
     )
 
 
@@ -879,7 +889,7 @@ def test_cover_letter_refuses_an_unknown_placeholder(tmp_path: Path) -> None:
         profile.cover_letter(sender_org="C", date="d", document_count=1, case_ref="TOR-1")
     assert str(info.value) == (
         f"{F}: cover.en: unknown placeholder {{case_ref}}; use only {{recipient}},"
-        " {sender_org}, {date}, {document_count}, {page_count}, {volume_count}, {redactions}"
+        " {sender_org}, {date}, {document_count}, {page_count}, {volume_count}, {redactions}" + LETTER_PLACEHOLDERS
     )
 
 

@@ -59,7 +59,7 @@ DOC_TYPES = (
 )
 # Case events that change what a case holds: refused once the case is closed.
 CONTENT_EVENTS = ("doc.added", "doc.tagged", "consent.granted", "consent.withdrawn", "redaction.added",
-                  "redaction.removed", "redaction.reviewed", "ocr.cached", "packet.built")
+                  "redaction.removed", "redaction.reviewed", "ocr.cached", "packet.built", "case.fields")
 # Who may append each case event, as every reader checks it (the author must also be a member).
 # Types not listed (added by later versions) need a lawyer or a case lead who is a member.
 LEAD = ("case-lead",)
@@ -67,6 +67,7 @@ AUTHORITY = {
     "case.created": LEAD, "member.granted": LEAD, "member.revoked": LEAD, "key.rotated": LEAD,
     "consent.granted": LEAD, "consent.withdrawn": LEAD, "redaction.reviewed": LEAD, "packet.built": LEAD,
     "doc.removed": LEAD, "doc.moved": LEAD,  # (DESIGN.md: removing or moving a document is a case lead's)
+    "case.fields": LEAD,  # case details for letters and file names (vault/casefields.py)
     "doc.added": MEMBER_ROLES, "doc.tagged": MEMBER_ROLES, "redaction.added": MEMBER_ROLES,
     "redaction.removed": MEMBER_ROLES, "ocr.cached": MEMBER_ROLES,
 }
@@ -121,6 +122,7 @@ class Case:
     redactions: list[dict] = field(default_factory=list)
     reviews: list[dict] = field(default_factory=list)  # pages a person looked at: doc, version, page, by, at
     ocr: dict[str, dict] = field(default_factory=dict)  # recognition results: key -> {doc, blob}
+    fields: dict[str, str] = field(default_factory=dict)  # case details (vault/casefields.py): name -> value
     last_seq: int = 0
     last_digest: str = ""
     dir_pos: int = 0  # the directory position the last event was written against
@@ -197,6 +199,10 @@ def apply(v, case: Case, event: Event) -> None:
                              "at": event.time})
     elif t == "ocr.cached":
         case.ocr[d["key"]] = {"doc": d["doc"], "blob": d["blob"]}
+    elif t == "case.fields":
+        case.fields.update({k: val for k, val in dict(d.get("set") or {}).items() if isinstance(val, str)})
+        for k in d.get("unset") or ():
+            case.fields.pop(k, None)
     case.last_seq, case.last_digest = event.seq, event.digest
     case.dir_pos = max(case.dir_pos, event.record.get("dir", 0) if isinstance(event.record.get("dir"), int) else 0)
 

@@ -69,6 +69,7 @@ class Directory:
         self.policy = Policy()
         self.cases: dict[str, CaseStatus] = {}  # the life of each case: closed, on hold, purged
         self.members: dict[str, list[str]] = {}  # each case's members, as mirrored by case.members events
+        self.org: dict[str, str] = {}  # the organisation's details (vault/orgdetails.py), signed by an admin
         self.last_seq = 0
         self.last_digest = ""
         self.digests: dict[int, str] = {}  # seq -> digest of every event folded (for the pinned head)
@@ -118,6 +119,11 @@ class Directory:
             self.policy = Policy(data.get("default"), dict(data.get("types", {})))
         elif event.type == "case.members":
             self._apply_members(event)
+        elif event.type == "org.details":  # an admin's, like every type _signer does not list
+            fields = data.get("fields")
+            if not isinstance(fields, dict) or not all(isinstance(x, str) for kv in fields.items() for x in kv):
+                self._refuse(event, "it is malformed")
+            self.org = dict(fields)
         elif event.type in CASE_LIFE or event.type == "case.purged":
             self._check_case_life(event)
             self._apply_case_life(event)

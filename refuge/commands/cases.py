@@ -18,7 +18,7 @@ from .._context import (
     pass_ctx,
     resolving,
 )
-from ..output import echo_json, emit, output_options
+from ..output import cell, echo_json, emit, output_options
 
 # --- case ---
 
@@ -261,3 +261,64 @@ def retention_due(c: Context, on: str | None, as_json: bool) -> None:
         mine = {k.id: k.ref for k in vault.cases()} if vault.role in ("lawyer", "case-lead") else {}
     rows = [dict(st.as_dict(), ref=mine.get(st.case_id, "")) for st in due]
     emit(rows, ["id", "ref", "closed_at", "purge_after"], as_json)
+
+
+# --- case details ---
+
+
+def profile_field_names() -> set[str]:
+    """The case fields some recipient profile names (required, or shown as a reference)."""
+    from packets.profiles import ProfileError, load_profiles
+
+    try:
+        profiles = load_profiles()
+    except ProfileError as e:
+        raise InvalidInput(str(e)) from None
+    return {f for p in profiles.values() for f in (*p.requires_fields, *p.references)}
+
+
+@case.command("set")
+@click.argument("ref")
+@click.argument("assignments", nargs=-1, required=True, metavar="FIELD=VALUE...")
+@pass_ctx
+def case_set(c: Context, ref: str, assignments: tuple[str, ...]) -> None:
+    """Set case details that letters and file names use (case leads who are members).
+
+    Fields: client_name (as the recipient should see it, or initials), uci (8 or
+    10 digits), irb_file_number (TB1-12345), unhcr_case_number, hearing_date
+    (YYYY-MM-DD), other_party, and any field a recipient profile names. An
+    empty VALUE clears a field. Values are encrypted to the case; the audit log
+    names the fields, never their values.
+    """
+    from vault import casefields
+
+    from .org import parse_assignments
+
+    values = parse_assignments(assignments, "case set")
+    extra = profile_field_names()
+    vault = c.vault()
+    with vault.audited("case.set") as targets:
+        found = find_case(vault, ref, targets)
+        casefields.set_fields(vault, found, values, extra)
+        targets["fields"] = sorted(casefields.normalise_name(k) for k in values)
+    click.echo(f"set {', '.join(sorted(casefields.normalise_name(k) for k in values))} of case {ref}")
+
+
+@case.command("show")
+@click.argument("ref")
+@output_options()
+@pass_ctx
+def case_show(c: Context, ref: str, as_json: bool) -> None:
+    """Show a case: its reference, title, members, state and details (on your own terminal)."""
+    vault = c.vault()
+    with vault.audited("case.show") as targets:
+        found = find_case(vault, ref, targets)
+        info = dict(found.as_dict(vault.directory), state=vault.case_status(found.id).state,
+                    fields=dict(found.fields))
+    if as_json:
+        echo_json(info)
+        return
+    for key in ("ref", "id", "title", "state", "members", "documents"):
+        click.echo(f"{key}: {cell(info[key])}")
+    for name, value in sorted(info["fields"].items()):
+        click.echo(f"{name}: {cell(value)}")

@@ -60,9 +60,11 @@ def _today() -> str:
 @click.option("--for", "profile_id", required=True, metavar="PROFILE", help="The recipient profile.")
 @click.option("--ocr", is_flag=True, help="Also recognise pages with no text (Tesseract) and list the pages a person "
                                           "must review before the build (the results are kept for the build).")
+@click.option("--reply", is_flag=True, help="The packet replies to another party's documents: the shorter deadline "
+                                            "before the hearing applies (RPD Rules r. 34(3)(b): 5 days).")
 @output_options()
 @pass_ctx
-def packet_plan(c: Context, ref: str, profile_id: str, ocr: bool, as_json: bool) -> None:
+def packet_plan(c: Context, ref: str, profile_id: str, ocr: bool, as_json: bool, reply: bool = False) -> None:
     """Show what a packet would hold, in order, and what is missing, without building it."""
     from packets.build import page_review, plan_packet, unreviewed
 
@@ -71,7 +73,7 @@ def packet_plan(c: Context, ref: str, profile_id: str, ocr: bool, as_json: bool)
     review = None
     with vault.audited("packet.plan") as targets:
         found = find_case(vault, ref, targets)
-        plan = plan_packet(vault, found, profile, _today())
+        plan = plan_packet(vault, found, profile, _today(), reply=reply)
         if ocr or profile.ocr:
             pages = page_review(vault, found, profile, plan, True)
             left = {(p.doc_id, p.page) for p in unreviewed(found, pages)}
@@ -90,18 +92,42 @@ def packet_plan(c: Context, ref: str, profile_id: str, ocr: bool, as_json: bool)
         click.echo(f"missing: a document of type {t}, which {profile.id} requires")
     for d in plan.missing_translations:
         click.echo(f"missing: a translation of {d} into {' or '.join(profile.accepted_languages)}")
+    _plan_letter_lines(plan, profile, ref)
     for r in review or ():
         conf = "no words recognised" if not r["ocr_confidence"] else f"recognised at {r['ocr_confidence']:.0f}% confidence"
         state = ("reviewed" if r["reviewed"] else "needs review (refuge redact reviewed)") if r["needs_review"] else "ok"
         click.echo(f"page without text: {r['doc']} page {r['page']}: {conf}; {state}")
 
 
+def _plan_letter_lines(plan, profile, ref: str) -> None:
+    """What packet plan says of the case details and the hearing's deadline."""
+    for name in plan.missing_fields:
+        click.echo(f"missing: the case's {name}, which {profile.id} requires (refuge case set {ref} {name}=VALUE)")
+    d = plan.deadline
+    if d:
+        kind = "a reply" if d["reply"] else "documents"
+        if d["late"]:
+            click.echo(f"warning: the hearing is on {d['hearing_date']}, {d['days_to_hearing']} days away: {kind} "
+                       f"must be received {d['days']} days before it, by {d['receive_by']}; that date has passed, "
+                       "so ask the Division to accept them late")
+        else:
+            click.echo(f"deadline: {kind} must be received by {d['receive_by']} ({d['days']} days before the "
+                       f"hearing on {d['hearing_date']})")
+
+
 @packet.command("build")
 @click.argument("ref")
 @click.option("--for", "profile_id", required=True, metavar="PROFILE", help="The recipient profile.")
-@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="Where to write the packet (OUT-volN.pdf when split).")
-@click.option("--from", "sender_org", envvar="REFUGE_ORG", default="the referring legal team", show_default=True,
-              help="The sending organisation named in the cover letter ($REFUGE_ORG).")
+@click.option("-o", "--output", required=True, type=click.Path(), help="Where to write the packet (OUT-volN.pdf when split); "
+              "a folder: the file is named by the profile's rule (the IRB's from the case's IRB file number).")
+@click.option("--from", "sender_org", envvar="REFUGE_ORG", default=None,
+              help="The sending organisation named in the cover letter ($REFUGE_ORG); default: the name an admin "
+                   "set with refuge org set.")
+@click.option("--served-on", metavar="PARTY", help="The other party the packet was served on (e.g. \"Minister's counsel\"): "
+              "adds a statement of service (RPD Rules r. 34).")
+@click.option("--served-by", metavar="METHOD", help="How it was served: email, mail, registered-mail, courier, fax, hand, portal.")
+@click.option("--served-at", metavar="YYYY-MM-DD", help="When it was served.")
+@click.option("--reply", is_flag=True, help="The packet replies to another party's documents (the shorter deadline).")
 @click.option("--only-consented", is_flag=True, help="Leave out documents without valid consent instead of stopping.")
 @click.option("--allow-incomplete", is_flag=True, help="Build even if required types or translations are missing.")
 @click.option("--override-consent", is_flag=True, help="Emergency: include documents without consent (needs --reason).")
@@ -115,9 +141,13 @@ def packet_plan(c: Context, ref: str, profile_id: str, ocr: bool, as_json: bool)
 @force_option
 @pass_ctx
 def packet_build(c: Context, ref, profile_id, output, sender_org, only_consented, allow_incomplete, override_consent, reason,
-                 manifest_out=None, password_file=None, ocr=False, force=False) -> None:
+                 manifest_out=None, password_file=None, ocr=False, force=False, served_on=None, served_by=None,
+                 served_at=None, reply=False) -> None:
     """Build the PDF a recipient expects, sign it, and record what was sent (case leads)."""
+    from packets._letters import service_details
     from packets.build import build_packet
+
+    service = service_details(served_on, served_by, served_at)
 
     if override_consent and not reason:
         raise click.UsageError("--override-consent needs --reason TEXT")
@@ -133,9 +163,10 @@ def packet_build(c: Context, ref, profile_id, output, sender_org, only_consented
         found = find_case(vault, ref, targets)
         if override_consent:
             targets["override_consent"] = True
-        built = build_packet(vault, found, profile, _today(), output, sender_org,
+        built = build_packet(vault, found, profile, _today(), output, sender_org or "",
                              reason if override_consent else None, only_consented, allow_incomplete, progress,
-                             password=password, manifest_out=manifest_out, ocr=ocr, replace=force)
+                             password=password, manifest_out=manifest_out, ocr=ocr, replace=force,
+                             service=service, reply=reply)
         targets["packet"] = built.record["id"]
     for path in built.paths:
         click.echo(path)
