@@ -161,12 +161,13 @@ def letter_values(profile: Profile, letter: dict | None, items, lang: str) -> di
     sender = str(letter.get("sender") or "")
     counsel = org.get("counsel", "")
     head = [x for x in (sender, org.get("address", ""), org.get("contact", "")) if x]
-    refs = [f"{w['fields'].get(n, n.replace('_', ' ').capitalize())}: {_show_field(n, fields[n])}"
+    colon, semi = (" : ", " ; ") if lang == "fr" else (": ", "; ")  # French puts a space before both
+    refs = [f"{w['fields'].get(n, n.replace('_', ' ').capitalize())}{colon}{_show_field(n, fields[n])}"
             for n in profile.references if fields.get(n)]
     counts: dict[str, int] = {}
     for it in items:
         counts[it.type] = counts.get(it.type, 0) + 1
-    listed = "; ".join(f"{TYPE_NAMES[lang].get(t, t)} ({n})" for t, n in counts.items())
+    listed = semi.join(f"{TYPE_NAMES[lang].get(t, t)} ({n})" for t, n in counts.items())
     who = ", ".join(x for x in (counsel, sender) if x)
     contact = ""
     if who and org.get("contact"):
