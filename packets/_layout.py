@@ -188,10 +188,11 @@ def letter_values(profile: Profile, letter: dict | None, items, lang: str) -> di
     return values
 
 
-def _sentences(text: str) -> str:
-    """Every paragraph and line starts with a capital letter: a letter reads as written, also
-    when a placeholder (a sender left unset) begins it."""
-    return "\n".join(line[:1].upper() + line[1:] for line in text.split("\n"))
+def _sentences(text: str, lang: str) -> str:
+    """A line that a missing sender's words begin ("the referring legal team refers...") starts
+    with a capital, as a sentence does; nothing else is changed (an e-mail address stays as is)."""
+    phrase = LETTER_WORDS[lang]["no_sender"]
+    return "\n".join(phrase[:1].upper() + line[1:] if line.startswith(phrase) else line for line in text.split("\n"))
 
 
 def cover_text(profile: Profile, request, lang: str, **counts) -> str:
@@ -212,7 +213,7 @@ def cover_text(profile: Profile, request, lang: str, **counts) -> str:
             served_on=service["on"], served_by=w["served_by"].get(service["by"], service["by"]),
             served_at=service["at"], sender_org=values["sender_org"], counsel=org.get("counsel") or values["sender_org"],
             date=request.date, document_count=counts.get("document_count", 0), page_count=counts.get("page_count", 0))
-    return _sentences(text)
+    return _sentences(text, lang)
 
 
 def language_name(code: str | None, lang: str) -> str:

@@ -70,6 +70,7 @@ class Built:
     record: dict
     paths: list[str]
     review: str | None = None  # the review report (OUT.review.pdf): for the case lead, never sent
+    deadline: dict | None = None  # when the packet must be received before the hearing (plan.deadline)
 
 
 # ------------------------------------------------------------------------------ stages
@@ -291,7 +292,8 @@ def build_packet(vault, case, profile: Profile, today: str, output: str, sender_
     _check_outputs(output, manifest_out, replace)
     options = BuildOptions(today, sender_org, override_reason, only_consented, allow_incomplete, password, ocr,
                            service, reply)
-    check_plan(_plan(case_source(vault, case), profile, options), options)  # before the key is unwrapped
+    plan = _plan(case_source(vault, case), profile, options)
+    check_plan(plan, options)  # before the key is unwrapped
     source = case_source(vault, case, profile, ocr=ocr or profile.ocr, signing=True)  # no key: stop before decrypting
     try:
         packet = make_packet(source, profile, options, progress)
@@ -302,7 +304,7 @@ def build_packet(vault, case, profile: Profile, today: str, output: str, sender_
     files = list(zip(paths, packet.volumes)) + ([(manifest_out, packet.manifest_file)] if manifest_out else [])
     files.append((review_path, packet.review))
     (progress or (lambda _msg: None))("recording the disclosure")
-    return Built(_write_recorded(vault, case, packet, files, replace), paths, review_path)
+    return Built(_write_recorded(vault, case, packet, files, replace), paths, review_path, plan.deadline)
 
 
 def review_pages(source: CaseSource, profile: Profile, plan: Plan, ocr: bool) -> list:

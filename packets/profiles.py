@@ -86,24 +86,12 @@ COVER_PLACEHOLDERS: tuple[str, ...] = (
     "redactions",  # the sentence on what was redacted, made from the counts (empty if none were taken)
 )
 
-#: Case details a letter may show (vault/casefields.py). A cover letter that uses one as a
-#: placeholder must list it in ``requires_fields``; ``{references}`` shows those the profile's
-#: ``references`` names. Letters carry them because the recipient must know the case; the
-#: case reference, titles and people's names other than the client's as the case lead
-#: wrote it (``client_name``: a name or initials) still never reach a template.
-CASE_FIELDS: tuple[str, ...] = (
-    "client_name", "uci", "irb_file_number", "unhcr_case_number", "hearing_date", "other_party",
-)
-#: Parts of a lawyer's letter made from the organisation's and the case's details, in the
-#: letter's language (packets/_layout.py, ``letter_values``); each is empty when there is
-#: nothing to say, and a paragraph that is only an empty part disappears.
-LETTER_PLACEHOLDERS: tuple[str, ...] = (
-    "letterhead",   # the sender's name, address and contact, one line each
-    "references",   # "Re: ..." lines: the case details the profile's references name
-    "enclosures",   # the list of enclosures, by document type
-    "contact",      # the sentence saying whom to contact and how
-    "signoff",      # "Yours sincerely," and the counsel of record and organisation
-)
+#: Case details a letter may show (vault/casefields.py), set by a case lead for recipients; a
+#: cover using one must list it in ``requires_fields``. The case reference and titles never.
+CASE_FIELDS: tuple[str, ...] = ("client_name", "uci", "irb_file_number", "unhcr_case_number", "hearing_date",
+                                "other_party")
+#: Parts of a lawyer's letter (packets/_layout.py, ``letter_values``), empty when there is nothing to say.
+LETTER_PLACEHOLDERS: tuple[str, ...] = ("letterhead", "references", "enclosures", "contact", "signoff")
 COVER_PLACEHOLDERS = COVER_PLACEHOLDERS + LETTER_PLACEHOLDERS + CASE_FIELDS
 #: Placeholders of a service statement (RPD Rules r. 34: how and when the copy was served).
 SERVICE_PLACEHOLDERS: tuple[str, ...] = (
@@ -124,9 +112,8 @@ DECLARATION_REQUIRED: tuple[str, ...] = ("translator_name", "source_language", "
 #: Placeholders a page label ("Page N of M") may use.
 LABEL_PLACEHOLDERS: tuple[str, ...] = ("page", "pages")
 
-#: Placeholders the output file name may use. Never the case reference nor a name: the
-#: case's file numbers are the only case details a file name may carry (IRB e-filing names a
-#: file "[IRB file number] – RPD – [Type]").
+#: Placeholders the output file name may use: never the case reference nor a name; of the case's
+#: details only its file numbers (IRB e-filing: "[IRB file number] – RPD – [Type]").
 FILE_NAME_PLACEHOLDERS: tuple[str, ...] = ("profile", "date", "volume")
 FILE_NAME_FIELDS: tuple[str, ...] = ("irb_file_number", "uci", "unhcr_case_number")
 FILE_NAME_PLACEHOLDERS = FILE_NAME_PLACEHOLDERS + FILE_NAME_FIELDS

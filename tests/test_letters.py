@@ -80,6 +80,13 @@ def test_case_fields_are_checked_set_and_shown(case_world):
     assert not any(IRB_NUMBER in name or "M. L." in name for name in w.object_names())
 
 
+def test_the_vault_and_the_profiles_know_the_same_fields():
+    from packets.profiles import CASE_FIELDS
+    from vault.casefields import KNOWN
+
+    assert tuple(KNOWN) == CASE_FIELDS
+
+
 def test_a_lawyer_cannot_set_case_fields(case_world):
     p = case_world.run("case", "set", "MX-0001", "client_name=X", user="bob")
     assert p.returncode == 4 and b"case-lead" in p.stderr
@@ -138,14 +145,16 @@ def test_org_details_planted_by_a_case_lead_are_refused_on_read(case_world):
 
 
 LETTER = {"sender": "Fictional Legal Clinic",
-          "org": {"address": "12 Example Street, Toronto ON", "contact": "+1 416 555 0100", "counsel": "Jane Counsel"},
+          "org": {"address": "12 Example Street, Toronto ON", "contact": "intake@clinic.example, +1 416 555 0100",
+                  "counsel": "Jane Counsel"},
           "fields": {"client_name": "M. L.", "irb_file_number": IRB_NUMBER, "uci": "12345678",
                      "unhcr_case_number": "123-21C01234"}}
 # IRB accepts English and French; the Spanish letter is the human rights defenders referral's.
 PROFILE_FOR = {"en": IRB, "fr": IRB, "es": "ircc-hrd-stream"}
 EXPECTED = {
     "en": ["Re: Client: M. L.", "IRB file number: TB1-12345", "UCI: 1234-5678", "Enclosures (2): Identity document (1);",
-           "Please direct any question about this letter to Jane Counsel, Fictional Legal Clinic (+1 416 555 0100).",
+           "Please direct any question about this letter to Jane Counsel, Fictional Legal Clinic "
+           "(intake@clinic.example, +1 416 555 0100).",
            "Yours sincerely,", "Counsel of record", "12 Example Street, Toronto ON"],
     "fr": ["Objet : Client(e) : M. L.", "Numéro de dossier de la CISR : TB1-12345", "IUC : 1234-5678",
            "Pièces jointes (2) : Pièce d'identité (1) ;", "veuillez communiquer avec Jane Counsel, Fictional Legal Clinic",
@@ -171,6 +180,7 @@ def test_letters_carry_the_case_and_org_details_in_each_language(lang):
     for words in EXPECTED[lang]:
         assert words in cover, (lang, words, cover)
     assert "Fictional Legal Clinic" in cover and "Jane Counsel" in cover
+    assert "Intake@" not in cover  # the letterhead's contact line is shown as written
 
 
 @pytest.mark.parametrize("lang", ["en", "fr", "es"])
@@ -187,6 +197,8 @@ def test_a_letter_without_a_sender_reads_as_sentences(lang):
         starts = [ln for ln in lines if ln[0].islower()]
         # a wrapped line may start in lower case; the sender never starts one on its own
         assert not any(ln.startswith(("the referring", "l'équipe", "el equipo")) for ln in starts), (pid, lang, starts)
+        if pid == "unhcr-resettlement" and lang == "en":  # its letter begins "{sender_org} refers ..."
+            assert "The referring legal team refers the enclosed file" in _flat(cover)
 
 
 def test_a_profile_cover_using_a_field_must_require_it(tmp_path):
@@ -248,6 +260,8 @@ def test_plan_warns_when_the_hearing_is_less_than_ten_days_away(letters_world):
     reply = json.loads(w.ok("packet", "plan", "MX-0001", "--for", IRB, "--reply", "--json", user="erin"))["deadline"]
     assert reply == {"hearing_date": hearing.isoformat(), "days": 5, "reply": True, "days_to_hearing": 7,
                      "receive_by": (hearing - dt.timedelta(days=5)).isoformat(), "late": False}
+    p = w.run("packet", "build", "MX-0001", "--for", IRB, "-o", str(w.root / "late.pdf"), user="erin")
+    assert p.returncode == 0 and f"had to be received by {due}".encode() in p.stderr
     w.ok("case", "set", "MX-0001", f"hearing_date={(today + dt.timedelta(days=30)).isoformat()}", user="erin")
     out = w.ok("packet", "plan", "MX-0001", "--for", IRB, user="erin")
     assert "warning" not in out and "deadline: documents must be received by" in out
@@ -291,3 +305,19 @@ def test_new_profiles_build(letters_world, tmp_path, pid):
         assert "at least 12 months" in cover and "UNHCR" not in cover  # the profile does not name that reference
     verify = subprocess.run([require_tool("qpdf"), "--check", str(out)], capture_output=True)
     assert verify.returncode == 0
+
+
+def test_new_profiles_state_their_sources_and_protect_the_person():
+    trp, hrd = get_profile("ircc-trafficking-trp"), get_profile("ircc-hrd-stream")
+    for profile, source in ((trp, "protection-assistance-victims-human-trafficking"), (hrd, "human-rights-defenders")):
+        assert source in profile.path.read_text(encoding="utf-8")  # its sources, in the comments
+        assert profile.requires_fields == ("client_name",) and profile.requires_sender
+        assert profile.flatten == "all" and {"location", "contact"} <= set(profile.redaction_categories)
+        for lang in profile.accepted_languages:
+            text = profile.cover_letter(lang, sender_org="Legal Clinic", date="2024-05-01", document_count=3,
+                                        page_count=9, volume_count=1, client_name="M. L.")
+            assert "M. L." in text and "{" not in text
+    assert "third-party" in trp.redaction_categories and "title" not in trp.index.columns
+    assert "12 months" in trp.cover.en and "fee" in trp.cover.en
+    assert "ProtectDefenders.eu" in hrd.path.read_text(encoding="utf-8") and not hrd.signature.visible
+    assert "protection-grant profile" in get_profile("frontline-defenders").path.read_text(encoding="utf-8")

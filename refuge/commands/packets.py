@@ -170,6 +170,10 @@ def packet_build(c: Context, ref, profile_id, output, sender_org, only_consented
         targets["packet"] = built.record["id"]
     for path in built.paths:
         click.echo(path)
+    late = getattr(built, "deadline", None)
+    if late and late["late"]:
+        click.echo(f"refuge: warning: the hearing is on {late['hearing_date']}: this packet had to be received "
+                   f"by {late['receive_by']} ({late['days']} days before it)", err=True)
     if getattr(built, "review", None):  # stdout stays the packet's paths; the report is for the case lead
         click.echo(f"refuge: review report (for the case lead; never send it): {built.review}", err=True)
 
