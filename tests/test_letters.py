@@ -87,6 +87,25 @@ def test_the_vault_and_the_profiles_know_the_same_fields():
     assert tuple(KNOWN) == CASE_FIELDS
 
 
+def test_a_field_a_profile_names_may_be_set(case_world, tmp_path):
+    """A deployment's profile may require a field refuge does not know; only then may a case hold it."""
+    import shutil
+
+    from packets.profiles import default_templates_dir
+
+    folder = tmp_path / "templates"
+    shutil.copytree(default_templates_dir(), folder)
+    src = (folder / "ccvt-intake.toml").read_text(encoding="utf-8")
+    (folder / "ccvt-intake.toml").write_text(src.replace('\n[cover]\n', '\nrequires_fields = ["intake_number"]\n[cover]\n', 1),
+                                            encoding="utf-8")
+    p = case_world.run("case", "set", "MX-0001", "intake_number=CC-77", user="erin")
+    assert p.returncode == 1 and b"unknown field intake_number" in p.stderr
+    p = case_world.run("case", "set", "MX-0001", "intake_number=CC-77", user="erin", REFUGE_TEMPLATES=str(folder))
+    assert p.returncode == 0, p.stderr
+    assert json.loads(case_world.ok("case", "show", "MX-0001", "--json", user="erin"))["fields"] == {
+        "intake_number": "CC-77"}
+
+
 def test_a_lawyer_cannot_set_case_fields(case_world):
     p = case_world.run("case", "set", "MX-0001", "client_name=X", user="bob")
     assert p.returncode == 4 and b"case-lead" in p.stderr
