@@ -266,6 +266,10 @@ def test_served_options_are_checked(letters_world, tmp_path):
     p = w.run("packet", "build", "MX-0001", "--for", IRB, "-o", str(tmp_path / "x.pdf"), "--served-on", "Minister",
               "--served-by", "pigeon", "--served-at", "2026-11-20", user="erin")
     assert p.returncode == 1 and b"pigeon" in p.stderr and not (tmp_path / "x.pdf").exists()
+    w.ok("case", "set", "MX-0001", "other_party=the Minister's counsel", user="erin")  # --served-on's default
+    w.ok("packet", "build", "MX-0001", "--for", IRB, "-o", str(tmp_path / "x.pdf"), "--served-by", "registered-mail",
+         "--served-at", "2026-11-20", user="erin")
+    assert "to the Minister's counsel by registered mail." in _flat(_text(tmp_path / "x.pdf", 2))
 
 
 def test_plan_warns_when_the_hearing_is_less_than_ten_days_away(letters_world):

@@ -124,7 +124,7 @@ def _plan_letter_lines(plan, profile, ref: str) -> None:
               help="The sending organisation named in the cover letter ($REFUGE_ORG); default: the name an admin "
                    "set with refuge org set.")
 @click.option("--served-on", metavar="PARTY", help="The other party the packet was served on (e.g. \"Minister's counsel\"): "
-              "adds a statement of service (RPD Rules r. 34).")
+              "adds a statement of service (RPD Rules r. 34); default: the case's other_party.")
 @click.option("--served-by", metavar="METHOD", help="How it was served: email, mail, registered-mail, courier, fax, hand, portal.")
 @click.option("--served-at", metavar="YYYY-MM-DD", help="When it was served.")
 @click.option("--reply", is_flag=True, help="The packet replies to another party's documents (the shorter deadline).")
@@ -147,7 +147,7 @@ def packet_build(c: Context, ref, profile_id, output, sender_org, only_consented
     from packets._letters import service_details
     from packets.build import build_packet
 
-    service = service_details(served_on, served_by, served_at)
+    service_details(served_on or ("-" if served_by or served_at else None), served_by, served_at)  # fail early
 
     if override_consent and not reason:
         raise click.UsageError("--override-consent needs --reason TEXT")
@@ -161,6 +161,9 @@ def packet_build(c: Context, ref, profile_id, output, sender_org, only_consented
     progress = (lambda msg: click.echo(f"refuge: {msg}...", err=True)) if sys.stderr.isatty() else None
     with vault.audited("packet.build") as targets:
         found = find_case(vault, ref, targets)
+        if served_on is None and (served_by or served_at):  # the case's other party, when it names one
+            served_on = found.fields.get("other_party")
+        service = service_details(served_on, served_by, served_at)
         if override_consent:
             targets["override_consent"] = True
         built = build_packet(vault, found, profile, _today(), output, sender_org or "",
