@@ -13,7 +13,7 @@ import datetime as _dt
 from dataclasses import dataclass, field
 from typing import Iterable
 
-from .profiles import Profile
+from .profiles import FILE_NAME_FIELDS, Profile
 
 __all__ = ["Plan", "PlanEntry", "consent_status", "deadline", "make_plan", "missing_fields"]
 
@@ -65,6 +65,7 @@ class Plan:
     override: bool = False
     missing_fields: list[str] = field(default_factory=list)  # case fields the profile requires (exit 4)
     deadline: dict | None = None  # when the packet must be received before the hearing (RPD r. 34(3))
+    missing_name_fields: list[str] = field(default_factory=list)  # what naming the file by rule lacks
 
     @property
     def included(self) -> list[PlanEntry]:
@@ -86,6 +87,7 @@ class Plan:
             "without_consent": [{"id": e.doc.id, "consent": e.consent} for e in self.without_consent],
             "override_consent": self.override,
             "missing_fields": self.missing_fields, "deadline": self.deadline,
+            "missing_for_file_name": self.missing_name_fields,
         }
 
 
@@ -111,7 +113,8 @@ def make_plan(documents: Iterable, consents: list[dict], profile: Profile, today
     missing_types, missing_translations, missing_declarations = _gaps(ordered, profile)
     fields = fields or {}
     return Plan(profile, ordered, missing_types, missing_translations, missing_declarations, override_consent,
-                missing_fields(profile, fields), deadline(profile, fields, today, reply))
+                missing_fields(profile, fields), deadline(profile, fields, today, reply),
+                [n for n in FILE_NAME_FIELDS if "{" + n + "}" in profile.file_name and not fields.get(n)])
 
 
 def missing_fields(profile: Profile, fields: dict) -> list[str]:

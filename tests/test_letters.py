@@ -238,6 +238,8 @@ def test_irb_build_is_named_by_rule_and_carries_the_service_statement(letters_wo
     w = letters_world
     out = tmp_path / "out"
     out.mkdir()
+    assert "note: the file name rule of irb-rpd-disclosure needs the case's irb_file_number" in w.ok(
+        "packet", "plan", "MX-0001", "--for", IRB, user="erin")
     p = w.run("packet", "build", "MX-0001", "--for", IRB, "-o", str(out), user="erin")
     assert p.returncode == 4 and b"irb_file_number" in p.stderr and b"refuge case set" in p.stderr
     assert not list(out.iterdir())

@@ -103,6 +103,9 @@ def _plan_letter_lines(plan, profile, ref: str) -> None:
     """What packet plan says of the case details and the hearing's deadline."""
     for name in plan.missing_fields:
         click.echo(f"missing: the case's {name}, which {profile.id} requires (refuge case set {ref} {name}=VALUE)")
+    for name in getattr(plan, "missing_name_fields", ()):
+        click.echo(f"note: the file name rule of {profile.id} needs the case's {name} (refuge case set {ref} "
+                   f"{name}=VALUE) to name the file in an -o FOLDER; -o FILE names it yourself")
     d = plan.deadline
     if d:
         kind = "a reply" if d["reply"] else "documents"
