@@ -6,6 +6,7 @@ command named in its docstring.
 
 from __future__ import annotations
 
+import functools
 import asyncio
 import queue
 import threading
@@ -37,11 +38,11 @@ def routes(pages: Pages) -> list[Route]:
     return [
         Route("/", page_route(p, lambda r: home(p, r))),
         Route("/case/{case}", page_route(p, lambda r: case_page(p, r))),
-        Route("/case/{case}/upload", lambda r: upload(p, r), methods=["POST"]),
+        Route("/case/{case}/upload", functools.partial(upload, p), methods=["POST"]),
         Route("/doc/{doc}", page_route(p, lambda r: document_page(p, r))),
         Route("/doc/{doc}/tags", form_route(p, lambda r, f: tags(p, r, f)), methods=["POST"]),
         Route("/doc/{doc}/page/{n:int}", page_route(p, lambda r: page_image(p, r))),
-        Route("/doc/{doc}/download", lambda r: download(p, r)),
+        Route("/doc/{doc}/download", functools.partial(download, p)),
         Route("/search", page_route(p, lambda r: search(p, r))),
     ]
 

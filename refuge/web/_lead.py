@@ -8,6 +8,7 @@ removed at once, and downloaded from the vault's own record (``packet get``).
 
 from __future__ import annotations
 
+import functools
 import os
 import secrets
 import shutil
@@ -41,7 +42,7 @@ def routes(pages: Pages) -> list[Route]:
         Route("/job/{job}", page_route(p, lambda r: job(p, r))),
         Route("/packet/{packet}/download", page_route(p, lambda r: packet_download(p, r))),
         Route("/audit", page_route(p, lambda r: audit_log(p, r))),
-        Route("/audit/verify", lambda r: audit_verify(p, r), methods=["POST"]),
+        Route("/audit/verify", functools.partial(audit_verify, p), methods=["POST"]),
     ]
 
 
