@@ -62,11 +62,15 @@ class _Parts:
         self.fd: int | None = None
         self.path = ""
         self.written = 0
+        self.ended = False  # the closing boundary arrived: a body cut short never adds anything
 
     def callbacks(self) -> dict:
         return {"on_part_begin": self.part_begin, "on_header_field": self.on_field, "on_header_value": self.on_value,
                 "on_header_end": self.header_end, "on_headers_finished": self.headers_done,
-                "on_part_data": self.data, "on_part_end": self.part_end}
+                "on_part_data": self.data, "on_part_end": self.part_end, "on_end": self.end}
+
+    def end(self) -> None:
+        self.ended = True
 
     def part_begin(self) -> None:
         self.headers, self.value, self.fd, self.written = {}, bytearray(), None, 0
@@ -134,6 +138,8 @@ async def receive(request, limit: int = intake.DEFAULT_LIMIT) -> Received:
         async for chunk in request.stream():
             parser.write(chunk)
         parser.finalize()
+        if not parts.ended:
+            raise InvalidInput("the upload was cut short; nothing was added; try again")
     except BaseException:
         parts.close()
         received.remove()
