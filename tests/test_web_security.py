@@ -149,7 +149,7 @@ def test_headers_on_every_response_and_no_inline_script_or_foreign_asset(world, 
         assert "default-src 'none'" in csp and "script-src 'self'" in csp and "frame-ancestors 'none'" in csp
         assert "unsafe-inline" not in csp and "unsafe-eval" not in csp
         assert r.headers["cache-control"] == "no-store", path
-        assert r.headers["x-frame-options"] == "DENY" and r.headers["referrer-policy"] == "no-referrer"
+        assert r.headers["x-frame-options"] == "DENY" and r.headers["referrer-policy"] == "same-origin"
         if r.headers["content-type"].startswith("text/html"):
             parser = _Inline()
             parser.feed(r.text)
