@@ -42,7 +42,7 @@ class Served:
         self.port = self.sock.getsockname()[1]
         self.desk = Desk(world.open(name), 600)
         self.desk.bind("127.0.0.1", self.port)
-        self.base = f"http://127.0.0.1:{self.port}"
+        self.base = f"http://127.0.0.1:{self.port}{self.desk.prefix}"
         self.server = uvicorn.Server(uvicorn.Config(make_app(self.desk), log_level="warning", access_log=False,
                                                     lifespan="off"))
         self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self.sock]}, daemon=True)

@@ -206,7 +206,7 @@ def test_language_from_the_browser_and_switched(world, bob):
     assert "Vos dossiers" in bob.get("/", headers={"accept-language": "fr-CA,fr;q=0.8"}).text
     assert "Your cases" in bob.get("/", headers={"accept-language": "de"}).text
     r = bob.post("/lang", data={"csrf": bob.csrf, "lang": "fr", "next": "//evil.example/"})
-    assert r.status_code == 303 and r.headers["location"] == "/"
+    assert r.status_code == 303 and r.headers["location"] == bob.desk_prefix + "/"
     assert "Vos dossiers" in bob.get("/", headers={"accept-language": "es"}).text
 
 

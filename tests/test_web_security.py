@@ -72,7 +72,8 @@ def test_the_token_works_once_and_the_cookie_is_strict(world):
     assert r.status_code == 200
     cookie = r.headers["set-cookie"]
     assert re.search(r"(?i)httponly", cookie) and re.search(r"(?i)samesite=strict", cookie)
-    assert "secure" not in cookie.lower() and "path=/" in cookie.lower()
+    assert "secure" not in cookie.lower() and f"path={desk.prefix}".lower() in cookie.lower()
+    assert len(desk.prefix) > 20  # a secret: another local user's server on another port never learns it
     assert first.get("/").status_code == 200
     again = client_for(desk, sign_in=False)
     assert again.get("/login", params={"token": token}).status_code == 401  # replayed: dead
@@ -88,10 +89,10 @@ def test_under_tls_the_cookie_is_secure_and_host_only(world):
 
     desk = Desk(world.open("bob"), 600, tls=True)
     desk.bind("127.0.0.1", PORT)
-    client = TestClient(make_app(desk), base_url=f"https://127.0.0.1:{PORT}", follow_redirects=False)
+    client = TestClient(make_app(desk), base_url=f"https://127.0.0.1:{PORT}{desk.prefix}", follow_redirects=False)
     r = client.get("/login", params={"token": desk.new_token()})
     cookie = r.headers["set-cookie"]
-    assert cookie.startswith("__Host-refuge_session=") and "secure" in cookie.lower()
+    assert cookie.startswith("__Secure-refuge_session=") and "secure" in cookie.lower()
     assert client.get("/", headers={"origin": f"http://127.0.0.1:{PORT}"}).status_code == 403  # http origin: not ours
 
 
@@ -183,7 +184,7 @@ def test_the_lock_button_locks(world, bob):
 
 def test_an_auditor_reaches_no_document_content(world):
     dave = client_for(world.desk("dave"))
-    assert dave.get("/", follow_redirects=False).headers["location"] == "/audit"
+    assert dave.get("/", follow_redirects=False).headers["location"] == dave.desk_prefix + "/audit"
     for path in [f"/case/{world.case}", f"/doc/{world.decl}", f"/doc/{world.decl}/page/1",
                  f"/doc/{world.decl}/download", "/search?q=Ana", f"/case/{world.case}/packets",
                  f"/case/{world.case}/consent", f"/case/{world.case}/members"]:
@@ -247,7 +248,7 @@ def served(world):
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=world.root)
     try:
         line = proc.stdout.readline().decode()
-        url = re.search(r"(http://127\.0\.0\.1:\d+/login\?token=\S+)", line).group(1)
+        url = re.search(r"(http://127\.0\.0\.1:\d+/\S+/login\?token=\S+)", line).group(1)
         base = url.split("/login")[0]
         for _ in range(100):
             try:
@@ -273,12 +274,14 @@ def test_the_real_server_binds_loopback_and_another_user_cannot_use_it(world, se
 
     proc, url = served
     base = url.split("/login")[0]
-    port = int(base.rsplit(":", 1)[1])
+    from urllib.parse import urlsplit
+
+    port = urlsplit(base).port
     if shutil.which("ss"):
         assert _listening(proc.pid) == [f"127.0.0.1:{port}"]
     with open(f"/proc/{proc.pid}/cmdline", "rb") as f:
         assert url.split("token=")[1].encode() not in f.read()  # the token is in no command line
-    with httpx.Client(headers={"origin": base}) as owner:
+    with httpx.Client(headers={"origin": f"http://127.0.0.1:{port}"}) as owner:
         assert owner.get(url).status_code == 200
         assert owner.get(base + "/").status_code == 200
     assert httpx.get(url).status_code == 401  # the link is used up
@@ -291,3 +294,22 @@ def test_the_real_server_binds_loopback_and_another_user_cannot_use_it(world, se
         other = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "/usr/bin/python3",
                                 "-c", probe, base + path], capture_output=True, text=True, timeout=30)
         assert other.stdout.strip() == "401", (path, other.stdout, other.stderr)
+
+
+def test_the_cookie_is_sent_only_under_the_secret_path(world):
+    """A browser sends 127.0.0.1's cookies to every port; the cookie's Path keeps it from a page of another
+    local user's server, which cannot know the desk's secret prefix; and outside the prefix nothing answers."""
+    from starlette.testclient import TestClient
+
+    from refuge.web.app import make_app
+
+    desk = world.desk("bob")
+    bob = client_for(desk)
+    session = next(c for c in bob.cookies.jar if c.name == "refuge_session")
+    assert session.path == desk.prefix
+    bare = TestClient(make_app(desk), base_url=ORIGIN, follow_redirects=False)
+    bare.headers["origin"] = ORIGIN
+    for path in ("/", f"/case/{world.case}", "/login", f"/doc/{world.decl}/download"):
+        r = bare.get(path, headers={"cookie": f"refuge_session={session.value}"})
+        assert r.status_code == 404 and "MX-0001" not in r.text, path
+    assert world.desk("bob").prefix != desk.prefix  # a new one for every desk

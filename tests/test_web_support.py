@@ -82,8 +82,9 @@ def client_for(desk, port: int = PORT, sign_in: bool = True):
 
     from refuge.web.app import make_app
 
-    client = TestClient(make_app(desk), base_url=f"http://127.0.0.1:{port}", follow_redirects=False)
+    client = TestClient(make_app(desk), base_url=f"http://127.0.0.1:{port}{desk.prefix}", follow_redirects=False)
     client.headers["origin"] = f"http://127.0.0.1:{port}"
+    client.desk_prefix = desk.prefix
     if sign_in:
         r = client.get("/login", params={"token": desk.new_token()})
         assert r.status_code == 200, r.text

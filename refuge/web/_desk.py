@@ -56,6 +56,9 @@ class Desk:
         self.locked = False
         self.jobs: dict[str, dict] = {}  # packet builds in progress, by job id
         self.exchanged = threading.Event()  # set when the one-time token has been used
+        # Every page lives under this secret path, and so does the cookie (Path=prefix): a browser sends a
+        # cookie to every port of 127.0.0.1, but never to a path another local user's server cannot know.
+        self.prefix = "/" + secrets.token_urlsafe(18)
 
     def bind(self, host: str, port: int) -> None:
         """Accept requests addressed to ``host:port`` (and localhost, for loopback)."""

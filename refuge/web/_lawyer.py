@@ -50,7 +50,7 @@ def routes(pages: Pages) -> list[Route]:
 def home(p: Pages, request: Request) -> Response:
     """The cases I am a member of (``case list``); an auditor goes to the audit log."""
     if p.desk.vault.role == "auditor":
-        return RedirectResponse("/audit", status_code=303)
+        return RedirectResponse(p.url("/audit"), status_code=303)
     with p.acting("case.list") as (vault, _targets):
         cases = [{"id": k.id, "ref": k.ref, "title": k.title, "documents": len(k.documents),
                   "members": sorted(vault.directory.name(m) for m in k.members),
@@ -135,7 +135,7 @@ def tags(p: Pages, request: Request, form: dict) -> Response:
     indexing.update(vault, case, [found.id])
     if wants_json(request):
         return JSONResponse({"id": found.id, "tags": found.tags})
-    return RedirectResponse(f"/doc/{quote(found.id)}", status_code=303)
+    return RedirectResponse(p.url(f"/doc/{quote(found.id)}"), status_code=303)
 
 
 def document_page(p: Pages, request: Request) -> Response:

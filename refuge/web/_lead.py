@@ -84,7 +84,7 @@ def change_members(p: Pages, request: Request, form: dict) -> Response:
         case = find_case(vault, request.path_params["case"], targets)
         done = vault.revoke(case, names) if action == "case.revoke" else vault.grant(case, names)
         targets["users"] = [u.user_id for u in done]
-    return RedirectResponse(f"/case/{quote(case.id)}/members", status_code=303)
+    return RedirectResponse(p.url(f"/case/{quote(case.id)}/members"), status_code=303)
 
 
 # --- consent --------------------------------------------------------------------------------
@@ -112,7 +112,7 @@ def change_consent(p: Pages, request: Request, form: dict) -> Response:
             vault.record_consent(case, "withdrawn", recipient, docs)
         else:
             vault.record_consent(case, "granted", recipient, docs, expires, form.get("note", ""))
-    return RedirectResponse(f"/case/{quote(case.id)}/consent", status_code=303)
+    return RedirectResponse(p.url(f"/case/{quote(case.id)}/consent"), status_code=303)
 
 
 # --- packets --------------------------------------------------------------------------------
@@ -151,7 +151,7 @@ def build(p: Pages, request: Request, form: dict) -> Response:
     threading.Thread(target=_build, args=(p, ref, profile, options, job), daemon=True).start()
     if wants_json(request):
         return JSONResponse({"job": job_id})
-    return RedirectResponse(f"/job/{job_id}", status_code=303)
+    return RedirectResponse(p.url(f"/job/{job_id}"), status_code=303)
 
 
 def _build(p: Pages, ref: str, profile, options: dict, job: dict) -> None:

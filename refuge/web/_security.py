@@ -4,7 +4,8 @@
   page resolving its own name to 127.0.0.1 still sends its own name).
 - Origin, when sent, must be the desk's own; a state change (POST) must send
   it; ``Sec-Fetch-Site`` cross-site or same-site is refused (cross-site requests).
-- Everything but /login and /static needs the session cookie, the only
+- Every page is under the desk's secret path prefix (404 elsewhere), and
+  everything but its /login and /static needs the session cookie, the only
   credential there is (another local user has no cookie, so gets 401).
 - Every POST carries the session's CSRF token: in the ``X-CSRF-Token`` header
   (scripts), the ``csrf`` field of a urlencoded form, or, for a multipart
@@ -32,14 +33,13 @@ SECURITY_HEADERS = [
     (b"cross-origin-opener-policy", b"same-origin"),
     (b"cross-origin-resource-policy", b"same-origin"),
 ]
-_OPEN_PATHS = ("/login", "/static/")
 _SAFE_METHODS = {"GET", "HEAD"}
 MAX_FORM = 1024 * 1024  # a urlencoded form (tags, consent, members) is small; a bigger one is refused
 
 
 def cookie_name(desk: Desk) -> str:
-    """The session cookie's name: with TLS, a __Host- cookie (Secure, Path=/, no Domain)."""
-    return "__Host-refuge_session" if desk.tls else "refuge_session"
+    """The session cookie's name: with TLS, a __Secure- cookie (its Path is the desk's prefix, so not __Host-)."""
+    return "__Secure-refuge_session" if desk.tls else "refuge_session"
 
 
 class Guard:
@@ -62,7 +62,7 @@ class Guard:
             await send(message)
 
         refusal = self._refusal(scope)
-        if refusal is None and scope["method"] not in _SAFE_METHODS and not _is_open(scope["path"]):
+        if refusal is None and scope["method"] not in _SAFE_METHODS and not _is_open(scope["path"], self.desk.prefix):
             refusal, receive = await self._csrf(scope, receive)
         if refusal is not None:
             status, message = refusal
@@ -81,7 +81,9 @@ class Guard:
             return 403, "a request from another site was refused"
         if scope["method"] not in _SAFE_METHODS and origin is None:
             return 403, "a change without the page's origin was refused; use the desk's own page"
-        if _is_open(scope["path"]):
+        if not scope["path"].startswith(self.desk.prefix + "/"):
+            return 404, "no such page; open the link the terminal printed"
+        if _is_open(scope["path"], self.desk.prefix):
             return None
         session = self.desk.session(_cookie(headers.get("cookie", ""), cookie_name(self.desk)))
         if session is None:
@@ -115,8 +117,8 @@ class Guard:
         return None, receive
 
 
-def _is_open(path: str) -> bool:
-    return path == "/login" or path.startswith("/static/")
+def _is_open(path: str, prefix: str) -> bool:
+    return path == prefix + "/login" or path.startswith(prefix + "/static/")
 
 
 def _headers(scope) -> dict[str, str]:

@@ -46,6 +46,10 @@ class Pages:
         self.env = Environment(loader=FileSystemLoader(HERE / "templates"), autoescape=select_autoescape(default=True),
                                trim_blocks=True, lstrip_blocks=True)
 
+    def url(self, path: str) -> str:
+        """The address of a page of this desk (under its secret prefix)."""
+        return self.desk.prefix + path
+
     def lang(self, request: Request) -> str:
         """The page's language: the one chosen in this session, else the browser's."""
         session = request.scope.get("state", {}).get("session")
@@ -59,8 +63,9 @@ class Pages:
         session = request.scope.get("state", {}).get("session")
         vault = None if self.desk.locked else self.desk._vault
         html = self.env.get_template(name).render(
-            t=_i18n.translator(lang), lang=lang, languages=_i18n.LANGUAGES, csrf=session.csrf if session else "",
-            me=vault.me.name if vault else "", role=vault.role if vault else "", path=request.url.path, **context)
+            t=_i18n.translator(lang), lang=lang, base=self.desk.prefix, languages=_i18n.LANGUAGES, csrf=session.csrf if session else "",
+            me=vault.me.name if vault else "", role=vault.role if vault else "",
+            path=request.url.path.removeprefix(self.desk.prefix), **context)
         return HTMLResponse(html, status_code=status)
 
     def error(self, request: Request, error: RefugeError) -> Response:
@@ -98,14 +103,15 @@ def make_app(desk: Desk) -> Starlette:
         # A page that moves on by itself, not a redirect: the first page is then opened by the desk's own
         # page (same-origin), whatever opened the link (a terminal, or the launch file the command wrote).
         response = pages.render(request, "signed_in.html")
-        response.set_cookie(cookie_name(desk), session.id, httponly=True, samesite="strict", secure=desk.tls, path="/")
+        response.set_cookie(cookie_name(desk), session.id, httponly=True, samesite="strict", secure=desk.tls,
+                            path=desk.prefix)
         return response
 
     def choose_language(request: Request, form: dict) -> Response:
         chosen = form.get("lang", "")
         if chosen in _i18n.LANGUAGES:
             request.scope["state"]["session"].lang = chosen
-        return RedirectResponse(_local(form.get("next", "/")), status_code=303)
+        return RedirectResponse(pages.url(_local(form.get("next", "/"), desk.prefix)), status_code=303)
 
     def lock(request: Request, form: dict) -> Response:
         desk.lock_now()
@@ -119,7 +125,7 @@ def make_app(desk: Desk) -> Starlette:
         *_lead.routes(pages),
         Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
     ]
-    app = Starlette(routes=routes)
+    app = Starlette(routes=[Mount(desk.prefix, routes=routes)])
     app.add_middleware(Guard, desk=desk)
     return app
 
@@ -156,8 +162,9 @@ def page_route(pages: Pages, handler):
     return endpoint
 
 
-def _local(target: str) -> str:
-    """A path on this desk only (never an address elsewhere: no open redirect)."""
+def _local(target: str, prefix: str) -> str:
+    """A path on this desk only, without its prefix (never an address elsewhere: no open redirect)."""
+    target = target.removeprefix(prefix)
     return target if target.startswith("/") and not target.startswith("//") and "\\" not in target else "/"
 
 

@@ -59,7 +59,7 @@ def serve(c: Context, port, no_browser, listen, tls_cert, tls_key, minutes) -> N
     host, bound = sock.getsockname()[:2]
     name = "localhost" if listen == "localhost" else listen
     desk.bind(name, bound)
-    url = f"{'https' if tls_cert else 'http'}://{_netloc(name, bound)}/login?token={desk.new_token()}"
+    url = f"{'https' if tls_cert else 'http'}://{_netloc(name, bound)}{desk.prefix}/login?token={desk.new_token()}"
     click.echo(f"refuge: the desk is open at {url}")
     click.echo("refuge: the link works once; press Ctrl-C to stop", err=True)
     sys.stdout.flush()

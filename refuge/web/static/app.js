@@ -108,7 +108,7 @@
   if (job && job.dataset.state === "running") {
     var poll = function () {
       var xhr = new XMLHttpRequest();
-      xhr.open("GET", "/job/" + encodeURIComponent(job.dataset.job));
+      xhr.open("GET", job.dataset.url);
       xhr.setRequestHeader("Accept", "application/json");
       xhr.addEventListener("load", function () {
         var s = {};
