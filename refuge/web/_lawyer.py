@@ -150,8 +150,8 @@ def document_page(p: Pages, request: Request) -> Response:
                 pages = page_count(vault.document_bytes(doc), doc.mime, doc_id=doc.id)
             except RefugeError as e:  # the document stays downloadable; the page says why it cannot be drawn
                 problem = describe(e)
-    page = max(1, min(int(request.query_params.get("page", "1") or 1) if request.query_params.get(
-        "page", "1").isdigit() else 1, pages or 1))
+    asked = request.query_params.get("page", "1")
+    page = max(1, min(int(asked) if asked.isdigit() and len(asked) < 7 else 1, pages or 1))
     return p.render(request, "document.html", case=case, doc=doc, pages=pages, page=page, problem=problem,
                     added_by=vault.directory.name(doc.added_by), doc_types=DOC_TYPES,
                     translation=case.documents.get(doc.translation_of) if doc.translation_of else None)

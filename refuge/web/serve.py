@@ -69,7 +69,17 @@ def serve(c: Context, port, no_browser, listen, tls_cert, tls_key, minutes) -> N
                             server_header=False, date_header=False, ssl_certfile=tls_cert, ssl_keyfile=tls_key,
                             h11_max_incomplete_event_size=64 * 1024)
     server = uvicorn.Server(config)
+    threading.Thread(target=_watch_idle, args=(desk,), daemon=True).start()
     server.run(sockets=[sock])
+
+
+def _watch_idle(desk) -> None:
+    """Lock on time even when no request comes: the identity must not outlive the idle timeout."""
+    import time
+
+    while not desk.locked:
+        time.sleep(min(5.0, desk.idle_seconds / 4))
+        desk.check_idle()
 
 
 def _bind(listen: str, port: int) -> socket.socket:
