@@ -133,6 +133,20 @@ def test_sign_in_with_the_one_time_link(browser, desks, world):
     assert "already used" in browser.page_source
 
 
+def test_sign_in_through_the_launch_file_the_command_opens(browser, desks, world):
+    """refuge serve opens the browser on a private file (the token stays out of the browser's argv)."""
+    from refuge.web.serve import launch_file
+
+    browser.delete_all_cookies()
+    launch = launch_file(desks["bob"].sign_in_link())
+    assert oct(launch.stat().st_mode & 0o777) == "0o600" and oct(launch.parent.stat().st_mode & 0o777) == "0o700"
+    browser.get(launch.as_uri())
+    wait(browser, "#cases")
+    assert browser.current_url == desks["bob"].base + "/"
+    launch.unlink()
+    launch.parent.rmdir()
+
+
 def test_upload_by_the_file_input_with_a_progress_bar_per_file(browser, desks, world, tmp_path):
     from selenium.webdriver.support.ui import Select
 

@@ -313,3 +313,57 @@ def test_the_cookie_is_sent_only_under_the_secret_path(world):
         r = bare.get(path, headers={"cookie": f"refuge_session={session.value}"})
         assert r.status_code == 404 and "MX-0001" not in r.text, path
     assert world.desk("bob").prefix != desk.prefix  # a new one for every desk
+
+
+def _self_signed(folder) -> tuple[str, str]:
+    import datetime as dt
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "refuge desk test")])
+    now = dt.datetime.now(dt.timezone.utc)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(x509.random_serial_number()).not_valid_before(now - dt.timedelta(minutes=5))
+            .not_valid_after(now + dt.timedelta(days=1))
+            .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False)
+            .sign(key, hashes.SHA256()))
+    cert_path, key_path = folder / "desk.pem", folder / "desk.key"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    key_path.chmod(0o600)
+    return str(cert_path), str(key_path)
+
+
+def test_the_real_server_under_tls_sets_a_secure_cookie(world, tmp_path):
+    import httpx
+
+    cert, key = _self_signed(tmp_path)
+    proc = subprocess.Popen([sys.executable, "-P", "-m", "refuge", "serve", "--no-browser", "--listen", "127.0.0.1",
+                             "--tls-cert", cert, "--tls-key", key], env=world.env("bob"), stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, cwd=world.root)
+    try:
+        line = proc.stdout.readline().decode()
+        url = re.search(r"(https://127\.0\.0\.1:\d+/\S+/login\?token=\S+)", line).group(1)
+        origin = url.split("/", 3)[:3]
+        with httpx.Client(verify=cert, headers={"origin": "/".join(origin)}) as owner:
+            for _ in range(100):
+                try:
+                    r = owner.get(url)
+                    break
+                except httpx.TransportError:
+                    time.sleep(0.1)
+            assert r.status_code == 200
+            cookie = r.headers["set-cookie"]
+            assert cookie.startswith("__Secure-refuge_session=") and "secure" in cookie.lower()
+            assert owner.get(url.split("/login")[0] + "/").status_code == 200
+        with pytest.raises(httpx.TransportError):  # plain HTTP on the TLS port gets nothing
+            httpx.get(url.replace("https://", "http://").split("/login")[0] + "/", timeout=5).raise_for_status()
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)

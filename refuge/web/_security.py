@@ -77,7 +77,8 @@ class Guard:
         origin = headers.get("origin")
         if origin is not None and origin not in self.desk.origins:
             return 403, "a request from another site was refused"
-        if headers.get("sec-fetch-site") in ("cross-site", "same-site"):
+        login = scope["path"] == self.desk.prefix + "/login" and scope["method"] == "GET"
+        if headers.get("sec-fetch-site") in ("cross-site", "same-site") and not login:  # the link may come from anywhere
             return 403, "a request from another site was refused"
         if scope["method"] not in _SAFE_METHODS and origin is None:
             return 403, "a change without the page's origin was refused; use the desk's own page"

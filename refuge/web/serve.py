@@ -109,17 +109,23 @@ def _netloc(host: str, port: int) -> str:
 def _open_browser(url: str, desk) -> None:
     """Open the link through a private file, so that the token never shows in a browser's command line
     (which every local user can read in /proc); the file is removed once the token is used, or after 2 min."""
+    launch = launch_file(url)
+
+    def clean() -> None:
+        desk.exchanged.wait(120)
+        launch.unlink(missing_ok=True)
+        os.rmdir(launch.parent)
+
+    threading.Thread(target=clean, daemon=True).start()
+    webbrowser.open(launch.as_uri())
+
+
+def launch_file(url: str) -> Path:
+    """A page (mode 600, in a new folder of mode 700) that moves the browser on to ``url``."""
     folder = tempfile.mkdtemp(prefix="refuge-desk-")
     launch = Path(folder) / "open.html"
     fd = os.open(launch, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w") as f:
         f.write(f'<!doctype html><meta charset="utf-8"><meta http-equiv="refresh" content="0;url={url}">'
                 f'<title>refuge</title><a href="{url}">refuge</a>\n')
-
-    def clean() -> None:
-        desk.exchanged.wait(120)
-        launch.unlink(missing_ok=True)
-        os.rmdir(folder)
-
-    threading.Thread(target=clean, daemon=True).start()
-    webbrowser.open(launch.as_uri())
+    return launch
