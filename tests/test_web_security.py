@@ -367,3 +367,15 @@ def test_the_real_server_under_tls_sets_a_secure_cookie(world, tmp_path):
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+def test_the_addresses_a_desk_answers_to(world):
+    from refuge.web._desk import Desk
+
+    desk = Desk(None, 60)
+    desk.bind("::1", 8000)
+    assert desk.hosts == {"[::1]:8000"} and desk.origins == {"http://[::1]:8000"}
+    desk = Desk(None, 60, tls=True)
+    desk.bind("127.0.0.1", 8001)
+    assert desk.hosts == {"127.0.0.1:8001", "localhost:8001"}
+    assert desk.origins == {"https://127.0.0.1:8001", "https://localhost:8001"}

@@ -63,7 +63,9 @@ class Desk:
     def bind(self, host: str, port: int) -> None:
         """Accept requests addressed to ``host:port`` (and localhost, for loopback)."""
         scheme = "https" if self.tls else "http"
-        names = [host] + (["localhost", "127.0.0.1"] if host in ("127.0.0.1", "localhost") else [])
+        names = {f"[{host}]" if ":" in host else host}
+        if host in ("127.0.0.1", "localhost"):
+            names |= {"localhost", "127.0.0.1"}
         for name in names:
             self.hosts.add(f"{name}:{port}")
             self.origins.add(f"{scheme}://{name}:{port}")
