@@ -64,6 +64,16 @@ def test_upload_several_files_with_a_refusal_per_file_and_no_leftover(world, bob
     assert entry["result"] == "ok" and "note" not in str(entry)
 
 
+def test_a_batch_that_all_fails_is_refused_per_file_and_audited_as_an_error(world, bob):
+    files = [("file", ("a.pdf", b"", "application/pdf")), ("file", ("b.pdf", b"", "application/pdf"))]
+    r = bob.post(f"/case/{world.case}/upload?csrf={bob.csrf}", data={"type": "other"}, files=files,
+                 headers={"accept": "application/json"})
+    assert r.status_code == 400
+    assert [x["error"].split(" is ")[0] for x in r.json()["results"]] == ["file 1", "file 2"]
+    entry = [e for e in world.open("dave").audit_entries(user="bob") if e["action"] == "doc.add"][-1]
+    assert entry["result"] == "error"
+
+
 def test_upload_without_script_shows_the_case_page_with_results(world, bob):
     r = bob.post(f"/case/{world.case}/upload?csrf={bob.csrf}", data={"type": "other"},
                  files={"file": ("plain.txt", b"plain\n", "text/plain")})

@@ -109,16 +109,22 @@ def _add(p: Pages, ref: str, received: _upload.Received) -> list[dict]:
     if not received.files:
         raise InvalidInput("no file was sent; choose or drop files")
     tag_list = [t.strip() for t in fields.get("tags", "").split(",") if t.strip()]
-    with p.acting("doc.add") as (vault, targets):
-        case = find_case(vault, ref, targets)
-        results = vault.add_documents(case, received.files, fields.get("type", ""), tag_list,
-                                      fields.get("person") or None, fields.get("lang") or None,
-                                      fields.get("title") or None, fields.get("translation_of") or None)
-        targets["docs"] = [r.document.id for r in results if r.document]
-        failed = [r for r in results if r.error]
-        if failed and len(failed) == len(results) and len(results) == 1:
-            raise failed[0].error
-    indexing.update(vault, case, [r.document.id for r in results if r.document], case.ref)
+    results = None
+    try:
+        with p.acting("doc.add") as (vault, targets):
+            case = find_case(vault, ref, targets)
+            results = vault.add_documents(case, received.files, fields.get("type", ""), tag_list,
+                                          fields.get("person") or None, fields.get("lang") or None,
+                                          fields.get("title") or None, fields.get("translation_of") or None)
+            targets["docs"] = [r.document.id for r in results if r.document]
+            failed = [r for r in results if r.error]
+            if failed and len(failed) == len(results):
+                raise failed[0].error  # as doc add: the entry records the batch's failure
+    except RefugeError:
+        if results is None or len(results) == 1:
+            raise
+    else:
+        indexing.update(vault, case, [r.document.id for r in results if r.document], case.ref)
     names = {path: path.rsplit("/", 1)[-1] for path in received.files}
     return [{"name": names[r.path], "id": r.document.id if r.document else None,
              "error": describe(r.error) if r.error else None} for r in results]
