@@ -232,3 +232,29 @@ def test_every_word_of_the_templates_is_in_spanish_and_french():
     for lang in ("es", "fr"):
         missing = sorted(w for w in words if w not in _i18n.CATALOGUE[lang])
         assert missing == [], (lang, missing)
+
+
+def test_the_uploaded_copy_is_private_while_it_is_added(world, bob, monkeypatch, tmp_path):
+    """Watch (not replace) the vault's add: the files it is given are mode 600 in a folder only we open."""
+    import os
+    import stat
+
+    from vault.core import Vault
+
+    seen = []
+    real = Vault.add_documents
+
+    def watching(self, case, paths, *args, **kwargs):
+        for p in paths:
+            seen.append((stat.S_IMODE(os.stat(p).st_mode), stat.S_IMODE(os.stat(os.path.dirname(p)).st_mode),
+                         stat.S_IMODE(os.stat(os.path.dirname(os.path.dirname(p))).st_mode)))
+        return real(self, case, paths, *args, **kwargs)
+
+    monkeypatch.setattr(Vault, "add_documents", watching)
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    r = bob.post(f"/case/{world.case}/upload?csrf={bob.csrf}", data={"type": "other"},
+                 files=[("file", ("x.txt", b"x\n", "text/plain")), ("file", ("y.txt", b"y\n", "text/plain"))],
+                 headers={"accept": "application/json"})
+    assert r.status_code == 200
+    assert seen == [(0o600, 0o700, 0o700)] * 2
+    assert not list(tmp_path.iterdir())
