@@ -68,6 +68,7 @@ Save tags ¦ Guardar etiquetas ¦ Enregistrer les étiquettes
 Search ¦ Buscar ¦ Rechercher
 Section ¦ Sección ¦ Section
 Show ¦ Mostrar ¦ Afficher
+Show the new documents ¦ Mostrar los documentos nuevos ¦ Afficher les nouveaux documents
 Signed in. Continue ¦ Sesión iniciada. Continuar ¦ Connecté. Continuer
 Size ¦ Tamaño ¦ Taille
 Sort by ¦ Ordenar por ¦ Trier par

@@ -29,7 +29,7 @@ from .app import Pages, form_route, page_route, wants_json
 
 SORTS = ("title", "type", "added_at", "lang", "person", "size")
 FILTERS = ("type", "tag", "person", "lang")
-MAX_PREVIEW = 256 * 1024**2  # a document larger than this is downloaded, not drawn
+MAX_PREVIEW = 48 * 1024**2  # drawing decrypts in memory: a larger document is downloaded, not drawn
 
 
 def routes(pages: Pages) -> list[Route]:
@@ -204,7 +204,12 @@ async def download(p: Pages, request: Request) -> Response:
             failure.append(e)
         finally:
             started.set()
-            chunks.put(None)
+            while not gone.is_set():  # the end mark, unless the reader has gone (then nobody waits for it)
+                try:
+                    chunks.put(None, timeout=1)
+                    break
+                except queue.Full:
+                    continue
 
     threading.Thread(target=read, daemon=True).start()
     await asyncio.get_running_loop().run_in_executor(None, started.wait)

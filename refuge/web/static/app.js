@@ -61,7 +61,7 @@
       done.id = "upload-done";
       var link = document.createElement("a");
       link.href = window.location.pathname + window.location.search;
-      link.textContent = "↻";
+      link.textContent = "↻ " + (list.dataset.refresh || "");
       done.appendChild(link);
       list.appendChild(done);
     });
