@@ -16,7 +16,6 @@
 from __future__ import annotations
 
 import argparse
-import os
 import re
 import subprocess
 import sys
@@ -25,7 +24,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import (BenchError, best, cli_env, make_vault, measure, open_as, refuge_bin, run_script,  # noqa: E402
+from common import (BenchError, cli_env, make_vault, measure, open_as, refuge_bin, run_script,  # noqa: E402
                     scratch_dir, settle, text_file)
 
 UPLOAD_TARGET, PAGE_TARGET, RSS_TARGET_MIB = 1.3, 1.5, 128
