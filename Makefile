@@ -5,9 +5,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 # Debian packages: libmagic for intake; age, poppler and qpdf as independent checks in tests.
 DEMO_DEBS := libmagic1
-TEST_DEBS := libmagic1 age poppler-utils qpdf fonts-dejavu-core tesseract-ocr tesseract-ocr-eng tesseract-ocr-spa tesseract-ocr-fra
+TEST_DEBS := libmagic1 age poppler-utils qpdf fonts-dejavu-core tesseract-ocr tesseract-ocr-eng tesseract-ocr-spa tesseract-ocr-fra chromium chromium-driver
 
-.PHONY: demo test stress bench docs check-debs clean
+.PHONY: demo test stress bench docs check-debs clean screenshots
 
 $(BIN)/refuge: pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -43,6 +43,11 @@ stress: $(BIN)/refuge
 bench: $(BIN)/refuge
 	$(call need_debs,$(TEST_DEBS))
 	$(BIN)/python bench/run.py
+
+# The web desk's main screens, taken by Debian's chromium with the browser tests' set-up.
+screenshots: $(BIN)/refuge
+	$(call need_debs,$(TEST_DEBS))
+	$(BIN)/python tests/test_web_browser.py --screenshots docs/screenshots
 
 docs: $(BIN)/refuge
 	$(BIN)/python -m refuge._docgen

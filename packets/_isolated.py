@@ -23,7 +23,7 @@ from vault import worker
 from .model import Item, PacketRequest, Volume
 from .profiles import Profile
 
-__all__ = ["Produced", "count_pages", "extract_texts", "produce", "review_pages"]
+__all__ = ["Produced", "count_pages", "extract_texts", "page_image", "produce", "review_pages"]
 
 
 @dataclasses.dataclass
@@ -312,3 +312,61 @@ def _recognised_text(ocr: dict) -> dict[int, str]:
         if 1 <= n <= _MAX_TEXT_PAGES and text.strip():
             out[n] = text
     return out
+
+
+# --- a page drawn for a person to look at (the web desk's preview) ----------------------------
+
+PREVIEW_LIMITS = worker.Limits(memory=768 * 1024**2, cpu_seconds=60, wall_seconds=120)
+_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+_MAX_PNG = 32 * 1024**2
+
+
+def page_image(data: bytes, mime: str, page: int, doc_id: str, scale: float = 1.5,
+               limits: worker.Limits = PREVIEW_LIMITS) -> tuple[bytes, int]:
+    """Page ``page`` (from 1) of a document, rendered as a packet would render it, as PNG bytes; and its page count.
+
+    Drawn in a keyless worker; the answer is checked to be one PNG of bounded
+    size and is never parsed here (the caller hands it on as it is). Nothing
+    touches the disk. ``scale`` 1.5 is 108 dpi.
+    """
+    answer = worker.run("packets._isolated:_page_image_task", {"mime": mime, "page": page, "doc_id": doc_id,
+                                                               "scale": scale}, [data], limits=limits, label=doc_id)
+    value, blobs = answer.value, answer.blobs
+    if (not isinstance(value, dict) or not isinstance(value.get("pages"), int) or isinstance(value["pages"], bool)
+            or value["pages"] < 1 or len(blobs) != 1 or len(blobs[0]) > _MAX_PNG
+            or not blobs[0].startswith(_PNG_SIGNATURE)):
+        raise worker.WorkerFailed(f"the worker drawing {doc_id} answered malformed data; the document may be crafted")
+    return blobs[0], value["pages"]
+
+
+def _page_image_task(request: dict, blobs: list[bytes], report) -> tuple[dict, list[bytes]]:
+    import io
+
+    import pypdfium2 as pdfium
+
+    from vault.errors import NotFound
+
+    from .render import render_item
+
+    item = Item(doc_id=str(request["doc_id"]), title="", type="other", date="", mime=str(request["mime"]),
+                data=blobs[0])
+    pdf = pdfium.PdfDocument(render_item(item, None).to_bytes())
+    try:
+        count = len(pdf)
+        page = int(request["page"])
+        if not 1 <= page <= count:
+            raise NotFound(f"document {item.doc_id} has {count} page{'s' if count != 1 else ''}")
+        out = io.BytesIO()
+        pdf[page - 1].render(scale=float(request["scale"])).to_pil().save(out, "PNG")
+    finally:
+        pdf.close()
+    return {"pages": count}, [out.getvalue()]
+
+
+def _page_image_prepare() -> None:
+    import pypdfium2  # noqa: F401  libraries map their code before the memory bound is set
+
+    from . import render  # noqa: F401
+
+
+_page_image_task.prepare = _page_image_prepare

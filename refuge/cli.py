@@ -42,6 +42,7 @@ for command in (people.init, people.unlock, people.lock, people.user, cases.case
                 documents.consent, documents.redact, packets.packet, keys.keys, audit.audit_group, audit.fsck,
                 audit.vault_group, cases.retention, people.demo, search.search, org.org):
     cli.add_command(command)
+cli.add_command(__import__("refuge.web.serve", fromlist=["serve"]).serve)  # the web desk (refuge/web/)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -1,0 +1,267 @@
+"""A lawyer's pages: their cases, a case's documents, uploads, tags, previews, downloads, search.
+
+Each route makes the same library call, inside the same audit entry, as the
+command named in its docstring.
+"""
+
+from __future__ import annotations
+
+import functools
+import asyncio
+import queue
+import threading
+from urllib.parse import quote
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse, RedirectResponse, Response, StreamingResponse
+from starlette.routing import Route
+
+from vault import searching
+from vault.core import DOC_TYPES
+from vault.errors import InvalidInput, RefugeError
+
+from .. import indexing
+from .._context import find_case, find_document
+from ..errors import describe
+from . import _preview, _upload
+from .app import Pages, form_route, page_route, wants_json
+
+SORTS = ("title", "type", "added_at", "lang", "person", "size")
+FILTERS = ("type", "tag", "person", "lang")
+MAX_PREVIEW = 48 * 1024**2  # drawing decrypts in memory: a larger document is downloaded, not drawn
+
+
+def routes(pages: Pages) -> list[Route]:
+    """The lawyer's routes."""
+    p = pages
+    return [
+        Route("/", page_route(p, lambda r: home(p, r))),
+        Route("/case/{case}", page_route(p, lambda r: case_page(p, r))),
+        Route("/case/{case}/upload", functools.partial(upload, p), methods=["POST"]),
+        Route("/doc/{doc}", page_route(p, lambda r: document_page(p, r))),
+        Route("/doc/{doc}/tags", form_route(p, lambda r, f: tags(p, r, f)), methods=["POST"]),
+        Route("/doc/{doc}/page/{n:int}", page_route(p, lambda r: page_image(p, r))),
+        Route("/doc/{doc}/download", functools.partial(download, p)),
+        Route("/search", page_route(p, lambda r: search(p, r))),
+    ]
+
+
+def home(p: Pages, request: Request) -> Response:
+    """The cases I am a member of (``case list``); an auditor goes to the audit log."""
+    if p.desk.vault.role == "auditor":
+        return RedirectResponse(p.url("/audit"), status_code=303)
+    with p.acting("case.list") as (vault, _targets):
+        cases = [{"id": k.id, "ref": k.ref, "title": k.title, "documents": len(k.documents),
+                  "members": sorted(vault.directory.name(m) for m in k.members),
+                  "state": vault.case_status(k.id).state} for k in vault.cases()]
+    return p.render(request, "cases.html", cases=sorted(cases, key=lambda c: c["ref"]))
+
+
+def _documents(vault, case, query) -> list[dict]:
+    """The case's documents, filtered and sorted as the query asks (``doc list``)."""
+    docs = [d for d in case.documents.values()
+            if (not query.get("type") or d.type == query["type"]) and (not query.get("tag") or query["tag"] in d.tags)
+            and (not query.get("person") or (d.person or "") == query["person"])
+            and (not query.get("lang") or (d.lang or "") == query["lang"])]
+    key = query.get("sort") if query.get("sort") in SORTS else "title"
+    docs.sort(key=lambda d: (str(getattr(d, key) or "") if key != "size" else d.size, d.id),
+              reverse=query.get("order") == "desc")
+    return [dict(d.as_dict(), added_by=vault.directory.name(d.added_by)) for d in docs]
+
+
+def case_page(p: Pages, request: Request, results: list | None = None, status: int = 200) -> Response:
+    """A case's documents with filters and sorting, and the upload form (``doc list``)."""
+    with p.acting("doc.list") as (vault, targets):
+        case = find_case(vault, request.path_params["case"], targets)
+        docs = _documents(vault, case, request.query_params)
+    everything = list(case.documents.values())
+    choices = {"type": DOC_TYPES, "tag": sorted({t for d in everything for t in d.tags}),
+               "person": sorted({d.person for d in everything if d.person}),
+               "lang": sorted({d.lang for d in everything if d.lang})}
+    return p.render(request, "case.html", status, case=case, docs=docs, choices=choices, query=request.query_params,
+                    sorts=SORTS, doc_types=DOC_TYPES, results=results or [],
+                    originals=sorted(everything, key=lambda d: d.title))
+
+
+async def upload(p: Pages, request: Request) -> Response:
+    """Files streamed into a private folder, then added as ``doc add`` adds them; a result per file."""
+    try:
+        received = await _upload.receive(request)
+    except RefugeError as e:
+        return p.error(request, e)
+    except Exception:  # noqa: BLE001  a malformed or cut multipart body
+        return p.error(request, InvalidInput("the upload was cut short or malformed; try again"))
+    try:
+        results = await run_in_threadpool(_add, p, request.path_params["case"], received)
+    except RefugeError as e:
+        return p.error(request, e)
+    finally:
+        received.remove()
+    status = 200 if any(r.get("id") for r in results) or not results else 400
+    if wants_json(request):
+        return JSONResponse({"results": results}, status_code=status)
+    return await run_in_threadpool(case_page, p, request, results, status)
+
+
+def _add(p: Pages, ref: str, received: _upload.Received) -> list[dict]:
+    fields = received.fields
+    if not received.files:
+        raise InvalidInput("no file was sent; choose or drop files")
+    tag_list = [t.strip() for t in fields.get("tags", "").split(",") if t.strip()]
+    results = None
+    try:
+        with p.acting("doc.add") as (vault, targets):
+            case = find_case(vault, ref, targets)
+            results = vault.add_documents(case, received.files, fields.get("type", ""), tag_list,
+                                          fields.get("person") or None, fields.get("lang") or None,
+                                          fields.get("title") or None, fields.get("translation_of") or None)
+            targets["docs"] = [r.document.id for r in results if r.document]
+            failed = [r for r in results if r.error]
+            if failed and len(failed) == len(results):
+                raise failed[0].error  # as doc add: the entry records the batch's failure
+    except RefugeError:
+        if results is None or len(results) == 1:
+            raise
+    else:
+        indexing.update(vault, case, [r.document.id for r in results if r.document], case.ref)
+    names = {path: path.rsplit("/", 1)[-1] for path in received.files}
+    return [{"name": names[r.path], "id": r.document.id if r.document else None,
+             "error": describe(r.error) if r.error else None} for r in results]
+
+
+def tags(p: Pages, request: Request, form: dict) -> Response:
+    """Add and remove tags (``doc tag``)."""
+    doc_id = request.path_params["doc"]
+    add = [t.strip() for t in form.get("add", "").split(",") if t.strip()]
+    remove = [t for t in form["_multi"].get("remove", []) if t]
+    with p.acting("doc.tag") as (vault, targets):
+        case, _doc = find_document(vault, doc_id, targets)
+        found = vault.tag(doc_id, add, remove)
+    indexing.update(vault, case, [found.id])
+    if wants_json(request):
+        return JSONResponse({"id": found.id, "tags": found.tags})
+    return RedirectResponse(p.url(f"/doc/{quote(found.id)}"), status_code=303)
+
+
+def document_page(p: Pages, request: Request) -> Response:
+    """One document: what the vault records of it, its pages drawn, a download (like ``doc list`` of one)."""
+    from packets import page_count
+
+    with p.acting("doc.show") as (vault, targets):
+        case, doc = find_document(vault, request.path_params["doc"], targets)
+        pages, problem = None, None
+        if doc.size <= MAX_PREVIEW:
+            try:
+                pages = page_count(vault.document_bytes(doc), doc.mime, doc_id=doc.id)
+            except RefugeError as e:  # the document stays downloadable; the page says why it cannot be drawn
+                problem = describe(e)
+    asked = request.query_params.get("page", "1")
+    page = max(1, min(int(asked) if asked.isdigit() and len(asked) < 7 else 1, pages or 1))
+    return p.render(request, "document.html", case=case, doc=doc, pages=pages, page=page, problem=problem,
+                    added_by=vault.directory.name(doc.added_by), doc_types=DOC_TYPES,
+                    translation=case.documents.get(doc.translation_of) if doc.translation_of else None)
+
+
+def page_image(p: Pages, request: Request) -> Response:
+    """One page as a PNG drawn in the keyless worker, in memory only (audited as a read)."""
+    with p.acting("doc.preview", intent=True) as (vault, targets):
+        _case, doc = find_document(vault, request.path_params["doc"], targets)
+        if doc.size > MAX_PREVIEW:
+            raise InvalidInput(f"document {doc.id} is too large to draw; download it")
+        targets["page"] = request.path_params["n"]
+        png, _count = _preview.page_png(vault.document_bytes(doc), doc.mime, request.path_params["n"], doc.id)
+    return Response(png, media_type="image/png")
+
+
+async def download(p: Pages, request: Request) -> Response:
+    """The original, byte-exact, as a download (``doc get``: audited before any byte leaves)."""
+    chunks: queue.Queue = queue.Queue(maxsize=16)
+    started = threading.Event()
+    failure: list[RefugeError] = []
+    meta: dict = {}
+    gone = threading.Event()
+
+    class Sink:
+        def write(self, data) -> int:
+            if not started.is_set():
+                started.set()
+            while not gone.is_set():
+                try:
+                    chunks.put(bytes(data), timeout=1)
+                    return len(data)
+                except queue.Full:
+                    continue
+            raise InvalidInput("the download was cancelled")
+
+    def read() -> None:
+        try:
+            with p.acting("doc.get", intent=True) as (vault, targets):
+                _case, doc = find_document(vault, request.path_params["doc"], targets)
+                meta.update(filename=doc.filename, size=doc.size)
+                vault.read_document(doc, Sink())
+        except RefugeError as e:
+            failure.append(e)
+        finally:
+            started.set()
+            while not gone.is_set():  # the end mark, unless the reader has gone (then nobody waits for it)
+                try:
+                    chunks.put(None, timeout=1)
+                    break
+                except queue.Full:
+                    continue
+
+    threading.Thread(target=read, daemon=True).start()
+    await asyncio.get_running_loop().run_in_executor(None, started.wait)
+    if failure:
+        return p.error(request, failure[0])
+
+    async def body():
+        held = None  # the last chunk waits for the SHA-256 check: a damaged document never arrives whole
+        try:
+            while (chunk := await asyncio.get_running_loop().run_in_executor(None, chunks.get)) is not None:
+                if held is not None:
+                    yield held
+                held = chunk
+            if failure:
+                raise RuntimeError("the document failed its check while it was sent")
+            if held is not None:
+                yield held
+        finally:
+            gone.set()
+
+    name = meta.get("filename") or "document"
+    headers = {"content-disposition": f"attachment; filename*=UTF-8''{quote(name)}",
+               "content-length": str(meta.get("size", 0))}
+    return StreamingResponse(body(), media_type="application/octet-stream", headers=headers)
+
+
+def search(p: Pages, request: Request) -> Response:
+    """Words in the documents of my cases (``search``); the query is never recorded."""
+    query = request.query_params.get("q", "").strip()
+    found, marks = [], ("\x02", "\x03")
+    if query:
+        with p.acting("search") as (vault, targets):
+            ref = request.query_params.get("case")
+            case_ids = [find_case(vault, ref, targets).id] if ref else None
+            results = searching.search(vault, query, case_ids, limit=50, marks=marks)
+            targets["cases"] = results.cases
+            targets["hits"] = len(results.found)
+        found = [{"case": f.case, "doc": f.doc, "page": f.page, "parts": _parts(f.snippet, marks)}
+                 for f in results.found]
+    return p.render(request, "search.html", query=query, found=found, searched=bool(query))
+
+
+def _parts(snippet: str, marks: tuple[str, str]) -> list[tuple[bool, str]]:
+    """The snippet as (matched, text) pieces, for the template to mark."""
+    out, matched, text = [], False, ""
+    for ch in " ".join(snippet.split()):
+        if ch in marks:
+            if text:
+                out.append((matched, text))
+            matched, text = ch == marks[0], ""
+        elif ch.isprintable():
+            text += ch
+    if text:
+        out.append((matched, text))
+    return out

@@ -1,0 +1,261 @@
+"""The web desk driven in Debian's chromium, as a person would use it: sign in with the link, upload by the
+file input and by drag and drop, tag, filter, preview, build a packet, read the audit log, be refused.
+
+One browser for the module and one real uvicorn server per person (bob the lawyer, erin the case lead,
+carol who is not a member, dave the auditor), each in a thread of this process. Run as a script with
+--screenshots DIR (make screenshots), the same steps save a picture of each main screen.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from test_web_support import WebWorld
+
+CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
+SHOTS = os.environ.get("REFUGE_SCREENSHOTS")
+
+pytestmark = pytest.mark.skipif(not (os.path.exists(CHROMIUM) and os.path.exists(CHROMEDRIVER)),
+                                reason="needs Debian's chromium and chromium-driver (make test installs them)")
+
+
+class Served:
+    """A desk served by uvicorn on a free loopback port, in a thread."""
+
+    def __init__(self, world: WebWorld, name: str) -> None:
+        import uvicorn
+
+        from refuge.web._desk import Desk
+        from refuge.web.app import make_app
+
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(16)
+        self.port = self.sock.getsockname()[1]
+        self.desk = Desk(world.open(name), 600)
+        self.desk.bind("127.0.0.1", self.port)
+        self.base = f"http://127.0.0.1:{self.port}{self.desk.prefix}"
+        self.server = uvicorn.Server(uvicorn.Config(make_app(self.desk), log_level="warning", access_log=False,
+                                                    lifespan="off"))
+        self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self.sock]}, daemon=True)
+        self.thread.start()
+        while not self.server.started:
+            time.sleep(0.02)
+
+    def sign_in_link(self) -> str:
+        return f"{self.base}/login?token={self.desk.new_token()}"
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory):
+    w = WebWorld(tmp_path_factory.mktemp("web"))
+    assert w.cli("keys", "org", "generate", "--name", "Fictional Legal Clinic", user="alice").returncode == 0
+    return w
+
+
+@pytest.fixture(scope="module")
+def desks(world):
+    served = {name: Served(world, name) for name in ("bob", "erin", "carol", "dave")}
+    yield served
+    for s in served.values():
+        s.stop()
+
+
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory):
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    profile = tmp_path_factory.mktemp("chromium-profile")
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for arg in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                "--disable-dev-shm-usage", f"--user-data-dir={profile}", "--window-size=1280,1000", "--lang=en-US"):
+        options.add_argument(arg)
+    options.add_experimental_option("prefs", {"intl.accept_languages": "en-US,en"})
+    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+    driver.implicitly_wait(0)
+    yield driver
+    driver.quit()
+
+
+def wait(driver, css: str, timeout: float = 30):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as ec
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    return WebDriverWait(driver, timeout).until(ec.presence_of_element_located((By.CSS_SELECTOR, css)))
+
+
+def shot(driver, name: str) -> None:
+    if SHOTS:
+        Path(SHOTS).mkdir(parents=True, exist_ok=True)
+        height = driver.execute_script("return Math.min(document.body.scrollHeight + 20, 2400)")
+        driver.set_window_size(1280, max(700, height))
+        driver.save_screenshot(str(Path(SHOTS) / f"{name}.png"))
+        driver.set_window_size(1280, 1000)
+
+
+def sign_in(driver, served: Served) -> None:
+    driver.get(served.sign_in_link())
+    wait(driver, "header.top")
+    assert "/login" not in driver.current_url
+
+
+def css(driver, selector: str):
+    from selenium.webdriver.common.by import By
+
+    return driver.find_elements(By.CSS_SELECTOR, selector)
+
+
+def test_sign_in_with_the_one_time_link(browser, desks, world):
+    link = desks["bob"].sign_in_link()
+    browser.get(link)
+    wait(browser, "#cases")
+    assert browser.current_url == desks["bob"].base + "/"
+    assert "MX-0001" in browser.page_source
+    shot(browser, "cases")
+    browser.delete_all_cookies()
+    browser.get(link)  # the link is used up
+    assert "already used" in browser.page_source
+
+
+def test_sign_in_through_the_launch_file_the_command_opens(browser, desks, world):
+    """refuge serve opens the browser on a private file (the token stays out of the browser's argv)."""
+    from refuge.web.serve import launch_file
+
+    browser.delete_all_cookies()
+    launch = launch_file(desks["bob"].sign_in_link())
+    assert oct(launch.stat().st_mode & 0o777) == "0o600" and oct(launch.parent.stat().st_mode & 0o777) == "0o700"
+    browser.get(launch.as_uri())
+    wait(browser, "#cases")
+    assert browser.current_url == desks["bob"].base + "/"
+    launch.unlink()
+    launch.parent.rmdir()
+
+
+def test_upload_by_the_file_input_with_a_progress_bar_per_file(browser, desks, world, tmp_path):
+    from selenium.webdriver.support.ui import Select
+
+    sign_in(browser, desks["bob"])
+    browser.get(f"{desks['bob'].base}/case/{world.case}")
+    Select(css(browser, "#up-type")[0]).select_by_value("medical")
+    css(browser, "#up-tags")[0].send_keys("report, 2026")
+    css(browser, "#up-person")[0].send_keys("Ana")
+    empty = tmp_path / "empty.pdf"
+    empty.write_bytes(b"")
+    css(browser, "#up-files")[0].send_keys(f"{world.docs['medical']}\n{empty}")
+    css(browser, "#up-send")[0].click()
+    wait(browser, "#upload-done")
+    rows = css(browser, "#progress li[data-name]")
+    assert [r.get_attribute("class") for r in rows] == ["ok", "error"]
+    assert "empty" in rows[1].text and all(r.find_element("css selector", "progress") for r in rows)
+    shot(browser, "upload")
+    docs = world.open("bob").find_case(world.case).documents.values()
+    medical = [d for d in docs if d.type == "medical"]
+    assert len(medical) == 1 and medical[0].tags == ["2026", "report"] and medical[0].person == "Ana"
+
+
+def test_upload_by_drag_and_drop(browser, desks, world):
+    sign_in(browser, desks["bob"])
+    browser.get(f"{desks['bob'].base}/case/{world.case}")
+    browser.execute_script("""
+        const dt = new DataTransfer();
+        dt.items.add(new File(["Letter from the shelter, dropped.\\n"], "dropped-letter.txt", {type: "text/plain"}));
+        dt.items.add(new File(["Second dropped note.\\n"], "dropped-note.txt", {type: "text/plain"}));
+        const zone = document.getElementById("drop");
+        for (const name of ["dragenter", "dragover", "drop"]) {
+            zone.dispatchEvent(new DragEvent(name, {dataTransfer: dt, bubbles: true, cancelable: true}));
+        }""")
+    wait(browser, "#upload-done")
+    assert [r.get_attribute("class") for r in css(browser, "#progress li[data-name]")] == ["ok", "ok"]
+    titles = {d.title for d in world.open("bob").find_case(world.case).documents.values()}
+    assert {"dropped-letter", "dropped-note"} <= titles
+
+
+def test_tag_then_filter_then_preview(browser, desks, world):
+    sign_in(browser, desks["bob"])
+    browser.get(f"{desks['bob'].base}/doc/{world.decl}")
+    css(browser, "#tag-add")[0].send_keys("reviewed")
+    css(browser, "#tag-save")[0].click()
+    wait(browser, "#tags .tag")
+    assert "reviewed" in css(browser, "#tags")[0].text
+    img = wait(browser, "img#page")
+    for _ in range(100):
+        if browser.execute_script("return arguments[0].complete && arguments[0].naturalWidth", img):
+            break
+        time.sleep(0.1)
+    assert browser.execute_script("return arguments[0].naturalWidth", img) > 500
+    shot(browser, "document")
+    browser.get(f"{desks['bob'].base}/case/{world.case}")
+    from selenium.webdriver.support.ui import Select
+
+    Select(css(browser, "#filter-tag")[0]).select_by_value("reviewed")
+    css(browser, "#filter-go")[0].click()
+    wait(browser, "#docs")
+    rows = css(browser, "#docs tbody tr")
+    assert [r.get_attribute("data-doc") for r in rows] == [world.decl]
+    browser.get(f"{desks['bob'].base}/case/{world.case}")
+    shot(browser, "case")
+
+
+def test_a_case_lead_records_consent_plans_and_builds_a_packet(browser, desks, world):
+    from selenium.webdriver.support.ui import Select
+
+    lead = desks["erin"]
+    sign_in(browser, lead)
+    browser.get(f"{lead.base}/case/{world.case}/consent")
+    Select(css(browser, "#consent-recipient")[0]).select_by_value("unhcr-resettlement")
+    css(browser, "#consent-note")[0].send_keys("form signed")
+    css(browser, "#consent-grant")[0].click()
+    wait(browser, "#consents tbody tr")
+    assert "unhcr-resettlement" in css(browser, "#consents")[0].text
+    browser.get(f"{lead.base}/case/{world.case}/packets?profile=unhcr-resettlement")
+    wait(browser, "#plan")
+    shot(browser, "packet-plan")
+    css(browser, "input[name=allow_incomplete]")[0].click()
+    css(browser, "#build")[0].click()
+    wait(browser, "#job-download", timeout=120)
+    shot(browser, "packet-built")
+    assert world.open("erin").find_case(world.case).packets
+
+
+def test_an_auditor_reads_and_verifies_the_log_and_reaches_no_document(browser, desks, world):
+    sign_in(browser, desks["dave"])
+    wait(browser, "#audit")
+    assert browser.current_url.endswith("/audit")
+    assert len(css(browser, "#audit tbody tr")) > 5
+    shot(browser, "audit")
+    css(browser, "#verify")[0].click()
+    wait(browser, "#verified")
+    browser.get(f"{desks['dave'].base}/doc/{world.decl}")
+    assert "auditors cannot read" in wait(browser, "#error").text
+
+
+def test_a_non_member_is_refused(browser, desks, world):
+    sign_in(browser, desks["carol"])
+    assert "MX-0001" not in browser.page_source
+    browser.get(f"{desks['carol'].base}/case/{world.case}")
+    assert "refuge: error:" in wait(browser, "#error").text
+    shot(browser, "refused")
+
+
+if __name__ == "__main__":  # make screenshots: the same steps, saving a picture of each main screen
+    if len(sys.argv) != 3 or sys.argv[1] != "--screenshots":
+        sys.exit("usage: test_web_browser.py --screenshots DIR")
+    os.environ["REFUGE_SCREENSHOTS"] = str(Path(sys.argv[2]).resolve())
+    shutil.rmtree(os.environ["REFUGE_SCREENSHOTS"], ignore_errors=True)
+    sys.exit(pytest.main([__file__, "-q", "-p", "no:cacheprovider", "-p", "no:xdist"]))
