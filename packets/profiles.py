@@ -101,7 +101,7 @@ DECLARATION_REQUIRED: tuple[str, ...] = ("translator_name", "source_language", "
 LABEL_PLACEHOLDERS: tuple[str, ...] = ("page", "pages")
 
 #: Placeholders the output file name may use. Never the case reference.
-FILE_NAME_PLACEHOLDERS: tuple[str, ...] = ("profile", "date", "volume")
+FILE_NAME_PLACEHOLDERS: tuple[str, ...] = ("profile", "date", "volume", "type")
 
 INDEX_STYLES: tuple[str, ...] = ("table", "list", "none")
 INDEX_COLUMNS: tuple[str, ...] = (
@@ -139,6 +139,7 @@ _TOP_KEYS = (
     "page_size", "margins", "cover", "sections", "excluded_types", "index", "numbering",
     "separator_pages", "translations", "redaction_categories", "flatten", "ocr", "ocr_text_layer",
     "require_review", "volumes", "file_name", "output_types", "signature",
+    "output", "portal", "portals", "image_dpi",  # packets/_portals.py
 )
 
 DEFAULT_INDEX_TITLE = {
@@ -327,6 +328,7 @@ class Signature:
 
     required: bool
     visible: bool
+    show_counsel: bool = False  # the visible block also names the counsel of record
 
 
 @dataclass(frozen=True)
@@ -360,6 +362,11 @@ class Profile:
     output_types: tuple[str, ...]
     signature: Signature
     path: Path | None = field(default=None, compare=False)
+    # The output shape and the upload portals (packets/_portals.py).
+    output: str = "single"  # single, volumes or per-type
+    portal: str | None = None  # the portal whose limit volumes.max_bytes is
+    portals: tuple = ()  # packets._portals.Portal, in the file's order
+    image_dpi: int | None = None  # the resolution the recipient asks images to be at most
 
     # -- questions the pipeline asks ------------------------------------------------
 
@@ -449,8 +456,9 @@ class Profile:
             return None
         return f"{nb.bates_prefix}{nb.bates_start + n - 1:0{nb.bates_digits}d}"
 
-    def output_name(self, date: _dt.date | str, volume: int = 1) -> str:
-        """The output file name for ``volume`` (1-based) on ``date`` (ISO yyyy-mm-dd)."""
+    def output_name(self, date: _dt.date | str, volume: int = 1, type: str = "packet") -> str:
+        """The output file name for ``volume`` (1-based) on ``date`` (ISO yyyy-mm-dd);
+        ``type`` is the document type of a per-type file (a section id, or "cover")."""
         if isinstance(date, (_dt.date, _dt.datetime)):
             date = date.strftime("%Y-%m-%d")
         if not isinstance(date, str) or not re.fullmatch(r"\d{4}-\d{2}-\d{2}", date):
@@ -463,7 +471,10 @@ class Profile:
                 f"{self.source_name}: file_name: volume {_show(volume)} is not a positive"
                 " integer; pass volume=1, 2, ..."
             )
-        return self.file_name.format(profile=self.id, date=date, volume=volume)
+        if not isinstance(type, str) or not _SLUG.fullmatch(type):
+            raise ProfileError(f"{self.source_name}: file_name: type {_show(type)} is not a slug;"
+                               " pass a section id")
+        return self.file_name.format(profile=self.id, date=date, volume=volume, type=type)
 
 
 # ------------------------------------------------------------------------ placeholders

@@ -5,6 +5,10 @@ the application prints "no case X among your cases; see refuge case list".
 """
 
 HINTS: dict[str, str] = {
+    "packet-too-big": "scan it again (150 dpi, black and white) or split it into smaller documents and add "
+                      "those (refuge doc add), leave it out, or build for a portal with a larger limit "
+                      "(refuge packet build --portal NAME; refuge packet profiles --json lists them)",
+    "packet-portal": "name one of the profile's portals (refuge packet profiles --json lists them)",
     "packet-consent": "record it with refuge consent grant, or build with --only-consented to leave them out",
     "packet-incomplete": "add them, or build with --allow-incomplete",
     "packet-incomplete-translator": "add them (a translator: refuge doc add ... --translator NAME), "
