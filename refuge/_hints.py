@@ -16,6 +16,8 @@ HINTS: dict[str, str] = {
     "packet-review": "look at each (refuge doc get) and run refuge redact reviewed DOC --page N, "
                      "or build with --ocr to recognise them",
     "redact-region-readd": "remove it (refuge redact remove) and add it again",
+    "org-revoked": "an admin must make or import a new organisation key (refuge keys org generate|import)",
+    "org-revocation-unreachable": "check the network and the certificate's OCSP or CRL address, and build again",
     "tsa-unreachable": "check it, or clear it with refuge keys org tsa --none",
     "verify-trust-pem": "give the PEM file from refuge keys org cert with --trust",
     "verify-trust": "pass the sender's certificate with --trust (refuge keys org cert)",
