@@ -206,7 +206,7 @@ def _bilevel(im) -> bool:
         return False
     mid = im.point(lambda v: 255 if 64 <= v < 192 else 0)
     tiles = mid.resize((16, 16), _box())
-    return max(tiles.getdata()) <= 255 * _TILE_MIDTONES
+    return tiles.getextrema()[1] <= 255 * _TILE_MIDTONES
 
 
 def _g4(im) -> bytes | None:
