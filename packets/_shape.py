@@ -145,5 +145,5 @@ def shape(ctx, headroom: int | None) -> list:
         if all(len(v.data) <= limit for v in volumes):
             return volumes
         return _split(ctx, limit)
-    label = "the packet" if profile.output == "single" else "the packet, which the profile does not split volumes,"
+    label = "the packet, one file (the profile does not split volumes),"
     return _fixed(ctx, [1] * len(ctx.units), limit, lambda v: label)
