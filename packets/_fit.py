@@ -28,7 +28,7 @@ from dataclasses import dataclass
 import pikepdf
 from pikepdf import Name
 
-__all__ = ["DEFAULT_DPI", "FLOOR_DPI", "Step", "fit_pdf", "steps"]
+__all__ = ["DEFAULT_DPI", "FLOOR_DPI", "Step", "fit_pdf", "fit_to", "steps"]
 
 #: Images are first brought down to this resolution when the recipient names none.
 DEFAULT_DPI = 200
@@ -286,3 +286,24 @@ def fit_pdf(pdf: pikepdf.Pdf, step: Step) -> int:
     for image, dpi in drawn_images(pdf).values():
         saved += _refit(image, dpi, step)
     return saved
+
+
+def fit_to(data: bytes, limit: int, dpi: float | None = None) -> tuple[bytes, Step | None]:
+    """The PDF ``data`` at most ``limit`` bytes: as it is if it fits, else with its images
+    fitted, one step of the ladder at a time (each from the original), until it does.
+
+    Returns the bytes and the step that made them fit (None: untouched); the last step's
+    bytes when none does (the caller compares them with the limit).
+    """
+    from .render import save_pdf
+
+    if len(data) <= limit:
+        return data, None
+    out, used = data, None
+    for step in steps(dpi):
+        with pikepdf.open(io.BytesIO(data)) as pdf:
+            fit_pdf(pdf, step)
+            out, used = save_pdf(pdf), step
+        if len(out) <= limit:
+            break
+    return out, used
