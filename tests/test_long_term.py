@@ -20,7 +20,7 @@ from conftest import require_tool
 from packets.sign import sign_pdf
 from packets.verify import check_packet, load_certificates
 from signing_fixtures import pdf_bytes
-from vault.errors import VerificationFailed
+from vault.errors import RefugeError, VerificationFailed
 
 
 @pytest.fixture(scope="module")
@@ -135,3 +135,31 @@ def test_the_org_key_import_takes_a_certomancer_issued_key_and_the_cli_builds_b_
     assert report["level"] == "PAdES-B-LTA" and report["signer"] == "Clinique Juridique Test"
     [rec] = json.loads(w.ok("packet", "history", "MX-0001", "--json", user="erin"))
     assert rec["manifest"]["signature"]["level"] == "PAdES-B-LTA" and rec["built_by"] == "erin"
+
+
+def test_a_revocation_service_that_does_not_answer_stops_the_signing():
+    """Embedding validation data is promised whenever the certificate names a responder: when
+    it cannot be reached, nothing is signed (no silent fall back to a weaker signature)."""
+    with test_pki.serve() as gone:
+        key = gone.org_key()
+    with pytest.raises(RefugeError) as info:
+        sign_pdf(pdf_bytes(), key)
+    assert info.value.hint == "org-revocation-unreachable" and "not signed" in str(info.value)
+
+
+@pytest.mark.parametrize("world", ["local"], indirect=True)
+def test_a_build_with_a_revoked_organisation_key_writes_nothing(pki, case_world, tmp_path):
+    w = case_world
+    key_pem, cert_pem, chain_pem = pki.revoked
+    for name, data in (("key.pem", key_pem), ("cert.pem", cert_pem), ("chain.pem", chain_pem)):
+        (tmp_path / name).write_bytes(data)
+    w.ok("keys", "org", "import", "--key", str(tmp_path / "key.pem"), "--cert", str(tmp_path / "cert.pem"),
+         "--chain", str(tmp_path / "chain.pem"), user="alice")
+    w.ok("consent", "grant", "MX-0001", "--recipient", "irb-rpd-disclosure", user="erin")
+    out = tmp_path / "irb.pdf"
+    p = w.run("packet", "build", "MX-0001", "--for", "irb-rpd-disclosure", "-o", str(out), "--allow-incomplete",
+              user="erin")
+    err = p.stderr.decode()
+    assert p.returncode == 3 and "revoked" in err and "internal error" not in err and len(err.splitlines()) == 1
+    assert not out.exists() and not list(tmp_path.glob("irb*"))
+    assert json.loads(w.ok("packet", "history", "MX-0001", "--json", user="erin")) == []
