@@ -163,3 +163,16 @@ def test_a_build_with_a_revoked_organisation_key_writes_nothing(pki, case_world,
     assert p.returncode == 3 and "revoked" in err and "internal error" not in err and len(err.splitlines()) == 1
     assert not out.exists() and not list(tmp_path.glob("irb*"))
     assert json.loads(w.ok("packet", "history", "MX-0001", "--json", user="erin")) == []
+
+
+def test_the_visible_block_names_the_organisation_and_the_counsel_when_asked(tmp_path):
+    from signing_fixtures import org_key
+
+    key, _pem = org_key("Fictional Legal Clinic")
+    signed = sign_pdf(pdf_bytes(), key, visible=True, counsel="Me Ana Tremblay", signer_name="erin")
+    path = tmp_path / "c.pdf"
+    path.write_bytes(signed)
+    text = subprocess.run([require_tool("pdftotext"), "-f", "1", "-l", "1", str(path), "-"], capture_output=True,
+                          check=True).stdout.decode()
+    assert "Signed for Fictional Legal Clinic" in text and "Counsel of record: Me Ana Tremblay" in text
+    assert b"erin" not in signed  # a login name handed in is never written
