@@ -152,15 +152,20 @@ def _decode(image: pikepdf.Stream, target: tuple[int, int]):
         return None
     filters = image.get(Name.Filter)
     if filters == Name.DCTDecode and image.get(Name.ColorSpace) in (Name.DeviceGray, Name.DeviceRGB):
-        im = Image.open(io.BytesIO(image.read_raw_bytes()))
-        if im.mode not in ("L", "RGB"):
+        try:
+            im = Image.open(io.BytesIO(image.read_raw_bytes()))
+            if im.mode not in ("L", "RGB") or im.size != (int(image.Width), int(image.Height)):
+                return None  # a JPEG that disagrees with its dictionary is left as it is
+            im.draft(im.mode, target)  # decode at a reduced scale: much faster for a big scan
+            im.load()
+        except (OSError, ValueError, SyntaxError, Image.DecompressionBombError, pikepdf.PdfError):
             return None
-        im.draft(im.mode, target)  # decode at a reduced scale: much faster for a big scan
-        im.load()
         return im
     try:
         im = pikepdf.PdfImage(image).as_pil_image()
-    except (pikepdf.PdfError, NotImplementedError, ValueError, TypeError, OSError):
+        im.load()
+    except (pikepdf.PdfError, NotImplementedError, ValueError, TypeError, OSError, SyntaxError,
+            Image.DecompressionBombError):
         return None
     if im.mode == "P":
         im = im.convert("RGB")

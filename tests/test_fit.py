@@ -285,3 +285,27 @@ def test_a_scan_too_big_for_the_portal_is_a_clear_error_and_nothing_is_written(c
     p = w.run("packet", "build", "MX-0001", "--for", "ircc-resettlement", "-o", str(out), "--portal", "ircc-nowhere",
               "--allow-incomplete", user="erin")
     assert p.returncode == 1 and b"is not a portal of ircc-resettlement" in p.stderr
+
+
+def test_images_that_lie_about_themselves_are_left_alone_without_a_crash(tmp_path):
+    """A JPEG whose stream disagrees with its dictionary, a truncated one, a Flate stream of
+    garbage: fitting skips each (the render and leak-check stages judge the page), never raises."""
+    pdf = pikepdf.new()
+    big = Image.new("L", (2000, 2000), 255)
+    buf = io.BytesIO()
+    big.save(buf, "JPEG")
+    jpeg = buf.getvalue()
+    lies = [dict(data=jpeg, Width=100, Height=100, Filter=pikepdf.Name.DCTDecode),
+            dict(data=jpeg[:200], Width=2000, Height=2000, Filter=pikepdf.Name.DCTDecode),
+            dict(data=b"\x00garbage" * 50, Width=2000, Height=2000, Filter=pikepdf.Name.FlateDecode)]
+    names = {}
+    for n, lie in enumerate(lies):
+        data = lie.pop("data")
+        names[f"/Im{n}"] = pdf.make_stream(data, Type=pikepdf.Name.XObject, Subtype=pikepdf.Name.Image,
+                                           ColorSpace=pikepdf.Name.DeviceGray, BitsPerComponent=8, **lie)
+    page = pdf.add_blank_page(page_size=(612, 792))
+    page.obj.Resources = pikepdf.Dictionary(XObject=pikepdf.Dictionary(names))
+    page.obj.Contents = pdf.make_stream(b" ".join(f"q 10 0 0 10 0 {k * 20} cm {name} Do Q".encode()
+                                                 for k, name in enumerate(names)))
+    assert len(_fit.drawn_images(pdf)) == 3
+    assert _fit.fit_pdf(pdf, _fit.Step(150, 75)) == 0
