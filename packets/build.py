@@ -231,7 +231,8 @@ def volume_types(profile: Profile, manifest: dict) -> list[str]:
     for v in manifest.get("volumes", []):
         sections = [profile.section_for(types.get(d, "")) for d in v.get("documents", [])]
         found = next((s for s in sections if s is not None), None)
-        out.append(found.id if found else ("cover" if not v.get("documents") else "other"))
+        name = found.id if found else ("cover" if not v.get("documents") else "other")
+        out.append(name if name not in out else f"{name}-{len(out) + 1}")  # never two files of one name
     return out
 
 
