@@ -223,6 +223,19 @@ def output_paths(output: str, volumes: int) -> list[str]:
     return [f"{stem}-vol{n}{ext or '.pdf'}" for n in range(1, volumes + 1)]
 
 
+def org_details(vault) -> dict:
+    """The organisation's details an admin set (name, counsel of record...), where the vault
+    keeps them (vault.orgdetails); {} where it does not."""
+    try:
+        from vault import orgdetails
+    except ImportError:
+        return {}
+    try:
+        return dict(orgdetails.details(vault))
+    except (RefugeError, AttributeError):
+        return {}
+
+
 def volume_types(profile: Profile, manifest: dict) -> list[str]:
     """The document type (section id) of each file of a per-type packet; "cover" for the
     file holding only the cover letter and index."""
@@ -319,6 +332,8 @@ def build_packet(vault, case, profile: Profile, today: str, output: str, sender_
     from ._portals import for_portal
 
     profile = for_portal(profile, portal)
+    if counsel is None and profile.signature.show_counsel:
+        counsel = org_details(vault).get("counsel")
     _check_outputs(output, manifest_out, replace, profile, today)
     options = BuildOptions(today, sender_org, override_reason, only_consented, allow_incomplete, password, ocr,
                            counsel=counsel)
