@@ -309,3 +309,24 @@ def test_images_that_lie_about_themselves_are_left_alone_without_a_crash(tmp_pat
                                                  for k, name in enumerate(names)))
     assert len(_fit.drawn_images(pdf)) == 3
     assert _fit.fit_pdf(pdf, _fit.Step(150, 75)) == 0
+
+
+@pytest.mark.parametrize("world", ["local"], indirect=True)
+def test_per_type_files_next_to_a_file_name_and_never_replaced_without_force(case_world, tmp_path):
+    w = case_world
+    w.ok("keys", "org", "generate", "--name", "Fictional Legal Clinic", user="alice")
+    w.ok("doc", "add", "MX-0001", str(w.docs["passport"]), "--type", "identity", user="bob")
+    w.ok("consent", "grant", "MX-0001", "--recipient", "ircc-resettlement", user="erin")
+    out = tmp_path / "ircc.pdf"
+    args = ("packet", "build", "MX-0001", "--for", "ircc-resettlement", "-o", str(out), "--allow-incomplete",
+            "--portal", "ircc-pr-portal")
+    p = w.run(*args, user="erin")
+    assert p.returncode == 0, p.stderr
+    paths = p.stdout.decode().split()
+    assert [Path(x).name for x in paths] == ["ircc-cover.pdf", "ircc-identity.pdf", "ircc-protection.pdf"]
+    before = {x: Path(x).read_bytes() for x in paths}
+    again = w.run(*args, user="erin")
+    assert again.returncode == 1 and b"already exists" in again.stderr
+    assert {x: Path(x).read_bytes() for x in paths} == before
+    [rec, *_] = json.loads(w.ok("packet", "history", "MX-0001", "--json", user="erin"))
+    assert rec["portal"] == "ircc-pr-portal" and rec["max_bytes"] == 4_000_000
