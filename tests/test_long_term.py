@@ -1,5 +1,5 @@
 """Signatures as the organisation, PAdES B-LT and B-LTA, against a local test PKI
-(certomancer's OCSP responder, CRL and TSA on 127.0.0.1, tests/test_pki.py).
+(certomancer's OCSP responder, CRL and TSA on 127.0.0.1, tests/local_pki.py).
 
 Checked with pyHanko's AdES validator (long-term validation with no fetching: the
 revocation data must be in the file) and with poppler's pdfsig; an OCSP responder that
@@ -15,7 +15,7 @@ import subprocess
 
 import pytest
 
-import test_pki
+import local_pki
 from conftest import require_tool
 from packets.sign import sign_pdf
 from packets.verify import check_packet, load_certificates
@@ -25,7 +25,7 @@ from vault.errors import RefugeError, VerificationFailed
 
 @pytest.fixture(scope="module")
 def pki():
-    with test_pki.serve() as served:
+    with local_pki.serve() as served:
         yield served
 
 
@@ -140,7 +140,7 @@ def test_the_org_key_import_takes_a_certomancer_issued_key_and_the_cli_builds_b_
 def test_a_revocation_service_that_does_not_answer_stops_the_signing():
     """Embedding validation data is promised whenever the certificate names a responder: when
     it cannot be reached, nothing is signed (no silent fall back to a weaker signature)."""
-    with test_pki.serve() as gone:
+    with local_pki.serve() as gone:
         key = gone.org_key()
     with pytest.raises(RefugeError) as info:
         sign_pdf(pdf_bytes(), key)
