@@ -6,6 +6,8 @@ BIN := $(VENV)/bin
 # Debian packages: libmagic for intake; age, poppler and qpdf as independent checks in tests.
 DEMO_DEBS := libmagic1
 TEST_DEBS := libmagic1 age poppler-utils qpdf fonts-dejavu-core tesseract-ocr tesseract-ocr-eng tesseract-ocr-spa tesseract-ocr-fra chromium chromium-driver
+# Benchmarks also compare with Ghostscript (bench/bench_fit.py: gs -dPDFSETTINGS=/ebook).
+BENCH_DEBS := $(TEST_DEBS) ghostscript
 
 .PHONY: demo test stress bench docs check-debs clean screenshots
 
@@ -41,7 +43,7 @@ stress: $(BIN)/refuge
 	$(BIN)/pytest -q -m slow
 
 bench: $(BIN)/refuge
-	$(call need_debs,$(TEST_DEBS))
+	$(call need_debs,$(BENCH_DEBS))
 	$(BIN)/python bench/run.py
 
 # The web desk's main screens, taken by Debian's chromium with the browser tests' set-up.

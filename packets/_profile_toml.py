@@ -435,11 +435,11 @@ def _volumes(top: _Reader) -> Volumes:
     return Volumes(max_bytes=max_bytes, split=vr.boolean("split", True))
 
 
-def _output(top: _Reader, src: str, pid: str, volumes: Volumes) -> dict:
+def _output(top: _Reader, src: str, pid: str, volumes: Volumes, shape: str = "single") -> dict:
     file_name = top.string("file_name", DEFAULT_FILE_NAME, example=f'"{DEFAULT_FILE_NAME}"')
     assert file_name is not None
     used = _placeholders(file_name, f"{src}: file_name", FILE_NAME_PLACEHOLDERS)
-    sample = file_name.format(profile=pid, date="2024-01-31", volume=1, irb_file_number="TB1-12345",
+    sample = file_name.format(profile=pid, date="2024-01-31", volume=1, type="identity", irb_file_number="TB1-12345",
                               uci="12345678", unhcr_case_number="123-21C01234")
     if not _FILE_CHARS.fullmatch(sample) or sample.startswith("."):
         top.fail("file_name", f"{_show(file_name)} has characters other than letters,"
@@ -451,6 +451,9 @@ def _output(top: _Reader, src: str, pid: str, volumes: Volumes) -> dict:
     if volumes.max_bytes is not None and volumes.split and "volume" not in used:
         top.fail("file_name", f"has no {{volume}} but volumes split at {volumes.max_bytes} bytes",
                  "add {volume} to file_name")
+    if shape == "per-type" and "type" not in used:
+        top.fail("file_name", "has no {type} but output is per-type (one file per document type)",
+                 "add {type} to file_name")
     output_types = top.string_list("output_types", ("pdf",), options=OUTPUT_TYPES,
                                    example='["pdf"]')
     if "pdf" not in output_types:
@@ -460,13 +463,13 @@ def _output(top: _Reader, src: str, pid: str, volumes: Volumes) -> dict:
 
 
 def _signature(top: _Reader) -> Signature:
-    sg = top.table_of("signature", ("required", "visible"))
+    sg = top.table_of("signature", ("required", "visible", "show_counsel"))
     sig_required = sg.boolean("required", True)
     sig_visible = sg.boolean("visible", True)
     if sig_visible and not sig_required:
         sg.fail("visible", "is true but signature.required is false",
                 "set required = true or visible = false")
-    return Signature(required=sig_required, visible=sig_visible)
+    return Signature(required=sig_required, visible=sig_visible, show_counsel=sg.boolean("show_counsel", False))
 
 
 def read_profile(data: Mapping[str, Any], source: str | os.PathLike[str],
@@ -486,8 +489,10 @@ def read_profile(data: Mapping[str, Any], source: str | os.PathLike[str],
     fields["index"] = _index(top, accepted, fields["numbering"])
     fields["translations"] = _translations(top, accepted)
     fields.update(_redaction(top))
-    fields["volumes"] = _volumes(top)
-    fields.update(_output(top, src, fields["id"], fields["volumes"]))
+    from ._portals import read_shape
+
+    fields.update(read_shape(top, _volumes(top)))
+    fields.update(_output(top, src, fields["id"], fields["volumes"], fields["output"]))
     fields["signature"] = _signature(top)
     from ._profile_letters import read_letters  # case details, letters, deadlines (issue 18)
 

@@ -443,7 +443,7 @@ def _write_volume(ctx: _Ctx, pg: _Pagination, gen: pikepdf.Pdf, where: dict[str,
                   items=[u.item.doc_id for u in units])
 
 
-def _assign(ctx: _Ctx, limit: int, overhead: dict[int, int]) -> list[int]:
+def _assign(ctx: _Ctx, limit: int, overhead: dict[int, int], fitted=None) -> list[int]:
     """Greedy split at document boundaries: fill each volume up to ``limit`` bytes."""
     default = max([v for k, v in overhead.items() if k != 1] or [overhead.get(1, 0)])
     volume_of = []
@@ -457,18 +457,18 @@ def _assign(ctx: _Ctx, limit: int, overhead: dict[int, int]) -> list[int]:
             used = overhead.get(vol, default)
             has_content = False
         if not has_content and used + size > limit:
-            raise _too_big(ctx, u, used + size, limit)
+            raise _too_big(ctx, u, used + size, limit, fitted)
         used += size
         has_content = True
         volume_of.append(vol)
     return volume_of
 
 
-def _too_big(ctx: _Ctx, u: _Unit, size: int, limit: int) -> AssembleError:
+def _too_big(ctx: _Ctx, u: _Unit, size: int, limit: int, fitted=None) -> AssembleError:
+    after = f" after fitting its images ({fitted.describe()})" if fitted is not None else ""
     return AssembleError(
-        f"document {u.item.doc_id} alone makes a volume of about {size} bytes, over the {limit}-byte limit of"
-        f" {ctx.profile.id} (volumes.max_bytes less room for the signature); reduce the document (scan at a lower"
-        " resolution, or split it into smaller documents) and add it again")
+        f"document {u.item.doc_id} alone makes a volume of about {size} bytes{after}, over the {limit}-byte limit"
+        f" of {ctx.profile.id} (volumes.max_bytes less room for the signature)", hint="packet-too-big")
 
 
 def _estimate(u: _Unit) -> int:
@@ -643,33 +643,25 @@ def assemble(request: PacketRequest, pages: list[Rendered], *, headroom: int | N
 
 
 def _assemble(ctx: _Ctx, pages: list[Rendered], headroom: int | None) -> list[Volume]:
-    profile = ctx.profile
+    from ._shape import shape
+
     _plan_units(ctx, pages)
     ctx.keep.extend(pages)
+    return shape(ctx, headroom)  # the output shape, each file under the limit, images fitted first
 
-    volume_of = [1] * len(ctx.units)
-    volumes = _build_volumes(ctx, volume_of)
-    max_bytes = profile.volumes.max_bytes
-    if max_bytes is None:
-        return volumes
-    if headroom is None:
-        headroom = min(SIGNATURE_HEADROOM, max_bytes // 2) if profile.signature.required else 0
-    limit = max_bytes - max(0, int(headroom))
-    if limit <= 0:
-        raise AssembleError(f"{profile.source_name}: volumes.max_bytes: {max_bytes} bytes leaves no room after"
-                            f" {headroom} bytes for the signature; raise max_bytes")
-    if all(len(v.data) <= limit for v in volumes):
-        return volumes
-    if not profile.volumes.split:
-        raise AssembleError(f"the packet is {len(volumes[0].data)} bytes, over the {limit}-byte limit of"
-                            f" {profile.id} (volumes.max_bytes less room for the signature), and the profile does"
-                            " not split volumes; leave documents out or reduce their size")
+
+def split_volumes(ctx: _Ctx, limit: int, fitted=None) -> list[Volume]:
+    """Split the packet at document boundaries into volumes of at most ``limit`` bytes;
+    ``fitted`` (a packets._fit.Step) is how far the documents' images were fitted, for the
+    error naming a document that alone is over the limit (hint ``packet-too-big``)."""
+    profile = ctx.profile
+    volumes = _build_volumes(ctx, [1] * len(ctx.units))
     for u in ctx.units:
         u.size_estimate = _estimate(u)
     # What volume 1 holds besides the documents (cover, index, fonts), as measured.
     overhead = {1: max(0, len(volumes[0].data) - sum(u.size_estimate or 0 for u in ctx.units))}
     for _ in range(_MAX_SPLIT_PASSES):
-        volume_of = _assign(ctx, limit, overhead)
+        volume_of = _assign(ctx, limit, overhead, fitted)
         volumes = _build_volumes(ctx, volume_of)
         over = [v for v in volumes if len(v.data) > limit]
         if not over:
@@ -685,5 +677,5 @@ def _assemble(ctx: _Ctx, pages: list[Rendered], headroom: int | None) -> list[Vo
                                     f" limit of {profile.id}; raise volumes.max_bytes")
             if len(v.items) == 1 and len(v.data) > limit and v.number != 1:
                 u = next(u for u in ctx.units if u.item.doc_id == v.items[0])
-                raise _too_big(ctx, u, len(v.data), limit)
+                raise _too_big(ctx, u, len(v.data), limit, fitted)
     raise AssembleError(f"could not split the packet into volumes under {limit} bytes; reduce the largest documents")

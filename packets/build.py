@@ -43,6 +43,7 @@ class BuildOptions:
     ocr: bool = False  # recognise pages without text (the profile may ask for it too)
     service: dict | None = None  # served on another party: on, by, at (packets/_letters.py)
     reply: bool = False  # the packet replies to another party's documents (a shorter deadline)
+    counsel: str | None = None  # the counsel of record, in the signature block when the profile asks
 
 
 @dataclass
@@ -131,6 +132,7 @@ def _record(profile: Profile, plan: Plan, options: BuildOptions, volumes, sealed
         "override_reason": options.override_reason,
         "manifest": sealed.manifest, "manifest_sig": sealed.manifest_sig, "manifest_key": sealed.manifest_key,
         "redactions": redactions,
+        "output": profile.output, "portal": profile.portal, "max_bytes": profile.volumes.max_bytes,
     }
 
 
@@ -175,7 +177,8 @@ def make_packet(source: CaseSource, profile: Profile, options: BuildOptions,
     source.recognised_docs.update(made.recognised_docs)
     say("signing")
     sealed = seal(profile, made.volumes, plan, source.consents, options.today, BUILDER, signer_name=source.signer_name,
-                  key=source.key, tsa_url=source.tsa_url, password=options.password, redactions=made.redactions)
+                  key=source.key, tsa_url=source.tsa_url, password=options.password, redactions=made.redactions,
+                  counsel=options.counsel)
     return Packet(sealed.volumes, _record(profile, plan, options, made.volumes, sealed, made.redactions),
                   sealed.manifest_file(), made.review, source.recognised, source.recognised_docs)
 
@@ -230,10 +233,60 @@ def output_paths(output: str, volumes: int) -> list[str]:
     return [f"{stem}-vol{n}{ext or '.pdf'}" for n in range(1, volumes + 1)]
 
 
-def _check_outputs(output: str, manifest_out: str | None, replace: bool) -> None:
+def org_details(vault) -> dict:
+    """The organisation's details an admin set (name, counsel of record...), where the vault
+    keeps them (vault.orgdetails); {} where it does not."""
+    try:
+        from vault import orgdetails
+    except ImportError:
+        return {}
+    try:
+        return dict(orgdetails.details(vault))
+    except (RefugeError, AttributeError):
+        return {}
+
+
+def volume_types(profile: Profile, manifest: dict) -> list[str]:
+    """The document type (section id) of each file of a per-type packet; "cover" for the
+    file holding only the cover letter and index."""
+    types = {d["id"]: d["type"] for d in manifest.get("documents", [])}
+    out = []
+    for v in manifest.get("volumes", []):
+        sections = [profile.section_for(types.get(d, "")) for d in v.get("documents", [])]
+        found = next((s for s in sections if s is not None), None)
+        name = found.id if found else ("cover" if not v.get("documents") else "other")
+        out.append(name if name not in out else f"{name}-{len(out) + 1}")  # never two files of one name
+    return out
+
+
+def typed_paths(output: str, profile: Profile, today: str, types: list[str]) -> list[str]:
+    """Where a per-type packet's files go: in the folder ``output``, named by the profile's
+    file-name rule; or, when ``output`` is a file name, OUT-TYPE.pdf next to it."""
+    if os.path.isdir(output):
+        return [os.path.join(output, profile.output_name(today, n, t)) for n, t in enumerate(types, 1)]
+    stem, ext = os.path.splitext(output)
+    return [f"{stem}-{t}{ext or '.pdf'}" for t in types]
+
+
+def _possible_types(profile: Profile) -> list[str]:
+    return ["cover", "other", *(s.id for s in profile.sections)]
+
+
+def _check_outputs(output: str, manifest_out: str | None, replace: bool, profile: Profile | None = None,
+                   today: str = "") -> None:
     """Before any work: the folders exist, and no file would be replaced unless ``replace``."""
     from vault.storage import OutputExists
 
+    if profile is not None and profile.output == "per-type":
+        output = output.rstrip("/") or output
+        taken = typed_paths(output, profile, today, _possible_types(profile))
+        if not replace and any(os.path.lexists(p) for p in taken):
+            raise OutputExists("an output file of this packet already exists; nothing was built")
+        if os.path.isdir(output):
+            output = output + ".pdf"  # the review report goes next to the folder, never into it
+    elif os.path.isdir(output):
+        raise InvalidInput(f"the output is a folder, and {profile.id if profile else 'this profile'} packets are"
+                           " files; name the file to write")
     folder = Path(output).parent
     if not (folder if str(folder) else Path(".")).is_dir():
         raise InvalidInput("the output folder does not exist; create it first")
@@ -268,7 +321,8 @@ def build_packet(vault, case, profile: Profile, today: str, output: str, sender_
                  override_reason: str | None = None, only_consented: bool = False,
                  allow_incomplete: bool = False, progress: Callable[[str], None] | None = None,
                  password: str | None = None, manifest_out: str | None = None, ocr: bool = False,
-                 replace: bool = False, service: dict | None = None, reply: bool = False) -> Built:
+                 replace: bool = False, service: dict | None = None, reply: bool = False,
+                 portal: str | None = None, tsa: str | None = None, counsel: str | None = None) -> Built:
     """Build, sign, record and write a packet; raises before writing anything if it cannot.
 
     ``password`` encrypts each volume (AES-256) before it is signed; ``manifest_out`` is
@@ -278,6 +332,10 @@ def build_packet(vault, case, profile: Profile, today: str, output: str, sender_
     the case's IRB file number). ``sender_org`` may be empty: the organisation's details name
     the sender. ``service`` (on, by, at: packets._letters.service_details) adds a statement of
     service; ``reply`` plans a reply.
+    ``portal`` picks one of the profile's upload portals (its size limit); ``tsa`` is a
+    timestamp authority for this build (else the organisation's); ``counsel`` is named in
+    the signature block when the profile asks. A per-type profile writes one file per
+    document type: into the folder ``output`` named by the profile's rule, or OUT-TYPE.pdf.
 
     Raises:
         NotPermitted: the builder is not a case lead, or documents lack valid consent.
@@ -285,22 +343,37 @@ def build_packet(vault, case, profile: Profile, today: str, output: str, sender_
     """
     vault._require_role("case-lead", doing="building packets")
     vault.require_open(case.id)
-    if os.path.isdir(output):
+    from ._portals import for_portal
+
+    profile = for_portal(profile, portal)
+    if counsel is None and profile.signature.show_counsel:
+        counsel = org_details(vault).get("counsel")
+    if os.path.isdir(output) and profile.output != "per-type":
         from ._letters import named_output
 
         output = named_output(profile, output, today, case.fields)
-    _check_outputs(output, manifest_out, replace)
+    _check_outputs(output, manifest_out, replace, profile, today)
     options = BuildOptions(today, sender_org, override_reason, only_consented, allow_incomplete, password, ocr,
-                           service, reply)
+                           service, reply, counsel=counsel)
     plan = _plan(case_source(vault, case), profile, options)
     check_plan(plan, options)  # before the key is unwrapped
     source = case_source(vault, case, profile, ocr=ocr or profile.ocr, signing=True)  # no key: stop before decrypting
+    if tsa:
+        from vault.orgkey import valid_tsa_url
+
+        source.tsa_url = valid_tsa_url(tsa)
     try:
         packet = make_packet(source, profile, options, progress)
     finally:  # recognition is slow: keep what was recognised even if the build stops here
         keep_recognition(vault, case, source)
-    paths = output_paths(output, len(packet.volumes))
-    review_path = review_path_for(output)
+    if profile.output == "per-type":
+        output = output.rstrip("/") or output
+        paths = typed_paths(output, profile, today, volume_types(profile, packet.record["manifest"]))
+        review_path = review_path_for(output + ".pdf" if os.path.isdir(output) else output)
+    else:
+        paths = output_paths(output, len(packet.volumes))
+        review_path = review_path_for(output)
+    packet.record["files"] = [os.path.basename(p) for p in paths]
     files = list(zip(paths, packet.volumes)) + ([(manifest_out, packet.manifest_file)] if manifest_out else [])
     files.append((review_path, packet.review))
     (progress or (lambda _msg: None))("recording the disclosure")

@@ -114,7 +114,7 @@ LABEL_PLACEHOLDERS: tuple[str, ...] = ("page", "pages")
 
 #: Placeholders the output file name may use: never the case reference nor a name; of the case's
 #: details only its file numbers (IRB e-filing: "[IRB file number] – RPD – [Type]").
-FILE_NAME_PLACEHOLDERS: tuple[str, ...] = ("profile", "date", "volume")
+FILE_NAME_PLACEHOLDERS: tuple[str, ...] = ("profile", "date", "volume", "type")
 FILE_NAME_FIELDS: tuple[str, ...] = ("irb_file_number", "uci", "unhcr_case_number")
 FILE_NAME_PLACEHOLDERS = FILE_NAME_PLACEHOLDERS + FILE_NAME_FIELDS
 
@@ -154,6 +154,7 @@ _TOP_KEYS = (
     "page_size", "margins", "cover", "sections", "excluded_types", "index", "numbering",
     "separator_pages", "translations", "redaction_categories", "flatten", "ocr", "ocr_text_layer",
     "require_review", "volumes", "file_name", "output_types", "signature",
+    "output", "portal", "portals", "image_dpi",  # packets/_portals.py
 )
 #: Top-level keys about case details, letters and deadlines (packets/_profile_letters.py).
 LETTER_KEYS = ("requires_fields", "requires_sender", "references", "addressee", "service_statement",
@@ -346,6 +347,7 @@ class Signature:
 
     required: bool
     visible: bool
+    show_counsel: bool = False  # the visible block also names the counsel of record
 
 
 @dataclass(frozen=True)
@@ -387,6 +389,11 @@ class Profile:
     service_statement: LocalizedText | None = None  # a statement of service page, when served
     received_days_before_hearing: int | None = None  # documents must be received N days before
     reply_days_before_hearing: int | None = None     # ... or N days for a reply
+    # The output shape and the upload portals (packets/_portals.py).
+    output: str = "single"  # single, volumes or per-type
+    portal: str | None = None  # the portal whose limit volumes.max_bytes is
+    portals: tuple = ()  # packets._portals.Portal, in the file's order
+    image_dpi: int | None = None  # the resolution the recipient asks images to be at most
 
     # -- questions the pipeline asks ------------------------------------------------
 
@@ -477,9 +484,10 @@ class Profile:
             return None
         return f"{nb.bates_prefix}{nb.bates_start + n - 1:0{nb.bates_digits}d}"
 
-    def output_name(self, date: _dt.date | str, volume: int = 1, **fields: str) -> str:
-        """The output file name for ``volume`` (1-based) on ``date`` (ISO yyyy-mm-dd); ``fields``
-        are the case's file numbers it may use (packets/_letters.py checks they are set)."""
+    def output_name(self, date: _dt.date | str, volume: int = 1, type: str = "packet", **fields: str) -> str:
+        """The output file name for ``volume`` (1-based) on ``date`` (ISO yyyy-mm-dd); ``type`` is
+        the document type of a per-type file (a section id, or "cover"); ``fields`` are the case's
+        file numbers it may use (packets/_letters.py checks they are set)."""
         if isinstance(date, (_dt.date, _dt.datetime)):
             date = date.strftime("%Y-%m-%d")
         if not isinstance(date, str) or not re.fullmatch(r"\d{4}-\d{2}-\d{2}", date):
@@ -492,7 +500,10 @@ class Profile:
                 f"{self.source_name}: file_name: volume {_show(volume)} is not a positive"
                 " integer; pass volume=1, 2, ..."
             )
-        return self.file_name.format(profile=self.id, date=date, volume=volume,
+        if not isinstance(type, str) or not _SLUG.fullmatch(type):
+            raise ProfileError(f"{self.source_name}: file_name: type {_show(type)} is not a slug;"
+                               " pass a section id")
+        return self.file_name.format(profile=self.id, date=date, volume=volume, type=type,
                                      **{k: fields.get(k, "") for k in FILE_NAME_FIELDS})
 
 

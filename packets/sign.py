@@ -3,9 +3,16 @@
 The last write to a packet is its signature: an incremental update over the assembled,
 final PDF, so the signature's byte range covers every byte of the file as sent. Without a
 timestamp authority the signature is PAdES baseline B-B; with one (the organisation's
-timestamp URL) it carries an RFC 3161 signature timestamp, B-T. A profile with a visible signature
-gets a signature block on page 1 (signer, organisation, date) in :func:`signature_box`,
-which the cover page leaves free.
+timestamp URL) it carries an RFC 3161 signature timestamp, B-T. When the organisation's
+certificate chain publishes revocation information (OCSP responders or CRLs), the chain and
+the revocation answers are fetched and embedded (a document security store: the validation
+data of B-LT), and with a timestamp authority a document timestamp is added over them
+(B-LTA); a certificate the responder says is revoked is never used to sign.
+
+The packet is signed by the organisation: the signature's /Name and the visible block
+(page 1, in :func:`signature_box`, which the cover page leaves free) name the organisation
+of the certificate (and, when the profile asks, its counsel of record), never the person
+who built the packet; who that was stays in the audit log and the disclosure record.
 
 The manifest says what the packet holds (profile, documents and versions, the SHA-256 of
 each volume before and after signing, consents used, redaction counts, builder) and is
@@ -27,7 +34,7 @@ import secrets
 import unicodedata
 from dataclasses import dataclass, field
 
-from vault.errors import InvalidInput, RefugeError
+from vault.errors import InvalidInput, RefugeError, VerificationFailed
 from vault.orgkey import OrgKey
 
 from ._pdf import source_date_epoch
@@ -75,7 +82,58 @@ def _organisation(key: OrgKey) -> str:
     from asn1crypto import x509
 
     subject = x509.Certificate.load(key.cert_der).subject.native
-    return subject.get("organization_name") or subject.get("common_name") or "the organisation"
+    name = subject.get("organization_name") or subject.get("common_name") or "the organisation"
+    return name[0] if isinstance(name, list) and name else str(name)
+
+
+def organisation_name(key: OrgKey) -> str:
+    """The organisation a packet is signed by: its certificate's organisation (O), else its CN."""
+    return _organisation(key)
+
+
+def has_revocation_info(key: OrgKey) -> bool:
+    """Whether the signing certificate names an OCSP responder or a CRL: then packets are B-LT."""
+    from asn1crypto import x509
+
+    cert = x509.Certificate.load(key.cert_der)
+    return bool(cert.ocsp_urls or cert.crl_distribution_points)
+
+
+def _long_term_context(key: OrgKey):
+    """What the signer checks the chain with and embeds: the chain's last certificate trusted,
+    revocation answers fetched (and required wherever the certificates point to them)."""
+    from asn1crypto import x509
+    from pyhanko_certvalidator import ValidationContext
+
+    chain = [x509.Certificate.load(d) for d in key.chain_der]
+    return ValidationContext(trust_roots=[chain[-1]], other_certs=chain[1:], allow_fetching=True,
+                             revocation_mode="hard-fail")
+
+
+def _dss_settings():
+    """Validation data written before the document timestamp, so that the timestamp is the
+    last revision and covers every byte (no VRI: PAdES does not need it)."""
+    from pyhanko.sign.signers.pdf_signer import DSSContentSettings, TimestampDSSContentSettings
+
+    return DSSContentSettings(include_vri=False,
+                              next_ts_settings=TimestampDSSContentSettings(include_vri=False, update_before_ts=True))
+
+
+def _level(lt: bool, tsa: bool) -> str:
+    if lt:
+        return "PAdES-B-LTA" if tsa else "PAdES-B-B with validation data"
+    return "PAdES-B-T" if tsa else "PAdES-B-B"
+
+
+def _refused(error: Exception) -> RefugeError:
+    """The one error for a signing certificate the chain check refuses (revoked, unreachable responder)."""
+    text = " ".join(str(a) for e in (error, error.__cause__, error.__context__) if e is not None for a in e.args)
+    kinds = {type(e).__name__ for e in (error, error.__cause__, error.__context__) if e is not None}
+    if "revoked" in text.lower() or "RevokedError" in kinds:
+        return VerificationFailed("the organisation certificate is revoked (its revocation service says so); "
+                                  "the packet was not signed", hint="org-revoked")
+    return RefugeError("the organisation certificate's revocation status could not be fetched (OCSP or CRL); "
+                       "the packet was not signed", hint="org-revocation-unreachable")
 
 
 def encrypt_pdf(data: bytes, password: str) -> bytes:
@@ -97,24 +155,30 @@ def encrypt_pdf(data: bytes, password: str) -> bytes:
     return out.getvalue()
 
 
-def sign_pdf(data: bytes, key: OrgKey, *, signer_name: str, visible: bool = False,
+def sign_pdf(data: bytes, key: OrgKey, *, signer_name: str = "", visible: bool = False,
              box: tuple[int, int, int, int] | None = None, reason: str = "Referral packet",
              tsa_url: str | None = None, password: str | None = None,
-             when: dt.datetime | None = None) -> bytes:
+             when: dt.datetime | None = None, counsel: str | None = None) -> bytes:
     """Sign a finished PDF with the organisation key; returns the signed bytes.
 
     Args:
         data: the PDF, final (an encrypted one needs ``password``).
         key: the organisation key (vault.orgkey.unwrap).
-        signer_name: who signs on the organisation's behalf (shown in the block and /Name).
+        signer_name: ignored (kept for callers): the packet is signed by the organisation,
+            and /Name and the block name the certificate's organisation, never a person.
         visible: draw a signature block on page 1, in ``box`` (default :func:`signature_box`).
         reason: the signature's /Reason.
         tsa_url: an RFC 3161 timestamp authority; with it the signature is PAdES B-T.
         password: the user password of an encrypted ``data``.
         when: the signing time (/M), also shown in the block; default now, or SOURCE_DATE_EPOCH.
+        counsel: the counsel of record, shown under the organisation when the profile asks.
+
+    With a certificate that names revocation services, the chain and their answers are
+    embedded (and a document timestamp added over them when ``tsa_url`` is set).
 
     Raises:
-        RefugeError: the timestamp authority did not answer, or the PDF cannot be signed.
+        RefugeError: the timestamp authority or revocation service did not answer, or the
+            PDF cannot be signed. VerificationFailed: the certificate is revoked.
     """
     from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
     from pyhanko.pdf_utils.misc import PdfError
@@ -123,7 +187,11 @@ def sign_pdf(data: bytes, key: OrgKey, *, signer_name: str, visible: bool = Fals
     from pyhanko.sign.timestamps import HTTPTimeStamper, TimestampRequestError
     from pyhanko.stamp import TextStampStyle
 
+    from pyhanko.sign.general import SigningError
+    from pyhanko_certvalidator.errors import PathBuildingError, PathValidationError, RevokedError
+
     organisation = _organisation(key)
+    lt = has_revocation_info(key)
     when = (when or signing_time()).astimezone(dt.timezone.utc).replace(microsecond=0)
     try:
         writer = IncrementalPdfFileWriter(io.BytesIO(data))
@@ -137,11 +205,13 @@ def sign_pdf(data: bytes, key: OrgKey, *, signer_name: str, visible: bool = Fals
             field_box = box or signature_box(*_first_page_size(data, password))
         meta = signers.PdfSignatureMetadata(
             field_name=SIGNATURE_FIELD, md_algorithm="sha256", subfilter=fields.SigSeedSubFilter.PADES,
-            reason=reason, name=_latin(signer_name),
+            reason=reason, name=_latin(organisation),
             app_build_props=BuildProps(name="refuge", revision=_version()),
+            embed_validation_info=lt, validation_context=_long_term_context(key) if lt else None,
+            use_pades_lta=bool(lt and tsa_url), dss_settings=_dss_settings(),
         )
         style = TextStampStyle(
-            stamp_text="Signed by %(person)s\nfor %(org)s\nDate: %(date)s",
+            stamp_text="Signed for %(org)s\n%(counsel)sDate: %(date)s",
             border_width=1, background=None,
         )
         pdf_signer = _pdf_signer_at(
@@ -151,8 +221,13 @@ def sign_pdf(data: bytes, key: OrgKey, *, signer_name: str, visible: bool = Fals
             new_field_spec=fields.SigFieldSpec(sig_field_name=SIGNATURE_FIELD, on_page=0, box=field_box),
         )
         out = pdf_signer.sign_pdf(writer, appearance_text_params={
-            "person": _latin(signer_name), "org": _latin(organisation),
+            "org": _latin(organisation), "counsel": f"Counsel of record: {_latin(counsel)}\n" if counsel else "",
             "date": when.astimezone(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")})
+    except (SigningError, RevokedError, PathValidationError, PathBuildingError) as e:
+        if isinstance(e, SigningError) and not lt:
+            raise RefugeError(f"the packet could not be signed ({type(e).__name__}); run again with REFUGE_DEBUG=1"
+                              " and report it") from e
+        raise _refused(e) from None
     except TimestampRequestError:
         raise RefugeError(f"the timestamp authority {tsa_url} did not answer", hint="tsa-unreachable") from None
     except RefugeError:
@@ -320,7 +395,7 @@ def signing_key(vault, profile) -> OrgKey | None:
 
 def seal(profile, volumes, plan, consents: list[dict], date: str, builder: str, *, signer_name: str,
          key: OrgKey | None, tsa_url: str | None = None, password: str | None = None,
-         redactions: dict | None = None) -> Sealed:
+         redactions: dict | None = None, counsel: str | None = None) -> Sealed:
     """Encrypt (with ``password``), sign each volume and sign the manifest: the last writes.
 
     ``volumes`` are the assembler's (``.number``, ``.data``, ``.first_page``, ``.last_page``,
@@ -347,9 +422,9 @@ def seal(profile, volumes, plan, consents: list[dict], date: str, builder: str, 
         if profile.signature.required:
             box = signature_box(profile.page_width, profile.page_height, profile.margins) \
                 if profile.signature.visible and vol.number == 1 else None
-            data = sign_pdf(data, key, signer_name=signer_name, visible=box is not None, box=box,
+            data = sign_pdf(data, key, visible=box is not None, box=box,
                             reason=f"Referral packet for {profile.organisation}", tsa_url=tsa, password=password,
-                            when=when)
+                            when=when, counsel=counsel if getattr(profile.signature, "show_counsel", False) else None)
         limit = profile.volumes.max_bytes
         if limit is not None and len(data) > limit:
             raise InvalidInput(f"volume {vol.number} is {len(data)} bytes once signed, over {profile.id}'s limit of "
@@ -367,7 +442,8 @@ def seal(profile, volumes, plan, consents: list[dict], date: str, builder: str, 
         "consents": used,
         "consent_overridden": bool(plan.override),
         "encrypted": bool(password),
-        "signature": ({"level": "PAdES-B-T" if tsa else "PAdES-B-B", "key_version": key.version,
+        "signature": ({"level": _level(has_revocation_info(key), bool(tsa)), "key_version": key.version,
+                       "organisation": _organisation(key),
                        "certificate_sha256": hashlib.sha256(key.cert_der).hexdigest()}
                       if profile.signature.required else None),
     }

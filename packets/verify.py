@@ -3,10 +3,11 @@
 (The pipeline's other check, that no redacted text is left in a packet, is
 packets/leakcheck.py. This module checks signatures, as a recipient does.)
 
-:func:`check_packet` answers, for one PDF: who signed it (the person named in the
-signature and the organisation in the certificate), when (the signer's clock, and an RFC
-3161 timestamp if there is one), whether the signed bytes are intact, whether the
-signature covers the whole file (nothing appended after signing), whether the certificate
+:func:`check_packet` answers, for one PDF: who signed it (the organisation named in the
+signature and in the certificate), when (the signer's clock, and an RFC 3161 timestamp if
+there is one), whether the signed bytes are intact, whether the signature covers the whole
+file (nothing appended after signing but validation data and a document timestamp that
+covers every byte: PAdES B-LTA), the PAdES level (B-B, B-T, B-LT, B-LTA), whether the certificate
 was valid and chains to a root the caller trusts, and, given the packet's manifest,
 whether the manifest is signed by the same key and lists this exact file. The first
 problem found becomes the report's one-line ``reason``.
@@ -79,6 +80,8 @@ class Report:
     intact: bool | None = None
     covers_whole_file: bool | None = None
     trusted: bool | None = None
+    document_timestamp: dict | None = None  # the last document timestamp (B-LTA)
+    revocation_info: bool | None = None  # validation data (chain, OCSP, CRLs) embedded in the file
     manifest: dict | None = None
     problems: list[str] = field(default_factory=list)
     hints: dict[str, str] = field(default_factory=dict, repr=False)  # problem -> hint code
@@ -99,13 +102,17 @@ class Report:
         return out
 
 
-def _validation_context(roots: list, moment: dt.datetime | None = None):
+def _validation_context(roots: list, moment: dt.datetime | None = None, dss=None):
     from pyhanko_certvalidator import ValidationContext
 
     # Only the roots the caller gives are trusted (never the system's TLS roots), nothing is
-    # fetched from the network, and a certificate without revocation info is not refused.
+    # fetched from the network, and a certificate without revocation info is not refused; the
+    # revocation answers embedded in the file (its DSS, B-LT) are used, so a revoked one is.
     kwargs = {"moment": moment} if moment else {}
-    return ValidationContext(trust_roots=list(roots), allow_fetching=False, revocation_mode="soft-fail", **kwargs)
+    kwargs.update(trust_roots=list(roots), allow_fetching=False, revocation_mode="soft-fail")
+    if dss is not None:
+        return dss.as_validation_context(kwargs)
+    return ValidationContext(**kwargs)
 
 
 def _usage():
@@ -150,14 +157,16 @@ def _trust_reason(status, roots: list, cert, when: dt.datetime) -> tuple[str, st
     return f"the signing certificate is not trusted ({indic.name.lower().replace('_', ' ')})", None
 
 
-def _signatures(report: Report, data: bytes, password: str | None) -> list | None:
+def _signatures(report: Report, data: bytes, password: str | None, reader_out: list | None = None) -> list | None:
     """The file's signatures, or None when the report is already done (unreadable,
-    encrypted without the password)."""
+    encrypted without the password); the reader is appended to ``reader_out``."""
     from pyhanko.pdf_utils.misc import PdfError
     from pyhanko.pdf_utils.reader import PdfFileReader
 
     try:
         reader = PdfFileReader(io.BytesIO(data), strict=False)
+        if reader_out is not None:
+            reader_out.append(reader)
         report.encrypted = bool(reader.encrypted)
         if reader.encrypted:
             if not password:
@@ -215,7 +224,10 @@ def _trust(report: Report, sig, status, roots: list, at: dt.datetime | None, now
     ts_ok = ts is not None and ts.trusted and ts.intact and ts.valid
     when = ts.timestamp if ts_ok else now
     if not trusted and ts_ok and report.intact:
-        again = validate_pdf_signature(sig, _validation_context(roots, ts.timestamp), key_usage_settings=_usage(),
+        from . import _ltv
+
+        dss = _ltv.read_dss(sig.reader)
+        again = validate_pdf_signature(sig, _validation_context(roots, ts.timestamp, dss), key_usage_settings=_usage(),
                                        skip_diff=True)
         if again.trusted:
             trusted, status = True, again
@@ -246,11 +258,15 @@ def check_packet(data: bytes, trust: list | tuple = (), manifest: bytes | None =
     from pyhanko.sign.validation import validate_pdf_signature
     from pyhanko.sign.validation.errors import SignatureValidationError
 
+    from . import _ltv
+
     report = Report(sha256=hashlib.sha256(data).hexdigest())
     roots = list(trust)
-    sigs = _signatures(report, data, password)
+    readers: list = []
+    sigs = _signatures(report, data, password, readers)
     if sigs is None:
         return report
+    dss = _ltv.read_dss(readers[0])
     report.signatures = len(sigs)
     if not sigs:
         return _done(report, "the file carries no signature")
@@ -258,10 +274,12 @@ def check_packet(data: bytes, trust: list | tuple = (), manifest: bytes | None =
         report.fail(f"the file carries {len(sigs)} signatures; a packet carries one, made last")
     sig = sigs[-1]
     try:
-        status = validate_pdf_signature(sig, _validation_context(roots, at), key_usage_settings=_usage(), skip_diff=True)
+        status = validate_pdf_signature(sig, _validation_context(roots, at, dss), key_usage_settings=_usage(),
+                                        skip_diff=True)
     except (SignatureValidationError, PdfError, ValueError, KeyError, TypeError) as e:
         return _done(report, f"the signature cannot be read ({type(e).__name__}): the file was altered or is not a packet")
     _describe(report, sig, status)
+    _ltv.long_term(report, readers[0], sig, status, lambda: _validation_context(roots, at, dss), dss, data)
     cert, ts = status.signing_cert, status.timestamp_validity
     trusted, status, when = _trust(report, sig, status, roots, at, at or dt.datetime.now(dt.timezone.utc))
     report.trusted = trusted

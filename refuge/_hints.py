@@ -5,6 +5,10 @@ the application prints "no case X among your cases; see refuge case list".
 """
 
 HINTS: dict[str, str] = {
+    "packet-too-big": "scan it again (150 dpi, black and white) or split it into smaller documents and add "
+                      "those (refuge doc add), leave it out, or build for a portal with a larger limit "
+                      "(refuge packet build --portal NAME; refuge packet profiles --json lists them)",
+    "packet-portal": "name one of the profile's portals (refuge packet profiles --json lists them)",
     "packet-consent": "record it with refuge consent grant, or build with --only-consented to leave them out",
     "packet-incomplete": "add them, or build with --allow-incomplete",
     "packet-incomplete-translator": "add them (a translator: refuge doc add ... --translator NAME), "
@@ -12,6 +16,8 @@ HINTS: dict[str, str] = {
     "packet-review": "look at each (refuge doc get) and run refuge redact reviewed DOC --page N, "
                      "or build with --ocr to recognise them",
     "redact-region-readd": "remove it (refuge redact remove) and add it again",
+    "org-revoked": "an admin must make or import a new organisation key (refuge keys org generate|import)",
+    "org-revocation-unreachable": "check the network and the certificate's OCSP or CRL address, and build again",
     "tsa-unreachable": "check it, or clear it with refuge keys org tsa --none",
     "verify-trust-pem": "give the PEM file from refuge keys org cert with --trust",
     "verify-trust": "pass the sender's certificate with --trust (refuge keys org cert)",

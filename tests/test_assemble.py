@@ -361,7 +361,8 @@ def test_index_as_a_list_or_none_as_the_profile_says(tmp_path):
 
 def test_volumes_stay_under_the_limit_and_numbering_runs_on_across_them(tmp_path):
     limit = 320_000
-    profile = dataclasses.replace(get_profile("ircc-resettlement"), volumes=Volumes(max_bytes=limit, split=True))
+    profile = dataclasses.replace(get_profile("ircc-resettlement"), output="volumes",
+                                  volumes=Volumes(max_bytes=limit, split=True))
     items = [Item(f"img-{n:02d}", f"Photograph {n}", t, DATE, "image/jpeg", noise_jpeg(n))
              for n, t in enumerate(["identity"] * 3 + ["legal-declaration"] * 3 + ["medical"] * 3 + ["other"] * 2)]
     title_of = {i.doc_id: i.title for i in items}
@@ -402,13 +403,15 @@ def test_volumes_stay_under_the_limit_and_numbering_runs_on_across_them(tmp_path
 
 
 def test_a_document_too_big_for_any_volume_is_refused_naming_it_and_the_fix():
-    profile = dataclasses.replace(get_profile("ircc-resettlement"), volumes=Volumes(max_bytes=150_000, split=True))
+    profile = dataclasses.replace(get_profile("ircc-resettlement"), output="volumes",
+                                  volumes=Volumes(max_bytes=60_000, split=True))
     items = [Item("small-1", "Small", "identity", DATE, "image/jpeg", noise_jpeg(1, (100, 100))),
              Item("huge-2", "Secret huge scan title", "medical", DATE, "image/jpeg", noise_jpeg(2, (500, 700)))]
     with pytest.raises(AssembleError) as info:
         build(PacketRequest(profile, items, "Clinic", DATE), headroom=0)
     msg = str(info.value)
-    assert "document huge-2" in msg and "150000" in msg and "reduce" in msg and "\n" not in msg
+    assert "document huge-2" in msg and "60000" in msg and "after fitting its images" in msg and "\n" not in msg
+    assert info.value.hint == "packet-too-big"  # the way out: scan again, split, another portal
     assert "Secret" not in msg and "small-1" not in msg
     assert isinstance(info.value, RefugeError) and not isinstance(info.value, ValueError)
     assert info.value.exit_code == 1  # the application shows this message, not "internal error"
@@ -425,7 +428,8 @@ def test_an_arabic_title_is_refused_with_a_refuge_error_naming_the_document():
 
 
 def test_a_packet_over_a_limit_it_may_not_split_is_refused():
-    profile = dataclasses.replace(get_profile("ircc-resettlement"), volumes=Volumes(max_bytes=150_000, split=False))
+    profile = dataclasses.replace(get_profile("ircc-resettlement"), output="single",
+                                  volumes=Volumes(max_bytes=40_000, split=False))
     items = [Item(f"n-{k}", "Scan", "identity", DATE, "image/jpeg", noise_jpeg(k)) for k in range(3)]
     with pytest.raises(AssembleError, match="does not split"):
         build(PacketRequest(profile, items, "Clinic", DATE), headroom=0)

@@ -194,15 +194,14 @@ def test_irb_letter_index_consecutive_numbering_translator_declaration(
     assert irb.output_types == ("pdf",)
 
 
-def test_ircc_letter_four_megabyte_volumes(shipped: dict[str, Profile]) -> None:
+def test_ircc_letter_per_type_files_under_the_portal_limit(shipped: dict[str, Profile]) -> None:
     ircc = shipped["ircc-resettlement"]
     assert ircc.page_size == "letter"
     assert set(ircc.accepted_languages) == {"en", "fr"}
-    assert ircc.volumes.limited and ircc.volumes.split
-    assert 3_900_000 <= ircc.volumes.max_bytes <= 4 * 1024 * 1024
-    assert "{volume}" in ircc.file_name
-    assert ircc.output_name(dt.date(2024, 5, 1), 2) == "ircc-resettlement-2024-05-01-vol2.pdf"
-    assert set(ircc.output_types) == {"pdf", "tiff", "jpg", "png", "doc", "docx"}
+    assert ircc.volumes.limited and not ircc.volumes.split and ircc.output == "per-type"
+    assert ircc.volumes.max_bytes == 2_000_000 and ircc.portal == "ircc-portal"  # the smallest IRCC limit
+    assert "{type}" in ircc.file_name
+    assert ircc.output_name(dt.date(2024, 5, 1), 2, "identity") == "ircc-resettlement-2024-05-01-identity.pdf"
 
 
 @pytest.mark.parametrize("pid", ["unhcr-resettlement", "frontline-defenders"])
@@ -259,7 +258,7 @@ def test_no_placeholder_can_carry_a_secret() -> None:
             assert not any(word in name for word in ("case", "ref", "title", "person", "client"))
     assert COVER_PLACEHOLDERS[:7] == ("recipient", "sender_org", "date", "document_count",
                                       "page_count", "volume_count", "redactions")
-    assert P.FILE_NAME_PLACEHOLDERS == ("profile", "date", "volume", "irb_file_number", "uci", "unhcr_case_number")
+    assert P.FILE_NAME_PLACEHOLDERS == ("profile", "date", "volume", "type", "irb_file_number", "uci", "unhcr_case_number")
     assert "client_name" not in P.FILE_NAME_PLACEHOLDERS  # a name never goes into a file name
 
 
@@ -354,7 +353,7 @@ def test_unknown_key_without_suggestion_lists_allowed_keys(tmp_path: Path) -> No
     data = base()
     data["signature"] = {"colour": "blue"}
     assert error_of(tmp_path, data) == (
-        f"{F}: signature.colour: unknown key; remove it (allowed keys: required, visible)"
+        f"{F}: signature.colour: unknown key; remove it (allowed keys: required, visible, show_counsel)"
     )
 
 
@@ -733,7 +732,7 @@ def test_file_name_cannot_carry_the_case_reference(tmp_path: Path) -> None:
     data = base()
     data["file_name"] = "{case_ref}-{date}.pdf"
     assert error_of(tmp_path, data) == (
-        f"{F}: file_name: unknown placeholder {{case_ref}}; use only {{profile}}, {{date}}, {{volume}}"
+        f"{F}: file_name: unknown placeholder {{case_ref}}; use only {{profile}}, {{date}}, {{volume}}, {{type}}"
             ", {irb_file_number}, {uci}, {unhcr_case_number}"
     )
 

@@ -82,8 +82,8 @@ def test_categories_choose_what_applies():
     assert "casa ficticia" not in text and "1234" not in text and "red ficticia" in text
     assert {m.category for p in red.pages for m in p.marks} == {"location", "contact"}
     # ircc-resettlement: network and legal-strategy only; the rest goes as it is.
-    [vol], red = canaries.build_packet([_item(data)], rules, "ircc-resettlement")
-    text = _plain(_text(vol.data))
+    vols, red = canaries.build_packet([_item(data)], rules, "ircc-resettlement")  # per-type: letter, then the document
+    text = _plain(" ".join(_text(v.data) for v in vols))
     assert "casa ficticia" in text and "55 1234 5678" in text and "red ficticia" not in text
     # ccvt-intake lists identity-number: that is the id-number detectors' category.
     [vol], red = canaries.build_packet([_item(data)], rules, "ccvt-intake")

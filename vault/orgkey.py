@@ -48,7 +48,7 @@ from .storage import ObjectExists
 
 __all__ = [
     "OrgCertificate", "OrgKey", "HOLDER_ROLES", "current", "generate", "import_p12", "import_pem",
-    "unwrap", "wrap_to", "forget", "rewrap", "set_tsa", "tsa_url", "self_signed", "fingerprint",
+    "unwrap", "wrap_to", "forget", "rewrap", "set_tsa", "tsa_url", "valid_tsa_url", "self_signed", "fingerprint",
 ]
 
 PREFIX = "org/"
@@ -394,6 +394,11 @@ def _check_url(url: str) -> str:
     if parts.scheme not in ("http", "https") or not parts.netloc or any(ch.isspace() for ch in url):
         raise InvalidInput("the timestamp authority must be an http:// or https:// URL")
     return url
+
+
+def valid_tsa_url(url: str) -> str:
+    """``url`` if it is an http(s) URL a timestamp authority can have; else InvalidInput."""
+    return _check_url(url)
 
 
 def set_tsa(vault, url: str | None) -> None:

@@ -40,7 +40,9 @@ def packet_profiles(as_json: bool) -> None:
     except ProfileError as e:
         raise InvalidInput(str(e)) from None
     rows = [{"id": p.id, "name": p.name, "organisation": p.organisation, "version": p.version,
-             "page_size": p.page_size, "language": p.language, "signature": p.signature.required}
+             "page_size": p.page_size, "language": p.language, "signature": p.signature.required,
+             "output": p.output, "portal": p.portal, "max_bytes": p.volumes.max_bytes,
+             "portals": [{"name": x.name, "max_bytes": x.max_bytes, "source": x.source} for x in p.portals]}
             for p in profiles.values()]
     emit(rows, ["id", "page_size", "language", "name"], as_json)
 
@@ -122,7 +124,8 @@ def _plan_letter_lines(plan, profile, ref: str) -> None:
 @click.argument("ref")
 @click.option("--for", "profile_id", required=True, metavar="PROFILE", help="The recipient profile.")
 @click.option("-o", "--output", required=True, type=click.Path(), help="Where to write the packet (OUT-volN.pdf when split); "
-              "a folder: the file is named by the profile's rule (the IRB's from the case's IRB file number).")
+              "a folder: files are named by the profile's rule (the IRB's from the case's IRB file number); "
+              "a per-type profile writes one file per document type, into the folder or as OUT-TYPE.pdf.")
 @click.option("--from", "sender_org", envvar="REFUGE_ORG", default=None,
               help="The sending organisation named in the cover letter ($REFUGE_ORG); default: the name an admin "
                    "set with refuge org set.")
@@ -141,11 +144,17 @@ def _plan_letter_lines(plan, profile, ref: str) -> None:
               help="Encrypt the packet (AES-256) with the password on this file's first line, before signing.")
 @click.option("--ocr", is_flag=True, help="Recognise pages with no text (scans, photos) with Tesseract so redaction "
                                           "rules reach them (the profile may ask for it with ocr = true).")
+@click.option("--portal", metavar="NAME", help="The recipient's upload portal whose size limit applies, where it has "
+                                             "several (refuge packet profiles --json lists them; default: the profile's).")
+@click.option("--tsa", "tsa_url", metavar="URL", help="An RFC 3161 timestamp authority for this build (default: the "
+                                                      "organisation's, refuge keys org tsa).")
+@click.option("--counsel", metavar="NAME", help="The counsel of record, named in the signature block when the "
+                                                "profile asks (signature.show_counsel).")
 @force_option
 @pass_ctx
 def packet_build(c: Context, ref, profile_id, output, sender_org, only_consented, allow_incomplete, override_consent, reason,
                  manifest_out=None, password_file=None, ocr=False, force=False, served_on=None, served_by=None,
-                 served_at=None, reply=False) -> None:
+                 served_at=None, reply=False, portal=None, tsa_url=None, counsel=None) -> None:
     """Build the PDF a recipient expects, sign it, and record what was sent (case leads)."""
     from packets._letters import service_details
     from packets.build import build_packet
@@ -172,7 +181,7 @@ def packet_build(c: Context, ref, profile_id, output, sender_org, only_consented
         built = build_packet(vault, found, profile, _today(), output, sender_org or "",
                              reason if override_consent else None, only_consented, allow_incomplete, progress,
                              password=password, manifest_out=manifest_out, ocr=ocr, replace=force,
-                             service=service, reply=reply)
+                             service=service, reply=reply, portal=portal, tsa=tsa_url, counsel=counsel)
         targets["packet"] = built.record["id"]
     for path in built.paths:
         click.echo(path)
@@ -265,6 +274,10 @@ def _print_report(r) -> None:
     lines = [("signed by", r.signer), ("organisation", r.organisation), ("signing time", r.signing_time),
              ("timestamp", f"{r.timestamp['time']} by {r.timestamp['authority']}" if r.timestamp else "none"),
              ("level", r.level)]
+    if getattr(r, "document_timestamp", None):
+        lines.append(("archived", f"{r.document_timestamp['time']} by {r.document_timestamp['authority']}"))
+    if getattr(r, "revocation_info", None) is not None:
+        lines.append(("revocation", "embedded (OCSP or CRL)" if r.revocation_info else "none embedded"))
     if r.certificate:
         cert = r.certificate
         lines += [("certificate", cert["subject"]), ("sha-256", cert["sha256"]),
