@@ -139,6 +139,7 @@ _TOP_KEYS = (
     "page_size", "margins", "cover", "sections", "excluded_types", "index", "numbering",
     "separator_pages", "translations", "redaction_categories", "flatten", "ocr", "ocr_text_layer",
     "require_review", "volumes", "file_name", "output_types", "signature",
+    "office_markup",
 )
 
 DEFAULT_INDEX_TITLE = {
@@ -360,6 +361,8 @@ class Profile:
     output_types: tuple[str, ...]
     signature: Signature
     path: Path | None = field(default=None, compare=False)
+    # comments and tracked changes of office documents: "show" them (listed after the document) or "refuse" it
+    office_markup: str = "refuse"
 
     # -- questions the pipeline asks ------------------------------------------------
 

@@ -112,10 +112,12 @@ def packet_plan(c: Context, ref: str, profile_id: str, ocr: bool, as_json: bool)
               help="Encrypt the packet (AES-256) with the password on this file's first line, before signing.")
 @click.option("--ocr", is_flag=True, help="Recognise pages with no text (scans, photos) with Tesseract so redaction "
                                           "rules reach them (the profile may ask for it with ocr = true).")
+@click.option("--media-dir", metavar="DIR", type=click.Path(file_okay=False),
+              help="Write the packet's consented recordings (audio, video) to this folder, named like the packet.")
 @force_option
 @pass_ctx
 def packet_build(c: Context, ref, profile_id, output, sender_org, only_consented, allow_incomplete, override_consent, reason,
-                 manifest_out=None, password_file=None, ocr=False, force=False) -> None:
+                 manifest_out=None, password_file=None, ocr=False, force=False, media_dir=None) -> None:
     """Build the PDF a recipient expects, sign it, and record what was sent (case leads)."""
     from packets.build import build_packet
 
@@ -135,9 +137,12 @@ def packet_build(c: Context, ref, profile_id, output, sender_org, only_consented
             targets["override_consent"] = True
         built = build_packet(vault, found, profile, _today(), output, sender_org,
                              reason if override_consent else None, only_consented, allow_incomplete, progress,
-                             password=password, manifest_out=manifest_out, ocr=ocr, replace=force)
+                             password=password, manifest_out=manifest_out, ocr=ocr, replace=force,
+                             **({"media_dir": media_dir} if media_dir else {}))
         targets["packet"] = built.record["id"]
     for path in built.paths:
+        click.echo(path)
+    for path in getattr(built, "media", None) or ():
         click.echo(path)
     if getattr(built, "review", None):  # stdout stays the packet's paths; the report is for the case lead
         click.echo(f"refuge: review report (for the case lead; never send it): {built.review}", err=True)
