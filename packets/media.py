@@ -27,7 +27,7 @@ def placeholder(doc, translator=None) -> Item:
     """The packet's item for a recording: a page naming it as provided separately, with its SHA-256."""
     kind = "video" if doc.mime.startswith("video/") else "audio"
     text = (f"Recording ({kind}), {PROVIDED}.\n\nDocument {doc.id}, version {doc.version}\n"
-            f"Size: {doc.size} bytes\nSHA-256: {doc.sha256}\n")
+            f"Size: {doc.size} bytes\nSHA-256:\n{doc.sha256}\n")
     return Item(doc_id=doc.id, title=f"{doc.title} (recording, {PROVIDED}; SHA-256 {doc.sha256})", type=doc.type,
                 date=doc.added_at[:10], mime="text/plain", data=text.encode(), lang=doc.lang,
                 translation_of=doc.translation_of, translator=translator, version=doc.version)
@@ -37,7 +37,14 @@ def media_names(profile, today: str, docs) -> list[str]:
     """The file names of a packet's recordings, in order: the profile's name for the packet,
     then -recording-N and the extension the recording's type takes."""
     stem = Path(profile.output_name(today, 1)).stem
-    return [f"{stem}-recording-{n}{ALLOWED.get(d.mime, ('.bin',))[0]}" for n, d in enumerate(docs, 1)]
+    return [f"{stem}-recording-{n}{_extension(d)}" for n, d in enumerate(docs, 1)]
+
+
+def _extension(doc) -> str:
+    """The file's own extension where its type allows it (.m4a or .mp4 alike), else the type's first."""
+    allowed = ALLOWED.get(doc.mime, (".bin",))
+    own = os.path.splitext(doc.filename)[1].lower()
+    return own if own in allowed else allowed[0]
 
 
 def check_media_dir(folder: str, names: list[str], replace: bool) -> list[str]:

@@ -362,8 +362,8 @@ def test_an_eml_becomes_a_page_with_headers_and_its_attachments_documents(fw, tm
     p = w.run("doc", "add", "MX-0001", str(eml), "--type", "correspondence", user="bob")
     assert p.returncode == 1  # one attachment refused: reported by name, the rest went in
     errors = p.stderr.decode().strip().splitlines()
-    assert len(errors) == 1 and "attachment tool.exe of MX-0001-" in errors[0] and "executable" in errors[0]
     ids = p.stdout.decode().split()
+    assert len(errors) == 1 and f"attachment tool.exe of {ids[0]} is an executable" in errors[0]
     assert len(ids) == 3
     docs = {d["id"]: d for d in json.loads(w.ok("doc", "list", "MX-0001", "--json", user="bob"))}
     message = ids[0]
@@ -373,11 +373,14 @@ def test_an_eml_becomes_a_page_with_headers_and_its_attachments_documents(fw, tm
     out = tmp_path / "irb.pdf"
     p = _build(w, out)
     assert p.returncode == 0, p.stderr
-    text = _text(out)
-    for line in ("From: Unknown Sender <threats@example.net>", "To: client@example.org",
-                 "Date: Mon, 01 Jun 2026 10:00:00 +0000", "Subject: We know where you are",
-                 "Heliotrope warning nine", "Saffron ledger three"):
-        assert line in text
+    assert "Saffron ledger three" in _text(out)
+    # The message's page holds e-mail addresses, which the profile redacts: that page is rebuilt
+    # from pixels, so it is read back by OCR.
+    seen = " ".join(_ocr(out, tmp_path / "pages").split())
+    for line in ("From: Unknown Sender", "To:", "Date: Mon, 01 Jun 2026 10:00:00 +0000",
+                 "Subject: We know where you are", "Heliotrope warning nine"):
+        assert line in seen, line
+    assert "threats@example.net" not in seen
 
 
 # --- recordings -----------------------------------------------------------------------------
@@ -417,15 +420,18 @@ def test_recordings_are_listed_with_their_sha256_and_written_beside_the_packet(f
     p = _build(w, out, "--media-dir", str(media))
     assert p.returncode == 0, p.stderr
     text = " ".join(_text(out).split())
-    for f in (wav, mp4):
-        assert hashlib.sha256(f.read_bytes()).hexdigest() in text
+    for f in (wav, mp4):  # on the recording's page, and in the index (where it may wrap)
+        digest = hashlib.sha256(f.read_bytes()).hexdigest()
+        assert f"SHA-256: {digest}" in text and "".join(text.split()).count(digest[:40]) == 2
     assert text.count("provided separately") >= 2
     written = sorted(media.iterdir())
-    assert [f.name for f in written] == ["irb-rpd-disclosure-" + p.stdout.decode().split()[0][-14:-4]
-                                         + f"-recording-{n}{ext}" for n, ext in ((1, ".wav"), (2, ".mp4"))]
+    day = time.strftime("%Y-%m-%d", time.gmtime())
+    assert [f.name for f in written] == [f"irb-rpd-disclosure-{day}-recording-{n}{ext}"
+                                         for n, ext in ((1, ".wav"), (2, ".mp4"))]
     assert written[0].read_bytes() == wav.read_bytes() and written[1].read_bytes() == mp4.read_bytes()
     before = {f: f.stat().st_mtime_ns for f in written}
     out.unlink()
+    (tmp_path / "irb.review.pdf").unlink()
     p = _build(w, out, "--media-dir", str(media))
     assert p.returncode == 1 and b"already exists in the media folder" in p.stderr and not out.exists()
     assert {f: f.stat().st_mtime_ns for f in written} == before
