@@ -30,8 +30,19 @@ BENCH = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH))
 sys.path.insert(0, str(BENCH.parent))
 
-from common import (OUT, BenchError, Result, best, measure, need_tool, peak_mib, run_script,  # noqa: E402
-                    scratch_dir, settle, write_json)
+from common import (
+    OUT,
+    BenchError,
+    Result,
+    best,
+    measure,
+    need_tool,
+    peak_mib,
+    run_script,
+    scratch_dir,
+    settle,
+    write_json,
+)
 
 TARGET = 1.2
 DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"

@@ -17,14 +17,12 @@ import os
 import shutil
 import struct
 import subprocess
-import sys
 import time
 import wave
 import zipfile
 from pathlib import Path
 
 import pytest
-
 from conftest import require_tool
 
 LEAK_CHANNELS = "/work/shared/checks/leak-channels"
@@ -81,8 +79,10 @@ def _leaks(pdf: Path, *secrets: str, ocr: bool = False) -> subprocess.CompletedP
 
 
 def _ocr(pdf: Path, folder: Path) -> str:
+    """The text tesseract reads on the documents' pages (after the cover letter and the index)."""
     folder.mkdir()
-    subprocess.run([require_tool("pdftoppm"), "-r", "150", "-gray", "-png", str(pdf), str(folder / "p")], check=True)
+    subprocess.run([require_tool("pdftoppm"), "-f", "3", "-r", "150", "-gray", "-png", str(pdf), str(folder / "p")],
+                   check=True)
     return " ".join(subprocess.run([require_tool("tesseract"), str(f), "-"], capture_output=True, text=True).stdout
                     for f in sorted(folder.iterdir()))
 
@@ -291,9 +291,8 @@ def test_a_converter_that_hangs_is_killed_at_its_limit(tmp_path, monkeypatch, fi
 
 
 def _photo(path: Path, fmt: str) -> Path:
-    from PIL import Image
-
     import pillow_heif
+    from PIL import Image
 
     pillow_heif.register_heif_opener()
     im = Image.new("RGB", (120, 60), (200, 30, 30))

@@ -18,6 +18,7 @@ hides them: they are listed on pages added after the document's own.
 
 from __future__ import annotations
 
+import io
 import os
 import re
 import shutil
@@ -138,8 +139,6 @@ def _parse(z: zipfile.ZipFile, name: str):
 def markup(data: bytes, mime: str) -> list[tuple[str, str]]:
     """The comments and tracked changes of a .docx or .odt: [(kind, text)], kind one of
     "comment", "inserted", "deleted", in document order (at most MAX_MARKUP + 1)."""
-    import io
-
     found: list[tuple[str, str]] = []
     with zipfile.ZipFile(io.BytesIO(data)) as z:
         names = z.namelist()
@@ -171,14 +170,13 @@ def markup(data: bytes, mime: str) -> list[tuple[str, str]]:
 
 def appendix(items: list[tuple[str, str]]) -> bytes:
     """Pages listing a document's comments and tracked changes (a PDF), so a rendition hides none."""
-    import io
+    from xml.sax.saxutils import escape
 
     from reportlab.lib.pagesizes import letter
     from reportlab.lib.styles import getSampleStyleSheet
     from reportlab.pdfbase import pdfmetrics
     from reportlab.pdfbase.ttfonts import TTFont
     from reportlab.platypus import Paragraph, SimpleDocTemplate
-    from xml.sax.saxutils import escape
 
     font = "Helvetica"
     for path in ("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf",):
@@ -195,3 +193,44 @@ def appendix(items: list[tuple[str, str]]) -> bytes:
     SimpleDocTemplate(buf, pagesize=letter, title="", author="", creator="", producer="",
                       invariant=1).build(story)
     return buf.getvalue()
+
+
+# --- the worker task ------------------------------------------------------------------------
+
+
+def convert_task(request: dict, blobs, report) -> tuple[dict, list]:
+    """The worker's side of vault.renditions.convert (this light module keeps the worker's start short)."""
+    import zipfile
+    from xml.etree.ElementTree import ParseError
+
+    from . import _mail, intake
+    mime, label, data = request["mime"], request["label"], blobs[0]
+    if mime in intake.MAIL:
+        text, _attachments = (_mail.read_msg if mime == "application/vnd.ms-outlook" else _mail.read_eml)(data)
+        return {"mime": "text/plain", "markup": {}}, [text.encode()]
+    seconds = int(request["seconds"])
+    xml = data if mime in (DOCX, ODT) else soffice(data, mime, "docx", seconds, label)
+    xml_mime = mime if mime in (DOCX, ODT) else DOCX
+    try:
+        found = markup(xml, xml_mime)
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile, ParseError):
+        raise ConversionFailed(f"{label} is a damaged office document (its XML cannot be read)",
+                                       hint="office-convert") from None
+    if len(found) > MAX_MARKUP:
+        raise ConversionFailed(f"{label} has more than {MAX_MARKUP} comments and tracked changes",
+                                       hint="office-markup")
+    pdf = soffice(data, mime, "pdf", seconds, label)
+    counts = {k: sum(1 for kind, _ in found if kind == k) for k in ("comment", "inserted", "deleted")}
+    if found:
+        pdf = _append(pdf, appendix(found))
+    return {"mime": "application/pdf", "markup": {k: n for k, n in counts.items() if n}}, [pdf]
+
+
+def _append(pdf: bytes, extra: bytes) -> bytes:
+    import pikepdf
+
+    with pikepdf.open(io.BytesIO(pdf)) as main, pikepdf.open(io.BytesIO(extra)) as more:
+        main.pages.extend(more.pages)
+        out = io.BytesIO()
+        main.save(out)
+        return out.getvalue()

@@ -17,7 +17,6 @@ a packet at all (``office_markup``). Functions take the opened vault as ``v``.
 
 from __future__ import annotations
 
-import io
 from dataclasses import dataclass, field
 
 from . import age, casekeys, intake, worker
@@ -66,7 +65,7 @@ def convert(data: bytes, mime: str, label: str, seconds: int = CONVERT_SECONDS) 
         limits = worker.Limits(memory=limits.memory, cpu_seconds=limits.cpu_seconds, wall_seconds=3 * seconds + 30)
     request = {"mime": mime, "label": label, "seconds": seconds}
     try:
-        answer = worker.run("vault.renditions:_convert_task", request, [data], limits=limits, label=label)
+        answer = worker.run("vault._office:convert_task", request, [data], limits=limits, label=label)
     except worker.WorkerDied:
         raise InvalidInput(f"{label} could not be converted within its limits (a crafted or damaged document)",
                            hint="office-convert") from None
@@ -75,44 +74,6 @@ def convert(data: bytes, mime: str, label: str, seconds: int = CONVERT_SECONDS) 
         raise worker.WorkerFailed(f"the conversion of {label} answered malformed data")
     markup = {k: int(n) for k, n in dict(value.get("markup") or {}).items() if k in ("comment", "inserted", "deleted")}
     return Rendition(value["mime"], answer.blobs[0], markup)
-
-
-def _convert_task(request: dict, blobs, report) -> tuple[dict, list]:
-    import zipfile
-    from xml.etree.ElementTree import ParseError
-
-    from . import _mail, _office
-
-    mime, label, data = request["mime"], request["label"], blobs[0]
-    if mime in intake.MAIL:
-        text, _attachments = (_mail.read_msg if mime == "application/vnd.ms-outlook" else _mail.read_eml)(data)
-        return {"mime": "text/plain", "markup": {}}, [text.encode()]
-    seconds = int(request["seconds"])
-    xml = data if mime in (_office.DOCX, _office.ODT) else _office.soffice(data, mime, "docx", seconds, label)
-    xml_mime = mime if mime in (_office.DOCX, _office.ODT) else _office.DOCX
-    try:
-        found = _office.markup(xml, xml_mime)
-    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile, ParseError):
-        raise _office.ConversionFailed(f"{label} is a damaged office document (its XML cannot be read)",
-                                       hint="office-convert") from None
-    if len(found) > _office.MAX_MARKUP:
-        raise _office.ConversionFailed(f"{label} has more than {_office.MAX_MARKUP} comments and tracked changes",
-                                       hint="office-markup")
-    pdf = _office.soffice(data, mime, "pdf", seconds, label)
-    counts = {k: sum(1 for kind, _ in found if kind == k) for k in ("comment", "inserted", "deleted")}
-    if found:
-        pdf = _append(pdf, _office.appendix(found))
-    return {"mime": "application/pdf", "markup": {k: n for k, n in counts.items() if n}}, [pdf]
-
-
-def _append(pdf: bytes, extra: bytes) -> bytes:
-    import pikepdf
-
-    with pikepdf.open(io.BytesIO(pdf)) as main, pikepdf.open(io.BytesIO(extra)) as more:
-        main.pages.extend(more.pages)
-        out = io.BytesIO()
-        main.save(out)
-        return out.getvalue()
 
 
 def message_parts(path: str, mime: str, label: str) -> list[tuple[str, bytes]]:
