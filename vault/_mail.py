@@ -97,7 +97,9 @@ def read_msg(data: bytes) -> tuple[str, list[tuple[str, bytes]]]:
 
     msg = extract_msg.openMsg(data, delayAttachments=False)
     try:
-        headers = {"From": msg.sender or "", "To": msg.to or "", "Cc": msg.cc or "",
+        # To and Cc come from the recipient table, else from the display lists (PR_DISPLAY_TO, PR_DISPLAY_CC)
+        headers = {"From": msg.sender or "", "To": msg.to or msg.getStringStream("__substg1.0_0E04") or "",
+                   "Cc": msg.cc or msg.getStringStream("__substg1.0_0E03") or "",
                    "Date": str(msg.date or ""), "Subject": msg.subject or ""}
         body = msg.body or ""
         if not body.strip() and getattr(msg, "htmlBody", None):
