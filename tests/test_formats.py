@@ -264,6 +264,49 @@ def _macro_odt(path: Path, target: Path) -> Path:
     return path
 
 
+def _odt(path: Path, body: str, namespaces: str = "") -> Path:
+    content = ('<?xml version="1.0" encoding="UTF-8"?><office:document-content '
+               'xmlns:office="urn:oasis:names:tc:opendocument:xmlns:office:1.0" '
+               'xmlns:text="urn:oasis:names:tc:opendocument:xmlns:text:1.0" '
+               'xmlns:draw="urn:oasis:names:tc:opendocument:xmlns:drawing:1.0" '
+               'xmlns:svg="urn:oasis:names:tc:opendocument:xmlns:svg-compatible:1.0" '
+               f'xmlns:xlink="http://www.w3.org/1999/xlink" {namespaces} office:version="1.3">'
+               f'<office:body><office:text>{body}</office:text></office:body></office:document-content>')
+    manifest = ('<?xml version="1.0" encoding="UTF-8"?><manifest:manifest xmlns:manifest="urn:oasis:names:tc:'
+                'opendocument:xmlns:manifest:1.0" manifest:version="1.3"><manifest:file-entry manifest:full-path="/" '
+                'manifest:media-type="application/vnd.oasis.opendocument.text"/><manifest:file-entry '
+                'manifest:full-path="content.xml" manifest:media-type="text/xml"/></manifest:manifest>')
+    with zipfile.ZipFile(path, "w") as z:
+        z.writestr(zipfile.ZipInfo("mimetype"), "application/vnd.oasis.opendocument.text")
+        z.writestr("META-INF/manifest.xml", manifest)
+        z.writestr("content.xml", content)
+    return path
+
+
+def test_a_document_cannot_pull_a_local_file_into_its_rendition(tmp_path):
+    """A crafted .odt links an image on the converting machine's disk: LibreOffice with a default
+    profile embeds it (the fixture is live), refuge's conversion does not."""
+    from PIL import Image
+
+    from vault import renditions
+
+    secret = tmp_path / "on-this-machine.png"
+    Image.new("RGB", (400, 100), "gray").save(secret)
+    odt = _odt(tmp_path / "linked.odt", '<text:p>Before<draw:frame draw:name="i1" text:anchor-type="as-char" '
+               f'svg:width="4in" svg:height="1in"><draw:image xlink:href="file://{secret}" xlink:type="simple" '
+               'xlink:show="embed" xlink:actuate="onLoad"/></draw:frame></text:p>')
+
+    def images(pdf: Path) -> list[str]:
+        listed = subprocess.run([require_tool("pdfimages"), "-list", str(pdf)], capture_output=True, text=True)
+        return listed.stdout.splitlines()[2:]
+
+    assert len(images(_soffice(odt, "pdf", tmp_path))) == 1
+    made = renditions.convert(odt.read_bytes(), "application/vnd.oasis.opendocument.text", "document L")
+    ours = tmp_path / "ours.pdf"
+    ours.write_bytes(made.data)
+    assert "Before" in _text(ours) and images(ours) == []
+
+
 def test_a_converter_that_hangs_is_killed_at_its_limit(tmp_path, monkeypatch, files):
     """A stand-in soffice (on PATH for this test only) that never ends: the time limit, not
     LibreOffice, is under test; the stand-in and its children are gone afterwards."""
