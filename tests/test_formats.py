@@ -178,6 +178,47 @@ def test_office_text_is_found_by_search(fw, files):
     assert doc in json.dumps(hits)
 
 
+def _tracked_docx(path: Path) -> Path:
+    """A .docx with one tracked insertion and one tracked deletion (python-docx, then its XML)."""
+    import docx
+    from docx.oxml import OxmlElement
+    from docx.oxml.ns import qn
+
+    d = docx.Document()
+    p = d.add_paragraph("Kept text. ")
+    run = p.add_run("Added later.")
+    marks = {}
+    for kind, n in (("w:ins", "1"), ("w:del", "2")):
+        marks[kind] = OxmlElement(kind)
+        for k, v in (("w:id", n), ("w:author", "x"), ("w:date", "2026-01-01T00:00:00Z")):
+            marks[kind].set(qn(k), v)
+    run._r.addprevious(marks["w:ins"])
+    marks["w:ins"].append(run._r)
+    deleted, text = OxmlElement("w:r"), OxmlElement("w:delText")
+    text.text = "Withdrawn sentence."
+    deleted.append(text)
+    marks["w:del"].append(deleted)
+    p._p.append(marks["w:del"])
+    d.save(path)
+    return path
+
+
+def test_tracked_changes_and_rtf_comments_are_counted_and_listed_in_the_rendition(tmp_path):
+    from vault import intake, renditions
+
+    rtf = tmp_path / "c.rtf"
+    rtf.write_text(r"{\rtf1\ansi{\fonttbl\f0\fswiss Helvetica;}\f0\pard Visible body{\*\atnid RV}"
+                   r"{\*\atnauthor Reviewer}\chatn{\*\annotation\pard Hidden remark in rtf\par}.\par}")
+    for path, mime, markup, listed in (
+            (_tracked_docx(tmp_path / "tc.docx"), intake.OFFICE[0], {"inserted": 1, "deleted": 1},
+             "Inserted (tracked change): Added later. Deleted (tracked change): Withdrawn sentence."),
+            (rtf, "text/rtf", {"comment": 1}, "Comment: Hidden remark in rtf")):
+        made = renditions.convert(path.read_bytes(), mime, "document T")
+        out = tmp_path / f"{path.name}.pdf"
+        out.write_bytes(made.data)
+        assert made.markup == markup and listed in " ".join(_text(out).split())
+
+
 @LOCAL
 def test_comments_refuse_the_document_unless_the_profile_shows_them(fw, files, tmp_path):
     w = fw
