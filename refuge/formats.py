@@ -56,6 +56,7 @@ def after_add(vault, case, results, doc_type: str, tags=(), person=None, lang=No
             else:
                 problems.append(describe(a.error))
     every = [r.document for r in results if r.document] + extra
-    for e in renditions.try_ensure(vault, case, [d for d in every if renditions.needs_rendition(d.mime)]):
-        problems.append(describe(e))
+    for doc, e in renditions.try_ensure(vault, case, [d for d in every if renditions.needs_rendition(d.mime)]):
+        # on the person's own terminal only: the title too (never in a log or the audit log)
+        problems.append(describe(e).replace(f"document {doc.id}", f"document {doc.id} ({doc.title})", 1))
     return extra, problems

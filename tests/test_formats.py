@@ -167,15 +167,45 @@ def test_office_documents_go_from_doc_add_through_a_redacted_packet(fw, files, t
     # The rendition is cached encrypted in the case: a second build converts nothing.
     case = w.open("erin").find_case("MX-0001")
     assert set(case.renditions) == set(added)
+    fsck = json.loads(w.ok("fsck", "--json", user="erin"))  # the renditions' blobs are recorded, not leftovers
+    assert "leftover" not in json.dumps(fsck), fsck
     assert not any(PHRASE["docx"].encode() in w.read_object(k) for k in w.object_names())
 
 
 @LOCAL
-def test_office_text_is_found_by_search(fw, files):
+def test_office_text_and_e_mail_bodies_are_found_by_search(fw, files, tmp_path):
     w = fw
     doc = w.ok("doc", "add", "MX-0001", str(files["docx"]), "--type", "legal-declaration", user="bob").strip()
-    hits = json.loads(w.ok("search", "Marigold seventeen", "--json", user="bob"))
-    assert doc in json.dumps(hits)
+    message = w.ok("doc", "add", "MX-0001", str(_eml(tmp_path / "m.eml", [])), "--type", "correspondence",
+                   user="bob").strip()
+    for query, found in (("Marigold seventeen", doc), ("heliotrope warning", message),
+                         ("\"we know where you are\"", message)):
+        hits = json.loads(w.ok("search", query, "--json", user="bob"))
+        assert {h["doc"] for h in hits} == {found}, (query, hits)
+
+
+@LOCAL
+def test_a_failed_conversion_is_one_line_naming_the_document_and_the_build_tries_again(fw, files, tmp_path):
+    """A stand-in soffice that fails (on PATH for one command only): doc add keeps the document and
+    says which failed; the packet build converts it again with the real LibreOffice."""
+    w = fw
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "soffice").write_text("#!/bin/sh\nexit 1\n")
+    (bin_dir / "soffice").chmod(0o755)
+    p = w.run("doc", "add", "MX-0001", str(files["docx"]), "--type", "legal-declaration", "--title", "Statement A",
+              user="bob", PATH=f"{bin_dir}:{os.environ['PATH']}")
+    doc = p.stdout.decode().strip()
+    assert p.returncode == 1 and doc in w.ok("doc", "list", "MX-0001", user="bob")  # the document stays
+    assert p.stderr.decode().splitlines() == [
+        f"refuge: error: document {doc} (Statement A) could not be converted by LibreOffice (damaged, or not really "
+        "an office document); open it in its application and save it again, or print it to PDF and add that"]
+    assert b"Statement A" not in w.ok("audit", "log", "--json", user="dave").encode()
+    w.ok("consent", "grant", "MX-0001", "--recipient", "irb-rpd-disclosure", user="erin")
+    out = tmp_path / "irb.pdf"
+    p = _build(w, out)
+    assert p.returncode == 0, p.stderr
+    assert PHRASE["docx"] in " ".join(_text(out).split())
 
 
 def _tracked_docx(path: Path) -> Path:

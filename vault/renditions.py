@@ -168,12 +168,13 @@ def reader(v, case, read, refuse_markup: bool):
     return read_shown
 
 
-def try_ensure(v, case, docs) -> list[RefugeError]:
-    """:func:`ensure` one document at a time at intake; returns the failures (the documents stay)."""
+def try_ensure(v, case, docs) -> list[tuple[object, RefugeError]]:
+    """:func:`ensure` one document at a time at intake; returns (document, error) of each failure
+    (the documents stay)."""
     failures = []
     for doc in docs:
         try:
             ensure(v, case, [doc])
         except RefugeError as e:
-            failures.append(e)
+            failures.append((doc, e))
     return failures
