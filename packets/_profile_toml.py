@@ -426,6 +426,7 @@ def _redaction(top: _Reader) -> dict:
     return {"redaction_categories": categories, "flatten": flatten, "ocr": top.boolean("ocr", False),
             "ocr_text_layer": top.boolean("ocr_text_layer", False),
             "require_review": top.boolean("require_review", False),
+            "office_markup": top.choice("office_markup", ("refuse", "show"), "refuse"),
             "separator_pages": top.boolean("separator_pages", False)}
 
 

@@ -21,6 +21,9 @@ from typing import Callable
 
 from vault.errors import InvalidInput, NotPermitted, RefugeError
 
+from vault.renditions import shown_mime
+
+from .media import is_media, placeholder
 from .model import CaseSource, Item
 from .plan import Plan, make_plan
 from .profiles import Profile
@@ -72,6 +75,7 @@ class Built:
     paths: list[str]
     review: str | None = None  # the review report (OUT.review.pdf): for the case lead, never sent
     deadline: dict | None = None  # when the packet must be received before the hearing (plan.deadline)
+    media: list[str] = field(default_factory=list)  # the recordings written beside the packet (--media-dir)
 
 
 # ------------------------------------------------------------------------------ stages
@@ -88,7 +92,10 @@ def _items(source: CaseSource, plan: Plan) -> list[Item]:
             translator = {"translator_name": d.translator, "dialect": d.dialect or "-",
                           "source_language": (original.lang if original and original.lang else "-"),
                           "target_language": d.lang or "-"}
-        out.append(Item(doc_id=d.id, title=d.title, type=d.type, date=d.added_at[:10], mime=d.mime,
+        if is_media(d.mime):  # a recording: a page saying it is provided separately, with its SHA-256
+            out.append(placeholder(d, translator))
+            continue
+        out.append(Item(doc_id=d.id, title=d.title, type=d.type, date=d.added_at[:10], mime=shown_mime(d.mime),
                         data=source.read(d), lang=d.lang, translation_of=d.translation_of,
                         translator=translator, version=d.version))
     return out
@@ -190,14 +197,16 @@ def case_source(vault, case, profile: Profile | None = None, *, ocr: bool = Fals
     """Gather what a build reads from the vault: the case's documents (read on demand,
     decrypted in memory), consents, redaction rules, reviews, kept recognition results
     (with ``ocr``) and, with ``signing``, the organisation key and timestamp authority."""
-    from vault import orgkey
+    from vault import orgkey, renditions
 
     from .sign import signing_key
 
     key = signing_key(vault, profile) if signing else None
     tsa = orgkey.tsa_url(vault) if signing and profile.signature.required else None
     return CaseSource(case_id=case.id, documents=list(case.documents.values()), consents=list(case.consents),
-                      redactions=list(case.redactions), reviews=list(case.reviews), read=vault.document_bytes,
+                      redactions=list(case.redactions), reviews=list(case.reviews),
+                      read=renditions.reader(vault, case, vault.document_bytes,  # office and mail: their renditions
+                                             refuse_markup=profile is not None and profile.office_markup == "refuse"),
                       ocr_cache=vault.ocr_results(case) if ocr else {}, signer_name=vault.me.name, key=key,
                       tsa_url=tsa, fields=dict(case.fields), org=dict(vault.directory.org))
 
@@ -322,7 +331,8 @@ def build_packet(vault, case, profile: Profile, today: str, output: str, sender_
                  allow_incomplete: bool = False, progress: Callable[[str], None] | None = None,
                  password: str | None = None, manifest_out: str | None = None, ocr: bool = False,
                  replace: bool = False, service: dict | None = None, reply: bool = False,
-                 portal: str | None = None, tsa: str | None = None, counsel: str | None = None) -> Built:
+                 portal: str | None = None, tsa: str | None = None, counsel: str | None = None,
+                 media_dir: str | None = None) -> Built:
     """Build, sign, record and write a packet; raises before writing anything if it cannot.
 
     ``password`` encrypts each volume (AES-256) before it is signed; ``manifest_out`` is
@@ -336,6 +346,7 @@ def build_packet(vault, case, profile: Profile, today: str, output: str, sender_
     timestamp authority for this build (else the organisation's); ``counsel`` is named in
     the signature block when the profile asks. A per-type profile writes one file per
     document type: into the folder ``output`` named by the profile's rule, or OUT-TYPE.pdf.
+    ``media_dir`` is where the packet's consented recordings are written (packets/media.py).
 
     Raises:
         NotPermitted: the builder is not a case lead, or documents lack valid consent.
@@ -357,6 +368,7 @@ def build_packet(vault, case, profile: Profile, today: str, output: str, sender_
                            service, reply, counsel=counsel)
     plan = _plan(case_source(vault, case), profile, options)
     check_plan(plan, options)  # before the key is unwrapped
+    media = _media_files(vault, plan, profile, today, media_dir, replace)
     source = case_source(vault, case, profile, ocr=ocr or profile.ocr, signing=True)  # no key: stop before decrypting
     if tsa:
         from vault.orgkey import valid_tsa_url
@@ -376,8 +388,20 @@ def build_packet(vault, case, profile: Profile, today: str, output: str, sender_
     packet.record["files"] = [os.path.basename(p) for p in paths]
     files = list(zip(paths, packet.volumes)) + ([(manifest_out, packet.manifest_file)] if manifest_out else [])
     files.append((review_path, packet.review))
+    files += [(path, vault.document_bytes(doc)) for path, doc in media]
     (progress or (lambda _msg: None))("recording the disclosure")
-    return Built(_write_recorded(vault, case, packet, files, replace), paths, review_path, plan.deadline)
+    return Built(_write_recorded(vault, case, packet, files, replace), paths, review_path, plan.deadline,
+                 [p for p, _ in media])
+
+
+def _media_files(vault, plan: Plan, profile: Profile, today: str, media_dir: str | None, replace: bool) -> list:
+    """[(path, document)] of the plan's recordings when ``media_dir`` is given (checked before any work)."""
+    from .media import check_media_dir, media_names
+
+    docs = [e.doc for e in plan.included if is_media(e.doc.mime)]
+    if media_dir is None or not docs:
+        return []
+    return list(zip(check_media_dir(media_dir, media_names(profile, today, docs), replace), docs))
 
 
 def review_pages(source: CaseSource, profile: Profile, plan: Plan, ocr: bool) -> list:

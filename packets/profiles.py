@@ -155,6 +155,7 @@ _TOP_KEYS = (
     "separator_pages", "translations", "redaction_categories", "flatten", "ocr", "ocr_text_layer",
     "require_review", "volumes", "file_name", "output_types", "signature",
     "output", "portal", "portals", "image_dpi",  # packets/_portals.py
+    "office_markup",
 )
 #: Top-level keys about case details, letters and deadlines (packets/_profile_letters.py).
 LETTER_KEYS = ("requires_fields", "requires_sender", "references", "addressee", "service_statement",
@@ -394,6 +395,8 @@ class Profile:
     portal: str | None = None  # the portal whose limit volumes.max_bytes is
     portals: tuple = ()  # packets._portals.Portal, in the file's order
     image_dpi: int | None = None  # the resolution the recipient asks images to be at most
+    # comments and tracked changes of office documents: "show" them (listed after the document) or "refuse" it
+    office_markup: str = "refuse"
 
     # -- questions the pipeline asks ------------------------------------------------
 

@@ -84,4 +84,10 @@ HINTS: dict[str, str] = {
     "agent-folder": "set XDG_RUNTIME_DIR to a folder only you can open; commands still work with your passphrase",
     "force": "give --force to replace it",
     "new-copy": "ask for a new copy, or print it to PDF again",
+    # office documents, messages, recordings (vault/renditions.py)
+    "office-convert": "open it in its application and save it again, or print it to PDF and add that",
+    "office-markup": "accept or remove the comments and tracked changes and add it with refuge doc add --supersedes, "
+                     "or use a profile with office_markup = \"show\"",
+    "install-libreoffice": "install LibreOffice (see the README's install lines)",
+    "media-dir": "give --media-dir DIR to write the recordings beside the packet",
 }

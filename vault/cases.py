@@ -59,7 +59,8 @@ DOC_TYPES = (
 )
 # Case events that change what a case holds: refused once the case is closed.
 CONTENT_EVENTS = ("doc.added", "doc.tagged", "consent.granted", "consent.withdrawn", "redaction.added",
-                  "redaction.removed", "redaction.reviewed", "ocr.cached", "packet.built", "case.fields")
+                  "redaction.removed", "redaction.reviewed", "ocr.cached", "packet.built", "case.fields",
+                  "rendition.cached")
 # Who may append each case event, as every reader checks it (the author must also be a member).
 # Types not listed (added by later versions) need a lawyer or a case lead who is a member.
 LEAD = ("case-lead",)
@@ -70,6 +71,7 @@ AUTHORITY = {
     "case.fields": LEAD,  # case details for letters and file names (vault/casefields.py)
     "doc.added": MEMBER_ROLES, "doc.tagged": MEMBER_ROLES, "redaction.added": MEMBER_ROLES,
     "redaction.removed": MEMBER_ROLES, "ocr.cached": MEMBER_ROLES,
+    "rendition.cached": MEMBER_ROLES,
 }
 CACHE_FORMAT = 2  # the cache's layout; a cache of another layout is folded again
 
@@ -99,6 +101,7 @@ class Document:
     dialect: str | None = None
     flags: list[str] = field(default_factory=list)
     versions: list[dict] = field(default_factory=list)
+    attached_to: str | None = None  # the message (a document of the case) this file was attached to
 
     def as_dict(self) -> dict:
         d = {k: v for k, v in self.__dict__.items() if k != "versions"}
@@ -123,6 +126,7 @@ class Case:
     reviews: list[dict] = field(default_factory=list)  # pages a person looked at: doc, version, page, by, at
     ocr: dict[str, dict] = field(default_factory=dict)  # recognition results: key -> {doc, blob}
     fields: dict[str, str] = field(default_factory=dict)  # case details (vault/casefields.py): name -> value
+    renditions: dict[str, dict] = field(default_factory=dict)  # doc id -> {version, sha256, blob, mime, markup}
     last_seq: int = 0
     last_digest: str = ""
     dir_pos: int = 0  # the directory position the last event was written against
@@ -203,6 +207,8 @@ def apply(v, case: Case, event: Event) -> None:
         case.fields.update({k: val for k, val in dict(d.get("set") or {}).items() if isinstance(val, str)})
         for k in d.get("unset") or ():
             case.fields.pop(k, None)
+    elif t == "rendition.cached":
+        case.renditions[d["doc"]] = {k: d.get(k) for k in ("version", "sha256", "blob", "mime", "markup")}
     case.last_seq, case.last_digest = event.seq, event.digest
     case.dir_pos = max(case.dir_pos, event.record.get("dir", 0) if isinstance(event.record.get("dir"), int) else 0)
 
@@ -274,6 +280,7 @@ def _apply_doc_added(case: Case, event: Event) -> None:
                        d["filename"], d["size"], d["sha256"], d["mime"], event.author, event.time,
                        list(d.get("tags", [])), d.get("person"), d.get("lang"), d.get("translation_of"),
                        d.get("translator"), d.get("dialect"), list(d.get("flags", [])))
+        doc.attached_to = d.get("attached_to")
         case.documents[doc.id] = doc
     else:
         for k in ("version", "blob", "key_version", "size", "sha256", "mime", "filename", "flags"):

@@ -76,8 +76,13 @@ def add_documents(
     limit: int = intake.DEFAULT_LIMIT,
     translator: str | None = None,
     dialect: str | None = None,
+    attached_to: str | None = None,
+    labels: list[str] | None = None,
 ) -> list[AddResult]:
-    """Add files to a case; each succeeds or fails alone and a failure leaves no trace."""
+    """Add files to a case; each succeeds or fails alone and a failure leaves no trace.
+
+    ``attached_to`` names the message (a document of the case) the files were attached to;
+    ``labels`` names each file in errors instead of "file N" (never a secret: a caller's choice)."""
     require_role(v, "lawyer", "case-lead", doing="adding documents")
     casekeys.require_member(v, case.id)
     require_open(v, case.id)
@@ -94,20 +99,24 @@ def add_documents(
     if (translator or dialect) and not translation_of:
         raise InvalidInput("a translator and a dialect describe a translation; name the document it translates too",
                            hint="translation-of")
+    if attached_to and attached_to not in case.documents:
+        raise InvalidInput(f"the message {attached_to} is not a document of this case", hint="doc-list")
     before_write(v, case)
     results = []
     for i, path in enumerate(paths, 1):
         label = f"file {i}" if len(paths) > 1 else "the file"
+        label = labels[i - 1] if labels else label
         try:
             results.append(AddResult(path, _add_one(v, case, path, label, type, list(tags), person, lang, title,
-                                                    translation_of, supersedes, limit, translator, dialect)))
+                                                    translation_of, supersedes, limit, translator, dialect,
+                                                    attached_to)))
         except RefugeError as e:
             results.append(AddResult(path, error=e))
     return results
 
 
 def _add_one(v, case, path, label, type, tags, person, lang, title, translation_of, supersedes, limit,
-             translator=None, dialect=None) -> Document:
+             translator=None, dialect=None, attached_to=None) -> Document:
     found = intake.inspect_isolated(path, limit, label)
     version, recipient = casekeys.current_recipient(v, case.id)
     blob = random_id(15)
@@ -128,6 +137,8 @@ def _add_one(v, case, path, label, type, tags, person, lang, title, translation_
                 "person": person, "lang": lang, "translation_of": translation_of}
     if translator:
         meta.update(translator=translator, dialect=dialect)
+    if attached_to:
+        meta.update(attached_to=attached_to)
     data = {"id": doc_id, "version": number, "blob": blob, "key_version": version, "filename": filename,
             "size": size, "sha256": digest, "mime": found.mime, "flags": list(found.flags), **meta}
 

@@ -120,6 +120,7 @@ def _check_case(v, cid: str, deep: bool, problems: _Problems) -> None:
     referenced = {e["blob"] for d in case.documents.values() for e in d.versions}
     referenced |= {e["blob"] for p in case.packets for e in p["volumes"]}
     referenced |= {e["blob"] for e in case.ocr.values()}
+    referenced |= {e["blob"] for e in case.renditions.values()}  # office and e-mail renditions (renditions.py)
     present = set(v.backend.children(f"cases/{cid}/blobs/"))
     for blob in sorted(referenced - present):
         problems.add(f"cases/{cid}/blobs/{blob}", "missing", "a recorded document or packet is missing")

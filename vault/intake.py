@@ -25,7 +25,7 @@ from pathlib import Path
 
 from .errors import InvalidInput
 
-__all__ = ["ALLOWED", "Inspection", "inspect", "inspect_isolated", "DEFAULT_LIMIT", "CHECK_CPU_SECONDS", "CHECK_MEMORY", "MAX_PIXELS", "MAX_FRAMES", "MAX_PAGES",
+__all__ = ["ALLOWED", "OFFICE", "MAIL", "is_media", "Inspection", "inspect", "inspect_isolated", "DEFAULT_LIMIT", "CHECK_CPU_SECONDS", "CHECK_MEMORY", "MAX_PIXELS", "MAX_FRAMES", "MAX_PAGES",
            "MAX_PAGE_SIDE", "MAX_STREAM_DECODED", "MAX_TOTAL_DECODED"]
 
 DEFAULT_LIMIT = 2 * 1024**3  # 2 GiB
@@ -55,7 +55,37 @@ ALLOWED = {
     "image/png": (".png",),
     "image/tiff": (".tif", ".tiff"),
     "text/plain": (".txt",),
+    **{mime: exts for exts, mimes in (
+        ((".heic", ".heif"), ("image/heic", "image/heif")),
+        ((".webp",), ("image/webp",)),
+        ((".docx",), ("application/vnd.openxmlformats-officedocument.wordprocessingml.document",)),
+        ((".doc",), ("application/msword",)),
+        ((".odt",), ("application/vnd.oasis.opendocument.text",)),
+        ((".rtf",), ("text/rtf", "application/rtf")),
+        ((".eml",), ("message/rfc822",)),
+        ((".msg",), ("application/vnd.ms-outlook",)),
+        ((".mp3",), ("audio/mpeg",)),
+        ((".m4a", ".mp4"), ("audio/x-m4a", "audio/mp4", "video/mp4")),
+        ((".ogg", ".oga"), ("audio/ogg", "application/ogg", "video/ogg")),
+        ((".wav",), ("audio/x-wav", "audio/wav", "audio/vnd.wave")),
+        ((".mov",), ("video/quicktime",)),
+        ((".webm",), ("video/webm", "audio/webm")),
+    ) for mime in mimes},
 }
+# Office documents: kept byte-exact, shown in packets through a PDF rendition (vault/renditions.py).
+OFFICE = ("application/vnd.openxmlformats-officedocument.wordprocessingml.document", "application/msword",
+          "application/vnd.oasis.opendocument.text", "text/rtf", "application/rtf")
+MAIL = ("message/rfc822", "application/vnd.ms-outlook")  # a message; its attachments become documents
+MEDIA_PREFIXES = ("audio/", "video/")  # recordings: evidence, provided beside a packet, never rendered
+ACCEPTED = ("PDF, JPEG, PNG, TIFF, HEIC, WebP, plain text, Word (.docx, .doc), OpenDocument (.odt), RTF, "
+            "e-mail (.eml, .msg) and recordings (mp3, m4a, ogg, wav, mp4, mov, webm)")
+MAX_ZIP_ENTRIES = 10_000  # parts of a .docx or .odt; a long report has a few hundred
+MAX_ZIP_EXPANDED = 1024**3  # what a .docx or .odt may declare its parts expand to, together
+
+
+def is_media(mime: str) -> bool:
+    """Whether a type is a recording (audio or video): stored as evidence, never rendered."""
+    return mime.startswith(MEDIA_PREFIXES)
 
 
 @dataclass(frozen=True)
@@ -103,7 +133,7 @@ def inspect(path: str | os.PathLike, limit: int = DEFAULT_LIMIT, label: str = "f
     if mime not in ALLOWED:
         kind = "an executable" if _is_executable(p, mime) else f"of type {mime}"
         raise _refuse(f"{label} is {kind}, which the vault does not accept",
-                      "accepted types are PDF, JPEG, PNG, TIFF and plain text")
+                      f"accepted types are {ACCEPTED}")
     ext = p.suffix.lower()
     if ext not in ALLOWED[mime]:
         raise _refuse(f"{label} holds {mime} but its name ends in {ext or 'no extension'}",
@@ -115,6 +145,8 @@ def inspect(path: str | os.PathLike, limit: int = DEFAULT_LIMIT, label: str = "f
     elif mime.startswith("image/"):
         _check_polyglot(p, st.st_size, mime, label)
         _check_image(p, label)
+    elif mime in OFFICE or mime in MAIL:
+        _check_container(p, st.st_size, mime, label)
     return Inspection(mime, st.st_size, flags)
 
 
@@ -171,12 +203,34 @@ def _check_polyglot(path: Path, size: int, mime: str, label: str) -> None:
             raise _polyglot(label)
 
 
+def _check_container(path: Path, size: int, mime: str, label: str) -> None:
+    """An office document or message: not also a PDF; a .docx or .odt no ZIP bomb (central directory only)."""
+    import zipfile
+
+    with open(path, "rb") as f:
+        if b"%PDF-" in f.read(1024):
+            raise _polyglot(label)
+    if mime not in (OFFICE[0], OFFICE[2]):
+        return
+    damaged = _refuse(f"{label} is a damaged office document that cannot be read",
+                      "save it again from the application that made it")
+    try:
+        with zipfile.ZipFile(path) as z:
+            infos = z.infolist()
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError):
+        raise damaged from None
+    if len(infos) > MAX_ZIP_ENTRIES or sum(i.file_size for i in infos) > MAX_ZIP_EXPANDED:
+        raise _refuse(f"{label} is an office document whose parts expand too far (a decompression bomb)",
+                      "save it again from the application that made it, or print it to PDF")
+
+
 def _check_image(path: Path, label: str) -> None:
     """Read an image's header only: refuse a decompression bomb or a file Pillow cannot make sense of."""
     import warnings
 
     from PIL import Image
 
+    _register_heif()
     bomb = _refuse(f"{label} is an image of more than {MAX_PIXELS // 1_000_000} megapixels (a decompression bomb)",
                    "scan or export it again at a lower resolution")
     damaged = _refuse(f"{label} is a damaged image that cannot be read", "ask for a new copy, or export it again")
@@ -202,6 +256,13 @@ def _check_image(path: Path, label: str) -> None:
         raise bomb from None
     except Exception:  # a malformed header can raise nearly anything inside Pillow's plugins
         raise damaged from None
+
+
+def _register_heif() -> None:
+    """Let Pillow open HEIC/HEIF photos (pillow-heif)."""
+    import pillow_heif
+
+    pillow_heif.register_heif_opener()
 
 
 def _check_size(size, bomb: InvalidInput) -> None:

@@ -29,7 +29,7 @@ import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
-from . import age, casekeys
+from . import age, casekeys, renditions
 from .cases import Case, Document, load_case
 from .documents import document_bytes
 from .errors import InvalidInput, NotFound, VerificationFailed
@@ -148,8 +148,11 @@ def _sources(v, case: Case, docs: list[Document]) -> Iterable[list[TextSource]]:
     recognised = v.ocr_results(case) if last_key else {}
     batch, size = [], 0
     for doc in docs:
-        data = document_bytes(v, doc)
-        batch.append(TextSource(doc.id, doc.version, doc.mime, data, recognised.get(last_key.get(doc.id), {})))
+        data, mime = document_bytes(v, doc), doc.mime
+        shown = renditions.rendition_of(v, case, doc) if renditions.needs_rendition(mime) else None
+        if shown is not None:  # office documents and e-mail: the text of their rendition (made at doc add)
+            data, mime = shown.data, shown.mime
+        batch.append(TextSource(doc.id, doc.version, mime, data, recognised.get(last_key.get(doc.id), {})))
         size += len(data)
         if size >= _BATCH_BYTES:
             yield batch

@@ -10,7 +10,7 @@ from vault.core import DOC_TYPES, Vault
 from vault.errors import InvalidInput
 from vault.storage import write_atomically
 
-from .. import indexing
+from .. import formats, indexing
 from .._context import (
     SECRET_HELP,
     SECRET_TEXT,
@@ -59,7 +59,9 @@ def doc_add(c: Context, ref, files, doc_type, tags, person, lang, title, transla
         failed = [r for r in results if r.error]
         if failed and len(failed) == len(results):
             raise failed[0].error
-    added = [r.document for r in results if r.document]
+        attached, problems = formats.after_add(vault, found, results, doc_type, tags, person, lang)
+        targets["docs"] += [d.id for d in attached]
+    added = [r.document for r in results if r.document] + attached
     if as_json:
         emit([{"id": d.id, "version": d.version, "sha256": d.sha256, "size": d.size} for d in added], [], as_json=True)
     else:
@@ -69,7 +71,9 @@ def doc_add(c: Context, ref, files, doc_type, tags, person, lang, title, transla
     indexing.update(vault, found, [d.id for d in added], ref)  # a failure warns; the documents stay added
     for r in failed:
         show(describe(r.error))
-    if failed:
+    for line in problems:
+        show(line)
+    if failed or problems:
         sys.exit(1)
 
 

@@ -150,11 +150,14 @@ def _plan_letter_lines(plan, profile, ref: str) -> None:
                                                       "organisation's, refuge keys org tsa).")
 @click.option("--counsel", metavar="NAME", help="The counsel of record, named in the signature block when the "
                                                 "profile asks (signature.show_counsel).")
+@click.option("--media-dir", metavar="DIR", type=click.Path(file_okay=False),
+              help="Write the packet's consented recordings (audio, video) to this folder, named like the packet.")
 @force_option
 @pass_ctx
 def packet_build(c: Context, ref, profile_id, output, sender_org, only_consented, allow_incomplete, override_consent, reason,
                  manifest_out=None, password_file=None, ocr=False, force=False, served_on=None, served_by=None,
-                 served_at=None, reply=False, portal=None, tsa_url=None, counsel=None) -> None:
+                 served_at=None, reply=False, portal=None, tsa_url=None, counsel=None,
+                 media_dir=None) -> None:
     """Build the PDF a recipient expects, sign it, and record what was sent (case leads)."""
     from packets._letters import service_details
     from packets.build import build_packet
@@ -181,9 +184,11 @@ def packet_build(c: Context, ref, profile_id, output, sender_org, only_consented
         built = build_packet(vault, found, profile, _today(), output, sender_org or "",
                              reason if override_consent else None, only_consented, allow_incomplete, progress,
                              password=password, manifest_out=manifest_out, ocr=ocr, replace=force,
-                             service=service, reply=reply, portal=portal, tsa=tsa_url, counsel=counsel)
+                             service=service, reply=reply, portal=portal, tsa=tsa_url, counsel=counsel, media_dir=media_dir)
         targets["packet"] = built.record["id"]
     for path in built.paths:
+        click.echo(path)
+    for path in built.media:
         click.echo(path)
     late = getattr(built, "deadline", None)
     if late and late["late"]:

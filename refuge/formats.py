@@ -1,0 +1,62 @@
+"""What `doc add` does after storing files of the richer formats (the CLI and the web desk).
+
+An e-mail message's attachments become documents of their own, linked to it
+(``attached_to``), each through the same intake checks: a refused attachment is
+reported by its name, the rest go in. Office documents and messages get their
+rendition made at once (vault/renditions.py), so that search and packets find
+it; a conversion that fails is reported naming the document, which stays added
+(a packet build tries again, and refuses it with the same error).
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+
+from vault import intake, renditions
+from vault.errors import RefugeError
+
+__all__ = ["after_add"]
+
+
+def after_add(vault, case, results, doc_type: str, tags=(), person=None, lang=None) -> tuple[list, list[str]]:
+    """Add the attachments of added messages and make renditions.
+
+    ``results`` are the AddResults of ``vault.add_documents``. Returns (the attachment
+    documents added, one error line per failure: a refused attachment or a conversion).
+    """
+    from .errors import describe
+
+    extra, problems = [], []
+    for r in results:
+        doc = r.document
+        if doc is None or doc.mime not in intake.MAIL:
+            continue
+        try:
+            parts = renditions.message_parts(r.path, doc.mime, f"document {doc.id}")
+        except RefugeError as e:
+            problems.append(describe(e))
+            continue
+        if not parts:
+            continue
+        with tempfile.TemporaryDirectory(prefix="refuge-attachments-") as where:  # mode 0700, removed at once
+            paths, labels = [], []
+            for n, (name, data) in enumerate(parts, 1):
+                folder = os.path.join(where, str(n))
+                os.mkdir(folder, 0o700)
+                path = os.path.join(folder, name)
+                with open(path, "wb") as f:
+                    f.write(data)
+                paths.append(path)
+                labels.append(f"attachment {name} of {doc.id}")
+            added = vault.add_documents(case, paths, doc_type, tags, person, lang, attached_to=doc.id, labels=labels)
+        for a in added:
+            if a.document:
+                extra.append(a.document)
+            else:
+                problems.append(describe(a.error))
+    every = [r.document for r in results if r.document] + extra
+    for doc, e in renditions.try_ensure(vault, case, [d for d in every if renditions.needs_rendition(d.mime)]):
+        # on the person's own terminal only: the title too (never in a log or the audit log)
+        problems.append(describe(e).replace(f"document {doc.id}", f"document {doc.id} ({doc.title})", 1))
+    return extra, problems

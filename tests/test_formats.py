@@ -1,0 +1,580 @@
+"""Office documents, HEIC/WebP photos, e-mail and recordings: from `doc add` through a packet.
+
+Every fixture is made by code here: a .docx with python-docx, an .odt and a .doc made from it
+by LibreOffice, an .rtf written by hand, an HEIC with pillow-heif, an .eml with attachments by
+the standard library, an Outlook .msg by tests/outlook.py (a hand-written compound-file writer:
+no registry package writes .msg files), a WAV with ``wave`` and an MP4 written box by box
+(ffmpeg is not on the machine). Packets are read back with pdftotext,
+pdfimages, exiftool and the shared leak-channels check, none of them refuge's code.
+"""
+
+from __future__ import annotations
+
+import email.message
+import hashlib
+import json
+import os
+import shutil
+import struct
+import subprocess
+import time
+import wave
+import zipfile
+from pathlib import Path
+
+import pytest
+from conftest import require_tool
+
+LEAK_CHANNELS = "/work/shared/checks/leak-channels"
+PHRASE = {"docx": "Marigold declaration seventeen", "odt": "Marigold declaration seventeen",
+          "doc": "Marigold declaration seventeen", "rtf": "Juniper statement forty"}
+SECRET_PLACE = "Tapachula shelter"
+LOCAL = pytest.mark.parametrize("world", ["local"], indirect=True)  # both backends: tests/test_documents.py
+
+
+def _docx(path: Path, text: str, comment: str | None = None) -> Path:
+    import docx
+
+    d = docx.Document()
+    for n in range(3):
+        d.add_paragraph(f"{text} paragraph {n}.")
+    p = d.add_paragraph(f"We stayed at the {SECRET_PLACE} for two weeks.")
+    if comment:
+        d.add_comment(p.runs, text=comment, author="reviewer")
+    d.save(path)
+    return path
+
+
+def _soffice(src: Path, target: str, out: Path) -> Path:
+    profile = out / f"profile-{target}"
+    subprocess.run([require_tool("soffice"), f"-env:UserInstallation=file://{profile}", "--headless",
+                    "--convert-to", target, "--outdir", str(out), str(src)], check=True, capture_output=True,
+                   timeout=120)
+    shutil.rmtree(profile, ignore_errors=True)
+    return out / f"{src.stem}.{target}"
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory) -> dict[str, Path]:
+    """Every fixture file, made once for the module (LibreOffice makes the .odt and .doc)."""
+    out = tmp_path_factory.mktemp("formats")
+    f = {"docx": _docx(out / "statement.docx", PHRASE["docx"])}
+    f["odt"] = _soffice(f["docx"], "odt", out)
+    f["doc"] = _soffice(f["docx"], "doc", out)
+    f["rtf"] = out / "note.rtf"
+    f["rtf"].write_text(r"{\rtf1\ansi{\fonttbl\f0\fswiss Helvetica;}\f0\pard " + PHRASE["rtf"]
+                        + r" about the " + SECRET_PLACE + r".\par}")
+    f["commented"] = _docx(out / "commented.docx", "Clean body text", comment="Privately: client lied about dates")
+    return f
+
+
+def _text(pdf: Path) -> str:
+    return subprocess.run([require_tool("pdftotext"), str(pdf), "-"], capture_output=True, check=True).stdout.decode()
+
+
+def _leaks(pdf: Path, *secrets: str, ocr: bool = False) -> subprocess.CompletedProcess:
+    args = [a for s in secrets for a in ("--secret", s)] + ([] if ocr else ["--no-ocr"])
+    return subprocess.run(["/work/main/.venv/bin/python", LEAK_CHANNELS, str(pdf), *args],
+                          capture_output=True, text=True, timeout=300)
+
+
+def _ocr(pdf: Path, folder: Path) -> str:
+    """The text tesseract reads on the documents' pages (after the cover letter and the index)."""
+    folder.mkdir()
+    subprocess.run([require_tool("pdftoppm"), "-f", "3", "-r", "150", "-gray", "-png", str(pdf), str(folder / "p")],
+                   check=True)
+    return " ".join(subprocess.run([require_tool("tesseract"), str(f), "-"], capture_output=True, text=True).stdout
+                    for f in sorted(folder.iterdir()))
+
+
+def _build(w, out: Path, *extra: str, profile="irb-rpd-disclosure", **env):
+    return w.run("packet", "build", "MX-0001", "--for", profile, "-o", str(out), "--allow-incomplete", *extra,
+                 user="erin", **env)
+
+
+@pytest.fixture
+def fw(case_world):
+    case_world.ok("keys", "org", "generate", "--name", "Fictional Legal Clinic", user="alice")
+    return case_world
+
+
+# --- intake --------------------------------------------------------------------------------
+
+
+def test_intake_takes_the_new_types_by_content_and_refuses_others_with_the_list(files, tmp_path):
+    from vault import intake
+    from vault.errors import InvalidInput
+
+    assert intake.inspect(files["docx"]).mime == intake.OFFICE[0]
+    assert intake.inspect(files["odt"]).mime == "application/vnd.oasis.opendocument.text"
+    assert intake.inspect(files["doc"]).mime == "application/msword"
+    assert intake.inspect(files["rtf"]).mime == "text/rtf"
+    disguised = tmp_path / "statement.pdf"
+    shutil.copy(files["docx"], disguised)
+    with pytest.raises(InvalidInput, match="rename it to .docx"):
+        intake.inspect(disguised)
+    sheet = tmp_path / "book.xlsx"
+    with zipfile.ZipFile(sheet, "w") as z:
+        z.writestr("[Content_Types].xml", '<?xml version="1.0"?><Types/>')
+        z.writestr("xl/workbook.xml", "<workbook/>")
+    with pytest.raises(InvalidInput, match=r"which the vault does not accept; accepted types are .*\.docx.*recordings"):
+        intake.inspect(sheet)
+
+
+def test_a_docx_of_too_many_parts_is_refused_from_its_directory(files, tmp_path):
+    from vault import intake
+    from vault.errors import InvalidInput
+
+    bomb = tmp_path / "bomb.docx"
+    shutil.copy(files["docx"], bomb)
+    with zipfile.ZipFile(bomb, "a") as z:
+        for n in range(intake.MAX_ZIP_ENTRIES + 1):
+            z.writestr(f"customXml/item{n}.xml", "")
+    assert intake._mime(bomb) == intake.OFFICE[0]
+    with pytest.raises(InvalidInput, match="decompression bomb"):
+        intake.inspect(bomb)
+
+
+# --- office documents ------------------------------------------------------------------------
+
+
+@LOCAL
+def test_office_documents_go_from_doc_add_through_a_redacted_packet(fw, files, tmp_path):
+    w = fw
+    added = w.ok("doc", "add", "MX-0001", *(str(files[k]) for k in ("docx", "odt", "rtf", "doc")),
+                 "--type", "legal-declaration", user="bob").split()
+    assert len(added) == 4
+    w.ok("consent", "grant", "MX-0001", "--recipient", "irb-rpd-disclosure", user="erin")
+    out = tmp_path / "irb.pdf"
+    p = _build(w, out)
+    assert p.returncode == 0, p.stderr
+    text = " ".join(_text(out).split())
+    assert text.count(PHRASE["docx"]) >= 9 and PHRASE["rtf"] in text  # three paragraphs of docx, odt and doc
+    assert text.count(SECRET_PLACE) == 4
+    # A redaction term reaches the renditions: no channel of the packet shows it (OCR included).
+    w.ok("redact", "term", "MX-0001", SECRET_PLACE, "--category", "location", user="erin")
+    redacted = tmp_path / "irb-redacted.pdf"
+    p = _build(w, redacted)
+    assert p.returncode == 0, p.stderr
+    check = _leaks(redacted, SECRET_PLACE)
+    assert check.returncode == 0, check.stdout + check.stderr
+    seen = _ocr(redacted, tmp_path / "pages").lower()
+    assert "marigold" in seen and "tapachula" not in seen  # the pixels: legible, and the term burnt out
+    # The originals stay byte-exact.
+    got = tmp_path / "back.docx"
+    w.ok("doc", "get", added[0], "-o", str(got), user="bob")
+    assert got.read_bytes() == files["docx"].read_bytes()
+    # The rendition is cached encrypted in the case: a second build converts nothing.
+    case = w.open("erin").find_case("MX-0001")
+    assert set(case.renditions) == set(added)
+    fsck = json.loads(w.ok("fsck", "--json", user="erin"))  # the renditions' blobs are recorded, not leftovers
+    assert "leftover" not in json.dumps(fsck), fsck
+    assert not any(PHRASE["docx"].encode() in w.read_object(k) for k in w.object_names())
+
+
+@LOCAL
+def test_office_text_and_e_mail_bodies_are_found_by_search(fw, files, tmp_path):
+    w = fw
+    doc = w.ok("doc", "add", "MX-0001", str(files["docx"]), "--type", "legal-declaration", user="bob").strip()
+    message = w.ok("doc", "add", "MX-0001", str(_eml(tmp_path / "m.eml", [])), "--type", "correspondence",
+                   user="bob").strip()
+    for query, found in (("Marigold seventeen", doc), ("heliotrope warning", message),
+                         ("\"we know where you are\"", message)):
+        hits = json.loads(w.ok("search", query, "--json", user="bob"))
+        assert {h["doc"] for h in hits} == {found}, (query, hits)
+
+
+@LOCAL
+def test_a_failed_conversion_is_one_line_naming_the_document_and_the_build_tries_again(fw, files, tmp_path):
+    """A stand-in soffice that fails (on PATH for one command only): doc add keeps the document and
+    says which failed; the packet build converts it again with the real LibreOffice."""
+    w = fw
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "soffice").write_text("#!/bin/sh\nexit 1\n")
+    (bin_dir / "soffice").chmod(0o755)
+    p = w.run("doc", "add", "MX-0001", str(files["docx"]), "--type", "legal-declaration", "--title", "Statement A",
+              user="bob", PATH=f"{bin_dir}:{os.environ['PATH']}")
+    doc = p.stdout.decode().strip()
+    assert p.returncode == 1 and doc in w.ok("doc", "list", "MX-0001", user="bob")  # the document stays
+    assert p.stderr.decode().splitlines() == [
+        f"refuge: error: document {doc} (Statement A) could not be converted by LibreOffice (damaged, or not really "
+        "an office document); open it in its application and save it again, or print it to PDF and add that"]
+    assert b"Statement A" not in w.ok("audit", "log", "--json", user="dave").encode()
+    w.ok("consent", "grant", "MX-0001", "--recipient", "irb-rpd-disclosure", user="erin")
+    out = tmp_path / "irb.pdf"
+    p = _build(w, out)
+    assert p.returncode == 0, p.stderr
+    assert PHRASE["docx"] in " ".join(_text(out).split())
+
+
+def _tracked_docx(path: Path) -> Path:
+    """A .docx with one tracked insertion and one tracked deletion (python-docx, then its XML)."""
+    import docx
+    from docx.oxml import OxmlElement
+    from docx.oxml.ns import qn
+
+    d = docx.Document()
+    p = d.add_paragraph("Kept text. ")
+    run = p.add_run("Added later.")
+    marks = {}
+    for kind, n in (("w:ins", "1"), ("w:del", "2")):
+        marks[kind] = OxmlElement(kind)
+        for k, v in (("w:id", n), ("w:author", "x"), ("w:date", "2026-01-01T00:00:00Z")):
+            marks[kind].set(qn(k), v)
+    run._r.addprevious(marks["w:ins"])
+    marks["w:ins"].append(run._r)
+    deleted, text = OxmlElement("w:r"), OxmlElement("w:delText")
+    text.text = "Withdrawn sentence."
+    deleted.append(text)
+    marks["w:del"].append(deleted)
+    p._p.append(marks["w:del"])
+    d.save(path)
+    return path
+
+
+def test_tracked_changes_and_rtf_comments_are_counted_and_listed_in_the_rendition(tmp_path):
+    from vault import intake, renditions
+
+    rtf = tmp_path / "c.rtf"
+    rtf.write_text(r"{\rtf1\ansi{\fonttbl\f0\fswiss Helvetica;}\f0\pard Visible body{\*\atnid RV}"
+                   r"{\*\atnauthor Reviewer}\chatn{\*\annotation\pard Hidden remark in rtf\par}.\par}")
+    for path, mime, markup, listed in (
+            (_tracked_docx(tmp_path / "tc.docx"), intake.OFFICE[0], {"inserted": 1, "deleted": 1},
+             "Inserted (tracked change): Added later. Deleted (tracked change): Withdrawn sentence."),
+            (rtf, "text/rtf", {"comment": 1}, "Comment: Hidden remark in rtf")):
+        made = renditions.convert(path.read_bytes(), mime, "document T")
+        out = tmp_path / f"{path.name}.pdf"
+        out.write_bytes(made.data)
+        assert made.markup == markup and listed in " ".join(_text(out).split())
+
+
+@LOCAL
+def test_comments_refuse_the_document_unless_the_profile_shows_them(fw, files, tmp_path):
+    w = fw
+    doc = w.ok("doc", "add", "MX-0001", str(files["commented"]), "--type", "legal-declaration", user="bob").strip()
+    w.ok("consent", "grant", "MX-0001", "--recipient", "irb-rpd-disclosure", user="erin")
+    out = tmp_path / "irb.pdf"
+    p = _build(w, out)
+    assert p.returncode == 1 and not out.exists()
+    assert f"document {doc} has comments or tracked changes (1 comment)".encode() in p.stderr
+    assert len(p.stderr.strip().splitlines()) == 1
+    templates = tmp_path / "templates"
+    shutil.copytree(Path(__file__).parent.parent / "templates", templates)
+    irb = templates / "irb-rpd-disclosure.toml"
+    irb.write_text(irb.read_text().replace("\nversion = 1\n", '\nversion = 1\noffice_markup = "show"\n', 1))
+    p = _build(w, out, REFUGE_TEMPLATES=str(templates))
+    assert p.returncode == 0, p.stderr
+    text = " ".join(_text(out).split())
+    assert "Comment: Privately: client lied about dates" in text and "Clean body text" in text
+
+
+def test_a_macro_in_a_document_never_runs(tmp_path):
+    """The fixture's macro runs under a LibreOffice profile that allows macros (so the test can fail),
+    and never under refuge's conversion."""
+    from vault import renditions
+
+    target = tmp_path / "pwned"
+    odt = _macro_odt(tmp_path / "macro.odt", target)
+    low = tmp_path / "low-profile"
+    (low / "user").mkdir(parents=True)
+    (low / "user" / "registrymodifications.xcu").write_text(
+        '<?xml version="1.0" encoding="UTF-8"?><oor:items xmlns:oor="http://openoffice.org/2001/registry" '
+        'xmlns:xs="http://www.w3.org/2001/XMLSchema" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance">'
+        '<item oor:path="/org.openoffice.Office.Common/Security/Scripting"><prop oor:name="MacroSecurityLevel" '
+        'oor:op="fuse"><value>0</value></prop></item></oor:items>')
+    subprocess.run([require_tool("soffice"), f"-env:UserInstallation=file://{low}", "--headless", "--convert-to",
+                    "pdf", "--outdir", str(tmp_path / "low-out"), str(odt)], capture_output=True, timeout=120)
+    if not target.exists():  # Debian's libreoffice-core-nogui ships no Basic runtime (libsblo.so, basprov)
+        pytest.skip("this LibreOffice cannot run Basic macros at all, so the fixture cannot be shown live")
+    target.unlink()
+    made = renditions.convert(odt.read_bytes(), "application/vnd.oasis.opendocument.text", "document X")
+    assert made.data.startswith(b"%PDF") and not target.exists()
+
+
+def _macro_odt(path: Path, target: Path) -> Path:
+    """An .odt whose Basic macro, bound to the document's load event, writes ``target``."""
+    script = ("vnd.sun.star.script:Standard.Module1.Main?language=Basic&amp;location=document")
+    content = ('<?xml version="1.0" encoding="UTF-8"?><office:document-content '
+               'xmlns:office="urn:oasis:names:tc:opendocument:xmlns:office:1.0" '
+               'xmlns:text="urn:oasis:names:tc:opendocument:xmlns:text:1.0" '
+               'xmlns:script="urn:oasis:names:tc:opendocument:xmlns:script:1.0" '
+               'xmlns:xlink="http://www.w3.org/1999/xlink" xmlns:dom="http://www.w3.org/2001/xml-events" '
+               'office:version="1.3"><office:scripts>'
+               '<office:event-listeners><script:event-listener script:language="ooo:script" '
+               f'script:event-name="dom:load" xlink:href="{script}" xlink:type="simple"/></office:event-listeners></office:scripts>'
+               '<office:body><office:text><text:p>Macro carrier</text:p></office:text></office:body>'
+               '</office:document-content>')
+    module = ('<?xml version="1.0" encoding="UTF-8"?><!DOCTYPE script:module PUBLIC "-//OpenOffice.org//DTD '
+              'OfficeDocument 1.0//EN" "module.dtd"><script:module xmlns:script="http://openoffice.org/2000/script" '
+              'script:name="Module1" script:language="StarBasic">Sub Main\n'
+              f'  Open "{target}" For Output As #1\n  Print #1, "ran"\n  Close #1\nEnd Sub\n</script:module>')
+    library = ('<?xml version="1.0" encoding="UTF-8"?><!DOCTYPE library:library PUBLIC "-//OpenOffice.org//DTD '
+               'OfficeDocument 1.0//EN" "library.dtd"><library:library xmlns:library="http://openoffice.org/2000/'
+               'library" library:name="Standard" library:readonly="false" library:passwordprotected="false">'
+               '<library:element library:name="Module1"/></library:library>')
+    container = ('<?xml version="1.0" encoding="UTF-8"?><!DOCTYPE library:libraries PUBLIC "-//OpenOffice.org//DTD '
+                 'OfficeDocument 1.0//EN" "libraries.dtd"><library:libraries xmlns:library="http://openoffice.org/'
+                 '2000/library" xmlns:xlink="http://www.w3.org/1999/xlink"><library:library library:name="Standard" '
+                 'library:link="false"/></library:libraries>')
+    manifest = ('<?xml version="1.0" encoding="UTF-8"?><manifest:manifest xmlns:manifest="urn:oasis:names:tc:'
+                'opendocument:xmlns:manifest:1.0" manifest:version="1.3"><manifest:file-entry manifest:full-path="/" '
+                'manifest:media-type="application/vnd.oasis.opendocument.text"/><manifest:file-entry '
+                'manifest:full-path="content.xml" manifest:media-type="text/xml"/>'
+                '<manifest:file-entry manifest:full-path="Basic/script-lc.xml" manifest:media-type="text/xml"/>'
+                '<manifest:file-entry manifest:full-path="Basic/Standard/script-lb.xml" manifest:media-type="text/xml"/>'
+                '<manifest:file-entry manifest:full-path="Basic/Standard/Module1.xml" manifest:media-type="text/xml"/>'
+                '</manifest:manifest>')
+    with zipfile.ZipFile(path, "w") as z:
+        z.writestr(zipfile.ZipInfo("mimetype"), "application/vnd.oasis.opendocument.text")
+        z.writestr("META-INF/manifest.xml", manifest)
+        z.writestr("content.xml", content)
+        z.writestr("Basic/script-lc.xml", container)
+        z.writestr("Basic/Standard/script-lb.xml", library)
+        z.writestr("Basic/Standard/Module1.xml", module)
+    return path
+
+
+def _odt(path: Path, body: str, namespaces: str = "") -> Path:
+    content = ('<?xml version="1.0" encoding="UTF-8"?><office:document-content '
+               'xmlns:office="urn:oasis:names:tc:opendocument:xmlns:office:1.0" '
+               'xmlns:text="urn:oasis:names:tc:opendocument:xmlns:text:1.0" '
+               'xmlns:draw="urn:oasis:names:tc:opendocument:xmlns:drawing:1.0" '
+               'xmlns:svg="urn:oasis:names:tc:opendocument:xmlns:svg-compatible:1.0" '
+               f'xmlns:xlink="http://www.w3.org/1999/xlink" {namespaces} office:version="1.3">'
+               f'<office:body><office:text>{body}</office:text></office:body></office:document-content>')
+    manifest = ('<?xml version="1.0" encoding="UTF-8"?><manifest:manifest xmlns:manifest="urn:oasis:names:tc:'
+                'opendocument:xmlns:manifest:1.0" manifest:version="1.3"><manifest:file-entry manifest:full-path="/" '
+                'manifest:media-type="application/vnd.oasis.opendocument.text"/><manifest:file-entry '
+                'manifest:full-path="content.xml" manifest:media-type="text/xml"/></manifest:manifest>')
+    with zipfile.ZipFile(path, "w") as z:
+        z.writestr(zipfile.ZipInfo("mimetype"), "application/vnd.oasis.opendocument.text")
+        z.writestr("META-INF/manifest.xml", manifest)
+        z.writestr("content.xml", content)
+    return path
+
+
+def test_a_document_cannot_pull_a_local_file_into_its_rendition(tmp_path):
+    """A crafted .odt links an image on the converting machine's disk: LibreOffice with a default
+    profile embeds it (the fixture is live), refuge's conversion does not."""
+    from PIL import Image
+
+    from vault import renditions
+
+    secret = tmp_path / "on-this-machine.png"
+    Image.new("RGB", (400, 100), "gray").save(secret)
+    odt = _odt(tmp_path / "linked.odt", '<text:p>Before<draw:frame draw:name="i1" text:anchor-type="as-char" '
+               f'svg:width="4in" svg:height="1in"><draw:image xlink:href="file://{secret}" xlink:type="simple" '
+               'xlink:show="embed" xlink:actuate="onLoad"/></draw:frame></text:p>')
+
+    def images(pdf: Path) -> list[str]:
+        listed = subprocess.run([require_tool("pdfimages"), "-list", str(pdf)], capture_output=True, text=True)
+        return listed.stdout.splitlines()[2:]
+
+    assert len(images(_soffice(odt, "pdf", tmp_path))) == 1
+    made = renditions.convert(odt.read_bytes(), "application/vnd.oasis.opendocument.text", "document L")
+    ours = tmp_path / "ours.pdf"
+    ours.write_bytes(made.data)
+    assert "Before" in _text(ours) and images(ours) == []
+
+
+def test_a_converter_that_hangs_is_killed_at_its_limit(tmp_path, monkeypatch, files):
+    """A stand-in soffice (on PATH for this test only) that never ends: the time limit, not
+    LibreOffice, is under test; the stand-in and its children are gone afterwards."""
+    from vault import renditions
+    from vault.errors import InvalidInput
+
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    pids = tmp_path / "pids"
+    stand_in = bin_dir / "soffice"
+    stand_in.write_text(f"#!/bin/sh\necho $$ >> {pids}\nsleep 600 &\necho $! >> {pids}\nwait\n")
+    stand_in.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}:{os.environ['PATH']}")
+    start = time.monotonic()
+    with pytest.raises(InvalidInput, match=r"^document Q could not be converted within 2 s"):
+        renditions.convert(files["odt"].read_bytes(), "application/vnd.oasis.opendocument.text", "document Q",
+                           seconds=2)
+    assert time.monotonic() - start < 30
+    time.sleep(0.5)
+    for pid in pids.read_text().split():
+        assert not Path(f"/proc/{pid}").exists() or "zombie" in Path(f"/proc/{pid}/status").read_text().lower()
+
+
+# --- photos ---------------------------------------------------------------------------------
+
+
+def _photo(path: Path, fmt: str) -> Path:
+    import pillow_heif
+    from PIL import Image
+
+    pillow_heif.register_heif_opener()
+    im = Image.new("RGB", (120, 60), (200, 30, 30))
+    im.paste((20, 20, 220), (0, 0, 60, 60))
+    exif = Image.Exif()
+    exif[0x0112] = 6  # orientation: turn a quarter clockwise to show
+    exif[0x010F] = "SecretCam"
+    gps = {1: "N", 2: (19.0, 25.0, 10.0), 3: "W", 4: (99.0, 7.0, 30.0)}
+    exif[0x8825] = gps
+    im.save(path, fmt, exif=exif.tobytes())
+    return path
+
+
+@LOCAL
+def test_heic_and_webp_photos_render_upright_without_exif_or_gps(fw, tmp_path):
+    w = fw
+    heic = _photo(tmp_path / "door.heic", "HEIF")
+    webp = _photo(tmp_path / "street.webp", "WEBP")
+    meta = subprocess.run([require_tool("exiftool"), "-GPSLatitude", "-Make", str(heic)], capture_output=True,
+                          text=True).stdout
+    assert "SecretCam" in meta and "19 deg" in meta  # the fixture carries what must not leak
+    w.ok("doc", "add", "MX-0001", str(heic), str(webp), "--type", "photo", user="bob")
+    w.ok("consent", "grant", "MX-0001", "--recipient", "irb-rpd-disclosure", user="erin")
+    out = tmp_path / "irb.pdf"
+    p = _build(w, out)
+    assert p.returncode == 0, p.stderr
+    listed = subprocess.run([require_tool("pdfimages"), "-list", str(out)], capture_output=True, text=True).stdout
+    sizes = [tuple(int(x) for x in line.split()[3:5]) for line in listed.splitlines()[2:]]
+    assert sizes.count((60, 120)) == 2  # upright: EXIF orientation applied (120 x 60 turned)
+    images = tmp_path / "images"
+    images.mkdir()
+    subprocess.run([require_tool("pdfimages"), "-all", str(out), str(images / "im")], check=True)
+    for f in [out, *images.iterdir()]:
+        found = subprocess.run([require_tool("exiftool"), "-a", "-G1", str(f)], capture_output=True, text=True).stdout
+        assert "GPS" not in found and "SecretCam" not in found, f
+
+
+# --- e-mail ---------------------------------------------------------------------------------
+
+
+def _eml(path: Path, attachments: list[tuple[str, bytes, str]]) -> Path:
+    m = email.message.EmailMessage()
+    m["From"] = "Unknown Sender <threats@example.net>"
+    m["To"] = "client@example.org"
+    m["Date"] = "Mon, 01 Jun 2026 10:00:00 +0000"
+    m["Subject"] = "We know where you are"
+    m.set_content("You cannot hide forever. Heliotrope warning nine.")
+    m.add_alternative("<html><body><p>You cannot hide <b>forever</b>.</p></body></html>", subtype="html")
+    for name, data, mime in attachments:
+        maintype, subtype = mime.split("/")
+        m.add_attachment(data, maintype=maintype, subtype=subtype, filename=name)
+    path.write_bytes(m.as_bytes())
+    return path
+
+
+@LOCAL
+def test_an_eml_becomes_a_page_with_headers_and_its_attachments_documents(fw, tmp_path):
+    w = fw
+    photo = tmp_path / "p.png"
+    from PIL import Image
+
+    Image.new("RGB", (40, 30), "green").save(photo)
+    eml = _eml(tmp_path / "threat.eml", [("car.png", photo.read_bytes(), "image/png"),
+                                         ("notes.txt", b"Attached notes: Saffron ledger three\n", "text/plain"),
+                                         ("tool.exe", b"MZ\x90\x00" + b"\0" * 200, "application/octet-stream")])
+    p = w.run("doc", "add", "MX-0001", str(eml), "--type", "correspondence", user="bob")
+    assert p.returncode == 1  # one attachment refused: reported by name, the rest went in
+    errors = p.stderr.decode().strip().splitlines()
+    ids = p.stdout.decode().split()
+    assert len(errors) == 1 and f"attachment tool.exe of {ids[0]} is an executable" in errors[0]
+    assert len(ids) == 3
+    docs = {d["id"]: d for d in json.loads(w.ok("doc", "list", "MX-0001", "--json", user="bob"))}
+    message = ids[0]
+    assert [docs[i]["attached_to"] for i in ids[1:]] == [message, message]
+    assert {docs[i]["filename"] for i in ids[1:]} == {"car.png", "notes.txt"}
+    w.ok("consent", "grant", "MX-0001", "--recipient", "irb-rpd-disclosure", user="erin")
+    out = tmp_path / "irb.pdf"
+    p = _build(w, out)
+    assert p.returncode == 0, p.stderr
+    assert "Saffron ledger three" in _text(out)
+    # The message's page holds e-mail addresses, which the profile redacts: that page is rebuilt
+    # from pixels, so it is read back by OCR.
+    seen = " ".join(_ocr(out, tmp_path / "pages").split())
+    for line in ("From: Unknown Sender", "To:", "Date: Mon, 01 Jun 2026 10:00:00 +0000",
+                 "Subject: We know where you are", "Heliotrope warning nine"):
+        assert line in seen, line
+    assert "threats@example.net" not in seen
+
+
+@LOCAL
+def test_an_outlook_msg_becomes_a_page_with_headers_and_its_attachments_documents(fw, tmp_path):
+    from outlook import outlook_msg
+
+    w = fw
+    msg = tmp_path / "forwarded.msg"
+    msg.write_bytes(outlook_msg("Threat by Outlook", ("Unknown Sender", "threats@example.net"), "client@example.org",
+                                "We will find you. Periwinkle notice five.",
+                                [("list.txt", b"Names list: Cobalt register two\n"),
+                                 ("script.sh", b"#!/bin/sh\nrm -rf /\n")]))
+    p = w.run("doc", "add", "MX-0001", str(msg), "--type", "correspondence", user="bob")
+    ids = p.stdout.decode().split()
+    errors = p.stderr.decode().strip().splitlines()
+    assert p.returncode == 1 and len(ids) == 2, p.stderr
+    assert len(errors) == 1 and f"attachment script.sh of {ids[0]} is an executable" in errors[0]
+    docs = {d["id"]: d for d in json.loads(w.ok("doc", "list", "MX-0001", "--json", user="bob"))}
+    assert docs[ids[0]]["mime"] == "application/vnd.ms-outlook" and docs[ids[1]]["attached_to"] == ids[0]
+    w.ok("consent", "grant", "MX-0001", "--recipient", "irb-rpd-disclosure", user="erin")
+    out = tmp_path / "irb.pdf"
+    p = _build(w, out)
+    assert p.returncode == 0, p.stderr
+    assert "Cobalt register two" in _text(out)
+    seen = " ".join(_ocr(out, tmp_path / "pages").split())
+    for line in ("From: Unknown Sender", "To:", "Date: 2026-06-01 10:00:00",  # addresses: redacted
+                 "Subject: Threat by Outlook", "Periwinkle notice five"):
+        assert line in seen, line
+
+
+# --- recordings -----------------------------------------------------------------------------
+
+
+def _wav(path: Path) -> Path:
+    with wave.open(str(path), "wb") as f:
+        f.setnchannels(1)
+        f.setsampwidth(2)
+        f.setframerate(8000)
+        f.writeframes(struct.pack("<8000h", *([1000, -1000] * 4000)))
+    return path
+
+
+def _mp4(path: Path) -> Path:
+    """A minimal MP4: ftyp, an empty movie header and no media (ffmpeg is not available)."""
+    def box(kind: bytes, payload: bytes) -> bytes:
+        return struct.pack(">I", 8 + len(payload)) + kind + payload
+
+    mvhd = box(b"mvhd", b"\0" * 4 + struct.pack(">IIII", 0, 0, 1000, 0) + struct.pack(">I", 0x10000)
+               + struct.pack(">H", 0x100) + b"\0" * 10 + b"\0" * 36 + b"\0" * 24 + struct.pack(">I", 2))
+    path.write_bytes(box(b"ftyp", b"isom" + struct.pack(">I", 512) + b"isomiso2mp41") + box(b"moov", mvhd))
+    return path
+
+
+@LOCAL
+def test_recordings_are_listed_with_their_sha256_and_written_beside_the_packet(fw, tmp_path):
+    w = fw
+    wav, mp4 = _wav(tmp_path / "testimony.wav"), _mp4(tmp_path / "video.mp4")
+    ids = w.ok("doc", "add", "MX-0001", str(wav), str(mp4), "--type", "legal-declaration", user="bob").split()
+    docs = {d["id"]: d for d in json.loads(w.ok("doc", "list", "MX-0001", "--json", user="bob"))}
+    assert docs[ids[0]]["mime"] in ("audio/x-wav", "audio/wav") and docs[ids[1]]["mime"] == "video/mp4"
+    w.ok("consent", "grant", "MX-0001", "--recipient", "irb-rpd-disclosure", user="erin")
+    media = tmp_path / "media"
+    media.mkdir()
+    out = tmp_path / "irb.pdf"
+    p = _build(w, out, "--media-dir", str(media))
+    assert p.returncode == 0, p.stderr
+    text = " ".join(_text(out).split())
+    for f in (wav, mp4):  # on the recording's page, and in the index (where it may wrap)
+        digest = hashlib.sha256(f.read_bytes()).hexdigest()
+        assert f"SHA-256: {digest}" in text and text.count(digest[:8]) == 2
+    assert text.count("provided separately") == 4  # each recording's page and its line of the index
+    written = sorted(media.iterdir())
+    day = time.strftime("%Y-%m-%d", time.gmtime())
+    names = {f.read_bytes(): f.name for f in written}  # in the packet's order, named like the packet
+    assert sorted(names.values())[0].startswith(f"irb-rpd-disclosure-{day}-recording-1.")
+    assert {names[wav.read_bytes()][-6:], names[mp4.read_bytes()][-6:]} in ({"-1.wav", "-2.mp4"}, {"-2.wav", "-1.mp4"})
+    before = {f: f.stat().st_mtime_ns for f in written}
+    out.unlink()
+    (tmp_path / "irb.review.pdf").unlink()
+    p = _build(w, out, "--media-dir", str(media))
+    assert p.returncode == 1 and b"already exists in the media folder" in p.stderr and not out.exists()
+    assert {f: f.stat().st_mtime_ns for f in written} == before
+    p = _build(w, out, "--media-dir", str(media), "--force")
+    assert p.returncode == 0, p.stderr
