@@ -84,7 +84,7 @@ def _items(source: CaseSource, plan: Plan) -> list[Item]:
             translator = {"translator_name": d.translator, "dialect": d.dialect or "-",
                           "source_language": (original.lang if original and original.lang else "-"),
                           "target_language": d.lang or "-"}
-        out.append(Item(doc_id=d.id, title=d.title, type=d.type, date=d.added_at[:10], mime=d.mime,
+        out.append(Item(doc_id=d.id, title=d.title, type=d.type, date=getattr(d, "date", None) or d.added_at[:10], mime=d.mime,
                         data=source.read(d), lang=d.lang, translation_of=d.translation_of,
                         translator=translator, version=d.version))
     return out
