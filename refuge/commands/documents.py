@@ -306,6 +306,7 @@ def doc_move(c: Context, doc_id: str, to_ref: str, as_json: bool) -> None:
     """
     vault = c.vault()
     with vault.audited("doc.move") as targets:
+        vault.require_role("case-lead", doing="moving documents")
         found_case, found = find_document(vault, doc_id, targets)
         scratch: dict = {}
         try:
