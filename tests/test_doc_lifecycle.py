@@ -63,6 +63,8 @@ def test_removed_document_leaves_listings_reads_packets_and_search(case_world, t
     medical = w.ok("doc", "add", "MX-0001", str(w.docs["medical"]), "--type", "medical", user="bob").strip()
     w.ok("consent", "grant", "MX-0001", "--recipient", "irb-rpd-disclosure", user="erin")
     before = _blobs(w, _cid(w))
+    assert w.decl in w.ok("search", "Ciudad Ficticia", "--json", user="bob")
+    segments = [k for k in w.object_names() if k.startswith(f"cases/{_cid(w)}/search/")]
     out = w.ok("doc", "remove", w.decl[:20], "--reason", "uploaded to the wrong case by Zuleika", user="erin")
     assert "destroyed" in out
     assert _ids(w) == [medical]
@@ -73,8 +75,9 @@ def test_removed_document_leaves_listings_reads_packets_and_search(case_world, t
     assert w.decl not in json.dumps(plan) and medical in json.dumps(plan)
     p = w.run("consent", "grant", "MX-0001", "--recipient", "irb-rpd-disclosure", "--doc", w.decl, user="erin")
     assert p.returncode == 1
-    p = w.run("search", "Declaration", "--json", user="bob")
-    assert w.decl not in p.stdout.decode()
+    assert w.decl not in w.ok("search", "Ciudad Ficticia", "--json", user="bob")
+    after = [k for k in w.object_names() if k.startswith(f"cases/{_cid(w)}/search/")]
+    assert len(after) == len(segments) + 1  # the removal is recorded in the index too
     rows = json.loads(w.ok("doc", "list", "MX-0001", "--removed", "--json", user="erin"))
     assert [r["id"] for r in rows] == [w.decl] and rows[0]["reason"] == "uploaded to the wrong case by Zuleika"
     assert rows[0]["copies"] == "destroyed" and rows[0]["removed_by"] == "erin"
@@ -160,6 +163,8 @@ def test_move_re_encrypts_to_the_target_and_the_source_key_opens_nothing(case_wo
     w.ok("doc", "get", new, "-o", str(tmp_path / "v2.pdf"), user="erin")
     assert (tmp_path / "v2.pdf").read_bytes() == w.docs["medical"].read_bytes()
     assert _blobs(w, _cid(w)) == set()  # the source destroyed its copies
+    found = w.ok("search", "assessment", "--json", user="erin")  # the latest version is the medical report's text
+    assert new in found and w.decl not in found
     age_cli = require_tool("age")
     for blob in _blobs(w, target):
         (tmp_path / "blob").write_bytes(w.read_object(f"cases/{target}/blobs/{blob}"))
