@@ -73,6 +73,11 @@ def test_removed_document_leaves_listings_reads_packets_and_search(case_world, t
     assert p.returncode == 1 and b"was removed" in p.stderr and not (tmp_path / "d.pdf").exists()
     plan = json.loads(w.ok("packet", "plan", "MX-0001", "--for", "irb-rpd-disclosure", "--json", user="erin"))
     assert w.decl not in json.dumps(plan) and medical in json.dumps(plan)
+    w.ok("keys", "org", "generate", "--name", "Fictional Legal Clinic", user="alice")
+    w.ok("packet", "build", "MX-0001", "--for", "irb-rpd-disclosure", "--allow-incomplete", "-o",
+         str(tmp_path / "p.pdf"), user="erin")
+    sent = json.loads(w.ok("packet", "history", "MX-0001", "--json", user="erin"))[-1]["documents"]
+    assert [d["id"] for d in sent] == [medical]
     p = w.run("consent", "grant", "MX-0001", "--recipient", "irb-rpd-disclosure", "--doc", w.decl, user="erin")
     assert p.returncode == 1
     assert w.decl not in w.ok("search", "Ciudad Ficticia", "--json", user="bob")
@@ -245,6 +250,9 @@ def test_on_a_terminal_the_title_is_named_and_another_case_holding_the_file_is_p
     w = case_world
     code, err = _on_terminal(w, "doc", "add", "MX-0001", str(w.docs["declaration"]), "--type", "other", user="bob")
     assert code == 1 and "(declaration)" in err
+    w.ok("doc", "add", "MX-0001", str(w.docs["medical"]), "--type", "medical", user="bob")
+    code, err = _on_terminal(w, "doc", "get", _cid(w)[:5], "-o", "x.pdf", user="bob")
+    assert code == 1 and "(declaration)" in err and "(medical-report)" in err  # the candidates, by title
     w.ok("case", "create", "MX-0002", user="erin")
     code, err = _on_terminal(w, "doc", "add", "MX-0002", str(w.docs["declaration"]), "--type", "other", user="erin")
     assert code == 0 and "warning" in err and "MX-0001" in err and w.decl.partition("-")[2] in err
