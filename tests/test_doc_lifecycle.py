@@ -13,7 +13,6 @@ import pty
 import subprocess
 import sys
 
-import pytest
 
 from conftest import holds, require_tool
 from vault import age
