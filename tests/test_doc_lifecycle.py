@@ -13,7 +13,6 @@ import pty
 import subprocess
 import sys
 
-
 from conftest import holds, require_tool
 from vault import age
 from vault.events import canonical, now, sign_record
