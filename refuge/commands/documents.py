@@ -83,6 +83,7 @@ def doc_add(c: Context, ref, files, doc_type, type_map, recursive, allow_duplica
             options["translation_of"] = doc_in_case(vault, found, translation_of, targets)
         if supersedes:
             options["supersedes"] = doc_in_case(vault, found, supersedes, targets)
+            doc_type = doc_type or found.documents[options["supersedes"]].type  # a new version keeps its type
         dups = vault.find_duplicates(found, [f.path for f in incoming], other_cases=sys.stderr.isatty())
         outcome = _add_each(vault, found, incoming, doc_type, mapping, dups, allow_duplicate, options)
         targets["docs"] = [d.id for _, d in outcome.added]
@@ -234,8 +235,8 @@ def doc_tag(c: Context, doc_id: str, add, remove) -> None:
     """Add or remove tags."""
     vault = c.vault()
     with vault.audited("doc.tag") as targets:
-        found_case, _ = find_document(vault, doc_id, targets)
-        found = vault.tag(doc_id, add, remove)
+        found_case, named = find_document(vault, doc_id, targets)
+        found = vault.tag(named.id, add, remove)
     indexing.update(vault, found_case, [found.id])
     click.echo(f"{found.id}: {', '.join(found.tags) or '(no tags)'}")
 
@@ -489,8 +490,8 @@ def redact_reviewed(c: Context, doc_id: str, pages: tuple[int, ...]) -> None:
     """Record that you reviewed pages no rule could search (case leads); who and when are kept."""
     vault = c.vault()
     with vault.audited("redact.reviewed") as targets:
-        find_document(vault, doc_id, targets)
-        _case_found, found, done = vault.mark_reviewed(doc_id, pages, lambda doc: _page_count(vault, doc))
+        _, named = find_document(vault, doc_id, targets)
+        _case_found, found, done = vault.mark_reviewed(named.id, pages, lambda doc: _page_count(vault, doc))
         targets["pages"] = done
     click.echo(f"reviewed {found.id} (version {found.version}) page{'s' if len(done) > 1 else ''} "
                f"{', '.join(map(str, done))}")
