@@ -94,3 +94,13 @@ def test_all_files_refused_exits_1_with_each_named(case_world, tmp_path):
     err = p.stderr.decode()
     assert p.returncode == 1 and "x.pdf: " in err and "y.pdf: " in err and "none of the 2 files" in err
     assert len(_docs(w)) == 1
+
+
+def test_on_a_terminal_a_progress_bar_then_the_refused_files(case_world, tmp_path):
+    from test_doc_lifecycle import _on_terminal
+
+    w = case_world
+    _folder(w, tmp_path)
+    code, err = _on_terminal(w, "doc", "add", "MX-0001", "box", "-r", "--type", "medical", user="bob")
+    assert code == 1 and "adding" in err and "4/4" in err
+    assert "box/b-empty.pdf: the file is empty" in err and "added 3 of 4 files; 1 refused" in err
