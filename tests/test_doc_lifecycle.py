@@ -13,6 +13,8 @@ import pty
 import subprocess
 import sys
 
+import pytest
+
 from conftest import holds, require_tool
 from vault import age
 from vault.events import canonical, now, sign_record
@@ -274,3 +276,47 @@ def test_unique_prefixes_are_accepted_and_ambiguous_ones_list_the_candidates(cas
     entries = json.loads(w.ok("audit", "log", "--user", "bob", "--action", "doc.get", "--json", user="alice"))
     failed = [e for e in entries if e["result"] != "ok"]
     assert failed and all("unresolved" in e and w.decl[:6] not in json.dumps(e) for e in failed)
+
+
+@pytest.mark.local_only("watches the target's blob folder on disk to kill inside the move")
+def test_moves_killed_at_random_points_leave_only_what_fsck_explains_and_finish_when_run_again(case_world, tmp_path):
+    """SIGKILL once the copy's blob is in the target, a random few milliseconds later: before the target's
+    event, between it and the source's tombstone, or after. fsck explains each state; running it again finishes."""
+    import hashlib
+    import random
+    import signal
+    import time
+
+    w = case_world
+    w.ok("case", "create", "MX-0002", user="erin")
+    blobs = w.vault / "cases" / w.open("erin").find_case("MX-0002").id / "blobs"
+    rng = random.Random(17)
+    big = b"".join(b"line %08d of a long transcript\n" % i for i in range(100_000))
+    seen = set()
+    for i in range(10):
+        src = tmp_path / f"note-{i}.txt"
+        src.write_bytes(big + f"\nnote {i}\n".encode())
+        doc = w.ok("doc", "add", "MX-0001", str(src), "--type", "correspondence", user="erin").strip()
+        before = len(list(blobs.iterdir())) if blobs.exists() else 0
+        p = subprocess.Popen([sys.executable, "-P", "-m", "refuge", "doc", "move", doc, "--to", "MX-0002"],
+                             env=w.env("erin"), cwd=w.root, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        while p.poll() is None and (len(list(blobs.iterdir())) if blobs.exists() else 0) == before:
+            time.sleep(0.002)
+        time.sleep(rng.uniform(0, 0.06))
+        p.send_signal(signal.SIGKILL)
+        p.wait()
+        problems = json.loads(w.run("fsck", "--json", user="erin").stdout or b'{"problems": []}')["problems"]
+        assert {pr["kind"] for pr in problems} <= {"leftover", "interrupted move"}, problems
+        seen |= {pr["kind"] for pr in problems}
+        again = w.run("doc", "move", doc, "--to", "MX-0002", user="erin")
+        assert again.returncode == 0 or b"was moved" in again.stderr, again.stderr
+        seen |= {"finished by running it again"} if again.returncode == 0 else set()
+        assert doc not in _ids(w)
+        target = json.loads(w.ok("doc", "list", "MX-0002", "--json", user="erin"))
+        copies = [d for d in target if d["sha256"] == hashlib.sha256(src.read_bytes()).hexdigest()]
+        assert len(copies) == 1
+        w.ok("doc", "get", copies[0]["id"], "-o", str(tmp_path / f"back-{i}"), user="erin")
+        assert (tmp_path / f"back-{i}").read_bytes() == src.read_bytes()
+    assert "finished by running it again" in seen  # some kills landed inside the move
+    problems = json.loads(w.run("fsck", "--json", user="erin").stdout or b'{"problems": []}')["problems"]
+    assert {pr["kind"] for pr in problems} <= {"leftover"}, problems
