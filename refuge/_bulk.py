@@ -3,15 +3,21 @@
 A folder is walked (with ``--recursive``) in name order; hidden files and
 folders (names starting with a dot) are left out. Each file keeps the path as
 the person typed it (the folder they typed, then the path inside it): that is
-how refuge names it back to them, on their own terminal, never in the audit log.
+how refuge names it back to them on their own terminal (:func:`shown`). Off a
+terminal (a pipe or a file that may become a log), a file found inside a
+folder is named by the folder as typed and its place in the walk, never by a
+name the person did not type; nothing of it reaches the audit log.
 """
 
 from __future__ import annotations
 
 import fnmatch
 import os
+import sys
 from dataclasses import dataclass
 from pathlib import Path
+
+import click
 
 from vault.core import DOC_TYPES
 from vault.errors import InvalidInput
@@ -29,6 +35,15 @@ class Incoming:
 
     path: str
     inside: str = ""  # the path inside the named folder, with / separators ("" for a file named itself)
+    folder: str = ""  # the folder as typed, for a file found inside one
+    place: str = ""  # "file N of M" of that folder's walk
+
+
+def shown(f: Incoming) -> str:
+    """How to name a file to the person: as typed, or (off a terminal) its folder and place in it."""
+    if not f.inside or sys.stderr.isatty():
+        return click.format_filename(f.path)
+    return f"{click.format_filename(f.folder)} ({f.place})"
 
 
 def collect(arguments: list[str], recursive: bool) -> list[Incoming]:
@@ -46,10 +61,13 @@ def collect(arguments: list[str], recursive: bool) -> list[Incoming]:
             for name in filenames:
                 if not name.startswith("."):
                     full = os.path.join(dirpath, name)
-                    found.append(Incoming(full, os.path.relpath(full, arg).replace(os.sep, "/")))
+                    found.append(Incoming(full, os.path.relpath(full, arg).replace(os.sep, "/"), arg))
         if not found:
             raise InvalidInput(f"{arg} holds no files to add")
-        out.extend(sorted(found, key=lambda f: f.inside))
+        found.sort(key=lambda f: f.inside)
+        for n, f in enumerate(found, 1):
+            f.place = f"file {n} of {len(found)}"
+        out.extend(found)
     return out
 
 

@@ -11,6 +11,7 @@ import json
 import shutil
 
 from conftest import holds
+from test_doc_lifecycle import _on_terminal
 
 
 def _folder(w, tmp_path):
@@ -35,7 +36,8 @@ def test_a_bad_file_in_the_middle_is_named_and_the_others_are_added(case_world, 
     p = w.run("doc", "add", "MX-0001", "box", "--recursive", "--type", "medical", user="bob")
     err = p.stderr.decode()
     assert p.returncode == 1, err
-    assert "box/b-empty.pdf: the file is empty" in err  # named as typed, with why
+    assert "box (file 2 of 4): the file is empty" in err  # off a terminal: the folder typed, and the place in it
+    assert "b-empty" not in err  # a name the person did not type goes to their terminal only
     assert "added 3 of 4 files; 1 refused" in err
     assert len(p.stdout.split()) == 3
     docs = _docs(w)
@@ -54,7 +56,7 @@ def test_types_come_from_the_map_then_the_extension_and_a_file_without_one_is_re
     mapping.write_text("# how our scanner names things\na.pdf = psychological\n")
     p = w.run("doc", "add", "MX-0001", str(tmp_path / "box"), "-r", "--type-map", str(mapping), user="bob")
     err = p.stderr.decode()
-    assert p.returncode == 1 and "c.pdf: no type for this file" in err
+    assert p.returncode == 1 and "box (file 2 of 3): no type for this file" in err
     types = {d["title"]: d["type"] for d in _docs(w)}
     assert types["a"] == "psychological" and types["d"] == "photo" and "c" not in types
     mapping.write_text("a.pdf = nonsense\n")
@@ -71,8 +73,12 @@ def test_duplicates_in_the_folder_and_in_the_case_are_refused_by_name(case_world
     p = w.run("doc", "add", "MX-0001", "box", "-r", "--type", "medical", user="bob")
     err = p.stderr.decode()
     assert p.returncode == 1
-    assert f"box/again.pdf: the case already holds this file as document {w.decl.partition('-')[2]}" in err
-    assert "box/sub/a-copy.pdf: it is the same file as box/a.pdf" in err
+    assert f"box (file 2 of 5): the case already holds this file as document {w.decl.partition('-')[2]}" in err
+    assert "box (file 4 of 5): it is the same file as box (file 1 of 5)" in err
+    code, err = _on_terminal(w, "doc", "add", "MX-0001", "box", "-r", "--type", "medical", user="bob")
+    assert "box/again.pdf: the case already holds this file as document" in err and "(declaration)" in err
+    assert "box/sub/a-copy.pdf: it is the same file as box/a.pdf" not in err  # a.pdf is in the case now:
+    assert "box/sub/a-copy.pdf: the case already holds this file" in err
     assert len(_docs(w)) == 4
 
 
@@ -97,8 +103,6 @@ def test_all_files_refused_exits_1_with_each_named(case_world, tmp_path):
 
 
 def test_on_a_terminal_a_progress_bar_then_the_refused_files(case_world, tmp_path):
-    from test_doc_lifecycle import _on_terminal
-
     w = case_world
     _folder(w, tmp_path)
     code, err = _on_terminal(w, "doc", "add", "MX-0001", "box", "-r", "--type", "medical", user="bob")

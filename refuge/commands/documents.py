@@ -68,8 +68,10 @@ def doc_add(c: Context, ref, files, doc_type, type_map, recursive, allow_duplica
 
     A file the case already holds (same SHA-256) is refused unless
     --allow-duplicate; on a terminal, a file already in another of your cases
-    is pointed out. Each refused file is named with the reason; the exit
-    status is 0 only if every file was added (those added stay added).
+    is pointed out. Each refused file is named with the reason (a file found
+    in a folder by its path on a terminal; elsewhere, where the line may end
+    up in a log, by the folder and its place in it: "box (file 2 of 9)"). The
+    exit status is 0 only if every file was added (those added stay added).
     """
     incoming = _bulk.collect(list(files), recursive)
     mapping = _bulk.TypeMap.read(type_map) if type_map else None
@@ -117,6 +119,7 @@ class _Outcome:
 def _add_each(vault: Vault, case, incoming, doc_type, mapping, dups, allow_duplicate, options) -> "_Outcome":
     """Add the files one by one (a progress bar on a terminal); each succeeds or fails alone."""
     outcome = _Outcome()
+    options = dict(options, by_path={f.path: f for f in incoming})
     bar = click.progressbar(incoming, label="adding", file=sys.stderr, show_pos=True) \
         if sys.stderr.isatty() and len(incoming) > 1 else contextlib.nullcontext(incoming)
     with bar as files:
@@ -138,7 +141,8 @@ def _add_one(vault: Vault, case, f, doc_type, mapping, dups, allow_duplicate, op
         raise InvalidInput(f"the case already holds this file as document {doc_name(dups.in_case[f.path])}",
                            hint="allow-duplicate")
     if not allow_duplicate and f.path in dups.in_batch:
-        raise InvalidInput(f"it is the same file as {click.format_filename(dups.in_batch[f.path])}", hint="allow-duplicate")
+        earlier = options["by_path"][dups.in_batch[f.path]]
+        raise InvalidInput(f"it is the same file as {_bulk.shown(earlier)}", hint="allow-duplicate")
     o = options
     result = vault.add_documents(case, [f.path], chosen, o["tags"], o["person"], o["lang"], o["title"],
                                  o.get("translation_of"), o.get("supersedes"), translator=o["translator"],
@@ -151,7 +155,7 @@ def _add_one(vault: Vault, case, f, doc_type, mapping, dups, allow_duplicate, op
 def _report_failures(outcome: "_Outcome", total: int) -> None:
     """One line per refused file, naming it as typed (on the person's own stderr) and why; then a summary."""
     for f, error in outcome.failed:
-        show(f"{click.format_filename(f.path)}: {describe(error)}" if total > 1 else describe(error))
+        show(f"{_bulk.shown(f)}: {describe(error)}" if total > 1 else describe(error))
     if total > 1:
         click.echo(f"refuge: added {len(outcome.added)} of {total} files; {len(outcome.failed)} refused", err=True)
 
@@ -160,7 +164,7 @@ def _warn_elsewhere(dups, outcome: "_Outcome") -> None:
     """On a terminal: the files just added that another of my cases already holds."""
     for f, _ in outcome.added:
         for other, d in dups.elsewhere.get(f.path, [])[:3]:
-            indexing.warn(f"{click.format_filename(f.path)} is also in your case {other.ref} "
+            indexing.warn(f"{_bulk.shown(f)} is also in your case {other.ref} "
                           f"as document {doc_name(d)}")
 
 
