@@ -95,7 +95,7 @@ def _items(source: CaseSource, plan: Plan) -> list[Item]:
         if is_media(d.mime):  # a recording: a page saying it is provided separately, with its SHA-256
             out.append(placeholder(d, translator))
             continue
-        out.append(Item(doc_id=d.id, title=d.title, type=d.type, date=d.added_at[:10], mime=shown_mime(d.mime),
+        out.append(Item(doc_id=d.id, title=d.title, type=d.type, date=getattr(d, "date", None) or d.added_at[:10], mime=shown_mime(d.mime),
                         data=source.read(d), lang=d.lang, translation_of=d.translation_of,
                         translator=translator, version=d.version))
     return out

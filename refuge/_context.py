@@ -158,12 +158,58 @@ def find_case(vault: Vault, ref: str, targets: dict):
     return found
 
 
-def find_document(vault: Vault, doc_id: str, targets: dict):
-    """Find a document of one of my cases and name it (case and document ids) in the audit entry."""
-    with resolving(vault, doc_id, targets):
-        case, doc = vault.find_document(doc_id)
-    targets.update(case=case.id, doc=doc.id)
+def find_document(vault: Vault, doc_id: str, targets: dict, key: str = "doc"):
+    """Find a document of one of my cases, by its id or a unique prefix of it (4 characters or
+    more), and name it (case and document ids) in the audit entry under ``key``.
+
+    An ambiguous prefix is refused with the candidates' short ids, and their
+    titles when the error goes to a terminal (titles never reach the audit log).
+    """
+    from vault.documents import Ambiguous
+
+    try:
+        with resolving(vault, doc_id, targets, key):
+            case, doc = vault.find_document(doc_id)
+    except Ambiguous as e:
+        targets["unresolved"] = vault.typed_hash(doc_id)
+        if not sys.stderr.isatty():
+            raise
+        shown = ", ".join(doc_name(d) for d in e.candidates[:10]) + (", ..." if len(e.candidates) > 10 else "")
+        raise InvalidInput(f"{len(e.candidates)} documents start with {doc_id.strip().lower()}: {shown}",
+                           hint=e.hint) from None
+    targets["case"] = case.id
+    targets[key] = doc.id
     return case, doc
+
+
+def doc_in_case(vault: Vault, case, doc_id: str, targets: dict) -> str:
+    """The full id of a document of ``case`` named by id or prefix (``--supersedes``, ``--doc``, ...).
+
+    What was typed, if it names nothing, is recorded as :func:`unresolved` does.
+    """
+    if doc_id in case.documents:
+        return doc_id
+    scratch: dict = {}
+    try:
+        where, doc = find_document(vault, doc_id, scratch)
+    except RefugeError:
+        if "unresolved" in scratch:
+            targets.setdefault("unresolved", scratch["unresolved"])
+        raise
+    if where.id != case.id:
+        raise InvalidInput(f"{doc.short_id} is not a document of this case", hint="doc-list")
+    return doc.id
+
+
+def doc_name(doc) -> str:
+    """A document as a person reads it in an error or warning: its short id, and its title on a terminal.
+
+    Titles are secrets of the case: they go to the person's own terminal only,
+    never to a pipe or file that may become a log.
+    """
+    if sys.stderr.isatty():
+        return f"{doc.short_id} ({' '.join(doc.title.split())[:60]})"
+    return doc.short_id
 
 
 def read_input(path: str, what: str) -> bytes:

@@ -53,6 +53,14 @@ HINTS: dict[str, str] = {
     "case-set-field": "a case lead sets it with refuge case set REF FIELD=VALUE (see refuge case show REF)",
     "served": "give --served-on PARTY --served-by METHOD --served-at YYYY-MM-DD",
     "org-set-name": "an admin sets it with refuge org set name=ORG, or give --from ORG",
+    # a document's life (doc remove, edit, move; duplicates; ids people type)
+    "doc-list-removed": "case leads see it with refuge doc list REF --removed",
+    "doc-prefix": "type more of the id (see refuge doc list)",
+    "allow-duplicate": "add it anyway with --allow-duplicate",
+    "doc-type": "see refuge doc add --help",
+    "edit-change": "give --title, --type, --person, --lang, --date, --tag or --untag",
+    "remove-reason": "give it with --reason (kept in the case's encrypted events only)",
+    "doc-move": "run refuge doc move DOC --to REF again",
     "redact-list": "see refuge redact list",
     # storage
     "lock-mode": "give --lock-mode GOVERNANCE or COMPLIANCE",

@@ -19,10 +19,10 @@ from vault.errors import RefugeError
 __all__ = ["after_add"]
 
 
-def after_add(vault, case, results, doc_type: str, tags=(), person=None, lang=None) -> tuple[list, list[str]]:
+def after_add(vault, case, results, tags=(), person=None, lang=None) -> tuple[list, list[str]]:
     """Add the attachments of added messages and make renditions.
 
-    ``results`` are the AddResults of ``vault.add_documents``. Returns (the attachment
+    ``results`` are the AddResults of ``vault.add_documents``; attachments take their message's type. Returns (the attachment
     documents added, one error line per failure: a refused attachment or a conversion).
     """
     from .errors import describe
@@ -49,7 +49,7 @@ def after_add(vault, case, results, doc_type: str, tags=(), person=None, lang=No
                     f.write(data)
                 paths.append(path)
                 labels.append(f"attachment {name} of {doc.id}")
-            added = vault.add_documents(case, paths, doc_type, tags, person, lang, attached_to=doc.id, labels=labels)
+            added = vault.add_documents(case, paths, doc.type, tags, person, lang, attached_to=doc.id, labels=labels)
         for a in added:
             if a.document:
                 extra.append(a.document)

@@ -48,6 +48,25 @@ def update(vault, case: Case, doc_ids: Iterable[str], ref: str | None = None) ->
     return True
 
 
+def forget(vault, case: Case, doc_ids: Iterable[str], ref: str | None = None) -> bool:
+    """Record in a case's index that documents left it (removed, moved away); on failure, warn and return False.
+
+    Search drops hits on documents no longer in their case even without this;
+    it keeps their text out of the next compaction.
+    """
+    doc_ids = list(doc_ids)
+    if not doc_ids:
+        return True
+    try:
+        searching.forget_documents(vault, case.id, doc_ids)
+    except Exception as e:  # noqa: BLE001  the removal is done: its index entry may lag, never fail it
+        why = describe(e) if isinstance(e, RefugeError) else f"internal error ({type(e).__name__})"
+        warn(f"the search index still holds removed text ({why}); "
+             f"rebuild it with refuge search --reindex {ref or case.id}")
+        return False
+    return True
+
+
 def reindex(vault, case: Case) -> tuple[int, list[str]]:
     """Rebuild a case's index from its documents; returns (documents indexed, segments skipped)."""
     return searching.reindex(vault, case, extract)

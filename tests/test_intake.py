@@ -80,7 +80,7 @@ def test_batch_files_succeed_or_fail_alone(case_world, tmp_path):
     (tmp_path / "empty.pdf").write_bytes(b"")
     p = case_world.run("doc", "add", "MX-0001", str(case_world.docs["medical"]), str(tmp_path / "empty.pdf"),
                        "--type", "medical", user="bob")
-    assert p.returncode == 1 and len(p.stdout.split()) == 1 and b"file 2 is empty" in p.stderr
+    assert p.returncode == 1 and len(p.stdout.split()) == 1 and b"empty.pdf: the file is empty" in p.stderr
     assert len(case_world.ok("doc", "list", "MX-0001", "--json", user="bob").split('"id"')) == 3
 
 

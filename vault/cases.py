@@ -39,6 +39,7 @@ from .errors import (
     RefugeError,
     VerificationFailed,
 )
+from ._docfold import apply_doc_change
 from .events import Event, EventLog, verify_record
 from .people import (
     MEMBER_ROLES,
@@ -58,9 +59,9 @@ DOC_TYPES = (
     "country-evidence", "correspondence", "photo", "translation", "other",
 )
 # Case events that change what a case holds: refused once the case is closed.
-CONTENT_EVENTS = ("doc.added", "doc.tagged", "consent.granted", "consent.withdrawn", "redaction.added",
-                  "redaction.removed", "redaction.reviewed", "ocr.cached", "packet.built", "case.fields",
-                  "rendition.cached")
+CONTENT_EVENTS = ("doc.added", "doc.tagged", "doc.edited", "doc.removed", "doc.moved", "consent.granted",
+                  "consent.withdrawn", "redaction.added", "redaction.removed", "redaction.reviewed", "ocr.cached",
+                  "packet.built", "case.fields", "rendition.cached")
 # Who may append each case event, as every reader checks it (the author must also be a member).
 # Types not listed (added by later versions) need a lawyer or a case lead who is a member.
 LEAD = ("case-lead",)
@@ -69,11 +70,11 @@ AUTHORITY = {
     "consent.granted": LEAD, "consent.withdrawn": LEAD, "redaction.reviewed": LEAD, "packet.built": LEAD,
     "doc.removed": LEAD, "doc.moved": LEAD,  # (DESIGN.md: removing or moving a document is a case lead's)
     "case.fields": LEAD,  # case details for letters and file names (vault/casefields.py)
-    "doc.added": MEMBER_ROLES, "doc.tagged": MEMBER_ROLES, "redaction.added": MEMBER_ROLES,
+    "doc.added": MEMBER_ROLES, "doc.tagged": MEMBER_ROLES, "doc.edited": MEMBER_ROLES, "redaction.added": MEMBER_ROLES,
     "redaction.removed": MEMBER_ROLES, "ocr.cached": MEMBER_ROLES,
     "rendition.cached": MEMBER_ROLES,
 }
-CACHE_FORMAT = 2  # the cache's layout; a cache of another layout is folded again
+CACHE_FORMAT = 3  # the cache's layout (3: document dates, removed and moved documents); a cache of another layout is folded again
 
 
 @dataclass
@@ -102,11 +103,19 @@ class Document:
     flags: list[str] = field(default_factory=list)
     versions: list[dict] = field(default_factory=list)
     attached_to: str | None = None  # the message (a document of the case) this file was attached to
+    date: str | None = None  # the date the document bears (YYYY-MM-DD), distinct from added_at
+    moved_from: dict | None = None  # {"case", "id"}: where a moved document came from
+    removal: dict | None = None  # a removed document's tombstone: by, at, reason, moved_to, ocr blobs
 
     def as_dict(self) -> dict:
-        d = {k: v for k, v in self.__dict__.items() if k != "versions"}
+        d = {k: v for k, v in self.__dict__.items() if k not in ("versions", "removal", "moved_from")}
         d["versions"] = len(self.versions)
         return d
+
+    @property
+    def short_id(self) -> str:
+        """The document's own part of its id (after the case id): what people type and read."""
+        return self.id.partition("-")[2] or self.id
 
 
 @dataclass
@@ -127,6 +136,7 @@ class Case:
     ocr: dict[str, dict] = field(default_factory=dict)  # recognition results: key -> {doc, blob}
     fields: dict[str, str] = field(default_factory=dict)  # case details (vault/casefields.py): name -> value
     renditions: dict[str, dict] = field(default_factory=dict)  # doc id -> {version, sha256, blob, mime, markup}
+    removed: dict[str, Document] = field(default_factory=dict)  # removed or moved away: tombstones
     last_seq: int = 0
     last_digest: str = ""
     dir_pos: int = 0  # the directory position the last event was written against
@@ -137,7 +147,8 @@ class Case:
     def to_json(self) -> bytes:
         """The folded state, for the per-user cache."""
         d = dict(self.__dict__, members=sorted(self.members),
-                 documents={k: dict(v.__dict__) for k, v in self.documents.items()})
+                 documents={k: dict(v.__dict__) for k, v in self.documents.items()},
+                 removed={k: dict(v.__dict__) for k, v in self.removed.items()})
         return json.dumps(d, separators=(",", ":"), ensure_ascii=False).encode()
 
     @classmethod
@@ -147,6 +158,7 @@ class Case:
             raise ValueError("a cache of another layout")
         d["members"] = set(d["members"])
         d["documents"] = {k: Document(**v) for k, v in d["documents"].items()}
+        d["removed"] = {k: Document(**v) for k, v in d.get("removed", {}).items()}
         return cls(**d)
 
     def as_dict(self, directory: "Directory | None" = None) -> dict:
@@ -185,9 +197,9 @@ def apply(v, case: Case, event: Event) -> None:
         _bind_version(v, case, event, d.get("key_version"))
     elif t == "doc.added":
         _apply_doc_added(case, event)
-    elif t == "doc.tagged":
-        doc = case.documents[d["id"]]
-        doc.tags = sorted((set(doc.tags) | set(d.get("add", []))) - set(d.get("remove", [])))
+    elif t in ("doc.tagged", "doc.edited", "doc.removed", "doc.moved"):
+        if not apply_doc_change(case, event):
+            _refuse(case, event, "it names a document the case does not hold")
     elif t in ("consent.granted", "consent.withdrawn"):
         case.consents.append({"action": t.split(".")[1], "recipient": d["recipient"], "docs": d.get("docs", []),
                               "expires": d.get("expires"), "note": d.get("note", ""), "by": event.author,
@@ -201,6 +213,8 @@ def apply(v, case: Case, event: Event) -> None:
     elif t == "redaction.reviewed":
         case.reviews.append({"doc": d["doc"], "version": d["version"], "page": d["page"], "by": event.author,
                              "at": event.time})
+    elif t == "ocr.cached" and d.get("doc") in case.removed:  # recognised while it was being removed
+        case.removed[d["doc"]].removal.setdefault("ocr", []).append(d["blob"])
     elif t == "ocr.cached":
         case.ocr[d["key"]] = {"doc": d["doc"], "blob": d["blob"]}
     elif t == "case.fields":
@@ -245,6 +259,11 @@ def _check_authority(v, case: Case, event: Event) -> None:
     if t == "doc.added" and d.get("key_version") != case.key_version:
         _refuse(case, event, f"the document is under key version {d.get('key_version')}, "
                              f"but the current version was {case.key_version}")
+    if t == "doc.added" and d.get("moved_from") is not None and author.role not in LEAD:
+        _refuse(case, event, f"{author.name} is {author.role}; moving a document in needs a case lead")
+    if t == "doc.added" and any(not isinstance(e, dict) or e.get("key_version") != case.key_version
+                                for e in d.get("history") or []):
+        _refuse(case, event, f"the moved document's versions are not under the current key version {case.key_version}")
     if t == "packet.built" and any(vol.get("key_version") != case.key_version for vol in d.get("volumes", [])):
         _refuse(case, event, f"the packet is not under the current key version {case.key_version}")
 
@@ -270,11 +289,22 @@ def _bind_version(v, case: Case, event: Event, version) -> None:
     case.key_versions.append(version)
 
 
+VERSION_FIELDS = ("version", "blob", "key_version", "size", "sha256", "mime", "filename")
+
+
 def _apply_doc_added(case: Case, event: Event) -> None:
     d = event.data
+    if d["id"] in case.removed:  # a new version stored while the document was being removed: removed too
+        case.removed[d["id"]].versions.append({k: d[k] for k in VERSION_FIELDS})
+        return
     doc = case.documents.get(d["id"])
-    entry = {k: d[k] for k in ("version", "blob", "key_version", "size", "sha256", "mime", "filename")}
+    entry = {k: d[k] for k in VERSION_FIELDS}
     entry.update(added_by=event.author, added_at=event.time)
+    if doc is None and d.get("history"):  # moved in from another case: every earlier version at once
+        earlier = [dict({k: e[k] for k in VERSION_FIELDS}, added_by=event.author, added_at=event.time)
+                   for e in d["history"]]
+    else:
+        earlier = []
     if doc is None:
         doc = Document(d["id"], case.id, d["version"], d["blob"], d["key_version"], d["type"], d["title"],
                        d["filename"], d["size"], d["sha256"], d["mime"], event.author, event.time,
@@ -285,7 +315,11 @@ def _apply_doc_added(case: Case, event: Event) -> None:
     else:
         for k in ("version", "blob", "key_version", "size", "sha256", "mime", "filename", "flags"):
             setattr(doc, k, d[k] if k != "flags" else list(d.get("flags", [])))
-    doc.versions.append(entry)
+    doc.versions.extend(earlier + [entry])
+    if d.get("date"):
+        doc.date = d["date"]
+    if isinstance(d.get("moved_from"), dict):
+        doc.moved_from = {"case": d["moved_from"].get("case"), "id": d["moved_from"].get("id")}
 
 
 def fold(v, case_id: str, identities) -> Case:

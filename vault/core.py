@@ -24,6 +24,7 @@ the opened vault, lower ones never importing higher ones:
     cases.py       cases: events, the fold, the per-user cache, grant and revoke
     lifecycle.py   closing, reopening, legal holds, purging (rules in retention.py)
     documents.py   documents, disclosure records, recognised text, redaction, consent
+    doclife.py     duplicates, editing, removing and moving documents
     auditing.py    the audit log: recording, reading, verifying
     fsck.py        checking every object, and repairing interrupted writes
 """
@@ -36,7 +37,7 @@ import os
 from pathlib import Path
 from typing import Callable
 
-from . import age, auditing, casekeys, cases, documents, fsck, lifecycle, people
+from . import age, auditing, casekeys, cases, doclife, documents, fsck, lifecycle, people
 from ._ids import random_id
 from .audit import AuditLog, seal_key
 from .cases import DOC_TYPES, Case, Document
@@ -212,6 +213,14 @@ class Vault:
     mark_reviewed = documents.mark_reviewed
     ocr_results = documents.ocr_results
     save_ocr = documents.save_ocr
+
+    # --- a document's life after it is added (doclife.py) ------------------------------
+    find_duplicates = doclife.find_duplicates
+    edit_document = doclife.edit
+    remove_document = doclife.remove
+    move_document = doclife.move
+    shred_removed = doclife.shred_removed
+    kept_blobs = doclife.kept_blobs
 
     # --- checking (fsck.py) ----------------------------------------------------------
     repair = fsck.repair

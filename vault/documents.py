@@ -33,7 +33,7 @@ from .errors import InvalidInput, NotFound, RefugeError, VerificationFailed
 from .events import canonical
 from .people import require_role
 
-__all__ = ["AddResult", "find_document", "add_documents", "read_document", "document_bytes", "tag",
+__all__ = ["AddResult", "Ambiguous", "MIN_PREFIX", "find_document", "add_documents", "read_document", "document_bytes", "tag",
            "record_packet", "find_packet", "packet_bytes", "add_redaction", "remove_redaction",
            "record_consent", "mark_reviewed", "ocr_results", "save_ocr"]
 
@@ -47,16 +47,52 @@ class AddResult:
     error: RefugeError | None = None
 
 
+#: The shortest prefix of a document id accepted in place of the whole id (as git does).
+MIN_PREFIX = 4
+
+
+class Ambiguous(InvalidInput):
+    """A typed document id that more than one document of my cases starts with."""
+
+    def __init__(self, message: str, candidates: list[Document], *, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.candidates = candidates
+
+
 def find_document(v, doc_id: str) -> tuple[Case, Document]:
-    """A document of one of my cases, by id, with its case."""
-    case_id, sep, _ = doc_id.partition("-")
-    if not sep or case_id not in case_ids(v):
+    """A document of one of my cases, with its case: by its id, or by a unique prefix.
+
+    A prefix (at least :data:`MIN_PREFIX` characters) may start the whole id or
+    the document's own part (its short id, after the case id). A full id of a
+    case I am in is read from that case alone; a shorter one searches my cases.
+    Raises NotFound (none, or removed), Ambiguous (several), NotPermitted.
+    """
+    typed = doc_id.strip().lower()
+    case_id, sep, rest = typed.partition("-")
+    if sep and case_id in case_ids(v):
+        case = load_case(v, case_id)
+        doc = case.documents.get(typed)
+        if doc is not None:
+            return case, doc
+        if typed in case.removed:
+            raise NotFound(f"document {typed} was {_gone(case.removed[typed])}", hint="doc-list-removed")
+        found = [(case, d) for d in case.documents.values() if rest and d.id.startswith(typed)]
+    elif len(typed) < MIN_PREFIX or sep:
         raise NotFound(f"no document {doc_id}", hint="doc-list")
-    case = load_case(v, case_id)
-    doc = case.documents.get(doc_id)
-    if doc is None:
+    else:
+        found = [(c, d) for c in v.cases() for d in c.documents.values()
+                 if d.id.startswith(typed) or d.short_id.startswith(typed)]
+    if not found:
         raise NotFound(f"no document {doc_id}", hint="doc-list")
-    return case, doc
+    if len(found) > 1:
+        shown = ", ".join(d.short_id for _, d in found[:10]) + (", ..." if len(found) > 10 else "")
+        raise Ambiguous(f"{len(found)} documents start with {typed}: {shown}", [d for _, d in found],
+                        hint="doc-prefix")
+    return found[0]
+
+
+def _gone(doc: Document) -> str:
+    return "moved to another case" if (doc.removal or {}).get("moved_to") else "removed"
 
 
 # --- adding ------------------------------------------------------------------------------
@@ -78,11 +114,14 @@ def add_documents(
     dialect: str | None = None,
     attached_to: str | None = None,
     labels: list[str] | None = None,
+    date: str | None = None,
 ) -> list[AddResult]:
     """Add files to a case; each succeeds or fails alone and a failure leaves no trace.
 
     ``attached_to`` names the message (a document of the case) the files were attached to;
-    ``labels`` names each file in errors instead of "file N" (never a secret: a caller's choice)."""
+    ``labels`` names each file in errors instead of "file N" (never a secret: a caller's choice);
+    ``date`` is the date the documents bear (YYYY-MM-DD), kept apart from when they were added.
+    """
     require_role(v, "lawyer", "case-lead", doing="adding documents")
     casekeys.require_member(v, case.id)
     require_open(v, case.id)
@@ -109,14 +148,14 @@ def add_documents(
         try:
             results.append(AddResult(path, _add_one(v, case, path, label, type, list(tags), person, lang, title,
                                                     translation_of, supersedes, limit, translator, dialect,
-                                                    attached_to)))
+                                                    attached_to, date=date)))
         except RefugeError as e:
             results.append(AddResult(path, error=e))
     return results
 
 
 def _add_one(v, case, path, label, type, tags, person, lang, title, translation_of, supersedes, limit,
-             translator=None, dialect=None, attached_to=None) -> Document:
+             translator=None, dialect=None, attached_to=None, date=None) -> Document:
     found = intake.inspect_isolated(path, limit, label)
     version, recipient = casekeys.current_recipient(v, case.id)
     blob = random_id(15)
@@ -139,6 +178,8 @@ def _add_one(v, case, path, label, type, tags, person, lang, title, translation_
         meta.update(translator=translator, dialect=dialect)
     if attached_to:
         meta.update(attached_to=attached_to)
+    if date:
+        meta["date"] = date
     data = {"id": doc_id, "version": number, "blob": blob, "key_version": version, "filename": filename,
             "size": size, "sha256": digest, "mime": found.mime, "flags": list(found.flags), **meta}
 

@@ -2,7 +2,7 @@
 
 A problem is ``{"object", "kind", "message"}`` (and ``"hint"``, a code for
 the way out, where there is one). Kinds: ``damaged``, ``bad signature``,
-``missing``, ``broken`` (an event refused: its signature, or its author's
+``missing``, ``interrupted move``, ``broken`` (an event refused: its signature, or its author's
 authority at its position), ``altered``, ``purge incomplete``, ``unverified key
 version`` (a marker no verified event made), ``forged actor`` (audit), and ``leftover``:
 something an interrupted write left that was never committed, which
@@ -11,6 +11,7 @@ something an interrupted write left that was never committed, which
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 
@@ -124,10 +125,35 @@ def _check_case(v, cid: str, deep: bool, problems: _Problems) -> None:
     present = set(v.backend.children(f"cases/{cid}/blobs/"))
     for blob in sorted(referenced - present):
         problems.add(f"cases/{cid}/blobs/{blob}", "missing", "a recorded document or packet is missing")
+    present -= _check_removed(v, case, present, problems)
     for blob in sorted(present - referenced):
         problems.add(f"cases/{cid}/blobs/{blob}", "leftover", "a blob no event records (an interrupted add)")
     if deep:
         _check_contents(v, case, present, problems)
+
+
+def _check_removed(v, case: Case, present: set[str], problems: _Problems) -> set[str]:
+    """Removed documents' blobs (kept under a legal hold; otherwise leftovers repair destroys), and
+    moves interrupted after the copy: returns the removed documents' blobs present."""
+    from .doclife import removed_blobs
+
+    kept = present & set(removed_blobs(case))
+    if kept and not v.directory.status(case.id).hold:
+        for blob in sorted(kept):
+            problems.add(f"cases/{case.id}/blobs/{blob}", "leftover",
+                         "a copy of a removed or moved document, not destroyed yet (an interrupted removal)")
+    for d in case.documents.values():
+        origin = d.moved_from or {}
+        if origin.get("case") not in v.case_ids():
+            continue
+        with contextlib.suppress(VerificationFailed, NotFound, NotPermitted):  # not mine, or reported on its own
+            if casekeys.case_identities(v, origin["case"]):
+                source = v.load_case(origin["case"])
+                if origin.get("id") in source.documents:
+                    problems.add(f"cases/{source.id}/events/", "interrupted move",
+                                 f"document {origin.get('id')} was copied to case {case.id} as {d.id}, but its "
+                                 "case has not recorded the move; run the move again to finish it", hint="doc-move")
+    return kept
 
 
 def _check_unverified_versions(v, case: Case, problems: _Problems) -> None:

@@ -2,19 +2,24 @@
 
 from __future__ import annotations
 
+import contextlib
 import sys
 
 import click
 
 from vault.core import DOC_TYPES, Vault
-from vault.errors import InvalidInput
+from vault.doclife import check_date
+from vault.documents import AddResult
+from vault.errors import InvalidInput, NotPermitted, RefugeError
 from vault.storage import write_atomically
 
-from .. import formats, indexing
+from .. import _bulk, formats, indexing
 from .._context import (
     SECRET_HELP,
     SECRET_TEXT,
     Context,
+    doc_in_case,
+    doc_name,
     find_case,
     find_document,
     force_option,
@@ -23,7 +28,7 @@ from .._context import (
     read_lines,
 )
 from ..errors import describe, show
-from ..output import emit, output_options
+from ..output import echo_json, emit, output_options
 
 # --- doc ---
 
@@ -36,32 +41,64 @@ def doc() -> None:
 @doc.command("add")
 @click.argument("ref")
 @click.argument("files", nargs=-1, required=True, type=click.Path())
-@click.option("--type", "doc_type", required=True, type=click.Choice(DOC_TYPES), help="The document type.")
+@click.option("--type", "doc_type", type=click.Choice(DOC_TYPES),
+              help="The type of every file. A --type-map match wins over it; without either, the type comes from "
+                   "the file's extension (.jpg .jpeg .png .heic .heif .webp .tif .tiff: photo; .eml .msg: "
+                   "correspondence) and any other file is refused.")
+@click.option("--type-map", "type_map", type=click.Path(dir_okay=False), metavar="FILE",
+              help="Types by extension or glob, one PATTERN = TYPE a line (.jpg = photo, medical/*.pdf = medical); "
+                   "it wins over --type.")
+@click.option("-r", "--recursive", is_flag=True, help="Add the files in each FOLDER named, and its subfolders "
+                                                       "(hidden files left out).")
+@click.option("--allow-duplicate", is_flag=True, help="Add a file even if the case already holds it (same SHA-256).")
 @click.option("--tag", "tags", multiple=True, help="A tag (repeatable).")
 @click.option("--person", type=SECRET_TEXT, help="Whom it concerns (principal applicant or a family member)." + SECRET_HELP)
 @click.option("--lang", help="Language code, e.g. es, en, fr.")
 @click.option("--title", type=SECRET_TEXT, help="A title (default: the file name without extension)." + SECRET_HELP)
+@click.option("--date", "doc_date", metavar="YYYY-MM-DD",
+              help="The date the document bears (shown in packet indexes instead of the upload date).")
 @click.option("--translation-of", metavar="DOC", help="The document this translates.")
 @click.option("--translator", metavar="NAME", help="Who translated it (for the translator's declaration).")
 @click.option("--dialect", help="The dialect of the original, if any (for the translator's declaration).")
 @click.option("--supersedes", metavar="DOC", help="Store the file as a new version of DOC.")
 @output_options()
 @pass_ctx
-def doc_add(c: Context, ref, files, doc_type, tags, person, lang, title, translation_of, translator, dialect,
-            supersedes, as_json) -> None:
-    """Add files to a case; prints the new document ids."""
+def doc_add(c: Context, ref, files, doc_type, type_map, recursive, allow_duplicate, tags, person, lang, title,
+            doc_date, translation_of, translator, dialect, supersedes, as_json) -> None:
+    """Add files (or, with --recursive, folders of files) to a case; prints the new document ids.
+
+    A file the case already holds (same SHA-256) is refused unless
+    --allow-duplicate; on a terminal, a file already in another of your cases
+    is pointed out. Each refused file is named with the reason (a file found
+    in a folder by its path on a terminal; elsewhere, where the line may end
+    up in a log, by the folder and its place in it: "box (file 2 of 9)"). The
+    exit status is 0 only if every file was added (those added stay added).
+    """
+    incoming = _bulk.collect(list(files), recursive)
+    mapping = _bulk.TypeMap.read(type_map) if type_map else None
+    doc_date = check_date(doc_date) if doc_date else None
+    options = dict(tags=tags, person=person, lang=lang, title=title, translator=translator, dialect=dialect,
+                   date=doc_date)
     vault = c.vault()
     with vault.audited("doc.add") as targets:
         found = find_case(vault, ref, targets)
-        results = vault.add_documents(found, list(files), doc_type, tags, person, lang, title, translation_of, supersedes,
-                                      translator=translator, dialect=dialect)
-        targets["docs"] = [r.document.id for r in results if r.document]
-        failed = [r for r in results if r.error]
-        if failed and len(failed) == len(results):
-            raise failed[0].error
-        attached, problems = formats.after_add(vault, found, results, doc_type, tags, person, lang)
+        if translation_of:
+            options["translation_of"] = doc_in_case(vault, found, translation_of, targets)
+        if supersedes:
+            options["supersedes"] = doc_in_case(vault, found, supersedes, targets)
+            doc_type = doc_type or found.documents[options["supersedes"]].type  # a new version keeps its type
+        dups = vault.find_duplicates(found, [f.path for f in incoming], other_cases=sys.stderr.isatty())
+        outcome = _add_each(vault, found, incoming, doc_type, mapping, dups, allow_duplicate, options)
+        targets["docs"] = [d.id for _, d in outcome.added]
+        if outcome.failed and not outcome.added and len(incoming) == 1:
+            raise outcome.failed[0][1]
+        if outcome.failed and not outcome.added:
+            _report_failures(outcome, len(incoming))
+            raise InvalidInput(f"none of the {len(incoming)} files was added")
+        results = [AddResult(f.path, d) for f, d in outcome.added]
+        attached, problems = formats.after_add(vault, found, results, tags, person, lang)
         targets["docs"] += [d.id for d in attached]
-    added = [r.document for r in results if r.document] + attached
+    added = [d for _, d in outcome.added] + attached
     if as_json:
         emit([{"id": d.id, "version": d.version, "sha256": d.sha256, "size": d.size} for d in added], [], as_json=True)
     else:
@@ -69,29 +106,115 @@ def doc_add(c: Context, ref, files, doc_type, tags, person, lang, title, transla
             click.echo(d.id)
     sys.stdout.flush()
     indexing.update(vault, found, [d.id for d in added], ref)  # a failure warns; the documents stay added
-    for r in failed:
-        show(describe(r.error))
+    _warn_elsewhere(dups, outcome)
     for line in problems:
         show(line)
-    if failed or problems:
+    if outcome.failed:
+        _report_failures(outcome, len(incoming))
+    if outcome.failed or problems:
         sys.exit(1)
+    if len(incoming) > 1:
+        click.echo(f"refuge: added {len(added)} of {len(incoming)} files", err=True)
+
+
+class _Outcome:
+    def __init__(self) -> None:
+        self.added: list[tuple[_bulk.Incoming, object]] = []
+        self.failed: list[tuple[_bulk.Incoming, RefugeError]] = []
+
+
+def _add_each(vault: Vault, case, incoming, doc_type, mapping, dups, allow_duplicate, options) -> "_Outcome":
+    """Add the files one by one (a progress bar on a terminal); each succeeds or fails alone."""
+    outcome = _Outcome()
+    options = dict(options, by_path={f.path: f for f in incoming})
+    bar = click.progressbar(incoming, label="adding", file=sys.stderr, show_pos=True) \
+        if sys.stderr.isatty() and len(incoming) > 1 else contextlib.nullcontext(incoming)
+    with bar as files:
+        for f in files:
+            try:
+                outcome.added.append((f, _add_one(vault, case, f, doc_type, mapping, dups, allow_duplicate, options)))
+            except RefugeError as e:
+                if isinstance(e, NotPermitted):  # not this file's fault: nothing else may be added either
+                    raise
+                outcome.failed.append((f, e))
+    return outcome
+
+
+def _add_one(vault: Vault, case, f, doc_type, mapping, dups, allow_duplicate, options):
+    chosen = _bulk.type_for(f, doc_type, mapping)
+    if chosen is None:
+        raise InvalidInput("no type for this file: give --type, or map its extension with --type-map", hint="doc-type")
+    if not allow_duplicate and f.path in dups.in_case:
+        raise InvalidInput(f"the case already holds this file as document {doc_name(dups.in_case[f.path])}",
+                           hint="allow-duplicate")
+    if not allow_duplicate and f.path in dups.in_batch:
+        earlier = options["by_path"][dups.in_batch[f.path]]
+        raise InvalidInput(f"it is the same file as {_bulk.shown(earlier)}", hint="allow-duplicate")
+    o = options
+    result = vault.add_documents(case, [f.path], chosen, o["tags"], o["person"], o["lang"], o["title"],
+                                 o.get("translation_of"), o.get("supersedes"), translator=o["translator"],
+                                 dialect=o["dialect"], date=o["date"])[0]
+    if result.error:
+        raise result.error
+    return result.document
+
+
+def _report_failures(outcome: "_Outcome", total: int) -> None:
+    """One line per refused file, naming it as typed (on the person's own stderr) and why; then a summary."""
+    for f, error in outcome.failed:
+        show(f"{_bulk.shown(f)}: {describe(error)}" if total > 1 else describe(error))
+    if total > 1:
+        click.echo(f"refuge: added {len(outcome.added)} of {total} files; {len(outcome.failed)} refused", err=True)
+
+
+def _warn_elsewhere(dups, outcome: "_Outcome") -> None:
+    """On a terminal: the files just added that another of my cases already holds."""
+    for f, _ in outcome.added:
+        for other, d in dups.elsewhere.get(f.path, [])[:3]:
+            indexing.warn(f"{_bulk.shown(f)} is also in your case {other.ref} "
+                          f"as document {doc_name(d)}")
 
 
 @doc.command("list")
 @click.argument("ref")
 @click.option("--type", "doc_type", type=click.Choice(DOC_TYPES), help="Only this type.")
 @click.option("--tag", help="Only documents with this tag.")
+@click.option("--removed", is_flag=True, help="List the removed and moved-away documents instead (case leads): "
+                                              "who removed them, when, why, and whether copies are kept (legal hold).")
 @output_options()
 @pass_ctx
-def doc_list(c: Context, ref: str, doc_type: str | None, tag: str | None, as_json: bool) -> None:
+def doc_list(c: Context, ref: str, doc_type: str | None, tag: str | None, removed: bool, as_json: bool) -> None:
     """List a case's documents."""
     vault = c.vault()
-    with vault.audited("doc.list") as targets:
+    with vault.audited("doc.list", removed=removed or None) as targets:
+        if removed:
+            vault.require_role("case-lead", doing="listing removed documents")
         found = find_case(vault, ref, targets)
-        docs = [d for d in found.documents.values()
-                if (not doc_type or d.type == doc_type) and (not tag or tag in d.tags)]
+        pool = found.removed if removed else found.documents
+        docs = [d for d in pool.values() if (not doc_type or d.type == doc_type) and (not tag or tag in d.tags)]
+    if removed:
+        emit(_removed_rows(vault, found, docs), ["id", "type", "title", "removed_at", "removed_by", "reason",
+                                                 "moved_to", "copies"], as_json)
+        return
     rows = [dict(d.as_dict(), added_by=vault.directory.name(d.added_by)) for d in docs]
-    emit(rows, ["id", "type", "title", "version", "tags", "lang", "size", "flags"], as_json)
+    emit(rows, ["id", "type", "title", "date", "version", "tags", "lang", "size", "flags"], as_json)
+
+
+def _removed_rows(vault: Vault, case, docs) -> list[dict]:
+    kept = vault.kept_blobs(case) if docs else set()
+    on_hold = bool(vault.case_status(case.id).hold)
+    mine = {c.id: c.ref for c in vault.cases()} if any(d.removal.get("moved_to") for d in docs) else {}
+    rows = []
+    for d in docs:
+        r = d.removal
+        moved = r.get("moved_to") or {}
+        copies = any(e["blob"] in kept for e in d.versions)
+        rows.append(dict(d.as_dict(), removed_at=r["at"], removed_by=vault.directory.name(r["by"]),
+                         reason=r.get("reason", ""),
+                         moved_to=(f"{mine.get(moved.get('case'), moved.get('case'))} as {moved.get('id')}"
+                                   if moved else None),
+                         copies=("kept (legal hold)" if on_hold else "kept (not destroyed yet)") if copies else "destroyed"))
+    return rows
 
 
 @doc.command("get")
@@ -123,10 +246,93 @@ def doc_tag(c: Context, doc_id: str, add, remove) -> None:
     """Add or remove tags."""
     vault = c.vault()
     with vault.audited("doc.tag") as targets:
-        found_case, _ = find_document(vault, doc_id, targets)
-        found = vault.tag(doc_id, add, remove)
+        found_case, named = find_document(vault, doc_id, targets)
+        found = vault.tag(named.id, add, remove)
     indexing.update(vault, found_case, [found.id])
     click.echo(f"{found.id}: {', '.join(found.tags) or '(no tags)'}")
+
+
+@doc.command("edit")
+@click.argument("doc_id", metavar="DOC")
+@click.option("--title", type=SECRET_TEXT, help="A new title." + SECRET_HELP)
+@click.option("--type", "doc_type", type=click.Choice(DOC_TYPES), help="A new document type.")
+@click.option("--person", type=SECRET_TEXT, help="Whom it concerns (empty to clear)." + SECRET_HELP)
+@click.option("--lang", help="Language code, e.g. es, en, fr (empty to clear).")
+@click.option("--date", "doc_date", metavar="YYYY-MM-DD", help="The date the document bears (empty to clear).")
+@click.option("--tag", "add", multiple=True, help="A tag to add (repeatable).")
+@click.option("--untag", "remove", multiple=True, help="A tag to remove (repeatable).")
+@output_options()
+@pass_ctx
+def doc_edit(c: Context, doc_id: str, title, doc_type, person, lang, doc_date, add, remove, as_json) -> None:
+    """Correct a document's title, type, person, language, date or tags (lawyers and case leads)."""
+    vault = c.vault()
+    changes = {"title": title, "type": doc_type, "person": person, "lang": lang, "date": doc_date}
+    with vault.audited("doc.edit") as targets:
+        found_case, found = find_document(vault, doc_id, targets)
+        _, edited = vault.edit_document(found.id, changes, add, remove)
+        targets["fields"] = sorted(k for k, v in changes.items() if v is not None) + (["tags"] if add or remove else [])
+    indexing.update(vault, found_case, [edited.id])
+    if as_json:
+        echo_json(edited.as_dict())
+    else:
+        click.echo(f"edited {edited.id}")
+
+
+@doc.command("remove")
+@click.argument("doc_id", metavar="DOC")
+@click.option("--reason", required=True, type=SECRET_TEXT,
+              help="Why (kept in the case's encrypted events, never in the audit log)." + SECRET_HELP)
+@output_options()
+@pass_ctx
+def doc_remove(c: Context, doc_id: str, reason: str, as_json: bool) -> None:
+    """Remove a document (case leads): it leaves listings, consent, packets and search.
+
+    Its stored copies (every version) are destroyed at once, unless the case
+    is on legal hold: then they are kept until the hold is released. A
+    tombstone with the reason stays in the case (doc list --removed).
+    """
+    vault = c.vault()
+    with vault.audited("doc.remove") as targets:
+        found_case, found = find_document(vault, doc_id, targets)
+        case, gone, kept = vault.remove_document(found.id, reason)
+    indexing.forget(vault, case, [gone.id])
+    if as_json:
+        echo_json({"id": gone.id, "kept": kept})
+    elif kept:
+        click.echo(f"removed {gone.id}; its copies are kept while the case is on legal hold")
+    else:
+        click.echo(f"removed {gone.id}; its copies were destroyed")
+
+
+@doc.command("move")
+@click.argument("doc_id", metavar="DOC")
+@click.option("--to", "to_ref", required=True, metavar="REF", help="The case to move it to (you lead both).")
+@output_options()
+@pass_ctx
+def doc_move(c: Context, doc_id: str, to_ref: str, as_json: bool) -> None:
+    """Move a document, every version, to another case (case leads who are members of both).
+
+    It is encrypted again to the other case's key and gets a new id there; the
+    case it leaves keeps a tombstone (doc list --removed) and destroys its
+    copies, unless on legal hold. An interrupted move is finished by running it again.
+    """
+    vault = c.vault()
+    with vault.audited("doc.move") as targets:
+        vault.require_role("case-lead", doing="moving documents")
+        found_case, found = find_document(vault, doc_id, targets)
+        scratch: dict = {}
+        try:
+            target = find_case(vault, to_ref, scratch)
+        finally:
+            targets.update({("to_" + k if k == "case" else k): v for k, v in scratch.items()})
+        source, gone, moved = vault.move_document(found.id, target)
+        targets["new_doc"] = moved.id
+    indexing.forget(vault, source, [gone.id])
+    indexing.update(vault, target, [moved.id], to_ref)
+    if as_json:
+        echo_json({"id": moved.id, "from": gone.id})
+    else:
+        click.echo(moved.id)
 
 
 # --- consent ---
@@ -166,6 +372,7 @@ def consent_grant(c: Context, ref, recipient, docs, expires, note) -> None:
     vault = c.vault()
     with vault.audited("consent.grant") as targets:
         found = find_case(vault, ref, targets)
+        docs = [doc_in_case(vault, found, d, targets) for d in docs]
         vault.record_consent(found, "granted", recipient, docs, expires, note)
     click.echo(f"recorded consent for {recipient}" + (f" until {expires}" if expires else ""))
 
@@ -181,6 +388,7 @@ def consent_withdraw(c: Context, ref, recipient, docs) -> None:
     vault = c.vault()
     with vault.audited("consent.withdraw") as targets:
         found = find_case(vault, ref, targets)
+        docs = [doc_in_case(vault, found, d, targets) for d in docs]
         vault.record_consent(found, "withdrawn", recipient, docs)
     click.echo(f"recorded withdrawal of consent for {recipient}")
 
@@ -293,8 +501,8 @@ def redact_reviewed(c: Context, doc_id: str, pages: tuple[int, ...]) -> None:
     """Record that you reviewed pages no rule could search (case leads); who and when are kept."""
     vault = c.vault()
     with vault.audited("redact.reviewed") as targets:
-        find_document(vault, doc_id, targets)
-        _case_found, found, done = vault.mark_reviewed(doc_id, pages, lambda doc: _page_count(vault, doc))
+        _, named = find_document(vault, doc_id, targets)
+        _case_found, found, done = vault.mark_reviewed(named.id, pages, lambda doc: _page_count(vault, doc))
         targets["pages"] = done
     click.echo(f"reviewed {found.id} (version {found.version}) page{'s' if len(done) > 1 else ''} "
                f"{', '.join(map(str, done))}")
