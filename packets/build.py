@@ -368,7 +368,7 @@ def build_packet(vault, case, profile: Profile, today: str, output: str, sender_
                            service, reply, counsel=counsel)
     plan = _plan(case_source(vault, case), profile, options)
     check_plan(plan, options)  # before the key is unwrapped
-    media = _media_files(vault, plan, profile, today, media_dir, replace)
+    media = _media_files(vault, plan, output, profile, today, media_dir, replace)
     source = case_source(vault, case, profile, ocr=ocr or profile.ocr, signing=True)  # no key: stop before decrypting
     if tsa:
         from vault.orgkey import valid_tsa_url
@@ -394,14 +394,17 @@ def build_packet(vault, case, profile: Profile, today: str, output: str, sender_
                  [p for p, _ in media])
 
 
-def _media_files(vault, plan: Plan, profile: Profile, today: str, media_dir: str | None, replace: bool) -> list:
-    """[(path, document)] of the plan's recordings when ``media_dir`` is given (checked before any work)."""
+def _media_files(vault, plan: Plan, output: str, profile: Profile, today: str, media_dir: str | None,
+                 replace: bool) -> list:
+    """[(path, document)] of the plan's recordings when ``media_dir`` is given (checked before any work),
+    named like the packet's file (a per-type packet's folder: the profile and the date)."""
     from .media import check_media_dir, media_names
 
     docs = [e.doc for e in plan.included if is_media(e.doc.mime)]
     if media_dir is None or not docs:
         return []
-    return list(zip(check_media_dir(media_dir, media_names(profile, today, docs), replace), docs))
+    stem = f"{profile.id}-{today}" if os.path.isdir(output) else Path(output).stem
+    return list(zip(check_media_dir(media_dir, media_names(stem, docs), replace), docs))
 
 
 def review_pages(source: CaseSource, profile: Profile, plan: Plan, ocr: bool) -> list:

@@ -4,7 +4,7 @@ A recording (audio or video testimony) cannot go inside a PDF. Its place in the
 packet is one page, and its line in the index, saying that it is provided
 separately, with its SHA-256 so the recipient can check the file they receive.
 With ``packet build --media-dir DIR``, the consented recordings of the packet are
-written to DIR under the profile's file naming rule (the packet's name, then
+written to DIR named like the packet (the packet's file name, then
 ``-recording-N`` and the recording's extension), never replacing a file unless asked.
 """
 
@@ -33,10 +33,9 @@ def placeholder(doc, translator=None) -> Item:
                 translation_of=doc.translation_of, translator=translator, version=doc.version)
 
 
-def media_names(profile, today: str, docs) -> list[str]:
-    """The file names of a packet's recordings, in order: the profile's name for the packet,
+def media_names(stem: str, docs) -> list[str]:
+    """The file names of a packet's recordings, in order: the packet's own file name ``stem``,
     then -recording-N and the extension the recording's type takes."""
-    stem = Path(profile.output_name(today, 1)).stem
     return [f"{stem}-recording-{n}{_extension(d)}" for n, d in enumerate(docs, 1)]
 
 
