@@ -49,6 +49,8 @@ from .people import (
     refresh_directory,
     require_role,
 )
+from .register import REGISTER_EVENTS
+from .register import fold_event as _fold_register
 
 __all__ = ["Case", "Document", "DOC_TYPES", "load_case", "case_ids", "cases", "find_case", "create_case",
            "grant", "revoke", "export_key", "recover_case", "require_open"]
@@ -59,7 +61,7 @@ DOC_TYPES = (
 )
 # Case events that change what a case holds: refused once the case is closed.
 CONTENT_EVENTS = ("doc.added", "doc.tagged", "consent.granted", "consent.withdrawn", "redaction.added",
-                  "redaction.removed", "redaction.reviewed", "ocr.cached", "packet.built")
+                  "redaction.removed", "redaction.reviewed", "ocr.cached", "packet.built") + REGISTER_EVENTS
 # Who may append each case event, as every reader checks it (the author must also be a member).
 # Types not listed (added by later versions) need a lawyer or a case lead who is a member.
 LEAD = ("case-lead",)
@@ -69,8 +71,11 @@ AUTHORITY = {
     "doc.removed": LEAD, "doc.moved": LEAD,  # (DESIGN.md: removing or moving a document is a case lead's)
     "doc.added": MEMBER_ROLES, "doc.tagged": MEMBER_ROLES, "redaction.added": MEMBER_ROLES,
     "redaction.removed": MEMBER_ROLES, "ocr.cached": MEMBER_ROLES,
+    # people and places (vault/register.py): members add; editing, removing, dismissing lower redaction
+    "person.added": MEMBER_ROLES, "place.added": MEMBER_ROLES, "person.edited": LEAD, "place.edited": LEAD,
+    "person.removed": LEAD, "place.removed": LEAD, "candidate.dismissed": LEAD,
 }
-CACHE_FORMAT = 2  # the cache's layout; a cache of another layout is folded again
+CACHE_FORMAT = 3  # the cache's layout; a cache of another layout is folded again
 
 
 @dataclass
@@ -121,6 +126,9 @@ class Case:
     redactions: list[dict] = field(default_factory=list)
     reviews: list[dict] = field(default_factory=list)  # pages a person looked at: doc, version, page, by, at
     ocr: dict[str, dict] = field(default_factory=dict)  # recognition results: key -> {doc, blob}
+    people: list[dict] = field(default_factory=list)  # the case's people (vault/register.py)
+    places: list[dict] = field(default_factory=list)  # the case's places
+    dismissed: list[dict] = field(default_factory=list)  # detected names a case lead judged not secret
     last_seq: int = 0
     last_digest: str = ""
     dir_pos: int = 0  # the directory position the last event was written against
@@ -197,6 +205,8 @@ def apply(v, case: Case, event: Event) -> None:
                              "at": event.time})
     elif t == "ocr.cached":
         case.ocr[d["key"]] = {"doc": d["doc"], "blob": d["blob"]}
+    elif t in REGISTER_EVENTS:
+        _fold_register(case, event)
     case.last_seq, case.last_digest = event.seq, event.digest
     case.dir_pos = max(case.dir_pos, event.record.get("dir", 0) if isinstance(event.record.get("dir"), int) else 0)
 
