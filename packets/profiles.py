@@ -139,6 +139,7 @@ _TOP_KEYS = (
     "page_size", "margins", "cover", "sections", "excluded_types", "index", "numbering",
     "separator_pages", "translations", "redaction_categories", "flatten", "ocr", "ocr_text_layer",
     "require_review", "volumes", "file_name", "output_types", "signature",
+    "block_candidates", "redact_initials", "blur_faces",
 )
 
 DEFAULT_INDEX_TITLE = {
@@ -360,6 +361,9 @@ class Profile:
     output_types: tuple[str, ...]
     signature: Signature
     path: Path | None = field(default=None, compare=False)
+    block_candidates: bool = False  # names and places nobody registered or dismissed stop the build
+    redact_initials: bool = False  # registered people's initials are redacted too
+    blur_faces: bool = False  # faces in photos are blurred (OpenCV's Haar cascades)
 
     # -- questions the pipeline asks ------------------------------------------------
 
