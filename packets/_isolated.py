@@ -186,6 +186,7 @@ def produce_here(request: dict, items: list[Item], report) -> tuple[dict, list[b
         report({"say": "finding what to redact"})
         # titles and translator details: before they reach generated pages
         items = redactor.prepare(items, lambda item: report({"doc": item.doc_id}))
+        items = _blur_faces(items, profile, report)
         report({"say": "rendering and redacting" + (" (recognising pages without text)" if request["ocr"] else "")})
         keep, pages = [], []
         for item in items:
@@ -210,6 +211,16 @@ def produce_here(request: dict, items: list[Item], report) -> tuple[dict, list[b
     value = {"volumes": metas, "redactions": redactor.summary(), "recognised": redactor.ocr_new,
              "recognised_docs": redactor.ocr_docs}
     return value, [v.data for v in volumes] + [review]
+
+
+def _blur_faces(items: list[Item], profile: Profile, report) -> list[Item]:
+    """Faces in image documents pixelated, when the profile asks (packets/faces.py)."""
+    if not profile.blur_faces:
+        return items
+    from .faces import blur_items
+
+    report({"say": "blurring faces in photos"})
+    return blur_items(items, profile)[0]
 
 
 def _count_task(_value, blobs: list[bytes], report) -> tuple[list[int], list]:

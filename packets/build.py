@@ -185,8 +185,10 @@ def case_source(vault, case, profile: Profile | None = None, *, ocr: bool = Fals
 
     key = signing_key(vault, profile) if signing else None
     tsa = orgkey.tsa_url(vault) if signing and profile.signature.required else None
+    from .coverage import case_rules
+
     return CaseSource(case_id=case.id, documents=list(case.documents.values()), consents=list(case.consents),
-                      redactions=list(case.redactions), reviews=list(case.reviews), read=vault.document_bytes,
+                      redactions=list(case.redactions) + case_rules(case, profile), reviews=list(case.reviews), read=vault.document_bytes,
                       ocr_cache=vault.ocr_results(case) if ocr else {}, signer_name=vault.me.name, key=key,
                       tsa_url=tsa)
 
@@ -258,33 +260,54 @@ def build_packet(vault, case, profile: Profile, today: str, output: str, sender_
                  override_reason: str | None = None, only_consented: bool = False,
                  allow_incomplete: bool = False, progress: Callable[[str], None] | None = None,
                  password: str | None = None, manifest_out: str | None = None, ocr: bool = False,
-                 replace: bool = False) -> Built:
+                 replace: bool = False, accepted_gaps: dict[str, str] | None = None) -> Built:
     """Build, sign, record and write a packet; raises before writing anything if it cannot.
 
     ``password`` encrypts each volume (AES-256) before it is signed; ``manifest_out`` is
     where the signed manifest is also written (it is always in the disclosure record);
-    ``replace`` allows replacing existing output files (else OutputExists, before any work).
+    ``replace`` allows replacing existing output files (else OutputExists, before any work);
+    ``accepted_gaps`` maps each coverage gap the case lead accepts (a category, or ``pages``)
+    to the reason, kept in the disclosure record (packets/coverage.py).
 
     Raises:
-        NotPermitted: the builder is not a case lead, or documents lack valid consent.
+        NotPermitted: the builder is not a case lead, documents lack valid consent, or a
+            promised category has a gap nobody accepted.
         InvalidInput: required documents or translations are missing, or the output is bad.
     """
     vault._require_role("case-lead", doing="building packets")
     vault.require_open(case.id)
     _check_outputs(output, manifest_out, replace)
     options = BuildOptions(today, sender_org, override_reason, only_consented, allow_incomplete, password, ocr)
-    check_plan(_plan(case_source(vault, case), profile, options), options)  # before the key is unwrapped
+    plan = _plan(case_source(vault, case), profile, options)
+    check_plan(plan, options)  # before the key is unwrapped
+    accepted = _coverage_gate(vault, case, profile, plan, ocr or profile.ocr, accepted_gaps or {}, progress)
     source = case_source(vault, case, profile, ocr=ocr or profile.ocr, signing=True)  # no key: stop before decrypting
     try:
         packet = make_packet(source, profile, options, progress)
     finally:  # recognition is slow: keep what was recognised even if the build stops here
         keep_recognition(vault, case, source)
+    packet.record["coverage"] = accepted["coverage"]
+    if accepted["gaps"]:
+        packet.record["accepted_gaps"] = accepted["gaps"]
     paths = output_paths(output, len(packet.volumes))
     review_path = review_path_for(output)
     files = list(zip(paths, packet.volumes)) + ([(manifest_out, packet.manifest_file)] if manifest_out else [])
     files.append((review_path, packet.review))
     (progress or (lambda _msg: None))("recording the disclosure")
     return Built(_write_recorded(vault, case, packet, files, replace), paths, review_path)
+
+
+def _coverage_gate(vault, case, profile: Profile, plan: Plan, ocr: bool, accepted: dict[str, str],
+                   progress: Callable[[str], None] | None) -> dict:
+    """The coverage gate (packets/coverage.py): refuse unaccepted gaps; what the record keeps."""
+    from .coverage import check_gaps, coverage_of
+
+    (progress or (lambda _msg: None))("checking what covers each promised category")
+    coverage = coverage_of(vault, case, profile, plan, ocr)
+    gaps = check_gaps(coverage, accepted)
+    counts = {c.category: {"register": c.register, "terms": c.terms, "detectors": len(c.detectors),
+                           "candidates": c.candidates} for c in coverage.categories}
+    return {"coverage": counts, "gaps": gaps}
 
 
 def review_pages(source: CaseSource, profile: Profile, plan: Plan, ocr: bool) -> list:

@@ -53,8 +53,7 @@ def check_category(name: str, *, allow_always: bool = True) -> str:
     found = canonical(str(name).strip().lower())
     valid = [c for c in CATEGORIES if allow_always or c != "always"]
     if found not in valid:
-        raise InvalidInput(f"unknown category {str(name)[:40]!r}; use one of: {', '.join(valid)}",
-                           hint="category")
+        raise InvalidInput(f"unknown category {str(name)[:40]!r}; use one of: {', '.join(valid)}")
     return found
 
 
