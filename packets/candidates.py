@@ -10,6 +10,8 @@ Spanish and French text (a text layer or recognised words) by three means:
   inside a street address ("4520 rue Saint-Denis", "Calle Hidalgo 12") it is a place;
   a capitalised sequence next to a place word ("Clínica San Rafael", "Casa Alianza
   shelter") is a place;
+* **capitalised sequences**: two or more capitalised words inside a sentence ("was
+  Osvaldo Ramírez Tello");
 * **given names**: a capitalised word from a small list of given names common in the
   cases refuge serves (:data:`GIVEN_NAMES`, written for this project), with the
   capitalised words that follow it;
@@ -76,6 +78,8 @@ _PLACE_WORDS = (r"shelter|clinic|hospital|refuge|safe house|refugio|albergue|cl[
 _PLACE_NAMED = re.compile(rf"(?<![\w])(?P<seq>(?i:{_PLACE_WORDS})[ \t]+(?i:de |del |la |du |des |the )?{_SEQ}"
                           rf"|{_SEQ}[ \t]+(?i:{_PLACE_WORDS}))")
 _WORD = re.compile(rf"(?<![\w])(?P<seq>{_SEQ})")
+# Two or more capitalised words inside a sentence (after a lower-case word): a name, most often.
+_MID = re.compile(rf"(?<=[a-zà-ÿ,] )(?P<seq>{_CAP}(?:{_LINK}[ \t]+{_CAP}){{1,3}})")
 
 #: Given names common among the people refuge's cases name (Latin America, West and East Africa,
 #: the Middle East, francophone and anglophone Canada). A small list written for this project.
@@ -186,6 +190,8 @@ def find_candidates(text: str, doc_id: str = "", page: int = 0, ner: bool = True
         add(m.group("seq"), "person", "kinship")
     for m in _PLACE_CUE.finditer(text):
         add(m.group("seq"), "place", "location")
+    for m in _MID.finditer(text):
+        add(m.group("seq"), "person", "capitalised")
     for m in _WORD.finditer(text):
         first = m.group("seq").split()[0]
         if fold_text(first) in GIVEN_NAMES:

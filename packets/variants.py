@@ -188,12 +188,13 @@ def register_rules(people: Iterable[dict], places: Iterable[dict], initials: boo
     for p in people:
         cat = canonical(p.get("category", "third-party"))
         names, numbers = _person_parts(p, set(), initials)
-        rules += [{"id": p["id"], "kind": "term", "text": t, "category": cat, "source": "register"} for t in names]
-        rules += [{"id": p["id"], "kind": "term", "text": t, "category": "id-number", "source": "register"}
+        pid = p.get("id", "register")
+        rules += [{"id": pid, "kind": "term", "text": t, "category": cat, "source": "register"} for t in names]
+        rules += [{"id": pid, "kind": "term", "text": t, "category": "id-number", "source": "register"}
                   for t in numbers]
     for pl in places:
         for text in place_variants(pl):
-            rules.append({"id": pl["id"], "kind": "term", "text": text,
+            rules.append({"id": pl.get("id", "register"), "kind": "term", "text": text,
                           "category": canonical(pl.get("category", "location")), "source": "register"})
     return rules
 
