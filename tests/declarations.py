@@ -93,7 +93,7 @@ class Declaration:
 
 def declaration(lang: str, n: int = 0) -> Declaration:
     """Declaration number ``n`` (people and places vary with ``n``) in ``lang`` (en, es, fr)."""
-    p, pl, passport = _PEOPLE[n % 3], _PLACES[(n + 1) % 3], PASSPORTS[n % 3]
+    p, pl, passport = _PEOPLE[n % 3], _PLACES[(n + n // 3) % 3], PASSPORTS[n % 3]
     people = [{"name": p[0], "role": "principal", "doc_numbers": [passport]},
               {"name": p[1], "role": "family"}, {"name": p[2], "role": "family"},
               {"name": p[3], "role": "perpetrator"}, {"name": p[4], "role": "perpetrator"}]
