@@ -104,6 +104,7 @@ wednesday thursday friday saturday sunday january february march april may june 
 november december enero febrero marzo abril mayo junio julio agosto septiembre octubre noviembre diciembre
 janvier février fevrier mars avril mai juin juillet août aout septembre octobre novembre décembre
 declaration declaración déclaration page immigration refugee board
+mr mrs ms dr m mme mlle monsieur madame mademoiselle señor señora sr sra srta don doña
 """.split())
 
 
