@@ -55,7 +55,7 @@ class Harness:
             return ["consent", "grant", "MX-0001", "--recipient", "unhcr-resettlement", "--note", f"c{i}"], None
         if op == "build":
             out = self.tmp / "out" / f"packet-{i}.pdf"
-            return ["packet", "build", "MX-0001", "--for", "unhcr-resettlement", "-o", str(out),
+            return ["packet", "build", *ACCEPT_GAPS, "MX-0001", "--for", "unhcr-resettlement", "-o", str(out),
                     "--only-consented", "--allow-incomplete"], out
         return ["case", "list"], None  # reads, and appends one audit entry
 

@@ -24,7 +24,7 @@ import subprocess
 import pytest
 
 import scans
-from conftest import require_tool
+from conftest import ACCEPT_GAPS, require_tool
 
 LOCAL = pytest.mark.parametrize("world", ["local"], indirect=True)  # OCR does not depend on the storage backend
 PROFILE = "unhcr-resettlement"
@@ -253,8 +253,8 @@ def _build(w, name: str, *flags: str, docs: tuple[str, ...] = (), review: bool =
     pages reviewed by erin and is run again: tests about redaction do not depend on
     whether OCR'd pages also need a review."""
     out = w.out / f"{name}.pdf"
-    args = ("packet", "build", "MX-0001", "--for", PROFILE, "-o", str(out), "--only-consented", "--allow-incomplete",
-            *flags)
+    args = ("packet", "build", *ACCEPT_GAPS, "MX-0001", "--for", PROFILE, "-o", str(out), "--only-consented",
+            "--allow-incomplete", *flags)
     p = w.run(*args, user="erin", **env)
     if p.returncode == 4 and review:
         held = [(d, n) for d in docs for n in re.findall(rf"{re.escape(d)} page (\d+)", p.stderr.decode())]

@@ -12,7 +12,7 @@ import canaries
 import pikepdf
 import pytest
 from canaries import SECRET
-from conftest import require_tool
+from conftest import ACCEPT_GAPS, require_tool
 
 from packets.detectors import Needle
 from packets.model import Item
@@ -370,8 +370,8 @@ def test_packet_build_redacts_writes_the_review_report_and_records_counts(redact
     w = redaction_world
     out = tmp_path / "out" / "irb.pdf"
     out.parent.mkdir()
-    p = w.run("packet", "build", "MX-0001", "--for", "irb-rpd-disclosure", "-o", str(out), "--allow-incomplete",
-              user="erin")
+    p = w.run("packet", "build", *ACCEPT_GAPS, "MX-0001", "--for", "irb-rpd-disclosure", "-o", str(out),
+              "--allow-incomplete", user="erin")
     assert p.returncode == 0, p.stderr
     assert p.stdout.decode().split() == [str(out)]
     review = tmp_path / "out" / "irb.review.pdf"
@@ -433,7 +433,7 @@ def test_a_secret_in_a_qr_code_stops_the_build(redaction_world, tmp_path):
     w.ok("doc", "add", "MX-0001", str(card), "--type", "identity", user="bob")
     out = tmp_path / "out"
     out.mkdir()
-    p = w.run("packet", "build", "MX-0001", "--for", "irb-rpd-disclosure", "-o", str(out / "irb.pdf"),
+    p = w.run("packet", "build", *ACCEPT_GAPS, "MX-0001", "--for", "irb-rpd-disclosure", "-o", str(out / "irb.pdf"),
               "--allow-incomplete", user="erin")
     assert p.returncode == 3, p.stderr
     assert p.stderr.decode().count("\n") == 1 and SECRET.lower() not in p.stderr.decode().lower()
