@@ -41,6 +41,7 @@ __all__ = ["PAGES", "CategoryCoverage", "Coverage", "assess", "case_rules", "che
 PAGES = "pages"
 #: The gap of photos whose faces cannot be blurred here (no face detector installed).
 FACES = "faces"
+_MAX_CANDIDATES = 10_000  # names one build may list: a worker cannot flood the case lead's terminal
 #: The category a candidate of each kind falls in.
 KIND_CATEGORY = {"person": "third-party", "place": "location"}
 
@@ -191,8 +192,8 @@ def document_candidates(items: list, ocr_by_doc: dict[str, dict], rules: list[di
                "dismissed": list(dismissed)}
     answer = worker.run("packets.coverage:_candidates_task", None, [pickle.dumps(request), *(i.data for i in items)],
                         limits=limits, label="the packet's documents")
-    out = []
-    for c in answer.value if isinstance(answer.value, list) else []:
+    out: list[Candidate] = []
+    for c in (answer.value if isinstance(answer.value, list) else [])[:_MAX_CANDIDATES]:
         if not isinstance(c, dict) or not all(isinstance(c.get(k), str) for k in ("text", "kind", "cue", "doc")):
             raise worker.WorkerFailed("the worker finding names answered malformed data")
         if c["kind"] not in KIND_CATEGORY or not isinstance(c.get("page"), int):
