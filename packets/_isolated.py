@@ -73,7 +73,7 @@ def _run(task: str, request: dict, datas: list[bytes], progress: _Progress, limi
 
 def produce(items: list[Item], profile: Profile, *, sender_org: str, today: str, redactions: list[dict],
             reviews: list[dict], ocr: bool, ocr_cache: dict, progress: Callable[[str], None] | None = None,
-            limits: worker.Limits = worker.RENDER_LIMITS) -> Produced:
+            limits: worker.Limits = worker.RENDER_LIMITS, coverage: dict | None = None) -> Produced:
     """Render, redact, assemble and leak-check ``items`` in a keyless worker.
 
     New recognition results are in the answer, and also when the build stops
@@ -83,7 +83,7 @@ def produce(items: list[Item], profile: Profile, *, sender_org: str, today: str,
     """
     request = {"items": [dataclasses.replace(i, data=b"") for i in items], "profile": profile,
                "sender_org": sender_org, "today": today, "redactions": redactions, "reviews": reviews, "ocr": ocr,
-               "ocr_cache": ocr_cache}
+               "ocr_cache": ocr_cache, "coverage": coverage}
     watch = _Progress(progress)
     try:
         answer = _run("_produce_task", request, [i.data for i in items], watch, limits)
@@ -201,7 +201,7 @@ def produce_here(request: dict, items: list[Item], report) -> tuple[dict, list[b
             require_reviews(request["reviews"], redactor.pages)
         report({"say": "checking the packet for redacted text"})
         verify_volumes(volumes, redactor.needles())  # fail closed: VerificationFailed, nothing written
-        review = review_report(redactor, profile.id, request["today"])
+        review = review_report(redactor, profile.id, request["today"], request.get("coverage"))
         verify_file(review, redactor.needles(), label="the review report", structure=False)
     except RefugeError:
         report({"recognised": redactor.ocr_new, "recognised_docs": redactor.ocr_docs})

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
+from dataclasses import replace as _replace
 from pathlib import Path
 from typing import Callable
 
@@ -41,6 +42,7 @@ class BuildOptions:
     allow_incomplete: bool = False  # build although required types or translations are missing
     password: str | None = None  # encrypt each volume (AES-256) before it is signed
     ocr: bool = False  # recognise pages without text (the profile may ask for it too)
+    coverage: dict | None = None  # what covers each promised category, for the review report (packets/coverage.py)
 
 
 @dataclass
@@ -158,7 +160,7 @@ def make_packet(source: CaseSource, profile: Profile, options: BuildOptions,
     try:
         made = produce(items, profile, sender_org=options.sender_org, today=options.today,
                        redactions=source.redactions, reviews=source.reviews, ocr=ocr,
-                       ocr_cache=source.ocr_cache if ocr else {}, progress=say)
+                       ocr_cache=source.ocr_cache if ocr else {}, progress=say, coverage=options.coverage)
     except RefugeError as e:
         source.recognised.update(getattr(e, "recognised", {}))
         source.recognised_docs.update(getattr(e, "recognised_docs", {}))
@@ -281,6 +283,8 @@ def build_packet(vault, case, profile: Profile, today: str, output: str, sender_
     plan = _plan(case_source(vault, case), profile, options)
     check_plan(plan, options)  # before the key is unwrapped
     accepted = _coverage_gate(vault, case, profile, plan, ocr or profile.ocr, accepted_gaps or {}, progress)
+    options = _replace(options, coverage={"categories": accepted["coverage"], "candidates": accepted["candidates"],
+                                          "accepted": [g["gap"] for g in accepted["gaps"]]})
     source = case_source(vault, case, profile, ocr=ocr or profile.ocr, signing=True)  # no key: stop before decrypting
     try:
         packet = make_packet(source, profile, options, progress)
@@ -307,7 +311,7 @@ def _coverage_gate(vault, case, profile: Profile, plan: Plan, ocr: bool, accepte
     gaps = check_gaps(coverage, accepted)
     counts = {c.category: {"register": c.register, "terms": c.terms, "detectors": len(c.detectors),
                            "candidates": c.candidates} for c in coverage.categories}
-    return {"coverage": counts, "gaps": gaps}
+    return {"coverage": counts, "gaps": gaps, "candidates": [c.as_dict() for c in coverage.candidates]}
 
 
 def review_pages(source: CaseSource, profile: Profile, plan: Plan, ocr: bool) -> list:

@@ -192,6 +192,9 @@ def test_accepting_a_gap_needs_a_reason_and_records_the_name_only_in_the_audit_l
     (record,) = json.loads(w.ok("packet", "history", "MX-0001", "--json", user="erin"))
     assert {g["gap"] for g in record["accepted_gaps"]} == {"network", "third-party", "location"}
     assert all(g["reason"] == reason for g in record["accepted_gaps"])
+    report = subprocess.run([require_tool("pdftotext"), str(tmp_path / "a.review.pdf"), "-"], capture_output=True,
+                            check=True).stdout.decode()
+    assert "gap accepted: third-party" in report and "person: Blessing Okafor" in report, report[-1500:]
 
 
 def _register(w, decl):
