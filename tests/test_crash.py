@@ -25,6 +25,8 @@ from pathlib import Path
 import pikepdf
 import pytest
 
+from conftest import ACCEPT_GAPS
+
 local = pytest.mark.parametrize("world", ["local"], indirect=True)
 
 OPS = ("add", "tag", "consent", "build", "audit")
