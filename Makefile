@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 # Debian packages: libmagic for intake; age, poppler and qpdf as independent checks in tests.
 DEMO_DEBS := libmagic1
-TEST_DEBS := libmagic1 age poppler-utils qpdf fonts-dejavu-core tesseract-ocr tesseract-ocr-eng tesseract-ocr-spa tesseract-ocr-fra chromium chromium-driver libreoffice-writer-nogui libimage-exiftool-perl
+TEST_DEBS := libmagic1 age poppler-utils qpdf fonts-dejavu-core tesseract-ocr tesseract-ocr-eng tesseract-ocr-spa tesseract-ocr-fra chromium chromium-driver libreoffice-writer-nogui libimage-exiftool-perl zbar-tools
 # Benchmarks also compare with Ghostscript (bench/bench_fit.py: gs -dPDFSETTINGS=/ebook).
 BENCH_DEBS := $(TEST_DEBS) ghostscript
 

@@ -73,7 +73,8 @@ def _run(task: str, request: dict, datas: list[bytes], progress: _Progress, limi
 
 def produce(items: list[Item], profile: Profile, *, sender_org: str, today: str, redactions: list[dict],
             reviews: list[dict], ocr: bool, ocr_cache: dict, progress: Callable[[str], None] | None = None,
-            limits: worker.Limits = worker.RENDER_LIMITS, letter: dict | None = None) -> Produced:
+            limits: worker.Limits = worker.RENDER_LIMITS, letter: dict | None = None,
+            coverage: dict | None = None) -> Produced:
     """Render, redact, assemble and leak-check ``items`` in a keyless worker.
 
     New recognition results are in the answer, and also when the build stops
@@ -83,7 +84,8 @@ def produce(items: list[Item], profile: Profile, *, sender_org: str, today: str,
     """
     request = {"items": [dataclasses.replace(i, data=b"") for i in items], "profile": profile,
                "sender_org": sender_org, "today": today, "redactions": redactions, "reviews": reviews, "ocr": ocr,
-               "ocr_cache": ocr_cache, "letter": letter}
+               "ocr_cache": ocr_cache, "letter": letter,
+               "coverage": coverage}
     watch = _Progress(progress)
     try:
         answer = _run("_produce_task", request, [i.data for i in items], watch, limits)
@@ -186,6 +188,7 @@ def produce_here(request: dict, items: list[Item], report) -> tuple[dict, list[b
         report({"say": "finding what to redact"})
         # titles and translator details: before they reach generated pages
         items = redactor.prepare(items, lambda item: report({"doc": item.doc_id}))
+        items = _blur_faces(items, profile, report)
         report({"say": "rendering and redacting" + (" (recognising pages without text)" if request["ocr"] else "")})
         keep, pages = [], []
         for item in items:
@@ -201,7 +204,7 @@ def produce_here(request: dict, items: list[Item], report) -> tuple[dict, list[b
             require_reviews(request["reviews"], redactor.pages)
         report({"say": "checking the packet for redacted text"})
         verify_volumes(volumes, redactor.needles())  # fail closed: VerificationFailed, nothing written
-        review = review_report(redactor, profile.id, request["today"])
+        review = review_report(redactor, profile.id, request["today"], request.get("coverage"))
         verify_file(review, redactor.needles(), label="the review report", structure=False)
     except RefugeError:
         report({"recognised": redactor.ocr_new, "recognised_docs": redactor.ocr_docs})
@@ -211,6 +214,16 @@ def produce_here(request: dict, items: list[Item], report) -> tuple[dict, list[b
     value = {"volumes": metas, "redactions": redactor.summary(), "recognised": redactor.ocr_new,
              "recognised_docs": redactor.ocr_docs}
     return value, [v.data for v in volumes] + [review]
+
+
+def _blur_faces(items: list[Item], profile: Profile, report) -> list[Item]:
+    """Faces in image documents pixelated, when the profile asks (packets/faces.py)."""
+    if not profile.blur_faces:
+        return items
+    from .faces import blur_items
+
+    report({"say": "blurring faces in photos"})
+    return blur_items(items, profile)[0]
 
 
 def _count_task(_value, blobs: list[bytes], report) -> tuple[list[int], list]:

@@ -71,15 +71,15 @@ CATEGORY_NAMES = {
     "en": {"contact": "contact details", "location": "places", "id-number": "identity numbers",
            "third-party": "names of other people", "network": "details of the support network",
            "legal-strategy": "notes on legal strategy", "health": "health details",
-           "always": "other details marked by the legal team"},
+           "always": "other details marked by the legal team", "applicant-name": "the applicant's names"},
     "fr": {"contact": "coordonnées", "location": "lieux", "id-number": "numéros d'identité",
            "third-party": "noms d'autres personnes", "network": "éléments sur le réseau de soutien",
            "legal-strategy": "notes de stratégie juridique", "health": "éléments de santé",
-           "always": "autres éléments signalés par l'équipe juridique"},
+           "always": "autres éléments signalés par l'équipe juridique", "applicant-name": "noms du demandeur"},
     "es": {"contact": "datos de contacto", "location": "lugares", "id-number": "números de identidad",
            "third-party": "nombres de otras personas", "network": "datos de la red de apoyo",
            "legal-strategy": "notas de estrategia jurídica", "health": "datos de salud",
-           "always": "otros datos señalados por el equipo jurídico"},
+           "always": "otros datos señalados por el equipo jurídico", "applicant-name": "nombres del solicitante"},
 }
 _REDACTED = {
     "en": ("What was redacted, by kind: {list}.", "No text was redacted from these documents."),

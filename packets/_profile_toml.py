@@ -14,6 +14,8 @@ import re
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
+from vault.categories import CATEGORIES, canonical
+
 from .profiles import (
     _BATES_PREFIX,
     _FILE_CHARS,
@@ -421,13 +423,24 @@ def _redaction(top: _Reader) -> dict:
         if not _SLUG.fullmatch(cat):
             top.fail("redaction_categories", f"{_show(cat)} is not a lowercase slug",
                      "use lowercase letters, digits and hyphens, e.g. \"location\"")
+        if canonical(cat) not in CATEGORIES:
+            top.fail("redaction_categories", f"{_show(cat)} is not a category",
+                     f"use one of {', '.join(c for c in CATEGORIES if c != 'always')}")
     flatten = top.choice("flatten", FLATTEN_POLICIES, "hits")
     assert flatten is not None
     return {"redaction_categories": categories, "flatten": flatten, "ocr": top.boolean("ocr", False),
             "ocr_text_layer": top.boolean("ocr_text_layer", False),
             "require_review": top.boolean("require_review", False),
             "office_markup": top.choice("office_markup", ("refuse", "show"), "refuse"),
+            **_coverage(top),
             "separator_pages": top.boolean("separator_pages", False)}
+
+
+def _coverage(top: _Reader) -> dict:
+    """The coverage keys: whether unreviewed candidates block, initials, face blurring."""
+    return {"block_candidates": top.boolean("block_candidates", False),
+            "redact_initials": top.boolean("redact_initials", False),
+            "blur_faces": top.boolean("blur_faces", False)}
 
 
 def _volumes(top: _Reader) -> Volumes:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
+from dataclasses import replace as _replace
 from pathlib import Path
 from typing import Callable
 
@@ -47,6 +48,7 @@ class BuildOptions:
     service: dict | None = None  # served on another party: on, by, at (packets/_letters.py)
     reply: bool = False  # the packet replies to another party's documents (a shorter deadline)
     counsel: str | None = None  # the counsel of record, in the signature block when the profile asks
+    coverage: dict | None = None  # what covers each promised category, for the review report (packets/coverage.py)
 
 
 @dataclass
@@ -175,7 +177,8 @@ def make_packet(source: CaseSource, profile: Profile, options: BuildOptions,
     try:
         made = produce(items, profile, sender_org=options.sender_org, today=options.today,
                        redactions=source.redactions, reviews=source.reviews, ocr=ocr,
-                       ocr_cache=source.ocr_cache if ocr else {}, progress=say, letter=letter)
+                       ocr_cache=source.ocr_cache if ocr else {}, progress=say, letter=letter,
+                       coverage=options.coverage)
     except RefugeError as e:
         source.recognised.update(getattr(e, "recognised", {}))
         source.recognised_docs.update(getattr(e, "recognised_docs", {}))
@@ -203,8 +206,10 @@ def case_source(vault, case, profile: Profile | None = None, *, ocr: bool = Fals
 
     key = signing_key(vault, profile) if signing else None
     tsa = orgkey.tsa_url(vault) if signing and profile.signature.required else None
+    from .coverage import case_rules
+
     return CaseSource(case_id=case.id, documents=list(case.documents.values()), consents=list(case.consents),
-                      redactions=list(case.redactions), reviews=list(case.reviews),
+                      redactions=list(case.redactions) + case_rules(case, profile), reviews=list(case.reviews),
                       read=renditions.reader(vault, case, vault.document_bytes,  # office and mail: their renditions
                                              refuse_markup=profile is not None and profile.office_markup == "refuse"),
                       ocr_cache=vault.ocr_results(case) if ocr else {}, signer_name=vault.me.name, key=key,
@@ -332,7 +337,7 @@ def build_packet(vault, case, profile: Profile, today: str, output: str, sender_
                  password: str | None = None, manifest_out: str | None = None, ocr: bool = False,
                  replace: bool = False, service: dict | None = None, reply: bool = False,
                  portal: str | None = None, tsa: str | None = None, counsel: str | None = None,
-                 media_dir: str | None = None) -> Built:
+                 media_dir: str | None = None, accepted_gaps: dict[str, str] | None = None) -> Built:
     """Build, sign, record and write a packet; raises before writing anything if it cannot.
 
     ``password`` encrypts each volume (AES-256) before it is signed; ``manifest_out`` is
@@ -347,9 +352,12 @@ def build_packet(vault, case, profile: Profile, today: str, output: str, sender_
     the signature block when the profile asks. A per-type profile writes one file per
     document type: into the folder ``output`` named by the profile's rule, or OUT-TYPE.pdf.
     ``media_dir`` is where the packet's consented recordings are written (packets/media.py).
+    ``accepted_gaps`` maps each coverage gap the case lead accepts (a category, or ``pages``)
+    to the reason, kept in the disclosure record (packets/coverage.py).
 
     Raises:
-        NotPermitted: the builder is not a case lead, or documents lack valid consent.
+        NotPermitted: the builder is not a case lead, documents lack valid consent, or a
+            promised category has a gap nobody accepted.
         InvalidInput: required documents or translations are missing, or the output is bad.
     """
     vault._require_role("case-lead", doing="building packets")
@@ -369,6 +377,9 @@ def build_packet(vault, case, profile: Profile, today: str, output: str, sender_
     plan = _plan(case_source(vault, case), profile, options)
     check_plan(plan, options)  # before the key is unwrapped
     media = _media_files(vault, plan, output, profile, today, media_dir, replace)
+    accepted = _coverage_gate(vault, case, profile, plan, ocr or profile.ocr, accepted_gaps or {}, progress)
+    options = _replace(options, coverage={"categories": accepted["coverage"], "candidates": accepted["candidates"],
+                                          "accepted": [g["gap"] for g in accepted["gaps"]]})
     source = case_source(vault, case, profile, ocr=ocr or profile.ocr, signing=True)  # no key: stop before decrypting
     if tsa:
         from vault.orgkey import valid_tsa_url
@@ -378,6 +389,9 @@ def build_packet(vault, case, profile: Profile, today: str, output: str, sender_
         packet = make_packet(source, profile, options, progress)
     finally:  # recognition is slow: keep what was recognised even if the build stops here
         keep_recognition(vault, case, source)
+    packet.record["coverage"] = accepted["coverage"]
+    if accepted["gaps"]:
+        packet.record["accepted_gaps"] = accepted["gaps"]
     if profile.output == "per-type":
         output = output.rstrip("/") or output
         paths = typed_paths(output, profile, today, volume_types(profile, packet.record["manifest"]))
@@ -405,6 +419,19 @@ def _media_files(vault, plan: Plan, output: str, profile: Profile, today: str, m
         return []
     stem = f"{profile.id}-{today}" if os.path.isdir(output) else Path(output).stem
     return list(zip(check_media_dir(media_dir, media_names(stem, docs), replace), docs))
+
+
+def _coverage_gate(vault, case, profile: Profile, plan: Plan, ocr: bool, accepted: dict[str, str],
+                   progress: Callable[[str], None] | None) -> dict:
+    """The coverage gate (packets/coverage.py): refuse unaccepted gaps; what the record keeps."""
+    from .coverage import check_gaps, coverage_of
+
+    (progress or (lambda _msg: None))("checking what covers each promised category")
+    coverage = coverage_of(vault, case, profile, plan, ocr)
+    gaps = check_gaps(coverage, accepted)
+    counts = {c.category: {"register": c.register, "terms": c.terms, "detectors": len(c.detectors),
+                           "candidates": c.candidates} for c in coverage.categories}
+    return {"coverage": counts, "gaps": gaps, "candidates": [c.as_dict() for c in coverage.candidates]}
 
 
 def review_pages(source: CaseSource, profile: Profile, plan: Plan, ocr: bool) -> list:

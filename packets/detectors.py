@@ -28,7 +28,8 @@ Detectors find secrets no one typed in as a term, each in a category
   fecha de nacimiento, nacido/a el, date de naissance, né(e) le, ...).
 
 Only the secret itself is a hit: for labelled values the label stays readable.
-This module uses only the standard library.
+Categories come from the one vocabulary (vault/categories.py). This module uses only the
+standard library otherwise.
 """
 
 from __future__ import annotations
@@ -36,6 +37,8 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass
+
+from vault.categories import ALIASES as CATEGORY_ALIASES
 
 __all__ = [
     "DETECTOR_CATEGORIES",
@@ -59,8 +62,9 @@ DETECTOR_CATEGORIES: dict[str, str] = {
     "birth-date": "id-number",
 }
 
-#: Category names that mean the same thing (the shipped profiles say identity-number).
-_ALIASES = {"identity-number": "id-number"}
+#: Category names that mean the same thing (the shipped profiles say identity-number): the
+#: one vocabulary's aliases (vault/categories.py).
+_ALIASES = dict(CATEGORY_ALIASES)
 
 
 def canonical_category(name: str) -> str:

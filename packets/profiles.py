@@ -156,6 +156,7 @@ _TOP_KEYS = (
     "require_review", "volumes", "file_name", "output_types", "signature",
     "output", "portal", "portals", "image_dpi",  # packets/_portals.py
     "office_markup",
+    "block_candidates", "redact_initials", "blur_faces",
 )
 #: Top-level keys about case details, letters and deadlines (packets/_profile_letters.py).
 LETTER_KEYS = ("requires_fields", "requires_sender", "references", "addressee", "service_statement",
@@ -397,6 +398,9 @@ class Profile:
     image_dpi: int | None = None  # the resolution the recipient asks images to be at most
     # comments and tracked changes of office documents: "show" them (listed after the document) or "refuse" it
     office_markup: str = "refuse"
+    block_candidates: bool = False  # names and places nobody registered or dismissed stop the build
+    redact_initials: bool = False  # registered people's initials are redacted too
+    blur_faces: bool = False  # faces in photos are blurred (OpenCV's Haar cascades)
 
     # -- questions the pipeline asks ------------------------------------------------
 

@@ -179,10 +179,11 @@ def _preview(c, info: PageInfo, im) -> None:
     _outline_marks(c, info, x0, y0, scale)
 
 
-def review_report(redactor: Redactor, profile_id: str, date: str) -> bytes:
+def review_report(redactor: Redactor, profile_id: str, date: str, coverage: dict | None = None) -> bytes:
     """The review report for a packet built with ``redactor``, as PDF bytes: a summary,
-    the tables of redactions, flattened pages and pages without text, then a preview of
-    every page with a redaction or without text."""
+    the tables of redactions, flattened pages and pages without text, what covers each
+    promised category and the names nobody registered (``coverage``, packets/coverage.py),
+    then a preview of every page with a redaction or without text."""
     from reportlab.pdfgen.canvas import Canvas
 
     buf = io.BytesIO()
@@ -194,12 +195,32 @@ def review_report(redactor: Redactor, profile_id: str, date: str) -> bytes:
     line = _Lines(c)
     _summary(line, redactor, profile_id, date)
     _tables(line, redactor.pages)
+    if coverage:
+        _coverage(line, coverage)
     wanted = [p for p in redactor.pages if p.marks or not p.searchable]
     for info, im in _previews(redactor, wanted):
         _preview(c, info, im)
     c.showPage()
     c.save()
     return buf.getvalue()
+
+
+def _coverage(line: _Lines, coverage: dict) -> None:
+    """Per promised category, what covers it; the gaps accepted; the names found that nobody registered."""
+    safe = lambda text: str(text).encode("cp1252", "replace").decode("cp1252")[:110]  # noqa: E731
+    line.y -= 8
+    line("Coverage of what the profile promises", 12, True, 6)
+    for cat, row in dict(coverage.get("categories") or {}).items():
+        line(safe(f"{cat}: {row.get('register', 0)} registered, {row.get('terms', 0)} terms, "
+                  f"{row.get('detectors', 0)} detectors, {row.get('candidates', 0)} names unreviewed"), 9)
+    for gap in coverage.get("accepted") or []:
+        line(safe(f"gap accepted: {gap}"), 9)
+    found = list(coverage.get("candidates") or [])
+    line(f"Names and places found that nobody registered, added as a term or dismissed: {len(found) or 'none'}",
+         9, True, 4)
+    for c in found[:200]:
+        line(safe(f"{c.get('kind', '')}: {c.get('text', '')} ({c.get('doc', '')} page {c.get('page', '')})"), 8,
+             mono=True)
 
 
 def _blind_status(p) -> str:

@@ -15,6 +15,11 @@ HINTS: dict[str, str] = {
                                     "or build with --allow-incomplete",
     "packet-review": "look at each (refuge doc get) and run refuge redact reviewed DOC --page N, "
                      "or build with --ocr to recognise them",
+    "coverage-gap": "see refuge packet plan; register people and places (refuge person add, refuge place add), "
+                    "add terms (refuge redact term), dismiss names (refuge candidate dismiss), or accept each gap "
+                    "with --accept-gap NAME --reason TEXT",
+    "coverage-reason": "give it with --reason TEXT",
+    "register-list": "see refuge person list and refuge place list",
     "redact-region-readd": "remove it (refuge redact remove) and add it again",
     "org-revoked": "an admin must make or import a new organisation key (refuge keys org generate|import)",
     "org-revocation-unreachable": "check the network and the certificate's OCSP or CRL address, and build again",

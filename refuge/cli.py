@@ -19,7 +19,7 @@ from vault.errors import RefugeError
 
 from . import __version__
 from ._context import Context
-from .commands import audit, cases, documents, keys, org, packets, people, search
+from .commands import audit, cases, documents, keys, org, packets, people, register, search
 from .errors import describe, die
 
 
@@ -40,7 +40,8 @@ def cli(ctx: click.Context, vault_location: str | None, as_user: str | None) -> 
 
 for command in (people.init, people.unlock, people.lock, people.user, cases.case, documents.doc,
                 documents.consent, documents.redact, packets.packet, keys.keys, audit.audit_group, audit.fsck,
-                audit.vault_group, cases.retention, people.demo, search.search, org.org):
+                audit.vault_group, cases.retention, people.demo, search.search, org.org,
+                register.person, register.place, register.candidate):
     cli.add_command(command)
 cli.add_command(__import__("refuge.web.serve", fromlist=["serve"]).serve)  # the web desk (refuge/web/)
 

@@ -25,6 +25,8 @@ from pathlib import Path
 import pikepdf
 import pytest
 
+from conftest import ACCEPT_GAPS
+
 local = pytest.mark.parametrize("world", ["local"], indirect=True)
 
 OPS = ("add", "tag", "consent", "build", "audit")
@@ -55,7 +57,7 @@ class Harness:
             return ["consent", "grant", "MX-0001", "--recipient", "unhcr-resettlement", "--note", f"c{i}"], None
         if op == "build":
             out = self.tmp / "out" / f"packet-{i}.pdf"
-            return ["packet", "build", "MX-0001", "--for", "unhcr-resettlement", "-o", str(out),
+            return ["packet", "build", *ACCEPT_GAPS, "MX-0001", "--for", "unhcr-resettlement", "-o", str(out),
                     "--only-consented", "--allow-incomplete"], out
         return ["case", "list"], None  # reads, and appends one audit entry
 

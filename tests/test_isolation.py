@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import PASSPHRASE
+from conftest import ACCEPT_GAPS, PASSPHRASE
 from hostile_pdfs import cut_in_half, self_drawing_form, xobject_bomb
 
 local = pytest.mark.parametrize("world", ["local"], indirect=True)
@@ -224,7 +224,7 @@ def test_a_bomb_already_in_the_vault_stops_the_build_in_bounded_memory(case_worl
     case_world.ok("keys", "org", "generate", "--name", "Fictional Legal Clinic", user="alice")
     case_world.ok("consent", "grant", "MX-0001", "--recipient", "irb-rpd-disclosure", user="erin")
     out = tmp_path / "packet.pdf"
-    cmd = [sys.executable, "-P", "-m", "refuge", "packet", "build", "MX-0001", "--for", "irb-rpd-disclosure",
+    cmd = [sys.executable, "-P", "-m", "refuge", "packet", "build", *ACCEPT_GAPS, "MX-0001", "--for", "irb-rpd-disclosure",
            "-o", str(out), "--allow-incomplete"]
     p, peak = _peak_rss_mib(cmd, case_world.env("erin"), case_world.root)
     assert p.returncode == 1, p.stderr

@@ -17,7 +17,7 @@ import sys
 
 import pytest
 
-from conftest import ROOT, require_tool
+from conftest import ACCEPT_GAPS, ROOT, require_tool
 from signing_fixtures import LocalTSA, append_update, flip_inside_signed_range, org_key, pdf_bytes
 
 from packets.sign import sign_pdf
@@ -141,7 +141,8 @@ def packet_world(case_world, tmp_path):
     w.ok("keys", "org", "generate", "--name", "Test Legal Clinic", user="alice")
     w.ok("keys", "org", "cert", "-o", str(tmp_path / "org.pem"), user="alice")
     w.ok("doc", "add", "MX-0001", str(w.docs["medical"]), "--type", "medical", user="bob")
-    w.ok("doc", "add", "MX-0001", str(w.docs["passport"]), "--type", "identity", user="bob")
+    passport = w.ok("doc", "add", "MX-0001", str(w.docs["passport"]), "--type", "identity", user="bob").strip()
+    w.ok("redact", "reviewed", passport, "--page", "1", user="erin")  # shipped profiles hold unread pages for review
     return w
 
 
@@ -151,7 +152,7 @@ def test_every_shipped_profile_builds_a_packet_pdfsig_and_verify_accept(packet_w
     w = packet_world
     w.ok("consent", "grant", "MX-0001", "--recipient", profile_id, user="erin")
     out, manifest = tmp_path / f"{profile_id}.pdf", tmp_path / f"{profile_id}.manifest.json"
-    p = w.run("packet", "build", "MX-0001", "--for", profile_id, "-o", str(out), "--allow-incomplete",
+    p = w.run("packet", "build", *ACCEPT_GAPS, "MX-0001", "--for", profile_id, "-o", str(out), "--allow-incomplete",
               "--manifest-out", str(manifest), user="erin")
     assert p.returncode == 0, p.stderr
     paths = [tmp_path / x if not x.startswith("/") else x for x in p.stdout.decode().split()]
@@ -175,7 +176,7 @@ def test_manifest_records_what_went_in_and_nothing_identifying(packet_world, tmp
     w = packet_world
     w.ok("consent", "grant", "MX-0001", "--recipient", "unhcr-resettlement", "--note", "form signed by Maria",
          user="erin")
-    w.ok("packet", "build", "MX-0001", "--for", "unhcr-resettlement", "-o", str(tmp_path / "u.pdf"),
+    w.ok("packet", "build", *ACCEPT_GAPS, "MX-0001", "--for", "unhcr-resettlement", "-o", str(tmp_path / "u.pdf"),
          "--allow-incomplete", "--manifest-out", str(tmp_path / "u.json"), user="erin")
     text = (tmp_path / "u.json").read_text()
     m = json.loads(text)["manifest"]
@@ -200,7 +201,7 @@ def test_manifest_records_what_went_in_and_nothing_identifying(packet_world, tmp
 def test_build_without_an_organisation_key_stops_and_leaves_nothing(case_world, tmp_path):
     w = case_world
     w.ok("consent", "grant", "MX-0001", "--recipient", "irb-rpd-disclosure", user="erin")
-    p = w.run("packet", "build", "MX-0001", "--for", "irb-rpd-disclosure", "-o", str(tmp_path / "x.pdf"),
+    p = w.run("packet", "build", *ACCEPT_GAPS, "MX-0001", "--for", "irb-rpd-disclosure", "-o", str(tmp_path / "x.pdf"),
               "--allow-incomplete", user="erin")
     assert p.returncode == 1 and "no organisation signing key; an admin runs refuge keys org generate or import" \
         in one_line_error(p)
@@ -213,7 +214,7 @@ def test_password_protected_packet(packet_world, tmp_path):
     w = packet_world
     w.ok("consent", "grant", "MX-0001", "--recipient", "irb-rpd-disclosure", user="erin")
     (tmp_path / "pw").write_text("a long packet password\n")
-    w.ok("packet", "build", "MX-0001", "--for", "irb-rpd-disclosure", "-o", str(tmp_path / "e.pdf"),
+    w.ok("packet", "build", *ACCEPT_GAPS, "MX-0001", "--for", "irb-rpd-disclosure", "-o", str(tmp_path / "e.pdf"),
          "--password-file", str(tmp_path / "pw"), "--manifest-out", str(tmp_path / "e.json"), user="erin")
     enc = subprocess.run([require_tool("qpdf"), "--show-encryption", "--password=a long packet password",
                           str(tmp_path / "e.pdf")], capture_output=True).stdout.decode()
@@ -232,7 +233,8 @@ def test_timestamped_build_is_b_t(packet_world, tmp_path):
     w.ok("consent", "grant", "MX-0001", "--recipient", "ccvt-intake", user="erin")
     with LocalTSA() as tsa:
         w.ok("keys", "org", "tsa", tsa.url, user="alice")
-        w.ok("packet", "build", "MX-0001", "--for", "ccvt-intake", "-o", str(tmp_path / "t.pdf"), "--allow-incomplete",
+        w.ok("packet", "build", *ACCEPT_GAPS, "MX-0001", "--for", "ccvt-intake", "-o", str(tmp_path / "t.pdf"),
+             "--allow-incomplete",
              user="erin")
         assert tsa.requests >= 1
     (tmp_path / "tsa.pem").write_bytes(tsa.root_pem)
@@ -270,7 +272,7 @@ def test_manifest_cannot_confirm_a_candidate_original(packet_world, tmp_path):
 
     w = packet_world
     w.ok("consent", "grant", "MX-0001", "--recipient", "unhcr-resettlement", user="erin")
-    w.ok("packet", "build", "MX-0001", "--for", "unhcr-resettlement", "-o", str(tmp_path / "u.pdf"),
+    w.ok("packet", "build", *ACCEPT_GAPS, "MX-0001", "--for", "unhcr-resettlement", "-o", str(tmp_path / "u.pdf"),
          "--allow-incomplete", "--manifest-out", str(tmp_path / "u.json"), user="erin")
     text = (tmp_path / "u.json").read_text() + (tmp_path / "u.pdf").read_bytes().decode("latin-1")
     originals = {hashlib.sha256(open(p, "rb").read()).hexdigest() for p in w.docs.values()}

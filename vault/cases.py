@@ -50,6 +50,8 @@ from .people import (
     refresh_directory,
     require_role,
 )
+from .register import REGISTER_EVENTS
+from .register import fold_event as _fold_register
 
 __all__ = ["Case", "Document", "DOC_TYPES", "load_case", "case_ids", "cases", "find_case", "create_case",
            "grant", "revoke", "export_key", "recover_case", "require_open"]
@@ -61,7 +63,7 @@ DOC_TYPES = (
 # Case events that change what a case holds: refused once the case is closed.
 CONTENT_EVENTS = ("doc.added", "doc.tagged", "doc.edited", "doc.removed", "doc.moved", "consent.granted",
                   "consent.withdrawn", "redaction.added", "redaction.removed", "redaction.reviewed", "ocr.cached",
-                  "packet.built", "case.fields", "rendition.cached")
+                  "packet.built", "case.fields", "rendition.cached") + REGISTER_EVENTS
 # Who may append each case event, as every reader checks it (the author must also be a member).
 # Types not listed (added by later versions) need a lawyer or a case lead who is a member.
 LEAD = ("case-lead",)
@@ -72,6 +74,9 @@ AUTHORITY = {
     "case.fields": LEAD,  # case details for letters and file names (vault/casefields.py)
     "doc.added": MEMBER_ROLES, "doc.tagged": MEMBER_ROLES, "doc.edited": MEMBER_ROLES, "redaction.added": MEMBER_ROLES,
     "redaction.removed": MEMBER_ROLES, "ocr.cached": MEMBER_ROLES,
+    # people and places (vault/register.py): members add; editing, removing, dismissing lower redaction
+    "person.added": MEMBER_ROLES, "place.added": MEMBER_ROLES, "person.edited": LEAD, "place.edited": LEAD,
+    "person.removed": LEAD, "place.removed": LEAD, "candidate.dismissed": LEAD,
     "rendition.cached": MEMBER_ROLES,
 }
 CACHE_FORMAT = 3  # the cache's layout (3: document dates, removed and moved documents); a cache of another layout is folded again
@@ -137,6 +142,9 @@ class Case:
     fields: dict[str, str] = field(default_factory=dict)  # case details (vault/casefields.py): name -> value
     renditions: dict[str, dict] = field(default_factory=dict)  # doc id -> {version, sha256, blob, mime, markup}
     removed: dict[str, Document] = field(default_factory=dict)  # removed or moved away: tombstones
+    people: list[dict] = field(default_factory=list)  # the case's people (vault/register.py)
+    places: list[dict] = field(default_factory=list)  # the case's places
+    dismissed: list[dict] = field(default_factory=list)  # detected names a case lead judged not secret
     last_seq: int = 0
     last_digest: str = ""
     dir_pos: int = 0  # the directory position the last event was written against
@@ -223,6 +231,8 @@ def apply(v, case: Case, event: Event) -> None:
             case.fields.pop(k, None)
     elif t == "rendition.cached":
         case.renditions[d["doc"]] = {k: d.get(k) for k in ("version", "sha256", "blob", "mime", "markup")}
+    elif t in REGISTER_EVENTS:
+        _fold_register(case, event)
     case.last_seq, case.last_digest = event.seq, event.digest
     case.dir_pos = max(case.dir_pos, event.record.get("dir", 0) if isinstance(event.record.get("dir"), int) else 0)
 

@@ -52,7 +52,8 @@ def doc() -> None:
                                                        "(hidden files left out).")
 @click.option("--allow-duplicate", is_flag=True, help="Add a file even if the case already holds it (same SHA-256).")
 @click.option("--tag", "tags", multiple=True, help="A tag (repeatable).")
-@click.option("--person", type=SECRET_TEXT, help="Whom it concerns (principal applicant or a family member)." + SECRET_HELP)
+@click.option("--person", type=SECRET_TEXT, help="Whom it concerns: a person of the case's register, by id, name or "
+                                                "alias (refuge person add)." + SECRET_HELP)
 @click.option("--lang", help="Language code, e.g. es, en, fr.")
 @click.option("--title", type=SECRET_TEXT, help="A title (default: the file name without extension)." + SECRET_HELP)
 @click.option("--date", "doc_date", metavar="YYYY-MM-DD",
@@ -82,6 +83,7 @@ def doc_add(c: Context, ref, files, doc_type, type_map, recursive, allow_duplica
     vault = c.vault()
     with vault.audited("doc.add") as targets:
         found = find_case(vault, ref, targets)
+        options["person"] = _registered_person(found, person)
         if translation_of:
             options["translation_of"] = doc_in_case(vault, found, translation_of, targets)
         if supersedes:
@@ -173,6 +175,20 @@ def _warn_elsewhere(dups, outcome: "_Outcome") -> None:
         for other, d in dups.elsewhere.get(f.path, [])[:3]:
             indexing.warn(f"{_bulk.shown(f)} is also in your case {other.ref} "
                           f"as document {doc_name(d)}")
+
+
+def _registered_person(found, person: str | None) -> str | None:
+    """The register id of the person ``--person`` names (id, name or alias); free text is kept, with a warning."""
+    from vault.register import resolve_person
+
+    if not person:
+        return person
+    entry = resolve_person(found, person)
+    if entry is not None:
+        return entry["id"]
+    click.echo("refuge: warning: --person names nobody in the case's register, so nothing redacts that name; "
+               "register them with refuge person add", err=True)
+    return person
 
 
 @doc.command("list")
@@ -414,15 +430,15 @@ def redact() -> None:
     """Say what must never leave the vault: terms and page regions."""
 
 
-CATEGORY_HELP = "always (every packet), or a category profiles choose: contact, location, id-number, family, health, ..."
+CATEGORY_HELP = ("always (every packet), or a category profiles promise: applicant-name, third-party, location, "
+                 "contact, id-number, network, legal-strategy, health (refuge redact categories)")
 
 
 def _category(value: str) -> str:
-    import re
+    """A category of the one vocabulary (vault/categories.py); anything else is refused with the list."""
+    from vault.categories import check_category
 
-    if not re.fullmatch(r"[a-z][a-z0-9-]{0,31}", value):
-        raise InvalidInput(f"invalid category {value!r}; use lower-case words like always, contact, location")
-    return value
+    return check_category(value)
 
 
 @redact.command("term")
@@ -515,6 +531,15 @@ def _page_count(vault: Vault, doc) -> int:
     if doc.mime.split(";")[0] == "text/plain":
         raise InvalidInput(f"{doc.id} is plain text, which always has a text layer: there is nothing to review")
     return page_count(vault.document_bytes(doc), doc.mime, doc_id=doc.id)
+
+
+@redact.command("categories")
+@output_options()
+def redact_categories(as_json: bool) -> None:
+    """List the redaction categories: what each covers, and the older names that still mean it."""
+    from .register import categories_command
+
+    categories_command(as_json)
 
 
 @redact.command("list")

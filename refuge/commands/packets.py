@@ -68,7 +68,8 @@ def _today() -> str:
 @pass_ctx
 def packet_plan(c: Context, ref: str, profile_id: str, ocr: bool, as_json: bool, reply: bool = False) -> None:
     """Show what a packet would hold, in order, and what is missing, without building it."""
-    from packets.build import page_review, plan_packet, unreviewed
+    from packets.build import plan_packet
+    from packets.coverage import coverage_of
 
     profile = recipient_profile(profile_id)
     vault = c.vault()
@@ -76,17 +77,14 @@ def packet_plan(c: Context, ref: str, profile_id: str, ocr: bool, as_json: bool,
     with vault.audited("packet.plan") as targets:
         found = find_case(vault, ref, targets)
         plan = plan_packet(vault, found, profile, _today(), reply=reply)
+        coverage = coverage_of(vault, found, profile, plan, ocr or profile.ocr)
         if ocr or profile.ocr:
-            pages = page_review(vault, found, profile, plan, True)
-            left = {(p.doc_id, p.page) for p in unreviewed(found, pages)}
-            review = [{"doc": p.doc_id, "page": p.page, "text_layer": p.searchable,
-                       "ocr_confidence": p.ocr_confidence, "needs_review": p.needs_review,
-                       "reviewed": p.needs_review and (p.doc_id, p.page) not in left}
-                      for p in pages if not p.searchable]
+            review = [dict(p, text_layer=False) for p in coverage.pages]
     if as_json:
         out = plan.as_dict()
         if review is not None:
             out["pages_without_text"] = review
+        out["coverage"] = coverage.as_dict()
         echo_json(out)
         return
     emit([e.as_dict() for e in plan.entries], ["id", "section", "type", "title", "pages", "consent", "reason"])
@@ -99,6 +97,26 @@ def packet_plan(c: Context, ref: str, profile_id: str, ocr: bool, as_json: bool,
         conf = "no words recognised" if not r["ocr_confidence"] else f"recognised at {r['ocr_confidence']:.0f}% confidence"
         state = ("reviewed" if r["reviewed"] else "needs review (refuge redact reviewed)") if r["needs_review"] else "ok"
         click.echo(f"page without text: {r['doc']} page {r['page']}: {conf}; {state}")
+    _print_coverage(coverage)
+
+
+def _print_coverage(coverage) -> None:
+    """What covers each promised category, the names nobody registered, and the gaps."""
+    for row in coverage.categories:
+        parts = [f"{row.register} registered", f"{row.terms} terms"]
+        if row.detectors:
+            parts.append("detectors " + ", ".join(row.detectors))
+        if row.candidates:
+            parts.append(f"{row.candidates} unreviewed names")
+        click.echo(f"coverage: {row.category}: {'; '.join(parts)}" + ("; OCR on" if coverage.ocr else "; OCR off"))
+    for cand in coverage.candidates:
+        click.echo(f"unregistered {cand.kind}: {cell(cand.text)} ({cand.doc_id} page {cand.page}, found by {cand.cue}); "
+                   "register it (refuge person add / refuge place add), add it as a term, or dismiss it "
+                   "(refuge candidate dismiss)")
+    for name, missing in coverage.gaps().items():
+        click.echo(f"gap: {name}: {'; '.join(missing)}")
+    if coverage.gaps():
+        click.echo("the build stops on these gaps unless each is accepted: --accept-gap NAME --reason TEXT")
 
 
 def _plan_letter_lines(plan, profile, ref: str) -> None:
@@ -137,7 +155,12 @@ def _plan_letter_lines(plan, profile, ref: str) -> None:
 @click.option("--only-consented", is_flag=True, help="Leave out documents without valid consent instead of stopping.")
 @click.option("--allow-incomplete", is_flag=True, help="Build even if required types or translations are missing.")
 @click.option("--override-consent", is_flag=True, help="Emergency: include documents without consent (needs --reason).")
-@click.option("--reason", metavar="TEXT", help="Why consent is overridden; recorded in the audit log and the disclosure record.")
+@click.option("--reason", metavar="TEXT", help="Why consent is overridden (recorded in the audit log and the disclosure "
+                                               "record), or why the gaps named by --accept-gap are accepted (recorded "
+                                               "in the disclosure record only: the audit log keeps their names).")
+@click.option("--accept-gap", "accept_gaps", multiple=True, metavar="CATEGORY",
+              help="Build although this promised category (or 'pages': pages nobody could read) is not covered "
+                   "(repeatable; needs --reason). See the gaps with refuge packet plan.")
 @click.option("--manifest-out", metavar="FILE", type=click.Path(dir_okay=False),
               help="Also write the signed manifest here (refuge packet verify --manifest checks it).")
 @click.option("--password-file", metavar="FILE", type=click.Path(dir_okay=False),
@@ -157,7 +180,7 @@ def _plan_letter_lines(plan, profile, ref: str) -> None:
 def packet_build(c: Context, ref, profile_id, output, sender_org, only_consented, allow_incomplete, override_consent, reason,
                  manifest_out=None, password_file=None, ocr=False, force=False, served_on=None, served_by=None,
                  served_at=None, reply=False, portal=None, tsa_url=None, counsel=None,
-                 media_dir=None) -> None:
+                 media_dir=None, accept_gaps=()) -> None:
     """Build the PDF a recipient expects, sign it, and record what was sent (case leads)."""
     from packets._letters import service_details
     from packets.build import build_packet
@@ -166,8 +189,10 @@ def packet_build(c: Context, ref, profile_id, output, sender_org, only_consented
 
     if override_consent and not reason:
         raise click.UsageError("--override-consent needs --reason TEXT")
-    if reason and not override_consent:
-        raise click.UsageError("--reason goes with --override-consent")
+    if accept_gaps and not reason:
+        raise click.UsageError("--accept-gap needs --reason TEXT")
+    if reason and not override_consent and not accept_gaps:
+        raise click.UsageError("--reason goes with --override-consent or --accept-gap")
     if override_consent and only_consented:
         raise click.UsageError("--override-consent and --only-consented conflict; pick one")
     profile = recipient_profile(profile_id)
@@ -181,10 +206,13 @@ def packet_build(c: Context, ref, profile_id, output, sender_org, only_consented
         service = service_details(served_on, served_by, served_at)
         if override_consent:
             targets["override_consent"] = True
+        if accept_gaps:
+            targets["accepted_gaps"] = sorted(set(accept_gaps))  # the names only: the reason may name people
         built = build_packet(vault, found, profile, _today(), output, sender_org or "",
                              reason if override_consent else None, only_consented, allow_incomplete, progress,
                              password=password, manifest_out=manifest_out, ocr=ocr, replace=force,
-                             service=service, reply=reply, portal=portal, tsa=tsa_url, counsel=counsel, media_dir=media_dir)
+                             service=service, reply=reply, portal=portal, tsa=tsa_url, counsel=counsel, media_dir=media_dir,
+                             accepted_gaps={g: reason for g in accept_gaps})
         targets["packet"] = built.record["id"]
     for path in built.paths:
         click.echo(path)
