@@ -37,7 +37,7 @@ import os
 from pathlib import Path
 from typing import Callable
 
-from . import age, auditing, casekeys, cases, doclife, documents, fsck, lifecycle, people
+from . import age, auditing, casekeys, cases, doclife, documents, fsck, lifecycle, people, recovery
 from ._ids import random_id
 from .audit import AuditLog, seal_key
 from .cases import DOC_TYPES, Case, Document
@@ -184,7 +184,7 @@ class Vault:
     grant = cases.grant
     revoke = cases.revoke
     export_key = cases.export_key
-    recover_case = cases.recover_case
+    recover_case = recovery.recover_case
     require_open = cases.require_open
     cases = cases.cases  # last: from here on, ``cases`` in this class body is the method
 
