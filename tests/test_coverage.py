@@ -132,7 +132,7 @@ def test_doc_add_person_refers_to_the_register(case_world):
                user="bob").strip()
     (entry,) = [d for d in json.loads(w.ok("doc", "list", "MX-0001", "--json", user="bob")) if d["id"] == doc]
     assert entry["person"].startswith("p")
-    p = w.run("doc", "add", "MX-0001", str(w.docs["medical"]), "--type", "medical", "--person", "Nobody Known",
+    p = w.run("doc", "add", "MX-0001", str(w.docs["medical"]), "--type", "medical", "--person", "Nobody Known", "--allow-duplicate",
               user="bob")
     assert p.returncode == 0 and b"warning: --person names nobody" in p.stderr
 
