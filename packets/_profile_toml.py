@@ -421,10 +421,10 @@ def _redaction(top: _Reader) -> dict:
         if not _SLUG.fullmatch(cat):
             top.fail("redaction_categories", f"{_show(cat)} is not a lowercase slug",
                      "use lowercase letters, digits and hyphens, e.g. \"location\"")
-    flatten = top.choice("flatten", FLATTEN_POLICIES, "hits")
+    flatten = top.choice("flatten", FLATTEN_POLICIES, "all")
     assert flatten is not None
     return {"redaction_categories": categories, "flatten": flatten, "ocr": top.boolean("ocr", False),
-            "ocr_text_layer": top.boolean("ocr_text_layer", False),
+            "ocr_text_layer": top.boolean("ocr_text_layer", True),
             "require_review": top.boolean("require_review", False),
             "separator_pages": top.boolean("separator_pages", False)}
 
