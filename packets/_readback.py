@@ -32,6 +32,7 @@ __all__ = ["RENDER_DPI", "page_reading_needs", "read_pixels"]
 #: Resolution at which pages with vector content are rendered for recognition.
 RENDER_DPI = 200
 _PAINT = {"f", "F", "f*", "B", "B*", "b", "b*", "S", "s", "sh"}
+_FILL = {"f", "F", "f*"}
 _MIN_IMAGE_SIDE, _MAX_IMAGE_PIXELS = 16, 40_000_000
 
 
@@ -72,8 +73,19 @@ def page_reading_needs(page: pikepdf.Page) -> tuple[list[pikepdf.Stream], bool]:
             render = True
             return
         xobjects = resources.get(Name.XObject) if isinstance(resources, pikepdf.Dictionary) else None
+        white, stack = False, []  # whether the fill colour is white (a blank box draws no ink)
         for operands, op in ops:
             name = str(op)
+            if name == "q":
+                stack.append(white)
+            elif name == "Q":
+                white = stack.pop() if stack else False
+            elif name in ("g", "rg", "k", "sc", "scn", "cs"):
+                values = [float(o) for o in operands if isinstance(o, (int, float, pikepdf.Object))
+                          and not isinstance(o, pikepdf.Name)] if name != "cs" else []
+                white = bool(values) and (values == [0.0] * 4 if name == "k" else all(v == 1.0 for v in values))
+            if name in _FILL and white:
+                continue
             if name in _PAINT or name == "INLINE IMAGE" or name == "BI":
                 render = True
             elif name in ("scn", "SCN") and operands and isinstance(operands[-1], pikepdf.Name):

@@ -128,10 +128,16 @@ def _record(profile: Profile, plan: Plan, options: BuildOptions, volumes, sealed
     }
 
 
+Progress = Callable[[str, int, int], None]
+
+
 def make_packet(source: CaseSource, profile: Profile, options: BuildOptions,
-                progress: Callable[[str], None] | None = None) -> Packet:
+                progress: Progress | None = None) -> Packet:
     """Build a packet from ``source`` for ``profile``: plan, render, redact, assemble,
     verify, sign; the returned :class:`Packet` is for the caller to record.
+
+    ``progress(stage, n, total)`` is called as the build goes: the stage in a few words,
+    and pages done out of ``total`` where the stage goes page by page (else 0, 0).
 
     Render, redact, assemble and verify parse the documents, so they run in the
     keyless worker (packets/_isolated.py); this process plans, decrypts and signs.
@@ -149,10 +155,10 @@ def make_packet(source: CaseSource, profile: Profile, options: BuildOptions,
     from ._isolated import produce
     from .sign import seal
 
-    say = progress or (lambda _msg: None)
+    say = progress or (lambda _stage, _n=0, _total=0: None)
     plan = _plan(source, profile, options)
     check_plan(plan, options)
-    say(f"decrypting {len(plan.included)} documents")
+    say(f"decrypting {len(plan.included)} documents", 0, 0)
     items = _items(source, plan)
     ocr = options.ocr or profile.ocr
     try:
@@ -165,7 +171,7 @@ def make_packet(source: CaseSource, profile: Profile, options: BuildOptions,
         raise
     source.recognised.update(made.recognised)
     source.recognised_docs.update(made.recognised_docs)
-    say("signing")
+    say("signing", 0, 0)
     sealed = seal(profile, made.volumes, plan, source.consents, options.today, BUILDER, signer_name=source.signer_name,
                   key=source.key, tsa_url=source.tsa_url, password=options.password, redactions=made.redactions)
     return Packet(sealed.volumes, _record(profile, plan, options, made.volumes, sealed, made.redactions),
@@ -256,7 +262,7 @@ def _write_recorded(vault, case, packet: Packet, files: list[tuple[str, bytes]],
 
 def build_packet(vault, case, profile: Profile, today: str, output: str, sender_org: str,
                  override_reason: str | None = None, only_consented: bool = False,
-                 allow_incomplete: bool = False, progress: Callable[[str], None] | None = None,
+                 allow_incomplete: bool = False, progress: Progress | None = None,
                  password: str | None = None, manifest_out: str | None = None, ocr: bool = False,
                  replace: bool = False) -> Built:
     """Build, sign, record and write a packet; raises before writing anything if it cannot.
@@ -283,7 +289,8 @@ def build_packet(vault, case, profile: Profile, today: str, output: str, sender_
     review_path = review_path_for(output)
     files = list(zip(paths, packet.volumes)) + ([(manifest_out, packet.manifest_file)] if manifest_out else [])
     files.append((review_path, packet.review))
-    (progress or (lambda _msg: None))("recording the disclosure")
+    if progress is not None:
+        progress("recording the disclosure", 0, 0)
     return Built(_write_recorded(vault, case, packet, files, replace), paths, review_path)
 
 

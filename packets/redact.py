@@ -359,6 +359,8 @@ class Redactor:
             tick = (lambda k: self.progress("flattening", self._done + k, self._total)) if self.progress else None
             flatten_pdf(pdf, work, flatten, self.dpi, self.workers, text_layer=layer, progress=tick)
             self._done += len(infos)
+            if self.progress:
+                self.progress("", self._done, self._total)
             if "/OCProperties" in pdf.Root:
                 del pdf.Root["/OCProperties"]
             from .render import save_pdf
@@ -481,8 +483,6 @@ class Redactor:
                 for i, found in zip(missing[start:start + batch], recognize(images, self.workers)):
                     known[i] = found.to_dict()
             self.ocr_new[key] = {str(i): v for i, v in sorted(known.items())}
-            if self.progress:
-                self.progress("recognising", len(missing), len(missing))
             self.ocr_docs[key] = infos[0].doc_id
             self.ocr_cache[key] = self.ocr_new[key]
         for i in todo:
