@@ -196,15 +196,21 @@ _RIGHT = r"(?![^\W_])"
 _RIGHT_NUMBER = r"(?:(?![^\W_])|(?=<*\d(?:<|[a-z]{3}\d)))"
 
 
-def _token_pattern(token: str) -> str:
+#: Characters OCR mistakes for one another (in recognised text only).
+_OCR_ALIKE = {c: group for group in ("il1|!", "o0", "s5", "b8", "z2", "g9", "e3") for c in group}
+
+
+def _token_pattern(token: str, ocr: bool = False) -> str:
+    if ocr:
+        return _INNER.join(f"[{re.escape(_OCR_ALIKE[ch])}]" if ch in _OCR_ALIKE else re.escape(ch) for ch in token)
     return _INNER.join(re.escape(ch) for ch in token)
 
 
-def _needle_pattern(tokens: list[str]) -> re.Pattern[str] | None:
+def _needle_pattern(tokens: list[str], ocr: bool = False) -> re.Pattern[str] | None:
     if sum(len(t) for t in tokens) < 2:
         return None
     gap = _BETWEEN_WORDS if len(tokens) in _GAP_TOKENS and all(len(t) >= 2 for t in tokens) else _BETWEEN
-    body = gap.join(f"(?P<t{k}>{_token_pattern(t)})" for k, t in enumerate(tokens))
+    body = gap.join(f"(?P<t{k}>{_token_pattern(t, ocr)})" for k, t in enumerate(tokens))
     right = _RIGHT_NUMBER if any(c.isdigit() for c in "".join(tokens)) else _RIGHT
     return re.compile(_LEFT + body + right)
 
@@ -257,11 +263,12 @@ class Needle:
     def _ocr_pattern(self) -> re.Pattern[str] | None:
         key = "\x00ocr\x00" + self.text
         if key not in _PATTERNS:
-            _PATTERNS[key] = _needle_pattern([unconfuse(t) for t in self.tokens])
+            _PATTERNS[key] = _needle_pattern([unconfuse(t) for t in self.tokens], ocr=True)
         return _PATTERNS[key]
 
     def finditer_ocr(self, unconfused: str):
-        """Matches in recognised text passed through :func:`unconfuse` (so is the secret)."""
+        """Matches in recognised text passed through :func:`unconfuse` (so is the secret),
+        reading letters OCR confuses (I, l, 1; O, 0; S, 5...) as one another."""
         pat = self._ocr_pattern()
         return pat.finditer(unconfused) if pat is not None else iter(())
 

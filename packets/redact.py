@@ -62,6 +62,7 @@ from ._flatten import (  # noqa: F401
     flatten_pdf,
     ocr_scale,
 )
+from ._barcodes import codes_in
 from ._optional_content import prepare_optional_content as _prepare_optional_content
 from ._pdf import Box
 from ._pdf import placement as _placement  # the matrix and form of a rendered page
@@ -480,8 +481,8 @@ class Redactor:
                                                   may_draw_forms=False).to_pil())
                     finally:
                         page.close()
-                for i, found in zip(missing[start:start + batch], recognize(images, self.workers)):
-                    known[i] = found.to_dict()
+                for i, image, found in zip(missing[start:start + batch], images, recognize(images, self.workers)):
+                    known[i] = dict(found.to_dict(), codes=codes_in(image))
             self.ocr_new[key] = {str(i): v for i, v in sorted(known.items())}
             self.ocr_docs[key] = infos[0].doc_id
             self.ocr_cache[key] = self.ocr_new[key]
@@ -489,6 +490,7 @@ class Redactor:
             found = PageText.from_dict(known[i])
             info = infos[i]
             info.ocr_confidence = round(found.confidence, 1)
+            self._match_codes(info, found, known[i].get("codes") or [])
             text, pixel_boxes = found.text_and_boxes()
             if not text:
                 continue
@@ -499,6 +501,24 @@ class Redactor:
                 return None if b is None else (b[0] * sx, h - b[3] * sy, b[2] * sx, h - b[1] * sy)
 
             self._match(info, text, box, ocr=True)
+
+    def _match_codes(self, info: PageInfo, found, codes: list[dict]) -> None:
+        """Burn each QR code or barcode on the page whose text holds a secret (a contact card's
+        or a passport's code carries names no text extractor sees)."""
+        sx, sy = info.width / found.width, info.height / found.height
+        for code in codes:
+            try:
+                folded = fold(str(code["text"]))[0]
+                x0, y0, x1, y1 = (float(v) for v in code["box"])
+            except (KeyError, TypeError, ValueError):
+                continue
+            hits = detect(folded, self.detector_categories) if self.detector_categories else []
+            self._collect(hits)
+            for n in self.needles():
+                if n.search(folded):
+                    box = (x0 * sx, info.height - y1 * sy, x1 * sx, info.height - y0 * sy)
+                    info.marks.append(Mark(info.doc_id, info.page, n.category, n.rule, n.kind, [box]))
+                    break
 
     def _keep_edges(self, info: PageInfo, text: str, char_box, size: int = 300) -> None:
         def box(k: int):
