@@ -18,8 +18,12 @@ from ._pdf import Box
 
 #: Resolution of flattened pages.
 FLATTEN_DPI = 150
-#: Points added around every redaction box.
+#: Points added above and below every redaction box (ascenders, descenders, accents).
 MARGIN = 2.0
+#: Points added left and right: a character's box already spans its whole advance, so a
+#: wide margin would clip the neighbouring letters ("Name:" right before a name); this
+#: covers anti-aliasing only.
+MARGIN_X = 0.5
 JPEG_QUALITY = 80
 
 
@@ -82,8 +86,8 @@ def _flatten_one(doc, index: int, boxes: list[Box], dpi: float, recognise: bool 
         draw = ImageDraw.Draw(im)
         sx, sy = w / (x1 - x0), h / (y1 - y0)
         for b in boxes:
-            left = (b[0] - MARGIN - x0) * sx
-            right = (b[2] + MARGIN - x0) * sx
+            left = (b[0] - MARGIN_X - x0) * sx
+            right = (b[2] + MARGIN_X - x0) * sx
             top = (y1 - (b[3] + MARGIN)) * sy
             bottom = (y1 - (b[1] - MARGIN)) * sy
             draw.rectangle((int(left), int(top), int(right + 0.999), int(bottom + 0.999)), fill=0 if gray else (0, 0, 0))

@@ -271,6 +271,7 @@ def tiling_pattern() -> list[Case]:
         pattern = pikepdf.Stream(pdf, body)
         pattern.Type, pattern.PatternType, pattern.PaintType, pattern.TilingType = Name.Pattern, 1, 1, 1
         pattern.BBox, pattern.XStep, pattern.YStep = Array([0, 0, *cell]), cell[0], cell[1]
+        pattern.Matrix = Array([1, 0, 0, 1, 72, 480])  # cells start where the painted box does
         pattern.Resources = Dictionary(Font=Dictionary(F1=_helvetica()))
         content = _text_ops(LETTER) + f"\n/Pattern cs /P0 scn 72 480 {cell[0] if form == 'one-cell' else 440} " \
                                       f"{cell[1] if form == 'one-cell' else 60} re f"
