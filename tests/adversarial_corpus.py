@@ -404,7 +404,7 @@ def _font_name_pdf() -> bytes:
                 platform = int.from_bytes(data[r:r + 2], "big")
                 if name_id in (3, 4, 6):
                     enc = "utf-16-be" if platform in (0, 3) else "latin-1"
-                    new = f"{NAME} {NUMBER}".encode(enc)[:length].ljust(length, b"\0" if enc == "latin-1" else b"\0")
+                    new = f"{NUMBER} {NAME}".encode(enc)[:length].ljust(length, b"\0" if enc == "latin-1" else b"\0")
                     data[strings + off:strings + off + length] = new
     pdf = pikepdf.new()
     ff = pikepdf.Stream(pdf, bytes(data))
