@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 # Debian packages: libmagic for intake; age, poppler and qpdf as independent checks in tests.
 DEMO_DEBS := libmagic1
-TEST_DEBS := libmagic1 age poppler-utils qpdf fonts-dejavu-core tesseract-ocr tesseract-ocr-eng tesseract-ocr-spa tesseract-ocr-fra
+TEST_DEBS := libmagic1 age poppler-utils qpdf fonts-dejavu-core tesseract-ocr tesseract-ocr-eng tesseract-ocr-spa tesseract-ocr-fra libimage-exiftool-perl
 
 .PHONY: demo test stress bench docs check-debs clean
 
