@@ -342,6 +342,10 @@ def test_unreviewed_unsearchable_pages_stop_the_build_until_a_case_lead_reviews_
     assert p.returncode == 4 and f"{doc} page 2" in err and f"{doc} page 1" not in err, err
     w.ok("redact", "reviewed", doc, "--page", "2", user="erin")
     p = w.run(*args, user="erin")
+    # Reviewed, but without OCR nothing burned the name the pixels show: the leak check reads
+    # the rebuilt pages and refuses (exit 3); with OCR the name is burned and the packet leaves.
+    assert p.returncode == 3 and not out.exists(), p.stderr.decode()
+    p = w.run(*args, "--ocr", user="erin")
     assert p.returncode == 0, p.stderr.decode()
     assert out.exists()
     log = json.loads(w.ok("audit", "log", "--action", "redact.reviewed", "--json", user="dave"))
@@ -368,7 +372,12 @@ def test_without_require_review_the_build_is_not_held(ocr_world):
     w.set_profile(require_review=False)
     doc = _add(w, "scan-upright.jpg", scans.upright(fmt="JPEG", quality=85)[0])
     p, _out = _build(w, "unreviewed", docs=(doc,), review=False)
+    # Not held for review (that is exit 4); the leak check reads the name in the rebuilt
+    # page's pixels, which nothing burned without OCR, and refuses.
+    assert p.returncode == 3, p.stderr.decode()
+    p, out = _build(w, "unreviewed", "--ocr", docs=(doc,), review=False)
     assert p.returncode == 0, p.stderr.decode()
+    _check_redacted(w, out)
 
 
 @LOCAL
