@@ -183,7 +183,7 @@ def test_the_worker_reports_pages_as_they_are_rebuilt():
 
 
 @pytest.mark.parametrize("world", ["local"], indirect=True)
-def test_packet_build_prints_a_line_per_stage_and_plan_says_how_pages_leave(packet_world, tmp_path):
+def test_packet_build_prints_a_line_per_stage_and_plan_says_how_pages_leave(packet_world, tmp_path, monkeypatch):
     w = packet_world
     w.ok("consent", "grant", "MX-0001", "--recipient", "unhcr-resettlement", user="erin")
     plan = w.ok("packet", "plan", "MX-0001", "--for", "unhcr-resettlement", user="erin")
@@ -195,6 +195,19 @@ def test_packet_build_prints_a_line_per_stage_and_plan_says_how_pages_leave(pack
     err = p.stderr.decode()
     assert "refuge: rendering, redacting and rebuilding pages from pixels...\n" in err
     assert "refuge: signing...\n" in err and "\r" not in err
+    # A team's copy of the profile that keeps the original files: the plan says so.
+    import re
+    import shutil
+
+    from packets.profiles import default_templates_dir
+
+    templates = tmp_path / "templates"
+    shutil.copytree(default_templates_dir(), templates)
+    toml = templates / "unhcr-resettlement.toml"
+    toml.write_text(re.sub(r'(?m)^flatten = "all".*$', 'flatten = "hits"', toml.read_text()))
+    monkeypatch.setenv("REFUGE_TEMPLATES", str(templates))
+    plan = w.ok("packet", "plan", "MX-0001", "--for", "unhcr-resettlement", user="erin")
+    assert "flattening: off for unhcr-resettlement" in plan
 
 
 @pytest.fixture
