@@ -32,3 +32,25 @@ def texts(stream: pikepdf.Stream) -> list[str]:
         return [r.text for r in zxingcpp.read_barcodes(image) if r.text]
     except Exception:  # an image pikepdf or zxing cannot decode has no code to read
         return []
+
+
+def codes_in(image) -> list[dict]:
+    """The QR codes and barcodes in a rendered page (a PIL image): each one's text and its
+    box in the image's pixels (origin top-left), so that redaction can burn a code that
+    carries a secret."""
+    import zxingcpp
+
+    out = []
+    try:
+        results = zxingcpp.read_barcodes(image)
+    except Exception:  # nothing readable
+        return out
+    for r in results:
+        if not r.text:
+            continue
+        p = r.position
+        xs = [p.top_left.x, p.top_right.x, p.bottom_left.x, p.bottom_right.x]
+        ys = [p.top_left.y, p.top_right.y, p.bottom_left.y, p.bottom_right.y]
+        pad = max(8, (max(xs) - min(xs)) // 10)  # the quiet zone and the finder patterns' edges
+        out.append({"text": r.text, "box": [min(xs) - pad, min(ys) - pad, max(xs) + pad, max(ys) + pad]})
+    return out

@@ -18,8 +18,12 @@ from ._pdf import Box
 
 #: Resolution of flattened pages.
 FLATTEN_DPI = 150
-#: Points added around every redaction box.
+#: Points added above and below every redaction box (ascenders, descenders, accents).
 MARGIN = 2.0
+#: Points added left and right: a character's box already spans its whole advance, so a
+#: wide margin would clip the neighbouring letters ("Name:" right before a name); this
+#: covers anti-aliasing only.
+MARGIN_X = 0.5
 JPEG_QUALITY = 80
 
 
@@ -35,8 +39,8 @@ def _worker_init(data: bytes) -> None:
     _WORKER_DOC = pdfium.PdfDocument(data)
 
 
-def _worker_flatten(jobs: list[tuple[int, list[Box]]], dpi: float) -> list[tuple]:
-    return [_flatten_one(_WORKER_DOC, i, boxes, dpi) for i, boxes in jobs]
+def _worker_flatten(jobs: list[tuple[int, list[Box]]], dpi: float, recognise: bool = False) -> list[tuple]:
+    return [_flatten_one(_WORKER_DOC, i, boxes, dpi, recognise) for i, boxes in jobs]
 
 
 def _is_gray(im) -> bool:
@@ -49,12 +53,15 @@ def _is_gray(im) -> bool:
 _MAX_RENDER_PIXELS = 64_000_000  # an A0 page at 150 dpi is 27 megapixels
 
 
-def _flatten_one(doc, index: int, boxes: list[Box], dpi: float) -> tuple:
-    """Render page ``index``, burn ``boxes`` (page points) black, encode the pixels.
+def _flatten_one(doc, index: int, boxes: list[Box], dpi: float, recognise: bool = False) -> tuple:
+    """Render page ``index`` (its crop box: what is visible), burn ``boxes`` (page points)
+    black, encode the pixels; with ``recognise``, read the encoded pixels back (decoded, as
+    a recipient gets them) with Tesseract.
 
-    Returns (index, data, width, height, gray, filter, page box). A page whose preview at
-    24 dpi has no colour is rendered in grey levels. The pixels are compressed losslessly
-    (Flate) when that is small (text), else as a JPEG (photographs, scans).
+    Returns (index, data, width, height, gray, filter, page box, words or None). A page
+    whose preview at 24 dpi has no colour is rendered in grey levels. The pixels are
+    compressed losslessly (Flate) when that is small (text), else as a JPEG (photographs,
+    scans).
     """
     from PIL import Image, ImageDraw
 
@@ -79,19 +86,27 @@ def _flatten_one(doc, index: int, boxes: list[Box], dpi: float) -> tuple:
         draw = ImageDraw.Draw(im)
         sx, sy = w / (x1 - x0), h / (y1 - y0)
         for b in boxes:
-            left = (b[0] - MARGIN - x0) * sx
-            right = (b[2] + MARGIN - x0) * sx
+            left = (b[0] - MARGIN_X - x0) * sx
+            right = (b[2] + MARGIN_X - x0) * sx
             top = (y1 - (b[3] + MARGIN)) * sy
             bottom = (y1 - (b[1] - MARGIN)) * sy
             draw.rectangle((int(left), int(top), int(right + 0.999), int(bottom + 0.999)), fill=0 if gray else (0, 0, 0))
     raw = im.tobytes()
     packed = zlib.compress(raw, 1)
     if len(packed) <= len(raw) * 0.15:
-        return index, packed, w, h, gray, "/FlateDecode", (x0, y0, x1, y1)
-    clean = Image.frombytes(im.mode, im.size, raw)
-    buf = io.BytesIO()
-    clean.save(buf, "JPEG", quality=JPEG_QUALITY)
-    return index, strip_jpeg_metadata(buf.getvalue()), w, h, gray, "/DCTDecode", (x0, y0, x1, y1)
+        data, filter_, seen = packed, "/FlateDecode", im
+    else:
+        clean = Image.frombytes(im.mode, im.size, raw)
+        buf = io.BytesIO()
+        clean.save(buf, "JPEG", quality=JPEG_QUALITY)
+        data, filter_ = strip_jpeg_metadata(buf.getvalue()), "/DCTDecode"
+        seen = Image.open(io.BytesIO(data)) if recognise else None
+    words = None
+    if recognise:
+        from .ocr import recognize
+
+        words = recognize([seen], 1, dpi=round(w * 72 / (x1 - x0)))[0].to_dict()
+    return index, data, w, h, gray, filter_, (x0, y0, x1, y1), words
 
 
 def _workers(n_pages: int, workers: int | None) -> int:
@@ -104,12 +119,18 @@ def _workers(n_pages: int, workers: int | None) -> int:
     return max(1, min(cores, n_pages // 2 or 1))
 
 
-def _render_pages(data: bytes, jobs: list[tuple[int, list[Box]]], dpi: float, workers: int | None):
+def _render_pages(data: bytes, jobs: list[tuple[int, list[Box]]], dpi: float, workers: int | None,
+                  recognise: bool = False, progress=None):
     n = _workers(len(jobs), workers)
+    tick = progress or (lambda _k: None)
     if n <= 1 or len(jobs) < 4:
         _worker_init(data)
         try:
-            return _worker_flatten(jobs, dpi)
+            out = []
+            for job in jobs:
+                out.extend(_worker_flatten([job], dpi, recognise))
+                tick(len(out))
+            return out
         finally:
             _close_worker()
     import concurrent.futures
@@ -123,8 +144,9 @@ def _render_pages(data: bytes, jobs: list[tuple[int, list[Box]]], dpi: float, wo
     out = []
     with concurrent.futures.ProcessPoolExecutor(max_workers=n, mp_context=ctx, initializer=_worker_init,
                                                 initargs=(data,)) as pool:
-        for result in pool.map(_worker_flatten, chunks, [dpi] * len(chunks)):
+        for result in pool.map(_worker_flatten, chunks, [dpi] * len(chunks), [recognise] * len(chunks)):
             out.extend(result)
+            tick(len(out))
     return out
 
 
@@ -136,13 +158,23 @@ def _close_worker() -> None:
 
 
 def flatten_pdf(pdf: pikepdf.Pdf, data: bytes, pages: dict[int, list[Box]], dpi: float = FLATTEN_DPI,
-                workers: int | None = None) -> None:
+                workers: int | None = None, text_layer: bool = False, progress=None) -> dict:
     """Rebuild ``pages`` (index -> boxes to burn) of ``pdf`` (whose bytes are ``data``)
-    from pixels, in place."""
+    from pixels, in place. With ``text_layer``, each rebuilt page is recognised from its
+    new (burned, encoded) pixels and gets an invisible text layer of those words; the
+    recognition is remembered under the image's bytes (:func:`packets.ocr.remember`) so
+    the leak check reads those very pixels without recognising them twice.
+    ``progress(n)`` is called as pages are done. Returns {index: PageText} recognised."""
     if not pages:
-        return
-    results = _render_pages(data, sorted(pages.items()), dpi, workers)
-    for index, encoded, w, h, gray, filter_, box in results:
+        return {}
+    from .ocr import PageText, remember
+
+    results = _render_pages(data, sorted(pages.items()), dpi, workers, text_layer, progress)
+    found_pages = {}
+    for index, encoded, w, h, gray, filter_, box, words in results:
+        if words is not None:
+            found_pages[index] = found = PageText.from_dict(words)
+            remember(encoded, found)
         page = pdf.pages[index]
         img = pikepdf.Stream(pdf, encoded)
         img.Type, img.Subtype, img.Width, img.Height = Name.XObject, Name.Image, w, h
@@ -161,6 +193,9 @@ def flatten_pdf(pdf: pikepdf.Pdf, data: bytes, pages: dict[int, list[Box]], dpi:
         obj.Resources = Dictionary(XObject=Dictionary(Im0=img))
         cm = f"q {x1 - x0:.4f} 0 0 {y1 - y0:.4f} {x0:.4f} {y0:.4f} cm /Im0 Do Q".encode()
         obj.Contents = pikepdf.Stream(pdf, cm)
+        if index in found_pages:
+            _add_text_layer(pdf, page, found_pages[index])
+    return found_pages
 
 
 def ocr_scale(page) -> float:
@@ -189,7 +224,6 @@ def add_text_layers(pdf: pikepdf.Pdf, pages: list[int], workers: int | None) -> 
     if not pages:
         return
     import pypdfium2 as pdfium
-    from reportlab.pdfbase.pdfmetrics import stringWidth
 
     from .ocr import OCR_DPI, recognize
     from .render import save_pdf
@@ -209,29 +243,35 @@ def add_text_layers(pdf: pikepdf.Pdf, pages: list[int], workers: int | None) -> 
             found_pages += recognize(images, workers)
     finally:
         doc.close()
-    font = Dictionary(Type=Name.Font, Subtype=Name.Type1, BaseFont=Name.Helvetica, Encoding=Name.WinAnsiEncoding)
     for i, found in zip(pages, found_pages):
-        page = pdf.pages[i]
-        x0, y0, x1, y1 = (float(v) for v in page.mediabox)
-        sx, sy = (x1 - x0) / found.width, (y1 - y0) / found.height
-        ops = ["BT 3 Tr"]
-        for w in found.words:
-            text = w.text.strip().encode("cp1252", "replace")
-            if not text:
-                continue
-            bx0, by0, bx1, by1 = w.box
-            size = max(1.0, (by1 - by0) * sy)
-            natural = stringWidth(text.decode("cp1252"), "Helvetica", size) or 1.0
-            scale = max(1.0, min(1000.0, 100.0 * (bx1 - bx0) * sx / natural))
-            escaped = text.replace(b"\\", b"\\\\").replace(b"(", b"\\(").replace(b")", b"\\)")
-            ops.append(f"/FOcr {size:.2f} Tf {scale:.1f} Tz 1 0 0 1 {x0 + bx0 * sx:.2f} {y1 - by1 * sy:.2f} Tm "
-                       f"({escaped.decode('latin-1')}) Tj")
-        ops.append("ET")
-        resources = page.obj.get(Name.Resources)
-        if resources is None:
-            page.obj.Resources = resources = Dictionary()
-        fonts = resources.get(Name.Font)
-        if fonts is None:
-            resources.Font = fonts = Dictionary()
-        fonts.FOcr = pdf.make_indirect(font)
-        page.contents_add(pikepdf.Stream(pdf, "\n".join(ops).encode("latin-1")), prepend=False)
+        _add_text_layer(pdf, pdf.pages[i], found)
+
+
+def _add_text_layer(pdf: pikepdf.Pdf, page, found) -> None:
+    """Words of ``found`` (a PageText of the page's pixels) as invisible text over their boxes."""
+    from reportlab.pdfbase.pdfmetrics import stringWidth
+
+    font = Dictionary(Type=Name.Font, Subtype=Name.Type1, BaseFont=Name.Helvetica, Encoding=Name.WinAnsiEncoding)
+    x0, y0, x1, y1 = (float(v) for v in page.mediabox)
+    sx, sy = (x1 - x0) / found.width, (y1 - y0) / found.height
+    ops = ["BT 3 Tr"]
+    for w in found.words:
+        text = w.text.strip().encode("cp1252", "replace")
+        if not text:
+            continue
+        bx0, by0, bx1, by1 = w.box
+        size = max(1.0, (by1 - by0) * sy)
+        natural = stringWidth(text.decode("cp1252"), "Helvetica", size) or 1.0
+        scale = max(1.0, min(1000.0, 100.0 * (bx1 - bx0) * sx / natural))
+        escaped = text.replace(b"\\", b"\\\\").replace(b"(", b"\\(").replace(b")", b"\\)")
+        ops.append(f"/FOcr {size:.2f} Tf {scale:.1f} Tz 1 0 0 1 {x0 + bx0 * sx:.2f} {y1 - by1 * sy:.2f} Tm "
+                   f"({escaped.decode('latin-1')}) Tj")
+    ops.append("ET")
+    resources = page.obj.get(Name.Resources)
+    if resources is None:
+        page.obj.Resources = resources = Dictionary()
+    fonts = resources.get(Name.Font)
+    if fonts is None:
+        resources.Font = fonts = Dictionary()
+    fonts.FOcr = pdf.make_indirect(font)
+    page.contents_add(pikepdf.Stream(pdf, "\n".join(ops).encode("latin-1")), prepend=False)

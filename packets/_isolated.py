@@ -40,7 +40,7 @@ class Produced:
 class _Progress:
     """Passes the worker's progress on, remembers the document it is on and what it recognised."""
 
-    def __init__(self, say: Callable[[str], None] | None) -> None:
+    def __init__(self, say: Callable[[str, int, int], None] | None) -> None:
         self.say = say
         self.doc: str | None = None
         self.recognised: dict[str, dict] = {}
@@ -51,8 +51,9 @@ class _Progress:
             return
         if isinstance(message.get("doc"), str):
             self.doc = message["doc"][:64]
-        if isinstance(message.get("say"), str) and self.say is not None:
-            self.say(message["say"][:200])
+        stage, n, total = message.get("stage"), message.get("n", 0), message.get("total", 0)
+        if isinstance(stage, str) and self.say is not None and type(n) is int and type(total) is int:
+            self.say(stage[:80], max(0, min(n, 10**7)), max(0, min(total, 10**7)))
         if isinstance(message.get("recognised"), dict) and isinstance(message.get("recognised_docs"), dict):
             self.recognised.update(_recognised(message["recognised"]))
             self.recognised_docs.update({str(k): str(v) for k, v in message["recognised_docs"].items()})
@@ -72,7 +73,7 @@ def _run(task: str, request: dict, datas: list[bytes], progress: _Progress, limi
 
 
 def produce(items: list[Item], profile: Profile, *, sender_org: str, today: str, redactions: list[dict],
-            reviews: list[dict], ocr: bool, ocr_cache: dict, progress: Callable[[str], None] | None = None,
+            reviews: list[dict], ocr: bool, ocr_cache: dict, progress: Callable[[str, int, int], None] | None = None,
             limits: worker.Limits = worker.RENDER_LIMITS, letter: dict | None = None,
             coverage: dict | None = None) -> Produced:
     """Render, redact, assemble and leak-check ``items`` in a keyless worker.
@@ -179,30 +180,34 @@ def produce_here(request: dict, items: list[Item], report) -> tuple[dict, list[b
     from .build import require_reviews
     from .leakcheck import verify_file, verify_volumes
     from .redact import redact_rendered
-    from .render import render_item
+    from .render import page_count, render_item
     from .review import review_report
 
     profile: Profile = request["profile"]
     redactor = _redactor(request)
     try:
-        report({"say": "finding what to redact"})
+        report({"stage": "finding what to redact"})
         # titles and translator details: before they reach generated pages
         items = redactor.prepare(items, lambda item: report({"doc": item.doc_id}))
         items = _blur_faces(items, profile, report)
-        report({"say": "rendering and redacting" + (" (recognising pages without text)" if request["ocr"] else "")})
+        stage = "rendering, redacting" + (", recognising" if request["ocr"] else "") + \
+            (" and rebuilding pages from pixels" if profile.flatten == "all" else "")
+        redactor.progress = lambda _stage, n, total: report({"stage": stage, "n": n, "total": total})
+        redactor._total = sum(page_count(item, profile) for item in items)
+        report({"stage": stage, "n": 0, "total": redactor._total})
         keep, pages = [], []
         for item in items:
             report({"doc": item.doc_id})
             rendered = render_item(item, profile)
             keep.append(rendered)  # the redacted pages are new files; the rendered ones stay open until assembled
             pages.append(redact_rendered(redactor, item, rendered, profile))
-        report({"doc": None, "say": "assembling"})
+        report({"doc": None, "stage": "assembling"})
         volumes = assemble(PacketRequest(profile=profile, items=items, sender_org=request["sender_org"],
                                          date=request["today"], redactions=redactor.summary(),
                                          letter=request.get("letter")), pages)
         if profile.require_review:
             require_reviews(request["reviews"], redactor.pages)
-        report({"say": "checking the packet for redacted text"})
+        report({"stage": "checking the packet for redacted text (text, objects, pixels, barcodes)"})
         verify_volumes(volumes, redactor.needles())  # fail closed: VerificationFailed, nothing written
         review = review_report(redactor, profile.id, request["today"], request.get("coverage"))
         verify_file(review, redactor.needles(), label="the review report", structure=False)

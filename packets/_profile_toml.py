@@ -426,10 +426,10 @@ def _redaction(top: _Reader) -> dict:
         if canonical(cat) not in CATEGORIES:
             top.fail("redaction_categories", f"{_show(cat)} is not a category",
                      f"use one of {', '.join(c for c in CATEGORIES if c != 'always')}")
-    flatten = top.choice("flatten", FLATTEN_POLICIES, "hits")
+    flatten = top.choice("flatten", FLATTEN_POLICIES, "all")
     assert flatten is not None
     return {"redaction_categories": categories, "flatten": flatten, "ocr": top.boolean("ocr", False),
-            "ocr_text_layer": top.boolean("ocr_text_layer", False),
+            "ocr_text_layer": top.boolean("ocr_text_layer", True),
             "require_review": top.boolean("require_review", False),
             "office_markup": top.choice("office_markup", ("refuse", "show"), "refuse"),
             **_coverage(top),

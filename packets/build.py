@@ -145,10 +145,16 @@ def _record(profile: Profile, plan: Plan, options: BuildOptions, volumes, sealed
     }
 
 
+Progress = Callable[[str, int, int], None]
+
+
 def make_packet(source: CaseSource, profile: Profile, options: BuildOptions,
-                progress: Callable[[str], None] | None = None) -> Packet:
+                progress: Progress | None = None) -> Packet:
     """Build a packet from ``source`` for ``profile``: plan, render, redact, assemble,
     verify, sign; the returned :class:`Packet` is for the caller to record.
+
+    ``progress(stage, n, total)`` is called as the build goes: the stage in a few words,
+    and pages done out of ``total`` where the stage goes page by page (else 0, 0).
 
     Render, redact, assemble and verify parse the documents, so they run in the
     keyless worker (packets/_isolated.py); this process plans, decrypts and signs.
@@ -167,11 +173,11 @@ def make_packet(source: CaseSource, profile: Profile, options: BuildOptions,
     from ._letters import letter_details
     from .sign import seal
 
-    say = progress or (lambda _msg: None)
+    say = progress or (lambda _stage, _n=0, _total=0: None)
     plan = _plan(source, profile, options)
     check_plan(plan, options)
     letter = letter_details(profile, source.fields, source.org, options.sender_org, options.service)
-    say(f"decrypting {len(plan.included)} documents")
+    say(f"decrypting {len(plan.included)} documents", 0, 0)
     items = _items(source, plan)
     ocr = options.ocr or profile.ocr
     try:
@@ -185,7 +191,7 @@ def make_packet(source: CaseSource, profile: Profile, options: BuildOptions,
         raise
     source.recognised.update(made.recognised)
     source.recognised_docs.update(made.recognised_docs)
-    say("signing")
+    say("signing", 0, 0)
     sealed = seal(profile, made.volumes, plan, source.consents, options.today, BUILDER, signer_name=source.signer_name,
                   key=source.key, tsa_url=source.tsa_url, password=options.password, redactions=made.redactions,
                   counsel=options.counsel)
@@ -333,7 +339,7 @@ def _write_recorded(vault, case, packet: Packet, files: list[tuple[str, bytes]],
 
 def build_packet(vault, case, profile: Profile, today: str, output: str, sender_org: str,
                  override_reason: str | None = None, only_consented: bool = False,
-                 allow_incomplete: bool = False, progress: Callable[[str], None] | None = None,
+                 allow_incomplete: bool = False, progress: Progress | None = None,
                  password: str | None = None, manifest_out: str | None = None, ocr: bool = False,
                  replace: bool = False, service: dict | None = None, reply: bool = False,
                  portal: str | None = None, tsa: str | None = None, counsel: str | None = None,
@@ -403,7 +409,8 @@ def build_packet(vault, case, profile: Profile, today: str, output: str, sender_
     files = list(zip(paths, packet.volumes)) + ([(manifest_out, packet.manifest_file)] if manifest_out else [])
     files.append((review_path, packet.review))
     files += [(path, vault.document_bytes(doc)) for path, doc in media]
-    (progress or (lambda _msg: None))("recording the disclosure")
+    if progress is not None:
+        progress("recording the disclosure", 0, 0)
     return Built(_write_recorded(vault, case, packet, files, replace), paths, review_path, plan.deadline,
                  [p for p, _ in media])
 
@@ -422,11 +429,12 @@ def _media_files(vault, plan: Plan, output: str, profile: Profile, today: str, m
 
 
 def _coverage_gate(vault, case, profile: Profile, plan: Plan, ocr: bool, accepted: dict[str, str],
-                   progress: Callable[[str], None] | None) -> dict:
+                   progress: Callable[[str, int, int], None] | None) -> dict:
     """The coverage gate (packets/coverage.py): refuse unaccepted gaps; what the record keeps."""
     from .coverage import check_gaps, coverage_of
 
-    (progress or (lambda _msg: None))("checking what covers each promised category")
+    if progress is not None:
+        progress("checking what covers each promised category", 0, 0)
     coverage = coverage_of(vault, case, profile, plan, ocr)
     gaps = check_gaps(coverage, accepted)
     counts = {c.category: {"register": c.register, "terms": c.terms, "detectors": len(c.detectors),

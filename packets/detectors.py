@@ -78,14 +78,36 @@ _EXTRA = {"ø": "o", "Ø": "o", "ł": "l", "Ł": "l", "đ": "d", "Đ": "d", "æ"
           "Œ": "oe", "ı": "i", "ħ": "h", "þ": "th", "ð": "d", "ŀ": "l"}
 
 
+# Letters of other scripts that look like Latin ones (Unicode's confusables for Cyrillic,
+# Greek and Armenian, TR39): mapped before case folding, each case by its own look, so that
+# a Latin secret typed with a Cyrillic "а" or a Greek "Ο" still matches. Fullwidth and
+# mathematical letters need no entry: NFKD makes them Latin.
+_LOOKALIKES = str.maketrans({
+    # Cyrillic capitals, then small letters
+    "А": "A", "В": "B", "С": "C", "Е": "E", "Н": "H", "І": "I", "Ј": "J", "К": "K", "М": "M", "О": "O",
+    "Р": "P", "Ѕ": "S", "Т": "T", "Х": "X", "У": "Y", "Ү": "Y", "Ԛ": "Q", "Ԝ": "W", "Ӏ": "l", "Ѵ": "V",
+    "Ԁ": "D", "Ꙅ": "S", "Һ": "H", "З": "3", "Ь": "b",
+    "а": "a", "с": "c", "е": "e", "і": "i", "ј": "j", "о": "o", "р": "p", "ѕ": "s", "х": "x", "у": "y",
+    "ү": "y", "һ": "h", "ԁ": "d", "ԛ": "q", "ԝ": "w", "ӏ": "l", "ѵ": "v", "п": "n", "г": "r", "к": "k",
+    "м": "m", "т": "t", "в": "b", "н": "h", "ѡ": "w", "ь": "b", "ԍ": "g", "ɡ": "g", "ɑ": "a",
+    # Greek capitals, then small letters
+    "Α": "A", "Β": "B", "Ε": "E", "Ζ": "Z", "Η": "H", "Ι": "I", "Κ": "K", "Μ": "M", "Ν": "N", "Ο": "O",
+    "Ρ": "P", "Τ": "T", "Υ": "Y", "Χ": "X", "Ϲ": "C", "Ϳ": "J",
+    "α": "a", "β": "b", "γ": "y", "ε": "e", "η": "n", "ι": "i", "κ": "k", "ν": "v", "ο": "o", "ρ": "p",
+    "τ": "t", "υ": "u", "χ": "x", "ϲ": "c", "ϳ": "j", "ω": "w", "ϱ": "p",
+    # Armenian
+    "Օ": "O", "Տ": "S", "Ս": "U", "օ": "o", "ս": "u", "ց": "g", "հ": "h", "ո": "n", "զ": "q",
+})
+
+
 def _fold_char(c: str) -> str:
     if c in _EXTRA:
         return _EXTRA[c]
     if c.isascii():
         return c.lower()
     d = unicodedata.normalize("NFKD", c)
-    d = "".join(ch for ch in d if not unicodedata.combining(ch))
-    return d.casefold()
+    d = "".join(ch for ch in d if not unicodedata.combining(ch)).translate(_LOOKALIKES)
+    return "".join(_EXTRA.get(ch, ch) for ch in d).casefold()
 
 
 _SPECIAL = re.compile(
@@ -160,10 +182,41 @@ def fold_text(text: str) -> str:
 # ------------------------------------------------------------------------- needles
 
 _WORD_SPLIT = re.compile(r"[\W_]+")
+#: Inside one word of a secret: up to three separators between two characters (a number
+#: typed "G 4720-1938", a name split by kerning or a line break, an underscore in a handle).
+_INNER = r"[\W_]{0,3}"
+#: Between words: separators (or nothing: "AnaDemo"), or, for names of two to four words,
+#: a few other words (a name wrapped inside a table cell whose row reads across it, or a
+#: footer between the two halves of a name split by a page break).
+_BETWEEN = r"[\W_]*"
+_BETWEEN_WORDS = r"(?:[\W_]*|[\W_]+(?:[^\W_]+[\W_]+){1,8}?)"
+_GAP_TOKENS = range(2, 5)
+#: The left edge of a secret: no letter or digit before it, or an MRZ line's document
+#: type and issuing state glued to it ("P<MEXLOPEZ<<ANA", "I<MEXG47201938").
+_LEFT = r"(?:(?<![^\W_])|(?<=(?<![^\W_])[acipv]<[a-z]{3}))"
+_RIGHT = r"(?![^\W_])"
+#: After a number: also an MRZ check digit glued to it (before a filler or the holder's
+#: nationality and date of birth: "G472019384MEX900101").
+_RIGHT_NUMBER = r"(?:(?![^\W_])|(?=<*\d(?:<|[a-z]{3}\d)))"
 
 
-def _token_pattern(token: str) -> str:
-    return r"[^\w]?".join(re.escape(ch) for ch in token)
+#: Characters OCR mistakes for one another (in recognised text only).
+_OCR_ALIKE = {c: group for group in ("il1|!", "o0", "s5", "b8", "z2", "g9", "e3") for c in group}
+
+
+def _token_pattern(token: str, ocr: bool = False) -> str:
+    if ocr:
+        return _INNER.join(f"[{re.escape(_OCR_ALIKE[ch])}]" if ch in _OCR_ALIKE else re.escape(ch) for ch in token)
+    return _INNER.join(re.escape(ch) for ch in token)
+
+
+def _needle_pattern(tokens: list[str], ocr: bool = False) -> re.Pattern[str] | None:
+    if sum(len(t) for t in tokens) < 2:
+        return None
+    gap = _BETWEEN_WORDS if len(tokens) in _GAP_TOKENS and all(len(t) >= 2 for t in tokens) else _BETWEEN
+    body = gap.join(f"(?P<t{k}>{_token_pattern(t, ocr)})" for k, t in enumerate(tokens))
+    right = _RIGHT_NUMBER if any(c.isdigit() for c in "".join(tokens)) else _RIGHT
+    return re.compile(_LEFT + body + right)
 
 
 _CONFUSABLE = str.maketrans({"o": "0", "l": "1", "i": "1"})
@@ -180,7 +233,10 @@ def unconfuse(folded: str) -> str:
 @dataclass(frozen=True)
 class Needle:
     """One secret to find: a case term (``rule`` is its id) or a detector's find
-    (``rule`` is ``detector:NAME``). ``text`` is secret and never shown."""
+    (``rule`` is ``detector:NAME``). ``text`` is secret and never shown.
+
+    A match may include other words between the secret's words (a wrapped table cell);
+    :meth:`spans` gives only the parts that are the secret, which is what is burned."""
 
     rule: str
     category: str
@@ -196,13 +252,7 @@ class Needle:
         cached = _PATTERNS.get(self.text)
         if cached is not None or self.text in _PATTERNS:
             return cached
-        tokens = self.tokens
-        if sum(len(t) for t in tokens) < 2:
-            pat = None
-        else:
-            body = r"[^\w]*".join(_token_pattern(t) for t in tokens)
-            pat = re.compile(r"(?<!\w)" + body + r"(?!\w)")
-        _PATTERNS[self.text] = pat
+        pat = _PATTERNS[self.text] = _needle_pattern(self.tokens)
         return pat
 
     @property
@@ -214,16 +264,32 @@ class Needle:
         pat = self.pattern
         return pat.finditer(folded) if pat is not None else iter(())
 
-    def finditer_ocr(self, unconfused: str):
-        """Matches in recognised text passed through :func:`unconfuse` (so is the secret)."""
+    def _ocr_pattern(self) -> re.Pattern[str] | None:
         key = "\x00ocr\x00" + self.text
-        pat = _PATTERNS.get(key)
-        if pat is None and key not in _PATTERNS:
-            tokens = [unconfuse(t) for t in self.tokens]
-            pat = (re.compile(r"(?<!\w)" + r"[^\w]*".join(_token_pattern(t) for t in tokens) + r"(?!\w)")
-                   if sum(len(t) for t in tokens) >= 2 else None)
-            _PATTERNS[key] = pat
+        if key not in _PATTERNS:
+            _PATTERNS[key] = _needle_pattern([unconfuse(t) for t in self.tokens], ocr=True)
+        return _PATTERNS[key]
+
+    def finditer_ocr(self, unconfused: str):
+        """Matches in recognised text passed through :func:`unconfuse` (so is the secret),
+        reading letters OCR confuses (I, l, 1; O, 0; S, 5...) as one another."""
+        pat = self._ocr_pattern()
         return pat.finditer(unconfused) if pat is not None else iter(())
+
+    def spans(self, folded: str, ocr: bool = False) -> list[list[tuple[int, int]]]:
+        """Each match in ``folded`` (or, with ``ocr``, in unconfused text) as the spans of
+        the secret's words only, not of the words a match passes over."""
+        out = []
+        for m in (self.finditer_ocr(folded) if ocr else self.finditer(folded)):
+            parts = [m.span(g) for g in sorted(m.groupdict(), key=lambda g: int(g[1:]))]
+            merged: list[tuple[int, int]] = []
+            for a, b in parts:
+                if merged and a - merged[-1][1] <= 3 and not folded[merged[-1][1]:a].strip("<")[:1].isalnum():
+                    merged[-1] = (merged[-1][0], b)
+                else:
+                    merged.append((a, b))
+            out.append(merged)
+        return out
 
     def search(self, folded: str) -> bool:
         pat = self.pattern
@@ -246,8 +312,8 @@ def redact_string(text: str, needles: list[Needle], placeholder: str = "[redacte
     folded, idx = fold(text)
     spans: list[tuple[int, int]] = []
     for n in needles:
-        for m in n.finditer(folded):
-            spans.append((idx[m.start()], idx[m.end() - 1] + 1))
+        for parts in n.spans(folded):
+            spans.extend((idx[a], idx[b - 1] + 1) for a, b in parts)
     for h in detect(folded, categories) if categories is None or categories else []:
         spans.append((idx[h.start], idx[h.end - 1] + 1))
     if not spans:

@@ -40,6 +40,7 @@ from pikepdf import Name
 from vault.errors import VerificationFailed
 
 from . import _barcodes, _pdf
+from ._fontnames import font_or_profile_texts as _font_or_profile_texts
 from .detectors import Needle, fold_text
 
 __all__ = ["Finding", "check_pdf", "page_texts_pdfium", "page_texts_pdfminer", "scan_objects",
@@ -330,94 +331,6 @@ def _stream_texts(stream: pikepdf.Stream, content: bool) -> Iterator[tuple[str, 
             yield t, False
 
 
-# Font name records that describe the font's makers and terms (copyright, trademark,
-# manufacturer, designer, description, URLs, licence), not what a document says.
-_NAME_IDS_SKIPPED = {0, 7, 8, 9, 10, 11, 12, 13, 14, 19}
-
-
-def _u16(b: bytes, i: int) -> int:
-    return int.from_bytes(b[i:i + 2], "big")
-
-
-def _u32(b: bytes, i: int) -> int:
-    return int.from_bytes(b[i:i + 4], "big")
-
-
-def _sfnt_names(data: bytes) -> list[str] | None:
-    if data[:4] not in (b"\x00\x01\x00\x00", b"OTTO", b"true", b"typ1"):
-        return None
-    out: list[str] = []
-    for t in range(_u16(data, 4)):
-        rec = 12 + 16 * t
-        if rec + 16 > len(data):
-            return None
-        if data[rec:rec + 4] != b"name":
-            continue
-        base = _u32(data, rec + 8)
-        count, strings = _u16(data, base + 2), base + _u16(data, base + 4)
-        for k in range(count):
-            r = base + 6 + 12 * k
-            if r + 12 > len(data):
-                return None
-            platform, name_id = _u16(data, r), _u16(data, r + 6)
-            length, offset = _u16(data, r + 8), _u16(data, r + 10)
-            if name_id in _NAME_IDS_SKIPPED:
-                continue
-            raw = data[strings + offset:strings + offset + length]
-            out.append(raw.decode("utf-16-be", "replace") if platform in (0, 3) else raw.decode("latin-1"))
-    return out
-
-
-def _cff_names(data: bytes) -> list[str] | None:
-    if len(data) < 4 or data[0] != 1:
-        return None
-    p = data[2]
-    count = _u16(data, p)
-    if count == 0 or count > 256:
-        return [] if count == 0 else None
-    size = data[p + 2]
-    if not 1 <= size <= 4:
-        return None
-    offs = [int.from_bytes(data[p + 3 + i * size:p + 3 + (i + 1) * size], "big") for i in range(count + 1)]
-    start = p + 3 + (count + 1) * size - 1
-    return [data[start + a:start + b].decode("latin-1") for a, b in zip(offs, offs[1:])]
-
-
-def _type1_names(data: bytes) -> list[str] | None:
-    if not (data.startswith(b"%!PS-AdobeFont") or data.startswith(b"%!FontType1")):
-        return None
-    clear = data.split(b"eexec", 1)[0].decode("latin-1")
-    return re.findall(r"/(?:FontName|FullName|FamilyName)\s*[(/]([^)\n]*)", clear)
-
-
-def _icc_texts(data: bytes) -> list[str] | None:
-    if len(data) < 132 or data[36:40] != b"acsp":
-        return None
-    out: list[str] = []
-    for k in range(min(_u32(data, 128), 200)):
-        e = 132 + 12 * k
-        sig, offset, size = data[e:e + 4], _u32(data, e + 4), _u32(data, e + 8)
-        if sig == b"cprt":
-            continue
-        body = data[offset:offset + size]
-        if body[:4] in (b"desc", b"text", b"mluc", b"dmnd", b"dmdd"):
-            texts, _binary = texts_of_bytes(body[8:])
-            out.extend(texts)
-    return out
-
-
-def _font_or_profile_texts(data: bytes, stream: pikepdf.Stream) -> list[str] | None:
-    """The names a font program or ICC profile carries (not its makers' notices), or
-    None if ``data`` is neither."""
-    for parse in (_sfnt_names, _type1_names, _icc_texts):
-        names = parse(data)
-        if names is not None:
-            return names
-    if stream.get(Name.Subtype) in (Name("/Type1C"), Name("/CIDFontType0C")):
-        return _cff_names(data)
-    return None
-
-
 def _search(texts: Iterable[tuple[str, bool]], needles: list[Needle]) -> list[Needle]:
     hit: list[Needle] = []
     for text, binary in texts:
@@ -596,17 +509,41 @@ def structure_problems(pdf: pikepdf.Pdf, data: bytes) -> list[tuple[int | None, 
 
 
 def check_pdf(data: bytes, needles: list[Needle], password: str | None = None,
-              structure: bool = True) -> tuple[list[Finding], list[tuple[int | None, str]]]:
-    """All findings in one PDF: needles by pdfium, by pdfminer and in every object; and
-    structure problems (when ``structure``)."""
+              structure: bool = True, pixels: bool = False,
+              own_pages: set[int] | None = None) -> tuple[list[Finding], list[tuple[int | None, str]]]:
+    """All findings in one PDF: needles by pdfium, by pdfminer (per page and across page
+    breaks) and in every object; with ``pixels``, in what OCR and a barcode reader read
+    in its images and pages (:mod:`packets._readback`; ``own_pages``, refuge's own
+    generated pages, are not rendered); and structure problems (when ``structure``)."""
     findings: list[Finding] = []
     if needles:
-        findings += _text_findings(page_texts_pdfium(data, password), needles, "pdfium")
-        findings += _text_findings(page_texts_pdfminer(data, password), needles, "pdfminer")
+        for how, texts in (("pdfium", page_texts_pdfium(data, password)),
+                           ("pdfminer", page_texts_pdfminer(data, password))):
+            findings += _text_findings(texts, needles, how)
+            findings += _across_pages(texts, needles, how)
     with pikepdf.open(io.BytesIO(data), password=password or "") as pdf:
         findings += scan_objects(pdf, needles)
         problems = structure_problems(pdf, data) if structure else []
+    if pixels and needles and not findings:
+        from ._readback import read_pixels
+
+        findings += [Finding(n, "page", page, how) for n, page, how in read_pixels(data, needles, password,
+                                                                                     own_pages)]
     return findings, problems
+
+
+def _across_pages(texts: list[str], needles: list[Needle], how: str) -> list[Finding]:
+    """Needles split by a page break: the end of each page read with the start of the next."""
+    found = []
+    for i in range(len(texts) - 1):
+        tail, head = texts[i][-300:], texts[i + 1][:300]
+        if not tail.strip() or not head.strip():
+            continue
+        folded = fold_text(tail + "\n" + head)
+        for n in needles:
+            if n.search(folded):
+                found.append(Finding(n, "page", i, how + " across a page break"))
+    return found
 
 
 def _documents_by_page(data: bytes, items: list[str]) -> list[str | None]:
@@ -647,19 +584,27 @@ def _describe(label: str, page: int | None, first_page: int, owner: str | None) 
     return where + (f" (document {owner})" if owner else " (cover letter, index or separator)")
 
 
-def verify_volumes(volumes, needles: list[Needle], structure: bool = True) -> None:
+def verify_volumes(volumes, needles: list[Needle], structure: bool = True, pixels: bool = True) -> None:
     """Check every volume (objects with ``.number``, ``.data``, ``.first_page``,
-    ``.items``); raise :class:`VerificationFailed` at the first finding."""
+    ``.items``), its pixels too (``pixels``); raise :class:`VerificationFailed` at the
+    first finding."""
     for v in volumes:
         verify_file(v.data, needles, label=f"volume {v.number}", first_page=v.first_page, items=v.items,
-                    structure=structure)
+                    structure=structure, pixels=pixels)
 
 
 def verify_file(data: bytes, needles: list[Needle], label: str = "the file", first_page: int = 1,
-                items: list[str] | None = None, structure: bool = True, password: str | None = None) -> None:
-    """Check one PDF; raise :class:`VerificationFailed` naming where, never what."""
+                items: list[str] | None = None, structure: bool = True, password: str | None = None,
+                pixels: bool = False) -> None:
+    """Check one PDF (its pixels too with ``pixels``); raise :class:`VerificationFailed`
+    naming where, never what."""
     try:
-        findings, problems = check_pdf(data, needles, password, structure)
+        own = None
+        if pixels and items:
+            owners = _documents_by_page(data, items)
+            # refuge's own pages, when the bookmarks say which pages are documents' (else none)
+            own = {i for i, d in enumerate(owners) if d is None} if any(owners) else None
+        findings, problems = check_pdf(data, needles, password, structure, pixels, own)
     except VerificationFailed:
         raise
     except Exception as e:

@@ -1,4 +1,4 @@
-"""Recognition of pages that have no text layer (Tesseract), so redaction rules reach scans.
+"""Recognition of pages (Tesseract), so redaction rules and the leak check read pixels.
 
 Direct calls to the ``tesseract`` command, one process per page, as many at once as
 there are cores (each limited to one thread): the pixels go in on standard input (a
@@ -27,7 +27,8 @@ from dataclasses import asdict, dataclass, field
 from vault import hardening
 from vault.errors import InvalidInput
 
-__all__ = ["LANGS", "OCR_DPI", "LOW_CONFIDENCE", "Word", "PageText", "recognize", "engine", "OcrError"]
+__all__ = ["LANGS", "OCR_DPI", "LOW_CONFIDENCE", "Word", "PageText", "recognize", "recall", "remember", "engine",
+           "OcrError"]
 
 #: Languages recognised (Debian packages tesseract-ocr-eng, -spa, -fra).
 LANGS = "eng+spa+fra"
@@ -142,12 +143,12 @@ def _parse_tsv(tsv: str) -> list[Word]:
     return words
 
 
-def _recognize_one(image) -> PageText:
+def _recognize_one(image, dpi: int | None = None) -> PageText:
     # PATH, locale and Tesseract's own settings only: never a REFUGE_* secret. One thread per process;
     # processes fill the cores.
     env = hardening.child_environment(OMP_THREAD_LIMIT="1")
     try:
-        p = subprocess.run([_binary(), "stdin", "stdout", "-l", LANGS, "--psm", "1", "--dpi", str(OCR_DPI), "tsv"],
+        p = subprocess.run([_binary(), "stdin", "stdout", "-l", LANGS, "--psm", "1", "--dpi", str(dpi or OCR_DPI), "tsv"],
                            input=_pgm(image), capture_output=True, env=env, timeout=PAGE_TIMEOUT)
     except subprocess.TimeoutExpired:
         raise OcrError(f"recognition of a page took longer than {PAGE_TIMEOUT} s; review the page by hand") from None
@@ -159,13 +160,37 @@ def _recognize_one(image) -> PageText:
     return PageText(image.size[0], image.size[1], _parse_tsv(p.stdout.decode("utf-8", "replace")))
 
 
-def recognize(images: list, workers: int | None = None) -> list[PageText]:
-    """Recognise each image (PIL images); one Tesseract process per image, ``workers`` at once."""
+def recognize(images: list, workers: int | None = None, dpi: int | None = None) -> list[PageText]:
+    """Recognise each image (PIL images); one Tesseract process per image, ``workers`` at once.
+    ``dpi`` is the images' resolution (OCR_DPI when not given)."""
     if not images:
         return []
     _binary()
     n = max(1, min(len(images), workers or os.cpu_count() or 1))
     if n == 1:
-        return [_recognize_one(im) for im in images]
+        return [_recognize_one(im, dpi) for im in images]
     with ThreadPoolExecutor(n, thread_name_prefix="refuge-ocr") as pool:
-        return list(pool.map(_recognize_one, images))
+        return list(pool.map(lambda im: _recognize_one(im, dpi), images))
+
+
+# What was recognised in the encoded pixels of images this process made (flattened pages),
+# keyed by the SHA-256 of those bytes: the leak check reads an output image's words from here
+# when the very same bytes were recognised already, instead of recognising them again.
+_SEEN: dict[bytes, PageText] = {}
+_SEEN_MAX = 20_000
+
+
+def remember(encoded: bytes, found: PageText) -> None:
+    """Keep what recognition found in the image whose encoded bytes are ``encoded``."""
+    import hashlib
+
+    if len(_SEEN) >= _SEEN_MAX:
+        _SEEN.clear()
+    _SEEN[hashlib.sha256(encoded).digest()] = found
+
+
+def recall(encoded: bytes) -> PageText | None:
+    """What recognition found in an image with exactly these encoded bytes, if it ran here."""
+    import hashlib
+
+    return _SEEN.get(hashlib.sha256(encoded).digest())

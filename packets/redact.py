@@ -49,7 +49,7 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Callable, Iterable
 
 import pikepdf
-from pikepdf import Array, Dictionary, Name
+from pikepdf import Name
 
 from vault.errors import InvalidInput
 
@@ -62,6 +62,8 @@ from ._flatten import (  # noqa: F401
     flatten_pdf,
     ocr_scale,
 )
+from ._barcodes import codes_in
+from ._optional_content import prepare_optional_content as _prepare_optional_content
 from ._pdf import Box
 from ._pdf import placement as _placement  # the matrix and form of a rendered page
 from .detectors import (
@@ -152,101 +154,6 @@ def _group_boxes(boxes: list[Box]) -> list[Box]:
             out.append(b)
         last = b
     return out
-
-
-# ------------------------------------------------------------------ optional content
-
-
-def _ocg_state(src: pikepdf.Pdf) -> set[tuple[int, int]]:
-    """The source's OCGs hidden by its default configuration (objgens)."""
-    props = src.Root.get(Name.OCProperties)
-    if not isinstance(props, pikepdf.Dictionary):
-        return set()
-    d = props.get(Name.D)
-    ocgs = props.get(Name.OCGs)
-    hidden: set[tuple[int, int]] = set()
-    base_off = isinstance(d, pikepdf.Dictionary) and d.get(Name.BaseState) == Name.OFF
-    on = {o.objgen for o in d.get(Name.ON, Array())} if isinstance(d, pikepdf.Dictionary) else set()
-    off = {o.objgen for o in d.get(Name.OFF, Array())} if isinstance(d, pikepdf.Dictionary) else set()
-    if isinstance(ocgs, pikepdf.Array):
-        for o in ocgs:
-            og = o.objgen
-            if og in off or (base_off and og not in on):
-                hidden.add(og)
-    return hidden
-
-
-def _walk_pairs(a, b, out: list, seen: set, depth: int = 0) -> None:
-    """Walk two copies of one structure side by side, pairing OCG and OCMD objects."""
-    if depth > 24 or not isinstance(a, pikepdf.Object) or not isinstance(b, pikepdf.Object):
-        return
-    if a.is_indirect:
-        if a.objgen in seen:
-            return
-        seen.add(a.objgen)
-    if isinstance(a, (pikepdf.Dictionary, pikepdf.Stream)) and isinstance(b, (pikepdf.Dictionary, pikepdf.Stream)):
-        if a.get(Name.Type) in (Name.OCG, Name.OCMD):
-            out.append((a, b))
-        for k in a.keys():
-            if k in ("/Parent", "/P") or k not in b:
-                continue
-            _walk_pairs(a[k], b[k], out, seen, depth + 1)
-    elif isinstance(a, pikepdf.Array) and isinstance(b, pikepdf.Array):
-        for x, y in zip(a, b):
-            _walk_pairs(x, y, out, seen, depth + 1)
-
-
-def _uses_oc(obj, depth: int = 0, seen: set | None = None) -> bool:
-    seen = set() if seen is None else seen
-    if depth > 24 or not isinstance(obj, pikepdf.Object):
-        return False
-    if obj.is_indirect:
-        if obj.objgen in seen:
-            return False
-        seen.add(obj.objgen)
-    if isinstance(obj, (pikepdf.Dictionary, pikepdf.Stream)):
-        if obj.get(Name.Type) in (Name.OCG, Name.OCMD) or Name.OC in obj:
-            return True
-        return any(_uses_oc(obj[k], depth + 1, seen) for k in obj.keys() if k not in ("/Parent", "/P"))
-    if isinstance(obj, pikepdf.Array):
-        return any(_uses_oc(x, depth + 1, seen) for x in obj)
-    return False
-
-
-def _prepare_optional_content(work: pikepdf.Pdf, source: bytes | None) -> set[int]:
-    """Pages of ``work`` that use optional content; give ``work`` an /OCProperties that
-    hides what the source hid (so that rendering removes it)."""
-    pages = {i for i, p in enumerate(work.pages) if _uses_oc(p.obj.get(Name.Resources))}
-    if not pages:
-        return pages
-    mapped: dict[tuple[int, int], pikepdf.Object] = {}
-    hidden: list[pikepdf.Object] = []
-    if source is not None:
-        try:
-            src = pikepdf.open(io.BytesIO(source))
-        except Exception:
-            src = None
-        if src is not None:
-            with src:
-                off = _ocg_state(src)
-                for i in pages:
-                    if i >= len(src.pages):
-                        continue
-                    s_res = _pdf.inherited(src.pages[i].obj, Name.Resources)
-                    _m, form = _placement(work.pages[i])
-                    w_res = form.get(Name.Resources) if isinstance(form, pikepdf.Stream) else None
-                    pairs: list = []
-                    _walk_pairs(s_res, w_res, pairs, set())
-                    for a, b in pairs:
-                        if a.get(Name.Type) != Name.OCG or not b.is_indirect:
-                            continue
-                        if b.objgen not in mapped:
-                            mapped[b.objgen] = b
-                            if a.objgen in off:
-                                hidden.append(b)
-    work.Root.OCProperties = Dictionary(OCGs=Array(list(mapped.values())),
-                                        D=Dictionary(BaseState=Name.ON, OFF=Array(hidden)))
-    return pages
 
 
 # --------------------------------------------------------------------------- redactor
@@ -358,6 +265,13 @@ class Redactor:
         self.outputs: dict[str, bytes] = {}
         self.titles_redacted = 0
         self._memo: dict[str, tuple[str, list[int], list[Hit]]] = {}
+        #: The first and last characters of each page's text (and recognised words), with
+        #: their boxes: a secret split by a page break is matched across it.
+        self._edges: dict[int, list[tuple[str, list, str, list]]] = {}
+        #: ``progress(stage, n, total)``: pages flattened so far out of :attr:`_total`.
+        self.progress: Callable[[str, int, int], None] | None = None
+        self._done = 0
+        self._total = 0
 
     # -- needles ---------------------------------------------------------------------
 
@@ -442,13 +356,19 @@ class Redactor:
                 infos[i].flattened = True
                 if self.flatten_all and not infos[i].reasons and not infos[i].marks:
                     infos[i].reasons.append("flatten all")
-            flatten_pdf(pdf, work, flatten, self.dpi, self.workers)
+            layer = self.profile.ocr_text_layer
+            tick = (lambda k: self.progress("flattening", self._done + k, self._total)) if self.progress else None
+            flatten_pdf(pdf, work, flatten, self.dpi, self.workers, text_layer=layer, progress=tick)
+            self._done += len(infos)
+            if self.progress:
+                self.progress("", self._done, self._total)
             if "/OCProperties" in pdf.Root:
                 del pdf.Root["/OCProperties"]
             from .render import save_pdf
 
-            if self.ocr and self.profile.ocr_text_layer:
-                add_text_layers(pdf, [i for i, info in enumerate(infos) if not info.searchable], self.workers)
+            if self.ocr and layer:
+                add_text_layers(pdf, [i for i, info in enumerate(infos) if not info.searchable and i not in flatten],
+                                self.workers)
             out = save_pdf(pdf)
         self.pages.extend(infos)
         self.outputs[doc_id] = out
@@ -457,11 +377,10 @@ class Redactor:
     def _analyse(self, item: Item, pdf: pikepdf.Pdf, data: bytes, oc_pages: set[int]) -> list[PageInfo]:
         import pypdfium2 as pdfium
 
-        from .leakcheck import scan_objects
-
         doc_id = item.doc_id
         doc = pdfium.PdfDocument(data)
         infos: list[PageInfo] = []
+        self._edges = {}
         try:
             for i in range(len(doc)):
                 page = doc[i]
@@ -479,34 +398,72 @@ class Redactor:
                 if i in oc_pages:
                     info.reasons.append("optional content")
                 infos.append(info)
-            if self.ocr:
-                self._recognize(doc, data, infos)
+            # Every page is read from its pixels too (not only pages without text: a stamp on a
+            # scan, a misread OCR layer, a pasted ID card, a name drawn as outlines).
+            read = list(range(len(infos))) if self.ocr else []
+            if read:
+                self._recognize(doc, data, infos, read)
+            # A page whose objects hold a secret that its text does not show is read from its
+            # pixels whatever the settings, so a visible secret is burned before flattening.
+            hidden = [i for i in self._hidden_data(doc_id, pdf, infos) if i not in read]
+            if hidden:
+                self._recognize(doc, data, infos, hidden)
         finally:
             doc.close()
         self._apply_regions(item, pdf, infos)
-        # Secrets in the page's objects that its text does not show (e.g. /ActualText), on
-        # pages that are not flattened anyway.
-        needles = self.needles()
-        keep = {i for i, info in enumerate(infos) if not (self.flatten_all or info.marks or info.reasons)}
-        if needles and keep:
-            for f in scan_objects(pdf, needles, pages=keep):
-                if f.page is None or f.page >= len(infos):
-                    continue
-                info = infos[f.page]
-                if not any(m.rule == f.needle.rule for m in info.marks):
-                    info.marks.append(Mark(doc_id, info.page, f.needle.category, f.needle.rule, "data"))
-                    if "hidden data" not in info.reasons:
-                        info.reasons.append("hidden data")
+        self._match_across(infos)
         return infos
 
-    def _recognize(self, doc, data: bytes, infos: list[PageInfo]) -> None:
-        """Recognise the pages with no text layer (cached by the rendered document's digest)
-        and match the rules against their words."""
+    def _hidden_data(self, doc_id: str, pdf: pikepdf.Pdf, infos: list[PageInfo]) -> list[int]:
+        """Mark pages whose objects hold a secret that their text does not show (an undrawn
+        XObject, /ActualText over outlines, a font's name records); every page, flattened or
+        not. Returns their indexes."""
+        from .leakcheck import scan_objects
+
+        needles = self.needles()
+        out: list[int] = []
+        if not needles:
+            return out
+        for f in scan_objects(pdf, needles, pages=set(range(len(infos)))):
+            if f.page is None or f.page >= len(infos):
+                continue
+            info = infos[f.page]
+            if not any(m.rule == f.needle.rule for m in info.marks):
+                info.marks.append(Mark(doc_id, info.page, f.needle.category, f.needle.rule, "data"))
+                if "hidden data" not in info.reasons:
+                    info.reasons.append("hidden data")
+                if f.page not in out:
+                    out.append(f.page)
+        return out
+
+    def _match_across(self, infos: list[PageInfo]) -> None:
+        """Secrets split by a page break: the end of each page's text (and recognised words)
+        read with the start of the next; the parts on each page are burned there."""
+        for i in range(len(infos) - 1):
+            for _h, _hb, tail, tail_boxes in self._edges.get(i, []):
+                for head, head_boxes, _t, _tb in self._edges.get(i + 1, []):
+                    joined = tail + "\n" + head
+                    folded, idx = fold(joined)
+                    for n in self.needles():
+                        for parts in n.spans(folded):
+                            chars = [idx[k] for a, b in parts for k in range(a, b)]
+                            if not chars or min(chars) > len(tail) or max(chars) < len(tail):
+                                continue  # wholly on one page: found there already
+                            for page, boxes, offset in ((i, tail_boxes, 0), (i + 1, head_boxes, len(tail) + 1)):
+                                mine = [boxes[k - offset] for k in chars
+                                        if 0 <= k - offset < len(boxes) and boxes[k - offset] is not None]
+                                if mine:
+                                    info = infos[page]
+                                    info.marks.append(Mark(info.doc_id, info.page, n.category, n.rule, n.kind,
+                                                           _group_boxes(mine)))
+
+    def _recognize(self, doc, data: bytes, infos: list[PageInfo], todo: list[int]) -> None:
+        """Recognise pages ``todo`` (cached by the rendered document's digest) and match the
+        rules against their words."""
         import hashlib
 
         from .ocr import OCR_DPI, PageText, engine, recognize
 
-        todo = [i for i, info in enumerate(infos) if not info.searchable]
         if not todo:
             return
         key = hashlib.sha256(f"{engine()} {OCR_DPI}\n".encode() + data).hexdigest()
@@ -524,8 +481,8 @@ class Redactor:
                                                   may_draw_forms=False).to_pil())
                     finally:
                         page.close()
-                for i, found in zip(missing[start:start + batch], recognize(images, self.workers)):
-                    known[i] = found.to_dict()
+                for i, image, found in zip(missing[start:start + batch], images, recognize(images, self.workers)):
+                    known[i] = dict(found.to_dict(), codes=codes_in(image))
             self.ocr_new[key] = {str(i): v for i, v in sorted(known.items())}
             self.ocr_docs[key] = infos[0].doc_id
             self.ocr_cache[key] = self.ocr_new[key]
@@ -533,6 +490,7 @@ class Redactor:
             found = PageText.from_dict(known[i])
             info = infos[i]
             info.ocr_confidence = round(found.confidence, 1)
+            self._match_codes(info, found, known[i].get("codes") or [])
             text, pixel_boxes = found.text_and_boxes()
             if not text:
                 continue
@@ -544,10 +502,41 @@ class Redactor:
 
             self._match(info, text, box, ocr=True)
 
+    def _match_codes(self, info: PageInfo, found, codes: list[dict]) -> None:
+        """Burn each QR code or barcode on the page whose text holds a secret (a contact card's
+        or a passport's code carries names no text extractor sees)."""
+        sx, sy = info.width / found.width, info.height / found.height
+        for code in codes:
+            try:
+                folded = fold(str(code["text"]))[0]
+                x0, y0, x1, y1 = (float(v) for v in code["box"])
+            except (KeyError, TypeError, ValueError):
+                continue
+            hits = detect(folded, self.detector_categories) if self.detector_categories else []
+            self._collect(hits)
+            for n in self.needles():
+                if n.search(folded):
+                    box = (x0 * sx, info.height - y1 * sy, x1 * sx, info.height - y0 * sy)
+                    info.marks.append(Mark(info.doc_id, info.page, n.category, n.rule, n.kind, [box]))
+                    break
+
+    def _keep_edges(self, info: PageInfo, text: str, char_box, size: int = 300) -> None:
+        def box(k: int):
+            if text[k].isspace():
+                return None
+            b = char_box(k)
+            return None if b is None or (b[2] - b[0] <= 0 and b[3] - b[1] <= 0) else tuple(float(v) for v in b)
+
+        n = len(text)
+        head, tail = text[:size], text[max(0, n - size):]
+        self._edges.setdefault(info.page - 1, []).append(
+            (head, [box(k) for k in range(len(head))], tail, [box(k) for k in range(n - len(tail), n)]))
+
     def _match(self, info: PageInfo, text: str, char_box, ocr: bool = False) -> None:
         """Match rules and detectors in a page's text; ``char_box(k)`` is character k's box in
         page points (None for none). Recognised text (``ocr``) is also read with OCR's usual
         O/0 and l/1 confusions undone inside ID numbers."""
+        self._keep_edges(info, text, char_box)
         memo = self._memo.pop(text, None)
         if memo is not None:
             folded, idx, hits = memo
@@ -564,11 +553,8 @@ class Redactor:
         for h in hits:
             spans.append((h.start, h.end, h.category, f"detector:{h.detector}", "detector"))
         for n in self.needles():
-            for m in n.finditer(folded):
-                spans.append((m.start(), m.end(), n.category, n.rule, n.kind))
-            if ocr:
-                for m in n.finditer_ocr(unconfused):
-                    spans.append((m.start(), m.end(), n.category, n.rule, n.kind))
+            for parts in n.spans(folded) + (n.spans(unconfused, ocr=True) if ocr else []):
+                spans.extend((a, b, n.category, n.rule, n.kind) for a, b in parts)
         merged: list[list] = []  # one match per rule and place (a detector find is also a needle)
         for start, end, cat, rule, kind in sorted(spans, key=lambda s: (s[0], -s[1])):
             if end <= start:

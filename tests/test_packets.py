@@ -171,6 +171,8 @@ def test_volumes_split_under_the_limit_and_numbering_continues(packet_world, tmp
     small = re.sub(r"max_bytes\s*=\s*[0-9_]+", "max_bytes = 250000", src)
     small = small.replace('output = "per-type"', 'output = "volumes"').replace("-{type}.pdf", "-vol{volume}.pdf")
     assert small != src
+    # Noise photos keep their own pixels (a page of noise rebuilt at 150 dpi is bigger than a volume here).
+    small = re.sub(r'(?m)^flatten = "all".*$', 'flatten = "hits"', small)
     (templates / "ircc-resettlement.toml").write_text(small)
     assert tomllib.loads(small)
     w = packet_world

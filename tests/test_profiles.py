@@ -280,8 +280,7 @@ def test_module_does_not_import_click() -> None:
 def test_minimal_profile_defaults(tmp_path: Path) -> None:
     profile = load_profile(write(tmp_path, base()))
     assert profile.margins == P.Margins(54.0, 54.0, 54.0, 54.0)
-    assert profile.flatten == "hits" and profile.ocr is False and not profile.require_review
-    assert profile.ocr_text_layer is False
+    assert profile.flatten == "all" and profile.ocr_text_layer and profile.ocr is False and not profile.require_review
     assert profile.volumes == P.Volumes(max_bytes=None, split=True)
     assert profile.file_name == "{profile}-{date}-{volume}.pdf"
     assert profile.output_types == ("pdf",)

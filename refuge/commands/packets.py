@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 
 import click
 
@@ -18,7 +17,7 @@ from .._context import (
     read_password_file,
     resolving,
 )
-from ..output import cell, echo_json, emit, output_options
+from ..output import Progress, cell, echo_json, emit, output_options
 from .documents import recipient_profile
 
 # --- packet ---
@@ -85,6 +84,7 @@ def packet_plan(c: Context, ref: str, profile_id: str, ocr: bool, as_json: bool,
         if review is not None:
             out["pages_without_text"] = review
         out["coverage"] = coverage.as_dict()
+        out["flatten"], out["text_layer"] = profile.flatten, profile.ocr_text_layer
         echo_json(out)
         return
     emit([e.as_dict() for e in plan.entries], ["id", "section", "type", "title", "pages", "consent", "reason"])
@@ -93,6 +93,9 @@ def packet_plan(c: Context, ref: str, profile_id: str, ocr: bool, as_json: bool,
     for d in plan.missing_translations:
         click.echo(f"missing: a translation of {d} into {' or '.join(profile.accepted_languages)}")
     _plan_letter_lines(plan, profile, ref)
+    if profile.flatten != "all":  # the recipient gets the documents' own objects, not pixels
+        click.echo(f"flattening: off for {profile.id}: only pages with a redaction are rebuilt from pixels; the "
+                   "others go out as their original objects (fonts, images, metadata checked, not removed)")
     for r in review or ():
         conf = "no words recognised" if not r["ocr_confidence"] else f"recognised at {r['ocr_confidence']:.0f}% confidence"
         state = ("reviewed" if r["reviewed"] else "needs review (refuge redact reviewed)") if r["needs_review"] else "ok"
@@ -198,22 +201,25 @@ def packet_build(c: Context, ref, profile_id, output, sender_org, only_consented
     profile = recipient_profile(profile_id)
     password = read_password_file(password_file) if password_file else None
     vault = c.vault()
-    progress = (lambda msg: click.echo(f"refuge: {msg}...", err=True)) if sys.stderr.isatty() else None
-    with vault.audited("packet.build") as targets:
-        found = find_case(vault, ref, targets)
-        if served_on is None and (served_by or served_at):  # the case's other party, when it names one
-            served_on = found.fields.get("other_party")
-        service = service_details(served_on, served_by, served_at)
-        if override_consent:
-            targets["override_consent"] = True
-        if accept_gaps:
-            targets["accepted_gaps"] = sorted(set(accept_gaps))  # the names only: the reason may name people
-        built = build_packet(vault, found, profile, _today(), output, sender_org or "",
-                             reason if override_consent else None, only_consented, allow_incomplete, progress,
-                             password=password, manifest_out=manifest_out, ocr=ocr, replace=force,
-                             service=service, reply=reply, portal=portal, tsa=tsa_url, counsel=counsel, media_dir=media_dir,
-                             accepted_gaps={g: reason for g in accept_gaps})
-        targets["packet"] = built.record["id"]
+    progress = Progress()  # a bar on a terminal, a line per stage otherwise
+    try:
+        with vault.audited("packet.build") as targets:
+            found = find_case(vault, ref, targets)
+            if served_on is None and (served_by or served_at):  # the case's other party, when it names one
+                served_on = found.fields.get("other_party")
+            service = service_details(served_on, served_by, served_at)
+            if override_consent:
+                targets["override_consent"] = True
+            if accept_gaps:
+                targets["accepted_gaps"] = sorted(set(accept_gaps))  # the names only: the reason may name people
+            built = build_packet(vault, found, profile, _today(), output, sender_org or "",
+                                 reason if override_consent else None, only_consented, allow_incomplete, progress,
+                                 password=password, manifest_out=manifest_out, ocr=ocr, replace=force,
+                                 service=service, reply=reply, portal=portal, tsa=tsa_url, counsel=counsel,
+                                 media_dir=media_dir, accepted_gaps={g: reason for g in accept_gaps})
+            targets["packet"] = built.record["id"]
+    finally:
+        progress.end()
     for path in built.paths:
         click.echo(path)
     for path in built.media:

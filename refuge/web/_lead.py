@@ -164,7 +164,7 @@ def _build(p: Pages, ref: str, profile, options: dict, job: dict) -> None:
             job["case"] = case.id
             built = build_packet(vault, case, profile, _today(), os.path.join(folder, "packet.pdf"), options["sender"],
                                  None, options["only_consented"], options["allow_incomplete"],
-                                 lambda msg: job["steps"].append(str(msg)[:200]))
+                                 lambda stage, n=0, total=0: job["steps"].append(str(stage)[:200]))
             targets["packet"] = built.record["id"]
         job.update(state="done", packet=built.record["id"], volumes=len(built.paths))
     except RefugeError as e:
