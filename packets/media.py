@@ -11,7 +11,6 @@ written to DIR named like the packet (the packet's file name, then
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 from vault.errors import InvalidInput
 from vault.intake import ALLOWED, is_media

@@ -245,7 +245,7 @@ def type3_font() -> list[Case]:
             if c == " ":
                 im = Image.new("1", (40, 60), 1)
             bits = im.tobytes()
-            proc = (f"600 0 0 0 600 900 d1 q 600 0 0 900 0 0 cm BI /W 40 /H 60 /BPC 1 /IM true ID ".encode()
+            proc = ("600 0 0 0 600 900 d1 q 600 0 0 900 0 0 cm BI /W 40 /H 60 /BPC 1 /IM true ID ".encode()
                     + bits + b" EI Q")
             procs[Name("/g" + code_of[c])] = pikepdf.Stream(pdf, proc)
         first = ord("a")
@@ -341,7 +341,7 @@ def hidden_in_images() -> list[Case]:
     pdf = pikepdf.new()
     im = _scan([NAME, NUMBER], (600, 200), 36, 20)
     img = _image_stream(pdf, im)
-    _page(pdf, _text_ops(LETTER, 72, 350) + f"\nq 300 0 0 100 100 650 cm /Im0 Do Q\n" + _text_ops([NAME], 72, 620),
+    _page(pdf, _text_ops(LETTER, 72, 350) + "\nq 300 0 0 100 100 650 cm /Im0 Do Q\n" + _text_ops([NAME], 72, 620),
           {"Im0": img}, CropBox=Array([0, 0, W, 400]))
     out.append(Case("hidden-image-data", "outside-crop-box", _save(pdf)))
     # ICC profile text.

@@ -46,7 +46,6 @@ class Harness:
         self.big.write_bytes(b"".join(b"line %08d of a long transcript\n" % i for i in range(150_000)))
 
     def command(self, op: str, i: int) -> tuple[list[str], Path | None]:
-        w = self.w
         if op == "add":
             src = self.tmp / f"note-{i}.txt"
             src.write_bytes(self.big.read_bytes()[: self.rng.randrange(1, 4_000_000)] + f"\nnote {i}\n".encode())
