@@ -19,9 +19,10 @@ from starlette.routing import Route
 
 from vault import searching
 from vault.core import DOC_TYPES
+from vault.documents import AddResult
 from vault.errors import InvalidInput, RefugeError
 
-from .. import indexing
+from .. import formats, indexing
 from .._context import find_case, find_document
 from ..errors import describe
 from . import _preview, _upload
@@ -109,17 +110,24 @@ def _add(p: Pages, ref: str, received: _upload.Received) -> list[dict]:
     if not received.files:
         raise InvalidInput("no file was sent; choose or drop files")
     tag_list = [t.strip() for t in fields.get("tags", "").split(",") if t.strip()]
-    results = None
+    results, attached, problems = None, [], []
     try:
         with p.acting("doc.add") as (vault, targets):
             case = find_case(vault, ref, targets)
-            results = vault.add_documents(case, received.files, fields.get("type", ""), tag_list,
+            dups = vault.find_duplicates(case, received.files)  # as doc add: a file the case holds is refused
+            fresh = [f for f in received.files if f not in dups.in_case and f not in dups.in_batch]
+            results = vault.add_documents(case, fresh, fields.get("type", ""), tag_list,
                                           fields.get("person") or None, fields.get("lang") or None,
                                           fields.get("title") or None, fields.get("translation_of") or None)
+            results += [AddResult(f, error=InvalidInput("the case already holds this file", hint="allow-duplicate"))
+                        for f in received.files if f not in fresh]
             targets["docs"] = [r.document.id for r in results if r.document]
             failed = [r for r in results if r.error]
             if failed and len(failed) == len(results):
                 raise failed[0].error  # as doc add: the entry records the batch's failure
+            attached, problems = formats.after_add(vault, case, results, tag_list, fields.get("person") or None,
+                                                   fields.get("lang") or None)
+            targets["docs"] += [d.id for d in attached]
     except RefugeError:
         if results is None or len(results) == 1:
             raise
@@ -127,7 +135,9 @@ def _add(p: Pages, ref: str, received: _upload.Received) -> list[dict]:
         indexing.update(vault, case, [r.document.id for r in results if r.document], case.ref)
     names = {path: path.rsplit("/", 1)[-1] for path in received.files}
     return [{"name": names[r.path], "id": r.document.id if r.document else None,
-             "error": describe(r.error) if r.error else None} for r in results]
+             "error": describe(r.error) if r.error else None} for r in results] + \
+        [{"name": "", "id": d.id, "error": None} for d in attached] + \
+        [{"name": "", "id": None, "error": line} for line in problems]
 
 
 def tags(p: Pages, request: Request, form: dict) -> Response:
