@@ -577,3 +577,19 @@ def test_recordings_are_listed_with_their_sha256_and_written_beside_the_packet(f
     assert {f: f.stat().st_mtime_ns for f in written} == before
     p = _build(w, out, "--media-dir", str(media), "--force")
     assert p.returncode == 0, p.stderr
+
+
+@LOCAL
+def test_removing_an_office_document_destroys_its_rendition_too(fw, files):
+    """The rendition is the document's text in another form: removal must not leave it behind."""
+    w = fw
+    case_id = json.loads(w.ok("case", "list", "--json", user="erin"))[0]["id"]
+
+    def blobs() -> set[str]:
+        return {k for k in w.object_names() if k.startswith(f"cases/{case_id}/blobs/")}
+
+    before = blobs()
+    doc = w.ok("doc", "add", "MX-0001", str(files["docx"]), "--type", "legal-declaration", user="bob").strip()
+    assert len(blobs() - before) == 2  # the original and its rendition
+    w.ok("doc", "remove", doc, "--reason", "uploaded by mistake", user="erin")
+    assert blobs() == before  # nothing of the document is left in storage

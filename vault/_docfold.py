@@ -38,6 +38,9 @@ def apply_doc_change(case, event) -> bool:
         removal["moved_to"] = {"case": d.get("to"), "id": d.get("as")}
     removal["ocr"] = [e["blob"] for k, e in case.ocr.items() if e.get("doc") == doc_id]
     case.ocr = {k: e for k, e in case.ocr.items() if e.get("doc") != doc_id}
+    rendition = case.renditions.pop(doc_id, None)  # an office or mail document's rendition: its text too
+    if rendition and rendition.get("blob"):
+        removal["ocr"].append(rendition["blob"])
     doc.removal = removal
     case.removed[doc_id] = case.documents.pop(doc_id)
     return True
