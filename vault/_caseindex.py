@@ -22,7 +22,7 @@ from __future__ import annotations
 import hashlib
 
 from . import _cache
-from .cases import Case, case_log, load_case, my_case_ids
+from .cases import Case, case_log, forget_case, load_case, my_case_ids
 from .errors import NotFound, NotPermitted
 from .people import authority_checked
 
@@ -78,8 +78,15 @@ def _unchanged(v, case_id: str, entry: dict) -> bool:
         and _object_digest(v, case_id, entry["seq"]) == entry["object"]
 
 
+def _forget_purged(v) -> None:
+    for cid, st in v.directory.cases.items():
+        if st.purged_at:
+            forget_case(v, cid)  # a case purged since I last looked: drop my cached copy
+
+
 def _rows(v) -> dict:
     """Listing entries of my cases, rebuilt for a case new to me or changed since; saves them if any changed."""
+    _forget_purged(v)
     entries = _load(v, ROWS)
     kept, changed = {}, False
     for cid in my_case_ids(v):
@@ -101,6 +108,7 @@ def _rows(v) -> dict:
 
 def references(v) -> dict[str, str]:
     """My cases' references by case id (a case new to me is opened and verified first)."""
+    _forget_purged(v)
     refs = _load(v, REFS)
     mine = my_case_ids(v)
     changed = bool(refs.keys() - set(mine))
