@@ -113,12 +113,16 @@ def verify_audit(v, checkpoint_text: str | None = None) -> audit.Report:
     if stored:
         with v.backend.get(audit.CHECKPOINT_PREFIX + stored[-1]) as f:
             checkpoints.append(audit.open_checkpoint(f.read().decode(), v.id, pubs)[0])
+    if checkpoint_text is not None:  # from the checkpoint held elsewhere: only the entries after it are read
+        report = audit.verify_from(v.audit_log, pubs, checkpoints[0], checkpoints[1:])
+        if report is not None:
+            return report
     return audit.verify(v.audit_log, pubs, checkpoints)
 
 
 def save_checkpoint(v, report: audit.Report) -> str:
     """Sign a checkpoint of a verified log and keep a copy in the vault; returns its text."""
-    text = audit.sign_checkpoint(v.id, report.entries, report.root, v.me)
+    text = audit.sign_checkpoint(v.id, report.entries, report.root, v.me, report.frontier, report.last_digest)
     with contextlib.suppress(ObjectExists):
         v.backend.put(f"{audit.CHECKPOINT_PREFIX}{report.entries:012d}-{v.me.user_id}", text.encode())
     return text
