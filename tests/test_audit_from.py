@@ -127,3 +127,31 @@ def test_an_older_checkpoint_without_a_compact_range_verifies_everything(world, 
     _append(world.open("erin"), 2)
     again = dave.verify_audit(old)
     assert again.ok and again.checkpoint_size == report.entries and again.entries == report.entries + 2
+
+
+@local
+def test_audit_log_since_reads_only_the_shards_that_can_hold_newer_entries(world, monkeypatch):
+    monkeypatch.setattr(audit, "SHARD", 4)  # shards of four entries, so that a small log has many
+    erin = world.open("erin")
+    _append(erin, 13)
+    dave = world.open("dave")
+    every = dave.audit_entries()
+    since = every[-1]["time"]
+    expected = [e for e in every if e["time"] >= since]
+    assert dave.audit_entries(since=since) == expected  # the first time, every shard is read (and noted)
+    read = []
+    real_raw = dave.audit_log.raw
+    monkeypatch.setattr(dave.audit_log, "raw", lambda seq: read.append(seq) or real_raw(seq))
+    future = "2999-01-01T00:00:00Z"
+    assert dave.audit_entries(since=future) == []
+    shards = dave.audit_log.backend.children(audit.PREFIX)
+    assert read and all(audit.entry_key(n).split("/")[1] == shards[-1] for n in read)  # only the open shard
+    # A forged note of the shards' times (encrypted to dave's public key) is not believed.
+    from vault import _cache, age
+
+    path = _cache.cache_dir(dave) / "audit.times"
+    path.write_bytes(age.encrypt_bytes([dave.me.age_identity.recipient],
+                                       json.dumps({s: ["0", "0"] for s in shards}).encode()))
+    read.clear()
+    assert dave.audit_entries(since=since) == expected
+    assert len(read) >= len(every) - 1
