@@ -28,7 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import OUT, BenchError, Result, cli_env, machine, write_json  # noqa: E402
 
-NAMES = ["doc-add", "doc-get", "doc-list", "audit-verify", "s3-doc-add", "ocr", "search"]
+NAMES = ["doc-add", "doc-get", "doc-list", "audit-verify", "s3-doc-add", "ocr", "search", "scale"]
 GROUPS = {"vault": ["doc-add", "doc-get", "doc-list"], "audit": ["audit-verify"]}
 
 
@@ -108,6 +108,10 @@ def run_one(name: str, args, state: dict) -> Result:
         import bench_search
 
         return bench_search.run(args.docs, args.runs)
+    if name == "scale":  # bench/bench_scale.py: commands with 10 and with 5,000 cases in the vault
+        import bench_scale
+
+        return bench_scale.run(5000, max(args.runs, 5), args.rebuild)
     if name == "audit-verify":
         res = bench_audit.audit_verify(args.entries, args.runs, args.rebuild)
         if args.profile:

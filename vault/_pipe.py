@@ -46,3 +46,59 @@ def tee(read_into: Callable[[memoryview], int], sinks: list[Callable[[memoryview
         for pool in pools:
             pool.shutdown(wait=True, cancel_futures=True)
     return total
+
+
+# Measured on the 2-core EPYC (512 MiB, in-process): 256 KiB buffers 1.0-1.4 s; 1 MiB 4.5 s and
+# 4 MiB 5.5-6 s wall for the same CPU time (buffers that outgrow the L2 cache stall, here).
+# One hand-off per buffer (2,048 for 512 MiB), where tee made two per buffer.
+HASH_SIZE = 256 << 10
+HASH_DEPTH = 8
+
+
+def hashed(read_into: Callable[[memoryview], int], update: Callable[[memoryview], object],
+           consume: Callable[[memoryview], object], size: int = HASH_SIZE, depth: int = HASH_DEPTH) -> int:
+    """Give every buffer ``read_into`` fills to ``update`` on one other thread and to ``consume`` on this one.
+
+    The pass for a writer that must hash what it stores (doc add): SHA-256
+    releases the GIL, so hashing runs on a second core while this thread
+    encrypts and writes the same buffer; one hand-off per ``size`` bytes.
+    Memory is ``depth`` buffers of ``size`` bytes. Returns the byte count; the
+    first error of either side is raised once the hashing thread has stopped.
+    """
+    ring: list[tuple[bytearray, Future | None]] = [(bytearray(size), None) for _ in range(depth)]
+    total = 0
+    with ThreadPoolExecutor(1, thread_name_prefix="refuge-hash") as pool:
+        try:
+            slot = 0
+            while True:
+                buf, pending = ring[slot]
+                if pending is not None:
+                    pending.result()  # the hash is done with this buffer
+                n = _fill(read_into, memoryview(buf))
+                if not n:
+                    break
+                view = memoryview(buf)[:n]
+                ring[slot] = (buf, pool.submit(update, view))
+                consume(view)
+                total += n
+                slot = (slot + 1) % depth
+            for _, pending in ring:
+                if pending is not None:
+                    pending.result()
+        except BaseException:
+            for _, pending in ring:
+                if pending is not None:
+                    pending.cancel()
+            raise
+    return total
+
+
+def _fill(read_into: Callable[[memoryview], int], view: memoryview) -> int:
+    """Fill ``view`` as far as the source goes (a raw file may return less than asked)."""
+    have = 0
+    while have < len(view):
+        n = read_into(view[have:])
+        if not n:
+            break
+        have += n
+    return have

@@ -31,25 +31,42 @@ def payload_key(file_key: bytes, nonce: bytes) -> bytes:
     return _crypto.hkdf_sha256(file_key, nonce, b"payload")
 
 
+BATCH = 16  # sealed chunks written at once (about 1 MiB): one write call, not sixteen
+
+
 class StreamWriter:
-    """Seals plaintext chunks and writes them; the caller decides which is last."""
+    """Seals plaintext chunks and writes them, ``BATCH`` at a time; the caller decides which is last.
+
+    Sealed chunks are written when ``BATCH`` have gathered, with the last one,
+    and on :meth:`flush` (the encryptor flushes at the end of each write).
+    """
 
     def __init__(self, key: bytes, write: Any) -> None:
         self._aead = _crypto.chacha20poly1305(key)
         self._write = write
         self._counter = 0
-        self._out = bytearray(ENC_CHUNK_SIZE)
+        self._out = bytearray(ENC_CHUNK_SIZE * BATCH)
         self._view = memoryview(self._out)
+        self._used = 0
         self.finished = False
 
     def seal(self, chunk: bytes | bytearray | memoryview, last: bool) -> None:
         """Encrypt one chunk (full unless ``last``; empty only if the only one)."""
         size = len(chunk) + TAG_SIZE
-        self._aead.encrypt_into(chunk_nonce(self._counter, last), chunk, None, self._view[:size])
+        start = self._used
+        self._aead.encrypt_into(chunk_nonce(self._counter, last), chunk, None, self._view[start:start + size])
         self._counter += 1
-        self._write(self._view[:size])
+        self._used = start + size
+        if last or self._used + ENC_CHUNK_SIZE > len(self._out):
+            self.flush()
         if last:
             self.finished = True
+
+    def flush(self) -> None:
+        """Write the chunks sealed so far."""
+        if self._used:
+            self._write(self._view[:self._used])
+            self._used = 0
 
 
 class StreamReader:

@@ -168,6 +168,7 @@ class Encryptor(io.BufferedIOBase):
         while size - pos > _fmt.CHUNK_SIZE:
             self._stream.seal(view[pos : pos + _fmt.CHUNK_SIZE], last=False)
             pos += _fmt.CHUNK_SIZE
+        self._stream.flush()  # chunks sealed in one call are written together
         buf += view[pos:]
         return size
 

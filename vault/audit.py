@@ -184,6 +184,8 @@ class Report:
     root: bytes
     problem: Problem | None = None
     checkpoint_size: int | None = None
+    frontier: list[bytes] | None = None  # the tree's compact range, for a checkpoint to extend from
+    last_digest: str = ""  # SHA-256 of the last entry's bytes
 
     @property
     def ok(self) -> bool:
@@ -284,9 +286,9 @@ def _keys_of(log: AuditLog) -> list[str]:
     return [entry_key(s) for s in log.numbers()]
 
 
-def scan(log: AuditLog, pubs: dict[str, bytes], workers: int = 2) -> list[tuple]:
-    """Read and signature-check every entry, on ``workers`` processes."""
-    keys = _keys_of(log)
+def scan(log: AuditLog, pubs: dict[str, bytes], workers: int = 2, keys: list[str] | None = None) -> list[tuple]:
+    """Read and signature-check every entry (or those of ``keys``), on ``workers`` processes."""
+    keys = _keys_of(log) if keys is None else keys
     root = log.backend.location if type(log.backend).__name__ == "LocalBackend" else log.backend
     if workers <= 1 or len(keys) < 2000:
         return _scan((root, keys, pubs, log._key))
@@ -296,13 +298,13 @@ def scan(log: AuditLog, pubs: dict[str, bytes], workers: int = 2) -> list[tuple]
         return [row for part in pool.map(_scan, chunks) for row in part]
 
 
-def check_rows(rows: list[tuple]) -> tuple[list[bytes], Problem | None]:
-    """Find the first problem in scanned rows; returns the leaf hashes and it."""
+def check_rows(rows: list[tuple], start: int = 0, prev: str = "") -> tuple[list[bytes], Problem | None]:
+    """Find the first problem in scanned rows (entries ``start`` + 1 on, after one of digest ``prev``);
+    returns the leaf hashes and it."""
     leaves = [r[4] for r in rows]
     claimed_at = {r[1]: r[0] for r in rows if r[1] is not None}
-    prev = ""
     forged = None  # the first entry whose body names another actor: reported if nothing worse is found
-    for i, (at, claimed, prev_field, author, leaf, digest, status) in enumerate(rows):
+    for i, (at, claimed, prev_field, author, leaf, digest, status) in enumerate(rows, start):
         expected = i + 1
         if at != expected:
             return leaves, Problem(expected, "deleted", f"entry {expected} is missing: deleted (the next present is {at})")
@@ -327,9 +329,18 @@ def check_rows(rows: list[tuple]) -> tuple[list[bytes], Problem | None]:
     return leaves, forged
 
 
-def sign_checkpoint(vault_id: str, size: int, root: bytes, signer) -> str:
-    """A C2SP checkpoint of the log, signed as a note by ``signer`` (key name: their user id)."""
-    text = _note.format_checkpoint(origin(vault_id), size, root)
+def sign_checkpoint(vault_id: str, size: int, root: bytes, signer, frontier: list[bytes] | None = None,
+                    last_digest: str = "") -> str:
+    """A C2SP checkpoint of the log, signed as a note by ``signer`` (key name: their user id).
+
+    With ``frontier`` (the tree's compact range) and ``last_digest`` (the last
+    entry's SHA-256), two extension lines let a later verification start from
+    this checkpoint and read only the entries after it (:func:`verify_from`).
+    """
+    extensions = []
+    if frontier is not None and size:
+        extensions = [f"{LAST} {last_digest}", " ".join([FRONTIER] + [base64.b64encode(h).decode() for h in frontier])]
+    text = _note.format_checkpoint(origin(vault_id), size, root, extensions)
     return _note.sign_note(text, signer.user_id, signer._seed)
 
 
@@ -349,8 +360,9 @@ def verify(log: AuditLog, pubs: dict[str, bytes], checkpoints: list[_note.Checkp
     """Recompute the tree, check every entry and signature, and prove the log extends each checkpoint."""
     rows = scan(log, pubs, workers)
     leaves, problem = check_rows(rows)
-    tree_root = _merkle.root(leaves)
-    report = Report(len(leaves), tree_root, problem)
+    frontier = Frontier.of(leaves)
+    tree_root = frontier.root()
+    report = Report(len(leaves), tree_root, problem, frontier=frontier.hashes, last_digest=rows[-1][5] if rows else "")
     for cp in sorted(checkpoints, key=lambda c: c.size):
         if report.problem:
             break
@@ -391,3 +403,114 @@ def check_proof(proof: dict) -> bool:
     except (KeyError, ValueError, TypeError):
         return False
 
+
+
+# --- from a checkpoint: reading only the entries after it ----------------------------------
+
+LAST = "refuge-last"  # checkpoint extension: the SHA-256 of the last entry it covers
+FRONTIER = "refuge-frontier"  # checkpoint extension: the roots of the tree's perfect subtrees, left to right
+
+
+class Frontier:
+    """The compact range of an RFC 6962 tree: the roots of its perfect subtrees, largest first.
+
+    Enough to add leaves and compute the root without the earlier leaves:
+    memory and work per leaf do not grow with the tree.
+    """
+
+    def __init__(self, size: int = 0, hashes: list[bytes] | None = None) -> None:
+        self.size = size
+        self.hashes = list(hashes or [])
+        if len(self.hashes) != bin(size).count("1"):
+            raise ValueError("a compact range of another size")
+
+    @classmethod
+    def of(cls, leaves: list[bytes]) -> "Frontier":
+        """The compact range of a whole tree (its perfect subtrees hashed level by level)."""
+        hashes, lo, n = [], 0, len(leaves)
+        for bit in reversed(range(n.bit_length())):
+            if n >> bit & 1:
+                hashes.append(_merkle._root(list(leaves[lo:lo + (1 << bit)])))
+                lo += 1 << bit
+        return cls(n, hashes)
+
+    def push(self, leaf: bytes) -> None:
+        n = self.size
+        self.hashes.append(leaf)
+        self.size += 1
+        while n & 1:  # each trailing 1 of the old size is a perfect subtree the new leaf completes
+            right, left = self.hashes.pop(), self.hashes.pop()
+            self.hashes.append(_merkle.node_hash(left, right))
+            n >>= 1
+
+    def root(self) -> bytes:
+        if not self.hashes:
+            return _merkle.EMPTY_ROOT
+        r = self.hashes[-1]
+        for h in reversed(self.hashes[:-1]):
+            r = _merkle.node_hash(h, r)
+        return r
+
+
+def _from(cp: _note.Checkpoint) -> tuple[Frontier, str] | None:
+    """The compact range and last entry digest a checkpoint carries, or None (older checkpoints)."""
+    ext = dict(line.split(" ", 1) if " " in line else (line, "") for line in cp.extensions)
+    if FRONTIER not in ext or LAST not in ext or not re.fullmatch(r"[0-9a-f]{64}", ext[LAST]):
+        return None
+    try:
+        hashes = [base64.b64decode(h, validate=True) for h in ext[FRONTIER].split()]
+        frontier = Frontier(cp.size, hashes)
+    except ValueError:
+        raise VerificationFailed("the checkpoint's compact range is malformed") from None
+    if any(len(h) != _merkle.HASH_SIZE for h in hashes) or frontier.root() != cp.root:
+        raise VerificationFailed("the checkpoint's compact range does not give its root: it was not made by refuge")
+    return frontier, ext[LAST]
+
+
+def _keys_after(log: AuditLog, size: int) -> list[str]:
+    """The keys of the entries numbered above ``size``, listing only the shards that can hold them."""
+    keys = []
+    for shard in log.backend.children(PREFIX):
+        if shard.isdigit() and int(shard) >= size // SHARD:
+            keys += [entry_key(int(n)) for n in log.backend.children(f"{PREFIX}{shard}/") if n.isdigit() and int(n) > size]
+    return keys
+
+
+def verify_from(log: AuditLog, pubs: dict[str, bytes], cp: _note.Checkpoint, later: list[_note.Checkpoint] = (),
+                workers: int = 2) -> Report | None:
+    """Verify only what follows a checkpoint that carries its compact range (None if it does not).
+
+    The checkpoint vouches for its first ``cp.size`` entries (it was signed by
+    an enrolled person when they verified); its last entry must still be there
+    with the same bytes, and every later entry is checked as :func:`verify`
+    checks it, chained on from there; the root is extended from the compact
+    range, and each of ``later`` (checkpoints stored since) must be a root on
+    the way. Work and memory are proportional to the entries after ``cp``.
+    """
+    start = _from(cp)
+    if start is None:
+        return None
+    frontier, last_digest = start
+    if cp.size:
+        try:
+            digest = hashlib.sha256(log.raw(cp.size)).hexdigest()
+        except NotFound:
+            n = log.last()
+            return Report(n, b"", Problem(n + 1, "truncated", f"the log has {n} entries but a checkpoint saw {cp.size}: truncated"))
+        if digest != last_digest:
+            return Report(cp.size, b"", Problem(cp.size, "forked", f"entry {cp.size} differs from the one the checkpoint "
+                                                                   "saw: history was rewritten (forked)"))
+    rows = scan(log, pubs, workers, _keys_after(log, cp.size))
+    leaves, problem = check_rows(rows, cp.size, last_digest)
+    roots = {c.size: c.root for c in later if c.size > cp.size}
+    for leaf in leaves:
+        frontier.push(leaf)
+        if frontier.size in roots and problem is None and frontier.root() != roots[frontier.size]:
+            problem = Problem(None, "forked", f"the first {frontier.size} entries differ from those a stored checkpoint "
+                                              "saw: history was rewritten (forked)")
+    if problem is None and any(size > frontier.size for size in roots):
+        size = max(roots)
+        problem = Problem(frontier.size + 1, "truncated",
+                          f"the log has {frontier.size} entries but a checkpoint saw {size}: truncated")
+    return Report(frontier.size, frontier.root(), problem, cp.size, frontier.hashes,
+                  rows[-1][5] if rows else last_digest)

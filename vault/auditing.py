@@ -12,7 +12,8 @@ import hmac
 
 from . import audit
 from .audit import seal_key
-from .cases import case_ids, cases, find_case
+from . import _cache
+from .cases import case_ids, find_case, my_case_ids
 from .errors import NotFound, NotPermitted
 from .people import MEMBER_ROLES, require_role, signers
 from .storage import ObjectExists
@@ -84,9 +85,9 @@ def audit_entries(v, case: str | None = None, user: str | None = None, action: s
             case_id = find_case(v, case).id
         if case_id is None:
             raise NotFound(f"no case with id {case}; auditors filter by case id (see the case column)")
-    mine = {c.id for c in cases(v)} if v.role in MEMBER_ROLES else None
+    mine = set(my_case_ids(v)) if v.role in MEMBER_ROLES else None
     out = []
-    every = list(v.audit_log.entries())
+    every = list(_entries_since(v, since) if since else v.audit_log.entries())
     completed = {e.body.get("intent") for e in every if e.body.get("intent")}
     for e in every:
         b = e.body
@@ -102,6 +103,33 @@ def audit_entries(v, case: str | None = None, user: str | None = None, action: s
     return out
 
 
+TIMES = "audit.times"  # my sealed cache: the first and last entry time of each full shard read
+
+
+def _entries_since(v, since: str):
+    """Entries of the shards that can hold one at or after ``since``: a full shard whose entries
+    all came before it (as I read them earlier, kept in my cache) is not read again."""
+    log = v.audit_log
+    cached = _cache.load(v, TIMES)
+    times = cached if isinstance(cached, dict) else {}
+    changed = False
+    shards = log.backend.children(audit.PREFIX)
+    for i, shard in enumerate(shards):
+        known = times.get(shard)
+        if isinstance(known, list) and len(known) == 2 and isinstance(known[1], str) and known[1] < since:
+            continue
+        names = [n for n in log.backend.children(f"{audit.PREFIX}{shard}/") if n.isdigit()]
+        seen = []
+        for seq in map(int, names):
+            entry = log.unseal(log.parse(seq, log.raw(seq)))
+            seen.append(entry.time)
+            yield entry
+        if i < len(shards) - 1 and seen:  # complete: appends go in order, and a later shard exists
+            times[shard], changed = [min(seen), max(seen)], True
+    if changed:
+        _cache.save(v, TIMES, times)
+
+
 def verify_audit(v, checkpoint_text: str | None = None) -> audit.Report:
     """Verify the whole log, against a checkpoint held elsewhere and the newest one stored in the vault."""
     require_role(v, "auditor", "admin", doing="verifying the audit log")
@@ -113,12 +141,16 @@ def verify_audit(v, checkpoint_text: str | None = None) -> audit.Report:
     if stored:
         with v.backend.get(audit.CHECKPOINT_PREFIX + stored[-1]) as f:
             checkpoints.append(audit.open_checkpoint(f.read().decode(), v.id, pubs)[0])
+    if checkpoint_text is not None:  # from the checkpoint held elsewhere: only the entries after it are read
+        report = audit.verify_from(v.audit_log, pubs, checkpoints[0], checkpoints[1:])
+        if report is not None:
+            return report
     return audit.verify(v.audit_log, pubs, checkpoints)
 
 
 def save_checkpoint(v, report: audit.Report) -> str:
     """Sign a checkpoint of a verified log and keep a copy in the vault; returns its text."""
-    text = audit.sign_checkpoint(v.id, report.entries, report.root, v.me)
+    text = audit.sign_checkpoint(v.id, report.entries, report.root, v.me, report.frontier, report.last_digest)
     with contextlib.suppress(ObjectExists):
         v.backend.put(f"{audit.CHECKPOINT_PREFIX}{report.entries:012d}-{v.me.user_id}", text.encode())
     return text

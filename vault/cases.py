@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable
 
-from . import age, casekeys
+from . import _cache, age, casekeys
 from ._ids import random_id
 from .errors import (
     InvalidInput,
@@ -54,7 +54,7 @@ from .register import REGISTER_EVENTS
 from .register import fold_event as _fold_register
 
 __all__ = ["Case", "Document", "DOC_TYPES", "load_case", "case_ids", "cases", "find_case", "create_case",
-           "grant", "revoke", "export_key", "require_open"]
+           "grant", "revoke", "export_key", "require_open", "my_case_ids", "case_index", "case_summaries", "norm_ref"]
 
 DOC_TYPES = (
     "identity", "civil-status", "medical", "psychological", "legal-declaration",
@@ -454,7 +454,7 @@ def _save_case_cache(v, case: Case) -> None:
 
 def forget_case(v, case_id: str) -> None:
     """Drop what this process and this person's cache know of a purged case."""
-    v._cases.pop(case_id, None)
+    v._cases.pop(case_id, None)  # (its index entry goes when the directory says it is purged: case_index)
     v._case_ids.pop(case_id, None)
     with contextlib.suppress(OSError):
         cache_path(v, case_id).unlink()
@@ -549,7 +549,7 @@ def cases(v) -> list[Case]:
         if st.purged_at:
             forget_case(v, cid)  # a case purged since I last looked: drop my cached copy
     out = []
-    for cid in case_ids(v):
+    for cid in my_case_ids(v):
         try:
             case = load_case(v, cid)
         except (NotPermitted, NotFound):
@@ -560,17 +560,58 @@ def cases(v) -> list[Case]:
 
 
 def find_case(v, ref: str) -> Case:
-    """A case of mine by reference (or by id)."""
-    if ref in case_ids(v):
+    """A case of mine by id, or by reference (case-insensitive, spaces around ignored) from my sealed
+    index (:func:`case_index`); the case is then opened and verified, and its own reference must match."""
+    if _is_case_id(v, ref):
         return load_case(v, ref)
-    matches = [c for c in cases(v) if c.ref == ref]
+    want = norm_ref(ref)
+    matches = [cid for cid, r in case_index(v).items() if norm_ref(r) == want]
     if not matches:
         if v.role == "auditor":
             raise NotPermitted("auditors cannot read case content; they read the audit log")
         raise NotFound(f"no case {ref} among your cases", hint="case-list")
     if len(matches) > 1:
         raise InvalidInput(f"{len(matches)} cases have the reference {ref}", hint="case-id")
-    return matches[0]
+    case = load_case(v, matches[0])
+    if norm_ref(case.ref) != want:  # never reached unless my index is wrong: drop it, and say so
+        _cache.drop(v, "cases.index")  # (vault/_caseindex.py: REFS)
+        raise VerificationFailed(f"your index of cases named case {case.id} for {ref}, but it is another case; "
+                                 "the index was dropped, run the command again", hint="fsck")
+    return case
+
+
+def norm_ref(ref: str) -> str:
+    """A case reference as references are compared: case-insensitive, surrounding spaces ignored."""
+    return ref.strip().casefold()
+
+
+def my_case_ids(v) -> list[str]:
+    """The cases the verified directory counts me a member of, purged ones left out."""
+    me, d = v.me.user_id, v.directory
+    purged = {cid for cid, st in d.cases.items() if st.purged_at}
+    return [cid for cid, members in d.members.items() if me in members and cid not in purged]
+
+
+def case_index(v) -> dict[str, str]:
+    """My cases' references by case id, from my sealed index (vault/_caseindex.py)."""
+    from ._caseindex import references
+
+    return references(v)
+
+
+def case_summaries(v) -> list[dict]:
+    """What a listing shows of each of my cases (:meth:`Case.as_dict`), without opening unchanged cases."""
+    from ._caseindex import summaries
+
+    return summaries(v)
+
+
+def _is_case_id(v, text: str) -> bool:
+    """Whether ``text`` is the id of a case in the vault (one look-up, not a listing)."""
+    if text in v._cases or text in v.directory.members:
+        return not v.directory.status(text).purged_at
+    return (len(text) == 16 and text.isalnum() and text == text.lower() and not v.directory.status(text).purged_at
+            and bool(v.backend.children(f"cases/{text}/")))
 
 
 def create_case(v, ref: str, title: str = "") -> Case:
@@ -579,8 +620,10 @@ def create_case(v, ref: str, title: str = "") -> Case:
     ref = ref.strip()
     if not ref or len(ref) > 100 or any(ord(c) < 32 for c in ref):
         raise InvalidInput("a case reference must be 1 to 100 printable characters")
-    if any(c.ref == ref for c in cases(v)):
-        raise InvalidInput(f"you already have a case {ref}; pick another reference")
+    same = [r for r in case_index(v).values() if norm_ref(r) == norm_ref(ref)]
+    if same:
+        raise InvalidInput(f"you already have a case {same[0]}; references differ by more than upper and lower case, "
+                           "pick another reference")
     case = Case(random_id(10))
     casekeys.write_version(v, case.id, 1, age.X25519Identity.generate(), [v.me.user_id])
     v._cases[case.id] = case

@@ -186,6 +186,9 @@ class Vault:
     export_key = cases.export_key
     recover_case = recovery.recover_case
     require_open = cases.require_open
+    case_index = cases.case_index
+    case_summaries = cases.case_summaries
+    my_case_ids = cases.my_case_ids
     cases = cases.cases  # last: from here on, ``cases`` in this class body is the method
 
     # --- a case's life (lifecycle.py) ---------------------------------------------

@@ -210,8 +210,7 @@ def _store_blob(v, key: str, path: str, recipient) -> tuple[str, int]:
     sha = hashlib.sha256()
     with open(path, "rb", buffering=0) as src, v.backend.writer(key) as dst:
         enc = age.Encryptor([recipient], dst)
-        # Small buffers: on S3 the upload holds a whole part already (doc add has speed to spare).
-        size = _pipe.tee(src.readinto, [sha.update, enc.write], size=256 * 1024)
+        size = _pipe.hashed(src.readinto, sha.update, enc.write)  # hashed on a 2nd core, encrypted here
         enc.close()  # only after a complete read: the final chunk marks the end
     return sha.hexdigest(), size
 

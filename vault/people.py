@@ -18,7 +18,7 @@ import os
 from dataclasses import dataclass
 from typing import Callable
 
-from . import age
+from . import _cache, age
 from .errors import InvalidInput, NotFound, NotPermitted, VerificationFailed
 from .events import Event, verify_record
 from .identity import PublicIdentity
@@ -243,15 +243,30 @@ def load_directory(v) -> User:
         v.home.update_config(pins={**pins, v.id: v.settings["anchor"]})
     elif pinned != v.settings["anchor"]:
         raise VerificationFailed("this vault's anchor key changed since you first used it: the vault was replaced or tampered with")
+    cached = not v.directory.last_seq and _restore_directory(v)
+    seen = v.directory.last_seq
     for event in v._directory_log.events([v._dir_identity], v.directory.last_seq + 1, v.directory.last_digest):
         v.directory.apply(event, anchor)
     check_head(v)
+    if not cached or v.directory.last_seq != seen:
+        _cache.save_directory(v, authority_checked())
     user = v.directory.users.get(v.me.user_id)
     if user is None:
         raise NotPermitted(f"{v.me.name} is not enrolled in this vault", hint="user-add")
     if user.removed:
         raise NotPermitted(f"{v.me.name} was removed from this vault")
     return user
+
+
+def _restore_directory(v) -> bool:
+    """Start from my cached fold of the directory (vault/_cache.py) while its last event is unchanged."""
+    def still_there(seq: int, digest: str) -> bool:
+        try:
+            return v._directory_log.read(seq, [v._dir_identity]).digest == digest
+        except (NotFound, VerificationFailed, age.AgeError):
+            return False
+
+    return _cache.restore_directory(v, authority_checked(), still_there)
 
 
 def check_head(v) -> None:

@@ -52,8 +52,8 @@ def case_list(c: Context, as_json: bool) -> None:
     """List the cases you are a member of."""
     vault = c.vault()
     with vault.audited("case.list"):
-        rows = [dict(k.as_dict(vault.directory), state=vault.case_status(k.id).state,
-                     purge_after=vault.case_status(k.id).purge_after) for k in vault.cases()]
+        rows = [dict(k, state=vault.case_status(k["id"]).state,
+                     purge_after=vault.case_status(k["id"]).purge_after) for k in vault.case_summaries()]
     emit(rows, ["ref", "id", "title", "state", "documents", "members"], as_json)
 
 
