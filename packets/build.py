@@ -433,8 +433,7 @@ def _coverage_gate(vault, case, profile: Profile, plan: Plan, ocr: bool, accepte
     """The coverage gate (packets/coverage.py): refuse unaccepted gaps; what the record keeps."""
     from .coverage import check_gaps, coverage_of
 
-    if progress is not None:
-        progress("checking what covers each promised category", 0, 0)
+    # no progress line here: a refusal by the gate stays the command's one line of output
     coverage = coverage_of(vault, case, profile, plan, ocr)
     gaps = check_gaps(coverage, accepted)
     counts = {c.category: {"register": c.register, "terms": c.terms, "detectors": len(c.detectors),

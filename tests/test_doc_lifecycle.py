@@ -15,7 +15,7 @@ import sys
 
 import pytest
 
-from conftest import holds, require_tool
+from conftest import ACCEPT_GAPS, holds, require_tool
 from vault import age
 from vault.events import canonical, now, sign_record
 
@@ -74,7 +74,7 @@ def test_removed_document_leaves_listings_reads_packets_and_search(case_world, t
     plan = json.loads(w.ok("packet", "plan", "MX-0001", "--for", "irb-rpd-disclosure", "--json", user="erin"))
     assert w.decl not in json.dumps(plan) and medical in json.dumps(plan)
     w.ok("keys", "org", "generate", "--name", "Fictional Legal Clinic", user="alice")
-    w.ok("packet", "build", "MX-0001", "--for", "irb-rpd-disclosure", "--allow-incomplete", "-o",
+    w.ok("packet", "build", *ACCEPT_GAPS, "MX-0001", "--for", "irb-rpd-disclosure", "--allow-incomplete", "-o",
          str(tmp_path / "p.pdf"), user="erin")
     sent = json.loads(w.ok("packet", "history", "MX-0001", "--json", user="erin"))[-1]["documents"]
     assert [d["id"] for d in sent] == [medical]
@@ -139,7 +139,7 @@ def test_packet_index_shows_the_document_date(case_world, tmp_path):
     w.ok("doc", "add", "MX-0001", str(w.docs["medical"]), "--type", "medical", "--date", "2018-11-23", user="bob")
     w.ok("consent", "grant", "MX-0001", "--recipient", "ccvt-intake", user="erin")
     out = tmp_path / "ccvt.pdf"
-    w.ok("packet", "build", "MX-0001", "--for", "ccvt-intake", "--allow-incomplete", "-o", str(out),
+    w.ok("packet", "build", *ACCEPT_GAPS, "MX-0001", "--for", "ccvt-intake", "--allow-incomplete", "-o", str(out),
          user="erin")
     text = subprocess.run([require_tool("pdftotext"), "-layout", str(out), "-"], capture_output=True,
                           check=True).stdout.decode()

@@ -20,7 +20,7 @@ import pytest
 from PIL import Image
 
 import fit_scans
-from conftest import require_tool
+from conftest import ACCEPT_GAPS, require_tool
 from packets import _fit
 from packets._portals import for_portal
 from packets.assemble import AssembleError, build
@@ -244,7 +244,7 @@ def test_an_ircc_build_for_the_2_mb_portal_of_a_20_page_300_dpi_scan(case_world,
     w.ok("consent", "grant", "MX-0001", "--recipient", "ircc-resettlement", user="erin")
     out = tmp_path / "out"
     out.mkdir()
-    p = w.run("packet", "build", "MX-0001", "--for", "ircc-resettlement", "--portal", "ircc-portal", "-o", str(out),
+    p = w.run("packet", "build", *ACCEPT_GAPS, "MX-0001", "--for", "ircc-resettlement", "--portal", "ircc-portal", "-o", str(out),
               "--allow-incomplete", user="erin")
     assert p.returncode == 0, p.stderr
     paths = [Path(x) for x in p.stdout.decode().split()]
@@ -275,14 +275,14 @@ def test_a_scan_too_big_for_the_portal_is_a_clear_error_and_nothing_is_written(c
     doc = w.ok("doc", "add", "MX-0001", str(scan), "--type", "identity", user="bob").strip()
     w.ok("consent", "grant", "MX-0001", "--recipient", "ircc-resettlement", user="erin")
     out = tmp_path / "ircc.pdf"
-    p = w.run("packet", "build", "MX-0001", "--for", "ircc-resettlement", "-o", str(out), "--allow-incomplete",
+    p = w.run("packet", "build", *ACCEPT_GAPS, "MX-0001", "--for", "ircc-resettlement", "-o", str(out), "--allow-incomplete",
               user="erin")
     err = p.stderr.decode()
     assert p.returncode == 1 and "internal error" not in err and len(err.strip().splitlines()) == 1
     assert f"document {doc}" in err and "after fitting its images" in err and "byte limit of the ircc-portal" in err
     assert "refuge packet build --portal" in err  # the way out
     assert not list(tmp_path.glob("ircc*")) and not list(tmp_path.glob(".refuge-*"))
-    p = w.run("packet", "build", "MX-0001", "--for", "ircc-resettlement", "-o", str(out), "--portal", "ircc-nowhere",
+    p = w.run("packet", "build", *ACCEPT_GAPS, "MX-0001", "--for", "ircc-resettlement", "-o", str(out), "--portal", "ircc-nowhere",
               "--allow-incomplete", user="erin")
     assert p.returncode == 1 and b"is not a portal of ircc-resettlement" in p.stderr
 
@@ -318,7 +318,7 @@ def test_per_type_files_next_to_a_file_name_and_never_replaced_without_force(cas
     w.ok("doc", "add", "MX-0001", str(w.docs["passport"]), "--type", "identity", user="bob")
     w.ok("consent", "grant", "MX-0001", "--recipient", "ircc-resettlement", user="erin")
     out = tmp_path / "ircc.pdf"
-    args = ("packet", "build", "MX-0001", "--for", "ircc-resettlement", "-o", str(out), "--allow-incomplete",
+    args = ("packet", "build", *ACCEPT_GAPS, "MX-0001", "--for", "ircc-resettlement", "-o", str(out), "--allow-incomplete",
             "--portal", "ircc-pr-portal")
     p = w.run(*args, user="erin")
     assert p.returncode == 0, p.stderr

@@ -13,7 +13,7 @@ import subprocess
 import pytest
 from reportlab.lib.pagesizes import letter
 
-from conftest import require_tool
+from conftest import ACCEPT_GAPS, require_tool
 from packets.assemble import build
 from packets.model import Item, PacketRequest
 from packets.profiles import get_profile, load_profiles
@@ -240,11 +240,11 @@ def test_irb_build_is_named_by_rule_and_carries_the_service_statement(letters_wo
     out.mkdir()
     assert "note: the file name rule of irb-rpd-disclosure needs the case's irb_file_number" in w.ok(
         "packet", "plan", "MX-0001", "--for", IRB, user="erin")
-    p = w.run("packet", "build", "MX-0001", "--for", IRB, "-o", str(out), user="erin")
+    p = w.run("packet", "build", *ACCEPT_GAPS, "MX-0001", "--for", IRB, "-o", str(out), user="erin")
     assert p.returncode == 4 and b"irb_file_number" in p.stderr and b"refuge case set" in p.stderr
     assert not list(out.iterdir())
     w.ok("case", "set", "MX-0001", "client_name=M. L.", f"irb_file_number={IRB_NUMBER}", user="erin")
-    p = w.run("packet", "build", "MX-0001", "--for", IRB, "-o", str(out), "--served-on", "Minister's counsel",
+    p = w.run("packet", "build", *ACCEPT_GAPS, "MX-0001", "--for", IRB, "-o", str(out), "--served-on", "Minister's counsel",
               "--served-by", "email", "--served-at", "2026-11-20", user="erin")
     assert p.returncode == 0, p.stderr
     made = out / "TB1-12345 – RPD – Disclosure.pdf"
@@ -262,14 +262,14 @@ def test_irb_build_is_named_by_rule_and_carries_the_service_statement(letters_wo
 
 def test_served_options_are_checked(letters_world, tmp_path):
     w = letters_world
-    p = w.run("packet", "build", "MX-0001", "--for", IRB, "-o", str(tmp_path / "x.pdf"), "--served-on", "Minister",
+    p = w.run("packet", "build", *ACCEPT_GAPS, "MX-0001", "--for", IRB, "-o", str(tmp_path / "x.pdf"), "--served-on", "Minister",
               user="erin")
     assert p.returncode == 1 and b"--served-by" in p.stderr
-    p = w.run("packet", "build", "MX-0001", "--for", IRB, "-o", str(tmp_path / "x.pdf"), "--served-on", "Minister",
+    p = w.run("packet", "build", *ACCEPT_GAPS, "MX-0001", "--for", IRB, "-o", str(tmp_path / "x.pdf"), "--served-on", "Minister",
               "--served-by", "pigeon", "--served-at", "2026-11-20", user="erin")
     assert p.returncode == 1 and b"pigeon" in p.stderr and not (tmp_path / "x.pdf").exists()
     w.ok("case", "set", "MX-0001", "other_party=the Minister's counsel", user="erin")  # --served-on's default
-    w.ok("packet", "build", "MX-0001", "--for", IRB, "-o", str(tmp_path / "x.pdf"), "--served-by", "registered-mail",
+    w.ok("packet", "build", *ACCEPT_GAPS, "MX-0001", "--for", IRB, "-o", str(tmp_path / "x.pdf"), "--served-by", "registered-mail",
          "--served-at", "2026-11-20", user="erin")
     assert "to the Minister's counsel by registered mail." in _flat(_text(tmp_path / "x.pdf", 2))
 
@@ -285,7 +285,7 @@ def test_plan_warns_when_the_hearing_is_less_than_ten_days_away(letters_world):
     reply = json.loads(w.ok("packet", "plan", "MX-0001", "--for", IRB, "--reply", "--json", user="erin"))["deadline"]
     assert reply == {"hearing_date": hearing.isoformat(), "days": 5, "reply": True, "days_to_hearing": 7,
                      "receive_by": (hearing - dt.timedelta(days=5)).isoformat(), "late": False}
-    p = w.run("packet", "build", "MX-0001", "--for", IRB, "-o", str(w.root / "late.pdf"), user="erin")
+    p = w.run("packet", "build", *ACCEPT_GAPS, "MX-0001", "--for", IRB, "-o", str(w.root / "late.pdf"), user="erin")
     assert p.returncode == 0 and f"had to be received by {due}".encode() in p.stderr
     w.ok("case", "set", "MX-0001", f"hearing_date={(today + dt.timedelta(days=30)).isoformat()}", user="erin")
     out = w.ok("packet", "plan", "MX-0001", "--for", IRB, user="erin")
@@ -300,7 +300,7 @@ def test_a_missing_required_field_stops_the_build_with_exit_4(letters_world, tmp
     assert json.loads(w.ok("packet", "plan", "MX-0001", "--for", pid, "--json", user="erin"))["missing_fields"] == [
         "client_name"]
     out = tmp_path / "trp.pdf"
-    p = w.run("packet", "build", "MX-0001", "--for", pid, "-o", str(out), user="erin")
+    p = w.run("packet", "build", *ACCEPT_GAPS, "MX-0001", "--for", pid, "-o", str(out), user="erin")
     assert p.returncode == 4 and b"client_name" in p.stderr and b"refuge case set" in p.stderr and not out.exists()
 
 
@@ -309,9 +309,9 @@ def test_a_profile_requiring_a_sender_stops_without_one(letters_world, tmp_path)
     w.ok("case", "set", "MX-0001", "client_name=M. L.", user="erin")
     w.ok("org", "set", "name=", user="alice")
     out = tmp_path / "trp.pdf"
-    p = w.run("packet", "build", "MX-0001", "--for", "ircc-trafficking-trp", "-o", str(out), user="erin")
+    p = w.run("packet", "build", *ACCEPT_GAPS, "MX-0001", "--for", "ircc-trafficking-trp", "-o", str(out), user="erin")
     assert p.returncode == 4 and b"needs a sender" in p.stderr and b"refuge org set" in p.stderr and not out.exists()
-    w.ok("packet", "build", "MX-0001", "--for", "ircc-trafficking-trp", "-o", str(out), "--from", "Shelter Network",
+    w.ok("packet", "build", *ACCEPT_GAPS, "MX-0001", "--for", "ircc-trafficking-trp", "-o", str(out), "--from", "Shelter Network",
          user="erin")
     assert "Shelter Network" in _flat(_text(out, 1))
 
@@ -321,7 +321,7 @@ def test_new_profiles_build(letters_world, tmp_path, pid):
     w = letters_world
     w.ok("case", "set", "MX-0001", "client_name=M. L.", "unhcr_case_number=123-21C01234", user="erin")
     out = tmp_path / f"{pid}.pdf"
-    w.ok("packet", "build", "MX-0001", "--for", pid, "-o", str(out), user="erin")
+    w.ok("packet", "build", *ACCEPT_GAPS, "MX-0001", "--for", pid, "-o", str(out), user="erin")
     cover = _flat(_text(out, 1))
     assert "M. L." in cover and "Fictional Legal Clinic" in cover and "Jane Counsel" in cover
     if pid == "ircc-hrd-stream":

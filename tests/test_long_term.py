@@ -16,7 +16,7 @@ import subprocess
 import pytest
 
 import local_pki
-from conftest import require_tool
+from conftest import ACCEPT_GAPS, require_tool
 from packets.sign import sign_pdf
 from packets.verify import check_packet, load_certificates
 from signing_fixtures import pdf_bytes
@@ -124,7 +124,7 @@ def test_the_org_key_import_takes_a_certomancer_issued_key_and_the_cli_builds_b_
          "--chain", str(tmp_path / "chain.pem"), user="alice")
     w.ok("consent", "grant", "MX-0001", "--recipient", "irb-rpd-disclosure", user="erin")
     out = tmp_path / "irb.pdf"
-    p = w.run("packet", "build", "MX-0001", "--for", "irb-rpd-disclosure", "-o", str(out), "--allow-incomplete",
+    p = w.run("packet", "build", *ACCEPT_GAPS, "MX-0001", "--for", "irb-rpd-disclosure", "-o", str(out), "--allow-incomplete",
               "--tsa", pki.tsa_url, user="erin")
     assert p.returncode == 0, p.stderr
     data = out.read_bytes()
@@ -157,7 +157,7 @@ def test_a_build_with_a_revoked_organisation_key_writes_nothing(pki, case_world,
          "--chain", str(tmp_path / "chain.pem"), user="alice")
     w.ok("consent", "grant", "MX-0001", "--recipient", "irb-rpd-disclosure", user="erin")
     out = tmp_path / "irb.pdf"
-    p = w.run("packet", "build", "MX-0001", "--for", "irb-rpd-disclosure", "-o", str(out), "--allow-incomplete",
+    p = w.run("packet", "build", *ACCEPT_GAPS, "MX-0001", "--for", "irb-rpd-disclosure", "-o", str(out), "--allow-incomplete",
               user="erin")
     err = p.stderr.decode()
     assert p.returncode == 3 and "revoked" in err and "internal error" not in err and len(err.splitlines()) == 1

@@ -54,7 +54,7 @@ def _info(pdf) -> str:
 
 def test_missing_consent_stops_the_build_with_exit_4_and_no_file(packet_world, tmp_path):
     out = tmp_path / "irb.pdf"
-    p = packet_world.run("packet", "build", "MX-0001", "--for", "irb-rpd-disclosure", "-o", str(out), user="erin")
+    p = packet_world.run("packet", "build", *GAPS, "MX-0001", "--for", "irb-rpd-disclosure", "-o", str(out), user="erin")
     assert p.returncode == 4 and b"consent missing" in p.stderr and not out.exists()
     assert not list(tmp_path.glob(".refuge-*"))
 
@@ -62,11 +62,11 @@ def test_missing_consent_stops_the_build_with_exit_4_and_no_file(packet_world, t
 def test_withdrawn_and_expired_consent_stop_the_build(packet_world, tmp_path):
     w = packet_world
     w.ok("consent", "grant", "MX-0001", "--recipient", "irb-rpd-disclosure", "--expires", "2000-01-01", user="erin")
-    p = w.run("packet", "build", "MX-0001", "--for", "irb-rpd-disclosure", "-o", str(tmp_path / "a.pdf"), user="erin")
+    p = w.run("packet", "build", *GAPS, "MX-0001", "--for", "irb-rpd-disclosure", "-o", str(tmp_path / "a.pdf"), user="erin")
     assert p.returncode == 4 and b"consent expired" in p.stderr
     w.ok("consent", "grant", "MX-0001", "--recipient", "irb-rpd-disclosure", user="erin")
     w.ok("consent", "withdraw", "MX-0001", "--recipient", "irb-rpd-disclosure", "--doc", w.decl, user="erin")
-    p = w.run("packet", "build", "MX-0001", "--for", "irb-rpd-disclosure", "-o", str(tmp_path / "b.pdf"), user="erin")
+    p = w.run("packet", "build", *GAPS, "MX-0001", "--for", "irb-rpd-disclosure", "-o", str(tmp_path / "b.pdf"), user="erin")
     assert p.returncode == 4 and f"{w.decl}: consent withdrawn".encode() in p.stderr
 
 
@@ -83,7 +83,7 @@ def test_a_title_the_packet_font_cannot_show_is_a_one_line_error_not_an_internal
 
 def test_lawyer_cannot_build(packet_world, tmp_path):
     packet_world.ok("consent", "grant", "MX-0001", "--recipient", "irb-rpd-disclosure", user="erin")
-    p = packet_world.run("packet", "build", "MX-0001", "--for", "irb-rpd-disclosure", "-o", str(tmp_path / "x.pdf"), user="bob")
+    p = packet_world.run("packet", "build", *GAPS, "MX-0001", "--for", "irb-rpd-disclosure", "-o", str(tmp_path / "x.pdf"), user="bob")
     assert p.returncode == 4 and not (tmp_path / "x.pdf").exists()
 
 

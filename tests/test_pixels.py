@@ -11,7 +11,7 @@ import pytest
 
 import adversarial_corpus as corpus
 import canaries
-from conftest import require_tool
+from conftest import ACCEPT_GAPS, require_tool
 from packets.detectors import Needle, fold_text
 from vault.errors import VerificationFailed
 
@@ -189,7 +189,7 @@ def test_packet_build_prints_a_line_per_stage_and_plan_says_how_pages_leave(pack
     plan = w.ok("packet", "plan", "MX-0001", "--for", "unhcr-resettlement", user="erin")
     assert "flattening: off" not in plan
     out = tmp_path / "p.pdf"
-    p = w.run("packet", "build", "MX-0001", "--for", "unhcr-resettlement", "-o", str(out), "--allow-incomplete",
+    p = w.run("packet", "build", *ACCEPT_GAPS, "MX-0001", "--for", "unhcr-resettlement", "-o", str(out), "--allow-incomplete",
               user="erin")
     assert p.returncode == 0, p.stderr
     err = p.stderr.decode()

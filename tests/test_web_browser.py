@@ -227,6 +227,8 @@ def test_a_case_lead_records_consent_plans_and_builds_a_packet(browser, desks, w
     wait(browser, "#plan")
     shot(browser, "packet-plan")
     css(browser, "input[name=allow_incomplete]")[0].click()
+    css(browser, "#accept-gaps")[0].send_keys("location, third-party, network, legal-strategy, faces")
+    css(browser, "#gap-reason")[0].send_keys("fictional case: nobody of these kinds")
     css(browser, "#build")[0].click()
     wait(browser, "#job-download", timeout=120)
     shot(browser, "packet-built")

@@ -168,7 +168,9 @@ def test_consent_plan_build_history_and_download(world, erin):
     plan = erin.get(f"/case/{world.case}/packets", params={"profile": "unhcr-resettlement"})
     assert plan.status_code == 200 and 'id="plan"' in plan.text
     r = erin.post(f"/case/{world.case}/packets", data={"csrf": erin.csrf, "profile": "unhcr-resettlement",
-                                                       "allow_incomplete": "1"},
+                                                       "allow_incomplete": "1",
+                                                       "accept_gaps": "location, third-party, network, legal-strategy, faces",
+                                                       "gap_reason": "fictional case: nobody of these kinds"},
                   headers={"accept": "application/json"})
     job = r.json()["job"]
     import time

@@ -91,6 +91,8 @@ added as ¦ añadido como ¦ ajouté sous
 all ¦ todos ¦ tous
 any ¦ cualquiera ¦ tous
 build even if incomplete ¦ generar aunque esté incompleto ¦ générer même si incomplet
+accept these coverage gaps ¦ aceptar estas carencias de cobertura ¦ accepter ces lacunes de couverture
+why they are accepted ¦ por qué se aceptan ¦ pourquoi elles sont acceptées
 comma, separated ¦ separadas, por comas ¦ séparées, par des virgules
 consistent with the checkpoint of ¦ coherente con el punto de control de ¦ cohérent avec le point de contrôle de
 default: the file name ¦ por defecto: el nombre del archivo ¦ par défaut : le nom du fichier

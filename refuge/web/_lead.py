@@ -147,7 +147,11 @@ def build(p: Pages, request: Request, form: dict) -> Response:
     job_id = secrets.token_urlsafe(12)
     p.desk.jobs[job_id] = job = {"state": "running", "steps": [], "case": ref, "error": None, "packet": None}
     options = {"only_consented": bool(form.get("only_consented")), "allow_incomplete": bool(form.get("allow_incomplete")),
-               "sender": form.get("sender") or os.environ.get("REFUGE_ORG") or "the referring legal team"}
+               "sender": form.get("sender") or os.environ.get("REFUGE_ORG") or "",
+               "gaps": {g.strip(): form.get("gap_reason", "").strip() for g in form.get("accept_gaps", "").split(",")
+                        if g.strip()}}
+    if options["gaps"] and not all(options["gaps"].values()):
+        raise InvalidInput("accepting a coverage gap needs the reason it is accepted")
     threading.Thread(target=_build, args=(p, ref, profile, options, job), daemon=True).start()
     if wants_json(request):
         return JSONResponse({"job": job_id})
@@ -164,7 +168,10 @@ def _build(p: Pages, ref: str, profile, options: dict, job: dict) -> None:
             job["case"] = case.id
             built = build_packet(vault, case, profile, _today(), os.path.join(folder, "packet.pdf"), options["sender"],
                                  None, options["only_consented"], options["allow_incomplete"],
-                                 lambda stage, n=0, total=0: job["steps"].append(str(stage)[:200]))
+                                 lambda stage, n=0, total=0: job["steps"].append(str(stage)[:200]),
+                                 accepted_gaps=options["gaps"])
+            if options["gaps"]:
+                targets["accepted_gaps"] = sorted(options["gaps"])  # the names only: the reason may name people
             targets["packet"] = built.record["id"]
         job.update(state="done", packet=built.record["id"], volumes=len(built.paths))
     except RefugeError as e:
