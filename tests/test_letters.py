@@ -49,7 +49,8 @@ def letters_world(case_world):
     w.ok("keys", "org", "generate", "--name", "Fictional Legal Clinic", user="alice")
     w.ok("org", "set", "name=Fictional Legal Clinic", "address=12 Example Street, Toronto ON",
          "contact=+1 416 555 0100, intake@clinic.example", "counsel=Jane Counsel", user="alice")
-    w.ok("doc", "add", "MX-0001", str(w.docs["passport"]), "--type", "identity", user="bob")
+    passport = w.ok("doc", "add", "MX-0001", str(w.docs["passport"]), "--type", "identity", user="bob").strip()
+    w.ok("redact", "reviewed", passport, "--page", "1", user="erin")  # shipped profiles hold unread pages for review
     for profile in load_profiles():
         w.ok("consent", "grant", "MX-0001", "--recipient", profile, user="erin")
     return w

@@ -72,7 +72,7 @@ def test_withdrawn_and_expired_consent_stop_the_build(packet_world, tmp_path):
 
 def test_a_title_the_packet_font_cannot_show_is_a_one_line_error_not_an_internal_one(packet_world, tmp_path):
     w = packet_world
-    w.ok("doc", "add", "MX-0001", str(w.docs["declaration"]), "--type", "legal-declaration",
+    w.ok("doc", "add", "MX-0001", str(w.docs["declaration"]), "--type", "legal-declaration", "--allow-duplicate",
          "--title", "\u0625\u0641\u0627\u062f\u0629 \u0634\u0627\u0647\u062f", user="bob")
     w.ok("consent", "grant", "MX-0001", "--recipient", "irb-rpd-disclosure", user="erin")
     out = tmp_path / "ar.pdf"
