@@ -315,7 +315,9 @@ def test_images_that_lie_about_themselves_are_left_alone_without_a_crash(tmp_pat
 def test_per_type_files_next_to_a_file_name_and_never_replaced_without_force(case_world, tmp_path):
     w = case_world
     w.ok("keys", "org", "generate", "--name", "Fictional Legal Clinic", user="alice")
-    w.ok("doc", "add", "MX-0001", str(w.docs["passport"]), "--type", "identity", "--allow-duplicate", user="bob")
+    passport = w.ok("doc", "add", "MX-0001", str(w.docs["passport"]), "--type", "identity", "--allow-duplicate",
+                    user="bob").strip()
+    w.ok("redact", "reviewed", passport, "--page", "1", user="erin")  # shipped profiles hold unread pages for review
     w.ok("consent", "grant", "MX-0001", "--recipient", "ircc-resettlement", user="erin")
     out = tmp_path / "ircc.pdf"
     args = ("packet", "build", *ACCEPT_GAPS, "MX-0001", "--for", "ircc-resettlement", "-o", str(out), "--allow-incomplete",
