@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import os
 from dataclasses import dataclass, field
 from typing import Iterable
 
@@ -53,9 +54,18 @@ class Duplicates:
 
 
 def file_sha256(path: str) -> str | None:
-    """The SHA-256 of a file, or None if it cannot be read (adding it then fails with its own error)."""
+    """The SHA-256 of a file, or None if it cannot be read or intake will refuse it anyway (a symbolic
+    link or anything but a regular file, a name with control characters: never followed or read here)."""
+    import stat
+    import unicodedata
+
+    name = os.path.basename(path)
+    if any(unicodedata.category(c) == "Cc" for c in name):
+        return None
     try:
-        with open(path, "rb") as f:
+        if not stat.S_ISREG(os.lstat(path).st_mode):
+            return None
+        with open(path, "rb", opener=lambda p, flags: os.open(p, flags | os.O_NOFOLLOW)) as f:
             return hashlib.file_digest(f, "sha256").hexdigest()
     except OSError:
         return None
