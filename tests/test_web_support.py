@@ -49,6 +49,9 @@ class WebWorld:
         added += bob.add_documents(case, [str(self.docs["passport"])], "identity", ["id"], "Ana", "es")
         assert all(r.document for r in added), [r.error for r in added]
         self.decl, self.photo = (r.document.id for r in added)
+        erin = self.open("erin")  # the case lead looked at the photo (shipped profiles hold unread pages)
+        with erin.audited("redact.reviewed", doc=self.photo):
+            erin.mark_reviewed(self.photo, [1])
 
     def env(self, user: str | None = None) -> dict:
         env = dict(os.environ, REFUGE_HOME=str(self.home_path), REFUGE_VAULT=self.location,
