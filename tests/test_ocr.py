@@ -372,9 +372,9 @@ def test_reviewing_needs_a_page_number(ocr_world):
 @LOCAL
 def test_without_require_review_the_build_is_not_held(ocr_world):
     w = ocr_world
-    w.set_profile(require_review=False)
+    w.set_profile(require_review=False, ocr=False)  # a profile that neither reads scans nor holds them
     doc = _add(w, "scan-upright.jpg", scans.upright(fmt="JPEG", quality=85)[0])
-    p, _out = _build(w, "unreviewed", docs=(doc,), review=False)
+    p, _out = _build(w, "unreviewed", "--accept-gap", "pages", docs=(doc,), review=False)  # past the gate
     # Not held for review (that is exit 4); the leak check reads the name in the rebuilt
     # page's pixels, which nothing burned without OCR, and refuses.
     assert p.returncode == 3, p.stderr.decode()
