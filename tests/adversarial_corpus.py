@@ -528,7 +528,8 @@ def build(cases: list[Case], profile_id: str, ocr: bool = True) -> list[bytes]:
     profile = get_profile(profile_id)
     items = [Item(f"d{k:02d}", c.title, "legal-declaration", "2026-01-01", c.mime, c.data)
              for k, c in enumerate(cases)]
-    request = {"items": items, "profile": dataclasses.replace(profile, ocr=ocr), "sender_org": "Fictional Clinic",
+    request = {"items": items, "profile": dataclasses.replace(profile, ocr=ocr, require_review=False),  # no human here
+               "sender_org": "Fictional Clinic",
                "today": "2026-01-10", "redactions": RULES, "reviews": [], "ocr": ocr, "ocr_cache": {}}
     _value, blobs = produce_here(request, items, lambda _m: None)
     return blobs[:-1]
