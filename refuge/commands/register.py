@@ -86,11 +86,7 @@ def person_remove(c: Context, ref, who) -> None:
 @pass_ctx
 def person_list(c: Context, ref, as_json) -> None:
     """List the case's people (members only: names are secret)."""
-    vault = c.vault()
-    with vault.audited("person.list") as targets:
-        found = find_case(vault, ref, targets)
-    rows = [dict(p, by=vault.directory.name(p.get("by", ""))) for p in found.people]
-    emit(rows, ["id", "role", "name", "aliases", "dob", "doc_numbers", "category"], as_json)
+    _list(c, ref, "person", ["id", "role", "name", "aliases", "dob", "doc_numbers", "category"], as_json)
 
 
 # --- place ---
@@ -149,11 +145,15 @@ def place_remove(c: Context, ref, which) -> None:
 @pass_ctx
 def place_list(c: Context, ref, as_json) -> None:
     """List the case's places (members only)."""
+    _list(c, ref, "place", ["id", "kind", "text", "category"], as_json)
+
+
+def _list(c: Context, ref: str, kind: str, columns: list[str], as_json: bool) -> None:
     vault = c.vault()
-    with vault.audited("place.list") as targets:
+    with vault.audited(f"{kind}.list") as targets:
         found = find_case(vault, ref, targets)
-    rows = [dict(p, by=vault.directory.name(p.get("by", ""))) for p in found.places]
-    emit(rows, ["id", "kind", "text", "category"], as_json)
+    entries = found.people if kind == "person" else found.places
+    emit([dict(e, by=vault.directory.name(e.get("by", ""))) for e in entries], columns, as_json)
 
 
 def _remove(c: Context, ref: str, which: str, action: str) -> None:
