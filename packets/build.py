@@ -78,6 +78,7 @@ class Built:
     review: str | None = None  # the review report (OUT.review.pdf): for the case lead, never sent
     deadline: dict | None = None  # when the packet must be received before the hearing (plan.deadline)
     media: list[str] = field(default_factory=list)  # the recordings written beside the packet (--media-dir)
+    search_missed: bool = False  # words recognised during the build could not enter the search index
 
 
 # ------------------------------------------------------------------------------ stages
@@ -222,13 +223,28 @@ def case_source(vault, case, profile: Profile | None = None, *, ocr: bool = Fals
                       tsa_url=tsa, fields=dict(case.fields), org=dict(vault.directory.org))
 
 
-def keep_recognition(vault, case, source: CaseSource) -> None:
-    """Store new recognition results in the case (encrypted), for the next build."""
-    if source.recognised:
-        try:
-            vault.save_ocr(case, source.recognised, source.recognised_docs)
-        except RefugeError:
-            pass  # the cache only saves time: a failure to keep it must not hide or fail the build
+def keep_recognition(vault, case, source: CaseSource) -> bool:
+    """Store new recognition results in the case (encrypted), for the next build, and add the
+    recognised documents' text to the case's search index (vault/searching.py), so that search
+    finds words read in scans and photos. Neither ever fails a build: returns False when the
+    index could not take the text (the caller says how to rebuild it)."""
+    if not source.recognised:
+        return True
+    try:
+        vault.save_ocr(case, source.recognised, source.recognised_docs)
+    except RefugeError:
+        return True  # the cache only saves time: a failure to keep it must not hide or fail the build
+    from vault import searching
+
+    from ._isolated import extract_texts
+
+    docs = sorted({d for d in source.recognised_docs.values() if d in case.documents})
+    try:
+        if docs:
+            searching.index_documents(vault, case, docs, extract_texts)
+    except Exception:  # noqa: BLE001  the packet is the work asked for; its words reach search on --reindex
+        return False
+    return True
 
 
 def plan_packet(vault, case, profile: Profile, today: str, override: bool = False,
@@ -391,10 +407,11 @@ def build_packet(vault, case, profile: Profile, today: str, output: str, sender_
         from vault.orgkey import valid_tsa_url
 
         source.tsa_url = valid_tsa_url(tsa)
+    indexed = False
     try:
         packet = make_packet(source, profile, options, progress)
     finally:  # recognition is slow: keep what was recognised even if the build stops here
-        keep_recognition(vault, case, source)
+        indexed = keep_recognition(vault, case, source)
     packet.record["coverage"] = accepted["coverage"]
     if accepted["gaps"]:
         packet.record["accepted_gaps"] = accepted["gaps"]
@@ -412,7 +429,7 @@ def build_packet(vault, case, profile: Profile, today: str, output: str, sender_
     if progress is not None:
         progress("recording the disclosure", 0, 0)
     return Built(_write_recorded(vault, case, packet, files, replace), paths, review_path, plan.deadline,
-                 [p for p, _ in media])
+                 [p for p, _ in media], search_missed=not indexed)
 
 
 def _media_files(vault, plan: Plan, output: str, profile: Profile, today: str, media_dir: str | None,

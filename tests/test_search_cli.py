@@ -238,9 +238,9 @@ def test_compaction_and_unsigned_segments(searched, monkeypatch):
 
 
 @pytest.mark.local_only("Tesseract once is enough; the cache it fills is the same on both backends")
-def test_a_scan_recognised_by_packet_plan_is_found_after_reindex(case_world, tmp_path):
+def test_a_scan_recognised_by_packet_plan_is_found_without_a_reindex(case_world, tmp_path):
     """The real path: Tesseract recognises the scan in the keyless worker (packet plan --ocr), the case
-    keeps the result encrypted, and a rebuilt index holds its words."""
+    keeps the result encrypted and its words enter the index at once; a rebuilt index holds them too."""
     w = case_world
     scan = tmp_path / "scan.png"
     scan.write_bytes(scans.upright()[0])
@@ -249,6 +249,7 @@ def test_a_scan_recognised_by_packet_plan_is_found_after_reindex(case_world, tmp
     w.ok("consent", "grant", "MX-0001", "--recipient", "unhcr-resettlement", "--doc", doc, user="erin")
     p = w.run("packet", "plan", "MX-0001", "--for", "unhcr-resettlement", "--ocr", "--json", user="erin")
     assert p.returncode == 0, p.stderr.decode()
+    assert _found(w, "lanterns orchard") == [(doc, 1)]
     w.ok("search", "--reindex", "MX-0001", user="bob")
     assert _found(w, "lanterns orchard") == [(doc, 1)]
     assert _found(w, _strip(scans.NAME).split()[0].upper()) == [(doc, 1)]

@@ -17,6 +17,7 @@ from .._context import (
     read_password_file,
     resolving,
 )
+from ..indexing import warn
 from ..output import Progress, cell, echo_json, emit, output_options
 from .documents import recipient_profile
 
@@ -228,6 +229,9 @@ def packet_build(c: Context, ref, profile_id, output, sender_org, only_consented
     if late and late["late"]:
         click.echo(f"refuge: warning: the hearing is on {late['hearing_date']}: this packet had to be received "
                    f"by {late['receive_by']} ({late['days']} days before it)", err=True)
+    if built.search_missed:
+        warn(f"search will miss the words recognised in this build's scans; rebuild the index with "
+             f"refuge search --reindex {ref}")
     if getattr(built, "review", None):  # stdout stays the packet's paths; the report is for the case lead
         click.echo(f"refuge: review report (for the case lead; never send it): {built.review}", err=True)
 
