@@ -208,6 +208,7 @@ def _register(w, decl):
     w.ok("place", "add", "MX-0001", "Montréal", "--kind", "town", user="bob")
 
 
+@pytest.mark.packet_content("what the build makes of the documents")
 def test_with_the_register_filled_nothing_registered_survives_in_any_channel(issue_world, tmp_path):
     w = issue_world
     decl = w.decl_data
@@ -326,6 +327,7 @@ def test_faces_are_pixelated_beyond_recognition():
     assert (image[:30, :30] == before[:30, :30]).all()  # outside the box nothing changes
 
 
+@pytest.mark.packet_content("what the build makes of the documents")
 def test_a_photo_for_an_ngo_without_a_face_detector_is_a_gap(issue_world, tmp_path):
     from packets.faces import detector_available
 

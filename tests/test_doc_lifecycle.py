@@ -133,6 +133,7 @@ def test_edit_changes_fields_and_tags_for_members_only(case_world):
     assert entries and "Declaration (signed)" not in json.dumps(entries)
 
 
+@pytest.mark.packet_content("what the build makes of the documents")
 def test_packet_index_shows_the_document_date(case_world, tmp_path):
     w = case_world
     w.ok("keys", "org", "generate", "--name", "Fictional Legal Clinic", user="alice")

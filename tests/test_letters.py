@@ -235,6 +235,7 @@ def test_a_profile_cover_using_a_field_must_require_it(tmp_path):
 # --- building: IRB naming, service, deadlines, required fields -----------------------------------
 
 
+@pytest.mark.packet_content("what the build makes of the documents")
 def test_irb_build_is_named_by_rule_and_carries_the_service_statement(letters_world, tmp_path):
     w = letters_world
     out = tmp_path / "out"
@@ -275,6 +276,7 @@ def test_served_options_are_checked(letters_world, tmp_path):
     assert "to the Minister's counsel by registered mail." in _flat(_text(tmp_path / "x.pdf", 2))
 
 
+@pytest.mark.packet_content("what the build makes of the documents")
 def test_plan_warns_when_the_hearing_is_less_than_ten_days_away(letters_world):
     w = letters_world
     today = dt.date.today()
@@ -317,6 +319,7 @@ def test_a_profile_requiring_a_sender_stops_without_one(letters_world, tmp_path)
     assert "Shelter Network" in _flat(_text(out, 1))
 
 
+@pytest.mark.packet_content("what the build makes of the documents")
 @pytest.mark.parametrize("pid", ["ircc-trafficking-trp", "ircc-hrd-stream"])
 def test_new_profiles_build(letters_world, tmp_path, pid):
     w = letters_world

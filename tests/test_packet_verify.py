@@ -152,6 +152,7 @@ def packet_world(case_world, tmp_path):
     return w
 
 
+@pytest.mark.packet_content("what the build makes of the documents")
 @pytest.mark.local_only("signing does not depend on the storage; the key's storage runs on both in test_orgkey")
 @pytest.mark.parametrize("profile_id", PROFILES)
 def test_every_shipped_profile_builds_a_packet_pdfsig_and_verify_accept(packet_world, tmp_path, profile_id):
@@ -177,6 +178,7 @@ def test_every_shipped_profile_builds_a_packet_pdfsig_and_verify_accept(packet_w
     assert rec["manifest"] == m and rec["manifest_sig"] == json.loads(manifest.read_text())["signature"]
 
 
+@pytest.mark.packet_content("what the build makes of the documents")
 @pytest.mark.local_only("signing does not depend on the storage")
 def test_manifest_records_what_went_in_and_nothing_identifying(packet_world, tmp_path):
     w = packet_world
@@ -215,6 +217,7 @@ def test_build_without_an_organisation_key_stops_and_leaves_nothing(case_world, 
     assert json.loads(w.ok("packet", "history", "MX-0001", "--json", user="erin")) == []
 
 
+@pytest.mark.packet_content("what the build makes of the documents")
 @pytest.mark.local_only("signing does not depend on the storage")
 def test_password_protected_packet(packet_world, tmp_path):
     w = packet_world
@@ -233,6 +236,7 @@ def test_password_protected_packet(packet_world, tmp_path):
     assert json.loads((tmp_path / "e.json").read_text())["manifest"]["encrypted"] is True
 
 
+@pytest.mark.packet_content("what the build makes of the documents")
 @pytest.mark.local_only("signing does not depend on the storage")
 def test_timestamped_build_is_b_t(packet_world, tmp_path):
     w = packet_world
@@ -270,6 +274,7 @@ def test_verify_records_an_audit_entry_only_when_a_vault_is_at_hand(case_world, 
     assert len(json.loads(w.ok("audit", "log", "--action", "packet.verify", "--json", user="dave"))) == 2
 
 
+@pytest.mark.packet_content("what the build makes of the documents")
 @pytest.mark.local_only("signing does not depend on the storage")
 def test_manifest_cannot_confirm_a_candidate_original(packet_world, tmp_path):
     """Someone who kept a copy of the passport must not be able to tell it was disclosed."""

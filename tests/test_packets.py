@@ -70,6 +70,7 @@ def test_withdrawn_and_expired_consent_stop_the_build(packet_world, tmp_path):
     assert p.returncode == 4 and f"{w.decl}: consent withdrawn".encode() in p.stderr
 
 
+@pytest.mark.packet_content("what the build makes of the documents")
 def test_a_title_the_packet_font_cannot_show_is_a_one_line_error_not_an_internal_one(packet_world, tmp_path):
     w = packet_world
     w.ok("doc", "add", "MX-0001", str(w.docs["declaration"]), "--type", "legal-declaration", "--allow-duplicate",
@@ -87,6 +88,7 @@ def test_lawyer_cannot_build(packet_world, tmp_path):
     assert p.returncode == 4 and not (tmp_path / "x.pdf").exists()
 
 
+@pytest.mark.packet_content("what the build makes of the documents")
 def test_plan_lists_order_pages_and_gaps(packet_world):
     w = packet_world
     plan = json.loads(w.ok("packet", "plan", "MX-0001", "--for", "irb-rpd-disclosure", "--json", user="erin"))
@@ -98,6 +100,7 @@ def test_plan_lists_order_pages_and_gaps(packet_world):
     assert all(d["pages"] >= 1 for d in plan["documents"] if d["include"]) and plan["pages"] >= 5
 
 
+@pytest.mark.packet_content("what the build makes of the documents")
 @pytest.mark.parametrize("profile_id", PROFILES)
 def test_every_profile_builds_a_valid_numbered_packet(packet_world, tmp_path, profile_id):
     from packets.profiles import get_profile
@@ -123,6 +126,7 @@ def test_every_profile_builds_a_valid_numbered_packet(packet_world, tmp_path, pr
     assert history[-1]["profile"] == profile_id and history[-1]["pages"] == pages_total
 
 
+@pytest.mark.packet_content("what the build makes of the documents")
 def test_index_names_each_document_with_its_pages(packet_world, tmp_path):
     w = packet_world
     w.ok("consent", "grant", "MX-0001", "--recipient", "irb-rpd-disclosure", user="erin")
@@ -133,6 +137,7 @@ def test_index_names_each_document_with_its_pages(packet_world, tmp_path):
         assert title in text
 
 
+@pytest.mark.packet_content("what the build makes of the documents")
 def test_same_vault_state_builds_byte_identical_packets(packet_world, tmp_path):
     w = packet_world
     w.ok("consent", "grant", "MX-0001", "--recipient", "unhcr-resettlement", user="erin")
@@ -170,6 +175,7 @@ def test_override_consent_needs_a_reason_and_is_recorded(packet_world, tmp_path)
     assert log[-1]["override_consent"] is True and log[-1]["packet"] == rec["id"]
 
 
+@pytest.mark.packet_content("what the build makes of the documents")
 def test_volumes_split_under_the_limit_and_numbering_continues(packet_world, tmp_path):
     import tomllib
 
