@@ -35,7 +35,7 @@ demo: $(BIN)/refuge
 
 test: $(BIN)/refuge
 	$(call need_debs,$(TEST_DEBS))
-	@start=$$(date +%s); $(BIN)/pytest -n 2 -q -m "not slow" --durations=15; status=$$?; \
+	@start=$$(date +%s); $(BIN)/pytest -n 2 --dist worksteal -q -m "not slow" --durations=25; status=$$?; \
 	  echo "make test: $$(( $$(date +%s) - start )) s of pytest on $$(nproc) cores"; exit $$status
 
 stress: $(BIN)/refuge
