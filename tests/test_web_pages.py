@@ -34,7 +34,6 @@ def _ids(html: str) -> list[str]:
     return re.findall(r'<tr data-doc="([^"]+)"', html)
 
 
-@pytest.mark.xfail(reason="doc add now names each refused file by its path and refuses duplicates first, while the page still words files as 'file N': the two must be aligned again", strict=False)
 def test_upload_several_files_with_a_refusal_per_file_and_no_leftover(world, bob, monkeypatch, tmp_path):
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))  # where the private upload folder goes
     files = [("file", ("note.txt", b"Notes of the interview with the applicant.\n", "text/plain")),
@@ -47,14 +46,14 @@ def test_upload_several_files_with_a_refusal_per_file_and_no_leftover(world, bob
     results = r.json()["results"]
     assert [x["name"] for x in results] == ["note.txt", "empty.pdf", "run.exe"]
     assert results[0]["id"] and results[0]["error"] is None
-    assert results[1]["id"] is None and "empty" in results[1]["error"]
-    assert results[2]["id"] is None and results[2]["error"]
-    # the same refusals the CLI prints for the same files added together
-    paths = []
+    assert results[1]["id"] is None and results[1]["error"].startswith("empty.pdf: the file is empty")
+    assert results[2]["id"] is None and results[2]["error"].startswith("run.exe: the file is ")
+    # the same refusals the CLI prints for the same files added together, named as typed
+    # (--allow-duplicate: the case holds note.txt now, and the CLI refuses duplicates first)
     for _field, (name, content, _mime) in files:
         (tmp_path / name).write_bytes(content)
-        paths.append(str(tmp_path / name))
-    p = world.cli("doc", "add", "MX-0001", *paths, "--type", "other", user="bob")
+    p = world.cli("doc", "add", "MX-0001", *(name for _f, (name, _c, _m) in files), "--type", "other",
+                  "--allow-duplicate", user="bob", cwd=tmp_path)
     lines = [x.removeprefix("refuge: error: ") for x in p.stderr.decode().splitlines() if x.startswith("refuge: error")]
     assert lines == [x["error"] for x in results[1:]]
     _case, doc = world.open("bob").find_document(results[0]["id"])
@@ -62,16 +61,18 @@ def test_upload_several_files_with_a_refusal_per_file_and_no_leftover(world, bob
         "note", "correspondence", ["2026", "interview"], "Ana", "en", "note.txt")
     assert not list(tmp_path.glob("refuge-upload-*"))  # the private folder is gone
     entry = [e for e in world.open("dave").audit_entries(user="bob") if e["action"] == "doc.add"][-1]
-    assert entry["result"] == "ok" and "note" not in str(entry)
+    assert entry["result"] == "ok" and "note" not in str(entry) and "empty.pdf" not in str(entry)
 
 
-@pytest.mark.xfail(reason="doc add now names each refused file by its path and refuses duplicates first, while the page still words files as 'file N': the two must be aligned again", strict=False)
 def test_a_batch_that_all_fails_is_refused_per_file_and_audited_as_an_error(world, bob):
     files = [("file", ("a.pdf", b"", "application/pdf")), ("file", ("b.pdf", b"", "application/pdf"))]
     r = bob.post(f"/case/{world.case}/upload?csrf={bob.csrf}", data={"type": "other"}, files=files,
                  headers={"accept": "application/json"})
     assert r.status_code == 400
-    assert [x["error"].split(" is ")[0] for x in r.json()["results"]] == ["file 1", "file 2"]
+    assert [x["error"] for x in r.json()["results"]] == [
+        "a.pdf: the file is empty; check that the download or scan finished",
+        "b.pdf: it is the same file as a.pdf; add it anyway with --allow-duplicate"]  # duplicates first, as doc add
+    assert r.json()["error"] == "none of the 2 files was added"
     entry = [e for e in world.open("dave").audit_entries(user="bob") if e["action"] == "doc.add"][-1]
     assert entry["result"] == "error"
 

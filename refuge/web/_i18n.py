@@ -1,13 +1,18 @@
 """The page's words in English, Spanish and French: a small catalogue keyed by the English text.
 
-A word missing from a language shows in English (tests/test_web_i18n.py checks
+A word missing from a language shows in English (tests/test_web_pages.py checks
 that every word the templates use has both translations). Messages of the
 library (refusals) stay in English: they are the same lines the CLI prints.
+The web layer's own refusals (a cut upload, a missing form token) are made
+with :func:`refuse` and shown in the page's language (the English text, with
+``{name}`` placeholders, is the key; tests check every one is translated).
 """
 
 from __future__ import annotations
 
 from typing import Callable
+
+from vault.errors import RefugeError
 
 LANGUAGES = {"en": "English", "es": "Español", "fr": "Français"}
 
@@ -149,10 +154,38 @@ since ¦ desde ¦ depuis
 until ¦ hasta ¦ jusqu'à
 """
 
+_REFUSALS = """
+no file was sent; choose or drop files ¦ no se envió ningún archivo; elija o suelte archivos ¦ aucun fichier n'a été envoyé ; choisissez ou déposez des fichiers
+the upload was cut short or malformed; try again ¦ el envío se interrumpió o está mal formado; vuelva a intentarlo ¦ l'envoi a été interrompu ou est mal formé ; réessayez
+the upload was cut short; nothing was added; try again ¦ el envío se interrumpió; no se añadió nada; vuelva a intentarlo ¦ l'envoi a été interrompu ; rien n'a été ajouté ; réessayez
+an upload is a multipart form; use the page's upload form ¦ un envío es un formulario multipart; use el formulario de la página ¦ un envoi est un formulaire multipart ; utilisez le formulaire de la page
+at most {n} files at once ¦ como máximo {n} archivos a la vez ¦ au plus {n} fichiers à la fois
+the field {name} is too long ¦ el campo {name} es demasiado largo ¦ le champ {name} est trop long
+document {doc} is too large to draw; download it ¦ el documento {doc} es demasiado grande para mostrarlo; descárguelo ¦ le document {doc} est trop grand pour être affiché ; téléchargez-le
+choose a person ¦ elija una persona ¦ choisissez une personne
+accepting a coverage gap needs the reason it is accepted ¦ aceptar una carencia de cobertura requiere el motivo ¦ accepter une lacune de couverture demande la raison
+no such build ¦ no existe esa generación ¦ cette génération n'existe pas
+result is one of ok, denied, error, started ¦ el resultado es ok, denied, error o started ¦ le résultat est ok, denied, error ou started
+a checkpoint is a small text file; this one is too large ¦ un punto de control es un archivo de texto pequeño; este es demasiado grande ¦ un point de contrôle est un petit fichier texte ; celui-ci est trop grand
+the checkpoint cannot be read as text ¦ el punto de control no se puede leer como texto ¦ le point de contrôle ne peut pas être lu comme du texte
+choose the case to move it to ¦ elija el caso al que moverlo ¦ choisissez le dossier où le déplacer
+choose what to do ¦ elija qué hacer ¦ choisissez quoi faire
+this desk answers only to its own address; open the link the terminal printed ¦ este escritorio solo responde en su propia dirección; abra el enlace que mostró la terminal ¦ ce bureau ne répond qu'à sa propre adresse ; ouvrez le lien affiché par le terminal
+a request from another site was refused ¦ se rechazó una solicitud de otro sitio ¦ une requête venant d'un autre site a été refusée
+a change without the page's origin was refused; use the desk's own page ¦ se rechazó un cambio sin el origen de la página; use la página del escritorio ¦ une modification sans l'origine de la page a été refusée ; utilisez la page du bureau
+no such page; open the link the terminal printed ¦ no existe esa página; abra el enlace que mostró la terminal ¦ cette page n'existe pas ; ouvrez le lien affiché par le terminal
+the desk has locked; start it again in the terminal (refuge serve) ¦ el escritorio se bloqueó; vuelva a iniciarlo en la terminal (refuge serve) ¦ le bureau s'est verrouillé ; relancez-le dans le terminal (refuge serve)
+not signed in; open the link the terminal printed ¦ sesión no iniciada; abra el enlace que mostró la terminal ¦ non connecté ; ouvrez le lien affiché par le terminal
+the form is too large ¦ el formulario es demasiado grande ¦ le formulaire est trop grand
+the page's form token is missing or wrong; reload the page and try again ¦ falta el código del formulario o es incorrecto; recargue la página y vuelva a intentarlo ¦ le jeton du formulaire manque ou est faux ; rechargez la page et réessayez
+this sign-in link was already used or is wrong; start refuge serve again for a new one ¦ este enlace de inicio de sesión ya se usó o es incorrecto; inicie refuge serve de nuevo para obtener otro ¦ ce lien de connexion a déjà servi ou est faux ; relancez refuge serve pour en obtenir un nouveau
+the desk is locked; start it again in the terminal ¦ el escritorio está bloqueado; vuelva a iniciarlo en la terminal ¦ le bureau est verrouillé ; relancez-le dans le terminal
+"""
+
 
 def _load() -> dict[str, dict[str, str]]:
     table: dict[str, dict[str, str]] = {"es": {}, "fr": {}}
-    for line in _TABLE.strip().splitlines():
+    for line in (_TABLE.strip() + "\n" + _REFUSALS.strip()).splitlines():
         en, es, fr = (part.strip() for part in line.split("¦"))
         table["es"][en], table["fr"][en] = es, fr
     return table
@@ -165,6 +198,32 @@ def translator(lang: str) -> Callable[[str], str]:
     """The words of ``lang``: English text in, that language's text out (English if missing)."""
     words = CATALOGUE.get(lang, {})
     return lambda text: words.get(text, text) if isinstance(text, str) else text
+
+
+#: The English texts of the web layer's own refusals (each must be in :data:`CATALOGUE`).
+REFUSALS = tuple(line.split("¦")[0].strip() for line in _REFUSALS.strip().splitlines())
+
+
+def refuse(kind: type[RefugeError], text: str, **values) -> RefugeError:
+    """A refusal of the web layer's own: ``kind`` with the English ``text`` filled in, shown translated.
+
+    ``text`` must be one of :data:`REFUSALS` (a key of the catalogue); ``values``
+    fill its ``{name}`` placeholders.
+    """
+    if text not in REFUSALS:
+        raise ValueError(f"not a refusal of the catalogue: {text!r}")
+    error = kind(text.format(**values))
+    error.words = (text, values)
+    return error
+
+
+def refusal(error: RefugeError, lang: str) -> str | None:
+    """The web layer's own refusal in ``lang``, or None for a library refusal (shown as the CLI words it)."""
+    words = getattr(error, "words", None)
+    if not words:
+        return None
+    text, values = words
+    return translator(lang)(text).format(**values)
 
 
 def negotiate(accept_language: str) -> str:

@@ -19,9 +19,9 @@
       item.dataset.name = file.name;
       list.appendChild(item);
       var data = new FormData();
-      ["type", "tags", "person", "lang", "title", "translation_of"].forEach(function (name) {
+      ["type", "tags", "person", "lang", "title", "date", "translation_of", "allow_duplicate"].forEach(function (name) {
         var field = form.elements[name];
-        if (field && field.value) { data.append(name, field.value); }
+        if (field && field.type === "checkbox" ? field.checked : field && field.value) { data.append(name, field.value); }
       });
       data.append("file", file, file.name);
       var xhr = new XMLHttpRequest();
