@@ -152,6 +152,64 @@ action ¦ acción ¦ action
 result ¦ resultado ¦ résultat
 since ¦ desde ¦ depuis
 until ¦ hasta ¦ jusqu'à
+Add ¦ Añadir ¦ Ajouter
+Add a person ¦ Añadir una persona ¦ Ajouter une personne
+Add a place ¦ Añadir un lugar ¦ Ajouter un lieu
+Aliases ¦ Otros nombres ¦ Autres noms
+An emptied field is cleared. The audit log names the fields changed, never their values. ¦ Un campo vaciado se borra. El registro de auditoría nombra los campos cambiados, nunca sus valores. ¦ Un champ vidé est effacé. Le journal d'audit nomme les champs modifiés, jamais leurs valeurs.
+Case details ¦ Datos del caso ¦ Détails du dossier
+Category ¦ Categoría ¦ Catégorie
+Change a person ¦ Cambiar una persona ¦ Modifier une personne
+Change a place ¦ Cambiar un lugar ¦ Modifier un lieu
+Date of birth ¦ Fecha de nacimiento ¦ Date de naissance
+Date on the document ¦ Fecha del documento ¦ Date du document
+Dismiss ¦ Descartar ¦ Écarter
+Dismissed names ¦ Nombres descartados ¦ Noms écartés
+Document numbers ¦ Números de documento ¦ Numéros de pièce
+Edit ¦ Editar ¦ Modifier
+Every name, alias, number and place here is withheld from the packets whose recipients it concerns. ¦ Cada nombre, alias, número y lugar de aquí se omite de los expedientes cuyos destinatarios lo requieren. ¦ Chaque nom, alias, numéro et lieu ici est retiré des dossiers dont les destinataires le demandent.
+Its stored copies are destroyed, unless the case is on legal hold. ¦ Sus copias guardadas se destruyen, salvo si el caso está bajo retención legal. ¦ Ses copies conservées sont détruites, sauf si le dossier est sous conservation légale.
+Kind ¦ Clase ¦ Genre
+Move ¦ Mover ¦ Déplacer
+Move to the case ¦ Mover al caso ¦ Déplacer vers le dossier
+Name ¦ Nombre ¦ Nom
+Names found in the documents that need not be redacted ¦ Nombres hallados en los documentos que no hace falta ocultar ¦ Noms trouvés dans les documents qu'il n'est pas nécessaire de masquer
+People ¦ Personas ¦ Personnes
+People and places ¦ Personas y lugares ¦ Personnes et lieux
+Place ¦ Lugar ¦ Lieu
+Places ¦ Lugares ¦ Lieux
+Redaction terms ¦ Términos a ocultar ¦ Termes à masquer
+Remove ¦ Quitar ¦ Retirer
+Remove or move ¦ Quitar o mover ¦ Retirer ou déplacer
+Rule ¦ Regla ¦ Règle
+Save ¦ Guardar ¦ Enregistrer
+Term or place on a page ¦ Término o zona de una página ¦ Terme ou zone d'une page
+Terms to redact wherever they appear ¦ Términos a ocultar dondequiera que aparezcan ¦ Termes à masquer partout où ils apparaissent
+Text ¦ Texto ¦ Texte
+Why (kept in the case, never in the audit log) ¦ Por qué (se guarda en el caso, nunca en el registro de auditoría) ¦ Pourquoi (gardé dans le dossier, jamais dans le journal d'audit)
+add it even if the case already holds the same file ¦ añadirlo aunque el caso ya tenga el mismo archivo ¦ l'ajouter même si le dossier contient déjà le même fichier
+one a line ¦ uno por línea ¦ un par ligne
+unchanged ¦ sin cambios ¦ inchangé
+from the role ¦ según el rol ¦ selon le rôle
+location ¦ lugar ¦ lieu
+principal ¦ solicitante principal ¦ demandeur·se principal·e
+family ¦ familia ¦ famille
+perpetrator ¦ agresor/a ¦ auteur·rice des faits
+witness ¦ testigo ¦ témoin
+address ¦ dirección ¦ adresse
+town ¦ localidad ¦ localité
+shelter ¦ refugio ¦ refuge
+workplace ¦ lugar de trabajo ¦ lieu de travail
+clinic ¦ clínica ¦ clinique
+term ¦ término ¦ terme
+region ¦ zona ¦ zone
+Nobody of this name is in the case's register, so nothing redacts it; add them under People and places. ¦ Nadie con este nombre figura en el registro del caso, así que nada lo oculta; añádalo en Personas y lugares. ¦ Personne de ce nom n'est dans le registre du dossier, donc rien ne le masque ; ajoutez-la sous Personnes et lieux.
+the client's name as the recipient should see it, or initials ¦ el nombre del cliente como debe verlo el destinatario, o sus iniciales ¦ le nom du client tel que le destinataire doit le voir, ou ses initiales
+IRCC's unique client identifier: 8 or 10 digits ¦ el identificador único de cliente de IRCC: 8 o 10 dígitos ¦ l'identificateur unique de client d'IRCC : 8 ou 10 chiffres
+the IRB file number, e.g. TB1-12345 ¦ el número de expediente de la IRB, p. ej. TB1-12345 ¦ le numéro de dossier de la CISR, p. ex. TB1-12345
+the UNHCR case number, e.g. 123-21C01234 ¦ el número de caso de ACNUR, p. ej. 123-21C01234 ¦ le numéro de dossier du HCR, p. ex. 123-21C01234
+the date of the hearing, YYYY-MM-DD ¦ la fecha de la audiencia, AAAA-MM-DD ¦ la date de l'audience, AAAA-MM-JJ
+the other party to the proceeding, e.g. the Minister's counsel ¦ la otra parte del procedimiento, p. ej. el abogado del Ministro ¦ l'autre partie à l'instance, p. ex. le conseil du ministre
 """
 
 _REFUSALS = """
@@ -179,6 +237,7 @@ not signed in; open the link the terminal printed ¦ sesión no iniciada; abra e
 the form is too large ¦ el formulario es demasiado grande ¦ le formulaire est trop grand
 the page's form token is missing or wrong; reload the page and try again ¦ falta el código del formulario o es incorrecto; recargue la página y vuelva a intentarlo ¦ le jeton du formulaire manque ou est faux ; rechargez la page et réessayez
 this sign-in link was already used or is wrong; start refuge serve again for a new one ¦ este enlace de inicio de sesión ya se usó o es incorrecto; inicie refuge serve de nuevo para obtener otro ¦ ce lien de connexion a déjà servi ou est faux ; relancez refuge serve pour en obtenir un nouveau
+the download was cancelled ¦ la descarga se canceló ¦ le téléchargement a été annulé
 the desk is locked; start it again in the terminal ¦ el escritorio está bloqueado; vuelva a iniciarlo en la terminal ¦ le bureau est verrouillé ; relancez-le dans le terminal
 """
 

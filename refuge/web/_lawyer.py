@@ -187,10 +187,12 @@ def document_page(p: Pages, request: Request) -> Response:
                 pages = page_count(vault.document_bytes(doc), doc.mime, doc_id=doc.id)
             except RefugeError as e:  # the document stays downloadable; the page says why it cannot be drawn
                 problem = describe(e)
+        # where a case lead may move it (the library says who may: a lawyer's page shows no move form)
+        elsewhere = sorted((k.ref, k.id) for k in vault.cases() if k.id != case.id) if vault.role == "case-lead" else []
     asked = request.query_params.get("page", "1")
     page = max(1, min(int(asked) if asked.isdigit() and len(asked) < 7 else 1, pages or 1))
     return p.render(request, "document.html", case=case, doc=doc, pages=pages, page=page, problem=problem,
-                    added_by=vault.directory.name(doc.added_by), doc_types=DOC_TYPES,
+                    added_by=vault.directory.name(doc.added_by), doc_types=DOC_TYPES, elsewhere=elsewhere,
                     translation=case.documents.get(doc.translation_of) if doc.translation_of else None)
 
 
@@ -223,7 +225,7 @@ async def download(p: Pages, request: Request) -> Response:
                     return len(data)
                 except queue.Full:
                     continue
-            raise InvalidInput("the download was cancelled")
+            raise refuse(InvalidInput, "the download was cancelled")
 
     def read() -> None:
         try:

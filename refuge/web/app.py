@@ -78,9 +78,12 @@ class Pages:
     @contextlib.contextmanager
     def acting(self, action: str, intent: bool = False, **targets):
         """The vault, inside the desk's lock and one audit entry named like the CLI's."""
+        from vault.people import refresh_directory
+
         with self.desk.lock:
             vault = self.desk.vault
             with vault.audited(action, intent=intent, **targets) as found:
+                refresh_directory(vault)  # what was done elsewhere since (a case created, a grant) shows at once
                 yield vault, found
 
 
@@ -91,7 +94,7 @@ def wants_json(request: Request) -> bool:
 
 def make_app(desk: Desk) -> Starlette:
     """The desk's ASGI application: routes behind the Guard middleware."""
-    from . import _lawyer, _lead
+    from . import _doclife, _lawyer, _lead, _register
 
     pages = Pages(desk)
 
@@ -125,6 +128,8 @@ def make_app(desk: Desk) -> Starlette:
         Route("/lock", form_route(pages, lock), methods=["POST"]),
         *_lawyer.routes(pages),
         *_lead.routes(pages),
+        *_doclife.routes(pages),
+        *_register.routes(pages),
         Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
     ]
     app = Starlette(routes=[Mount(desk.prefix, routes=routes)])
