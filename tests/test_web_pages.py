@@ -45,6 +45,7 @@ def test_upload_several_files_with_a_refusal_per_file_and_no_leftover(world, bob
     assert r.status_code == 200
     results = r.json()["results"]
     assert [x["name"] for x in results] == ["note.txt", "empty.pdf", "run.exe"]
+    assert r.json()["notes"]  # "Ana" names nobody of the case's register: the page says so, as doc add warns
     assert results[0]["id"] and results[0]["error"] is None
     assert results[1]["id"] is None and results[1]["error"].startswith("empty.pdf: the file is empty")
     assert results[2]["id"] is None and results[2]["error"].startswith("run.exe: the file is ")
