@@ -78,6 +78,21 @@ def test_a_batch_that_all_fails_is_refused_per_file_and_audited_as_an_error(worl
     assert entry["result"] == "error"
 
 
+def test_a_duplicate_is_refused_as_doc_add_refuses_it_unless_allowed(world, bob):
+    content = b"The same scan, uploaded twice.\n"
+    first = _upload_one(world, bob, "scan.txt", content)
+    again = {"file": ("scan-again.txt", content, "text/plain")}
+    r = bob.post(f"/case/{world.case}/upload?csrf={bob.csrf}", data={"type": "other"}, files=again,
+                 headers={"accept": "application/json"})
+    assert r.status_code == 400
+    short = world.open("bob").find_document(first)[1].short_id
+    assert r.json()["error"] == f"the case already holds this file as document {short}; " \
+                                "add it anyway with --allow-duplicate"
+    r = bob.post(f"/case/{world.case}/upload?csrf={bob.csrf}", data={"type": "other", "allow_duplicate": "1"},
+                 files=again, headers={"accept": "application/json"})
+    assert r.status_code == 200 and r.json()["results"][0]["id"] not in (None, first)
+
+
 def test_upload_without_script_shows_the_case_page_with_results(world, bob):
     r = bob.post(f"/case/{world.case}/upload?csrf={bob.csrf}", data={"type": "other"},
                  files={"file": ("plain.txt", b"plain\n", "text/plain")})

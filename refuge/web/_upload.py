@@ -24,7 +24,7 @@ from vault.errors import InvalidInput
 
 from ._i18n import refuse
 
-FIELDS = ("type", "tags", "person", "lang", "title", "translation_of", "date")
+FIELDS = ("type", "tags", "person", "lang", "title", "translation_of", "date", "allow_duplicate")
 MAX_FIELD = 4096  # a metadata field's bytes
 MAX_FILES = 1000  # files in one upload
 
