@@ -26,7 +26,7 @@ from vault.errors import InvalidInput, RefugeError
 from .. import formats, indexing
 from .._context import doc_in_case, find_case, find_document
 from ..errors import describe
-from . import _preview, _upload
+from . import _i18n, _preview, _upload
 from ._i18n import refuse
 from .app import Pages, form_route, page_route, wants_json
 
@@ -102,6 +102,7 @@ async def upload(p: Pages, request: Request) -> Response:
     finally:
         received.remove()
     status = 400 if outcome["error"] else 200
+    outcome["notes"] = [_i18n.translator(p.lang(request))(n) for n in outcome["notes"]]
     if wants_json(request):
         return JSONResponse(outcome, status_code=status)
     return await run_in_threadpool(case_page, p, request, outcome, status)

@@ -34,7 +34,8 @@
         try { answer = JSON.parse(xhr.responseText); } catch (err) { answer = {error: xhr.statusText}; }
         var result = (answer.results || [])[0] || {};
         if (result.id) {
-          item.className = "ok"; bar.value = bar.max; outcome.textContent = " " + result.id;
+          item.className = "ok"; bar.value = bar.max;
+          outcome.textContent = " " + [result.id].concat(answer.notes || []).join(" · ");
         } else {
           item.className = "error";
           outcome.textContent = " refuge: error: " + (result.error || answer.error || xhr.statusText);
