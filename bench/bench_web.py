@@ -81,11 +81,12 @@ def upload(size_mib: int, runs: int) -> dict:
             cookie = "; ".join(f"{k}={v}" for k, v in desk.client.cookies.items())
             for _ in range(runs):  # the two sides in turn, so that the machine's load falls on both
                 settle()
-                cli.append(measure([refuge_bin(), "doc", "add", "BENCH-WEB", str(src), "--type", "other"], env).wall)
+                cli.append(measure([refuge_bin(), "doc", "add", "BENCH-WEB", str(src), "--type", "other",
+                                      "--allow-duplicate"], env).wall)
                 settle()
                 t0 = time.perf_counter()
                 out = subprocess.run([curl, "-s", "-H", f"Origin: {desk.origin}", "-H", f"Cookie: {cookie}",
-                                      "-H", "Accept: application/json", "-F", "type=other",
+                                      "-H", "Accept: application/json", "-F", "type=other", "-F", "allow_duplicate=1",
                                       "-F", f"file=@{src};type=text/plain",
                                       f"{desk.base}/case/{case.id}/upload?csrf={desk.csrf}"],
                                      capture_output=True, text=True)

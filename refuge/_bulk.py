@@ -37,10 +37,13 @@ class Incoming:
     inside: str = ""  # the path inside the named folder, with / separators ("" for a file named itself)
     folder: str = ""  # the folder as typed, for a file found inside one
     place: str = ""  # "file N of M" of that folder's walk
+    label: str = ""  # how the caller names it to the person instead (the web desk: the uploaded file's name)
 
 
 def shown(f: Incoming) -> str:
     """How to name a file to the person: as typed, or (off a terminal) its folder and place in it."""
+    if f.label:
+        return f.label
     if not f.inside or sys.stderr.isatty():
         return click.format_filename(f.path)
     return f"{click.format_filename(f.folder)} ({f.place})"

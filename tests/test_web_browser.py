@@ -212,6 +212,32 @@ def test_tag_then_filter_then_preview(browser, desks, world):
     shot(browser, "case")
 
 
+def test_a_case_lead_edits_then_removes_a_document(browser, desks, world, tmp_path):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as ec
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    note = tmp_path / "stray.txt"
+    note.write_text("A stray note filed in the wrong case.\n")
+    bob = world.open("bob")
+    doc = bob.add_documents(bob.find_case(world.case), [str(note)], "other")[0].document.id
+    lead = desks["erin"]
+    sign_in(browser, lead)
+    browser.get(f"{lead.base}/doc/{doc}")
+    css(browser, "#edit summary")[0].click()
+    title = css(browser, "#edit-title")[0]
+    title.clear()
+    title.send_keys("Stray note")
+    css(browser, "#edit-save")[0].click()
+    WebDriverWait(browser, 30).until(ec.text_to_be_present_in_element((By.CSS_SELECTOR, "h1"), "Stray note"))
+    css(browser, "#lifecycle summary")[0].click()
+    css(browser, "#remove-reason")[0].send_keys("filed in the wrong case")
+    css(browser, "#remove")[0].click()
+    wait(browser, "#docs")
+    assert doc not in [r.get_attribute("data-doc") for r in css(browser, "#docs tbody tr")]
+    assert world.open("erin").find_case(world.case).removed[doc].title == "Stray note"
+
+
 def test_a_case_lead_records_consent_plans_and_builds_a_packet(browser, desks, world):
     from selenium.webdriver.support.ui import Select
 

@@ -31,7 +31,8 @@ def bob(world):
 def _pages(world) -> list[str]:
     return ["/", f"/case/{world.case}", f"/doc/{world.decl}", f"/doc/{world.decl}/page/1",
             f"/doc/{world.decl}/download", "/search?q=x", "/audit", f"/case/{world.case}/packets",
-            f"/case/{world.case}/consent", f"/case/{world.case}/members"]
+            f"/case/{world.case}/consent", f"/case/{world.case}/members", f"/case/{world.case}/register",
+            f"/case/{world.case}/redactions", f"/case/{world.case}/fields"]
 
 
 def test_another_host_is_refused_dns_rebinding(world, bob):
@@ -142,7 +143,9 @@ class _Inline(HTMLParser):
 def test_headers_on_every_response_and_no_inline_script_or_foreign_asset(world, bob):
     lead = client_for(world.desk("erin"))
     paths = [(bob, p) for p in _pages(world)] + [(lead, f"/case/{world.case}/{p}") for p in
-                                                ("members", "consent", "packets?profile=unhcr-resettlement")]
+                                                ("members", "consent", "packets?profile=unhcr-resettlement",
+                                                 "register", "redactions", "fields")]
+    paths += [(lead, f"/doc/{world.decl}")]  # with the remove and move forms
     paths += [(bob, "/static/app.js"), (bob, "/static/style.css"), (bob, "/nowhere"), (bob, "/doc/nope")]
     for client, path in paths:
         r = client.get(path)
@@ -187,7 +190,8 @@ def test_an_auditor_reaches_no_document_content(world):
     assert dave.get("/", follow_redirects=False).headers["location"] == dave.desk_prefix + "/audit"
     for path in [f"/case/{world.case}", f"/doc/{world.decl}", f"/doc/{world.decl}/page/1",
                  f"/doc/{world.decl}/download", "/search?q=Ana", f"/case/{world.case}/packets",
-                 f"/case/{world.case}/consent", f"/case/{world.case}/members"]:
+                 f"/case/{world.case}/consent", f"/case/{world.case}/members", f"/case/{world.case}/register",
+                 f"/case/{world.case}/redactions", f"/case/{world.case}/fields"]:
         r = dave.get(path)
         assert r.status_code == 403, (path, r.status_code)
         assert "FICTIONAL" not in r.text and "Ana" not in r.text

@@ -60,9 +60,9 @@ class WebWorld:
             env["REFUGE_USER"] = user
         return env
 
-    def cli(self, *args: str, user: str | None = None) -> subprocess.CompletedProcess:
+    def cli(self, *args: str, user: str | None = None, cwd: Path | None = None) -> subprocess.CompletedProcess:
         return subprocess.run([sys.executable, "-P", "-m", "refuge", *args], env=self.env(user), capture_output=True,
-                              cwd=self.root, timeout=120)
+                              cwd=cwd or self.root, timeout=120)
 
     def open(self, name: str):
         from vault.core import Vault

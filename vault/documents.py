@@ -350,6 +350,8 @@ def add_redaction(v, case: Case, rule: dict) -> dict:
     """
     require_role(v, "lawyer", "case-lead", doing="adding redaction rules")
     casekeys.require_member(v, case.id)
+    if rule["kind"] == "term" and len(str(rule.get("text", "")).strip()) < 2:
+        raise InvalidInput("a redaction term needs at least 2 characters")
     if rule["kind"] == "region" and rule["doc"] not in case.documents:
         raise InvalidInput(f"{rule['doc']} is not a document of this case", hint="doc-list")
     before_write(v, case)

@@ -125,12 +125,16 @@ class _Outcome:
         self.failed: list[tuple[_bulk.Incoming, RefugeError]] = []
 
 
-def _add_each(vault: Vault, case, incoming, doc_type, mapping, dups, allow_duplicate, options) -> "_Outcome":
-    """Add the files one by one (a progress bar on a terminal); each succeeds or fails alone."""
+def _add_each(vault: Vault, case, incoming, doc_type, mapping, dups, allow_duplicate, options,
+              progress: bool = True) -> "_Outcome":
+    """Add the files one by one (a progress bar on a terminal); each succeeds or fails alone.
+
+    The web desk calls it too (``progress=False``: its terminal is not the person's page).
+    """
     outcome = _Outcome()
     options = dict(options, by_path={f.path: f for f in incoming})
     bar = click.progressbar(incoming, label="adding", file=sys.stderr, show_pos=True) \
-        if sys.stderr.isatty() and len(incoming) > 1 else contextlib.nullcontext(incoming)
+        if progress and sys.stderr.isatty() and len(incoming) > 1 else contextlib.nullcontext(incoming)
     with bar as files:
         for f in files:
             try:
@@ -164,9 +168,14 @@ def _add_one(vault: Vault, case, f, doc_type, mapping, dups, allow_duplicate, op
 def _report_failures(outcome: "_Outcome", total: int) -> None:
     """One line per refused file, naming it as typed (on the person's own stderr) and why; then a summary."""
     for f, error in outcome.failed:
-        show(f"{_bulk.shown(f)}: {describe(error)}" if total > 1 else describe(error))
+        show(refusal_line(f, error, total))
     if total > 1:
         click.echo(f"refuge: added {len(outcome.added)} of {total} files; {len(outcome.failed)} refused", err=True)
+
+
+def refusal_line(f: _bulk.Incoming, error: RefugeError, total: int) -> str:
+    """How a refused file is worded (after ``refuge: error:``): named, when it was one of several."""
+    return f"{_bulk.shown(f)}: {describe(error)}" if total > 1 else describe(error)
 
 
 def _warn_elsewhere(dups, outcome: "_Outcome") -> None:

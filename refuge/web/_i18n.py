@@ -1,13 +1,18 @@
 """The page's words in English, Spanish and French: a small catalogue keyed by the English text.
 
-A word missing from a language shows in English (tests/test_web_i18n.py checks
+A word missing from a language shows in English (tests/test_web_pages.py checks
 that every word the templates use has both translations). Messages of the
 library (refusals) stay in English: they are the same lines the CLI prints.
+The web layer's own refusals (a cut upload, a missing form token) are made
+with :func:`refuse` and shown in the page's language (the English text, with
+``{name}`` placeholders, is the key; tests check every one is translated).
 """
 
 from __future__ import annotations
 
 from typing import Callable
+
+from vault.errors import RefugeError
 
 LANGUAGES = {"en": "English", "es": "Español", "fr": "Français"}
 
@@ -147,12 +152,99 @@ action ¦ acción ¦ action
 result ¦ resultado ¦ résultat
 since ¦ desde ¦ depuis
 until ¦ hasta ¦ jusqu'à
+Add ¦ Añadir ¦ Ajouter
+Add a person ¦ Añadir una persona ¦ Ajouter une personne
+Add a place ¦ Añadir un lugar ¦ Ajouter un lieu
+Aliases ¦ Otros nombres ¦ Autres noms
+An emptied field is cleared. The audit log names the fields changed, never their values. ¦ Un campo vaciado se borra. El registro de auditoría nombra los campos cambiados, nunca sus valores. ¦ Un champ vidé est effacé. Le journal d'audit nomme les champs modifiés, jamais leurs valeurs.
+Case details ¦ Datos del caso ¦ Détails du dossier
+Category ¦ Categoría ¦ Catégorie
+Change a person ¦ Cambiar una persona ¦ Modifier une personne
+Change a place ¦ Cambiar un lugar ¦ Modifier un lieu
+Date of birth ¦ Fecha de nacimiento ¦ Date de naissance
+Date on the document ¦ Fecha del documento ¦ Date du document
+Dismiss ¦ Descartar ¦ Écarter
+Dismissed names ¦ Nombres descartados ¦ Noms écartés
+Document numbers ¦ Números de documento ¦ Numéros de pièce
+Edit ¦ Editar ¦ Modifier
+Every name, alias, number and place here is withheld from the packets whose recipients it concerns. ¦ Cada nombre, alias, número y lugar de aquí se omite de los expedientes cuyos destinatarios lo requieren. ¦ Chaque nom, alias, numéro et lieu ici est retiré des dossiers dont les destinataires le demandent.
+Its stored copies are destroyed, unless the case is on legal hold. ¦ Sus copias guardadas se destruyen, salvo si el caso está bajo retención legal. ¦ Ses copies conservées sont détruites, sauf si le dossier est sous conservation légale.
+Kind ¦ Clase ¦ Genre
+Move ¦ Mover ¦ Déplacer
+Move to the case ¦ Mover al caso ¦ Déplacer vers le dossier
+Name ¦ Nombre ¦ Nom
+Names found in the documents that need not be redacted ¦ Nombres hallados en los documentos que no hace falta ocultar ¦ Noms trouvés dans les documents qu'il n'est pas nécessaire de masquer
+People ¦ Personas ¦ Personnes
+People and places ¦ Personas y lugares ¦ Personnes et lieux
+Place ¦ Lugar ¦ Lieu
+Places ¦ Lugares ¦ Lieux
+Redaction terms ¦ Términos a ocultar ¦ Termes à masquer
+Remove ¦ Quitar ¦ Retirer
+Remove or move ¦ Quitar o mover ¦ Retirer ou déplacer
+Rule ¦ Regla ¦ Règle
+Save ¦ Guardar ¦ Enregistrer
+Term or place on a page ¦ Término o zona de una página ¦ Terme ou zone d'une page
+Terms to redact wherever they appear ¦ Términos a ocultar dondequiera que aparezcan ¦ Termes à masquer partout où ils apparaissent
+Text ¦ Texto ¦ Texte
+Why (kept in the case, never in the audit log) ¦ Por qué (se guarda en el caso, nunca en el registro de auditoría) ¦ Pourquoi (gardé dans le dossier, jamais dans le journal d'audit)
+add it even if the case already holds the same file ¦ añadirlo aunque el caso ya tenga el mismo archivo ¦ l'ajouter même si le dossier contient déjà le même fichier
+one a line ¦ uno por línea ¦ un par ligne
+unchanged ¦ sin cambios ¦ inchangé
+from the role ¦ según el rol ¦ selon le rôle
+location ¦ lugar ¦ lieu
+principal ¦ solicitante principal ¦ demandeur·se principal·e
+family ¦ familia ¦ famille
+perpetrator ¦ agresor/a ¦ auteur·rice des faits
+witness ¦ testigo ¦ témoin
+address ¦ dirección ¦ adresse
+town ¦ localidad ¦ localité
+shelter ¦ refugio ¦ refuge
+workplace ¦ lugar de trabajo ¦ lieu de travail
+clinic ¦ clínica ¦ clinique
+term ¦ término ¦ terme
+region ¦ zona ¦ zone
+Nobody of this name is in the case's register, so nothing redacts it; add them under People and places. ¦ Nadie con este nombre figura en el registro del caso, así que nada lo oculta; añádalo en Personas y lugares. ¦ Personne de ce nom n'est dans le registre du dossier, donc rien ne le masque ; ajoutez-la sous Personnes et lieux.
+the client's name as the recipient should see it, or initials ¦ el nombre del cliente como debe verlo el destinatario, o sus iniciales ¦ le nom du client tel que le destinataire doit le voir, ou ses initiales
+IRCC's unique client identifier: 8 or 10 digits ¦ el identificador único de cliente de IRCC: 8 o 10 dígitos ¦ l'identificateur unique de client d'IRCC : 8 ou 10 chiffres
+the IRB file number, e.g. TB1-12345 ¦ el número de expediente de la IRB, p. ej. TB1-12345 ¦ le numéro de dossier de la CISR, p. ex. TB1-12345
+the UNHCR case number, e.g. 123-21C01234 ¦ el número de caso de ACNUR, p. ej. 123-21C01234 ¦ le numéro de dossier du HCR, p. ex. 123-21C01234
+the date of the hearing, YYYY-MM-DD ¦ la fecha de la audiencia, AAAA-MM-DD ¦ la date de l'audience, AAAA-MM-JJ
+the other party to the proceeding, e.g. the Minister's counsel ¦ la otra parte del procedimiento, p. ej. el abogado del Ministro ¦ l'autre partie à l'instance, p. ex. le conseil du ministre
+"""
+
+_REFUSALS = """
+no file was sent; choose or drop files ¦ no se envió ningún archivo; elija o suelte archivos ¦ aucun fichier n'a été envoyé ; choisissez ou déposez des fichiers
+the upload was cut short or malformed; try again ¦ el envío se interrumpió o está mal formado; vuelva a intentarlo ¦ l'envoi a été interrompu ou est mal formé ; réessayez
+the upload was cut short; nothing was added; try again ¦ el envío se interrumpió; no se añadió nada; vuelva a intentarlo ¦ l'envoi a été interrompu ; rien n'a été ajouté ; réessayez
+an upload is a multipart form; use the page's upload form ¦ un envío es un formulario multipart; use el formulario de la página ¦ un envoi est un formulaire multipart ; utilisez le formulaire de la page
+at most {n} files at once ¦ como máximo {n} archivos a la vez ¦ au plus {n} fichiers à la fois
+the field {name} is too long ¦ el campo {name} es demasiado largo ¦ le champ {name} est trop long
+document {doc} is too large to draw; download it ¦ el documento {doc} es demasiado grande para mostrarlo; descárguelo ¦ le document {doc} est trop grand pour être affiché ; téléchargez-le
+choose a person ¦ elija una persona ¦ choisissez une personne
+accepting a coverage gap needs the reason it is accepted ¦ aceptar una carencia de cobertura requiere el motivo ¦ accepter une lacune de couverture demande la raison
+no such build ¦ no existe esa generación ¦ cette génération n'existe pas
+result is one of ok, denied, error, started ¦ el resultado es ok, denied, error o started ¦ le résultat est ok, denied, error ou started
+a checkpoint is a small text file; this one is too large ¦ un punto de control es un archivo de texto pequeño; este es demasiado grande ¦ un point de contrôle est un petit fichier texte ; celui-ci est trop grand
+the checkpoint cannot be read as text ¦ el punto de control no se puede leer como texto ¦ le point de contrôle ne peut pas être lu comme du texte
+choose the case to move it to ¦ elija el caso al que moverlo ¦ choisissez le dossier où le déplacer
+choose what to do ¦ elija qué hacer ¦ choisissez quoi faire
+this desk answers only to its own address; open the link the terminal printed ¦ este escritorio solo responde en su propia dirección; abra el enlace que mostró la terminal ¦ ce bureau ne répond qu'à sa propre adresse ; ouvrez le lien affiché par le terminal
+a request from another site was refused ¦ se rechazó una solicitud de otro sitio ¦ une requête venant d'un autre site a été refusée
+a change without the page's origin was refused; use the desk's own page ¦ se rechazó un cambio sin el origen de la página; use la página del escritorio ¦ une modification sans l'origine de la page a été refusée ; utilisez la page du bureau
+no such page; open the link the terminal printed ¦ no existe esa página; abra el enlace que mostró la terminal ¦ cette page n'existe pas ; ouvrez le lien affiché par le terminal
+the desk has locked; start it again in the terminal (refuge serve) ¦ el escritorio se bloqueó; vuelva a iniciarlo en la terminal (refuge serve) ¦ le bureau s'est verrouillé ; relancez-le dans le terminal (refuge serve)
+not signed in; open the link the terminal printed ¦ sesión no iniciada; abra el enlace que mostró la terminal ¦ non connecté ; ouvrez le lien affiché par le terminal
+the form is too large ¦ el formulario es demasiado grande ¦ le formulaire est trop grand
+the page's form token is missing or wrong; reload the page and try again ¦ falta el código del formulario o es incorrecto; recargue la página y vuelva a intentarlo ¦ le jeton du formulaire manque ou est faux ; rechargez la page et réessayez
+this sign-in link was already used or is wrong; start refuge serve again for a new one ¦ este enlace de inicio de sesión ya se usó o es incorrecto; inicie refuge serve de nuevo para obtener otro ¦ ce lien de connexion a déjà servi ou est faux ; relancez refuge serve pour en obtenir un nouveau
+the download was cancelled ¦ la descarga se canceló ¦ le téléchargement a été annulé
+the desk is locked; start it again in the terminal ¦ el escritorio está bloqueado; vuelva a iniciarlo en la terminal ¦ le bureau est verrouillé ; relancez-le dans le terminal
 """
 
 
 def _load() -> dict[str, dict[str, str]]:
     table: dict[str, dict[str, str]] = {"es": {}, "fr": {}}
-    for line in _TABLE.strip().splitlines():
+    for line in (_TABLE.strip() + "\n" + _REFUSALS.strip()).splitlines():
         en, es, fr = (part.strip() for part in line.split("¦"))
         table["es"][en], table["fr"][en] = es, fr
     return table
@@ -165,6 +257,32 @@ def translator(lang: str) -> Callable[[str], str]:
     """The words of ``lang``: English text in, that language's text out (English if missing)."""
     words = CATALOGUE.get(lang, {})
     return lambda text: words.get(text, text) if isinstance(text, str) else text
+
+
+#: The English texts of the web layer's own refusals (each must be in :data:`CATALOGUE`).
+REFUSALS = tuple(line.split("¦")[0].strip() for line in _REFUSALS.strip().splitlines())
+
+
+def refuse(kind: type[RefugeError], text: str, **values) -> RefugeError:
+    """A refusal of the web layer's own: ``kind`` with the English ``text`` filled in, shown translated.
+
+    ``text`` must be one of :data:`REFUSALS` (a key of the catalogue); ``values``
+    fill its ``{name}`` placeholders.
+    """
+    if text not in REFUSALS:
+        raise ValueError(f"not a refusal of the catalogue: {text!r}")
+    error = kind(text.format(**values))
+    error.words = (text, values)
+    return error
+
+
+def refusal(error: RefugeError, lang: str) -> str | None:
+    """The web layer's own refusal in ``lang``, or None for a library refusal (shown as the CLI words it)."""
+    words = getattr(error, "words", None)
+    if not words:
+        return None
+    text, values = words
+    return translator(lang)(text).format(**values)
 
 
 def negotiate(accept_language: str) -> str:

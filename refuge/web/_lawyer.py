@@ -6,8 +6,9 @@ command named in its docstring.
 
 from __future__ import annotations
 
-import functools
 import asyncio
+import functools
+import os
 import queue
 import threading
 from urllib.parse import quote
@@ -23,9 +24,10 @@ from vault.documents import AddResult
 from vault.errors import InvalidInput, RefugeError
 
 from .. import formats, indexing
-from .._context import find_case, find_document
+from .._context import doc_in_case, find_case, find_document
 from ..errors import describe
-from . import _preview, _upload
+from . import _i18n, _preview, _upload
+from ._i18n import refuse
 from .app import Pages, form_route, page_route, wants_json
 
 SORTS = ("title", "type", "added_at", "lang", "person", "size")
@@ -71,7 +73,7 @@ def _documents(vault, case, query) -> list[dict]:
     return [dict(d.as_dict(), added_by=vault.directory.name(d.added_by)) for d in docs]
 
 
-def case_page(p: Pages, request: Request, results: list | None = None, status: int = 200) -> Response:
+def case_page(p: Pages, request: Request, outcome: dict | None = None, status: int = 200) -> Response:
     """A case's documents with filters and sorting, and the upload form (``doc list``)."""
     with p.acting("doc.list") as (vault, targets):
         case = find_case(vault, request.path_params["case"], targets)
@@ -81,7 +83,7 @@ def case_page(p: Pages, request: Request, results: list | None = None, status: i
                "person": sorted({d.person for d in everything if d.person}),
                "lang": sorted({d.lang for d in everything if d.lang})}
     return p.render(request, "case.html", status, case=case, docs=docs, choices=choices, query=request.query_params,
-                    sorts=SORTS, doc_types=DOC_TYPES, results=results or [],
+                    sorts=SORTS, doc_types=DOC_TYPES, outcome=outcome or {},
                     originals=sorted(everything, key=lambda d: d.title))
 
 
@@ -92,52 +94,72 @@ async def upload(p: Pages, request: Request) -> Response:
     except RefugeError as e:
         return p.error(request, e)
     except Exception:  # noqa: BLE001  a malformed or cut multipart body
-        return p.error(request, InvalidInput("the upload was cut short or malformed; try again"))
+        return p.error(request, refuse(InvalidInput, "the upload was cut short or malformed; try again"))
     try:
-        results = await run_in_threadpool(_add, p, request.path_params["case"], received)
+        outcome = await run_in_threadpool(_add, p, request.path_params["case"], received)
     except RefugeError as e:
         return p.error(request, e)
     finally:
         received.remove()
-    status = 200 if any(r.get("id") for r in results) or not results else 400
+    status = 400 if outcome["error"] else 200
+    outcome["notes"] = [_i18n.translator(p.lang(request))(n) for n in outcome["notes"]]
     if wants_json(request):
-        return JSONResponse({"results": results}, status_code=status)
-    return await run_in_threadpool(case_page, p, request, results, status)
+        return JSONResponse(outcome, status_code=status)
+    return await run_in_threadpool(case_page, p, request, outcome, status)
 
 
-def _add(p: Pages, ref: str, received: _upload.Received) -> list[dict]:
+def _add(p: Pages, ref: str, received: _upload.Received) -> dict:
+    """The files added as ``doc add`` adds them (the same calls, duplicates refused first, the same line per
+    refused file), each named by the name it was uploaded with: on this page only, never in a log."""
+    from vault.doclife import check_date
+    from vault.register import resolve_person
+
+    from .. import _bulk
+    from ..commands.documents import _add_each, refusal_line
+
     fields = received.fields
     if not received.files:
-        raise InvalidInput("no file was sent; choose or drop files")
+        raise refuse(InvalidInput, "no file was sent; choose or drop files")
+    incoming = [_bulk.Incoming(path, label=os.path.basename(path)) for path in received.files]
     tag_list = [t.strip() for t in fields.get("tags", "").split(",") if t.strip()]
-    results, attached, problems = None, [], []
+    options = dict(tags=tag_list, person=fields.get("person") or None, lang=fields.get("lang") or None,
+                   title=fields.get("title") or None, translator=None, dialect=None,
+                   date=check_date(fields["date"]) if fields.get("date") else None)
+    outcome, attached, problems, notes, refused = None, [], [], [], None
     try:
         with p.acting("doc.add") as (vault, targets):
             case = find_case(vault, ref, targets)
-            dups = vault.find_duplicates(case, received.files)  # as doc add: a file the case holds is refused
-            fresh = [f for f in received.files if f not in dups.in_case and f not in dups.in_batch]
-            results = vault.add_documents(case, fresh, fields.get("type", ""), tag_list,
-                                          fields.get("person") or None, fields.get("lang") or None,
-                                          fields.get("title") or None, fields.get("translation_of") or None)
-            results += [AddResult(f, error=InvalidInput("the case already holds this file", hint="allow-duplicate"))
-                        for f in received.files if f not in fresh]
-            targets["docs"] = [r.document.id for r in results if r.document]
-            failed = [r for r in results if r.error]
-            if failed and len(failed) == len(results):
-                raise failed[0].error  # as doc add: the entry records the batch's failure
-            attached, problems = formats.after_add(vault, case, results, tag_list, fields.get("person") or None,
-                                                   fields.get("lang") or None)
+            if options["person"]:
+                entry = resolve_person(case, options["person"])
+                options["person"] = entry["id"] if entry else options["person"]
+                notes += [] if entry else ["Nobody of this name is in the case's register, so nothing redacts it; "
+                                           "add them under People and places."]
+            if fields.get("translation_of"):
+                options["translation_of"] = doc_in_case(vault, case, fields["translation_of"], targets)
+            dups = vault.find_duplicates(case, received.files)
+            outcome = _add_each(vault, case, incoming, fields.get("type") or None, None, dups,
+                                fields.get("allow_duplicate") == "1", options, progress=False)
+            targets["docs"] = [d.id for _, d in outcome.added]
+            if outcome.failed and not outcome.added:  # as doc add: the entry records the batch's failure
+                raise outcome.failed[0][1] if len(incoming) == 1 else \
+                    InvalidInput(f"none of the {len(incoming)} files was added")
+            results = [AddResult(f.path, d) for f, d in outcome.added]
+            attached, problems = formats.after_add(vault, case, results, tag_list, options["person"], options["lang"])
             targets["docs"] += [d.id for d in attached]
-    except RefugeError:
-        if results is None or len(results) == 1:
+    except RefugeError as e:
+        if outcome is None or len(incoming) == 1:
             raise
+        refused = " ".join(describe(e).split())
     else:
-        indexing.update(vault, case, [r.document.id for r in results if r.document], case.ref)
-    names = {path: path.rsplit("/", 1)[-1] for path in received.files}
-    return [{"name": names[r.path], "id": r.document.id if r.document else None,
-             "error": describe(r.error) if r.error else None} for r in results] + \
-        [{"name": "", "id": d.id, "error": None} for d in attached] + \
-        [{"name": "", "id": None, "error": line} for line in problems]
+        indexing.update(vault, case, [d.id for _, d in outcome.added] + [d.id for d in attached], case.ref)
+    done = {f.path: d for f, d in outcome.added}
+    failed = {f.path: e for f, e in outcome.failed}
+    rows = [{"name": f.label, "id": done[f.path].id if f.path in done else None,
+             "error": " ".join(refusal_line(f, failed[f.path], len(incoming)).split()) if f.path in failed else None}
+            for f in incoming]
+    rows += [{"name": "", "id": d.id, "error": None} for d in attached]
+    rows += [{"name": "", "id": None, "error": line} for line in problems]
+    return {"results": rows, "error": refused, "notes": notes, "named": len(incoming) > 1}
 
 
 def tags(p: Pages, request: Request, form: dict) -> Response:
@@ -166,10 +188,12 @@ def document_page(p: Pages, request: Request) -> Response:
                 pages = page_count(vault.document_bytes(doc), doc.mime, doc_id=doc.id)
             except RefugeError as e:  # the document stays downloadable; the page says why it cannot be drawn
                 problem = describe(e)
+        # where a case lead may move it (the library says who may: a lawyer's page shows no move form)
+        elsewhere = sorted((k.ref, k.id) for k in vault.cases() if k.id != case.id) if vault.role == "case-lead" else []
     asked = request.query_params.get("page", "1")
     page = max(1, min(int(asked) if asked.isdigit() and len(asked) < 7 else 1, pages or 1))
     return p.render(request, "document.html", case=case, doc=doc, pages=pages, page=page, problem=problem,
-                    added_by=vault.directory.name(doc.added_by), doc_types=DOC_TYPES,
+                    added_by=vault.directory.name(doc.added_by), doc_types=DOC_TYPES, elsewhere=elsewhere,
                     translation=case.documents.get(doc.translation_of) if doc.translation_of else None)
 
 
@@ -178,7 +202,7 @@ def page_image(p: Pages, request: Request) -> Response:
     with p.acting("doc.preview", intent=True) as (vault, targets):
         _case, doc = find_document(vault, request.path_params["doc"], targets)
         if doc.size > MAX_PREVIEW:
-            raise InvalidInput(f"document {doc.id} is too large to draw; download it")
+            raise refuse(InvalidInput, "document {doc} is too large to draw; download it", doc=doc.id)
         targets["page"] = request.path_params["n"]
         png, _count = _preview.page_png(vault.document_bytes(doc), doc.mime, request.path_params["n"], doc.id)
     return Response(png, media_type="image/png")
@@ -202,7 +226,7 @@ async def download(p: Pages, request: Request) -> Response:
                     return len(data)
                 except queue.Full:
                     continue
-            raise InvalidInput("the download was cancelled")
+            raise refuse(InvalidInput, "the download was cancelled")
 
     def read() -> None:
         try:

@@ -24,6 +24,7 @@ from vault.errors import InvalidInput, RefugeError, VerificationFailed
 
 from .._context import find_case, parse_date, parse_time, resolving
 from ..errors import describe
+from ._i18n import refuse
 from .app import Pages, form_route, page_route, wants_json
 
 MAX_CHECKPOINT = 1024 * 1024
@@ -78,7 +79,7 @@ def change_members(p: Pages, request: Request, form: dict) -> Response:
     """Grant or revoke (``case grant``, ``case revoke``)."""
     names = [n for n in form["_multi"].get("name", []) if n]
     if not names:
-        raise InvalidInput("choose a person")
+        raise refuse(InvalidInput, "choose a person")
     action = "case.revoke" if form.get("action") == "revoke" else "case.grant"
     with p.acting(action) as (vault, targets):
         case = find_case(vault, request.path_params["case"], targets)
@@ -151,7 +152,7 @@ def build(p: Pages, request: Request, form: dict) -> Response:
                "gaps": {g.strip(): form.get("gap_reason", "").strip() for g in form.get("accept_gaps", "").split(",")
                         if g.strip()}}
     if options["gaps"] and not all(options["gaps"].values()):
-        raise InvalidInput("accepting a coverage gap needs the reason it is accepted")
+        raise refuse(InvalidInput, "accepting a coverage gap needs the reason it is accepted")
     threading.Thread(target=_build, args=(p, ref, profile, options, job), daemon=True).start()
     if wants_json(request):
         return JSONResponse({"job": job_id})
@@ -186,7 +187,7 @@ def job(p: Pages, request: Request) -> Response:
     """A build's progress: JSON for the page's script, else a page that refreshes itself."""
     found = p.desk.jobs.get(request.path_params["job"])
     if found is None:
-        raise InvalidInput("no such build")
+        raise refuse(InvalidInput, "no such build")
     if wants_json(request):
         return JSONResponse({k: found.get(k) for k in ("state", "steps", "error", "packet", "case")})
     return p.render(request, "job.html", job=found, job_id=request.path_params["job"])
@@ -214,7 +215,7 @@ def audit_log(p: Pages, request: Request) -> Response:
     """Who did what, when, with what result, filtered (``audit log``)."""
     q = {k: request.query_params.get(k, "").strip() or None for k in AUDIT_FILTERS}
     if q["result"] not in (None, "ok", "denied", "error", "started"):
-        raise InvalidInput("result is one of ok, denied, error, started")
+        raise refuse(InvalidInput, "result is one of ok, denied, error, started")
     with p.acting("audit.log") as (vault, _targets):
         rows = vault.audit_entries(q["case"], q["user"], q["action"], q["result"], parse_time(q["since"], "since"),
                                    parse_time(q["until"], "until", end=True))
@@ -226,7 +227,7 @@ async def audit_verify(p: Pages, request: Request) -> Response:
     from starlette.concurrency import run_in_threadpool
 
     if int(request.headers.get("content-length") or 0) > MAX_CHECKPOINT:
-        return p.error(request, InvalidInput("a checkpoint is a small text file; this one is too large"))
+        return p.error(request, refuse(InvalidInput, "a checkpoint is a small text file; this one is too large"))
     form = await request.form(max_files=1, max_fields=4, max_part_size=MAX_CHECKPOINT)
     upload = form.get("checkpoint")
     text = None
@@ -235,7 +236,7 @@ async def audit_verify(p: Pages, request: Request) -> Response:
         try:
             text = raw.decode()
         except UnicodeDecodeError:
-            return p.error(request, InvalidInput("the checkpoint cannot be read as text"))
+            return p.error(request, refuse(InvalidInput, "the checkpoint cannot be read as text"))
     save = form.get("save") == "1"
     try:
         return await run_in_threadpool(_verify, p, request, text, save)

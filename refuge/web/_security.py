@@ -20,6 +20,7 @@ from __future__ import annotations
 import hmac
 from urllib.parse import parse_qs
 
+from . import _i18n
 from ._desk import Desk
 
 SECURITY_HEADERS = [
@@ -66,7 +67,7 @@ class Guard:
             refusal, receive = await self._csrf(scope, receive)
         if refusal is not None:
             status, message = refusal
-            await _plain(send_secured, status, message)
+            await _plain(send_secured, status, _in_language(scope, message))
             return
         await self.app(scope, receive, send_secured)
 
@@ -116,6 +117,14 @@ class Guard:
         if given is None or not hmac.compare_digest(given.encode("latin-1", "replace"), expected):
             return (403, "the page's form token is missing or wrong; reload the page and try again"), receive
         return None, receive
+
+
+def _in_language(scope, message: str) -> str:
+    """A refusal in the session's language, else the browser's (the English text is the catalogue's key)."""
+    session = scope.get("state", {}).get("session")
+    lang = session.lang if session is not None and session.lang else \
+        _i18n.negotiate(_headers(scope).get("accept-language", ""))
+    return _i18n.translator(lang)(message)
 
 
 def _is_open(path: str, prefix: str) -> bool:

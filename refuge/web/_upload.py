@@ -22,7 +22,9 @@ from python_multipart.multipart import MultipartParser, parse_options_header
 from vault import intake
 from vault.errors import InvalidInput
 
-FIELDS = ("type", "tags", "person", "lang", "title", "translation_of", "date")
+from ._i18n import refuse
+
+FIELDS = ("type", "tags", "person", "lang", "title", "translation_of", "date", "allow_duplicate")
 MAX_FIELD = 4096  # a metadata field's bytes
 MAX_FILES = 1000  # files in one upload
 
@@ -92,7 +94,7 @@ class _Parts:
         if filename is None:
             return
         if len(self.received.files) >= MAX_FILES:
-            raise InvalidInput(f"at most {MAX_FILES} files at once")
+            raise refuse(InvalidInput, "at most {n} files at once", n=MAX_FILES)
         own = os.path.join(self.received.folder, str(len(self.received.files)))
         os.mkdir(own, 0o700)
         self.path = os.path.join(own, _safe_name(filename.decode("utf-8", "replace")))
@@ -102,7 +104,7 @@ class _Parts:
     def data(self, data: bytes, start: int, end: int) -> None:
         if self.fd is None:
             if len(self.value) + end - start > MAX_FIELD:
-                raise InvalidInput(f"the field {self.name[:40]} is too long")
+                raise refuse(InvalidInput, "the field {name} is too long", name=self.name[:40])
             self.value += data[start:end]
             return
         self.written += end - start
@@ -130,7 +132,7 @@ async def receive(request, limit: int = intake.DEFAULT_LIMIT) -> Received:
     """Stream a multipart upload into a new private folder; the caller removes it (:meth:`Received.remove`)."""
     kind, options = parse_options_header(request.headers.get("content-type", ""))
     if kind != b"multipart/form-data" or not options.get(b"boundary"):
-        raise InvalidInput("an upload is a multipart form; use the page's upload form")
+        raise refuse(InvalidInput, "an upload is a multipart form; use the page's upload form")
     received = Received(tempfile.mkdtemp(prefix="refuge-upload-"))  # mode 700, only this user
     parts = _Parts(received, limit)
     parser = MultipartParser(options[b"boundary"], parts.callbacks())
@@ -139,7 +141,7 @@ async def receive(request, limit: int = intake.DEFAULT_LIMIT) -> Received:
             parser.write(chunk)
         parser.finalize()
         if not parts.ended:
-            raise InvalidInput("the upload was cut short; nothing was added; try again")
+            raise refuse(InvalidInput, "the upload was cut short; nothing was added; try again")
     except BaseException:
         parts.close()
         received.remove()

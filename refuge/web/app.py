@@ -70,7 +70,7 @@ class Pages:
 
     def error(self, request: Request, error: RefugeError) -> Response:
         """A refusal: the CLI's one line, as JSON for scripts, else on a page."""
-        message = describe(error)
+        message = _i18n.refusal(error, self.lang(request)) or describe(error)
         if wants_json(request):
             return JSONResponse({"error": message}, status_code=status_of(error))
         return self.render(request, "error.html", status_of(error), message=message)
@@ -78,9 +78,12 @@ class Pages:
     @contextlib.contextmanager
     def acting(self, action: str, intent: bool = False, **targets):
         """The vault, inside the desk's lock and one audit entry named like the CLI's."""
+        from vault.people import refresh_directory
+
         with self.desk.lock:
             vault = self.desk.vault
             with vault.audited(action, intent=intent, **targets) as found:
+                refresh_directory(vault)  # what was done elsewhere since (a case created, a grant) shows at once
                 yield vault, found
 
 
@@ -91,15 +94,16 @@ def wants_json(request: Request) -> bool:
 
 def make_app(desk: Desk) -> Starlette:
     """The desk's ASGI application: routes behind the Guard middleware."""
-    from . import _lawyer, _lead
+    from . import _doclife, _lawyer, _lead, _register
 
     pages = Pages(desk)
 
     async def login(request: Request) -> Response:
         session = desk.exchange(request.query_params.get("token", ""))
         if session is None:
-            return PlainTextResponse("refuge: error: this sign-in link was already used or is wrong; "
-                                     "start refuge serve again for a new one\n", status_code=401)
+            words = _i18n.translator(pages.lang(request))(
+                "this sign-in link was already used or is wrong; start refuge serve again for a new one")
+            return PlainTextResponse(f"refuge: error: {words}\n", status_code=401)
         # A page that moves on by itself, not a redirect: the first page is then opened by the desk's own
         # page (same-origin), whatever opened the link (a terminal, or the launch file the command wrote).
         response = pages.render(request, "signed_in.html")
@@ -114,8 +118,9 @@ def make_app(desk: Desk) -> Starlette:
         return RedirectResponse(pages.url(_local(form.get("next", "/"), desk.prefix)), status_code=303)
 
     def lock(request: Request, form: dict) -> Response:
+        words = _i18n.translator(pages.lang(request))("the desk is locked; start it again in the terminal")
         desk.lock_now()
-        return PlainTextResponse("refuge: the desk is locked; start it again in the terminal\n")
+        return PlainTextResponse(f"refuge: {words}\n")
 
     routes = [
         Route("/login", login),
@@ -123,6 +128,8 @@ def make_app(desk: Desk) -> Starlette:
         Route("/lock", form_route(pages, lock), methods=["POST"]),
         *_lawyer.routes(pages),
         *_lead.routes(pages),
+        *_doclife.routes(pages),
+        *_register.routes(pages),
         Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
     ]
     app = Starlette(routes=[Mount(desk.prefix, routes=routes)])

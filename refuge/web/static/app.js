@@ -19,9 +19,9 @@
       item.dataset.name = file.name;
       list.appendChild(item);
       var data = new FormData();
-      ["type", "tags", "person", "lang", "title", "translation_of"].forEach(function (name) {
+      ["type", "tags", "person", "lang", "title", "date", "translation_of", "allow_duplicate"].forEach(function (name) {
         var field = form.elements[name];
-        if (field && field.value) { data.append(name, field.value); }
+        if (field && field.type === "checkbox" ? field.checked : field && field.value) { data.append(name, field.value); }
       });
       data.append("file", file, file.name);
       var xhr = new XMLHttpRequest();
@@ -34,7 +34,8 @@
         try { answer = JSON.parse(xhr.responseText); } catch (err) { answer = {error: xhr.statusText}; }
         var result = (answer.results || [])[0] || {};
         if (result.id) {
-          item.className = "ok"; bar.value = bar.max; outcome.textContent = " " + result.id;
+          item.className = "ok"; bar.value = bar.max;
+          outcome.textContent = " " + [result.id].concat(answer.notes || []).join(" · ");
         } else {
           item.className = "error";
           outcome.textContent = " refuge: error: " + (result.error || answer.error || xhr.statusText);
