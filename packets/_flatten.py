@@ -275,3 +275,119 @@ def _add_text_layer(pdf: pikepdf.Pdf, page, found) -> None:
         resources.Font = fonts = Dictionary()
     fonts.FOcr = pdf.make_indirect(font)
     page.contents_add(pikepdf.Stream(pdf, "\n".join(ops).encode("latin-1")), prepend=False)
+
+
+# ------------------------------------------------------------- known text (issue #17)
+
+#: A character is left out of a known-text layer when a burned box covers more than this
+#: many points of its width and half its height (a neighbour touched only by the box's
+#: margins stays; every character of a secret lies wholly inside its own box).
+_KNOWN_OVERLAP = 0.75
+
+
+def known_text_layers(pdf: pikepdf.Pdf, data: bytes, pages: dict[int, list[Box]]) -> None:
+    """Give rebuilt ``pages`` (index -> boxes burned) of ``pdf`` an invisible text layer of
+    the text that was drawn on them, less every character a burned box covers.
+
+    Only for pages refuge drew itself from text it holds (``data``: those pages before they
+    were rebuilt; plain text, a message's headers and body, a recording's page): there the
+    text says exactly what the pixels show, so a recipient gets a SHA-256 or a file name as
+    it was written, where OCR would misread it. The text is read by pdfium from ``data``,
+    the same reading redaction matched, so a secret found there is under a burned box and
+    left out; the leak check then reads the layer like any text."""
+    import pypdfium2 as pdfium
+
+    if not pages:
+        return
+    doc = pdfium.PdfDocument(data)
+    try:
+        for index, boxes in sorted(pages.items()):
+            page = doc[index]
+            tp = page.get_textpage()
+            try:
+                runs = _known_runs(tp, boxes)
+            finally:
+                tp.close()
+                page.close()
+            if runs:
+                _add_known_layer(pdf, pdf.pages[index], runs)
+    finally:
+        doc.close()
+
+
+def _covered(box, burned: list[Box]) -> bool:
+    left, bottom, right, top = box
+    for b in burned:
+        x0, y0, x1, y1 = b[0] - MARGIN_X, b[1] - MARGIN, b[2] + MARGIN_X, b[3] + MARGIN
+        if min(right, x1) - max(left, x0) > min(_KNOWN_OVERLAP, (right - left) / 2) \
+                and min(top, y1) - max(bottom, y0) > (top - bottom) / 2:
+            return True
+    return False
+
+
+def _known_runs(tp, burned: list[Box]) -> list[tuple[str, float, float, float, float]]:
+    """(text, x, baseline, font size, right edge) of each run of kept characters of a text
+    page: a run ends at a line end, a character pdfium made up, or a covered character."""
+    import ctypes
+
+    import pypdfium2.raw as raw
+
+    runs: list[tuple[str, float, float, float, float]] = []
+    chars: list[str] = []
+    start = (0.0, 0.0, 0.0)
+    right = 0.0
+
+    def close() -> None:
+        text = "".join(chars).rstrip()
+        if text.strip():
+            runs.append((text, start[0], start[1], start[2], right))
+        chars.clear()
+
+    x, y = ctypes.c_double(), ctypes.c_double()
+    for k in range(tp.count_chars()):
+        ch = chr(raw.FPDFText_GetUnicode(tp, k) or 0x20)
+        box = _loose_box(tp, k)
+        if ch in "\r\n" or raw.FPDFText_IsGenerated(tp, k) or box is None or _covered(box, burned):
+            close()
+            continue
+        if not chars:
+            if ch.isspace():
+                continue
+            raw.FPDFText_GetCharOrigin(tp, k, ctypes.byref(x), ctypes.byref(y))
+            start = (x.value, y.value, raw.FPDFText_GetFontSize(tp, k) or 10.0)
+        chars.append(ch)
+        right = box[2]
+    close()
+    return runs
+
+
+def _loose_box(tp, k: int):
+    try:
+        box = tp.get_charbox(k, loose=True)
+    except Exception:
+        return None
+    return box if box[2] > box[0] and box[3] > box[1] else None
+
+
+def _add_known_layer(pdf: pikepdf.Pdf, page, runs) -> None:
+    """``runs`` as invisible text (render mode 3, Helvetica, WinAnsi), each stretched to the
+    width it was drawn at, so a recipient's pdftotext reads the lines as they were drawn."""
+    from reportlab.pdfbase.pdfmetrics import stringWidth
+
+    ops = ["BT 3 Tr"]
+    for text, x, y, size, right in runs:
+        encoded = text.encode("cp1252", "replace")
+        natural = stringWidth(encoded.decode("cp1252"), "Helvetica", size) or 1.0
+        scale = max(1.0, min(1000.0, 100.0 * max(right - x, 1.0) / natural))
+        escaped = encoded.replace(b"\\", b"\\\\").replace(b"(", b"\\(").replace(b")", b"\\)")
+        ops.append(f"/FKnown {size:.2f} Tf {scale:.1f} Tz 1 0 0 1 {x:.2f} {y:.2f} Tm ({escaped.decode('latin-1')}) Tj")
+    ops.append("ET")
+    resources = page.obj.get(Name.Resources)
+    if resources is None:
+        page.obj.Resources = resources = Dictionary()
+    fonts = resources.get(Name.Font)
+    if fonts is None:
+        resources.Font = fonts = Dictionary()
+    fonts.FKnown = pdf.make_indirect(Dictionary(Type=Name.Font, Subtype=Name.Type1, BaseFont=Name.Helvetica,
+                                                Encoding=Name.WinAnsiEncoding))
+    page.contents_add(pikepdf.Stream(pdf, "\n".join(ops).encode("latin-1")), prepend=False)

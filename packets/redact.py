@@ -60,6 +60,7 @@ from ._flatten import (  # noqa: F401
     MARGIN,
     add_text_layers,
     flatten_pdf,
+    known_text_layers,
     ocr_scale,
 )
 from ._barcodes import codes_in
@@ -358,7 +359,11 @@ class Redactor:
                     infos[i].reasons.append("flatten all")
             layer = self.profile.ocr_text_layer
             tick = (lambda k: self.progress("flattening", self._done + k, self._total)) if self.progress else None
-            flatten_pdf(pdf, work, flatten, self.dpi, self.workers, text_layer=layer, progress=tick)
+            # Pages refuge drew from text it holds get that text (less what was burned) as their layer.
+            known = (item.mime or "").split(";")[0].strip().lower() == "text/plain"
+            flatten_pdf(pdf, work, flatten, self.dpi, self.workers, text_layer=layer and not known, progress=tick)
+            if layer and known:
+                known_text_layers(pdf, work, flatten)
             self._done += len(infos)
             if self.progress:
                 self.progress("", self._done, self._total)

@@ -2,9 +2,10 @@
 
 .eml files are parsed with the standard library (``email`` with ``policy.default``);
 Outlook .msg files with extract-msg. A message renders as text: its headers (From,
-To, Cc, Date, Subject), a blank line, and its body (the plain-text part, or the
-HTML part reduced to its text). Attachments are returned as (name, bytes), each to
-become a document of its own through the same intake checks.
+To, Cc, Date, Subject), an "Attachment: NAME" line per attachment, a blank line, and its
+body (the plain-text part, or the HTML part reduced to its text). Attachments are
+returned as (name, bytes), each to become a document of its own through the same intake
+checks.
 """
 
 from __future__ import annotations
@@ -58,8 +59,11 @@ def safe_name(name: str | None, n: int) -> str:
     return name if name not in ("", ".", "..") else f"attachment-{n}"
 
 
-def _page(headers: dict[str, str], body: str) -> str:
+def _page(headers: dict[str, str], body: str, attachments: list[tuple[str, bytes]] = ()) -> str:
+    """The message's page: its headers, one "Attachment: NAME" line per attachment it carries
+    (each also a document of its own, or refused by name), a blank line and its body."""
     head = "\n".join(f"{k}: {' '.join(headers[k].split())}" for k in _HEADERS if headers.get(k))
+    head += "".join(f"\nAttachment: {name}" for name, _data in attachments)
     return head + "\n\n" + body.strip() + "\n"
 
 
@@ -88,7 +92,7 @@ def read_eml(data: bytes) -> tuple[str, list[tuple[str, bytes]]]:
         payload = att.get_payload(decode=True)
         if payload:
             attachments.append((safe_name(att.get_filename(), n), payload))
-    return _page(headers, body), attachments
+    return _page(headers, body, attachments), attachments
 
 
 def read_msg(data: bytes) -> tuple[str, list[tuple[str, bytes]]]:
@@ -109,6 +113,6 @@ def read_msg(data: bytes) -> tuple[str, list[tuple[str, bytes]]]:
             payload = att.data
             if isinstance(payload, (bytes, bytearray)) and payload:
                 attachments.append((safe_name(att.longFilename or att.shortFilename, n), bytes(payload)))
-        return _page(headers, body), attachments
+        return _page(headers, body, attachments), attachments
     finally:
         msg.close()
