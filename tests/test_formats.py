@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import email.message
 import hashlib
+import io
 import json
 import os
 import shutil
@@ -22,6 +23,7 @@ import wave
 import zipfile
 from pathlib import Path
 
+import pikepdf
 import pytest
 from conftest import ACCEPT_GAPS, require_tool
 
@@ -619,6 +621,41 @@ def test_recordings_are_listed_with_their_sha256_and_written_beside_the_packet(f
     assert {f: f.stat().st_mtime_ns for f in written} == before
     p = _build(w, out, "--media-dir", str(media), "--force")
     assert p.returncode == 0, p.stderr
+
+
+def test_a_page_drawn_from_known_text_keeps_that_text_less_what_was_burned():
+    """A plain-text page (a message's, a recording's) is rebuilt from pixels, and its text layer is
+    the text refuge drew, as drawn, less the burned characters: read back with pdftotext, a
+    SHA-256 is exact, the words around a secret stay, and no piece of the secret survives,
+    also where the secret is glued to its neighbours or wrapped onto the next line."""
+    from canaries import SECRET, term_rule
+
+    from packets.leakcheck import check_pdf
+    from packets.model import Item
+    from packets.profiles import get_profile
+    from packets.redact import Redactor
+    from packets.render import render
+
+    digest = hashlib.sha256(b"a recording").hexdigest()
+    body = (f"SHA-256:\n{digest}\nAttachment: car.png\nName:{SECRET}, then the rest.\n"
+            + "word " * 10 + "ab " + SECRET + " after the wrap\n")  # wrapped inside the name
+    profile = get_profile("irb-rpd-disclosure")
+    assert profile.flatten == "all" and profile.ocr_text_layer
+    red = Redactor([term_rule()], profile, workers=1)
+    item = red.prepare([Item("d-known", "A message", "correspondence", "2026-01-01", "text/plain", body.encode())])[0]
+    out = red(item, render(item, profile))
+    with pikepdf.open(io.BytesIO(out)) as pdf:  # rebuilt from pixels: one image, no font of the source
+        assert all(list(p.obj.Resources.XObject.keys()) == ["/Im0"] and "/F1" not in p.obj.Resources.get("/Font", {})
+                   for p in pdf.pages)
+    text = subprocess.run([require_tool("pdftotext"), "-", "-"], input=out, capture_output=True, check=True).stdout.decode()
+    lines = [" ".join(line.split()) for line in text.splitlines()]
+    assert digest in lines and "Attachment: car.png" in lines and "SHA-256:" in lines
+    assert "Name:" in lines and ", then the rest." in lines  # the burned name between them (a gap: two lines)
+    folded = text.lower()
+    assert not any(piece in folded for piece in ("quetza", "marroq", "zalina")), text
+    assert "word ab" in " ".join(text.split()) and "after the wrap" in " ".join(text.split())
+    findings, problems = check_pdf(out, red.needles())
+    assert not findings and not problems
 
 
 @LOCAL
