@@ -59,7 +59,7 @@ def safe_name(name: str | None, n: int) -> str:
     return name if name not in ("", ".", "..") else f"attachment-{n}"
 
 
-def _page(headers: dict[str, str], body: str, attachments: list[tuple[str, bytes]] = ()) -> str:
+def _page(headers: dict[str, str], body: str, attachments: list[tuple[str, bytes]]) -> str:
     """The message's page: its headers, one "Attachment: NAME" line per attachment it carries
     (each also a document of its own, or refused by name), a blank line and its body."""
     head = "\n".join(f"{k}: {' '.join(headers[k].split())}" for k in _HEADERS if headers.get(k))
