@@ -49,6 +49,7 @@ class BuildOptions:
     reply: bool = False  # the packet replies to another party's documents (a shorter deadline)
     counsel: str | None = None  # the counsel of record, in the signature block when the profile asks
     coverage: dict | None = None  # what covers each promised category, for the review report (packets/coverage.py)
+    file_name: str | None = None  # a per-type packet's file names ("{type}" to fill in): what its index names
 
 
 @dataclass
@@ -67,6 +68,7 @@ class Packet:
     review: bytes = field(repr=False)
     recognised: dict[str, dict] = field(default_factory=dict, repr=False)
     recognised_docs: dict[str, str] = field(default_factory=dict)
+    types: list[str | None] = field(default_factory=list)  # each file's document type (per-type packets)
 
 
 @dataclass
@@ -185,7 +187,7 @@ def make_packet(source: CaseSource, profile: Profile, options: BuildOptions,
         made = produce(items, profile, sender_org=options.sender_org, today=options.today,
                        redactions=source.redactions, reviews=source.reviews, ocr=ocr,
                        ocr_cache=source.ocr_cache if ocr else {}, progress=say, letter=letter,
-                       coverage=options.coverage)
+                       coverage=options.coverage, file_name=options.file_name)
     except RefugeError as e:
         source.recognised.update(getattr(e, "recognised", {}))
         source.recognised_docs.update(getattr(e, "recognised_docs", {}))
@@ -197,7 +199,8 @@ def make_packet(source: CaseSource, profile: Profile, options: BuildOptions,
                   key=source.key, tsa_url=source.tsa_url, password=options.password, redactions=made.redactions,
                   counsel=options.counsel)
     return Packet(sealed.volumes, _record(profile, plan, options, made.volumes, sealed, made.redactions),
-                  sealed.manifest_file(), made.review, source.recognised, source.recognised_docs)
+                  sealed.manifest_file(), made.review, source.recognised, source.recognised_docs,
+                  [v.type for v in made.volumes])
 
 
 # ------------------------------------------------------------------------- the vault
@@ -295,13 +298,38 @@ def volume_types(profile: Profile, manifest: dict) -> list[str]:
     return out
 
 
+def typed_pattern(output: str, profile: Profile, today: str) -> str:
+    """A per-type packet's file names, "{type}" standing for each file's document type: the
+    profile's rule in the folder ``output``, else OUT-TYPE.pdf (what the index names)."""
+    from ._shape import file_pattern
+
+    if os.path.isdir(output):
+        return file_pattern(profile, today)
+    stem, ext = os.path.splitext(os.path.basename(output))
+    return (stem + "-").replace("{", "{{").replace("}", "}}") + "{type}" + (ext or ".pdf").replace("{", "{{").replace(
+        "}", "}}")
+
+
 def typed_paths(output: str, profile: Profile, today: str, types: list[str]) -> list[str]:
     """Where a per-type packet's files go: in the folder ``output``, named by the profile's
     file-name rule; or, when ``output`` is a file name, OUT-TYPE.pdf next to it."""
-    if os.path.isdir(output):
-        return [os.path.join(output, profile.output_name(today, n, t)) for n, t in enumerate(types, 1)]
-    stem, ext = os.path.splitext(output)
-    return [f"{stem}-{t}{ext or '.pdf'}" for t in types]
+    folder = output if os.path.isdir(output) else os.path.dirname(output)
+    pattern = typed_pattern(output, profile, today)
+    return [os.path.join(folder, pattern.format(type=t, volume=n)) for n, t in enumerate(types, 1)]
+
+
+def _file_types(packet: Packet, profile: Profile) -> list[str]:
+    """The per-type files' types as the assembler named them in the index; the worker's answer is
+    checked (one slug per file, no two alike) before it names a file."""
+    from .profiles import _SLUG
+
+    types = packet.types
+    if len(types) != len(packet.volumes) or len(set(types)) != len(types) or \
+            not all(isinstance(t, str) and _SLUG.fullmatch(t) for t in types):
+        from vault.worker import WorkerFailed
+
+        raise WorkerFailed("the worker building the packet answered malformed data")
+    return list(types)
 
 
 def _possible_types(profile: Profile) -> list[str]:
@@ -395,7 +423,9 @@ def build_packet(vault, case, profile: Profile, today: str, output: str, sender_
         output = named_output(profile, output, today, case.fields)
     _check_outputs(output, manifest_out, replace, profile, today)
     options = BuildOptions(today, sender_org, override_reason, only_consented, allow_incomplete, password, ocr,
-                           service, reply, counsel=counsel)
+                           service, reply, counsel=counsel,
+                           file_name=typed_pattern(output.rstrip("/") or output, profile, today)
+                           if profile.output == "per-type" else None)
     plan = _plan(case_source(vault, case), profile, options)
     check_plan(plan, options)  # before the key is unwrapped
     media = _media_files(vault, plan, output, profile, today, media_dir, replace)
@@ -417,7 +447,7 @@ def build_packet(vault, case, profile: Profile, today: str, output: str, sender_
         packet.record["accepted_gaps"] = accepted["gaps"]
     if profile.output == "per-type":
         output = output.rstrip("/") or output
-        paths = typed_paths(output, profile, today, volume_types(profile, packet.record["manifest"]))
+        paths = typed_paths(output, profile, today, _file_types(packet, profile))
         review_path = review_path_for(output + ".pdf" if os.path.isdir(output) else output)
     else:
         paths = output_paths(output, len(packet.volumes))

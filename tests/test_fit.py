@@ -251,6 +251,9 @@ def test_an_ircc_build_for_the_2_mb_portal_of_a_20_page_300_dpi_scan(case_world,
     names = [x.name for x in paths]
     assert all(re.fullmatch(r"ircc-resettlement-\d{4}-\d{2}-\d{2}-(cover|identity|protection)\.pdf", n) for n in names)
     assert {n.rsplit("-", 1)[1] for n in names} == {"cover.pdf", "identity.pdf", "protection.pdf"}
+    index = " ".join(subprocess.run([require_tool("pdftotext"), str(out / names[0]), "-"], capture_output=True,
+                                    check=True).stdout.decode().split())
+    assert [m.group(1) for m in re.finditer(r"[Ff]ile (\S+\.pdf)", index)] == names  # named by the profile's rule
     for path in paths:
         assert path.parent == out and path.stat().st_size < 2_000_000
         for row in pdfimages(path):
@@ -326,6 +329,17 @@ def test_per_type_files_next_to_a_file_name_and_never_replaced_without_force(cas
     assert p.returncode == 0, p.stderr
     paths = p.stdout.decode().split()
     assert [Path(x).name for x in paths] == ["ircc-cover.pdf", "ircc-identity.pdf", "ircc-protection.pdf"]
+    # the index (in the cover file) names each file as written and lists its documents under it, no "Vol. N"
+    index = " ".join(subprocess.run([require_tool("pdftotext"), paths[0], "-"], capture_output=True,
+                                    check=True).stdout.decode().split())
+    assert "Vol." not in index and "This letter and the index: file ircc-cover.pdf" in index
+    files = [m.group(1) for m in re.finditer(r"File (\S+\.pdf)", index)]
+    assert files == ["ircc-identity.pdf", "ircc-protection.pdf"] and all(Path(out.parent / f).exists() for f in files)
+    listed = index.split("File ircc-identity.pdf", 1)[1].split("File ircc-protection.pdf")
+    assert "Identity document" in listed[0] and "Declaration" not in listed[0] and "Declaration" in listed[1]
+    for path in paths[1:]:  # each file's own pages are the ones the index gives it
+        text = subprocess.run([require_tool("pdftotext"), path, "-"], capture_output=True, check=True).stdout.decode()
+        assert "Index of documents" not in text
     before = {x: Path(x).read_bytes() for x in paths}
     again = w.run(*args, user="erin")
     assert again.returncode == 1 and b"already exists" in again.stderr
