@@ -81,6 +81,7 @@ class Built:
     deadline: dict | None = None  # when the packet must be received before the hearing (plan.deadline)
     media: list[str] = field(default_factory=list)  # the recordings written beside the packet (--media-dir)
     search_missed: bool = False  # words recognised during the build could not enter the search index
+    warnings: list[str] = field(default_factory=list)  # for the case lead's terminal (packets/_signer.py)
 
 
 # ------------------------------------------------------------------------------ stages
@@ -179,6 +180,11 @@ def make_packet(source: CaseSource, profile: Profile, options: BuildOptions,
     say = progress or (lambda _stage, _n=0, _total=0: None)
     plan = _plan(source, profile, options)
     check_plan(plan, options)
+    if profile.signature.required and source.key is not None:  # the key that signs, not only the stored certificate
+        from ._signer import check_names
+        from .sign import organisation_name
+
+        check_names(source.org.get("name", ""), options.sender_org, organisation_name(source.key))
     letter = letter_details(profile, source.fields, source.org, options.sender_org, options.service)
     say(f"decrypting {len(plan.included)} documents", 0, 0)
     items = _items(source, plan)
@@ -422,6 +428,7 @@ def build_packet(vault, case, profile: Profile, today: str, output: str, sender_
 
         output = named_output(profile, output, today, case.fields)
     _check_outputs(output, manifest_out, replace, profile, today)
+    warnings = _signer_names(vault, profile, sender_org)
     options = BuildOptions(today, sender_org, override_reason, only_consented, allow_incomplete, password, ocr,
                            service, reply, counsel=counsel,
                            file_name=typed_pattern(output.rstrip("/") or output, profile, today)
@@ -459,7 +466,20 @@ def build_packet(vault, case, profile: Profile, today: str, output: str, sender_
     if progress is not None:
         progress("recording the disclosure", 0, 0)
     return Built(_write_recorded(vault, case, packet, files, replace), paths, review_path, plan.deadline,
-                 [p for p, _ in media], search_missed=not indexed)
+                 [p for p, _ in media], search_missed=not indexed, warnings=warnings)
+
+
+def _signer_names(vault, profile: Profile, sender_org: str) -> list[str]:
+    """The organisation's name against the signing certificate's (packets/_signer.py), before any work."""
+    if not profile.signature.required:
+        return []
+    from vault import orgkey
+
+    from ._signer import check_names
+
+    cert = orgkey.current(vault)
+    return check_names(org_details(vault).get("name", ""), sender_org,
+                       cert.as_dict()["organisation"] if cert is not None else None)
 
 
 def _media_files(vault, plan: Plan, output: str, profile: Profile, today: str, media_dir: str | None,

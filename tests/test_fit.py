@@ -323,11 +323,24 @@ def test_per_type_files_next_to_a_file_name_and_never_replaced_without_force(cas
     w.ok("redact", "reviewed", passport, "--page", "1", user="erin")  # shipped profiles hold unread pages for review
     w.ok("consent", "grant", "MX-0001", "--recipient", "ircc-resettlement", user="erin")
     out = tmp_path / "ircc.pdf"
+    # the plan shows the portal's limits and what the build will make, and the build then makes it
+    plan = json.loads(w.ok("packet", "plan", "MX-0001", "--for", "ircc-resettlement", "--portal", "ircc-pr-portal",
+                           "--json", user="erin"))
+    assert plan["portal"]["name"] == "ircc-pr-portal" and plan["portal"]["max_bytes"] == 4_000_000
+    assert "pdf" in plan["portal"]["accepted_types"] and plan["portal"]["page_size"] == "letter"
+    assert "4 MB" in plan["portal"]["source"] and plan["portal"]["image_dpi"] == 150
+    assert plan["fit"]["downsample"] is False and plan["fit"]["files"] == 3
+    assert [f["type"] for f in plan["fit"]["file_list"]] == ["cover", "identity", "protection"]
+    assert all(f["size_class"] == "under the limit" for f in plan["fit"]["file_list"])
+    text = w.ok("packet", "plan", "MX-0001", "--for", "ircc-resettlement", "--portal", "ircc-pr-portal", user="erin")
+    assert "portal: ircc-pr-portal: 4000000 bytes a file; letter pages; accepts pdf, tiff, jpg, png, doc, docx" in text
+    assert "files: 3 (per-type: cover, identity, protection)" in text and "fitting: none expected" in text
     args = ("packet", "build", *ACCEPT_GAPS, "MX-0001", "--for", "ircc-resettlement", "-o", str(out), "--allow-incomplete",
             "--portal", "ircc-pr-portal")
     p = w.run(*args, user="erin")
     assert p.returncode == 0, p.stderr
     paths = p.stdout.decode().split()
+    assert len(paths) == plan["fit"]["files"]
     assert [Path(x).name for x in paths] == ["ircc-cover.pdf", "ircc-identity.pdf", "ircc-protection.pdf"]
     # the index (in the cover file) names each file as written and lists its documents under it, no "Vol. N"
     index = " ".join(subprocess.run([require_tool("pdftotext"), paths[0], "-"], capture_output=True,
@@ -346,3 +359,27 @@ def test_per_type_files_next_to_a_file_name_and_never_replaced_without_force(cas
     assert {x: Path(x).read_bytes() for x in paths} == before
     [rec, *_] = json.loads(w.ok("packet", "history", "MX-0001", "--json", user="erin"))
     assert rec["portal"] == "ircc-pr-portal" and rec["max_bytes"] == 4_000_000
+
+
+def test_the_plan_forecasts_fitting_for_a_big_scan_and_none_for_a_small_one():
+    """The forecast of packet plan, from stored sizes and page counts: a 20-page 6 MB scan is over
+    the 2 MB portal as rendered (images will be downsampled), a 1-page text is not."""
+    from types import SimpleNamespace
+
+    from packets._fitplan import describe, fit_of, portal_of
+
+    def entry(doc_id, size, pages, section):
+        return SimpleNamespace(doc=SimpleNamespace(id=doc_id, size=size), pages=pages, section=section)
+
+    big = SimpleNamespace(included=[entry("c1-scan", 6_000_000, 20, "identity"), entry("c1-decl", 3_000, 1, "protection")])
+    fit = fit_of(big, IRCC)
+    assert fit["downsample"] and fit["files"] == 3 and fit["image_dpi"] == 150
+    assert [f["size_class"] for f in fit["file_list"]] == ["under the limit", "over the limit as rendered",
+                                                          "under the limit"]
+    lines = describe(fit, portal_of(IRCC))
+    assert any(line.startswith("fitting: images will be downsampled to 150 dpi") for line in lines)
+    assert any("ircc-secure-account (4000000 bytes)" in line for line in lines)
+    small = fit_of(SimpleNamespace(included=[entry("c1-decl", 3_000, 1, "protection")]), IRCC)
+    assert not small["downsample"] and small["files"] == 2
+    single = dataclasses.replace(IRCC, output="single")
+    assert fit_of(big, single)["files"] == 1 and fit_of(big, single)["downsample"]
