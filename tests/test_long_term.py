@@ -213,3 +213,32 @@ def test_the_visible_block_names_the_organisation_and_the_counsel_when_asked(tmp
                           check=True).stdout.decode()
     assert "Signed for Fictional Legal Clinic" in text and "Counsel of record: Me Ana Tremblay" in text
     assert b"erin" not in signed  # a login name handed in is never written
+
+
+def test_a_signature_whose_name_claims_another_organisation_is_shown_by_its_certificate(tmp_path):
+    """An attacker holding a trusted key signs with /Name "UNHCR Protection Unit": verify names the
+    certificate's organisation as the signer and shows the /Name only as an unbacked claim."""
+    from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+    from pyhanko.sign import fields, signers
+
+    from packets.sign import _signer
+    from signing_fixtures import org_key
+
+    key, pem = org_key("Fictional Legal Clinic")
+    out = io.BytesIO()
+    meta = signers.PdfSignatureMetadata(field_name="Sig", name="UNHCR Protection Unit", md_algorithm="sha256",
+                                        subfilter=fields.SigSeedSubFilter.PADES)
+    signers.PdfSigner(meta, _signer(key)).sign_pdf(IncrementalPdfFileWriter(io.BytesIO(pdf_bytes())), output=out)
+    report = check_packet(out.getvalue(), load_certificates(pem))
+    assert report.ok and report.signer == "UNHCR Protection Unit" and report.name_matches_certificate is False
+    assert report.organisation == "Fictional Legal Clinic"
+    assert check_packet(sign_pdf(pdf_bytes(), key), load_certificates(pem)).name_matches_certificate is True
+    import os
+    import sys
+
+    (tmp_path / "p.pdf").write_bytes(out.getvalue())
+    (tmp_path / "c.pem").write_bytes(pem)
+    env = dict(os.environ, REFUGE_HOME=str(tmp_path / "home"), REFUGE_VAULT=str(tmp_path / "none"))
+    shown = subprocess.run([sys.executable, "-P", "-m", "refuge", "packet", "verify", str(tmp_path / "p.pdf"), "--trust",
+                            str(tmp_path / "c.pem")], env=env, capture_output=True, timeout=60).stdout.decode()
+    assert "signed by:    Fictional Legal Clinic" in shown and "name claimed: UNHCR Protection Unit (the" in shown

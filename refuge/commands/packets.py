@@ -376,7 +376,11 @@ def packet_verify(c: Context, file, trust_files, manifest_file, password_file, a
 
 def _print_report(r) -> None:
     yes = lambda v: "yes" if v else ("no" if v is not None else "not checked")  # noqa: E731
-    lines = [("signed by", r.signer), ("organisation", r.organisation), ("signing time", r.signing_time),
+    lines = [("signed by", r.organisation if r.organisation else r.signer), ("organisation", r.organisation)]
+    if getattr(r, "name_matches_certificate", None) is False:
+        lines.append(("name claimed", f"{r.signer} (the signature's /Name, which its certificate does not back: only "
+                                      "the certificate's organisation is validated)"))
+    lines += [("signing time", r.signing_time),
              ("timestamp", f"{r.timestamp['time']} by {r.timestamp['authority']}" if r.timestamp else "none"),
              ("level", r.level)]
     if getattr(r, "document_timestamp", None):
