@@ -17,13 +17,14 @@ from .profiles import Profile
 
 __all__ = ["fit_of", "portal_of"]
 
+MB = 1_000_000
+
 #: Bytes of a page rebuilt from pixels at 150 dpi: a text page (BENCHMARKS.md: 116 KB a page) ...
 FLAT_PAGE = 120_000
 #: ... and at most a colour photograph's (JPEG quality 80 at 150 dpi, a full letter page).
 FLAT_PAGE_MAX = 400_000
 #: Bytes of a file's own pages and fonts (cover letter and index, separators, page numbers).
 FILE_OVERHEAD = 40_000
-_MB = 1_000_000
 
 
 def portal_of(profile: Profile) -> dict:
@@ -99,27 +100,3 @@ def fit_of(plan, profile: Profile) -> dict:
             "image_dpi": dpi, "floor_dpi": FLOOR_DPI,
             "estimate_bytes": sum(f["bytes"] for f in files)}
 
-
-def describe(fit: dict, portal: dict) -> list[str]:
-    """The plan's lines about the portal and fitting, for the terminal."""
-    lines = []
-    limit = portal["max_bytes"]
-    where = f"portal: {portal['name']}: " if portal["name"] else "size limit: "
-    lines.append(where + (f"{limit} bytes a file" if limit else "no size limit") + f"; {portal['page_size']} pages;"
-                 f" accepts {', '.join(portal['accepted_types'])}"
-                 + (f"; images at most {portal['image_dpi']} dpi" if portal["image_dpi"] else "")
-                 + (f" (source: {portal['source']})" if portal["source"] else ""))
-    if portal["others"]:
-        lines.append("other portals (--portal NAME): " + ", ".join(f"{p['name']} ({p['max_bytes']} bytes)"
-                                                                  for p in portal["others"]))
-    kinds = ", ".join(f["type"] for f in fit["file_list"] if f["type"]) if portal["output"] == "per-type" else ""
-    lines.append(f"files: {fit['files']} ({portal['output']}{': ' + kinds if kinds else ''})")
-    for n, f in enumerate(fit["file_list"], 1):
-        label = f["type"] or f"file {n}"
-        lines.append(f"  {label}: about {f['bytes'] / _MB:.1f} MB (estimate), {f['size_class']}")
-    if fit["downsample"]:
-        lines.append(f"fitting: images will be downsampled to {fit['image_dpi']} dpi and recompressed (lower, down to"
-                     f" {fit['floor_dpi']} dpi, if still over); a file that still does not fit stops the build")
-    else:
-        lines.append("fitting: none expected (images stay as rendered)")
-    return lines

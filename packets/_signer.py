@@ -74,7 +74,8 @@ def expected_level(cert_der: bytes | None, tsa: bool) -> str | None:
 def signature_plan(vault, profile, tsa: str | None = None) -> dict:
     """What signing will do for ``profile``: the organisation the recipient validates, the name
     the letter shows, whether they agree, the timestamp authority and the level."""
-    from cryptography.hazmat.primitives import serialization
+    from asn1crypto import pem
+
     from vault import orgdetails, orgkey
 
     if not profile.signature.required:
@@ -84,7 +85,7 @@ def signature_plan(vault, profile, tsa: str | None = None) -> dict:
     details = orgdetails.details(vault)
     info = cert.as_dict() if cert else {}
     org = info.get("organisation")
-    level = expected_level(cert.cert.public_bytes(serialization.Encoding.DER), bool(tsa)) if cert else None
+    level = expected_level(pem.unarmor(cert.cert_pem)[2], bool(tsa)) if cert else None
     name = details.get("name", "")
     return {"required": True, "organisation": org, "letter_name": name or None,
             "names_agree": bool(not name or not org or same_name(name, org)), "timestamp_authority": tsa,

@@ -366,7 +366,8 @@ def test_the_plan_forecasts_fitting_for_a_big_scan_and_none_for_a_small_one():
     the 2 MB portal as rendered (images will be downsampled), a 1-page text is not."""
     from types import SimpleNamespace
 
-    from packets._fitplan import describe, fit_of, portal_of
+    from packets._fitplan import fit_of, portal_of
+    from refuge.commands.packets import _fit_lines as describe
 
     def entry(doc_id, size, pages, section):
         return SimpleNamespace(doc=SimpleNamespace(id=doc_id, size=size), pages=pages, section=section)

@@ -126,9 +126,7 @@ def packet_plan(c: Context, ref: str, profile_id: str, ocr: bool, as_json: bool,
 
 def _print_shape(shape: dict) -> None:
     """The plan's lines on the portal, fitting and the signature (packets/_fitplan.py, _signer.py)."""
-    from packets._fitplan import describe
-
-    for line in describe(shape["fit"], shape["portal"]):
+    for line in _fit_lines(shape["fit"], shape["portal"]):
         click.echo(line)
     s = shape["signature"]
     if not s.get("required"):
@@ -142,6 +140,33 @@ def _print_shape(shape: dict) -> None:
         click.echo(f"error: the organisation's name {cell(s['letter_name'])} is not the certificate's "
                    f"{cell(s['organisation'])}: the build stops until an admin makes them agree (refuge org set "
                    "name=ORG, or refuge keys org import)")
+
+
+def _fit_lines(fit: dict, portal: dict) -> list[str]:
+    """The plan's lines about the portal and fitting (packets/_fitplan.py)."""
+    from packets._fitplan import MB
+
+    lines = []
+    limit = portal["max_bytes"]
+    where = f"portal: {portal['name']}: " if portal["name"] else "size limit: "
+    lines.append(where + (f"{limit} bytes a file" if limit else "no size limit") + f"; {portal['page_size']} pages;"
+                 f" accepts {', '.join(portal['accepted_types'])}"
+                 + (f"; images at most {portal['image_dpi']} dpi" if portal["image_dpi"] else "")
+                 + (f" (source: {portal['source']})" if portal["source"] else ""))
+    if portal["others"]:
+        lines.append("other portals (--portal NAME): " + ", ".join(f"{p['name']} ({p['max_bytes']} bytes)"
+                                                                  for p in portal["others"]))
+    kinds = ", ".join(f["type"] for f in fit["file_list"] if f["type"]) if portal["output"] == "per-type" else ""
+    lines.append(f"files: {fit['files']} ({portal['output']}{': ' + kinds if kinds else ''})")
+    for n, f in enumerate(fit["file_list"], 1):
+        label = f["type"] or f"file {n}"
+        lines.append(f"  {label}: about {f['bytes'] / MB:.1f} MB (estimate), {f['size_class']}")
+    if fit["downsample"]:
+        lines.append(f"fitting: images will be downsampled to {fit['image_dpi']} dpi and recompressed (lower, down to"
+                     f" {fit['floor_dpi']} dpi, if still over); a file that still does not fit stops the build")
+    else:
+        lines.append("fitting: none expected (images stay as rendered)")
+    return lines
 
 
 def _level_note(level: str | None) -> str:
