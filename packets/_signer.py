@@ -50,8 +50,8 @@ def check_names(org_name: str, sender: str, cert_org: str | None) -> list[str]:
     if sender.strip():
         if same_name(sender, cert_org):
             return []
-        return [f"the letter names {sender.strip()!r} as the sender, but the packet is signed by {cert_org!r}"
-                " (its certificate's organisation, the name the recipient validates)"]
+        return [(f"the letter names {sender.strip()!r} as the sender, but the packet is signed by {cert_org!r}"
+                 " (its certificate's organisation, the name the recipient validates)")]
     if org_name and not same_name(org_name, cert_org):
         raise NotPermitted(f"the organisation's name {org_name!r} (the letterhead) is not the signing certificate's "
                            f"organisation {cert_org!r} (what the recipient validates); nothing was built",
