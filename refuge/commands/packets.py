@@ -301,7 +301,7 @@ def packet_build(c: Context, ref, profile_id, output, sender_org, only_consented
     for path in built.media:
         click.echo(path)
     for warning in getattr(built, "warnings", ()):
-        click.echo(f"refuge: warning: {cell(warning)}", err=True)
+        warn(cell(warning))
     signature = (built.record.get("manifest") or {}).get("signature")
     if signature:  # on stderr: stdout stays the packet's paths
         click.echo(f"refuge: signed for {cell(signature['organisation'])}: {signature['level']}"
