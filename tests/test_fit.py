@@ -384,3 +384,25 @@ def test_the_plan_forecasts_fitting_for_a_big_scan_and_none_for_a_small_one():
     assert not small["downsample"] and small["files"] == 2
     single = dataclasses.replace(IRCC, output="single")
     assert fit_of(big, single)["files"] == 1 and fit_of(big, single)["downsample"]
+
+
+def test_file_types_a_worker_answers_are_checked_before_they_name_a_file(tmp_path):
+    """A subverted worker answering types that climb out of the folder, repeat or are missing: the
+    build refuses (nothing is named by them); a good answer names the files as the index does."""
+    from packets.build import Packet, _file_types, typed_paths, typed_pattern
+    from vault.worker import WorkerFailed
+
+    def packet(types):
+        return Packet([b"%PDF"] * 3, {"manifest": {}}, b"", b"", types=types)
+
+    for bad in (["cover", "../../etc", "medical"], ["cover", "identity", "identity"], ["cover", None, "x"],
+                ["cover", "identity"]):
+        with pytest.raises(WorkerFailed):
+            _file_types(packet(bad), IRCC)
+    good = _file_types(packet(["cover", "identity", "identity-3"]), IRCC)
+    assert [Path(p).name for p in typed_paths(str(tmp_path), IRCC, DATE, good)] == [
+        "ircc-resettlement-2026-11-23-cover.pdf", "ircc-resettlement-2026-11-23-identity.pdf",
+        "ircc-resettlement-2026-11-23-identity-3.pdf"]
+    odd = str(tmp_path / "a{b}.pdf")  # braces in the name the case lead chose are kept as typed
+    assert typed_pattern(odd, IRCC, DATE).format(type="cover") == "a{b}-cover.pdf"
+    assert typed_paths(odd, IRCC, DATE, ["cover"]) == [str(tmp_path / "a{b}-cover.pdf")]
