@@ -148,7 +148,7 @@ def _fit_lines(fit: dict, portal: dict) -> list[str]:
 
     lines = []
     limit = portal["max_bytes"]
-    where = f"portal: {portal['name']}: " if portal["name"] else "size limit: "
+    where = f"portal: {portal['name']}: " if portal["name"] else "upload: "
     lines.append(where + (f"{limit} bytes a file" if limit else "no size limit") + f"; {portal['page_size']} pages;"
                  f" accepts {', '.join(portal['accepted_types'])}"
                  + (f"; images at most {portal['image_dpi']} dpi" if portal["image_dpi"] else "")
