@@ -75,7 +75,7 @@ def _run(task: str, request: dict, datas: list[bytes], progress: _Progress, limi
 def produce(items: list[Item], profile: Profile, *, sender_org: str, today: str, redactions: list[dict],
             reviews: list[dict], ocr: bool, ocr_cache: dict, progress: Callable[[str, int, int], None] | None = None,
             limits: worker.Limits = worker.RENDER_LIMITS, letter: dict | None = None,
-            coverage: dict | None = None) -> Produced:
+            coverage: dict | None = None, file_name: str | None = None) -> Produced:
     """Render, redact, assemble and leak-check ``items`` in a keyless worker.
 
     New recognition results are in the answer, and also when the build stops
@@ -86,7 +86,7 @@ def produce(items: list[Item], profile: Profile, *, sender_org: str, today: str,
     request = {"items": [dataclasses.replace(i, data=b"") for i in items], "profile": profile,
                "sender_org": sender_org, "today": today, "redactions": redactions, "reviews": reviews, "ocr": ocr,
                "ocr_cache": ocr_cache, "letter": letter,
-               "coverage": coverage}
+               "coverage": coverage, "file_name": file_name}
     watch = _Progress(progress)
     try:
         answer = _run("_produce_task", request, [i.data for i in items], watch, limits)
@@ -99,7 +99,8 @@ def produce(items: list[Item], profile: Profile, *, sender_org: str, today: str,
         raise worker.WorkerFailed("the worker building the packet answered malformed data")
     try:
         volumes = [Volume(number=int(m["number"]), data=data, first_page=int(m["first_page"]),
-                          last_page=int(m["last_page"]), items=[str(x) for x in m["items"]])
+                          last_page=int(m["last_page"]), items=[str(x) for x in m["items"]],
+                          type=str(m["type"]) if m.get("type") is not None else None)
                    for m, data in zip(metas, answer.blobs)]
         counts = {str(k): v for k, v in dict(value.get("redactions") or {}).items()}
     except (KeyError, TypeError, ValueError):
@@ -204,7 +205,7 @@ def produce_here(request: dict, items: list[Item], report) -> tuple[dict, list[b
         report({"doc": None, "stage": "assembling"})
         volumes = assemble(PacketRequest(profile=profile, items=items, sender_org=request["sender_org"],
                                          date=request["today"], redactions=redactor.summary(),
-                                         letter=request.get("letter")), pages)
+                                         letter=request.get("letter"), file_name=request.get("file_name")), pages)
         if profile.require_review:
             require_reviews(request["reviews"], redactor.pages)
         report({"stage": "checking the packet for redacted text (text, objects, pixels, barcodes)"})
@@ -214,8 +215,8 @@ def produce_here(request: dict, items: list[Item], report) -> tuple[dict, list[b
     except RefugeError:
         report({"recognised": redactor.ocr_new, "recognised_docs": redactor.ocr_docs})
         raise
-    metas = [{"number": v.number, "first_page": v.first_page, "last_page": v.last_page, "items": list(v.items)}
-             for v in volumes]
+    metas = [{"number": v.number, "first_page": v.first_page, "last_page": v.last_page, "items": list(v.items),
+              "type": v.type} for v in volumes]
     value = {"volumes": metas, "redactions": redactor.summary(), "recognised": redactor.ocr_new,
              "recognised_docs": redactor.ocr_docs}
     return value, [v.data for v in volumes] + [review]

@@ -25,16 +25,19 @@ WORDS = {
         "number": "No.", "title": "Title", "type": "Type", "section": "Section", "language": "Language",
         "date": "Date", "pages": "Pages", "bates": "Bates numbers", "volume": "Vol. {n}: {pages}",
         "other": "Other documents", "packet": "referral packet", "of_volumes": "volume {n} of {k}",
+        "file": "File {name}", "cover_file": "This letter and the index: file {name}",
     },
     "fr": {
         "number": "N°", "title": "Titre", "type": "Type", "section": "Section", "language": "Langue",
         "date": "Date", "pages": "Pages", "bates": "Numéros Bates", "volume": "Vol. {n} : {pages}",
         "other": "Autres documents", "packet": "dossier de recommandation", "of_volumes": "volume {n} de {k}",
+        "file": "Fichier {name}", "cover_file": "Cette lettre et l'index : fichier {name}",
     },
     "es": {
         "number": "N.º", "title": "Título", "type": "Tipo", "section": "Sección", "language": "Idioma",
         "date": "Fecha", "pages": "Páginas", "bates": "Números Bates", "volume": "Vol. {n}: {pages}",
         "other": "Otros documentos", "packet": "expediente de remisión", "of_volumes": "volumen {n} de {k}",
+        "file": "Archivo {name}", "cover_file": "Esta carta y el índice: archivo {name}",
     },
 }
 

@@ -48,6 +48,32 @@ def per_type(ctx) -> list[int]:
     return [u.group + 2 for u in ctx.units]
 
 
+def file_pattern(profile, date: str) -> str:
+    """A per-type file's name by the profile's rule, "{type}" and "{volume}" left to fill in
+    (packets/build.py's names for ``-o FOLDER``; the case's file numbers are not used there)."""
+    from .profiles import FILE_NAME_FIELDS
+
+    return profile.file_name.format(profile=profile.id, date=date, volume="{volume}", type="{type}",
+                                    **dict.fromkeys(FILE_NAME_FIELDS, ""))
+
+
+def name_files(ctx, volume_of: list[int]) -> None:
+    """The type and name of each per-type file, for the index and the build (the same rule as the
+    build's: "cover" for file 1, the section's id, "-N" after a type already taken)."""
+    types = {1: "cover"}
+    for u in ctx.units:
+        section = ctx.groups[u.group].section
+        types.setdefault(volume_of[u.index], section.id if section else "other")
+    pattern = ctx.request.file_name or file_pattern(ctx.profile, ctx.request.date)
+    taken: list[str] = []
+    for number in sorted(types):
+        t = types[number]
+        t = t if t not in taken else f"{t}-{number}"  # never two files of one name
+        taken.append(t)
+        ctx.file_types[number] = t
+        ctx.file_names[number] = pattern.format(type=t, volume=number)
+
+
 class _Originals:
     """The documents' pages as redacted, kept so that every step fits from them."""
 
@@ -133,6 +159,7 @@ def shape(ctx, headroom: int | None) -> list:
     limit = _limit(ctx, headroom)
     if profile.output == "per-type":
         volume_of = per_type(ctx)
+        name_files(ctx, volume_of)
         names = {u.group + 2: (ctx.groups[u.group].section.id if ctx.groups[u.group].section else "other")
                  for u in ctx.units}
         if limit is None:

@@ -136,6 +136,8 @@ class _Ctx:
     groups: list[_Group]
     info_date: str
     keep: list = field(default_factory=list)
+    file_names: dict[int, str] = field(default_factory=dict)  # per-type: each file's name, as written
+    file_types: dict[int, str] = field(default_factory=dict)  # per-type: each file's document type
 
 
 # ------------------------------------------------------------------------ pagination
@@ -170,15 +172,21 @@ def _entries(ctx: _Ctx, pg: _Pagination, volume_of: list[int]) -> list[Entry]:
     words = WORDS[lang]
     types = TYPE_NAMES[lang]
     out: list[Entry] = []
+    named = ctx.file_names  # per-type: each section's file is named where its documents are listed
+    if named.get(1):
+        out.append(Entry({}, None, heading=words["cover_file"].format(name=named[1])))
     last_group = None
     for u in ctx.units:
-        if u.group != last_group and ctx.groups[u.group].title:
+        vol = volume_of[u.index]
+        if u.group != last_group and named.get(vol):
+            title = ctx.groups[u.group].title
+            out.append(Entry({}, None, heading=(f"{title} — " if title else "") + words["file"].format(name=named[vol])))
+        elif u.group != last_group and ctx.groups[u.group].title:
             out.append(Entry({}, None, heading=ctx.groups[u.group].title))
         last_group = u.group
         first, last = pg.doc_first[u.index], pg.doc_last[u.index]
         pages = _range(first, last)
-        vol = volume_of[u.index]
-        if vol != 1:
+        if vol != 1 and not named.get(vol):
             pages = words["volume"].format(n=vol, pages=pages)
         bates = ""
         if profile.numbering.bates:
@@ -440,7 +448,7 @@ def _write_volume(ctx: _Ctx, pg: _Pagination, gen: pikepdf.Pdf, where: dict[str,
         CreationDate=pikepdf.String(ctx.info_date), ModDate=pikepdf.String(ctx.info_date)))
     data = save_pdf(out)
     return Volume(number=number, data=data, first_page=first_page, last_page=last_page,
-                  items=[u.item.doc_id for u in units])
+                  items=[u.item.doc_id for u in units], type=ctx.file_types.get(number))
 
 
 def _assign(ctx: _Ctx, limit: int, overhead: dict[int, int], fitted=None) -> list[int]:
@@ -581,6 +589,8 @@ def _choose_fonts(ctx: _Ctx) -> None:
     ]
     for g in ctx.groups:
         checks.append((g.title, f"{profile.source_name}: sections: a title"))
+    if profile.output == "per-type" and index_shown:
+        checks.append((ctx.request.file_name or "", "the output file's name"))
     for u in ctx.units:
         it = u.item
         if index_shown:

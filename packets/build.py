@@ -49,6 +49,7 @@ class BuildOptions:
     reply: bool = False  # the packet replies to another party's documents (a shorter deadline)
     counsel: str | None = None  # the counsel of record, in the signature block when the profile asks
     coverage: dict | None = None  # what covers each promised category, for the review report (packets/coverage.py)
+    file_name: str | None = None  # a per-type packet's file names ("{type}" to fill in): what its index names
 
 
 @dataclass
@@ -67,6 +68,7 @@ class Packet:
     review: bytes = field(repr=False)
     recognised: dict[str, dict] = field(default_factory=dict, repr=False)
     recognised_docs: dict[str, str] = field(default_factory=dict)
+    types: list[str | None] = field(default_factory=list)  # each file's document type (per-type packets)
 
 
 @dataclass
@@ -79,6 +81,7 @@ class Built:
     deadline: dict | None = None  # when the packet must be received before the hearing (plan.deadline)
     media: list[str] = field(default_factory=list)  # the recordings written beside the packet (--media-dir)
     search_missed: bool = False  # words recognised during the build could not enter the search index
+    warnings: list[str] = field(default_factory=list)  # for the case lead's terminal (packets/_signer.py)
 
 
 # ------------------------------------------------------------------------------ stages
@@ -177,6 +180,11 @@ def make_packet(source: CaseSource, profile: Profile, options: BuildOptions,
     say = progress or (lambda _stage, _n=0, _total=0: None)
     plan = _plan(source, profile, options)
     check_plan(plan, options)
+    if profile.signature.required and source.key is not None:  # the key that signs, not only the stored certificate
+        from ._signer import check_names
+        from .sign import organisation_name
+
+        check_names(source.org.get("name", ""), options.sender_org, organisation_name(source.key))
     letter = letter_details(profile, source.fields, source.org, options.sender_org, options.service)
     say(f"decrypting {len(plan.included)} documents", 0, 0)
     items = _items(source, plan)
@@ -185,7 +193,7 @@ def make_packet(source: CaseSource, profile: Profile, options: BuildOptions,
         made = produce(items, profile, sender_org=options.sender_org, today=options.today,
                        redactions=source.redactions, reviews=source.reviews, ocr=ocr,
                        ocr_cache=source.ocr_cache if ocr else {}, progress=say, letter=letter,
-                       coverage=options.coverage)
+                       coverage=options.coverage, file_name=options.file_name)
     except RefugeError as e:
         source.recognised.update(getattr(e, "recognised", {}))
         source.recognised_docs.update(getattr(e, "recognised_docs", {}))
@@ -197,7 +205,8 @@ def make_packet(source: CaseSource, profile: Profile, options: BuildOptions,
                   key=source.key, tsa_url=source.tsa_url, password=options.password, redactions=made.redactions,
                   counsel=options.counsel)
     return Packet(sealed.volumes, _record(profile, plan, options, made.volumes, sealed, made.redactions),
-                  sealed.manifest_file(), made.review, source.recognised, source.recognised_docs)
+                  sealed.manifest_file(), made.review, source.recognised, source.recognised_docs,
+                  [v.type for v in made.volumes])
 
 
 # ------------------------------------------------------------------------- the vault
@@ -295,13 +304,38 @@ def volume_types(profile: Profile, manifest: dict) -> list[str]:
     return out
 
 
+def typed_pattern(output: str, profile: Profile, today: str) -> str:
+    """A per-type packet's file names, "{type}" standing for each file's document type: the
+    profile's rule in the folder ``output``, else OUT-TYPE.pdf (what the index names)."""
+    from ._shape import file_pattern
+
+    if os.path.isdir(output):
+        return file_pattern(profile, today)
+    stem, ext = os.path.splitext(os.path.basename(output))
+    return (stem + "-").replace("{", "{{").replace("}", "}}") + "{type}" + (ext or ".pdf").replace("{", "{{").replace(
+        "}", "}}")
+
+
 def typed_paths(output: str, profile: Profile, today: str, types: list[str]) -> list[str]:
     """Where a per-type packet's files go: in the folder ``output``, named by the profile's
     file-name rule; or, when ``output`` is a file name, OUT-TYPE.pdf next to it."""
-    if os.path.isdir(output):
-        return [os.path.join(output, profile.output_name(today, n, t)) for n, t in enumerate(types, 1)]
-    stem, ext = os.path.splitext(output)
-    return [f"{stem}-{t}{ext or '.pdf'}" for t in types]
+    folder = output if os.path.isdir(output) else os.path.dirname(output)
+    pattern = typed_pattern(output, profile, today)
+    return [os.path.join(folder, pattern.format(type=t, volume=n)) for n, t in enumerate(types, 1)]
+
+
+def _file_types(packet: Packet, profile: Profile) -> list[str]:
+    """The per-type files' types as the assembler named them in the index; the worker's answer is
+    checked (one slug per file, no two alike) before it names a file."""
+    from .profiles import _SLUG
+
+    types = packet.types
+    if len(types) != len(packet.volumes) or len(set(types)) != len(types) or \
+            not all(isinstance(t, str) and _SLUG.fullmatch(t) for t in types):
+        from vault.worker import WorkerFailed
+
+        raise WorkerFailed("the worker building the packet answered malformed data")
+    return list(types)
 
 
 def _possible_types(profile: Profile) -> list[str]:
@@ -394,8 +428,11 @@ def build_packet(vault, case, profile: Profile, today: str, output: str, sender_
 
         output = named_output(profile, output, today, case.fields)
     _check_outputs(output, manifest_out, replace, profile, today)
+    warnings = _signer_names(vault, profile, sender_org)
     options = BuildOptions(today, sender_org, override_reason, only_consented, allow_incomplete, password, ocr,
-                           service, reply, counsel=counsel)
+                           service, reply, counsel=counsel,
+                           file_name=typed_pattern(output.rstrip("/") or output, profile, today)
+                           if profile.output == "per-type" else None)
     plan = _plan(case_source(vault, case), profile, options)
     check_plan(plan, options)  # before the key is unwrapped
     media = _media_files(vault, plan, output, profile, today, media_dir, replace)
@@ -417,7 +454,7 @@ def build_packet(vault, case, profile: Profile, today: str, output: str, sender_
         packet.record["accepted_gaps"] = accepted["gaps"]
     if profile.output == "per-type":
         output = output.rstrip("/") or output
-        paths = typed_paths(output, profile, today, volume_types(profile, packet.record["manifest"]))
+        paths = typed_paths(output, profile, today, _file_types(packet, profile))
         review_path = review_path_for(output + ".pdf" if os.path.isdir(output) else output)
     else:
         paths = output_paths(output, len(packet.volumes))
@@ -429,7 +466,20 @@ def build_packet(vault, case, profile: Profile, today: str, output: str, sender_
     if progress is not None:
         progress("recording the disclosure", 0, 0)
     return Built(_write_recorded(vault, case, packet, files, replace), paths, review_path, plan.deadline,
-                 [p for p, _ in media], search_missed=not indexed)
+                 [p for p, _ in media], search_missed=not indexed, warnings=warnings)
+
+
+def _signer_names(vault, profile: Profile, sender_org: str) -> list[str]:
+    """The organisation's name against the signing certificate's (packets/_signer.py), before any work."""
+    if not profile.signature.required:
+        return []
+    from vault import orgkey
+
+    from ._signer import check_names
+
+    cert = orgkey.current(vault)
+    return check_names(org_details(vault).get("name", ""), sender_org,
+                       cert.as_dict()["organisation"] if cert is not None else None)
 
 
 def _media_files(vault, plan: Plan, output: str, profile: Profile, today: str, media_dir: str | None,

@@ -59,6 +59,9 @@ class PacketRequest:
     redactions: dict | None = None  # what the redaction stage applied (its summary), for the cover letter
     # The letter's details (packets/_layout.py, letter_values): sender, org, case fields, service.
     letter: dict | None = field(default=None, repr=False)
+    # A per-type packet's file names, "{type}" (and "{volume}") standing for each file's: what the index
+    # names and the build writes (packets/_shape.py, file_pattern); None: the profile's rule.
+    file_name: str | None = None
 
 
 @dataclass(frozen=True)
@@ -72,6 +75,7 @@ class Volume:
     first_page: int
     last_page: int
     items: list[str]
+    type: str | None = None  # a per-type file's document type (a section id, "cover", "other")
 
 
 @dataclass

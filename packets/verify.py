@@ -82,6 +82,7 @@ class Report:
     trusted: bool | None = None
     document_timestamp: dict | None = None  # the last document timestamp (B-LTA)
     revocation_info: bool | None = None  # validation data (chain, OCSP, CRLs) embedded in the file
+    name_matches_certificate: bool | None = None  # the signature's /Name is its certificate's organisation
     manifest: dict | None = None
     problems: list[str] = field(default_factory=list)
     hints: dict[str, str] = field(default_factory=dict, repr=False)  # problem -> hint code
@@ -193,6 +194,12 @@ def _describe(report: Report, sig, status) -> None:
     report.organisation = subject.get("organization_name") or subject.get("common_name")
     name = sig.sig_object.get("/Name")
     report.signer = str(name) if name is not None else subject.get("common_name")
+    if name is not None and report.organisation:  # /Name is a claim; the certificate's organisation is validated
+        from ._signer import same_name
+        from .sign import _latin
+
+        report.name_matches_certificate = bool(same_name(str(name), str(report.organisation))
+                                               or str(name) == _latin(str(report.organisation)))
     report.signing_time = _time(status.signer_reported_dt)
     validity = cert["tbs_certificate"]["validity"]
     report.certificate = {

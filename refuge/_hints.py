@@ -58,6 +58,8 @@ HINTS: dict[str, str] = {
     "case-set-field": "a case lead sets it with refuge case set REF FIELD=VALUE (see refuge case show REF)",
     "served": "give --served-on PARTY --served-by METHOD --served-at YYYY-MM-DD",
     "org-set-name": "an admin sets it with refuge org set name=ORG, or give --from ORG",
+    "org-name-mismatch": "an admin sets the name to the certificate's (refuge org set name=ORG; refuge keys org cert "
+                         "shows it) or imports a certificate issued to the name (refuge keys org import)",
     # a document's life (doc remove, edit, move; duplicates; ids people type)
     "doc-list-removed": "case leads see it with refuge doc list REF --removed",
     "doc-prefix": "type more of the id (see refuge doc list)",

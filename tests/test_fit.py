@@ -251,6 +251,9 @@ def test_an_ircc_build_for_the_2_mb_portal_of_a_20_page_300_dpi_scan(case_world,
     names = [x.name for x in paths]
     assert all(re.fullmatch(r"ircc-resettlement-\d{4}-\d{2}-\d{2}-(cover|identity|protection)\.pdf", n) for n in names)
     assert {n.rsplit("-", 1)[1] for n in names} == {"cover.pdf", "identity.pdf", "protection.pdf"}
+    index = " ".join(subprocess.run([require_tool("pdftotext"), str(out / names[0]), "-"], capture_output=True,
+                                    check=True).stdout.decode().split())
+    assert [m.group(1) for m in re.finditer(r"[Ff]ile (\S+\.pdf)", index)] == names  # named by the profile's rule
     for path in paths:
         assert path.parent == out and path.stat().st_size < 2_000_000
         for row in pdfimages(path):
@@ -320,15 +323,86 @@ def test_per_type_files_next_to_a_file_name_and_never_replaced_without_force(cas
     w.ok("redact", "reviewed", passport, "--page", "1", user="erin")  # shipped profiles hold unread pages for review
     w.ok("consent", "grant", "MX-0001", "--recipient", "ircc-resettlement", user="erin")
     out = tmp_path / "ircc.pdf"
+    # the plan shows the portal's limits and what the build will make, and the build then makes it
+    plan = json.loads(w.ok("packet", "plan", "MX-0001", "--for", "ircc-resettlement", "--portal", "ircc-pr-portal",
+                           "--json", user="erin"))
+    assert plan["portal"]["name"] == "ircc-pr-portal" and plan["portal"]["max_bytes"] == 4_000_000
+    assert "pdf" in plan["portal"]["accepted_types"] and plan["portal"]["page_size"] == "letter"
+    assert "4 MB" in plan["portal"]["source"] and plan["portal"]["image_dpi"] == 150
+    assert plan["fit"]["downsample"] is False and plan["fit"]["files"] == 3
+    assert [f["type"] for f in plan["fit"]["file_list"]] == ["cover", "identity", "protection"]
+    assert all(f["size_class"] == "under the limit" for f in plan["fit"]["file_list"])
+    text = w.ok("packet", "plan", "MX-0001", "--for", "ircc-resettlement", "--portal", "ircc-pr-portal", user="erin")
+    assert "portal: ircc-pr-portal: 4000000 bytes a file; letter pages; accepts pdf, tiff, jpg, png, doc, docx" in text
+    assert "files: 3 (per-type: cover, identity, protection)" in text and "fitting: none expected" in text
     args = ("packet", "build", *ACCEPT_GAPS, "MX-0001", "--for", "ircc-resettlement", "-o", str(out), "--allow-incomplete",
             "--portal", "ircc-pr-portal")
     p = w.run(*args, user="erin")
     assert p.returncode == 0, p.stderr
     paths = p.stdout.decode().split()
+    assert len(paths) == plan["fit"]["files"]
     assert [Path(x).name for x in paths] == ["ircc-cover.pdf", "ircc-identity.pdf", "ircc-protection.pdf"]
+    # the index (in the cover file) names each file as written and lists its documents under it, no "Vol. N"
+    index = " ".join(subprocess.run([require_tool("pdftotext"), paths[0], "-"], capture_output=True,
+                                    check=True).stdout.decode().split())
+    assert "Vol." not in index and "This letter and the index: file ircc-cover.pdf" in index
+    files = [m.group(1) for m in re.finditer(r"File (\S+\.pdf)", index)]
+    assert files == ["ircc-identity.pdf", "ircc-protection.pdf"] and all(Path(out.parent / f).exists() for f in files)
+    listed = index.split("File ircc-identity.pdf", 1)[1].split("File ircc-protection.pdf")
+    assert "Identity document" in listed[0] and "Declaration" not in listed[0] and "Declaration" in listed[1]
+    for path in paths[1:]:  # each file's own pages are the ones the index gives it
+        text = subprocess.run([require_tool("pdftotext"), path, "-"], capture_output=True, check=True).stdout.decode()
+        assert "Index of documents" not in text
     before = {x: Path(x).read_bytes() for x in paths}
     again = w.run(*args, user="erin")
     assert again.returncode == 1 and b"already exists" in again.stderr
     assert {x: Path(x).read_bytes() for x in paths} == before
     [rec, *_] = json.loads(w.ok("packet", "history", "MX-0001", "--json", user="erin"))
     assert rec["portal"] == "ircc-pr-portal" and rec["max_bytes"] == 4_000_000
+
+
+def test_the_plan_forecasts_fitting_for_a_big_scan_and_none_for_a_small_one():
+    """The forecast of packet plan, from stored sizes and page counts: a 20-page 6 MB scan is over
+    the 2 MB portal as rendered (images will be downsampled), a 1-page text is not."""
+    from types import SimpleNamespace
+
+    from packets._fitplan import fit_of, portal_of
+    from refuge.commands.packets import _fit_lines as describe
+
+    def entry(doc_id, size, pages, section):
+        return SimpleNamespace(doc=SimpleNamespace(id=doc_id, size=size), pages=pages, section=section)
+
+    big = SimpleNamespace(included=[entry("c1-scan", 6_000_000, 20, "identity"), entry("c1-decl", 3_000, 1, "protection")])
+    fit = fit_of(big, IRCC)
+    assert fit["downsample"] and fit["files"] == 3 and fit["image_dpi"] == 150
+    assert [f["size_class"] for f in fit["file_list"]] == ["under the limit", "over the limit as rendered",
+                                                          "under the limit"]
+    lines = describe(fit, portal_of(IRCC))
+    assert any(line.startswith("fitting: images will be downsampled to 150 dpi") for line in lines)
+    assert any("ircc-secure-account (4000000 bytes)" in line for line in lines)
+    small = fit_of(SimpleNamespace(included=[entry("c1-decl", 3_000, 1, "protection")]), IRCC)
+    assert not small["downsample"] and small["files"] == 2
+    single = dataclasses.replace(IRCC, output="single")
+    assert fit_of(big, single)["files"] == 1 and fit_of(big, single)["downsample"]
+
+
+def test_file_types_a_worker_answers_are_checked_before_they_name_a_file(tmp_path):
+    """A subverted worker answering types that climb out of the folder, repeat or are missing: the
+    build refuses (nothing is named by them); a good answer names the files as the index does."""
+    from packets.build import Packet, _file_types, typed_paths, typed_pattern
+    from vault.worker import WorkerFailed
+
+    def packet(types):
+        return Packet([b"%PDF"] * 3, {"manifest": {}}, b"", b"", types=types)
+
+    for bad in (["cover", "../../etc", "medical"], ["cover", "identity", "identity"], ["cover", None, "x"],
+                ["cover", "identity"]):
+        with pytest.raises(WorkerFailed):
+            _file_types(packet(bad), IRCC)
+    good = _file_types(packet(["cover", "identity", "identity-3"]), IRCC)
+    assert [Path(p).name for p in typed_paths(str(tmp_path), IRCC, DATE, good)] == [
+        "ircc-resettlement-2026-11-23-cover.pdf", "ircc-resettlement-2026-11-23-identity.pdf",
+        "ircc-resettlement-2026-11-23-identity-3.pdf"]
+    odd = str(tmp_path / "a{b}.pdf")  # braces in the name the case lead chose are kept as typed
+    assert typed_pattern(odd, IRCC, DATE).format(type="cover") == "a{b}-cover.pdf"
+    assert typed_paths(odd, IRCC, DATE, ["cover"]) == [str(tmp_path / "a{b}-cover.pdf")]

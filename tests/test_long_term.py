@@ -124,17 +124,54 @@ def test_the_org_key_import_takes_a_certomancer_issued_key_and_the_cli_builds_b_
          "--chain", str(tmp_path / "chain.pem"), user="alice")
     w.ok("consent", "grant", "MX-0001", "--recipient", "irb-rpd-disclosure", user="erin")
     out = tmp_path / "irb.pdf"
-    p = w.run("packet", "build", *ACCEPT_GAPS, "MX-0001", "--for", "irb-rpd-disclosure", "-o", str(out), "--allow-incomplete",
-              "--tsa", pki.tsa_url, user="erin")
+    build = ("packet", "build", *ACCEPT_GAPS, "MX-0001", "--for", "irb-rpd-disclosure", "--allow-incomplete")
+    # The letterhead's name (org set) is not the certificate's: refused before any work, nothing written.
+    w.ok("org", "set", "name=Fictional Legal Clinic", user="alice")
+    plan = w.ok("packet", "plan", "MX-0001", "--for", "irb-rpd-disclosure", user="erin")
+    assert "error: the organisation's name Fictional Legal Clinic is not the certificate's Clinique Juridique Test" in plan
+    p = w.run(*build, "-o", str(out), "--tsa", pki.tsa_url, user="erin")
+    err = p.stderr.decode()
+    assert p.returncode == 4 and "'Fictional Legal Clinic'" in err and "'Clinique Juridique Test'" in err
+    assert "refuge org set name=" in err and not list(tmp_path.glob("irb*"))
+    w.ok("org", "set", "name=CLINIQUE  juridique-test", user="alice")  # the same name, written differently
+    # The plan says the level each way, and that without a timestamp authority it is not B-LT.
+    plan = json.loads(w.ok("packet", "plan", "MX-0001", "--for", "irb-rpd-disclosure", "--json", user="erin"))
+    assert plan["signature"]["level"] == "PAdES-B-B with validation data" and not plan["signature"]["long_term"]
+    assert plan["signature"]["organisation"] == "Clinique Juridique Test" and plan["signature"]["names_agree"]
+    text = w.ok("packet", "plan", "MX-0001", "--for", "irb-rpd-disclosure", "--tsa", pki.tsa_url, user="erin")
+    assert "signature: PAdES-B-LTA, signed for Clinique Juridique Test" in text and "error:" not in text
+    assert "not B-LT" in w.ok("packet", "plan", "MX-0001", "--for", "irb-rpd-disclosure", user="erin")
+    p = w.run(*build, "-o", str(out), "--tsa", pki.tsa_url, user="erin")
     assert p.returncode == 0, p.stderr
+    assert "refuge: signed for Clinique Juridique Test: PAdES-B-LTA" in p.stderr.decode()
     data = out.read_bytes()
     assert b"erin" not in data.lower()
     v = w.run("packet", "verify", str(out), "--trust", str(tmp_path / "root.pem"), "--json")
     assert v.returncode == 0, v.stdout + v.stderr
     report = json.loads(v.stdout)
-    assert report["level"] == "PAdES-B-LTA" and report["signer"] == "Clinique Juridique Test"
-    [rec] = json.loads(w.ok("packet", "history", "MX-0001", "--json", user="erin"))
-    assert rec["manifest"]["signature"]["level"] == "PAdES-B-LTA" and rec["built_by"] == "erin"
+    assert report["level"] == "PAdES-B-LTA" and report["signer"] == report["organisation"] == "Clinique Juridique Test"
+    from pyhanko.sign.ades.report import AdESPassed
+
+    assert _ades(data, pki.root_der).ades_subindic == AdESPassed.OK
+    # Without a timestamp authority, and with a sender named for this build: a warning, and the level
+    # said as it is everywhere (the build's output, history, verify), never B-LT.
+    bare = tmp_path / "bare.pdf"
+    p = w.run(*build, "-o", str(bare), "--from", "Shelter Network", user="erin")
+    assert p.returncode == 0, p.stderr
+    err = p.stderr.decode()
+    assert "refuge: warning: the letter names 'Shelter Network' as the sender, but the packet is signed by " \
+           "'Clinique Juridique Test'" in err
+    assert "signed for Clinique Juridique Test: PAdES-B-B with validation data; not B-LT" in err
+    report = check_packet(bare.read_bytes(), load_certificates(pki.root_pem))
+    assert report.ok and report.level == "PAdES-B-B with validation data" and report.timestamp is None
+    v = w.ok("packet", "verify", str(bare), "--trust", str(tmp_path / "root.pem"))
+    assert "organisation: Clinique Juridique Test" in v and "level:        PAdES-B-B with validation data" in v
+    rec, bare_rec = json.loads(w.ok("packet", "history", "MX-0001", "--json", user="erin"))  # oldest first
+    assert rec["manifest"]["signature"]["level"] == rec["level"] == "PAdES-B-LTA" and rec["built_by"] == "erin"
+    assert bare_rec["level"] == "PAdES-B-B with validation data"
+    assert rec["signed_for"] == bare_rec["signed_for"] == "Clinique Juridique Test"
+    table = w.ok("packet", "history", "MX-0001", user="erin")
+    assert "Clinique Juridique Test" in table and "PAdES-B-B with validation data" in table
 
 
 def test_a_revocation_service_that_does_not_answer_stops_the_signing():
@@ -176,3 +213,32 @@ def test_the_visible_block_names_the_organisation_and_the_counsel_when_asked(tmp
                           check=True).stdout.decode()
     assert "Signed for Fictional Legal Clinic" in text and "Counsel of record: Me Ana Tremblay" in text
     assert b"erin" not in signed  # a login name handed in is never written
+
+
+def test_a_signature_whose_name_claims_another_organisation_is_shown_by_its_certificate(tmp_path):
+    """An attacker holding a trusted key signs with /Name "UNHCR Protection Unit": verify names the
+    certificate's organisation as the signer and shows the /Name only as an unbacked claim."""
+    from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+    from pyhanko.sign import fields, signers
+
+    from packets.sign import _signer
+    from signing_fixtures import org_key
+
+    key, pem = org_key("Fictional Legal Clinic")
+    out = io.BytesIO()
+    meta = signers.PdfSignatureMetadata(field_name="Sig", name="UNHCR Protection Unit", md_algorithm="sha256",
+                                        subfilter=fields.SigSeedSubFilter.PADES)
+    signers.PdfSigner(meta, _signer(key)).sign_pdf(IncrementalPdfFileWriter(io.BytesIO(pdf_bytes())), output=out)
+    report = check_packet(out.getvalue(), load_certificates(pem))
+    assert report.ok and report.signer == "UNHCR Protection Unit" and report.name_matches_certificate is False
+    assert report.organisation == "Fictional Legal Clinic"
+    assert check_packet(sign_pdf(pdf_bytes(), key), load_certificates(pem)).name_matches_certificate is True
+    import os
+    import sys
+
+    (tmp_path / "p.pdf").write_bytes(out.getvalue())
+    (tmp_path / "c.pem").write_bytes(pem)
+    env = dict(os.environ, REFUGE_HOME=str(tmp_path / "home"), REFUGE_VAULT=str(tmp_path / "none"))
+    shown = subprocess.run([sys.executable, "-P", "-m", "refuge", "packet", "verify", str(tmp_path / "p.pdf"), "--trust",
+                            str(tmp_path / "c.pem")], env=env, capture_output=True, timeout=60, check=False).stdout.decode()
+    assert "signed by:    Fictional Legal Clinic" in shown and "name claimed: UNHCR Protection Unit (the" in shown

@@ -64,14 +64,30 @@ def _today() -> str:
                                           "must review before the build (the results are kept for the build).")
 @click.option("--reply", is_flag=True, help="The packet replies to another party's documents: the shorter deadline "
                                             "before the hearing applies (RPD Rules r. 34(3)(b): 5 days).")
+@click.option("--portal", metavar="NAME", help="Plan for this upload portal of the recipient (its size limit), as "
+                                             "packet build --portal would.")
+@click.option("--tsa", "tsa_url", metavar="URL", help="Plan with this timestamp authority, as packet build --tsa would.")
 @output_options()
 @pass_ctx
-def packet_plan(c: Context, ref: str, profile_id: str, ocr: bool, as_json: bool, reply: bool = False) -> None:
-    """Show what a packet would hold, in order, and what is missing, without building it."""
+def packet_plan(c: Context, ref: str, profile_id: str, ocr: bool, as_json: bool, reply: bool = False,
+                portal: str | None = None, tsa_url: str | None = None) -> None:
+    """Show what a packet would hold, in order, and what is missing, without building it.
+
+    Also the upload portal (its limits and accepted types), what the build will do to fit it
+    (how many files, their estimated sizes, whether images will be downsampled), and who
+    signs at which PAdES level.
+    """
+    from packets._fitplan import fit_of, portal_of
+    from packets._portals import for_portal
+    from packets._signer import signature_plan
     from packets.build import plan_packet
     from packets.coverage import coverage_of
 
-    profile = recipient_profile(profile_id)
+    profile = for_portal(recipient_profile(profile_id), portal)
+    if tsa_url:
+        from vault.orgkey import valid_tsa_url
+
+        tsa_url = valid_tsa_url(tsa_url)
     vault = c.vault()
     review = None
     with vault.audited("packet.plan") as targets:
@@ -80,12 +96,15 @@ def packet_plan(c: Context, ref: str, profile_id: str, ocr: bool, as_json: bool,
         coverage = coverage_of(vault, found, profile, plan, ocr or profile.ocr)
         if ocr or profile.ocr:
             review = [dict(p, text_layer=False) for p in coverage.pages]
+        signing = signature_plan(vault, profile, tsa_url)
+    shape = {"portal": portal_of(profile), "fit": fit_of(plan, profile), "signature": signing}
     if as_json:
         out = plan.as_dict()
         if review is not None:
             out["pages_without_text"] = review
         out["coverage"] = coverage.as_dict()
         out["flatten"], out["text_layer"] = profile.flatten, profile.ocr_text_layer
+        out.update(shape)
         echo_json(out)
         return
     emit([e.as_dict() for e in plan.entries], ["id", "section", "type", "title", "pages", "consent", "reason"])
@@ -102,6 +121,62 @@ def packet_plan(c: Context, ref: str, profile_id: str, ocr: bool, as_json: bool,
         state = ("reviewed" if r["reviewed"] else "needs review (refuge redact reviewed)") if r["needs_review"] else "ok"
         click.echo(f"page without text: {r['doc']} page {r['page']}: {conf}; {state}")
     _print_coverage(coverage)
+    _print_shape(shape)
+
+
+def _print_shape(shape: dict) -> None:
+    """The plan's lines on the portal, fitting and the signature (packets/_fitplan.py, _signer.py)."""
+    for line in _fit_lines(shape["fit"], shape["portal"]):
+        click.echo(line)
+    s = shape["signature"]
+    if not s.get("required"):
+        return
+    if not s.get("key"):
+        click.echo("signature: no organisation key yet (an admin makes one: refuge keys org generate|import)")
+        return
+    click.echo(f"signature: {s['level']}, signed for {cell(s['organisation'])} (the certificate's organisation, "
+               f"the name the recipient validates){_level_note(s['level'])}")
+    if not s["names_agree"]:
+        click.echo(f"error: the organisation's name {cell(s['letter_name'])} is not the certificate's "
+                   f"{cell(s['organisation'])}: the build stops until an admin makes them agree (refuge org set "
+                   "name=ORG, or refuge keys org import)")
+
+
+def _fit_lines(fit: dict, portal: dict) -> list[str]:
+    """The plan's lines about the portal and fitting (packets/_fitplan.py)."""
+    from packets._fitplan import MB
+
+    lines = []
+    limit = portal["max_bytes"]
+    where = f"portal: {portal['name']}: " if portal["name"] else "upload: "
+    lines.append(where + (f"{limit} bytes a file" if limit else "no size limit") + f"; {portal['page_size']} pages;"
+                 f" accepts {', '.join(portal['accepted_types'])}"
+                 + (f"; images at most {portal['image_dpi']} dpi" if portal["image_dpi"] else "")
+                 + (f" (source: {portal['source']})" if portal["source"] else ""))
+    if portal["others"]:
+        lines.append("other portals (--portal NAME): " + ", ".join(f"{p['name']} ({p['max_bytes']} bytes)"
+                                                                  for p in portal["others"]))
+    kinds = ", ".join(f["type"] for f in fit["file_list"] if f["type"]) if portal["output"] == "per-type" else ""
+    lines.append(f"files: {fit['files']} ({portal['output']}{': ' + kinds if kinds else ''})")
+    for n, f in enumerate(fit["file_list"], 1):
+        label = f["type"] or f"file {n}"
+        lines.append(f"  {label}: about {f['bytes'] / MB:.1f} MB (estimate), {f['size_class']}")
+    if fit["downsample"]:
+        lines.append(f"fitting: images will be downsampled to {fit['image_dpi']} dpi and recompressed (lower, down to"
+                     f" {fit['floor_dpi']} dpi, if still over); a file that still does not fit stops the build")
+    else:
+        lines.append("fitting: none expected (images stay as rendered)")
+    return lines
+
+
+def _level_note(level: str | None) -> str:
+    """What a level is not, in words, so that nobody believes a packet is long-term when it is not."""
+    if level == "PAdES-B-B with validation data":
+        return ("; not B-LT: no timestamp authority, so nothing proves when it was signed (set one with refuge "
+                "keys org tsa URL, or build with --tsa URL, for B-LTA)")
+    if level in ("PAdES-B-B", "PAdES-B-T"):
+        return "; not long-term: the certificate names no OCSP responder or CRL"
+    return ""
 
 
 def _print_coverage(coverage) -> None:
@@ -225,6 +300,12 @@ def packet_build(c: Context, ref, profile_id, output, sender_org, only_consented
         click.echo(path)
     for path in built.media:
         click.echo(path)
+    for warning in getattr(built, "warnings", ()):
+        warn(cell(warning))
+    signature = (built.record.get("manifest") or {}).get("signature")
+    if signature:  # on stderr: stdout stays the packet's paths
+        click.echo(f"refuge: signed for {cell(signature['organisation'])}: {signature['level']}"
+                   f"{_level_note(signature['level'])}", err=True)
     late = getattr(built, "deadline", None)
     if late and late["late"]:
         click.echo(f"refuge: warning: the hearing is on {late['hearing_date']}: this packet had to be received "
@@ -262,12 +343,18 @@ def packet_history(c: Context, ref: str, as_json: bool) -> None:
     vault = c.vault()
     with vault.audited("packet.history") as targets:
         found = find_case(vault, ref, targets)
-    rows = [dict(p, built_by=vault.directory.name(p["built_by"])) for p in found.packets]
+    rows = [dict(p, built_by=vault.directory.name(p["built_by"]), **_signed(p)) for p in found.packets]
     if as_json:
         emit(rows, [], as_json=True)
         return
     emit([dict(r, volumes=len(r["volumes"]), documents=len(r["documents"])) for r in rows],
-         ["id", "profile", "built_at", "built_by", "documents", "pages", "volumes"])
+         ["id", "profile", "built_at", "built_by", "documents", "pages", "volumes", "signed_for", "level"])
+
+
+def _signed(record: dict) -> dict:
+    """Who a recorded packet is signed for (its certificate's organisation) and at which level."""
+    signature = (record.get("manifest") or {}).get("signature") or {}
+    return {"signed_for": signature.get("organisation"), "level": signature.get("level")}
 
 
 @packet.command("verify")
@@ -314,7 +401,11 @@ def packet_verify(c: Context, file, trust_files, manifest_file, password_file, a
 
 def _print_report(r) -> None:
     yes = lambda v: "yes" if v else ("no" if v is not None else "not checked")  # noqa: E731
-    lines = [("signed by", r.signer), ("organisation", r.organisation), ("signing time", r.signing_time),
+    lines = [("signed by", r.organisation if r.organisation else r.signer), ("organisation", r.organisation)]
+    if getattr(r, "name_matches_certificate", None) is False:
+        lines.append(("name claimed", f"{r.signer} (the signature's /Name, which its certificate does not back: only "
+                                      "the certificate's organisation is validated)"))
+    lines += [("signing time", r.signing_time),
              ("timestamp", f"{r.timestamp['time']} by {r.timestamp['authority']}" if r.timestamp else "none"),
              ("level", r.level)]
     if getattr(r, "document_timestamp", None):
