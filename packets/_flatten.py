@@ -39,8 +39,8 @@ def _worker_init(data: bytes) -> None:
     _WORKER_DOC = pdfium.PdfDocument(data)
 
 
-def _worker_flatten(jobs: list[tuple[int, list[Box]]], dpi: float, recognise: bool = False) -> list[tuple]:
-    return [_flatten_one(_WORKER_DOC, i, boxes, dpi, recognise) for i, boxes in jobs]
+def _worker_flatten(jobs: list[tuple[int, list[Box]]], dpi: float, recognise: frozenset = frozenset()) -> list[tuple]:
+    return [_flatten_one(_WORKER_DOC, i, boxes, dpi, i in recognise) for i, boxes in jobs]
 
 
 def _is_gray(im) -> bool:
@@ -120,7 +120,7 @@ def _workers(n_pages: int, workers: int | None) -> int:
 
 
 def _render_pages(data: bytes, jobs: list[tuple[int, list[Box]]], dpi: float, workers: int | None,
-                  recognise: bool = False, progress=None):
+                  recognise: frozenset = frozenset(), progress=None):
     n = _workers(len(jobs), workers)
     tick = progress or (lambda _k: None)
     if n <= 1 or len(jobs) < 4:
@@ -158,22 +158,30 @@ def _close_worker() -> None:
 
 
 def flatten_pdf(pdf: pikepdf.Pdf, data: bytes, pages: dict[int, list[Box]], dpi: float = FLATTEN_DPI,
-                workers: int | None = None, text_layer: bool = False, progress=None) -> dict:
+                workers: int | None = None, text_layer: bool = False, progress=None,
+                recognised: dict | None = None) -> dict:
     """Rebuild ``pages`` (index -> boxes to burn) of ``pdf`` (whose bytes are ``data``)
     from pixels, in place. With ``text_layer``, each rebuilt page is recognised from its
     new (burned, encoded) pixels and gets an invisible text layer of those words; the
     recognition is remembered under the image's bytes (:func:`packets.ocr.remember`) so
     the leak check reads those very pixels without recognising them twice.
+    ``recognised`` ({index: PageText}) holds what recognition read in a page's pixels before
+    it was rebuilt (a scan, at its own resolution): a page with nothing to burn keeps that
+    reading as its layer and as the leak check's, for its new pixels are the same page drawn
+    at a lower resolution with nothing removed; a page with boxes is always read again.
     ``progress(n)`` is called as pages are done. Returns {index: PageText} recognised."""
     if not pages:
         return {}
     from .ocr import PageText, remember
 
-    results = _render_pages(data, sorted(pages.items()), dpi, workers, text_layer, progress)
+    reuse = {i: f for i, f in (recognised or {}).items() if i in pages and not pages[i]} if text_layer else {}
+    read = frozenset(i for i in pages if i not in reuse) if text_layer else frozenset()
+    results = _render_pages(data, sorted(pages.items()), dpi, workers, read, progress)
     found_pages = {}
     for index, encoded, w, h, gray, filter_, box, words in results:
-        if words is not None:
-            found_pages[index] = found = PageText.from_dict(words)
+        found = PageText.from_dict(words) if words is not None else reuse.get(index)
+        if found is not None:
+            found_pages[index] = found
             remember(encoded, found)
         page = pdf.pages[index]
         img = pikepdf.Stream(pdf, encoded)

@@ -269,6 +269,7 @@ class Redactor:
         #: The first and last characters of each page's text (and recognised words), with
         #: their boxes: a secret split by a page break is matched across it.
         self._edges: dict[int, list[tuple[str, list, str, list]]] = {}
+        self._page_text: dict = {}  # page index -> what recognition read in its pixels (the current document)
         #: ``progress(stage, n, total)``: pages flattened so far out of :attr:`_total`.
         self.progress: Callable[[str, int, int], None] | None = None
         self._done = 0
@@ -361,7 +362,8 @@ class Redactor:
             tick = (lambda k: self.progress("flattening", self._done + k, self._total)) if self.progress else None
             # Pages refuge drew from text it holds get that text (less what was burned) as their layer.
             known = (item.mime or "").split(";")[0].strip().lower() == "text/plain"
-            flatten_pdf(pdf, work, flatten, self.dpi, self.workers, text_layer=layer and not known, progress=tick)
+            flatten_pdf(pdf, work, flatten, self.dpi, self.workers, text_layer=layer and not known, progress=tick,
+                        recognised=self._page_text)
             if layer and known:
                 known_text_layers(pdf, work, flatten)
             self._done += len(infos)
@@ -386,6 +388,7 @@ class Redactor:
         doc = pdfium.PdfDocument(data)
         infos: list[PageInfo] = []
         self._edges = {}
+        self._page_text = {}  # page index -> what recognition read in its pixels (packets/_flatten.py reuses it)
         try:
             for i in range(len(doc)):
                 page = doc[i]
@@ -492,7 +495,7 @@ class Redactor:
             self.ocr_docs[key] = infos[0].doc_id
             self.ocr_cache[key] = self.ocr_new[key]
         for i in todo:
-            found = PageText.from_dict(known[i])
+            found = self._page_text[i] = PageText.from_dict(known[i])
             info = infos[i]
             info.ocr_confidence = round(found.confidence, 1)
             self._match_codes(info, found, known[i].get("codes") or [])
