@@ -39,8 +39,9 @@ def _worker_init(data: bytes) -> None:
     _WORKER_DOC = pdfium.PdfDocument(data)
 
 
-def _worker_flatten(jobs: list[tuple[int, list[Box]]], dpi: float, recognise: bool = False) -> list[tuple]:
-    return [_flatten_one(_WORKER_DOC, i, boxes, dpi, recognise) for i, boxes in jobs]
+def _worker_flatten(jobs: list[tuple[int, list[Box]]], dpi: float, recognise: bool = False,
+                    faces: bool = False) -> list[tuple]:
+    return [_flatten_one(_WORKER_DOC, i, boxes, dpi, recognise, faces) for i, boxes in jobs]
 
 
 def _is_gray(im) -> bool:
@@ -53,10 +54,12 @@ def _is_gray(im) -> bool:
 _MAX_RENDER_PIXELS = 64_000_000  # an A0 page at 150 dpi is 27 megapixels
 
 
-def _flatten_one(doc, index: int, boxes: list[Box], dpi: float, recognise: bool = False) -> tuple:
-    """Render page ``index`` (its crop box: what is visible), burn ``boxes`` (page points)
-    black, encode the pixels; with ``recognise``, read the encoded pixels back (decoded, as
-    a recipient gets them) with Tesseract.
+def _flatten_one(doc, index: int, boxes: list[Box], dpi: float, recognise: bool = False,
+                 faces: bool = False) -> tuple:
+    """Render page ``index`` (its crop box: what is visible), with ``faces`` pixelate every
+    face found in its pixels (packets/faces.py), burn ``boxes`` (page points) black, encode
+    the pixels; with ``recognise``, read the encoded pixels back (decoded, as a recipient
+    gets them) with Tesseract.
 
     Returns (index, data, width, height, gray, filter, page box, words or None). A page
     whose preview at 24 dpi has no colour is rendered in grey levels. The pixels are
@@ -82,6 +85,10 @@ def _flatten_one(doc, index: int, boxes: list[Box], dpi: float, recognise: bool 
     finally:
         page.close()
     w, h = im.size
+    if faces:
+        from .faces import blur_page
+
+        im = blur_page(im)[0]
     if boxes:
         draw = ImageDraw.Draw(im)
         sx, sy = w / (x1 - x0), h / (y1 - y0)
@@ -120,7 +127,7 @@ def _workers(n_pages: int, workers: int | None) -> int:
 
 
 def _render_pages(data: bytes, jobs: list[tuple[int, list[Box]]], dpi: float, workers: int | None,
-                  recognise: bool = False, progress=None):
+                  recognise: bool = False, progress=None, faces: bool = False):
     n = _workers(len(jobs), workers)
     tick = progress or (lambda _k: None)
     if n <= 1 or len(jobs) < 4:
@@ -128,7 +135,7 @@ def _render_pages(data: bytes, jobs: list[tuple[int, list[Box]]], dpi: float, wo
         try:
             out = []
             for job in jobs:
-                out.extend(_worker_flatten([job], dpi, recognise))
+                out.extend(_worker_flatten([job], dpi, recognise, faces))
                 tick(len(out))
             return out
         finally:
@@ -144,7 +151,8 @@ def _render_pages(data: bytes, jobs: list[tuple[int, list[Box]]], dpi: float, wo
     out = []
     with concurrent.futures.ProcessPoolExecutor(max_workers=n, mp_context=ctx, initializer=_worker_init,
                                                 initargs=(data,)) as pool:
-        for result in pool.map(_worker_flatten, chunks, [dpi] * len(chunks), [recognise] * len(chunks)):
+        for result in pool.map(_worker_flatten, chunks, [dpi] * len(chunks), [recognise] * len(chunks),
+                               [faces] * len(chunks)):
             out.extend(result)
             tick(len(out))
     return out
@@ -158,9 +166,9 @@ def _close_worker() -> None:
 
 
 def flatten_pdf(pdf: pikepdf.Pdf, data: bytes, pages: dict[int, list[Box]], dpi: float = FLATTEN_DPI,
-                workers: int | None = None, text_layer: bool = False, progress=None) -> dict:
+                workers: int | None = None, text_layer: bool = False, progress=None, faces: bool = False) -> dict:
     """Rebuild ``pages`` (index -> boxes to burn) of ``pdf`` (whose bytes are ``data``)
-    from pixels, in place. With ``text_layer``, each rebuilt page is recognised from its
+    from pixels, in place, with ``faces`` pixelating the faces they show. With ``text_layer``, each rebuilt page is recognised from its
     new (burned, encoded) pixels and gets an invisible text layer of those words; the
     recognition is remembered under the image's bytes (:func:`packets.ocr.remember`) so
     the leak check reads those very pixels without recognising them twice.
@@ -169,7 +177,7 @@ def flatten_pdf(pdf: pikepdf.Pdf, data: bytes, pages: dict[int, list[Box]], dpi:
         return {}
     from .ocr import PageText, remember
 
-    results = _render_pages(data, sorted(pages.items()), dpi, workers, text_layer, progress)
+    results = _render_pages(data, sorted(pages.items()), dpi, workers, text_layer, progress, faces)
     found_pages = {}
     for index, encoded, w, h, gray, filter_, box, words in results:
         if words is not None:

@@ -351,17 +351,19 @@ class Redactor:
                 pdf.close()
                 pdf = pikepdf.open(io.BytesIO(work))
             infos = self._analyse(item, pdf, work, oc_pages)
+            faces = bool(getattr(self.profile, "blur_faces", False))  # every page: a photo may be on any
             flatten = {i: [b for m in info.marks for b in m.boxes]
-                       for i, info in enumerate(infos) if self.flatten_all or info.marks or info.reasons}
+                       for i, info in enumerate(infos) if self.flatten_all or faces or info.marks or info.reasons}
             for i in flatten:
                 infos[i].flattened = True
-                if self.flatten_all and not infos[i].reasons and not infos[i].marks:
-                    infos[i].reasons.append("flatten all")
+                if (self.flatten_all or faces) and not infos[i].reasons and not infos[i].marks:
+                    infos[i].reasons.append("flatten all" if self.flatten_all else "faces")
             layer = self.profile.ocr_text_layer
             tick = (lambda k: self.progress("flattening", self._done + k, self._total)) if self.progress else None
             # Pages refuge drew from text it holds get that text (less what was burned) as their layer.
             known = (item.mime or "").split(";")[0].strip().lower() == "text/plain"
-            flatten_pdf(pdf, work, flatten, self.dpi, self.workers, text_layer=layer and not known, progress=tick)
+            flatten_pdf(pdf, work, flatten, self.dpi, self.workers, text_layer=layer and not known, progress=tick,
+                        faces=faces)
             if layer and known:
                 known_text_layers(pdf, work, flatten)
             self._done += len(infos)
