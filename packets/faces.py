@@ -12,8 +12,9 @@ before rendering), and on every page rebuilt from pixels (:func:`blur_page`, cal
 packets/_flatten.py on each rendered page before it is encoded), so a photo inside a PDF (a
 passport scan page, a photo pasted into a declaration) is blurred too. A profile with
 ``blur_faces`` has every page rebuilt, whatever its ``flatten`` setting. What a Haar cascade
-misses (faces turned more than about 45 degrees, tilted, covered, or smaller than about 20
-pixels at the page's resolution) stays: the Limits section of docs/architecture.md.
+misses (faces turned more than about 45 degrees, tilted, covered, or smaller than a fortieth
+of the image's shorter side, 31 pixels on an A4 page at 150 dpi) stays: the Limits section
+of docs/architecture.md.
 OpenCV 5 no longer ships the cascades (``cv2.data`` is empty and ``CascadeClassifier`` is
 gone); :func:`detector_available` says whether this install can find faces, and the build
 shows a gap (``faces``) when it cannot.
@@ -93,7 +94,7 @@ def _find_in_gray(gray) -> list[tuple[int, int, int, int]]:
     # cascade window is normalised by its own contrast anyway.
     import cv2
 
-    smallest = max(20, min(gray.shape[:2]) // 40)
+    smallest = max(20, min(gray.shape[:2]) // 40)  # smaller faces: 50% more time a page (the Limits)
     boxes: list[tuple[int, int, int, int]] = []
     for path in cascade_paths():
         cascade = cv2.CascadeClassifier(path)
