@@ -71,6 +71,7 @@ def _flatten_one(doc, index: int, boxes: list[Box], dpi: float, recognise: bool 
     from .render import strip_jpeg_metadata
 
     page = doc[index]
+    photos = None
     try:
         x0, y0, x1, y1 = page.get_cropbox()
         area = max(abs(x1 - x0) * abs(y1 - y0), 1.0)
@@ -82,13 +83,15 @@ def _flatten_one(doc, index: int, boxes: list[Box], dpi: float, recognise: bool 
                              grayscale=gray)
         im = bitmap.to_pil()
         im = im.convert("L" if gray else "RGB") if im.mode != ("L" if gray else "RGB") else im
+        if faces:
+            photos = _photo_boxes(page, (x0, y0, x1, y1), im.size)
     finally:
         page.close()
     w, h = im.size
-    if faces:
+    if photos:
         from .faces import blur_page
 
-        im = blur_page(im)[0]
+        im = blur_page(im, photos)[0]
     if boxes:
         draw = ImageDraw.Draw(im)
         sx, sy = w / (x1 - x0), h / (y1 - y0)
@@ -114,6 +117,54 @@ def _flatten_one(doc, index: int, boxes: list[Box], dpi: float, recognise: bool 
 
         words = recognize([seen], 1, dpi=round(w * 72 / (x1 - x0)))[0].to_dict()
     return index, data, w, h, gray, filter_, (x0, y0, x1, y1), words
+
+
+def _photo_boxes(page, crop: tuple, size: tuple[int, int]) -> list[tuple[int, int, int, int]]:
+    """Where ``page`` draws images (photos, scans), in the pixels of its crop box rendered at
+    ``size``, as (x, y, w, h), overlapping ones merged (a scan cut in strips is one): where
+    packets/faces.py looks for faces. Images inside forms are placed by their forms' matrices;
+    a turned page is looked at whole."""
+    import pypdfium2 as pdfium
+
+    w, h = size
+    x0, y0, x1, y1 = crop
+    if page.get_rotation() % 360:
+        return [(0, 0, w, h)]
+    sx, sy = w / (x1 - x0), h / (y1 - y0)
+    forms: list = []  # the matrix from each open form's space to the page's
+    boxes = []
+    for obj in page.get_objects(max_depth=8):
+        del forms[obj.level:]
+        try:
+            if obj.type == pdfium.raw.FPDF_PAGEOBJ_FORM:
+                matrix = obj.get_matrix()
+                forms.append(matrix.multiply(forms[-1]) if forms else matrix)
+                continue
+            if obj.type != pdfium.raw.FPDF_PAGEOBJ_IMAGE:
+                continue
+            left, bottom, right, top = obj.get_bounds()
+        except Exception:  # an object pdfium cannot place: look at the whole page
+            return [(0, 0, w, h)]
+        if forms:
+            left, bottom, right, top = forms[-1].on_rect(left, bottom, right, top)
+        box = [max(0, int((left - x0) * sx) - 2), max(0, int((y1 - top) * sy) - 2),
+               min(w, int((right - x0) * sx) + 3), min(h, int((y1 - bottom) * sy) + 3)]
+        if box[2] - box[0] >= 20 and box[3] - box[1] >= 20:  # smaller than the smallest face window
+            boxes.append(box)
+    merged = True
+    while merged:
+        merged = False
+        for i in range(len(boxes)):
+            for j in range(i + 1, len(boxes)):
+                a, b = boxes[i], boxes[j]
+                if a[0] <= b[2] and b[0] <= a[2] and a[1] <= b[3] and b[1] <= a[3]:
+                    boxes[i] = [min(a[0], b[0]), min(a[1], b[1]), max(a[2], b[2]), max(a[3], b[3])]
+                    del boxes[j]
+                    merged = True
+                    break
+            if merged:
+                break
+    return [(a, b, c - a, d - b) for a, b, c, d in boxes]
 
 
 def _workers(n_pages: int, workers: int | None) -> int:

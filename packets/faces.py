@@ -9,12 +9,13 @@ as PNG with no metadata. This runs in the keyless worker (it decodes document by
 
 Faces are looked for twice: in image documents at their own resolution (:func:`blur_items`,
 before rendering), and on every page rebuilt from pixels (:func:`blur_page`, called by
-packets/_flatten.py on each rendered page before it is encoded), so a photo inside a PDF (a
-passport scan page, a photo pasted into a declaration) is blurred too. A profile with
+packets/_flatten.py on each rendered page before it is encoded, in the regions where the
+page draws images), so a photo inside a PDF (a passport scan page, a photo pasted into a
+declaration) is blurred too. A profile with
 ``blur_faces`` has every page rebuilt, whatever its ``flatten`` setting. What a Haar cascade
 misses (faces turned more than about 45 degrees, tilted, covered, or smaller than a fortieth
-of the image's shorter side, 31 pixels on an A4 page at 150 dpi) stays: the Limits section
-of docs/architecture.md.
+of the photo's shorter side and never under 20 pixels) and faces drawn as vector graphics
+stay: the Limits section of docs/architecture.md.
 OpenCV 5 no longer ships the cascades (``cv2.data`` is empty and ``CascadeClassifier`` is
 gone); :func:`detector_available` says whether this install can find faces, and the build
 shows a gap (``faces``) when it cannot.
@@ -108,8 +109,9 @@ def _find_in_gray(gray) -> list[tuple[int, int, int, int]]:
     return boxes
 
 
-def blur_page(im):
-    """``im`` (a rendered page as a PIL image, grey levels or RGB) with every face found
+def blur_page(im, regions=None):
+    """``im`` (a rendered page as a PIL image, grey levels or RGB) with every face found in
+    ``regions`` ((x, y, w, h) boxes of its pixels, where it shows photos; None: all of it)
     pixelated, as a new image of the same mode, and how many faces were found (none where
     this install has no detector: the build's ``faces`` gap says so)."""
     if not detector_available():
@@ -120,7 +122,9 @@ def blur_page(im):
 
     pixels = np.array(im)  # a copy
     gray = pixels if pixels.ndim == 2 else cv2.cvtColor(pixels, cv2.COLOR_RGB2GRAY)
-    boxes = _find_in_gray(gray)
+    boxes = []
+    for x, y, w, h in regions if regions is not None else [(0, 0, gray.shape[1], gray.shape[0])]:
+        boxes += [(x + fx, y + fy, fw, fh) for fx, fy, fw, fh in _find_in_gray(gray[y:y + h, x:x + w])]
     if not boxes:
         return im, 0
     pixelate(pixels, boxes)

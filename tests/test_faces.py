@@ -266,6 +266,57 @@ def test_the_words_beside_the_photo_stay_legible(faces_world, tmp_path):
     assert "during the interview" in " ".join(layer.split()), layer[-2000:]
 
 
+# --- where faces are looked for --------------------------------------------------------------------
+
+
+def test_a_photo_cut_in_strips_inside_nested_scaled_forms_is_blurred(tmp_path):
+    """The cut runs through the eyes, the strips sit in a form inside a form, drawn scaled and
+    moved: the page is still searched where the whole photo is (library call, no build)."""
+    import numpy as np
+    import pikepdf
+    from PIL import Image
+    from reportlab.lib.pagesizes import A4
+    from reportlab.lib.utils import ImageReader
+    from reportlab.pdfgen import canvas
+
+    from packets._flatten import flatten_pdf
+
+    rgb = Image.open(_astronaut()).convert("RGB")
+    cut = FACE[1] + FACE[3] // 3
+    buf = io.BytesIO()
+    c = canvas.Canvas(buf, pagesize=A4)
+    c.beginForm("strips")
+    c.drawImage(ImageReader(rgb.crop((0, 0, 512, cut))), 0, 400 - cut * 300 / 512, 300, cut * 300 / 512)
+    c.drawImage(ImageReader(rgb.crop((0, cut, 512, 512))), 0, 100, 300, (512 - cut) * 300 / 512)
+    c.endForm()
+    c.beginForm("outer")
+    c.doForm("strips")
+    c.endForm()
+    c.transform(0.7, 0, 0, 0.7, 60, 300)
+    c.doForm("outer")
+    c.showPage()
+    c.save()
+    source = tmp_path / "strips.pdf"
+    source.write_bytes(buf.getvalue())
+
+    def pages(path: Path) -> np.ndarray:
+        subprocess.run([require_tool("pdftoppm"), "-r", "150", "-png", "-singlefile", str(path), str(path.with_suffix(""))],
+                       check=True)
+        return np.asarray(Image.open(path.with_suffix(".png")).convert("RGB"))
+
+    k = 150 / 72
+    x, top, w = 60 * k, (A4[1] - 580) * k, 210 * k  # the strips' 300 pt at 0.7: 60 pt in, their top 580 pt up
+    face = (x + FACE[0] * w / 512, top + FACE[1] * w / 512, FACE[2] * w / 512, FACE[3] * w / 512)
+    assert any(_on(b, face) for b in detect(pages(source), ("haarcascade_frontalface_alt2.xml",))), "the strips show it"
+    with pikepdf.open(source) as pdf:
+        flatten_pdf(pdf, source.read_bytes(), {0: []}, workers=1, faces=True)
+        pdf.save(tmp_path / "flat.pdf")
+    flat = pages(tmp_path / "flat.pdf")
+    assert detect(flat, ("haarcascade_frontalface_alt2.xml",)) == []
+    photo = {"pixels": flat, "photo": tuple(round(v) for v in (x, top, w, w))}
+    assert not [b for b in _photo_detections(photo, eager=True) if _on(b, face)]
+
+
 # --- the pixelation itself ------------------------------------------------------------------------
 
 
