@@ -61,7 +61,8 @@ def _flatten_one(doc, index: int, boxes: list[Box], dpi: float, recognise: bool 
     the pixels; with ``recognise``, read the encoded pixels back (decoded, as a recipient
     gets them) with Tesseract.
 
-    Returns (index, data, width, height, gray, filter, page box, words or None). A page
+    Returns (index, data, width, height, gray, filter, page box, words or None, faces
+    pixelated). A page
     whose preview at 24 dpi has no colour is rendered in grey levels. The pixels are
     compressed losslessly (Flate) when that is small (text), else as a JPEG (photographs,
     scans).
@@ -88,10 +89,11 @@ def _flatten_one(doc, index: int, boxes: list[Box], dpi: float, recognise: bool 
     finally:
         page.close()
     w, h = im.size
+    n_faces = 0
     if photos:
         from .faces import blur_page
 
-        im = blur_page(im, photos)[0]
+        im, n_faces = blur_page(im, photos)
     if boxes:
         draw = ImageDraw.Draw(im)
         sx, sy = w / (x1 - x0), h / (y1 - y0)
@@ -116,7 +118,7 @@ def _flatten_one(doc, index: int, boxes: list[Box], dpi: float, recognise: bool 
         from .ocr import recognize
 
         words = recognize([seen], 1, dpi=round(w * 72 / (x1 - x0)))[0].to_dict()
-    return index, data, w, h, gray, filter_, (x0, y0, x1, y1), words
+    return index, data, w, h, gray, filter_, (x0, y0, x1, y1), words, n_faces
 
 
 def _photo_boxes(page, crop: tuple, size: tuple[int, int]) -> list[tuple[int, int, int, int]]:
@@ -217,9 +219,11 @@ def _close_worker() -> None:
 
 
 def flatten_pdf(pdf: pikepdf.Pdf, data: bytes, pages: dict[int, list[Box]], dpi: float = FLATTEN_DPI,
-                workers: int | None = None, text_layer: bool = False, progress=None, faces: bool = False) -> dict:
+                workers: int | None = None, text_layer: bool = False, progress=None, faces: bool = False,
+                faces_found: dict | None = None) -> dict:
     """Rebuild ``pages`` (index -> boxes to burn) of ``pdf`` (whose bytes are ``data``)
-    from pixels, in place, with ``faces`` pixelating the faces they show. With ``text_layer``, each rebuilt page is recognised from its
+    from pixels, in place, with ``faces`` pixelating the faces they show (how many on each
+    page goes into ``faces_found``, index -> count). With ``text_layer``, each rebuilt page is recognised from its
     new (burned, encoded) pixels and gets an invisible text layer of those words; the
     recognition is remembered under the image's bytes (:func:`packets.ocr.remember`) so
     the leak check reads those very pixels without recognising them twice.
@@ -230,7 +234,9 @@ def flatten_pdf(pdf: pikepdf.Pdf, data: bytes, pages: dict[int, list[Box]], dpi:
 
     results = _render_pages(data, sorted(pages.items()), dpi, workers, text_layer, progress, faces)
     found_pages = {}
-    for index, encoded, w, h, gray, filter_, box, words in results:
+    for index, encoded, w, h, gray, filter_, box, words, n_faces in results:
+        if faces_found is not None and n_faces:
+            faces_found[index] = n_faces
         if words is not None:
             found_pages[index] = found = PageText.from_dict(words)
             remember(encoded, found)

@@ -27,7 +27,7 @@ import os
 from dataclasses import replace
 
 __all__ = ["IMAGE_MIMES", "blur_faces", "blur_items", "blur_page", "cascade_paths", "detector_available",
-           "find_faces", "pixelate"]
+           "face_count", "find_faces", "pixelate"]
 
 IMAGE_MIMES = ("image/jpeg", "image/png", "image/tiff", "image/webp", "image/gif", "image/bmp")
 _CASCADES = ("haarcascade_frontalface_default.xml", "haarcascade_profileface.xml", "haarcascade_frontalface_alt2.xml")
@@ -128,7 +128,19 @@ def blur_page(im, regions=None):
     if not boxes:
         return im, 0
     pixelate(pixels, boxes)
-    return Image.fromarray(pixels, im.mode), len(boxes)
+    return Image.fromarray(pixels, im.mode), face_count(boxes)
+
+
+def face_count(boxes) -> int:
+    """How many faces ``boxes`` are: overlapping boxes (one face found by several cascades) count once."""
+    groups: list[list[int]] = []
+    for x, y, w, h in boxes:
+        box = [x, y, x + w, y + h]
+        for g in [g for g in groups if g[0] < box[2] and box[0] < g[2] and g[1] < box[3] and box[1] < g[3]]:
+            groups.remove(g)
+            box = [min(box[0], g[0]), min(box[1], g[1]), max(box[2], g[2]), max(box[3], g[3])]
+        groups.append(box)
+    return len(groups)
 
 
 def blur_faces(data: bytes) -> tuple[bytes, int] | None:
@@ -143,7 +155,7 @@ def blur_faces(data: bytes) -> tuple[bytes, int] | None:
     boxes = find_faces(image)
     pixelate(image, boxes)
     ok, png = cv2.imencode(".png", image)
-    return (png.tobytes(), len(boxes)) if ok else None
+    return (png.tobytes(), face_count(boxes)) if ok else None
 
 
 def blur_items(items: list, profile) -> tuple[list, int]:

@@ -266,6 +266,20 @@ def test_the_words_beside_the_photo_stay_legible(faces_world, tmp_path):
     assert "during the interview" in " ".join(layer.split()), layer[-2000:]
 
 
+def test_the_review_report_and_the_record_count_the_faces(faces_world):
+    import json
+
+    w = faces_world
+    records = {r["profile"]: r for r in json.loads(w.ok("packet", "history", "MX-0001", "--json", user="erin"))}
+    # the face in the photo document (before rendering) and on the declaration page (rebuilt), and
+    # whatever else the cascades took for a face (on this photo: parts of the suit)
+    assert records["frontline-defenders"]["redactions"]["faces_pixelated"] >= 2, records["frontline-defenders"]
+    assert "faces_pixelated" not in records["irb-rpd-disclosure"]["redactions"]
+    report = w.packets["frontline-defenders"].with_suffix(".review.pdf")
+    text = subprocess.run([require_tool("pdftotext"), str(report), "-"], capture_output=True, check=True).stdout.decode()
+    assert "Face areas pixelated: " in text and "a face it missed stays" in " ".join(text.split()), text[:1500]
+
+
 # --- where faces are looked for --------------------------------------------------------------------
 
 
