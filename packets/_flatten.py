@@ -39,8 +39,9 @@ def _worker_init(data: bytes) -> None:
     _WORKER_DOC = pdfium.PdfDocument(data)
 
 
-def _worker_flatten(jobs: list[tuple[int, list[Box]]], dpi: float, recognise: frozenset = frozenset()) -> list[tuple]:
-    return [_flatten_one(_WORKER_DOC, i, boxes, dpi, i in recognise) for i, boxes in jobs]
+def _worker_flatten(jobs: list[tuple[int, list[Box]]], dpi: float, recognise: frozenset = frozenset(),
+                    faces: bool = False) -> list[tuple]:
+    return [_flatten_one(_WORKER_DOC, i, boxes, dpi, i in recognise, faces) for i, boxes in jobs]
 
 
 def _is_gray(im) -> bool:
@@ -53,12 +54,15 @@ def _is_gray(im) -> bool:
 _MAX_RENDER_PIXELS = 64_000_000  # an A0 page at 150 dpi is 27 megapixels
 
 
-def _flatten_one(doc, index: int, boxes: list[Box], dpi: float, recognise: bool = False) -> tuple:
-    """Render page ``index`` (its crop box: what is visible), burn ``boxes`` (page points)
-    black, encode the pixels; with ``recognise``, read the encoded pixels back (decoded, as
-    a recipient gets them) with Tesseract.
+def _flatten_one(doc, index: int, boxes: list[Box], dpi: float, recognise: bool = False,
+                 faces: bool = False) -> tuple:
+    """Render page ``index`` (its crop box: what is visible), with ``faces`` pixelate every
+    face found in its pixels (packets/faces.py), burn ``boxes`` (page points) black, encode
+    the pixels; with ``recognise``, read the encoded pixels back (decoded, as a recipient
+    gets them) with Tesseract.
 
-    Returns (index, data, width, height, gray, filter, page box, words or None). A page
+    Returns (index, data, width, height, gray, filter, page box, words or None, faces
+    pixelated). A page
     whose preview at 24 dpi has no colour is rendered in grey levels. The pixels are
     compressed losslessly (Flate) when that is small (text), else as a JPEG (photographs,
     scans).
@@ -68,6 +72,7 @@ def _flatten_one(doc, index: int, boxes: list[Box], dpi: float, recognise: bool 
     from .render import strip_jpeg_metadata
 
     page = doc[index]
+    photos = None
     try:
         x0, y0, x1, y1 = page.get_cropbox()
         area = max(abs(x1 - x0) * abs(y1 - y0), 1.0)
@@ -79,9 +84,16 @@ def _flatten_one(doc, index: int, boxes: list[Box], dpi: float, recognise: bool 
                              grayscale=gray)
         im = bitmap.to_pil()
         im = im.convert("L" if gray else "RGB") if im.mode != ("L" if gray else "RGB") else im
+        if faces:
+            photos = _photo_boxes(page, (x0, y0, x1, y1), im.size)
     finally:
         page.close()
     w, h = im.size
+    n_faces = 0
+    if photos:
+        from .faces import blur_page
+
+        im, n_faces = blur_page(im, photos)
     if boxes:
         draw = ImageDraw.Draw(im)
         sx, sy = w / (x1 - x0), h / (y1 - y0)
@@ -106,7 +118,55 @@ def _flatten_one(doc, index: int, boxes: list[Box], dpi: float, recognise: bool 
         from .ocr import recognize
 
         words = recognize([seen], 1, dpi=round(w * 72 / (x1 - x0)))[0].to_dict()
-    return index, data, w, h, gray, filter_, (x0, y0, x1, y1), words
+    return index, data, w, h, gray, filter_, (x0, y0, x1, y1), words, n_faces
+
+
+def _photo_boxes(page, crop: tuple, size: tuple[int, int]) -> list[tuple[int, int, int, int]]:
+    """Where ``page`` draws images (photos, scans), in the pixels of its crop box rendered at
+    ``size``, as (x, y, w, h), overlapping ones merged (a scan cut in strips is one): where
+    packets/faces.py looks for faces. Images inside forms are placed by their forms' matrices;
+    a turned page is looked at whole."""
+    import pypdfium2 as pdfium
+
+    w, h = size
+    x0, y0, x1, y1 = crop
+    if page.get_rotation() % 360:
+        return [(0, 0, w, h)]
+    sx, sy = w / (x1 - x0), h / (y1 - y0)
+    forms: list = []  # the matrix from each open form's space to the page's
+    boxes = []
+    for obj in page.get_objects(max_depth=8):
+        del forms[obj.level:]
+        try:
+            if obj.type == pdfium.raw.FPDF_PAGEOBJ_FORM:
+                matrix = obj.get_matrix()
+                forms.append(matrix.multiply(forms[-1]) if forms else matrix)
+                continue
+            if obj.type != pdfium.raw.FPDF_PAGEOBJ_IMAGE:
+                continue
+            left, bottom, right, top = obj.get_bounds()
+        except Exception:  # an object pdfium cannot place: look at the whole page
+            return [(0, 0, w, h)]
+        if forms:
+            left, bottom, right, top = forms[-1].on_rect(left, bottom, right, top)
+        box = [max(0, int((left - x0) * sx) - 2), max(0, int((y1 - top) * sy) - 2),
+               min(w, int((right - x0) * sx) + 3), min(h, int((y1 - bottom) * sy) + 3)]
+        if box[2] - box[0] >= 20 and box[3] - box[1] >= 20:  # smaller than the smallest face window
+            boxes.append(box)
+    merged = True
+    while merged:
+        merged = False
+        for i in range(len(boxes)):
+            for j in range(i + 1, len(boxes)):
+                a, b = boxes[i], boxes[j]
+                if a[0] <= b[2] and b[0] <= a[2] and a[1] <= b[3] and b[1] <= a[3]:
+                    boxes[i] = [min(a[0], b[0]), min(a[1], b[1]), max(a[2], b[2]), max(a[3], b[3])]
+                    del boxes[j]
+                    merged = True
+                    break
+            if merged:
+                break
+    return [(a, b, c - a, d - b) for a, b, c, d in boxes]
 
 
 def _workers(n_pages: int, workers: int | None) -> int:
@@ -120,7 +180,7 @@ def _workers(n_pages: int, workers: int | None) -> int:
 
 
 def _render_pages(data: bytes, jobs: list[tuple[int, list[Box]]], dpi: float, workers: int | None,
-                  recognise: frozenset = frozenset(), progress=None):
+                  recognise: frozenset = frozenset(), progress=None, faces: bool = False):
     n = _workers(len(jobs), workers)
     tick = progress or (lambda _k: None)
     if n <= 1 or len(jobs) < 4:
@@ -128,7 +188,7 @@ def _render_pages(data: bytes, jobs: list[tuple[int, list[Box]]], dpi: float, wo
         try:
             out = []
             for job in jobs:
-                out.extend(_worker_flatten([job], dpi, recognise))
+                out.extend(_worker_flatten([job], dpi, recognise, faces))
                 tick(len(out))
             return out
         finally:
@@ -144,7 +204,8 @@ def _render_pages(data: bytes, jobs: list[tuple[int, list[Box]]], dpi: float, wo
     out = []
     with concurrent.futures.ProcessPoolExecutor(max_workers=n, mp_context=ctx, initializer=_worker_init,
                                                 initargs=(data,)) as pool:
-        for result in pool.map(_worker_flatten, chunks, [dpi] * len(chunks), [recognise] * len(chunks)):
+        for result in pool.map(_worker_flatten, chunks, [dpi] * len(chunks), [recognise] * len(chunks),
+                               [faces] * len(chunks)):
             out.extend(result)
             tick(len(out))
     return out
@@ -158,10 +219,11 @@ def _close_worker() -> None:
 
 
 def flatten_pdf(pdf: pikepdf.Pdf, data: bytes, pages: dict[int, list[Box]], dpi: float = FLATTEN_DPI,
-                workers: int | None = None, text_layer: bool = False, progress=None,
-                recognised: dict | None = None) -> dict:
+                workers: int | None = None, text_layer: bool = False, progress=None, faces: bool = False,
+                faces_found: dict | None = None, recognised: dict | None = None) -> dict:
     """Rebuild ``pages`` (index -> boxes to burn) of ``pdf`` (whose bytes are ``data``)
-    from pixels, in place. With ``text_layer``, each rebuilt page is recognised from its
+    from pixels, in place, with ``faces`` pixelating the faces they show (how many on each
+    page goes into ``faces_found``, index -> count). With ``text_layer``, each rebuilt page is recognised from its
     new (burned, encoded) pixels and gets an invisible text layer of those words; the
     recognition is remembered under the image's bytes (:func:`packets.ocr.remember`) so
     the leak check reads those very pixels without recognising them twice.
@@ -176,9 +238,11 @@ def flatten_pdf(pdf: pikepdf.Pdf, data: bytes, pages: dict[int, list[Box]], dpi:
 
     reuse = {i: f for i, f in (recognised or {}).items() if i in pages and not pages[i]} if text_layer else {}
     read = frozenset(i for i in pages if i not in reuse) if text_layer else frozenset()
-    results = _render_pages(data, sorted(pages.items()), dpi, workers, read, progress)
+    results = _render_pages(data, sorted(pages.items()), dpi, workers, read, progress, faces)
     found_pages = {}
-    for index, encoded, w, h, gray, filter_, box, words in results:
+    for index, encoded, w, h, gray, filter_, box, words, n_faces in results:
+        if faces_found is not None and n_faces:
+            faces_found[index] = n_faces
         found = PageText.from_dict(words) if words is not None else reuse.get(index)
         if found is not None:
             found_pages[index] = found

@@ -190,7 +190,7 @@ def produce_here(request: dict, items: list[Item], report) -> tuple[dict, list[b
         report({"stage": "finding what to redact"})
         # titles and translator details: before they reach generated pages
         items = redactor.prepare(items, lambda item: report({"doc": item.doc_id}))
-        items = _blur_faces(items, profile, report)
+        items = _blur_faces(items, profile, report, redactor)
         stage = "rendering, redacting" + (", recognising" if request["ocr"] else "") + \
             (" and rebuilding pages from pixels" if profile.flatten == "all" else "")
         redactor.progress = lambda _stage, n, total: report({"stage": stage, "n": n, "total": total})
@@ -222,14 +222,16 @@ def produce_here(request: dict, items: list[Item], report) -> tuple[dict, list[b
     return value, [v.data for v in volumes] + [review]
 
 
-def _blur_faces(items: list[Item], profile: Profile, report) -> list[Item]:
-    """Faces in image documents pixelated, when the profile asks (packets/faces.py)."""
+def _blur_faces(items: list[Item], profile: Profile, report, redactor) -> list[Item]:
+    """Faces in image documents pixelated, when the profile asks (packets/faces.py); how many
+    goes into the redactor's counts (the rebuilt pages are searched again as they are flattened)."""
     if not profile.blur_faces:
         return items
     from .faces import blur_items
 
     report({"say": "blurring faces in photos"})
-    return blur_items(items, profile)[0]
+    items, redactor.faces_in_images = blur_items(items, profile)
+    return items
 
 
 def _count_task(_value, blobs: list[bytes], report) -> tuple[list[int], list]:

@@ -12,7 +12,7 @@ recognition (OCR) brings scans within their reach. The gaps :func:`assess` finds
 * pages with no text that nobody recognised, or recognised below the confidence
   threshold and nobody reviewed (gap ``pages``), when the profile does not already hold
   the build for their review (``require_review``);
-* photos whose faces the profile promises to blur (``blur_faces``) where no face detector
+* documents whose faces the profile promises to blur (``blur_faces``) where no face detector
   is installed (gap ``faces``).
 
 :func:`check_gaps` refuses a build (NotPermitted, exit 4) listing every gap, unless each
@@ -100,7 +100,8 @@ def assess(case, profile: Profile, pages: Iterable, candidates: Iterable[Candida
 
     ``pages`` are the rendered pages as redaction sees them (:class:`packets.redact.PageInfo`),
     ``candidates`` the names found in the documents (already without covered or dismissed ones),
-    ``photos`` the ids of the included image documents (faces to blur when the profile asks).
+    ``photos`` the ids of the included documents whose pages may show a face (faces to blur
+    when the profile asks).
     """
     promised = [canonical(c) for c in profile.redaction_categories]
     entries = [*getattr(case, "people", []), *getattr(case, "places", [])]
@@ -244,7 +245,5 @@ def coverage_of(vault, case, profile: Profile, plan, ocr: bool) -> Coverage:
     rules = [r for r in source.redactions if r.get("kind") == "term"]
     found = document_candidates(_items(source, plan), ocr_by_doc, rules,
                                 [d["text"] for d in getattr(case, "dismissed", [])])
-    from .faces import IMAGE_MIMES
-
-    photos = [e.doc.id for e in plan.included if (e.doc.mime or "").split(";")[0].strip().lower() in IMAGE_MIMES]
+    photos = [e.doc.id for e in plan.included]  # every page is rebuilt from pixels: a PDF may hold a photo too
     return assess(case, profile, pages, found, ocr, case.reviews, photos)

@@ -7,10 +7,18 @@ downloaded) and pixelated beyond recovery: each face box, grown by a margin, is
 replaced by a coarse mosaic of its mean colours, then blurred. The photo is re-encoded
 as PNG with no metadata. This runs in the keyless worker (it decodes document bytes).
 
-Only image documents are treated: a photo inside a PDF is not (the Limits section of
-docs/architecture.md). OpenCV 5 no longer ships the cascades (``cv2.data`` is empty and
-``CascadeClassifier`` is gone); :func:`detector_available` says whether this install
-can find faces, and the build shows a gap (``faces``) when it cannot.
+Faces are looked for twice: in image documents at their own resolution (:func:`blur_items`,
+before rendering), and on every page rebuilt from pixels (:func:`blur_page`, called by
+packets/_flatten.py on each rendered page before it is encoded, in the regions where the
+page draws images), so a photo inside a PDF (a passport scan page, a photo pasted into a
+declaration) is blurred too. A profile with
+``blur_faces`` has every page rebuilt, whatever its ``flatten`` setting. What a Haar cascade
+misses (faces turned more than about 45 degrees, tilted, covered, or smaller than a fortieth
+of the photo's shorter side and never under 20 pixels) and faces drawn as vector graphics
+stay: the Limits section of docs/architecture.md.
+OpenCV 5 no longer ships the cascades (``cv2.data`` is empty and ``CascadeClassifier`` is
+gone); :func:`detector_available` says whether this install can find faces, and the build
+shows a gap (``faces``) when it cannot.
 """
 
 from __future__ import annotations
@@ -18,7 +26,8 @@ from __future__ import annotations
 import os
 from dataclasses import replace
 
-__all__ = ["IMAGE_MIMES", "blur_faces", "blur_items", "cascade_paths", "detector_available", "pixelate"]
+__all__ = ["IMAGE_MIMES", "blur_faces", "blur_items", "blur_page", "cascade_paths", "detector_available",
+           "face_count", "find_faces", "pixelate"]
 
 IMAGE_MIMES = ("image/jpeg", "image/png", "image/tiff", "image/webp", "image/gif", "image/bmp")
 _CASCADES = ("haarcascade_frontalface_default.xml", "haarcascade_profileface.xml", "haarcascade_frontalface_alt2.xml")
@@ -72,20 +81,66 @@ def pixelate(image, boxes) -> None:
 
 
 def find_faces(image) -> list[tuple[int, int, int, int]]:
-    """Face boxes (x, y, w, h) in ``image`` (BGR numpy array), every cascade's, mirrored profiles too."""
+    """Face boxes (x, y, w, h) in ``image`` (BGR numpy array, or grey levels), every cascade's,
+    mirrored profiles too."""
     import cv2
 
-    gray = cv2.equalizeHist(cv2.cvtColor(image, cv2.COLOR_BGR2GRAY))
-    side = min(gray.shape[:2])
-    smallest = max(20, side // 40)
+    gray = image if image.ndim == 2 else cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
+    return _find_in_gray(gray)
+
+
+def _find_in_gray(gray) -> list[tuple[int, int, int, int]]:
+    # No global histogram equalisation: on a page that is mostly white paper it crushes a
+    # photo's tones into a few dark levels and the cascades find nothing there; each
+    # cascade window is normalised by its own contrast anyway.
+    import cv2
+
+    smallest = max(20, min(gray.shape[:2]) // 40)  # smaller faces: 50% more time a page (the Limits)
     boxes: list[tuple[int, int, int, int]] = []
     for path in cascade_paths():
         cascade = cv2.CascadeClassifier(path)
-        for g, mirrored in ((gray, False), (cv2.flip(gray, 1), True)):
+        # The profile cascade knows faces turned one way only, so it also reads the mirror
+        # image; frontal cascades are symmetric enough not to need it (it would double the time).
+        views = ((gray, False), (cv2.flip(gray, 1), True)) if "profile" in os.path.basename(path) else ((gray, False),)
+        for g, mirrored in views:
             for x, y, w, h in cascade.detectMultiScale(g, scaleFactor=1.1, minNeighbors=4,
                                                         minSize=(smallest, smallest)):
                 boxes.append((int(gray.shape[1] - x - w) if mirrored else int(x), int(y), int(w), int(h)))
     return boxes
+
+
+def blur_page(im, regions=None):
+    """``im`` (a rendered page as a PIL image, grey levels or RGB) with every face found in
+    ``regions`` ((x, y, w, h) boxes of its pixels, where it shows photos; None: all of it)
+    pixelated, as a new image of the same mode, and how many faces were found (none where
+    this install has no detector: the build's ``faces`` gap says so)."""
+    if not detector_available():
+        return im, 0
+    import cv2
+    import numpy as np
+    from PIL import Image
+
+    pixels = np.array(im)  # a copy
+    gray = pixels if pixels.ndim == 2 else cv2.cvtColor(pixels, cv2.COLOR_RGB2GRAY)
+    boxes = []
+    for x, y, w, h in regions if regions is not None else [(0, 0, gray.shape[1], gray.shape[0])]:
+        boxes += [(x + fx, y + fy, fw, fh) for fx, fy, fw, fh in _find_in_gray(gray[y:y + h, x:x + w])]
+    if not boxes:
+        return im, 0
+    pixelate(pixels, boxes)
+    return Image.fromarray(pixels, im.mode), face_count(boxes)
+
+
+def face_count(boxes) -> int:
+    """How many faces ``boxes`` are: overlapping boxes (one face found by several cascades) count once."""
+    groups: list[list[int]] = []
+    for x, y, w, h in boxes:
+        box = [x, y, x + w, y + h]
+        for g in [g for g in groups if g[0] < box[2] and box[0] < g[2] and g[1] < box[3] and box[1] < g[3]]:
+            groups.remove(g)
+            box = [min(box[0], g[0]), min(box[1], g[1]), max(box[2], g[2]), max(box[3], g[3])]
+        groups.append(box)
+    return len(groups)
 
 
 def blur_faces(data: bytes) -> tuple[bytes, int] | None:
@@ -100,7 +155,7 @@ def blur_faces(data: bytes) -> tuple[bytes, int] | None:
     boxes = find_faces(image)
     pixelate(image, boxes)
     ok, png = cv2.imencode(".png", image)
-    return (png.tobytes(), len(boxes)) if ok else None
+    return (png.tobytes(), face_count(boxes)) if ok else None
 
 
 def blur_items(items: list, profile) -> tuple[list, int]:

@@ -120,6 +120,7 @@ class PageInfo:
     reasons: list[str] = field(default_factory=list)
     marks: list[Mark] = field(default_factory=list)
     version: int = 0  # the document version the page belongs to
+    faces: int = 0  # faces pixelated on the page as rebuilt (packets/faces.py)
 
     @property
     def needs_review(self) -> bool:
@@ -265,6 +266,7 @@ class Redactor:
         self.pages: list[PageInfo] = []
         self.outputs: dict[str, bytes] = {}
         self.titles_redacted = 0
+        self.faces_in_images = 0  # faces pixelated in image documents before rendering
         self._memo: dict[str, tuple[str, list[int], list[Hit]]] = {}
         #: The first and last characters of each page's text (and recognised words), with
         #: their boxes: a secret split by a page break is matched across it.
@@ -352,18 +354,22 @@ class Redactor:
                 pdf.close()
                 pdf = pikepdf.open(io.BytesIO(work))
             infos = self._analyse(item, pdf, work, oc_pages)
+            faces = bool(getattr(self.profile, "blur_faces", False))  # every page: a photo may be on any
             flatten = {i: [b for m in info.marks for b in m.boxes]
-                       for i, info in enumerate(infos) if self.flatten_all or info.marks or info.reasons}
+                       for i, info in enumerate(infos) if self.flatten_all or faces or info.marks or info.reasons}
             for i in flatten:
                 infos[i].flattened = True
-                if self.flatten_all and not infos[i].reasons and not infos[i].marks:
-                    infos[i].reasons.append("flatten all")
+                if (self.flatten_all or faces) and not infos[i].reasons and not infos[i].marks:
+                    infos[i].reasons.append("flatten all" if self.flatten_all else "faces")
             layer = self.profile.ocr_text_layer
             tick = (lambda k: self.progress("flattening", self._done + k, self._total)) if self.progress else None
             # Pages refuge drew from text it holds get that text (less what was burned) as their layer.
             known = (item.mime or "").split(";")[0].strip().lower() == "text/plain"
+            found: dict[int, int] = {}
             flatten_pdf(pdf, work, flatten, self.dpi, self.workers, text_layer=layer and not known, progress=tick,
-                        recognised=self._page_text)
+                        faces=faces, faces_found=found, recognised=self._page_text)
+            for i, n in found.items():
+                infos[i].faces = n
             if layer and known:
                 known_text_layers(pdf, work, flatten)
             self._done += len(infos)
@@ -644,10 +650,13 @@ class Redactor:
         for p in self.pages:
             for m in p.marks:
                 per_category[m.category] = per_category.get(m.category, 0) + 1
-        return {
+        counts = {
             "categories": dict(sorted(per_category.items())),
             "pages_flattened": sum(1 for p in self.pages if p.flattened),
             "pages_not_searchable": sum(1 for p in self.pages if not p.searchable),
             "titles_redacted": self.titles_redacted,
             "flatten": self.profile.flatten,
         }
+        if getattr(self.profile, "blur_faces", False):
+            counts["faces_pixelated"] = self.faces_in_images + sum(p.faces for p in self.pages)
+        return counts

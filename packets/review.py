@@ -78,6 +78,9 @@ def _summary(line: _Lines, redactor: Redactor, profile_id: str, date: str) -> No
     line(f"Recipient profile: {profile_id}    Date: {date}    Flatten: {summary['flatten']}")
     line(f"Pages: {len(pages)}; flattened: {summary['pages_flattened']}; "
          f"not searchable: {summary['pages_not_searchable']}; titles redacted: {summary['titles_redacted']}")
+    if "faces_pixelated" in summary:
+        line(f"Face areas pixelated: {summary['faces_pixelated']} (where the face detector fired, false alarms "
+             "included; a face it missed stays: look at every photo)")
     cats = ", ".join(f"{k}: {v}" for k, v in summary["categories"].items()) or "none"
     line(f"Redactions per category: {cats}", gap=10)
     line("Check every preview: the red outlines are what was removed; look for anything the rules missed.",
