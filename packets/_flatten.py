@@ -230,7 +230,8 @@ def flatten_pdf(pdf: pikepdf.Pdf, data: bytes, pages: dict[int, list[Box]], dpi:
     ``recognised`` ({index: PageText}) holds what recognition read in a page's pixels before
     it was rebuilt (a scan, at its own resolution): a page with nothing to burn keeps that
     reading as its layer and as the leak check's, for its new pixels are the same page drawn
-    at a lower resolution with nothing removed; a page with boxes is always read again.
+    at a lower resolution with nothing removed (a face pixelated there leaves that reading of more,
+    never less, than the page shows); a page with boxes is always read again.
     ``progress(n)`` is called as pages are done. Returns {index: PageText} recognised."""
     if not pages:
         return {}
