@@ -12,8 +12,10 @@ lines) is made as a text PDF, a scan (PNG, 200 dpi) and a phone photo (JPEG q60,
 * **registered recall**: the case's people and places registered, the document goes
   through the redaction stage as a frontline-defenders packet would (recognition on,
   every page flattened); the output is rendered (pdftoppm) and read back by tesseract
-  (eng+spa+fra); every word (3+ letters) of every registered name and place, and the
-  passport number, must be gone. Recall = words gone / words planted.
+  (eng+spa+fra); every word (3+ letters) of every registered name (a name part is a
+  variant redacted alone), every registered place as a whole, and the passport number
+  must be gone. Recall = gone / planted. Words of a place read elsewhere as ordinary
+  words ("casa" of "Casa Alianza") are listed, not counted.
 * **candidate recall**: with nothing registered, the names and places found
   (packets/candidates.py) in the text layer, or in what tesseract reads from the page;
   a person or place counts as flagged when a candidate holds its last word. Target 95%.
@@ -116,13 +118,20 @@ def measure_one(decl, kind: str) -> dict:
     out = _redacted(item, decl)
     after_text = " ".join(ocr(png, lang="eng+spa+fra") for png in rasterise(out))
     after = _skel(after_text)
-    planted = [w for p in decl.people for w in _words(p["name"], 3)] + [w for pl in decl.places for w in _words(pl["text"], 3)]
-    survived = [w for w in planted if re.search(rf"(?<!\w){re.escape(w)}(?!\w)", after)]
+    # a person's name parts are variants the register redacts alone; a place is redacted as a whole
+    # (its words alone are not variants: "casa" of "Casa Alianza" is an ordinary Spanish word)
+    planted = [w for p in decl.people for w in _words(p["name"], 3)] + [" ".join(_words(pl["text"], 1))
+                                                                       for pl in decl.places]
+    after_words = " ".join(_words(after_text, 1))
+    survived = [w for w in planted if re.search(rf"(?<!\w){re.escape(w)}(?!\w)", after_words)]
+    elsewhere = [w for pl in decl.places for w in _words(pl["text"], 3)
+                 if re.search(rf"(?<!\w){re.escape(w)}(?!\w)", after_words)]
     number = decl.people[0]["doc_numbers"][0].lower()
     control = [w for line in decl.control for w in _words(line, 4) if w in before]
     lost = [w for w in control if w not in set(_words(after_text, 4))]
     return {"lang": decl.lang, "kind": kind, "targets": len(targets), "flagged": flagged, "planted": len(planted),
-            "survived": len(survived), "survivors": survived, "number_survived": number in after.replace(" ", ""),
+            "survived": len(survived), "survivors": survived, "place_words_elsewhere": elsewhere,
+            "number_survived": number in after.replace(" ", ""),
             "control": len(control), "control_lost": len(lost), "seconds": round(time.monotonic() - started, 1)}
 
 
@@ -151,7 +160,10 @@ def main() -> int:
                   f"{100 * lost / max(control, 1):12.1f}% {'kept' if any(r['number_survived'] for r in sel) else 'gone':>7}")
     leaks = [(r["lang"], r["kind"], r["survivors"]) for r in rows if r["survivors"]]
     if leaks:
-        print("words that survived:", leaks)
+        print("names or places that survived:", leaks)
+    common = sorted({w for r in rows for w in r["place_words_elsewhere"]})
+    if common:
+        print("words of registered places read elsewhere in the text (not variants):", common)
     return 0
 
 

@@ -67,6 +67,8 @@ def test_removed_document_leaves_listings_reads_packets_and_search(case_world, t
     segments = [k for k in w.object_names() if k.startswith(f"cases/{_cid(w)}/search/")]
     out = w.ok("doc", "remove", w.decl[:20], "--reason", "uploaded to the wrong case by Zuleika", user="erin")
     assert "destroyed" in out
+    after = [k for k in w.object_names() if k.startswith(f"cases/{_cid(w)}/search/")]
+    assert len(after) == len(segments) + 1  # the removal is recorded in the index too
     assert _ids(w) == [medical]
     assert len(before - _blobs(w, _cid(w))) == 1  # the declaration's blob is gone from storage
     p = w.run("doc", "get", w.decl, "-o", str(tmp_path / "d.pdf"), user="bob")
@@ -81,8 +83,6 @@ def test_removed_document_leaves_listings_reads_packets_and_search(case_world, t
     p = w.run("consent", "grant", "MX-0001", "--recipient", "irb-rpd-disclosure", "--doc", w.decl, user="erin")
     assert p.returncode == 1
     assert w.decl not in w.ok("search", "Ciudad Ficticia", "--json", user="bob")
-    after = [k for k in w.object_names() if k.startswith(f"cases/{_cid(w)}/search/")]
-    assert len(after) == len(segments) + 1  # the removal is recorded in the index too
     rows = json.loads(w.ok("doc", "list", "MX-0001", "--removed", "--json", user="erin"))
     assert [r["id"] for r in rows] == [w.decl] and rows[0]["reason"] == "uploaded to the wrong case by Zuleika"
     assert rows[0]["copies"] == "destroyed" and rows[0]["removed_by"] == "erin"
