@@ -158,6 +158,15 @@ def find_case(vault: Vault, ref: str, targets: dict):
     return found
 
 
+def find_target_case(vault: Vault, ref: str, targets: dict):
+    """Find the case a document goes to (``doc move --to``), named ``to_case`` in the audit entry."""
+    scratch: dict = {}
+    try:
+        return find_case(vault, ref, scratch)
+    finally:
+        targets.update({("to_" + k if k == "case" else k): v for k, v in scratch.items()})
+
+
 def find_document(vault: Vault, doc_id: str, targets: dict, key: str = "doc"):
     """Find a document of one of my cases, by its id or a unique prefix of it (4 characters or
     more), and name it (case and document ids) in the audit entry under ``key``.

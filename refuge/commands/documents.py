@@ -22,6 +22,7 @@ from .._context import (
     doc_name,
     find_case,
     find_document,
+    find_target_case,
     force_option,
     parse_date,
     pass_ctx,
@@ -345,11 +346,7 @@ def doc_move(c: Context, doc_id: str, to_ref: str, as_json: bool) -> None:
     with vault.audited("doc.move") as targets:
         vault.require_role("case-lead", doing="moving documents")
         found_case, found = find_document(vault, doc_id, targets)
-        scratch: dict = {}
-        try:
-            target = find_case(vault, to_ref, scratch)
-        finally:
-            targets.update({("to_" + k if k == "case" else k): v for k, v in scratch.items()})
+        target = find_target_case(vault, to_ref, targets)
         source, gone, moved = vault.move_document(found.id, target)
         targets["new_doc"] = moved.id
     indexing.forget(vault, source, [gone.id])

@@ -17,7 +17,7 @@ from vault.doclife import EDITABLE
 from vault.errors import InvalidInput
 
 from .. import indexing
-from .._context import find_case, find_document
+from .._context import find_document, find_target_case
 from ._i18n import refuse
 from .app import Pages, form_route, wants_json
 
@@ -69,11 +69,7 @@ def move(p: Pages, request: Request, form: dict) -> Response:
     with p.acting("doc.move") as (vault, targets):
         vault.require_role("case-lead", doing="moving documents")
         _found_case, found = find_document(vault, request.path_params["doc"], targets)
-        scratch: dict = {}
-        try:
-            target = find_case(vault, to_ref, scratch)
-        finally:
-            targets.update({("to_" + k if k == "case" else k): v for k, v in scratch.items()})
+        target = find_target_case(vault, to_ref, targets)
         source, gone, moved = vault.move_document(found.id, target)
         targets["new_doc"] = moved.id
     indexing.forget(vault, source, [gone.id])
