@@ -322,32 +322,41 @@ def add_text_layers(pdf: pikepdf.Pdf, pages: list[int], workers: int | None) -> 
 
 def _add_text_layer(pdf: pikepdf.Pdf, page, found) -> None:
     """Words of ``found`` (a PageText of the page's pixels) as invisible text over their boxes."""
-    from reportlab.pdfbase.pdfmetrics import stringWidth
-
-    font = Dictionary(Type=Name.Font, Subtype=Name.Type1, BaseFont=Name.Helvetica, Encoding=Name.WinAnsiEncoding)
     x0, y0, x1, y1 = (float(v) for v in page.mediabox)
     sx, sy = (x1 - x0) / found.width, (y1 - y0) / found.height
-    ops = ["BT 3 Tr"]
+    ops = []
     for w in found.words:
-        text = w.text.strip().encode("cp1252", "replace")
-        if not text:
-            continue
         bx0, by0, bx1, by1 = w.box
-        size = max(1.0, (by1 - by0) * sy)
-        natural = stringWidth(text.decode("cp1252"), "Helvetica", size) or 1.0
-        scale = max(1.0, min(1000.0, 100.0 * (bx1 - bx0) * sx / natural))
-        escaped = text.replace(b"\\", b"\\\\").replace(b"(", b"\\(").replace(b")", b"\\)")
-        ops.append(f"/FOcr {size:.2f} Tf {scale:.1f} Tz 1 0 0 1 {x0 + bx0 * sx:.2f} {y1 - by1 * sy:.2f} Tm "
-                   f"({escaped.decode('latin-1')}) Tj")
-    ops.append("ET")
+        ops.append(_invisible(w.text.strip(), "FOcr", max(1.0, (by1 - by0) * sy), (bx1 - bx0) * sx,
+                              x0 + bx0 * sx, y1 - by1 * sy))
+    _attach_invisible(pdf, page, "FOcr", ops)
+
+
+def _invisible(text: str, font: str, size: float, width: float, x: float, y: float) -> str:
+    """One run of invisible Helvetica text (WinAnsi) at (x, y), stretched to ``width`` points."""
+    from reportlab.pdfbase.pdfmetrics import stringWidth
+
+    encoded = text.encode("cp1252", "replace")
+    if not encoded:
+        return ""
+    natural = stringWidth(encoded.decode("cp1252"), "Helvetica", size) or 1.0
+    scale = max(1.0, min(1000.0, 100.0 * width / natural))
+    escaped = encoded.replace(b"\\", b"\\\\").replace(b"(", b"\\(").replace(b")", b"\\)")
+    return f"/{font} {size:.2f} Tf {scale:.1f} Tz 1 0 0 1 {x:.2f} {y:.2f} Tm ({escaped.decode('latin-1')}) Tj"
+
+
+def _attach_invisible(pdf: pikepdf.Pdf, page, font: str, runs: list[str]) -> None:
+    """Add ``runs`` (from :func:`_invisible`) to ``page`` as one text object in render mode 3."""
     resources = page.obj.get(Name.Resources)
     if resources is None:
         page.obj.Resources = resources = Dictionary()
     fonts = resources.get(Name.Font)
     if fonts is None:
         resources.Font = fonts = Dictionary()
-    fonts.FOcr = pdf.make_indirect(font)
-    page.contents_add(pikepdf.Stream(pdf, "\n".join(ops).encode("latin-1")), prepend=False)
+    fonts[Name("/" + font)] = pdf.make_indirect(Dictionary(Type=Name.Font, Subtype=Name.Type1, BaseFont=Name.Helvetica,
+                                                           Encoding=Name.WinAnsiEncoding))
+    ops = "\n".join(["BT 3 Tr", *(r for r in runs if r), "ET"])
+    page.contents_add(pikepdf.Stream(pdf, ops.encode("latin-1")), prepend=False)
 
 
 # ------------------------------------------------------------- known text (issue #17)
@@ -445,22 +454,5 @@ def _loose_box(tp, k: int):
 def _add_known_layer(pdf: pikepdf.Pdf, page, runs) -> None:
     """``runs`` as invisible text (render mode 3, Helvetica, WinAnsi), each stretched to the
     width it was drawn at, so a recipient's pdftotext reads the lines as they were drawn."""
-    from reportlab.pdfbase.pdfmetrics import stringWidth
-
-    ops = ["BT 3 Tr"]
-    for text, x, y, size, right in runs:
-        encoded = text.encode("cp1252", "replace")
-        natural = stringWidth(encoded.decode("cp1252"), "Helvetica", size) or 1.0
-        scale = max(1.0, min(1000.0, 100.0 * max(right - x, 1.0) / natural))
-        escaped = encoded.replace(b"\\", b"\\\\").replace(b"(", b"\\(").replace(b")", b"\\)")
-        ops.append(f"/FKnown {size:.2f} Tf {scale:.1f} Tz 1 0 0 1 {x:.2f} {y:.2f} Tm ({escaped.decode('latin-1')}) Tj")
-    ops.append("ET")
-    resources = page.obj.get(Name.Resources)
-    if resources is None:
-        page.obj.Resources = resources = Dictionary()
-    fonts = resources.get(Name.Font)
-    if fonts is None:
-        resources.Font = fonts = Dictionary()
-    fonts.FKnown = pdf.make_indirect(Dictionary(Type=Name.Font, Subtype=Name.Type1, BaseFont=Name.Helvetica,
-                                                Encoding=Name.WinAnsiEncoding))
-    page.contents_add(pikepdf.Stream(pdf, "\n".join(ops).encode("latin-1")), prepend=False)
+    _attach_invisible(pdf, page, "FKnown", [_invisible(text, "FKnown", size, max(right - x, 1.0), x, y)
+                                            for text, x, y, size, right in runs])
