@@ -148,7 +148,8 @@ def _add_each(vault: Vault, case, incoming, doc_type, mapping, dups, allow_dupli
 
 
 def _add_one(vault: Vault, case, f, doc_type, mapping, dups, allow_duplicate, options):
-    chosen = _bulk.type_for(f, doc_type, mapping)
+    o = dict(options, **options.get("per_file", {}).get(f.path, {}))  # the web desk's fields of this one file
+    chosen = _bulk.type_for(f, o.get("type") or doc_type, mapping)
     if chosen is None:
         raise InvalidInput("no type for this file: give --type, or map its extension with --type-map", hint="doc-type")
     if not allow_duplicate and f.path in dups.in_case:
@@ -157,7 +158,6 @@ def _add_one(vault: Vault, case, f, doc_type, mapping, dups, allow_duplicate, op
     if not allow_duplicate and f.path in dups.in_batch:
         earlier = options["by_path"][dups.in_batch[f.path]]
         raise InvalidInput(f"it is the same file as {_bulk.shown(earlier)}", hint="allow-duplicate")
-    o = options
     result = vault.add_documents(case, [f.path], chosen, o["tags"], o["person"], o["lang"], o["title"],
                                  o.get("translation_of"), o.get("supersedes"), translator=o["translator"],
                                  dialect=o["dialect"], date=o["date"])[0]

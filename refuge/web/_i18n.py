@@ -298,3 +298,51 @@ def negotiate(accept_language: str) -> str:
         if code in LANGUAGES and q - i * 1e-6 > best_q and q > 0:
             best, best_q = code, q - i * 1e-6
     return best
+
+
+# --- a case's life, its removed documents, new versions and translations, signatures (refuge/web/_cases.py) ---
+
+_CASE_LIFE = """
+Case life ¦ Vida del caso ¦ Vie du dossier
+Create a case ¦ Crear un caso ¦ Créer un dossier
+stored encrypted ¦ se guarda cifrado ¦ conservé chiffré
+Closed ¦ Cerrado ¦ Clos
+Due for purging on ¦ Se purga el ¦ À purger le
+no retention period applies: kept until purged by hand ¦ no se aplica ningún plazo de conservación: se guarda hasta purgarlo a mano ¦ aucune durée de conservation ne s'applique : gardé jusqu'à une purge manuelle
+Legal hold ¦ Retención legal ¦ Conservation légale
+Reopen the case ¦ Reabrir el caso ¦ Rouvrir le dossier
+Close the case ¦ Cerrar el caso ¦ Clore le dossier
+Keep it this long after today (default: the retention policy's) ¦ Conservarlo este tiempo desde hoy (por defecto: el de la política de conservación) ¦ Le garder cette durée à partir d'aujourd'hui (par défaut : celle de la politique de conservation)
+A closed case takes no more changes; its purge date is fixed when it closes. ¦ Un caso cerrado no admite más cambios; su fecha de purga se fija al cerrarlo. ¦ Un dossier clos n'accepte plus de modifications ; sa date de purge est fixée à la clôture.
+Place a legal hold ¦ Poner bajo retención legal ¦ Placer sous conservation légale
+Release the legal hold ¦ Levantar la retención legal ¦ Lever la conservation légale
+Why it is released (optional) ¦ Por qué se levanta (opcional) ¦ Pourquoi elle est levée (facultatif)
+Court order or file number (every enrolled person reads it: no names) ¦ Orden judicial o número de expediente (toda persona inscrita lo lee: sin nombres) ¦ Décision de justice ou numéro de dossier (toute personne inscrite le lit : aucun nom)
+Case id ¦ Identificador del caso ¦ Identifiant du dossier
+Removed documents ¦ Documentos quitados ¦ Documents retirés
+Removed ¦ Quitado ¦ Retiré
+Moved to ¦ Movido a ¦ Déplacé vers
+Stored copies ¦ Copias guardadas ¦ Copies conservées
+No document of this case was removed or moved away. ¦ Ningún documento de este caso fue quitado ni movido. ¦ Aucun document de ce dossier n'a été retiré ni déplacé.
+kept (legal hold) ¦ conservadas (retención legal) ¦ conservées (conservation légale)
+kept (not destroyed yet) ¦ conservadas (aún no destruidas) ¦ conservées (pas encore détruites)
+destroyed ¦ destruidas ¦ détruites
+New version of (keeps its type) ¦ Nueva versión de (conserva su tipo) ¦ Nouvelle version de (garde son type)
+Translator (for the declaration) ¦ Traductor/a (para la declaración) ¦ Traducteur·rice (pour la déclaration)
+Dialect of the original ¦ Dialecto del original ¦ Dialecte de l'original
+Each file: new version of, translation of, translator, dialect ¦ Cada archivo: nueva versión de, traducción de, traductor/a, dialecto ¦ Chaque fichier : nouvelle version de, traduction de, traducteur·rice, dialecte
+Signature ¦ Firma ¦ Signature
+Signed for ¦ Firmado por ¦ Signé pour
+Sender named in the letter (default: the organisation) ¦ Remitente que nombra la carta (por defecto: la organización) ¦ Expéditeur nommé dans la lettre (par défaut : l'organisation)
+not B-LT: no timestamp authority, so nothing proves when it was signed (set one with refuge keys org tsa URL, or build with --tsa URL, for B-LTA) ¦ no es B-LT: sin autoridad de sellado de tiempo, nada prueba cuándo se firmó (configure una con refuge keys org tsa URL, o genere con --tsa URL, para B-LTA) ¦ pas B-LT : sans autorité d'horodatage, rien ne prouve quand il a été signé (configurez-en une avec refuge keys org tsa URL, ou générez avec --tsa URL, pour B-LTA)
+not long-term: the certificate names no OCSP responder or CRL ¦ no es a largo plazo: el certificado no nombra ningún respondedor OCSP ni CRL ¦ pas à long terme : le certificat ne nomme aucun répondeur OCSP ni CRL
+"""
+
+_CASE_LIFE_REFUSALS = """
+give the case id ¦ indique el identificador del caso ¦ indiquez l'identifiant du dossier
+"""
+
+for _line in (_CASE_LIFE.strip() + "\n" + _CASE_LIFE_REFUSALS.strip()).splitlines():
+    _en, _es, _fr = (part.strip() for part in _line.split("¦"))
+    CATALOGUE["es"][_en], CATALOGUE["fr"][_en] = _es, _fr
+REFUSALS += tuple(line.split("¦")[0].strip() for line in _CASE_LIFE_REFUSALS.strip().splitlines())

@@ -134,8 +134,7 @@ def _add(p: Pages, ref: str, received: _upload.Received) -> dict:
                 options["person"] = entry["id"] if entry else options["person"]
                 notes += [] if entry else ["Nobody of this name is in the case's register, so nothing redacts it; "
                                            "add them under People and places."]
-            if fields.get("translation_of"):
-                options["translation_of"] = doc_in_case(vault, case, fields["translation_of"], targets)
+            options["per_file"] = {f.path: _of_one_file(vault, case, fields, i, targets) for i, f in enumerate(incoming)}
             dups = vault.find_duplicates(case, received.files)
             outcome = _add_each(vault, case, incoming, fields.get("type") or None, None, dups,
                                 fields.get("allow_duplicate") == "1", options, progress=False)
@@ -160,6 +159,20 @@ def _add(p: Pages, ref: str, received: _upload.Received) -> dict:
     rows += [{"name": "", "id": d.id, "error": None} for d in attached]
     rows += [{"name": "", "id": None, "error": line} for line in problems]
     return {"results": rows, "error": refused, "notes": notes, "named": len(incoming) > 1}
+
+
+def _of_one_file(vault, case, fields: dict, i: int, targets: dict) -> dict:
+    """The Nth file's translation-of, translator, dialect and supersedes (``doc add --translation-of ...``):
+    its own field NAME.N if sent, else the upload's NAME. Every document named is resolved before anything
+    is added, as doc add resolves its options; a new version keeps the type of the one it replaces."""
+    got = {k: fields[f"{k}.{i}"] if f"{k}.{i}" in fields else fields.get(k, "") for k in _upload.PER_FILE}
+    own: dict = {"translator": got["translator"] or None, "dialect": got["dialect"] or None}
+    if got["translation_of"]:
+        own["translation_of"] = doc_in_case(vault, case, got["translation_of"], targets)
+    if got["supersedes"]:
+        own["supersedes"] = doc_in_case(vault, case, got["supersedes"], targets)
+        own["type"] = case.documents[own["supersedes"]].type
+    return own
 
 
 def tags(p: Pages, request: Request, form: dict) -> Response:

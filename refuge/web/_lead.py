@@ -24,6 +24,7 @@ from vault.errors import InvalidInput, RefugeError, VerificationFailed
 
 from .._context import find_case, parse_date, parse_time, resolving
 from ..errors import describe
+from ._cases import build_outcome, signature_of
 from ._i18n import refuse
 from .app import Pages, form_route, page_route, wants_json
 
@@ -136,7 +137,7 @@ def packets(p: Pages, request: Request) -> Response:
         case = find_case(vault, request.path_params["case"], targets)
         if profile_id:
             plan = plan_packet(vault, case, _profile(profile_id), _today())
-        history = [dict(r, built_by=vault.directory.name(r["built_by"])) for r in case.packets]
+        history = [dict(r, built_by=vault.directory.name(r["built_by"]), **signature_of(r)) for r in case.packets]
     return p.render(request, "packets.html", case=case, profiles=sorted(_profiles()), profile=profile_id, plan=plan,
                     history=list(reversed(history)))
 
@@ -174,7 +175,7 @@ def _build(p: Pages, ref: str, profile, options: dict, job: dict) -> None:
             if options["gaps"]:
                 targets["accepted_gaps"] = sorted(options["gaps"])  # the names only: the reason may name people
             targets["packet"] = built.record["id"]
-        job.update(state="done", packet=built.record["id"], volumes=len(built.paths))
+        job.update(state="done", packet=built.record["id"], volumes=len(built.paths), **build_outcome(built))
     except RefugeError as e:
         job.update(state="failed", error=describe(e))
     except Exception as e:  # noqa: BLE001  the page must learn that it stopped
@@ -189,7 +190,8 @@ def job(p: Pages, request: Request) -> Response:
     if found is None:
         raise refuse(InvalidInput, "no such build")
     if wants_json(request):
-        return JSONResponse({k: found.get(k) for k in ("state", "steps", "error", "packet", "case")})
+        return JSONResponse({k: found.get(k) for k in ("state", "steps", "error", "packet", "case", "warnings", "level",
+                                                       "level_note", "signed_for")})
     return p.render(request, "job.html", job=found, job_id=request.path_params["job"])
 
 

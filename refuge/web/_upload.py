@@ -4,7 +4,8 @@ A multipart body is parsed as it arrives (python-multipart's push parser):
 each file part goes straight into a file of mode 600 inside a folder of mode
 700 made for this upload, a chunk at a time, so the server's memory stays
 bounded whatever the file's size; the fields (type, tags, person, language,
-title, translation-of) are small and bounded. The files are then added with
+title, translation-of, supersedes, translator, dialect, and the last four per
+file as NAME.N for the Nth file sent) are small and bounded. The files are then added with
 ``Vault.add_documents``, exactly as ``doc add`` adds them (the same intake in
 the keyless worker, the same refusals per file), and the folder is removed
 whatever happens.
@@ -24,7 +25,10 @@ from vault.errors import InvalidInput
 
 from ._i18n import refuse
 
-FIELDS = ("type", "tags", "person", "lang", "title", "translation_of", "date", "allow_duplicate")
+FIELDS = ("type", "tags", "person", "lang", "title", "translation_of", "date", "allow_duplicate", "supersedes",
+          "translator", "dialect")
+PER_FILE = ("supersedes", "translation_of", "translator", "dialect")  # also sent as NAME.N, for the Nth file (from 0)
+MAX_PER_FILE = 512  # a per-file field's bytes (a document id, a translator's name)
 MAX_FIELD = 4096  # a metadata field's bytes
 MAX_FILES = 1000  # files in one upload
 
@@ -119,13 +123,21 @@ class _Parts:
         if self.fd is not None:
             os.close(self.fd)
             self.fd = None
-        elif self.name in FIELDS:
+        elif self.name in FIELDS or per_file_field(self.name):
+            if self.name not in FIELDS and len(self.value) > MAX_PER_FILE:
+                raise refuse(InvalidInput, "the field {name} is too long", name=self.name[:40])
             self.received.fields[self.name] = self.value.decode("utf-8", "replace").strip()
 
     def close(self) -> None:
         if self.fd is not None:
             os.close(self.fd)
             self.fd = None
+
+
+def per_file_field(name: str) -> bool:
+    """Whether ``name`` is a field of one file of the upload: supersedes.0, translation_of.3..."""
+    field, dot, n = name.rpartition(".")
+    return bool(dot) and field in PER_FILE and n.isdigit() and int(n) < MAX_FILES and n == str(int(n))
 
 
 async def receive(request, limit: int = intake.DEFAULT_LIMIT) -> Received:

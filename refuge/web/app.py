@@ -94,7 +94,7 @@ def wants_json(request: Request) -> bool:
 
 def make_app(desk: Desk) -> Starlette:
     """The desk's ASGI application: routes behind the Guard middleware."""
-    from . import _doclife, _lawyer, _lead, _register
+    from . import _cases, _doclife, _lawyer, _lead, _register
 
     pages = Pages(desk)
 
@@ -128,6 +128,7 @@ def make_app(desk: Desk) -> Starlette:
         Route("/lock", form_route(pages, lock), methods=["POST"]),
         *_lawyer.routes(pages),
         *_lead.routes(pages),
+        *_cases.routes(pages),
         *_doclife.routes(pages),
         *_register.routes(pages),
         Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),

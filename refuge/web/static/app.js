@@ -5,7 +5,41 @@
 (function () {
   var csrf = (document.querySelector('meta[name="csrf-token"]') || {}).content || "";
 
-  function uploadOne(form, file, list) {
+  var PER_FILE = ["supersedes", "translation_of", "translator", "dialect"];
+
+  function perFileRows(form, files) {
+    // One row a chosen file: its own "new version of", "translation of", translator and dialect (the form's
+    // values as the default); sent as the plain field names with that file alone.
+    var table = document.getElementById("per-file");
+    if (!table) { return; }
+    while (table.firstChild) { table.removeChild(table.firstChild); }
+    table.hidden = !files.length;
+    if (!files.length) { return; }
+    var caption = document.createElement("caption");
+    caption.textContent = table.dataset.caption || "";
+    table.appendChild(caption);
+    Array.prototype.forEach.call(files, function (file, i) {
+      var row = document.createElement("tr");
+      var name = document.createElement("td");
+      name.textContent = file.name;
+      row.appendChild(name);
+      PER_FILE.forEach(function (field) {
+        var common = form.elements[field];
+        var own = common.cloneNode(true);
+        own.name = field + "." + i;
+        own.id = common.id + "-" + i;
+        own.value = common.value;
+        var label = common.closest("label");
+        own.setAttribute("aria-label", (label ? label.firstChild.textContent.trim() : field) + " · " + file.name);
+        var cell = document.createElement("td");
+        cell.appendChild(own);
+        row.appendChild(cell);
+      });
+      table.appendChild(row);
+    });
+  }
+
+  function uploadOne(form, file, list, index) {
     return new Promise(function (resolve) {
       var item = document.createElement("li");
       var label = document.createElement("span");
@@ -19,8 +53,8 @@
       item.dataset.name = file.name;
       list.appendChild(item);
       var data = new FormData();
-      ["type", "tags", "person", "lang", "title", "date", "translation_of", "allow_duplicate"].forEach(function (name) {
-        var field = form.elements[name];
+      ["type", "tags", "person", "lang", "title", "date", "allow_duplicate"].concat(PER_FILE).forEach(function (name) {
+        var field = (index === undefined ? null : form.elements[name + "." + index]) || form.elements[name];
         if (field && field.type === "checkbox" ? field.checked : field && field.value) { data.append(name, field.value); }
       });
       data.append("file", file, file.name);
@@ -49,12 +83,14 @@
     });
   }
 
-  function uploadAll(form, files) {
+  function uploadAll(form, files, perFile) {
     var list = document.getElementById("progress");
     var added = 0;
     var chain = Promise.resolve();
-    Array.prototype.forEach.call(files, function (file) {
-      chain = chain.then(function () { return uploadOne(form, file, list).then(function (ok) { if (ok) { added++; } }); });
+    Array.prototype.forEach.call(files, function (file, i) {
+      chain = chain.then(function () {
+        return uploadOne(form, file, list, perFile ? i : undefined).then(function (ok) { if (ok) { added++; } });
+      });
     });
     return chain.then(function () {
       document.body.dataset.uploaded = String(added);
@@ -92,8 +128,9 @@
       var input = document.getElementById("up-files");
       if (!input.files.length) { return; }
       e.preventDefault();
-      uploadAll(form, input.files).then(function () { input.value = ""; });
+      uploadAll(form, input.files, true).then(function () { input.value = ""; perFileRows(form, []); });
     });
+    document.getElementById("up-files").addEventListener("change", function (e) { perFileRows(form, e.target.files); });
     ["dragenter", "dragover"].forEach(function (name) {
       drop.addEventListener(name, function (e) { e.preventDefault(); drop.classList.add("over"); });
     });
