@@ -186,6 +186,41 @@ def test_upload_by_drag_and_drop(browser, desks, world):
     assert {"dropped-letter", "dropped-note"} <= titles
 
 
+def test_a_case_lead_creates_a_case(browser, desks, world):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as ec
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    lead = desks["erin"]
+    sign_in(browser, lead)
+    browser.get(lead.base + "/")
+    css(browser, "#create-ref")[0].send_keys("MX-0500")
+    css(browser, "#create-title")[0].send_keys("Made in the page")
+    css(browser, "#create")[0].click()
+    WebDriverWait(browser, 30).until(ec.text_to_be_present_in_element((By.CSS_SELECTOR, "h1"), "MX-0500"))
+    made = world.open("erin").find_case("MX-0500")
+    assert made.title == "Made in the page" and browser.current_url == f"{lead.base}/case/{made.id}"
+
+
+def test_upload_a_new_version_with_the_file_s_own_field(browser, desks, world, tmp_path):
+    from selenium.webdriver.support.ui import Select
+
+    first, second = tmp_path / "plan.txt", tmp_path / "plan-signed.txt"
+    first.write_text("Safety plan, draft.\n")
+    second.write_text("Safety plan, signed.\n")
+    bob = world.open("bob")
+    doc = bob.add_documents(bob.find_case(world.case), [str(first)], "other")[0].document.id
+    sign_in(browser, desks["bob"])
+    browser.get(f"{desks['bob'].base}/case/{world.case}")
+    css(browser, "#up-files")[0].send_keys(str(second))
+    Select(wait(browser, "#up-supersedes-0")).select_by_value(doc)  # the row the page made for this file
+    css(browser, "#up-send")[0].click()
+    wait(browser, "#upload-done")
+    assert [r.get_attribute("class") for r in css(browser, "#progress li[data-name]")] == ["ok"]
+    found = world.open("bob").find_document(doc)[1]
+    assert (found.version, found.filename) == (2, "plan-signed.txt")
+
+
 def test_tag_then_filter_then_preview(browser, desks, world):
     sign_in(browser, desks["bob"])
     browser.get(f"{desks['bob'].base}/doc/{world.decl}")
@@ -255,10 +290,19 @@ def test_a_case_lead_records_consent_plans_and_builds_a_packet(browser, desks, w
     css(browser, "input[name=allow_incomplete]")[0].click()
     css(browser, "#accept-gaps")[0].send_keys("location, third-party, network, legal-strategy, faces")
     css(browser, "#gap-reason")[0].send_keys("fictional case: nobody of these kinds")
+    css(browser, "#build-sender")[0].send_keys("Another Clinic")
     css(browser, "#build")[0].click()
     wait(browser, "#job-download", timeout=120)
     shot(browser, "packet-built")
-    assert world.open("erin").find_case(world.case).packets
+    packets = world.open("erin").find_case(world.case).packets
+    assert packets
+    # what packet build prints besides the paths: the signer's warning and the level, with what it is not
+    assert "the letter names 'Another Clinic' as the sender" in css(browser, ".warning")[0].text
+    level = packets[-1]["manifest"]["signature"]["level"]
+    assert css(browser, "#job-level")[0].text == level and level.startswith("PAdES-")
+    assert level not in ("PAdES-B-B", "PAdES-B-B with validation data") or css(browser, "#job-level-note")[0].text
+    browser.get(f"{lead.base}/case/{world.case}/packets")
+    assert f"Fictional Legal Clinic: {level}" in wait(browser, "#history").text
 
 
 def test_an_auditor_reads_and_verifies_the_log_and_reaches_no_document(browser, desks, world):

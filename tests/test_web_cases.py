@@ -22,6 +22,7 @@ def world(tmp_path_factory):
     frank = SecretIdentity.generate("frank")  # a case lead who is a member of nothing
     Home(w.home_path).create(frank, PASSPHRASE)
     w.open("alice").add_user(frank.public, "case-lead")
+    assert w.cli("keys", "org", "generate", "--name", "Fictional Legal Clinic", user="alice").returncode == 0
     return w
 
 
@@ -188,3 +189,76 @@ def test_the_removed_documents_with_date_and_reason_for_case_leads_only(world, c
     assert r.status_code == 403 and _error(r) == _cli_error(world, "doc", "list", "MX-0001", "--removed", user="bob")
     assert _last(world, "doc.list")["result"] == "denied"
     assert "/removed" not in bob.get(f"/case/{world.case}").text
+
+
+def _send(client, case_id: str, files: list, data: dict):
+    return client.post(f"/case/{case_id}/upload?csrf={client.csrf}", data=data, files=files, headers=JSON)
+
+
+def test_new_versions_and_translations_each_file_with_its_own_fields(world, clients):
+    bob = clients["bob"]
+    r = _send(bob, world.case, [("file", ("statement.txt", b"Statement, first draft.\n", "text/plain"))],
+              {"type": "legal-declaration"})
+    assert r.status_code == 200
+    original = r.json()["results"][0]["id"]
+    assert f'<option value="{original}">' in bob.get(f"/case/{world.case}").text  # offered as "new version of"
+    # one upload, two files, each with its own fields (NAME.N): a new version of the statement, a translation of it
+    files = [("file", ("statement-v2.txt", b"Statement, signed.\n", "text/plain")),
+             ("file", ("statement-en.txt", b"Statement, in English.\n", "text/plain"))]
+    r = _send(bob, world.case, files, {"type": "translation", "supersedes.0": original, "translation_of.1": original,
+                                       "translator.1": "T. Ruiz", "dialect.1": "rioplatense"})
+    assert r.status_code == 200, r.text
+    version, translation = (x["id"] for x in r.json()["results"])
+    assert version == original and translation != original
+    case = world.open("bob").find_case(world.case)
+    doc, tr = case.documents[original], case.documents[translation]
+    assert (doc.version, doc.type, len(doc.versions)) == (2, "legal-declaration", 2)  # a new version keeps its type
+    assert (tr.type, tr.translation_of, tr.translator) == ("translation", original, "T. Ruiz")
+    assert "rioplatense" in str(tr.as_dict())
+    entry = _last(world, "doc.add")
+    assert entry["result"] == "ok" and entry["docs"] == [original, translation] and "Ruiz" not in str(entry)
+    # refusals: the CLI's lines for the same options, and nothing stored
+    before = _stored(world)
+    (world.root / "x.txt").write_bytes(b"Another draft.\n")
+    for data, cli in (({"supersedes": "nosuchdoc"}, ("--supersedes", "nosuchdoc")),
+                      ({"translator": "T. Ruiz"}, ("--translator", "T. Ruiz"))):
+        r = _send(bob, world.case, [("file", ("x.txt", b"Another draft.\n", "text/plain"))], dict(data, type="other"))
+        assert r.status_code in (400, 404)
+        line = _cli_error(world, "doc", "add", "MX-0001", "x.txt", "--type", "other", *cli, user="bob")
+        assert (r.json()["error"] or r.json()["results"][0]["error"]) == line
+    assert _stored(world) == before
+    r = _send(bob, world.case, [("file", ("y.txt", b"y\n", "text/plain"))], {"type": "other", "supersedes.0": "x" * 600})
+    assert r.status_code == 400 and "too long" in r.json()["error"]
+
+
+@pytest.mark.slow  # a whole build (about 20 s); test_web_browser.py checks the same lines on its own build
+def test_a_build_shows_the_signer_warning_and_the_honest_signature_level(world, clients):
+    import time
+
+    erin = clients["erin"]
+    r = erin.post(f"/case/{world.case}/consent", data={"csrf": erin.csrf, "recipient": "unhcr-resettlement",
+                                                       "note": "form signed"})
+    assert r.status_code == 303
+    r = erin.post(f"/case/{world.case}/packets", headers=JSON, data={
+        "csrf": erin.csrf, "profile": "unhcr-resettlement", "allow_incomplete": "1", "sender": "Another Clinic",
+        "accept_gaps": "location, third-party, network, legal-strategy, faces", "gap_reason": "fictional case"})
+    job = r.json()["job"]
+    for _ in range(600):
+        state = erin.get(f"/job/{job}", headers=JSON).json()
+        if state["state"] != "running":
+            break
+        time.sleep(0.2)
+    assert state["state"] == "done", state
+    assert state["warnings"] == ["the letter names 'Another Clinic' as the sender, but the packet is signed by "
+                                 "'Fictional Legal Clinic' (its certificate's organisation, the name the recipient "
+                                 "validates)"]
+    history = __import__("json").loads(world.cli("packet", "history", "MX-0001", "--json", user="erin").stdout)
+    level = history[-1]["level"]
+    assert (state["level"], state["signed_for"]) == (level, history[-1]["signed_for"]) and level.startswith("PAdES-")
+    page = erin.get(f"/job/{job}").text
+    assert "refuge: warning: the letter names" in page and f'id="job-level">{level}<' in page
+    assert level != "PAdES-B-B" or "not long-term: the certificate names no OCSP responder or CRL" in page
+    listed = erin.get(f"/case/{world.case}/packets").text
+    assert f"Fictional Legal Clinic: {level}" in listed
+    spanish = erin.get(f"/case/{world.case}/packets", headers={"accept-language": "es"}).text
+    assert level != "PAdES-B-B" or "no es a largo plazo" in spanish
