@@ -4,7 +4,9 @@ who may and as those who may not, checked against the vault, the audit log and t
 
 from __future__ import annotations
 
+import json
 import re
+import time
 
 import pytest
 
@@ -179,7 +181,7 @@ def test_the_removed_documents_with_date_and_reason_for_case_leads_only(world, c
     assert r.status_code == 200
     row = re.search(rf'<tr data-doc="{doc}">(.*?)</tr>', r.text, re.S).group(1)
     assert "wrong case" in row and "misfiled" in row and "erin" in row
-    cli = {d["id"]: d for d in __import__("json").loads(
+    cli = {d["id"]: d for d in json.loads(
         world.cli("doc", "list", "MX-0001", "--removed", "--json", user="erin").stdout)}
     assert {d["id"]: d for d in erin.get(f"/case/{world.case}/removed", headers=JSON).json()} == cli
     assert cli[doc]["removed_at"][:10] in row and cli[doc]["reason"] == "wrong case"
@@ -233,8 +235,6 @@ def test_new_versions_and_translations_each_file_with_its_own_fields(world, clie
 
 @pytest.mark.slow  # a whole build (about 20 s); test_web_browser.py checks the same lines on its own build
 def test_a_build_shows_the_signer_warning_and_the_honest_signature_level(world, clients):
-    import time
-
     erin = clients["erin"]
     r = erin.post(f"/case/{world.case}/consent", data={"csrf": erin.csrf, "recipient": "unhcr-resettlement",
                                                        "note": "form signed"})
@@ -252,7 +252,7 @@ def test_a_build_shows_the_signer_warning_and_the_honest_signature_level(world, 
     assert state["warnings"] == ["the letter names 'Another Clinic' as the sender, but the packet is signed by "
                                  "'Fictional Legal Clinic' (its certificate's organisation, the name the recipient "
                                  "validates)"]
-    history = __import__("json").loads(world.cli("packet", "history", "MX-0001", "--json", user="erin").stdout)
+    history = json.loads(world.cli("packet", "history", "MX-0001", "--json", user="erin").stdout)
     level = history[-1]["level"]
     assert (state["level"], state["signed_for"]) == (level, history[-1]["signed_for"]) and level.startswith("PAdES-")
     page = erin.get(f"/job/{job}").text
