@@ -30,7 +30,7 @@ def world(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def clients(world):
-    return {name: client_for(world.desk(name)) for name in ("alice", "erin", "bob", "carol", "frank")}
+    return {name: client_for(world.desk(name)) for name in ("alice", "erin", "bob", "carol", "dave", "frank")}
 
 
 def _stored(world) -> list:
@@ -120,7 +120,7 @@ def test_only_a_case_lead_who_is_a_member_closes_and_holds(world, clients):
     case = world.open("erin").find_case("MX-0001")
     before = _stored(world)
     refusals = [("bob", "close", 403), ("bob", "hold", 403), ("frank", "close", 403), ("frank", "hold", 403),
-                ("carol", "reopen", 403), ("carol", "hold", 403)]
+                ("carol", "reopen", 403), ("carol", "hold", 403), ("dave", "hold", 403), ("dave", "close", 403)]
     for name, action, status in refusals:  # each the CLI's own line for the same person and case
         who = clients[name]
         r = who.post(f"/case/{case.id}/{action}", data={"csrf": who.csrf, "reason": "order 12/2026"}, headers=JSON)
