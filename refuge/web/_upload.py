@@ -137,7 +137,7 @@ class _Parts:
 def per_file_field(name: str) -> bool:
     """Whether ``name`` is a field of one file of the upload: supersedes.0, translation_of.3..."""
     field, dot, n = name.rpartition(".")
-    return bool(dot) and field in PER_FILE and n.isdigit() and int(n) < MAX_FILES and n == str(int(n))
+    return bool(dot) and field in PER_FILE and n.isascii() and n.isdigit() and int(n) < MAX_FILES and n == str(int(n))
 
 
 async def receive(request, limit: int = intake.DEFAULT_LIMIT) -> Received:
