@@ -18,6 +18,12 @@
     var caption = document.createElement("caption");
     caption.textContent = table.dataset.caption || "";
     table.appendChild(caption);
+    var head = document.createElement("tr");
+    [table.dataset.file || ""].concat(PER_FILE.map(function (field) {
+      var label = form.elements[field].closest("label");
+      return label ? label.firstChild.textContent.trim() : field;
+    })).forEach(function (text) { var th = document.createElement("th"); th.textContent = text; head.appendChild(th); });
+    table.appendChild(head);
     Array.prototype.forEach.call(files, function (file, i) {
       var row = document.createElement("tr");
       var name = document.createElement("td");
