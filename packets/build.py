@@ -378,7 +378,7 @@ def _write_recorded(vault, case, packet: Packet, files: list[tuple[str, bytes]],
     try:
         for path, data in files:  # complete and fsynced, but nameless until the packet is recorded
             pending.append(PendingFile(path, lambda f, data=data: f.write(data), replace=replace))
-        recorded = vault.record_packet(case, packet.volumes, packet.record)
+        recorded = vault.record_packet(case, packet.volumes, packet.record, review=packet.review)
         while pending:
             pending.pop(0).commit()
     finally:

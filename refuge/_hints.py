@@ -21,6 +21,7 @@ HINTS: dict[str, str] = {
     "coverage-reason": "give it with --reason TEXT",
     "register-list": "see refuge person list and refuge place list",
     "redact-region-readd": "remove it (refuge redact remove) and add it again",
+    "redact-region-box": "draw it on the page's preview in refuge serve, or measure it again (refuge redact region --box)",
     "org-revoked": "an admin must make or import a new organisation key (refuge keys org generate|import)",
     "org-revocation-unreachable": "check the network and the certificate's OCSP or CRL address, and build again",
     "tsa-unreachable": "check it, or clear it with refuge keys org tsa --none",

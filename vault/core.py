@@ -210,6 +210,7 @@ class Vault:
     record_packet = documents.record_packet
     find_packet = documents.find_packet
     packet_bytes = documents.packet_bytes
+    review_bytes = documents.review_bytes
     add_redaction = documents.add_redaction
     remove_redaction = documents.remove_redaction
     record_consent = documents.record_consent

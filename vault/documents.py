@@ -34,7 +34,7 @@ from .events import canonical
 from .people import require_role
 
 __all__ = ["AddResult", "Ambiguous", "MIN_PREFIX", "find_document", "add_documents", "read_document", "document_bytes", "tag",
-           "record_packet", "find_packet", "packet_bytes", "add_redaction", "remove_redaction",
+           "record_packet", "find_packet", "packet_bytes", "review_bytes", "add_redaction", "remove_redaction",
            "record_consent", "mark_reviewed", "ocr_results", "save_ocr"]
 
 
@@ -289,22 +289,31 @@ def tag(v, doc_id: str, add: Iterable[str], remove: Iterable[str]) -> Document:
 # --- disclosure records --------------------------------------------------------------------
 
 
-def record_packet(v, case: Case, volumes: list[bytes], record: dict) -> dict:
-    """Store a built packet's exact bytes (encrypted) and its manifest in the case."""
+def record_packet(v, case: Case, volumes: list[bytes], record: dict, review: bytes | None = None) -> dict:
+    """Store a built packet's exact bytes (encrypted) and its manifest in the case.
+
+    ``review``, the build's review report (packets/review.py), is stored beside the volumes, encrypted
+    the same way, so that the case lead can read it again from the packet history (:func:`review_bytes`).
+    """
     casekeys.require_member(v, case.id)
     require_open(v, case.id)
     before_write(v, case)
     stored = []
+    kept = {}
     try:
         for n, data in enumerate(volumes, 1):
             blob, version = casekeys.store_bytes(v, case.id, data)
             stored.append({"volume": n, "blob": blob, "key_version": version, "size": len(data),
                            "sha256": hashlib.sha256(data).hexdigest()})
+        if review is not None:
+            blob, version = casekeys.store_bytes(v, case.id, review)
+            kept = {"review": {"blob": blob, "key_version": version, "size": len(review),
+                               "sha256": hashlib.sha256(review).hexdigest()}}
         packet_id = f"{case.id}-p{random_id(5)}"
-        append_case(v, case, "packet.built", dict(record, id=packet_id, volumes=stored),
+        append_case(v, case, "packet.built", dict(record, id=packet_id, volumes=stored, **kept),
                     key_version=stored[0]["key_version"] if stored else None)
     except BaseException:
-        for entry in stored:  # never committed (e.g. a revocation meanwhile): leave no trace
+        for entry in stored + list(kept.values()):  # never committed (e.g. a revocation meanwhile): leave no trace
             v.backend.delete(f"cases/{case.id}/blobs/{entry['blob']}")
         raise
     return case.packets[-1]
@@ -335,6 +344,28 @@ def packet_bytes(v, case: Case, packet: dict, volume: int = 1) -> bytes:
             raise VerificationFailed(f"packet {packet['id']} does not decrypt: it was altered") from None
     if hashlib.sha256(data).hexdigest() != entry["sha256"]:
         raise VerificationFailed(f"packet {packet['id']} does not match its recorded SHA-256")
+    v.audit_log.before_plaintext()
+    return data
+
+
+def review_bytes(v, case: Case, packet: dict) -> bytes:
+    """The review report kept with a recorded packet (for the case lead, never sent), decrypted in memory.
+
+    Raises:
+        NotFound: the packet was recorded without one (built before reports were kept).
+        VerificationFailed: the stored report was altered.
+    """
+    identities = casekeys.require_member(v, case.id)
+    entry = packet.get("review")
+    if not isinstance(entry, dict) or not isinstance(entry.get("blob"), str):
+        raise NotFound(f"packet {packet['id']} was recorded without its review report")
+    with v.backend.get(f"cases/{case.id}/blobs/{entry['blob']}") as src:
+        try:
+            data = age.decrypt_bytes(list(identities.values()), src.read())
+        except age.AgeError:
+            raise VerificationFailed(f"the review report of packet {packet['id']} does not decrypt: it was altered") from None
+    if hashlib.sha256(data).hexdigest() != entry.get("sha256"):
+        raise VerificationFailed(f"the review report of packet {packet['id']} does not match its recorded SHA-256")
     v.audit_log.before_plaintext()
     return data
 

@@ -486,18 +486,18 @@ def redact_term(c: Context, ref: str, text: str | None, from_file: str | None, c
 @pass_ctx
 def redact_region(c: Context, doc_id: str, page: int, box: str, category: str) -> None:
     """Black out a region of a page that no rule can find: a face, a signature, a stamp."""
+    from .._regions import add_region
+
     try:
         x0, y0, x1, y1 = (float(v) for v in box.split(","))
     except ValueError:
         raise InvalidInput("--box takes four numbers X0,Y0,X1,Y1 in PDF points, e.g. 72,600,300,640") from None
-    if not (x1 > x0 and y1 > y0 and min(x0, y0) >= 0):
-        raise InvalidInput("--box needs X1 > X0 and Y1 > Y0, all at least 0")
     category = _category(category)
     vault = c.vault()
     with vault.audited("redact.region") as targets:
         found, doc = find_document(vault, doc_id, targets)
-        rule = vault.add_redaction(found, {"kind": "region", "doc": doc.id, "page": page, "box": [x0, y0, x1, y1],
-                                           "category": category})
+        # checked against the page, in the keyless worker: no size, no such page, off the page: refused
+        rule = add_region(vault, found, doc, page, category, box=(x0, y0, x1, y1), targets=targets)
     click.echo(f"added redaction rule {rule['id']} ({category})")
 
 
