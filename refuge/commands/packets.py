@@ -334,6 +334,22 @@ def packet_get(c: Context, packet_id: str, output: str, volume: int, force: bool
         write_atomically(output, lambda f: f.write(data), replace=force)
 
 
+@packet.command("review")
+@click.argument("packet_id", metavar="PACKET")
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="Where to write it.")
+@force_option
+@pass_ctx
+def packet_review(c: Context, packet_id: str, output: str, force: bool = False) -> None:
+    """Write the review report kept with a packet of packet history (for the case lead; never send it)."""
+    vault = c.vault()
+    with vault.audited("packet.review", intent=True) as targets:
+        with resolving(vault, packet_id, targets, key="packet"):
+            found, record = vault.find_packet(packet_id)
+        targets.update(case=found.id, packet=record["id"])
+        data = vault.review_bytes(found, record)
+        write_atomically(output, lambda f: f.write(data), replace=force)
+
+
 @packet.command("history")
 @click.argument("ref")
 @output_options()

@@ -346,3 +346,46 @@ for _line in (_CASE_LIFE.strip() + "\n" + _CASE_LIFE_REFUSALS.strip()).splitline
     _en, _es, _fr = (part.strip() for part in _line.split("¦"))
     CATALOGUE["es"][_en], CATALOGUE["fr"][_en] = _es, _fr
 REFUSALS += tuple(line.split("¦")[0].strip() for line in _CASE_LIFE_REFUSALS.strip().splitlines())
+
+
+# --- regions drawn on pages, pages to review, review reports (refuge/web/_review.py) ---------------------
+
+_REVIEW_WORDS = """
+Regions to black out ¦ Zonas a tapar ¦ Zones à noircir
+Black out a region ¦ Tapar una zona ¦ Noircir une zone
+Black out this region ¦ Tapar esta zona ¦ Noircir cette zone
+Drag a rectangle over what must never leave: a face, a signature, a stamp, a handwritten name. It is burned out of every packet built from this document. ¦ Arrastre un rectángulo sobre lo que nunca debe salir: un rostro, una firma, un sello, un nombre escrito a mano. Se borra de cada expediente generado con este documento. ¦ Tracez un rectangle sur ce qui ne doit jamais sortir : un visage, une signature, un tampon, un nom manuscrit. Il est effacé de chaque dossier généré à partir de ce document.
+or the box in PDF points: X0,Y0,X1,Y1 ¦ o el recuadro en puntos PDF: X0,Y0,X1,Y1 ¦ ou le cadre en points PDF : X0,Y0,X1,Y1
+the page spans ¦ la página abarca ¦ la page couvre
+Nothing drawn yet. ¦ Todavía no se ha dibujado nada. ¦ Rien n'est encore tracé.
+A rectangle is drawn: choose its category and black it out. ¦ Hay un rectángulo dibujado: elija su categoría y tápelo. ¦ Un rectangle est tracé : choisissez sa catégorie et noircissez-le.
+A region of category always is blacked out of every packet; of another category, only of packets for recipients whose profile redacts that category. ¦ Una zona de la categoría always se tapa en todos los expedientes; de otra categoría, solo en los expedientes para destinatarios cuyo perfil oculta esa categoría. ¦ Une zone de la catégorie always est noircie dans tous les dossiers ; d'une autre catégorie, seulement dans les dossiers pour les destinataires dont le profil masque cette catégorie.
+Region rules of this document ¦ Reglas de zona de este documento ¦ Règles de zone de ce document
+Box (PDF points) ¦ Recuadro (puntos PDF) ¦ Cadre (points PDF)
+No region rules yet. ¦ Todavía no hay reglas de zona. ¦ Aucune règle de zone pour l'instant.
+Pages to review ¦ Páginas por revisar ¦ Pages à vérifier
+These pages have no text a rule could search (scans, photographs): only a person can see what must be blacked out. Look at each, black out what must not leave, then mark it reviewed. ¦ Estas páginas no tienen texto que una regla pueda buscar (escaneos, fotografías): solo una persona puede ver lo que hay que tapar. Mire cada una, tape lo que no debe salir y márquela como revisada. ¦ Ces pages n'ont aucun texte qu'une règle puisse chercher (scans, photographies) : seule une personne peut voir ce qu'il faut noircir. Regardez chacune, noircissez ce qui ne doit pas sortir, puis marquez-la vérifiée.
+recognise the text of scans first (slow) ¦ reconocer antes el texto de los escaneos (lento) ¦ reconnaître d'abord le texte des scans (lent)
+A packet for this recipient is not built while a page below still needs a review. ¦ No se genera un expediente para este destinatario mientras una página de abajo siga sin revisar. ¦ Aucun dossier n'est généré pour ce destinataire tant qu'une page ci-dessous attend une vérification.
+Recognised ¦ Reconocido ¦ Reconnu
+no words recognised ¦ no se reconoció ninguna palabra ¦ aucun mot reconnu
+reviewed ¦ revisada ¦ vérifiée
+needs review ¦ necesita revisión ¦ à vérifier
+recognised well enough ¦ reconocida suficientemente bien ¦ assez bien reconnue
+Mark reviewed ¦ Marcar como revisada ¦ Marquer vérifiée
+Every page of this recipient's packet has text that rules can search. ¦ Cada página del expediente para este destinatario tiene texto que las reglas pueden buscar. ¦ Chaque page du dossier pour ce destinataire a un texte que les règles peuvent chercher.
+Review report ¦ Informe de revisión ¦ Rapport de vérification
+What the build blacked out and which pages no rule could search, for the case lead: never send it. ¦ Lo que la generación tapó y qué páginas ninguna regla pudo buscar, para la persona responsable del caso: nunca lo envíe. ¦ Ce que la génération a noirci et les pages qu'aucune règle n'a pu chercher, pour la personne responsable du dossier : ne l'envoyez jamais.
+Download the review report ¦ Descargar el informe de revisión ¦ Télécharger le rapport de vérification
+"""
+
+_REVIEW_REFUSALS = """
+give a page number from 1 ¦ indique un número de página a partir de 1 ¦ indiquez un numéro de page à partir de 1
+draw the region on the page, or give its box in PDF points ¦ dibuje la zona en la página, o indique su recuadro en puntos PDF ¦ tracez la zone sur la page, ou indiquez son cadre en points PDF
+no region rule {rule} on this document ¦ no hay ninguna regla de zona {rule} en este documento ¦ aucune règle de zone {rule} sur ce document
+"""
+
+for _line in (_REVIEW_WORDS.strip() + "\n" + _REVIEW_REFUSALS.strip()).splitlines():
+    _en, _es, _fr = (part.strip() for part in _line.split("¦"))
+    CATALOGUE["es"][_en], CATALOGUE["fr"][_en] = _es, _fr
+REFUSALS += tuple(line.split("¦")[0].strip() for line in _REVIEW_REFUSALS.strip().splitlines())

@@ -131,6 +131,7 @@ def make_app(desk: Desk) -> Starlette:
         *_cases.routes(pages),
         *_doclife.routes(pages),
         *_register.routes(pages),
+        *__import__(f"{__package__}._review", fromlist=["routes"]).routes(pages),  # regions, reviews, review reports
         Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
     ]
     app = Starlette(routes=[Mount(desk.prefix, routes=routes)])
