@@ -151,7 +151,8 @@ def review_page(p: Pages, request: Request) -> Response:
     ocr = request.query_params.get("ocr") == "1"
     with p.acting("packet.plan") as (vault, targets):
         case = find_case(vault, request.path_params["case"], targets)
-        plan = plan_packet(vault, case, profile, _today(), pages=False)
+        # every document the profile admits, consent or not: pages are reviewed before a build, whoever consents
+        plan = plan_packet(vault, case, profile, _today(), override=True, pages=False)
         pages = page_review(vault, case, profile, plan, ocr or profile.ocr) if plan.included else []
         done = {(r["doc"], r["version"], r["page"]): r for r in case.reviews}
         rows = []
