@@ -273,6 +273,42 @@ def test_a_case_lead_edits_then_removes_a_document(browser, desks, world, tmp_pa
     assert world.open("erin").find_case(world.case).removed[doc].title == "Stray note"
 
 
+def test_a_case_lead_draws_a_region_by_dragging_on_the_page(browser, desks, world):
+    from selenium.webdriver.common.action_chains import ActionChains
+
+    lead = desks["erin"]
+    sign_in(browser, lead)
+    browser.set_window_size(1280, 1400)  # the whole page image in view, as on a person's screen
+    browser.get(f"{lead.base}/doc/{world.decl}")
+    css(browser, "#regions-link")[0].click()
+    img = wait(browser, "#region-canvas img#page")
+    for _ in range(100):
+        if browser.execute_script("return arguments[0].complete && arguments[0].naturalWidth", img):
+            break
+        time.sleep(0.1)
+    width, height = img.size["width"], img.size["height"]
+    # from a quarter across and a tenth down, drag 40% right and 8% down (offsets from the image's centre)
+    ActionChains(browser).move_to_element_with_offset(img, int(-width * 0.25), int(-height * 0.4)).click_and_hold() \
+        .move_by_offset(int(width * 0.2), int(height * 0.04)).move_by_offset(int(width * 0.2), int(height * 0.04)) \
+        .release().perform()
+    frac = [float(v) for v in css(browser, "#region-frac")[0].get_attribute("value").split(",")]
+    assert abs(frac[0] - 0.25) < 0.02 and abs(frac[1] - 0.1) < 0.02 and abs(frac[2] - 0.65) < 0.02, frac
+    assert css(browser, "#region-draft")[0].is_displayed()
+    css(browser, "#region-add")[0].click()
+    row = wait(browser, "#regions tbody tr[data-rule]")
+    rules = [r for r in world.open("erin").find_case(world.case).redactions if r.get("doc") == world.decl]
+    assert [(r["kind"], r["page"], r["category"], r["id"]) for r in rules] == [
+        ("region", 1, "always", row.get_attribute("data-rule"))]
+    # in the declaration's own points: its letter page is drawn at 0.82 scale inside 54 pt margins, so a
+    # quarter across the preview is (153 - 54) / 0.82 = 120 pt, 40% of it is 297 pt, 10% down is 780 pt up
+    x0, y0, x1, y1 = rules[0]["box"]
+    assert 110 < x0 < 130 and 285 < x1 - x0 < 310 and 770 < y1 < 790 and 60 < y1 - y0 < 90, rules[0]["box"]
+    drawn = wait(browser, f'#region-canvas .region[data-rule="{rules[0]["id"]}"]')
+    assert drawn.size["width"] > width * 0.3  # the rule is shown where it was drawn
+    shot(browser, "regions")
+    browser.set_window_size(1280, 1000)
+
+
 def test_a_case_lead_records_consent_plans_and_builds_a_packet(browser, desks, world):
     from selenium.webdriver.support.ui import Select
 
@@ -303,6 +339,24 @@ def test_a_case_lead_records_consent_plans_and_builds_a_packet(browser, desks, w
     assert level not in ("PAdES-B-B", "PAdES-B-B with validation data") or css(browser, "#job-level-note")[0].text
     browser.get(f"{lead.base}/case/{world.case}/packets")
     assert f"Fictional Legal Clinic: {level}" in wait(browser, "#history").text
+
+
+def test_a_case_lead_reads_the_review_report_and_the_pages_to_review(browser, desks, world):
+    lead = desks["erin"]
+    sign_in(browser, lead)
+    browser.get(f"{lead.base}/case/{world.case}/packets")
+    css(browser, "#history a[id^=review-]")[0].click()
+    img = wait(browser, "#report img.report-page")
+    for _ in range(100):
+        if browser.execute_script("return arguments[0].complete && arguments[0].naturalWidth", img):
+            break
+        time.sleep(0.1)
+    assert browser.execute_script("return arguments[0].naturalWidth", img) > 300
+    shot(browser, "review-report")
+    css(browser, "#nav-review")[0].click()
+    wait(browser, "#review-pages")
+    assert world.photo in css(browser, "#review-pages")[0].get_attribute("innerHTML")  # the photo: reviewed
+    shot(browser, "review")
 
 
 def test_an_auditor_reads_and_verifies_the_log_and_reaches_no_document(browser, desks, world):

@@ -27,9 +27,6 @@ from . import _preview
 from ._i18n import refuse
 from .app import Pages, _local, form_route, page_route, wants_json
 
-MAX_REPORT_PAGES = 200  # a review report larger than this is downloaded, not drawn page by page
-
-
 def routes(pages: Pages) -> list[Route]:
     """The routes of regions, page reviews and review reports."""
     p = pages
@@ -195,7 +192,7 @@ def _report(p: Pages, request: Request, targets: dict, vault):
 
 
 def report_page(p: Pages, request: Request) -> Response:
-    """The review report of a recorded build, its pages drawn (``packet review``: what the build wrote beside
+    """The review report of a recorded build, a page at a time (``packet review``: what the build wrote beside
     the packet, kept in the vault with it)."""
     from packets import page_count
 
@@ -203,8 +200,9 @@ def report_page(p: Pages, request: Request) -> Response:
         case, record, data = _report(p, request, targets, vault)
         pages = page_count(data, "application/pdf", doc_id=record["id"])
         built_by = vault.directory.name(record["built_by"])
-    return p.render(request, "review_report.html", case=case, packet=record, built_by=built_by,
-                    pages=min(pages, MAX_REPORT_PAGES), total=pages)
+    asked = request.query_params.get("page", "1")
+    page = max(1, min(int(asked) if asked.isdigit() and len(asked) < 7 else 1, pages))
+    return p.render(request, "review_report.html", case=case, packet=record, built_by=built_by, page=page, total=pages)
 
 
 def report_image(p: Pages, request: Request) -> Response:
