@@ -354,7 +354,11 @@ def test_a_case_lead_reads_the_review_report_and_the_pages_to_review(browser, de
     assert browser.execute_script("return arguments[0].naturalWidth", img) > 300
     shot(browser, "review-report")
     css(browser, "#nav-review")[0].click()
-    wait(browser, "#review-pages")
+    thumb = wait(browser, "#review-pages img.thumb")
+    for _ in range(100):
+        if browser.execute_script("return arguments[0].complete && arguments[0].naturalWidth", thumb):
+            break
+        time.sleep(0.1)
     assert world.photo in css(browser, "#review-pages")[0].get_attribute("innerHTML")  # the photo: reviewed
     shot(browser, "review")
 
