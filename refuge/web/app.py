@@ -94,7 +94,7 @@ def wants_json(request: Request) -> bool:
 
 def make_app(desk: Desk) -> Starlette:
     """The desk's ASGI application: routes behind the Guard middleware."""
-    from . import _cases, _doclife, _lawyer, _lead, _register
+    from . import _cases, _doclife, _lawyer, _lead, _register, _review
 
     pages = Pages(desk)
 
@@ -131,7 +131,7 @@ def make_app(desk: Desk) -> Starlette:
         *_cases.routes(pages),
         *_doclife.routes(pages),
         *_register.routes(pages),
-        *__import__(f"{__package__}._review", fromlist=["routes"]).routes(pages),  # regions, reviews, review reports
+        *_review.routes(pages),
         Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
     ]
     app = Starlette(routes=[Mount(desk.prefix, routes=routes)])
