@@ -210,6 +210,15 @@ def test_the_review_report_of_a_build_is_viewable_from_the_packet_history(world,
     assert r.status_code == 403 and r.json()["error"] == _cli_error(
         world.cli("packet", "review", packet, "-o", str(world.root / "carol.pdf"), user="carol"))
     assert not (world.root / "carol.pdf").exists()
+    # the report's blob is one the vault accounts for; one rewritten in the storage is refused, not shown
+    fsck = world.cli("fsck", "--json", user="erin")
+    assert fsck.returncode == 0, fsck.stdout
+    [record] = [x for x in world.open("erin").find_case(world.case).packets if x["id"] == packet]
+    blob = Path(world.location) / "cases" / world.case / "blobs" / record["review"]["blob"]
+    blob.chmod(0o600)
+    blob.write_bytes(blob.read_bytes()[:-40] + bytes(40))
+    r = erin.get(f"/packet/{packet}/review.pdf", headers={"accept": "application/json"})
+    assert r.status_code == 409 and r.json()["error"] == f"the review report of packet {packet} does not decrypt: it was altered"
 
 
 def test_a_region_off_the_page_or_of_no_size_is_refused_with_the_cli_line_and_nothing_written(world, erin):

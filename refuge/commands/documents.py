@@ -485,7 +485,11 @@ def redact_term(c: Context, ref: str, text: str | None, from_file: str | None, c
 @click.option("--category", default="always", show_default=True, help=CATEGORY_HELP)
 @pass_ctx
 def redact_region(c: Context, doc_id: str, page: int, box: str, category: str) -> None:
-    """Black out a region of a page that no rule can find: a face, a signature, a stamp."""
+    """Black out a region of a page that no rule can find: a face, a signature, a stamp.
+
+    The box must lie on the page (measured in the keyless worker, as a packet renders it); refuge serve
+    lets you draw it on the page instead.
+    """
     from .._regions import add_region
 
     try:
