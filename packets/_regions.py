@@ -19,7 +19,7 @@ from vault.errors import InvalidInput
 
 from ._pdf import Box, Matrix, mul, transform_box
 
-__all__ = ["Geometry", "page_geometry", "check_box", "box_from_fractions", "fractions_of_box", "parse_box"]
+__all__ = ["Geometry", "box_from_fractions", "check_box", "fractions_of_box", "page_geometry", "parse_box"]
 
 GEOMETRY_LIMITS = worker.Limits(memory=768 * 1024**2, cpu_seconds=60, wall_seconds=120)
 

@@ -27,6 +27,7 @@ from . import _preview
 from ._i18n import refuse
 from .app import Pages, _local, form_route, page_route, wants_json
 
+
 def routes(pages: Pages) -> list[Route]:
     """The routes of regions, page reviews and review reports."""
     p = pages
@@ -54,8 +55,9 @@ def _page_of(value: str, pages: int | None = None) -> int:
 
 def regions_page(p: Pages, request: Request) -> Response:
     """One page of a document with its region rules drawn over it, and a rectangle to drag (``redact list``)."""
-    from .._regions import geometry
     from packets._regions import fractions_of_box
+
+    from .._regions import geometry
 
     asked = request.query_params.get("page", "1")
     with p.acting("redact.list") as (vault, targets):
@@ -135,7 +137,7 @@ def _review_profile(request: Request):
     if asked:
         return _profile(asked)
     profiles = _profiles()
-    return next((profiles[k] for k in sorted(profiles) if profiles[k].require_review), profiles[sorted(profiles)[0]])
+    return next((profiles[k] for k in sorted(profiles) if profiles[k].require_review), profiles[min(profiles)])
 
 
 def review_page(p: Pages, request: Request) -> Response:
