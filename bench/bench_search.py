@@ -125,7 +125,7 @@ def index_ours(docs) -> tuple[float, dict, dict]:
     for case, doc_id, fields, pages in docs:
         seg = segs.get(case)
         if seg is None:
-            seg = segs[case] = Segment()
+            seg = segs[case] = Segment(case)
         for n, text in enumerate(pages, 1):
             seg.add(doc_id, 1, n, text, fields)
     blobs = {}
@@ -148,7 +148,7 @@ def fold_segments(docs, per_case: int = 10) -> tuple[float, float]:
     for n, (case, doc_id, fields, pages) in enumerate(docs):
         batch = segs.get(case)
         if batch is None:
-            batch = segs[case] = [Segment() for _ in range(per_case)]
+            batch = segs[case] = [Segment(case) for _ in range(per_case)]
         seg = batch[(n // CASES) % per_case]
         for p, text in enumerate(pages, 1):
             seg.add(doc_id, 1, p, text, fields)
