@@ -277,6 +277,7 @@ class _Index:
 
 
 _TOMBSTONE = ("{}", "", "", "")
+_PART = 2  # docs.removed of a segment's document whose pages continue that version's earlier ones
 
 
 class Segment(_Index):
@@ -308,12 +309,16 @@ class Segment(_Index):
         seg._last = ()
         return seg
 
-    def add(self, doc_id: str, version: int, page: int, text: str, fields: Mapping | None = None) -> None:
+    def add(self, doc_id: str, version: int, page: int, text: str, fields: Mapping | None = None, *,
+            part: bool = False) -> None:
         """Index one page of a document at a version.
 
         ``fields`` are the document's metadata: ``type``, ``tags`` (list),
         ``person`` (a name or a list), ``lang``, ``title`` (indexed too); any
-        other plain values are kept and returned with hits.
+        other plain values are kept and returned with hits. ``part``: these
+        pages continue that version's pages held by earlier segments (a text too
+        large for one segment) instead of replacing them; folded onto any other
+        version, or onto nothing, they are dropped.
 
         Raises:
             InvalidInput: an argument has the wrong type or is out of range.
@@ -323,14 +328,16 @@ class Segment(_Index):
         if not isinstance(version, int) or not isinstance(page, int) or version < 0 or not 0 <= page <= _MAX_PAGE:
             raise InvalidInput(f"search add needs a version of 0 or more and a page number from 0 to {_MAX_PAGE}")
         doc = self._docs.get(doc_id)
-        if doc is not None and not doc.removed and doc.version > version:
+        gone = doc is not None and doc.removed == 1
+        if doc is not None and not gone and doc.version > version:
             return  # a lower version than this segment already holds: stale
-        if doc is not None and (doc.removed or doc.version < version):
+        if doc is not None and (gone or doc.version < version):
             self._drop_pages(doc)
         same = (doc_id, version, fields) == self._last  # the pages of a document come with the same fields
-        if doc is None or doc.removed or not same:
+        if doc is None or gone or not same:
             self._last = (doc_id, version, dict(fields or {}))
-            doc = self._set_doc(doc_id, version, 0, _fields(fields))
+            removed = _PART if part and (doc is None or doc.removed == _PART) else 0
+            doc = self._set_doc(doc_id, version, removed, _fields(fields))
         title = str((fields or {}).get("title") or "")
         row = (self._base(doc.num) | page, text, title)
         c = self._write()
@@ -395,6 +402,12 @@ class CaseIndex(_Index):
     def _apply(self, seg_base: int, doc_id: str, version: int, removed: int, fields: tuple) -> None:
         """One document's change from the attached segment (its pages from rowid ``seg_base``), by the folding rules."""
         doc = self._docs.get(doc_id)
+        if removed == _PART:  # more pages of the version already held; anything else, it is dropped
+            if doc is not None and not doc.removed and doc.version == version:
+                self._write().execute(
+                    "INSERT OR REPLACE INTO main.pages(rowid, body, title) SELECT rowid + ?, body, title FROM seg.pages "
+                    "WHERE rowid BETWEEN ? AND ?", (self._base(doc.num) - seg_base, seg_base, seg_base | _MAX_PAGE))
+            return
         if removed:
             if doc is not None:
                 self._drop_pages(doc)
@@ -513,16 +526,14 @@ class Combined:
     case's tag (format 2, keyed by its case id) into one in-memory database
     (vault/_fts5_merge.py: segments side by side, no text tokenized again);
     any other index (format 1, a tag that is not its case's, or one FTS5 data
-    that cannot join) is searched on its own, as before. The copied segments
-    are then merged into one (FTS5 ``optimize``): a query reads one segment,
-    not one per case. Building costs about what FTS5 takes to merge the
-    indexes (seconds for 100 MB of text), so it pays for itself only over many
-    queries: ``search_many`` (one query) does not combine. Scores of the
-    combined cases come from their statistics together, as in one table, and
-    a query is one FTS5 statement ranked by FTS5 itself, snippets included.
-    An index joins only if its rows' rowids all carry its tag, so the text a
-    hit shows is its own case's. The case indexes must stay open while this is
-    used (they name the documents).
+    that cannot join) is searched on its own. The copied segments are then
+    merged into one (FTS5 ``optimize``), so a query reads one segment, not one
+    per case. Building costs seconds for 100 MB of text: it pays over many
+    queries (``search_many``, one query, does not combine). Scores come from
+    the combined cases' statistics together, as in one table; a query is one
+    FTS5 statement, ranked by FTS5, snippets included. An index joins only if
+    its rows' rowids all carry its tag, so the text a hit shows is its own
+    case's. The case indexes must stay open (they name the documents).
     """
 
     def __init__(self, indexes: Mapping, combine: bool = True) -> None:
