@@ -75,6 +75,7 @@ _MAX_PAGE = (1 << _PAGE_BITS) - 1
 _NUM_BITS = 20
 _MAX_NUM = (1 << _NUM_BITS) - 1  # documents (and removals) an index of format 2 can number
 _TAG_BITS = 22  # tag << 40 stays below 2**62: rowids are positive 64-bit integers
+_TAG_SHIFT = _NUM_BITS + _PAGE_BITS
 
 
 def tag_of(case: str) -> int:
@@ -565,7 +566,7 @@ class Combined:
             conn.deserialize(index.to_bytes(), name="seg")
             conn.execute("SAVEPOINT one")
             try:
-                joined = merger.merge_into("seg", (self._base_of(tag), self._base_of(tag + 1)))
+                joined = merger.merge_into("seg", (tag << _TAG_SHIFT, (tag + 1) << _TAG_SHIFT))
                 if joined:
                     conn.execute(f"INSERT INTO main.docs SELECT (? << {_NUM_BITS}) | num, type, tags, person "
                                  "FROM seg.docs WHERE removed = 0", (tag,))
@@ -582,10 +583,6 @@ class Combined:
             conn.execute("CREATE VIRTUAL TABLE temp.vocab USING fts5vocab(main, pages, row)")
             self._terms = [t for (t,) in conn.execute("SELECT term FROM temp.vocab")]  # sorted as str sorts
         self._conn = conn
-
-    @staticmethod
-    def _base_of(tag: int) -> int:
-        return tag << (_NUM_BITS + _PAGE_BITS)
 
     def _exact(self, query: str) -> str | None:
         """``query``'s expression with each prefix that one word of the combined index has made that word.
@@ -663,7 +660,7 @@ class Combined:
 
         combined = self._combined_pages(query, filters, limit, marks) if self._by_tag else []
         snippets = {rowid: snippet for _, rowid, snippet in combined}
-        keep(((score, rowid) for score, rowid, _ in combined), lambda rowid: self._by_tag[rowid >> (_PAGE_BITS + _NUM_BITS)])
+        keep(((score, rowid) for score, rowid, _ in combined), lambda rowid: self._by_tag[rowid >> _TAG_SHIFT])
         for order in self._alone:
             worst = -best[0][0] if len(best) == limit else float("inf")
             keep(self._cases[order][1]._ranked(expr, filters, limit, worst), lambda _rowid, o=order: o)
