@@ -269,12 +269,14 @@ def index_documents(v, case: Case, doc_ids: Iterable[str], extract: Extractor, *
 
     def store(seg: Segment) -> None:
         with seg:
-            stored.append(store_segment(v, case.id, seg.to_bytes()))
+            data = seg.to_bytes()
+        stored.append(store_segment(v, case.id, data))  # the database closed first: its text is held once
 
     with _segment_of(v, case, docs, extract, max_text=max_text, chunk=chunk, store=store) as seg:
-        if stored and not len(seg._docs):  # the last chunk was stored already
-            return stored[-1]
-        seq = store_segment(v, case.id, seg.to_bytes())
+        data = seg.to_bytes() if len(seg._docs) or not stored else None
+    if data is None:  # the last chunk was stored already
+        return stored[-1]
+    seq = store_segment(v, case.id, data)
     if seq % COMPACT_EVERY == 0 and not stored:
         compact(v, case.id)
     return seq
