@@ -160,3 +160,21 @@ def test_format_1_segments_are_still_read():
     conn.execute("UPDATE meta SET value = 'refuge-search-3' WHERE key = 'format'")
     with pytest.raises(InvalidInput):
         CaseIndex.open([seg.to_bytes()])
+
+
+def test_combining_touches_no_file(monkeypatch, tmp_path):
+    """The combined database, its attached copies and its word list live in memory only."""
+    import os
+    import sqlite3
+
+    seen = []
+    real = sqlite3.connect
+    monkeypatch.setattr(sqlite3, "connect", lambda db, *a, **k: (seen.append(db), real(db, *a, **k))[1])
+    monkeypatch.setenv("TMPDIR", str(tmp_path))
+    monkeypatch.setenv("SQLITE_TMPDIR", str(tmp_path))
+    monkeypatch.chdir(tmp_path)
+    indexes = _cases(3, docs=30, seed=4)
+    with Combined(indexes) as c:
+        assert c.search("Tapachula family", types=["letter"]) is not None
+    assert seen and set(seen) == {":memory:"}
+    assert os.listdir(tmp_path) == []
