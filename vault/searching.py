@@ -202,7 +202,9 @@ def _large_text(v, case: Case, doc: Document, extract: Extractor, seg: Segment, 
     Pages are numbered on across chunks (a chunk's page breaks and the worker's cuts, so a
     "page" of a large text is one of its pieces). With ``store``, each chunk's segment is
     stored as it fills and the next chunk's pages go to a new segment as a ``part``: memory
-    holds about one chunk, its text and its index at a time.
+    holds about one chunk, its text and its index at a time. The document's SHA-256 is
+    checked at its end (read_document): parts stored before a mismatch stay, and the raise
+    tells the caller its index is incomplete.
     """
     state = {"seg": seg, "page": 0, "part": False}
 
