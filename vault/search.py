@@ -46,26 +46,43 @@ is sent as a quoted string, so quotes, parentheses, ``*``, ``-``, ``NEAR``,
 
 from __future__ import annotations
 
+import bisect
+import hashlib
 import heapq
 import json
-import re
 import sqlite3
-import unicodedata
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
+from ._fts5_merge import Merger
+from ._query import expression, fold, parse_query, query_terms, stem
 from .errors import InvalidInput
 
-__all__ = ["CaseIndex", "Hit", "Segment", "parse_query", "search_many"]
+__all__ = ["CaseIndex", "Combined", "Hit", "Segment", "fold", "parse_query", "search_many", "stem", "tag_of"]
 
-FORMAT = "refuge-search-1"
+# refuge-search-2: rowids carry the case's tag (see below); refuge-search-1 (tag 0) is still read
+FORMAT = "refuge-search-2"
+_FORMATS = ("refuge-search-1", FORMAT)
 _WEIGHTS = (1.0, 2.0)  # bm25 weight of a match in the body and in the title
 _SNIPPET_TOKENS = 16  # words around the match in a snippet
 
-# A page's row in the FTS5 table has rowid (doc number << 20) | page, so that every
-# page of a document is one rowid range (FTS5 deletes and selects ranges quickly).
+# A page's row in the FTS5 table has rowid (tag << 40) | (doc number << 20) | page, so that
+# every page of a document is one rowid range (FTS5 deletes and selects ranges quickly), and
+# the rowids of two cases' indexes never meet (the tag comes from the case id, tag_of), so that
+# their FTS5 indexes can be read as one (Combined). Indexes of format 1 have tag 0.
 _PAGE_BITS = 20
 _MAX_PAGE = (1 << _PAGE_BITS) - 1
+_NUM_BITS = 20
+_MAX_NUM = (1 << _NUM_BITS) - 1  # documents (and removals) an index of format 2 can number
+_TAG_BITS = 22  # tag << 40 stays below 2**62: rowids are positive 64-bit integers
+_TAG_SHIFT = _NUM_BITS + _PAGE_BITS
+
+
+def tag_of(case: str) -> int:
+    """The tag in the rowids of a case's index: from 1 to 2**22 - 1, derived from the case id."""
+    if not isinstance(case, str) or not case:
+        raise InvalidInput("a case's search index needs the case id")
+    return 1 + int.from_bytes(hashlib.sha256(case.encode()).digest()[:8], "big") % ((1 << _TAG_BITS) - 1)
 
 _SCHEMA = (
     "CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL)",
@@ -75,17 +92,6 @@ _SCHEMA = (
     ("CREATE TABLE docs(num INTEGER PRIMARY KEY, doc_id TEXT NOT NULL UNIQUE, version INTEGER NOT NULL, "
      "removed INTEGER NOT NULL, fields TEXT NOT NULL, type TEXT NOT NULL, tags TEXT NOT NULL, person TEXT NOT NULL)"),
 )
-
-# Endings stripped from a folded query word, longest first. Plural endings go from
-# words of five letters or more, leaving at least four; gender, participle and
-# other endings only from words of six letters or more, leaving at least five, so
-# that short words and names as typed ("Maria", "Gonza") stay whole.
-_PLURAL = ("ies", "es", "s")
-_OTHER = ("ing", "ees", "ed", "ee", "os", "as", "o", "a", "e", "y")
-_SUFFIXES = tuple(sorted([(x, 5, 4) for x in _PLURAL] + [(x, 6, 5) for x in _OTHER], key=lambda t: -len(t[0])))
-
-_WORD = re.compile(r"[^\W_]+")
-_QUOTED = re.compile(r'"([^"]*)"?')
 
 
 @dataclass(frozen=True)
@@ -104,57 +110,6 @@ class Hit:
     case: str | None = None
 
 
-# --- the query language -------------------------------------------------------------
-
-
-def fold(text: str) -> str:
-    """Lower case without accents, as the index compares words ("Pérez" -> "perez")."""
-    decomposed = unicodedata.normalize("NFD", text)
-    return "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()
-
-
-def stem(word: str) -> str:
-    """The query-time stem of a folded word: one common inflection removed (see _SUFFIXES)."""
-    for suffix, min_word, min_stem in _SUFFIXES:
-        if len(word) >= min_word and word.endswith(suffix) and len(word) - len(suffix) >= min_stem:
-            return word[: -len(suffix)]
-    return word
-
-
-def parse_query(query: str) -> str:
-    """The FTS5 expression for a user's query; every word is a quoted string.
-
-    A word of three letters or more is stemmed and matches as a prefix; a
-    shorter one matches only itself. In a "quoted phrase" the words match as
-    written, in order (``+``), and only the last one as a prefix.
-
-    Raises:
-        InvalidInput: the query has no words once punctuation is removed.
-    """
-    if not isinstance(query, str):
-        raise InvalidInput("search query must be text")
-    parts: list[str] = []
-    pos = 0
-    for m in _QUOTED.finditer(query):
-        parts.extend(_term(w) for w in _WORD.findall(fold(query[pos:m.start()])))
-        words = _WORD.findall(fold(m.group(1)))
-        if len(words) == 1:
-            parts.append(_term(words[0]))
-        elif words:
-            last = f'"{words[-1]}"*' if len(words[-1]) > 2 else f'"{words[-1]}"'
-            parts.append("(" + " + ".join([*(f'"{w}"' for w in words[:-1]), last]) + ")")
-        pos = m.end()
-    parts.extend(_term(w) for w in _WORD.findall(fold(query[pos:])))
-    if not parts:
-        raise InvalidInput("search query has no words")
-    return " AND ".join(parts)
-
-
-def _term(word: str) -> str:
-    # _WORD leaves only letters and digits: no quote can be inside
-    return f'"{stem(word)}"*' if len(word) > 2 else f'"{word}"'
-
-
 # --- the in-memory databases ----------------------------------------------------------
 
 
@@ -165,11 +120,11 @@ def _connect() -> sqlite3.Connection:
     return conn
 
 
-def _create(conn: sqlite3.Connection) -> None:
+def _create(conn: sqlite3.Connection, tag: int = 0) -> None:
     conn.execute("BEGIN")
     for sql in _SCHEMA:
         conn.execute(sql)
-    conn.execute("INSERT INTO meta VALUES ('format', ?)", (FORMAT,))
+    conn.execute("INSERT INTO meta VALUES ('format', ?), ('tag', ?)", (FORMAT, str(tag)))
     conn.execute("COMMIT")
 
 
@@ -194,12 +149,23 @@ def _load(conn: sqlite3.Connection, data: bytes, schema: str = "main") -> None:
         if not data.startswith(b"SQLite format 3\x00") or len(data) < 512:
             raise sqlite3.DatabaseError("not a database")
         conn.deserialize(data, name=schema)
-        ok = _schema_of(conn, schema) == _EXPECTED and conn.execute(
-            f"SELECT value FROM {schema}.meta WHERE key = 'format'").fetchone() == (FORMAT,)
+        ok = _schema_of(conn, schema) == _EXPECTED and _tag_in(conn, schema) is not None
     except (sqlite3.DatabaseError, MemoryError):
         ok = False
     if not ok:
         raise InvalidInput("search segment is damaged or not a search segment")
+
+
+def _tag_in(conn: sqlite3.Connection, schema: str = "main") -> int | None:
+    """The rowid tag of a loaded database (0 for format 1), or None if its meta table is not ours."""
+    meta = dict(conn.execute(f"SELECT key, value FROM {schema}.meta"))
+    if meta.get("format") == _FORMATS[0] and set(meta) == {"format"}:
+        return 0
+    tag = meta.get("tag")
+    if meta.get("format") != FORMAT or set(meta) != {"format", "tag"} or not isinstance(tag, str) \
+            or not tag.isdigit() or not 0 <= int(tag) < 1 << _TAG_BITS:
+        return None
+    return int(tag)
 
 
 def _fields(fields: Mapping | None) -> tuple[str, str, str, str]:
@@ -239,10 +205,19 @@ class _Index:
 
     def __init__(self, conn: sqlite3.Connection) -> None:
         self._conn = conn
+        self._tag = _tag_in(conn) or 0
         self._docs: dict[str, _Doc] = {}
         self._by_num: dict[int, _Doc] = {}
         for row in conn.execute("SELECT num, doc_id, version, removed, fields FROM docs"):
             self._remember(_Doc(*row))
+
+    def _base(self, num: int, tag: int | None = None) -> int:
+        """The first rowid of a document's pages (its number in this index, or in one of ``tag``)."""
+        return (((self._tag if tag is None else tag) << _NUM_BITS) | num) << _PAGE_BITS
+
+    def _num(self, rowid: int) -> int:
+        """The document number of a page's rowid."""
+        return (rowid >> _PAGE_BITS) - (self._tag << _NUM_BITS)
 
     def _remember(self, doc: _Doc) -> None:
         self._docs[doc.doc_id] = doc
@@ -287,6 +262,8 @@ class _Index:
         if doc is None:
             num = c.execute("INSERT INTO docs(doc_id, version, removed, fields, type, tags, person) "
                             "VALUES (?, ?, ?, ?, ?, ?, ?)", (doc_id, version, removed, *fields)).lastrowid
+            if self._tag and num > _MAX_NUM:
+                raise InvalidInput(f"a case's search index numbers at most {_MAX_NUM} documents")
             doc = _Doc(num, doc_id, version, removed, fields[0])
             self._remember(doc)
         elif (doc.version, doc.removed, doc.fields) != (version, removed, fields[0]):
@@ -296,11 +273,12 @@ class _Index:
         return doc
 
     def _drop_pages(self, doc: _Doc) -> None:
-        self._write().execute("DELETE FROM pages WHERE rowid BETWEEN ? AND ?",
-                              (doc.num << _PAGE_BITS, (doc.num << _PAGE_BITS) | _MAX_PAGE))
+        base = self._base(doc.num)
+        self._write().execute("DELETE FROM pages WHERE rowid BETWEEN ? AND ?", (base, base | _MAX_PAGE))
 
 
 _TOMBSTONE = ("{}", "", "", "")
+_PART = 2  # docs.removed of a segment's document whose pages continue that version's earlier ones
 
 
 class Segment(_Index):
@@ -311,9 +289,10 @@ class Segment(_Index):
     the lower one's pages; the same page added twice keeps the later text.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, case: str | None = None) -> None:
+        """An empty segment; ``case`` (the case id) tags its rowids, so that it can be searched with other cases'."""
         conn = _connect()
-        _create(conn)
+        _create(conn, tag_of(case) if case is not None else 0)
         super().__init__(conn)
         self._last: tuple = ()
 
@@ -331,12 +310,16 @@ class Segment(_Index):
         seg._last = ()
         return seg
 
-    def add(self, doc_id: str, version: int, page: int, text: str, fields: Mapping | None = None) -> None:
+    def add(self, doc_id: str, version: int, page: int, text: str, fields: Mapping | None = None, *,
+            part: bool = False) -> None:
         """Index one page of a document at a version.
 
         ``fields`` are the document's metadata: ``type``, ``tags`` (list),
         ``person`` (a name or a list), ``lang``, ``title`` (indexed too); any
-        other plain values are kept and returned with hits.
+        other plain values are kept and returned with hits. ``part``: these
+        pages continue that version's pages held by earlier segments (a text too
+        large for one segment) instead of replacing them; folded onto any other
+        version, or onto nothing, they are dropped.
 
         Raises:
             InvalidInput: an argument has the wrong type or is out of range.
@@ -346,16 +329,18 @@ class Segment(_Index):
         if not isinstance(version, int) or not isinstance(page, int) or version < 0 or not 0 <= page <= _MAX_PAGE:
             raise InvalidInput(f"search add needs a version of 0 or more and a page number from 0 to {_MAX_PAGE}")
         doc = self._docs.get(doc_id)
-        if doc is not None and not doc.removed and doc.version > version:
+        gone = doc is not None and doc.removed == 1
+        if doc is not None and not gone and doc.version > version:
             return  # a lower version than this segment already holds: stale
-        if doc is not None and (doc.removed or doc.version < version):
+        if doc is not None and (gone or doc.version < version):
             self._drop_pages(doc)
         same = (doc_id, version, fields) == self._last  # the pages of a document come with the same fields
-        if doc is None or doc.removed or not same:
+        if doc is None or gone or not same:
             self._last = (doc_id, version, dict(fields or {}))
-            doc = self._set_doc(doc_id, version, 0, _fields(fields))
+            removed = _PART if part and (doc is None or doc.removed == _PART) else 0
+            doc = self._set_doc(doc_id, version, removed, _fields(fields))
         title = str((fields or {}).get("title") or "")
-        row = ((doc.num << _PAGE_BITS) | page, text, title)
+        row = (self._base(doc.num) | page, text, title)
         c = self._write()
         try:
             c.execute("INSERT INTO pages(rowid, body, title) VALUES (?, ?, ?)", row)
@@ -404,8 +389,9 @@ class CaseIndex(_Index):
         try:
             _load(c, data, "seg")
             rows = c.execute("SELECT num, doc_id, version, removed, fields, type, tags, person FROM seg.docs").fetchall()
+            tag = _tag_in(c, "seg")
             for num, doc_id, version, removed, *fields in rows:
-                self._apply(num, doc_id, version, removed, tuple(fields))
+                self._apply(self._base(num, tag), doc_id, version, removed, tuple(fields))
             self._settle()
         except BaseException:
             if c.in_transaction:
@@ -414,9 +400,15 @@ class CaseIndex(_Index):
         finally:
             c.execute("DETACH seg")
 
-    def _apply(self, seg_num: int, doc_id: str, version: int, removed: int, fields: tuple) -> None:
-        """One document's change from the attached segment, by the folding rules of the module."""
+    def _apply(self, seg_base: int, doc_id: str, version: int, removed: int, fields: tuple) -> None:
+        """One document's change from the attached segment (its pages from rowid ``seg_base``), by the folding rules."""
         doc = self._docs.get(doc_id)
+        if removed == _PART:  # more pages of the version already held; anything else, it is dropped
+            if doc is not None and not doc.removed and doc.version == version:
+                self._write().execute(
+                    "INSERT OR REPLACE INTO main.pages(rowid, body, title) SELECT rowid + ?, body, title FROM seg.pages "
+                    "WHERE rowid BETWEEN ? AND ?", (self._base(doc.num) - seg_base, seg_base, seg_base | _MAX_PAGE))
+            return
         if removed:
             if doc is not None:
                 self._drop_pages(doc)
@@ -427,10 +419,9 @@ class CaseIndex(_Index):
         if doc is not None:
             self._drop_pages(doc)
         doc = self._set_doc(doc_id, version, 0, fields)
-        shift = (doc.num - seg_num) << _PAGE_BITS
         self._write().execute(
             "INSERT INTO main.pages(rowid, body, title) SELECT rowid + ?, body, title FROM seg.pages "
-            "WHERE rowid BETWEEN ? AND ?", (shift, seg_num << _PAGE_BITS, (seg_num << _PAGE_BITS) | _MAX_PAGE))
+            "WHERE rowid BETWEEN ? AND ?", (self._base(doc.num) - seg_base, seg_base, seg_base | _MAX_PAGE))
 
     def compact(self) -> bytes:
         """One segment equivalent to every segment folded so far (FTS5 index merged, free pages dropped)."""
@@ -457,38 +448,52 @@ class CaseIndex(_Index):
 
         Stops early at a score worse than ``worst`` (bm25: lower is better).
         """
-        where, args = filters
-        sql = (_RANKED_FILTERED.format(where=where) if where else _RANKED), (expr, *args)
-        seen: set[int] = set()
-        for score, rowid in self._settle().execute(*sql):
-            if score > worst:
-                return
-            num = rowid >> _PAGE_BITS
-            if num in seen:
-                continue  # a lower-ranked page of a document already found
-            seen.add(num)
-            yield score, rowid
-            if len(seen) == limit:
-                return
+        return _best_pages(self._settle(), f"d.num + {self._tag << _NUM_BITS}", expr, filters, limit, worst)
 
     def _hits(self, found: list[tuple[float, int]], expr: str, marks: tuple[str, str], case) -> dict[int, Hit]:
-        """The hits for some pages (bm25, rowid): their documents and snippets (the words around the match, marked)."""
+        """The hits for some pages (bm25, rowid): their documents and snippets (the words around the match, marked).
+
+        A page this index does not find for ``expr`` is left out (from a Combined search: the page
+        came from another case's data, which only a damaged or hostile segment could hold).
+        """
         hits = {}
         for score, rowid in found:
-            doc = self._by_num[rowid >> _PAGE_BITS]
+            doc = self._by_num.get(self._num(rowid))
             # one statement a page: with "rowid IN (...)" FTS5 would run the whole query again
             row = self._conn.execute(_SNIPPET, (marks[0], marks[1], expr, rowid)).fetchone()
-            hits[rowid] = Hit(doc.doc_id, doc.version, rowid & _MAX_PAGE, -score, row[0] if row else "",
-                              json.loads(doc.fields), case)
+            if doc is None or row is None:
+                continue
+            hits[rowid] = Hit(doc.doc_id, doc.version, rowid & _MAX_PAGE, -score, row[0], json.loads(doc.fields), case)
         return hits
 
 
 # bm25() ordered by SQLite's sorter: FTS5's own "ORDER BY rank" prepares a statement per query (slower here)
 _BM25 = f"bm25(pages, {_WEIGHTS[0]}, {_WEIGHTS[1]})"
 _RANKED = f"SELECT {_BM25}, rowid FROM pages WHERE pages MATCH ? ORDER BY 1"
-_RANKED_FILTERED = (f"SELECT {_BM25}, p.rowid FROM pages p JOIN docs d ON d.num = (p.rowid >> {_PAGE_BITS}) "
+_RANKED_FILTERED = (f"SELECT {_BM25}, p.rowid FROM pages p JOIN docs d ON {{key}} = (p.rowid >> {_PAGE_BITS}) "
                     "WHERE pages MATCH ? {where} ORDER BY 1")
 _SNIPPET = f"SELECT snippet(pages, -1, ?, ?, '…', {_SNIPPET_TOKENS}) FROM pages WHERE pages MATCH ? AND rowid = ?"
+
+
+def _best_pages(conn: sqlite3.Connection, key: str, expr: str, filters: tuple[str, list], limit: int,
+                worst: float) -> Iterator[tuple[float, int]]:
+    """(bm25, rowid) of the best page of each of the best ``limit`` documents of ``conn``'s index, best first.
+
+    ``key`` is the SQL value of ``docs d`` that equals ``rowid >> 20`` for the filters' join.
+    """
+    where, args = filters
+    sql = (_RANKED_FILTERED.format(key=key, where=where), (expr, *args)) if where else (_RANKED, (expr,))
+    seen: set[int] = set()
+    for score, rowid in conn.execute(*sql):
+        if score > worst:
+            return
+        doc = rowid >> _PAGE_BITS
+        if doc in seen:
+            continue  # a lower-ranked page of a document already found
+        seen.add(doc)
+        yield score, rowid
+        if len(seen) == limit:
+            return
 
 
 def _filters(types, tags, person) -> tuple[str, list]:
@@ -511,40 +516,184 @@ def _list(value) -> list:
     return [value] if isinstance(value, str) else list(value)
 
 
+_COMBINED_DOCS = "CREATE TABLE docs(key INTEGER PRIMARY KEY, type TEXT NOT NULL, tags TEXT NOT NULL, person TEXT NOT NULL)"
+_TEMPLATE: list[bytes] = []
+
+
+class Combined:
+    """Several cases' indexes searched as one: one FTS5 query, whatever the number of cases.
+
+    Building it copies the FTS5 data of every index whose rowids carry its
+    case's tag (format 2, keyed by its case id) into one in-memory database
+    (vault/_fts5_merge.py: segments side by side, no text tokenized again);
+    any other index (format 1, a tag that is not its case's, or one FTS5 data
+    that cannot join) is searched on its own. The copied segments are then
+    merged into one (FTS5 ``optimize``), so a query reads one segment, not one
+    per case. Building costs seconds for 100 MB of text: it pays over many
+    queries (``search_many``, one query, does not combine). Scores come from
+    the combined cases' statistics together, as in one table; a query is one
+    FTS5 statement, ranked by FTS5, snippets included. An index joins only if
+    its rows' rowids all carry its tag, so the text a hit shows is its own
+    case's. The case indexes must stay open (they name the documents).
+    """
+
+    def __init__(self, indexes: Mapping, combine: bool = True) -> None:
+        """Combine ``indexes`` (case id -> CaseIndex); with ``combine=False`` each is searched on its own."""
+        self._cases = list(indexes.items())
+        self._alone: list[int] = []  # orders of the indexes searched on their own
+        self._by_tag: dict[int, int] = {}  # tag -> order, for the combined ones
+        self._conn: sqlite3.Connection | None = None
+        self._terms: list[str] = []  # every word of the combined index, sorted
+        if combine and len(self._cases) > 1:
+            self._combine()
+        self._alone += [n for n in range(len(self._cases)) if n not in self._by_tag.values() and n not in self._alone]
+
+    def _combine(self) -> None:
+        if not _TEMPLATE:
+            fresh = _connect()
+            fresh.execute(_SCHEMA[1])
+            fresh.execute(_COMBINED_DOCS)
+            _TEMPLATE.append(fresh.serialize())
+            fresh.close()
+        conn = _connect()
+        conn.deserialize(_TEMPLATE[0])  # the FTS5 table not read yet on this connection (see Merger)
+        merger = Merger(conn, "pages", 2)
+        for order, (case, index) in enumerate(self._cases):
+            tag = index._tag
+            if not isinstance(case, str) or not tag or tag != tag_of(case) or tag in self._by_tag:
+                continue
+            conn.execute("ATTACH ':memory:' AS seg")
+            conn.deserialize(index.to_bytes(), name="seg")
+            conn.execute("SAVEPOINT one")
+            try:
+                joined = merger.merge_into("seg", (tag << _TAG_SHIFT, (tag + 1) << _TAG_SHIFT))
+                if joined:
+                    conn.execute(f"INSERT INTO main.docs SELECT (? << {_NUM_BITS}) | num, type, tags, person "
+                                 "FROM seg.docs WHERE removed = 0", (tag,))
+                    self._by_tag[tag] = order
+            except sqlite3.DatabaseError:
+                joined = False
+            if not joined:  # nothing of it stays: it is searched on its own
+                conn.execute("ROLLBACK TO one")
+            conn.execute("RELEASE one")
+            conn.execute("DETACH seg")
+        merger.finish()
+        if self._by_tag:
+            conn.execute("INSERT INTO pages(pages) VALUES ('optimize')")
+            conn.execute("CREATE VIRTUAL TABLE temp.vocab USING fts5vocab(main, pages, row)")
+            self._terms = [t for (t,) in conn.execute("SELECT term FROM temp.vocab")]  # sorted as str sorts
+        self._conn = conn
+
+    def _exact(self, query: str) -> str | None:
+        """``query``'s expression with each prefix that one word of the combined index has made that word.
+
+        None if a prefix has no word at all (nothing can match). Same matches, read faster: FTS5
+        reads one doclist for a word, where a prefix makes it gather every word's.
+        """
+        parts = query_terms(query)
+        for phrase in parts:
+            for n, (word, prefix) in enumerate(phrase):
+                i = bisect.bisect_left(self._terms, word)
+                found = self._terms[i:i + 2]
+                if not prefix:
+                    continue
+                if not found or not found[0].startswith(word):
+                    return None
+                if len(found) == 1 or not found[1].startswith(word):
+                    phrase[n] = (found[0], False)
+        return expression(parts)
+
+    def _combined_pages(self, query: str, filters: tuple[str, list], limit: int, marks) -> list[tuple[float, int, str]]:
+        """(bm25, rowid, snippet) of the best page of each of the best ``limit`` documents of the combined cases."""
+        expr = self._exact(query)
+        if expr is None:
+            return []
+        where, args = filters
+        join = f"JOIN docs d ON d.key = (pages.rowid >> {_PAGE_BITS}) " if where else ""
+        rows = self._conn.execute(
+            f"SELECT pages.rank, pages.rowid, snippet(pages, -1, ?, ?, '…', {_SNIPPET_TOKENS}) FROM pages {join}"
+            f"WHERE pages MATCH ? AND pages.rank MATCH ? {where} ORDER BY pages.rank",
+            (marks[0], marks[1], expr, f"bm25({_WEIGHTS[0]}, {_WEIGHTS[1]})", *args))
+        out, seen = [], set()
+        for score, rowid, snippet in rows:
+            if rowid >> _PAGE_BITS not in seen:
+                seen.add(rowid >> _PAGE_BITS)
+                out.append((score, rowid, snippet))
+                if len(seen) == limit:
+                    break
+        return out
+
+    def close(self) -> None:
+        """Free the combined database (the case indexes stay open: they are the caller's)."""
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def search(self, query: str, *, types: Sequence[str] | None = None, tags: Sequence[str] | None = None,
+               person: str | None = None, limit: int = 50, marks: tuple[str, str] = ("[", "]")) -> list[Hit]:
+        """The documents matching ``query`` in every case, best first (see ``CaseIndex.search``).
+
+        Raises:
+            InvalidInput: the query has no words, or ``limit`` is not positive.
+        """
+        if not isinstance(limit, int) or isinstance(limit, bool) or limit < 1:
+            raise InvalidInput("search limit must be a positive number")
+        expr = parse_query(query)
+        filters = _filters(types, tags, person)
+        best: list[tuple[float, int, int]] = []  # max-heap on bm25 (negated), the worst kept on top
+
+        def keep(pages, order_of) -> None:
+            for score, rowid in pages:
+                item = (-score, -order_of(rowid), -rowid)
+                if len(best) < limit:
+                    heapq.heappush(best, item)
+                elif item > best[0]:
+                    heapq.heapreplace(best, item)
+                else:
+                    break
+
+        combined = self._combined_pages(query, filters, limit, marks) if self._by_tag else []
+        snippets = {rowid: snippet for _, rowid, snippet in combined}
+        keep(((score, rowid) for score, rowid, _ in combined), lambda rowid: self._by_tag[rowid >> _TAG_SHIFT])
+        for order in self._alone:
+            worst = -best[0][0] if len(best) == limit else float("inf")
+            keep(self._cases[order][1]._ranked(expr, filters, limit, worst), lambda _rowid, o=order: o)
+        ranked = sorted(best, reverse=True)
+        by_case: dict[int, list[tuple[float, int]]] = {}
+        for neg, order, rowid in ranked:
+            by_case.setdefault(-order, []).append((-neg, -rowid))
+        hits: dict[tuple[int, int], Hit] = {}
+        for order, found in by_case.items():
+            case, index = self._cases[order]
+            if order in self._alone:
+                hits.update(((order, r), h) for r, h in index._hits(found, expr, marks, case).items())
+                continue
+            for score, rowid in found:
+                doc = index._by_num.get(index._num(rowid))
+                if doc is not None:
+                    hits[(order, rowid)] = Hit(doc.doc_id, doc.version, rowid & _MAX_PAGE, -score, snippets[rowid],
+                                               json.loads(doc.fields), case)
+        return [hits[key] for _, order, rowid in ranked if (key := (-order, -rowid)) in hits]
+
+
 def search_many(indexes: Mapping, query: str, *, types: Sequence[str] | None = None,
                 tags: Sequence[str] | None = None, person: str | None = None, limit: int = 50,
                 marks: tuple[str, str] = ("[", "]")) -> list[Hit]:
     """Search several cases' indexes (case -> CaseIndex) and merge the results, best first.
 
     Each hit names its case (the key). Scores come from each case's own
-    statistics (bm25), so they compare well across cases of similar size.
+    statistics (bm25), so they compare well across cases of similar size. Each
+    index is queried on its own: to run many queries, build a Combined once.
     Snippets are made only for the hits kept.
 
     Raises:
         InvalidInput: the query has no words, or ``limit`` is not positive.
     """
-    if not isinstance(limit, int) or isinstance(limit, bool) or limit < 1:
-        raise InvalidInput("search limit must be a positive number")
-    expr = parse_query(query)
-    filters = _filters(types, tags, person)
-    best: list[tuple[float, int, int, object]] = []  # max-heap on bm25 (negated), the worst kept on top
-    for order, (case, index) in enumerate(indexes.items()):
-        worst = -best[0][0] if len(best) == limit else float("inf")
-        for score, rowid in index._ranked(expr, filters, limit, worst):
-            item = (-score, -order, -rowid, case)
-            if len(best) < limit:
-                heapq.heappush(best, item)
-            elif item > best[0]:
-                heapq.heapreplace(best, item)
-            else:
-                break
-    ranked = sorted(best, reverse=True)
-    by_case: dict[int, list[tuple[float, int]]] = {}
-    for neg, order, rowid, _ in ranked:
-        by_case.setdefault(-order, []).append((-neg, -rowid))
-    cases = list(indexes.items())
-    hits: dict[tuple[int, int], Hit] = {}
-    for order, found in by_case.items():
-        case, index = cases[order]
-        hits.update(((order, r), h) for r, h in index._hits(found, expr, marks, case).items())
-    return [hits[(-order, -rowid)] for _, order, rowid, _ in ranked]
+    with Combined(indexes, combine=False) as combined:
+        return combined.search(query, types=types, tags=tags, person=person, limit=limit, marks=marks)

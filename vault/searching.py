@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 
 from . import age, casekeys, renditions
 from .cases import Case, Document, load_case
-from .documents import document_bytes
+from .documents import document_bytes, read_document
 from .errors import InvalidInput, NotFound, VerificationFailed
 from .events import canonical, now, sign_record, verify_record
 from .people import MEMBER_ROLES, require_role
@@ -55,8 +55,10 @@ __all__ = [
 
 FORMAT = "refuge-search-segment-1"
 COMPACT_EVERY = 16  # a compaction after every 16th segment: readers fold at most about 16 segments
-#: Documents larger than this are indexed by their title and fields only (see _segment_of).
+#: Documents larger than this are never decrypted whole: a plain text is read in chunks of
+#: _CHUNK_BYTES (its whole text indexed), anything else by its title and fields only (see _segment_of).
 MAX_TEXT_BYTES = 32 * 1024 * 1024
+_CHUNK_BYTES = 4 * 1024 * 1024  # a large plain text: decrypted, sent to the worker and stored this much at a time
 _BATCH_BYTES = 64 * 1024**2  # decrypted bytes sent to one text-extraction worker
 
 
@@ -166,17 +168,81 @@ def _fields(doc: Document) -> dict:
             "lang": doc.lang or ""}
 
 
-def _segment_of(v, case: Case, docs: list[Document], extract: Extractor) -> Segment:
-    seg = Segment()
+class _Chunks:
+    """A sink for read_document: the text cut at white space into pieces of about ``size`` bytes, each given to ``emit``.
+
+    A piece ends at the last space, tab, line or page break of its ``size`` bytes (in UTF-8 never
+    inside a character), or, with none in its second half, at the last whole character.
+    """
+
+    def __init__(self, size: int, emit: Callable[[bytes], None]) -> None:
+        self.size, self.emit, self.buf = size, emit, bytearray()
+
+    def write(self, data) -> None:
+        self.buf += data
+        while len(self.buf) >= self.size:
+            end = max(self.buf.rfind(c, 0, self.size) for c in b" \n\t\r\f") + 1
+            if end <= self.size // 2:
+                end = self.size
+                while end > 1 and self.buf[end] & 0xC0 == 0x80:  # a UTF-8 continuation byte
+                    end -= 1
+            piece = bytes(self.buf[:end])
+            del self.buf[:end]
+            self.emit(piece)
+
+    def close(self) -> None:
+        if self.buf:
+            self.emit(bytes(self.buf))
+            self.buf = bytearray()
+
+
+def _large_text(v, case: Case, doc: Document, extract: Extractor, seg: Segment, store, chunk: int) -> Segment:
+    """Index a plain text past MAX_TEXT_BYTES chunk by chunk; returns the segment that holds its last pages.
+
+    Pages are numbered on across chunks (a chunk's page breaks and the worker's cuts, so a
+    "page" of a large text is one of its pieces). With ``store``, each chunk's segment is
+    stored as it fills and the next chunk's pages go to a new segment as a ``part``: memory
+    holds about one chunk, its text and its index at a time. The document's SHA-256 is
+    checked at its end (read_document): parts stored before a mismatch stay, and the raise
+    tells the caller its index is incomplete.
+    """
+    state = {"seg": seg, "page": 0, "part": False}
+
+    def emit(piece: bytes) -> None:
+        pages = extract([TextSource(doc.id, doc.version, "text/plain", piece)])[0]
+        for n, text in pages:
+            if state["page"] + n <= 0xFFFFF:  # the pages an index numbers (vault/search.py)
+                state["seg"].add(doc.id, doc.version, state["page"] + n, text, _fields(doc), part=state["part"])
+        state["page"] += max((n for n, _ in pages), default=0)
+        if store is not None and pages:
+            store(state["seg"])
+            state["seg"], state["part"] = Segment(case.id), True
+
+    sink = _Chunks(chunk, emit)
+    read_document(v, doc, sink)
+    sink.close()
+    if not state["page"] and not state["part"]:  # no text at all: its title still matches
+        state["seg"].add(doc.id, doc.version, 0, "", _fields(doc))
+    return state["seg"]
+
+
+def _plain(doc: Document) -> bool:
+    return (doc.mime or "").split(";")[0].strip().lower() == "text/plain"
+
+
+def _segment_of(v, case: Case, docs: list[Document], extract: Extractor, *, max_text: int = MAX_TEXT_BYTES,
+                chunk: int = _CHUNK_BYTES, store=None) -> Segment:
+    seg = Segment(case.id)
     recognised = {entry.get("doc") for entry in case.ocr.values()}
     # an image nobody recognised yet has no text to read: no decryption, no worker, only its title;
-    # nor is a document past MAX_TEXT_BYTES read (its title matches): decrypting it whole to index
-    # it would hold it in memory, and adding it must stay within its bounded memory
+    # a document past max_text is never decrypted whole: a plain text is read in chunks, anything
+    # else (a PDF needs all its bytes at once) is indexed by its title
+    large = [d for d in docs if d.size > max_text and _plain(d)]
     textless = [d for d in docs if ((d.mime or "").startswith("image/") and d.id not in recognised)
-                or d.size > MAX_TEXT_BYTES]
+                or (d.size > max_text and not _plain(d))]
     for doc in textless:
         seg.add(doc.id, doc.version, 0, "", _fields(doc))
-    skip = {d.id for d in textless}
+    skip = {d.id for d in textless + large}
     docs = [d for d in docs if d.id not in skip]
     for batch in _sources(v, case, docs):
         for source, pages in zip(batch, extract(batch)):
@@ -185,27 +251,42 @@ def _segment_of(v, case: Case, docs: list[Document], extract: Extractor) -> Segm
                 seg.add(doc.id, doc.version, page, text, _fields(doc))
             if not pages:  # no text at all (a photo not recognised yet): its title still matches
                 seg.add(doc.id, doc.version, 0, "", _fields(doc))
+    for doc in large:
+        seg = _large_text(v, case, doc, extract, seg, store, chunk)
     return seg
 
 
-def index_documents(v, case: Case, doc_ids: Iterable[str], extract: Extractor) -> int:
+def index_documents(v, case: Case, doc_ids: Iterable[str], extract: Extractor, *, max_text: int = MAX_TEXT_BYTES,
+                    chunk: int = _CHUNK_BYTES) -> int:
     """Index the latest version of some documents of a case in one new segment; returns its number.
 
-    Every :data:`COMPACT_EVERY`-th segment is followed by a compaction.
+    A plain text past ``max_text`` bytes is stored in one segment per ``chunk`` (see _large_text).
+    Every :data:`COMPACT_EVERY`-th segment is followed by a compaction, except after a large
+    text's segments: a compaction folds the whole index in memory (the next one will).
     """
     docs = [case.documents[d] for d in dict.fromkeys(doc_ids) if d in case.documents]
     if not docs:
         raise InvalidInput("no documents to index")
-    with _segment_of(v, case, docs, extract) as seg:
-        seq = store_segment(v, case.id, seg.to_bytes())
-    if seq % COMPACT_EVERY == 0:
+    stored: list[int] = []
+
+    def store(seg: Segment) -> None:
+        with seg:
+            data = seg.to_bytes()
+        stored.append(store_segment(v, case.id, data))  # the database closed first: its text is held once
+
+    with _segment_of(v, case, docs, extract, max_text=max_text, chunk=chunk, store=store) as seg:
+        data = seg.to_bytes() if len(seg._docs) or not stored else None
+    if data is None:  # the last chunk was stored already
+        return stored[-1]
+    seq = store_segment(v, case.id, data)
+    if seq % COMPACT_EVERY == 0 and not stored:
         compact(v, case.id)
     return seq
 
 
 def forget_documents(v, case_id: str, doc_ids: Iterable[str]) -> int:
     """Record in a new segment that documents left the case (removed, or moved away)."""
-    with Segment() as seg:
+    with Segment(case_id) as seg:
         for d in doc_ids:
             seg.remove(d)
         return store_segment(v, case_id, seg.to_bytes())
@@ -218,7 +299,8 @@ def compact(v, case_id: str) -> int:
         return store_segment(v, case_id, index.compact(), covers=loaded.last_seq)
 
 
-def reindex(v, case: Case, extract: Extractor) -> tuple[int, list[str]]:
+def reindex(v, case: Case, extract: Extractor, *, max_text: int = MAX_TEXT_BYTES,
+            chunk: int = _CHUNK_BYTES) -> tuple[int, list[str]]:
     """Rebuild a case's index from its documents as one compaction; returns (documents, problems).
 
     ``problems`` lists the segments that were skipped because they do not
@@ -229,7 +311,8 @@ def reindex(v, case: Case, extract: Extractor) -> tuple[int, list[str]]:
     covers = (_numbers(v, case.id) or [0])[-1]
     problems = _check_all(v, case.id)
     docs = sorted(case.documents.values(), key=lambda d: d.id)
-    with _segment_of(v, case, docs, extract) as seg, CaseIndex.open([seg.to_bytes()]) as index:
+    with _segment_of(v, case, docs, extract, max_text=max_text, chunk=chunk) as seg, \
+            CaseIndex.open([seg.to_bytes()]) as index:
         store_segment(v, case.id, index.compact(), covers=covers)
     return len(docs), problems
 

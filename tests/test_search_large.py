@@ -1,0 +1,112 @@
+"""A plain text past the whole-document limit is indexed whole, chunk by chunk, never decrypted whole.
+
+The shipped limit is 32 MiB (vault.searching.MAX_TEXT_BYTES); these tests lower it to a few
+hundred kilobytes through the library's parameters so that one generated text crosses it in
+seconds, and then search through the command line as a user would.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+
+import pytest
+
+from vault import searching
+
+LAST_WORDS = "Finally the interpreter Zacarías Quiñones-Arbeláez signed at Tapachula"
+FIRST_WORDS = "Opening remarks by Wilfrido Echenique"
+
+
+def _text(size: int) -> str:
+    """About ``size`` bytes: planted first words, filler with page breaks and a long run with no space, planted last words."""
+    rnd = random.Random(5)
+    words = "asylum hearing familia amenaza menace témoin declaración refuge border shelter".split()
+    body = []
+    n = 0
+    while n < size:
+        line = " ".join(rnd.choices(words, k=12)) + ("\f" if rnd.random() < 0.01 else "\n")
+        body.append(line)
+        n += len(line.encode())
+    mid = len(body) // 2
+    body.insert(mid, "ñ" * 60_000 + "\n")  # 120 kB of two-byte characters and no white space
+    return FIRST_WORDS + "\n" + "".join(body) + LAST_WORDS + "\n"
+
+
+def test_chunks_cut_at_white_space_and_never_inside_a_character():
+    pieces = []
+    sink = searching._Chunks(1000, pieces.append)
+    data = ("é" * 700 + " word " * 300 + "ñ" * 2000 + "\fend").encode()
+    for i in range(0, len(data), 333):
+        sink.write(data[i:i + 333])
+    sink.close()
+    assert b"".join(pieces) == data
+    assert all(len(p) <= 1000 for p in pieces) and len(pieces) > 5
+    for p in pieces:
+        p.decode("utf-8")  # strict: a piece never splits a character
+    assert any(p.endswith(b" ") for p in pieces)
+
+
+def _search(w, query):
+    p = w.run("search", query, "--json", user="bob")
+    assert p.returncode == 0, p.stderr.decode()
+    return [(r["doc"], r["page"]) for r in json.loads(p.stdout)]
+
+
+@pytest.mark.local_only("the chunking is the library's; one backend is enough")
+def test_a_text_over_the_limit_is_indexed_whole_in_chunks(case_world, tmp_path, monkeypatch):
+    from refuge import indexing
+
+    w = case_world
+    big = tmp_path / "transcript.txt"
+    big.write_text(_text(450_000), encoding="utf-8")
+    doc_id = w.ok("doc", "add", "MX-0001", str(big), "--type", "correspondence", "--title", "Transcript",
+                  user="bob").strip()
+    vault = w.open("bob")
+    case = vault.find_case("MX-0001")
+    limit, chunk = 200_000, 100_000
+    assert case.documents[doc_id].size > limit
+
+    real = searching.document_bytes
+
+    def whole(v, doc):
+        assert doc.id != doc_id, "a text over the limit was decrypted whole"
+        return real(v, doc)
+
+    monkeypatch.setattr(searching, "document_bytes", whole)
+    before = searching._numbers(vault, case.id)
+    last = searching.index_documents(vault, case, [doc_id, w.decl], indexing.extract, max_text=limit, chunk=chunk)
+    stored = [n for n in searching._numbers(vault, case.id) if n not in before]
+    assert len(stored) >= 4 and last == stored[-1]  # one segment a chunk, the first with the declaration
+    with searching.load_index(vault, case.id).index as index:
+        assert doc_id in index.doc_ids() and w.decl in index.doc_ids()
+
+    found_last = _search(w, "quinones arbelaez")
+    assert [d for d, _ in found_last] == [doc_id] and found_last[0][1] > 3  # a late page, numbered on
+    assert _search(w, "Wilfrido Echenique") == [(doc_id, 1)]
+    assert [d for d, _ in _search(w, '"interpreter Zacarías"')] == [doc_id]
+
+    # a rebuild reads it in chunks too, into one compaction
+    count, problems = searching.reindex(vault, vault.find_case("MX-0001"), indexing.extract, max_text=limit, chunk=chunk)
+    assert problems == [] and count == 2
+    assert [d for d, _ in _search(w, "Quiñones-Arbeláez Tapachula")] == [doc_id]
+
+
+def test_a_part_folds_onto_its_own_version_only():
+    from vault.search import CaseIndex, Segment
+
+    first = Segment("c")
+    first.add("d", 1, 1, "first page alborada", {"title": "t"})
+    part = Segment("c")
+    part.add("d", 1, 2, "second page madrugada", {"title": "t"}, part=True)
+    stale = Segment("c")
+    stale.add("d", 0, 3, "an older version's part crepusculo", {"title": "t"}, part=True)
+    orphan = Segment("c")
+    orphan.add("e", 1, 2, "no first part anochecer", {"title": "t"}, part=True)
+    index = CaseIndex.open([first.to_bytes(), part.to_bytes(), stale.to_bytes(), orphan.to_bytes()])
+    assert [(h.doc_id, h.page) for h in index.search("alborada")] == [("d", 1)]
+    assert [(h.doc_id, h.page) for h in index.search("madrugada")] == [("d", 2)]
+    assert index.search("crepusculo") == [] and index.search("anochecer") == []
+    assert index.doc_ids() == ["d"]
+    again = CaseIndex.open([index.compact()])
+    assert [(h.doc_id, h.page) for h in again.search("madrugada")] == [("d", 2)]
