@@ -269,9 +269,28 @@ def world(request, tmp_path, monkeypatch) -> World:
 
 @pytest.fixture
 def case_world(world) -> World:
-    """The world plus case MX-0001 (erin leads, bob member) holding the declaration."""
-    world.ok("case", "create", "MX-0001", "--title", "Resettlement referral", user="erin")
-    world.ok("case", "grant", "MX-0001", "bob", user="erin")
-    world.decl = world.ok("doc", "add", "MX-0001", str(world.docs["declaration"]), "--type", "legal-declaration",
-                          user="bob").strip()
+    """The world plus case MX-0001 (erin leads, bob member) holding the declaration.
+
+    Set up through the library calls and audit entries of `case create`, `case grant` and
+    `doc add` in this process (three CLI processes less per test; tests/test_cli.py and the
+    tests of those commands run them as a user does)."""
+    from refuge import indexing
+
+    erin = world.open("erin")
+    with erin.audited("case.create") as targets:
+        case = erin.create_case("MX-0001", "Resettlement referral")
+        targets["case"] = case.id
+    with erin.audited("case.grant") as targets:
+        targets["case"] = case.id
+        targets["users"] = [u.user_id for u in erin.grant(erin.find_case("MX-0001"), ["bob"])]
+    bob = world.open("bob")
+    with bob.audited("doc.add") as targets:
+        case = bob.find_case("MX-0001")
+        targets["case"] = case.id
+        [added] = bob.add_documents(case, [str(world.docs["declaration"])], "legal-declaration")
+        if added.error:
+            raise added.error
+        targets["docs"] = [added.document.id]
+    assert indexing.update(bob, bob.find_case("MX-0001"), [added.document.id])
+    world.decl = added.document.id
     return world

@@ -6,7 +6,7 @@ removes once they are a minute old), everything a command reported done is still
 reads back byte-exact, and nothing half-written shows: every listed document decrypts to
 its recorded SHA-256, and a packet file is either absent or whole and signed.
 
-20 kills in the default run, 200 in `make stress` (REFUGE_KILLS sets another number).
+10 kills (two per operation) in the default run, 200 in `make stress` (REFUGE_KILLS sets another number).
 Also here: several refuge processes at once on one local vault lose nothing.
 """
 
@@ -127,7 +127,8 @@ class Harness:
 
 
 def _kills() -> int:
-    return int(os.environ.get("REFUGE_KILLS", "0")) or 20
+    """Kills in make test: two per operation (REFUGE_KILLS sets more; make stress kills 200 times)."""
+    return int(os.environ.get("REFUGE_KILLS", "0")) or 2 * len(OPS)
 
 
 def _harness(w, tmp_path, kills: int, seed: int) -> Harness:
