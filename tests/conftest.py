@@ -174,6 +174,9 @@ class World:
 #   @pytest.mark.packet_content("why")   the test is about what a build makes of the bytes the
 #        vault hands it (pages, redaction, letters), not about storage: make test runs it on
 #        "local", and its s3 run is marked slow (make stress runs it)
+#   @pytest.mark.s3_in_stress("why")   the test is about a rule of the application (an option,
+#        a refusal, a letter, a cache, a gate), which reads and writes the vault only through
+#        calls the storage tests cover on both backends: its s3 run is marked slow as well
 #   @pytest.mark.vault_options(kms=True, lock_days=N, lock_mode=M)   how the world's vault
 #        is created: KMS escrow with a fresh key of the test server, S3 Object Lock (the
 #        bucket is then created with Object Lock enabled)
@@ -185,13 +188,14 @@ def pytest_configure(config):
     config.addinivalue_line("markers", "local_only(reason): poke vault files on disk; the s3 run is skipped")
     config.addinivalue_line("markers", "vault_options(**options): how the world's vault is created (kms, lock_days, lock_mode)")
     config.addinivalue_line("markers", "packet_content(reason): about what a build makes, not storage: s3 run is slow")
+    config.addinivalue_line("markers", "s3_in_stress(reason): a rule of the application, not of storage: s3 run is slow")
 
 
 def pytest_collection_modifyitems(config, items):
     for item in items:
         callspec = getattr(item, "callspec", None)
-        if (callspec and callspec.params.get("world") == "s3" and item.get_closest_marker("packet_content")
-                and not item.get_closest_marker("slow")):
+        if (callspec and callspec.params.get("world") == "s3" and not item.get_closest_marker("slow")
+                and (item.get_closest_marker("packet_content") or item.get_closest_marker("s3_in_stress"))):
             item.add_marker(pytest.mark.slow)
 
 

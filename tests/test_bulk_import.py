@@ -10,8 +10,12 @@ from __future__ import annotations
 import json
 import shutil
 
+import pytest
+
 from conftest import holds
 from test_doc_lifecycle import _on_terminal
+
+pytestmark = pytest.mark.s3_in_stress("how a batch of files is named, typed and refused")
 
 
 def _folder(w, tmp_path):

@@ -18,6 +18,8 @@ from vault.errors import InvalidInput, NotFound, NotPermitted
 from vault.events import EventLog, canonical, now, sign_record
 from vault.identity import SecretIdentity
 
+pytestmark = pytest.mark.s3_in_stress("the per-user cache of case references, a local file")
+
 local = pytest.mark.parametrize("world", ["local"], indirect=True)
 CACHES = ("cases.index", "cases.rows", "directory")  # vault/_caseindex.py, vault/_cache.py
 

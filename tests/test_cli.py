@@ -9,6 +9,8 @@ import pytest
 
 from conftest import passphrase_file
 
+pytestmark = pytest.mark.s3_in_stress("exit codes, usage and enrolment rules of the CLI")
+
 
 def test_unknown_document_is_exit_1_one_line(case_world):
     p = case_world.run("doc", "get", "does-not-exist", user="bob")

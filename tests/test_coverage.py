@@ -13,6 +13,8 @@ import pytest
 import declarations
 from conftest import require_tool
 
+pytestmark = pytest.mark.s3_in_stress("the register and the coverage gate")
+
 LEAK_CHANNELS = Path("/work/shared/checks/leak-channels")
 
 

@@ -115,6 +115,7 @@ def test_removal_under_legal_hold_keeps_the_copies_until_the_hold_is_released(ca
 # --- edit and document dates ---------------------------------------------------------------------
 
 
+@pytest.mark.s3_in_stress("a rule of the application")
 def test_edit_changes_fields_and_tags_for_members_only(case_world):
     w = case_world
     short = w.decl.partition("-")[2]
@@ -215,6 +216,7 @@ def test_a_planted_move_in_by_a_lawyer_is_refused(case_world):
 # --- duplicates --------------------------------------------------------------------------------
 
 
+@pytest.mark.s3_in_stress("a rule of the application")
 def test_the_same_file_twice_is_refused_unless_allowed(case_world):
     w = case_world
     before = set(w.object_names())
@@ -247,6 +249,7 @@ def _on_terminal(w, *args, user):
     return p.returncode, b"".join(chunks).decode()
 
 
+@pytest.mark.s3_in_stress("a rule of the application")
 def test_on_a_terminal_the_title_is_named_and_another_case_holding_the_file_is_pointed_out(case_world):
     w = case_world
     code, err = _on_terminal(w, "doc", "add", "MX-0001", str(w.docs["declaration"]), "--type", "other", user="bob")
@@ -262,6 +265,7 @@ def test_on_a_terminal_the_title_is_named_and_another_case_holding_the_file_is_p
 # --- ids people type --------------------------------------------------------------------------
 
 
+@pytest.mark.s3_in_stress("a rule of the application")
 def test_unique_prefixes_are_accepted_and_ambiguous_ones_list_the_candidates(case_world, tmp_path):
     w = case_world
     short = w.decl.partition("-")[2]

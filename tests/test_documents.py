@@ -15,6 +15,7 @@ def test_document_comes_back_byte_exact(case_world, tmp_path):
     assert out.read_bytes() == case_world.docs["declaration"].read_bytes()
 
 
+@pytest.mark.s3_in_stress("a rule of the application")
 def test_doc_add_json_prints_ids_and_hashes(case_world):
     out = case_world.ok("doc", "add", "MX-0001", str(case_world.docs["medical"]), str(case_world.docs["passport"]),
                         "--type", "medical", "--json", user="bob")
@@ -25,6 +26,7 @@ def test_doc_add_json_prints_ids_and_hashes(case_world):
     assert {d["id"] for d in listed} == {case_world.decl, *(a["id"] for a in added)}
 
 
+@pytest.mark.s3_in_stress("a rule of the application")
 def test_doc_list_filters_by_type_and_tag(case_world):
     case_world.ok("doc", "add", "MX-0001", str(case_world.docs["medical"]), "--type", "medical", "--tag", "urgent", user="bob")
     by_type = json.loads(case_world.ok("doc", "list", "MX-0001", "--type", "medical", "--json", user="bob"))
@@ -32,6 +34,7 @@ def test_doc_list_filters_by_type_and_tag(case_world):
     assert [d["type"] for d in by_type] == ["medical"] and [d["tags"] for d in by_tag] == [["urgent"]]
 
 
+@pytest.mark.s3_in_stress("a rule of the application")
 def test_metadata_is_recorded(case_world):
     tr = case_world.ok("doc", "add", "MX-0001", str(case_world.docs["medical"]), "--type", "translation", "--lang", "es",
                        "--person", "principal", "--title", "Traduccion", "--translation-of", case_world.decl, user="bob").strip()
@@ -41,6 +44,7 @@ def test_metadata_is_recorded(case_world):
     assert d["size"] == case_world.docs["medical"].stat().st_size
 
 
+@pytest.mark.s3_in_stress("a rule of the application")
 def test_tags_are_added_and_removed(case_world):
     case_world.ok("doc", "tag", case_world.decl, "--add", "urgent", "--add", "court", user="bob")
     case_world.ok("doc", "tag", case_world.decl, "--remove", "court", user="bob")

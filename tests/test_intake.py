@@ -5,6 +5,8 @@ import os
 import pikepdf
 import pytest
 
+pytestmark = pytest.mark.s3_in_stress("intake refusals, decided before anything is stored")
+
 
 def _refused(world, path, *extra):
     before = set(world.object_names()) - {n for n in world.object_names() if n.startswith("audit/")}

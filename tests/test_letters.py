@@ -21,6 +21,8 @@ from test_render import make_pdf
 from vault import age
 from vault.events import canonical, now, sign_record
 
+pytestmark = pytest.mark.s3_in_stress("case fields, organisation details and the letters' rules")
+
 IRB = "irb-rpd-disclosure"
 IRB_NUMBER = "TB1-12345"
 

@@ -27,6 +27,7 @@ def _ids(world) -> dict:
     return {u["name"]: u["id"] for u in json.loads(world.ok("user", "list", "--json", user="alice"))}
 
 
+@pytest.mark.s3_in_stress("a rule of the application")
 def test_generate_is_for_admins_only(world):
     p = world.run("keys", "org", "generate", "--name", "Test Legal Clinic", user="erin")
     assert p.returncode == 4 and b"admin" in p.stderr
@@ -71,6 +72,7 @@ def test_people_enrolled_later_get_a_copy_by_role_and_removal_deletes_it(keyed, 
     assert ids["frank"] not in held()
 
 
+@pytest.mark.s3_in_stress("a rule of the application")
 def test_cert_show_and_rotation(keyed, tmp_path):
     out = keyed.ok("keys", "org", "cert", "-o", str(tmp_path / "org.pem"), user="bob")  # anyone enrolled
     cert = x509.load_pem_x509_certificate((tmp_path / "org.pem").read_bytes())
@@ -103,6 +105,7 @@ def test_a_marker_not_signed_by_an_admin_is_refused(keyed):
         orgkey.current(keyed.open("alice"))
 
 
+@pytest.mark.s3_in_stress("a rule of the application")
 def test_no_key_and_not_wrapped_are_clear(world):
     with pytest.raises(InvalidInput, match="no organisation signing key") as raised:
         orgkey.unwrap(world.open("erin"))
@@ -120,6 +123,7 @@ def test_no_key_and_not_wrapped_are_clear(world):
     assert orgkey.unwrap(world.open("erin")).version == 1
 
 
+@pytest.mark.s3_in_stress("a rule of the application")
 def test_import_p12_with_passphrase(world, tmp_path):
     _key, key_pem, cert_pem, ca_pem = ca_issued("Imported Clinic")
     private = serialization.load_pem_private_key(key_pem, None)
@@ -139,6 +143,7 @@ def test_import_p12_with_passphrase(world, tmp_path):
     assert chain.count("BEGIN CERTIFICATE") == 2
 
 
+@pytest.mark.s3_in_stress("a rule of the application")
 def test_import_pem_and_refusals(world, tmp_path):
     _key, key_pem, cert_pem, ca_pem = ca_issued("PEM Clinic")
     (tmp_path / "k.pem").write_bytes(key_pem)
@@ -157,6 +162,7 @@ def test_import_pem_and_refusals(world, tmp_path):
     assert json.loads(world.ok("keys", "org", "show", "--json", user="alice"))["chain"] == 2
 
 
+@pytest.mark.s3_in_stress("a rule of the application")
 def test_timestamp_authority_setting_is_signed_and_admin_only(keyed):
     p = keyed.run("keys", "org", "tsa", "http://127.0.0.1:9/tsa", user="erin")
     assert p.returncode == 4
@@ -173,6 +179,7 @@ def test_timestamp_authority_setting_is_signed_and_admin_only(keyed):
     assert keyed.run("keys", "org", "tsa", user="erin").returncode == 3
 
 
+@pytest.mark.s3_in_stress("a rule of the application")
 def test_keys_commands_are_audited(keyed):
     log = json.loads(keyed.ok("audit", "log", "--action", "keys", "--json", user="dave"))
     assert any(e["action"] == "keys.org.generate" and e["result"] == "ok" and e["name"] == "alice" for e in log)

@@ -22,6 +22,8 @@ from signing_fixtures import LocalTSA, append_update, flip_inside_signed_range, 
 
 from packets.sign import sign_pdf
 
+pytestmark = pytest.mark.s3_in_stress("what packet verify checks and records")
+
 PROFILES = ["irb-rpd-disclosure", "ircc-resettlement", "unhcr-resettlement", "ccvt-intake", "frontline-defenders"]
 UTC = dt.timezone.utc
 

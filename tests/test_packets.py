@@ -52,6 +52,7 @@ def _info(pdf) -> str:
     return subprocess.run([require_tool("pdfinfo"), str(pdf)], capture_output=True, check=True).stdout.decode()
 
 
+@pytest.mark.s3_in_stress("a rule of the application")
 def test_missing_consent_stops_the_build_with_exit_4_and_no_file(packet_world, tmp_path):
     out = tmp_path / "irb.pdf"
     p = packet_world.run("packet", "build", *GAPS, "MX-0001", "--for", "irb-rpd-disclosure", "-o", str(out), user="erin")
@@ -59,6 +60,7 @@ def test_missing_consent_stops_the_build_with_exit_4_and_no_file(packet_world, t
     assert not list(tmp_path.glob(".refuge-*"))
 
 
+@pytest.mark.s3_in_stress("a rule of the application")
 def test_withdrawn_and_expired_consent_stop_the_build(packet_world, tmp_path):
     w = packet_world
     w.ok("consent", "grant", "MX-0001", "--recipient", "irb-rpd-disclosure", "--expires", "2000-01-01", user="erin")
@@ -82,6 +84,7 @@ def test_a_title_the_packet_font_cannot_show_is_a_one_line_error_not_an_internal
     assert b"its title has characters the packet font cannot show" in p.stderr and not out.exists()
 
 
+@pytest.mark.s3_in_stress("a rule of the application")
 def test_lawyer_cannot_build(packet_world, tmp_path):
     packet_world.ok("consent", "grant", "MX-0001", "--recipient", "irb-rpd-disclosure", user="erin")
     p = packet_world.run("packet", "build", *GAPS, "MX-0001", "--for", "irb-rpd-disclosure", "-o", str(tmp_path / "x.pdf"), user="bob")
@@ -162,6 +165,7 @@ def test_packet_get_returns_the_recorded_bytes(packet_world, tmp_path):
     assert [d["id"] for d in rec["documents"]] and rec["builder"].startswith("refuge")
 
 
+@pytest.mark.s3_in_stress("a rule of the application")
 def test_override_consent_needs_a_reason_and_is_recorded(packet_world, tmp_path):
     w = packet_world
     p = w.run("packet", "build", "MX-0001", "--for", "irb-rpd-disclosure", "-o", str(tmp_path / "o.pdf"),

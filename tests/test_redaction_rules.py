@@ -2,6 +2,10 @@
 
 import json
 
+import pytest
+
+pytestmark = pytest.mark.s3_in_stress("who may list and change redaction rules")
+
 
 def test_terms_and_regions_are_listed_to_members(case_world):
     case_world.ok("redact", "term", "MX-0001", "Ana Demo Example", "--category", "always", user="bob")

@@ -81,6 +81,7 @@ def searched(case_world, tmp_path):
     return w
 
 
+@pytest.mark.s3_in_stress("a rule of the application")
 def test_planted_phrases_are_found_with_accents_case_and_one_surname(searched):
     w = searched
     for query in ("barragan", "QUINTANILLA", "Quintanilla-Barragán", _strip(PDF_NAME).lower(), '"zuleyma quintanilla"'):
@@ -101,6 +102,7 @@ def test_planted_phrases_are_found_with_accents_case_and_one_surname(searched):
     assert _found(w, "certificate", "bob", "--tag", "phone") == [(w.txt, 1)]
 
 
+@pytest.mark.s3_in_stress("a rule of the application")
 def test_nothing_in_plaintext_on_disk_and_the_audit_keeps_no_query(searched):
     w = searched
     _found(w, "quintanilla")
@@ -134,6 +136,7 @@ def test_non_members_and_revoked_members_find_nothing(searched):
     assert "needs the lawyer or case-lead role" in p.stderr.decode()
 
 
+@pytest.mark.s3_in_stress("a rule of the application")
 def test_tags_and_new_versions_update_results(searched, tmp_path):
     w = searched
     assert _found(w, "convoy", "bob", "--tag", "urgent") == []
@@ -163,6 +166,7 @@ def test_a_lost_segment_is_reported_and_reindex_rebuilds(searched):
     assert _found(w, "buendia") == [(w.scan, 1)]
 
 
+@pytest.mark.s3_in_stress("a rule of the application")
 def test_bad_input_is_one_line_with_its_exit_code(searched):
     w = searched
     for args, code, text in [
@@ -189,6 +193,7 @@ def test_bad_input_is_one_line_with_its_exit_code(searched):
     assert _found(w, "quintanilla OR") == []  # "or" is a word no document holds
 
 
+@pytest.mark.s3_in_stress("a rule of the application")
 def test_the_query_can_come_from_a_file_or_stdin(searched, tmp_path):
     w = searched
     q = tmp_path / "query.txt"
@@ -238,6 +243,7 @@ def test_compaction_and_unsigned_segments(searched, monkeypatch):
 
 
 @pytest.mark.local_only("Tesseract once is enough; the cache it fills is the same on both backends")
+@pytest.mark.s3_in_stress("a rule of the application")
 def test_a_scan_recognised_by_packet_plan_is_found_without_a_reindex(case_world, tmp_path):
     """The real path: Tesseract recognises the scan in the keyless worker (packet plan --ocr), the case
     keeps the result encrypted and its words enter the index at once; a rebuilt index holds them too."""
@@ -272,6 +278,7 @@ def test_concurrent_writers_never_lose_a_segment(searched, monkeypatch):
     assert _found(w, "alborada") == [(w.txt, 1)] and _found(w, "madrugada") == [(w.pdf, 1)]
 
 
+@pytest.mark.s3_in_stress("a rule of the application")
 def test_a_photo_not_recognised_yet_is_found_by_its_title(case_world, tmp_path):
     w = case_world
     photo = w.ok("doc", "add", "MX-0001", str(_png(tmp_path / "p.png")), "--type", "photo", "--title",
@@ -280,6 +287,7 @@ def test_a_photo_not_recognised_yet_is_found_by_its_title(case_world, tmp_path):
 
 
 @pytest.mark.local_only("an in-process check of the warning")
+@pytest.mark.s3_in_stress("a rule of the application")
 def test_a_failed_index_update_warns_in_one_line_and_keeps_the_document(searched, monkeypatch, capsys):
     from refuge import indexing
     from vault.worker import WorkerFailed
