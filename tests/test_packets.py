@@ -27,7 +27,8 @@ def packet_world(case_world):
     from vault import orgkey
 
     w = case_world
-    orgkey.generate(w.open("alice"), "Fictional Legal Clinic", 1095)
+    cert = orgkey.generate(w.open("alice"), "Fictional Legal Clinic", 1095)
+    (w.root / "org.pem").write_bytes(cert.cert_pem)  # what a recipient is handed to trust
     bob = w.open("bob")
     case = bob.find_case("MX-0001")
 
@@ -105,16 +106,23 @@ def test_plan_lists_order_pages_and_gaps(packet_world):
 
 @pytest.mark.packet_content("what the build makes of the documents")
 @pytest.mark.parametrize("profile_id", PROFILES)
-def test_every_profile_builds_a_valid_numbered_packet(packet_world, tmp_path, profile_id):
+def test_every_profile_builds_a_valid_numbered_packet_that_pdfsig_and_verify_accept(packet_world, tmp_path, profile_id):
+    """One build per shipped profile, checked as its recipient would: qpdf, the page size and
+    numbers, pdfsig, `refuge packet verify` with only the certificate and the manifest, and the
+    disclosure record."""
     from packets.profiles import get_profile
+    from test_packet_verify import pdfsig, recipient
 
     w = packet_world
     profile = get_profile(profile_id)
     w.ok("consent", "grant", "MX-0001", "--recipient", profile_id, user="erin")
-    out = tmp_path / f"{profile_id}.pdf"
-    p = w.run("packet", "build", *GAPS, "MX-0001", "--for", profile_id, "-o", str(out), "--allow-incomplete", user="erin")
+    out, manifest = tmp_path / f"{profile_id}.pdf", tmp_path / f"{profile_id}.manifest.json"
+    p = w.run("packet", "build", *GAPS, "MX-0001", "--for", profile_id, "-o", str(out), "--allow-incomplete",
+              "--manifest-out", str(manifest), user="erin")
     assert p.returncode == 0, p.stderr
     paths = [line for line in p.stdout.decode().split()]
+    m = json.loads(manifest.read_text())["manifest"]
+    assert m["profile"]["id"] == profile_id and len(m["volumes"]) == len(paths)
     pages_total = 0
     numbers = []
     for path in paths:
@@ -123,10 +131,19 @@ def test_every_profile_builds_a_valid_numbered_packet(packet_world, tmp_path, pr
         assert SIZES[profile.page_size] in info
         pages_total += int(re.search(r"Pages:\s+(\d+)", info).group(1))
         numbers += [int(n) for n in re.findall(r"Page (\d+) of \d+", _text(path))]
+        sig = pdfsig(path)
+        assert "Signature is Valid" in sig and "Total document signed" in sig
+        v = recipient(tmp_path, str(path), "--trust", str(w.root / "org.pem"), "--manifest", str(manifest), "--json")
+        assert v.returncode == 0, v.stderr
+        report = json.loads(v.stdout)
+        assert report["manifest"]["ok"] and report["signer"] == report["organisation"] == "Fictional Legal Clinic"
+        assert b"erin" not in open(path, "rb").read()  # signed by the organisation, never a login name
     if profile.numbering.consecutive and profile.language == "en":
         assert numbers == list(range(1, pages_total + 1))
-    history = json.loads(w.ok("packet", "history", "MX-0001", "--json", user="erin"))
-    assert history[-1]["profile"] == profile_id and history[-1]["pages"] == pages_total
+    [rec] = json.loads(w.ok("packet", "history", "MX-0001", "--json", user="erin"))
+    assert rec["profile"] == profile_id and rec["pages"] == pages_total
+    # the disclosure record holds the same signed manifest
+    assert rec["manifest"] == m and rec["manifest_sig"] == json.loads(manifest.read_text())["signature"]
 
 
 @pytest.mark.packet_content("what the build makes of the documents")
