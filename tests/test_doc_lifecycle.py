@@ -58,6 +58,7 @@ def test_lawyer_cannot_remove_and_a_removal_he_signs_himself_is_refused_on_read(
     assert len(_blobs(w, _cid(w))) == 1  # nothing was destroyed
 
 
+@pytest.mark.s3_in_stress("a rule of the application; removal on S3 is in the legal-hold and move tests")
 def test_removed_document_leaves_listings_reads_packets_and_search(case_world, tmp_path):
     w = case_world
     medical = w.ok("doc", "add", "MX-0001", str(w.docs["medical"]), "--type", "medical", user="bob").strip()
