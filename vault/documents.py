@@ -337,13 +337,18 @@ def packet_bytes(v, case: Case, packet: dict, volume: int = 1) -> bytes:
     entry = next((e for e in packet["volumes"] if e["volume"] == volume), None)
     if entry is None:
         raise NotFound(f"packet {packet['id']} has no volume {volume}; it has {len(packet['volumes'])}")
+    return _recorded_blob(v, case, identities, entry, f"packet {packet['id']}")
+
+
+def _recorded_blob(v, case: Case, identities, entry: dict, what: str) -> bytes:
+    """A blob a packet record names, decrypted in memory and checked against its recorded SHA-256."""
     with v.backend.get(f"cases/{case.id}/blobs/{entry['blob']}") as src:
         try:
             data = age.decrypt_bytes(list(identities.values()), src.read())
         except age.AgeError:
-            raise VerificationFailed(f"packet {packet['id']} does not decrypt: it was altered") from None
-    if hashlib.sha256(data).hexdigest() != entry["sha256"]:
-        raise VerificationFailed(f"packet {packet['id']} does not match its recorded SHA-256")
+            raise VerificationFailed(f"{what} does not decrypt: it was altered") from None
+    if hashlib.sha256(data).hexdigest() != entry.get("sha256"):
+        raise VerificationFailed(f"{what} does not match its recorded SHA-256")
     v.audit_log.before_plaintext()
     return data
 
@@ -359,15 +364,7 @@ def review_bytes(v, case: Case, packet: dict) -> bytes:
     entry = packet.get("review")
     if not isinstance(entry, dict) or not isinstance(entry.get("blob"), str):
         raise NotFound(f"packet {packet['id']} was recorded without its review report")
-    with v.backend.get(f"cases/{case.id}/blobs/{entry['blob']}") as src:
-        try:
-            data = age.decrypt_bytes(list(identities.values()), src.read())
-        except age.AgeError:
-            raise VerificationFailed(f"the review report of packet {packet['id']} does not decrypt: it was altered") from None
-    if hashlib.sha256(data).hexdigest() != entry.get("sha256"):
-        raise VerificationFailed(f"the review report of packet {packet['id']} does not match its recorded SHA-256")
-    v.audit_log.before_plaintext()
-    return data
+    return _recorded_blob(v, case, identities, entry, f"the review report of packet {packet['id']}")
 
 
 # --- redaction rules, consent, reviews -------------------------------------------------------
