@@ -81,7 +81,8 @@ def run_one(name: str, args, state: dict) -> Result:
         res = bench_vault.doc_add(big, args.runs) if name == "doc-add" else bench_vault.doc_get(big, args.runs)
         if args.profile:
             if name == "doc-add":
-                res.notes.append(profile("doc-add", ["doc", "add", big.REF, str(big.input), "--type", "other"], big.env))
+                res.notes.append(profile("doc-add", ["doc", "add", big.REF, str(big.input), "--type", "other",
+                                                     "--allow-duplicate"], big.env))
             else:
                 out = big.dir / "profiled-get.txt"
                 res.notes.append(profile("doc-get", ["doc", "get", big.doc_id, "-o", str(out)], big.env))

@@ -17,16 +17,26 @@ import click
 from vault import hardening
 from vault.errors import RefugeError
 
-from . import __version__
 from ._context import Context
 from .commands import audit, cases, documents, keys, org, packets, people, register, search
 from .errors import describe, die
 
 
+def _version(ctx: click.Context, on: bool) -> None:
+    """``--version``: the installed version, read only when asked for (as click.version_option, but lazily)."""
+    if not on or ctx.resilient_parsing:
+        return
+    from . import __version__
+
+    click.echo(f"refuge {__version__}")
+    ctx.exit()
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--vault", "vault_location", metavar="LOCATION", help="The vault (a path or s3://bucket/prefix); default $REFUGE_VAULT.")
 @click.option("--as", "as_user", metavar="NAME", help="Which identity acts; default $REFUGE_USER.")
-@click.version_option(__version__, "--version", prog_name="refuge", message="%(prog)s %(version)s")
+@click.option("--version", is_flag=True, expose_value=False, is_eager=True, callback=lambda ctx, _, on: _version(ctx, on),
+              help="Show the version and exit.")
 @click.pass_context
 def cli(ctx: click.Context, vault_location: str | None, as_user: str | None) -> None:
     """refuge: an encrypted document vault and referral packet builder.

@@ -72,7 +72,8 @@ def test_a_batch_that_all_fails_is_refused_per_file_and_audited_as_an_error(worl
     assert r.status_code == 400
     assert [x["error"] for x in r.json()["results"]] == [
         "a.pdf: the file is empty; check that the download or scan finished",
-        "b.pdf: it is the same file as a.pdf; add it anyway with --allow-duplicate"]  # duplicates first, as doc add
+        "b.pdf: the file is empty; check that the download or scan finished"]  # intake's refusal first, as doc add
+    # (a duplicate is found from the SHA-256 computed while the file is stored, so after intake's check)
     assert r.json()["error"] == "none of the 2 files was added"
     entry = [e for e in world.open("dave").audit_entries(user="bob") if e["action"] == "doc.add"][-1]
     assert entry["result"] == "error"

@@ -23,9 +23,7 @@ import json
 import os
 import re
 import socket
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
-from multiprocessing import get_context
 from typing import Iterator
 
 from . import _crypto, _merkle, _note
@@ -294,6 +292,9 @@ def scan(log: AuditLog, pubs: dict[str, bytes], workers: int = 2, keys: list[str
         return _scan((root, keys, pubs, log._key))
     step = -(-len(keys) // (workers * 4))
     chunks = [(root, keys[i:i + step], pubs, log._key) for i in range(0, len(keys), step)]
+    from concurrent.futures import ProcessPoolExecutor  # here: multiprocessing costs every command's start
+    from multiprocessing import get_context
+
     with ProcessPoolExecutor(workers, mp_context=get_context("fork")) as pool:
         return [row for part in pool.map(_scan, chunks) for row in part]
 

@@ -220,6 +220,7 @@ class Vault:
 
     # --- a document's life after it is added (doclife.py) ------------------------------
     find_duplicates = doclife.find_duplicates
+    watch_duplicates = doclife.watch_duplicates
     edit_document = doclife.edit
     remove_document = doclife.remove
     move_document = doclife.move

@@ -30,7 +30,7 @@ from .documents import find_document
 from .errors import InvalidInput, NotFound, VerificationFailed
 from .people import refresh_directory, require_role
 
-__all__ = ["Duplicates", "find_duplicates", "file_sha256", "edit", "remove", "move", "shred_removed",
+__all__ = ["Duplicates", "find_duplicates", "watch_duplicates", "file_sha256", "edit", "remove", "move", "shred_removed",
            "removed_blobs", "kept_blobs"]
 
 EDITABLE = ("title", "type", "person", "lang", "date")
@@ -47,10 +47,27 @@ class Duplicates:
     in_case: dict[str, Document] = field(default_factory=dict)  # path -> the document of the case it repeats
     in_batch: dict[str, str] = field(default_factory=dict)  # path -> the earlier path of the batch it repeats
     elsewhere: dict[str, list[tuple[Case, Document]]] = field(default_factory=dict)  # path -> my other cases'
+    # what watch_duplicates knows before any file is read: SHA-256 -> the case's, my other cases', the batch's
+    _known: dict[str, Document] = field(default_factory=dict, repr=False)
+    _others: dict[str, list[tuple[Case, Document]]] = field(default_factory=dict, repr=False)
+    _seen: dict[str, str] = field(default_factory=dict, repr=False)
 
     def refused(self, path: str) -> bool:
         """Whether adding ``path`` would add a file the case (or the batch) already holds."""
         return path in self.in_case or path in self.in_batch
+
+    def see(self, path: str, digest: str) -> None:
+        """Record a file's SHA-256 as it is stored (:func:`watch_duplicates`): what it repeats, if anything."""
+        if path in self.digests:
+            return
+        self.digests[path] = digest
+        if digest in self._known:
+            self.in_case[path] = self._known[digest]
+        elif digest in self._seen:
+            self.in_batch[path] = self._seen[digest]
+        self._seen.setdefault(digest, path)
+        if digest in self._others:
+            self.elsewhere[path] = self._others[digest]
 
 
 def file_sha256(path: str) -> str | None:
@@ -98,6 +115,22 @@ def find_duplicates(v, case: Case, paths: Iterable[str], other_cases: bool = Fal
         seen.setdefault(digest, path)
         if digest in others:
             out.elsewhere[path] = others[digest]
+    return out
+
+
+def watch_duplicates(v, case: Case, other_cases: bool = False) -> Duplicates:
+    """:func:`find_duplicates` without reading any file first: each file's SHA-256, computed as it is
+    stored, is given to :meth:`Duplicates.see` (``add_documents(check=...)``), which a caller may then
+    refuse before anything is committed. One pass over each file instead of two.
+    """
+    casekeys.require_member(v, case.id)
+    out = Duplicates()
+    out._known = {e["sha256"]: d for d in case.documents.values() for e in d.versions}
+    if other_cases:
+        for c in v.cases():
+            if c.id != case.id:
+                for d in c.documents.values():
+                    out._others.setdefault(d.sha256, []).append((c, d))
     return out
 
 

@@ -10,10 +10,12 @@ Functions take the opened vault as ``v``.
 from __future__ import annotations
 
 import concurrent.futures
+import contextlib
 import hashlib
 import io
 import json
 import os
+import stat
 from dataclasses import dataclass
 from typing import BinaryIO, Callable, Iterable
 
@@ -115,12 +117,15 @@ def add_documents(
     attached_to: str | None = None,
     labels: list[str] | None = None,
     date: str | None = None,
+    check: Callable[[str, str], None] | None = None,
 ) -> list[AddResult]:
     """Add files to a case; each succeeds or fails alone and a failure leaves no trace.
 
     ``attached_to`` names the message (a document of the case) the files were attached to;
     ``labels`` names each file in errors instead of "file N" (never a secret: a caller's choice);
-    ``date`` is the date the documents bear (YYYY-MM-DD), kept apart from when they were added.
+    ``date`` is the date the documents bear (YYYY-MM-DD), kept apart from when they were added;
+    ``check(path, sha256)``, called once the file is stored and before anything is committed, may
+    refuse it by raising (a duplicate: doclife.watch_duplicates), and the stored copy is deleted.
     """
     require_role(v, "lawyer", "case-lead", doing="adding documents")
     casekeys.require_member(v, case.id)
@@ -148,21 +153,26 @@ def add_documents(
         try:
             results.append(AddResult(path, _add_one(v, case, path, label, type, list(tags), person, lang, title,
                                                     translation_of, supersedes, limit, translator, dialect,
-                                                    attached_to, date=date)))
+                                                    attached_to, date=date, check=check)))
         except RefugeError as e:
             results.append(AddResult(path, error=e))
     return results
 
 
 def _add_one(v, case, path, label, type, tags, person, lang, title, translation_of, supersedes, limit,
-             translator=None, dialect=None, attached_to=None, date=None) -> Document:
-    found = intake.inspect_isolated(path, limit, label)
+             translator=None, dialect=None, attached_to=None, date=None, check=None) -> Document:
     version, recipient = casekeys.current_recipient(v, case.id)
     blob = random_id(15)
-    digest, size = _store_blob(v, f"cases/{case.id}/blobs/{blob}", path, recipient)
+    found, digest, size = _inspect_and_store(v, f"cases/{case.id}/blobs/{blob}", path, recipient, limit, label)
     if size != found.size:
         v.backend.delete(f"cases/{case.id}/blobs/{blob}")  # never committed: leave no trace
         raise InvalidInput(f"{label} changed while it was being added; add it again")
+    if check is not None:
+        try:
+            check(path, digest)
+        except BaseException:
+            v.backend.delete(f"cases/{case.id}/blobs/{blob}")  # refused before the commit: leave no trace
+            raise
     filename = os.path.basename(path)
     if supersedes:
         old = case.documents[supersedes]
@@ -200,6 +210,70 @@ def _add_one(v, case, path, label, type, tags, person, lang, title, translation_
     return case.documents[doc_id]
 
 
+def _inspect_and_store(v, key: str, path: str, recipient, limit: int, label: str) -> tuple[intake.Inspection, str, int]:
+    """Intake's check (in the keyless worker) and the encrypted store of the same file, side by side.
+
+    The worker starts first and inspects the file while this process encrypts
+    it into ``key``; a refusal deletes the stored copy before it is raised, so
+    nothing is left behind. Only a regular file within ``limit`` is stored
+    alongside (opened without following a link, and read no further than
+    ``limit``); anything else is inspected first, alone, and refused there.
+    Returns (inspection, SHA-256, size); a size of -1 means the file changed.
+    """
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    except OSError:
+        fd = None
+    if fd is not None:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode) or st.st_size > limit or v.backend.parallel_upload:
+            os.close(fd)
+            fd = None
+    if fd is None:  # not a plain file (intake refuses it), too large, or stored in parts (S3): check first
+        found = intake.inspect_isolated(path, limit, label)
+        digest, size = _store_blob(v, key, path, recipient)
+        return found, digest, size
+    with concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="refuge-intake") as pool:
+        checking = pool.submit(intake.inspect_isolated, path, limit, label)
+        try:
+            with open(fd, "rb", buffering=0) as src:
+                digest, size = _store_from(v, key, _bounded(src.readinto, limit + 1), recipient)
+        except BaseException:  # a writer that fails stores nothing; the worker is waited for (its limits bound it)
+            with contextlib.suppress(Exception):
+                checking.result()
+            raise
+        try:
+            found = checking.result()
+        except BaseException:
+            v.backend.delete(key)  # intake refused it: the stored copy never was a document
+            raise
+    return found, digest, size
+
+
+def _bounded(read_into: Callable[[memoryview], int], most: int) -> Callable[[memoryview], int]:
+    """``read_into`` that stops after ``most`` bytes (a file that grows while read is not read forever)."""
+    left = [most]
+
+    def read(view: memoryview) -> int:
+        if left[0] <= 0:
+            return 0
+        n = read_into(view[:left[0]] if len(view) > left[0] else view)
+        left[0] -= n
+        return n
+
+    return read
+
+
+def _store_from(v, key: str, read_into: Callable[[memoryview], int], recipient) -> tuple[str, int]:
+    """Encrypt what ``read_into`` gives into ``key``, hashing it on another thread; returns (SHA-256, size)."""
+    sha = hashlib.sha256()
+    with v.backend.writer(key) as dst:
+        enc = age.Encryptor([recipient], dst)
+        size = _pipe.hashed(read_into, sha.update, enc.write)  # hashed on a 2nd core, encrypted here
+        enc.close()  # only after a complete read: the final chunk marks the end
+    return sha.hexdigest(), size
+
+
 def _store_blob(v, key: str, path: str, recipient) -> tuple[str, int]:
     """Encrypt a file into the vault, hashing it on another thread; returns (SHA-256, size).
 
@@ -207,12 +281,8 @@ def _store_blob(v, key: str, path: str, recipient) -> tuple[str, int]:
     """
     if v.backend.parallel_upload:
         return _store_blob_in_parts(v, key, path, recipient)
-    sha = hashlib.sha256()
-    with open(path, "rb", buffering=0) as src, v.backend.writer(key) as dst:
-        enc = age.Encryptor([recipient], dst)
-        size = _pipe.hashed(src.readinto, sha.update, enc.write)  # hashed on a 2nd core, encrypted here
-        enc.close()  # only after a complete read: the final chunk marks the end
-    return sha.hexdigest(), size
+    with open(path, "rb", buffering=0) as src:
+        return _store_from(v, key, src.readinto, recipient)
 
 
 def _store_blob_in_parts(v, key: str, path: str, recipient) -> tuple[str, int]:

@@ -11,7 +11,6 @@ stranger's file.
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import os
 import resource
 
@@ -27,7 +26,12 @@ _PASSED = ("PATH", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "TESSDATA_PREFIX", "PYTHO
 
 
 def _libc():
-    return ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+    try:  # glibc's name, loaded directly: ctypes.util (which find_library needs) costs every command's start
+        return ctypes.CDLL("libc.so.6", use_errno=True)
+    except OSError:
+        from ctypes.util import find_library
+
+        return ctypes.CDLL(find_library("c"), use_errno=True)
 
 
 def no_core_dumps() -> None:

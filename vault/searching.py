@@ -135,7 +135,11 @@ def store_segment(v, case_id: str, data: bytes, covers: int = 0) -> int:
         header = sign_record(v.me, {"format": FORMAT, "case": case_id, "seq": seq, "covers": covers,
                                     "sha256": digest, "time": now()})
         try:
-            v.backend.put(segment_key(case_id, seq), age.encrypt_bytes([recipient], canonical(header) + b"\n" + data))
+            with v.backend.writer(segment_key(case_id, seq)) as dst:  # encrypted as written: no copy of the segment
+                enc = age.Encryptor([recipient], dst)
+                enc.write(canonical(header) + b"\n")
+                enc.write(data)
+                enc.close()
         except ObjectExists:
             seq += 1
             continue

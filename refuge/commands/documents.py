@@ -90,7 +90,7 @@ def doc_add(c: Context, ref, files, doc_type, type_map, recursive, allow_duplica
         if supersedes:
             options["supersedes"] = doc_in_case(vault, found, supersedes, targets)
             doc_type = doc_type or found.documents[options["supersedes"]].type  # a new version keeps its type
-        dups = vault.find_duplicates(found, [f.path for f in incoming], other_cases=sys.stderr.isatty())
+        dups = vault.watch_duplicates(found, other_cases=sys.stderr.isatty())  # each file hashed as it is stored
         outcome = _add_each(vault, found, incoming, doc_type, mapping, dups, allow_duplicate, options)
         targets["docs"] = [d.id for _, d in outcome.added]
         if outcome.failed and not outcome.added and len(incoming) == 1:
@@ -152,18 +152,28 @@ def _add_one(vault: Vault, case, f, doc_type, mapping, dups, allow_duplicate, op
     chosen = _bulk.type_for(f, o.get("type") or doc_type, mapping)
     if chosen is None:
         raise InvalidInput("no type for this file: give --type, or map its extension with --type-map", hint="doc-type")
-    if not allow_duplicate and f.path in dups.in_case:
-        raise InvalidInput(f"the case already holds this file as document {doc_name(dups.in_case[f.path])}",
-                           hint="allow-duplicate")
-    if not allow_duplicate and f.path in dups.in_batch:
-        earlier = options["by_path"][dups.in_batch[f.path]]
-        raise InvalidInput(f"it is the same file as {_bulk.shown(earlier)}", hint="allow-duplicate")
+    if not allow_duplicate and (f.path in dups.in_case or f.path in dups.in_batch):
+        _refuse_duplicate(f, dups, options)
+
+    def check(path: str, digest: str) -> None:  # once stored, before the commit (vault.watch_duplicates)
+        dups.see(path, digest)
+        if not allow_duplicate and (path in dups.in_case or path in dups.in_batch):
+            _refuse_duplicate(f, dups, options)
+
     result = vault.add_documents(case, [f.path], chosen, o["tags"], o["person"], o["lang"], o["title"],
                                  o.get("translation_of"), o.get("supersedes"), translator=o["translator"],
-                                 dialect=o["dialect"], date=o["date"])[0]
+                                 dialect=o["dialect"], date=o["date"], check=check)[0]
     if result.error:
         raise result.error
     return result.document
+
+
+def _refuse_duplicate(f, dups, options) -> None:
+    if f.path in dups.in_case:
+        raise InvalidInput(f"the case already holds this file as document {doc_name(dups.in_case[f.path])}",
+                           hint="allow-duplicate")
+    earlier = options["by_path"][dups.in_batch[f.path]]
+    raise InvalidInput(f"it is the same file as {_bulk.shown(earlier)}", hint="allow-duplicate")
 
 
 def _report_failures(outcome: "_Outcome", total: int) -> None:
