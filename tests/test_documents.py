@@ -53,6 +53,11 @@ def test_tags_are_added_and_removed(case_world):
 
 
 def test_new_version_supersedes_and_old_stays_readable(case_world, tmp_path):
+    before = case_world.object_names()
+    p = case_world.run("doc", "add", "MX-0001", str(case_world.docs["medical"]), str(case_world.docs["passport"]),
+                       "--type", "legal-declaration", "--supersedes", case_world.decl, user="bob")
+    assert p.returncode == 1 and b"a new version of a document takes exactly one file" in p.stderr
+    assert case_world.object_names() == before  # neither file became version 2 (or 3)
     case_world.ok("doc", "add", "MX-0001", str(case_world.docs["medical"]), "--type", "legal-declaration",
                   "--supersedes", case_world.decl, user="bob")
     [d] = json.loads(case_world.ok("doc", "list", "MX-0001", "--json", user="bob"))

@@ -228,6 +228,12 @@ def test_new_versions_and_translations_each_file_with_its_own_fields(world, clie
         assert r.status_code in (400, 404)
         line = _cli_error(world, "doc", "add", "MX-0001", "x.txt", "--type", "other", *cli, user="bob")
         assert (r.json()["error"] or r.json()["results"][0]["error"]) == line
+    # two files as new versions of one document: refused whole, as doc add --supersedes with two files
+    two = [("file", ("a.txt", b"A.\n", "text/plain")), ("file", ("b.txt", b"B.\n", "text/plain"))]
+    r = _send(bob, world.case, two, {"type": "other", "supersedes": original})
+    assert r.status_code == 400 and "exactly one file" in r.json()["error"]
+    r = _send(bob, world.case, two, {"type": "other", "supersedes.0": original, "supersedes.1": original})
+    assert r.status_code == 400 and "exactly one file" in r.json()["error"]
     assert _stored(world) == before
     r = _send(bob, world.case, [("file", ("y.txt", b"y\n", "text/plain"))], {"type": "other", "supersedes.0": "x" * 600})
     assert r.status_code == 400 and "too long" in r.json()["error"]

@@ -291,3 +291,26 @@ def test_a_lawyer_adds_a_region_as_the_cli_lets_them_and_a_case_lead_removes_it(
     assert rule not in {x["id"] for x in world.open("erin").find_case(world.case).redactions}
     entry = [e for e in world.open("dave").audit_entries(user="erin") if e["action"] == "redact.remove"][-1]
     assert entry["result"] == "ok"
+
+
+def test_marking_a_page_reviewed_refuses_a_version_added_after_the_page_was_opened(world, erin):
+    """The review page names the version the case lead looked at: a new version uploaded meanwhile
+    must be reviewed again, not marked reviewed unseen."""
+    bob = world.open("bob")
+    case = bob.find_case(world.case)
+    path = world.root / "fixtures" / "form.png"
+    path.write_bytes(_scan())
+    doc = bob.add_documents(case, [str(path)], "civil-status")[0].document.id
+    page = erin.get(f"/case/{world.case}/review", params={"profile": "unhcr-resettlement"}).text
+    form = re.search(rf'action="[^"]*/doc/{doc}/reviewed".*?</form>', page, re.S).group(0)
+    seen = re.search(r'name="version" value="(\d+)"', form).group(1)
+    from PIL import Image
+
+    Image.new("L", (600, 800), 200).save(path, "PNG")  # a different image: its second version
+    bob.add_documents(bob.find_case(world.case), [str(path)], "civil-status", supersedes=doc)
+    before = _stored(world)
+    r = erin.post(f"/doc/{doc}/reviewed", data={"csrf": erin.csrf, "page": "1", "version": seen},
+                  headers={"accept": "application/json"})
+    assert r.status_code == 400 and "newer version" in r.json()["error"]
+    assert _stored(world) == before
+    assert not [x for x in world.open("erin").find_case(world.case).reviews if x["doc"] == doc]

@@ -235,19 +235,16 @@ def _inspect_and_store(v, key: str, path: str, recipient, limit: int, label: str
         return found, digest, size
     with concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="refuge-intake") as pool:
         checking = pool.submit(intake.inspect_isolated, path, limit, label)
+        found = []
         try:
-            with open(fd, "rb", buffering=0) as src:
-                digest, size = _store_from(v, key, _bounded(src.readinto, limit + 1), recipient)
+            with open(fd, "rb", buffering=0) as src:  # intake's verdict before the writer commits: a refusal
+                digest, size = _store_from(v, key, _bounded(src.readinto, limit + 1), recipient,  # or a kill
+                                           before_commit=lambda: found.append(checking.result()))  # stores nothing
         except BaseException:  # a writer that fails stores nothing; the worker is waited for (its limits bound it)
             with contextlib.suppress(Exception):
                 checking.result()
             raise
-        try:
-            found = checking.result()
-        except BaseException:
-            v.backend.delete(key)  # intake refused it: the stored copy never was a document
-            raise
-    return found, digest, size
+    return found[0], digest, size
 
 
 def _bounded(read_into: Callable[[memoryview], int], most: int) -> Callable[[memoryview], int]:
@@ -264,13 +261,19 @@ def _bounded(read_into: Callable[[memoryview], int], most: int) -> Callable[[mem
     return read
 
 
-def _store_from(v, key: str, read_into: Callable[[memoryview], int], recipient) -> tuple[str, int]:
-    """Encrypt what ``read_into`` gives into ``key``, hashing it on another thread; returns (SHA-256, size)."""
+def _store_from(v, key: str, read_into: Callable[[memoryview], int], recipient,
+                before_commit: Callable[[], None] | None = None) -> tuple[str, int]:
+    """Encrypt what ``read_into`` gives into ``key``, hashing it on another thread; returns (SHA-256, size).
+
+    ``before_commit`` runs once the encrypted copy is complete and before the writer commits it:
+    if it raises, nothing is stored."""
     sha = hashlib.sha256()
     with v.backend.writer(key) as dst:
         enc = age.Encryptor([recipient], dst)
         size = _pipe.hashed(read_into, sha.update, enc.write)  # hashed on a 2nd core, encrypted here
         enc.close()  # only after a complete read: the final chunk marks the end
+        if before_commit:
+            before_commit()
     return sha.hexdigest(), size
 
 
@@ -483,14 +486,18 @@ def record_consent(v, case: Case, action: str, recipient: str, docs: Iterable[st
     return case.consents[-1]
 
 
-def mark_reviewed(v, doc_id: str, pages: Iterable[int],
-                  count_pages: Callable[[Document], int] | None = None) -> tuple[Case, Document, list[int]]:
+def mark_reviewed(v, doc_id: str, pages: Iterable[int], count_pages: Callable[[Document], int] | None = None,
+                  version: int | None = None) -> tuple[Case, Document, list[int]]:
     """Record that I looked at these pages of a document's latest version (case leads).
 
-    ``count_pages(doc)``, when given, says how many pages the document has.
+    ``count_pages(doc)``, when given, says how many pages the document has; ``version``, when given,
+    is the version the person looked at: a newer one added meanwhile is refused, never marked unseen.
     """
     require_role(v, "case-lead", doing="marking pages reviewed")
     case, doc = find_document(v, doc_id)
+    if version is not None and version != doc.version:
+        raise InvalidInput(f"{doc.id} has a newer version ({doc.version}) than the one reviewed ({version}); "
+                       "review its pages again", hint="review-page")
     pages = sorted(set(pages))
     if not pages or any(p < 1 for p in pages):
         raise InvalidInput("give the pages reviewed (1 or more)", hint="review-page")

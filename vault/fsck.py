@@ -120,7 +120,8 @@ def _check_case(v, cid: str, deep: bool, problems: _Problems) -> None:
         return
     referenced = {e["blob"] for d in case.documents.values() for e in d.versions}
     referenced |= {e["blob"] for p in case.packets for e in p["volumes"]}
-    referenced |= {p["review"]["blob"] for p in case.packets if isinstance(p.get("review"), dict)}  # review reports
+    referenced |= {p["review"]["blob"] for p in case.packets  # review reports
+                   if isinstance(p.get("review"), dict) and isinstance(p["review"].get("blob"), str)}
     referenced |= {e["blob"] for e in case.ocr.values()}
     referenced |= {e["blob"] for e in case.renditions.values()}  # office and e-mail renditions (renditions.py)
     present = set(v.backend.children(f"cases/{cid}/blobs/"))

@@ -77,6 +77,8 @@ def doc_add(c: Context, ref, files, doc_type, type_map, recursive, allow_duplica
     exit status is 0 only if every file was added (those added stay added).
     """
     incoming = _bulk.collect(list(files), recursive)
+    if supersedes and len(incoming) != 1:
+        raise InvalidInput("a new version of a document takes exactly one file", hint="supersedes-one")
     mapping = _bulk.TypeMap.read(type_map) if type_map else None
     doc_date = check_date(doc_date) if doc_date else None
     options = dict(tags=tags, person=person, lang=lang, title=title, translator=translator, dialect=dialect,

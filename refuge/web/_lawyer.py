@@ -135,6 +135,9 @@ def _add(p: Pages, ref: str, received: _upload.Received) -> dict:
                 notes += [] if entry else ["Nobody of this name is in the case's register, so nothing redacts it; "
                                            "add them under People and places."]
             options["per_file"] = {f.path: _of_one_file(vault, case, fields, i, targets) for i, f in enumerate(incoming)}
+            replaced = [o["supersedes"] for o in options["per_file"].values() if o.get("supersedes")]
+            if len(replaced) != len(set(replaced)):  # as doc add --supersedes: one file per new version
+                raise InvalidInput("a new version of a document takes exactly one file", hint="supersedes-one")
             dups = vault.watch_duplicates(case)  # each file hashed as it is stored, as doc add does
             outcome = _add_each(vault, case, incoming, fields.get("type") or None, None, dups,
                                 fields.get("allow_duplicate") == "1", options, progress=False)

@@ -60,7 +60,7 @@ def regions_page(p: Pages, request: Request) -> Response:
     from .._regions import geometry
 
     asked = request.query_params.get("page", "1")
-    with p.acting("redact.list") as (vault, targets):
+    with p.acting("redact.list", intent=True) as (vault, targets):  # it reads the page it draws: like doc.preview
         case, doc = find_document(vault, request.path_params["doc"], targets)
         page = int(asked) if asked.isdigit() and 0 < len(asked) < 7 and int(asked) > 0 else 1
         measured = geometry(vault, case, doc, page) if doc.size <= _preview_limit() else None
@@ -80,6 +80,13 @@ def _preview_limit() -> int:
     from ._lawyer import MAX_PREVIEW
 
     return MAX_PREVIEW
+
+
+def _small_enough(doc) -> None:
+    """The desk measures pages in memory only for documents it may preview; larger ones are the terminal's."""
+    if doc.size > _preview_limit():
+        raise refuse(InvalidInput, "this document is too large to mark here; use refuge redact region or "
+                                   "refuge redact reviewed in a terminal")
 
 
 def _fractions(text: str) -> tuple[float, float, float, float]:
@@ -115,6 +122,7 @@ def change_regions(p: Pages, request: Request, form: dict) -> Response:
     category = check_category(form.get("category") or "always")
     with p.acting("redact.region") as (vault, targets):
         case, doc = find_document(vault, doc_id, targets)
+        _small_enough(doc)
         rule = _regions.add_region(vault, case, doc, page, category, box=box, fractions=fractions, targets=targets)
     return _back(p, request, doc.id, str(page), {"id": rule["id"], "box": rule["box"]})
 
@@ -172,9 +180,12 @@ def mark_reviewed(p: Pages, request: Request, form: dict) -> Response:
     from ..commands.documents import _page_count
 
     page = _page_of(form.get("page", ""))
+    seen = form.get("version", "")
     with p.acting("redact.reviewed") as (vault, targets):
         _case, named = find_document(vault, request.path_params["doc"], targets)
-        case, found, done = vault.mark_reviewed(named.id, [page], lambda doc: _page_count(vault, doc))
+        _small_enough(named)
+        case, found, done = vault.mark_reviewed(named.id, [page], lambda doc: _page_count(vault, doc),
+                                                version=int(seen) if seen.isdigit() and len(seen) < 7 else None)
         targets["pages"] = done
     if wants_json(request):
         return JSONResponse({"doc": found.id, "version": found.version, "pages": done})
