@@ -55,6 +55,10 @@ def search(c: Context, query, ref, doc_types, tags, person, limit, reindex_ref, 
         name = refs.get(case_id) or next((cs.ref for cs in vault.cases() if cs.id == case_id), case_id)
         indexing.warn(f"{n} document{'s' if n != 1 else ''} of case {name} {'are' if n != 1 else 'is'} not in the "
                       f"search index; rebuild it with refuge search --reindex {name}")
+    for case_id, n in results.waiting.items():
+        name = refs.get(case_id) or next((cs.ref for cs in vault.cases() if cs.id == case_id), case_id)
+        indexing.warn(f"{n} large text{'s' if n != 1 else ''} of case {name} {'are' if n != 1 else 'is'} found by "
+                      f"title only; refuge search --reindex {name} indexes {'their' if n != 1 else 'its'} whole text")
     if as_json:
         echo_json([{"case": f.case.id, "ref": f.case.ref, "doc": f.doc.id, "version": f.doc.version,
                     "title": f.doc.title, "type": f.doc.type, "page": f.page or None,
