@@ -1,0 +1,105 @@
+"""`refuge search` answers from a combined index kept in the person's sealed cache (vault/_searchcache.py).
+
+The cache is only a shortcut: a case whose segments changed is read again (and only that case), a
+removed document never shows, a case the person left is never searched even though the cache file
+on disk still held it, and the file holds no plaintext and opens for no one else.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from vault import _cache, _searchcache, searching
+
+WORD = "Xochimilco"  # planted in a second case's document
+
+
+def _search(w, query, user="bob"):
+    p = w.run("search", query, "--json", user=user)
+    assert p.returncode == 0, p.stderr.decode()
+    return [(r["ref"], r["doc"]) for r in json.loads(p.stdout)]
+
+
+def _cache_file(w, user="bob"):
+    vault = w.open(user)
+    return _cache.cache_dir(vault) / _searchcache.NAME
+
+
+def _reads(monkeypatch) -> list[str]:
+    """The case ids whose segments are read from now on."""
+    read: list[str] = []
+    real = searching.load_index
+
+    def counting(v, case_id):
+        read.append(case_id)
+        return real(v, case_id)
+
+    monkeypatch.setattr(searching, "load_index", counting)
+    return read
+
+
+@pytest.fixture
+def two_cases(case_world, tmp_path):
+    w = case_world
+    w.ok("case", "create", "GT-0002", "--title", "Second", user="erin")
+    w.ok("case", "grant", "GT-0002", "bob", user="erin")
+    note = tmp_path / "note.txt"
+    note.write_text(f"The shelter near {WORD} took the family in.\n", encoding="utf-8")
+    w.note = w.ok("doc", "add", "GT-0002", str(note), "--type", "correspondence", user="bob").strip()
+    return w
+
+
+@pytest.mark.local_only("the cache is in REFUGE_HOME whatever the backend; one is enough")
+def test_warm_cache_reads_no_segment_and_a_change_reads_only_its_case(two_cases, tmp_path, monkeypatch):
+    w = two_cases
+    assert _search(w, WORD.lower()) == [("GT-0002", w.note)]  # cold: fills the cache
+    sealed = _cache_file(w).read_bytes()
+    assert WORD.encode() not in sealed and b"shelter" not in sealed and b"SQLite" not in sealed
+    assert WORD.lower().encode() not in sealed
+
+    vault = w.open("bob")
+    read = _reads(monkeypatch)
+    found = searching.search(vault, WORD[:5])
+    assert [f.doc.id for f in found.found] == [w.note] and read == []  # warm: no segment read
+
+    extra = tmp_path / "extra.txt"
+    extra.write_text(f"A second note on {WORD} and the border.\n", encoding="utf-8")
+    added = w.ok("doc", "add", "GT-0002", str(extra), "--type", "correspondence", user="bob").strip()
+    vault = w.open("bob")
+    gt = vault.find_case("GT-0002").id
+    found = searching.search(vault, WORD)
+    assert sorted(f.doc.id for f in found.found) == sorted([w.note, added]) and read == [gt]
+    assert searching.search(w.open("bob"), WORD).found and read == [gt]  # saved: warm again
+
+    # a cache altered on disk, or another person's, is not used: rebuilt from the segments
+    path = _cache_file(w)
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 1
+    path.write_bytes(bytes(data))
+    assert len(searching.search(w.open("bob"), WORD).found) == 2 and len(read) == 3
+    erin_cache = _cache_file(w, "erin")
+    erin_cache.parent.mkdir(parents=True, exist_ok=True)
+    erin_cache.write_bytes(path.read_bytes())
+    assert _searchcache._load(w.open("erin")) is None
+
+
+def test_removed_document_and_revoked_member_are_never_found_from_the_cache(two_cases):
+    w = two_cases
+    assert _search(w, WORD) == [("GT-0002", w.note)]
+    assert _search(w, "Ficticia") == [("MX-0001", w.decl)]  # both cases are in the cache now
+    before = _cache_file(w).read_bytes()
+
+    w.ok("doc", "remove", w.note, "--reason", "duplicate", user="erin")
+    assert _search(w, WORD) == []
+
+    # revoked from MX-0001: the cache file from before the revocation still holds that case
+    w.ok("case", "revoke", "MX-0001", "bob", user="erin")
+    _cache_file(w).write_bytes(before)
+    assert _search(w, "Ficticia") == []
+    state = _searchcache._load(w.open("bob"))
+    vault = w.open("erin")
+    mx = vault.find_case("MX-0001").id
+    assert state is not None and mx not in state.cases and state.cases  # its rows deleted, GT-0002's kept
+    assert state.conn.execute("SELECT count(*) FROM cdocs WHERE case_id = ?", (mx,)).fetchone() == (0,)
