@@ -103,3 +103,17 @@ def test_removed_document_and_revoked_member_are_never_found_from_the_cache(two_
     mx = vault.find_case("MX-0001").id
     assert state is not None and mx not in state.cases and state.cases  # its rows deleted, GT-0002's kept
     assert state.conn.execute("SELECT count(*) FROM cdocs WHERE case_id = ?", (mx,)).fetchone() == (0,)
+
+
+@pytest.mark.local_only("in-process; one backend is enough")
+def test_a_held_index_answers_from_memory_until_dropped(two_cases, monkeypatch):
+    w = two_cases
+    held = searching.Held()
+    vault = w.open("bob")
+    assert [f.doc.id for f in searching.search(vault, WORD, held=held).found] == [w.note]
+    assert held.state is not None
+    read = _reads(monkeypatch)
+    monkeypatch.setattr(_cache, "load_bytes", lambda *a: pytest.fail("the held index was read from disk again"))
+    assert [f.doc.id for f in searching.search(vault, "Ficticia", held=held).found] == [w.decl] and read == []
+    held.drop()  # what the web desk's lock does
+    assert held.state is None
