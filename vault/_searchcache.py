@@ -114,14 +114,13 @@ def _load(v) -> _State | None:
     data = _cache.load_bytes(v, NAME)
     if data is None:
         return None
-    line, _, db = data.partition(b"\n")
-    del data
+    end = data.find(b"\n")
     try:
-        header = json.loads(line)
+        header = json.loads(data[:end])
         if header.get("fmt") != FORMAT or header.get("vault") != v.id or not isinstance(header.get("cases"), dict):
             return None
         conn = _connect()
-        conn.deserialize(db)
+        conn.deserialize(memoryview(data)[end + 1:])  # one copy, into SQLite
         conn.execute("SELECT count(*) FROM cdocs").fetchone()
     except (ValueError, sqlite3.DatabaseError, AttributeError):
         return None
