@@ -438,7 +438,16 @@ def command_vault(data) -> dict:
 
 def command_run(data, runs: int, queries: list[str]) -> dict:
     """`refuge search` as a user runs it: a new process each time, the cache cold (removed) and warm."""
-    from common import PASSPHRASE, ROOT, cli_env, fast_identities, measure, open_as, settle
+    from common import (
+        PASSPHRASE,
+        ROOT,
+        cli_env,
+        fast_identities,
+        measure,
+        open_as,
+        settle,
+    )
+
     from vault import _cache, _searchcache, searching
     from vault.identity import Home
 
@@ -468,7 +477,30 @@ def command_run(data, runs: int, queries: list[str]) -> dict:
         out["queries"].append({"query": q, "cold_s": min(cold), "warm_s": min(warm), "warm_rss_mib": max(rss)})
         print(f"  refuge search {q!r}: cold cache {min(cold):.2f} s, warm {min(warm):.2f} s "
               f"(peak RSS {max(rss):.0f} MiB); cache file {cache_file.stat().st_size / 1e6:.0f} MB", flush=True)
-    # inside the warm command: what each step costs
+    _inside(v, data, queries, runs, out)
+    held = searching.Held()
+    refs, ids = meta["refs"], meta["ids"]
+    back = {(refs[c], ids[d]): (c, d) for c, d, *_ in data}
+
+    def through_search(q):
+        hits = []
+        for f in searching.search(v, q, limit=200, held=held).found:
+            case, doc_id = back.get((f.case.ref, f.doc.id), (None, None))
+            hits.append(type("H", (), {"case": case, "doc_id": doc_id, "page": f.page}))
+        return hits
+
+    found, total = recall(through_search, data)
+    held.drop()
+    out["recall"] = found / total
+    print(f"  recall through searching.search (the cached index, results checked against each case): "
+          f"{found}/{total} ({100 * found / total:.1f}%)", flush=True)
+    return out
+
+
+def _inside(v, data, queries: list[str], runs: int, out: dict) -> None:
+    """Inside a warm search: loading the cache, the library call three ways, the query against the plain table."""
+    from vault import _searchcache, searching
+
     t0 = time.perf_counter()
     state = _searchcache._load(v)
     t1 = time.perf_counter()
@@ -480,9 +512,9 @@ def command_run(data, runs: int, queries: list[str]) -> dict:
     for q in queries:  # the whole library call, in this process: case by case, cache on disk, held in memory
         held = searching.Held()
         searching.search(v, q, held=held)
-        sides = {"case by case": lambda: searching.search(v, q, combined=False),
-                 "from the cache file": lambda: searching.search(v, q),
-                 "held in memory": lambda: searching.search(v, q, held=held)}
+        sides = {"case by case": lambda q=q: searching.search(v, q, combined=False),
+                 "from the cache file": lambda q=q: searching.search(v, q),
+                 "held in memory": lambda q=q, held=held: searching.search(v, q, held=held)}
         times = {name: [] for name in sides}
         for _ in range(runs):
             for name, call in sides.items():
@@ -508,23 +540,6 @@ def command_run(data, runs: int, queries: list[str]) -> dict:
               f"{min(plain) * 1000:.1f} ms, ratio {ratio:.2f}", flush=True)
     conn.close()
     state.conn.close()
-    held = searching.Held()
-    refs, ids = meta["refs"], meta["ids"]
-    back = {(refs[c], ids[d]): (c, d) for c, d, *_ in data}
-
-    def through_search(q):
-        hits = []
-        for f in searching.search(v, q, limit=200, held=held).found:
-            case, doc_id = back.get((f.case.ref, f.doc.id), (None, None))
-            hits.append(type("H", (), {"case": case, "doc_id": doc_id, "page": f.page}))
-        return hits
-
-    found, total = recall(through_search, data)
-    held.drop()
-    out["recall"] = found / total
-    print(f"  recall through searching.search (the cached index, results checked against each case): "
-          f"{found}/{total} ({100 * found / total:.1f}%)", flush=True)
-    return out
 
 
 def main() -> int:

@@ -36,13 +36,26 @@ from dataclasses import dataclass, field
 from . import _cache, casekeys
 from ._query import expression, query_terms
 from .people import MEMBER_ROLES
-from .search import (_COMBINED_DOCS, _MAX_NUM, _MAX_PAGE, _NUM_BITS, _PAGE_BITS, _SCHEMA, _TAG_SHIFT, Combined, Hit,
-                     _connect, _filters, search_many, tag_of)
+from .search import (
+    _COMBINED_DOCS,
+    _MAX_NUM,
+    _MAX_PAGE,
+    _NUM_BITS,
+    _PAGE_BITS,
+    _SCHEMA,
+    _TAG_SHIFT,
+    Combined,
+    Hit,
+    _connect,
+    _filters,
+    search_many,
+    tag_of,
+)
 
 NAME = "search.combined"
 FORMAT = 1
-_EXTRA = ("CREATE TABLE cdocs(key INTEGER PRIMARY KEY, case_id TEXT NOT NULL, doc_id TEXT NOT NULL, "
-          "version INTEGER NOT NULL, fields TEXT NOT NULL)",
+_EXTRA = (("CREATE TABLE cdocs(key INTEGER PRIMARY KEY, case_id TEXT NOT NULL, doc_id TEXT NOT NULL, "
+           "version INTEGER NOT NULL, fields TEXT NOT NULL)"),
           "CREATE TABLE terms(t TEXT PRIMARY KEY) WITHOUT ROWID")
 
 
@@ -173,7 +186,7 @@ def _insert(conn: sqlite3.Connection, case_id: str, tag: int, index) -> None:
 
 def _authorised(v, authors) -> bool:
     users = v.directory.users
-    return all(a in users and users[a].role in MEMBER_ROLES and not users[a].removed for a in authors)
+    return all(a in users and users[a].role in MEMBER_ROLES for a in authors)  # what _read checks
 
 
 def _entry(numbers, loaded, tag: int) -> dict:
