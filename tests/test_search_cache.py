@@ -117,3 +117,15 @@ def test_a_held_index_answers_from_memory_until_dropped(two_cases, monkeypatch):
     assert [f.doc.id for f in searching.search(vault, "Ficticia", held=held).found] == [w.decl] and read == []
     held.drop()  # what the web desk's lock does
     assert held.state is None
+
+
+@pytest.mark.local_only("the cache is in REFUGE_HOME whatever the backend; one is enough")
+def test_a_purged_case_leaves_no_search_cache_behind(case_world):
+    w = case_world
+    assert _search(w, "Ficticia") == [("MX-0001", w.decl)]
+    assert _cache_file(w).exists()
+    cid = w.open("erin").find_case("MX-0001").id
+    w.ok("case", "close", "MX-0001", user="erin")
+    w.ok("case", "purge", cid, "--yes", user="alice")
+    assert w.ok("case", "list", user="bob").strip() == "(none)"
+    assert not _cache_file(w).exists()
