@@ -56,7 +56,8 @@ NAME = "search.combined"
 FORMAT = 1
 _EXTRA = (("CREATE TABLE cdocs(key INTEGER PRIMARY KEY, case_id TEXT NOT NULL, doc_id TEXT NOT NULL, "
            "version INTEGER NOT NULL, fields TEXT NOT NULL)"),
-          "CREATE TABLE terms(t TEXT PRIMARY KEY) WITHOUT ROWID")
+          "CREATE TABLE terms(t TEXT PRIMARY KEY) WITHOUT ROWID",
+          "CREATE TABLE header(k TEXT PRIMARY KEY, v TEXT NOT NULL)")  # k 'header': what the cache holds (JSON)
 
 
 @dataclass
@@ -127,22 +128,22 @@ def _load(v) -> _State | None:
     data = _cache.load_bytes(v, NAME)
     if data is None:
         return None
-    end = data.find(b"\n")
     try:
-        header = json.loads(data[:end])
+        conn = _connect()
+        conn.deserialize(data)  # one copy, into SQLite
+        del data
+        header = json.loads(conn.execute("SELECT v FROM header WHERE k = 'header'").fetchone()[0])
         if header.get("fmt") != FORMAT or header.get("vault") != v.id or not isinstance(header.get("cases"), dict):
             return None
-        conn = _connect()
-        conn.deserialize(memoryview(data)[end + 1:])  # one copy, into SQLite
-        conn.execute("SELECT count(*) FROM cdocs").fetchone()
-    except (ValueError, sqlite3.DatabaseError, AttributeError):
+    except (ValueError, TypeError, sqlite3.DatabaseError, AttributeError):
         return None
     return _State(conn, header["cases"])
 
 
 def _save(v, state: _State) -> None:
-    header = json.dumps({"fmt": FORMAT, "vault": v.id, "cases": state.cases}, separators=(",", ":")).encode()
-    _cache.save_bytes(v, NAME, header + b"\n" + state.conn.serialize())
+    header = json.dumps({"fmt": FORMAT, "vault": v.id, "cases": state.cases}, separators=(",", ":"))
+    state.conn.execute("INSERT OR REPLACE INTO header VALUES ('header', ?)", (header,))
+    _cache.save_bytes(v, NAME, state.conn.serialize())
 
 
 def drop(v) -> None:
