@@ -85,6 +85,7 @@ def test_warm_cache_reads_no_segment_and_a_change_reads_only_its_case(two_cases,
     assert _searchcache._load(w.open("erin")) is None
 
 
+@pytest.mark.s3_in_stress("the cache is the application's; it reads the vault through calls covered on both backends")
 def test_removed_document_and_revoked_member_are_never_found_from_the_cache(two_cases):
     w = two_cases
     assert _search(w, WORD) == [("GT-0002", w.note)]
