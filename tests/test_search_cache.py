@@ -97,7 +97,10 @@ def test_removed_document_and_revoked_member_are_never_found_from_the_cache(two_
 
     # revoked from MX-0001: the cache file from before the revocation still holds that case
     w.ok("case", "revoke", "MX-0001", "bob", user="erin")
-    _cache_file(w).write_bytes(before)
+    listed = w.ok("case", "list", user="bob")
+    assert "GT-0002" in listed and "MX-0001" not in listed
+    assert not _cache_file(w).exists()  # the listing saw MX-0001 leave: the search cache went with it
+    _cache_file(w).write_bytes(before)  # and a copy put back is still never searched for MX-0001
     assert _search(w, "Ficticia") == []
     state = _searchcache._load(w.open("bob"))
     vault = w.open("erin")

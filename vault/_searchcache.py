@@ -53,6 +53,7 @@ from .search import (
 )
 
 NAME = "search.combined"
+CASES = "search.combined.cases"  # the case ids it holds (sealed JSON), read by drop_if_left
 FORMAT = 1
 _EXTRA = (("CREATE TABLE cdocs(key INTEGER PRIMARY KEY, case_id TEXT NOT NULL, doc_id TEXT NOT NULL, "
            "version INTEGER NOT NULL, fields TEXT NOT NULL)"),
@@ -144,11 +145,24 @@ def _save(v, state: _State) -> None:
     header = json.dumps({"fmt": FORMAT, "vault": v.id, "cases": state.cases}, separators=(",", ":"))
     state.conn.execute("INSERT OR REPLACE INTO header VALUES ('header', ?)", (header,))
     _cache.save_bytes(v, NAME, state.conn.serialize())
+    _cache.save(v, CASES, sorted(state.cases))
 
 
 def drop(v) -> None:
     """Remove this person's cached combined index from disk."""
     _cache.drop(v, NAME)
+    _cache.drop(v, CASES)
+
+
+def drop_if_left(v, mine) -> None:
+    """Drop the cached index if it holds a case not among ``mine`` (revoked, purged): it holds that case's text.
+
+    Cheap (a small sealed list of the cached cases is read), so that listing or resolving cases,
+    which nearly every command does, removes it, not only the next search.
+    """
+    held = _cache.load(v, CASES)
+    if isinstance(held, list) and set(held) - set(mine):
+        drop(v)
 
 
 def _delete(conn: sqlite3.Connection, tag: int) -> None:
