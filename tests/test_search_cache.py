@@ -133,3 +133,22 @@ def test_a_purged_case_leaves_no_search_cache_behind(case_world):
     w.ok("case", "purge", cid, "--yes", user="alice")
     assert w.ok("case", "list", user="bob").strip() == "(none)"
     assert not _cache_file(w).exists()
+
+
+def test_the_web_desk_keeps_the_index_while_unlocked_and_drops_it_on_lock(tmp_path):
+    from test_web_support import WebWorld, client_for
+
+    from refuge import indexing
+
+    w = WebWorld(tmp_path / "web")
+    v = w.open("bob")
+    indexing.reindex(v, v.find_case(w.case))
+    desk = w.desk("bob")
+    bob = client_for(desk)
+    r = bob.get("/search", params={"q": "protection"})
+    assert r.status_code == 200 and f"/doc/{w.decl}" in r.text
+    held = desk.search_held
+    assert held.state is not None  # kept in memory for the next search
+    assert f"/doc/{w.decl}" in bob.get("/search", params={"q": "protect"}).text
+    assert bob.post("/lock", data={"csrf": bob.csrf}).status_code == 200
+    assert held.state is None
