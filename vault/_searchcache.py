@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from . import _cache, casekeys
@@ -89,6 +90,7 @@ class Answer:
     indexed: dict[str, dict[str, int]]  # case id -> doc id -> the version its index holds
     waiting: dict[str, list[tuple[str, int]]]  # case id -> (doc id, version) indexed by title, waiting for text
     refreshed: list[str]  # the case ids whose segments were read this time
+    finish: Callable[[], None] | None = None  # with save_later: saves the refreshed cache (call once)
 
 
 class _Cached(Combined):
@@ -281,7 +283,7 @@ def _refresh(v, state: _State, scope: dict, listings: dict) -> tuple[list[str], 
 
 
 def search(v, case_ids: list[str], query: str, *, types=None, tags=None, person=None, limit: int = 20,
-           marks: tuple[str, str] = ("[", "]"), held: Held | None = None) -> Answer:
+           marks: tuple[str, str] = ("[", "]"), held: Held | None = None, save_later: bool = False) -> Answer:
     """Search cases ``case_ids`` (mine, verified by the caller) as one index, from the cache when it still fits.
 
     Raises:
@@ -324,13 +326,19 @@ def search(v, case_ids: list[str], query: str, *, types=None, tags=None, person=
             ld.index.close()
     problems = [p for cid in scope for p in state.cases.get(cid, {}).get("problems", [])]
     problems += [p for ld in alone.values() for p in ld.problems]
-    if changed:
-        _save(v, state)
     if held is not None:
         held.state = state
-    else:
+    finish = None
+    if changed and save_later:  # the caller answers first, then saves (a refreshed cache of 100 MB takes a second)
+        def finish() -> None:
+            _save(v, state)
+            if held is None:
+                state.conn.close()
+    elif changed:
+        _save(v, state)
+    if finish is None and held is None:
         state.conn.close()
-    return Answer(hits, problems, indexed, waiting, read)
+    return Answer(hits, problems, indexed, waiting, read, finish)
 
 
 def _hits(conn, query, types, tags, person, limit, marks) -> list[Hit]:

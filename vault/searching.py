@@ -110,6 +110,7 @@ class Results:
     unindexed: dict[str, int] = field(default_factory=dict)  # case id -> documents the index lacks
     problems: list[str] = field(default_factory=list)
     waiting: dict[str, int] = field(default_factory=dict)  # case id -> large texts indexed by title only (reindex)
+    finish: Callable[[], None] | None = None  # search(save_later=True): call after answering, to keep the cache
 
 
 def segment_key(case_id: str, seq: int) -> str:
@@ -428,7 +429,7 @@ def _live_version(index: CaseIndex, doc_id: str) -> int | None:
 
 def search(v, query: str, case_ids: Iterable[str] | None = None, *, types: list[str] | None = None,
            tags: list[str] | None = None, person: str | None = None, limit: int = 20,
-           marks: tuple[str, str] = ("[", "]"), combined: bool = True, held=None) -> Results:
+           marks: tuple[str, str] = ("[", "]"), combined: bool = True, held=None, save_later: bool = False) -> Results:
     """Search the cases I am a member of (or ``case_ids``), best first, checked against each case's state.
 
     A hit on a document no longer in its case, or at a version that is not its
@@ -448,7 +449,8 @@ def search(v, query: str, case_ids: Iterable[str] | None = None, *, types: list[
 
     parse_query(query)  # a query with no words fails before anything is decrypted
     if case_ids is None and combined:
-        return _search_combined(v, query, types=types, tags=tags, person=person, limit=limit, marks=marks, held=held)
+        return _search_combined(v, query, types=types, tags=tags, person=person, limit=limit, marks=marks, held=held,
+                                save_later=save_later)
     scope = [load_case(v, c) for c in case_ids] if case_ids is not None else v.cases()
     indexes, problems, unindexed, waiting = {}, [], {}, {}
     try:
@@ -479,13 +481,13 @@ def _still_waiting(case: Case, pending) -> dict[str, int]:
     return {case.id: n} if n else {}
 
 
-def _search_combined(v, query, *, types, tags, person, limit, marks, held) -> Results:
+def _search_combined(v, query, *, types, tags, person, limit, marks, held, save_later) -> Results:
     """Every case of mine searched as one cached index (vault/_searchcache.py), each hit checked against its case."""
     from . import _searchcache
 
     scope = v.cases()
     answer = _searchcache.search(v, [c.id for c in scope], query, types=types, tags=tags, person=person,
-                                 limit=limit * 2 + 10, marks=marks, held=held)
+                                 limit=limit * 2 + 10, marks=marks, held=held, save_later=save_later)
     unindexed, waiting = {}, {}
     for case in scope:
         held_versions = answer.indexed.get(case.id, {})
@@ -496,7 +498,7 @@ def _search_combined(v, query, *, types, tags, person, limit, marks, held) -> Re
     by_id = {c.id: c for c in scope}
     found = [f for f in (_check(by_id[h.case], h, types, tags, person) for h in answer.hits if h.case in by_id)
              if f is not None]
-    return Results(found[:limit], [c.id for c in scope], unindexed, answer.problems, waiting)
+    return Results(found[:limit], [c.id for c in scope], unindexed, answer.problems, waiting, answer.finish)
 
 
 def waiting_for_text(case: Case, doc_ids: Iterable[str], max_text: int | None = None) -> list[str]:
