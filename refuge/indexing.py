@@ -45,6 +45,12 @@ def update(vault, case: Case, doc_ids: Iterable[str], ref: str | None = None) ->
         warn(f"search will miss {'this document' if n == 1 else f'these {n} documents'} ({why}); "
              f"rebuild the index with refuge search --reindex {ref or case.id}")
         return False
+    waiting = searching.waiting_for_text(case, doc_ids)
+    if waiting:
+        n = len(waiting)
+        warn(f"{'this text is' if n == 1 else f'these {n} texts are'} over {searching.MAX_TEXT_BYTES >> 20} MiB: "
+             f"found by title only until refuge search --reindex {ref or case.id} indexes "
+             f"{'its' if n == 1 else 'their'} whole text")
     return True
 
 

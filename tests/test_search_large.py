@@ -1,4 +1,8 @@
-"""A plain text past the whole-document limit is indexed whole, chunk by chunk, never decrypted whole.
+"""A plain text past the whole-document limit waits for a rebuild, then is indexed whole, chunk by chunk.
+
+At `doc add` (index_documents, defer) such a text is indexed by its title only and marked as waiting,
+so adding it costs what storing it costs; a search says so and names `refuge search --reindex`, which
+reads it in chunks, never decrypted whole.
 
 The shipped limit is 32 MiB (vault.searching.MAX_TEXT_BYTES); these tests lower it to a few
 hundred kilobytes through the library's parameters so that one generated text crosses it in
@@ -75,7 +79,8 @@ def test_a_text_over_the_limit_is_indexed_whole_in_chunks(case_world, tmp_path, 
 
     monkeypatch.setattr(searching, "document_bytes", whole)
     before = searching._numbers(vault, case.id)
-    last = searching.index_documents(vault, case, [doc_id, w.decl], indexing.extract, max_text=limit, chunk=chunk)
+    last = searching.index_documents(vault, case, [doc_id, w.decl], indexing.extract, max_text=limit, chunk=chunk,
+                                     defer=False)
     stored = [n for n in searching._numbers(vault, case.id) if n not in before]
     assert len(stored) >= 4 and last == stored[-1]  # one segment a chunk, the first with the declaration
     with searching.load_index(vault, case.id).index as index:
@@ -110,3 +115,51 @@ def test_a_part_folds_onto_its_own_version_only():
     assert index.doc_ids() == ["d"]
     again = CaseIndex.open([index.compact()])
     assert [(h.doc_id, h.page) for h in again.search("madrugada")] == [("d", 2)]
+
+
+def _search_err(w, query):
+    p = w.run("search", query, "--json", user="bob")
+    assert p.returncode == 0, p.stderr.decode()
+    return [(r["doc"], r["page"]) for r in json.loads(p.stdout)], p.stderr.decode()
+
+
+@pytest.mark.local_only("the deferral is the library's; one backend is enough")
+def test_a_text_over_the_limit_waits_for_a_reindex(case_world, tmp_path, monkeypatch, capsys):
+    from refuge import indexing
+
+    w = case_world
+    big = tmp_path / "hearing.txt"
+    big.write_text(_text(300_000), encoding="utf-8")
+    doc_id = w.ok("doc", "add", "MX-0001", str(big), "--type", "correspondence", "--title", "Hearing notes",
+                  user="bob").strip()
+    vault = w.open("bob")
+    case = vault.find_case("MX-0001")
+    limit, chunk = 200_000, 100_000
+
+    def never(*args):
+        raise AssertionError("the text of a deferred document was read")
+
+    # what doc add runs, with the limit lowered: no text read, one title-only segment, one warning line
+    monkeypatch.setattr(searching, "MAX_TEXT_BYTES", limit)
+    monkeypatch.setattr(searching, "read_document", never)
+    monkeypatch.setattr(searching, "document_bytes", never)
+    before = searching._numbers(vault, case.id)
+    assert searching.waiting_for_text(case, [doc_id, w.decl]) == [doc_id]
+    capsys.readouterr()
+    assert indexing.update(vault, case, [doc_id], "MX-0001")
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "refuge search --reindex MX-0001" in err and "hearing" not in err.lower()
+    assert len(searching._numbers(vault, case.id)) == len(before) + 1
+    monkeypatch.undo()
+
+    found, err = _search_err(w, "quinones arbelaez")
+    assert found == [] and "1 large text of case MX-0001" in err and "refuge search --reindex MX-0001" in err
+    found, err = _search_err(w, "Hearing notes")
+    assert [d for d, _ in found] == [doc_id]
+
+    count, problems = searching.reindex(vault, vault.find_case("MX-0001"), indexing.extract, max_text=limit,
+                                        chunk=chunk)
+    assert problems == [] and count == 2
+    found, err = _search_err(w, "quinones arbelaez")
+    assert [d for d, _ in found] == [doc_id] and found[0][1] > 2 and "large text" not in err
+    assert [d for d, _ in _search_err(w, "Wilfrido Echenique")[0]] == [doc_id]

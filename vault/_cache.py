@@ -67,6 +67,30 @@ def load(v, name: str):
         return None
 
 
+def save_bytes(v, name: str, data: bytes) -> None:
+    """Seal raw bytes as cache ``name``, atomically, as :func:`save` does; a cache that cannot be written is skipped."""
+    path = cache_dir(v) / name
+    tmp = path.with_name(f".{name}.{secrets.token_hex(4)}.tmp")
+    try:
+        sealed = _crypto.seal(_key(v), data, _aad(v, name))
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as f:
+            f.write(sealed)
+        os.replace(tmp, path)
+    except (OSError, OverflowError, ValueError, MemoryError):
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+
+
+def load_bytes(v, name: str) -> bytes | None:
+    """Raw cache ``name`` as this person sealed it with :func:`save_bytes`, or None."""
+    try:
+        return _crypto.unseal(_key(v), (cache_dir(v) / name).read_bytes(), _aad(v, name))
+    except Exception:  # noqa: BLE001 - whatever is wrong with a cache, it is not used
+        return None
+
+
 def drop(v, name: str) -> None:
     """Remove cache ``name``."""
     with contextlib.suppress(OSError):

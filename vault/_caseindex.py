@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import hashlib
 
-from . import _cache
+from . import _cache, _searchcache
 from .cases import Case, case_log, forget_case, load_case, my_case_ids
 from .errors import NotFound, NotPermitted
 from .people import authority_checked
@@ -103,6 +103,7 @@ def _rows(v) -> dict:
         kept[cid] = entry
     if changed or len(kept) != len(entries):
         _save(v, ROWS, kept)
+    _searchcache.drop_if_left(v, kept.keys())
     return kept
 
 
@@ -112,6 +113,7 @@ def references(v) -> dict[str, str]:
     refs = _load(v, REFS)
     mine = my_case_ids(v)
     changed = bool(refs.keys() - set(mine))
+    _searchcache.drop_if_left(v, mine)
     for cid in [c for c in mine if not isinstance(refs.get(c), str)]:
         case = v._cases.get(cid)
         case = case if case is not None and case.last_seq else _opened(v, cid)

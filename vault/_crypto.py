@@ -113,7 +113,8 @@ def unseal(key: bytes, sealed: bytes, aad: bytes = b"") -> bytes:
     """Open what :func:`seal` made; raises InvalidTag on any tampering."""
     if len(sealed) < _NONCE + 16:
         raise InvalidTag()
-    return ChaCha20Poly1305(key).decrypt(sealed[:_NONCE], sealed[_NONCE:], aad)
+    view = memoryview(sealed)  # no copy of a large cache
+    return ChaCha20Poly1305(key).decrypt(bytes(view[:_NONCE]), view[_NONCE:], aad)
 
 
 # --- Primitives for the age file format (vault/age.py and its private modules) --

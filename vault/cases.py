@@ -460,6 +460,8 @@ def forget_case(v, case_id: str) -> None:
         cache_path(v, case_id).unlink()
     with contextlib.suppress(OSError):
         _own_path(v, case_id).unlink()
+    _cache.drop(v, "search.combined")  # my cases' search index (vault/_searchcache.py) held its text too
+    _cache.drop(v, "search.combined.cases")
 
 
 def require_open(v, case_id: str) -> None:

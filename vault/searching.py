@@ -30,6 +30,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from . import age, casekeys, renditions
+from ._searchcache import Held
 from .cases import Case, Document, load_case
 from .documents import document_bytes, read_document
 from .errors import InvalidInput, NotFound, VerificationFailed
@@ -41,6 +42,7 @@ from .storage import ObjectExists
 __all__ = [
     "COMPACT_EVERY",
     "Found",
+    "Held",
     "Loaded",
     "Results",
     "TextSource",
@@ -85,6 +87,7 @@ class Loaded:
     last_seq: int
     folded: int
     problems: list[str] = field(default_factory=list)
+    authors: set[str] = field(default_factory=set)  # who signed the segments folded
 
 
 @dataclass
@@ -106,6 +109,8 @@ class Results:
     cases: list[str]
     unindexed: dict[str, int] = field(default_factory=dict)  # case id -> documents the index lacks
     problems: list[str] = field(default_factory=list)
+    waiting: dict[str, int] = field(default_factory=dict)  # case id -> large texts indexed by title only (reindex)
+    finish: Callable[[], None] | None = None  # search(save_later=True): call after answering, to keep the cache
 
 
 def segment_key(case_id: str, seq: int) -> str:
@@ -235,8 +240,12 @@ def _plain(doc: Document) -> bool:
 
 
 def _segment_of(v, case: Case, docs: list[Document], extract: Extractor, *, max_text: int = MAX_TEXT_BYTES,
-                chunk: int = _CHUNK_BYTES, store=None) -> Segment:
+                chunk: int = _CHUNK_BYTES, store=None, defer: bool = False) -> Segment:
     seg = Segment(case.id)
+    if defer:  # large plain texts: by title and fields now, marked as waiting for their text (reindex reads it)
+        for doc in [case.documents[d] for d in waiting_for_text(case, [d.id for d in docs], max_text)]:
+            seg.add(doc.id, doc.version, 0, "", {**_fields(doc), "waiting": True})
+        docs = [d for d in docs if d.id not in seg._docs]
     recognised = {entry.get("doc") for entry in case.ocr.values()}
     # an image nobody recognised yet has no text to read: no decryption, no worker, only its title;
     # a document past max_text is never decrypted whole: a plain text is read in chunks, anything
@@ -260,17 +269,21 @@ def _segment_of(v, case: Case, docs: list[Document], extract: Extractor, *, max_
     return seg
 
 
-def index_documents(v, case: Case, doc_ids: Iterable[str], extract: Extractor, *, max_text: int = MAX_TEXT_BYTES,
-                    chunk: int = _CHUNK_BYTES) -> int:
+def index_documents(v, case: Case, doc_ids: Iterable[str], extract: Extractor, *, max_text: int | None = None,
+                    chunk: int = _CHUNK_BYTES, defer: bool = True) -> int:
     """Index the latest version of some documents of a case in one new segment; returns its number.
 
-    A plain text past ``max_text`` bytes is stored in one segment per ``chunk`` (see _large_text).
+    A plain text past ``max_text`` bytes (MAX_TEXT_BYTES) is, with ``defer``, indexed by its title
+    and fields only and marked as waiting for its text (:func:`waiting_for_text` names them, a
+    search counts them, :func:`reindex` reads their text); without, it is stored in one segment
+    per ``chunk`` (see _large_text).
     Every :data:`COMPACT_EVERY`-th segment is followed by a compaction, except after a large
     text's segments: a compaction folds the whole index in memory (the next one will).
     """
     docs = [case.documents[d] for d in dict.fromkeys(doc_ids) if d in case.documents]
     if not docs:
         raise InvalidInput("no documents to index")
+    max_text = MAX_TEXT_BYTES if max_text is None else max_text
     stored: list[int] = []
 
     def store(seg: Segment) -> None:
@@ -278,7 +291,7 @@ def index_documents(v, case: Case, doc_ids: Iterable[str], extract: Extractor, *
             data = seg.to_bytes()
         stored.append(store_segment(v, case.id, data))  # the database closed first: its text is held once
 
-    with _segment_of(v, case, docs, extract, max_text=max_text, chunk=chunk, store=store) as seg:
+    with _segment_of(v, case, docs, extract, max_text=max_text, chunk=chunk, store=store, defer=defer) as seg:
         data = seg.to_bytes() if len(seg._docs) or not stored else None
     if data is None:  # the last chunk was stored already
         return stored[-1]
@@ -361,6 +374,7 @@ def load_index(v, case_id: str) -> Loaded:
     identities = casekeys.require_member(v, case_id).values()
     numbers = _numbers(v, case_id)
     read: dict[int, tuple[int, bytes]] = {}  # seq -> (covers, data)
+    signers: dict[int, str] = {}
     problems: list[str] = []
     best = 0  # the seq of the compaction that covers most, or 0
     for seq in reversed(numbers):
@@ -372,6 +386,7 @@ def load_index(v, case_id: str) -> Loaded:
             problems.append(str(e))
             continue
         read[seq] = (header["covers"], data)
+        signers[seq] = header["author"]
         if header["covers"] and (not best or header["covers"] > read[best][0]):
             best = seq
     floor = read[best][0] if best else 0
@@ -381,7 +396,7 @@ def load_index(v, case_id: str) -> Loaded:
     except InvalidInput:  # signed by a member, yet not a segment: a buggy or hostile writer
         problems.append(f"a search segment of case {case_id} is damaged")
         index = CaseIndex.open(read[s][1] for s in order if _opens(read[s][1]))
-    return Loaded(index, numbers[-1] if numbers else 0, len(order), problems)
+    return Loaded(index, numbers[-1] if numbers else 0, len(order), problems, {signers[s] for s in order})
 
 
 def _opens(data: bytes) -> bool:
@@ -414,13 +429,18 @@ def _live_version(index: CaseIndex, doc_id: str) -> int | None:
 
 def search(v, query: str, case_ids: Iterable[str] | None = None, *, types: list[str] | None = None,
            tags: list[str] | None = None, person: str | None = None, limit: int = 20,
-           marks: tuple[str, str] = ("[", "]")) -> Results:
+           marks: tuple[str, str] = ("[", "]"), combined: bool = True, held=None, save_later: bool = False) -> Results:
     """Search the cases I am a member of (or ``case_ids``), best first, checked against each case's state.
 
     A hit on a document no longer in its case, or at a version that is not its
     latest, is dropped; filters are checked again against the case's state.
     ``unindexed`` counts, per case, the documents whose latest version the
-    index lacks (an index update that failed, or segments deleted).
+    index lacks (an index update that failed, or segments deleted);
+    ``waiting``, the large texts indexed by their title only (see
+    :func:`waiting_for_text`). Every case I am a member of (no ``case_ids``)
+    is searched as one index kept in my sealed cache (vault/_searchcache.py;
+    ``held``, a ``_searchcache.Held``, keeps it in memory too), refreshed for
+    the cases whose segments changed; ``combined=False`` searches case by case.
     """
     require_role(v, "lawyer", "case-lead", doing="searching documents")
     if not isinstance(limit, int) or isinstance(limit, bool) or limit < 1:
@@ -428,8 +448,11 @@ def search(v, query: str, case_ids: Iterable[str] | None = None, *, types: list[
     from .search import parse_query
 
     parse_query(query)  # a query with no words fails before anything is decrypted
+    if case_ids is None and combined:
+        return _search_combined(v, query, types=types, tags=tags, person=person, limit=limit, marks=marks, held=held,
+                                save_later=save_later)
     scope = [load_case(v, c) for c in case_ids] if case_ids is not None else v.cases()
-    indexes, problems, unindexed = {}, [], {}
+    indexes, problems, unindexed, waiting = {}, [], {}, {}
     try:
         for case in scope:
             loaded = load_index(v, case.id)
@@ -438,13 +461,55 @@ def search(v, query: str, case_ids: Iterable[str] | None = None, *, types: list[
             missing = sum(1 for d in case.documents.values() if _live_version(loaded.index, d.id) != d.version)
             if missing:
                 unindexed[case.id] = missing
+            pending = [(d.doc_id, d.version) for d in loaded.index._docs.values()
+                       if not d.removed and _WAITING in d.fields]
+            waiting.update(_still_waiting(case, pending))
         hits = search_many(indexes, query, types=types, tags=tags, person=person, limit=limit * 2 + 10, marks=marks)
     finally:
         for index in indexes.values():
             index.close()
     by_id = {c.id: c for c in scope}
     found = [f for f in (_check(by_id[h.case], h, types, tags, person) for h in hits) if f is not None]
-    return Results(found[:limit], [c.id for c in scope], unindexed, problems)
+    return Results(found[:limit], [c.id for c in scope], unindexed, problems, waiting)
+
+
+_WAITING = '"waiting": true'  # in a document's fields (JSON, sorted keys): indexed by title, its text deferred
+
+
+def _still_waiting(case: Case, pending) -> dict[str, int]:
+    n = sum(1 for doc_id, version in pending if (d := case.documents.get(doc_id)) is not None and d.version == version)
+    return {case.id: n} if n else {}
+
+
+def _search_combined(v, query, *, types, tags, person, limit, marks, held, save_later) -> Results:
+    """Every case of mine searched as one cached index (vault/_searchcache.py), each hit checked against its case."""
+    from . import _searchcache
+
+    scope = v.cases()
+    answer = _searchcache.search(v, [c.id for c in scope], query, types=types, tags=tags, person=person,
+                                 limit=limit * 2 + 10, marks=marks, held=held, save_later=save_later)
+    unindexed, waiting = {}, {}
+    for case in scope:
+        held_versions = answer.indexed.get(case.id, {})
+        missing = sum(1 for d in case.documents.values() if held_versions.get(d.id) != d.version)
+        if missing:
+            unindexed[case.id] = missing
+        waiting.update(_still_waiting(case, answer.waiting.get(case.id, [])))
+    by_id = {c.id: c for c in scope}
+    found = [f for f in (_check(by_id[h.case], h, types, tags, person) for h in answer.hits if h.case in by_id)
+             if f is not None]
+    return Results(found[:limit], [c.id for c in scope], unindexed, answer.problems, waiting, answer.finish)
+
+
+def waiting_for_text(case: Case, doc_ids: Iterable[str], max_text: int | None = None) -> list[str]:
+    """Which of these documents :func:`index_documents` indexes by title only, their text waiting for :func:`reindex`.
+
+    A plain text over ``max_text`` (MAX_TEXT_BYTES) would take a minute a 512 MiB to index: adding it
+    stays as fast as storing it, and a rebuild of the case indexes its whole text, in chunks.
+    """
+    limit = MAX_TEXT_BYTES if max_text is None else max_text
+    return [d for d in dict.fromkeys(doc_ids) if d in case.documents
+            and case.documents[d].size > limit and _plain(case.documents[d])]
 
 
 def _check(case: Case, hit: Hit, types, tags, person) -> Found | None:

@@ -45,9 +45,18 @@ def search(c: Context, query, ref, doc_types, tags, person, limit, reindex_ref, 
     with vault.audited("search") as targets:
         case_ids = [find_case(vault, ref, targets).id] if ref else None
         results = searching.search(vault, query, case_ids, types=list(doc_types), tags=list(tags), person=person,
-                                   limit=limit, marks=_MARKS)
+                                   limit=limit, marks=_MARKS, save_later=True)
         targets["cases"] = results.cases
         targets["hits"] = len(results.found)  # never the query: it can name a person
+    try:
+        _show(vault, results, as_json)
+        sys.stdout.flush()
+    finally:
+        if results.finish is not None:
+            results.finish()  # the refreshed combined index is saved after the answer is out
+
+
+def _show(vault, results, as_json: bool) -> None:
     for problem in results.problems[:3]:
         indexing.warn(f"{problem}; it was left out (refuge search --reindex rebuilds the index)")
     refs = {f.case.id: f.case.ref for f in results.found}
@@ -55,6 +64,10 @@ def search(c: Context, query, ref, doc_types, tags, person, limit, reindex_ref, 
         name = refs.get(case_id) or next((cs.ref for cs in vault.cases() if cs.id == case_id), case_id)
         indexing.warn(f"{n} document{'s' if n != 1 else ''} of case {name} {'are' if n != 1 else 'is'} not in the "
                       f"search index; rebuild it with refuge search --reindex {name}")
+    for case_id, n in results.waiting.items():
+        name = refs.get(case_id) or next((cs.ref for cs in vault.cases() if cs.id == case_id), case_id)
+        indexing.warn(f"{n} large text{'s' if n != 1 else ''} of case {name} {'are' if n != 1 else 'is'} found by "
+                      f"title only; refuge search --reindex {name} indexes {'their' if n != 1 else 'its'} whole text")
     if as_json:
         echo_json([{"case": f.case.id, "ref": f.case.ref, "doc": f.doc.id, "version": f.doc.version,
                     "title": f.doc.title, "type": f.doc.type, "page": f.page or None,

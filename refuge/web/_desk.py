@@ -130,5 +130,8 @@ class Desk:
             self._sessions.clear()
             self._token = None
             self._vault = None
+            held = getattr(self, "search_held", None)  # the combined search index (refuge/web/_lawyer.py)
+            if held is not None:
+                held.drop()
         if self.on_lock is not None:
             self.on_lock()

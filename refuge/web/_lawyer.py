@@ -294,7 +294,10 @@ def search(p: Pages, request: Request) -> Response:
         with p.acting("search") as (vault, targets):
             ref = request.query_params.get("case")
             case_ids = [find_case(vault, ref, targets).id] if ref else None
-            results = searching.search(vault, query, case_ids, limit=50, marks=marks)
+            held = getattr(p.desk, "search_held", None)
+            if held is None:  # my cases as one index, kept in memory while the desk is unlocked (lock drops it)
+                held = p.desk.search_held = searching.Held()
+            results = searching.search(vault, query, case_ids, limit=50, marks=marks, held=held)
             targets["cases"] = results.cases
             targets["hits"] = len(results.found)
         found = [{"case": f.case, "doc": f.doc, "page": f.page, "parts": _parts(f.snippet, marks)}
