@@ -51,6 +51,21 @@ def test_chunks_cut_at_white_space_and_never_inside_a_character():
     assert any(p.endswith(b" ") for p in pieces)
 
 
+@pytest.mark.parametrize("text", ["A" * 5000, "ñ" * 2500], ids=["ascii", "two-byte"])
+def test_a_text_with_no_white_space_read_in_blocks_that_fill_a_piece_exactly(text):
+    """A base64 dump read 256 bytes at a time into 1,024-byte pieces: the buffer is exactly a piece
+    long at each cut (the case that once read past its end)."""
+    pieces = []
+    sink = searching._Chunks(1024, pieces.append)
+    data = text.encode()
+    for i in range(0, len(data), 256):
+        sink.write(data[i:i + 256])
+    sink.close()
+    assert b"".join(pieces) == data and all(len(p) <= 1024 for p in pieces)
+    for p in pieces:
+        p.decode("utf-8")
+
+
 def _search(w, query):
     p = w.run("search", query, "--json", user="bob")
     assert p.returncode == 0, p.stderr.decode()

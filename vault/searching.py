@@ -189,7 +189,7 @@ class _Chunks:
 
     def write(self, data) -> None:
         self.buf += data
-        while len(self.buf) >= self.size:
+        while len(self.buf) > self.size:  # the byte after a cut is there: a cut never splits a character
             end = max(self.buf.rfind(c, 0, self.size) for c in b" \n\t\r\f") + 1
             if end <= self.size // 2:
                 end = self.size
