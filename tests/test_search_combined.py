@@ -9,6 +9,7 @@ is searched on its own, and no other case's hit ever shows its text.
 from __future__ import annotations
 
 import random
+import sqlite3
 
 import pytest
 
@@ -178,3 +179,40 @@ def test_combining_touches_no_file(monkeypatch, tmp_path):
         assert c.search("Tapachula family", types=["letter"]) is not None
     assert seen and set(seen) == {":memory:"}
     assert os.listdir(tmp_path) == []
+
+
+def _doclist_only(case: str, foreign_rowid: int, word: str) -> bytes:
+    """A case's segment whose FTS5 index lists ``foreign_rowid`` under ``word``, with no row of text or
+    size for it: what a member who writes segments by hand can make."""
+    seg = Segment(case)
+    seg.add("a1", 1, 1, "harmless text of this case", {"title": "a1", "type": "letter"})
+    conn = sqlite3.connect(":memory:")
+    conn.deserialize(seg.to_bytes())
+    conn.execute("INSERT INTO pages(rowid, body, title) VALUES (?, ?, '')", (foreign_rowid, word))
+    conn.execute("DELETE FROM pages_content WHERE id = ?", (foreign_rowid,))
+    conn.execute("DELETE FROM pages_docsize WHERE id = ?", (foreign_rowid,))
+    conn.commit()
+    data = conn.serialize()
+    conn.close()
+    return data
+
+
+def test_an_index_whose_doclists_name_another_cases_rows_neither_joins_nor_plants_hits():
+    """The rows of text and sizes are honest; only the word lists name the other case's page."""
+    victim = Segment("case-b")
+    victim.add("b1", 1, 1, "ordinary words of the other case", {"title": "b1", "type": "letter"})
+    b = CaseIndex.open([victim.to_bytes()])
+    [(rowid,)] = b._settle().execute("SELECT rowid FROM pages").fetchall()
+    hostile = CaseIndex.open([_doclist_only("case-a", rowid, "planted")])
+    with Combined({"case-b": b, "case-a": hostile}) as c:
+        assert c._alone == [1] and not c.search("planted")
+
+
+def test_an_index_sqlite_finds_malformed_answers_nothing_and_is_named_not_a_crash():
+    own = (tag_of("case-a") << 40) | (1 << 20) | 7  # the case's own first document, a page with no row
+    hostile = CaseIndex.open([_doclist_only("case-a", own, "boom")])
+    other = Segment("case-b")
+    other.add("b1", 1, 1, "boom in the other case", {"title": "b1", "type": "letter"})
+    damaged: list = []
+    hits = search_many({"case-a": hostile, "case-b": CaseIndex.open([other.to_bytes()])}, "boom", damaged=damaged)
+    assert [(h.case, h.doc_id) for h in hits] == [("case-b", "b1")] and damaged == ["case-a"]

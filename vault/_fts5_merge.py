@@ -20,6 +20,7 @@ within one index a newer segment still wins over an older one).
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 
 __all__ = ["MAX_SEGMENTS", "Merger"]
@@ -116,11 +117,11 @@ class Merger:
     def merge_into(self, schema: str, rowids: tuple[int, int]) -> bool:
         """Copy the FTS5 index of ``schema`` (an attached database); False if it cannot join.
 
-        Its rows (text and sizes) must have rowids from ``rowids[0]`` to below
-        ``rowids[1]``, a range no other index joined uses: the doclists are
-        not read here, so an index that lists rowids outside its range can
-        still add or hide matches for other rows. Run it in a savepoint: rows
-        copied before an SQLite error are the caller's to roll back.
+        Its rows (text and sizes) and every entry of its doclists (read once,
+        through fts5vocab) must have rowids from ``rowids[0]`` to below
+        ``rowids[1]``, a range no other index joined uses: an index crafted to
+        list another index's rowids under its words never joins. Run it in a
+        savepoint: rows copied before an SQLite error are the caller's to roll back.
         """
         c, t = self._conn, self._t
         for table in ("content", "docsize"):
@@ -132,6 +133,8 @@ class Merger:
             cookie, segments = _structure(bytes(rows[_STRUCTURE]))
             averages = _averages(bytes(rows[_AVERAGES]), self._columns)
         except (KeyError, ValueError, TypeError):
+            return False
+        if not self._doclists_within(schema, rowids):
             return False
         if (self._cookie not in (None, cookie) or len(self._segments) + len(segments) > MAX_SEGMENTS
                 or c.execute(f"SELECT v FROM {schema}.{t}_config WHERE k = 'version'").fetchone() != (4,)):
@@ -150,6 +153,19 @@ class Merger:
         self._cookie = cookie
         self._totals = [a + b for a, b in zip(self._totals, averages)]
         return True
+
+    def _doclists_within(self, schema: str, rowids: tuple[int, int]) -> bool:
+        """Whether every rowid the FTS5 index of ``schema`` lists under its words is in ``rowids`` (one pass)."""
+        c = self._conn
+        c.execute(f"CREATE VIRTUAL TABLE temp.doclists USING fts5vocab({schema}, {self._t}, instance)")
+        try:
+            low, high = c.execute("SELECT min(doc), max(doc) FROM temp.doclists").fetchone()
+        except sqlite3.DatabaseError:
+            return False
+        finally:
+            with contextlib.suppress(sqlite3.DatabaseError):
+                c.execute("DROP TABLE temp.doclists")
+        return low is None or rowids[0] <= low <= high < rowids[1]
 
     def finish(self) -> None:
         """Write the structure record (every segment on level 0) and the averages record."""

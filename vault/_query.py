@@ -10,7 +10,7 @@ import unicodedata
 
 from .errors import InvalidInput
 
-__all__ = ["expression", "fold", "parse_query", "query_terms", "stem"]
+__all__ = ["expression", "filters", "fold", "parse_query", "query_terms", "stem"]
 
 # Endings stripped from a folded query word, longest first. Plural endings go from
 # words of five letters or more, leaving at least four; gender, participle and
@@ -83,3 +83,23 @@ def expression(parts: list[list[tuple[str, bool]]]) -> str:
 
 def _term(word: str) -> tuple[str, bool]:
     return (stem(word), True) if len(word) > 2 else (word, False)
+
+
+def filters(types, tags, person) -> tuple[str, list]:
+    """The SQL conditions on ``docs d`` for the filters, and their arguments."""
+    where, args = [], []
+    if types:
+        types = _list(types)
+        where.append(f"d.type IN ({','.join('?' * len(types))})")
+        args.extend(fold(str(t)) for t in types)
+    for tag in _list(tags or []):
+        where.append("instr(d.tags, ?) > 0")
+        args.append("\x1f" + fold(str(tag)) + "\x1f")
+    if person:
+        where.append("instr(d.person, ?) > 0")
+        args.append(fold(str(person)))
+    return "".join(" AND " + w for w in where), args
+
+
+def _list(value) -> list:
+    return [value] if isinstance(value, str) else list(value)

@@ -308,9 +308,10 @@ def search(v, case_ids: list[str], query: str, *, types=None, tags=None, person=
             read, alone = _refresh(v, state, scope, listings)
             changed = bool(read) or set(state.cases) != set(scope)
         hits = _hits(state.conn, query, types, tags, person, limit, marks)
+        damaged: list = []
         if alone:
             hits += search_many({cid: ld.index for cid, ld in alone.items()}, query, types=types, tags=tags,
-                                person=person, limit=limit, marks=marks)
+                                person=person, limit=limit, marks=marks, damaged=damaged)
             hits = sorted(hits, key=lambda h: -h.score)[:limit]
         indexed, waiting = _versions(state.conn)
         for cid, ld in alone.items():
@@ -326,6 +327,7 @@ def search(v, case_ids: list[str], query: str, *, types=None, tags=None, person=
             ld.index.close()
     problems = [p for cid in scope for p in state.cases.get(cid, {}).get("problems", [])]
     problems += [p for ld in alone.values() for p in ld.problems]
+    problems += [f"the search index of case {cid} is malformed" for cid in damaged]
     if held is not None:
         held.state = state
     finish = None

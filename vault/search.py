@@ -55,7 +55,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from ._fts5_merge import Merger
-from ._query import expression, fold, parse_query, query_terms, stem
+from ._query import expression, filters as _filters, fold, parse_query, query_terms, stem
 from .errors import InvalidInput
 
 __all__ = ["CaseIndex", "Combined", "Hit", "Segment", "fold", "parse_query", "search_many", "stem", "tag_of"]
@@ -496,26 +496,6 @@ def _best_pages(conn: sqlite3.Connection, key: str, expr: str, filters: tuple[st
             return
 
 
-def _filters(types, tags, person) -> tuple[str, list]:
-    """The SQL conditions on ``docs d`` for the filters, and their arguments."""
-    where, args = [], []
-    if types:
-        types = _list(types)
-        where.append(f"d.type IN ({','.join('?' * len(types))})")
-        args.extend(fold(str(t)) for t in types)
-    for tag in _list(tags or []):
-        where.append("instr(d.tags, ?) > 0")
-        args.append("\x1f" + fold(str(tag)) + "\x1f")
-    if person:
-        where.append("instr(d.person, ?) > 0")
-        args.append(fold(str(person)))
-    return "".join(" AND " + w for w in where), args
-
-
-def _list(value) -> list:
-    return [value] if isinstance(value, str) else list(value)
-
-
 _COMBINED_DOCS = "CREATE TABLE docs(key INTEGER PRIMARY KEY, type TEXT NOT NULL, tags TEXT NOT NULL, person TEXT NOT NULL)"
 _TEMPLATE: list[bytes] = []
 
@@ -544,6 +524,7 @@ class Combined:
         self._by_tag: dict[int, int] = {}  # tag -> order, for the combined ones
         self._conn: sqlite3.Connection | None = None
         self._terms: list[str] = []  # every word of the combined index, sorted
+        self.damaged: list = []  # cases whose index SQLite found malformed while searching (no hits from them)
         if combine and len(self._cases) > 1:
             self._combine()
         self._alone += [n for n in range(len(self._cases)) if n not in self._by_tag.values() and n not in self._alone]
@@ -663,7 +644,12 @@ class Combined:
         keep(((score, rowid) for score, rowid, _ in combined), lambda rowid: self._by_tag[rowid >> _TAG_SHIFT])
         for order in self._alone:
             worst = -best[0][0] if len(best) == limit else float("inf")
-            keep(self._cases[order][1]._ranked(expr, filters, limit, worst), lambda _rowid, o=order: o)
+            try:
+                keep(self._cases[order][1]._ranked(expr, filters, limit, worst), lambda _rowid, o=order: o)
+            except sqlite3.DatabaseError:  # a crafted or damaged index: that case answers nothing, and says so
+                self.damaged.append(self._cases[order][0])
+                best = [item for item in best if -item[1] != order]
+                heapq.heapify(best)
         ranked = sorted(best, reverse=True)
         by_case: dict[int, list[tuple[float, int]]] = {}
         for neg, order, rowid in ranked:
@@ -672,7 +658,10 @@ class Combined:
         for order, found in by_case.items():
             case, index = self._cases[order]
             if order in self._alone:
-                hits.update(((order, r), h) for r, h in index._hits(found, expr, marks, case).items())
+                try:
+                    hits.update(((order, r), h) for r, h in index._hits(found, expr, marks, case).items())
+                except sqlite3.DatabaseError:
+                    self.damaged.append(case)
                 continue
             for score, rowid in found:
                 doc = index._by_num.get(index._num(rowid))
@@ -684,16 +673,20 @@ class Combined:
 
 def search_many(indexes: Mapping, query: str, *, types: Sequence[str] | None = None,
                 tags: Sequence[str] | None = None, person: str | None = None, limit: int = 50,
-                marks: tuple[str, str] = ("[", "]")) -> list[Hit]:
+                marks: tuple[str, str] = ("[", "]"), damaged: list | None = None) -> list[Hit]:
     """Search several cases' indexes (case -> CaseIndex) and merge the results, best first.
 
     Each hit names its case (the key). Scores come from each case's own
     statistics (bm25), so they compare well across cases of similar size. Each
     index is queried on its own: to run many queries, build a Combined once.
-    Snippets are made only for the hits kept.
+    Snippets are made only for the hits kept. A case whose index SQLite finds malformed answers
+    nothing and is added to ``damaged``.
 
     Raises:
         InvalidInput: the query has no words, or ``limit`` is not positive.
     """
     with Combined(indexes, combine=False) as combined:
-        return combined.search(query, types=types, tags=tags, person=person, limit=limit, marks=marks)
+        hits = combined.search(query, types=types, tags=tags, person=person, limit=limit, marks=marks)
+        if damaged is not None:
+            damaged += combined.damaged
+        return hits

@@ -464,7 +464,10 @@ def search(v, query: str, case_ids: Iterable[str] | None = None, *, types: list[
             pending = [(d.doc_id, d.version) for d in loaded.index._docs.values()
                        if not d.removed and _WAITING in d.fields]
             waiting.update(_still_waiting(case, pending))
-        hits = search_many(indexes, query, types=types, tags=tags, person=person, limit=limit * 2 + 10, marks=marks)
+        damaged: list = []
+        hits = search_many(indexes, query, types=types, tags=tags, person=person, limit=limit * 2 + 10, marks=marks,
+                           damaged=damaged)
+        problems += [f"the search index of case {cid} is malformed" for cid in damaged]
     finally:
         for index in indexes.values():
             index.close()
