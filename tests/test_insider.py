@@ -224,15 +224,15 @@ def test_revocation_during_an_upload_rewraps_the_document(case_world, monkeypatc
     carol = w.open("carol")
     cid = _case_id(w)
     held = dict(carol._case_identities(cid))
-    real = documents._store_blob
+    real = documents._inspect_and_store  # the check and the encrypted store of the file, on every backend
 
-    def store_then_revoke(v, key, path, recipient):
-        out = real(v, key, path, recipient)
+    def store_then_revoke(v, key, path, recipient, *args):
+        out = real(v, key, path, recipient, *args)
         erin = w.open("erin")
         erin.revoke(erin.load_case(cid), ["carol"])  # a second writer rotates the key meanwhile
         return out
 
-    monkeypatch.setattr(documents, "_store_blob", store_then_revoke)
+    monkeypatch.setattr(documents, "_inspect_and_store", store_then_revoke)
     bob = w.open("bob")
     [result] = bob.add_documents(bob.load_case(cid), [str(w.docs["medical"])], "medical")
     assert result.error is None, result.error
