@@ -100,6 +100,16 @@ def wait(driver, css: str, timeout: float = 30):
     return WebDriverWait(driver, timeout).until(ec.presence_of_element_located((By.CSS_SELECTOR, css)))
 
 
+def loaded_image(driver, css: str, timeout: float = 10):
+    """The image at ``css`` once the browser has decoded it (a page rendered in the keyless worker)."""
+    img = wait(driver, css)
+    for _ in range(int(timeout * 10)):
+        if driver.execute_script("return arguments[0].complete && arguments[0].naturalWidth", img):
+            break
+        time.sleep(0.1)
+    return img
+
+
 def shot(driver, name: str) -> None:
     if SHOTS:
         Path(SHOTS).mkdir(parents=True, exist_ok=True)
@@ -228,11 +238,7 @@ def test_tag_then_filter_then_preview(browser, desks, world):
     css(browser, "#tag-save")[0].click()
     wait(browser, "#tags .tag")
     assert "reviewed" in css(browser, "#tags")[0].text
-    img = wait(browser, "img#page")
-    for _ in range(100):
-        if browser.execute_script("return arguments[0].complete && arguments[0].naturalWidth", img):
-            break
-        time.sleep(0.1)
+    img = loaded_image(browser, "img#page")
     assert browser.execute_script("return arguments[0].naturalWidth", img) > 500
     shot(browser, "document")
     browser.get(f"{desks['bob'].base}/case/{world.case}")
@@ -281,11 +287,7 @@ def test_a_case_lead_draws_a_region_by_dragging_on_the_page(browser, desks, worl
     browser.set_window_size(1280, 1400)  # the whole page image in view, as on a person's screen
     browser.get(f"{lead.base}/doc/{world.decl}")
     css(browser, "#regions-link")[0].click()
-    img = wait(browser, "#region-canvas img#page")
-    for _ in range(100):
-        if browser.execute_script("return arguments[0].complete && arguments[0].naturalWidth", img):
-            break
-        time.sleep(0.1)
+    img = loaded_image(browser, "#region-canvas img#page")
     width, height = img.size["width"], img.size["height"]
     # from a quarter across and a tenth down, drag 40% right and 8% down (offsets from the image's centre)
     ActionChains(browser).move_to_element_with_offset(img, int(-width * 0.25), int(-height * 0.4)).click_and_hold() \
@@ -346,19 +348,11 @@ def test_a_case_lead_reads_the_review_report_and_the_pages_to_review(browser, de
     sign_in(browser, lead)
     browser.get(f"{lead.base}/case/{world.case}/packets")
     css(browser, "#history a[id^=review-]")[0].click()
-    img = wait(browser, "#report img.report-page")
-    for _ in range(100):
-        if browser.execute_script("return arguments[0].complete && arguments[0].naturalWidth", img):
-            break
-        time.sleep(0.1)
+    img = loaded_image(browser, "#report img.report-page")
     assert browser.execute_script("return arguments[0].naturalWidth", img) > 300
     shot(browser, "review-report")
     css(browser, "#nav-review")[0].click()
-    thumb = wait(browser, "#review-pages img.thumb")
-    for _ in range(100):
-        if browser.execute_script("return arguments[0].complete && arguments[0].naturalWidth", thumb):
-            break
-        time.sleep(0.1)
+    thumb = loaded_image(browser, "#review-pages img.thumb")
     assert world.photo in css(browser, "#review-pages")[0].get_attribute("innerHTML")  # the photo: reviewed
     shot(browser, "review")
 
