@@ -352,7 +352,7 @@ def test_a_case_lead_reads_the_review_report_and_the_pages_to_review(browser, de
     assert browser.execute_script("return arguments[0].naturalWidth", img) > 300
     shot(browser, "review-report")
     css(browser, "#nav-review")[0].click()
-    thumb = loaded_image(browser, "#review-pages img.thumb")
+    loaded_image(browser, "#review-pages img.thumb")
     assert world.photo in css(browser, "#review-pages")[0].get_attribute("innerHTML")  # the photo: reviewed
     shot(browser, "review")
 
