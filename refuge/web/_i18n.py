@@ -383,7 +383,8 @@ _REVIEW_REFUSALS = """
 give a page number from 1 ¦ indique un número de página a partir de 1 ¦ indiquez un numéro de page à partir de 1
 draw the region on the page, or give its box in PDF points ¦ dibuje la zona en la página, o indique su recuadro en puntos PDF ¦ tracez la zone sur la page, ou indiquez son cadre en points PDF
 no region rule {rule} on this document ¦ no hay ninguna regla de zona {rule} en este documento ¦ aucune règle de zone {rule} sur ce document
-this document is too large to mark here; use refuge redact region or refuge redact reviewed in a terminal ¦ este documento es demasiado grande para marcarlo aquí; use refuge redact region o refuge redact reviewed en una terminal ¦ ce document est trop volumineux pour être marqué ici ; utilisez refuge redact region ou refuge redact reviewed dans un terminal
+a new version of a document takes exactly one file ¦ una nueva versión de un documento lleva exactamente un archivo ¦ une nouvelle version d'un document prend exactement un fichier
+this document is too large to mark here; use refuge redact in a terminal ¦ este documento es demasiado grande para marcarlo aquí; use refuge redact en una terminal ¦ ce document est trop volumineux pour être marqué ici ; utilisez refuge redact dans un terminal
 """
 
 for _line in (_REVIEW_WORDS.strip() + "\n" + _REVIEW_REFUSALS.strip()).splitlines():

@@ -137,7 +137,7 @@ def _add(p: Pages, ref: str, received: _upload.Received) -> dict:
             options["per_file"] = {f.path: _of_one_file(vault, case, fields, i, targets) for i, f in enumerate(incoming)}
             replaced = [o["supersedes"] for o in options["per_file"].values() if o.get("supersedes")]
             if len(replaced) != len(set(replaced)):  # as doc add --supersedes: one file per new version
-                raise InvalidInput("a new version of a document takes exactly one file", hint="supersedes-one")
+                raise refuse(InvalidInput, "a new version of a document takes exactly one file")
             dups = vault.watch_duplicates(case)  # each file hashed as it is stored, as doc add does
             outcome = _add_each(vault, case, incoming, fields.get("type") or None, None, dups,
                                 fields.get("allow_duplicate") == "1", options, progress=False)

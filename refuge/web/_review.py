@@ -85,8 +85,7 @@ def _preview_limit() -> int:
 def _small_enough(doc) -> None:
     """The desk measures pages in memory only for documents it may preview; larger ones are the terminal's."""
     if doc.size > _preview_limit():
-        raise refuse(InvalidInput, "this document is too large to mark here; use refuge redact region or "
-                                   "refuge redact reviewed in a terminal")
+        raise refuse(InvalidInput, "this document is too large to mark here; use refuge redact in a terminal")
 
 
 def _fractions(text: str) -> tuple[float, float, float, float]:
