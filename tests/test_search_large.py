@@ -66,6 +66,14 @@ def test_a_text_with_no_white_space_read_in_blocks_that_fill_a_piece_exactly(tex
         p.decode("utf-8")
 
 
+def _added_text(w, path, size: int, title: str):
+    """A generated text of about ``size`` bytes added by bob with ``doc add``: (its id, bob's vault, the case)."""
+    path.write_text(_text(size), encoding="utf-8")
+    doc_id = w.ok("doc", "add", "MX-0001", str(path), "--type", "correspondence", "--title", title, user="bob").strip()
+    vault = w.open("bob")
+    return doc_id, vault, vault.find_case("MX-0001")
+
+
 def _search(w, query):
     p = w.run("search", query, "--json", user="bob")
     assert p.returncode == 0, p.stderr.decode()
@@ -77,12 +85,7 @@ def test_a_text_over_the_limit_is_indexed_whole_in_chunks(case_world, tmp_path, 
     from refuge import indexing
 
     w = case_world
-    big = tmp_path / "transcript.txt"
-    big.write_text(_text(450_000), encoding="utf-8")
-    doc_id = w.ok("doc", "add", "MX-0001", str(big), "--type", "correspondence", "--title", "Transcript",
-                  user="bob").strip()
-    vault = w.open("bob")
-    case = vault.find_case("MX-0001")
+    doc_id, vault, case = _added_text(w, tmp_path / "transcript.txt", 450_000, "Transcript")
     limit, chunk = 200_000, 100_000
     assert case.documents[doc_id].size > limit
 
@@ -143,12 +146,7 @@ def test_a_text_over_the_limit_waits_for_a_reindex(case_world, tmp_path, monkeyp
     from refuge import indexing
 
     w = case_world
-    big = tmp_path / "hearing.txt"
-    big.write_text(_text(300_000), encoding="utf-8")
-    doc_id = w.ok("doc", "add", "MX-0001", str(big), "--type", "correspondence", "--title", "Hearing notes",
-                  user="bob").strip()
-    vault = w.open("bob")
-    case = vault.find_case("MX-0001")
+    doc_id, vault, case = _added_text(w, tmp_path / "hearing.txt", 300_000, "Hearing notes")
     limit, chunk = 200_000, 100_000
 
     def never(*args):
