@@ -123,3 +123,31 @@ def test_links_and_pipes_are_refused_without_being_read(case_world, tmp_path):
         p = w.run("doc", "add", "MX-0001", str(tmp_path / name), "--type", "other", user="bob")
         assert p.returncode == 1, p.stderr.decode()
     assert _blobs(w) == before and _leftovers(w) == []
+
+
+def test_nothing_is_committed_while_intake_is_still_checking(case_world, tmp_path, monkeypatch):
+    """A kill while the keyless worker still inspects the file must find nothing stored: the encrypted
+    copy is committed only after intake's verdict. Intake is slowed down here so that the store is long
+    finished while it checks; at the moment the verdict is handed back, no new blob may exist yet."""
+    import time
+
+    from vault import intake
+
+    w = case_world
+    real = intake.inspect_isolated
+    before = _blobs(w)
+    seen = []
+
+    def slow(*args, **kwargs):
+        found = real(*args, **kwargs)
+        time.sleep(1.0)  # the store of a 2 MiB file is done long before this
+        seen.append(_blobs(w))  # what a kill now would leave
+        return found
+
+    monkeypatch.setattr(intake, "inspect_isolated", slow)
+    path = tmp_path / "note.txt"
+    _text(path, 2 * MIB, b"slow")
+    bob = w.open("bob")
+    [added] = bob.add_documents(bob.find_case("MX-0001"), [str(path)], "correspondence")
+    assert added.error is None and seen == [before]
+    assert len(_blobs(w)) == len(before) + 1 and _leftovers(w) == []
