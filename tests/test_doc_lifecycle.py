@@ -286,8 +286,10 @@ def test_unique_prefixes_are_accepted_and_ambiguous_ones_list_the_candidates(cas
 
 @pytest.mark.local_only("watches the target's blob folder on disk to kill inside the move")
 def test_moves_killed_at_random_points_leave_only_what_fsck_explains_and_finish_when_run_again(case_world, tmp_path):
-    """SIGKILL once the copy's blob is in the target, a random few milliseconds later: before the target's
-    event, between it and the source's tombstone, or after. fsck explains each state; running it again finishes."""
+    """SIGKILL once the copy's first blob is in the target. Every other document has two versions and is killed
+    at once, while the second version is still being copied (always inside the move, however fast the machine);
+    the others a random few milliseconds later: before the target's event, between it and the source's
+    tombstone, or after. fsck explains each state; running it again finishes."""
     import hashlib
     import random
     import signal
@@ -303,12 +305,17 @@ def test_moves_killed_at_random_points_leave_only_what_fsck_explains_and_finish_
         src = tmp_path / f"note-{i}.txt"
         src.write_bytes(big + f"\nnote {i}\n".encode())
         doc = w.ok("doc", "add", "MX-0001", str(src), "--type", "correspondence", user="erin").strip()
-        before = len(list(blobs.iterdir())) if blobs.exists() else 0
+        if i % 2 == 0:  # a second version: the move copies it after the first blob appears
+            src = tmp_path / f"note-{i}-v2.txt"
+            src.write_bytes(big + f"\nnote {i}, second version\n".encode())
+            w.ok("doc", "add", "MX-0001", str(src), "--supersedes", doc, "--type", "correspondence", user="erin")
+        before = len(os.listdir(blobs)) if blobs.exists() else 0
         p = subprocess.Popen([sys.executable, "-P", "-m", "refuge", "doc", "move", doc, "--to", "MX-0002"],
                              env=w.env("erin"), cwd=w.root, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        while p.poll() is None and (len(list(blobs.iterdir())) if blobs.exists() else 0) == before:
-            time.sleep(0.002)
-        time.sleep(rng.uniform(0, 0.06))
+        while p.poll() is None and (len(os.listdir(blobs)) if blobs.exists() else 0) == before:
+            pass  # no sleep: the kill must follow the first blob closely
+        if i % 2:
+            time.sleep(rng.uniform(0, 0.06))
         p.send_signal(signal.SIGKILL)
         p.wait()
         problems = json.loads(w.run("fsck", "--json", user="erin").stdout or b'{"problems": []}')["problems"]
@@ -317,6 +324,7 @@ def test_moves_killed_at_random_points_leave_only_what_fsck_explains_and_finish_
         again = w.run("doc", "move", doc, "--to", "MX-0002", user="erin")
         assert again.returncode == 0 or b"was moved" in again.stderr, again.stderr
         seen |= {"finished by running it again"} if again.returncode == 0 else set()
+        assert i % 2 or again.returncode == 0  # killed while the second version was copied: the move had not happened
         assert doc not in _ids(w)
         target = json.loads(w.ok("doc", "list", "MX-0002", "--json", user="erin"))
         copies = [d for d in target if d["sha256"] == hashlib.sha256(src.read_bytes()).hexdigest()]
