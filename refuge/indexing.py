@@ -32,12 +32,18 @@ def warn(message: str) -> None:
     click.echo("refuge: warning: " + " ".join(message.split()), err=True)
 
 
-def update(vault, case: Case, doc_ids: Iterable[str], ref: str | None = None) -> bool:
-    """Index the latest version of documents of a case; on failure, warn (never raise) and return False."""
+def update(vault, case: Case, doc_ids: Iterable[str], ref: str | None = None, *, fields_only: bool = False) -> bool:
+    """Index the latest version of documents of a case; on failure, warn (never raise) and return False.
+
+    ``fields_only``: only their metadata changed (tags, title...): their indexed pages stay, unread.
+    """
     doc_ids = list(doc_ids)
     if not doc_ids:
         return True
     try:
+        if fields_only:
+            searching.index_fields(vault, case, doc_ids)
+            return True
         searching.index_documents(vault, case, doc_ids, extract)
     except Exception as e:  # noqa: BLE001  the document is the truth: its index may lag, never fail it
         n = len(doc_ids)

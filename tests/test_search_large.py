@@ -176,3 +176,80 @@ def test_a_text_over_the_limit_waits_for_a_reindex(case_world, tmp_path, monkeyp
     found, err = _search_err(w, "quinones arbelaez")
     assert [d for d, _ in found] == [doc_id] and found[0][1] > 2 and "large text" not in err
     assert [d for d, _ in _search_err(w, "Wilfrido Echenique")[0]] == [doc_id]
+
+
+@pytest.mark.local_only("the index's folding is the library's; one backend is enough")
+def test_tagging_or_editing_a_large_text_keeps_its_indexed_body(case_world, tmp_path, monkeypatch):
+    """`doc tag` and `doc edit` change fields only: the body --reindex indexed stays found, and a text
+    still waiting stays waiting (and named by a search). The metadata change never reads the text."""
+    from refuge import indexing
+
+    w = case_world
+    doc_id, vault, case = _added_text(w, tmp_path / "interview.txt", 300_000, "Interview notes")
+    waiting_id = _added_text(w, tmp_path / "later.txt", 310_000, "Later notes")[0]
+    limit, chunk = 200_000, 100_000
+    searching.reindex(vault, vault.find_case("MX-0001"), indexing.extract, max_text=limit, chunk=chunk)
+    # the second text arrives after the rebuild: at add, by title only, waiting (what doc add runs, limit lowered)
+    w.ok("doc", "edit", waiting_id, "--title", "Later hearing notes", user="bob")
+
+    def never(*args):
+        raise AssertionError("a metadata change read the document's text")
+
+    def as_doc_add_then_tag():
+        with monkeypatch.context() as m:
+            m.setattr(searching, "MAX_TEXT_BYTES", limit)
+            m.setattr(searching, "read_document", never)
+            m.setattr(searching, "document_bytes", never)
+            v = w.open("bob")
+            c = v.find_case("MX-0001")
+            assert indexing.update(v, c, [waiting_id], "MX-0001")  # what doc add stores for it
+            v.tag(doc_id, ["urgent"], [])
+            v.tag(waiting_id, ["urgent"], [])
+            # what doc tag runs after the change, on the case as the command holds it
+            assert indexing.update(v, c, [doc_id, waiting_id], "MX-0001", fields_only=True)
+
+    as_doc_add_then_tag()
+    found, err = _search_err(w, "quinones arbelaez")
+    assert [d for d, _ in found] == [doc_id] and found[0][1] > 2  # deep in the body, still there
+    assert "1 large text of case MX-0001" in err and "refuge search --reindex MX-0001" in err  # the other one
+    p = w.run("search", "Later hearing", "--tag", "urgent", "--json", user="bob")
+    assert p.returncode == 0 and [r["doc"] for r in json.loads(p.stdout)] == [waiting_id]
+
+    # a new title through the command line: found by it (on every page of the body), not by the old one
+    w.ok("doc", "edit", doc_id, "--title", "Testimony of Anselmo", user="bob")
+    w.ok("doc", "tag", doc_id, "--add", "translated", user="bob")
+    found, err = _search_err(w, "anselmo quinones")
+    assert [d for d, _ in found] == [doc_id] and found[0][1] > 2
+    assert [d for d, _ in _search_err(w, "Interview notes")[0]] == []
+    p = w.run("search", "Wilfrido", "--tag", "urgent", "--tag", "translated", "--case", "MX-0001", "--json", user="bob")
+    assert p.returncode == 0 and [r["doc"] for r in json.loads(p.stdout)] == [doc_id]
+    assert "1 large text" in p.stderr.decode()
+
+
+def test_a_fields_row_folds_onto_its_own_version_only():
+    from vault.search import CaseIndex, Segment
+
+    first = Segment("c")
+    first.add("d", 2, 1, "first page alborada", {"title": "Old title", "tags": ["a"]})
+    first.add("w", 1, 0, "", {"title": "Waiting one", "waiting": True})
+    renamed = Segment("c")
+    renamed.set_fields("d", 2, {"title": "Nuevo titulo", "tags": ["b"]})
+    renamed.set_fields("w", 1, {"title": "Waiting two", "tags": ["b"]})
+    stale = Segment("c")
+    stale.set_fields("d", 1, {"title": "Stale crepusculo"})  # an older version's fields
+    orphan = Segment("c")
+    orphan.set_fields("e", 1, {"title": "Nothing held anochecer"})
+    with pytest.raises(searching.InvalidInput):
+        orphan.set_fields("e", 1, {"title": "twice"})
+    segments = [first.to_bytes(), renamed.to_bytes(), stale.to_bytes(), orphan.to_bytes()]
+    index = CaseIndex.open(segments)
+    assert [(h.doc_id, h.page, h.fields["tags"]) for h in index.search("nuevo alborada", tags=["b"])] == [("d", 1, ["b"])]
+    assert index.search("old title") == [] and index.search("crepusculo") == [] and index.search("anochecer") == []
+    assert [h.fields.get("waiting") for h in index.search("waiting two")] == [True]  # still waiting
+    assert index.doc_ids() == ["d", "w"]
+    again = CaseIndex.open([index.compact()])
+    assert [h.doc_id for h in again.search("nuevo")] == ["d"] and again.search("old") == []
+    # a fields row first in a fold (its compaction lost) applies to nothing, and the fold is format 2
+    alone = CaseIndex.open(segments[1:])
+    assert alone.doc_ids() == [] and alone._conn.execute("SELECT value FROM meta WHERE key = 'format'").fetchone() == (
+        "refuge-search-2",)

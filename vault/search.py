@@ -54,13 +54,14 @@ import sqlite3
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
+from . import _searchfields
 from ._fts5_merge import Merger
 from ._query import expression, filters as _filters, fold, parse_query, query_terms, stem
 from .errors import InvalidInput
 
 __all__ = ["CaseIndex", "Combined", "Hit", "Segment", "fold", "parse_query", "search_many", "stem", "tag_of"]
 
-# refuge-search-2: rowids carry the case's tag (see below); refuge-search-1 (tag 0) is still read
+# refuge-search-2: rowids carry the case's tag (below); -1 (tag 0) still read; -3: fields rows (_searchfields.py)
 FORMAT = "refuge-search-2"
 _FORMATS = ("refuge-search-1", FORMAT)
 _WEIGHTS = (1.0, 2.0)  # bm25 weight of a match in the body and in the title
@@ -162,7 +163,7 @@ def _tag_in(conn: sqlite3.Connection, schema: str = "main") -> int | None:
     if meta.get("format") == _FORMATS[0] and set(meta) == {"format"}:
         return 0
     tag = meta.get("tag")
-    if meta.get("format") != FORMAT or set(meta) != {"format", "tag"} or not isinstance(tag, str) \
+    if meta.get("format") not in (FORMAT, _searchfields.FORMAT) or set(meta) != {"format", "tag"} or not isinstance(tag, str) \
             or not tag.isdigit() or not 0 <= int(tag) < 1 << _TAG_BITS:
         return None
     return int(tag)
@@ -347,6 +348,10 @@ class Segment(_Index):
         except sqlite3.IntegrityError:  # the page was added before: the later text replaces it
             c.execute("INSERT OR REPLACE INTO pages(rowid, body, title) VALUES (?, ?, ?)", row)
 
+    def set_fields(self, doc_id: str, version: int, fields: Mapping) -> None:
+        """Record a document's new fields (tags, title...) at a version, keeping the pages earlier segments hold."""
+        _searchfields.record(self, doc_id, version, fields)
+
     def remove(self, doc_id: str) -> None:
         """Record that a document is gone (removed, or moved to another case): its pages no longer match."""
         if not isinstance(doc_id, str) or not doc_id:
@@ -377,6 +382,7 @@ class CaseIndex(_Index):
             _create(conn)
         else:
             _load(conn, first)
+            _searchfields.settle(conn, FORMAT)
         index = cls(conn)
         for data in segments:
             index._merge(data)
@@ -402,6 +408,8 @@ class CaseIndex(_Index):
 
     def _apply(self, seg_base: int, doc_id: str, version: int, removed: int, fields: tuple) -> None:
         """One document's change from the attached segment (its pages from rowid ``seg_base``), by the folding rules."""
+        if removed == _searchfields.FIELDS:
+            return _searchfields.fold(self, doc_id, version, fields[0])
         doc = self._docs.get(doc_id)
         if removed == _PART:  # more pages of the version already held; anything else, it is dropped
             if doc is not None and not doc.removed and doc.version == version:

@@ -48,6 +48,7 @@ __all__ = [
     "TextSource",
     "forget_documents",
     "index_documents",
+    "index_fields",
     "load_index",
     "reindex",
     "search",
@@ -299,6 +300,22 @@ def index_documents(v, case: Case, doc_ids: Iterable[str], extract: Extractor, *
     if seq % COMPACT_EVERY == 0 and not stored:
         compact(v, case.id)
     return seq
+
+
+def index_fields(v, case: Case, doc_ids: Iterable[str]) -> int:
+    """Record the current fields of some documents (tags, title, type, person) in one new segment; returns its number.
+
+    For a change of metadata only (`doc tag`, `doc edit`): nothing is decrypted, and the pages the
+    index holds for each document's latest version stay (vault/_searchfields.py), a large text's
+    whole body included; a text waiting for its text stays waiting.
+    """
+    docs = [case.documents[d] for d in dict.fromkeys(doc_ids) if d in case.documents]
+    if not docs:
+        raise InvalidInput("no documents to index")
+    with Segment(case.id) as seg:
+        for doc in docs:
+            seg.set_fields(doc.id, doc.version, _fields(doc))
+        return store_segment(v, case.id, seg.to_bytes())
 
 
 def forget_documents(v, case_id: str, doc_ids: Iterable[str]) -> int:

@@ -286,7 +286,7 @@ def doc_tag(c: Context, doc_id: str, add, remove) -> None:
     with vault.audited("doc.tag") as targets:
         found_case, named = find_document(vault, doc_id, targets)
         found = vault.tag(named.id, add, remove)
-    indexing.update(vault, found_case, [found.id])
+    indexing.update(vault, found_case, [found.id], fields_only=True)
     click.echo(f"{found.id}: {', '.join(found.tags) or '(no tags)'}")
 
 
@@ -309,7 +309,7 @@ def doc_edit(c: Context, doc_id: str, title, doc_type, person, lang, doc_date, a
         found_case, found = find_document(vault, doc_id, targets)
         _, edited = vault.edit_document(found.id, changes, add, remove)
         targets["fields"] = sorted(k for k, v in changes.items() if v is not None) + (["tags"] if add or remove else [])
-    indexing.update(vault, found_case, [edited.id])
+    indexing.update(vault, found_case, [edited.id], fields_only=True)
     if as_json:
         echo_json(edited.as_dict())
     else:

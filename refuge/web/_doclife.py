@@ -44,7 +44,7 @@ def edit(p: Pages, request: Request, form: dict) -> Response:
                    if k in form and form[k].strip() != (getattr(found, k, None) or "")}
         _, edited = vault.edit_document(found.id, changes, [], [])
         targets["fields"] = sorted(changes)
-    indexing.update(vault, found_case, [edited.id])
+    indexing.update(vault, found_case, [edited.id], fields_only=True)
     if wants_json(request):
         return JSONResponse(edited.as_dict())
     return RedirectResponse(p.url(f"/doc/{quote(edited.id)}"), status_code=303)

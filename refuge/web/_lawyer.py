@@ -186,7 +186,7 @@ def tags(p: Pages, request: Request, form: dict) -> Response:
     with p.acting("doc.tag") as (vault, targets):
         case, _doc = find_document(vault, doc_id, targets)
         found = vault.tag(doc_id, add, remove)
-    indexing.update(vault, case, [found.id])
+    indexing.update(vault, case, [found.id], fields_only=True)
     if wants_json(request):
         return JSONResponse({"id": found.id, "tags": found.tags})
     return RedirectResponse(p.url(f"/doc/{quote(found.id)}"), status_code=303)
