@@ -205,8 +205,9 @@ def test_the_query_can_come_from_a_file_or_stdin(searched, tmp_path):
 
 @pytest.mark.local_only("one backend is enough for the vault API")
 def test_compaction_and_unsigned_segments(searched, monkeypatch):
-    """Every 16th segment brings a compaction; readers then fold from it. A segment signed by
-    someone who may not hold case keys (the auditor) is skipped, and a rebuild says so (exit 3)."""
+    """Writers never compact; a search that folded 16 segments or more stores its index as a compaction,
+    and readers then fold from it. A segment signed by someone who may not hold case keys (the
+    auditor) is skipped, and a rebuild says so (exit 3)."""
     from vault import age, searching
     from vault.events import canonical, now, sign_record
     from vault.identity import Home
@@ -220,8 +221,15 @@ def test_compaction_and_unsigned_segments(searched, monkeypatch):
     while max(searching._numbers(vault, case.id)) < 2 * searching.COMPACT_EVERY + 1:
         searching.index_documents(vault, case, [w.txt], extract)
     loaded = searching.load_index(vault, case.id)
-    assert loaded.folded <= searching.COMPACT_EVERY + 1 and not loaded.problems and start < loaded.last_seq
-    assert _found(w, "filler") == [(w.txt, 1)] and _found(w, "quintanilla") == [(w.pdf, 2)]
+    assert loaded.since >= searching.COMPACT_EVERY and not loaded.problems and start < loaded.last_seq
+    loaded.index.close()
+    assert _found(w, "filler") == [(w.txt, 1)]  # this search compacts, after answering
+    assert searching.load_index(vault, case.id).folded == 1
+    assert _found(w, "filler", "bob", "--case", "MX-0001") == [(w.txt, 1)] and _found(w, "quintanilla") == [(w.pdf, 2)]
+    while max(searching._numbers(vault, case.id)) < 3 * searching.COMPACT_EVERY + 2:
+        searching.index_documents(vault, case, [w.txt], extract)
+    assert _found(w, "filler", "bob", "--case", "MX-0001") == [(w.txt, 1)]  # one case alone compacts too
+    assert searching.load_index(vault, case.id).folded == 1
     # a segment made by the auditor, encrypted to the case (its recipient leaked), adding a fake document text
     dave = Home(w.home).unlock("dave", PASSPHRASE)
     with Segment() as seg:

@@ -210,12 +210,13 @@ def _entry(numbers, loaded, tag: int) -> dict:
     return {"tag": tag, "segments": numbers, "authors": sorted(loaded.authors), "problems": loaded.problems}
 
 
-def _cold(v, scope: dict, listings: dict) -> tuple[_State, dict]:
-    """A state built from every case at once (a Combined); returns it and the indexes that could not join."""
-    from .searching import load_index
+def _cold(v, scope: dict, listings: dict) -> tuple[_State, dict, dict]:
+    """A state built from every case at once (a Combined); returns it, the indexes that could not join, and
+    the indexes due for a compaction (left open)."""
+    from .searching import compaction_due, load_index
 
     loaded = {cid: load_index(v, cid) for cid in scope}
-    alone = {}
+    alone, due = {}, {}
     try:
         with Combined({cid: ld.index for cid, ld in loaded.items()}) as combined:
             conn, combined._conn = combined._conn, None
@@ -237,11 +238,12 @@ def _cold(v, scope: dict, listings: dict) -> tuple[_State, dict]:
                 _insert(conn, cid, tag, ld.index)
                 taken.add(tag)
             state.cases[cid] = _entry(listings[cid], ld, tag)
+        due = {cid: ld for cid, ld in loaded.items() if cid in state.cases and compaction_due(ld)}
     finally:
         for cid, ld in loaded.items():
-            if cid not in alone:
+            if cid not in alone and cid not in due:
                 ld.index.close()
-    return state, alone
+    return state, alone, due
 
 
 def _copy_docs(conn: sqlite3.Connection, case_id: str, tag: int, index) -> None:
@@ -251,11 +253,14 @@ def _copy_docs(conn: sqlite3.Connection, case_id: str, tag: int, index) -> None:
                       for d in index._docs.values() if not d.removed))
 
 
-def _refresh(v, state: _State, scope: dict, listings: dict) -> tuple[list[str], dict]:
-    """Bring the state to the cases of ``scope`` as listed now; returns (case ids read, indexes searched alone)."""
-    from .searching import load_index
+def _refresh(v, state: _State, scope: dict, listings: dict) -> tuple[list[str], dict, dict]:
+    """Bring the state to the cases of ``scope`` as listed now.
 
-    conn, read, alone = state.conn, [], {}
+    Returns (case ids read, indexes searched alone, indexes due for a compaction, left open).
+    """
+    from .searching import compaction_due, load_index
+
+    conn, read, alone, due = state.conn, [], {}, {}
     try:
         for cid in [c for c in state.cases if c not in scope]:  # no longer mine: never searched again
             _delete(conn, state.cases.pop(cid)["tag"])
@@ -272,14 +277,34 @@ def _refresh(v, state: _State, scope: dict, listings: dict) -> tuple[list[str], 
             if any(e["tag"] == tag for e in state.cases.values()):
                 alone[cid] = loaded
                 continue
-            with loaded.index as index:
-                _insert(conn, cid, tag, index)
+            if compaction_due(loaded):
+                due[cid] = loaded
+                _insert(conn, cid, tag, loaded.index)
+            else:
+                with loaded.index as index:
+                    _insert(conn, cid, tag, index)
             state.cases[cid] = _entry(listings[cid], loaded, tag)
     except BaseException:
-        for ld in alone.values():
+        for ld in [*alone.values(), *due.values()]:
             ld.index.close()
         raise
-    return read, alone
+    return read, alone, due
+
+
+def _compact(v, state: _State, due: dict) -> None:
+    """Store each due case's folded index as a compaction (searching.compact_folded) and close it.
+
+    The cached entry then lists the compaction too: a listing that shows it and nothing else new
+    folds to the same index, so the next search reads nothing again.
+    """
+    from .searching import compact_folded
+
+    for cid, loaded in due.items():
+        with loaded.index:
+            seq = compact_folded(v, cid, loaded)
+        entry = state.cases.get(cid)
+        if seq is not None and entry is not None and entry["segments"] and seq > entry["segments"][-1]:
+            entry["segments"] = [*entry["segments"], seq]
 
 
 def search(v, case_ids: list[str], query: str, *, types=None, tags=None, person=None, limit: int = 20,
@@ -300,12 +325,13 @@ def search(v, case_ids: list[str], query: str, *, types=None, tags=None, person=
     if state is None:
         state = _load(v)
     alone: dict = {}
+    due: dict = {}
     try:
         if state is None:
-            state, alone = _cold(v, scope, listings)
+            state, alone, due = _cold(v, scope, listings)
             read, changed = list(scope), True
         else:
-            read, alone = _refresh(v, state, scope, listings)
+            read, alone, due = _refresh(v, state, scope, listings)
             changed = bool(read) or set(state.cases) != set(scope)
         hits = _hits(state.conn, query, types, tags, person, limit, marks)
         damaged: list = []
@@ -319,6 +345,8 @@ def search(v, case_ids: list[str], query: str, *, types=None, tags=None, person=
             indexed[cid] = {d.doc_id: d.version for d in docs}
             waiting[cid] = [(d.doc_id, d.version) for d in docs if '"waiting": true' in d.fields]
     except BaseException:
+        for ld in due.values():
+            ld.index.close()
         if state is not None:
             state.conn.close()
         raise
@@ -331,12 +359,14 @@ def search(v, case_ids: list[str], query: str, *, types=None, tags=None, person=
     if held is not None:
         held.state = state
     finish = None
-    if changed and save_later:  # the caller answers first, then saves (a refreshed cache of 100 MB takes a second)
+    if changed and save_later:  # the caller answers first, then compacts and saves (a 100 MB cache takes a second)
         def finish() -> None:
+            _compact(v, state, due)
             _save(v, state)
             if held is None:
                 state.conn.close()
     elif changed:
+        _compact(v, state, due)
         _save(v, state)
     if finish is None and held is None:
         state.conn.close()

@@ -7,12 +7,16 @@
 A segment is one writer's batch of changes (pages of documents added or
 edited, documents removed): the writer takes the next free number, create-only,
 and tries the next one when another writer took it, as events do, so no
-writer loses an entry. Every :data:`COMPACT_EVERY`-th segment, its writer also
-stores a *compaction*: the whole index folded into one segment, numbered like
-any other, that names the highest number it covers. Readers fold the
-compaction that covers most and only the segments numbered after what it
-covers; older objects are never deleted in the same step (a reader may be
-folding them at that moment). A rebuild from the documents is a compaction too.
+writer loses an entry. A *compaction* is the whole index folded into one
+segment, numbered like any other, that names the highest number it covers.
+Readers fold the compaction that covers most and only the segments numbered
+after what it covers; older objects are never deleted in the same step (a
+reader may be folding them at that moment). Writers never compact (a
+compaction folds the whole index in memory, and `doc add` must not grow with
+the case): a reader that folded :data:`COMPACT_EVERY` segments or more after
+the newest compaction stores the index it already holds as one
+(:func:`compact_folded`, after a search). A rebuild from the documents is a
+compaction too.
 
 The plaintext of a segment object is one line of signed JSON (the header: its
 case, number, what it covers and the SHA-256 of the segment), then the
@@ -33,7 +37,7 @@ from . import age, casekeys, renditions
 from ._searchcache import Held
 from .cases import Case, Document, load_case
 from .documents import document_bytes, read_document
-from .errors import InvalidInput, NotFound, VerificationFailed
+from .errors import InvalidInput, NotFound, RefugeError, VerificationFailed
 from .events import canonical, now, sign_record, verify_record
 from .people import MEMBER_ROLES, require_role
 from .search import CaseIndex, Hit, Segment, search_many
@@ -46,6 +50,8 @@ __all__ = [
     "Loaded",
     "Results",
     "TextSource",
+    "compact_folded",
+    "compaction_due",
     "forget_documents",
     "index_documents",
     "index_fields",
@@ -57,7 +63,7 @@ __all__ = [
 ]
 
 FORMAT = "refuge-search-segment-1"
-COMPACT_EVERY = 16  # a compaction after every 16th segment: readers fold at most about 16 segments
+COMPACT_EVERY = 16  # a reader that folded this many segments after the newest compaction stores one
 #: Documents larger than this are never decrypted whole: a plain text is read in chunks of
 #: _CHUNK_BYTES (its whole text indexed), anything else by its title and fields only (see _segment_of).
 MAX_TEXT_BYTES = 32 * 1024 * 1024
@@ -89,6 +95,7 @@ class Loaded:
     folded: int
     problems: list[str] = field(default_factory=list)
     authors: set[str] = field(default_factory=set)  # who signed the segments folded
+    since: int = 0  # segments folded after the newest compaction
 
 
 @dataclass
@@ -277,9 +284,8 @@ def index_documents(v, case: Case, doc_ids: Iterable[str], extract: Extractor, *
     A plain text past ``max_text`` bytes (MAX_TEXT_BYTES) is, with ``defer``, indexed by its title
     and fields only and marked as waiting for its text (:func:`waiting_for_text` names them, a
     search counts them, :func:`reindex` reads their text); without, it is stored in one segment
-    per ``chunk`` (see _large_text).
-    Every :data:`COMPACT_EVERY`-th segment is followed by a compaction, except after a large
-    text's segments: a compaction folds the whole index in memory (the next one will).
+    per ``chunk`` (see _large_text). Nothing else of the index is read: no compaction here
+    (a reader makes it, :func:`compact_folded`), so memory does not grow with the case's index.
     """
     docs = [case.documents[d] for d in dict.fromkeys(doc_ids) if d in case.documents]
     if not docs:
@@ -296,10 +302,7 @@ def index_documents(v, case: Case, doc_ids: Iterable[str], extract: Extractor, *
         data = seg.to_bytes() if len(seg._docs) or not stored else None
     if data is None:  # the last chunk was stored already
         return stored[-1]
-    seq = store_segment(v, case.id, data)
-    if seq % COMPACT_EVERY == 0 and not stored:
-        compact(v, case.id)
-    return seq
+    return store_segment(v, case.id, data)
 
 
 def index_fields(v, case: Case, doc_ids: Iterable[str]) -> int:
@@ -331,6 +334,41 @@ def compact(v, case_id: str) -> int:
     loaded = load_index(v, case_id)
     with loaded.index as index:
         return store_segment(v, case_id, index.compact(), covers=loaded.last_seq)
+
+
+def compaction_due(loaded: Loaded) -> bool:
+    """Whether a reader's folded index should be stored as a compaction (see :func:`compact_folded`)."""
+    return not loaded.problems and loaded.since >= COMPACT_EVERY
+
+
+def _compactor(v, due: dict) -> Callable[[], None] | None:
+    """A call that stores each due index (case id -> Loaded) as a compaction and closes it; None if none is due."""
+    if not due:
+        return None
+
+    def run() -> None:
+        for case_id, loaded in due.items():
+            with loaded.index:
+                compact_folded(v, case_id, loaded)
+    return run
+
+
+def compact_folded(v, case_id: str, loaded: Loaded) -> int | None:
+    """Store an index a reader folded (:func:`load_index`) as a compaction, if due; returns its number or None.
+
+    Due when :data:`COMPACT_EVERY` segments or more were folded after the newest compaction and
+    every segment read verified (one that did not stays named until a rebuild). It covers the
+    highest number listed before folding: segments are numbered in order, create-only, so a
+    writer's later segment is numbered above and folded after it. The index is left merged,
+    still usable. A failure to store (storage, permissions) stores nothing and raises nothing:
+    the next reader compacts; a write killed half way leaves what any killed write leaves.
+    """
+    if not compaction_due(loaded):
+        return None
+    try:
+        return store_segment(v, case_id, loaded.index.compact(), covers=loaded.last_seq)
+    except (RefugeError, OSError):
+        return None
 
 
 def reindex(v, case: Case, extract: Extractor, *, max_text: int = MAX_TEXT_BYTES,
@@ -413,7 +451,8 @@ def load_index(v, case_id: str) -> Loaded:
     except InvalidInput:  # signed by a member, yet not a segment: a buggy or hostile writer
         problems.append(f"a search segment of case {case_id} is damaged")
         index = CaseIndex.open(read[s][1] for s in order if _opens(read[s][1]))
-    return Loaded(index, numbers[-1] if numbers else 0, len(order), problems, {signers[s] for s in order})
+    return Loaded(index, numbers[-1] if numbers else 0, len(order), problems, {signers[s] for s in order},
+                  len(order) - (1 if best else 0))
 
 
 def _opens(data: bytes) -> bool:
@@ -469,11 +508,13 @@ def search(v, query: str, case_ids: Iterable[str] | None = None, *, types: list[
         return _search_combined(v, query, types=types, tags=tags, person=person, limit=limit, marks=marks, held=held,
                                 save_later=save_later)
     scope = [load_case(v, c) for c in case_ids] if case_ids is not None else v.cases()
-    indexes, problems, unindexed, waiting = {}, [], {}, {}
+    indexes, problems, unindexed, waiting, due, finish = {}, [], {}, {}, {}, None
     try:
         for case in scope:
             loaded = load_index(v, case.id)
             indexes[case.id] = loaded.index
+            if compaction_due(loaded):
+                due[case.id] = loaded
             problems += loaded.problems
             missing = sum(1 for d in case.documents.values() if _live_version(loaded.index, d.id) != d.version)
             if missing:
@@ -485,12 +526,17 @@ def search(v, query: str, case_ids: Iterable[str] | None = None, *, types: list[
         hits = search_many(indexes, query, types=types, tags=tags, person=person, limit=limit * 2 + 10, marks=marks,
                            damaged=damaged)
         problems += [f"the search index of case {cid} is malformed" for cid in damaged]
+        finish = _compactor(v, due)  # the due indexes stay open for it
     finally:
-        for index in indexes.values():
-            index.close()
+        for cid, index in indexes.items():
+            if finish is None or cid not in due:
+                index.close()
     by_id = {c.id: c for c in scope}
     found = [f for f in (_check(by_id[h.case], h, types, tags, person) for h in hits) if f is not None]
-    return Results(found[:limit], [c.id for c in scope], unindexed, problems, waiting)
+    if finish is not None and not save_later:
+        finish()
+        finish = None
+    return Results(found[:limit], [c.id for c in scope], unindexed, problems, waiting, finish)
 
 
 _WAITING = '"waiting": true'  # in a document's fields (JSON, sorted keys): indexed by title, its text deferred
