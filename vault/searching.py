@@ -118,7 +118,7 @@ class Results:
     unindexed: dict[str, int] = field(default_factory=dict)  # case id -> documents the index lacks
     problems: list[str] = field(default_factory=list)
     waiting: dict[str, int] = field(default_factory=dict)  # case id -> large texts indexed by title only (reindex)
-    finish: Callable[[], None] | None = None  # search(save_later=True): call after answering, to keep the cache
+    finish: Callable[[], None] | None = None  # search(save_later=True): call after answering (compactions, the cache)
 
 
 def segment_key(case_id: str, seq: int) -> str:
@@ -329,13 +329,6 @@ def forget_documents(v, case_id: str, doc_ids: Iterable[str]) -> int:
         return store_segment(v, case_id, seg.to_bytes())
 
 
-def compact(v, case_id: str) -> int:
-    """Store the folded index as one compaction of every segment read; returns its number."""
-    loaded = load_index(v, case_id)
-    with loaded.index as index:
-        return store_segment(v, case_id, index.compact(), covers=loaded.last_seq)
-
-
 def compaction_due(loaded: Loaded) -> bool:
     """Whether a reader's folded index should be stored as a compaction (see :func:`compact_folded`)."""
     return not loaded.problems and loaded.since >= COMPACT_EVERY
@@ -497,6 +490,8 @@ def search(v, query: str, case_ids: Iterable[str] | None = None, *, types: list[
     is searched as one index kept in my sealed cache (vault/_searchcache.py;
     ``held``, a ``_searchcache.Held``, keeps it in memory too), refreshed for
     the cases whose segments changed; ``combined=False`` searches case by case.
+    A case folded with a compaction due is stored as one (:func:`compact_folded`):
+    with ``save_later`` by ``Results.finish``, after answering; otherwise before returning.
     """
     require_role(v, "lawyer", "case-lead", doing="searching documents")
     if not isinstance(limit, int) or isinstance(limit, bool) or limit < 1:
