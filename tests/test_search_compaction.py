@@ -109,3 +109,31 @@ def test_a_killed_compaction_leaves_what_fsck_explains(case_world):
     with searching.load_index(vault, case.id).index as index:
         assert w.decl in index.doc_ids()
     assert searching.load_index(vault, case.id).folded == 1
+
+
+@pytest.mark.local_only("the numbering is the library's; one backend is enough")
+def test_a_segment_stored_while_a_reader_compacts_is_not_lost(case_world):
+    """The race a compaction must survive: a writer stores a segment after the reader listed and
+    folded the case, before the reader stores its compaction. The compaction covers only what the
+    reader listed; the writer's segment, numbered above, is folded after it."""
+    w = case_world
+    vault = w.open("bob")
+    case = vault.find_case("MX-0001")
+    _fill(vault, case.id, searching.COMPACT_EVERY + 1)
+    reader = searching.load_index(vault, case.id)
+    assert searching.compaction_due(reader)
+    with Segment(case.id) as seg:  # another member's add, at that moment
+        seg.add("late-document", 1, 1, "arrived during the compaction Xochiquetzal", {"title": "late"})
+        late = searching.store_segment(w.open("erin"), case.id, seg.to_bytes())
+    with reader.index:
+        seq = searching.compact_folded(vault, case.id, reader)
+    assert seq == late + 1 and reader.last_seq == late - 1
+    loaded = searching.load_index(vault, case.id)
+    with loaded.index as index:
+        assert loaded.folded == 2 and not loaded.problems
+        assert [h.doc_id for h in index.search("xochiquetzal")] == ["late-document"]
+        assert w.decl in index.doc_ids()
+    # the next reader folds two segments: nothing to compact
+    again = searching.load_index(vault, case.id)
+    assert not searching.compaction_due(again)
+    again.index.close()
