@@ -14,8 +14,8 @@ import subprocess
 import sys
 
 import pytest
-
 from conftest import require_tool
+
 from vault import searching
 from vault.search import Segment
 

@@ -185,7 +185,7 @@ def test_tagging_or_editing_a_large_text_keeps_its_indexed_body(case_world, tmp_
     from refuge import indexing
 
     w = case_world
-    doc_id, vault, case = _added_text(w, tmp_path / "interview.txt", 300_000, "Interview notes")
+    doc_id, vault, _ = _added_text(w, tmp_path / "interview.txt", 300_000, "Interview notes")
     waiting_id = _added_text(w, tmp_path / "later.txt", 310_000, "Later notes")[0]
     limit, chunk = 200_000, 100_000
     searching.reindex(vault, vault.find_case("MX-0001"), indexing.extract, max_text=limit, chunk=chunk)
