@@ -243,7 +243,8 @@ def test_a_fields_row_folds_onto_its_own_version_only():
         orphan.set_fields("e", 1, {"title": "twice"})
     segments = [first.to_bytes(), renamed.to_bytes(), stale.to_bytes(), orphan.to_bytes()]
     index = CaseIndex.open(segments)
-    assert [(h.doc_id, h.page, h.fields["tags"]) for h in index.search("nuevo alborada", tags=["b"])] == [("d", 1, ["b"])]
+    found = index.search("nuevo alborada", tags=["b"])
+    assert [(h.doc_id, h.page, h.fields["tags"]) for h in found] == [("d", 1, ["b"])]
     assert index.search("old title") == [] and index.search("crepusculo") == [] and index.search("anochecer") == []
     assert [h.fields.get("waiting") for h in index.search("waiting two")] == [True]  # still waiting
     assert index.doc_ids() == ["d", "w"]

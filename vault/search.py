@@ -63,7 +63,7 @@ __all__ = ["CaseIndex", "Combined", "Hit", "Segment", "fold", "parse_query", "se
 
 # refuge-search-2: rowids carry the case's tag (below); -1 (tag 0) still read; -3: fields rows (_searchfields.py)
 FORMAT = "refuge-search-2"
-_FORMATS = ("refuge-search-1", FORMAT)
+_FORMATS = ("refuge-search-1", FORMAT, _searchfields.FORMAT)
 _WEIGHTS = (1.0, 2.0)  # bm25 weight of a match in the body and in the title
 _SNIPPET_TOKENS = 16  # words around the match in a snippet
 
@@ -163,7 +163,7 @@ def _tag_in(conn: sqlite3.Connection, schema: str = "main") -> int | None:
     if meta.get("format") == _FORMATS[0] and set(meta) == {"format"}:
         return 0
     tag = meta.get("tag")
-    if meta.get("format") not in (FORMAT, _searchfields.FORMAT) or set(meta) != {"format", "tag"} or not isinstance(tag, str) \
+    if meta.get("format") not in _FORMATS[1:] or set(meta) != {"format", "tag"} or not isinstance(tag, str) \
             or not tag.isdigit() or not 0 <= int(tag) < 1 << _TAG_BITS:
         return None
     return int(tag)
