@@ -31,11 +31,20 @@ class BoundedHttpTools(HttpToolsProtocol):
         super().on_headers_complete()
 
     def data_received(self, data: bytes) -> None:
-        """Feed the parser, unless the head being received is already too long."""
-        if self._head is not None:
-            self._head += len(data)
-            if self._head > MAX_HEAD:
+        """Feed the parser, unless the head being received is already too long.
+
+        A read may hold the end of the head and the start of the body (a client that sends
+        both at once): only the bytes up to the bound are fed while the head is incomplete,
+        and the rest only if the head ended within them."""
+        if self._head is not None and self._head + len(data) > MAX_HEAD:
+            room = MAX_HEAD - self._head
+            self._head = MAX_HEAD
+            super().data_received(data[:room])
+            if self._head is not None:  # still in the head past the bound
                 self._head = None
                 self.send_400_response("Request head too large.")
                 return
+            data = data[room:]
+        elif self._head is not None:
+            self._head += len(data)
         super().data_received(data)
