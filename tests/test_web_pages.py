@@ -256,29 +256,36 @@ def test_every_word_of_the_templates_is_in_spanish_and_french():
         assert missing == [], (lang, missing)
 
 
-def test_the_uploaded_copy_is_private_while_it_is_added(world, bob, monkeypatch, tmp_path):
-    """Watch (not replace) the vault's add: the files it is given are mode 600 in a folder only we open."""
+def test_the_uploaded_copy_has_no_name_while_it_is_checked(world, bob, monkeypatch, tmp_path):
+    """Watch (not replace) intake: the plaintext copy it checks is a file of mode 600 with no name (no link)
+    in the temporary folder, which stays empty; the vault's add is given what was stored, not a path."""
     import os
     import stat
 
+    from vault import intake
     from vault.core import Vault
 
-    seen = []
-    real = Vault.add_documents
+    seen, given = [], []
+    real_check, real_add = intake.inspect_descriptor, Vault.add_documents
 
-    def watching(self, case, paths, *args, **kwargs):
-        for p in paths:
-            seen.append((stat.S_IMODE(os.stat(p).st_mode), stat.S_IMODE(os.stat(os.path.dirname(p)).st_mode),
-                         stat.S_IMODE(os.stat(os.path.dirname(os.path.dirname(p))).st_mode)))
-        return real(self, case, paths, *args, **kwargs)
+    def watching(fd, *args, **kwargs):
+        st = os.fstat(fd)
+        seen.append((stat.S_IMODE(st.st_mode), st.st_nlink, sorted(os.listdir(tmp_path))))
+        return real_check(fd, *args, **kwargs)
 
-    monkeypatch.setattr(Vault, "add_documents", watching)
+    def adding(self, case, paths, *args, **kwargs):
+        given.extend(kwargs["stored"][p].blob is not None and not os.path.exists(p) for p in paths)
+        return real_add(self, case, paths, *args, **kwargs)
+
+    monkeypatch.setattr(intake, "inspect_descriptor", watching)
+    monkeypatch.setattr(Vault, "add_documents", adding)
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
     r = bob.post(f"/case/{world.case}/upload?csrf={bob.csrf}", data={"type": "other"},
                  files=[("file", ("x.txt", b"x\n", "text/plain")), ("file", ("y.txt", b"y\n", "text/plain"))],
                  headers={"accept": "application/json"})
-    assert r.status_code == 200
-    assert seen == [(0o600, 0o700, 0o700)] * 2
+    assert r.status_code == 200 and all(row["id"] for row in r.json()["results"]), r.text
+    assert seen == [(0o600, 0, [])] * 2
+    assert given == [True, True]
     assert not list(tmp_path.iterdir())
 
 

@@ -118,6 +118,7 @@ def add_documents(
     labels: list[str] | None = None,
     date: str | None = None,
     check: Callable[[str, str], None] | None = None,
+    stored: dict | None = None,
 ) -> list[AddResult]:
     """Add files to a case; each succeeds or fails alone and a failure leaves no trace.
 
@@ -125,7 +126,9 @@ def add_documents(
     ``labels`` names each file in errors instead of "file N" (never a secret: a caller's choice);
     ``date`` is the date the documents bear (YYYY-MM-DD), kept apart from when they were added;
     ``check(path, sha256)``, called once the file is stored and before anything is committed, may
-    refuse it by raising (a duplicate: doclife.watch_duplicates), and the stored copy is deleted.
+    refuse it by raising (a duplicate: doclife.watch_duplicates), and the stored copy is deleted;
+    ``stored`` maps a path to the :class:`vault.receiving.Stored` of a file received as a stream
+    (an upload: already encrypted, hashed and checked by intake), recorded instead of reading the path.
     """
     require_role(v, "lawyer", "case-lead", doing="adding documents")
     casekeys.require_member(v, case.id)
@@ -153,17 +156,24 @@ def add_documents(
         try:
             results.append(AddResult(path, _add_one(v, case, path, label, type, list(tags), person, lang, title,
                                                     translation_of, supersedes, limit, translator, dialect,
-                                                    attached_to, date=date, check=check)))
+                                                    attached_to, date=date, check=check,
+                                                    stored=(stored or {}).get(path))))
         except RefugeError as e:
             results.append(AddResult(path, error=e))
     return results
 
 
 def _add_one(v, case, path, label, type, tags, person, lang, title, translation_of, supersedes, limit,
-             translator=None, dialect=None, attached_to=None, date=None, check=None) -> Document:
-    version, recipient = casekeys.current_recipient(v, case.id)
-    blob = random_id(15)
-    found, digest, size = _inspect_and_store(v, f"cases/{case.id}/blobs/{blob}", path, recipient, limit, label)
+             translator=None, dialect=None, attached_to=None, date=None, check=None, stored=None) -> Document:
+    if stored is not None:  # received as a stream (vault.receiving): stored and checked as it arrived
+        if stored.error is not None:
+            raise stored.error
+        version, blob, found, digest, size = (stored.key_version, stored.blob, stored.inspection, stored.sha256,
+                                              stored.size)
+    else:
+        version, recipient = casekeys.current_recipient(v, case.id)
+        blob = random_id(15)
+        found, digest, size = _inspect_and_store(v, f"cases/{case.id}/blobs/{blob}", path, recipient, limit, label)
     if size != found.size:
         v.backend.delete(f"cases/{case.id}/blobs/{blob}")  # never committed: leave no trace
         raise InvalidInput(f"{label} changed while it was being added; add it again")

@@ -25,7 +25,7 @@ from pathlib import Path
 
 from .errors import InvalidInput
 
-__all__ = ["ALLOWED", "OFFICE", "MAIL", "is_media", "Inspection", "inspect", "inspect_isolated", "DEFAULT_LIMIT", "CHECK_CPU_SECONDS", "CHECK_MEMORY", "MAX_PIXELS", "MAX_FRAMES", "MAX_PAGES",
+__all__ = ["ALLOWED", "OFFICE", "MAIL", "is_media", "Inspection", "inspect", "inspect_isolated", "inspect_descriptor", "DEFAULT_LIMIT", "CHECK_CPU_SECONDS", "CHECK_MEMORY", "MAX_PIXELS", "MAX_FRAMES", "MAX_PAGES",
            "MAX_PAGE_SIDE", "MAX_STREAM_DECODED", "MAX_TOTAL_DECODED"]
 
 DEFAULT_LIMIT = 2 * 1024**3  # 2 GiB
@@ -101,13 +101,15 @@ def _refuse(what: str, fix: str) -> InvalidInput:
     return InvalidInput(f"{what}; {fix}")
 
 
-def inspect(path: str | os.PathLike, limit: int = DEFAULT_LIMIT, label: str = "file") -> Inspection:
+def inspect(path: str | os.PathLike, limit: int = DEFAULT_LIMIT, label: str = "file", name: str | None = None) -> Inspection:
     """Check one file against the intake rules.
 
     Args:
         path: the file to check.
         limit: the largest size accepted, in bytes.
         label: how to name the file in errors (never its name: it may be secret).
+        name: the file's name when ``path`` is not it: ``/proc/self/fd/N`` of an
+            unnamed file (an upload's spool), a link followed on purpose.
 
     Raises:
         InvalidInput: the file is missing, not a regular file, empty, too large,
@@ -116,9 +118,9 @@ def inspect(path: str | os.PathLike, limit: int = DEFAULT_LIMIT, label: str = "f
             a polyglot, or named with control characters.
     """
     p = Path(path)
-    _check_name(path, label)
+    _check_name(path if name is None else name, label)
     try:
-        st = os.lstat(p)
+        st = os.lstat(p) if name is None else os.stat(p)
     except FileNotFoundError:
         raise _refuse(f"{label} does not exist", "check the path") from None
     if stat.S_ISLNK(st.st_mode):
@@ -134,7 +136,7 @@ def inspect(path: str | os.PathLike, limit: int = DEFAULT_LIMIT, label: str = "f
         kind = "an executable" if _is_executable(p, mime) else f"of type {mime}"
         raise _refuse(f"{label} is {kind}, which the vault does not accept",
                       f"accepted types are {ACCEPTED}")
-    ext = p.suffix.lower()
+    ext = (p if name is None else Path(name)).suffix.lower()
     if ext not in ALLOWED[mime]:
         raise _refuse(f"{label} holds {mime} but its name ends in {ext or 'no extension'}",
                       f"rename it to {ALLOWED[mime][0]} if that is what it is")
@@ -271,7 +273,8 @@ def _check_size(size, bomb: InvalidInput) -> None:
         raise bomb
 
 
-def inspect_isolated(path: str | os.PathLike, limit: int = DEFAULT_LIMIT, label: str = "file") -> Inspection:
+def inspect_isolated(path: str | os.PathLike, limit: int = DEFAULT_LIMIT, label: str = "file", *,
+                     name: str | None = None, pass_fds: tuple[int, ...] = ()) -> Inspection:
     """:func:`inspect` in the keyless worker (vault/worker.py), with CPU-time and memory limits.
 
     The parsers that look at a stranger's file (libmagic, qpdf, Pillow) run in a
@@ -282,9 +285,9 @@ def inspect_isolated(path: str | os.PathLike, limit: int = DEFAULT_LIMIT, label:
     from . import worker
 
     limits = worker.Limits(memory=CHECK_MEMORY, cpu_seconds=CHECK_CPU_SECONDS, wall_seconds=3 * CHECK_CPU_SECONDS)
-    request = {"path": os.path.abspath(path), "limit": limit, "label": label}
+    request = {"path": os.path.abspath(path), "limit": limit, "label": label, "name": name}
     try:
-        answer = worker.run("vault.intake:_inspect_task", request, limits=limits, label=label).value
+        answer = worker.run("vault.intake:_inspect_task", request, limits=limits, label=label, pass_fds=pass_fds).value
     except worker.WorkerDied:
         raise _refuse(f"{label} could not be checked within {CHECK_CPU_SECONDS} s of CPU and "
                       f"{CHECK_MEMORY // 1024**2} MiB of memory (a decompression bomb, or a file that crashes readers)",
@@ -295,9 +298,19 @@ def inspect_isolated(path: str | os.PathLike, limit: int = DEFAULT_LIMIT, label:
         raise worker.WorkerFailed(f"the check of {label} answered malformed data") from None
 
 
+def inspect_descriptor(fd: int, name: str, limit: int = DEFAULT_LIMIT, label: str = "file") -> Inspection:
+    """:func:`inspect_isolated` of a file that has no path: an open descriptor (an upload's unnamed
+    spool), reopened read-only and inherited by the keyless worker; ``name`` decides the extension."""
+    readonly = os.open(f"/proc/self/fd/{fd}", os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        return inspect_isolated(f"/proc/self/fd/{readonly}", limit, label, name=name, pass_fds=(readonly,))
+    finally:
+        os.close(readonly)
+
+
 def _inspect_task(request: dict, blobs, report) -> tuple[dict, list]:
     """The worker's side of :func:`inspect_isolated`."""
-    found = inspect(request["path"], request["limit"], request["label"])
+    found = inspect(request["path"], request["limit"], request["label"], request.get("name"))
     return {"mime": found.mime, "size": found.size, "flags": list(found.flags)}, []
 
 

@@ -7,7 +7,8 @@ caller's memory, identity and case keys included) with:
 
 - a minimal environment (vault.hardening.child_environment): no REFUGE_*
   secret, no cloud credential;
-- the working directory ``/`` and no inherited file descriptors;
+- the working directory ``/`` and no inherited file descriptors but a read-only one
+  a caller names (``pass_fds``: an upload's unnamed spool, which has no path to give);
 - limits it sets on itself before it reads a byte of the request: address
   space, CPU seconds, open files, no core dumps;
 - no network where the platform allows it (a new network namespace).
@@ -85,7 +86,7 @@ class Answer:
 
 
 def run(target: str, request: object, blobs: list[bytes] = (), *, limits: Limits, label: str,
-        progress: Callable[[object], None] | None = None) -> Answer:
+        progress: Callable[[object], None] | None = None, pass_fds: tuple[int, ...] = ()) -> Answer:
     """Run ``target`` ("module:function") in a fresh keyless worker and return its answer.
 
     The function receives ``(request, blobs, report)`` (its optional attribute
@@ -93,13 +94,14 @@ def run(target: str, request: object, blobs: list[bytes] = (), *, limits: Limits
     sends a progress message (passed to ``progress`` here), and returns
     ``(value, blobs)``. A :class:`RefugeError` it raises comes back as the same
     kind of error with the same message. ``label`` names what is parsed (a
-    document id, "the file"), never a name or title.
+    document id, "the file"), never a name or title. ``pass_fds`` are descriptors the
+    worker inherits under the same numbers (give only read-only ones of the document itself).
     """
     env = hardening.child_environment(MALLOC_ARENA_MAX="2", OMP_THREAD_LIMIT="1")
     cmd = [sys.executable, "-P", "-m", "vault._worker_main", target, str(limits.memory), str(limits.cpu_seconds),
            str(limits.open_files)]
     proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env,
-                            cwd="/", close_fds=True)
+                            cwd="/", close_fds=True, pass_fds=pass_fds)
     writer = threading.Thread(target=_send, args=(proc.stdin, request, list(blobs)), daemon=True)
     writer.start()
     timer = threading.Timer(limits.wall_seconds, proc.kill)

@@ -164,7 +164,8 @@ def _add_one(vault: Vault, case, f, doc_type, mapping, dups, allow_duplicate, op
 
     result = vault.add_documents(case, [f.path], chosen, o["tags"], o["person"], o["lang"], o["title"],
                                  o.get("translation_of"), o.get("supersedes"), translator=o["translator"],
-                                 dialect=o["dialect"], date=o["date"], check=check)[0]
+                                 dialect=o["dialect"], date=o["date"], check=check,
+                                 stored=o.get("stored"))[0]  # the web desk's files, stored as they arrived
     if result.error:
         raise result.error
     return result.document

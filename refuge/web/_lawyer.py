@@ -88,19 +88,20 @@ def case_page(p: Pages, request: Request, outcome: dict | None = None, status: i
 
 
 async def upload(p: Pages, request: Request) -> Response:
-    """Files streamed into a private folder, then added as ``doc add`` adds them; a result per file."""
+    """Files encrypted into the case as they arrive, then added as ``doc add`` adds them; a result per file."""
+    to, refused = await run_in_threadpool(_destination, p, request.path_params["case"])
     try:
-        received = await _upload.receive(request)
+        received = await _upload.receive(request, to, refused)
     except RefugeError as e:
         return p.error(request, e)
     except Exception:  # noqa: BLE001  a malformed or cut multipart body
         return p.error(request, refuse(InvalidInput, "the upload was cut short or malformed; try again"))
     try:
-        outcome = await run_in_threadpool(_add, p, request.path_params["case"], received)
+        outcome = await run_in_threadpool(_add, p, request.path_params["case"], received, to)
     except RefugeError as e:
         return p.error(request, e)
     finally:
-        received.remove()
+        received.close()
     status = 400 if outcome["error"] else 200
     outcome["notes"] = [_i18n.translator(p.lang(request))(n) for n in outcome["notes"]]
     if wants_json(request):
@@ -108,9 +109,38 @@ async def upload(p: Pages, request: Request) -> Response:
     return await run_in_threadpool(case_page, p, request, outcome, status)
 
 
-def _add(p: Pages, ref: str, received: _upload.Received) -> dict:
+def _destination(p: Pages, ref: str) -> tuple[_upload.Destination | None, RefugeError | None]:
+    """Where the upload's files are encrypted to as they arrive: the case's current key version. If that
+    is refused (no such case of mine, not a member, a closed case...), the body is dropped and the add
+    below is refused by the same library call, in the same audit entry, as before anything was sent."""
+    from vault import casekeys
+    from vault.cases import require_open
+    from vault.people import require_role
+
+    try:
+        with p.desk.lock:
+            vault = p.desk.vault
+            case = find_case(vault, ref, {})
+            require_role(vault, "lawyer", "case-lead", doing="adding documents")
+            require_open(vault, case.id)
+            return _upload.Destination(vault.backend, case.id, casekeys.current_recipient(vault, case.id)), None
+    except RefugeError as e:
+        return None, e
+
+
+def _add(p: Pages, ref: str, received: _upload.Received, to: _upload.Destination | None) -> dict:
     """The files added as ``doc add`` adds them (the same calls, duplicates refused first, the same line per
-    refused file), each named by the name it was uploaded with: on this page only, never in a log."""
+    refused file), each named by the name it was uploaded with: on this page only, never in a log.
+    Each file's blob is already stored (``vault.receiving``); those that do not become documents are deleted."""
+    added: set[str] = set()
+    try:
+        return _add_received(p, ref, received, added)
+    finally:
+        if to is not None:
+            received.discard(to.backend, to.case_id, keep=added)
+
+
+def _add_received(p: Pages, ref: str, received: _upload.Received, added: set[str]) -> dict:
     from vault.doclife import check_date
     from vault.register import resolve_person
 
@@ -120,7 +150,8 @@ def _add(p: Pages, ref: str, received: _upload.Received) -> dict:
     fields = received.fields
     if not received.files:
         raise refuse(InvalidInput, "no file was sent; choose or drop files")
-    incoming = [_bulk.Incoming(path, label=os.path.basename(path)) for path in received.files]
+    incoming = [_bulk.Incoming(path, label=os.path.basename(path)) for path, _ in received.files]
+    stored = dict(received.files)
     tag_list = [t.strip() for t in fields.get("tags", "").split(",") if t.strip()]
     options = dict(tags=tag_list, person=fields.get("person") or None, lang=fields.get("lang") or None,
                    title=fields.get("title") or None, translator=None, dialect=None,
@@ -139,13 +170,15 @@ def _add(p: Pages, ref: str, received: _upload.Received) -> dict:
             if len(replaced) != len(set(replaced)):  # as doc add --supersedes: one file per new version
                 raise refuse(InvalidInput, "a new version of a document takes exactly one file")
             dups = vault.watch_duplicates(case)  # each file hashed as it is stored, as doc add does
+            options["stored"] = stored
             outcome = _add_each(vault, case, incoming, fields.get("type") or None, None, dups,
                                 fields.get("allow_duplicate") == "1", options, progress=False)
+            added.update(f.path for f, _ in outcome.added)
             targets["docs"] = [d.id for _, d in outcome.added]
             if outcome.failed and not outcome.added:  # as doc add: the entry records the batch's failure
                 raise outcome.failed[0][1] if len(incoming) == 1 else \
                     InvalidInput(f"none of the {len(incoming)} files was added")
-            results = [AddResult(f.path, d) for f, d in outcome.added]
+            results = [AddResult(stored[f.path].path, d) for f, d in outcome.added]  # a message's spool, read here
             attached, problems = formats.after_add(vault, case, results, tag_list, options["person"], options["lang"])
             targets["docs"] += [d.id for d in attached]
     except RefugeError as e:

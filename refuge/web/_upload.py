@@ -1,27 +1,32 @@
-"""Uploads streamed from the browser to a private folder, then added through the vault's own path.
+"""Uploads encrypted into the vault as they arrive, through the vault's own add path.
 
-A multipart body is parsed as it arrives (python-multipart's push parser):
-each file part goes straight into a file of mode 600 inside a folder of mode
-700 made for this upload, a chunk at a time, so the server's memory stays
+A multipart body is parsed as it arrives (python-multipart's push parser, on
+one thread beside the event loop, a chunk at a time): each file part goes
+straight into a :class:`vault.receiving.Receiver`, which hashes it, encrypts
+it into the case's new blob and copies it into an unnamed spool (``O_TMPFILE``:
+no name, so a server killed mid-upload leaves no plaintext behind) that intake
+checks in the keyless worker when the part ends. The server's memory stays
 bounded whatever the file's size; the fields (type, tags, person, language,
 title, translation-of, supersedes, translator, dialect, and the last four per
-file as NAME.N for the Nth file sent) are small and bounded. The files are then added with
-``Vault.add_documents``, exactly as ``doc add`` adds them (the same intake in
-the keyless worker, the same refusals per file), and the folder is removed
-whatever happens.
+file as NAME.N for the Nth file sent) are small and bounded, and may come
+before or after the files. Once the body is complete the files are added with
+``Vault.add_documents(stored=...)``, exactly as ``doc add`` adds them (the same
+refusals per file, duplicates and new versions, audit entry); a body cut short
+adds nothing and leaves nothing.
 """
 
 from __future__ import annotations
 
-import os
-import shutil
-import tempfile
+import asyncio
+import concurrent.futures
+import contextlib
 from dataclasses import dataclass, field
+from typing import Callable
 
 from python_multipart.multipart import MultipartParser, parse_options_header
 
-from vault import intake
-from vault.errors import InvalidInput
+from vault.errors import InvalidInput, RefugeError
+from vault.receiving import Receiver, Stored
 
 from ._i18n import refuse
 
@@ -35,16 +40,21 @@ MAX_FILES = 1000  # files in one upload
 
 @dataclass
 class Received:
-    """One upload's metadata fields and the files it streamed into its private folder."""
+    """One upload's metadata fields and its files, each stored as it arrived (or refused)."""
 
-    folder: str
     fields: dict[str, str] = field(default_factory=dict)
-    files: list[str] = field(default_factory=list)  # paths, in the order sent
-    too_large: set[str] = field(default_factory=set)
+    files: list[tuple[str, Stored]] = field(default_factory=list)  # ("N/name" as the add names it, stored), as sent
 
-    def remove(self) -> None:
-        """Remove the folder and every file in it."""
-        shutil.rmtree(self.folder, ignore_errors=True)
+    def close(self) -> None:
+        """Close every file's spool (a message's is kept open for its attachments)."""
+        for _, stored in self.files:
+            stored.close()
+
+    def discard(self, backend, case_id: str, keep: set[str] = frozenset()) -> None:
+        """Delete the blobs of the files (by path) not in ``keep``: they did not become documents."""
+        for path, stored in self.files:
+            if path not in keep:
+                stored.discard(backend, case_id)
 
 
 def _safe_name(raw: str) -> str:
@@ -55,19 +65,20 @@ def _safe_name(raw: str) -> str:
 
 
 class _Parts:
-    """The callbacks of the push parser: headers, then data into a field buffer or a private file."""
+    """The callbacks of the push parser: headers, then data into a field buffer or a file's receiver."""
 
-    def __init__(self, received: Received, limit: int) -> None:
+    def __init__(self, received: Received, start: Callable[[str], Receiver] | None,
+                 refused: RefugeError | None) -> None:
         self.received = received
-        self.limit = limit
+        self.start = start  # a receiver for a file's name; None when the add is refused whatever is sent
+        self.refused = refused
         self.header_field = b""
         self.header_value = b""
         self.headers: dict[bytes, bytes] = {}
         self.name = ""
         self.value = bytearray()
-        self.fd: int | None = None
-        self.path = ""
-        self.written = 0
+        self.file: str | None = None  # the path the add names the current file by
+        self.receiver: Receiver | None = None
         self.ended = False  # the closing boundary arrived: a body cut short never adds anything
 
     def callbacks(self) -> dict:
@@ -79,7 +90,7 @@ class _Parts:
         self.ended = True
 
     def part_begin(self) -> None:
-        self.headers, self.value, self.fd, self.written = {}, bytearray(), None, 0
+        self.headers, self.value, self.file, self.receiver = {}, bytearray(), None, None
 
     def on_field(self, data: bytes, start: int, end: int) -> None:
         self.header_field += data[start:end]
@@ -99,39 +110,35 @@ class _Parts:
             return
         if len(self.received.files) >= MAX_FILES:
             raise refuse(InvalidInput, "at most {n} files at once", n=MAX_FILES)
-        own = os.path.join(self.received.folder, str(len(self.received.files)))
-        os.mkdir(own, 0o700)
-        self.path = os.path.join(own, _safe_name(filename.decode("utf-8", "replace")))
-        self.fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
-        self.received.files.append(self.path)
+        name = _safe_name(filename.decode("utf-8", "replace"))
+        self.file = f"{len(self.received.files)}/{name}"
+        if self.start is not None:
+            self.receiver = self.start(name)
 
     def data(self, data: bytes, start: int, end: int) -> None:
-        if self.fd is None:
+        if self.file is None:
             if len(self.value) + end - start > MAX_FIELD:
                 raise refuse(InvalidInput, "the field {name} is too long", name=self.name[:40])
             self.value += data[start:end]
-            return
-        self.written += end - start
-        if self.written > self.limit:  # stop writing; intake refuses it with its own words
-            self.received.too_large.add(self.path)
-            return
-        view = memoryview(data)[start:end]
-        while view:
-            view = view[os.write(self.fd, view):]
+        elif self.receiver is not None:
+            self.receiver.write(memoryview(data)[start:end])  # data is the body's bytes: never changed
 
     def part_end(self) -> None:
-        if self.fd is not None:
-            os.close(self.fd)
-            self.fd = None
+        if self.file is not None:
+            name = self.file.split("/", 1)[1]
+            stored = self.receiver.finish() if self.receiver is not None else Stored(name, error=self.refused)
+            self.receiver = None
+            self.received.files.append((self.file, stored))
+            self.file = None
         elif self.name in FIELDS or per_file_field(self.name):
             if self.name not in FIELDS and len(self.value) > MAX_PER_FILE:
                 raise refuse(InvalidInput, "the field {name} is too long", name=self.name[:40])
             self.received.fields[self.name] = self.value.decode("utf-8", "replace").strip()
 
     def close(self) -> None:
-        if self.fd is not None:
-            os.close(self.fd)
-            self.fd = None
+        if self.receiver is not None:
+            self.receiver.abandon()
+            self.receiver = None
 
 
 def per_file_field(name: str) -> bool:
@@ -140,26 +147,60 @@ def per_file_field(name: str) -> bool:
     return bool(dot) and field in PER_FILE and n.isascii() and n.isdigit() and int(n) < MAX_FILES and n == str(int(n))
 
 
-async def receive(request, limit: int = intake.DEFAULT_LIMIT) -> Received:
-    """Stream a multipart upload into a new private folder; the caller removes it (:meth:`Received.remove`)."""
+@dataclass
+class Destination:
+    """Where an upload's files go: the vault's backend, the case, and its current key version and recipient
+    (``casekeys.current_recipient``, got once for the upload under the desk's lock)."""
+
+    backend: object
+    case_id: str
+    key: tuple
+
+    def receiver(self, name: str) -> Receiver:
+        """A receiver for the next file (named "the file" in refusals, as ``doc add`` names one file)."""
+        return Receiver(self.backend, self.case_id, self.key, name, "the file")
+
+
+async def receive(request, to: Destination | None, refused: RefugeError | None = None) -> Received:
+    """Stream a multipart upload into the vault's case ``to``, a file at a time.
+
+    With ``to`` None (the add will be refused: ``refused`` says why), the files are read and
+    dropped. The caller closes the result (:meth:`Received.close`) and discards the blobs of
+    files that did not become documents (:meth:`Received.discard`); on any failure here
+    nothing is left: no blob, no spool.
+    """
     kind, options = parse_options_header(request.headers.get("content-type", ""))
     if kind != b"multipart/form-data" or not options.get(b"boundary"):
         raise refuse(InvalidInput, "an upload is a multipart form; use the page's upload form")
-    received = Received(tempfile.mkdtemp(prefix="refuge-upload-"))  # mode 700, only this user
-    parts = _Parts(received, limit)
+    received = Received()
+    parts = _Parts(received, to.receiver if to is not None else None, refused)
     parser = MultipartParser(options[b"boundary"], parts.callbacks())
+
+    def undo() -> None:  # on the parsing thread, after the chunk it may still be handling
+        parts.close()
+        received.close()
+        if to is not None:
+            received.discard(to.backend, to.case_id)
+
+    loop = asyncio.get_running_loop()
+    # One thread parses, hashes, encrypts and spools while the event loop receives the next chunk.
+    pool = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="refuge-upload")
     try:
+        pending = None
         async for chunk in request.stream():
-            parser.write(chunk)
-        parser.finalize()
+            if pending is not None:
+                await pending
+            pending = loop.run_in_executor(pool, parser.write, chunk)
+        if pending is not None:
+            await pending
+        await loop.run_in_executor(pool, parser.finalize)
         if not parts.ended:
             raise refuse(InvalidInput, "the upload was cut short; nothing was added; try again")
     except BaseException:
-        parts.close()
-        received.remove()
+        undone = loop.run_in_executor(pool, undo)
+        with contextlib.suppress(BaseException):
+            await asyncio.shield(undone)
         raise
     finally:
-        parts.close()
-    for path in received.too_large:  # the part was cut short: make it what intake refuses, by size
-        os.truncate(path, limit + 1)
+        pool.shutdown(wait=False)
     return received
