@@ -16,6 +16,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import subprocess
 import sys
@@ -62,6 +63,12 @@ class Desk:
         with open(f"/proc/{self.proc.pid}/status") as f:
             return int(re.search(r"VmHWM:\s+(\d+) kB", f.read()).group(1)) / 1024
 
+    def cpu_s(self) -> float:
+        """CPU seconds of the serve process and the children it waited for (the keyless workers)."""
+        with open(f"/proc/{self.proc.pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return sum(int(x) for x in fields[11:15]) / os.sysconf("SC_CLK_TCK")
+
     def stop(self) -> None:
         self.proc.terminate()
         self.proc.wait(timeout=30)
@@ -77,20 +84,24 @@ def upload(size_mib: int, runs: int) -> dict:
         curl = need_tool("curl")  # a native client, as a browser is: not Python competing for the CPU here
         desk = Desk(env)
         try:
-            cli, page = [], []
+            cli, page, cli_cpu, page_cpu, load = [], [], [], [], []
             cookie = "; ".join(f"{k}={v}" for k, v in desk.client.cookies.items())
             for _ in range(runs):  # the two sides in turn, so that the machine's load falls on both
                 settle()
-                cli.append(measure([refuge_bin(), "doc", "add", "BENCH-WEB", str(src), "--type", "other",
-                                      "--allow-duplicate"], env).wall)
+                run = measure([refuge_bin(), "doc", "add", "BENCH-WEB", str(src), "--type", "other",
+                               "--allow-duplicate"], env)
+                cli.append(run.wall)
+                cli_cpu.append(run.user + run.system)
                 settle()
-                t0 = time.perf_counter()
+                load.append(os.getloadavg()[0])
+                c0, t0 = desk.cpu_s(), time.perf_counter()
                 out = subprocess.run([curl, "-s", "-H", f"Origin: {desk.origin}", "-H", f"Cookie: {cookie}",
                                       "-H", "Accept: application/json", "-F", "type=other", "-F", "allow_duplicate=1",
                                       "-F", f"file=@{src};type=text/plain",
                                       f"{desk.base}/case/{case.id}/upload?csrf={desk.csrf}"],
                                      capture_output=True, text=True)
                 page.append(time.perf_counter() - t0)
+                page_cpu.append(desk.cpu_s() - c0)
                 if '"error":null' not in out.stdout:
                     raise BenchError(f"the upload failed: {out.stdout[:300]}")
             rss = desk.peak_rss_mib()
@@ -104,7 +115,9 @@ def upload(size_mib: int, runs: int) -> dict:
     return {"name": "web-upload", "size_mib": size_mib, "page_s": round(min(page), 2), "cli_s": round(min(cli), 2),
             "ratio": round(ratio, 2), "target": UPLOAD_TARGET, "server_peak_rss_mib": round(rss, 1),
             "rss_target_mib": RSS_TARGET_MIB, "pass": ratio <= UPLOAD_TARGET and rss < RSS_TARGET_MIB,
-            "page_runs": [round(x, 2) for x in page], "cli_runs": [round(x, 2) for x in cli]}
+            "page_runs": [round(x, 2) for x in page], "cli_runs": [round(x, 2) for x in cli],
+            "page_cpu_s": [round(x, 2) for x in page_cpu], "cli_cpu_s": [round(x, 2) for x in cli_cpu],
+            "load": [round(x, 1) for x in load]}
 
 
 def case_page(n: int, runs: int) -> dict:

@@ -130,3 +130,96 @@ def test_a_server_killed_mid_upload_leaves_no_plaintext_and_no_document(world):
         proc.wait(timeout=30)
         client.close()
     assert len(_doc_ids(world)) == len(before) + 1
+
+
+# --- what an upload stores, sent as an attacker (or an odd client) would send it -------------------
+
+
+@pytest.fixture(scope="module")
+def desk(world):
+    proc, base, client = _serve(world)
+    yield base, client
+    proc.terminate()
+    proc.wait(timeout=30)
+    client.close()
+
+
+def _blobs(world) -> set[str]:
+    return set(os.listdir(Path(world.location) / "cases" / world.case / "blobs"))
+
+
+def _post(desk, world, parts: list[tuple[str, str | None, bytes]]):
+    """A multipart body built by hand, parts in the order given: (field name, file name or None, bytes)."""
+    base, client = desk
+    boundary = "b" + secrets.token_hex(12)
+    body = b"".join(
+        f"--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"".encode()
+        + (b"" if filename is None else f"; filename=\"{filename}\"".encode()) + b"\r\n\r\n" + data + b"\r\n"
+        for name, filename, data in parts) + f"--{boundary}--\r\n".encode()
+    return client.post(f"{base}/case/{world.case}/upload?csrf={client.csrf}", content=body,
+                       headers={"accept": "application/json", "content-type": f"multipart/form-data; boundary={boundary}"})
+
+
+def test_the_fields_may_follow_the_files(world, desk):
+    """The type, and a new version's document, sent after the file they describe."""
+    r = _post(desk, world, [("file", "notes.txt", b"first notes\n" * 50), ("type", None, b"correspondence")])
+    assert r.status_code == 200, r.text
+    first = r.json()["results"][0]["id"]
+    r = _post(desk, world, [("file", "notes-v2.txt", b"second notes\n" * 50), ("type", None, b"other"),
+                            ("supersedes.0", None, first.encode())])
+    assert r.status_code == 200 and r.json()["results"][0]["id"] == first, r.text
+    doc = {d["id"]: d for d in json.loads(world.cli("doc", "list", "MX-0001", "--json", user="bob").stdout)}[first]
+    assert doc["type"] == "correspondence" and doc["version"] == 2  # a new version keeps its document's type
+
+
+def test_a_refused_file_leaves_no_blob_and_nothing_of_a_cut_body_is_kept(world, desk):
+    before, docs = _blobs(world), _doc_ids(world)
+    program = b"\x7fELF\x02\x01\x01" + bytes(4000)
+    r = _post(desk, world, [("type", None, b"other"), ("file", "a.txt", program)])
+    assert r.status_code == 400 and "executable" in r.text, r.text
+    assert _blobs(world) == before
+    # One whole file (checked and stored as it arrived), then a second cut off: nothing of either is kept.
+    base, client = desk
+    host, port = re.match(r"http://([\d.]+):(\d+)", base).groups()
+    boundary = "cut" + secrets.token_hex(8)
+    body = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"type\"\r\n\r\nother\r\n"
+            f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"one.txt\"\r\n\r\n").encode() \
+        + b"a whole first file\n" * 1000 + (f"\r\n--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; "
+                                            f"filename=\"two.txt\"\r\n\r\n").encode() + b"cut off\n" * 1000
+    cookie = "; ".join(f"{k}={v}" for k, v in client.cookies.items())
+    path = base.split(f":{port}", 1)[1] + f"/case/{world.case}/upload?csrf={client.csrf}"
+    with socket.create_connection((host, int(port)), timeout=30) as s:
+        s.sendall((f"POST {path} HTTP/1.1\r\nHost: {host}:{port}\r\nOrigin: http://{host}:{port}\r\n"
+                   f"Cookie: {cookie}\r\nAccept: application/json\r\nContent-Type: multipart/form-data; "
+                   f"boundary={boundary}\r\nContent-Length: {len(body) + MIB}\r\n\r\n").encode() + body)
+        for _ in range(1500):  # the first file is checked and its blob committed: then the client goes away
+            if _blobs(world) - before:
+                break
+            time.sleep(0.02)
+        assert _blobs(world) - before, "the first file was not stored as it arrived"
+    for _ in range(1500):
+        if _blobs(world) == before:
+            break
+        time.sleep(0.02)
+    assert _blobs(world) == before
+    assert _doc_ids(world) == docs
+
+
+def test_a_text_is_stored_whole_though_intake_is_shown_its_head(world, desk, tmp_path):
+    """A .txt whose first MiB is text and whose rest is a PDF and a ZIP: intake's verdict is doc add's (plain
+    text), and what is stored is every byte sent (the spool kept only the head intake reads)."""
+    import hashlib
+
+    data = b"a statement in plain words\n" * (MIB // 27 + 1)
+    data += b"%PDF-1.7\n1 0 obj<<>>endobj\n" + os.urandom(MIB) + b"PK\x05\x06" + bytes(18)
+    r = _post(desk, world, [("type", None, b"other"), ("file", "long.txt", data)])
+    assert r.status_code == 200, r.text
+    doc = r.json()["results"][0]["id"]
+    out = tmp_path / "back.txt"
+    got = world.cli("doc", "get", doc, "-o", str(out), user="bob")
+    assert got.returncode == 0, got.stderr
+    assert hashlib.sha256(out.read_bytes()).hexdigest() == hashlib.sha256(data).hexdigest()
+    src = tmp_path / "long.txt"
+    src.write_bytes(data)
+    cli = world.cli("doc", "add", "MX-0001", str(src), "--type", "other", "--allow-duplicate", "--json", user="bob")
+    assert cli.returncode == 0, cli.stderr  # the same verdict from doc add on the whole file

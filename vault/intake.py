@@ -25,7 +25,7 @@ from pathlib import Path
 
 from .errors import InvalidInput
 
-__all__ = ["ALLOWED", "OFFICE", "MAIL", "is_media", "Inspection", "inspect", "inspect_isolated", "inspect_descriptor", "DEFAULT_LIMIT", "CHECK_CPU_SECONDS", "CHECK_MEMORY", "MAX_PIXELS", "MAX_FRAMES", "MAX_PAGES",
+__all__ = ["ALLOWED", "OFFICE", "MAIL", "is_media", "reads_head_only", "MIME_HEAD", "Inspection", "inspect", "inspect_isolated", "inspect_descriptor", "DEFAULT_LIMIT", "CHECK_CPU_SECONDS", "CHECK_MEMORY", "MAX_PIXELS", "MAX_FRAMES", "MAX_PAGES",
            "MAX_PAGE_SIDE", "MAX_STREAM_DECODED", "MAX_TOTAL_DECODED"]
 
 DEFAULT_LIMIT = 2 * 1024**3  # 2 GiB
@@ -79,8 +79,21 @@ MAIL = ("message/rfc822", "application/vnd.ms-outlook")  # a message; its attach
 MEDIA_PREFIXES = ("audio/", "video/")  # recordings: evidence, provided beside a packet, never rendered
 ACCEPTED = ("PDF, JPEG, PNG, TIFF, HEIC, WebP, plain text, Word (.docx, .doc), OpenDocument (.odt), RTF, "
             "e-mail (.eml, .msg) and recordings (mp3, m4a, ogg, wav, mp4, mov, webm)")
+MIME_HEAD = 1 << 20  # the bytes libmagic is shown: the first MiB decides the type
+# Types intake looks into past the head (PDF, images, office documents, messages): a file whose
+# extension is none of theirs is judged by its name, its size and its first MIME_HEAD bytes alone
+# (plain text and recordings are not read further; any other type under such a name is refused for
+# its extension). An upload's spool keeps only the head of such a file (vault/receiving.py).
+READ_WHOLE = frozenset(ext for mime, exts in ALLOWED.items()
+                       if mime == "application/pdf" or mime.startswith("image/") or mime in OFFICE or mime in MAIL
+                       for ext in exts)
 MAX_ZIP_ENTRIES = 10_000  # parts of a .docx or .odt; a long report has a few hundred
 MAX_ZIP_EXPANDED = 1024**3  # what a .docx or .odt may declare its parts expand to, together
+
+
+def reads_head_only(name: str) -> bool:
+    """Whether :func:`inspect`'s verdict on a file so named depends only on its size and first :data:`MIME_HEAD` bytes."""
+    return Path(name).suffix.lower() not in READ_WHOLE
 
 
 def is_media(mime: str) -> bool:
@@ -335,7 +348,7 @@ def _mime(path: Path) -> str:
         # The first MiB decides: libmagic reads no further for these types, and
         # handing it the whole file costs memory on large text files.
         with open(path, "rb") as f:
-            head = f.read(1 << 20)
+            head = f.read(MIME_HEAD)
         return _mime_of(head)
     except (OSError, magic.MagicException):
         raise _refuse("file cannot be read", "check its permissions") from None

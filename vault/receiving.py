@@ -117,6 +117,10 @@ class Receiver:
         self._hashing = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="refuge-hash")
         self._pending: collections.deque = collections.deque()
         self._written = 0
+        # Intake reads only the head of a text or a recording (by name; its verdict is the same): the
+        # spool keeps that and is made as long as the file (sparse), sparing the copy of the rest.
+        self._keep = intake.MIME_HEAD if intake.reads_head_only(name) else None
+        self._spooled = 0  # on the second thread
         self._writing = self._backend.writer(self._key)
         try:
             self._enc = age.Encryptor([recipient], self._writing.__enter__())
@@ -131,13 +135,22 @@ class Receiver:
         self._written += len(data)
         if self._written > self.limit:  # too large: keep nothing more; intake refuses it by size
             self._discard_blob()
+            while self._pending:
+                self._pending.popleft().result()
             os.ftruncate(self._spool, self.limit + 1)
             return
         while len(self._pending) >= _HASH_DEPTH:
             self._pending.popleft().result()
-        self._pending.append(self._hashing.submit(self._sha.update, data))
+        self._pending.append(self._hashing.submit(self._hash_and_spool, data))
         self._enc.write(data)
+
+    def _hash_and_spool(self, data: bytes | memoryview) -> None:
+        """On the second thread (both release the GIL): hash the chunk and copy it into the spool."""
+        self._sha.update(data)
         view = memoryview(data)
+        if self._keep is not None:
+            view = view[:max(0, self._keep - self._spooled)]
+            self._spooled += len(view)
         while view:
             view = view[os.write(self._spool, view):]
 
@@ -148,8 +161,12 @@ class Receiver:
         stored = Stored(self.name, key_version=self.key_version)
         try:
             self._hashing.shutdown(wait=True)
+            for done in self._pending:
+                done.result()  # a failed write to the spool fails the file
             self._pending.clear()
             stored.sha256, stored.size = self._sha.hexdigest(), self._written
+            if self._keep is not None and self._written <= self.limit:
+                os.ftruncate(self._spool, self._written)  # the head, then a hole: the file's own size
             try:
                 stored.inspection = intake.inspect_descriptor(self._spool, self.name, self.limit, self.label)
             except RefugeError as e:
