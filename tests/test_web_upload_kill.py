@@ -223,3 +223,20 @@ def test_a_text_is_stored_whole_though_intake_is_shown_its_head(world, desk, tmp
     src.write_bytes(data)
     cli = world.cli("doc", "add", "MX-0001", str(src), "--type", "other", "--allow-duplicate", "--json", user="bob")
     assert cli.returncode == 0, cli.stderr  # the same verdict from doc add on the whole file
+
+
+def test_a_message_s_attachments_are_read_from_its_unnamed_spool(world, desk):
+    """An .eml uploaded through the page: its attachment becomes a document of its own, read (by the server,
+    then the keyless worker) from the message's spool, which has no name to read it by."""
+    import email.message
+
+    m = email.message.EmailMessage()
+    m["From"], m["To"], m["Subject"] = "a@example.net", "b@example.org", "Notes"
+    m.set_content("See the attached notes.")
+    m.add_attachment(b"Attached notes: lantern river seven\n", maintype="text", subtype="plain", filename="notes.txt")
+    r = _post(desk, world, [("type", None, b"correspondence"), ("file", "message.eml", m.as_bytes())])
+    assert r.status_code == 200, r.text
+    rows = r.json()["results"]
+    assert rows[0]["id"] and rows[1]["id"] and rows[1]["error"] is None, rows
+    docs = {d["id"]: d for d in json.loads(world.cli("doc", "list", "MX-0001", "--json", user="bob").stdout)}
+    assert docs[rows[1]["id"]]["attached_to"] == rows[0]["id"] and docs[rows[1]["id"]]["filename"] == "notes.txt"
