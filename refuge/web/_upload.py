@@ -1,7 +1,7 @@
 """Uploads encrypted into the vault as they arrive, through the vault's own add path.
 
 A multipart body is parsed as it arrives (python-multipart's push parser, on
-one thread beside the event loop, a chunk at a time): each file part goes
+the event loop, a chunk at a time): each file part goes
 straight into a :class:`vault.receiving.Receiver`, which hashes it, encrypts
 it into the case's new blob and copies it into an unnamed spool (``O_TMPFILE``:
 no name, so a server killed mid-upload leaves no plaintext behind) that intake
