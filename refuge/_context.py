@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import getpass
 import os
 import re
 import sys
@@ -89,6 +88,8 @@ def passphrase(prompt: str, confirm: bool = False, env: str = "REFUGE_PASSPHRASE
             raise InvalidInput("REFUGE_PASSPHRASE_FILE cannot be read; check the path") from None
     if not sys.stdin.isatty():
         raise Locked("no passphrase: run refuge unlock first, or set REFUGE_PASSPHRASE_FILE for scripts")
+    import getpass
+
     first = getpass.getpass(prompt)
     if confirm:
         check_passphrase(first)
@@ -103,6 +104,8 @@ def new_passphrase(name: str, passphrase_file: str | None) -> str:
     Never the acting person's own REFUGE_PASSPHRASE: one person's secret must
     not silently protect another's identity.
     """
+    import getpass
+
     if passphrase_file:
         chosen = read_password_file(passphrase_file, "--passphrase-file")
     elif sys.stdin.isatty():

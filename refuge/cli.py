@@ -9,6 +9,7 @@ one line on stderr with the exit code of DESIGN.md: 1 error, 2 usage,
 
 from __future__ import annotations
 
+import importlib
 import os
 import sys
 
@@ -18,8 +19,32 @@ from vault import hardening
 from vault.errors import RefugeError
 
 from ._context import Context
-from .commands import audit, cases, documents, keys, org, packets, people, register, search
 from .errors import describe, die
+
+# Each command and the module that defines it, imported only when that command runs (or
+# when --help lists them all): `refuge doc add` loads neither the packet pipeline's commands
+# nor the web desk (tests/test_startup.py).
+COMMANDS = {
+    "init": "people", "unlock": "people", "lock": "people", "user": "people", "demo": "people",
+    "case": "cases", "retention": "cases", "doc": "documents", "consent": "documents", "redact": "documents",
+    "packet": "packets", "keys": "keys", "audit": "audit:audit_group", "fsck": "audit", "vault": "audit:vault_group",
+    "search": "search", "org": "org", "person": "register", "place": "register", "candidate": "register",
+    "serve": "refuge.web.serve",
+}
+
+
+class _Commands(click.Group):
+    """The ``refuge`` group: its commands are loaded by name, on first use (see COMMANDS)."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*COMMANDS, *self.commands})
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if name not in self.commands and name in COMMANDS:
+            where, _, attr = COMMANDS[name].partition(":")
+            module = importlib.import_module(where if "." in where else f"{__package__}.commands.{where}")
+            self.add_command(getattr(module, attr or name), name)
+        return self.commands.get(name)
 
 
 def _version(ctx: click.Context, on: bool) -> None:
@@ -32,7 +57,7 @@ def _version(ctx: click.Context, on: bool) -> None:
     ctx.exit()
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=_Commands, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--vault", "vault_location", metavar="LOCATION", help="The vault (a path or s3://bucket/prefix); default $REFUGE_VAULT.")
 @click.option("--as", "as_user", metavar="NAME", help="Which identity acts; default $REFUGE_USER.")
 @click.option("--version", is_flag=True, expose_value=False, is_eager=True, callback=lambda ctx, _, on: _version(ctx, on),
@@ -47,13 +72,6 @@ def cli(ctx: click.Context, vault_location: str | None, as_user: str | None) -> 
     """
     ctx.obj = Context(vault_location, as_user)
 
-
-for command in (people.init, people.unlock, people.lock, people.user, cases.case, documents.doc,
-                documents.consent, documents.redact, packets.packet, keys.keys, audit.audit_group, audit.fsck,
-                audit.vault_group, cases.retention, people.demo, search.search, org.org,
-                register.person, register.place, register.candidate):
-    cli.add_command(command)
-cli.add_command(__import__("refuge.web.serve", fromlist=["serve"]).serve)  # the web desk (refuge/web/)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -11,7 +11,6 @@ it; a conversion that fails is reported naming the document, which stays added
 from __future__ import annotations
 
 import os
-import tempfile
 
 from vault import intake, renditions
 from vault.errors import RefugeError
@@ -39,6 +38,8 @@ def after_add(vault, case, results, tags=(), person=None, lang=None) -> tuple[li
             continue
         if not parts:
             continue
+        import tempfile
+
         with tempfile.TemporaryDirectory(prefix="refuge-attachments-") as where:  # mode 0700, removed at once
             paths, labels = [], []
             for n, (name, data) in enumerate(parts, 1):

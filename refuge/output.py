@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import json
 import sys
 
@@ -33,6 +32,8 @@ def emit(rows: list[dict], columns: list[str], as_json: bool = False, as_csv: bo
         echo_json(rows)
         return
     if as_csv:
+        import csv
+
         w = csv.DictWriter(sys.stdout, fieldnames=columns, extrasaction="ignore", lineterminator="\n")
         w.writeheader()
         for r in rows:

@@ -23,12 +23,9 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import socket
 import stat
 import struct
-import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -50,7 +47,7 @@ def socket_path(home: Home, name: str) -> Path:
 
     Raises AgentUnavailable when the folder is not private to this user.
     """
-    base = os.environ.get("XDG_RUNTIME_DIR") or tempfile.gettempdir()
+    base = os.environ.get("XDG_RUNTIME_DIR") or _tempdir()
     folder = Path(base) / f"refuge-agent-{os.getuid()}"
     try:
         folder.mkdir(mode=0o700)
@@ -74,12 +71,22 @@ def _existing_socket(home: Home, name: str) -> Path | None:
     return path if path.exists() else None
 
 
+def _tempdir() -> str:
+    import tempfile  # only without XDG_RUNTIME_DIR: every command asks the agent first
+
+    return tempfile.gettempdir()
+
+
 def _peer_uid(conn: socket.socket) -> int:
+    import socket
+
     creds = conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
     return struct.unpack("3i", creds)[1]
 
 
 def _request(path: Path, op: str, timeout: float = 2.0) -> dict | None:
+    import socket
+
     try:
         with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
             s.settimeout(timeout)
@@ -119,6 +126,9 @@ def stop(home: Home, name: str) -> bool:
 
 def start(home: Home, secret: SecretIdentity, minutes: float) -> Path:
     """Start an agent holding ``secret`` for ``minutes``; returns its socket path."""
+    import socket
+    import subprocess
+
     path = socket_path(home, secret.name)
     stop(home, secret.name)
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -146,6 +156,8 @@ def start(home: Home, secret: SecretIdentity, minutes: float) -> Path:
 
 def _agent_main(fd: int, path: str, seconds: float) -> None:
     """The agent process: harden, take the identity from stdin, serve until the deadline."""
+    import socket
+
     hardening.no_core_dumps()
     identity = sys.stdin.buffer.read().decode()
     sys.stdin.close()
@@ -158,6 +170,8 @@ def _agent_main(fd: int, path: str, seconds: float) -> None:
 
 
 def _serve(listener: socket.socket, path: Path, identity: str, deadline: float) -> None:
+    import socket
+
     uid = os.getuid()
     while (left := deadline - time.monotonic()) > 0 and path.exists():
         listener.settimeout(min(left, 5.0))

@@ -22,7 +22,6 @@ import hmac
 import json
 import os
 import re
-import socket
 from dataclasses import dataclass
 from typing import Iterator
 
@@ -64,6 +63,15 @@ class Entry:
     @property
     def author(self) -> str:
         return self.record["author"]
+
+
+def _host() -> str:
+    """This machine's name, as socket.gethostname gives it (uname's, without importing socket where there is one)."""
+    if hasattr(os, "uname"):
+        return os.uname().nodename
+    import socket
+
+    return socket.gethostname()
 
 
 class AuditLog:
@@ -126,7 +134,7 @@ class AuditLog:
 
     def append(self, signer, body: dict) -> int:
         """Seal, sign and store ``body`` as the next entry; returns its number."""
-        body = dict(body, host=socket.gethostname())
+        body = dict(body, host=_host())
         plaintext = canonical(body)
         last = self.last()
         for _ in range(10_000):

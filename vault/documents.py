@@ -278,12 +278,11 @@ def _store_from(v, key: str, read_into: Callable[[memoryview], int], recipient,
     ``before_commit`` runs once the encrypted copy is complete and before the writer commits it:
     if it raises, nothing is stored."""
     sha = hashlib.sha256()
-    with v.backend.writer(key) as dst:
+    # before_commit runs once the copy is on disk (the fsync overlaps intake's check) and before it appears
+    with v.backend.writer(key, before_commit) if before_commit else v.backend.writer(key) as dst:
         enc = age.Encryptor([recipient], dst)
         size = _pipe.hashed(read_into, sha.update, enc.write)  # hashed on a 2nd core, encrypted here
         enc.close()  # only after a complete read: the final chunk marks the end
-        if before_commit:
-            before_commit()
     return sha.hexdigest(), size
 
 

@@ -25,7 +25,7 @@ from pathlib import Path
 
 from .errors import InvalidInput
 
-__all__ = ["ALLOWED", "OFFICE", "MAIL", "is_media", "reads_head_only", "MIME_HEAD", "Inspection", "inspect", "inspect_isolated", "inspect_descriptor", "DEFAULT_LIMIT", "CHECK_CPU_SECONDS", "CHECK_MEMORY", "MAX_PIXELS", "MAX_FRAMES", "MAX_PAGES",
+__all__ = ["ALLOWED", "OFFICE", "MAIL", "is_media", "reads_head_only", "MIME_HEAD", "Inspection", "inspect", "inspect_isolated", "inspect_descriptor", "warm_up", "DEFAULT_LIMIT", "CHECK_CPU_SECONDS", "CHECK_MEMORY", "MAX_PIXELS", "MAX_FRAMES", "MAX_PAGES",
            "MAX_PAGE_SIDE", "MAX_STREAM_DECODED", "MAX_TOTAL_DECODED"]
 
 DEFAULT_LIMIT = 2 * 1024**3  # 2 GiB
@@ -293,14 +293,17 @@ def inspect_isolated(path: str | os.PathLike, limit: int = DEFAULT_LIMIT, label:
     The parsers that look at a stranger's file (libmagic, qpdf, Pillow) run in a
     fresh process that holds no key, cannot take more than CHECK_CPU_SECONDS of
     CPU or CHECK_MEMORY of address space, and has no network. A worker killed by
-    its limits is a refusal.
+    its limits is a refusal. A worker started ahead by :func:`warm_up` is used
+    if there is one.
     """
     from . import worker
 
-    limits = worker.Limits(memory=CHECK_MEMORY, cpu_seconds=CHECK_CPU_SECONDS, wall_seconds=3 * CHECK_CPU_SECONDS)
     request = {"path": os.path.abspath(path), "limit": limit, "label": label, "name": name}
     try:
-        answer = worker.run("vault.intake:_inspect_task", request, limits=limits, label=label, pass_fds=pass_fds).value
+        if pass_fds:  # a descriptor to inherit: a worker started now, with it
+            answer = worker.run(_TASK, request, limits=_limits(), label=label, pass_fds=pass_fds).value
+        else:
+            answer = _next_worker().run(request, label=label).value
     except worker.WorkerDied:
         raise _refuse(f"{label} could not be checked within {CHECK_CPU_SECONDS} s of CPU and "
                       f"{CHECK_MEMORY // 1024**2} MiB of memory (a decompression bomb, or a file that crashes readers)",
@@ -319,6 +322,62 @@ def inspect_descriptor(fd: int, name: str, limit: int = DEFAULT_LIMIT, label: st
         return inspect_isolated(f"/proc/self/fd/{readonly}", limit, label, name=name, pass_fds=(readonly,))
     finally:
         os.close(readonly)
+
+
+# Keyless workers started ahead of the checks they will make (warm_up), and how many more
+# checks are expected after the next one (each check then starts the following one's worker).
+_ahead: list = []
+_expected = [0]
+_stopping: list = []  # whether the exit handler that stops unused workers is registered
+
+
+def warm_up(files: int = 1) -> None:
+    """Start the keyless worker of the next check now, while the caller opens the vault and the case.
+
+    Starting an interpreter and loading libmagic takes longer than most checks;
+    begun first, it is ready when the file is. With ``files`` > 1, each check
+    starts the worker of the one after it. Workers left unused are stopped when
+    this process exits.
+    """
+    import atexit
+
+    if not _stopping:
+        _stopping.append(atexit.register(_stop_ahead))
+    if not _ahead:
+        _ahead.append(_start())
+    _expected[0] = max(files - 1, 0)
+
+
+_TASK = "vault.intake:_inspect_task"
+
+
+def _limits():
+    from . import worker
+
+    return worker.Limits(memory=CHECK_MEMORY, cpu_seconds=CHECK_CPU_SECONDS, wall_seconds=3 * CHECK_CPU_SECONDS)
+
+
+def _start():
+    from . import worker
+
+    return worker.start(_TASK, limits=_limits())
+
+
+def _next_worker():
+    """The worker started ahead, if any (starting the next one's if more checks are expected); else a new one."""
+    try:
+        started = _ahead.pop()
+    except IndexError:
+        return _start()
+    if _expected[0] > 0:
+        _expected[0] -= 1
+        _ahead.append(_start())
+    return started
+
+
+def _stop_ahead() -> None:
+    while _ahead:
+        _ahead.pop().close()
 
 
 def _inspect_task(request: dict, blobs, report) -> tuple[dict, list]:
@@ -342,7 +401,7 @@ def _is_executable(path: Path, mime: str) -> bool:
 
 
 def _mime(path: Path) -> str:
-    import magic
+    magic = _magic()
 
     try:
         # The first MiB decides: libmagic reads no further for these types, and
@@ -355,9 +414,35 @@ def _mime(path: Path) -> str:
 
 
 def _mime_of(head: bytes) -> str:
+    return _magic().from_buffer(head, mime=True)
+
+
+def _magic():
+    """python-magic, with libmagic loaded by its Linux soname where that works.
+
+    Its loader asks ``ctypes.util.find_library``, which runs ``ldconfig -p`` (twice:
+    the module and its compat layer), a fork and exec each in every intake worker.
+    """
+    import sys
+
+    if "magic" not in sys.modules and sys.platform.startswith("linux"):
+        import ctypes
+        import ctypes.util
+
+        try:
+            ctypes.CDLL("libmagic.so.1")
+        except OSError:  # another soname: let the loader search
+            pass
+        else:
+            find = ctypes.util.find_library
+            ctypes.util.find_library = lambda name: "libmagic.so.1" if name == "magic" else find(name)
+            try:
+                import magic
+            finally:
+                ctypes.util.find_library = find
     import magic
 
-    return magic.from_buffer(head, mime=True)
+    return magic
 
 
 def _check_pdf(path: Path, label: str) -> tuple[str, ...]:

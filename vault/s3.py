@@ -334,10 +334,12 @@ class S3Backend:
     # --- writing ---------------------------------------------------------------------
 
     @contextlib.contextmanager
-    def writer(self, key: str) -> Iterator[BinaryIO]:
+    def writer(self, key: str, before_commit: Callable[[], None] | None = None) -> Iterator[BinaryIO]:
         upload = Upload(self, key)
         try:
             yield upload
+            if before_commit is not None:
+                before_commit()
         except BaseException:
             upload.abort()
             raise

@@ -26,7 +26,6 @@ from typing import BinaryIO, Callable, Iterator, Protocol
 
 from ._objects import ObjectExists, check_key
 from .errors import InvalidInput, NotFound
-from .s3 import S3Backend, connection_settings
 
 __all__ = ["Backend", "LocalBackend", "ObjectExists", "check_key", "open_backend", "OutputExists", "PendingFile", "write_atomically"]
 
@@ -41,8 +40,12 @@ class Backend(Protocol):
     object_lock: dict | None
     parallel_upload: bool  # whether put_ranges is there: large objects go up in parts, several at once
 
-    def writer(self, key: str) -> contextlib.AbstractContextManager[BinaryIO]:
-        """A writable stream; the object appears, create-only, when the block exits cleanly."""
+    def writer(self, key: str, before_commit: Callable[[], None] | None = None) -> contextlib.AbstractContextManager[BinaryIO]:
+        """A writable stream; the object appears, create-only, when the block exits cleanly.
+
+        ``before_commit()``, if given, runs after the block, once the bytes are written
+        (locally: fsynced) and before the object appears; if it raises, nothing is stored.
+        """
 
     def put(self, key: str, data: bytes) -> None:
         """Store ``data`` under ``key``; raise ObjectExists if the key is taken."""
@@ -101,7 +104,7 @@ class LocalBackend:
         return self.root.joinpath(*key.split("/"))
 
     @contextlib.contextmanager
-    def writer(self, key: str) -> Iterator[BinaryIO]:
+    def writer(self, key: str, before_commit: Callable[[], None] | None = None) -> Iterator[BinaryIO]:
         final = self._path(key)
         final.parent.mkdir(parents=True, exist_ok=True)
         fd = open_unnamed(final.parent)  # Linux: a crash before the link leaves nothing at all
@@ -116,6 +119,8 @@ class LocalBackend:
             yield f
             f.flush()
             os.fsync(f.fileno())
+            if before_commit is not None:  # e.g. intake's verdict, awaited while the data went to disk
+                before_commit()
             try:
                 if tmp:
                     os.link(tmp, final)  # link never replaces
@@ -238,6 +243,8 @@ def open_backend(location: str, **options) -> Backend:
     ``part_size``.
     """
     if str(location).startswith("s3://"):
+        from .s3 import S3Backend, connection_settings  # not loaded for a local vault
+
         conn = connection_settings(location, options.get("home"), options.get("endpoint_url"), options.get("region"))
         extra = {"part_size": options["part_size"]} if options.get("part_size") else {}
         return S3Backend(location, conn["endpoint_url"], conn["region"], **extra)

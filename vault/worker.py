@@ -26,16 +26,14 @@ import importlib
 import json
 import os
 import struct
-import subprocess
 import sys
-import threading
 from dataclasses import dataclass, field
 from typing import Callable
 
 from . import hardening
 from .errors import InvalidInput, RefugeError
 
-__all__ = ["Limits", "WorkerFailed", "WorkerDied", "run", "describe", "INTAKE_LIMITS", "RENDER_LIMITS"]
+__all__ = ["Limits", "WorkerFailed", "WorkerDied", "run", "start", "Started", "describe", "INTAKE_LIMITS", "RENDER_LIMITS"]
 
 _HEADER = struct.Struct(">Q")
 _MAX_JSON = 64 * 1024**2  # the largest JSON message accepted from a worker (page text and boxes of a big packet)
@@ -97,24 +95,65 @@ def run(target: str, request: object, blobs: list[bytes] = (), *, limits: Limits
     document id, "the file"), never a name or title. ``pass_fds`` are descriptors the
     worker inherits under the same numbers (give only read-only ones of the document itself).
     """
-    env = hardening.child_environment(MALLOC_ARENA_MAX="2", OMP_THREAD_LIMIT="1")
-    cmd = [sys.executable, "-P", "-m", "vault._worker_main", target, str(limits.memory), str(limits.cpu_seconds),
-           str(limits.open_files)]
-    proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env,
-                            cwd="/", close_fds=True, pass_fds=pass_fds)
-    writer = threading.Thread(target=_send, args=(proc.stdin, request, list(blobs)), daemon=True)
-    writer.start()
-    timer = threading.Timer(limits.wall_seconds, proc.kill)
-    timer.start()
-    try:
-        return _receive(proc, progress, label, limits)
-    finally:
-        timer.cancel()
-        if proc.poll() is None:
+    return start(target, limits=limits, pass_fds=pass_fds).run(request, blobs, label=label, progress=progress)
+
+
+def start(target: str, *, limits: Limits, pass_fds: tuple[int, ...] = ()) -> "Started":
+    """Start a keyless worker for ``target`` now and give it its request later (:meth:`Started.run`).
+
+    Its interpreter and libraries load (and ``prepare`` runs) while the caller
+    does other work; it sets its limits and waits for the request. A worker
+    never given one is stopped by :meth:`Started.close`, or ends by itself when
+    this process exits (its request pipe closes).
+    """
+    return Started(target, limits, pass_fds)
+
+
+class Started:
+    """A keyless worker started ahead of its request; it runs one request (:func:`start`)."""
+
+    def __init__(self, target: str, limits: Limits, pass_fds: tuple[int, ...] = ()) -> None:
+        import subprocess
+
+        self.target = target
+        self.limits = limits
+        env = hardening.child_environment(MALLOC_ARENA_MAX="2", OMP_THREAD_LIMIT="1")
+        cmd = [sys.executable, "-P", "-m", "vault._worker_main", target, str(limits.memory), str(limits.cpu_seconds),
+               str(limits.open_files)]
+        self._proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                                      env=env, cwd="/", close_fds=True, pass_fds=pass_fds)
+
+    def run(self, request: object, blobs: list[bytes] = (), *, label: str,
+            progress: Callable[[object], None] | None = None) -> Answer:
+        """Send the request and return the answer (see :func:`run`); the wall-clock bound starts now."""
+        import threading
+
+        proc, self._proc = self._proc, None
+        if proc is None:
+            raise RuntimeError("a keyless worker runs one request")
+        limits = self.limits
+        writer = threading.Thread(target=_send, args=(proc.stdin, request, list(blobs)), daemon=True)
+        writer.start()
+        timer = threading.Timer(limits.wall_seconds, proc.kill)
+        timer.start()
+        try:
+            return _receive(proc, progress, label, limits)
+        finally:
+            timer.cancel()
+            if proc.poll() is None:
+                proc.kill()
+            proc.wait()
+            writer.join(timeout=5)
+            proc.stdout.close()
+
+    def close(self) -> None:
+        """Stop the worker if it was never given its request."""
+        proc, self._proc = self._proc, None
+        if proc is not None:
             proc.kill()
-        proc.wait()
-        writer.join(timeout=5)
-        proc.stdout.close()
+            proc.wait()
+            proc.stdin.close()
+            proc.stdout.close()
 
 
 def _send(pipe, request, blobs) -> None:
@@ -254,7 +293,10 @@ def serve(target: str, memory: int, cpu_seconds: int, open_files: int) -> None:
     inp = os.fdopen(0, "rb")
     out = os.fdopen(os.dup(1), "wb")
     os.dup2(2, 1)  # the answer has its own descriptor: a library that prints cannot corrupt it
-    request, blobs = read_message(inp, max_json=1 << 40, max_blob=1 << 40)
+    try:
+        request, blobs = read_message(inp, max_json=1 << 40, max_blob=1 << 40)
+    except EOFError:  # started ahead (start) and never given a request: nothing to do
+        return
 
     def report(value) -> None:
         write_message(out, {"progress": value})

@@ -7,6 +7,7 @@ import sys
 
 import click
 
+from vault import intake
 from vault.core import DOC_TYPES, Vault
 from vault.doclife import check_date
 from vault.documents import AddResult
@@ -79,6 +80,7 @@ def doc_add(c: Context, ref, files, doc_type, type_map, recursive, allow_duplica
     incoming = _bulk.collect(list(files), recursive)
     if supersedes and len(incoming) != 1:
         raise InvalidInput("a new version of a document takes exactly one file", hint="supersedes-one")
+    intake.warm_up(len(incoming))  # the keyless worker's interpreter loads while the vault and the case open
     mapping = _bulk.TypeMap.read(type_map) if type_map else None
     doc_date = check_date(doc_date) if doc_date else None
     options = dict(tags=tags, person=person, lang=lang, title=title, translator=translator, dialect=dialect,
