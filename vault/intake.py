@@ -20,7 +20,7 @@ import math
 import os
 import stat
 import zlib
-from dataclasses import dataclass, field
+from collections import namedtuple
 from pathlib import Path
 
 from .errors import InvalidInput
@@ -101,13 +101,11 @@ def is_media(mime: str) -> bool:
     return mime.startswith(MEDIA_PREFIXES)
 
 
-@dataclass(frozen=True)
-class Inspection:
-    """What intake learned of a file."""
+class Inspection(namedtuple("Inspection", "mime size flags", defaults=((),))):
+    """What intake learned of a file: its type, its size and its flags (a tuple; a named tuple keeps
+    dataclasses out of the intake worker's start)."""
 
-    mime: str
-    size: int
-    flags: tuple[str, ...] = field(default=())
+    __slots__ = ()
 
 
 def _refuse(what: str, fix: str) -> InvalidInput:

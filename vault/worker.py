@@ -27,8 +27,8 @@ import json
 import os
 import struct
 import sys
-from dataclasses import dataclass, field
-from typing import Callable
+from collections import namedtuple
+from collections.abc import Callable
 
 from . import hardening
 from .errors import InvalidInput, RefugeError
@@ -40,8 +40,9 @@ _MAX_JSON = 64 * 1024**2  # the largest JSON message accepted from a worker (pag
 _MAX_BLOB = 4 * 1024**3  # the largest byte blob accepted from a worker (a packet's volume is far smaller)
 
 
-@dataclass(frozen=True)
-class Limits:
+# Named tuples rather than dataclasses: the intake worker imports this module, and dataclasses
+# (with inspect and ast) would add a tenth to its start.
+class Limits(namedtuple("Limits", "memory cpu_seconds wall_seconds open_files", defaults=(256,))):
     """What one worker may use.
 
     ``memory`` is address space beyond what the interpreter and its libraries
@@ -51,10 +52,7 @@ class Limits:
     sleeps or blocks instead; ``open_files`` bounds descriptors.
     """
 
-    memory: int
-    cpu_seconds: int
-    wall_seconds: int
-    open_files: int = 256
+    __slots__ = ()
 
 
 # Intake looks at one file: libmagic, qpdf and Pillow headers, inflating streams a MiB at a
@@ -75,12 +73,12 @@ class WorkerDied(WorkerFailed):
     """The keyless worker ended without an answer: a limit, or a parser crash."""
 
 
-@dataclass
 class Answer:
     """What a worker task returned: a JSON value and byte blobs."""
 
-    value: object
-    blobs: list[bytes] = field(default_factory=list)
+    def __init__(self, value: object, blobs: list[bytes] | None = None) -> None:
+        self.value = value
+        self.blobs = [] if blobs is None else blobs
 
 
 def run(target: str, request: object, blobs: list[bytes] = (), *, limits: Limits, label: str,
