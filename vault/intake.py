@@ -297,11 +297,12 @@ def inspect_isolated(path: str | os.PathLike, limit: int = DEFAULT_LIMIT, label:
     from . import worker
 
     request = {"path": os.path.abspath(path), "limit": limit, "label": label, "name": name}
+    started = None if pass_fds else _take_ahead()  # a descriptor to inherit needs a worker started with it
     try:
-        if pass_fds:  # a descriptor to inherit: a worker started now, with it
-            answer = worker.run(_TASK, request, limits=_limits(), label=label, pass_fds=pass_fds).value
+        if started is not None:
+            answer = started.run(request, label=label).value
         else:
-            answer = _next_worker().run(request, label=label).value
+            answer = worker.run(_TASK, request, limits=_limits(), label=label, pass_fds=pass_fds).value
     except worker.WorkerDied:
         raise _refuse(f"{label} could not be checked within {CHECK_CPU_SECONDS} s of CPU and "
                       f"{CHECK_MEMORY // 1024**2} MiB of memory (a decompression bomb, or a file that crashes readers)",
@@ -361,12 +362,12 @@ def _start():
     return worker.start(_TASK, limits=_limits())
 
 
-def _next_worker():
-    """The worker started ahead, if any (starting the next one's if more checks are expected); else a new one."""
+def _take_ahead():
+    """The worker started ahead, if any (then the next one's starts if more checks are expected); else None."""
     try:
         started = _ahead.pop()
     except IndexError:
-        return _start()
+        return None
     if _expected[0] > 0:
         _expected[0] -= 1
         _ahead.append(_start())

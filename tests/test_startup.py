@@ -1,0 +1,86 @@
+"""`doc add`'s fixed costs stay cut: what it imports, what its keyless worker imports and runs.
+
+Most of a small `doc add` is starting two interpreters (the command and intake's keyless
+worker) and importing; issue #21 cut both. These tests run the real command (and the real
+worker's imports) in fresh interpreters and fail if a module it does not need comes back.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+# The CLI run in this interpreter, writing the names of the modules it imported to argv[1] at exit.
+_RECORDING = (
+    "import atexit, runpy, sys\n"
+    "out = sys.argv[1]\n"
+    "def _record():\n"
+    "    with open(out, 'w') as o:\n"
+    "        o.write('\\n'.join(sorted(sys.modules)))\n"
+    "atexit.register(_record)\n"
+    "sys.argv = ['refuge'] + sys.argv[2:]\n"
+    "runpy.run_module('refuge', run_name='__main__')\n"
+)
+
+# Clearly not needed to add a document to a local vault: the other commands' modules, the web
+# desk, the S3 backend, the checker, CSV output, passphrase prompts, a browser.
+NOT_FOR_DOC_ADD = ("refuge.commands.packets", "refuge.commands.audit", "refuge.commands.cases",
+                   "refuge.commands.people", "refuge.commands.register", "refuge.commands.keys",
+                   "refuge.commands.search", "refuge.commands.org", "refuge.web.serve", "vault.s3",
+                   "boto3", "csv", "getpass", "webbrowser")
+
+
+@pytest.mark.local_only("a local vault, so that no S3 module is needed")
+def test_doc_add_imports_only_what_it_uses(case_world, tmp_path):
+    w = case_world
+    note = tmp_path / "note.txt"
+    note.write_text("a short statement\n")
+    seen = tmp_path / "modules"
+    p = subprocess.run([sys.executable, "-P", "-c", _RECORDING, str(seen), "doc", "add", "MX-0001", str(note),
+                        "--type", "other"], env=w.env("bob"), capture_output=True, cwd=w.root, timeout=120)
+    assert p.returncode == 0, p.stderr.decode()
+    modules = set(seen.read_text().split())
+    assert "refuge.commands.documents" in modules and "vault.intake" in modules  # the recording works
+    assert not modules & set(NOT_FOR_DOC_ADD), sorted(modules & set(NOT_FOR_DOC_ADD))
+
+
+def test_every_command_still_loads_by_name():
+    """Commands load on first use: each name `refuge --help` lists resolves to its command."""
+    import click
+
+    from refuge.cli import COMMANDS, cli
+
+    ctx = click.Context(cli)
+    assert cli.list_commands(ctx) == sorted(COMMANDS)
+    for name in COMMANDS:
+        command = cli.get_command(ctx, name)
+        assert isinstance(command, click.Command) and command.name == name, name
+    assert cli.get_command(ctx, "no-such-command") is None
+
+
+# What the intake worker does before it reads its request: import its modules, map libmagic's
+# database. Any Popen (ctypes.util.find_library runs `ldconfig -p`) is recorded.
+_WORKER_START = (
+    "import subprocess, sys\n"
+    "spawned = []\n"
+    "real = subprocess.Popen.__init__\n"
+    "def popen(self, args, *a, **k):\n"
+    "    spawned.append(args)\n"
+    "    real(self, args, *a, **k)\n"
+    "subprocess.Popen.__init__ = popen\n"
+    "import vault.worker, vault.intake\n"
+    "vault.intake._inspect_task.prepare()\n"
+    "print(repr(spawned))\n"
+    "print(' '.join(sorted(sys.modules)))\n"
+)
+
+
+def test_the_intake_worker_starts_light():
+    p = subprocess.run([sys.executable, "-P", "-c", _WORKER_START], capture_output=True, text=True, timeout=60,
+                       check=True)
+    spawned, modules = p.stdout.splitlines()
+    assert spawned == "[]", f"the worker ran programs at its start: {spawned}"
+    heavy = {"dataclasses", "inspect", "typing", "ast", "PIL", "pikepdf"} & set(modules.split())
+    assert not heavy, f"the intake worker imports {sorted(heavy)} before it knows the file"
