@@ -20,6 +20,8 @@ from collections.abc import Callable
 
 from vault import worker
 
+from ._text import MAX_TEXT_PAGES as _MAX_TEXT_PAGES
+from ._text import document_text as _document_text  # noqa: F401  (packets/coverage.py, bench_coverage)
 from .model import Item, PacketRequest, Volume
 from .profiles import Profile
 
@@ -260,8 +262,8 @@ def _review_task(_value, blobs: list[bytes], report) -> tuple[dict, list]:
 
 # --- text for the search index ------------------------------------------------------------
 
-_MAX_TEXT_PAGES = 100_000  # pages of text one document may give the index
-_PLAIN_PAGE = 1 << 20  # characters of a plain-text page: a longer text is cut into several
+# The worker's side is packets/_text.py: it imports nothing of the packet pipeline, so the text
+# worker of a small doc add starts in a fraction of the time (tests/test_startup.py).
 
 
 def extract_texts(sources: list, limits: worker.Limits = worker.RENDER_LIMITS) -> list[list[tuple[int, str]]]:
@@ -275,7 +277,7 @@ def extract_texts(sources: list, limits: worker.Limits = worker.RENDER_LIMITS) -
     Returns, per source, a list of (page number from 1, text).
     """
     request = {"docs": [{"doc_id": s.doc_id, "mime": s.mime, "ocr": dict(s.ocr or {})} for s in sources]}
-    answer = worker.run("packets._isolated:_text_task", None, [pickle.dumps(request), *(s.data for s in sources)],
+    answer = worker.run("packets._text:text_task", None, [pickle.dumps(request), *(s.data for s in sources)],
                         limits=limits, label="the documents being indexed")
     value = answer.value
     if not isinstance(value, list) or len(value) != len(sources):
@@ -287,51 +289,6 @@ def extract_texts(sources: list, limits: worker.Limits = worker.RENDER_LIMITS) -
                 and 1 <= p[0] <= _MAX_TEXT_PAGES and isinstance(p[1], str) for p in pages):
             raise worker.WorkerFailed("the worker extracting text answered malformed data")
         out.append([(n, text) for n, text in pages])
-    return out
-
-
-def _text_task(_value, blobs: list[bytes], report) -> tuple[list, list]:
-    request = pickle.loads(blobs[0])  # from the parent, which the worker trusts
-    out = []
-    for doc, data in zip(request["docs"], blobs[1:]):
-        report({"doc": doc["doc_id"]})
-        out.append(_document_text(doc["mime"], data, doc["ocr"]))
-    return out, []
-
-
-def _document_text(mime: str, data: bytes, ocr: dict) -> list[list]:
-    """[page, text] of one document: its text layer, else the recognised words of the OCR cache."""
-    from types import SimpleNamespace
-
-    from .redact import _source_texts
-
-    mime = (mime or "").split(";")[0].strip().lower()
-    if mime == "text/plain":
-        text = bytes(data).decode("utf-8", errors="replace")
-        parts = [p[i:i + _PLAIN_PAGE] for p in text.split("\f") for i in range(0, max(len(p), 1), _PLAIN_PAGE)]
-        return [[n, t] for n, t in enumerate(parts[:_MAX_TEXT_PAGES], 1) if t.strip()]
-    texts = _source_texts(SimpleNamespace(mime=mime, data=data)) if mime == "application/pdf" else []
-    recognised = _recognised_text(ocr)
-    pages = {n: t for n, t in enumerate(texts, 1) if t.strip()}
-    for n, t in recognised.items():  # pages without a text layer: scans, photos
-        if n not in pages and (not texts or n <= len(texts)):
-            pages[n] = t
-    return [[n, pages[n]] for n in sorted(pages)[:_MAX_TEXT_PAGES]]
-
-
-def _recognised_text(ocr: dict) -> dict[int, str]:
-    """Page number (from 1) -> the words of an OCR cache entry ({page index: PageText dict})."""
-    from .ocr import PageText
-
-    out = {}
-    for key, found in (ocr or {}).items():
-        try:
-            n = int(key) + 1
-            text = PageText.from_dict(found).text_and_boxes()[0]
-        except (KeyError, TypeError, ValueError, AttributeError):
-            continue
-        if 1 <= n <= _MAX_TEXT_PAGES and text.strip():
-            out[n] = text
     return out
 
 

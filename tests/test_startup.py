@@ -84,3 +84,13 @@ def test_the_intake_worker_starts_light():
     assert spawned == "[]", f"the worker ran programs at its start: {spawned}"
     heavy = {"dataclasses", "inspect", "typing", "ast", "PIL", "pikepdf"} & set(modules.split())
     assert not heavy, f"the intake worker imports {sorted(heavy)} before it knows the file"
+
+
+def test_the_text_worker_of_a_plain_text_loads_no_packet_pipeline():
+    """The worker that reads a new text for the search index imports its task's module alone."""
+    probe = ("import sys\nimport vault.worker, packets._text\n"
+             "assert packets._text.document_text('text/plain', b'one\\fthree', {}) == [[1, 'one'], [2, 'three']]\n"
+             "print(' '.join(sorted(sys.modules)))\n")
+    p = subprocess.run([sys.executable, "-P", "-c", probe], capture_output=True, text=True, timeout=60, check=True)
+    heavy = {"packets.model", "packets.profiles", "packets.redact", "vault.core", "pikepdf", "PIL"} & set(p.stdout.split())
+    assert not heavy, f"the text worker imports {sorted(heavy)} for a plain text"
