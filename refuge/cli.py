@@ -39,6 +39,15 @@ class _Commands(click.Group):
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted({*COMMANDS, *self.commands})
 
+    def resolve_command(self, ctx: click.Context, args: list[str]):
+        if args[:2] == ["doc", "add"] and not {"-h", "--help"} & set(args):
+            # Intake's keyless worker first, before the doc commands' modules load (most of a small
+            # add's wait): it is ready when the file is reached (vault.intake.warm_up).
+            from vault import intake
+
+            intake.warm_up()
+        return super().resolve_command(ctx, args)
+
     def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
         if name not in self.commands and name in COMMANDS:
             where, _, attr = COMMANDS[name].partition(":")
