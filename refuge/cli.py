@@ -82,7 +82,6 @@ def cli(ctx: click.Context, vault_location: str | None, as_user: str | None) -> 
     ctx.obj = Context(vault_location, as_user)
 
 
-
 def main(argv: list[str] | None = None) -> None:
     """Run the command line; errors become one line on stderr and an exit code."""
     hardening.no_core_dumps()  # this process will hold a passphrase and keys: no core file, ever
