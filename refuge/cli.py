@@ -18,7 +18,6 @@ import click
 from vault import hardening
 from vault.errors import RefugeError
 
-from ._context import Context
 from .errors import describe, die
 
 # Each command and the module that defines it, imported only when that command runs (or
@@ -79,6 +78,8 @@ def cli(ctx: click.Context, vault_location: str | None, as_user: str | None) -> 
     REFUGE_PASSPHRASE_FILE for scripts (otherwise a hidden prompt, or the agent
     that refuge unlock starts).
     """
+    from ._context import Context  # with the vault library: loaded after a doc add's worker has started
+
     ctx.obj = Context(vault_location, as_user)
 
 
