@@ -28,10 +28,14 @@ import struct
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from . import hardening
 from .errors import InvalidInput
 from .identity import Home, SecretIdentity
+
+if TYPE_CHECKING:  # imported where used: most commands never start or reach the agent
+    import socket
 
 __all__ = ["socket_path", "start", "fetch", "stop", "AgentUnavailable"]
 
