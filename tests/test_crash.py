@@ -117,8 +117,8 @@ class Harness:
         assert p.returncode == 0, p.stdout.decode()
 
     def age_leftovers(self, problems: list[dict]) -> None:
-        """Make the leftovers a minute old (repair never touches younger ones: they may be a write in progress)."""
-        old = time.time() - 120
+        """Make the leftovers seven hours old (repair never touches younger blobs: they may be an upload's)."""
+        old = time.time() - 7 * 3600
         for x in problems:
             path = Path(self.w.vault, *x["object"].rstrip("/").split("/"))
             targets = [path, *path.rglob("*")] if path.is_dir() else [path]

@@ -137,3 +137,21 @@ def test_a_segment_stored_while_a_reader_compacts_is_not_lost(case_world):
     again = searching.load_index(vault, case.id)
     assert not searching.compaction_due(again)
     again.index.close()
+
+
+@pytest.mark.local_only("the rule is the library's; one backend is enough")
+def test_a_search_of_a_closed_case_stores_nothing_in_it(case_world):
+    """A closed case takes no new object: a reader whose fold is due a compaction answers and writes nothing."""
+    w = case_world
+    bob = w.open("bob")
+    case = bob.find_case("MX-0001")
+    while max(searching._numbers(bob, case.id)) <= searching.COMPACT_EVERY:
+        searching.forget_documents(bob, case.id, ["a-document-that-never-was"])
+    w.ok("case", "close", "MX-0001", user="erin")
+    bob = w.open("bob")
+    before = searching._numbers(bob, case.id)
+    assert w.ok("search", "declaration", "--json", user="bob")
+    assert searching._numbers(w.open("bob"), case.id) == before
+    w.ok("case", "reopen", "MX-0001", user="erin")  # open again: the next search that folds the case compacts
+    w.ok("search", "declaration", "--case", "MX-0001", "--json", user="bob")
+    assert len(searching._numbers(w.open("bob"), case.id)) == len(before) + 1

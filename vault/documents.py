@@ -212,11 +212,16 @@ def _add_one(v, case, path, label, type, tags, person, lang, title, translation_
         data["key_version"] = new_version
         return data
 
+    if stored is not None and not v.backend.exists(f"cases/{case.id}/blobs/{blob}"):
+        raise NotFound(f"{label} was removed from the vault while the upload went on (a repair of leftovers?); "
+                       "add it again")
     try:
         append_case(v, case, "doc.added", data, key_version=version, rewrap=rewrap)
     except BaseException:
         v.backend.delete(f"cases/{case.id}/blobs/{data['blob']}")  # never committed: leave no trace
         raise
+    if stored is not None:
+        stored.blob = None  # recorded: the document's now, never discarded with the upload's leftovers
     return case.documents[doc_id]
 
 

@@ -187,11 +187,14 @@ def repair(v, problems: list[dict]) -> list[str]:
     """Remove the leftovers of interrupted writes that fsck found; returns what was removed.
 
     Only leftovers older than a minute are touched, so a write still in
-    progress in another process is never removed under it.
+    progress in another process is never removed under it; a document's
+    blob, only after :data:`BLOB_GRACE` (a web upload stores each file's blob
+    as its part ends and records it when the whole body has arrived).
     """
     removed = []
     for p in problems:
-        if p["kind"] != "leftover" or not old_enough(v, p["object"]):
+        grace = BLOB_GRACE if "/blobs/" in p["object"] else 60
+        if p["kind"] != "leftover" or not old_enough(v, p["object"], grace):
             continue
         obj = p["object"]
         if obj.startswith(".tmp/"):
@@ -203,6 +206,9 @@ def repair(v, problems: list[dict]) -> list[str]:
             v.backend.delete(obj)
         removed.append(obj)
     return removed
+
+
+BLOB_GRACE = 6 * 3600  # seconds: longer than an upload may last (refuge/web/_upload.py UPLOAD_SECONDS)
 
 
 def old_enough(v, obj: str, seconds: float = 60) -> bool:

@@ -81,7 +81,7 @@ def open_spool(folder: str | None = None) -> int:
     folder and unlinked at once (the folder too), so that it has no name either.
     """
     where = Path(folder or tempfile.gettempdir())
-    fd = open_unnamed(where)
+    fd = open_unnamed(where, linkable=False)  # the keyless worker reads it: it must never get a name
     if fd is not None:
         return fd
     private = tempfile.mkdtemp(prefix="refuge-spool-", dir=where)  # mode 700

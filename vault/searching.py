@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 
 from . import age, casekeys, renditions
 from ._searchcache import Held
-from .cases import Case, Document, load_case
+from .cases import Case, Document, load_case, require_open
 from .documents import document_bytes, read_document
 from .errors import InvalidInput, NotFound, RefugeError, VerificationFailed
 from .events import canonical, now, sign_record, verify_record
@@ -359,6 +359,7 @@ def compact_folded(v, case_id: str, loaded: Loaded) -> int | None:
     if not compaction_due(loaded):
         return None
     try:
+        require_open(v, case_id)  # a closed case takes no new object, not even from a reader
         return store_segment(v, case_id, loaded.index.compact(), covers=loaded.last_seq)
     except (RefugeError, OSError):
         return None

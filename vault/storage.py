@@ -200,17 +200,18 @@ class LocalBackend:
         (self.root / self.TMP / name).unlink()
 
 
-def open_unnamed(folder: Path) -> int | None:
+def open_unnamed(folder: Path, *, linkable: bool = True) -> int | None:
     """A writable file with no name in ``folder`` (Linux O_TMPFILE), or None where there is none.
 
     Name it with :func:`link_unnamed`; if the process dies first, the file
-    vanishes with it: no leftover to clean.
+    vanishes with it: no leftover to clean. Not ``linkable``: nothing, not even
+    a process holding a descriptor of it, can ever give it a name (O_EXCL).
     """
     flag = getattr(os, "O_TMPFILE", 0)
     if not flag or not os.path.isdir("/proc/self/fd"):
         return None
     try:
-        return os.open(folder, flag | os.O_WRONLY, 0o600)
+        return os.open(folder, flag | os.O_WRONLY | (0 if linkable else os.O_EXCL), 0o600)
     except OSError as e:
         if e.errno in (errno.EOPNOTSUPP, errno.EISDIR, errno.EINVAL):  # the filesystem has no O_TMPFILE
             return None

@@ -215,6 +215,8 @@ the other party to the proceeding, e.g. the Minister's counsel ¦ la otra parte 
 _REFUSALS = """
 no file was sent; choose or drop files ¦ no se envió ningún archivo; elija o suelte archivos ¦ aucun fichier n'a été envoyé ; choisissez ou déposez des fichiers
 the upload was cut short or malformed; try again ¦ el envío se interrumpió o está mal formado; vuelva a intentarlo ¦ l'envoi a été interrompu ou est mal formé ; réessayez
+the upload took over {hours} hours; send fewer files at once ¦ el envío tardó más de {hours} horas; envíe menos archivos a la vez ¦ l'envoi a pris plus de {hours} heures ; envoyez moins de fichiers à la fois
+the vault could not store the upload ({problem}); check the disk, then try again ¦ el depósito no pudo guardar el envío ({problem}); revise el disco y vuelva a intentarlo ¦ le coffre n'a pas pu enregistrer l'envoi ({problem}) ; vérifiez le disque, puis réessayez
 the upload was cut short; nothing was added; try again ¦ el envío se interrumpió; no se añadió nada; vuelva a intentarlo ¦ l'envoi a été interrompu ; rien n'a été ajouté ; réessayez
 an upload is a multipart form; use the page's upload form ¦ un envío es un formulario multipart; use el formulario de la página ¦ un envoi est un formulaire multipart ; utilisez le formulaire de la page
 at most {n} files at once ¦ como máximo {n} archivos a la vez ¦ au plus {n} fichiers à la fois

@@ -92,14 +92,18 @@ async def upload(p: Pages, request: Request) -> Response:
     to, refused = await run_in_threadpool(_destination, p, request.path_params["case"])
     try:
         received = await _upload.receive(request, to, refused)
-    except RefugeError as e:
-        return p.error(request, e)
-    except Exception:  # noqa: BLE001  a malformed or cut multipart body
-        return p.error(request, refuse(InvalidInput, "the upload was cut short or malformed; try again"))
+    except Exception as e:  # noqa: BLE001  nothing was added: recorded as a failed doc add, as the CLI's would be
+        if isinstance(e, OSError):  # the server's disk or the vault's storage, not the body
+            e = _not_stored(e)
+        elif not isinstance(e, RefugeError):  # a malformed or cut multipart body
+            e = refuse(InvalidInput, "the upload was cut short or malformed; try again")
+        return p.error(request, await run_in_threadpool(_failed, p, request.path_params["case"], e))
     try:
         outcome = await run_in_threadpool(_add, p, request.path_params["case"], received, to)
     except RefugeError as e:
         return p.error(request, e)
+    except OSError as e:
+        return p.error(request, _not_stored(e))
     finally:
         received.close()
     status = 400 if outcome["error"] else 200
@@ -107,6 +111,22 @@ async def upload(p: Pages, request: Request) -> Response:
     if wants_json(request):
         return JSONResponse(outcome, status_code=status)
     return await run_in_threadpool(case_page, p, request, outcome, status)
+
+
+def _failed(p: Pages, ref: str, error: RefugeError) -> RefugeError:
+    """``error`` recorded in the audit log as a failed ``doc.add`` of the case (nothing was stored)."""
+    try:
+        with p.acting("doc.add") as (vault, targets):
+            find_case(vault, ref, targets)
+            raise error
+    except RefugeError as e:
+        return e
+
+
+def _not_stored(e: OSError) -> RefugeError:
+    """A refusal naming the system's reason (never a path: OSError's own text may hold a file's name)."""
+    return refuse(InvalidInput, "the vault could not store the upload ({problem}); check the disk, then try again",
+                  problem=e.strerror or type(e).__name__)
 
 
 def _destination(p: Pages, ref: str) -> tuple[_upload.Destination | None, RefugeError | None]:

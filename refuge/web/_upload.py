@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
+import time
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -36,6 +37,8 @@ PER_FILE = ("supersedes", "translation_of", "translator", "dialect")  # also sen
 MAX_PER_FILE = 512  # a per-file field's bytes (a document id, a translator's name)
 MAX_FIELD = 4096  # a metadata field's bytes
 MAX_FILES = 1000  # files in one upload
+MAX_OPEN = 4  # files received but not yet judged by intake (each holds a spool, a blob writer, a thread)
+UPLOAD_SECONDS = 4 * 3600  # an upload's longest time: a stored file waits for the body's end (vault.fsck.BLOB_GRACE)
 
 
 @dataclass
@@ -114,6 +117,8 @@ class _Parts:
         name = _safe_name(filename.decode("utf-8", "replace"))
         self.file = f"{len(self.received.files)}/{name}"
         if self.start is not None:
+            while len(self.ending) >= MAX_OPEN:  # many small files in one read: finish some first, here
+                self.finish_first()
             self.receiver = self.start(name)
 
     def data(self, data: bytes, start: int, end: int) -> None:
@@ -194,7 +199,11 @@ async def receive(request, to: Destination | None, refused: RefugeError | None =
     # time (a few ms), which measured cheaper than handing each chunk to a thread; intake runs on one.
     pool = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="refuge-upload")
     try:
+        deadline = time.monotonic() + UPLOAD_SECONDS
         async for chunk in request.stream():
+            if time.monotonic() > deadline:
+                raise refuse(InvalidInput, "the upload took over {hours} hours; send fewer files at once",
+                             hours=UPLOAD_SECONDS // 3600)
             parser.write(chunk)
             while parts.ending:
                 await loop.run_in_executor(pool, parts.finish_first)
