@@ -10,8 +10,6 @@ it; a conversion that fails is reported naming the document, which stays added
 
 from __future__ import annotations
 
-import os
-
 from vault import intake, renditions
 from vault.errors import RefugeError
 
@@ -38,19 +36,7 @@ def after_add(vault, case, results, tags=(), person=None, lang=None) -> tuple[li
             continue
         if not parts:
             continue
-        import tempfile
-
-        with tempfile.TemporaryDirectory(prefix="refuge-attachments-") as where:  # mode 0700, removed at once
-            paths, labels = [], []
-            for n, (name, data) in enumerate(parts, 1):
-                folder = os.path.join(where, str(n))
-                os.mkdir(folder, 0o700)
-                path = os.path.join(folder, name)
-                with open(path, "wb") as f:
-                    f.write(data)
-                paths.append(path)
-                labels.append(f"attachment {name} of {doc.id}")
-            added = vault.add_documents(case, paths, doc.type, tags, person, lang, attached_to=doc.id, labels=labels)
+        added = _add_attachments(vault, case, doc, parts, tags, person, lang)
         for a in added:
             if a.document:
                 extra.append(a.document)
@@ -61,3 +47,30 @@ def after_add(vault, case, results, tags=(), person=None, lang=None) -> tuple[li
         # on the person's own terminal only: the title too (never in a log or the audit log)
         problems.append(describe(e).replace(f"document {doc.id}", f"document {doc.id} ({doc.title})", 1))
     return extra, problems
+
+
+def _add_attachments(vault, case, doc, parts, tags, person, lang) -> list:
+    """A message's attachments added as documents, each received as an upload's file is (vault.receiving):
+    encrypted into the case and checked by intake from a spool that has no name, so no attachment's
+    plaintext ever has a path, even if the process is killed meanwhile."""
+    from vault import casekeys
+    from vault.receiving import Receiver
+
+    key = casekeys.current_recipient(vault, case.id)
+    stored = {}
+    try:
+        for n, (name, data) in enumerate(parts, 1):
+            receiver = Receiver(vault.backend, case.id, key, name, f"attachment {name} of {doc.id}")
+            try:
+                receiver.write(data)
+                stored[f"{n}/{name}"] = receiver.finish()
+            except BaseException:
+                receiver.abandon()
+                raise
+        labels = [f"attachment {name} of {doc.id}" for name, _ in parts]
+        return vault.add_documents(case, list(stored), doc.type, tags, person, lang, attached_to=doc.id,
+                                   labels=labels, stored=stored)
+    finally:
+        for received in stored.values():  # a recorded one's blob is the document's now: discard skips it
+            received.close()
+            received.discard(vault.backend, case.id)
