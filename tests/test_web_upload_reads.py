@@ -188,3 +188,30 @@ def test_pipelined_requests_in_one_send_are_each_answered(served):
     assert answers[0][1] == answers[2][1] and b"{" in answers[0][1]  # the stylesheet, twice, whole
     assert b"MX-0001" in answers[1][1]
     assert proc.poll() is None
+
+
+def _rss_mib(pid: int) -> float:
+    with open(f"/proc/{pid}/status") as f:
+        return int(re.search(r"VmRSS:\s+(\d+) kB", f.read()).group(1)) / 1024
+
+
+def test_many_connections_hold_no_read_buffer_each(served):
+    """A local stranger opens hundreds of connections and sends a byte of a head on each: the server
+    reads them all into its one buffer (a MiB each would be hundreds of MiB) and goes on serving."""
+    import httpx
+
+    world, proc, base, _origin, _cookie, _csrf = served
+    before = _rss_mib(proc.pid)
+    sockets = [_connect(base) for _ in range(300)]
+    try:
+        for s in sockets:
+            s.sendall(b"G")
+        for s in sockets:  # every byte was read: the server answers a request on a fresh connection after them
+            s.sendall(b"ET /")
+        assert httpx.get(base + "/static/style.css", timeout=30).status_code == 200
+        grown = _rss_mib(proc.pid) - before
+    finally:
+        for s in sockets:
+            s.close()
+    assert grown < 48, f"{grown:.0f} MiB for 300 idle connections"
+    assert proc.poll() is None and world

@@ -10,14 +10,15 @@ received before the head is complete and answers 400 past :data:`MAX_HEAD`.
 A body is received with fewer copies and in larger reads than uvicorn's own
 protocol makes (an upload of a GiB is 4,096 reads of 256 KiB there, each copied
 twice more before the route sees it; BENCHMARKS.md, the web upload): the socket
-is read into one buffer per connection, :data:`READ_SIZE` at a time (asyncio's
-``BufferedProtocol``), which llhttp parses in place; the body bytes llhttp hands
-on (its one copy) go to the route as they are.
+is read into one buffer (the event loop's), :data:`READ_SIZE` at a time
+(asyncio's ``BufferedProtocol``), which llhttp parses in place; the body bytes
+llhttp hands on (its one copy) go to the route as they are.
 """
 
 from __future__ import annotations
 
 import asyncio
+import threading
 
 from uvicorn.protocols.http.flow_control import HIGH_WATER_LIMIT
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
@@ -26,23 +27,28 @@ MAX_HEAD = 64 * 1024  # bytes of a request line and headers (the bound h11 had h
 # Bytes read from the socket at once (asyncio reads 256 KiB): a read's body becomes one bytes object,
 # kept under glibc's 1 MiB mmap threshold (refuge.web.serve sets it) so that it comes from the heap.
 READ_SIZE = 1024 * 1024 - 64 * 1024
+_read = threading.local()  # the read buffer of the event loop running on this thread
 
 
 class BoundedHttpTools(HttpToolsProtocol, asyncio.BufferedProtocol):
-    """HttpToolsProtocol that refuses a request whose head outgrows :data:`MAX_HEAD`, reading into one buffer."""
+    """HttpToolsProtocol that refuses a request whose head outgrows :data:`MAX_HEAD`, reading into one buffer.
+
+    The buffer is the event loop's, shared by its connections: asyncio fills it and calls
+    :meth:`buffer_updated` in one step, which parses it at once, and llhttp copies what it
+    keeps. So a thousand idle connections hold no read buffer each."""
 
     _head: int | None = 0  # bytes of the head received so far; None once the head is complete
-    _buffer: memoryview | None = None  # where the socket is read into (asyncio.BufferedProtocol)
 
     def get_buffer(self, sizehint: int) -> memoryview:
-        """The connection's read buffer (llhttp copies what it keeps: the buffer is reused)."""
-        if self._buffer is None:
-            self._buffer = memoryview(bytearray(READ_SIZE))
-        return self._buffer
+        """The read buffer of this thread's event loop (asyncio.BufferedProtocol)."""
+        view = getattr(_read, "view", None)
+        if view is None:
+            view = _read.view = memoryview(bytearray(READ_SIZE))
+        return view
 
     def buffer_updated(self, nbytes: int) -> None:
-        """``nbytes`` were read into the buffer: parse them."""
-        self.data_received(self._buffer[:nbytes])
+        """``nbytes`` were read into the buffer: parse them now (the next read reuses it)."""
+        self.data_received(_read.view[:nbytes])
 
     def on_message_begin(self) -> None:
         """A new request: its head is counted from here."""
