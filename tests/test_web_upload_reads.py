@@ -88,6 +88,19 @@ def test_a_refused_file_is_never_committed(receiving, name, data):
     assert not [p for p in tmp.iterdir() if p.name not in ("vault",)]  # no spool left either
 
 
+def test_a_file_past_the_limit_is_refused_by_its_size_and_never_committed(receiving):
+    from vault.receiving import Receiver
+
+    backend, identity, events, tmp = receiving
+    receiver = Receiver(backend, "c1", (1, identity.recipient), "big.txt", "the file", limit=100_000,
+                        spool_folder=str(tmp))
+    for _ in range(5):
+        receiver.write(b"a line of a statement that goes on\n" * 1000)  # 36 KB each, 180 KB in all
+    stored = receiver.finish()
+    assert "larger than" in str(stored.error) and stored.blob is None
+    assert events == ["verdict"] and not list((tmp / "vault").rglob("blobs/*")) and backend.leftovers() == []
+
+
 # --- the real server: reads of every size, pipelined requests ---
 
 
