@@ -228,3 +228,36 @@ def test_many_connections_hold_no_read_buffer_each(served):
             s.close()
     assert grown < 48, f"{grown:.0f} MiB for 300 idle connections"
     assert proc.poll() is None and world
+
+
+def test_an_upload_over_tls_arrives_whole(served, tmp_path):
+    """Under --listen with TLS, asyncio's TLS layer fills the same read buffer: the file arrives whole."""
+    import httpx
+    from test_web_security import _self_signed
+
+    world = served[0]
+    cert, key = _self_signed(tmp_path)
+    proc = subprocess.Popen([sys.executable, "-P", "-m", "refuge", "serve", "--no-browser", "--listen", "127.0.0.1",
+                             "--tls-cert", cert, "--tls-key", key], env=world.env("bob"), stdout=subprocess.PIPE,
+                            stderr=subprocess.DEVNULL, cwd=world.root)
+    try:
+        url = re.search(r"(https://127\.0\.0\.1:\d+/\S+/login\?token=\S+)", proc.stdout.readline().decode()).group(1)
+        base = url.split("/login")[0]
+        with httpx.Client(verify=cert, headers={"origin": "/".join(url.split("/", 3)[:3])}, timeout=60) as bob:
+            for _ in range(200):
+                try:
+                    if bob.get(url).status_code == 200:
+                        break
+                except httpx.TransportError:
+                    time.sleep(0.05)
+            csrf = re.search(r'name="csrf-token" content="([^"]+)"', bob.get(base + "/search").text).group(1)
+            data = random.Random(21).randbytes(3 * MIB).translate(bytes(b"abcdefgh \n"[i % 10] for i in range(256)))
+            r = bob.post(f"{base}/case/{world.case}/upload?csrf={csrf}", data={"type": "other"},
+                         files={"file": ("tls.txt", data, "text/plain")}, headers={"accept": "application/json"})
+        assert r.status_code == 200, r.text
+        [row] = r.json()["results"]
+        got = world.cli("doc", "get", row["id"], "-o", str(tmp_path / "back.txt"), user="bob")
+        assert got.returncode == 0 and (tmp_path / "back.txt").read_bytes() == data, got.stderr
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
