@@ -7,8 +7,9 @@ backend an unnamed file) and copies it into an unnamed plaintext spool for
 intake. When the file ends, intake checks the spool in the keyless worker,
 which inherits a read-only descriptor of it (the spool has no path to give);
 only after its verdict is the blob committed, as ``add_documents`` commits
-after intake. A refusal, a failure or a killed process stores nothing, and the
-spool, having no name, vanishes with its last descriptor (Linux ``O_TMPFILE``;
+after intake (the blob is made durable, its fsync, while intake checks). A
+refusal, a failure or a killed process stores nothing, and the spool, having
+no name, vanishes with its last descriptor (Linux ``O_TMPFILE``;
 where a filesystem has none, the spool is created in a private folder and
 unlinked at once, so only a process killed within that instant leaves an
 empty file). The result, a :class:`Stored`, is then given to
@@ -121,7 +122,10 @@ class Receiver:
         # spool keeps that and is made as long as the file (sparse), sparing the copy of the rest.
         self._keep = intake.MIME_HEAD if intake.reads_head_only(name) else None
         self._spooled = 0  # on the second thread
-        self._writing = self._backend.writer(self._key)
+        self._checking: concurrent.futures.Future | None = None  # intake's check, on the second thread
+        self._found: intake.Inspection | None = None
+        self._refusal: RefugeError | None = None
+        self._writing = self._backend.writer(self._key, self._verdict)  # intake's verdict before the commit
         try:
             self._enc = age.Encryptor([recipient], self._writing.__enter__())
         except BaseException:
@@ -157,34 +161,46 @@ class Receiver:
     def finish(self, keep_spool: bool = False) -> Stored:
         """The file ended: intake's verdict on the spool, then the blob committed (or dropped if refused).
 
+        Intake checks the spool on the second thread while this one seals the last chunk and
+        the backend's writer makes the blob durable (its fsync); the writer asks for the
+        verdict (:meth:`_verdict`) before it commits, so a refusal still stores nothing.
         ``keep_spool`` keeps the spool open for a message's attachments (see :class:`Stored`)."""
         stored = Stored(self.name, key_version=self.key_version)
         try:
-            self._hashing.shutdown(wait=True)
-            for done in self._pending:
-                done.result()  # a failed write to the spool fails the file
-            self._pending.clear()
+            while self._pending:
+                self._pending.popleft().result()  # a failed write to the spool fails the file
             stored.sha256, stored.size = self._sha.hexdigest(), self._written
             if self._keep is not None and self._written <= self.limit:
                 os.ftruncate(self._spool, self._written)  # the head, then a hole: the file's own size
-            try:
-                stored.inspection = intake.inspect_descriptor(self._spool, self.name, self.limit, self.label)
-            except RefugeError as e:
-                stored.error = e
-                self._discard_blob()
-                return stored
-            if self._enc is None or stored.inspection.size != self._written:
+            self._checking = self._hashing.submit(intake.inspect_descriptor, self._spool, self.name, self.limit,
+                                                  self.label)
+            if self._enc is None:  # too large, the blob already dropped: intake refuses it by its size
+                self._verdict()
                 raise RuntimeError("the blob was dropped but intake accepted the file")  # never: the size refuses it
             self._enc.close()
             self._enc = None
-            self._writing.__exit__(None, None, None)  # committed: intake accepted it
-            self._writing = None
-            stored.blob = self.blob
+            writing, self._writing = self._writing, None
+            writing.__exit__(None, None, None)  # durable, then committed if intake accepted it
+            stored.inspection, stored.blob = self._found, self.blob
             if keep_spool or stored.inspection.mime in intake.MAIL:
                 stored.spool, self._spool = self._spool, None
             return stored
+        except _Abandoned:  # intake refused the file: nothing was committed
+            stored.error = self._refusal
+            return stored
         finally:
             self._drop()
+
+    def _verdict(self) -> None:
+        """Intake's verdict, awaited before the blob is committed; a refusal (kept) stores nothing."""
+        try:
+            found = self._checking.result()
+        except RefugeError as e:
+            self._refusal = e
+            raise _Abandoned() from None
+        if found.size != self._written:
+            raise RuntimeError("intake checked another size than was received")  # never: the spool is the file
+        self._found = found
 
     def abandon(self) -> None:
         """Stop: nothing is stored, the spool vanishes."""
