@@ -494,6 +494,50 @@ def _eml(path: Path, attachments: list[tuple[str, bytes, str]]) -> Path:
 
 
 @LOCAL
+def test_no_attachment_of_a_message_is_ever_a_named_file(case_world, tmp_path, monkeypatch):
+    """Attachments are received as an upload's files are: encrypted into the case, checked from a spool
+    with no name. Every file this process opens for writing is recorded: none is named after an
+    attachment, none is under the temporary folder (a process killed meanwhile would leave it)."""
+    import builtins
+    import tempfile
+
+    from refuge import formats
+
+    eml = _eml(tmp_path / "m.eml", [("statement-of-amina.txt", b"Amina saw the Saffron ledger\n", "text/plain"),
+                                    ("tool.exe", b"MZ\x90\x00" + b"\0" * 200, "application/octet-stream")])
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    monkeypatch.setenv("TMPDIR", str(scratch))
+    monkeypatch.setattr("tempfile.tempdir", None)
+    assert tempfile.gettempdir() == str(scratch)  # (Python's own check of the folder writes a probe file: done)
+    writes, real_open, real_os_open = [], builtins.open, os.open
+
+    def recording_open(file, mode="r", *a, **k):
+        if any(m in mode for m in "wax+"):
+            writes.append(str(file))
+        return real_open(file, mode, *a, **k)
+
+    def recording_os_open(path, flags, *a, **k):
+        unnamed = os.O_TMPFILE and flags & os.O_TMPFILE == os.O_TMPFILE  # no name: vanishes with the process
+        if flags & (os.O_WRONLY | os.O_RDWR) and not unnamed:
+            writes.append(str(path))
+        return real_os_open(path, flags, *a, **k)
+
+    v = case_world.open("bob")
+    case = v.find_case("MX-0001")
+    monkeypatch.setattr(builtins, "open", recording_open)
+    monkeypatch.setattr(os, "open", recording_os_open)
+    results = v.add_documents(case, [str(eml)], "correspondence")
+    extra, problems = formats.after_add(v, case, results)
+    monkeypatch.undo()
+    assert [d.filename for d in extra] == ["statement-of-amina.txt"] and len(problems) == 1  # the .exe refused
+    assert not [w for w in writes if "amina" in w or "tool.exe" in w or w.startswith(str(scratch) + "/")], writes
+    assert os.listdir(scratch) == []
+    assert v.document_bytes(v.find_case("MX-0001").documents[extra[0].id]) == b"Amina saw the Saffron ledger\n"
+    assert case_world.run("fsck", user="bob").returncode == 0  # the refused one's blob is gone too
+
+
+@LOCAL
 def test_an_eml_becomes_a_page_with_headers_and_its_attachments_documents(fw, tmp_path):
     w = fw
     photo = tmp_path / "p.png"
