@@ -43,8 +43,10 @@ class Served:
         self.desk = Desk(world.open(name), 600)
         self.desk.bind("127.0.0.1", self.port)
         self.base = f"http://127.0.0.1:{self.port}{self.desk.prefix}"
+        from refuge.web._http import BoundedHttpTools
+
         self.server = uvicorn.Server(uvicorn.Config(make_app(self.desk), log_level="warning", access_log=False,
-                                                    lifespan="off"))
+                                                    lifespan="off", http=BoundedHttpTools))  # as refuge serve
         self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self.sock]}, daemon=True)
         self.thread.start()
         while not self.server.started:
