@@ -223,7 +223,7 @@ def no_sync_backend(root: Path):
 
     class NoSyncBackend(LocalBackend):
         @contextlib.contextmanager
-        def writer(self, key):
+        def writer(self, key, before_commit=None):
             final = self._path(key)
             tmpdir = self.root / self.TMP
             tmpdir.mkdir(mode=0o700, exist_ok=True)
@@ -232,6 +232,8 @@ def no_sync_backend(root: Path):
             try:
                 yield f
                 f.close()
+                if before_commit is not None:
+                    before_commit()
                 final.parent.mkdir(parents=True, exist_ok=True)
                 try:
                     os.link(tmp, final)
