@@ -126,7 +126,8 @@ def run(size_mib: int, part_mib: int, runs: int, keep: bool = False) -> Result:
                 ref.append(measure([sys.executable, "-c", _UPLOAD, url, str(data), BUCKET, f"upload-file-{i}"], env))
                 s3.delete_object(Bucket=BUCKET, Key=f"upload-file-{i}")  # moto keeps objects in memory
                 settle()
-                ours.append(measure([refuge_bin(), "doc", "add", "BENCH-S3", str(data), "--type", "other"],
+                ours.append(measure([refuge_bin(), "doc", "add", "BENCH-S3", str(data), "--type", "other",
+                                     "--allow-duplicate"],
                                     refuge_env, stdout=idfile))
             # the document reads back byte-exact (untimed)
             got = work / "got.txt"
