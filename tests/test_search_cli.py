@@ -311,3 +311,33 @@ def test_a_failed_index_update_warns_in_one_line_and_keeps_the_document(searched
     assert err == ("refuge: warning: search will miss this document (the worker handling the documents being indexed "
                    "answered malformed data); rebuild the index with refuge search --reindex MX-0001\n")
     assert searched.pdf in vault.find_case("MX-0001").documents
+
+
+def test_a_revoked_member_cannot_plant_a_search_segment(searched):
+    """bob keeps the key versions he held, is revoked, and (still an enrolled lawyer, with write access
+    to the storage) signs and stores a segment that hides the statement, encrypted to the old version
+    the members still read. The members' search ignores it, names it, and still finds the statement."""
+    import hashlib
+
+    from vault import age, casekeys, searching
+    from vault.events import canonical, now, sign_record
+    from vault.search import Segment
+
+    w = searched
+    bob = w.open("bob")
+    case = bob.find_case("MX-0001")
+    kept = casekeys.case_identities(bob, case.id)  # what a member can keep: his unwrapped key versions
+    assert _found(w, "quintanilla", "erin") == [(w.pdf, 2)]
+    w.ok("case", "revoke", "MX-0001", "bob", user="erin")
+    segment = Segment(case.id)
+    segment.remove(w.pdf)
+    data = segment.to_bytes()
+    seq = max(searching._numbers(bob, case.id)) + 1
+    header = sign_record(w.open("bob").me, {"format": searching.FORMAT, "case": case.id, "seq": seq, "covers": 0,
+                                            "sha256": hashlib.sha256(data).hexdigest(), "time": now()})
+    blob = age.encrypt_bytes([kept[max(kept)].recipient], canonical(header) + b"\n" + data)
+    w.open("carol").backend.put(searching.segment_key(case.id, seq), blob)  # a raw write to the storage
+    p = w.run("search", "quintanilla", "--case", "MX-0001", "--json", user="erin")
+    assert p.returncode == 0 and [(r["doc"], r["page"]) for r in json.loads(p.stdout)] == [(w.pdf, 2)]
+    assert f"search segment {seq} of case" in p.stderr.decode() and "not a member" in p.stderr.decode()
+    assert _found(w, "quintanilla", "erin") == [(w.pdf, 2)]  # the index of all her cases too

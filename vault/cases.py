@@ -79,7 +79,7 @@ AUTHORITY = {
     "person.removed": LEAD, "place.removed": LEAD, "candidate.dismissed": LEAD,
     "rendition.cached": MEMBER_ROLES,
 }
-CACHE_FORMAT = 3  # the cache's layout (3: document dates, removed and moved documents); a cache of another layout is folded again
+CACHE_FORMAT = 4  # the cache's layout (4: former members; 3: document dates, removed and moved documents); another is folded again
 
 
 @dataclass
@@ -145,6 +145,7 @@ class Case:
     people: list[dict] = field(default_factory=list)  # the case's people (vault/register.py)
     places: list[dict] = field(default_factory=list)  # the case's places
     dismissed: list[dict] = field(default_factory=list)  # detected names a case lead judged not secret
+    former: dict[str, int | None] = field(default_factory=dict)  # revoked -> search mark (searching.wrote_as_member)
     last_seq: int = 0
     last_digest: str = ""
     dir_pos: int = 0  # the directory position the last event was written against
@@ -200,6 +201,9 @@ def apply(v, case: Case, event: Event) -> None:
         case.members.update(d["users"])
     elif t == "member.revoked":
         case.members.difference_update(d["users"])
+        mark = d.get("search_seq")
+        case.former.update({u: mark if isinstance(mark, int) and not isinstance(mark, bool) else None
+                            for u in d["users"]})
         _bind_version(v, case, event, d.get("key_version"))
     elif t == "key.rotated":
         _bind_version(v, case, event, d.get("key_version"))
@@ -526,13 +530,19 @@ def mirror_members(v, case: Case, **extra) -> None:
                                              "key_version": case.key_version, **extra})
 
 
+def _search_mark(v, case_id: str) -> int:
+    """The highest search segment number of a case now (vault/searching.py names them by 8 digits)."""
+    return max((int(n) for n in v.backend.children(f"cases/{case_id}/search/") if n.isdigit() and len(n) == 8),
+               default=0)
+
+
 def before_write(v, case: Case) -> None:
     """Rotate the case key first if a member was removed from the vault."""
     removed = {u for u in case.members if v.directory.users.get(u) is None or v.directory.users[u].removed}
     if removed:
         version = casekeys.rotate(v, case.id, case.members - removed)
         append_case(v, case, "member.revoked", {"users": sorted(removed), "reason": "removed from the vault",
-                                                "key_version": version})
+                                                "key_version": version, "search_seq": _search_mark(v, case.id)})
         casekeys.destroy_wraps(v, case.id, removed)
         mirror_members(v, case)
 
@@ -673,7 +683,8 @@ def revoke(v, case: Case, names: Iterable[str]) -> list[User]:
         return []
     before_write(v, case)
     version = casekeys.rotate(v, case.id, case.members - gone)
-    append_case(v, case, "member.revoked", {"users": sorted(gone), "key_version": version})
+    append_case(v, case, "member.revoked", {"users": sorted(gone), "key_version": version,
+                                            "search_seq": _search_mark(v, case.id)})
     casekeys.destroy_wraps(v, case.id, gone)
     mirror_members(v, case)
     return [u for u in users if u.user_id in gone]

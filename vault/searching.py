@@ -386,7 +386,7 @@ def reindex(v, case: Case, extract: Extractor, *, max_text: int = MAX_TEXT_BYTES
 # --- reading ---------------------------------------------------------------------------------
 
 
-def _read(v, case_id: str, seq: int, identities) -> tuple[dict, bytes]:
+def _read(v, case_id: str, seq: int, identities, case: Case) -> tuple[dict, bytes]:
     """A segment's verified header and its SQLite bytes (VerificationFailed when it does not verify)."""
     where = f"search segment {seq} of case {case_id}"
     with v.backend.get(segment_key(case_id, seq)) as f:
@@ -405,12 +405,29 @@ def _read(v, case_id: str, seq: int, identities) -> tuple[dict, bytes]:
     signer = v.directory.users.get(header.get("author", "")) if isinstance(header.get("author"), str) else None
     if signer is None or signer.role not in MEMBER_ROLES or not verify_record(header, signer.public.sign_pub):
         raise VerificationFailed(f"{where} is not signed by an enrolled lawyer or case lead")
+    if not wrote_as_member(case, signer.user_id, seq):
+        raise VerificationFailed(f"{where} is signed by someone who was not a member of the case when it was written")
     covers = header.get("covers")
     if (header.get("format") != FORMAT or header.get("case") != case_id or header.get("seq") != seq
             or not isinstance(covers, int) or isinstance(covers, bool) or not 0 <= covers < seq
             or header.get("sha256") != hashlib.sha256(data).hexdigest()):
         raise VerificationFailed(f"{where} is out of place or altered")
     return header, data
+
+
+def wrote_as_member(case: Case, user_id: str, seq: int) -> bool:
+    """Whether search segment ``seq`` signed by ``user_id`` can have been written while they were a member.
+
+    A member's always; a revoked member's only up to the highest segment number the case held when
+    they were revoked (a revocation recorded before marks were kept: any of theirs); anyone else's never.
+    A revoked member may keep an old key version and still encrypt to it: the mark stops them adding
+    segments afterwards."""
+    if user_id in case.members:
+        return True
+    if user_id not in case.former:
+        return False
+    mark = case.former[user_id]
+    return mark is None or seq <= mark
 
 
 def load_index(v, case_id: str) -> Loaded:
@@ -421,6 +438,7 @@ def load_index(v, case_id: str) -> Loaded:
     ``problems``. NotPermitted, before anything is decrypted, for a non-member.
     """
     identities = casekeys.require_member(v, case_id).values()
+    case = load_case(v, case_id)
     numbers = _numbers(v, case_id)
     read: dict[int, tuple[int, bytes]] = {}  # seq -> (covers, data)
     signers: dict[int, str] = {}
@@ -430,7 +448,7 @@ def load_index(v, case_id: str) -> Loaded:
         if best and seq <= read[best][0]:
             break
         try:
-            header, data = _read(v, case_id, seq, identities)
+            header, data = _read(v, case_id, seq, identities, case)
         except (VerificationFailed, NotFound) as e:
             problems.append(str(e))
             continue
@@ -460,10 +478,11 @@ def _opens(data: bytes) -> bool:
 def _check_all(v, case_id: str) -> list[str]:
     """Every segment of a case that does not verify (for a rebuild, which reads them all)."""
     identities = casekeys.require_member(v, case_id).values()
+    case = load_case(v, case_id)
     problems = []
     for seq in _numbers(v, case_id):
         try:
-            _, data = _read(v, case_id, seq, identities)
+            _, data = _read(v, case_id, seq, identities, case)
         except (VerificationFailed, NotFound) as e:
             problems.append(str(e))
             continue
