@@ -94,3 +94,33 @@ def client_for(desk, port: int = PORT, sign_in: bool = True):
         page = client.get("/search")
         client.csrf = re.search(r'name="csrf-token" content="([^"]+)"', page.text).group(1)
     return client
+
+
+def start_serve(world: WebWorld, user: str = "bob", *args: str, env: dict | None = None, stderr=subprocess.DEVNULL):
+    """The real `refuge serve --no-browser ARGS` as ``user``; returns (process, the login URL it printed)."""
+    proc = subprocess.Popen([sys.executable, "-P", "-m", "refuge", "serve", "--no-browser", *args],
+                            env=env or world.env(user), stdout=subprocess.PIPE, stderr=stderr, cwd=world.root)
+    url = re.search(r"(https?://127\.0\.0\.1:\d+/\S+/login\?token=\S+)", proc.stdout.readline().decode()).group(1)
+    return proc, url
+
+
+def sign_in(client, url: str) -> str:
+    """Follow the login URL with ``client`` (an httpx.Client sending the desk's Origin) once the server
+    answers; returns the page's CSRF token. The desk's base URL is ``url.split("/login")[0]``."""
+    import time
+
+    import httpx
+
+    for _ in range(200):
+        try:
+            if client.get(url).status_code == 200:
+                break
+        except httpx.TransportError:
+            time.sleep(0.05)
+    page = client.get(url.split("/login")[0] + "/search").text
+    return re.search(r'name="csrf-token" content="([^"]+)"', page).group(1)
+
+
+def origin_of(url: str) -> str:
+    """scheme://host:port of a URL: what the desk's Origin check expects."""
+    return "/".join(url.split("/", 3)[:3])

@@ -14,13 +14,11 @@ import re
 import secrets
 import signal
 import socket
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
-from test_web_support import WebWorld
+from test_web_support import WebWorld, origin_of, sign_in, start_serve
 
 MIB = 1 << 20
 
@@ -36,21 +34,10 @@ def _serve(world, user: str = "bob"):
 
     tmp = world.root / "server-tmp"
     tmp.mkdir(exist_ok=True)
-    proc = subprocess.Popen([sys.executable, "-P", "-m", "refuge", "serve", "--no-browser"],
-                            env=dict(world.env(user), TMPDIR=str(tmp)), stdout=subprocess.PIPE,
-                            stderr=subprocess.DEVNULL, cwd=world.root)
-    url = re.search(r"(http://127\.0\.0\.1:\d+/\S+/login\?token=\S+)", proc.stdout.readline().decode()).group(1)
-    base = url.split("/login")[0]
-    origin = "/".join(url.split("/", 3)[:3])
-    client = httpx.Client(headers={"origin": origin}, timeout=120)
-    for _ in range(200):
-        try:
-            if client.get(url).status_code == 200:
-                break
-        except httpx.HTTPError:
-            time.sleep(0.05)
-    client.csrf = re.search(r'name="csrf-token" content="([^"]+)"', client.get(base + "/search").text).group(1)
-    return proc, base, client
+    proc, url = start_serve(world, user, env=dict(world.env(user), TMPDIR=str(tmp)))
+    client = httpx.Client(headers={"origin": origin_of(url)}, timeout=120)
+    client.csrf = sign_in(client, url)
+    return proc, url.split("/login")[0], client
 
 
 def _written(pid: int) -> int:

@@ -15,12 +15,10 @@ import random
 import re
 import socket
 import subprocess
-import sys
-import time
 
 import pytest
 from conftest import require_tool
-from test_web_support import WebWorld
+from test_web_support import WebWorld, origin_of, sign_in, start_serve
 
 MIB = 1 << 20
 
@@ -110,20 +108,11 @@ def served(tmp_path_factory):
     import httpx
 
     world = WebWorld(tmp_path_factory.mktemp("web-reads"))
-    proc = subprocess.Popen([sys.executable, "-P", "-m", "refuge", "serve", "--no-browser"], env=world.env("bob"),
-                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, cwd=world.root)
+    proc, url = start_serve(world)
     try:
-        url = re.search(r"(http://127\.0\.0\.1:\d+/\S+/login\?token=\S+)", proc.stdout.readline().decode()).group(1)
-        base = url.split("/login")[0]
-        origin = "/".join(url.split("/", 3)[:3])
+        base, origin = url.split("/login")[0], origin_of(url)
         with httpx.Client(headers={"origin": origin}, timeout=60) as client:
-            for _ in range(200):
-                try:
-                    if client.get(url).status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    time.sleep(0.05)
-            csrf = re.search(r'name="csrf-token" content="([^"]+)"', client.get(base + "/search").text).group(1)
+            csrf = sign_in(client, url)
             cookie = "; ".join(f"{k}={v}" for k, v in client.cookies.items())
             yield world, proc, base, origin, cookie, csrf
     finally:
@@ -237,20 +226,12 @@ def test_an_upload_over_tls_arrives_whole(served, tmp_path):
 
     world = served[0]
     cert, key = _self_signed(tmp_path)
-    proc = subprocess.Popen([sys.executable, "-P", "-m", "refuge", "serve", "--no-browser", "--listen", "127.0.0.1",
-                             "--tls-cert", cert, "--tls-key", key], env=world.env("bob"), stdout=subprocess.PIPE,
-                            stderr=subprocess.DEVNULL, cwd=world.root)
+    proc, url = start_serve(world, "bob", "--listen", "127.0.0.1", "--tls-cert", cert, "--tls-key", key)
     try:
-        url = re.search(r"(https://127\.0\.0\.1:\d+/\S+/login\?token=\S+)", proc.stdout.readline().decode()).group(1)
+        assert url.startswith("https://")
         base = url.split("/login")[0]
-        with httpx.Client(verify=cert, headers={"origin": "/".join(url.split("/", 3)[:3])}, timeout=60) as bob:
-            for _ in range(200):
-                try:
-                    if bob.get(url).status_code == 200:
-                        break
-                except httpx.TransportError:
-                    time.sleep(0.05)
-            csrf = re.search(r'name="csrf-token" content="([^"]+)"', bob.get(base + "/search").text).group(1)
+        with httpx.Client(verify=cert, headers={"origin": origin_of(url)}, timeout=60) as bob:
+            csrf = sign_in(bob, url)
             data = random.Random(21).randbytes(3 * MIB).translate(bytes(b"abcdefgh \n"[i % 10] for i in range(256)))
             r = bob.post(f"{base}/case/{world.case}/upload?csrf={csrf}", data={"type": "other"},
                          files={"file": ("tls.txt", data, "text/plain")}, headers={"accept": "application/json"})

@@ -8,12 +8,10 @@ import random
 import re
 import socket
 import subprocess
-import sys
-import time
 from urllib.parse import urlsplit
 
 import pytest
-from test_web_support import WebWorld
+from test_web_support import WebWorld, origin_of, sign_in, start_serve
 
 MIB = 1 << 20
 
@@ -28,22 +26,11 @@ def served(world):
     """refuge serve, the real command, as bob; yields (process, base URL, a signed-in httpx client)."""
     import httpx
 
-    proc = subprocess.Popen([sys.executable, "-P", "-m", "refuge", "serve", "--no-browser"], env=world.env("bob"),
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=world.root)
+    proc, url = start_serve(world, "bob", stderr=subprocess.PIPE)
     try:
-        url = re.search(r"(http://127\.0\.0\.1:\d+/\S+/login\?token=\S+)", proc.stdout.readline().decode()).group(1)
-        base = url.split("/login")[0]
-        origin = "/".join(url.split("/", 3)[:3])
-        for _ in range(100):
-            try:
-                httpx.get(base + "/static/style.css", timeout=1)
-                break
-            except httpx.HTTPError:
-                time.sleep(0.1)
-        with httpx.Client(headers={"origin": origin}, timeout=300) as owner:
-            assert owner.get(url).status_code == 200
-            owner.csrf = re.search(r'name="csrf-token" content="([^"]+)"', owner.get(base + "/search").text).group(1)
-            yield proc, base, owner
+        with httpx.Client(headers={"origin": origin_of(url)}, timeout=300) as owner:
+            owner.csrf = sign_in(owner, url)
+            yield proc, url.split("/login")[0], owner
     finally:
         proc.terminate()
         proc.wait(timeout=10)
