@@ -57,17 +57,17 @@ def _add_attachments(vault, case, doc, parts, tags, person, lang) -> list:
     from vault.receiving import Receiver
 
     key = casekeys.current_recipient(vault, case.id)
+    labels = [f"attachment {name} of {doc.id}" for name, _ in parts]
     stored = {}
     try:
-        for n, (name, data) in enumerate(parts, 1):
-            receiver = Receiver(vault.backend, case.id, key, name, f"attachment {name} of {doc.id}")
+        for n, ((name, data), label) in enumerate(zip(parts, labels), 1):
+            receiver = Receiver(vault.backend, case.id, key, name, label)
             try:
                 receiver.write(data)
                 stored[f"{n}/{name}"] = receiver.finish()
             except BaseException:
                 receiver.abandon()
                 raise
-        labels = [f"attachment {name} of {doc.id}" for name, _ in parts]
         return vault.add_documents(case, list(stored), doc.type, tags, person, lang, attached_to=doc.id,
                                    labels=labels, stored=stored)
     finally:
