@@ -20,8 +20,8 @@ from collections.abc import Callable
 
 from vault import worker
 
-from ._text import MAX_TEXT_PAGES as _MAX_TEXT_PAGES
 from ._text import document_text as _document_text  # noqa: F401  (packets/coverage.py, bench_coverage)
+from ._text import extract_texts  # noqa: F401  (the parent side lives with the task: refuge/indexing.py imports it alone)
 from .model import Item, PacketRequest, Volume
 from .profiles import Profile
 
@@ -264,32 +264,6 @@ def _review_task(_value, blobs: list[bytes], report) -> tuple[dict, list]:
 
 # The worker's side is packets/_text.py: it imports nothing of the packet pipeline, so the text
 # worker of a small doc add starts in a fraction of the time (tests/test_startup.py).
-
-
-def extract_texts(sources: list, limits: worker.Limits = worker.RENDER_LIMITS) -> list[list[tuple[int, str]]]:
-    """The text of each document, per page, for the search index, read in a keyless worker.
-
-    ``sources`` are :class:`vault.searching.TextSource` (document id, version,
-    mime type, bytes, and recognised pages from the case's OCR cache, if any).
-    PDFs give their text layer (pdfium); plain text gives one page per form
-    feed; a page with no text (a scan, a photo) gives the words recognised
-    before, when the OCR cache has them. Nothing is recognised here.
-    Returns, per source, a list of (page number from 1, text).
-    """
-    request = {"docs": [{"doc_id": s.doc_id, "mime": s.mime, "ocr": dict(s.ocr or {})} for s in sources]}
-    answer = worker.run("packets._text:text_task", None, [pickle.dumps(request), *(s.data for s in sources)],
-                        limits=limits, label="the documents being indexed")
-    value = answer.value
-    if not isinstance(value, list) or len(value) != len(sources):
-        raise worker.WorkerFailed("the worker extracting text answered malformed data")
-    out = []
-    for pages in value:
-        if not isinstance(pages, list) or len(pages) > _MAX_TEXT_PAGES or not all(
-                isinstance(p, list) and len(p) == 2 and isinstance(p[0], int) and not isinstance(p[0], bool)
-                and 1 <= p[0] <= _MAX_TEXT_PAGES and isinstance(p[1], str) for p in pages):
-            raise worker.WorkerFailed("the worker extracting text answered malformed data")
-        out.append([(n, text) for n, text in pages])
-    return out
 
 
 # --- a page drawn for a person to look at (the web desk's preview) ----------------------------

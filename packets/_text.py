@@ -1,18 +1,47 @@
-"""The keyless worker's side of the search index's text (packets._isolated.extract_texts).
+"""The search index's text of documents, read in a keyless worker: both sides (extract_texts, text_task).
 
-Kept apart from packets/_isolated.py so that the worker a `doc add` starts to
-read a new document's text imports only this (and pdfium's text layer for a
-PDF, OCR's page text for a cached recognition), not the packet pipeline.
+Kept apart from packets/_isolated.py so that a `doc add` (which indexes the new
+document's text) and the worker it starts import only this (and, in the worker,
+pdfium's text layer for a PDF, OCR's page text for a cached recognition), not
+the packet pipeline.
 """
 
 from __future__ import annotations
 
 import pickle
 
-__all__ = ["MAX_TEXT_PAGES", "text_task", "document_text", "recognised_text"]
+from vault import worker
+
+__all__ = ["MAX_TEXT_PAGES", "extract_texts", "text_task", "document_text", "recognised_text"]
 
 MAX_TEXT_PAGES = 100_000  # pages of text one document may give the index
 PLAIN_PAGE = 1 << 20  # characters of a plain-text page: a longer text is cut into several
+
+
+def extract_texts(sources: list, limits: worker.Limits = worker.RENDER_LIMITS) -> list[list[tuple[int, str]]]:
+    """The text of each document, per page, for the search index, read in a keyless worker.
+
+    ``sources`` are :class:`vault.searching.TextSource` (document id, version,
+    mime type, bytes, and recognised pages from the case's OCR cache, if any).
+    PDFs give their text layer (pdfium); plain text gives one page per form
+    feed; a page with no text (a scan, a photo) gives the words recognised
+    before, when the OCR cache has them. Nothing is recognised here.
+    Returns, per source, a list of (page number from 1, text).
+    """
+    request = {"docs": [{"doc_id": s.doc_id, "mime": s.mime, "ocr": dict(s.ocr or {})} for s in sources]}
+    answer = worker.run("packets._text:text_task", None, [pickle.dumps(request), *(s.data for s in sources)],
+                        limits=limits, label="the documents being indexed")
+    value = answer.value
+    if not isinstance(value, list) or len(value) != len(sources):
+        raise worker.WorkerFailed("the worker extracting text answered malformed data")
+    out = []
+    for pages in value:
+        if not isinstance(pages, list) or len(pages) > MAX_TEXT_PAGES or not all(
+                isinstance(p, list) and len(p) == 2 and isinstance(p[0], int) and not isinstance(p[0], bool)
+                and 1 <= p[0] <= MAX_TEXT_PAGES and isinstance(p[1], str) for p in pages):
+            raise worker.WorkerFailed("the worker extracting text answered malformed data")
+        out.append([(n, text) for n, text in pages])
+    return out
 
 
 def text_task(_value, blobs: list[bytes], report) -> tuple[list, list]:

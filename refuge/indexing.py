@@ -2,7 +2,7 @@
 
 The vault layer (vault/searching.py) stores and reads the encrypted segments;
 the text of documents comes from packets' keyless worker
-(packets._isolated.extract_texts). The document is the truth: a failure to
+(packets._text.extract_texts). The document is the truth: a failure to
 index never fails or undoes the change that asked for it, it becomes one
 warning line that says how to rebuild the index.
 """
@@ -22,7 +22,7 @@ from .errors import describe
 
 def extract(sources: list[searching.TextSource]) -> list[list[tuple[int, str]]]:
     """Text of documents per page, read in the keyless worker (packets)."""
-    from packets._isolated import extract_texts
+    from packets._text import extract_texts  # alone: not the packet pipeline
 
     return extract_texts(sources)
 
