@@ -176,6 +176,7 @@ def test_rewritten_history_is_forked_against_a_checkpoint(case_world, tmp_path):
     assert code == 3 and report["problem"]["kind"] == "forked"
 
 
+@pytest.mark.s3_in_stress("a rule of the audit log read through calls tests/test_s3.py covers on S3")
 def test_log_extends_an_earlier_checkpoint(case_world, tmp_path):
     cp = tmp_path / "cp"
     case_world.ok("audit", "verify", "--save-checkpoint", str(cp), user="dave")
@@ -185,6 +186,7 @@ def test_log_extends_an_earlier_checkpoint(case_world, tmp_path):
     assert cp.read_text().startswith("refuge.vault/")
 
 
+@pytest.mark.s3_in_stress("a rule of the audit log read through calls tests/test_s3.py covers on S3")
 def test_checkpoint_from_a_stranger_is_refused(case_world, tmp_path):
     from vault import _note
     from vault.identity import SecretIdentity
@@ -196,6 +198,7 @@ def test_checkpoint_from_a_stranger_is_refused(case_world, tmp_path):
     assert p.returncode == 3
 
 
+@pytest.mark.s3_in_stress("a rule of the audit log read through calls tests/test_s3.py covers on S3")
 def test_inclusion_proof_checks_for_a_third_party(case_world):
     proof = json.loads(case_world.ok("audit", "prove", "2", user="dave"))
     assert audit.check_proof(proof)
@@ -203,6 +206,7 @@ def test_inclusion_proof_checks_for_a_third_party(case_world):
     assert not audit.check_proof(proof)
 
 
+@pytest.mark.s3_in_stress("a rule of the audit log read through calls tests/test_s3.py covers on S3")
 def test_auditor_reads_the_log_but_no_document(case_world, tmp_path):
     assert case_world.run("audit", "log", user="dave").returncode == 0
     assert case_world.run("doc", "get", case_world.decl, "-o", str(tmp_path / "d"), user="dave").returncode == 4
@@ -210,11 +214,13 @@ def test_auditor_reads_the_log_but_no_document(case_world, tmp_path):
     assert dave.cases() == []
 
 
+@pytest.mark.s3_in_stress("a rule of the audit log read through calls tests/test_s3.py covers on S3")
 def test_lawyer_cannot_verify_or_prove(case_world):
     assert case_world.run("audit", "verify", user="bob").returncode == 4
     assert case_world.run("audit", "prove", "1", user="bob").returncode == 4
 
 
+@pytest.mark.s3_in_stress("a rule of the audit log read through calls tests/test_s3.py covers on S3")
 def test_log_filters(case_world, tmp_path):
     case_world.run("doc", "get", case_world.decl, "-o", str(tmp_path / "y"), user="carol")
     case_id = case_world.decl.split("-")[0]

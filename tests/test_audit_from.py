@@ -107,6 +107,7 @@ def test_a_log_cut_below_the_checkpoint_is_truncated(world, tmp_path):
     assert p.returncode == 3 and json.loads(p.stdout)["problem"]["kind"] == "truncated"
 
 
+@pytest.mark.s3_in_stress("a rule of checkpoints; what is read on S3 is in test_only_the_entries_after_the_checkpoint_are_read")
 def test_a_compact_range_that_does_not_give_the_root_is_refused(world, tmp_path):
     _append(world.open("erin"), 4)
     _, text = _checkpoint(world, tmp_path)
@@ -118,6 +119,7 @@ def test_a_compact_range_that_does_not_give_the_root_is_refused(world, tmp_path)
         dave.verify_audit(forged)
 
 
+@pytest.mark.s3_in_stress("a rule of checkpoints; what is read on S3 is in test_only_the_entries_after_the_checkpoint_are_read")
 def test_an_older_checkpoint_without_a_compact_range_verifies_everything(world, tmp_path):
     _append(world.open("erin"), 3)
     dave = world.open("dave")

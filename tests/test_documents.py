@@ -52,6 +52,7 @@ def test_tags_are_added_and_removed(case_world):
     assert d["tags"] == ["urgent"]
 
 
+@pytest.mark.s3_in_stress("a rule of versions; put and get of each version are covered on S3 by the byte-exact test")
 def test_new_version_supersedes_and_old_stays_readable(case_world, tmp_path):
     before = case_world.object_names()
     p = case_world.run("doc", "add", "MX-0001", str(case_world.docs["medical"]), str(case_world.docs["passport"]),
@@ -68,6 +69,7 @@ def test_new_version_supersedes_and_old_stays_readable(case_world, tmp_path):
     assert (tmp_path / "v1").read_bytes() == case_world.docs["declaration"].read_bytes()
 
 
+@pytest.mark.s3_in_stress("tests/test_s3.py checks every object, name and metadata of the bucket for the same")
 def test_vault_bytes_hold_no_plaintext_names_or_references(case_world):
     case_world.ok("doc", "add", "MX-0001", str(case_world.docs["passport"]), "--type", "identity", "--tag", "secret-tag-xq",
                   "--person", "Ana Demo Example", user="bob")

@@ -13,6 +13,7 @@ def _fsck(world, *args, user="bob"):
     return p.returncode, json.loads(p.stdout)
 
 
+@pytest.mark.s3_in_stress("tests/test_s3.py runs fsck --deep on S3")
 def test_clean_vault_is_clean_deep(case_world):
     code, report = _fsck(case_world, "--deep")
     assert code == 0 and report["ok"], report

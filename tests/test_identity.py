@@ -56,6 +56,7 @@ def test_agent_serves_the_identity_until_locked(tmp_path):
     assert agent.fetch(home, "alice") is None
 
 
+@pytest.mark.s3_in_stress("a rule of the agent; the vault is only read")
 def test_unlock_then_commands_need_no_passphrase(case_world):
     env_no_pass = {"REFUGE_PASSPHRASE": ""}
     assert case_world.run("case", "list", user="bob", **env_no_pass).returncode == 1

@@ -172,6 +172,7 @@ def test_case_lead_who_is_no_member_cannot_release_a_hold_and_close(case_world):
     assert p.returncode == 3 and f"event {released.seq}".encode() in p.stderr
 
 
+@pytest.mark.s3_in_stress("a library call refused before anything is written")
 def test_admin_cannot_close_a_case(case_world):
     """Closing is a case lead's (who is a member); an admin's hand-made case.closed is refused."""
     w = case_world
@@ -250,6 +251,7 @@ def test_revocation_during_an_upload_rewraps_the_document(case_world, monkeypatc
 # --- the audit log ---------------------------------------------------------------------------------
 
 
+@pytest.mark.s3_in_stress("a rule of signed audit entries; edited entries in the bucket are in tests/test_s3.py")
 def test_audit_entry_naming_another_actor_is_refused(case_world):
     """bob signs an entry that says erin exported the case key."""
     w = case_world
@@ -336,6 +338,7 @@ def test_server_ignoring_if_none_match_is_refused(world, lying_s3, tmp_path):
     assert b"try again" not in p.stderr and b"again later" not in p.stderr
 
 
+@pytest.mark.s3_in_stress("a library call refused before anything is written")
 def test_case_lead_cannot_mirror_himself_into_a_case(case_world):
     """frank, a case lead but no member, appends a case.members that lists him, to close the case next."""
     w = case_world

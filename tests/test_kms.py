@@ -109,6 +109,7 @@ def test_after_recovery_the_next_write_rotates_away_from_a_removed_member(case_w
     assert (tmp_path / "m.pdf").read_bytes() == w.docs["medical"].read_bytes()
 
 
+@pytest.mark.s3_in_stress("a refusal before KMS or storage is used")
 @kms
 def test_only_admins_recover_and_refusals_are_recorded(case_world):
     w = case_world
@@ -121,6 +122,7 @@ def test_only_admins_recover_and_refusals_are_recorded(case_world):
                                                                     ("bob", "denied", cid)]
 
 
+@pytest.mark.s3_in_stress("a refusal before KMS or storage is used")
 @kms
 def test_recover_wants_the_case_id_and_a_member_role(case_world):
     w = case_world
@@ -142,6 +144,7 @@ def test_an_escrow_blob_moved_from_another_case_does_not_open(case_world):
     assert p.returncode == 3 and b"does not decrypt under its encryption context" in p.stderr
 
 
+@pytest.mark.s3_in_stress("a refusal before KMS or storage is used")
 def test_a_vault_without_kms_has_nothing_to_recover(case_world):
     p = case_world.run("case", "recover", _case_id(case_world), "--to", "carol", user="alice")
     assert p.returncode == 1 and b"--kms-key" in p.stderr

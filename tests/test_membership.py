@@ -6,12 +6,14 @@ from vault import age
 from vault.errors import NotPermitted
 
 
+@pytest.mark.s3_in_stress("a membership rule of the application")
 def test_outsider_lawyer_is_refused_with_exit_4_and_no_file(case_world, tmp_path):
     p = case_world.run("doc", "get", case_world.decl, "-o", str(tmp_path / "x.pdf"), user="carol")
     assert p.returncode == 4 and not (tmp_path / "x.pdf").exists()
     assert p.stderr.decode().startswith("refuge: error: ") and p.stderr.count(b"\n") == 1
 
 
+@pytest.mark.s3_in_stress("a membership rule of the application")
 def test_auditor_is_refused_with_exit_4(case_world, tmp_path):
     p = case_world.run("doc", "get", case_world.decl, "-o", str(tmp_path / "y.pdf"), user="dave")
     assert p.returncode == 4 and b"auditor" in p.stderr
@@ -29,6 +31,7 @@ def test_outsider_holds_no_key_that_opens_the_document(case_world):
         carol._require_member(blobs[0].parts[-3])
 
 
+@pytest.mark.s3_in_stress("a membership rule of the application")
 def test_granted_member_reads_older_documents(case_world, tmp_path):
     case_world.ok("case", "grant", "MX-0001", "carol", user="erin")
     case_world.ok("doc", "get", case_world.decl, "-o", str(tmp_path / "c.pdf"), user="carol")
@@ -55,6 +58,7 @@ def test_revoked_member_cannot_read_new_documents_even_with_every_key_they_held(
         age.decrypt_bytes([bob.me.age_identity, *held.values()], last.read_bytes())
 
 
+@pytest.mark.s3_in_stress("a membership rule of the application")
 def test_removed_person_loses_new_documents_after_the_next_write(case_world):
     case_world.ok("user", "remove", "bob", user="alice")
     assert case_world.run("doc", "list", "MX-0001", user="bob").returncode == 4
@@ -64,6 +68,7 @@ def test_removed_person_loses_new_documents_after_the_next_write(case_world):
     assert doc.key_version == 2 and erin.directory.by_name("bob").user_id not in case.members
 
 
+@pytest.mark.s3_in_stress("a membership rule of the application")
 def test_roles_are_checked(case_world):
     assert case_world.run("case", "create", "MX-0002", user="bob").returncode == 4
     assert case_world.run("case", "grant", "MX-0001", "carol", user="bob").returncode == 4
@@ -71,11 +76,13 @@ def test_roles_are_checked(case_world):
     assert case_world.run("case", "create", "MX-0003", user="dave").returncode == 4
 
 
+@pytest.mark.s3_in_stress("a membership rule of the application")
 def test_auditors_and_admins_cannot_be_made_members(case_world):
     p = case_world.run("case", "grant", "MX-0001", "dave", user="erin")
     assert p.returncode == 1 and b"auditor" in p.stderr
 
 
+@pytest.mark.s3_in_stress("a membership rule of the application")
 def test_refusals_are_recorded_in_the_audit_log(case_world, tmp_path):
     case_world.run("doc", "get", case_world.decl, "-o", str(tmp_path / "x"), user="carol")
     log = case_world.open("dave").audit_log

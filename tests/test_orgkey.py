@@ -47,6 +47,7 @@ def test_key_is_wrapped_to_admins_and_case_leads_only_and_never_in_plaintext(key
     assert cert.subject.rfc4514_string() == "O=Test Legal Clinic,CN=Test Legal Clinic"
 
 
+@pytest.mark.s3_in_stress("interop with the age CLI; the wrapped key's storage is checked on both backends above")
 def test_the_age_cli_recovers_the_key(keyed, tmp_path):
     from vault.identity import Home
 
@@ -97,6 +98,7 @@ def test_unwrap_checks_the_certificate_and_marker(keyed):
     assert p.returncode == 3 and p.stderr.count(b"\n") == 1
 
 
+@pytest.mark.s3_in_stress("a replaced object of org/ is refused on S3 in test_unwrap_checks_the_certificate_and_marker")
 def test_a_marker_not_signed_by_an_admin_is_refused(keyed):
     data = json.loads(keyed.read_object("org/0001/marker"))
     data["holders"] = []

@@ -171,6 +171,7 @@ def test_same_vault_state_builds_byte_identical_packets(packet_world, tmp_path):
     assert outs[0] == outs[1]
 
 
+@pytest.mark.s3_in_stress("the packet is stored and read through the calls the byte-exact document test covers on S3")
 def test_packet_get_returns_the_recorded_bytes(packet_world, tmp_path):
     w = packet_world
     w.ok("consent", "grant", "MX-0001", "--recipient", "irb-rpd-disclosure", user="erin")

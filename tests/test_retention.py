@@ -47,6 +47,7 @@ def test_the_longest_applicable_period_sets_the_purge_date():
     assert purge_date(closed, None, Policy(), {"medical"}) is None  # no period anywhere: kept until purged by hand
 
 
+@pytest.mark.s3_in_stress("a rule of the application; the purge on S3 is in the purged-case test")
 def test_closing_fixes_the_purge_date_and_stops_changes(case_world, tmp_path):
     w = case_world
     cid = _case_id(w)
@@ -83,6 +84,7 @@ def test_closing_fixes_the_purge_date_and_stops_changes(case_world, tmp_path):
     assert add_period(_today(), "10y").isoformat() in out
 
 
+@pytest.mark.s3_in_stress("a rule of the application; the purge on S3 is in the purged-case test")
 def test_a_held_case_is_never_due_and_cannot_be_purged(case_world):
     w = case_world
     cid = _case_id(w)
@@ -103,6 +105,7 @@ def test_a_held_case_is_never_due_and_cannot_be_purged(case_world):
     assert [e["result"] for e in entries if e["action"] == "case.purge"] == ["denied"]
 
 
+@pytest.mark.s3_in_stress("a rule of the application; the purge on S3 is in the purged-case test")
 def test_only_an_admin_purges_and_only_a_closed_case(case_world):
     w = case_world
     cid = _case_id(w)

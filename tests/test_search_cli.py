@@ -121,6 +121,7 @@ def test_nothing_in_plaintext_on_disk_and_the_audit_keeps_no_query(searched):
     assert "quintanilla" not in json.dumps(rows).lower() and "echeverria" not in json.dumps(rows).lower()
 
 
+@pytest.mark.s3_in_stress("an access rule of the application")
 def test_non_members_and_revoked_members_find_nothing(searched):
     w = searched
     assert _found(w, "quintanilla", "carol") == []

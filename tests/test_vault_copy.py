@@ -39,6 +39,7 @@ def _copy(w, src, dst, *extra):
     return p.returncode, json.loads(p.stdout or b"null"), p.stderr.decode()
 
 
+@pytest.mark.s3_in_stress("the local world's run copies to S3 and back: both directions")
 def test_copy_there_and_back_keeps_every_object_and_the_vault_works(case_world, other, tmp_path):
     w = case_world
     w.ok("doc", "add", "MX-0001", str(w.docs["passport"]), "--type", "identity", user="bob")
@@ -64,6 +65,7 @@ def test_copy_there_and_back_keeps_every_object_and_the_vault_works(case_world, 
     assert _objects(back) == _objects(other)
 
 
+@pytest.mark.s3_in_stress("the local world's run copies to S3 and back: both directions")
 def test_an_interrupted_copy_resumes_and_counts_what_was_there(case_world, other):
     from vault.storage import open_backend
 
@@ -86,6 +88,7 @@ def test_an_interrupted_copy_resumes_and_counts_what_was_there(case_world, other
     assert code == 0 and report["copied"] == 0 and report["present"] == len(keys) + 1
 
 
+@pytest.mark.s3_in_stress("the local world's run copies to S3 and back: both directions")
 def test_a_different_object_at_the_destination_stops_the_copy_with_exit_3(case_world, other):
     w = case_world
     assert _copy(w, w.vault, other)[0] == 0
@@ -99,6 +102,7 @@ def test_a_different_object_at_the_destination_stops_the_copy_with_exit_3(case_w
     assert p.returncode == 3 and b"different bytes" in p.stderr and p.stderr.count(b"\n") == 1
 
 
+@pytest.mark.s3_in_stress("the local world's run copies to S3 and back: both directions")
 def test_copy_into_another_vault_is_refused_before_anything_is_written(case_world, other, tmp_path):
     w = case_world
     assert _copy(w, w.vault, other)[0] == 0
@@ -113,6 +117,7 @@ def test_copy_into_another_vault_is_refused_before_anything_is_written(case_worl
     assert _objects(other) == before
 
 
+@pytest.mark.s3_in_stress("the local world's run copies to S3 and back: both directions")
 def test_copy_of_nothing_says_so(world, tmp_path):
     p = world.run("vault", "copy", str(tmp_path / "nowhere"), str(tmp_path / "dst"))
     assert p.returncode == 1 and b"no vault at" in p.stderr and not (tmp_path / "dst").exists()
