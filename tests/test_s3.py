@@ -535,8 +535,18 @@ def _hammer(home, location, name, seconds, folder, out):
 
 
 @s3_only
+def test_four_writers_for_six_seconds_lose_and_overwrite_nothing(case_world, tmp_path):
+    _four_writers(case_world, tmp_path, 6)
+
+
+@pytest.mark.slow  # make stress: the same contention, longer
+@s3_only
 def test_four_writers_for_twenty_seconds_lose_and_overwrite_nothing(case_world, tmp_path):
-    w = case_world
+    _four_writers(case_world, tmp_path, 20)
+
+
+def _four_writers(w, tmp_path, seconds: int) -> None:
+    """bob (twice), erin and carol add documents and audit entries at once for ``seconds``: nothing lost."""
     w.ok("case", "grant", "MX-0001", "carol", user="erin")
     before = len(list(w.open("dave").audit_log.numbers()))
     ctx = multiprocessing.get_context("fork")
@@ -545,7 +555,7 @@ def test_four_writers_for_twenty_seconds_lose_and_overwrite_nothing(case_world, 
     for n, name in enumerate(writers):
         folder = tmp_path / f"in{n}"
         folder.mkdir()
-        procs.append(ctx.Process(target=_hammer, args=(str(w.home), str(w.vault), name, 20, str(folder),
+        procs.append(ctx.Process(target=_hammer, args=(str(w.home), str(w.vault), name, seconds, str(folder),
                                                        str(tmp_path / f"out{n}.json"))))
     for p in procs:
         p.start()
