@@ -127,8 +127,8 @@ class Harness:
 
 
 def _kills() -> int:
-    """Kills in make test: two per operation (REFUGE_KILLS sets more; make stress kills 200 times)."""
-    return int(os.environ.get("REFUGE_KILLS", "0")) or 2 * len(OPS)
+    """Kills in make test: one per operation (REFUGE_KILLS sets more; make stress kills 200 times)."""
+    return int(os.environ.get("REFUGE_KILLS", "0")) or len(OPS)
 
 
 def _harness(w, tmp_path, kills: int, seed: int) -> Harness:
@@ -179,7 +179,8 @@ done
 
 
 @local
-def test_processes_at_once_on_one_local_vault_lose_nothing(case_world, tmp_path):
+@pytest.mark.parametrize("seconds", [8, pytest.param(30, marks=pytest.mark.slow)])  # make stress: longer
+def test_processes_at_once_on_one_local_vault_lose_nothing(case_world, tmp_path, seconds):
     w = case_world
     bindir = tmp_path / "bin"
     bindir.mkdir()
@@ -190,7 +191,7 @@ def test_processes_at_once_on_one_local_vault_lose_nothing(case_world, tmp_path)
     procs = []
     for n, user in enumerate(workers):
         env = w.env(user, DECL=w.decl, PATH=f"{bindir}:{os.environ['PATH']}", CONSENT="1" if user == "erin" else "")
-        procs.append(subprocess.Popen(["sh", "-c", _worker_script(n, 15)], env=env, cwd=tmp_path,
+        procs.append(subprocess.Popen(["sh", "-c", _worker_script(n, seconds)], env=env, cwd=tmp_path,
                                       stdout=subprocess.PIPE, stderr=subprocess.PIPE))
     for p in procs:
         _, err = p.communicate(timeout=300)

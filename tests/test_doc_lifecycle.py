@@ -285,7 +285,9 @@ def test_unique_prefixes_are_accepted_and_ambiguous_ones_list_the_candidates(cas
 
 
 @pytest.mark.local_only("watches the target's blob folder on disk to kill inside the move")
-def test_moves_killed_at_random_points_leave_only_what_fsck_explains_and_finish_when_run_again(case_world, tmp_path):
+@pytest.mark.parametrize("moves", [6, pytest.param(20, marks=pytest.mark.slow)])  # make stress: more kills
+def test_moves_killed_at_random_points_leave_only_what_fsck_explains_and_finish_when_run_again(case_world, tmp_path,
+                                                                                               moves):
     """SIGKILL once the copy's first blob is in the target. Every other document has two versions and is killed
     at once, while the second version is still being copied (always inside the move, however fast the machine);
     the others a random few milliseconds later: before the target's event, between it and the source's
@@ -301,7 +303,7 @@ def test_moves_killed_at_random_points_leave_only_what_fsck_explains_and_finish_
     rng = random.Random(17)
     big = b"".join(b"line %08d of a long transcript\n" % i for i in range(100_000))
     seen = set()
-    for i in range(10):
+    for i in range(moves):
         src = tmp_path / f"note-{i}.txt"
         src.write_bytes(big + f"\nnote {i}\n".encode())
         doc = w.ok("doc", "add", "MX-0001", str(src), "--type", "correspondence", user="erin").strip()

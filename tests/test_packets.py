@@ -105,7 +105,8 @@ def test_plan_lists_order_pages_and_gaps(packet_world):
 
 
 @pytest.mark.packet_content("what the build makes of the documents")
-@pytest.mark.parametrize("profile_id", PROFILES)
+@pytest.mark.parametrize("profile_id", [  # make test builds one (letter, volumes, consecutive numbers); stress all
+    pytest.param(p, marks=() if p == "ircc-resettlement" else pytest.mark.slow) for p in PROFILES])
 def test_every_profile_builds_a_valid_numbered_packet_that_pdfsig_and_verify_accept(packet_world, tmp_path, profile_id):
     """One build per shipped profile, checked as its recipient would: qpdf, the page size and
     numbers, pdfsig, `refuge packet verify` with only the certificate and the manifest, and the
