@@ -46,6 +46,7 @@ def _plant(w, who: str, type: str, data: dict) -> None:
 # --- remove ----------------------------------------------------------------------------------------
 
 
+@pytest.mark.s3_in_stress("a planted event is refused by its signer's role; raw event writes to S3 are in tests/test_insider.py")
 def test_lawyer_cannot_remove_and_a_removal_he_signs_himself_is_refused_on_read(case_world):
     w = case_world
     p = w.run("doc", "remove", w.decl, "--reason", "mistake", user="bob")
@@ -201,6 +202,7 @@ def test_a_move_cut_off_after_the_copy_is_explained_by_fsck_and_finished_by_runn
     assert w.run("fsck", user="erin").returncode == 0
 
 
+@pytest.mark.s3_in_stress("a planted event is refused by its signer's role; raw event writes to S3 are in tests/test_insider.py")
 def test_a_planted_move_in_by_a_lawyer_is_refused(case_world):
     """bob (lawyer, member) writes a doc.added claiming to be moved in: moving in is a case lead's."""
     w = case_world

@@ -93,6 +93,7 @@ def test_a_case_is_recovered_after_its_members_keys_are_deleted(case_world, tmp_
     assert w.run("doc", "get", w.decl, "-o", str(tmp_path / "a"), user="alice").returncode == 4
 
 
+@pytest.mark.s3_in_stress("a rule of rotation after recovery; escrow and recovery on S3 are in the tests above")
 @kms
 def test_after_recovery_the_next_write_rotates_away_from_a_removed_member(case_world, tmp_path):
     w = case_world

@@ -314,6 +314,7 @@ def test_a_failed_index_update_warns_in_one_line_and_keeps_the_document(searched
     assert searched.pdf in vault.find_case("MX-0001").documents
 
 
+@pytest.mark.s3_in_stress("a planted segment is refused by its signature; raw writes to S3 are in tests/test_insider.py")
 def test_a_revoked_member_cannot_plant_a_search_segment(searched):
     """bob keeps the key versions he held, is revoked, and (still an enrolled lawyer, with write access
     to the storage) signs and stores a segment that hides the statement, encrypted to the old version
