@@ -180,6 +180,12 @@ class World:
 #   @pytest.mark.vault_options(kms=True, lock_days=N, lock_mode=M)   how the world's vault
 #        is created: KMS escrow with a fresh key of the test server, S3 Object Lock (the
 #        bucket is then created with Object Lock enabled)
+# What runs where: make test runs every promise at least once, on its fastest realistic input
+# and on every backend where the promise is about storage (raw writes to the bucket, object
+# lock, purge, moves and kills, concurrent writers, fsck); repeated variants of a promise (the
+# other backend when storage is incidental, other profiles or inputs when one proves the rule,
+# longer or bigger stress runs) are marked slow and run in make stress. The only test of a
+# promise is never moved, an assertion never weakened.
 
 BACKENDS = ("local", "s3")
 
