@@ -264,7 +264,9 @@ def _backend_for(request, tmp_path, monkeypatch) -> tuple[str, dict, dict]:
 # shares with its template: the vault id, case id, document ids and the times of the events
 # made then (earlier in the session). The template is checked once to hold no path of its own
 # folder nor its bucket's name, so a copy never points back at it. A world made with
-# @pytest.mark.vault_options is made for its test, never served from a template.
+# @pytest.mark.vault_options is made for its test, never served from a template. A module's
+# fixture that builds more on a case world (test_packets.py's packet_world) can keep its result
+# as a template of its own the same way: derived_world below.
 
 
 @dataclass
@@ -273,6 +275,7 @@ class _Template:
     docs: dict  # document name -> path relative to folder
     objects: list  # S3: (key, bytes) of every object of the template's bucket; local: empty
     decl: str | None = None
+    attrs: dict | None = None  # what a derived template's build set on the World (derived_world)
 
 
 @pytest.fixture(scope="session")
@@ -340,24 +343,34 @@ def _make_template(folder: Path, facts: dict, kind: str) -> _Template:
     decl = _add_case(w) if kind == "case" else None
     objects = []
     if facts["backend"] == "s3":
-        s3 = w.s3()
-        keys = [o["Key"] for page in s3.get_paginator("list_objects_v2").paginate(Bucket=w.bucket)
-                for o in page.get("Contents", ())]
-        objects = [(k, s3.get_object(Bucket=w.bucket, Key=k)["Body"].read()) for k in keys]
-        for k in keys:  # the template's bucket goes: a test sees only its own
-            s3.delete_object(Bucket=w.bucket, Key=k)
-        s3.delete_bucket(Bucket=w.bucket)
-    own = [str(folder).encode(), *([facts["bucket"].encode()] if facts["backend"] == "s3" else [])]
-    for path in folder.rglob("*"):
-        if path.is_file():
-            assert not any(o in path.read_bytes() for o in own), f"{path} names its template; a copy would point back"
+        objects = _bucket_objects(w)
+        for k, _ in objects:  # the template's bucket goes: a test sees only its own
+            w.s3().delete_object(Bucket=w.bucket, Key=k)
+        w.s3().delete_bucket(Bucket=w.bucket)
+    _check_names_no_template(folder, [str(folder).encode(), *([facts["bucket"].encode()] if facts["backend"] == "s3" else [])])
     return _Template(folder, {name: p.relative_to(folder) for name, p in w.docs.items()}, objects, decl)
+
+
+def _bucket_objects(w: World) -> list:
+    """(key, bytes) of every object in an S3 world's bucket, keys as stored (with their prefix)."""
+    s3 = w.s3()
+    keys = [o["Key"] for page in s3.get_paginator("list_objects_v2").paginate(Bucket=w.bucket)
+            for o in page.get("Contents", ())]
+    return [(k, s3.get_object(Bucket=w.bucket, Key=k)["Body"].read()) for k in keys]
+
+
+def _copy_files(src: Path, dst: Path) -> None:
+    """Every file and folder in ``src`` copied into ``dst``, modes kept (not times: a copy is new)."""
+    for child in src.iterdir():
+        if child.is_dir():
+            shutil.copytree(child, dst / child.name, symlinks=True, copy_function=shutil.copy)
+        else:
+            shutil.copy(child, dst / child.name)
 
 
 def _copy_template(t: _Template, root: Path, location: str, facts: dict) -> World:
     """The template's folders copied into ``root`` and, for S3, its objects put into the test's bucket."""
-    for child in t.folder.iterdir():
-        shutil.copytree(child, root / child.name, symlinks=True, copy_function=shutil.copy)
+    _copy_files(t.folder, root)
     if facts["backend"] == "s3":
         from moto_s3 import fill_bucket
 
@@ -366,6 +379,45 @@ def _copy_template(t: _Template, root: Path, location: str, facts: dict) -> Worl
     w = World(root, root / "home", location if facts["backend"] == "s3" else root / "vault", docs, **facts)
     if t.decl is not None:
         w.decl = t.decl
+    vars(w).update(t.attrs or {})
+    return w
+
+
+def _check_names_no_template(folder: Path, own: list[bytes]) -> None:
+    for path in folder.rglob("*"):
+        if path.is_file():
+            assert not any(o in path.read_bytes() for o in own), f"{path} names its template; a copy would point back"
+
+
+def derived_world(request, w: World, name: str, build) -> World:
+    """``w`` (the test's fresh copy of a world or case world) as ``build(w)`` leaves it, with
+    ``build`` run once per session and backend and its result kept as a template of its own.
+
+    ``build`` must change the world only through real calls and files in ``w.root``, and return
+    the attributes to set on the World (document ids...). Later tests get a copy of its result:
+    their copy of the world is replaced by one of the derived template, as the world fixture
+    copies (see above). A world made for its test (vault_options) gets ``build`` run on it."""
+    if request.node.get_closest_marker("vault_options"):
+        vars(w).update(build(w))
+        return w
+    templates = request.getfixturevalue("_world_templates")
+    key = (w.backend, name)
+    facts = {"backend": w.backend, "bucket": w.bucket, "s3_url": w.s3_url}
+    if key in templates:
+        for child in ("home", "incoming", "vault"):  # the test's copy of the world, replaced by the derived one
+            shutil.rmtree(w.root / child, ignore_errors=True)
+        if w.backend == "s3":
+            for k, _ in _bucket_objects(w):
+                w.s3().delete_object(Bucket=w.bucket, Key=k)
+        return _copy_template(templates[key], w.root, str(w.vault), facts)
+    attrs = dict(build(w))
+    vars(w).update(attrs)
+    folder = request.getfixturevalue("tmp_path_factory").mktemp(f"template-{name}-")
+    _copy_files(w.root, folder)
+    objects = _bucket_objects(w) if w.backend == "s3" else []
+    _check_names_no_template(folder, [str(w.root).encode(), *([w.bucket.encode()] if w.bucket else [])])
+    templates[key] = _Template(folder, {n: p.relative_to(w.root) for n, p in w.docs.items()}, objects,
+                               getattr(w, "decl", None), attrs)
     return w
 
 
