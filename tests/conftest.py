@@ -359,9 +359,12 @@ def _bucket_objects(w: World) -> list:
     return [(k, s3.get_object(Bucket=w.bucket, Key=k)["Body"].read()) for k in keys]
 
 
-def _copy_files(src: Path, dst: Path) -> None:
-    """Every file and folder in ``src`` copied into ``dst``, modes kept (not times: a copy is new)."""
+def _copy_files(src: Path, dst: Path, skip=()) -> None:
+    """Every file and folder in ``src`` (but those named in ``skip``) copied into ``dst``, modes kept
+    (not times: a copy is new)."""
     for child in src.iterdir():
+        if child.name in skip:
+            continue
         if child.is_dir():
             shutil.copytree(child, dst / child.name, symlinks=True, copy_function=shutil.copy)
         else:
@@ -401,7 +404,7 @@ def derived_world(request, w: World, name: str, build) -> World:
         vars(w).update(build(w))
         return w
     templates = request.getfixturevalue("_world_templates")
-    key = (w.backend, name)
+    key = (w.backend, "case" if getattr(w, "decl", None) else "world", name)  # what it builds on counts too
     facts = {"backend": w.backend, "bucket": w.bucket, "s3_url": w.s3_url}
     if key in templates:
         for child in ("home", "incoming", "vault"):  # the test's copy of the world, replaced by the derived one
@@ -410,10 +413,11 @@ def derived_world(request, w: World, name: str, build) -> World:
             for k, _ in _bucket_objects(w):
                 w.s3().delete_object(Bucket=w.bucket, Key=k)
         return _copy_template(templates[key], w.root, str(w.vault), facts)
+    before = {p.name for p in w.root.iterdir()} - {"home", "incoming", "vault"}  # not the world's, nor build's
     attrs = dict(build(w))
     vars(w).update(attrs)
     folder = request.getfixturevalue("tmp_path_factory").mktemp(f"template-{name}-")
-    _copy_files(w.root, folder)
+    _copy_files(w.root, folder, skip=before)
     objects = _bucket_objects(w) if w.backend == "s3" else []
     _check_names_no_template(folder, [str(w.root).encode(), *([w.bucket.encode()] if w.bucket else [])])
     templates[key] = _Template(folder, {n: p.relative_to(w.root) for n, p in w.docs.items()}, objects,
