@@ -256,34 +256,64 @@ def _backend_for(request, tmp_path, monkeypatch) -> tuple[str, dict, dict]:
     return location, options, facts
 
 
-@pytest.fixture(params=BACKENDS)
-def world(request, tmp_path, monkeypatch) -> World:
+# --- worlds made once, copied per test -------------------------------------------------------
+# A world (five identities, a vault, four enrolled users, the demo documents) and a case world
+# (that plus case MX-0001, bob's grant and the declaration, indexed) are each made once per test
+# session (per xdist worker) and backend, by the same real library calls as before, into a
+# template: a folder holding home/, incoming/ and, for a local vault, vault/; for S3 also every
+# object of the template's bucket, read back into memory (the server forgets buckets after
+# each test). Each test then gets its own copy: the folders copied into its tmp_path (file
+# modes kept: identities stay 0600), and for S3 its own fresh bucket filled with the same
+# objects under the same keys. That is a restore of a real vault, not a stand-in: nothing of
+# the product is mocked or patched, every signature, hash chain and key in it was made by the
+# real code, and the test may change anything without touching another test. What a copy
+# shares with its template: the vault id, case id, document ids and the times of the events
+# made then (earlier in the session). The template is checked once to hold no path of its own
+# folder nor its bucket's name, so a copy never points back at it. A world made with
+# @pytest.mark.vault_options is made for its test, never served from a template. A module's
+# fixture that builds more on a case world (test_packets.py's packet_world) can keep its result
+# as a template of its own the same way: derived_world below.
+
+
+@dataclass
+class _Template:
+    folder: Path  # home/, incoming/ and (local) vault/, as the real code left them
+    docs: dict  # document name -> path relative to folder
+    objects: list  # S3: (key, bytes) of every object of the template's bucket; local: empty
+    decl: str | None = None
+    attrs: dict | None = None  # what a derived template's build set on the World (derived_world)
+
+
+@pytest.fixture(scope="session")
+def _world_templates() -> dict:
+    """The templates made so far in this session (per xdist worker), by (backend, kind)."""
+    return {}
+
+
+def _make_world(root: Path, location: str, options: dict, facts: dict) -> World:
+    """Five identities in root/home, a vault at ``location`` with four users, the demo documents."""
     from vault.core import Vault
     from refuge.demo import make_documents
     from vault.identity import Home, SecretIdentity
 
-    home = Home(tmp_path / "home")
+    home = Home(root / "home")
     people = {}
     for name in ("alice", "erin", "bob", "carol", "dave"):
         people[name] = SecretIdentity.generate(name)
         home.create(people[name], PASSPHRASE)
-    location, options, facts = _backend_for(request, tmp_path, monkeypatch)
     vault = Vault.init(location, home, people["alice"], **options)
     for name, role in (("erin", "case-lead"), ("bob", "lawyer"), ("carol", "lawyer"), ("dave", "auditor")):
         vault.add_user(people[name].public, role)
-    docs = make_documents(tmp_path / "incoming")
-    monkeypatch.chdir(tmp_path)
-    return World(tmp_path, tmp_path / "home", location if facts["backend"] == "s3" else tmp_path / "vault", docs,
-                 **facts)
+    docs = make_documents(root / "incoming")
+    return World(root, root / "home", location if facts["backend"] == "s3" else root / "vault", docs, **facts)
 
 
-@pytest.fixture
-def case_world(world) -> World:
-    """The world plus case MX-0001 (erin leads, bob member) holding the declaration.
+def _add_case(world: World) -> str:
+    """Case MX-0001 (erin leads, bob member) holding the declaration; returns the declaration's id.
 
-    Set up through the library calls and audit entries of `case create`, `case grant` and
-    `doc add` in this process (three CLI processes less per test; tests/test_cli.py and the
-    tests of those commands run them as a user does)."""
+    Made through the library calls and audit entries of `case create`, `case grant` and
+    `doc add` in this process (three CLI processes less; tests/test_cli.py and the tests of
+    those commands run them as a user does)."""
     from refuge import indexing
 
     erin = world.open("erin")
@@ -302,5 +332,126 @@ def case_world(world) -> World:
             raise added.error
         targets["docs"] = [added.document.id]
     assert indexing.update(bob, bob.find_case("MX-0001"), [added.document.id])
-    world.decl = added.document.id
+    return added.document.id
+
+
+def _make_template(folder: Path, facts: dict, kind: str) -> _Template:
+    """A world (and for kind "case" its case) made by the real code in ``folder``, kept as a template."""
+    from moto_s3 import make_bucket
+
+    facts = dict(facts)
+    if facts["backend"] == "s3":
+        facts["bucket"] = make_bucket(facts["s3_url"], prefix="refuge-template")
+        location = f"s3://{facts['bucket']}/vault"
+    else:
+        location = str(folder / "vault")
+    w = _make_world(folder, location, {}, facts)
+    decl = _add_case(w) if kind == "case" else None
+    objects = []
+    if facts["backend"] == "s3":
+        objects = _bucket_objects(w)
+        for k, _ in objects:  # the template's bucket goes: a test sees only its own
+            w.s3().delete_object(Bucket=w.bucket, Key=k)
+        w.s3().delete_bucket(Bucket=w.bucket)
+    _check_names_no_template(folder, [str(folder).encode(), *([facts["bucket"].encode()] if facts["backend"] == "s3" else [])])
+    return _Template(folder, {name: p.relative_to(folder) for name, p in w.docs.items()}, objects, decl)
+
+
+def _bucket_objects(w: World) -> list:
+    """(key, bytes) of every object in an S3 world's bucket, keys as stored (with their prefix)."""
+    s3 = w.s3()
+    keys = [o["Key"] for page in s3.get_paginator("list_objects_v2").paginate(Bucket=w.bucket)
+            for o in page.get("Contents", ())]
+    return [(k, s3.get_object(Bucket=w.bucket, Key=k)["Body"].read()) for k in keys]
+
+
+def _copy_files(src: Path, dst: Path, skip=()) -> None:
+    """Every file and folder in ``src`` (but those named in ``skip``) copied into ``dst``, modes kept
+    (not times: a copy is new)."""
+    for child in src.iterdir():
+        if child.name in skip:
+            continue
+        if child.is_dir():
+            shutil.copytree(child, dst / child.name, symlinks=True, copy_function=shutil.copy)
+        else:
+            shutil.copy(child, dst / child.name)
+
+
+def _copy_template(t: _Template, root: Path, location: str, facts: dict) -> World:
+    """The template's folders copied into ``root`` and, for S3, its objects put into the test's bucket."""
+    _copy_files(t.folder, root)
+    if facts["backend"] == "s3":
+        from moto_s3 import fill_bucket
+
+        fill_bucket(facts["s3_url"], facts["bucket"], t.objects)
+    docs = {name: root / rel for name, rel in t.docs.items()}
+    w = World(root, root / "home", location if facts["backend"] == "s3" else root / "vault", docs, **facts)
+    if t.decl is not None:
+        w.decl = t.decl
+    vars(w).update(t.attrs or {})
+    return w
+
+
+def _check_names_no_template(folder: Path, own: list[bytes]) -> None:
+    for path in folder.rglob("*"):
+        if path.is_file():
+            assert not any(o in path.read_bytes() for o in own), f"{path} names its template; a copy would point back"
+
+
+def derived_world(request, w: World, name: str, build) -> World:
+    """``w`` (the test's fresh copy of a world or case world) as ``build(w)`` leaves it, with
+    ``build`` run once per session and backend and its result kept as a template of its own.
+
+    ``build`` must change the world only through real calls and files in ``w.root``, and return
+    the attributes to set on the World (document ids...). Later tests get a copy of its result:
+    their copy of the world is replaced by one of the derived template, as the world fixture
+    copies (see above). A world made for its test (vault_options) gets ``build`` run on it."""
+    if request.node.get_closest_marker("vault_options"):
+        vars(w).update(build(w))
+        return w
+    templates = request.getfixturevalue("_world_templates")
+    key = (w.backend, "case" if getattr(w, "decl", None) else "world", name)  # what it builds on counts too
+    facts = {"backend": w.backend, "bucket": w.bucket, "s3_url": w.s3_url}
+    if key in templates:
+        for child in ("home", "incoming", "vault"):  # the test's copy of the world, replaced by the derived one
+            shutil.rmtree(w.root / child, ignore_errors=True)
+        if w.backend == "s3":
+            for k, _ in _bucket_objects(w):
+                w.s3().delete_object(Bucket=w.bucket, Key=k)
+        return _copy_template(templates[key], w.root, str(w.vault), facts)
+    before = {p.name for p in w.root.iterdir()} - {"home", "incoming", "vault"}  # not the world's, nor build's
+    attrs = dict(build(w))
+    vars(w).update(attrs)
+    folder = request.getfixturevalue("tmp_path_factory").mktemp(f"template-{name}-")
+    _copy_files(w.root, folder, skip=before)
+    objects = _bucket_objects(w) if w.backend == "s3" else []
+    _check_names_no_template(folder, [str(w.root).encode(), *([w.bucket.encode()] if w.bucket else [])])
+    templates[key] = _Template(folder, {n: p.relative_to(w.root) for n, p in w.docs.items()}, objects,
+                               getattr(w, "decl", None), attrs)
+    return w
+
+
+@pytest.fixture(params=BACKENDS)
+def world(request, tmp_path, monkeypatch, tmp_path_factory, _world_templates) -> World:
+    """A vault with five people on the test's backend; copied from this session's template
+    (see above), made for the test only when it asks for vault_options."""
+    location, options, facts = _backend_for(request, tmp_path, monkeypatch)
+    monkeypatch.chdir(tmp_path)
+    if request.node.get_closest_marker("vault_options"):
+        return _make_world(tmp_path, location, options, facts)
+    kind = "case" if "case_world" in request.fixturenames else "world"
+    key = (facts["backend"], kind)
+    if key not in _world_templates:
+        _world_templates[key] = _make_template(tmp_path_factory.mktemp(f"template-{kind}-"), facts, kind)
+    return _copy_template(_world_templates[key], tmp_path, location, facts)
+
+
+@pytest.fixture
+def case_world(world) -> World:
+    """The world plus case MX-0001 (erin leads, bob member) holding the declaration.
+
+    Copied with the world from the session's case template (the world fixture serves that
+    template to tests asking for case_world); a world made for its test gets the case here."""
+    if getattr(world, "decl", None) is None:
+        world.decl = _add_case(world)
     return world

@@ -10,7 +10,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.serialization import pkcs12
 
-from conftest import PASSPHRASE, passphrase_file, require_tool
+from conftest import PASSPHRASE, derived_world, passphrase_file, require_tool
 from signing_fixtures import ca_issued, org_key
 
 from vault import orgkey
@@ -18,9 +18,14 @@ from vault.errors import InvalidInput, NotPermitted, VerificationFailed
 
 
 @pytest.fixture
-def keyed(world):
-    world.ok("keys", "org", "generate", "--name", "Test Legal Clinic", user="alice")
-    return world
+def keyed(world, request):
+    # Made once per session and backend, then copied (tests/conftest.py derived_world).
+    return derived_world(request, world, "test_orgkey", _generate)
+
+
+def _generate(w) -> dict:
+    w.ok("keys", "org", "generate", "--name", "Test Legal Clinic", user="alice")
+    return {}
 
 
 def _ids(world) -> dict:

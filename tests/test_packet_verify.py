@@ -16,7 +16,7 @@ import sys
 
 import pytest
 
-from conftest import ACCEPT_GAPS, ROOT, require_tool
+from conftest import ACCEPT_GAPS, ROOT, derived_world, require_tool
 from signing_fixtures import LocalTSA, append_update, flip_inside_signed_range, org_key, pdf_bytes
 
 from packets.sign import sign_pdf
@@ -136,20 +136,24 @@ def test_json_report(signed, tmp_path):
 
 
 @pytest.fixture
-def packet_world(case_world, tmp_path):
+def packet_world(case_world, request):
+    # Made once per session and backend, then copied (tests/conftest.py derived_world).
+    return derived_world(request, case_world, "test_packet_verify", _add_packet_documents)
+
+
+def _add_packet_documents(w) -> dict:
     # Made through the library in this process (what `keys org generate`, `keys org cert` and `doc add`
-    # call): one unlock each instead of four CLI starts per test; the commands are tested in their own files.
+    # call): one unlock each instead of four CLI starts; the commands are tested in their own files.
     from vault import orgkey
 
-    w = case_world
     cert = orgkey.generate(w.open("alice"), "Test Legal Clinic", 1095)
-    (tmp_path / "org.pem").write_bytes(cert.cert_pem)
+    (w.root / "org.pem").write_bytes(cert.cert_pem)
     bob = w.open("bob")
     results = bob.add_documents(bob.find_case("MX-0001"), [str(w.docs["medical"])], "medical")
     results += bob.add_documents(bob.find_case("MX-0001"), [str(w.docs["passport"])], "identity")
     assert all(r.error is None for r in results), results
     w.ok("redact", "reviewed", results[-1].document.id, "--page", "1", user="erin")  # shipped profiles hold unread pages
-    return w
+    return {}
 
 
 # Every shipped profile's packet, checked with pdfsig and `packet verify` as its recipient would:

@@ -8,7 +8,7 @@ import subprocess
 
 import pytest
 
-from conftest import require_tool
+from conftest import derived_world, require_tool
 
 PROFILES = ["irb-rpd-disclosure", "ircc-resettlement", "unhcr-resettlement", "ccvt-intake", "frontline-defenders"]
 SIZES = {"letter": "612 x 792", "a4": "595.28 x 841.89"}
@@ -20,13 +20,17 @@ GAPS = (*ACCEPTS, "--reason", "demo case: nothing of these kinds")
 
 
 @pytest.fixture
-def packet_world(case_world):
+def packet_world(case_world, request):
     """The case with a medical report, an identity photo, and a Spanish declaration with its translation."""
+    # Made once per session and backend, then copied (tests/conftest.py derived_world).
+    return derived_world(request, case_world, "test_packets", _add_packet_documents)
+
+
+def _add_packet_documents(w) -> dict:
     # Made through the library in this process (what `keys org generate` and `doc add` call): one
-    # unlock instead of five CLI starts per test; the commands themselves are tested in their own files.
+    # unlock instead of five CLI starts; the commands themselves are tested in their own files.
     from vault import orgkey
 
-    w = case_world
     cert = orgkey.generate(w.open("alice"), "Fictional Legal Clinic", 1095)
     (w.root / "org.pem").write_bytes(cert.cert_pem)  # what a recipient is handed to trust
     bob = w.open("bob")
@@ -40,9 +44,9 @@ def packet_world(case_world):
     add("medical", "medical")
     passport = add("passport", "identity")
     w.ok("redact", "reviewed", passport, "--page", "1", user="erin")  # shipped profiles hold unread pages for review
-    w.es = add("declaration", "legal-declaration", lang="es", title="Declaracion")
-    add("medical", "translation", lang="en", translation_of=w.es, translator="T. Fictional", dialect="Mexican Spanish")
-    return w
+    es = add("declaration", "legal-declaration", lang="es", title="Declaracion")
+    add("medical", "translation", lang="en", translation_of=es, translator="T. Fictional", dialect="Mexican Spanish")
+    return {"es": es}
 
 
 def _text(pdf) -> str:

@@ -8,7 +8,7 @@ import unicodedata
 
 import pytest
 import scans
-from conftest import PASSPHRASE
+from conftest import PASSPHRASE, derived_world
 
 # The planted phrases: a name with accents and a double surname in a text PDF, one in a plain-text
 # file, and one in the recognised words of a scan.
@@ -63,22 +63,27 @@ def _plant_ocr(w, doc_id, words, user="bob"):
 
 
 @pytest.fixture
-def searched(case_world, tmp_path):
+def searched(case_world, request):
     """MX-0001 holding a text PDF (page 2 names PDF_NAME), a plain-text note and a scan with cached OCR."""
-    w = case_world
-    inbox = tmp_path / "inbox"
+    # Made once per session and backend, then copied (tests/conftest.py derived_world).
+    return derived_world(request, case_world, "test_search_cli", _add_searched_documents)
+
+
+def _add_searched_documents(w) -> dict:
+    inbox = w.root / "inbox"
     inbox.mkdir()
     pdf = _pdf(inbox / "statement.pdf", ["An ordinary first page.", f"The witness {PDF_NAME} saw the convoy."])
     txt = inbox / "note.txt"
     txt.write_text(f"Call notes: {TXT_NAME} will bring the birth certificate.\n", encoding="utf-8")
-    w.pdf = w.ok("doc", "add", "MX-0001", str(pdf), "--type", "legal-declaration", "--title", "Statement", user="bob").strip()
-    w.txt = w.ok("doc", "add", "MX-0001", str(txt), "--type", "correspondence", "--title", "Call notes",
-                 "--tag", "phone", user="bob").strip()
-    w.scan = w.ok("doc", "add", "MX-0001", str(_png(inbox / "scan.png")), "--type", "identity", "--title", "Scan",
-                  user="bob").strip()
-    _plant_ocr(w, w.scan, f"Certificate issued to {OCR_NAME} in 2019")
+    ids = {"pdf": w.ok("doc", "add", "MX-0001", str(pdf), "--type", "legal-declaration", "--title", "Statement",
+                       user="bob").strip()}
+    ids["txt"] = w.ok("doc", "add", "MX-0001", str(txt), "--type", "correspondence", "--title", "Call notes",
+                      "--tag", "phone", user="bob").strip()
+    ids["scan"] = w.ok("doc", "add", "MX-0001", str(_png(inbox / "scan.png")), "--type", "identity", "--title", "Scan",
+                       user="bob").strip()
+    _plant_ocr(w, ids["scan"], f"Certificate issued to {OCR_NAME} in 2019")
     w.ok("search", "--reindex", "MX-0001", user="bob")  # the OCR cache came after the add
-    return w
+    return ids
 
 
 @pytest.mark.s3_in_stress("a rule of the application")
