@@ -278,11 +278,17 @@ def _tool(name: str) -> str:
     return path
 
 
-def ocr(image: bytes | str | os.PathLike, lang: str = "eng+spa", psm: int | None = None, timeout: float = 120) -> str:
-    """What tesseract reads in ``image`` (bytes or a path); one thread, to share the CPU."""
+def ocr(image: bytes | str | os.PathLike, lang: str = "eng+spa", psm: int | None = None, timeout: float = 120,
+        dpi: int | None = None) -> str:
+    """What tesseract reads in ``image`` (bytes or a path); one thread, to share the CPU.
+
+    ``dpi``: the image's resolution, for images that do not carry one (PPM from
+    :func:`rasterise`); tesseract then reads them exactly as the same pixels in a PNG."""
     args = [_tool("tesseract"), "stdin" if isinstance(image, bytes) else os.fspath(image), "stdout", "-l", lang]
     if psm is not None:
         args += ["--psm", str(psm)]
+    if dpi is not None:
+        args += ["--dpi", str(dpi)]
     env = dict(os.environ, OMP_THREAD_LIMIT="1")
     p = subprocess.run(args, input=image if isinstance(image, bytes) else None, capture_output=True, env=env,
                        timeout=timeout)
@@ -291,14 +297,19 @@ def ocr(image: bytes | str | os.PathLike, lang: str = "eng+spa", psm: int | None
     return p.stdout.decode("utf-8", errors="replace")
 
 
-def rasterise(pdf: bytes | str | os.PathLike, dpi: int = 200) -> list[bytes]:
-    """Every page of ``pdf`` as PNG bytes (pdftoppm -r DPI -png), in order."""
+def rasterise(pdf: bytes | str | os.PathLike, dpi: int = 200, fmt: str = "png") -> list[bytes]:
+    """Every page of ``pdf`` as PNG bytes (pdftoppm -r DPI -png), in order.
+
+    ``fmt="ppm"``: the same pixels as PPM, without pdftoppm's PNG compression, which
+    takes seconds a page on a noisy scan (read them with ``ocr(..., dpi=DPI)``)."""
+    ext = {"png": "png", "ppm": "ppm"}[fmt]
     with tempfile.TemporaryDirectory() as tmp:
         src = Path(tmp) / "in.pdf"
         src.write_bytes(pdf if isinstance(pdf, bytes) else Path(pdf).read_bytes())
-        subprocess.run([_tool("pdftoppm"), "-r", str(dpi), "-png", str(src), str(Path(tmp) / "p")], check=True,
+        flags = ["-png"] if fmt == "png" else []
+        subprocess.run([_tool("pdftoppm"), "-r", str(dpi), *flags, str(src), str(Path(tmp) / "p")], check=True,
                        capture_output=True, timeout=300)
-        pages = sorted(Path(tmp).glob("p-*.png"), key=lambda p: int(re.search(r"-(\d+)\.png$", p.name).group(1)))
+        pages = sorted(Path(tmp).glob(f"p-*.{ext}"), key=lambda p: int(re.search(r"-(\d+)\.\w+$", p.name).group(1)))
         return [p.read_bytes() for p in pages]
 
 
