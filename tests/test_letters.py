@@ -53,8 +53,14 @@ def letters_world(case_world):
          "contact=+1 416 555 0100, intake@clinic.example", "counsel=Jane Counsel", user="alice")
     passport = w.ok("doc", "add", "MX-0001", str(w.docs["passport"]), "--type", "identity", user="bob").strip()
     w.ok("redact", "reviewed", passport, "--page", "1", user="erin")  # shipped profiles hold unread pages for review
+    # Consent for each profile through the library call and audit entry of `consent grant`, in this
+    # process (one CLI process less per profile; tests/test_doc_lifecycle.py and others run the command).
+    erin = w.open("erin")
     for profile in load_profiles():
-        w.ok("consent", "grant", "MX-0001", "--recipient", profile, user="erin")
+        with erin.audited("consent.grant") as targets:
+            case = erin.find_case("MX-0001")
+            targets["case"] = case.id
+            erin.record_consent(case, "granted", profile, [], None, "")
     return w
 
 
