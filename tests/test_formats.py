@@ -15,6 +15,7 @@ import hashlib
 import io
 import json
 import os
+import re
 import shutil
 import struct
 import subprocess
@@ -82,11 +83,17 @@ def _leaks(pdf: Path, *secrets: str, ocr: bool = False) -> subprocess.CompletedP
 
 def _ocr(pdf: Path, folder: Path) -> str:
     """The text tesseract reads on the documents' pages (after the cover letter and the index)."""
+    return " ".join(_ocr_pages(pdf, folder))
+
+
+def _ocr_pages(pdf: Path, folder: Path) -> list[str]:
+    """What tesseract reads on each of the documents' pages, one string a page, in order."""
     folder.mkdir()
     subprocess.run([require_tool("pdftoppm"), "-f", "3", "-r", "150", "-gray", "-png", str(pdf), str(folder / "p")],
                    check=True)
-    return " ".join(subprocess.run([require_tool("tesseract"), str(f), "-"], capture_output=True, text=True).stdout
-                    for f in sorted(folder.iterdir()))
+    pages = sorted(folder.iterdir(), key=lambda f: int(re.search(r"-(\d+)\.png$", f.name).group(1)))
+    return [subprocess.run([require_tool("tesseract"), str(f), "-"], capture_output=True, text=True).stdout
+            for f in pages]
 
 
 def _build(w, out: Path, *extra: str, profile="irb-rpd-disclosure", **env):
@@ -538,11 +545,15 @@ def test_no_attachment_of_a_message_is_ever_a_named_file(case_world, tmp_path, m
 
 
 @LOCAL
-def test_an_eml_becomes_a_page_with_headers_and_its_attachments_documents(fw, tmp_path):
-    w = fw
-    photo = tmp_path / "p.png"
+def test_an_eml_and_an_outlook_msg_become_pages_with_headers_and_their_attachments_documents(fw, tmp_path):
+    """An .eml and an Outlook .msg, each with attachments (an executable among them, refused by
+    name): each message becomes a page of its headers and body, each other attachment a document
+    attached to it. One packet holds both messages; each message's page is checked on its own."""
+    from outlook import outlook_msg
     from PIL import Image
 
+    w = fw
+    photo = tmp_path / "p.png"
     Image.new("RGB", (40, 30), "green").save(photo)
     eml = _eml(tmp_path / "threat.eml", [("car.png", photo.read_bytes(), "image/png"),
                                          ("notes.txt", b"Attached notes: Saffron ledger three\n", "text/plain"),
@@ -553,61 +564,50 @@ def test_an_eml_becomes_a_page_with_headers_and_its_attachments_documents(fw, tm
     ids = p.stdout.decode().split()
     assert len(errors) == 1 and f"attachment tool.exe of {ids[0]} is an executable" in errors[0]
     assert len(ids) == 3
-    docs = {d["id"]: d for d in json.loads(w.ok("doc", "list", "MX-0001", "--json", user="bob"))}
-    message = ids[0]
-    assert [docs[i]["attached_to"] for i in ids[1:]] == [message, message]
-    assert {docs[i]["filename"] for i in ids[1:]} == {"car.png", "notes.txt"}
-    w.ok("consent", "grant", "MX-0001", "--recipient", "irb-rpd-disclosure", user="erin")
-    out = tmp_path / "irb.pdf"
-    p = _build(w, out)
-    assert p.returncode == 0, p.stderr
-    # What refuge drew from text it holds reaches the recipient's pdftotext exactly, line by line,
-    # though every page was rebuilt from pixels; the message's addresses (redacted) do not.
-    text = _text(out)
-    lines = [" ".join(line.split()) for line in text.splitlines()]
-    for line in ("Attached notes: Saffron ledger three", "Attachment: car.png", "Attachment: notes.txt",
-                 "Attachment: tool.exe", "Date: Mon, 01 Jun 2026 10:00:00 +0000", "Subject: We know where you are",
-                 "You cannot hide forever. Heliotrope warning nine."):
-        assert line in lines, line
-    assert any(line.startswith("From: Unknown Sender") for line in lines)
-    assert "threats@example.net" not in text and "example.net" not in text
-    # and the pixels show the same (read back by OCR, which may misread a word: "Fro Unknown")
-    seen = " ".join(_ocr(out, tmp_path / "pages").split())
-    for line in ("Unknown Sender", "To:", "Date: Mon, 01 Jun 2026 10:00:00 +0000",
-                 "Subject: We know where you are", "Heliotrope warning nine"):
-        assert line in seen, line
-    assert "threats@example.net" not in seen
-
-
-@LOCAL
-def test_an_outlook_msg_becomes_a_page_with_headers_and_its_attachments_documents(fw, tmp_path):
-    from outlook import outlook_msg
-
-    w = fw
     msg = tmp_path / "forwarded.msg"
     msg.write_bytes(outlook_msg("Threat by Outlook", ("Unknown Sender", "threats@example.net"), "client@example.org",
                                 "We will find you. Periwinkle notice five.",
                                 [("list.txt", b"Names list: Cobalt register two\n"),
                                  ("script.sh", b"#!/bin/sh\nrm -rf /\n")]))
     p = w.run("doc", "add", "MX-0001", str(msg), "--type", "correspondence", user="bob")
-    ids = p.stdout.decode().split()
+    msg_ids = p.stdout.decode().split()
     errors = p.stderr.decode().strip().splitlines()
-    assert p.returncode == 1 and len(ids) == 2, p.stderr
-    assert len(errors) == 1 and f"attachment script.sh of {ids[0]} is an executable" in errors[0]
+    assert p.returncode == 1 and len(msg_ids) == 2, p.stderr
+    assert len(errors) == 1 and f"attachment script.sh of {msg_ids[0]} is an executable" in errors[0]
     docs = {d["id"]: d for d in json.loads(w.ok("doc", "list", "MX-0001", "--json", user="bob"))}
-    assert docs[ids[0]]["mime"] == "application/vnd.ms-outlook" and docs[ids[1]]["attached_to"] == ids[0]
+    message = ids[0]
+    assert [docs[i]["attached_to"] for i in ids[1:]] == [message, message]
+    assert {docs[i]["filename"] for i in ids[1:]} == {"car.png", "notes.txt"}
+    assert docs[msg_ids[0]]["mime"] == "application/vnd.ms-outlook" and docs[msg_ids[1]]["attached_to"] == msg_ids[0]
     w.ok("consent", "grant", "MX-0001", "--recipient", "irb-rpd-disclosure", user="erin")
     out = tmp_path / "irb.pdf"
     p = _build(w, out)
     assert p.returncode == 0, p.stderr
-    lines = [" ".join(line.split()) for line in _text(out).splitlines()]
-    for line in ("Names list: Cobalt register two", "Attachment: list.txt", "Attachment: script.sh",
+    # What refuge drew from text it holds reaches the recipient's pdftotext exactly, line by line,
+    # though every page was rebuilt from pixels; the messages' addresses (redacted) do not.
+    text = _text(out)
+    lines = [" ".join(line.split()) for line in text.splitlines()]
+    for line in ("Attached notes: Saffron ledger three", "Attachment: car.png", "Attachment: notes.txt",
+                 "Attachment: tool.exe", "Date: Mon, 01 Jun 2026 10:00:00 +0000", "Subject: We know where you are",
+                 "You cannot hide forever. Heliotrope warning nine.",
+                 # the .msg's
+                 "Names list: Cobalt register two", "Attachment: list.txt", "Attachment: script.sh",
                  "Subject: Threat by Outlook"):
-        assert line in lines, line  # the text refuge drew, as drawn, on the rebuilt pages
-    seen = " ".join(_ocr(out, tmp_path / "pages").split())
+        assert line in lines, line
+    assert any(line.startswith("From: Unknown Sender") for line in lines)
+    assert "threats@example.net" not in text and "example.net" not in text
+    # and the pixels show the same, each message on its own page (read back by OCR, which may
+    # misread a word: "Fro Unknown")
+    pages = [" ".join(t.split()) for t in _ocr_pages(out, tmp_path / "pages")]
+    seen = " ".join(t for t in pages if "Heliotrope warning nine" in t)
+    for line in ("Unknown Sender", "To:", "Date: Mon, 01 Jun 2026 10:00:00 +0000",
+                 "Subject: We know where you are", "Heliotrope warning nine"):
+        assert line in seen, line
+    seen = " ".join(t for t in pages if "Periwinkle notice five" in t)
     for line in ("From: Unknown Sender", "To:", "Date: 2026-06-01 10:00:00",  # addresses: redacted
                  "Subject: Threat by Outlook", "Periwinkle notice five"):
         assert line in seen, line
+    assert "threats@example.net" not in " ".join(pages)
 
 
 # --- recordings -----------------------------------------------------------------------------
