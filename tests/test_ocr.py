@@ -116,8 +116,12 @@ def test_upright_boxes_cover_the_planted_ink():
     assert boxes["control0"][1] - boxes["phone"][3] > 1000  # the control text is far from the secrets
 
 
-@pytest.mark.parametrize("make", [lambda: scans.rotated(90), lambda: scans.rotated(180), lambda: scans.rotated(270),
-                                  lambda: scans.skewed(3.0), lambda: scans.skewed(-3.0)],
+# A quarter turn and a skew in make test; the other turns in make stress.
+@pytest.mark.parametrize("make", [lambda: scans.rotated(90),
+                                  pytest.param(lambda: scans.rotated(180), marks=pytest.mark.slow),
+                                  pytest.param(lambda: scans.rotated(270), marks=pytest.mark.slow),
+                                  lambda: scans.skewed(3.0),
+                                  pytest.param(lambda: scans.skewed(-3.0), marks=pytest.mark.slow)],
                          ids=["r90", "r180", "r270", "skew3", "skew-3"])
 def test_turned_boxes_follow_the_text(make):
     from PIL import Image
