@@ -297,6 +297,7 @@ def test_ocr_burns_out_the_name_and_ids_in_a_scanned_photo(ocr_world):
 
 
 @LOCAL
+@pytest.mark.slow  # make stress: the two-page test below runs the same steps (held, reviewed, refused) in make test
 def test_without_ocr_the_scan_is_held_for_review_and_then_left_readable(ocr_world):
     """The check above can fail: without --ocr nothing reads the pixels, so the build is
     held until the page is reviewed, and once it is, the name is still there."""
