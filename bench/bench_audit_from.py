@@ -30,7 +30,7 @@ sys.path.insert(1, str(Path(__file__).resolve().parent.parent))  # this checkout
 
 from bench_audit import _trim, audit_vault  # noqa: E402
 from common import (PASSPHRASE, ROOT, BenchError, best, cli_env, machine, measure, open_as,  # noqa: E402
-                    peak_mib, run_script, scratch_dir)
+                    peak_mib, refuge_python, run_script, scratch_dir)
 
 GROWTH = 1.2
 RSS_MIB = 100
@@ -78,14 +78,14 @@ def main() -> int:
         runs = []
         try:
             for _ in range(args.runs):
-                runs.append(measure([sys.executable, "-P", "-m", "refuge", "audit", "verify", "--checkpoint", str(cp),
+                runs.append(measure([refuge_python(), "-P", "-m", "refuge", "audit", "verify", "--checkpoint", str(cp),
                                      "--json"], env, stdout=out / "report.json", cwd=ROOT))
                 report = json.loads((out / "report.json").read_text())
                 if not report["ok"] or report["checkpoint_size"] != n:
                     raise BenchError(f"audit verify --checkpoint did not verify from {n}: {report}")
             logs = []  # audit log --since: the first run reads what this auditor's cache does not know
             for _ in range(args.runs + 1):
-                logs.append(measure([sys.executable, "-P", "-m", "refuge", "audit", "log", "--since", since, "--json"],
+                logs.append(measure([refuge_python(), "-P", "-m", "refuge", "audit", "log", "--since", since, "--json"],
                                     env, stdout=out / "log.json", cwd=ROOT))
                 shown = json.loads((out / "log.json").read_text())
                 if not args.new <= len(shown) <= args.new + 2 * args.runs + 1:  # and the runs' own entries

@@ -35,7 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(1, str(Path(__file__).resolve().parent.parent))  # this checkout's vault/, as the CLI runs it
 
 from common import (CACHE, ROOT, BenchError, Result, best, cli_env, machine, make_vault,  # noqa: E402
-                    measure, no_sync_backend, open_as, peak_mib, run_script, scratch_dir)
+                    measure, no_sync_backend, open_as, peak_mib, refuge_python, run_script, scratch_dir)
 
 SMALL = 10
 MARGINAL_BUDGET_US = 20.0
@@ -49,7 +49,7 @@ def _log(msg: str) -> None:
 
 
 def refuge_cmd() -> list[str]:
-    return [sys.executable, "-P", "-m", "refuge"]
+    return [refuge_python(), "-P", "-m", "refuge"]
 
 
 def _env(home: Path, vault: Path, user: str) -> dict:

@@ -453,6 +453,7 @@ def command_run(data, runs: int, queries: list[str]) -> dict:
         PASSPHRASE,
         ROOT,
         cli_env,
+        refuge_python,
         fast_identities,
         measure,
         open_as,
@@ -469,7 +470,7 @@ def command_run(data, runs: int, queries: list[str]) -> dict:
     home = Home(Path(meta["home"]))
     v = open_as(Path(meta["vault"]), home, home.unlock("erin", PASSPHRASE))
     cache_file = _cache.cache_dir(v) / _searchcache.NAME
-    cmd = [sys.executable, "-P", "-m", "refuge"]
+    cmd = [refuge_python(), "-P", "-m", "refuge"]
     out = {"queries": []}
     start = [measure(cmd + ["--version"], env, cwd=ROOT, check=False).wall for _ in range(runs)]
     out["start_s"] = min(start)

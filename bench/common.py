@@ -50,6 +50,13 @@ def refuge_bin() -> str:
     return found
 
 
+def refuge_python() -> str:
+    """The interpreter of the ``refuge`` :func:`refuge_bin` gives (for ``-m refuge`` and ``-m cProfile``)."""
+    if not os.environ.get("REFUGE_BENCH_EDITABLE"):
+        return str(_wheel_install() / "bin" / "python")
+    return sys.executable
+
+
 _WHEEL: list[Path] = []
 
 
@@ -348,7 +355,8 @@ def machine() -> dict:
         src = subprocess.run(["df", "--output=source,fstype,size", str(OUT)], capture_output=True, text=True).stdout.split("\n")[1].split()
         disk = f"{src[0]} ({src[1]}, {src[2]})"
     commit = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
-    dirty = subprocess.run(["git", "-C", str(ROOT), "status", "--porcelain", "--", "vault", "packets"],
+    dirty = subprocess.run(["git", "-C", str(ROOT), "status", "--porcelain", "--", "vault", "packets", "refuge",
+                            "templates", "pyproject.toml"],
                            capture_output=True, text=True).stdout.strip()
     return {
         "cpu": cpu, "cores": os.cpu_count(), "ram": mem, "disk": disk,

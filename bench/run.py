@@ -26,7 +26,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import OUT, BenchError, Result, cli_env, machine, write_json  # noqa: E402
+from common import OUT, BenchError, Result, cli_env, machine, refuge_python, write_json  # noqa: E402
 
 NAMES = ["doc-add", "doc-get", "doc-list", "audit-verify", "s3-doc-add", "ocr", "search", "scale"]
 GROUPS = {"vault": ["doc-add", "doc-get", "doc-list"], "audit": ["audit-verify"]}
@@ -39,7 +39,7 @@ def profile(name: str, args: list[str], env: dict, top: int = 15, setup=None) ->
     prof = prof_dir / f"{name}.prof"
     if setup:
         setup()
-    cmd = [sys.executable, "-m", "cProfile", "-o", str(prof), "-m", "refuge", *args]
+    cmd = [refuge_python(), "-m", "cProfile", "-o", str(prof), "-m", "refuge", *args]
     t0 = time.perf_counter()
     p = subprocess.run(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     wall = time.perf_counter() - t0

@@ -268,8 +268,9 @@ def _backend_for(request, tmp_path, monkeypatch) -> tuple[str, dict, dict]:
 # the product is mocked or patched, every signature, hash chain and key in it was made by the
 # real code, and the test may change anything without touching another test. What a copy
 # shares with its template: the vault id, case id, document ids and the times of the events
-# made then (earlier in the session). The template is checked once to hold no path of its own
-# folder nor its bucket's name, so a copy never points back at it. A world made with
+# made then (earlier in the session). The template's plaintext files are checked once to hold
+# no path of its own folder nor its bucket's name (what is encrypted cannot be read there; no
+# object of the vault format stores a path). A world made with
 # @pytest.mark.vault_options is made for its test, never served from a template. A module's
 # fixture that builds more on a case world (test_packets.py's packet_world) can keep its result
 # as a template of its own the same way: derived_world below.

@@ -6,7 +6,9 @@ removes once they are a minute old), everything a command reported done is still
 reads back byte-exact, and nothing half-written shows: every listed document decrypts to
 its recorded SHA-256, and a packet file is either absent or whole and signed.
 
-10 kills (two per operation) in the default run, 200 in `make stress` (REFUGE_KILLS sets another number).
+In the default run each operation is killed at least once (a kill that lands after the command
+finished does not count: that operation is tried again), 200 kills in `make stress` (REFUGE_KILLS
+sets another number).
 Also here: several refuge processes at once on one local vault lose nothing.
 """
 
@@ -40,6 +42,7 @@ class Harness:
         self.tags: dict[str, set[str]] = {}
         self.consents: set[str] = set()
         self.packets: list[Path] = []
+        self.killed: dict[str, int] = {}  # operation -> kills that landed inside it
         self.durations: dict[str, float] = {}
         self.kills = self.finished = self.repaired = 0
         self.big = tmp / "scan.txt"  # a few MiB, so kills land inside the encryption too
@@ -71,6 +74,7 @@ class Harness:
         stdout, stderr = p.communicate(timeout=300)
         if p.returncode == -signal.SIGKILL:
             self.kills += 1
+            self.killed[op] = self.killed.get(op, 0) + 1
             return
         assert p.returncode == 0, (op, stderr.decode())
         self.durations[op] = max(self.durations.get(op, 0), time.monotonic() - t0)
@@ -127,7 +131,7 @@ class Harness:
 
 
 def _kills() -> int:
-    """Kills in make test: one per operation (REFUGE_KILLS sets more; make stress kills 200 times)."""
+    """Kills in make test: one per operation, each inside it (REFUGE_KILLS sets more; make stress kills 200 times)."""
     return int(os.environ.get("REFUGE_KILLS", "0")) or len(OPS)
 
 
@@ -139,11 +143,18 @@ def _harness(w, tmp_path, kills: int, seed: int) -> Harness:
     for op in OPS:  # each once uncut: how long it takes sets where kills land
         h.run_once(op, 0, kill=False)
     i = 0
-    while h.kills < kills:
+    while h.kills < kills and i < 10 * kills:
         i += 1
         op = OPS[i % len(OPS)]
         h.run_once(op, i, kill=True)
         h.check(deep=(i % 25 == 0))
+    for op in OPS:  # every operation cut at least once: one whose kill came after it finished is run again
+        for _ in range(10):
+            if h.killed.get(op):
+                break
+            i += 1
+            h.run_once(op, i, kill=True)
+            h.check()
     h.check(deep=True)
     print(f"{h.kills} kills, {h.finished} commands finished, {h.repaired} leftovers repaired")
     return h
@@ -152,7 +163,7 @@ def _harness(w, tmp_path, kills: int, seed: int) -> Harness:
 @local
 def test_sigkill_at_random_points_loses_and_exposes_nothing(case_world, tmp_path):
     h = _harness(case_world, tmp_path, _kills(), seed=20261124)
-    assert h.kills >= _kills() and h.finished >= len(OPS)
+    assert h.kills >= _kills() and h.finished >= len(OPS) and all(h.killed.get(op) for op in OPS), h.killed
 
 
 @local

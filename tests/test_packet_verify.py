@@ -157,7 +157,8 @@ def _add_packet_documents(w) -> dict:
 
 
 # Every shipped profile's packet, checked with pdfsig and `packet verify` as its recipient would:
-# tests/test_packets.py::test_every_profile_builds_a_valid_numbered_packet_that_pdfsig_and_verify_accept.
+# tests/test_packets.py::test_every_profile_builds_a_valid_numbered_packet_that_pdfsig_and_verify_accept
+# (make test: ircc-resettlement; make stress: all of them). The builds below check unhcr-resettlement's.
 
 
 @pytest.mark.packet_content("what the build makes of the documents")

@@ -65,7 +65,6 @@ def test_copy_there_and_back_keeps_every_object_and_the_vault_works(case_world, 
     assert _objects(back) == _objects(other)
 
 
-@pytest.mark.s3_in_stress("the local world's run copies to S3 and back: both directions")
 def test_an_interrupted_copy_resumes_and_counts_what_was_there(case_world, other):
     from vault.storage import open_backend
 
@@ -88,7 +87,6 @@ def test_an_interrupted_copy_resumes_and_counts_what_was_there(case_world, other
     assert code == 0 and report["copied"] == 0 and report["present"] == len(keys) + 1
 
 
-@pytest.mark.s3_in_stress("the local world's run copies to S3 and back: both directions")
 def test_a_different_object_at_the_destination_stops_the_copy_with_exit_3(case_world, other):
     w = case_world
     assert _copy(w, w.vault, other)[0] == 0
@@ -102,7 +100,6 @@ def test_a_different_object_at_the_destination_stops_the_copy_with_exit_3(case_w
     assert p.returncode == 3 and b"different bytes" in p.stderr and p.stderr.count(b"\n") == 1
 
 
-@pytest.mark.s3_in_stress("the local world's run copies to S3 and back: both directions")
 def test_copy_into_another_vault_is_refused_before_anything_is_written(case_world, other, tmp_path):
     w = case_world
     assert _copy(w, w.vault, other)[0] == 0
