@@ -531,9 +531,9 @@ def mirror_members(v, case: Case, **extra) -> None:
 
 
 def _search_mark(v, case_id: str) -> int:
-    """The highest search segment number of a case now (vault/searching.py names them by 8 digits)."""
-    return max((int(n) for n in v.backend.children(f"cases/{case_id}/search/") if n.isdigit() and len(n) == 8),
-               default=0)
+    """The highest search segment number of a case now (vault/searching.py lists them; it imports this module)."""
+    from .searching import _numbers
+    return max(_numbers(v, case_id), default=0)
 
 
 def before_write(v, case: Case) -> None:
