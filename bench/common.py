@@ -39,9 +39,7 @@ def refuge_bin() -> str:
     REFUGE_BENCH_EDITABLE=1 measures the development venv's editable install instead (its
     finder, run at every start, and bytecode that PYTHONDONTWRITEBYTECODE may leave stale,
     cost each process 10-25 ms more)."""
-    if not os.environ.get("REFUGE_BENCH_EDITABLE"):
-        return str(_wheel_install() / "bin" / "refuge")
-    exe = Path(sys.executable).parent / "refuge"
+    exe = Path(refuge_python()).parent / "refuge"
     if exe.exists():
         return str(exe)
     found = shutil.which("refuge")
