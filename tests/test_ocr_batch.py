@@ -1,0 +1,116 @@
+"""Several pages in one Tesseract process: the same words and boxes as one page a process.
+
+packets/ocr.py's ``recognize`` hands each process its share of the pages as one multi-page
+TIFF and splits the TSV by its page numbers. These tests recognise realistic pages made by
+code (tests/scans.py: a scan's top part upright, the same turned a quarter, a small copy,
+a blank page) once a page a process and then batched, run the real ``tesseract`` through a
+wrapper that counts its processes, and compare every word, box and confidence exactly.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+from pathlib import Path
+
+import pytest
+
+import scans
+from conftest import require_tool
+
+DPI = 200  # tests/scans.py draws its pages at 200 dpi
+
+
+def _pages() -> list:
+    """An upright scan's top (name, passport, CURP, phone), a blank page, the same top turned
+    90 degrees, and a small copy at half the size: in that order, the blank one between."""
+    from PIL import Image
+
+    data, _record = scans.upright()
+    top = Image.open(io.BytesIO(data)).convert("L").crop((0, 0, scans.PAGE_SIZE[0], 660))
+    turned_data, _ = scans.rotated(90)  # a quarter turn counter-clockwise: the page's top is on the left
+    turned = Image.open(io.BytesIO(turned_data)).convert("L").crop((0, 0, 660, scans.PAGE_SIZE[0]))
+    blank = Image.new("L", (700, 900), 235)
+    small = top.resize((top.width // 2, top.height // 2))
+    return [top, blank, turned, small]
+
+
+def _counting_tesseract(tmp: Path) -> tuple[Path, Path]:
+    """A directory holding a ``tesseract`` that logs one line a process and runs the real one."""
+    real = require_tool("tesseract")
+    log = tmp / "runs.log"
+    bindir = tmp / "bin"
+    bindir.mkdir()
+    wrapper = bindir / "tesseract"
+    wrapper.write_text(f'#!/bin/sh\necho "$*" >> "{log}"\nexec "{real}" "$@"\n')
+    wrapper.chmod(0o755)
+    return bindir, log
+
+
+@pytest.fixture(scope="module")
+def readings(tmp_path_factory):
+    """The pages read one a process (the turned one at 300 dpi, the others at 200), then in one
+    call of ``recognize`` with one process at a time: the three 200 dpi pages in one run, the
+    blank one between the others, and the 300 dpi page in a run of its own. With the command
+    lines of the processes each way started."""
+    from packets import ocr
+
+    bindir, log = _counting_tesseract(tmp_path_factory.mktemp("tess"))
+    pages = _pages()
+    dpis = [DPI, DPI, 300, DPI]
+    out = {}
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("PATH", f"{bindir}{os.pathsep}{os.environ.get('PATH', '')}")
+        for way, call in (("alone", lambda: [ocr.recognize([im], 1, dpi=d)[0] for im, d in zip(pages, dpis)]),
+                          ("batched", lambda: ocr.recognize(pages, 1, dpi=dpis))):
+            log.write_text("")
+            out[way] = [p.to_dict() for p in call()]
+            out[way + " argv"] = log.read_text().splitlines()
+    return pages, out
+
+
+def test_batched_pages_read_exactly_as_pages_read_alone(readings):
+    pages, r = readings
+    assert len(r["alone argv"]) == 4, "one process a page"
+    assert len(r["batched argv"]) == 2, "one process for the 200 dpi pages, one for the 300 dpi page"
+    alone = r["alone"]
+    assert r["batched"] == alone, "pages read in one process differ from pages read one a process"
+    words = [[w["text"] for w in page["words"]] for page in alone]
+    assert any("Passport" in w for w in words[0]) and any("Passport" in w for w in words[2]), words
+    assert len(words[3]) >= 10, "the small copy is read too"
+    for page, im in zip(r["batched"], pages):
+        assert (page["width"], page["height"]) == im.size
+        for w in page["words"]:  # boxes in each image's own pixels
+            x0, y0, x1, y1 = w["box"]
+            assert 0 <= x0 < x1 <= im.width and 0 <= y0 < y1 <= im.height
+
+
+def test_a_page_with_no_words_keeps_every_later_page_on_its_own_index(readings):
+    _pages_, r = readings
+    batch = r["batched"]
+    assert batch[1]["words"] == [] and (batch[1]["width"], batch[1]["height"]) == (700, 900)
+    assert batch[3] == r["alone"][3] and batch[3]["words"]
+    assert batch[3]["words"][0]["box"] != r["alone"][0]["words"][0]["box"], "the small copy's own boxes"
+
+
+def test_pages_at_another_resolution_go_in_a_run_of_their_own(readings):
+    from packets import ocr
+
+    _pages_, r = readings
+    assert sorted(a.split("--dpi ")[1].split()[0] for a in r["batched argv"]) == ["200", "300"]
+    # At most ``workers`` runs a resolution, of consecutive pages, as even as can be.
+    assert ocr._runs([200, 200, 300, 200], 1) == [[0, 1, 3], [2]]
+    assert ocr._runs([None] * 5, 2) == [[0, 1, 2], [3, 4]]
+    assert ocr._runs([150, 150, 150, 150, 200], 3) == [[0, 1], [2], [3], [4]]
+    assert ocr._runs([300, None], 2) == [[0], [1]]  # None is OCR_DPI: one resolution, two runs
+
+
+def test_missing_language_data_is_one_line_for_a_batch_too(readings, tmp_path, monkeypatch):
+    from packets import ocr
+
+    pages, _r = readings
+    monkeypatch.setenv("TESSDATA_PREFIX", str(tmp_path))  # no traineddata there
+    with pytest.raises(ocr.OcrError) as err:
+        ocr.recognize(pages[:2], 1, dpi=DPI)
+    assert str(err.value).startswith("tesseract lacks the eng, spa or fra language data")
+    assert "\n" not in str(err.value)
