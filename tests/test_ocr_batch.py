@@ -114,3 +114,59 @@ def test_missing_language_data_is_one_line_for_a_batch_too(readings, tmp_path, m
         ocr.recognize(pages[:2], 1, dpi=DPI)
     assert str(err.value).startswith("tesseract lacks the eng, spa or fra language data")
     assert "\n" not in str(err.value)
+
+
+# ------------------------------------------------------------------------ flattening
+
+WORDS = ["Lantern", None, "Orchard", "Harbour", "Meadow"]  # None: a page with no words
+
+
+def _small_pdf() -> bytes:
+    """Five small pages, each with its own two words in large type; the second one blank."""
+    from reportlab.pdfgen import canvas
+
+    buf = io.BytesIO()
+    c = canvas.Canvas(buf, pagesize=(300, 220))
+    for k, word in enumerate(WORDS):
+        if word:
+            c.setFont("Helvetica", 30)
+            c.drawString(30, 120, f"{word} {k + 1}4{k + 1}")
+            c.drawString(30, 60, word.upper())
+        c.showPage()
+    c.save()
+    return buf.getvalue()
+
+
+def test_a_flattening_worker_reads_its_chunk_in_one_run_and_every_page_keeps_its_words(tmp_path, monkeypatch):
+    """Two pool workers, five pages (the blank one in the middle of the first chunk): two
+    Tesseract processes; each rebuilt page's text layer (read by pdftotext) holds its own words
+    only, and the leak check recalls each image's reading by its very bytes."""
+    import subprocess
+
+    import pikepdf
+
+    from packets import ocr
+    from packets._flatten import flatten_pdf
+
+    bindir, log = _counting_tesseract(tmp_path)
+    monkeypatch.setenv("PATH", f"{bindir}{os.pathsep}{os.environ.get('PATH', '')}")
+    data = _small_pdf()
+    with pikepdf.open(io.BytesIO(data)) as pdf:
+        found = flatten_pdf(pdf, data, {i: [] for i in range(len(WORDS))}, workers=2, text_layer=True)
+        out = tmp_path / "flat.pdf"
+        pdf.save(out)
+    assert len(log.read_text().splitlines()) == 2, "one Tesseract run a worker's chunk"
+    assert sorted(found) == list(range(len(WORDS)))
+    for k, word in enumerate(WORDS):
+        text = subprocess.run([require_tool("pdftotext"), "-f", str(k + 1), "-l", str(k + 1), str(out), "-"],
+                              capture_output=True, check=True, text=True).stdout
+        others = [w for w in WORDS if w and w != word]
+        if word is None:
+            assert found[k].words == [] and not text.strip()
+        else:
+            assert word in text and word.upper() in text, (k, text)
+        assert not any(w in text for w in others), (k, text)
+    with pikepdf.open(out) as pdf:
+        for k, page in enumerate(pdf.pages):
+            (image,) = list(page.obj.Resources.XObject.values())
+            assert ocr.recall(image.read_raw_bytes()) is found[k]
