@@ -42,6 +42,9 @@ OCR_DPI = 300
 LOW_CONFIDENCE = 60.0
 #: Seconds one page may take.
 PAGE_TIMEOUT = 180
+#: Grey pixels (bytes) one Tesseract run is given at most, unless one image alone is larger:
+#: each run's TIFF is made in memory while it runs (a 300 dpi A4 page is 8.7 million).
+RUN_PIXELS = 48_000_000
 
 
 class OcrError(InvalidInput):
@@ -185,9 +188,10 @@ def _recognize_run(images: list, dpi: int | None = None) -> list[PageText]:
     return [PageText(im.size[0], im.size[1], found) for im, found in zip(images, words)]
 
 
-def _runs(dpis: list[int | None], n: int) -> list[list[int]]:
+def _runs(dpis: list[int | None], n: int, pixels: list[int] | None = None) -> list[list[int]]:
     """Indices of the images, grouped into runs of one resolution each: every resolution's
-    images split into at most ``n`` runs of consecutive images, as even as can be."""
+    images split into at most ``n`` runs of consecutive images, as even as can be, and a run
+    cut again where its images (``pixels`` each) would pass :data:`RUN_PIXELS`."""
     groups: dict[int | None, list[int]] = {}
     for k, d in enumerate(dpis):
         groups.setdefault(d or OCR_DPI, []).append(k)
@@ -198,7 +202,15 @@ def _runs(dpis: list[int | None], n: int) -> list[list[int]]:
         start = 0
         for r in range(parts):
             end = start + size + (1 if r < extra else 0)
-            runs.append(indices[start:end])
+            run: list[int] = []
+            held = 0
+            for k in indices[start:end]:
+                if run and pixels and held + pixels[k] > RUN_PIXELS:
+                    runs.append(run)
+                    run, held = [], 0
+                run.append(k)
+                held += pixels[k] if pixels else 0
+            runs.append(run)
             start = end
     return runs
 
@@ -215,7 +227,7 @@ def recognize(images: list, workers: int | None = None, dpi: int | list[int] | N
     dpis = list(dpi) if isinstance(dpi, (list, tuple)) else [dpi] * len(images)
     if len(dpis) != len(images):
         raise ValueError("recognize: one resolution per image")
-    runs = _runs(dpis, n)
+    runs = _runs(dpis, n, [im.size[0] * im.size[1] for im in images])
     out: list[PageText | None] = [None] * len(images)
 
     def run(indices: list[int]) -> None:

@@ -103,6 +103,9 @@ def test_pages_at_another_resolution_go_in_a_run_of_their_own(readings):
     assert ocr._runs([None] * 5, 2) == [[0, 1, 2], [3, 4]]
     assert ocr._runs([150, 150, 150, 150, 200], 3) == [[0, 1], [2], [3], [4]]
     assert ocr._runs([300, None], 2) == [[0], [1]]  # None is OCR_DPI: one resolution, two runs
+    # And a run's pixels (its TIFF in memory) stay under RUN_PIXELS, unless one image alone is larger.
+    big, half = ocr.RUN_PIXELS, ocr.RUN_PIXELS // 2
+    assert ocr._runs([None] * 5, 1, [half, half, 1, big + 1, 1]) == [[0, 1], [2], [3], [4]]
 
 
 def test_missing_language_data_is_one_line_for_a_batch_too(readings, tmp_path, monkeypatch):
