@@ -655,11 +655,11 @@ def leaks(data: bytes, ocr: bool = True) -> dict[str, list[str]]:
             subprocess.run([_tool("pdftoppm"), "-r", "200", "-gray", "-png", pdf, os.path.join(pages, "p")],
                            capture_output=True)
             rendered = sorted(os.path.join(pages, n) for n in os.listdir(pages))
+            from scans import ocr_each  # each page or image as tesseract reads it alone, in one process a group
+
             for channel, group in (("tesseract-pages", rendered), ("tesseract-images", paths)):
-                for p in group:
-                    text = _run([_tool("tesseract"), p, "-", "-l", "eng", "--psm", "1"],
-                                env={**os.environ, "OMP_THREAD_LIMIT": "1"})
-                    note(channel, found_in(text.decode("utf-8", "replace"), ocr=True))
+                for text in ocr_each(group, lang="eng", psm=1, timeout=300, strict=False):
+                    note(channel, found_in(text, ocr=True))
             note("zxing", _zxing(rendered + paths))
     return found
 

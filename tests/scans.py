@@ -26,7 +26,8 @@ upright page was turned counter-clockwise), ``secrets`` ({key: string}), ``contr
 each planted *value* (the label is not included) and of each control line, computed with
 Pillow's textbbox on the upright page and carried through any rotation).
 
-Helpers for checking: :func:`ocr` (tesseract on image bytes), :func:`rasterise`
+Helpers for checking: :func:`ocr` (tesseract on image bytes), :func:`ocr_each` (the same
+for several images in one tesseract process), :func:`rasterise`
 (pdftoppm), :func:`skeleton` (fold case and accents, map 0/O and 1/l/I look-alikes, drop
 everything but letters and digits), :func:`secrets_found` and :func:`control_found`.
 """
@@ -48,7 +49,7 @@ from PIL import Image, ImageChops, ImageDraw, ImageFilter, ImageFont
 
 __all__ = [
     "CONTROL", "CURP", "FONT_DIR", "NAME", "PAGE_SIZE", "PASSPORT", "PHONE", "SECRETS",
-    "benchmark_pages", "control_found", "image_pdf", "ocr", "page", "phone_photo", "rasterise",
+    "benchmark_pages", "control_found", "image_pdf", "ocr", "ocr_each", "page", "phone_photo", "rasterise",
     "rotated", "scanned_pdf", "secrets_found", "skeleton", "skewed", "upright",
 ]
 
@@ -295,6 +296,50 @@ def ocr(image: bytes | str | os.PathLike, lang: str = "eng+spa", psm: int | None
     if p.returncode != 0:
         raise RuntimeError(f"tesseract failed: {p.stderr.decode(errors='replace')[-500:]}")
     return p.stdout.decode("utf-8", errors="replace")
+
+
+def ocr_each(images: list, lang: str = "eng+spa", psm: int | None = None, timeout: float = 120,
+             dpi: int | None = None, strict: bool = True) -> list[str]:
+    """What tesseract reads in each of ``images`` (bytes or paths), as :func:`ocr` reads each
+    alone, with the same settings, but in one tesseract process: the images are listed in a
+    file list, each read from its own file as it is, and the pages' texts come back separated
+    by form feeds. That saves loading the language models once an image (about 0.2 s). If the
+    run fails (an image it cannot read stops a file list), each image is read alone; with
+    ``strict`` False, one that tesseract cannot read then reads as nothing."""
+
+    def alone(im) -> str:
+        try:
+            return ocr(im, lang, psm, timeout, dpi)
+        except RuntimeError:
+            if strict:
+                raise
+            return ""
+
+    if len(images) <= 1:
+        return [alone(im) for im in images]
+    with tempfile.TemporaryDirectory() as tmp:
+        names = []
+        for k, im in enumerate(images):
+            if isinstance(im, bytes):
+                path = Path(tmp) / f"image-{k}"
+                path.write_bytes(im)
+                im = path
+            names.append(os.path.abspath(os.fspath(im)))
+        if any("\n" in n for n in names):
+            return [alone(im) for im in images]
+        listing = Path(tmp) / "images.txt"
+        listing.write_text("".join(n + "\n" for n in names))
+        args = [_tool("tesseract"), str(listing), "stdout", "-l", lang]
+        if psm is not None:
+            args += ["--psm", str(psm)]
+        if dpi is not None:
+            args += ["--dpi", str(dpi)]
+        env = dict(os.environ, OMP_THREAD_LIMIT="1")
+        p = subprocess.run(args, capture_output=True, env=env, timeout=timeout * len(images))
+        texts = p.stdout.decode("utf-8", errors="replace").split("\f")
+        if p.returncode == 0 and len(texts) == len(images):
+            return texts
+        return [alone(im) for im in images]
 
 
 def rasterise(pdf: bytes | str | os.PathLike, dpi: int = 200, fmt: str = "png") -> list[bytes]:

@@ -244,9 +244,9 @@ def test_with_the_register_filled_nothing_registered_survives_in_any_channel(iss
             args.append("--no-ocr")
         r = subprocess.run(args, capture_output=True, timeout=600)
         assert r.returncode == 0 or not _unconfirmed_image_hits(json.loads(r.stdout), out), r.stdout.decode()[-2000:]
-    from scans import ocr, rasterise, skeleton
+    from scans import ocr_each, rasterise, skeleton
 
-    seen = skeleton(" ".join(ocr(png, lang="eng") for png in rasterise(out.read_bytes())))
+    seen = skeleton(" ".join(ocr_each(rasterise(out.read_bytes()), lang="eng")))
     assert not [s for s in secrets if skeleton(s) in seen]
     assert skeleton("the harvest was poor") in seen  # control words survive (every page is flattened: OCR reads them)
     (record,) = json.loads(w.ok("packet", "history", "MX-0001", "--json", user="erin"))
@@ -267,7 +267,7 @@ def _unconfirmed_image_hits(report: dict, pdf: Path) -> dict:
     "SNOWSAG OS", in which it finds "Lagos". A real leak shows the secret as words; so each image
     find is read again (pdfimages, tesseract at the four turns) and kept only if consecutive words
     spell the secret with at most one edit. Every other channel's find is kept as it is."""
-    from scans import ocr, skeleton
+    from scans import ocr_each, skeleton
 
     found = {k: v for k, v in report["tools"].items() if v and k not in ("tesseract-images", "x-ray")}
     hits = {s for v in report.get("images_hit", {}).values() for s in v}
@@ -279,13 +279,13 @@ def _unconfirmed_image_hits(report: dict, pdf: Path) -> dict:
 
     with tempfile.TemporaryDirectory() as tmp:
         subprocess.run([require_tool("pdfimages"), "-png", str(pdf), f"{tmp}/i"], check=True, capture_output=True)
-        words = []
+        turns = []  # every image at the four turns, read in one tesseract process
         for png in sorted(Path(tmp).glob("i-*.png")):
             with Image.open(png) as im:
                 for angle in (0, 90, 180, 270):
-                    turned = Path(tmp) / "turned.png"
-                    im.convert("L").rotate(angle, expand=True, fillcolor=255).save(turned)
-                    words.append([skeleton(w) for w in ocr(turned, lang="eng", psm=1).split() if skeleton(w)])
+                    turns.append(Path(tmp) / f"turned-{png.stem}-{angle}.png")
+                    im.convert("L").rotate(angle, expand=True, fillcolor=255).save(turns[-1])
+        words = [[skeleton(w) for w in text.split() if skeleton(w)] for text in ocr_each(turns, lang="eng", psm=1)]
     confirmed = [s for s in hits if any(_near(skeleton(s), "".join(ws[i:i + n]))
                                         for ws in words for n in (1, 2, 3) for i in range(len(ws)))]
     return dict(found, **({"tesseract-images": confirmed} if confirmed else {}))

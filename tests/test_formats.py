@@ -27,6 +27,7 @@ from pathlib import Path
 import pikepdf
 import pytest
 from conftest import ACCEPT_GAPS, require_tool
+from scans import ocr_each
 
 LEAK_CHANNELS = "/work/shared/checks/leak-channels"
 PHRASE = {"docx": "Marigold declaration seventeen", "odt": "Marigold declaration seventeen",
@@ -92,8 +93,7 @@ def _ocr_pages(pdf: Path, folder: Path) -> list[str]:
     subprocess.run([require_tool("pdftoppm"), "-f", "3", "-r", "150", "-gray", "-png", str(pdf), str(folder / "p")],
                    check=True)
     pages = sorted(folder.iterdir(), key=lambda f: int(re.search(r"-(\d+)\.png$", f.name).group(1)))
-    return [subprocess.run([require_tool("tesseract"), str(f), "-"], capture_output=True, text=True).stdout
-            for f in pages]
+    return ocr_each(pages, lang="eng", strict=False)  # each page as ``tesseract PAGE -`` reads it, in one process
 
 
 def _build(w, out: Path, *extra: str, profile="irb-rpd-disclosure", **env):

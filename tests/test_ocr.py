@@ -20,6 +20,8 @@ import os
 import re
 import shutil
 import subprocess
+import tempfile
+from pathlib import Path
 
 import pytest
 
@@ -45,7 +47,8 @@ def _image_pages_file(path) -> set[int]:
 
 
 def _read_pages(path, turn: bool = False) -> list[str]:
-    """What tesseract reads on each page of the PDF at ``path`` (200 dpi), one page at a time.
+    """What tesseract reads on each page of the PDF at ``path`` (200 dpi), each page read as
+    an image of its own (all in one tesseract process: scans.ocr_each).
 
     ``turn``: on pages that draw an image, also read the page turned 90, 180 and 270
     degrees and join the readings, so sideways text is read whichever way the packet
@@ -55,19 +58,24 @@ def _read_pages(path, turn: bool = False) -> list[str]:
     require_tool("tesseract")
     require_tool("pdftoppm")
     with_images = _image_pages_file(path) if turn else set()
-    texts = []
-    # PPM, not PNG: the same pixels read the same (tesseract is told their 200 dpi), without
-    # pdftoppm's PNG compression of noisy scans (seconds a page).
-    for number, ppm in enumerate(scans.rasterise(path.read_bytes(), dpi=200, fmt="ppm"), 1):
-        text = scans.ocr(ppm, dpi=200)
-        if number in with_images:
-            im = Image.open(io.BytesIO(ppm))
-            for angle in (90, 180, 270):
-                buf = io.BytesIO()
-                im.rotate(angle, expand=True).save(buf, "PPM")
-                text += "\n" + scans.ocr(buf.getvalue(), dpi=200)
-        texts.append(text)
-    return texts
+    images, owner = [], []  # what to read (files), and the 0-based page each reading belongs to
+    with tempfile.TemporaryDirectory() as tmp:
+        # PPM, not PNG: the same pixels read the same (tesseract is told their 200 dpi), without
+        # pdftoppm's PNG compression of noisy scans (seconds a page).
+        for number, ppm in enumerate(scans.rasterise(path.read_bytes(), dpi=200, fmt="ppm"), 1):
+            images.append(Path(tmp) / f"p{number}.ppm")
+            images[-1].write_bytes(ppm)
+            owner.append(number - 1)
+            if number in with_images:
+                im = Image.open(io.BytesIO(ppm))
+                for angle in (90, 180, 270):
+                    images.append(Path(tmp) / f"p{number}-{angle}.ppm")
+                    im.rotate(angle, expand=True).save(images[-1], "PPM")
+                    owner.append(number - 1)
+        readings: list[list[str]] = [[] for _ in range(owner[-1] + 1 if owner else 0)]
+        for k, text in zip(owner, scans.ocr_each(images, dpi=200)):
+            readings[k].append(text)
+    return ["\n".join(r) for r in readings]
 
 
 def _assert_clean(texts: list[str], where: str) -> None:

@@ -173,3 +173,21 @@ def test_a_flattening_worker_reads_its_chunk_in_one_run_and_every_page_keeps_its
         for k, page in enumerate(pdf.pages):
             (image,) = list(page.obj.Resources.XObject.values())
             assert ocr.recall(image.read_raw_bytes()) is found[k]
+
+
+def test_the_tests_own_reading_of_several_images_in_one_process_is_each_image_read_alone(readings, tmp_path):
+    """scans.ocr_each (the checks' independent reading: a tesseract file list) gives each image
+    the text scans.ocr reads in it alone, a blank image between keeping the later ones in place;
+    an image tesseract cannot read makes the run fall back to reading each image alone."""
+    pages, _r = readings
+    images = []
+    for k in (3, 1, 0):  # the small copy, the blank page, the upright top: PNG bytes
+        buf = io.BytesIO()
+        pages[k].save(buf, "PNG")
+        images.append(buf.getvalue())
+    alone = [scans.ocr(im, dpi=DPI) for im in images]
+    assert "Passport" in alone[2] and not alone[1].strip()
+    assert scans.ocr_each(images, dpi=DPI) == alone
+    broken = tmp_path / "broken.png"
+    broken.write_bytes(b"\x89PNG\r\n\x1a\n not an image")
+    assert scans.ocr_each([images[0], broken], dpi=DPI, strict=False) == [alone[0], ""]
