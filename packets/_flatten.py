@@ -42,25 +42,28 @@ def _worker_init(data: bytes) -> None:
 def _worker_flatten(jobs: list[tuple[int, list[Box]]], dpi: float, recognise: frozenset = frozenset(),
                     faces: bool = False) -> list[tuple]:
     """Flatten the pages of ``jobs`` (one chunk) and read those in ``recognise`` in one
-    Tesseract run: only the chunk's grey pixels to read are held until then."""
+    Tesseract run: only the chunk's grey pixels to read are held until then (read sooner
+    when they pass :data:`packets.ocr.RUN_PIXELS`: a chunk of huge pages)."""
+    from .ocr import RUN_PIXELS, recognize
+
     out: list[tuple] = []
-    where: list[int] = []  # the positions in out of the pages read
-    seen: list = []  # their grey pixels, as a recipient decodes them
-    dpis: list[int] = []  # and their resolutions
+    held: list[tuple[int, object, int]] = []  # position in out, grey pixels as a recipient decodes them, dpi
+
+    def read() -> None:
+        found = recognize([im for _k, im, _d in held], 1, dpi=[d for _k, _im, d in held])
+        for (k, _im, _d), page in zip(held, found):
+            out[k] = out[k][:7] + (page.to_dict(),) + out[k][8:]
+        held.clear()
+
     for i, boxes in jobs:
         result, image, image_dpi = _flatten_one(_WORKER_DOC, i, boxes, dpi, i in recognise, faces)
-        if image is not None:
-            where.append(len(out))
-            seen.append(image)
-            dpis.append(image_dpi)
         out.append(result)
-    if seen:
-        from .ocr import recognize
-
-        found = recognize(seen, 1, dpi=dpis)
-        seen.clear()
-        for k, page in zip(where, found):
-            out[k] = out[k][:7] + (page.to_dict(),) + out[k][8:]
+        if image is not None:
+            held.append((len(out) - 1, image, image_dpi))
+            if sum(im.size[0] * im.size[1] for _k, im, _d in held) >= RUN_PIXELS:
+                read()
+    if held:
+        read()
     return out
 
 
