@@ -140,11 +140,16 @@ def _tiff(images: list) -> io.BytesIO:
     return buf
 
 
-def _parse_tsv(tsv: str, pages: int = 1) -> list[list[Word]]:
-    """The words of each of ``pages`` pages of Tesseract's TSV (column page_num, from 1)."""
+def _parse_tsv(tsv: str, pages: int = 1, sizes: list[tuple[int, int]] | None = None) -> list[list[Word]]:
+    """The words of each of ``pages`` pages of Tesseract's TSV (column page_num, from 1).
+    With ``sizes``, every page must have its page row (level 1) at its image's size: a run
+    that skipped or misread a page is an error, never a page read as holding no words."""
     found: list[list[Word]] = [[] for _ in range(pages)]
+    seen: dict[int, tuple[int, int]] = {}
     for row in tsv.splitlines()[1:]:
         cols = row.split("\t")
+        if len(cols) >= 10 and cols[0] == "1" and cols[1].isdigit() and cols[8].isdigit() and cols[9].isdigit():
+            seen[int(cols[1]) - 1] = (int(cols[8]), int(cols[9]))
         if len(cols) < 12 or cols[0] != "5":
             continue
         try:
@@ -158,6 +163,8 @@ def _parse_tsv(tsv: str, pages: int = 1) -> list[list[Word]]:
             continue
         found[page].append(Word(text, (left, top, left + width, top + height), conf,
                                 (int(cols[2]), int(cols[3]), int(cols[4]))))
+    if sizes is not None and any(seen.get(k) != tuple(size) for k, size in enumerate(sizes)):
+        raise OcrError("tesseract did not read every page it was given; review the pages by hand")
     return found
 
 
@@ -184,7 +191,7 @@ def _recognize_run(images: list, dpi: int | None = None) -> list[PageText]:
         raise OcrError("tesseract lacks the eng, spa or fra language data; install tesseract-ocr-eng "
                        "tesseract-ocr-spa tesseract-ocr-fra" if missing else
                        f"tesseract failed on a page (exit {p.returncode}); review the page by hand")
-    words = _parse_tsv(p.stdout.decode("utf-8", "replace"), len(images))
+    words = _parse_tsv(p.stdout.decode("utf-8", "replace"), len(images), [im.size for im in images])
     return [PageText(im.size[0], im.size[1], found) for im, found in zip(images, words)]
 
 

@@ -191,3 +191,23 @@ def test_the_tests_own_reading_of_several_images_in_one_process_is_each_image_re
     broken = tmp_path / "broken.png"
     broken.write_bytes(b"\x89PNG\r\n\x1a\n not an image")
     assert scans.ocr_each([images[0], broken], dpi=DPI, strict=False) == [alone[0], ""]
+
+
+def test_a_run_that_leaves_a_page_out_is_an_error_never_a_page_without_words(tmp_path):
+    """A Tesseract whose TSV lacks one page (here: the real one's output with page 2's rows cut
+    out) must not make that page read as holding no words, which would let a name in it pass
+    the redaction rules unseen: recognition stops with a one-line error."""
+    from packets import ocr
+
+    real = require_tool("tesseract")
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    wrapper = bindir / "tesseract"
+    wrapper.write_text(f'#!/bin/sh\n"{real}" "$@" | awk -F "\\t" \'$2 != "2"\'\n')
+    wrapper.chmod(0o755)
+    pages = _pages()[:3]
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("PATH", f"{bindir}{os.pathsep}{os.environ.get('PATH', '')}")
+        with pytest.raises(ocr.OcrError, match="did not read every page"):
+            ocr.recognize(pages, 1, dpi=DPI)
+        assert ocr.recognize(pages[:1], 1, dpi=DPI)[0].words, "a run of one page is read as before"
