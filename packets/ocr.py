@@ -1,6 +1,9 @@
 """Recognition of pages (Tesseract), so redaction rules and the leak check read pixels.
 
-Direct calls to the ``tesseract`` command, as many at once as there are cores (each
+Tesseract runs in this process (a keyless worker) through its library
+(:mod:`packets._tesslib`): one engine per thread, its models loaded once, giving the
+words the command gives. Where the library cannot load: calls to the ``tesseract``
+command, as many at once as there are cores (each
 limited to one thread), each reading its share of the pages in one run (loading the
 eng+spa+fra models costs about 0.2 s of CPU a process): the pixels go in on standard
 input (one page as a PGM image, several as an uncompressed multi-page TIFF made in
@@ -49,6 +52,10 @@ RUN_PIXELS = 48_000_000
 
 class OcrError(InvalidInput):
     """Tesseract is missing or failed on a page."""
+
+
+_MISSING = ("tesseract lacks the eng, spa or fra language data; install tesseract-ocr-eng tesseract-ocr-spa "
+            "tesseract-ocr-fra")
 
 
 @dataclass
@@ -117,6 +124,10 @@ _ENGINE: str | None = None
 def engine() -> str:
     """The engine and settings that produced a result (part of the cache key)."""
     global _ENGINE
+    if _ENGINE is None and _here():
+        from . import _tesslib
+
+        _ENGINE = f"tesseract {_tesslib.version()} {LANGS} psm1"  # as the command's --version names it
     if _ENGINE is None:
         out = subprocess.run([_binary(), "--version"], capture_output=True, text=True, timeout=30,
                              env=hardening.child_environment())
@@ -168,10 +179,49 @@ def _parse_tsv(tsv: str, pages: int = 1, sizes: list[tuple[int, int]] | None = N
     return found
 
 
+#: Recognise in this process through libtesseract (:mod:`packets._tesslib`) when it loads;
+#: False runs the ``tesseract`` command for every run of pages, as where the library cannot.
+IN_PROCESS = True
+
+
+def _here() -> bool:
+    from . import _tesslib
+
+    return IN_PROCESS and _tesslib.available()
+
+
+def _recognize_here(images: list, dpi: int | None = None) -> list[PageText]:
+    """Recognise ``images`` one after another with one engine of this process (its models
+    loaded once): the same words, boxes and confidences as the command gives."""
+    from . import _tesslib
+
+    try:
+        eng = _tesslib.take(LANGS, 1)
+    except _tesslib.EngineError:
+        raise OcrError(_MISSING) from None
+    try:
+        out = []
+        for im in images:
+            g = im.convert("L") if im.mode != "L" else im
+            try:
+                tsv = eng.tsv(g.tobytes(), g.width, g.height, dpi or OCR_DPI, PAGE_TIMEOUT)
+            except _tesslib.EngineError:
+                raise OcrError(f"recognition of a page failed or took longer than {PAGE_TIMEOUT} s; "
+                               "review the page by hand") from None
+            [words] = _parse_tsv(tsv, 1, [g.size])
+            out.append(PageText(im.size[0], im.size[1], words))
+        return out
+    finally:
+        _tesslib.give(eng)
+
+
 def _recognize_run(images: list, dpi: int | None = None) -> list[PageText]:
-    """Recognise ``images`` (all at resolution ``dpi``) in one Tesseract process: one image
-    as a PGM, several as a multi-page TIFF whose TSV numbers the pages. Loading the language
-    models costs about 0.2 s of CPU a process, so pages share it."""
+    """Recognise ``images`` (all at resolution ``dpi``) with one engine of this process, or
+    without it in one Tesseract process: one image as a PGM, several as a multi-page TIFF
+    whose TSV numbers the pages. Loading the language models costs about 0.2 s of CPU a
+    process, so pages share it."""
+    if _here():
+        return _recognize_here(images, dpi)
     # PATH, locale and Tesseract's own settings only: never a REFUGE_* secret. One thread per process;
     # processes fill the cores.
     env = hardening.child_environment(OMP_THREAD_LIMIT="1")
@@ -188,8 +238,7 @@ def _recognize_run(images: list, dpi: int | None = None) -> list[PageText]:
         del data
     if p.returncode != 0:
         missing = b"Failed loading language" in p.stderr or b"Error opening data file" in p.stderr
-        raise OcrError("tesseract lacks the eng, spa or fra language data; install tesseract-ocr-eng "
-                       "tesseract-ocr-spa tesseract-ocr-fra" if missing else
+        raise OcrError(_MISSING if missing else
                        f"tesseract failed on a page (exit {p.returncode}); review the page by hand")
     words = _parse_tsv(p.stdout.decode("utf-8", "replace"), len(images), [im.size for im in images])
     return [PageText(im.size[0], im.size[1], found) for im, found in zip(images, words)]
@@ -229,7 +278,8 @@ def recognize(images: list, workers: int | None = None, dpi: int | list[int] | N
     resolutions are read in different runs, and boxes are in each image's own pixels."""
     if not images:
         return []
-    _binary()
+    if not _here():
+        _binary()
     n = max(1, min(len(images), workers or os.cpu_count() or 1))
     dpis = list(dpi) if isinstance(dpi, (list, tuple)) else [dpi] * len(images)
     if len(dpis) != len(images):

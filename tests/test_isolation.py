@@ -185,27 +185,29 @@ def test_the_command_line_process_cannot_dump_core(tmp_path):
 
 
 @local
-def test_tesseract_sees_no_refuge_secret(case_world, tmp_path):
-    bindir = tmp_path / "bin"
-    bindir.mkdir()
-    record = tmp_path / "tesseract-env"
-    fake = bindir / "tesseract"
-    fake.write_text("#!/bin/sh\n"
-                    f"env >> {record}\n"
-                    'if [ "$1" = "--version" ]; then echo "tesseract 5.3.0 (fake)"; exit 0; fi\n'
-                    "cat > /dev/null\n"
-                    "printf 'level\\tpage_num\\tblock_num\\tpar_num\\tline_num\\tword_num\\tleft\\ttop\\twidth\\theight"
-                    "\\tconf\\ttext\\n'\n")
-    fake.chmod(0o755)
+def test_recognition_runs_in_the_keyless_worker_never_in_the_process_that_holds_keys(case_world, tmp_path):
+    """Tesseract reads the pixels of hostile documents, in-process through its library since
+    issue #21: it must run in the keyless worker (whose environment holds no secret: the test
+    above), never in the command's own process, which unlocked the identity. The plan
+    recognises the photo (its reading is kept in the case); the command's process has neither
+    imported packets._tesslib nor mapped libtesseract, checked as it exits."""
     case_world.ok("doc", "add", "MX-0001", str(case_world.docs["passport"]), "--type", "identity", user="bob")
     case_world.ok("consent", "grant", "MX-0001", "--recipient", "unhcr-resettlement", user="erin")
-    path = f"{bindir}:{os.environ['PATH']}"
-    p = case_world.run("packet", "plan", "MX-0001", "--for", "unhcr-resettlement", "--ocr", "--json", user="erin",
-                       PATH=path, AWS_SECRET_ACCESS_KEY="not-for-parsers")
+    probe = tmp_path / "probe"
+    code = ("import atexit, runpy, sys\n"
+            "def probe():\n"
+            "    maps = open('/proc/self/maps').read()\n"
+            f"    open({str(probe)!r}, 'w').write(f\"{{'libtesseract' in maps}} {{'packets._tesslib' in sys.modules}}\")\n"
+            "atexit.register(probe)\n"
+            "sys.argv = ['refuge', *sys.argv[1:]]\n"
+            "runpy.run_module('refuge', run_name='__main__', alter_sys=True)\n")
+    p = subprocess.run([sys.executable, "-P", "-c", code, "packet", "plan", "MX-0001", "--for", "unhcr-resettlement",
+                        "--ocr", "--json"], env=case_world.env("erin"), capture_output=True, cwd=case_world.root,
+                       timeout=120)
     assert p.returncode == 0, p.stderr
-    seen = record.read_text()  # the fake ran: the photo has no text layer
-    assert "PATH=" in seen
-    assert "REFUGE_" not in seen and PASSPHRASE not in seen and "not-for-parsers" not in seen
+    v = case_world.open("erin")
+    assert v.find_case("MX-0001").ocr, "the plan recognised the photo (its reading is kept in the case)"
+    assert probe.read_text() == "False False", "Tesseract was loaded in the process that holds the keys"
 
 
 @local

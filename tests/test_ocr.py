@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import re
 import shutil
 import subprocess
@@ -469,32 +468,28 @@ def test_plan_with_ocr_reports_each_page_without_secrets(ocr_world):
 
 @LOCAL
 def test_repeated_recognition_comes_from_the_cache(ocr_world, tmp_path):
-    """The second plan finds the same pages at the same confidence with a tesseract that
-    can only say its version (the cache key): the recognition was kept, encrypted, and
-    reused. A build afterwards still burns out the secrets from the cached words."""
+    """The second plan finds the same pages at the same confidence with a Tesseract that
+    has no language data (TESSDATA_PREFIX: an empty folder; it can still say its version,
+    the cache key): the recognition was kept, encrypted, and reused. A build afterwards
+    still burns out the secrets from the cached words."""
     w = ocr_world
     doc = _add(w, "scan-upright.jpg", scans.upright(fmt="JPEG", quality=85)[0])
     first = _plan(w)
-    fake = tmp_path / "fakebin"
-    fake.mkdir()
-    real = require_tool("tesseract")
-    (fake / "tesseract").write_text(f'#!/bin/sh\nif [ "$1" = "--version" ]; then exec {real} --version; fi\n'
-                                    'echo "no recognition here" >&2\nexit 1\n')
-    (fake / "tesseract").chmod(0o755)
-    path = f"{fake}:{os.environ.get('PATH', '')}"
-    assert shutil.which("tesseract", path=path) == str(fake / "tesseract")
-    second = _plan(w, PATH=path)
+    empty = tmp_path / "no-tessdata"
+    empty.mkdir()
+    path = str(empty)
+    second = _plan(w, TESSDATA_PREFIX=path)
     assert [r for r in first["pages_without_text"] if r["doc"] == doc] == \
         [r for r in second["pages_without_text"] if r["doc"] == doc] != []
     # The build reads the rebuilt pages' new pixels (text layer, leak check), which no cache
     # holds: with a tesseract that cannot recognise, it stops, and writes nothing.
-    p, out = _build(w, "cached", "--ocr", docs=(doc,), PATH=path)
+    p, out = _build(w, "cached", "--ocr", docs=(doc,), TESSDATA_PREFIX=path)
     assert p.returncode != 0 and not out.exists()
     p, out = _build(w, "cached", "--ocr", docs=(doc,))
     assert p.returncode == 0, p.stderr.decode()
     _check_redacted(w, out)
-    # A page not recognised before: the fake tesseract is really used, and fails (the check can fail).
+    # A page not recognised before: the data-less Tesseract is really used, and fails (the check can fail).
     _add(w, "scan-rotated.jpg", scans.rotated(180)[0])
-    p = w.run("packet", "plan", "MX-0001", "--for", PROFILE, "--ocr", "--json", user="erin", PATH=path)
+    p = w.run("packet", "plan", "MX-0001", "--for", PROFILE, "--ocr", "--json", user="erin", TESSDATA_PREFIX=path)
     assert p.returncode != 0 or any(r["needs_review"] for r in json.loads(p.stdout)["pages_without_text"]), \
         "a new page was recognised by a tesseract that cannot recognise anything"

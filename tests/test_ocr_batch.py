@@ -1,11 +1,13 @@
-"""Several pages in one Tesseract process: the same words and boxes as one page a process.
+"""Several pages in one Tesseract process, and Tesseract in this process through its
+library: the same words and boxes as one page a process of the ``tesseract`` command.
 
-packets/ocr.py's ``recognize`` hands each process its share of the pages as one multi-page
-TIFF and splits the TSV by its page numbers. These tests recognise realistic pages made by
-code (tests/scans.py: a scan's top part upright, the same turned a quarter, a small copy,
-a blank page) once a page a process and then batched, run the real ``tesseract`` through a
-wrapper that counts its processes, and compare every word, box and confidence exactly.
-"""
+packets/ocr.py's ``recognize`` reads pages with libtesseract's engines (packets/_tesslib.py)
+where the library loads, and otherwise hands each process of the command its share of the
+pages as one multi-page TIFF and splits the TSV by its page numbers. These tests recognise
+realistic pages made by code (tests/scans.py: a scan's top part upright, the same turned a
+quarter, a small copy, a blank page) once a page a process, batched, and in this process,
+run the real ``tesseract`` through a wrapper that counts its processes, and compare every
+word, box and confidence exactly."""
 
 from __future__ import annotations
 
@@ -49,10 +51,11 @@ def _counting_tesseract(tmp: Path) -> tuple[Path, Path]:
 
 @pytest.fixture(scope="module")
 def readings(tmp_path_factory):
-    """The pages read one a process (the turned one at 300 dpi, the others at 200), then in one
-    call of ``recognize`` with one process at a time: the three 200 dpi pages in one run, the
-    blank one between the others, and the 300 dpi page in a run of its own. With the command
-    lines of the processes each way started."""
+    """The pages read three ways, with the command lines of the Tesseract processes each way
+    started: by the command one page a process (the turned one at 300 dpi, the others at 200);
+    by the command in one call of ``recognize`` with one process at a time (the three 200 dpi
+    pages in one run, the blank one between the others, the 300 dpi page in a run of its own);
+    and in this process, through libtesseract, with no process at all."""
     from packets import ocr
 
     bindir, log = _counting_tesseract(tmp_path_factory.mktemp("tess"))
@@ -61,20 +64,24 @@ def readings(tmp_path_factory):
     out = {}
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("PATH", f"{bindir}{os.pathsep}{os.environ.get('PATH', '')}")
-        for way, call in (("alone", lambda: [ocr.recognize([im], 1, dpi=d)[0] for im, d in zip(pages, dpis)]),
-                          ("batched", lambda: ocr.recognize(pages, 1, dpi=dpis))):
+        for way, here, call in (("alone", False, lambda: [ocr.recognize([im], 1, dpi=d)[0] for im, d in zip(pages, dpis)]),
+                                ("batched", False, lambda: ocr.recognize(pages, 1, dpi=dpis)),
+                                ("here", True, lambda: ocr.recognize(pages, 2, dpi=dpis))):
+            mp.setattr(ocr, "IN_PROCESS", here)
             log.write_text("")
             out[way] = [p.to_dict() for p in call()]
             out[way + " argv"] = log.read_text().splitlines()
     return pages, out
 
 
-def test_batched_pages_read_exactly_as_pages_read_alone(readings):
+def test_pages_read_in_this_process_or_batched_read_exactly_as_pages_read_alone(readings):
     pages, r = readings
     assert len(r["alone argv"]) == 4, "one process a page"
     assert len(r["batched argv"]) == 2, "one process for the 200 dpi pages, one for the 300 dpi page"
+    assert r["here argv"] == [], "recognised in this process: no tesseract started"
     alone = r["alone"]
     assert r["batched"] == alone, "pages read in one process differ from pages read one a process"
+    assert r["here"] == alone, "pages read through libtesseract differ from the command's reading"
     words = [[w["text"] for w in page["words"]] for page in alone]
     assert any("Passport" in w for w in words[0]) and any("Passport" in w for w in words[2]), words
     assert len(words[3]) >= 10, "the small copy is read too"
@@ -108,10 +115,12 @@ def test_pages_at_another_resolution_go_in_a_run_of_their_own(readings):
     assert ocr._runs([None] * 5, 1, [half, half, 1, big + 1, 1]) == [[0, 1], [2], [3], [4]]
 
 
-def test_missing_language_data_is_one_line_for_a_batch_too(readings, tmp_path, monkeypatch):
+@pytest.mark.parametrize("here", [True, False], ids=["in-process", "command"])
+def test_missing_language_data_is_one_line_for_a_batch_too(readings, tmp_path, monkeypatch, here):
     from packets import ocr
 
     pages, _r = readings
+    monkeypatch.setattr(ocr, "IN_PROCESS", here)
     monkeypatch.setenv("TESSDATA_PREFIX", str(tmp_path))  # no traineddata there
     with pytest.raises(ocr.OcrError) as err:
         ocr.recognize(pages[:2], 1, dpi=DPI)
@@ -153,6 +162,7 @@ def test_a_flattening_worker_reads_its_chunk_in_one_run_and_every_page_keeps_its
 
     bindir, log = _counting_tesseract(tmp_path)
     monkeypatch.setenv("PATH", f"{bindir}{os.pathsep}{os.environ.get('PATH', '')}")
+    monkeypatch.setattr(ocr, "IN_PROCESS", False)  # the command's runs are what is counted (the pool forks)
     data = _small_pdf()
     with pikepdf.open(io.BytesIO(data)) as pdf:
         found = flatten_pdf(pdf, data, {i: [] for i in range(len(WORDS))}, workers=2, text_layer=True)
@@ -208,6 +218,31 @@ def test_a_run_that_leaves_a_page_out_is_an_error_never_a_page_without_words(tmp
     pages = _pages()[:3]
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("PATH", f"{bindir}{os.pathsep}{os.environ.get('PATH', '')}")
+        mp.setattr(ocr, "IN_PROCESS", False)
         with pytest.raises(ocr.OcrError, match="did not read every page"):
             ocr.recognize(pages, 1, dpi=DPI)
         assert ocr.recognize(pages[:1], 1, dpi=DPI)[0].words, "a run of one page is read as before"
+
+
+def test_an_engine_in_this_process_uses_one_thread_as_the_command_is_run():
+    """OpenMP inside libtesseract would start threads of its own for every engine (the command
+    is run with OMP_THREAD_LIMIT=1 for that): in a fresh interpreter, after a page is read
+    through the library, the process still has one thread and libgomp's limit is 1."""
+    import subprocess
+    import sys
+
+    code = ("import ctypes, sys\n"
+            "from PIL import Image, ImageDraw\n"
+            "from packets import ocr, _tesslib\n"
+            "im = Image.new('L', (900, 300), 255)\n"
+            "ImageDraw.Draw(im).text((40, 120), 'Lantern Orchard Harbour', fill=0, font_size=60)\n"
+            "[page] = ocr.recognize([im], 1, dpi=200)\n"
+            "threads = [l.split()[1] for l in open('/proc/self/status') if l.startswith('Threads:')][0]\n"
+            "print(_tesslib.available(), ctypes.CDLL('libgomp.so.1').omp_get_thread_limit(), threads,\n"
+            "      ' '.join(w.text for w in page.words))\n")
+    out = subprocess.run([sys.executable, "-P", "-c", code], capture_output=True, text=True, timeout=120,
+                         cwd=Path(__file__).resolve().parent.parent)
+    assert out.returncode == 0, out.stderr
+    here, limit, threads, words = out.stdout.split(" ", 3)
+    assert (here, limit, threads) == ("True", "1", "1"), out.stdout
+    assert "Orchard" in words

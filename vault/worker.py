@@ -60,7 +60,7 @@ class Limits(namedtuple("Limits", "memory cpu_seconds wall_seconds open_files", 
 INTAKE_LIMITS = Limits(memory=1024**3, cpu_seconds=60, wall_seconds=180)
 # Rendering, redacting and recognising one packet's documents: a 300 dpi letter page is
 # 8.4 M pixels (25 MiB in RGB), and a few are held at once; 768 MiB leaves room for pdfium's
-# caches and Tesseract's children (separate processes with their own memory). The CPU bound
+# caches and Tesseract's engines (about 170 MiB of address space a thread). The CPU bound
 # covers OCR of a few hundred pages on one core.
 RENDER_LIMITS = Limits(memory=768 * 1024**2, cpu_seconds=1800, wall_seconds=3600)
 
