@@ -8,8 +8,8 @@ The document is tests/scans.py's benchmark set: 20 phone-quality JPEG pages (sev
 fonts and sizes, some skewed 2 degrees or turned 90) wrapped in an image-only PDF, added
 to a fresh vault. Timed: ``refuge packet plan CASE --for PROFILE --ocr`` as a subprocess,
 the whole command (start-up, unlocking, decrypting, rendering into packet pages, pdfium's
-text check, rendering each page at its scan's resolution and recognising it with one
-Tesseract process per core). Each run starts from a copy of the vault made before the
+text check, rendering each page at its scan's resolution and recognising it with
+Tesseract's engines inside the keyless worker, one per core, models loaded once). Each run starts from a copy of the vault made before the
 first recognition, so the encrypted recognition cache is empty. Side by side, in the same
 run: ``tesseract PAGE.jpg stdout -l eng+spa+fra --psm 1 tsv`` over the same 20 page
 images, two processes at a time (OMP_THREAD_LIMIT=1 each), the way ``xargs -P 2`` would.
