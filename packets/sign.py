@@ -69,13 +69,25 @@ def _latin(text: str) -> str:
 
 
 def _signer(key: OrgKey):
+    """pyHanko's signer for ``key``, whose signatures use the key loaded once (OrgKey.sign_raw):
+    pyHanko's own loads it again for every signature, sizing runs included."""
     from asn1crypto import keys, x509
     from pyhanko.sign.signers import SimpleSigner
     from pyhanko_certvalidator.registry import SimpleCertificateStore
 
+    class OrgSigner(SimpleSigner):
+        def sign_raw(self, data: bytes, digest_algorithm: str) -> bytes:
+            mechanism = self.get_signature_mechanism_for_digest(digest_algorithm)
+            try:
+                name = mechanism.signature_algo
+            except ValueError:
+                name = mechanism["algorithm"].native
+            signature = key.sign_raw(data, digest_algorithm, name)
+            return signature if signature is not None else super().sign_raw(data, digest_algorithm)
+
     certs = [x509.Certificate.load(d) for d in key.chain_der]
-    return SimpleSigner(signing_cert=certs[0], signing_key=keys.PrivateKeyInfo.load(key.key_der),
-                        cert_registry=SimpleCertificateStore.from_certs(certs))
+    return OrgSigner(signing_cert=certs[0], signing_key=keys.PrivateKeyInfo.load(key.key_der),
+                     cert_registry=SimpleCertificateStore.from_certs(certs))
 
 
 def _organisation(key: OrgKey) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 import subprocess
 
@@ -205,3 +206,31 @@ def test_a_certificate_not_made_for_signing_is_refused():
                                           serialization.NoEncryption()), (der,))
     report = check_packet(sign_pdf(pdf_bytes(), key, signer_name="erin"), load_certificates(der))
     assert not report.ok and report.intact and "key usage" in report.reason
+
+
+@pytest.mark.parametrize("kind", ["rsa", "ec"])
+def test_a_packet_and_its_manifest_load_the_signing_key_once(monkeypatch, kind):
+    """Loading an RSA 3072 key checks it (about 0.17 s); pyHanko's own signer loaded it for
+    every signature, sizing runs included: three times or more per build. Two volumes and a
+    manifest, signed with one OrgKey, load it once, and every signature still verifies."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import serialization
+
+    from vault.orgkey import OrgKey, self_signed
+
+    key_pem, cert_pem = self_signed("Test Legal Clinic", key=kind)
+    private = serialization.load_pem_private_key(key_pem, None)
+    der = private.private_bytes(serialization.Encoding.DER, serialization.PrivateFormat.PKCS8,
+                                serialization.NoEncryption())
+    key = OrgKey(1, der, (x509.load_pem_x509_certificate(cert_pem).public_bytes(serialization.Encoding.DER),))
+    loads = []
+    load = serialization.load_der_private_key
+    monkeypatch.setattr(serialization, "load_der_private_key", lambda *a, **k: loads.append(1) or load(*a, **k))
+    volumes = [sign_pdf(pdf_bytes(), key), sign_pdf(pdf_bytes(pages=3), key, visible=True)]
+    manifest = {"format": "refuge-packet-manifest", "version": 1, "documents": [],
+                "volumes": [{"number": n, "sha256": hashlib.sha256(v).hexdigest()} for n, v in enumerate(volumes, 1)]}
+    signature = sign_manifest(manifest, key)
+    assert len(loads) == 1
+    for volume in volumes:
+        report = check_packet(volume, load_certificates(cert_pem), manifest=manifest_file(manifest, signature))
+        assert report.ok and report.manifest["ok"], report.reason

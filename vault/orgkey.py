@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.hazmat.primitives.serialization import pkcs12
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID, ObjectIdentifier
 
@@ -119,10 +119,32 @@ class OrgKey:
     version: int
     key_der: bytes = field(repr=False)          # PKCS#8
     chain_der: tuple[bytes, ...] = field(repr=False)  # the signer's certificate first
+    # The key as loaded from key_der: loading an RSA key checks it (about 0.17 s for RSA 3072),
+    # so it is loaded once per OrgKey, not once per signature (a build signs two to four times).
+    loaded: object = field(default=None, repr=False, compare=False)
 
     @property
     def cert_der(self) -> bytes:
         return self.chain_der[0]
+
+    def sign_raw(self, data: bytes, digest: str, mechanism: str) -> bytes | None:
+        """A raw signature of ``data`` by this key, for ``mechanism`` (``rsassa_pkcs1v15`` or
+        ``ecdsa``) over ``digest`` (sha256, sha384, sha512); None for any other combination,
+        which the caller makes itself."""
+        algorithm = _DIGESTS.get(digest)
+        if algorithm is None:
+            return None
+        if self.loaded is None:
+            object.__setattr__(self, "loaded", serialization.load_der_private_key(self.key_der, None))
+        private = self.loaded
+        if mechanism == "rsassa_pkcs1v15" and isinstance(private, rsa.RSAPrivateKey):
+            return private.sign(data, padding.PKCS1v15(), algorithm())
+        if mechanism == "ecdsa" and isinstance(private, ec.EllipticCurvePrivateKey):
+            return private.sign(data, ec.ECDSA(algorithm()))
+        return None
+
+
+_DIGESTS = {"sha256": hashes.SHA256, "sha384": hashes.SHA384, "sha512": hashes.SHA512}
 
 
 def self_signed(name: str, days: int = DEFAULT_DAYS, at: dt.datetime | None = None,
@@ -331,7 +353,7 @@ def unwrap(vault) -> OrgKey:
         raise VerificationFailed("your copy of the organisation signing key does not match its certificate; it was replaced")
     der = private.private_bytes(serialization.Encoding.DER, serialization.PrivateFormat.PKCS8,
                                 serialization.NoEncryption())
-    return OrgKey(cert.version, der, tuple(c.public_bytes(serialization.Encoding.DER) for c in cert.chain))
+    return OrgKey(cert.version, der, tuple(c.public_bytes(serialization.Encoding.DER) for c in cert.chain), private)
 
 
 def _wrap(vault, cert: OrgCertificate, users) -> list[str]:
