@@ -12,7 +12,7 @@ with one line that names the file, the field and the fix, e.g.::
     ircc-resettlement.toml: page_size: "legal" is not one of letter, a4; use letter or a4
 
 This module reads TOML with the standard library (``tomllib``), takes the document types
-from vault.core, and never imports click.
+from vault.doctypes, and never imports click.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
-from vault.core import DOC_TYPES
+from vault.doctypes import DOC_TYPES
 from vault.errors import InvalidInput
 
 __all__ = [

@@ -96,3 +96,33 @@ def test_the_text_worker_of_a_plain_text_loads_no_packet_pipeline():
     p = subprocess.run([sys.executable, "-P", "-c", probe], capture_output=True, text=True, timeout=60, check=True)
     heavy = {"packets.model", "packets.profiles", "packets.redact", "vault.core", "pikepdf", "PIL"} & set(p.stdout.split())
     assert not heavy, f"the text worker imports {sorted(heavy)} for a plain text"
+
+
+# What a packet build's keyless workers import: the modules of their tasks (packets/_isolated.py
+# produce_here and _review_task, packets/coverage.py _candidates_task) and of the stages those run.
+_PACKET_WORKER = (
+    "import sys\n"
+    "import vault.worker, packets._isolated, packets.coverage\n"
+    "from packets.assemble import assemble\n"
+    "from packets.build import require_reviews\n"
+    "from packets.leakcheck import verify_file, verify_volumes\n"
+    "from packets.redact import Redactor, redact_rendered\n"
+    "from packets.render import page_count, render, render_item\n"
+    "from packets.review import review_report\n"
+    "import packets.ocr, packets._flatten, packets._readback, packets._barcodes\n"
+    "print(' '.join(sorted(sys.modules)))\n"
+)
+
+
+def test_the_packet_workers_load_no_vault_core_and_no_key_code():
+    """A packet build starts three or four keyless workers; each once imported the vault's core,
+    its age format and cryptography (a tenth of a second each) to read the ten document types a
+    profile names (packets/profiles.py) and to reach require_reviews (packets/build.py). A worker
+    that holds no key has no use for key code either."""
+    p = subprocess.run([sys.executable, "-P", "-c", _PACKET_WORKER], capture_output=True, text=True, timeout=60,
+                       check=True)
+    modules = set(p.stdout.split())
+    assert {"packets.redact", "packets.leakcheck", "pikepdf"} <= modules  # the probe loads the stages
+    key_code = {"vault.core", "vault.cases", "vault.age", "vault._crypto", "vault.orgkey", "vault.casekeys",
+                "vault.renditions", "cryptography", "pyhanko"} & modules
+    assert not key_code, f"the packet workers import {sorted(key_code)}"

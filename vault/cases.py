@@ -52,14 +52,11 @@ from .people import (
 )
 from .register import REGISTER_EVENTS
 from .register import fold_event as _fold_register
+from .doctypes import DOC_TYPES
 
 __all__ = ["Case", "Document", "DOC_TYPES", "load_case", "case_ids", "cases", "find_case", "create_case",
            "grant", "revoke", "export_key", "require_open", "my_case_ids", "case_index", "case_summaries", "norm_ref"]
 
-DOC_TYPES = (
-    "identity", "civil-status", "medical", "psychological", "legal-declaration",
-    "country-evidence", "correspondence", "photo", "translation", "other",
-)
 # Case events that change what a case holds: refused once the case is closed.
 CONTENT_EVENTS = ("doc.added", "doc.tagged", "doc.edited", "doc.removed", "doc.moved", "consent.granted",
                   "consent.withdrawn", "redaction.added", "redaction.removed", "redaction.reviewed", "ocr.cached",
