@@ -54,7 +54,7 @@ _WHERE = {
     "Packet": "build", "Profile": "profiles", "ProfileError": "profiles", "RedactError": "redact",
     "RenderError": "render", "build_packet": "build", "check_packet": "verify", "get_profile": "profiles",
     "load_profiles": "profiles", "make_packet": "build", "make_plan": "plan", "plan_packet": "build",
-    "source_date_epoch": "_pdf",
+    "source_date_epoch": "_clock",
 }
 
 

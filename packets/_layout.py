@@ -6,9 +6,12 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from .profiles import CASE_FIELDS, DEFAULT_INDEX_TITLE, Profile
-from .render import Fonts
+
+if TYPE_CHECKING:  # a name for annotations: the process that signs reads the letter's words, not fonts
+    from .render import Fonts
 
 BODY_SIZE = 12.0
 BODY_LEADING = 16.0

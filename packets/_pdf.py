@@ -1,17 +1,15 @@
 """PDF helpers shared by the render, redact and verify stages: matrices, inherited page
-attributes, page boxes, stream filters, and the build's clock (``SOURCE_DATE_EPOCH``)."""
+attributes, page boxes, stream filters, and, re-exported, the build's clock (packets/_clock.py)."""
 
 from __future__ import annotations
 
-import datetime as _dt
 import math
-import os
 from typing import Any
 
 import pikepdf
 from pikepdf import Dictionary, Name
 
-from vault.errors import InvalidInput, RefugeError
+from ._clock import source_date_epoch  # noqa: F401  (the build's clock lives in packets/_clock.py: no pikepdf)
 
 Matrix = tuple[float, float, float, float, float, float]
 Box = tuple[float, float, float, float]
@@ -182,22 +180,3 @@ def filters(stream: pikepdf.Stream) -> list[str] | None:
             out.append(str(x))
         return out
     return None
-
-
-# ------------------------------------------------------------------------------- clock
-
-
-def source_date_epoch(error: type[RefugeError] = InvalidInput) -> _dt.datetime | None:
-    """The time ``SOURCE_DATE_EPOCH`` sets for a reproducible build (UTC), or None when unset.
-
-    Raises:
-        error: the variable is set but is not a number of seconds since 1970.
-    """
-    epoch = os.environ.get("SOURCE_DATE_EPOCH", "").strip()
-    if not epoch:
-        return None
-    try:
-        return _dt.datetime.fromtimestamp(int(epoch), _dt.timezone.utc)
-    except (ValueError, OverflowError, OSError):
-        raise error(f"SOURCE_DATE_EPOCH: {epoch[:20]!r} is not a number of seconds since 1970; set it to an"
-                    " integer such as 1795392000, or unset it") from None

@@ -37,7 +37,7 @@ from dataclasses import dataclass, field
 from vault.errors import InvalidInput, RefugeError, VerificationFailed
 from vault.orgkey import OrgKey
 
-from ._pdf import source_date_epoch
+from ._clock import source_date_epoch
 
 __all__ = [
     "SIGNATURE_FIELD", "SignedVolume", "Sealed", "signature_box", "sign_pdf",
