@@ -25,7 +25,7 @@ from ._text import extract_texts  # noqa: F401  (the parent side lives with the 
 from .model import Item, PacketRequest, Volume
 from .profiles import Profile
 
-__all__ = ["Produced", "count_pages", "extract_texts", "page_image", "produce", "review_pages"]
+__all__ = ["Produced", "count_pages", "extract_texts", "page_image", "produce", "review_and_find", "review_pages"]
 
 
 @dataclasses.dataclass
@@ -134,23 +134,53 @@ def review_pages(items: list[Item], profile: Profile, *, redactions: list[dict],
     Returns (pages, recognised, recognised_docs); pages are
     :class:`packets.redact.PageInfo` without marks.
     """
+    recognised: dict[str, dict] = {}
+    recognised_docs: dict[str, str] = {}
+    value = _review(items, profile, redactions, ocr, ocr_cache, None, recognised, recognised_docs, limits)
+    return _pages(value), recognised, recognised_docs
+
+
+def review_and_find(items: list[Item], profile: Profile, *, redactions: list[dict], ocr: bool, ocr_cache: dict,
+                    candidates: dict, recognised: dict, recognised_docs: dict,
+                    limits: worker.Limits = worker.RENDER_LIMITS) -> tuple[list, object]:
+    """:func:`review_pages`, then, in the same keyless worker, the names and places no rule covers
+    (packets/coverage.py ``find_uncovered``) in each document's text and latest recognition.
+
+    ``candidates`` is ``{"latest": {document id: OCR cache key}, **coverage.candidate_rules(...)}``;
+    the worker adds what it recognises. New recognition results land in ``recognised`` and
+    ``recognised_docs``, also when the worker fails after recognising. Returns (pages, the names
+    as the worker answered them, for packets.coverage.checked_candidates to check).
+    """
+    value = _review(items, profile, redactions, ocr, ocr_cache, candidates, recognised, recognised_docs, limits)
+    return _pages(value), value.get("candidates")
+
+
+def _review(items, profile, redactions, ocr, ocr_cache, candidates, recognised, recognised_docs, limits) -> dict:
+    request = {"items": [dataclasses.replace(i, data=b"") for i in items], "profile": profile,
+               "redactions": redactions, "ocr": ocr, "ocr_cache": ocr_cache, "candidates": candidates}
+    watch = _Progress(None)
+    try:
+        answer = _run("_review_task", request, [i.data for i in items], watch, limits)
+    finally:
+        recognised.update(watch.recognised)
+        recognised_docs.update(watch.recognised_docs)
+    value = answer.value if isinstance(answer.value, dict) else {}
+    recognised.update(_recognised(value.get("recognised")))
+    recognised_docs.update({str(k): str(v) for k, v in dict(value.get("recognised_docs") or {}).items()})
+    return value
+
+
+def _pages(value: dict) -> list:
     from .redact import PageInfo
 
-    request = {"items": [dataclasses.replace(i, data=b"") for i in items], "profile": profile,
-               "redactions": redactions, "ocr": ocr, "ocr_cache": ocr_cache}
-    watch = _Progress(None)
-    answer = _run("_review_task", request, [i.data for i in items], watch, limits)
-    value = answer.value if isinstance(answer.value, dict) else {}
     try:
-        pages = [PageInfo(doc_id=str(p["doc_id"]), page=int(p["page"]), width=float(p["width"]),
-                          height=float(p["height"]), searchable=bool(p["searchable"]),
-                          ocr_confidence=None if p["ocr_confidence"] is None else float(p["ocr_confidence"]),
-                          version=int(p["version"]))
-                 for p in value["pages"]]
+        return [PageInfo(doc_id=str(p["doc_id"]), page=int(p["page"]), width=float(p["width"]),
+                         height=float(p["height"]), searchable=bool(p["searchable"]),
+                         ocr_confidence=None if p["ocr_confidence"] is None else float(p["ocr_confidence"]),
+                         version=int(p["version"]))
+                for p in value["pages"]]
     except (KeyError, TypeError, ValueError):
         raise worker.WorkerFailed("the worker reviewing pages answered malformed data") from None
-    return pages, _recognised(value.get("recognised")), {str(k): str(v) for k, v in
-                                                         dict(value.get("recognised_docs") or {}).items()}
 
 
 # --- inside the worker ----------------------------------------------------------------------
@@ -257,7 +287,31 @@ def _review_task(_value, blobs: list[bytes], report) -> tuple[dict, list]:
         redactor.analyse(item, render(item, request["profile"]))
     pages = [{"doc_id": p.doc_id, "page": p.page, "width": p.width, "height": p.height, "searchable": p.searchable,
               "ocr_confidence": p.ocr_confidence, "version": p.version} for p in redactor.pages]
-    return {"pages": pages, "recognised": redactor.ocr_new, "recognised_docs": redactor.ocr_docs}, []
+    found = None
+    if request.get("candidates") is not None:
+        if redactor.ocr_new:  # the parent keeps them even if what follows fails
+            report({"recognised": redactor.ocr_new, "recognised_docs": redactor.ocr_docs})
+        found = _candidates_here(items, request, redactor, report)
+    return {"pages": pages, "recognised": redactor.ocr_new, "recognised_docs": redactor.ocr_docs,
+            "candidates": found}, []
+
+
+def _candidates_here(items: list[Item], request: dict, redactor, report) -> list[dict]:
+    """The names nobody covers (packets/coverage.py), from each document's latest recognition:
+    the one the case held (``latest``) or the one just made, as the parent would hold them."""
+    import json
+
+    from .coverage import find_uncovered
+
+    wanted = request["candidates"]
+    new = {k: v for k, v in redactor.ocr_new.items() if isinstance(v, dict)}
+    results = json.loads(json.dumps({**dict(request["ocr_cache"] or {}), **new}))  # what crossing the pipe makes of them
+    latest = dict(wanted["latest"])
+    latest.update({str(doc): str(key) for key, doc in redactor.ocr_docs.items()})
+    keys = [latest.get(i.doc_id) for i in items]
+    docs = [{"doc_id": i.doc_id, "mime": i.mime, "ocr": dict(results[key] or {}) if key in results else {}}
+            for i, key in zip(items, keys)]
+    return find_uncovered(docs, [i.data for i in items], wanted, report)
 
 
 # --- text for the search index ------------------------------------------------------------

@@ -183,18 +183,28 @@ def document_candidates(items: list, ocr_by_doc: dict[str, dict], rules: list[di
 
     ``ocr_by_doc`` maps a document id to its recognised pages ({page index: PageText dict});
     ``rules`` are the term rules (case terms and register rules) whose matches cover a name.
-    Read in a keyless worker: document bytes are parsed only there.
+    Read in a keyless worker: document bytes are parsed only there. (A build finds them in the
+    worker that reviews its pages instead: :func:`coverage_of`.)
     """
     if not items:
         return []
     request = {"docs": [{"doc_id": i.doc_id, "mime": i.mime, "ocr": dict(ocr_by_doc.get(i.doc_id) or {})}
-                        for i in items],
-               "rules": [{"text": str(r["text"])} for r in rules if r.get("kind") == "term"],
-               "dismissed": list(dismissed)}
+                        for i in items], **candidate_rules(rules, dismissed)}
     answer = worker.run("packets.coverage:_candidates_task", None, [pickle.dumps(request), *(i.data for i in items)],
                         limits=limits, label="the packet's documents")
+    return checked_candidates(answer.value)
+
+
+def candidate_rules(rules: list[dict], dismissed: list[str]) -> dict:
+    """What the worker finding names needs besides the documents: the term rules' texts and the dismissed names."""
+    return {"rules": [{"text": str(r["text"])} for r in rules if r.get("kind") == "term"],
+            "dismissed": list(dismissed)}
+
+
+def checked_candidates(value) -> list[Candidate]:
+    """A worker's answer of names found, checked field by field (WorkerFailed when malformed)."""
     out: list[Candidate] = []
-    for c in (answer.value if isinstance(answer.value, list) else [])[:_MAX_CANDIDATES]:
+    for c in (value if isinstance(value, list) else [])[:_MAX_CANDIDATES]:
         if not isinstance(c, dict) or not all(isinstance(c.get(k), str) for k in ("text", "kind", "cue", "doc")):
             raise worker.WorkerFailed("the worker finding names answered malformed data")
         if c["kind"] not in KIND_CATEGORY or not isinstance(c.get("page"), int):
@@ -204,21 +214,27 @@ def document_candidates(items: list, ocr_by_doc: dict[str, dict], rules: list[di
 
 
 def _candidates_task(_value, blobs: list[bytes], report) -> tuple[list, list]:
+    request = pickle.loads(blobs[0])  # from the parent, which the worker trusts
+    return find_uncovered(request["docs"], blobs[1:], request, report), []
+
+
+def find_uncovered(docs: list[dict], datas: list[bytes], request: dict, report) -> list[dict]:
+    """(In the keyless worker.) The names and places in ``docs`` (doc_id, mime, ocr; their bytes
+    ``datas``) that no rule of ``request`` (:func:`candidate_rules`) covers, each once."""
     from ._isolated import _document_text
 
-    request = pickle.loads(blobs[0])  # from the parent, which the worker trusts
     needles = [Needle("rule", "x", "term", r["text"]) for r in request["rules"]]
     needles = [n for n in needles if n.pattern is not None]
     out: list[dict] = []
     seen: set[str] = set()
-    for doc, data in zip(request["docs"], blobs[1:]):
+    for doc, data in zip(docs, datas):
         report({"doc": doc["doc_id"]})
         for page, text in _document_text(doc["mime"], data, doc["ocr"]):
             for c in uncovered(find_candidates(text, doc["doc_id"], page), needles, request["dismissed"]):
                 if c.text.casefold() not in seen:
                     seen.add(c.text.casefold())
                     out.append(c.as_dict())
-    return out, []
+    return out
 
 
 # --- for a case of a vault ---------------------------------------------------------------------
@@ -228,22 +244,26 @@ def coverage_of(vault, case, profile: Profile, plan, ocr: bool) -> Coverage:
     """The coverage of ``profile``'s promises for a case of ``vault`` and its ``plan``.
 
     Renders the included documents in the keyless worker (recognising pages without
-    text when ``ocr``, and keeping the results in the case), then looks for names and
-    places nothing covers in their text and recognised words.
+    text when ``ocr``, and keeping the results in the case), then, in the same worker,
+    looks for names and places nothing covers in their text and recognised words.
     """
-    from .build import _items, case_source, keep_recognition, review_pages
+    from . import _isolated
+    from .build import _items, case_source, keep_recognition
 
     source = case_source(vault, case, profile, ocr=ocr)
+    pages, found = [], []
+    # the worker that reviews the pages then finds the names, from each document's latest recognition
+    wanted = {"latest": {entry.get("doc"): key for key, entry in case.ocr.items()},
+              **candidate_rules([r for r in source.redactions if r.get("kind") == "term"],
+                                [d["text"] for d in getattr(case, "dismissed", [])])}
     try:
-        pages = review_pages(source, profile, plan, ocr) if plan.included else []
+        if plan.included:
+            pages, named = _isolated.review_and_find(
+                _items(source, plan), profile, redactions=source.redactions, ocr=ocr,
+                ocr_cache=source.ocr_cache if ocr else {}, candidates=wanted, recognised=source.recognised,
+                recognised_docs=source.recognised_docs)
+            found = checked_candidates(named)
     finally:
         keep_recognition(vault, case, source)
-    results = {**source.ocr_cache, **source.recognised}
-    latest = {entry.get("doc"): key for key, entry in case.ocr.items()}
-    latest.update({doc: key for key, doc in source.recognised_docs.items()})
-    ocr_by_doc = {doc: results[key] for doc, key in latest.items() if key in results}
-    rules = [r for r in source.redactions if r.get("kind") == "term"]
-    found = document_candidates(_items(source, plan), ocr_by_doc, rules,
-                                [d["text"] for d in getattr(case, "dismissed", [])])
     photos = [e.doc.id for e in plan.included]  # every page is rebuilt from pixels: a PDF may hold a photo too
     return assess(case, profile, pages, found, ocr, case.reviews, photos)

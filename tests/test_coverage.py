@@ -162,7 +162,7 @@ def _build(w, out, *flags):
                  *flags, user="erin")
 
 
-def test_an_empty_register_stops_the_build_listing_each_gap(issue_world, tmp_path):
+def test_an_empty_register_stops_the_build_listing_each_gap(issue_world, tmp_path, monkeypatch):
     w = issue_world
     p = _build(w, tmp_path / "fld.pdf")
     err = p.stderr.decode()
@@ -175,6 +175,30 @@ def test_an_empty_register_stops_the_build_listing_each_gap(issue_world, tmp_pat
     cands = {c["text"] for c in plan["coverage"]["candidates"]}
     assert {"Blessing Okafor", "Lagos", "Chinedu Okafor"} <= cands, cands
     assert set(plan["coverage"]["gaps"]) == {"third-party", "location", "network"}
+    _names_come_from_the_review_worker(w, monkeypatch, cands)
+
+
+def _names_come_from_the_review_worker(w, monkeypatch, cands: set[str]) -> None:
+    """The worker that reviews the pages finds the names too (it has just read the documents):
+    a build or plan starts no worker of its own for them, and finds what that worker finds."""
+    from packets import coverage
+    from packets.build import _items, case_source, plan_packet
+    from packets.profiles import get_profile
+    from vault import worker
+
+    vault = w.open("erin")
+    case, profile = vault.find_case("MX-0001"), get_profile("frontline-defenders")
+    plan = plan_packet(vault, case, profile, "2026-01-01", pages=False)
+    started, run = [], worker.run
+    monkeypatch.setattr(worker, "run", lambda target, *a, **k: started.append(target) or run(target, *a, **k))
+    found = coverage.coverage_of(vault, case, profile, plan, ocr=True).candidates
+    assert started.count("packets._isolated:_review_task") == 1 and "packets.coverage:_candidates_task" not in started
+    source = case_source(vault, case, profile, ocr=True)
+    latest = {entry.get("doc"): key for key, entry in case.ocr.items()}
+    alone = coverage.document_candidates(_items(source, plan), {d: source.ocr_cache[k] for d, k in latest.items()
+                                                                if k in source.ocr_cache},
+                                         [r for r in source.redactions if r.get("kind") == "term"], [])
+    assert [c.as_dict() for c in found] == [c.as_dict() for c in alone] and {c.text for c in found} == cands
 
 
 def test_accepting_a_gap_needs_a_reason_and_records_the_name_only_in_the_audit_log(issue_world, tmp_path):
