@@ -142,17 +142,21 @@ def review_pages(items: list[Item], profile: Profile, *, redactions: list[dict],
 
 def review_and_find(items: list[Item], profile: Profile, *, redactions: list[dict], ocr: bool, ocr_cache: dict,
                     candidates: dict, recognised: dict, recognised_docs: dict,
-                    limits: worker.Limits = worker.RENDER_LIMITS) -> tuple[list, object]:
+                    limits: worker.Limits = worker.RENDER_LIMITS) -> tuple[list, object, dict]:
     """:func:`review_pages`, then, in the same keyless worker, the names and places no rule covers
     (packets/coverage.py ``find_uncovered``) in each document's text and latest recognition.
 
     ``candidates`` is ``{"latest": {document id: OCR cache key}, **coverage.candidate_rules(...)}``;
     the worker adds what it recognises. New recognition results land in ``recognised`` and
     ``recognised_docs``, also when the worker fails after recognising. Returns (pages, the names
-    as the worker answered them, for packets.coverage.checked_candidates to check).
+    as the worker answered them, for packets.coverage.checked_candidates to check, and the text
+    of each document recognised here as the search index takes it: {id: [(page, text)]}, checked).
     """
+    from ._text import checked_pages
+
     value = _review(items, profile, redactions, ocr, ocr_cache, candidates, recognised, recognised_docs, limits)
-    return _pages(value), value.get("candidates")
+    texts = value.get("texts") if isinstance(value.get("texts"), dict) else {}
+    return _pages(value), value.get("candidates"), {str(k): checked_pages(v) for k, v in texts.items()}
 
 
 def _review(items, profile, redactions, ocr, ocr_cache, candidates, recognised, recognised_docs, limits) -> dict:
@@ -287,18 +291,19 @@ def _review_task(_value, blobs: list[bytes], report) -> tuple[dict, list]:
         redactor.analyse(item, render(item, request["profile"]))
     pages = [{"doc_id": p.doc_id, "page": p.page, "width": p.width, "height": p.height, "searchable": p.searchable,
               "ocr_confidence": p.ocr_confidence, "version": p.version} for p in redactor.pages]
-    found = None
+    found = texts = None
     if request.get("candidates") is not None:
         if redactor.ocr_new:  # the parent keeps them even if what follows fails
             report({"recognised": redactor.ocr_new, "recognised_docs": redactor.ocr_docs})
-        found = _candidates_here(items, request, redactor, report)
+        found, texts = _candidates_here(items, request, redactor, report)
     return {"pages": pages, "recognised": redactor.ocr_new, "recognised_docs": redactor.ocr_docs,
-            "candidates": found}, []
+            "candidates": found, "texts": texts}, []
 
 
-def _candidates_here(items: list[Item], request: dict, redactor, report) -> list[dict]:
+def _candidates_here(items: list[Item], request: dict, redactor, report) -> tuple[list[dict], dict[str, list]]:
     """The names nobody covers (packets/coverage.py), from each document's latest recognition:
-    the one the case held (``latest``) or the one just made, as the parent would hold them."""
+    the one the case held (``latest``) or the one just made, as the parent would hold them; and
+    the [page, text] pages read of the documents recognised here (what the search index takes)."""
     import json
 
     from .coverage import find_uncovered
@@ -311,7 +316,9 @@ def _candidates_here(items: list[Item], request: dict, redactor, report) -> list
     keys = [latest.get(i.doc_id) for i in items]
     docs = [{"doc_id": i.doc_id, "mime": i.mime, "ocr": dict(results[key] or {}) if key in results else {}}
             for i, key in zip(items, keys)]
-    return find_uncovered(docs, [i.data for i in items], wanted, report)
+    texts: dict[str, list | None] = {str(doc): None for doc in redactor.ocr_docs.values()}
+    found = find_uncovered(docs, [i.data for i in items], wanted, report, texts)
+    return found, {doc: pages for doc, pages in texts.items() if pages is not None}
 
 
 # --- text for the search index ------------------------------------------------------------

@@ -12,7 +12,7 @@ import pickle
 
 from vault import worker
 
-__all__ = ["MAX_TEXT_PAGES", "extract_texts", "text_task", "document_text", "recognised_text"]
+__all__ = ["MAX_TEXT_PAGES", "checked_pages", "extract_texts", "text_task", "document_text", "recognised_text"]
 
 MAX_TEXT_PAGES = 100_000  # pages of text one document may give the index
 PLAIN_PAGE = 1 << 20  # characters of a plain-text page: a longer text is cut into several
@@ -34,14 +34,16 @@ def extract_texts(sources: list, limits: worker.Limits = worker.RENDER_LIMITS) -
     value = answer.value
     if not isinstance(value, list) or len(value) != len(sources):
         raise worker.WorkerFailed("the worker extracting text answered malformed data")
-    out = []
-    for pages in value:
-        if not isinstance(pages, list) or len(pages) > MAX_TEXT_PAGES or not all(
-                isinstance(p, list) and len(p) == 2 and isinstance(p[0], int) and not isinstance(p[0], bool)
-                and 1 <= p[0] <= MAX_TEXT_PAGES and isinstance(p[1], str) for p in pages):
-            raise worker.WorkerFailed("the worker extracting text answered malformed data")
-        out.append([(n, text) for n, text in pages])
-    return out
+    return [checked_pages(pages) for pages in value]
+
+
+def checked_pages(pages) -> list[tuple[int, str]]:
+    """One document's [page, text] pages as a worker answered them, checked (WorkerFailed when malformed)."""
+    if not isinstance(pages, list) or len(pages) > MAX_TEXT_PAGES or not all(
+            isinstance(p, list) and len(p) == 2 and isinstance(p[0], int) and not isinstance(p[0], bool)
+            and 1 <= p[0] <= MAX_TEXT_PAGES and isinstance(p[1], str) for p in pages):
+        raise worker.WorkerFailed("the worker extracting text answered malformed data")
+    return [(n, text) for n, text in pages]
 
 
 def text_task(_value, blobs: list[bytes], report) -> tuple[list, list]:

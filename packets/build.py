@@ -232,11 +232,12 @@ def case_source(vault, case, profile: Profile | None = None, *, ocr: bool = Fals
                       tsa_url=tsa, fields=dict(case.fields), org=dict(vault.directory.org))
 
 
-def keep_recognition(vault, case, source: CaseSource) -> bool:
+def keep_recognition(vault, case, source: CaseSource, extract=None) -> bool:
     """Store new recognition results in the case (encrypted), for the next build, and add the
     recognised documents' text to the case's search index (vault/searching.py), so that search
     finds words read in scans and photos. Neither ever fails a build: returns False when the
-    index could not take the text (the caller says how to rebuild it)."""
+    index could not take the text (the caller says how to rebuild it). ``extract`` reads the
+    text (default: a keyless worker, packets/_text.py extract_texts)."""
     if not source.recognised:
         return True
     try:
@@ -250,7 +251,7 @@ def keep_recognition(vault, case, source: CaseSource) -> bool:
     docs = sorted({d for d in source.recognised_docs.values() if d in case.documents})
     try:
         if docs:
-            searching.index_documents(vault, case, docs, extract_texts)
+            searching.index_documents(vault, case, docs, extract or extract_texts)
     except Exception:  # noqa: BLE001  the packet is the work asked for; its words reach search on --reindex
         return False
     return True

@@ -218,9 +218,11 @@ def _candidates_task(_value, blobs: list[bytes], report) -> tuple[list, list]:
     return find_uncovered(request["docs"], blobs[1:], request, report), []
 
 
-def find_uncovered(docs: list[dict], datas: list[bytes], request: dict, report) -> list[dict]:
+def find_uncovered(docs: list[dict], datas: list[bytes], request: dict, report,
+                   texts: dict[str, list] | None = None) -> list[dict]:
     """(In the keyless worker.) The names and places in ``docs`` (doc_id, mime, ocr; their bytes
-    ``datas``) that no rule of ``request`` (:func:`candidate_rules`) covers, each once."""
+    ``datas``) that no rule of ``request`` (:func:`candidate_rules`) covers, each once. The
+    [page, text] pages read of the documents whose ids ``texts`` holds are put in it."""
     from ._isolated import _document_text
 
     needles = [Needle("rule", "x", "term", r["text"]) for r in request["rules"]]
@@ -229,7 +231,10 @@ def find_uncovered(docs: list[dict], datas: list[bytes], request: dict, report) 
     seen: set[str] = set()
     for doc, data in zip(docs, datas):
         report({"doc": doc["doc_id"]})
-        for page, text in _document_text(doc["mime"], data, doc["ocr"]):
+        pages = _document_text(doc["mime"], data, doc["ocr"])
+        if texts is not None and doc["doc_id"] in texts:
+            texts[doc["doc_id"]] = pages
+        for page, text in pages:
             for c in uncovered(find_candidates(text, doc["doc_id"], page), needles, request["dismissed"]):
                 if c.text.casefold() not in seen:
                     seen.add(c.text.casefold())
@@ -256,14 +261,41 @@ def coverage_of(vault, case, profile: Profile, plan, ocr: bool) -> Coverage:
     wanted = {"latest": {entry.get("doc"): key for key, entry in case.ocr.items()},
               **candidate_rules([r for r in source.redactions if r.get("kind") == "term"],
                                 [d["text"] for d in getattr(case, "dismissed", [])])}
+    extract = None
     try:
         if plan.included:
-            pages, named = _isolated.review_and_find(
-                _items(source, plan), profile, redactions=source.redactions, ocr=ocr,
+            items = _items(source, plan)
+            pages, named, texts = _isolated.review_and_find(
+                items, profile, redactions=source.redactions, ocr=ocr,
                 ocr_cache=source.ocr_cache if ocr else {}, candidates=wanted, recognised=source.recognised,
                 recognised_docs=source.recognised_docs)
             found = checked_candidates(named)
+            extract = _read_texts(items, texts, wanted["latest"], {**source.ocr_cache, **source.recognised},
+                                  source.recognised_docs)
     finally:
-        keep_recognition(vault, case, source)
+        keep_recognition(vault, case, source, extract)
     photos = [e.doc.id for e in plan.included]  # every page is rebuilt from pixels: a PDF may hold a photo too
     return assess(case, profile, pages, found, ocr, case.reviews, photos)
+
+
+def _read_texts(items: list, texts: dict[str, list], latest: dict[str, str], results: dict[str, dict],
+                recognised_docs: dict[str, str]):
+    """The search index's extractor (packets/_text.py extract_texts) for what the review worker
+    already read: a document's pages from ``texts`` when the index asks for the very bytes, type
+    and recognition the worker read them from; any other from a text worker, as before."""
+    from ._text import extract_texts
+
+    latest = {**latest, **{doc: key for key, doc in recognised_docs.items()}}
+    known = {i.doc_id: (i.mime, i.data, dict(results[latest[i.doc_id]] or {}) if latest.get(i.doc_id) in results
+                        else {}, texts[i.doc_id]) for i in items if i.doc_id in texts}
+
+    def same(s) -> bool:
+        k = known.get(s.doc_id)
+        return k is not None and (s.mime, s.data, dict(s.ocr or {})) == k[:3]
+
+    def extract(sources: list) -> list[list[tuple[int, str]]]:
+        read = [same(s) for s in sources]
+        rest = iter(extract_texts([s for s, r in zip(sources, read) if not r]) if not all(read) else [])
+        return [known[s.doc_id][3] if r else next(rest) for s, r in zip(sources, read)]
+
+    return extract

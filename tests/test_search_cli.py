@@ -275,6 +275,35 @@ def test_a_scan_recognised_by_packet_plan_is_found_without_a_reindex(case_world,
     assert _found(w, _strip(scans.NAME).split()[0].upper()) == [(doc, 1)]
 
 
+@pytest.mark.local_only("Tesseract once is enough; the index it fills is the same on both backends")
+def test_the_worker_that_recognises_a_scan_gives_the_index_its_words(case_world, tmp_path, monkeypatch):
+    """A plan or build reviews the pages in one keyless worker; the text of what it recognised
+    reaches the index from that worker, not from a second one reading the document again, and
+    the index holds what a rebuilt index (read by the text worker) holds."""
+    from packets import coverage
+    from packets.build import plan_packet
+    from packets.profiles import get_profile
+    from vault import worker
+
+    w = case_world
+    scan = tmp_path / "scan.png"
+    scan.write_bytes(scans.upright()[0])
+    doc = w.ok("doc", "add", "MX-0001", str(scan), "--type", "identity", "--title", "Form", user="bob").strip()
+    w.ok("consent", "grant", "MX-0001", "--recipient", "unhcr-resettlement", "--doc", doc, user="erin")
+    vault = w.open("erin")
+    case, profile = vault.find_case("MX-0001"), get_profile("unhcr-resettlement")
+    plan = plan_packet(vault, case, profile, "2026-01-01", pages=False)
+    started, run = [], worker.run
+    monkeypatch.setattr(worker, "run", lambda target, *a, **k: started.append(target) or run(target, *a, **k))
+    coverage.coverage_of(vault, case, profile, plan, ocr=True)
+    assert started == ["packets._isolated:_review_task"]
+    name = _strip(scans.NAME).split()[0].upper()
+    found = [_found(w, "lanterns orchard"), _found(w, name)]
+    assert found == [[(doc, 1)], [(doc, 1)]]
+    w.ok("search", "--reindex", "MX-0001", user="bob")
+    assert [_found(w, "lanterns orchard"), _found(w, name)] == found
+
+
 def test_concurrent_writers_never_lose_a_segment(searched, monkeypatch):
     """Two writers that both saw the same last number: the second one's put fails create-only and it
     takes the next number; both batches are in the index."""
