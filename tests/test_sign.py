@@ -209,7 +209,7 @@ def test_a_certificate_not_made_for_signing_is_refused():
 
 
 @pytest.mark.parametrize("kind", ["rsa", "ec"])
-def test_a_packet_and_its_manifest_load_the_signing_key_once(monkeypatch, kind):
+def test_a_packet_and_its_manifest_load_the_signing_key_once(org, monkeypatch, kind):
     """Loading an RSA 3072 key checks it (about 0.17 s); pyHanko's own signer loaded it for
     every signature, sizing runs included: three times or more per build. Two volumes and a
     manifest, signed with one OrgKey, load it once, and every signature still verifies."""
@@ -218,11 +218,14 @@ def test_a_packet_and_its_manifest_load_the_signing_key_once(monkeypatch, kind):
 
     from vault.orgkey import OrgKey, self_signed
 
-    key_pem, cert_pem = self_signed("Test Legal Clinic", key=kind)
-    private = serialization.load_pem_private_key(key_pem, None)
-    der = private.private_bytes(serialization.Encoding.DER, serialization.PrivateFormat.PKCS8,
-                                serialization.NoEncryption())
-    key = OrgKey(1, der, (x509.load_pem_x509_certificate(cert_pem).public_bytes(serialization.Encoding.DER),))
+    if kind == "rsa":  # the module's key (RSA 3072), as a new OrgKey that has loaded nothing yet
+        key, cert_pem = OrgKey(org[0].version, org[0].key_der, org[0].chain_der), org[1]
+    else:
+        key_pem, cert_pem = self_signed("Test Legal Clinic", key="ec")
+        private = serialization.load_pem_private_key(key_pem, None)
+        der = private.private_bytes(serialization.Encoding.DER, serialization.PrivateFormat.PKCS8,
+                                    serialization.NoEncryption())
+        key = OrgKey(1, der, (x509.load_pem_x509_certificate(cert_pem).public_bytes(serialization.Encoding.DER),))
     loads = []
     load = serialization.load_der_private_key
     monkeypatch.setattr(serialization, "load_der_private_key", lambda *a, **k: loads.append(1) or load(*a, **k))
