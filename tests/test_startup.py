@@ -115,10 +115,11 @@ _PACKET_WORKER = (
 
 
 def test_the_packet_workers_load_no_vault_core_and_no_key_code():
-    """A packet build starts three or four keyless workers; each once imported the vault's core,
-    its age format and cryptography (a tenth of a second each) to read the ten document types a
-    profile names (packets/profiles.py) and to reach require_reviews (packets/build.py). A worker
-    that holds no key has no use for key code either."""
+    """A packet build started up to four keyless workers; each imported the vault's core, its age
+    format and cryptography (a tenth of a second each) to read the ten document types a profile
+    names (packets/profiles.py) and to reach require_reviews (packets/build.py). The stages' modules
+    now load none of it (pdfminer may still load cryptography's ciphers when the leak check reads
+    an encrypted PDF's text); a worker that holds no key has no use for the vault's key code."""
     p = subprocess.run([sys.executable, "-P", "-c", _PACKET_WORKER], capture_output=True, text=True, timeout=60,
                        check=True)
     modules = set(p.stdout.split())
