@@ -141,27 +141,35 @@ def review_pages(items: list[Item], profile: Profile, *, redactions: list[dict],
 
 
 def review_and_find(items: list[Item], profile: Profile, *, redactions: list[dict], ocr: bool, ocr_cache: dict,
-                    candidates: dict, recognised: dict, recognised_docs: dict,
-                    limits: worker.Limits = worker.RENDER_LIMITS) -> tuple[list, object, dict]:
+                    candidates: dict, recognised: dict, recognised_docs: dict, count_pages: bool = False,
+                    limits: worker.Limits = worker.RENDER_LIMITS) -> tuple[list, object, dict, list[int] | None]:
     """:func:`review_pages`, then, in the same keyless worker, the names and places no rule covers
     (packets/coverage.py ``find_uncovered``) in each document's text and latest recognition.
 
     ``candidates`` is ``{"latest": {document id: OCR cache key}, **coverage.candidate_rules(...)}``;
     the worker adds what it recognises. New recognition results land in ``recognised`` and
     ``recognised_docs``, also when the worker fails after recognising. Returns (pages, the names
-    as the worker answered them, for packets.coverage.checked_candidates to check, and the text
-    of each document recognised here as the search index takes it: {id: [(page, text)]}, checked).
+    as the worker answered them, for packets.coverage.checked_candidates to check, the text of
+    each document recognised here as the search index takes it: {id: [(page, text)]}, checked,
+    and with ``count_pages`` each item's pages in a packet, as :func:`count_pages` counts them).
     """
     from ._text import checked_pages
 
-    value = _review(items, profile, redactions, ocr, ocr_cache, candidates, recognised, recognised_docs, limits)
+    value = _review(items, profile, redactions, ocr, ocr_cache, candidates, recognised, recognised_docs, limits,
+                    count_pages)
     texts = value.get("texts") if isinstance(value.get("texts"), dict) else {}
-    return _pages(value), value.get("candidates"), {str(k): checked_pages(v) for k, v in texts.items()}
+    counts = value.get("counts") if count_pages else None
+    if count_pages and (not isinstance(counts, list) or len(counts) != len(items)
+                        or not all(isinstance(n, int) for n in counts)):
+        raise worker.WorkerFailed("the worker counting pages answered malformed data")
+    return _pages(value), value.get("candidates"), {str(k): checked_pages(v) for k, v in texts.items()}, counts
 
 
-def _review(items, profile, redactions, ocr, ocr_cache, candidates, recognised, recognised_docs, limits) -> dict:
+def _review(items, profile, redactions, ocr, ocr_cache, candidates, recognised, recognised_docs, limits,
+            count: bool = False) -> dict:
     request = {"items": [dataclasses.replace(i, data=b"") for i in items], "profile": profile,
-               "redactions": redactions, "ocr": ocr, "ocr_cache": ocr_cache, "candidates": candidates}
+               "redactions": redactions, "ocr": ocr, "ocr_cache": ocr_cache, "candidates": candidates,
+               "count": count}
     watch = _Progress(None)
     try:
         answer = _run("_review_task", request, [i.data for i in items], watch, limits)
@@ -271,20 +279,25 @@ def _blur_faces(items: list[Item], profile: Profile, report, redactor) -> list[I
 
 
 def _count_task(_value, blobs: list[bytes], report) -> tuple[list[int], list]:
+    request, items = _load(blobs)
+    return _counts(items, request["profile"], report), []
+
+
+def _counts(items: list[Item], profile: Profile, report) -> list[int]:
     from .render import page_count
 
-    request, items = _load(blobs)
     counts = []
     for item in items:
         report({"doc": item.doc_id})
-        counts.append(page_count(item, request["profile"]))
-    return counts, []
+        counts.append(page_count(item, profile))
+    return counts
 
 
 def _review_task(_value, blobs: list[bytes], report) -> tuple[dict, list]:
     from .render import render
 
     request, items = _load(blobs)
+    counts = _counts(items, request["profile"], report) if request.get("count") else None  # what a plan shows
     redactor = _redactor(request)
     for item in redactor.prepare(items, lambda item: report({"doc": item.doc_id})):
         report({"doc": item.doc_id})
@@ -297,7 +310,7 @@ def _review_task(_value, blobs: list[bytes], report) -> tuple[dict, list]:
             report({"recognised": redactor.ocr_new, "recognised_docs": redactor.ocr_docs})
         found, texts = _candidates_here(items, request, redactor, report)
     return {"pages": pages, "recognised": redactor.ocr_new, "recognised_docs": redactor.ocr_docs,
-            "candidates": found, "texts": texts}, []
+            "candidates": found, "texts": texts, "counts": counts}, []
 
 
 def _candidates_here(items: list[Item], request: dict, redactor, report) -> tuple[list[dict], dict[str, list]]:

@@ -245,12 +245,15 @@ def find_uncovered(docs: list[dict], datas: list[bytes], request: dict, report,
 # --- for a case of a vault ---------------------------------------------------------------------
 
 
-def coverage_of(vault, case, profile: Profile, plan, ocr: bool) -> Coverage:
+def coverage_of(vault, case, profile: Profile, plan, ocr: bool, count_pages: bool = False) -> Coverage:
     """The coverage of ``profile``'s promises for a case of ``vault`` and its ``plan``.
 
     Renders the included documents in the keyless worker (recognising pages without
     text when ``ocr``, and keeping the results in the case), then, in the same worker,
     looks for names and places nothing covers in their text and recognised words.
+    With ``count_pages`` the same worker counts each included document's pages too, and
+    they are set on the plan's entries (what ``plan_packet(pages=True)`` does in a worker
+    of its own).
     """
     from . import _isolated
     from .build import _items, case_source, keep_recognition
@@ -265,11 +268,13 @@ def coverage_of(vault, case, profile: Profile, plan, ocr: bool) -> Coverage:
     try:
         if plan.included:
             items = _items(source, plan)
-            pages, named, texts = _isolated.review_and_find(
+            pages, named, texts, counts = _isolated.review_and_find(
                 items, profile, redactions=source.redactions, ocr=ocr,
                 ocr_cache=source.ocr_cache if ocr else {}, candidates=wanted, recognised=source.recognised,
-                recognised_docs=source.recognised_docs)
+                recognised_docs=source.recognised_docs, count_pages=count_pages)
             found = checked_candidates(named)
+            for entry, n in zip(plan.included, counts or ()):
+                entry.pages = n
             extract = _read_texts(items, texts, wanted["latest"], {**source.ocr_cache, **source.recognised},
                                   source.recognised_docs)
     finally:

@@ -179,8 +179,9 @@ def test_an_empty_register_stops_the_build_listing_each_gap(issue_world, tmp_pat
 
 
 def _names_come_from_the_review_worker(w, monkeypatch, cands: set[str]) -> None:
-    """The worker that reviews the pages finds the names too (it has just read the documents):
-    a build or plan starts no worker of its own for them, and finds what that worker finds."""
+    """The worker that reviews the pages finds the names too (it has just read the documents), and
+    counts the pages a plan shows: a build or plan starts no worker of its own for them, and finds
+    and counts what those workers find and count."""
     from packets import coverage
     from packets.build import _items, case_source, plan_packet
     from packets.profiles import get_profile
@@ -191,8 +192,10 @@ def _names_come_from_the_review_worker(w, monkeypatch, cands: set[str]) -> None:
     plan = plan_packet(vault, case, profile, "2026-01-01", pages=False)
     started, run = [], worker.run
     monkeypatch.setattr(worker, "run", lambda target, *a, **k: started.append(target) or run(target, *a, **k))
-    found = coverage.coverage_of(vault, case, profile, plan, ocr=True).candidates
-    assert started.count("packets._isolated:_review_task") == 1 and "packets.coverage:_candidates_task" not in started
+    found = coverage.coverage_of(vault, case, profile, plan, ocr=True, count_pages=True).candidates
+    assert started == ["packets._isolated:_review_task"]
+    counted = plan_packet(vault, case, profile, "2026-01-01", pages=True)  # a worker of its own
+    assert [e.pages for e in plan.included] == [e.pages for e in counted.included] and plan.included[0].pages >= 1
     source = case_source(vault, case, profile, ocr=True)
     latest = {entry.get("doc"): key for key, entry in case.ocr.items()}
     alone = coverage.document_candidates(_items(source, plan), {d: source.ocr_cache[k] for d, k in latest.items()

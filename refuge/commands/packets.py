@@ -92,8 +92,8 @@ def packet_plan(c: Context, ref: str, profile_id: str, ocr: bool, as_json: bool,
     review = None
     with vault.audited("packet.plan") as targets:
         found = find_case(vault, ref, targets)
-        plan = plan_packet(vault, found, profile, _today(), reply=reply)
-        coverage = coverage_of(vault, found, profile, plan, ocr or profile.ocr)
+        plan = plan_packet(vault, found, profile, _today(), reply=reply, pages=False)
+        coverage = coverage_of(vault, found, profile, plan, ocr or profile.ocr, count_pages=True)  # one worker
         if ocr or profile.ocr:
             review = [dict(p, text_layer=False) for p in coverage.pages]
         signing = signature_plan(vault, profile, tsa_url)
