@@ -20,7 +20,7 @@ import threading
 
 from vault.errors import InvalidInput
 
-__all__ = ["available", "version", "Engine", "take", "give"]
+__all__ = ["available", "version", "Engine", "take", "give", "idle"]
 
 _SONAME = "libtesseract.so.5"
 _LOCK = threading.Lock()
@@ -138,6 +138,12 @@ def take(langs: str, psm: int) -> Engine:
     with _LOCK:
         _ALL.append(e)
     return e
+
+
+def idle(langs: str, psm: int) -> int:
+    """How many engines for ``langs`` and ``psm`` are made and waiting in this process."""
+    with _LOCK:
+        return sum(e.key == _key(langs, psm) for e in _IDLE)
 
 
 def give(engine: Engine) -> None:

@@ -281,6 +281,10 @@ def recognize(images: list, workers: int | None = None, dpi: int | list[int] | N
     if not _here():
         _binary()
     n = max(1, min(len(images), workers or os.cpu_count() or 1))
+    if _here():  # a new engine loads the models (about 0.2 s of CPU): one for every two pages at most
+        from . import _tesslib
+
+        n = min(n, max(_tesslib.idle(LANGS, 1), (len(images) + 1) // 2))
     dpis = list(dpi) if isinstance(dpi, (list, tuple)) else [dpi] * len(images)
     if len(dpis) != len(images):
         raise ValueError("recognize: one resolution per image")

@@ -227,7 +227,8 @@ def test_a_run_that_leaves_a_page_out_is_an_error_never_a_page_without_words(tmp
 def test_an_engine_in_this_process_uses_one_thread_as_the_command_is_run():
     """OpenMP inside libtesseract would start threads of its own for every engine (the command
     is run with OMP_THREAD_LIMIT=1 for that): in a fresh interpreter, after a page is read
-    through the library, the process still has one thread and libgomp's limit is 1."""
+    through the library, the process still has one thread and libgomp's limit is 1. Engines
+    are kept and reused; a second is made only for a call with more than two pages."""
     import subprocess
     import sys
 
@@ -238,11 +239,16 @@ def test_an_engine_in_this_process_uses_one_thread_as_the_command_is_run():
             "ImageDraw.Draw(im).text((40, 120), 'Lantern Orchard Harbour', fill=0, font_size=60)\n"
             "[page] = ocr.recognize([im], 1, dpi=200)\n"
             "threads = [l.split()[1] for l in open('/proc/self/status') if l.startswith('Threads:')][0]\n"
+            "engines = [len(_tesslib._ALL)]\n"
+            "for pages in (2, 4):  # a second engine (its models loaded again) only for more than two pages\n"
+            "    ocr.recognize([im] * pages, 2, dpi=200)\n"
+            "    engines.append(len(_tesslib._ALL))\n"
             "print(_tesslib.available(), ctypes.CDLL('libgomp.so.1').omp_get_thread_limit(), threads,\n"
-            "      ' '.join(w.text for w in page.words))\n")
+            "      ' '.join(map(str, engines)), ' '.join(w.text for w in page.words))\n")
     out = subprocess.run([sys.executable, "-P", "-c", code], capture_output=True, text=True, timeout=120,
                          cwd=Path(__file__).resolve().parent.parent)
     assert out.returncode == 0, out.stderr
-    here, limit, threads, words = out.stdout.split(" ", 3)
+    here, limit, threads, *engines, words = out.stdout.split(" ", 6)
     assert (here, limit, threads) == ("True", "1", "1"), out.stdout
+    assert engines == ["1", "1", "2"], "engines made for 1, then 2, then 4 pages"
     assert "Orchard" in words
