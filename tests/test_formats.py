@@ -24,6 +24,7 @@ import wave
 import zipfile
 from pathlib import Path
 
+import odf_files
 import pikepdf
 import pytest
 from conftest import ACCEPT_GAPS, require_tool
@@ -287,7 +288,7 @@ def test_a_macro_in_a_document_never_runs(tmp_path):
     from vault import renditions
 
     target = tmp_path / "pwned"
-    odt = _macro_odt(tmp_path / "macro.odt", target)
+    odt = odf_files.macro_odt(tmp_path / "macro.odt", target)
     low = tmp_path / "low-profile"
     (low / "user").mkdir(parents=True)
     (low / "user" / "registrymodifications.xcu").write_text(
@@ -305,69 +306,6 @@ def test_a_macro_in_a_document_never_runs(tmp_path):
     assert made.data.startswith(b"%PDF") and not target.exists()
 
 
-def _macro_odt(path: Path, target: Path) -> Path:
-    """An .odt whose Basic macro, bound to the document's load event, writes ``target``."""
-    script = ("vnd.sun.star.script:Standard.Module1.Main?language=Basic&amp;location=document")
-    content = ('<?xml version="1.0" encoding="UTF-8"?><office:document-content '
-               'xmlns:office="urn:oasis:names:tc:opendocument:xmlns:office:1.0" '
-               'xmlns:text="urn:oasis:names:tc:opendocument:xmlns:text:1.0" '
-               'xmlns:script="urn:oasis:names:tc:opendocument:xmlns:script:1.0" '
-               'xmlns:ooo="http://openoffice.org/2004/office" '  # script:language="ooo:script" needs it, or the
-               'xmlns:xlink="http://www.w3.org/1999/xlink" xmlns:dom="http://www.w3.org/2001/xml-events" '  # binding is dropped
-               'office:version="1.3"><office:scripts>'
-               '<office:event-listeners><script:event-listener script:language="ooo:script" '
-               f'script:event-name="dom:load" xlink:href="{script}" xlink:type="simple"/></office:event-listeners></office:scripts>'
-               '<office:body><office:text><text:p>Macro carrier</text:p></office:text></office:body>'
-               '</office:document-content>')
-    module = ('<?xml version="1.0" encoding="UTF-8"?><!DOCTYPE script:module PUBLIC "-//OpenOffice.org//DTD '
-              'OfficeDocument 1.0//EN" "module.dtd"><script:module xmlns:script="http://openoffice.org/2000/script" '
-              'script:name="Module1" script:language="StarBasic">Sub Main\n'
-              f'  Open "{target}" For Output As #1\n  Print #1, "ran"\n  Close #1\nEnd Sub\n</script:module>')
-    library = ('<?xml version="1.0" encoding="UTF-8"?><!DOCTYPE library:library PUBLIC "-//OpenOffice.org//DTD '
-               'OfficeDocument 1.0//EN" "library.dtd"><library:library xmlns:library="http://openoffice.org/2000/'
-               'library" library:name="Standard" library:readonly="false" library:passwordprotected="false">'
-               '<library:element library:name="Module1"/></library:library>')
-    container = ('<?xml version="1.0" encoding="UTF-8"?><!DOCTYPE library:libraries PUBLIC "-//OpenOffice.org//DTD '
-                 'OfficeDocument 1.0//EN" "libraries.dtd"><library:libraries xmlns:library="http://openoffice.org/'
-                 '2000/library" xmlns:xlink="http://www.w3.org/1999/xlink"><library:library library:name="Standard" '
-                 'library:link="false"/></library:libraries>')
-    manifest = ('<?xml version="1.0" encoding="UTF-8"?><manifest:manifest xmlns:manifest="urn:oasis:names:tc:'
-                'opendocument:xmlns:manifest:1.0" manifest:version="1.3"><manifest:file-entry manifest:full-path="/" '
-                'manifest:media-type="application/vnd.oasis.opendocument.text"/><manifest:file-entry '
-                'manifest:full-path="content.xml" manifest:media-type="text/xml"/>'
-                '<manifest:file-entry manifest:full-path="Basic/script-lc.xml" manifest:media-type="text/xml"/>'
-                '<manifest:file-entry manifest:full-path="Basic/Standard/script-lb.xml" manifest:media-type="text/xml"/>'
-                '<manifest:file-entry manifest:full-path="Basic/Standard/Module1.xml" manifest:media-type="text/xml"/>'
-                '</manifest:manifest>')
-    with zipfile.ZipFile(path, "w") as z:
-        z.writestr(zipfile.ZipInfo("mimetype"), "application/vnd.oasis.opendocument.text")
-        z.writestr("META-INF/manifest.xml", manifest)
-        z.writestr("content.xml", content)
-        z.writestr("Basic/script-lc.xml", container)
-        z.writestr("Basic/Standard/script-lb.xml", library)
-        z.writestr("Basic/Standard/Module1.xml", module)
-    return path
-
-
-def _odt(path: Path, body: str, namespaces: str = "") -> Path:
-    content = ('<?xml version="1.0" encoding="UTF-8"?><office:document-content '
-               'xmlns:office="urn:oasis:names:tc:opendocument:xmlns:office:1.0" '
-               'xmlns:text="urn:oasis:names:tc:opendocument:xmlns:text:1.0" '
-               'xmlns:draw="urn:oasis:names:tc:opendocument:xmlns:drawing:1.0" '
-               'xmlns:svg="urn:oasis:names:tc:opendocument:xmlns:svg-compatible:1.0" '
-               f'xmlns:xlink="http://www.w3.org/1999/xlink" {namespaces} office:version="1.3">'
-               f'<office:body><office:text>{body}</office:text></office:body></office:document-content>')
-    manifest = ('<?xml version="1.0" encoding="UTF-8"?><manifest:manifest xmlns:manifest="urn:oasis:names:tc:'
-                'opendocument:xmlns:manifest:1.0" manifest:version="1.3"><manifest:file-entry manifest:full-path="/" '
-                'manifest:media-type="application/vnd.oasis.opendocument.text"/><manifest:file-entry '
-                'manifest:full-path="content.xml" manifest:media-type="text/xml"/></manifest:manifest>')
-    with zipfile.ZipFile(path, "w") as z:
-        z.writestr(zipfile.ZipInfo("mimetype"), "application/vnd.oasis.opendocument.text")
-        z.writestr("META-INF/manifest.xml", manifest)
-        z.writestr("content.xml", content)
-    return path
-
-
 def test_a_document_cannot_pull_a_local_file_into_its_rendition(tmp_path):
     """A crafted .odt links an image on the converting machine's disk: LibreOffice with a default
     profile embeds it (the fixture is live), refuge's conversion does not."""
@@ -377,7 +315,7 @@ def test_a_document_cannot_pull_a_local_file_into_its_rendition(tmp_path):
 
     secret = tmp_path / "on-this-machine.png"
     Image.new("RGB", (400, 100), "gray").save(secret)
-    odt = _odt(tmp_path / "linked.odt", '<text:p>Before<draw:frame draw:name="i1" text:anchor-type="as-char" '
+    odt = odf_files.odt(tmp_path / "linked.odt", '<text:p>Before<draw:frame draw:name="i1" text:anchor-type="as-char" '
                f'svg:width="4in" svg:height="1in"><draw:image xlink:href="file://{secret}" xlink:type="simple" '
                'xlink:show="embed" xlink:actuate="onLoad"/></draw:frame></text:p>')
 
