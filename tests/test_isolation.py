@@ -233,8 +233,8 @@ def test_a_bomb_already_in_the_vault_stops_the_build_in_bounded_memory(case_worl
     # a line per stage of the build (not a terminal), then the error, in one line
     *stages, error = p.stderr.splitlines()
     assert all(s.startswith("refuge: ") and s.endswith("...") for s in stages)
-    assert error.startswith(f"refuge: error: document {doc_id} could not be rendered within 768 MiB of memory")
-    assert peak < 1024, f"{peak:.0f} MiB"
+    assert error.startswith(f"refuge: error: document {doc_id} could not be rendered within 1024 MiB of memory")
+    assert peak < 1280, f"{peak:.0f} MiB"
     assert not list(tmp_path.glob("packet*"))
     entries = json.loads(case_world.ok("audit", "log", "--action", "packet.build", "--json", user="dave"))
     assert entries[-1]["result"] == "error"

@@ -60,9 +60,10 @@ class Limits(namedtuple("Limits", "memory cpu_seconds wall_seconds open_files", 
 INTAKE_LIMITS = Limits(memory=1024**3, cpu_seconds=60, wall_seconds=180)
 # Rendering, redacting and recognising one packet's documents: a 300 dpi letter page is
 # 8.4 M pixels (25 MiB in RGB), and a few are held at once; 768 MiB leaves room for pdfium's
-# caches and Tesseract's engines (about 170 MiB of address space a thread). The CPU bound
-# covers OCR of a few hundred pages on one core.
-RENDER_LIMITS = Limits(memory=768 * 1024**2, cpu_seconds=1800, wall_seconds=3600)
+# caches, and 256 MiB more for Tesseract's engines, which read pages inside the worker (about
+# 120-170 MiB of address space each, one per core: models, thread stack and malloc arena).
+# The CPU bound covers OCR of a few hundred pages on one core.
+RENDER_LIMITS = Limits(memory=1024 * 1024**2, cpu_seconds=1800, wall_seconds=3600)
 
 
 class WorkerFailed(InvalidInput):
