@@ -24,6 +24,7 @@ __all__ = ["available", "version", "Engine", "take", "give", "idle"]
 
 _SONAME = "libtesseract.so.5"
 _LOCK = threading.Lock()
+_STARTING = threading.Lock()
 _LIB: ctypes.CDLL | None | bool = None  # None: not tried; False: not usable here
 _IDLE: list["Engine"] = []
 _ALL: list["Engine"] = []
@@ -134,7 +135,8 @@ def take(langs: str, psm: int) -> Engine:
         for k, e in enumerate(_IDLE):
             if e.key == _key(langs, psm):
                 return _IDLE.pop(k)
-    e = Engine(lib, langs, psm)
+    with _STARTING:  # one engine starts at a time: Tesseract does not say its start-up is thread-safe
+        e = Engine(lib, langs, psm)
     with _LOCK:
         _ALL.append(e)
     return e

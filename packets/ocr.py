@@ -179,6 +179,9 @@ def _parse_tsv(tsv: str, pages: int = 1, sizes: list[tuple[int, int]] | None = N
     return found
 
 
+#: Engines at most in one process (about 120-170 MiB of address space each): the keyless
+#: worker's memory limit (vault.worker.RENDER_LIMITS) holds 256 MiB for them.
+MAX_ENGINES = 2
 #: Recognise in this process through libtesseract (:mod:`packets._tesslib`) when it loads;
 #: False runs the ``tesseract`` command for every run of pages, as where the library cannot.
 IN_PROCESS = True
@@ -209,6 +212,10 @@ def _recognize_here(images: list, dpi: int | None = None) -> list[PageText]:
                 raise OcrError(f"recognition of a page failed or took longer than {PAGE_TIMEOUT} s; "
                                "review the page by hand") from None
             [words] = _parse_tsv(tsv, 1, [g.size])
+            if not words:  # a blank page, or an engine short of memory: Tesseract then reads "an empty page"
+                # without an error, so the command reads it again in a process of its own, with its own memory
+                [found] = _recognize_command([g], dpi)
+                words = found.words
             out.append(PageText(im.size[0], im.size[1], words))
         return out
     finally:
@@ -217,11 +224,14 @@ def _recognize_here(images: list, dpi: int | None = None) -> list[PageText]:
 
 def _recognize_run(images: list, dpi: int | None = None) -> list[PageText]:
     """Recognise ``images`` (all at resolution ``dpi``) with one engine of this process, or
-    without it in one Tesseract process: one image as a PGM, several as a multi-page TIFF
-    whose TSV numbers the pages. Loading the language models costs about 0.2 s of CPU a
-    process, so pages share it."""
-    if _here():
-        return _recognize_here(images, dpi)
+    without the library in one process of the command: one image as a PGM, several as a
+    multi-page TIFF whose TSV numbers the pages. Loading the language models costs about
+    0.2 s of CPU a process, so pages share it."""
+    return _recognize_here(images, dpi) if _here() else _recognize_command(images, dpi)
+
+
+def _recognize_command(images: list, dpi: int | None = None) -> list[PageText]:
+    """Recognise ``images`` (all at resolution ``dpi``) in one process of the ``tesseract`` command."""
     # PATH, locale and Tesseract's own settings only: never a REFUGE_* secret. One thread per process;
     # processes fill the cores.
     env = hardening.child_environment(OMP_THREAD_LIMIT="1")
@@ -272,8 +282,9 @@ def _runs(dpis: list[int | None], n: int, pixels: list[int] | None = None) -> li
 
 
 def recognize(images: list, workers: int | None = None, dpi: int | list[int] | None = None) -> list[PageText]:
-    """Recognise each image (PIL images), in at most ``workers`` Tesseract processes at once,
-    each reading its share of the images in one run. ``dpi`` is the images' resolution
+    """Recognise each image (PIL images), ``workers`` at once at most: engines of this process on
+    as many threads (never more than MAX_ENGINES), or processes of the command, each reading its
+    share of the images in one run. ``dpi`` is the images' resolution
     (OCR_DPI when not given), or a list of one resolution per image: images of different
     resolutions are read in different runs, and boxes are in each image's own pixels."""
     if not images:
@@ -281,10 +292,11 @@ def recognize(images: list, workers: int | None = None, dpi: int | list[int] | N
     if not _here():
         _binary()
     n = max(1, min(len(images), workers or os.cpu_count() or 1))
-    if _here():  # a new engine loads the models (about 0.2 s of CPU): one for every two pages at most
+    if _here():  # a new engine loads the models (about 0.2 s of CPU): one for every two pages at most, and
+        # never more than MAX_ENGINES, whose memory the keyless worker's limit makes room for
         from . import _tesslib
 
-        n = min(n, max(_tesslib.idle(LANGS, 1), (len(images) + 1) // 2))
+        n = min(n, MAX_ENGINES, max(_tesslib.idle(LANGS, 1), (len(images) + 1) // 2))
     dpis = list(dpi) if isinstance(dpi, (list, tuple)) else [dpi] * len(images)
     if len(dpis) != len(images):
         raise ValueError("recognize: one resolution per image")

@@ -55,7 +55,8 @@ def readings(tmp_path_factory):
     started: by the command one page a process (the turned one at 300 dpi, the others at 200);
     by the command in one call of ``recognize`` with one process at a time (the three 200 dpi
     pages in one run, the blank one between the others, the 300 dpi page in a run of its own);
-    and in this process, through libtesseract, with no process at all."""
+    and in this process, through libtesseract, with a process of the command only for the blank
+    page (a page an engine reads no word in is read again by the command)."""
     from packets import ocr
 
     bindir, log = _counting_tesseract(tmp_path_factory.mktemp("tess"))
@@ -78,7 +79,7 @@ def test_pages_read_in_this_process_or_batched_read_exactly_as_pages_read_alone(
     pages, r = readings
     assert len(r["alone argv"]) == 4, "one process a page"
     assert len(r["batched argv"]) == 2, "one process for the 200 dpi pages, one for the 300 dpi page"
-    assert r["here argv"] == [], "recognised in this process: no tesseract started"
+    assert len(r["here argv"]) == 1, "recognised in this process: the command only for the blank page, read again"
     alone = r["alone"]
     assert r["batched"] == alone, "pages read in one process differ from pages read one a process"
     assert r["here"] == alone, "pages read through libtesseract differ from the command's reading"
@@ -252,3 +253,58 @@ def test_an_engine_in_this_process_uses_one_thread_as_the_command_is_run():
     assert (here, limit, threads) == ("True", "1", "1"), out.stdout
     assert engines == ["1", "1", "2"], "engines made for 1, then 2, then 4 pages"
     assert "Orchard" in words
+
+
+def test_a_page_an_engine_reads_as_empty_is_read_again_by_the_command(readings, monkeypatch):
+    """An engine short of memory reads "an empty page" without an error (Tesseract's own
+    behaviour when its image allocation fails under the worker's address-space limit): here a
+    libtesseract that answers only the page's row, as it does then. recognize must not take that
+    for a page with no words (a name on it would pass the redaction rules): the command reads
+    the page again in a process of its own, and its words come back."""
+    from packets import _tesslib, ocr
+
+    pages, r = readings
+    monkeypatch.setattr(ocr, "IN_PROCESS", True)
+    monkeypatch.setattr(_tesslib.Engine, "tsv", lambda self, grey, width, height, dpi, timeout:
+                        f"level\n1\t1\t0\t0\t0\t0\t0\t0\t{width}\t{height}\t-1\t\n")
+    [page] = ocr.recognize([pages[0]], 1, dpi=DPI)
+    assert page.to_dict() == r["alone"][0] and page.words
+
+
+def test_no_more_engines_than_the_worker_has_memory_for(tmp_path):
+    """Each engine takes 120-170 MiB of address space; the keyless worker's limit holds two.
+    Eight pages on eight workers (an eight-core machine) still make two engines."""
+    import subprocess
+    import sys
+
+    code = ("from PIL import Image, ImageDraw\n"
+            "from packets import ocr, _tesslib\n"
+            "im = Image.new('L', (600, 200), 255)\n"
+            "ImageDraw.Draw(im).text((20, 80), 'Lantern Orchard', fill=0, font_size=40)\n"
+            "found = ocr.recognize([im] * 8, 8, dpi=200)\n"
+            "print(len(_tesslib._ALL), sum(bool(p.words) for p in found))\n")
+    out = subprocess.run([sys.executable, "-P", "-c", code], capture_output=True, text=True, timeout=120,
+                         cwd=Path(__file__).resolve().parent.parent)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["2", "8"], "engines made, pages read"
+
+
+def test_the_command_where_the_library_cannot_load_sees_no_refuge_secret(tmp_path, monkeypatch):
+    """Where libtesseract cannot load, the command runs as a child: with PATH, locale and its
+    own settings only, never a passphrase or a cloud credential of the process that runs it."""
+    from packets import ocr
+
+    record = tmp_path / "env"
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    real = require_tool("tesseract")
+    (bindir / "tesseract").write_text(f'#!/bin/sh\nenv >> "{record}"\nexec "{real}" "$@"\n')
+    (bindir / "tesseract").chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bindir}{os.pathsep}{os.environ.get('PATH', '')}")
+    monkeypatch.setenv("REFUGE_PASSPHRASE", "passphrase-not-for-parsers")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "credential-not-for-parsers")
+    monkeypatch.setattr(ocr, "IN_PROCESS", False)
+    [page] = ocr.recognize(_pages()[:1], 1, dpi=DPI)
+    seen = record.read_text()
+    assert page.words and "PATH=" in seen and "OMP_THREAD_LIMIT=1" in seen
+    assert "not-for-parsers" not in seen and "REFUGE_" not in seen

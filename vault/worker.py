@@ -61,9 +61,10 @@ INTAKE_LIMITS = Limits(memory=1024**3, cpu_seconds=60, wall_seconds=180)
 # Rendering, redacting and recognising one packet's documents: a 300 dpi letter page is
 # 8.4 M pixels (25 MiB in RGB), and a few are held at once; 768 MiB leaves room for pdfium's
 # caches, and 256 MiB more for Tesseract's engines, which read pages inside the worker (about
-# 120-170 MiB of address space each, one per core: models, thread stack and malloc arena).
-# The CPU bound covers OCR of a few hundred pages on one core.
-RENDER_LIMITS = Limits(memory=1024 * 1024**2, cpu_seconds=1800, wall_seconds=3600)
+# 120-170 MiB of address space each with its thread and malloc arena; packets.ocr.MAX_ENGINES
+# is 2). The CPU bound covers recognition of about 2,500 pages at 300 dpi (1-1.3 s of CPU each,
+# counted in the worker now that Tesseract runs in it), rendering and redaction included.
+RENDER_LIMITS = Limits(memory=1024 * 1024**2, cpu_seconds=3600, wall_seconds=3600)
 
 
 class WorkerFailed(InvalidInput):
