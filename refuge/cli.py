@@ -83,9 +83,20 @@ def cli(ctx: click.Context, vault_location: str | None, as_user: str | None) -> 
     ctx.obj = Context(vault_location, as_user)
 
 
+def _quiet_dependency_deprecations() -> None:
+    """A dependency's notice to its own developers (pyHanko importing DSA, which cryptography 51
+    deprecates) is never a line on the user's terminal beside refuge's own one-line messages."""
+    import warnings
+
+    from cryptography.utils import CryptographyDeprecationWarning
+
+    warnings.simplefilter("ignore", CryptographyDeprecationWarning)
+
+
 def main(argv: list[str] | None = None) -> None:
     """Run the command line; errors become one line on stderr and an exit code."""
     hardening.no_core_dumps()  # this process will hold a passphrase and keys: no core file, ever
+    _quiet_dependency_deprecations()
     try:
         cli.main(args=argv, prog_name="refuge", standalone_mode=False)
     except RefugeError as e:
