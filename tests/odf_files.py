@@ -33,22 +33,8 @@ def macro_odt(path: Path, target: Path) -> Path:
                  'OfficeDocument 1.0//EN" "libraries.dtd"><library:libraries xmlns:library="http://openoffice.org/'
                  '2000/library" xmlns:xlink="http://www.w3.org/1999/xlink"><library:library library:name="Standard" '
                  'library:link="false"/></library:libraries>')
-    manifest = ('<?xml version="1.0" encoding="UTF-8"?><manifest:manifest xmlns:manifest="urn:oasis:names:tc:'
-                'opendocument:xmlns:manifest:1.0" manifest:version="1.3"><manifest:file-entry manifest:full-path="/" '
-                'manifest:media-type="application/vnd.oasis.opendocument.text"/><manifest:file-entry '
-                'manifest:full-path="content.xml" manifest:media-type="text/xml"/>'
-                '<manifest:file-entry manifest:full-path="Basic/script-lc.xml" manifest:media-type="text/xml"/>'
-                '<manifest:file-entry manifest:full-path="Basic/Standard/script-lb.xml" manifest:media-type="text/xml"/>'
-                '<manifest:file-entry manifest:full-path="Basic/Standard/Module1.xml" manifest:media-type="text/xml"/>'
-                '</manifest:manifest>')
-    with zipfile.ZipFile(path, "w") as z:
-        z.writestr(zipfile.ZipInfo("mimetype"), "application/vnd.oasis.opendocument.text")
-        z.writestr("META-INF/manifest.xml", manifest)
-        z.writestr("content.xml", content)
-        z.writestr("Basic/script-lc.xml", container)
-        z.writestr("Basic/Standard/script-lb.xml", library)
-        z.writestr("Basic/Standard/Module1.xml", module)
-    return path
+    return _package(path, {"content.xml": content, "Basic/script-lc.xml": container,
+                           "Basic/Standard/script-lb.xml": library, "Basic/Standard/Module1.xml": module})
 
 
 def odt(path: Path, body: str, namespaces: str = "") -> Path:
@@ -60,12 +46,20 @@ def odt(path: Path, body: str, namespaces: str = "") -> Path:
                'xmlns:svg="urn:oasis:names:tc:opendocument:xmlns:svg-compatible:1.0" '
                f'xmlns:xlink="http://www.w3.org/1999/xlink" {namespaces} office:version="1.3">'
                f'<office:body><office:text>{body}</office:text></office:body></office:document-content>')
+    return _package(path, {"content.xml": content})
+
+
+def _package(path: Path, files: dict[str, str]) -> Path:
+    """An OpenDocument text package at ``path``: its mimetype first, a manifest naming ``files``
+    (XML parts), then the files."""
+    entries = "".join(f'<manifest:file-entry manifest:full-path="{name}" manifest:media-type="text/xml"/>'
+                      for name in files)
     manifest = ('<?xml version="1.0" encoding="UTF-8"?><manifest:manifest xmlns:manifest="urn:oasis:names:tc:'
                 'opendocument:xmlns:manifest:1.0" manifest:version="1.3"><manifest:file-entry manifest:full-path="/" '
-                'manifest:media-type="application/vnd.oasis.opendocument.text"/><manifest:file-entry '
-                'manifest:full-path="content.xml" manifest:media-type="text/xml"/></manifest:manifest>')
+                f'manifest:media-type="application/vnd.oasis.opendocument.text"/>{entries}</manifest:manifest>')
     with zipfile.ZipFile(path, "w") as z:
         z.writestr(zipfile.ZipInfo("mimetype"), "application/vnd.oasis.opendocument.text")
         z.writestr("META-INF/manifest.xml", manifest)
-        z.writestr("content.xml", content)
+        for name, text in files.items():
+            z.writestr(name, text)
     return path

@@ -225,14 +225,22 @@ def test_a_run_that_leaves_a_page_out_is_an_error_never_a_page_without_words(tmp
         assert ocr.recognize(pages[:1], 1, dpi=DPI)[0].words, "a run of one page is read as before"
 
 
+def _fresh_interpreter(code: str) -> str:
+    """What ``code`` prints, run by a new interpreter from the checkout (nothing of this process loaded)."""
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, "-P", "-c", code], capture_output=True, text=True, timeout=120,
+                         cwd=Path(__file__).resolve().parent.parent)
+    assert out.returncode == 0, out.stderr
+    return out.stdout
+
+
 def test_an_engine_in_this_process_uses_one_thread_as_the_command_is_run():
     """OpenMP inside libtesseract would start threads of its own for every engine (the command
     is run with OMP_THREAD_LIMIT=1 for that): in a fresh interpreter, after a page is read
     through the library, the process still has one thread and libgomp's limit is 1. Engines
     are kept and reused; a second is made only for a call with more than two pages."""
-    import subprocess
-    import sys
-
     code = ("import ctypes, sys\n"
             "from PIL import Image, ImageDraw\n"
             "from packets import ocr, _tesslib\n"
@@ -246,11 +254,9 @@ def test_an_engine_in_this_process_uses_one_thread_as_the_command_is_run():
             "    engines.append(len(_tesslib._ALL))\n"
             "print(_tesslib.available(), ctypes.CDLL('libgomp.so.1').omp_get_thread_limit(), threads,\n"
             "      ' '.join(map(str, engines)), ' '.join(w.text for w in page.words))\n")
-    out = subprocess.run([sys.executable, "-P", "-c", code], capture_output=True, text=True, timeout=120,
-                         cwd=Path(__file__).resolve().parent.parent)
-    assert out.returncode == 0, out.stderr
-    here, limit, threads, *engines, words = out.stdout.split(" ", 6)
-    assert (here, limit, threads) == ("True", "1", "1"), out.stdout
+    stdout = _fresh_interpreter(code)
+    here, limit, threads, *engines, words = stdout.split(" ", 6)
+    assert (here, limit, threads) == ("True", "1", "1"), stdout
     assert engines == ["1", "1", "2"], "engines made for 1, then 2, then 4 pages"
     assert "Orchard" in words
 
@@ -274,19 +280,13 @@ def test_a_page_an_engine_reads_as_empty_is_read_again_by_the_command(readings, 
 def test_no_more_engines_than_the_worker_has_memory_for(tmp_path):
     """Each engine takes 120-170 MiB of address space; the keyless worker's limit holds two.
     Eight pages on eight workers (an eight-core machine) still make two engines."""
-    import subprocess
-    import sys
-
     code = ("from PIL import Image, ImageDraw\n"
             "from packets import ocr, _tesslib\n"
             "im = Image.new('L', (600, 200), 255)\n"
             "ImageDraw.Draw(im).text((20, 80), 'Lantern Orchard', fill=0, font_size=40)\n"
             "found = ocr.recognize([im] * 8, 8, dpi=200)\n"
             "print(len(_tesslib._ALL), sum(bool(p.words) for p in found))\n")
-    out = subprocess.run([sys.executable, "-P", "-c", code], capture_output=True, text=True, timeout=120,
-                         cwd=Path(__file__).resolve().parent.parent)
-    assert out.returncode == 0, out.stderr
-    assert out.stdout.split() == ["2", "8"], "engines made, pages read"
+    assert _fresh_interpreter(code).split() == ["2", "8"], "engines made, pages read"
 
 
 def test_the_command_where_the_library_cannot_load_sees_no_refuge_secret(tmp_path, monkeypatch):
