@@ -116,7 +116,7 @@ class LocalBackend:
             fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         f = os.fdopen(fd, "wb")
         try:
-            yield f
+            yield _WriteBehind(f)
             f.flush()
             os.fsync(f.fileno())
             if before_commit is not None:  # e.g. intake's verdict, awaited while the data went to disk
@@ -225,6 +225,39 @@ def link_unnamed(fd: int, path: Path | str) -> None:
         os.link(str(fd), path, src_dir_fd=proc, follow_symlinks=True)
     finally:
         os.close(proc)
+
+
+#: A large object's written bytes are sent towards the disk every this many bytes, while the
+#: writer goes on, so the fsync before its link waits for the last few MiB only. Measured on the
+#: 2-core EPYC: write and fsync of 256 MiB 147 ms, 79-90 ms sent every 8 MiB; of 64 MiB 39-46 ms, 27 ms.
+WRITE_BEHIND = 8 << 20
+
+
+class _WriteBehind:
+    """A local object being written: its file, whose bytes start on their way to the disk every
+    :data:`WRITE_BEHIND` bytes (Linux: POSIX_FADV_DONTNEED starts the writeback of dirty pages
+    without waiting for it, and drops the pages already on disk from the page cache: a
+    2 GiB document does not push other files out of memory)."""
+
+    def __init__(self, f: BinaryIO) -> None:
+        self._f = f
+        self._written = self._sent = 0
+        self._advise = getattr(os, "posix_fadvise", None)
+
+    def write(self, data) -> int:
+        n = self._f.write(data)
+        self._written += n
+        if self._advise is not None and self._written - self._sent >= WRITE_BEHIND:
+            self._f.flush()
+            try:
+                self._advise(self._f.fileno(), self._sent, self._written - self._sent, os.POSIX_FADV_DONTNEED)
+            except OSError:  # a filesystem that does not take the advice: the fsync does it all
+                self._advise = None
+            self._sent = self._written
+        return n
+
+    def __getattr__(self, name: str):
+        return getattr(self._f, name)
 
 
 def _fsync_dir(path: Path) -> None:
