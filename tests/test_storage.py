@@ -1,9 +1,13 @@
 """The local backend: create-only, crash-safe, opaque."""
 
+import errno
+import hashlib
 import multiprocessing
+import os
 
 import pytest
 
+from vault import storage
 from vault.storage import LocalBackend, ObjectExists
 
 
@@ -22,6 +26,44 @@ def test_failed_write_leaves_nothing(tmp_path):
             f.write(b"partial")
             raise RuntimeError("crash")
     assert not b.exists("x/y") and b.leftovers() == []
+
+
+def _write_pieces(b, key, pieces):
+    with b.writer(key) as f:
+        for piece in pieces:
+            f.write(piece)
+
+
+@pytest.mark.skipif(not hasattr(os, "posix_fadvise"), reason="no posix_fadvise here (not Linux)")
+def test_a_large_object_goes_to_disk_while_it_is_written_and_reads_back_whole(tmp_path, monkeypatch):
+    advised = []
+    real = os.posix_fadvise
+    monkeypatch.setattr(os, "posix_fadvise", lambda fd, off, n, how: (advised.append((off, n, how)), real(fd, off, n, how)))
+    pieces = [os.urandom(1 << 20) for _ in range(20)] + [b"tail"]
+    b = LocalBackend(tmp_path)
+    _write_pieces(b, "blobs/big", pieces)
+    step = storage.WRITE_BEHIND
+    # every 8 MiB written, from the start and without a gap, while the rest is still being written
+    assert advised == [(0, step, os.POSIX_FADV_DONTNEED), (step, step, os.POSIX_FADV_DONTNEED)]
+    assert hashlib.sha256(b.get("blobs/big").read()).digest() == hashlib.sha256(b"".join(pieces)).digest()
+    _write_pieces(b, "small", [b"x" * 1000] * 100)  # a small object: no advice, one fsync as before
+    assert len(advised) == 2
+
+
+@pytest.mark.skipif(not hasattr(os, "posix_fadvise"), reason="no posix_fadvise here (not Linux)")
+def test_a_filesystem_that_refuses_the_advice_still_gets_the_whole_object(tmp_path, monkeypatch):
+    calls = []
+
+    def refuse(fd, off, n, how):
+        calls.append(off)
+        raise OSError(errno.EINVAL, "not here")
+
+    monkeypatch.setattr(os, "posix_fadvise", refuse)
+    pieces = [os.urandom(1 << 20) for _ in range(20)]
+    b = LocalBackend(tmp_path)
+    _write_pieces(b, "blobs/big", pieces)
+    assert calls == [0]  # asked once, then never again for this object
+    assert b.get("blobs/big").read() == b"".join(pieces)
 
 
 def test_list_and_children(tmp_path):
