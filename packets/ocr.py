@@ -24,10 +24,12 @@ version, which, with the language and resolution settings, keys the per-version 
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import shutil
 import subprocess
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 
@@ -45,6 +47,9 @@ OCR_DPI = 300
 LOW_CONFIDENCE = 60.0
 #: Seconds one page may take.
 PAGE_TIMEOUT = 180
+#: Seconds more an engine is given to give a page up by itself (its deadline is checked while
+#: it recognises words) before the keyless worker reading it is ended (:func:`_deadline`).
+OVERRUN_GRACE = 5
 #: Grey pixels (bytes) one Tesseract run is given at most, unless one image alone is larger:
 #: each run's TIFF is made in memory while it runs (a 300 dpi A4 page is 8.7 million).
 RUN_PIXELS = 48_000_000
@@ -207,7 +212,8 @@ def _recognize_here(images: list, dpi: int | None = None) -> list[PageText]:
         for im in images:
             g = im.convert("L") if im.mode != "L" else im
             try:
-                tsv = eng.tsv(g.tobytes(), g.width, g.height, dpi or OCR_DPI, PAGE_TIMEOUT)
+                with _deadline():
+                    tsv = eng.tsv(g.tobytes(), g.width, g.height, dpi or OCR_DPI, PAGE_TIMEOUT)
             except _tesslib.EngineError:
                 raise OcrError(f"recognition of a page failed or took longer than {PAGE_TIMEOUT} s; "
                                "review the page by hand") from None
@@ -220,6 +226,26 @@ def _recognize_here(images: list, dpi: int | None = None) -> list[PageText]:
         return out
     finally:
         _tesslib.give(eng)
+
+
+@contextlib.contextmanager
+def _deadline():
+    """The page an engine reads, bounded as the command's run was: the engine's own deadline is
+    checked only while it recognises words, not while it lays the page out first, and no call can
+    stop it there; a page still being read :data:`OVERRUN_GRACE` seconds after its deadline ends
+    the keyless worker with the deadline's error (vault.worker.abandon; a process that is no
+    worker is left to its page)."""
+    from vault import worker
+
+    overrun = OcrError(f"recognition of a page took longer than {PAGE_TIMEOUT} s; review the page by hand")
+    timer = threading.Timer(PAGE_TIMEOUT + OVERRUN_GRACE, worker.abandon, (overrun,))
+    timer.daemon = True
+    timer.start()
+    try:
+        yield
+    finally:
+        timer.cancel()
+        timer.join()  # gone before the next page: a pool started next is forked from one thread
 
 
 def _recognize_run(images: list, dpi: int | None = None) -> list[PageText]:

@@ -210,6 +210,30 @@ def test_recognition_runs_in_the_keyless_worker_never_in_the_process_that_holds_
     assert probe.read_text() == "False False", "Tesseract was loaded in the process that holds the keys"
 
 
+# Loaded by every interpreter of the command below (PYTHONPATH): the watchdog on a page set to
+# fire a hundredth of a second after the page starts, long before Tesseract could end it.
+_TINY_DEADLINE = "import packets.ocr as o\no.OVERRUN_GRACE = 0.01 - o.PAGE_TIMEOUT\n"
+
+
+@local
+def test_a_page_still_read_past_its_deadline_ends_the_worker_with_one_line(case_world, tmp_path):
+    """A crafted page can hold Tesseract in its layout analysis, which the engine's deadline does
+    not cover: a page still being read after its deadline ends the keyless worker reading it, and
+    the command stops with the deadline's one line, keeping no reading. Fails without the watchdog:
+    the photo is then read whole and the plan succeeds."""
+    case_world.ok("doc", "add", "MX-0001", str(case_world.docs["passport"]), "--type", "identity", user="bob")
+    case_world.ok("consent", "grant", "MX-0001", "--recipient", "unhcr-resettlement", user="erin")
+    site = tmp_path / "site"  # a folder of its own: nothing in it may shadow a module
+    site.mkdir()
+    (site / "sitecustomize.py").write_text(_TINY_DEADLINE)
+    p = case_world.run("packet", "plan", "MX-0001", "--for", "unhcr-resettlement", "--ocr", user="erin",
+                       PYTHONPATH=str(site))
+    assert p.returncode != 0
+    assert p.stderr.decode().splitlines() == [
+        "refuge: error: recognition of a page took longer than 180 s; review the page by hand"], p.stderr
+    assert not case_world.open("erin").find_case("MX-0001").ocr, "a reading was kept from a page given up"
+
+
 @local
 def test_a_bomb_already_in_the_vault_stops_the_build_in_bounded_memory(case_world, tmp_path, monkeypatch):
     """An insider (or an older refuge) stored a rendering bomb past intake: the build renders it

@@ -33,7 +33,8 @@ from collections.abc import Callable
 from . import hardening
 from .errors import InvalidInput, RefugeError
 
-__all__ = ["Limits", "WorkerFailed", "WorkerDied", "run", "start", "Started", "describe", "INTAKE_LIMITS", "RENDER_LIMITS"]
+__all__ = ["Limits", "WorkerFailed", "WorkerDied", "run", "start", "Started", "describe", "abandon", "INTAKE_LIMITS",
+           "RENDER_LIMITS"]
 
 _HEADER = struct.Struct(">Q")
 _MAX_JSON = 64 * 1024**2  # the largest JSON message accepted from a worker (page text and boxes of a big packet)
@@ -228,12 +229,16 @@ def _describe_task(request, blobs, report) -> tuple[dict, list]:
 
 def write_message(pipe, value: object, blobs: list[bytes] = ()) -> None:
     """One message: a JSON value with the number of blobs, then each blob, all length-prefixed."""
-    data = json.dumps({"v": value, "n": len(blobs)}, ensure_ascii=False, separators=(",", ":")).encode()
-    pipe.write(_HEADER.pack(len(data)) + data)
+    pipe.write(_frame(value, len(blobs)))
     for blob in blobs:
         pipe.write(_HEADER.pack(len(blob)))
         pipe.write(blob)
     pipe.flush()
+
+
+def _frame(value: object, blobs: int = 0) -> bytes:
+    data = json.dumps({"v": value, "n": blobs}, ensure_ascii=False, separators=(",", ":")).encode()
+    return _HEADER.pack(len(data)) + data
 
 
 def read_message(pipe, max_json: int = _MAX_JSON, max_blob: int = _MAX_BLOB) -> tuple[object, list[bytes]]:
@@ -268,6 +273,31 @@ def _exact(data: bytes, n: int) -> bytes:
 
 # --- inside the worker ------------------------------------------------------------------------
 
+# The answer's descriptor of the request this process serves (serve), or that the worker which
+# forked this process serves (a pool's process inherits it): where abandon() answers.
+_ANSWER: list[int] = []
+ABANDONED = 70  # the exit status of a worker that abandon() ended
+
+
+def abandon(error: RefugeError) -> None:
+    """End this keyless worker now, with ``error`` as its answer: for a thread that finds the
+    task stuck in a library call nothing can interrupt (a page Tesseract is still laying out past
+    its deadline). Callable from any thread, and from a process the worker forked (a pool's):
+    the error goes out in one write (a pipe keeps a write this short whole), and the caller sees
+    it as if the task had raised it. Outside a keyless worker it does nothing: a process that is
+    not one is never ended from under its caller."""
+    if not _ANSWER:
+        return
+    try:
+        os.write(_ANSWER[0], _frame(_error_answer(error)))
+    except OSError:
+        pass  # the caller is gone, or stopped reading: ending is all that is left
+    os._exit(ABANDONED)
+
+
+def _error_answer(e: RefugeError) -> dict:
+    return {"error": {"kind": type(e).__name__, "message": str(e), "hint": e.hint}}
+
 
 def serve(target: str, memory: int, cpu_seconds: int, open_files: int) -> None:
     """The worker's side: limit itself, read one request, run ``target``, answer, exit."""
@@ -293,6 +323,7 @@ def serve(target: str, memory: int, cpu_seconds: int, open_files: int) -> None:
     inp = os.fdopen(0, "rb")
     out = os.fdopen(os.dup(1), "wb")
     os.dup2(2, 1)  # the answer has its own descriptor: a library that prints cannot corrupt it
+    _ANSWER.append(out.fileno())
     try:
         request, blobs = read_message(inp, max_json=1 << 40, max_blob=1 << 40)
     except EOFError:  # started ahead (start) and never given a request: nothing to do
@@ -304,7 +335,7 @@ def serve(target: str, memory: int, cpu_seconds: int, open_files: int) -> None:
     try:
         value, answer_blobs = function(request, blobs, report)
     except RefugeError as e:
-        write_message(out, {"error": {"kind": type(e).__name__, "message": str(e), "hint": e.hint}})
+        write_message(out, _error_answer(e))
         return
     except MemoryError:
         raise
