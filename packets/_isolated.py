@@ -251,7 +251,7 @@ def produce_here(request: dict, items: list[Item], report) -> tuple[dict, list[b
                                          date=request["today"], redactions=redactor.summary(),
                                          letter=request.get("letter"), file_name=request.get("file_name")), pages)
         if profile.require_review:
-            require_reviews(request["reviews"], redactor.pages)
+            require_reviews(request["reviews"], redactor.pages, request["ocr"])
         report({"stage": "checking the packet for redacted text (text, objects, pixels, barcodes)"})
         verify_volumes(volumes, redactor.needles())  # fail closed: VerificationFailed, nothing written
         review = review_report(redactor, profile.id, request["today"], request.get("coverage"))

@@ -540,13 +540,15 @@ def unreviewed(case, pages) -> list:
     return [p for p in pages if p.needs_review and (p.doc_id, p.version, p.page) not in done]
 
 
-def require_reviews(case, pages) -> None:
-    """The review gate of profiles with ``require_review``: NotPermitted listing the pages."""
+def require_reviews(case, pages, ocr: bool = False) -> None:
+    """The review gate of profiles with ``require_review``: NotPermitted listing the pages.
+    ``ocr``: the pages were recognised already (the way out is then a person's review alone)."""
     left = unreviewed(case, pages)
     if left:
         listed = ", ".join(f"{p.doc_id} page {p.page}" for p in left[:20]) + (", ..." if len(left) > 20 else "")
         raise NotPermitted(f"{len(left)} page{'s' if len(left) != 1 else ''} that no rule could search must be "
-                           f"reviewed by a person first: {listed}", hint="packet-review")
+                           f"reviewed by a person first: {listed}",
+                           hint="packet-review-recognised" if ocr else "packet-review")
 
 
 def review_path_for(output: str) -> str:

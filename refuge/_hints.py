@@ -15,6 +15,8 @@ HINTS: dict[str, str] = {
                                     "or build with --allow-incomplete",
     "packet-review": "look at each (refuge doc get) and run refuge redact reviewed DOC --page N, "
                      "or build with --ocr to recognise them",
+    "packet-review-recognised": "look at each (refuge doc get) and run refuge redact reviewed DOC --page N "
+                                "(recognition read too little of them for the rules to be checked)",
     "coverage-gap": "see refuge packet plan; register people and places (refuge person add, refuge place add), "
                     "add terms (refuge redact term), dismiss names (refuge candidate dismiss), or accept each gap "
                     "with --accept-gap NAME --reason TEXT",

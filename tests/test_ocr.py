@@ -364,6 +364,7 @@ def test_unreviewed_unsearchable_pages_stop_the_build_until_a_case_lead_reviews_
     err = p.stderr.decode()
     assert p.returncode == 4, err
     assert f"{doc} page 1" in err and f"{doc} page 2" in err and "quetzalina" not in err.lower()
+    assert "build with --ocr" in err  # never recognised: recognition is a way out
     assert not out.exists() and not list(w.out.iterdir())
     # Reviewing is for case leads.
     assert w.run("redact", "reviewed", doc, "--page", "1", user="bob").returncode == 4
