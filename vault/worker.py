@@ -33,8 +33,8 @@ from collections.abc import Callable
 from . import hardening
 from .errors import InvalidInput, RefugeError
 
-__all__ = ["Limits", "WorkerFailed", "WorkerDied", "run", "start", "Started", "describe", "abandon", "INTAKE_LIMITS",
-           "RENDER_LIMITS"]
+__all__ = ["Limits", "WorkerFailed", "WorkerDied", "run", "start", "Started", "describe", "abandon", "serving",
+           "INTAKE_LIMITS", "RENDER_LIMITS"]
 
 _HEADER = struct.Struct(">Q")
 _MAX_JSON = 64 * 1024**2  # the largest JSON message accepted from a worker (page text and boxes of a big packet)
@@ -277,6 +277,11 @@ def _exact(data: bytes, n: int) -> bytes:
 # forked this process serves (a pool's process inherits it): where abandon() answers.
 _ANSWER: list[int] = []
 ABANDONED = 70  # the exit status of a worker that abandon() ended
+
+
+def serving() -> bool:
+    """Whether this process is a keyless worker serving a request, or a process one forked."""
+    return bool(_ANSWER)
 
 
 def abandon(error: RefugeError) -> None:
