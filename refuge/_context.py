@@ -87,7 +87,11 @@ def passphrase(prompt: str, confirm: bool = False, env: str = "REFUGE_PASSPHRASE
         except OSError:
             raise InvalidInput("REFUGE_PASSPHRASE_FILE cannot be read; check the path") from None
     if not sys.stdin.isatty():
-        raise Locked("no passphrase: run refuge unlock first, or set REFUGE_PASSPHRASE_FILE for scripts")
+        if confirm:  # a new identity's passphrase: there is nothing to unlock yet
+            raise Locked("no terminal to type the new passphrase on: run this on a terminal, or set "
+                         "REFUGE_PASSPHRASE_FILE for scripts")
+        raise Locked("no passphrase and no terminal to ask for it: run refuge unlock on a terminal first, or set "
+                     "REFUGE_PASSPHRASE_FILE for scripts")
     import getpass
 
     first = getpass.getpass(prompt)

@@ -10,12 +10,12 @@ HINTS: dict[str, str] = {
                       "(refuge packet build --portal NAME; refuge packet profiles --json lists them)",
     "packet-portal": "name one of the profile's portals (refuge packet profiles --json lists them)",
     "packet-consent": "record it with refuge consent grant, or build with --only-consented to leave them out",
-    "packet-incomplete": "add them, or build with --allow-incomplete",
+    "packet-incomplete": "add them (refuge doc add REF FILE --type TYPE), or build with --allow-incomplete",
     "packet-incomplete-translator": "add them (a translator: refuge doc add ... --translator NAME), "
                                     "or build with --allow-incomplete",
-    "packet-review": "look at each (refuge doc get) and run refuge redact reviewed DOC --page N, "
+    "packet-review": "look at each (refuge doc get DOC -o FILE) and run refuge redact reviewed DOC --page N, "
                      "or build with --ocr to recognise them",
-    "packet-review-recognised": "look at each (refuge doc get) and run refuge redact reviewed DOC --page N "
+    "packet-review-recognised": "look at each (refuge doc get DOC -o FILE) and run refuge redact reviewed DOC --page N "
                                 "(recognition read too little of them for the rules to be checked)",
     "coverage-gap": "see refuge packet plan; register people and places (refuge person add, refuge place add), "
                     "add terms (refuge redact term), dismiss names (refuge candidate dismiss), or accept each gap "
@@ -62,7 +62,8 @@ HINTS: dict[str, str] = {
     "served": "give --served-on PARTY --served-by METHOD --served-at YYYY-MM-DD",
     "org-set-name": "an admin sets it with refuge org set name=ORG, or give --from ORG",
     "org-name-mismatch": "an admin sets the name to the certificate's (refuge org set name=ORG; refuge keys org cert "
-                         "shows it) or imports a certificate issued to the name (refuge keys org import)",
+                         "shows it), or makes a key for the name (refuge keys org generate --name ORG for a pilot) "
+                         "or imports a certificate issued to it (refuge keys org import)",
     # a document's life (doc remove, edit, move; duplicates; ids people type)
     "doc-list-removed": "case leads see it with refuge doc list REF --removed",
     "doc-prefix": "type more of the id (see refuge doc list)",
@@ -108,4 +109,10 @@ HINTS: dict[str, str] = {
                      "or use a profile with office_markup = \"show\"",
     "install-libreoffice": "install LibreOffice (see the README's install lines)",
     "media-dir": "give --media-dir DIR to write the recordings beside the packet",
+}
+
+#: Ways out that only the command line can take: the web desk acts for the one person signed in.
+COMMAND_LINE: dict[str, str] = {
+    "role": "ask someone who holds it, or act as them with refuge --as NAME (refuge user list shows each "
+            "person's role)",
 }

@@ -19,10 +19,14 @@ from . import _hints
 PREFIX = "refuge: error: "
 
 
-def describe(error: RefugeError) -> str:
-    """The one line a person reads for a library error: the message, then the way out."""
+def describe(error: RefugeError, command_line: bool = False) -> str:
+    """The one line a person reads for a library error: the message, then the way out.
+
+    ``command_line`` adds the ways out only a command can take (acting as someone else).
+    """
     message = str(error)
-    hint = _hints.HINTS.get(error.hint) if getattr(error, "hint", None) else None
+    code = getattr(error, "hint", None)
+    hint = (_hints.HINTS.get(code) or (_hints.COMMAND_LINE.get(code) if command_line else None)) if code else None
     return f"{message}; {hint}" if hint else message
 
 

@@ -331,7 +331,7 @@ def require_role(v, *roles: str, doing: str) -> None:
     """Refuse (NotPermitted) unless the person acting holds one of ``roles``; ``doing`` says what for."""
     if v.role not in roles:
         need = " or ".join(roles)
-        raise NotPermitted(f"{doing} needs the {need} role; {v.me.name} is {v.role}")
+        raise NotPermitted(f"{doing} needs the {need} role; {v.me.name} is {v.role}", hint="role")
 
 
 def add_user(v, public: PublicIdentity, role: str) -> User:

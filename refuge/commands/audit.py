@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from vault.core import Vault
-from vault.errors import InvalidInput, VerificationFailed
+from vault.errors import InvalidInput, NotFound, VerificationFailed
 from vault.storage import write_atomically
 
 from .._context import Context, force_option, parse_time, pass_ctx
@@ -43,6 +43,8 @@ def audit_log(c: Context, case_, user, action, result, since, until, as_json, as
     vault = c.vault()
     with vault.audited("audit.log"):
         rows = vault.audit_entries(case_, user, action, result, parse_time(since, "--since"), parse_time(until, "--until", end=True))
+        if user and not rows and user not in {u.name for u in vault.users()}:  # a typo is not "nobody did anything"
+            raise NotFound(f"no user named {user} in this vault", hint="user-list")
     emit(rows, AUDIT_COLUMNS + (["user_id", "users", "docs", "packet"] if as_csv else []), as_json, as_csv)
 
 

@@ -389,7 +389,11 @@ def recipient_profile(profile_id: str):
     except ProfileError as e:
         raise InvalidInput(str(e)) from None
     if profile_id not in profiles:
-        raise InvalidInput(f"no recipient profile {profile_id}; see refuge packet profiles")
+        import difflib
+
+        near = difflib.get_close_matches(profile_id, list(profiles), n=1)
+        raise InvalidInput(f"no recipient profile {profile_id}"
+                           + (f"; did you mean {near[0]}?" if near else "; see refuge packet profiles"))
     return profiles[profile_id]
 
 

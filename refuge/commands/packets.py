@@ -109,7 +109,7 @@ def packet_plan(c: Context, ref: str, profile_id: str, ocr: bool, as_json: bool,
         return
     emit([e.as_dict() for e in plan.entries], ["id", "section", "type", "title", "pages", "consent", "reason"])
     for t in plan.missing_types:
-        click.echo(f"missing: a document of type {t}, which {profile.id} requires")
+        click.echo(f"missing: a document of type {t}, which {profile.id} requires" + _left_out(plan, t, ref))
     for d in plan.missing_translations:
         click.echo(f"missing: a translation of {d} into {' or '.join(profile.accepted_languages)}")
     _plan_letter_lines(plan, profile, ref)
@@ -118,10 +118,23 @@ def packet_plan(c: Context, ref: str, profile_id: str, ocr: bool, as_json: bool,
                    "others go out as their original objects (fonts, images, metadata checked, not removed)")
     for r in review or ():
         conf = "no words recognised" if not r["ocr_confidence"] else f"recognised at {r['ocr_confidence']:.0f}% confidence"
-        state = ("reviewed" if r["reviewed"] else "needs review (refuge redact reviewed)") if r["needs_review"] else "ok"
+        state = ("reviewed" if r["reviewed"] else f"needs review (look at it, then refuge redact reviewed {r['doc']} "
+                                                  f"--page {r['page']})") if r["needs_review"] else "ok"
         click.echo(f"page without text: {r['doc']} page {r['page']}: {conf}; {state}")
     _print_coverage(coverage)
     _print_shape(shape)
+
+
+def _left_out(plan, doc_type: str, ref: str) -> str:
+    """Why the case's own documents of a required type do not count: so that nobody adds a second copy."""
+    held = [e for e in plan.entries if e.doc.type == doc_type and not e.include]
+    if not held:
+        return ""
+    reasons = sorted({e.reason.removesuffix("; left out") for e in held})
+    count = f"{len(held)} document{'s' if len(held) > 1 else ''}"
+    way = (f"; record it with refuge consent grant {ref} --recipient {plan.profile.id}"
+           if any(r.startswith("no valid consent") for r in reasons) else "")
+    return f"; the case holds {count} of that type, left out: {'; '.join(reasons)}{way}"
 
 
 def _print_shape(shape: dict) -> None:
@@ -139,7 +152,7 @@ def _print_shape(shape: dict) -> None:
     if not s["names_agree"]:
         click.echo(f"error: the organisation's name {cell(s['letter_name'])} is not the certificate's "
                    f"{cell(s['organisation'])}: the build stops until an admin makes them agree (refuge org set "
-                   "name=ORG, or refuge keys org import)")
+                   "name=ORG, refuge keys org generate --name ORG, or refuge keys org import)")
 
 
 def _fit_lines(fit: dict, portal: dict) -> list[str]:

@@ -33,10 +33,10 @@ def person() -> None:
 @click.argument("ref")
 @click.argument("name", type=SECRET_TEXT)
 @click.option("--role", required=True, type=click.Choice(register.PERSON_ROLES), help="Who the person is in the case.")
-@click.option("--alias", "aliases", multiple=True, type=SECRET_TEXT, help="Another name they go by (repeatable).")
+@click.option("--alias", "aliases", multiple=True, type=SECRET_TEXT, help="Another name they go by (repeatable)." + SECRET_HELP)
 @click.option("--dob", metavar="YYYY-MM-DD", help="Date of birth.")
 @click.option("--doc-number", "doc_numbers", multiple=True, type=SECRET_TEXT, metavar="N",
-              help="A passport or ID document number (repeatable).")
+              help="A passport or ID document number (repeatable)." + SECRET_HELP)
 @click.option("--category", help=CATEGORY_HELP)
 @pass_ctx
 def person_add(c: Context, ref, name, role, aliases, dob, doc_numbers, category) -> None:
@@ -54,14 +54,14 @@ def person_add(c: Context, ref, name, role, aliases, dob, doc_numbers, category)
 @click.argument("who", metavar="PERSON", type=SECRET_TEXT)
 @click.option("--name", type=SECRET_TEXT, help="The new name." + SECRET_HELP)
 @click.option("--role", type=click.Choice(register.PERSON_ROLES), help="The new role.")
-@click.option("--alias", "aliases", multiple=True, type=SECRET_TEXT, help="The aliases (replace the old ones).")
+@click.option("--alias", "aliases", multiple=True, type=SECRET_TEXT, help="The aliases (replace the old ones)." + SECRET_HELP)
 @click.option("--dob", metavar="YYYY-MM-DD", help="Date of birth.")
 @click.option("--doc-number", "doc_numbers", multiple=True, type=SECRET_TEXT, metavar="N",
-              help="The document numbers (replace the old ones).")
+              help="The document numbers (replace the old ones)." + SECRET_HELP)
 @click.option("--category", help=CATEGORY_HELP)
 @pass_ctx
 def person_edit(c: Context, ref, who, name, role, aliases, dob, doc_numbers, category) -> None:
-    """Change a registered person (case leads), by id or name."""
+    """Change a registered person (case leads), by id or name; PERSON may be @FILE (or @- for standard input)."""
     vault = c.vault()
     with vault.audited("person.edit") as targets:
         found = find_case(vault, ref, targets)
