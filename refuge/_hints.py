@@ -37,6 +37,7 @@ HINTS: dict[str, str] = {
     "init": "create one with refuge init, or set REFUGE_VAULT",
     "user-list": "see refuge user list",
     "user-add": "ask an admin to run refuge user add",
+    "role": "someone who holds it must do it (refuge user list shows each person's role)",
     "case-list": "see refuge case list",
     "case-id": "use the case id from refuge case list",
     "case-id-admin": "admins give the case id (see refuge retention due, or the case column of refuge audit log)",
@@ -109,10 +110,4 @@ HINTS: dict[str, str] = {
                      "or use a profile with office_markup = \"show\"",
     "install-libreoffice": "install LibreOffice (see the README's install lines)",
     "media-dir": "give --media-dir DIR to write the recordings beside the packet",
-}
-
-#: Ways out that only the command line can take: the web desk acts for the one person signed in.
-COMMAND_LINE: dict[str, str] = {
-    "role": "ask someone who holds it, or act as them with refuge --as NAME (refuge user list shows each "
-            "person's role)",
 }

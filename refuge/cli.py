@@ -100,7 +100,7 @@ def main(argv: list[str] | None = None) -> None:
     try:
         cli.main(args=argv, prog_name="refuge", standalone_mode=False)
     except RefugeError as e:
-        die(describe(e, command_line=True), e.exit_code)
+        die(describe(e), e.exit_code)
     except click.exceptions.Abort:
         die("interrupted", 130)
     except click.UsageError as e:

@@ -19,14 +19,10 @@ from . import _hints
 PREFIX = "refuge: error: "
 
 
-def describe(error: RefugeError, command_line: bool = False) -> str:
-    """The one line a person reads for a library error: the message, then the way out.
-
-    ``command_line`` adds the ways out only a command can take (acting as someone else).
-    """
+def describe(error: RefugeError) -> str:
+    """The one line a person reads for a library error: the message, then the way out."""
     message = str(error)
-    code = getattr(error, "hint", None)
-    hint = (_hints.HINTS.get(code) or (_hints.COMMAND_LINE.get(code) if command_line else None)) if code else None
+    hint = _hints.HINTS.get(error.hint) if getattr(error, "hint", None) else None
     return f"{message}; {hint}" if hint else message
 
 

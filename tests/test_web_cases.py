@@ -71,7 +71,8 @@ def test_a_case_lead_creates_a_case_with_the_cli_s_fields_and_refusals(world, cl
         assert _error(r) == _cli_error(world, "case", "create", ref, user="erin")
     r = bob.post("/cases", data={"csrf": bob.csrf, "ref": "MX-0101"}, headers=JSON)
     assert r.status_code == 403 and _error(r) == _cli_error(world, "case", "create", "MX-0101", user="bob")
-    assert _error(r) == "creating cases needs the case-lead role; bob is lawyer"
+    assert _error(r) == ("creating cases needs the case-lead role; bob is lawyer; someone who holds it must do it "
+                         "(refuge user list shows each person's role)")
     assert _last(world, "case.create")["result"] == "denied"
     r = erin.post("/cases", data={"ref": "MX-0102"})  # a forged form: no token
     assert r.status_code == 403 and "form token" in r.text

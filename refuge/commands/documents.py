@@ -393,7 +393,7 @@ def recipient_profile(profile_id: str):
 
         near = difflib.get_close_matches(profile_id, list(profiles), n=1)
         raise InvalidInput(f"no recipient profile {profile_id}"
-                           + (f"; did you mean {near[0]}?" if near else "; see refuge packet profiles"))
+                           + (f"; did you mean \"{near[0]}\"?" if near else "; see refuge packet profiles"))
     return profiles[profile_id]
 
 
