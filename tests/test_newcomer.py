@@ -201,15 +201,26 @@ def test_a_mistyped_recipient_is_pointed_to_the_near_one_and_nothing_is_recorded
 
 
 @LOCAL
-def test_plan_says_why_the_case_s_own_document_of_a_required_type_does_not_count(case_world):
+def test_plan_says_why_the_case_s_own_document_does_not_count_and_whom_the_recipient_sees(case_world, tmp_path):
     w = case_world
+    (tmp_path / "name.txt").write_text("Mariela Quintero Ruiz\n")
+    w.ok("person", "add", "MX-0001", f"@{tmp_path / 'name.txt'}", "--role", "principal", user="erin")
     out = w.ok("packet", "plan", "MX-0001", "--for", "frontline-defenders", user="erin").splitlines()
     assert ("missing: a document of type legal-declaration, which frontline-defenders requires; the case holds 1 "
             "document of that type, left out: no valid consent (missing); record it with refuge consent grant "
             "MX-0001 --recipient frontline-defenders") in out
-    w.ok("consent", "grant", "MX-0001", "--recipient", "frontline-defenders", user="erin")
-    out = w.ok("packet", "plan", "MX-0001", "--for", "frontline-defenders", user="erin")
-    assert "legal-declaration, which" not in out  # with consent it counts
+    assert ("shown to frontline-defenders: 1 applicant-name registered (it withholds only identity-number, location, "
+            "contact, third-party, network); refuge person edit or place edit with --category always withholds one "
+            "from every recipient") in out
+
+
+def test_the_profiles_list_says_what_each_recipient_withholds():
+    import tomllib
+
+    p = subprocess.run([sys.executable, "-P", "-m", "refuge", "packet", "profiles", "--json"], capture_output=True)
+    listed = {row["id"]: row["withholds"] for row in json.loads(p.stdout)}
+    on_disk = {t.stem: tomllib.loads(t.read_text())["redaction_categories"] for t in (ROOT / "templates").glob("*.toml")}
+    assert listed == on_disk and listed["irb-rpd-disclosure"] == ["location", "contact"]
 
 
 @LOCAL

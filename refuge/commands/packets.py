@@ -42,9 +42,10 @@ def packet_profiles(as_json: bool) -> None:
     rows = [{"id": p.id, "name": p.name, "organisation": p.organisation, "version": p.version,
              "page_size": p.page_size, "language": p.language, "signature": p.signature.required,
              "output": p.output, "portal": p.portal, "max_bytes": p.volumes.max_bytes,
-             "portals": [{"name": x.name, "max_bytes": x.max_bytes, "source": x.source} for x in p.portals]}
+             "portals": [{"name": x.name, "max_bytes": x.max_bytes, "source": x.source} for x in p.portals],
+             "withholds": list(p.redaction_categories)}
             for p in profiles.values()]
-    emit(rows, ["id", "page_size", "language", "name"], as_json)
+    emit(rows, ["id", "page_size", "language", "name", "withholds"], as_json)
 
 
 def _today() -> str:
@@ -122,6 +123,7 @@ def packet_plan(c: Context, ref: str, profile_id: str, ocr: bool, as_json: bool,
                                                   f"--page {r['page']})") if r["needs_review"] else "ok"
         click.echo(f"page without text: {r['doc']} page {r['page']}: {conf}; {state}")
     _print_coverage(coverage)
+    _print_shown(found, profile)
     _print_shape(shape)
 
 
@@ -135,6 +137,19 @@ def _left_out(plan, doc_type: str, ref: str) -> str:
     way = (f"; record it with refuge consent grant {ref} --recipient {plan.profile.id}"
            if any(r.startswith("no valid consent") for r in reasons) else "")
     return f"; the case holds {count} of that type, left out: {'; '.join(reasons)}{way}"
+
+
+def _print_shown(case, profile) -> None:
+    """The registered people and places this recipient is shown: registering is not withholding from everyone."""
+    from collections import Counter
+
+    shown = Counter(e["category"] for e in [*case.people, *case.places]
+                    if e["category"] != "always" and e["category"] not in profile.redaction_categories)
+    if shown:
+        listed = ", ".join(f"{n} {cat}" for cat, n in sorted(shown.items()))
+        click.echo(f"shown to {profile.id}: {listed} registered (it withholds only "
+                   f"{', '.join(profile.redaction_categories) or 'category always'}); refuge person edit or place edit "
+                   "with --category always withholds one from every recipient")
 
 
 def _print_shape(shape: dict) -> None:
