@@ -5,6 +5,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 # Debian packages: libmagic for intake; age, poppler and qpdf as independent checks in tests.
 DEMO_DEBS := libmagic1
+# Every packet's pages are read back by Tesseract before signing (the demo builds one): it needs them too.
+DEMO_DEBS += tesseract-ocr tesseract-ocr-eng tesseract-ocr-spa tesseract-ocr-fra
 TEST_DEBS := libmagic1 age poppler-utils qpdf fonts-dejavu-core tesseract-ocr tesseract-ocr-eng tesseract-ocr-spa tesseract-ocr-fra chromium chromium-driver libreoffice-writer-nogui libimage-exiftool-perl zbar-tools
 # Benchmarks also compare with Ghostscript (bench/bench_fit.py: gs -dPDFSETTINGS=/ebook).
 BENCH_DEBS := $(TEST_DEBS) ghostscript

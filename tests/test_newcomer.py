@@ -251,3 +251,24 @@ def test_aliases_and_document_numbers_read_from_a_file_as_their_help_says(case_w
     [person] = json.loads(w.ok("person", "list", "MX-0001", "--json", user="bob"))
     assert (person["name"], person["aliases"], person["doc_numbers"]) == ("Mariela Quintero Ruiz", ["La Flaca"],
                                                                           ["HN-4411-0021"])
+
+
+def _make_variable(name: str) -> set[str]:
+    """The words a Makefile variable is given (``:=`` and ``+=`` lines), other variables expanded."""
+    words: list[str] = []
+    for m in re.finditer(rf"(?m)^{name}\s*(?::=|\+=)(.*)$", (ROOT / "Makefile").read_text()):
+        for word in m.group(1).split():
+            inner = re.fullmatch(r"\$\((\w+)\)", word)
+            words += _make_variable(inner.group(1)) if inner else [word]
+    return set(words)
+
+
+def test_make_demo_installs_what_every_build_needs():
+    """`make demo` builds a packet, whose every page is read back by Tesseract: the packages the missing-Tesseract
+    message asks for are among the demo's, as the README says."""
+    source = (ROOT / "packets" / "ocr.py").read_text()
+    asked = set(re.findall(r"\btesseract-ocr(?:-[a-z]+)?\b", source))
+    assert {"tesseract-ocr", "tesseract-ocr-eng"} <= asked
+    assert asked | {"libmagic1"} <= _make_variable("DEMO_DEBS") <= _make_variable("TEST_DEBS")
+    readme = " ".join((ROOT / "README.md").read_text().split())
+    assert "`make demo` installs `libmagic1` and Tesseract (`tesseract-ocr` with its `eng`, `spa` and `fra` data" in readme
