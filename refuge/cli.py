@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import importlib
 import os
+import re
 import sys
 
 import click
@@ -45,6 +46,13 @@ class _Commands(click.Group):
             from vault import intake
 
             intake.warm_up()
+        name = args[0] if args else ""
+        if name and not name.startswith("-") and name not in COMMANDS and name not in self.commands:
+            import difflib  # commands load lazily: click's own suggestion sees only those loaded
+
+            near = difflib.get_close_matches(name, self.list_commands(ctx), n=1)
+            if near:
+                raise click.UsageError(f"No such command {name!r}. Did you mean {near[0]!r}?", ctx)
         return super().resolve_command(ctx, args)
 
     def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
@@ -93,6 +101,18 @@ def _quiet_dependency_deprecations() -> None:
     warnings.simplefilter("ignore", CryptographyDeprecationWarning)
 
 
+def _usage_line(e: click.UsageError) -> str:
+    """A usage error in one line: click's words, lower case, with the help to read; refuge's own
+    options typed after a command are pointed back to where they go."""
+    where = " ".join(["refuge", *e.ctx.command_path.split()[1:]]) if e.ctx else "refuge"
+    if isinstance(e, click.NoSuchOption) and e.option_name in ("--as", "--vault"):
+        value = "NAME" if e.option_name == "--as" else "LOCATION"
+        return (f"{e.option_name} is an option of refuge itself: give it before the command "
+                f"(refuge {e.option_name} {value} {where.removeprefix('refuge ')} ...)")
+    message = re.sub(r"\. Did you mean (.+)\?$", r" (did you mean \1?)", e.format_message()).rstrip(".")
+    return f"{message[:1].lower()}{message[1:]}; see {where} --help"
+
+
 def main(argv: list[str] | None = None) -> None:
     """Run the command line; errors become one line on stderr and an exit code."""
     hardening.no_core_dumps()  # this process will hold a passphrase and keys: no core file, ever
@@ -104,9 +124,7 @@ def main(argv: list[str] | None = None) -> None:
     except click.exceptions.Abort:
         die("interrupted", 130)
     except click.UsageError as e:
-        where = " ".join(["refuge", *e.ctx.command_path.split()[1:]]) if e.ctx else "refuge"
-        message = e.format_message().rstrip(".")
-        die(f"{message[:1].lower()}{message[1:]}; see {where} --help", 2)
+        die(_usage_line(e), 2)
     except click.ClickException as e:
         die(e.format_message(), e.exit_code)
     except KeyboardInterrupt:

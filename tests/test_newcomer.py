@@ -139,6 +139,25 @@ def test_every_hint_code_raised_has_its_way_out_worded():
     assert not [c for c in codes if c not in worded and not (c.endswith("*") and any(w.startswith(c[:-1]) for w in worded))]
 
 
+# --- typing --------------------------------------------------------------------------------------
+
+
+def test_a_mistyped_command_or_a_global_option_after_the_command_says_what_was_meant(tmp_path):
+    expected = {
+        ("docs", "add", "MX-0001", "x.pdf"): "no such command 'docs' (did you mean 'doc'?); see refuge --help",
+        ("doc", "ad", "MX-0001", "x.pdf"): "no such command 'ad' (did you mean 'add'?); see refuge doc --help",
+        ("case", "list", "--jsn"): "no such option '--jsn' (did you mean '--json'?); see refuge case list --help",
+        ("case", "list", "--as", "dave"): "--as is an option of refuge itself: give it before the command "
+                                          "(refuge --as NAME case list ...)",
+        ("doc", "list", "MX-0001", "--vault", "/srv/vault"): "--vault is an option of refuge itself: give it before "
+                                                            "the command (refuge --vault LOCATION doc list ...)",
+        ("frobnicate",): "no such command 'frobnicate'; see refuge --help",
+    }
+    for args, line in expected.items():
+        p = _refuge(tmp_path, *args)
+        assert (p.returncode, _error(p)) == (2, "refuge: error: " + line)
+
+
 # --- the passphrase, with no terminal to type it on ------------------------------------------
 
 
