@@ -205,6 +205,12 @@ def test_audit_log_of_a_mistyped_name_is_an_error_and_of_an_idle_person_is_empty
     assert world.ok("audit", "log", "--user", "carol", "--json", user="dave") == "[]\n"  # enrolled, did nothing
 
 
+@LOCAL
+def test_an_unknown_document_points_to_the_list_of_its_case(case_world):
+    p = case_world.run("doc", "tag", "zzzzzzzz", "--add", "urgent", user="bob")
+    assert (p.returncode, _error(p)) == (1, "refuge: error: no document zzzzzzzz; see refuge doc list REF")
+
+
 # --- recipients, plans and builds ------------------------------------------------------------
 
 
