@@ -28,7 +28,8 @@ HINTS: dict[str, str] = {
     "org-revocation-unreachable": "check the network and the certificate's OCSP or CRL address, and build again",
     "tsa-unreachable": "check it, or clear it with refuge keys org tsa --none",
     "verify-trust-pem": "give the PEM file from refuge keys org cert with --trust",
-    "verify-trust": "pass the sender's certificate with --trust (refuge keys org cert)",
+    "verify-trust": "pass the sender's certificate with --trust FILE (senders hand it out with "
+                    "refuge keys org cert -o FILE)",
     "verify-trust-chain": "give the certificate it chains to with --trust",
     "verify-password": "give it with --password-file",
     "verify-trust-tsa": "add its root with --trust",

@@ -260,6 +260,19 @@ def test_an_incomplete_packet_names_the_command_that_adds_what_it_lacks(case_wor
     assert not list(tmp_path.glob("p*.pdf"))
 
 
+def test_verify_without_trust_says_where_the_certificate_comes_from(tmp_path):
+    from signing_fixtures import org_key, pdf_bytes
+
+    from packets.sign import sign_pdf
+
+    key, _ = org_key("Fictional Legal Clinic")
+    (tmp_path / "packet.pdf").write_bytes(sign_pdf(pdf_bytes(1), key, signer_name="erin", visible=False))
+    p = _refuge(tmp_path, "packet", "verify", str(tmp_path / "packet.pdf"))
+    assert p.returncode == 3
+    assert _error(p) == ("refuge: error: the packet does not verify: no trusted certificate was given; pass the "
+                         "sender's certificate with --trust FILE (senders hand it out with refuge keys org cert -o FILE)")
+
+
 # --- names kept off the command line ---------------------------------------------------------
 
 
