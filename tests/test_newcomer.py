@@ -185,6 +185,20 @@ def test_a_command_with_no_passphrase_and_no_terminal_says_unlock_on_a_terminal(
                              "terminal first, or set REFUGE_PASSPHRASE_FILE for scripts")
 
 
+def test_org_set_warns_at_once_when_the_letterhead_is_not_the_name_packets_are_signed_for(tmp_path):
+    (tmp_path / "pass.txt").write_text("amber otter violin lamp\n")
+    env = {"REFUGE_PASSPHRASE_FILE": str(tmp_path / "pass.txt")}
+    p = _refuge(tmp_path, "init", str(tmp_path / "vault"), "--admin", "alice", "--org", "Fictional Legal Clinic", **env)
+    assert p.returncode == 0, p.stderr
+    p = _refuge(tmp_path, "org", "set", "name=Other Clinic", "counsel=Jane Counsel", **env)
+    assert p.returncode == 0 and p.stdout == b"set counsel, name\n"
+    assert _error(p) == ("refuge: warning: packets are signed for Fictional Legal Clinic (the signing certificate); "
+                         "builds stop until the two names agree: make a key for this name (refuge keys org generate "
+                         "--name ORG, for a pilot) or import a certificate issued to it (refuge keys org import)")
+    p = _refuge(tmp_path, "org", "set", "name=fictional legal clinic", **env)  # the same name, as builds compare them
+    assert p.returncode == 0 and p.stderr == b""
+
+
 # --- who acts -----------------------------------------------------------------------------------
 
 

@@ -44,6 +44,21 @@ def org_set(c: Context, assignments: tuple[str, ...]) -> None:
         orgdetails.set_details(vault, values)
         targets["fields"] = sorted(k.strip().lower() for k in values)  # names only, once known to be fields
     click.echo(f"set {', '.join(sorted(values))}")
+    _warn_if_unlike_the_certificate(vault, values)
+
+
+def _warn_if_unlike_the_certificate(vault, values: dict[str, str]) -> None:
+    """Say now, not at the first build, that the letterhead's new name is not the one packets are signed for."""
+    from packets._signer import same_name
+    from vault import orgkey
+
+    name = next((v for k, v in values.items() if k.strip().lower() == "name"), "")
+    cert = orgkey.current(vault) if name else None
+    signed_for = cert.as_dict().get("organisation") if cert else None
+    if signed_for and not same_name(name, signed_for):
+        click.echo(f"refuge: warning: packets are signed for {cell(signed_for)} (the signing certificate); builds stop "
+                   "until the two names agree: make a key for this name (refuge keys org generate --name ORG, for a "
+                   "pilot) or import a certificate issued to it (refuge keys org import)", err=True)
 
 
 @org.command("show")
