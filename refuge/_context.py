@@ -43,7 +43,8 @@ class Context:
             names = self.home.names()
             if len(names) == 1:
                 return names[0]
-            raise InvalidInput("which identity acts? set REFUGE_USER or use --as NAME")
+            here = f" (identities here: {', '.join(sorted(names))})" if names else ""
+            raise InvalidInput(f"which identity acts? set REFUGE_USER or use refuge --as NAME{here}")
         return check_name(name)
 
     def secret(self, name: str | None = None) -> SecretIdentity:

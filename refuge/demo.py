@@ -147,5 +147,6 @@ def run(directory: str | None, say: Callable[[str], None]) -> Path:
                                                          "demo: a fictional case naming nobody of these kinds"))
     say(f"8. erin built a {built.record['pages']}-page packet for UNHCR: {built.paths[0]}")
     say(f"9. {bob.audit_log.last()} audit entries were recorded, each signed by the person who acted")
-    say(f"done: REFUGE_HOME={root / 'home'} REFUGE_VAULT={location} (passphrase: {DEMO_PASSPHRASE!r})")
+    say(f"done: REFUGE_HOME={root / 'home'} REFUGE_VAULT={location} (passphrase: {DEMO_PASSPHRASE!r}); "
+        "act as alice, erin, bob or dave, e.g. refuge --as erin case list")
     return root

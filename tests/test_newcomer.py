@@ -203,6 +203,13 @@ def test_org_set_warns_at_once_when_the_letterhead_is_not_the_name_packets_are_s
 
 
 @LOCAL
+def test_with_several_identities_and_none_chosen_the_error_lists_them(world):
+    p = world.run("case", "list")
+    assert (p.returncode, _error(p)) == (1, "refuge: error: which identity acts? set REFUGE_USER or use refuge --as "
+                                            "NAME (identities here: alice, bob, carol, dave, erin)")
+
+
+@LOCAL
 def test_a_role_refusal_says_who_may_do_it(world):
     p = world.run("case", "create", "MX-0009", user="alice")
     assert p.returncode == 4

@@ -64,6 +64,7 @@ def test_wheel_runs_the_demo_from_any_folder(installed, tmp_path):
     p = _run(installed, tmp_path, "demo", str(tmp_path / "demo"))
     assert p.returncode == 0, p.stderr
     assert (tmp_path / "demo" / "packets" / "unhcr.pdf").read_bytes().startswith(b"%PDF")
+    assert p.stdout.rstrip().endswith("act as alice, erin, bob or dave, e.g. refuge --as erin case list")  # what next
 
 
 def test_wheel_metadata_has_the_licence_in_pep_639_form(installed):
