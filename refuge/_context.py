@@ -291,6 +291,8 @@ class SecretText(click.ParamType):
 
     def convert(self, value, param, ctx):
         if not isinstance(value, str) or not value.startswith("@"):
+            if value and isinstance(value, str):
+                typed_in_the_open()
             return value
         if value.startswith("@@"):
             return value[1:]
@@ -303,6 +305,19 @@ class SecretText(click.ParamType):
         return text.rstrip("\n")
 
 
+def typed_in_the_open() -> None:
+    """Tell a person at a terminal, once, that a secret typed as an argument is on show (scripts are not told)."""
+    global _WARNED
+    if _WARNED or not (sys.stdin.isatty() and sys.stderr.isatty()):
+        return
+    _WARNED = True
+    click.echo("refuge: warning: a name or note typed as an argument is visible to every user of this machine while "
+               "the command runs, and stays in your shell history; next time read it from a file (@FILE, @- or "
+               "--from-file, as the command's --help says)",
+               err=True)
+
+
+_WARNED = False
 SECRET_TEXT = SecretText()
 SECRET_HELP = " Give @FILE (or @- for standard input) to keep it off the command line."
 

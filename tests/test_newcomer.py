@@ -297,6 +297,48 @@ def test_verify_without_trust_says_where_the_certificate_comes_from(tmp_path):
 # --- names kept off the command line ---------------------------------------------------------
 
 
+WARNED = ("refuge: warning: a name or note typed as an argument is visible to every user of this machine while the "
+          "command runs, and stays in your shell history; next time read it from a file (@FILE, @- or --from-file, "
+          "as the command's --help says)")
+
+
+def _at_a_terminal(w, *args: str, user: str) -> tuple[int, str]:
+    """Run refuge as a person at a terminal does (standard input and error a pseudo-terminal); its exit code and
+    what the terminal showed of standard error."""
+    import pty
+
+    leader, follower = pty.openpty()
+    p = subprocess.Popen([sys.executable, "-P", "-m", "refuge", *args], env=w.env(user), cwd=w.root,
+                         stdin=follower, stdout=subprocess.PIPE, stderr=follower)
+    os.close(follower)
+    shown = b""
+    while True:
+        try:
+            chunk = os.read(leader, 4096)
+        except OSError:  # the terminal is gone once the command has ended and all it wrote was read
+            break
+        if not chunk:
+            break
+        shown += chunk
+    p.wait(timeout=60)
+    os.close(leader)
+    return p.returncode, shown.decode().replace("\r\n", "\n").strip()
+
+
+@LOCAL
+def test_a_secret_typed_as_an_argument_is_pointed_out_at_a_terminal_only(case_world, tmp_path):
+    w = case_world
+    assert _at_a_terminal(w, "person", "add", "MX-0001", "Lucia Quintero", "--role", "family", "--alias", "La Nina",
+                          user="erin") == (0, WARNED)  # once, however many were typed
+    assert _at_a_terminal(w, "redact", "term", "MX-0001", "Colonia San Rafael", "--category", "location",
+                          user="erin") == (0, WARNED)
+    (tmp_path / "terms.txt").write_text("Tegucigalpa\n")
+    assert _at_a_terminal(w, "redact", "term", "MX-0001", "--from-file", str(tmp_path / "terms.txt"), "--category",
+                          "location", user="erin") == (0, "")
+    p = w.run("person", "add", "MX-0001", "Octavio Salgado", "--role", "perpetrator", user="erin")
+    assert p.returncode == 0 and p.stderr == b""  # a script's standard error stays as it was
+
+
 @LOCAL
 def test_aliases_and_document_numbers_read_from_a_file_as_their_help_says(case_world, tmp_path):
     w = case_world

@@ -28,6 +28,7 @@ from .._context import (
     parse_date,
     pass_ctx,
     read_lines,
+    typed_in_the_open,
 )
 from ..errors import describe, show
 from ..output import echo_json, emit, output_options
@@ -484,6 +485,8 @@ def redact_term(c: Context, ref: str, text: str | None, from_file: str | None, c
     if (text is None) == (from_file is None):
         raise click.UsageError("give the term as TEXT or the terms with --from-file FILE, not both or neither")
     terms = [text.strip()] if text is not None else read_lines(from_file, "the --from-file file")
+    if text is not None:
+        typed_in_the_open()
     if not terms:
         raise InvalidInput("the --from-file file holds no terms; put one term per line")
     if any(len(t) < 2 for t in terms):
