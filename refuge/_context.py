@@ -53,7 +53,15 @@ class Context:
         held = agent.fetch(self.home, name)
         if held is not None:
             return held
+        self.require_identity(name)
         return self.home.unlock(name, passphrase(f"Passphrase for {name}: "))
+
+    def require_identity(self, name: str) -> None:
+        """Refuse a name with no identity here before anyone types a passphrase for it."""
+        if not self.home.has(name):
+            names = sorted(self.home.names())
+            here = f"identities here: {', '.join(names)}" if names else "none here yet: refuge user keygen NAME makes one"
+            raise NotFound(f"no identity named {name} in REFUGE_HOME ({here}); set REFUGE_HOME or REFUGE_USER")
 
     def vault(self) -> Vault:
         """The vault, opened as the acting person."""

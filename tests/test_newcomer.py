@@ -210,6 +210,14 @@ def test_with_several_identities_and_none_chosen_the_error_lists_them(world):
 
 
 @LOCAL
+def test_a_mistyped_identity_is_named_before_any_passphrase_is_asked_for(world):
+    for args in (("case", "list"), ("unlock",)):
+        p = world.run("--as", "erinn", *args, REFUGE_PASSPHRASE="")  # no passphrase, no terminal: not asked for
+        assert (p.returncode, _error(p)) == (1, "refuge: error: no identity named erinn in REFUGE_HOME (identities "
+                                                "here: alice, bob, carol, dave, erin); set REFUGE_HOME or REFUGE_USER")
+
+
+@LOCAL
 def test_a_role_refusal_says_who_may_do_it(world):
     p = world.run("case", "create", "MX-0009", user="alice")
     assert p.returncode == 4

@@ -88,6 +88,7 @@ def init(c: Context, location: str | None, admin: str, endpoint_url: str | None 
 def unlock(c: Context, minutes: float) -> None:
     """Unlock your identity for a while, so commands stop asking."""
     name = c.user_name()
+    c.require_identity(name)
     secret = c.home.unlock(name, passphrase(f"Passphrase for {name}: "))
     agent.start(c.home, secret, minutes)
     click.echo(f"unlocked {name} for {minutes:g} minutes; refuge lock forgets it sooner")
