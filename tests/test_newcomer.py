@@ -266,6 +266,10 @@ def test_plan_says_why_the_case_s_own_document_does_not_count_and_whom_the_recip
     assert ("shown to frontline-defenders: 1 applicant-name registered (it withholds only identity-number, location, "
             "contact, third-party, network); refuge person edit or place edit with --category always withholds one "
             "from every recipient") in out
+    assert ("gap: network (a defender's colleagues, sources and partner organisations): nothing covers it: no entry "
+            "registered and no redaction term") in out  # the category's meaning, in words
+    assert ("the build stops on these gaps unless each is covered (refuge person add, refuge place add, refuge redact "
+            "term --category NAME) or accepted: --accept-gap NAME --reason TEXT") in out
 
 
 def test_the_profiles_list_says_what_each_recipient_withholds():

@@ -220,10 +220,14 @@ def _print_coverage(coverage) -> None:
         click.echo(f"unregistered {cand.kind}: {cell(cand.text)} ({cand.doc_id} page {cand.page}, found by {cand.cue}); "
                    "register it (refuge person add / refuge place add), add it as a term, or dismiss it "
                    "(refuge candidate dismiss)")
+    from vault.categories import CATEGORIES
+
     for name, missing in coverage.gaps().items():
-        click.echo(f"gap: {name}: {'; '.join(missing)}")
+        meaning = f" ({CATEGORIES[name]})" if name in CATEGORIES else ""  # what the word means, for a lawyer
+        click.echo(f"gap: {name}{meaning}: {'; '.join(missing)}")
     if coverage.gaps():
-        click.echo("the build stops on these gaps unless each is accepted: --accept-gap NAME --reason TEXT")
+        click.echo("the build stops on these gaps unless each is covered (refuge person add, refuge place add, refuge "
+                   "redact term --category NAME) or accepted: --accept-gap NAME --reason TEXT")
 
 
 def _plan_letter_lines(plan, profile, ref: str) -> None:
