@@ -255,6 +255,18 @@ def test_a_mistyped_recipient_is_pointed_to_the_near_one_and_nothing_is_recorded
 
 
 @LOCAL
+def test_a_consent_recorded_as_already_ended_is_pointed_out(case_world):
+    p = case_world.run("consent", "grant", "MX-0001", "--recipient", "ccvt-intake", "--expires", "2000-01-01",
+                       user="erin")
+    assert p.returncode == 0 and p.stdout == b"recorded consent for ccvt-intake until 2000-01-01\n"
+    assert _error(p) == ("refuge: warning: that consent ended on 2000-01-01, before today: it lets nothing be sent; "
+                         "record it again with the right --expires")
+    p = case_world.run("consent", "grant", "MX-0001", "--recipient", "ccvt-intake", "--expires", "2999-12-31",
+                       user="erin")
+    assert p.returncode == 0 and p.stderr == b""
+
+
+@LOCAL
 def test_plan_says_why_the_case_s_own_document_does_not_count_and_whom_the_recipient_sees(case_world, tmp_path):
     w = case_world
     (tmp_path / "name.txt").write_text("Mariela Quintero Ruiz\n")

@@ -417,6 +417,11 @@ def consent_grant(c: Context, ref, recipient, docs, expires, note) -> None:
         docs = [doc_in_case(vault, found, d, targets) for d in docs]
         vault.record_consent(found, "granted", recipient, docs, expires, note)
     click.echo(f"recorded consent for {recipient}" + (f" until {expires}" if expires else ""))
+    import datetime as dt
+
+    if expires and expires < dt.date.today().isoformat():  # a mistyped year, most likely
+        click.echo(f"refuge: warning: that consent ended on {expires}, before today: it lets nothing be sent; "
+                   "record it again with the right --expires", err=True)
 
 
 @consent.command("withdraw")
