@@ -61,7 +61,10 @@ def person_add(c: Context, ref, name, role, aliases, dob, doc_numbers, category)
 @click.option("--category", help=CATEGORY_HELP)
 @pass_ctx
 def person_edit(c: Context, ref, who, name, role, aliases, dob, doc_numbers, category) -> None:
-    """Change a registered person (case leads), by id or name; PERSON may be @FILE (or @- for standard input)."""
+    """Change a registered person (case leads), by id or name.
+
+    PERSON may be @FILE (or @- for standard input), to keep a name off the command line.
+    """
     vault = c.vault()
     with vault.audited("person.edit") as targets:
         found = find_case(vault, ref, targets)
