@@ -125,7 +125,8 @@ def check_plan(plan: Plan, options: BuildOptions) -> None:
     if not plan.included:
         raise InvalidInput(f"nothing to send to {profile.id}: no document of this case is admitted with consent")
     if (plan.missing_types or plan.missing_translations or plan.missing_declarations) and not options.allow_incomplete:
-        gaps = [f"a {t} document" for t in plan.missing_types] + [f"a translation of {d}" for d in plan.missing_translations]
+        gaps = [f"a document of type {t}" for t in plan.missing_types]
+        gaps += [f"a translation of {d}" for d in plan.missing_translations]
         gaps += [f"the translator of {d}" for d in plan.missing_declarations]
         raise InvalidInput(f"the packet for {profile.id} lacks {', '.join(gaps)}",
                            hint="packet-incomplete-translator" if plan.missing_declarations else "packet-incomplete")
@@ -186,7 +187,7 @@ def make_packet(source: CaseSource, profile: Profile, options: BuildOptions,
 
         check_names(source.org.get("name", ""), options.sender_org, organisation_name(source.key))
     letter = letter_details(profile, source.fields, source.org, options.sender_org, options.service)
-    say(f"decrypting {len(plan.included)} documents", 0, 0)
+    say(f"decrypting {len(plan.included)} document{'s' if len(plan.included) != 1 else ''}", 0, 0)
     items = _items(source, plan)
     ocr = options.ocr or profile.ocr
     try:

@@ -112,6 +112,24 @@ def test_a_lawyer_adds_people_but_cannot_remove_them(case_world):
     assert json.loads(w.ok("person", "list", "MX-0001", "--json", user="erin")) == []
 
 
+def test_register_ids_are_typed_as_shown_and_older_padded_ids_without_their_padding(case_world):
+    """Ids of people and places were base32 with "=" padding (pigz7fweezm======), which a person
+    copying one leaves off: new ids have none, and an older one is found without it."""
+    from vault.cases import append_case
+
+    w = case_world
+    pid = w.ok("person", "add", "MX-0001", "Blessing Okafor", "--role", "family", user="bob").split()[2]
+    assert "=" not in pid and pid.startswith("p")
+    erin = w.open("erin")
+    case = erin.find_case("MX-0001")
+    append_case(erin, case, "place.added", {"text": "Tapachula shelter", "kind": "shelter", "category": "location",
+                                           "id": "lmfrggzdfmztq===="})  # as an older version made it
+    w.ok("place", "remove", "MX-0001", "LMFRGGZDFMZTQ", user="erin")
+    w.ok("person", "remove", "MX-0001", pid.upper(), user="erin")
+    assert json.loads(w.ok("place", "list", "MX-0001", "--json", user="erin")) == []
+    assert json.loads(w.ok("person", "list", "MX-0001", "--json", user="erin")) == []
+
+
 def test_a_removal_a_lawyer_signs_without_the_client_is_refused_by_every_reader(case_world):
     """bob bypasses his client's check and appends person.removed himself: erin's reader refuses it."""
     w = case_world

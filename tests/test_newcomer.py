@@ -235,6 +235,20 @@ def test_audit_log_of_a_mistyped_name_is_an_error_and_of_an_idle_person_is_empty
 
 
 @LOCAL
+def test_audit_log_of_a_mistyped_action_says_which_actions_the_entries_hold(world):
+    """An auditor who types doc.gte must not read "(none)" as "nobody read a document"."""
+    world.ok("user", "list", user="alice")
+    p = world.run("audit", "log", "--action", "user.lst", user="dave")
+    assert p.returncode == 0 and p.stdout.decode() == "(none)\n", p.stdout
+    warning = p.stderr.decode().strip()
+    assert warning.startswith("refuge: warning: no entry has an action named user.lst or in its group; "
+                              "the entries asked for hold: ") and "user.list" in warning, warning
+    for found in ("user.list", "user"):  # an action, or its group
+        p = world.run("audit", "log", "--action", found, "--json", user="dave")
+        assert p.returncode == 0 and json.loads(p.stdout) and not p.stderr, p.stderr
+
+
+@LOCAL
 def test_an_unknown_document_points_to_the_list_of_its_case(case_world):
     p = case_world.run("doc", "tag", "zzzzzzzz", "--add", "urgent", user="bob")
     assert (p.returncode, _error(p)) == (1, "refuge: error: no document zzzzzzzz; see refuge doc list REF")
@@ -300,7 +314,7 @@ def test_an_incomplete_packet_names_the_command_that_adds_what_it_lacks(case_wor
     p = w.run("packet", "build", "MX-0001", "--for", "ircc-resettlement", "-o", str(tmp_path / "p.pdf"), user="erin")
     assert p.returncode == 1
     line = _error(p)
-    assert line.startswith("refuge: error: the packet for ircc-resettlement lacks ") and "identity" in line
+    assert line.startswith("refuge: error: the packet for ircc-resettlement lacks a document of type identity")
     assert line.endswith("; add them (refuge doc add REF FILE --type TYPE), or build with --allow-incomplete")
     assert not list(tmp_path.glob("p*.pdf"))
 

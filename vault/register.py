@@ -98,7 +98,7 @@ def add_person(v, case, name: str, role: str, aliases=(), dob: str | None = None
 
     entry = _check_person(name, role, aliases, dob, doc_numbers, category)
     _writer(v, case, False, "adding people")
-    append_case(v, case, "person.added", dict(entry, id=f"p{random_id(6)}"))
+    append_case(v, case, "person.added", dict(entry, id=f"p{random_id(5)}"))
     return case.people[-1]
 
 
@@ -108,14 +108,20 @@ def add_place(v, case, text: str, kind: str, category: str | None = None) -> dic
 
     entry = _check_place(text, kind, category)
     _writer(v, case, False, "adding places")
-    append_case(v, case, "place.added", dict(entry, id=f"l{random_id(6)}"))
+    append_case(v, case, "place.added", dict(entry, id=f"l{random_id(5)}"))
     return case.places[-1]
 
 
+def _same_id(entry_id: str, typed: str) -> bool:
+    # ids registered before this version end in base32 padding ("pigz7fweezm======"), which
+    # nobody types; newer ones have none
+    return entry_id.rstrip("=") == str(typed).strip().lower().rstrip("=")
+
+
 def find_entry(case, ref: str) -> dict:
-    """A person or place of the case by id, or a person by name or alias (folded)."""
+    """A person or place of the case by id (its padding optional), or a person by name or alias (folded)."""
     for entry in [*case.people, *case.places]:
-        if entry["id"] == ref:
+        if _same_id(entry["id"], ref):
             return entry
     person = resolve_person(case, ref)
     if person is None:
@@ -127,7 +133,7 @@ def resolve_person(case, name: str) -> dict | None:
     """The registered person whose id, name or alias is ``name`` (case and spacing ignored), or None."""
     key = " ".join(str(name).split()).casefold()
     for p in case.people:
-        if p["id"] == name or key in {p["name"].casefold(), *(a.casefold() for a in p.get("aliases", []))}:
+        if _same_id(p["id"], name) or key in {p["name"].casefold(), *(a.casefold() for a in p.get("aliases", []))}:
             return p
     return None
 
