@@ -158,6 +158,21 @@ def _group_boxes(boxes: list[Box]) -> list[Box]:
     return out
 
 
+def _add_mark(info, mark: Mark) -> None:
+    """Record ``mark`` on its page, unless another reading of the page (its text, then its
+    pixels recognised) found the same rule at the same place: one redaction then, burned over
+    the boxes of both readings (the report and the letter count what was removed, once)."""
+    def overlaps(a: Box, b: Box) -> bool:
+        return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
+
+    for m in info.marks:
+        if m.rule == mark.rule and m.category == mark.category and any(
+                overlaps(a, b) for a in m.boxes for b in mark.boxes):
+            m.boxes[:] = _group_boxes(m.boxes + mark.boxes)
+            return
+    info.marks.append(mark)
+
+
 # --------------------------------------------------------------------------- redactor
 
 
@@ -594,7 +609,7 @@ class Redactor:
                 info.reasons.append("unplaced text")
                 info.marks.append(Mark(info.doc_id, info.page, cat, rule, kind))
                 continue
-            info.marks.append(Mark(info.doc_id, info.page, cat, rule, kind, _group_boxes(boxes)))
+            _add_mark(info, Mark(info.doc_id, info.page, cat, rule, kind, _group_boxes(boxes)))
 
     def _apply_regions(self, item: Item, pdf: pikepdf.Pdf, infos: list[PageInfo]) -> None:
         rules = self.regions.get(item.doc_id, [])

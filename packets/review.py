@@ -94,8 +94,8 @@ def _tables(line: _Lines, pages: list[PageInfo]) -> None:
         line("No redaction was applied.")
     else:
         line("document            page  category          rule                   kind      boxes", 8, True, mono=True)
-        for m in marks:
-            line(f"{m.doc_id[:18]:<18}  {m.page:>4}  {m.category[:16]:<16}  {m.rule[:21]:<21}  {m.kind:<8}  "
+        for m in marks:  # the document's own part of its id (every one starts with the case's), as doc get takes it
+            line(f"{(m.doc_id.partition('-')[2] or m.doc_id)[:18]:<18}  {m.page:>4}  {m.category[:16]:<16}  {m.rule[:21]:<21}  {m.kind:<8}  "
                  f"{len(m.boxes):>5}", 8, mono=True)
     line.y -= 8
     line("Flattened pages (rebuilt from pixels)", 12, True, 6)

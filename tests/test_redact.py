@@ -382,6 +382,39 @@ def redaction_world(case_world, tmp_path):
     return w
 
 
+def test_a_find_read_both_in_the_text_and_in_the_recognised_pixels_is_one_redaction():
+    """A text page is also recognised (text drawn in its images): the phone number there is
+    found twice, by its text and by its pixels, at the same place. It is one redaction in the
+    report, the counts and the letter (a newcomer read "contact: 2" for one number), burned over
+    the boxes of both readings."""
+    import dataclasses
+
+    from packets.assemble import build
+    from packets.leakcheck import verify_volumes
+    from packets.model import PacketRequest
+    from packets.profiles import get_profile
+    from packets.redact import Redactor
+
+    data = _pdf([["Declaration of the applicant.", "Telephone: +52 55 1234 5678"]])
+    profile = dataclasses.replace(get_profile("unhcr-resettlement"), ocr=True)
+    red = Redactor([], profile, ocr=True, ocr_cache={})
+    items = red.prepare([_item(data, "d-one")])
+    volumes = build(PacketRequest(profile, items, "Fictional Legal Clinic", "2026-01-02", redact=red))
+    verify_volumes(volumes, red.needles())
+    phones = [m for p in red.pages for m in p.marks if m.rule == "detector:phone"]
+    assert len(phones) == 1 and red.summary()["categories"] == {"contact": 1}, phones
+    assert red.ocr_new, "the page was recognised too: both readings found it"
+    assert "1234" not in _text(volumes[0].data)
+    from packets.review import review_report
+
+    report = subprocess.run([require_tool("pdftotext"), "-layout", "-", "-"], capture_output=True, check=True,
+                            input=review_report(red, profile.id, "2026-01-02")).stdout.decode()
+    rows = [line.split() for line in report.splitlines()]
+    # the table names the document by its own part of the id (all of a case's start with the case id)
+    assert [r for r in rows if "detector:phone" in r and r[0] != "1:"] == [
+        ["one", "1", "contact", "detector:phone", "detector", "1"]]  # (the other is the preview's legend)
+
+
 @pytest.mark.parametrize("world", ["local"], indirect=True)
 def test_packet_build_redacts_writes_the_review_report_and_records_counts(redaction_world, tmp_path):
     w = redaction_world
