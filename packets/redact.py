@@ -225,6 +225,22 @@ def redact_rendered(redact: Callable[[Item, bytes], bytes], item: Item, rendered
     return sanitize_rendered(bytes(redacted), item.doc_id, profile)
 
 
+def _hidden_views_of(page, grey) -> list:
+    """Views of ``page`` (pdfium) that show ink its grey rendering ``grey`` hides (faint ink;
+    on a page with colour, ink of its background's brightness in another hue, which needs
+    the page in colour: rendered again only when a small preview shows colour)."""
+    from ._flatten import _is_gray
+
+    thumb = page.render(scale=1 / 3, draw_annots=False, may_draw_forms=False, rev_byteorder=True).to_pil()
+    if _is_gray(thumb.convert("RGB")):
+        return hidden_views(grey)
+    colour = page.render(scale=grey.size[0] / page.get_width(), draw_annots=False, may_draw_forms=False,
+                         rev_byteorder=True).to_pil().convert("RGB")
+    if colour.size != grey.size:
+        colour = colour.resize(grey.size)
+    return hidden_views(colour)
+
+
 class Redactor:
     """The redaction stage for one packet: ``rules`` are the case's redaction rules
     (``Case.redactions``), ``profile`` the recipient's.
@@ -488,15 +504,15 @@ class Redactor:
             # A few pages at a time (pdfium renders on this thread only): memory stays a few pages.
             batch = 2 * (self.workers or os.cpu_count() or 1)
             for start in range(0, len(missing), batch):
-                images = []
+                images, views = [], []
                 for i in missing[start:start + batch]:
                     page = doc[i]
                     try:
                         images.append(page.render(scale=ocr_scale(page), grayscale=True, draw_annots=False,
                                                   may_draw_forms=False).to_pil())
+                        views.append(_hidden_views_of(page, images[-1]))
                     finally:
                         page.close()
-                views = [hidden_views(image) for image in images]
                 flat = [v for vs in views for v in vs]
                 read = recognize(images + flat, self.workers)
                 extra = iter(read[len(images):])
