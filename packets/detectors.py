@@ -13,7 +13,8 @@ letter or digit; words may be separated by any run of non-word characters or by 
 ("Ana Demo" matches "ANA-DEMO", "Ana\\nDemo" and "AnaDemo"); inside a word one stray
 separator is allowed between letters (text split into pieces by kerning or a line break
 that the extractor turned into a space); the match must start and end at a word boundary,
-so "Ana" does not match inside "Canada".
+so "Ana" does not match inside "Canada" (in recognised text, a secret of GLUED_MIN or more
+letters and digits need not: OCR glues letter-spaced words to their neighbours).
 
 Detectors find secrets no one typed in as a term, each in a category
 (:data:`DETECTOR_CATEGORIES`):
