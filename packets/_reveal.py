@@ -5,7 +5,8 @@ of ink pass under that reading and still reach anyone who stretches the contrast
 at one colour channel of the image (an image editor's levels or channel view):
 
 * faint ink: a name printed in very light grey on white paper (a watermark, ``#F6F6F6``),
-  lighter than the threshold that separates ink from paper;
+  lighter than the threshold that separates ink from paper; or in ``#0A0A0A`` on black
+  (the same, the page inverted);
 * ink of the same brightness as its background in another hue (red on a green of equal
   luminance), which the grey conversion makes one flat tone.
 
@@ -157,11 +158,14 @@ def hidden_views(image) -> list:
     """Grey views of ``image`` (a PIL image as the recipient decodes it) that show ink its
     grey reading does not: faint ink made black, a colour channel that holds ink of the
     background's brightness. Empty for a page with none (the usual page)."""
+    from PIL import ImageOps
+
     grey = image.convert("L") if image.mode != "L" else image
     views = []
-    faint = _faint_view(grey)
-    if faint is not None:
-        views.append(faint)
+    for tone in (grey, ImageOps.invert(grey)):  # faint ink on paper; and nearly black ink on black
+        faint = _faint_view(tone)
+        if faint is not None:
+            views.append(faint)
     if image.mode in ("RGB", "RGBA", "P", "CMYK"):
         views += _channel_views(image.convert("RGB"), grey)
     return views
