@@ -110,15 +110,20 @@ def _faint_view(grey):
     ink = grey.point(lambda v: 255 if v < INK else 0).reduce(step)  # a thin stroke is ink, not faint, at half size
     ink_half = np.asarray(ink) > 0
     far = ~_grow(ink_half, 2)
+    if not _enough(far, step * step):  # no paper away from ink (the usual page inverted): nothing to find
+        return None
     found = None
     # first as it is (cheap: a clean page stops here), then, to be sure of a grainy scan's
     # find, after a 3 x 3 median (JPEG noise and grain out, strokes of two pixels kept)
-    for smooth in (half, half.filter(ImageFilter.MedianFilter(3))):
-        smooth = np.asarray(smooth, dtype=np.int16)
+    for first in (True, False):
+        smooth = np.asarray(half if first else half.filter(ImageFilter.MedianFilter(3)), dtype=np.int16)
         paper = _lighter_around(smooth, PAPER_RADIUS)
         below = paper - smooth
-        noise = int(np.percentile(below[far][::7], 50)) if far.any() else 0  # a scan's grain: 0 on a clean page
-        hidden = _shaped((below >= FAINT_STEP + 2 * noise) & far)
+        # the paper's own grain (0 on a clean page): unsmoothed, its tail (90th percentile);
+        # after the median, twice its middle
+        median, tail = (int(v) for v in np.percentile(below[far][::7], (50, 90)))
+        noise = max(2 * median, tail) if first else 2 * median
+        hidden = _shaped((below >= FAINT_STEP + noise) & far)
         if not _enough(hidden, step * step):
             return None
         found = paper, noise
@@ -126,7 +131,7 @@ def _faint_view(grey):
     # the view at full size (crisp letters): each pixel against the paper's tone around it
     tone = np.asarray(Image.fromarray(paper.astype(np.uint8), "L").resize(grey.size, Image.BILINEAR), dtype=np.int16)
     full = np.asarray(grey, dtype=np.int16)
-    dark = (tone - full >= FAINT_STEP + 2 * noise) | (full < INK)
+    dark = (tone - full >= FAINT_STEP + noise) | (full < INK)
     return Image.fromarray(np.where(dark, 0, 255).astype(np.uint8), "L")
 
 
