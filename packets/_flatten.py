@@ -40,28 +40,34 @@ def _worker_init(data: bytes) -> None:
 
 
 def _worker_flatten(jobs: list[tuple[int, list[Box]]], dpi: float, recognise: frozenset = frozenset(),
-                    faces: bool = False) -> list[tuple]:
+                    faces: bool = False, reveal: bool = False) -> list[tuple]:
     """Flatten the pages of ``jobs`` (one chunk) and read those in ``recognise`` in one
     Tesseract run: only the chunk's grey pixels to read are held until then (read sooner
     when they pass :data:`packets.ocr.RUN_PIXELS`: a chunk of huge pages)."""
     from .ocr import RUN_PIXELS, recognize
 
     out: list[tuple] = []
-    held: list[tuple[int, object, int]] = []  # position in out, grey pixels as a recipient decodes them, dpi
+    # position in out, grey pixels as a recipient decodes them (or a view of them that shows
+    # hidden ink: packets/_reveal.py, whose words go to the leak check only), dpi
+    held: list[tuple[int, object, int, bool]] = []
 
     def read() -> None:
-        found = recognize([im for _k, im, _d in held], 1, dpi=[d for _k, _im, d in held])
-        for (k, _im, _d), page in zip(held, found):
-            out[k] = out[k][:7] + (page.to_dict(),) + out[k][8:]
+        found = recognize([im for _k, im, _d, _v in held], 1, dpi=[d for _k, _im, d, _v in held])
+        for (k, _im, _d, view), page in zip(held, found):
+            if view:
+                out[k] = out[k][:9] + (out[k][9] + [page.to_dict()["words"]],)
+            else:
+                out[k] = out[k][:7] + (page.to_dict(),) + out[k][8:]
         held.clear()
 
     for i, boxes in jobs:
-        result, image, image_dpi = _flatten_one(_WORKER_DOC, i, boxes, dpi, i in recognise, faces)
-        out.append(result)
+        result, image, image_dpi, views = _flatten_one(_WORKER_DOC, i, boxes, dpi, i in recognise, faces, reveal)
+        out.append(result + ([],))
         if image is not None:
-            held.append((len(out) - 1, image, image_dpi))
-            if sum(im.size[0] * im.size[1] for _k, im, _d in held) >= RUN_PIXELS:
-                read()
+            held.append((len(out) - 1, image, image_dpi, False))
+        held.extend((len(out) - 1, v, image_dpi, True) for v in views)
+        if held and sum(im.size[0] * im.size[1] for _k, im, _d, _v in held) >= RUN_PIXELS:
+            read()
     if held:
         read()
     return out
@@ -78,7 +84,7 @@ _MAX_RENDER_PIXELS = 64_000_000  # an A0 page at 150 dpi is 27 megapixels
 
 
 def _flatten_one(doc, index: int, boxes: list[Box], dpi: float, recognise: bool = False,
-                 faces: bool = False) -> tuple:
+                 faces: bool = False, reveal: bool = False) -> tuple:
     """Render page ``index`` (its crop box: what is visible), with ``faces`` pixelate every
     face found in its pixels (packets/faces.py), burn ``boxes`` (page points) black, encode
     the pixels; with ``recognise``, read the encoded pixels back (decoded, as a recipient
@@ -93,6 +99,7 @@ def _flatten_one(doc, index: int, boxes: list[Box], dpi: float, recognise: bool 
     """
     from PIL import Image, ImageDraw
 
+    from ._reveal import hidden_views
     from .render import strip_jpeg_metadata
 
     page = doc[index]
@@ -130,17 +137,18 @@ def _flatten_one(doc, index: int, boxes: list[Box], dpi: float, recognise: bool 
     raw = im.tobytes()
     packed = zlib.compress(raw, 1)
     if len(packed) <= len(raw) * 0.15:
-        data, filter_, seen = packed, "/FlateDecode", im if recognise else None
+        data, filter_, seen = packed, "/FlateDecode", im if recognise or reveal else None
     else:
         clean = Image.frombytes(im.mode, im.size, raw)
         buf = io.BytesIO()
         clean.save(buf, "JPEG", quality=JPEG_QUALITY)
         data, filter_ = strip_jpeg_metadata(buf.getvalue()), "/DCTDecode"
-        seen = Image.open(io.BytesIO(data)) if recognise else None
+        seen = Image.open(io.BytesIO(data)) if recognise or reveal else None
+    views = hidden_views(seen) if reveal and seen is not None else []
     if seen is not None:  # grey, as recognition reads it: one byte a pixel held until the chunk is read
-        seen = seen.convert("L") if seen.mode != "L" else seen
+        seen = (seen.convert("L") if seen.mode != "L" else seen) if recognise else None
     result = index, data, w, h, gray, filter_, (x0, y0, x1, y1), None, n_faces
-    return result, seen, round(w * 72 / (x1 - x0))
+    return result, seen, round(w * 72 / (x1 - x0)), views
 
 
 def _photo_boxes(page, crop: tuple, size: tuple[int, int]) -> list[tuple[int, int, int, int]]:
@@ -223,7 +231,7 @@ def _even_chunks(jobs: list, n: int) -> list[list]:
 
 
 def _render_pages(data: bytes, jobs: list[tuple[int, list[Box]]], dpi: float, workers: int | None,
-                  recognise: frozenset = frozenset(), progress=None, faces: bool = False):
+                  recognise: frozenset = frozenset(), progress=None, faces: bool = False, reveal: bool = False):
     n = _workers(len(jobs), workers)
     tick = progress or (lambda _k: None)
     if n <= 1 or len(jobs) < 4:
@@ -232,7 +240,7 @@ def _render_pages(data: bytes, jobs: list[tuple[int, list[Box]]], dpi: float, wo
             out = []
             step = _READ_CHUNK if recognise else 1  # pages read share a Tesseract run
             for k in range(0, len(jobs), step):
-                out.extend(_worker_flatten(jobs[k:k + step], dpi, recognise, faces))
+                out.extend(_worker_flatten(jobs[k:k + step], dpi, recognise, faces, reveal))
                 tick(len(out))
             return out
         finally:
@@ -252,7 +260,7 @@ def _render_pages(data: bytes, jobs: list[tuple[int, list[Box]]], dpi: float, wo
     with concurrent.futures.ProcessPoolExecutor(max_workers=n, mp_context=ctx, initializer=_worker_init,
                                                 initargs=(data,)) as pool:
         for result in pool.map(_worker_flatten, chunks, [dpi] * len(chunks), [recognise] * len(chunks),
-                               [faces] * len(chunks)):
+                               [faces] * len(chunks), [reveal] * len(chunks)):
             out.extend(result)
             tick(len(out))
     return out
@@ -286,15 +294,15 @@ def flatten_pdf(pdf: pikepdf.Pdf, data: bytes, pages: dict[int, list[Box]], dpi:
 
     reuse = {i: f for i, f in (recognised or {}).items() if i in pages and not pages[i]} if text_layer else {}
     read = frozenset(i for i in pages if i not in reuse) if text_layer else frozenset()
-    results = _render_pages(data, sorted(pages.items()), dpi, workers, read, progress, faces)
+    results = _render_pages(data, sorted(pages.items()), dpi, workers, read, progress, faces, text_layer)
     found_pages = {}
-    for index, encoded, w, h, gray, filter_, box, words, n_faces in results:
+    for index, encoded, w, h, gray, filter_, box, words, n_faces, hidden in results:
         if faces_found is not None and n_faces:
             faces_found[index] = n_faces
         found = PageText.from_dict(words) if words is not None else reuse.get(index)
         if found is not None:
             found_pages[index] = found
-            remember(encoded, found)
+            remember(encoded, _with_hidden(found, hidden))
         page = pdf.pages[index]
         img = pikepdf.Stream(pdf, encoded)
         img.Type, img.Subtype, img.Width, img.Height = Name.XObject, Name.Image, w, h
@@ -316,6 +324,21 @@ def flatten_pdf(pdf: pikepdf.Pdf, data: bytes, pages: dict[int, list[Box]], dpi:
         if index in found_pages:
             _add_text_layer(pdf, page, found_pages[index])
     return found_pages
+
+
+def _with_hidden(found, hidden: list[list]):
+    """``found`` and the words read in views of the same pixels that show hidden ink
+    (packets/_reveal.py): what the leak check recalls. The text layer keeps ``found`` only."""
+    if not hidden:
+        return found
+    from .ocr import PageText, Word
+
+    words = list(found.words)
+    for v, view_words in enumerate(hidden, 1):
+        for w in view_words:
+            line = tuple(w["line"])
+            words.append(Word(w["text"], tuple(w["box"]), float(w["conf"]), (-v, *line[1:])))
+    return PageText(found.width, found.height, words)
 
 
 def ocr_scale(page) -> float:

@@ -25,6 +25,7 @@ import io
 import pikepdf
 from pikepdf import Name
 
+from ._reveal import hidden_views
 from .detectors import Needle, fold, unconfuse
 
 __all__ = ["RENDER_DPI", "page_reading_needs", "read_pixels"]
@@ -113,7 +114,7 @@ def _image_pixels(stream: pikepdf.Stream):
         if min(w, h) < _MIN_IMAGE_SIDE or w * h > _MAX_IMAGE_PIXELS:
             return None
         image = pikepdf.PdfImage(stream).as_pil_image()
-        return image.convert("L")
+        return image.convert("RGB" if image.mode not in ("L", "1") else "L")
     except Exception:  # an image that cannot be decoded shows nothing a reader could see
         return None
 
@@ -121,7 +122,9 @@ def _image_pixels(stream: pikepdf.Stream):
 def read_pixels(data: bytes, needles: list[Needle], password: str | None = None,
                 skip: set[int] | None = None, workers: int | None = None) -> list[tuple[Needle, int, str]]:
     """Every needle found in the pixels of ``data``: (needle, 0-based page, how), where how
-    is "OCR of an image", "OCR of the page" or "a barcode on the page"."""
+    is "OCR of an image", "OCR of an image's hidden ink" (faint ink, a colour channel:
+    packets/_reveal.py), "OCR of the page" or "a barcode on the page". An image flattening
+    read is recalled with the words of its hidden-ink views."""
     import pypdfium2 as pdfium
     import zxingcpp
 
@@ -147,7 +150,9 @@ def read_pixels(data: bytes, needles: list[Needle], password: str | None = None,
                     continue
                 pixels = _image_pixels(stream)
                 if pixels is not None:
-                    pending.append((i, pixels, "OCR of an image"))
+                    pending.append((i, pixels.convert("L"), "OCR of an image"))
+                    # ink a contrast tool or one colour channel shows (packets/_reveal.py)
+                    pending.extend((i, view, "OCR of an image's hidden ink") for view in hidden_views(pixels))
             if render and i not in skip:
                 render_pages.append(i)
     if render_pages:

@@ -13,7 +13,8 @@ letter or digit; words may be separated by any run of non-word characters or by 
 ("Ana Demo" matches "ANA-DEMO", "Ana\\nDemo" and "AnaDemo"); inside a word one stray
 separator is allowed between letters (text split into pieces by kerning or a line break
 that the extractor turned into a space); the match must start and end at a word boundary,
-so "Ana" does not match inside "Canada".
+so "Ana" does not match inside "Canada" (in recognised text, a secret of GLUED_MIN or more
+letters and digits need not: OCR glues letter-spaced words to their neighbours).
 
 Detectors find secrets no one typed in as a term, each in a category
 (:data:`DETECTOR_CATEGORIES`):
@@ -210,11 +211,20 @@ def _token_pattern(token: str, ocr: bool = False) -> str:
     return _INNER.join(re.escape(ch) for ch in token)
 
 
+#: In recognised text, a secret of at least this many letters and digits matches even glued
+#: to the words around it: OCR reads letter-spaced text ("C l i e n t  Y o l o t z i n")
+#: as one word with its label ("ClientYolotzin"), which a word boundary would never match.
+GLUED_MIN = 6
+
+
 def _needle_pattern(tokens: list[str], ocr: bool = False) -> re.Pattern[str] | None:
-    if sum(len(t) for t in tokens) < 2:
+    size = sum(len(t) for t in tokens)
+    if size < 2:
         return None
     gap = _BETWEEN_WORDS if len(tokens) in _GAP_TOKENS and all(len(t) >= 2 for t in tokens) else _BETWEEN
     body = gap.join(f"(?P<t{k}>{_token_pattern(t, ocr)})" for k, t in enumerate(tokens))
+    if ocr and size >= GLUED_MIN:
+        return re.compile(body)
     right = _RIGHT_NUMBER if any(c.isdigit() for c in "".join(tokens)) else _RIGHT
     return re.compile(_LEFT + body + right)
 

@@ -54,6 +54,7 @@ from pikepdf import Name
 from vault.errors import InvalidInput
 
 from . import _pdf
+from ._reveal import hidden_views
 from ._flatten import (  # noqa: F401
     FLATTEN_DPI,
     JPEG_QUALITY,
@@ -237,6 +238,22 @@ def redact_rendered(redact: Callable[[Item, bytes], bytes], item: Item, rendered
         raise RedactError(f"document {item.doc_id}: the redaction stage returned no PDF bytes;"
                           " it must return the redacted pages")
     return sanitize_rendered(bytes(redacted), item.doc_id, profile)
+
+
+def _hidden_views_of(page, grey) -> list:
+    """Views of ``page`` (pdfium) that show ink its grey rendering ``grey`` hides (faint ink;
+    on a page with colour, ink of its background's brightness in another hue, which needs
+    the page in colour: rendered again only when a small preview shows colour)."""
+    from ._flatten import _is_gray
+
+    thumb = page.render(scale=1 / 3, draw_annots=False, may_draw_forms=False, rev_byteorder=True).to_pil()
+    if _is_gray(thumb.convert("RGB")):
+        return hidden_views(grey)
+    colour = page.render(scale=grey.size[0] / page.get_width(), draw_annots=False, may_draw_forms=False,
+                         rev_byteorder=True).to_pil().convert("RGB")
+    if colour.size != grey.size:
+        colour = colour.resize(grey.size)
+    return hidden_views(colour)
 
 
 class Redactor:
@@ -495,23 +512,28 @@ class Redactor:
 
         if not todo:
             return
-        key = hashlib.sha256(f"{engine()} {OCR_DPI}\n".encode() + data).hexdigest()
+        key = hashlib.sha256(f"{engine()} {OCR_DPI} faint\n".encode() + data).hexdigest()
         known = {int(k): v for k, v in (self.ocr_cache.get(key) or {}).items()}
         missing = [i for i in todo if i not in known]
         if missing:
             # A few pages at a time (pdfium renders on this thread only): memory stays a few pages.
             batch = 2 * (self.workers or os.cpu_count() or 1)
             for start in range(0, len(missing), batch):
-                images = []
+                images, views = [], []
                 for i in missing[start:start + batch]:
                     page = doc[i]
                     try:
                         images.append(page.render(scale=ocr_scale(page), grayscale=True, draw_annots=False,
                                                   may_draw_forms=False).to_pil())
+                        views.append(_hidden_views_of(page, images[-1]))
                     finally:
                         page.close()
-                for i, image, found in zip(missing[start:start + batch], images, recognize(images, self.workers)):
-                    known[i] = dict(found.to_dict(), codes=codes_in(image))
+                flat = [v for vs in views for v in vs]
+                read = recognize(images + flat, self.workers)
+                extra = iter(read[len(images):])
+                for i, image, found, vs in zip(missing[start:start + batch], images, read, views):
+                    known[i] = dict(found.to_dict(), codes=codes_in(image),
+                                    hidden=[next(extra).to_dict()["words"] for _v in vs])
             self.ocr_new[key] = {str(i): v for i, v in sorted(known.items())}
             self.ocr_docs[key] = infos[0].doc_id
             self.ocr_cache[key] = self.ocr_new[key]
@@ -520,16 +542,20 @@ class Redactor:
             info = infos[i]
             info.ocr_confidence = round(found.confidence, 1)
             self._match_codes(info, found, known[i].get("codes") or [])
-            text, pixel_boxes = found.text_and_boxes()
-            if not text:
-                continue
             sx, sy = info.width / found.width, info.height / found.height  # pixels (top-left) to points
+            # the page's words, then those of its views that show faint ink (packets/_reveal.py)
+            readings = [found] + [PageText.from_dict({"width": found.width, "height": found.height, "words": w})
+                                  for w in known[i].get("hidden") or []]
+            for reading in readings:
+                text, pixel_boxes = reading.text_and_boxes()
+                if not text:
+                    continue
 
-            def box(k, pixel_boxes=pixel_boxes, sx=sx, sy=sy, h=info.height):
-                b = pixel_boxes[k]
-                return None if b is None else (b[0] * sx, h - b[3] * sy, b[2] * sx, h - b[1] * sy)
+                def box(k, pixel_boxes=pixel_boxes, sx=sx, sy=sy, h=info.height):
+                    b = pixel_boxes[k]
+                    return None if b is None else (b[0] * sx, h - b[3] * sy, b[2] * sx, h - b[1] * sy)
 
-            self._match(info, text, box, ocr=True)
+                self._match(info, text, box, ocr=True)
 
     def _match_codes(self, info: PageInfo, found, codes: list[dict]) -> None:
         """Burn each QR code or barcode on the page whose text holds a secret (a contact card's
