@@ -20,7 +20,7 @@ output) stops the build. A page without such ink costs two small filters and no 
 
 from __future__ import annotations
 
-__all__ = ["hidden_views"]
+__all__ = ["hidden_views", "page_views"]
 
 #: Grey below this is ink to a reading that binarises the page (Tesseract's Otsu threshold on
 #: a page of black text on white lies near the middle).
@@ -146,7 +146,7 @@ def _edges(channel):
 def _channel_views(rgb, grey) -> list:
     """Each colour channel (stretched to full contrast) whose edges the grey page lacks."""
     import numpy as np
-    from PIL import Image, ImageOps
+    from PIL import ImageOps
 
     step = 2 if min(grey.size) >= 64 else 1  # edges of letters of 3 mm show at half size
     g = np.asarray(grey.reduce(step) if step > 1 else grey, dtype=np.int16)
@@ -174,3 +174,19 @@ def hidden_views(image) -> list:
     if image.mode in ("RGB", "RGBA", "P", "CMYK"):
         views += _channel_views(image.convert("RGB"), grey)
     return views
+
+
+def page_views(page, grey) -> list:
+    """Views of ``page`` (pdfium) that show ink its grey rendering ``grey`` hides (faint ink;
+    on a page with colour, ink of its background's brightness in another hue, which needs
+    the page in colour: rendered again only when a small preview shows colour)."""
+    from ._flatten import _is_gray
+
+    thumb = page.render(scale=1 / 3, draw_annots=False, may_draw_forms=False, rev_byteorder=True).to_pil()
+    if _is_gray(thumb.convert("RGB")):
+        return hidden_views(grey)
+    colour = page.render(scale=grey.size[0] / page.get_width(), draw_annots=False, may_draw_forms=False,
+                         rev_byteorder=True).to_pil().convert("RGB")
+    if colour.size != grey.size:
+        colour = colour.resize(grey.size)
+    return hidden_views(colour)

@@ -54,7 +54,7 @@ from pikepdf import Name
 from vault.errors import InvalidInput
 
 from . import _pdf
-from ._reveal import hidden_views
+from ._reveal import page_views
 from ._flatten import (  # noqa: F401
     FLATTEN_DPI,
     JPEG_QUALITY,
@@ -238,22 +238,6 @@ def redact_rendered(redact: Callable[[Item, bytes], bytes], item: Item, rendered
         raise RedactError(f"document {item.doc_id}: the redaction stage returned no PDF bytes;"
                           " it must return the redacted pages")
     return sanitize_rendered(bytes(redacted), item.doc_id, profile)
-
-
-def _hidden_views_of(page, grey) -> list:
-    """Views of ``page`` (pdfium) that show ink its grey rendering ``grey`` hides (faint ink;
-    on a page with colour, ink of its background's brightness in another hue, which needs
-    the page in colour: rendered again only when a small preview shows colour)."""
-    from ._flatten import _is_gray
-
-    thumb = page.render(scale=1 / 3, draw_annots=False, may_draw_forms=False, rev_byteorder=True).to_pil()
-    if _is_gray(thumb.convert("RGB")):
-        return hidden_views(grey)
-    colour = page.render(scale=grey.size[0] / page.get_width(), draw_annots=False, may_draw_forms=False,
-                         rev_byteorder=True).to_pil().convert("RGB")
-    if colour.size != grey.size:
-        colour = colour.resize(grey.size)
-    return hidden_views(colour)
 
 
 class Redactor:
@@ -525,7 +509,7 @@ class Redactor:
                     try:
                         images.append(page.render(scale=ocr_scale(page), grayscale=True, draw_annots=False,
                                                   may_draw_forms=False).to_pil())
-                        views.append(_hidden_views_of(page, images[-1]))
+                        views.append(page_views(page, images[-1]))
                     finally:
                         page.close()
                 flat = [v for vs in views for v in vs]
