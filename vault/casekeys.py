@@ -104,10 +104,27 @@ def case_identities(v, case_id: str) -> dict[int, age.X25519Identity]:
         except NotFound:
             continue
         try:
-            known[n] = age.X25519Identity.from_string(age.decrypt_bytes([v.me.age_identity], data).decode().strip())
+            identity = age.X25519Identity.from_string(age.decrypt_bytes([v.me.age_identity], data).decode().strip())
         except (age.AgeError, ValueError):
             raise VerificationFailed(f"your key for case {case_id} does not decrypt; it was altered") from None
+        _check_recipient(v, case_id, n, identity)
+        known[n] = identity
     return known
+
+
+def _check_recipient(v, case_id: str, version: int, identity: age.X25519Identity) -> None:
+    """Refuse a wrapped case identity that is not the one the version's signed marker names.
+
+    A wrap is an age file to my public recipient, which anyone can make: someone
+    holding the storage could replace mine with a key of their own, and I would
+    encrypt the case's next documents to it. Markers name the version's
+    recipient (``recipient``) since this check; an older marker names none.
+    """
+    marker = read_marker(v, case_id, version) or {}
+    named = marker.get("recipient")
+    if named is not None and named != str(identity.recipient):
+        raise VerificationFailed(f"your copy of key version {version} of case {case_id} was replaced: it is not the key "
+                                 "its marker names; someone added a key outside refuge", hint="fsck")
 
 
 def require_member(v, case_id: str) -> dict[int, age.X25519Identity]:
@@ -185,7 +202,8 @@ def write_version(v, case_id: str, version: int, identity: age.X25519Identity, m
         from .kms import escrow_key
 
         v.backend.put(escrow_key(case_id, version), escrowed)
-    marker = sign_record(v.me, {"case": case_id, "version": version, "members": members, "time": now()})
+    marker = sign_record(v.me, {"case": case_id, "version": version, "members": members,
+                                "recipient": str(identity.recipient), "time": now()})
     v.backend.put(f"cases/{case_id}/versions/{version:04d}", canonical(marker))
     v._case_ids.setdefault(case_id, {})[version] = identity
     v._checked_versions.setdefault(case_id, {})[version] = marker

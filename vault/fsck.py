@@ -103,8 +103,11 @@ def _check_case(v, cid: str, deep: bool, problems: _Problems) -> None:
     """A case I am a member of: its events from the first, its blobs, and with ``deep`` their contents."""
     try:
         identities = casekeys.case_identities(v, cid)
-    except (NotPermitted, NotFound, VerificationFailed):
-        return  # my key is damaged (reported above)
+    except (NotPermitted, NotFound):
+        return
+    except VerificationFailed as e:  # my copy of a case key is damaged or was replaced
+        problems.add(f"cases/{cid}/keys/", "altered", str(e))
+        return
     if not identities:
         return  # not mine
     try:
