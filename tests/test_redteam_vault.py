@@ -10,10 +10,13 @@ a refusal (exit 3 or 4, one line naming the problem, nothing written) or a detec
 from __future__ import annotations
 
 import json
+import os
+import time
 
 import pytest
 
 from vault import age
+from vault.events import canonical, sign_record
 
 
 def _case_id(w) -> str:
@@ -56,3 +59,61 @@ def test_a_wrap_replaced_by_a_revoked_member_is_never_encrypted_to(case_world):
     assert not _opens_anything(w, cid, [rogue])
     problems = json.loads(w.run("fsck", "--json", user="carol").stdout)["problems"]
     assert [(pr["object"], pr["kind"]) for pr in problems] == [(f"cases/{cid}/keys/", "altered")]
+
+
+# --- fsck --repair made to destroy what is real --------------------------------------------------
+
+
+def _age(path, seconds: float = 7 * 3600) -> None:
+    """Date ``path`` and everything below it ``seconds`` back (the attacker writes the folder too)."""
+    old = time.time() - seconds
+    for p in [path, *path.rglob("*")]:
+        os.utime(p, (old, old))
+
+
+def _repair(w, user: str) -> tuple[int, dict]:
+    p = w.run("fsck", "--repair", "--json", user=user)
+    return p.returncode, json.loads(p.stdout)
+
+
+@pytest.mark.local_only("dates the vault's folders back, as an old vault's are")
+@pytest.mark.parametrize("how", ["signed", "junk", "deleted"])
+def test_a_garbled_marker_does_not_make_repair_destroy_the_key_version(case_world, how):
+    """carol, enrolled but no member, overwrites the marker of the case's only key version with her
+    own signed one. Restoring that one small file would undo it; fsck --repair must not turn it
+    into the loss of every wrapped copy of the case key."""
+    w = case_world
+    cid = _case_id(w)
+    carol = w.open("carol")
+    marker = json.loads(w.read_object(f"cases/{cid}/versions/0001"))
+    if how == "deleted":
+        w.delete_object(f"cases/{cid}/versions/0001")
+    else:
+        forged = sign_record(carol.me, dict(marker, members=[])) if how == "signed" else b"{"
+        w.replace_object(f"cases/{cid}/versions/0001", canonical(forged) if how == "signed" else forged)
+    _age(w.vault / "cases" / cid)
+    wraps = sorted(k for k in w.object_names() if k.startswith(f"cases/{cid}/keys/"))
+    assert _repair(w, "alice")[1]["removed"] == []  # an admin, who cannot fold the case
+    code, report = _repair(w, "erin")
+    assert code == 3 and report["removed"] == [], report
+    assert sorted(k for k in w.object_names() if k.startswith(f"cases/{cid}/keys/")) == wraps
+    w.replace_object(f"cases/{cid}/versions/0001", canonical(marker))  # the marker restored from a backup
+    assert w.run("doc", "get", w.decl, "-o", str(w.root / "back.pdf"), user="bob").returncode == 0
+
+
+@pytest.mark.local_only("dates the vault's folders back, as an old vault's are")
+def test_a_case_whose_events_were_deleted_is_not_removed_by_repair(case_world):
+    """carol deletes every event of the case: the documents are still age files the members' keys
+    open (keys/README.md). fsck --repair must not take the case for an interrupted creation."""
+    w = case_world
+    cid = _case_id(w)
+    for k in w.object_names():
+        if k.startswith(f"cases/{cid}/events/"):
+            w.delete_object(k)
+    _age(w.vault / "cases" / cid)
+    before = sorted(k for k in w.object_names() if k.startswith(f"cases/{cid}/"))
+    for user in ("alice", "erin"):  # an admin sees the case in the directory; erin, a member, folds it
+        code, report = _repair(w, user)
+        assert code == 3 and report["removed"] == [], report
+        assert [pr["kind"] for pr in report["problems"]] == ["missing"], report
+    assert sorted(k for k in w.object_names() if k.startswith(f"cases/{cid}/")) == before

@@ -46,8 +46,8 @@ def fsck(v, deep: bool = False) -> list[dict]:
     _check_objects(v, problems)
     _check_purges(v, problems)
     for cid in v.case_ids():
-        _check_key_versions(v, cid, pubs, problems)
-        _check_case(v, cid, deep, problems)
+        unmarked = _check_key_versions(v, cid, pubs, problems)
+        _judge_unmarked(cid, _check_case(v, cid, deep, problems), unmarked, problems)
     report = audit.verify(v.audit_log, pubs)
     if not report.ok:
         problems.add("audit/", report.problem.kind, report.problem.message)
@@ -76,8 +76,9 @@ def _check_purges(v, problems: _Problems) -> None:
                          hint="case-purge")
 
 
-def _check_key_versions(v, cid: str, pubs: dict[str, bytes], problems: _Problems) -> None:
-    """Key-version markers signed, no uncommitted versions, and escrow copies where KMS is on."""
+def _check_key_versions(v, cid: str, pubs: dict[str, bytes], problems: _Problems) -> list[tuple[str, int]]:
+    """Key-version markers signed, and escrow copies where KMS is on; returns the key folders and escrow
+    copies with no marker at all, (object, version) (:func:`_judge_unmarked` says whether they are leftovers)."""
     committed = set(casekeys.versions(v, cid))
     for n in v.backend.children(f"cases/{cid}/versions/"):
         with v.backend.get(f"cases/{cid}/versions/{n}") as f:
@@ -88,39 +89,59 @@ def _check_key_versions(v, cid: str, pubs: dict[str, bytes], problems: _Problems
                 ok = False
         if not ok:
             problems.add(f"cases/{cid}/versions/{n}", "bad signature", "a key-version marker does not verify")
-    for n in v.backend.children(f"cases/{cid}/keys/"):
-        if n.isdigit() and int(n) not in committed:
-            problems.add(f"cases/{cid}/keys/{n}/", "leftover", "a key version that was never committed")
+    marked = set(casekeys.marker_numbers(v, cid))  # (one present but not signed is reported above, never removed)
+    unmarked = [(f"cases/{cid}/keys/{int(n):04d}/", int(n)) for n in v.backend.children(f"cases/{cid}/keys/")
+                if n.isdigit() and int(n) not in marked]
     escrowed = {int(n) for n in v.backend.children(f"cases/{cid}/escrow/") if n.isdigit()}
-    for n in sorted(escrowed - committed):
-        problems.add(f"cases/{cid}/escrow/{n:04d}", "leftover", "the escrow copy of a key version never committed")
+    unmarked += [(f"cases/{cid}/escrow/{n:04d}", n) for n in sorted(escrowed - marked)]
     if v.settings.get("kms"):
         for n in sorted(committed - escrowed):
             problems.add(f"cases/{cid}/escrow/{n:04d}", "missing", "a key version has no KMS escrow copy")
+    return unmarked
 
 
-def _check_case(v, cid: str, deep: bool, problems: _Problems) -> None:
-    """A case I am a member of: its events from the first, its blobs, and with ``deep`` their contents."""
+def _judge_unmarked(cid: str, case: Case | None, unmarked: list[tuple[str, int]], problems: _Problems) -> None:
+    """Key folders and escrow copies with no marker: a leftover (which repair removes) only when a member
+    folded the case and no verified event made the version; otherwise the marker may have been deleted
+    under a version in use, and removing its copies would destroy the case key."""
+    for obj, n in unmarked:
+        if case is not None and n > case.key_version:
+            problems.add(obj, "leftover", "a key version that was never committed")
+        else:
+            problems.add(obj, "unverified key version",
+                         "a key version without its marker: an interrupted rotation, or a marker deleted; "
+                         "only a member of the case can tell which")
+
+
+def _check_case(v, cid: str, deep: bool, problems: _Problems) -> Case | None:
+    """A case I am a member of: its events from the first, its blobs, and with ``deep`` their contents.
+
+    Returns the case as folded, or None when I cannot fold it (not mine, broken, or its events gone).
+    """
+    if cid in v.directory.members and not v.backend.exists(f"cases/{cid}/events/00000001"):
+        problems.add(f"cases/{cid}/events/", "missing", f"case {cid}, which the directory lists, has lost its "
+                     "events: restore them from a backup (its documents and keys are kept)")
+        return None
     try:
         identities = casekeys.case_identities(v, cid)
     except (NotPermitted, NotFound):
-        return
+        return None
     except VerificationFailed as e:  # my copy of a case key is damaged or was replaced
         problems.add(f"cases/{cid}/keys/", "altered", str(e))
-        return
+        return None
     if not identities:
-        return  # not mine
+        return None  # not mine
     try:
         case = fold(v, cid, identities.values())
     except VerificationFailed as e:
         problems.add(f"cases/{cid}/events/", "broken", str(e))
-        return
+        return None
     if not case.last_seq:
         problems.add(f"cases/{cid}/", "leftover", "a case whose creation was interrupted before its first event")
-        return
+        return None
     _check_unverified_versions(v, case, problems)
     if v.me.user_id not in case.members:
-        return
+        return case
     referenced = {e["blob"] for d in case.documents.values() for e in d.versions}
     referenced |= {e["blob"] for p in case.packets for e in p["volumes"]}
     referenced |= {p["review"]["blob"] for p in case.packets  # review reports
@@ -135,6 +156,7 @@ def _check_case(v, cid: str, deep: bool, problems: _Problems) -> None:
         problems.add(f"cases/{cid}/blobs/{blob}", "leftover", "a blob no event records (an interrupted add)")
     if deep:
         _check_contents(v, case, present, problems)
+    return case
 
 
 def _check_removed(v, case: Case, present: set[str], problems: _Problems) -> set[str]:
