@@ -117,3 +117,38 @@ def test_a_case_whose_events_were_deleted_is_not_removed_by_repair(case_world):
         assert code == 3 and report["removed"] == [], report
         assert [pr["kind"] for pr in report["problems"]] == ["missing"], report
     assert sorted(k for k in w.object_names() if k.startswith(f"cases/{cid}/")) == before
+
+
+# --- objects in the clear, planted by whoever holds the storage ------------------------------------
+
+NESTED = b"[" * 200_000 + b"]" * 200_000  # deeper than any JSON parser's recursion
+
+
+def _next_audit_key(w) -> str:
+    last = max(k for k in w.object_names() if k.startswith("audit/"))
+    shard, seq = last.split("/")[1:]  # (the case world holds 3 entries: the next is 4)
+    return f"audit/{shard}/{int(seq) + 1:012d}"
+
+
+PLANTS = [pytest.param(where, body, id=f"{where}-{name}") for where in ("marker", "audit", "settings", "org")
+          for name, body in (("nested", NESTED), ("list", b"[]"), ("wrong", b'{"version": 1, "case": 7}'))
+          if (where, name) != ("settings", "wrong")]  # (a settings object of another shape: "not a refuge vault", exit 1)
+
+
+@pytest.mark.s3_in_stress("parsing what is read; tests/test_s3.py covers raw writes to the bucket")
+@pytest.mark.parametrize(("where", "body"), PLANTS)
+def test_a_planted_clear_object_is_a_verification_failure(case_world, where, body):
+    """Someone holding the storage (no key needed) writes a key-version marker, the next audit
+    entry, the organisation key's marker or the vault's settings as JSON nested deeper than a parser recurses, a list, or an
+    object of the wrong shape: a one-line refusal (exit 3) naming it, never an internal error."""
+    w = case_world
+    cid = _case_id(w)
+    key = {"marker": f"cases/{cid}/versions/0002", "audit": _next_audit_key(w), "settings": "vault",
+           "org": "org/0001/marker"}[where]
+    w.replace_object(key, body)
+    args = {"marker": ("doc", "list", "MX-0001"), "audit": ("audit", "verify"), "settings": ("doc", "list", "MX-0001"),
+            "org": ("keys", "org", "show")}
+    p = w.run(*args[where], user="dave" if where == "audit" else "erin")
+    assert p.returncode == 3 and len(p.stderr.splitlines()) == 1, (p.returncode, p.stderr)
+    assert {"marker": b"key version 2", "audit": b"entry 4", "settings": b"settings",
+            "org": b"organisation key"}[where] in p.stderr

@@ -112,7 +112,7 @@ class AuditLog:
             record = json.loads(raw)
             if not isinstance(record, dict) or canonical(record) != raw:
                 raise ValueError
-        except ValueError:
+        except (ValueError, RecursionError):
             raise VerificationFailed(f"audit entry {seq} is malformed: edited") from None
         return Entry(seq, raw, record)
 
@@ -262,7 +262,7 @@ def _scan(args) -> list[tuple]:
         try:
             record, sig, message = _split_signed(raw)
             claimed, prev, author = int(record["seq"]), record["prev"], record["author"]
-        except (ValueError, KeyError, TypeError, AttributeError):
+        except (ValueError, KeyError, TypeError, AttributeError, RecursionError):
             out.append((at, None, None, None, leaf, digest, "malformed"))
             continue
         verify = verifiers.get(author)

@@ -90,8 +90,10 @@ class Vault:
                 settings = json.loads(f.read())
         except NotFound:
             raise NotFound(f"no vault at {backend.location}", hint="init") from None
-        except ValueError:
+        except (ValueError, RecursionError):
             raise VerificationFailed("the vault's settings object is damaged") from None
+        if not isinstance(settings, dict):
+            raise VerificationFailed("the vault's settings object is damaged")
         if settings.get("format") != FORMAT or settings.get("version") != FORMAT_VERSION:
             raise InvalidInput(f"{backend.location} is not a refuge vault of a version this refuge reads")
         return settings

@@ -85,7 +85,7 @@ def _check_key_versions(v, cid: str, pubs: dict[str, bytes], problems: _Problems
             try:
                 marker = json.loads(f.read())
                 ok = verify_record(marker, pubs.get(marker.get("author"), b"")) and marker.get("version") == int(n)
-            except ValueError:
+            except (ValueError, RecursionError, AttributeError, TypeError):
                 ok = False
         if not ok:
             problems.add(f"cases/{cid}/versions/{n}", "bad signature", "a key-version marker does not verify")

@@ -238,7 +238,9 @@ def _marker(vault, version: int) -> dict | None:
         return None
     try:
         marker = json.loads(_read(vault, key))
-    except ValueError:
+        if not isinstance(marker, dict):
+            raise ValueError
+    except (ValueError, RecursionError):
         raise VerificationFailed(f"the organisation key's version {version} marker is damaged") from None
     author = vault.directory.users.get(marker.get("author"))
     if author is None or author.role != "admin" or not verify_record(marker, author.public.sign_pub) \
@@ -445,7 +447,9 @@ def tsa_url(vault) -> str | None:
     seq = taken[-1]
     try:
         record = json.loads(_read(vault, f"{PREFIX}tsa/{seq:06d}"))
-    except ValueError:
+        if not isinstance(record, dict):
+            raise ValueError
+    except (ValueError, RecursionError):
         record = {}
     author = vault.directory.users.get(record.get("author"))
     if author is None or author.role != "admin" or not verify_record(record, author.public.sign_pub) \
