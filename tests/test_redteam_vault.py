@@ -9,6 +9,7 @@ a refusal (exit 3 or 4, one line naming the problem, nothing written) or a detec
 
 from __future__ import annotations
 
+import email.message
 import json
 import os
 import time
@@ -152,3 +153,55 @@ def test_a_planted_clear_object_is_a_verification_failure(case_world, where, bod
     assert p.returncode == 3 and len(p.stderr.splitlines()) == 1, (p.returncode, p.stderr)
     assert {"marker": b"key version 2", "audit": b"entry 4", "settings": b"settings",
             "org": b"organisation key"}[where] in p.stderr
+
+
+# --- derived blobs swapped in the storage -----------------------------------------------------------
+
+
+def _eml(path, subject: str, body: str):
+    m = email.message.EmailMessage()
+    m["From"], m["To"], m["Date"] = "a@example.org", "b@example.org", "Mon, 01 Jun 2026 10:00:00 +0000"
+    m["Subject"] = subject
+    m.set_content(body)
+    path.write_bytes(m.as_bytes())
+    return path
+
+
+def test_a_rendition_swapped_for_another_documents_is_refused(case_world, tmp_path):
+    """Someone holding the storage (no key) copies the rendition of message B (not to be sent) over
+    the rendition of message A: a search index rebuilt, or a packet built, from it would show B's
+    words as A. Every reader must refuse it, and fsck --deep name it."""
+    w = case_world
+    a = w.ok("doc", "add", "MX-0001", str(_eml(tmp_path / "a.eml", "Hearing", "Meeting at the clinic on Monday.")),
+             "--type", "correspondence", user="bob").strip()
+    b = w.ok("doc", "add", "MX-0001", str(_eml(tmp_path / "b.eml", "Shelter", "Safe house on Marigold street.")),
+             "--type", "correspondence", user="bob").strip()
+    case = w.open("bob").find_case("MX-0001")
+    blob_a, blob_b = (f"cases/{case.id}/blobs/{case.renditions[d]['blob']}" for d in (a, b))
+    w.replace_object(blob_a, w.read_object(blob_b))
+    p = w.run("search", "--reindex", "MX-0001", user="erin")
+    assert p.returncode == 3 and len(p.stderr.splitlines()) == 1 and a.encode() in p.stderr, p.stderr
+    hits = w.run("search", "Marigold", "--json", user="erin")
+    assert a not in {h["doc"] for h in json.loads(hits.stdout or b"[]")}
+    problems = json.loads(w.run("fsck", "--deep", "--json", user="erin").stdout)["problems"]
+    assert [(pr["object"], pr["kind"]) for pr in problems] == [(blob_a, "altered")]
+
+
+@pytest.mark.s3_in_stress("the check is the reader's; the raw write is the same on both backends")
+def test_recognised_text_swapped_for_another_documents_is_refused(case_world):
+    """Recognised text is what the build searches scanned pages with for the words to redact: the
+    words of another page copied over it would leave a name on the scan unboxed."""
+    from vault.errors import VerificationFailed
+
+    w = case_world
+    erin = w.open("erin")
+    case = erin.find_case("MX-0001")
+    page = {"width": 100, "height": 100, "words": [{"text": "Amina", "box": [1, 1, 9, 9], "conf": 90, "line": [1, 1, 1]}]}
+    erin.save_ocr(case, {"k1": {"0": page}, "k2": {"0": dict(page, words=[])}}, {"k1": w.decl, "k2": w.decl})
+    case = w.open("erin").find_case("MX-0001")
+    one, two = (f"cases/{case.id}/blobs/{case.ocr[k]['blob']}" for k in ("k1", "k2"))
+    w.replace_object(one, w.read_object(two))
+    with pytest.raises(VerificationFailed, match="recognised text .* was altered"):
+        w.open("erin").ocr_results(case)
+    problems = json.loads(w.run("fsck", "--deep", "--json", user="erin").stdout)["problems"]
+    assert [(pr["object"], pr["kind"]) for pr in problems] == [(one, "altered")]

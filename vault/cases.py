@@ -225,13 +225,13 @@ def apply(v, case: Case, event: Event) -> None:
     elif t == "ocr.cached" and d.get("doc") in case.removed:  # recognised while it was being removed
         case.removed[d["doc"]].removal.setdefault("ocr", []).append(d["blob"])
     elif t == "ocr.cached":
-        case.ocr[d["key"]] = {"doc": d["doc"], "blob": d["blob"]}
+        case.ocr[d["key"]] = {"doc": d["doc"], "blob": d["blob"], "blob_sha256": d.get("blob_sha256")}
     elif t == "case.fields":
         case.fields.update({k: val for k, val in dict(d.get("set") or {}).items() if isinstance(val, str)})
         for k in d.get("unset") or ():
             case.fields.pop(k, None)
     elif t == "rendition.cached":
-        case.renditions[d["doc"]] = {k: d.get(k) for k in ("version", "sha256", "blob", "mime", "markup")}
+        case.renditions[d["doc"]] = {k: d.get(k) for k in ("version", "sha256", "blob", "mime", "markup", "blob_sha256")}
     elif t in REGISTER_EVENTS:
         _fold_register(case, event)
     case.last_seq, case.last_digest = event.seq, event.digest

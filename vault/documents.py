@@ -528,14 +528,21 @@ def mark_reviewed(v, doc_id: str, pages: Iterable[int], count_pages: Callable[[D
 
 def ocr_results(v, case: Case) -> dict[str, dict]:
     """Recognition results kept in the case: key -> {page index: words}, decrypted in memory."""
+    from .renditions import check_blob
+
     identities = casekeys.require_member(v, case.id)
     out = {}
     for key, entry in case.ocr.items():
         try:
             with v.backend.get(f"cases/{case.id}/blobs/{entry['blob']}") as f:
-                out[key] = json.loads(age.decrypt_bytes(list(identities.values()), f.read()))
-        except (NotFound, age.AgeError, ValueError):
+                data = age.decrypt_bytes(list(identities.values()), f.read())
+        except (NotFound, age.AgeError):
             continue  # a damaged cache entry is recognised again
+        check_blob(entry, data, f"the recognised text of document {entry.get('doc')}")
+        try:
+            out[key] = json.loads(data)
+        except (ValueError, RecursionError):
+            continue
     return out
 
 
@@ -548,9 +555,11 @@ def save_ocr(v, case: Case, results: dict[str, dict], docs: dict[str, str]) -> N
     for key, pages in results.items():
         if key in case.ocr:
             continue
-        blob, version = casekeys.store_bytes(v, case.id, canonical(pages))
+        data = canonical(pages)
+        blob, version = casekeys.store_bytes(v, case.id, data)
         try:
-            append_case(v, case, "ocr.cached", {"key": key, "doc": docs.get(key, ""), "blob": blob},
+            append_case(v, case, "ocr.cached", {"key": key, "doc": docs.get(key, ""), "blob": blob,
+                                                "blob_sha256": hashlib.sha256(data).hexdigest()},
                         key_version=version)
         except BaseException:
             v.backend.delete(f"cases/{case.id}/blobs/{blob}")

@@ -156,6 +156,7 @@ def _check_case(v, cid: str, deep: bool, problems: _Problems) -> Case | None:
         problems.add(f"cases/{cid}/blobs/{blob}", "leftover", "a blob no event records (an interrupted add)")
     if deep:
         _check_contents(v, case, present, problems)
+        _check_derived(v, case, present, problems)
     return case
 
 
@@ -206,6 +207,24 @@ def _check_contents(v, case: Case, present: set[str], problems: _Problems) -> No
                 read_document(v, d, _Discard(), e["version"])
             except VerificationFailed as err:
                 problems.add(f"cases/{case.id}/blobs/{e['blob']}", "altered", str(err))
+
+
+def _check_derived(v, case: Case, present: set[str], problems: _Problems) -> None:
+    """Renditions and recognised text: each blob holds what its event recorded (``blob_sha256``)."""
+    from .renditions import check_blob
+
+    identities = list(casekeys.case_identities(v, case.id).values())
+    entries = [(e, f"the rendition of document {doc}") for doc, e in case.renditions.items()]
+    entries += [(e, f"the recognised text of document {e.get('doc')}") for e in case.ocr.values()]
+    for entry, what in entries:
+        if entry.get("blob_sha256") is None or entry.get("blob") not in present:
+            continue
+        key = f"cases/{case.id}/blobs/{entry['blob']}"
+        try:
+            with v.backend.get(key) as f:
+                check_blob(entry, age.decrypt_bytes(identities, f.read()), what)
+        except (VerificationFailed, age.AgeError) as err:
+            problems.add(key, "altered", str(err) if isinstance(err, VerificationFailed) else f"{what} does not decrypt")
 
 
 def repair(v, problems: list[dict]) -> list[str]:

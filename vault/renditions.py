@@ -17,10 +17,11 @@ a packet at all (``office_markup``). Functions take the opened vault as ``v``.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 
 from . import age, casekeys, intake, worker
-from .errors import InvalidInput, NotFound, RefugeError
+from .errors import InvalidInput, NotFound, RefugeError, VerificationFailed
 
 __all__ = ["Rendition", "OFFICE_LIMITS", "CONVERT_SECONDS", "needs_rendition", "shown_mime", "convert",
            "message_parts", "ensure", "try_ensure", "reader", "rendition_of"]
@@ -111,7 +112,21 @@ def rendition_of(v, case, doc) -> Rendition | None:
             data = age.decrypt_bytes(list(identities.values()), f.read())
     except (NotFound, age.AgeError):
         return None  # a damaged cache entry is converted again
+    check_blob(entry, data, f"the rendition of document {doc.id}")
     return Rendition(entry["mime"], data, dict(entry.get("markup") or {}))
+
+
+def check_blob(entry: dict, data: bytes, what: str) -> None:
+    """Refuse a derived blob (a rendition, recognised text) that is not the one its signed event recorded.
+
+    Someone holding the storage can copy another blob of the same case over it
+    without any key: its event's ``blob_sha256`` says what it held. Events
+    written before that field have none, and are not checked.
+    """
+    want = entry.get("blob_sha256")
+    if want is not None and hashlib.sha256(data).hexdigest() != want:
+        raise VerificationFailed(f"{what} was altered (blob {entry.get('blob')}): it is not what its event recorded; "
+                                 "restore it from a backup", hint="fsck")
 
 
 def ensure(v, case, docs) -> dict[str, Rendition]:
@@ -143,7 +158,8 @@ def _keep(v, case, doc, made: Rendition, append_case, before_write) -> None:
     blob, version = casekeys.store_bytes(v, case.id, made.data)
     try:
         append_case(v, case, "rendition.cached", {"doc": doc.id, "version": doc.version, "sha256": doc.sha256,
-                                                  "blob": blob, "mime": made.mime, "markup": made.markup},
+                                                  "blob": blob, "mime": made.mime, "markup": made.markup,
+                                                  "blob_sha256": hashlib.sha256(made.data).hexdigest()},
                     key_version=version)
     except BaseException:
         v.backend.delete(f"cases/{case.id}/blobs/{blob}")
