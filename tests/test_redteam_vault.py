@@ -205,3 +205,35 @@ def test_recognised_text_swapped_for_another_documents_is_refused(case_world):
         w.open("erin").ocr_results(case)
     problems = json.loads(w.run("fsck", "--deep", "--json", user="erin").stdout)["problems"]
     assert [(pr["object"], pr["kind"]) for pr in problems] == [(one, "altered")]
+
+
+# --- a copy of the case key for someone who is no member ---------------------------------------------
+
+
+@pytest.mark.parametrize("how", ["killed grant", "member gives"])
+def test_a_copy_of_the_case_key_for_a_non_member_is_reported_and_repaired(case_world, how):
+    """A grant killed after it wrapped the case key to carol but before its event, or bob (a lawyer
+    member) wrapping the key he holds to carol with a raw write: carol holds a key no event gives
+    her, which no revocation would ever take back (she is no member to revoke). fsck names it and
+    --repair deletes it."""
+    from vault import casekeys
+
+    w = case_world
+    cid = _case_id(w)
+    carol = w.open("carol").directory.by_name("carol")
+    key = f"cases/{cid}/keys/0001/{carol.user_id}"
+    if how == "killed grant":  # the grant's own first step, and then nothing: the process was killed
+        erin = w.open("erin")
+        casekeys.wrap_versions(erin, cid, casekeys.case_identities(erin, cid), carol)
+    else:
+        bob = w.open("bob")
+        identity = bob._case_identities(cid)[1]
+        w.storage().put(key, age.encrypt_bytes([carol.public.age_recipient], f"{identity}\n".encode()))
+    problems = json.loads(w.run("fsck", "--json", user="erin").stdout)["problems"]
+    assert [(pr["object"], pr["kind"]) for pr in problems] == [(key, "leftover")], problems
+    assert "carol" in problems[0]["message"] and "not a member" in problems[0]["message"]
+    if w.backend == "local":
+        _age(w.vault / "cases" / cid / "keys")
+        code, report = _repair(w, "erin")
+        assert code == 0 and report["removed"] == [key]
+        assert key not in w.object_names()

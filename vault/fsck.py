@@ -142,6 +142,7 @@ def _check_case(v, cid: str, deep: bool, problems: _Problems) -> Case | None:
     _check_unverified_versions(v, case, problems)
     if v.me.user_id not in case.members:
         return case
+    _check_holders(v, case, problems)
     referenced = {e["blob"] for d in case.documents.values() for e in d.versions}
     referenced |= {e["blob"] for p in case.packets for e in p["volumes"]}
     referenced |= {p["review"]["blob"] for p in case.packets  # review reports
@@ -182,6 +183,18 @@ def _check_removed(v, case: Case, present: set[str], problems: _Problems) -> set
                                  f"document {origin.get('id')} was copied to case {case.id} as {d.id}, but its "
                                  "case has not recorded the move; run the move again to finish it", hint="doc-move")
     return kept
+
+
+def _check_holders(v, case: Case, problems: _Problems) -> None:
+    """Copies of a key version in force held by someone who is no member: a grant cut off before its
+    event, a revocation before it destroyed them, or a key a member gave outside refuge. No event
+    gives it, so no revocation would take it back; repair deletes it."""
+    for n in case.key_versions:
+        for uid in v.backend.children(f"cases/{case.id}/keys/{n:04d}/"):
+            if uid not in case.members:
+                problems.add(f"cases/{case.id}/keys/{n:04d}/{uid}", "leftover",
+                             f"a copy of key version {n} for {v.directory.name(uid)}, who is not a member of "
+                             "the case (a grant or revocation cut off, or a key given outside refuge)")
 
 
 def _check_unverified_versions(v, case: Case, problems: _Problems) -> None:
