@@ -237,3 +237,36 @@ def test_a_copy_of_the_case_key_for_a_non_member_is_reported_and_repaired(case_w
         code, report = _repair(w, "erin")
         assert code == 0 and report["removed"] == [key]
         assert key not in w.object_names()
+
+
+# --- an audit entry whose bytes say more than its parse ----------------------------------------------
+
+
+@pytest.mark.s3_in_stress("how an entry's bytes are parsed; tests/test_s3.py covers entries written to the bucket")
+def test_an_audit_entry_with_a_duplicate_key_is_refused_by_verify(case_world):
+    """carol signs an entry whose stored bytes name alice as author first and herself second
+    (Python's parser keeps the last, others the first): a reader that keeps the first would
+    show alice's action. audit verify must refuse what audit log refuses: bytes that are not
+    the canonical form of what they parse to."""
+    import base64
+    import hashlib
+
+    from vault import _crypto
+    from vault.audit import _aad, entry_key
+
+    w = case_world
+    carol = w.open("carol")
+    alice_id = carol.directory.by_name("alice").user_id
+    log = carol.audit_log
+    seq = log.last() + 1
+    body = canonical({"actor": carol.me.user_id, "action": "doc.get", "result": "ok", "host": "x"})
+    sealed = base64.b64encode(_crypto.seal(log._key, body, _aad(seq))).decode()
+    prev = hashlib.sha256(log.raw(seq - 1)).hexdigest()
+    unsigned = (f'{{"author":"{alice_id}","author":"{carol.me.user_id}","prev":"{prev}","sealed":"{sealed}",'
+                f'"seq":{seq},"time":"2026-12-01T00:00:00Z","v":1}}').encode()
+    sig = base64.b64encode(carol.me.sign(unsigned)).decode()
+    raw = unsigned.replace(b',"time"', f',"sig":"{sig}","time"'.encode())
+    w.storage().put(entry_key(seq), raw)
+    assert w.run("audit", "log", "--json", user="dave").returncode == 3
+    p = w.run("audit", "verify", user="dave")
+    assert p.returncode == 3 and f"entry {seq}".encode() in p.stderr, p.stderr

@@ -212,7 +212,10 @@ def _split_signed(raw: bytes) -> tuple[dict, bytes, bytes]:
 
     The signed bytes are the canonical JSON of the record without ``sig``: as
     keys are sorted and entries canonical, that is the stored bytes with the
-    ``,"sig":"..."`` member cut out. Anything else fails its signature check.
+    ``,"sig":"..."`` member cut out. Stored bytes that are not the canonical
+    JSON of what they parse to (duplicate keys: a parser that keeps the first
+    reads another author) are malformed (ValueError), as :meth:`AuditLog.parse`
+    finds them.
     """
     m = _ENTRY_RE.match(raw)
     if m:  # the shape every honest entry has: no JSON parser needed
@@ -220,6 +223,8 @@ def _split_signed(raw: bytes) -> tuple[dict, bytes, bytes]:
         record = {"author": author, "prev": prev, "seq": int(seq), "sig": sig_text, "sealed": sealed}
     else:
         record = json.loads(raw)
+        if not isinstance(record, dict) or canonical(record) != raw:  # (duplicate keys, spaces: what AuditLog.parse refuses)
+            raise ValueError("not canonical")
     sig_text = record["sig"]
     member = b',"sig":"' + sig_text.encode() + b'"'
     if raw.count(member) != 1:
