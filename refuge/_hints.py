@@ -103,6 +103,8 @@ HINTS: dict[str, str] = {
     "identity-owner-remake": "ask its owner to run refuge user keygen again",
     "identity-see-keygen": "see refuge user keygen",
     "agent-folder": "set XDG_RUNTIME_DIR to a folder only you can open; commands still work with your passphrase",
+    "home-private": "if the folder is yours and nobody changed it, chmod 700 it; otherwise set REFUGE_HOME to a folder "
+                    "only you can open and restore your identities there",
     "force": "give --force to replace it",
     "new-copy": "ask for a new copy, or print it to PDF again",
     # office documents, messages, recordings (vault/renditions.py)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import email.message
 import json
 import os
+import shutil
 import time
 
 import pytest
@@ -270,3 +271,28 @@ def test_an_audit_entry_with_a_duplicate_key_is_refused_by_verify(case_world):
     assert w.run("audit", "log", "--json", user="dave").returncode == 3
     p = w.run("audit", "verify", user="dave")
     assert p.returncode == 3 and f"entry {seq}".encode() in p.stderr, p.stderr
+
+
+# --- a second local user ---------------------------------------------------------------------------
+
+
+@pytest.mark.local_only("about REFUGE_HOME on this machine, whatever the vault's backend")
+def test_a_home_others_can_write_to_is_refused_before_anything_follows_a_planted_link(world):
+    """REFUGE_HOME was made by hand with a mode that lets another local user write to it (or that
+    user made it). He links config.json.tmp to a file of the victim's: the next command that
+    records the directory's head would truncate it (and he could swap config.json's pinned
+    anchors). Refuse such a home, naming it, before reading or writing anything in it."""
+    w = world
+    other = w.root / "alice-laptop"  # alice on her own machine: the directory moves, erin's home records it next
+    shutil.copytree(w.home, other)
+    assert w.run("user", "remove", "carol", user="alice", REFUGE_HOME=str(other)).returncode == 0
+    victim = w.root / "thesis.txt"
+    victim.write_text("two years of work")
+    os.chmod(w.home, 0o777)
+    (w.home / "config.json.tmp").symlink_to(victim)
+    p = w.run("user", "list", user="erin")
+    assert victim.read_text() == "two years of work"
+    assert p.returncode == 4 and len(p.stderr.splitlines()) == 1 and b"REFUGE_HOME" in p.stderr, p.stderr
+    os.chmod(w.home, 0o700)
+    (w.home / "config.json.tmp").unlink()
+    assert w.run("user", "list", user="erin").returncode == 0

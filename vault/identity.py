@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from . import _crypto, age
-from .errors import InvalidInput, NotFound, VerificationFailed
+from .errors import InvalidInput, NotFound, NotPermitted, VerificationFailed
 
 __all__ = [
     "PublicIdentity",
@@ -193,6 +193,21 @@ class Home:
     def __init__(self, path: str | os.PathLike) -> None:
         self.path = Path(path)
 
+    def check_private(self) -> None:
+        """Refuse a home another local user owns or may write to (NotPermitted), before using it.
+
+        Whoever can write to it can link a file of its owner's where refuge
+        writes, or replace ``config.json`` and its pinned anchors. A home not
+        made yet is made private (mode 700) when it is.
+        """
+        try:
+            st = os.stat(self.path)
+        except FileNotFoundError:
+            return
+        if st.st_uid != os.getuid() or st.st_mode & 0o022:
+            raise NotPermitted(f"REFUGE_HOME ({self.path}) belongs to another user or others may write to it, "
+                               "so nothing in it can be trusted", hint="home-private")
+
     @classmethod
     def default(cls) -> "Home":
         env = os.environ.get("REFUGE_HOME")
@@ -217,6 +232,7 @@ class Home:
     def create(self, secret: SecretIdentity, passphrase: str) -> None:
         """Store a new identity; refuses to replace an existing one."""
         check_passphrase(passphrase)
+        self.check_private()
         self.identities.mkdir(parents=True, exist_ok=True, mode=0o700)
         os.chmod(self.path, 0o700)
         target = self.identities / f"{secret.name}.age"
@@ -235,6 +251,7 @@ class Home:
 
     def unlock(self, name: str, passphrase: str) -> SecretIdentity:
         """Decrypt an identity with its passphrase."""
+        self.check_private()
         path = self.identities / f"{check_name(name)}.age"
         try:
             data = path.read_bytes()
@@ -251,13 +268,14 @@ class Home:
     # --- settings ---------------------------------------------------------
 
     def config(self) -> dict:
+        self.check_private()
         try:
             return json.loads((self.path / "config.json").read_text())
         except FileNotFoundError:
             return {}
 
     def update_config(self, **changes) -> None:
-        cfg = self.config()
+        cfg = self.config()  # (checks the home is private)
         cfg.update(changes)
         self.path.mkdir(parents=True, exist_ok=True, mode=0o700)
         tmp = self.path / "config.json.tmp"
@@ -266,7 +284,7 @@ class Home:
 
 
 def _write_private(path: Path, data: bytes, exclusive: bool = True) -> None:
-    flags = os.O_WRONLY | os.O_CREAT | (os.O_EXCL if exclusive else os.O_TRUNC)
+    flags = os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW | (os.O_EXCL if exclusive else os.O_TRUNC)
     fd = os.open(path, flags, 0o600)
     with os.fdopen(fd, "wb") as f:
         f.write(data)
