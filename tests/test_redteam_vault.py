@@ -41,24 +41,31 @@ def _opens_anything(w, case_id: str, identities) -> list[str]:
 # --- a planted wrap of the case key ----------------------------------------------------------------
 
 
-def test_a_wrap_replaced_by_a_revoked_member_is_never_encrypted_to(case_world):
+@pytest.mark.parametrize("how", ["his own key", "the old version's copy"])
+def test_a_wrap_replaced_by_a_revoked_member_is_never_encrypted_to(case_world, how):
     """bob, revoked from the case but still enrolled, replaces carol's copy of the new key version
-    with a key of his own, wrapped to carol's public recipient (anyone can encrypt to it). carol
-    must not encrypt her next document or event to it."""
+    with a key of his own wrapped to carol's public recipient (anyone can encrypt to it), or just
+    copies carol's copy of version 1, which he holds too, over it. carol must not encrypt her next
+    document or event to it."""
     w = case_world
     cid = _case_id(w)
     w.ok("case", "grant", "MX-0001", "carol", user="erin")
+    held = list(w.open("bob")._case_identities(cid).values())  # what bob keeps from before
     w.ok("case", "revoke", "MX-0001", "bob", user="erin")
+    opened = set(_opens_anything(w, cid, held))
     carol = w.open("carol")
     rogue = age.X25519Identity.generate()
-    w.replace_object(f"cases/{cid}/keys/0002/{carol.me.user_id}",
-                     age.encrypt_bytes([carol.me.age_identity.recipient], f"{rogue}\n".encode()))
+    if how == "his own key":
+        planted = age.encrypt_bytes([carol.me.age_identity.recipient], f"{rogue}\n".encode())
+    else:
+        planted = w.read_object(f"cases/{cid}/keys/0001/{carol.me.user_id}")
+    w.replace_object(f"cases/{cid}/keys/0002/{carol.me.user_id}", planted)
     before = [k for k in w.object_names() if k.startswith("cases/")]
     p = w.run("doc", "add", "MX-0001", str(w.docs["medical"]), "--type", "medical", user="carol")
     assert [k for k in w.object_names() if k.startswith("cases/")] == before  # nothing written, not even a blob
     assert p.returncode == 3 and len(p.stderr.splitlines()) == 1, p.stderr
     assert b"key version 2" in p.stderr and b"replaced" in p.stderr
-    assert not _opens_anything(w, cid, [rogue])
+    assert not _opens_anything(w, cid, [rogue]) and set(_opens_anything(w, cid, held)) == opened
     problems = json.loads(w.run("fsck", "--json", user="carol").stdout)["problems"]
     assert [(pr["object"], pr["kind"]) for pr in problems] == [(f"cases/{cid}/keys/", "altered")]
 
@@ -296,3 +303,18 @@ def test_a_home_others_can_write_to_is_refused_before_anything_follows_a_planted
     os.chmod(w.home, 0o700)
     (w.home / "config.json.tmp").unlink()
     assert w.run("user", "list", user="erin").returncode == 0
+
+
+def test_two_documents_blobs_swapped_are_refused_and_nothing_is_written(case_world):
+    """The declaration's blob replaced by the medical report's (both valid age files to the case key):
+    doc get refuses, and its -o file is never made."""
+    w = case_world
+    med = w.ok("doc", "add", "MX-0001", str(w.docs["medical"]), "--type", "medical", user="bob").strip()
+    case = w.open("bob").find_case("MX-0001")
+    decl, medical = (f"cases/{case.id}/blobs/{case.documents[d].blob}" for d in (w.decl, med))
+    w.replace_object(decl, w.read_object(medical))
+    out = w.root / "declaration.pdf"
+    p = w.run("doc", "get", w.decl, "-o", str(out), user="bob")
+    assert p.returncode == 3 and len(p.stderr.splitlines()) == 1 and not out.exists(), p.stderr
+    p = w.run("search", "--reindex", "MX-0001", user="erin")
+    assert p.returncode == 3, p.stderr
