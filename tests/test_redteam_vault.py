@@ -318,3 +318,25 @@ def test_two_documents_blobs_swapped_are_refused_and_nothing_is_written(case_wor
     assert p.returncode == 3 and len(p.stderr.splitlines()) == 1 and not out.exists(), p.stderr
     p = w.run("search", "--reindex", "MX-0001", user="erin")
     assert p.returncode == 3, p.stderr
+
+
+@pytest.mark.local_only("links in a vault folder others may write to")
+@pytest.mark.parametrize("where", [".tmp", "keys/0009"])
+def test_repair_never_deletes_through_a_link_planted_in_the_vault_folder(case_world, where):
+    """A vault folder shared with other people (a group folder, a network share): one of them
+    replaces .tmp, or adds a key folder, with a link to a folder of erin's own. fsck --repair, run
+    by erin, must delete nothing of hers through it, and name the link."""
+    w = case_world
+    cid = _case_id(w)
+    mine = w.root / "erin-documents"
+    mine.mkdir()
+    (mine / "thesis.txt").write_text("two years of work")
+    (mine / ("0" * 24)).write_text("named like a temporary file")
+    _age(mine)
+    link = w.vault / ".tmp" if where == ".tmp" else w.vault / "cases" / cid / "keys" / "0009"
+    shutil.rmtree(link, ignore_errors=True)
+    link.symlink_to(mine)
+    code, report = _repair(w, "erin")
+    assert sorted(p.name for p in mine.iterdir()) == sorted(["thesis.txt", "0" * 24]), report
+    assert code == 3 and report["removed"] == []
+    assert any(pr["kind"] == "link" for pr in report["problems"]), report

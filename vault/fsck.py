@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import json
 import time
+from pathlib import Path
 
 from . import age, audit, casekeys
 from .cases import Case, fold
@@ -51,7 +52,37 @@ def fsck(v, deep: bool = False) -> list[dict]:
     report = audit.verify(v.audit_log, pubs)
     if not report.ok:
         problems.add("audit/", report.problem.kind, report.problem.message)
-    return list(problems)
+    return _links_not_leftovers(v, problems)
+
+
+def _link_in(v, obj: str) -> str | None:
+    """The part of ``obj`` (a key, a ``prefix/``, ``.tmp/NAME``) that is a symbolic link in a local vault's
+    folder, or None. refuge makes no links: one was planted by someone who can write to the folder, and
+    deleting through it would delete the files of whoever runs the repair, wherever it points."""
+    root = getattr(v.backend, "root", None)
+    if not isinstance(root, Path):
+        return None  # (S3 has no links)
+    path = root
+    for part in obj.strip("/").split("/"):
+        path = path / part
+        if path.is_symlink():
+            return str(path.relative_to(root))
+    return None
+
+
+def _links_not_leftovers(v, problems: _Problems) -> list[dict]:
+    """Leftovers reached through a planted link become one ``link`` problem per link, which repair never removes."""
+    out, links = [], set()
+    for p in problems:
+        link = _link_in(v, p["object"]) if p["kind"] == "leftover" else None
+        if link is None:
+            out.append(p)
+        elif link not in links:
+            links.add(link)
+            out.append({"object": link, "kind": "link", "message": "a symbolic link in the vault folder, which refuge "
+                        "never makes: someone who can write to the folder planted it; nothing was deleted through "
+                        "it, remove the link by hand"})
+    return out
 
 
 def _check_objects(v, problems: _Problems) -> None:
@@ -251,7 +282,7 @@ def repair(v, problems: list[dict]) -> list[str]:
     removed = []
     for p in problems:
         grace = BLOB_GRACE if "/blobs/" in p["object"] else 60
-        if p["kind"] != "leftover" or not old_enough(v, p["object"], grace):
+        if p["kind"] != "leftover" or _link_in(v, p["object"]) or not old_enough(v, p["object"], grace):
             continue
         obj = p["object"]
         if obj.startswith(".tmp/"):
