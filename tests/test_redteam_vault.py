@@ -340,3 +340,23 @@ def test_repair_never_deletes_through_a_link_planted_in_the_vault_folder(case_wo
     assert sorted(p.name for p in mine.iterdir()) == sorted(["thesis.txt", "0" * 24]), report
     assert code == 3 and report["removed"] == []
     assert any(pr["kind"] == "link" for pr in report["problems"]), report
+
+
+@pytest.mark.local_only("links in a vault folder others may write to")
+def test_a_purge_never_deletes_through_a_link_planted_for_the_case_folder(case_world):
+    """The case is closed and an admin purges it; just before, someone who can write to the shared
+    vault folder moves the case folder into a folder of alice's and leaves a link in its place:
+    the purge would delete every file under alice's folder. Refused, nothing deleted, and the
+    case is not recorded purged."""
+    w = case_world
+    cid = _case_id(w)
+    w.ok("case", "close", "MX-0001", user="erin")
+    mine = w.root / "alice-files"
+    mine.mkdir()
+    (mine / "payroll.ods").write_text("alice's")
+    (w.vault / "cases" / cid).rename(mine / "case")
+    (w.vault / "cases" / cid).symlink_to(mine)
+    p = w.run("case", "purge", cid, "--yes", user="alice")
+    assert (mine / "payroll.ods").exists() and any((mine / "case").rglob("*"))
+    assert p.returncode == 3 and len(p.stderr.splitlines()) == 1 and b"link" in p.stderr, p.stderr
+    assert not w.open("alice").directory.status(cid).purged_at

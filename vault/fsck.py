@@ -23,7 +23,7 @@ from .errors import NotFound, NotPermitted, VerificationFailed
 from .events import verify_record
 from .people import signers
 
-__all__ = ["fsck", "repair"]
+__all__ = ["fsck", "repair", "link_in"]
 
 
 class _Problems(list):
@@ -55,7 +55,7 @@ def fsck(v, deep: bool = False) -> list[dict]:
     return _links_not_leftovers(v, problems)
 
 
-def _link_in(v, obj: str) -> str | None:
+def link_in(v, obj: str) -> str | None:
     """The part of ``obj`` (a key, a ``prefix/``, ``.tmp/NAME``) that is a symbolic link in a local vault's
     folder, or None. refuge makes no links: one was planted by someone who can write to the folder, and
     deleting through it would delete the files of whoever runs the repair, wherever it points."""
@@ -74,7 +74,7 @@ def _links_not_leftovers(v, problems: _Problems) -> list[dict]:
     """Leftovers reached through a planted link become one ``link`` problem per link, which repair never removes."""
     out, links = [], set()
     for p in problems:
-        link = _link_in(v, p["object"]) if p["kind"] == "leftover" else None
+        link = link_in(v, p["object"]) if p["kind"] == "leftover" else None
         if link is None:
             out.append(p)
         elif link not in links:
@@ -282,7 +282,7 @@ def repair(v, problems: list[dict]) -> list[str]:
     removed = []
     for p in problems:
         grace = BLOB_GRACE if "/blobs/" in p["object"] else 60
-        if p["kind"] != "leftover" or _link_in(v, p["object"]) or not old_enough(v, p["object"], grace):
+        if p["kind"] != "leftover" or link_in(v, p["object"]) or not old_enough(v, p["object"], grace):
             continue
         obj = p["object"]
         if obj.startswith(".tmp/"):

@@ -14,7 +14,7 @@ import datetime as dt
 
 from . import casekeys, cases
 from .cases import DOC_TYPES, Case
-from .errors import InvalidInput, NotFound, NotPermitted
+from .errors import InvalidInput, NotFound, NotPermitted, VerificationFailed
 from .people import MEMBER_ROLES, append_directory, require_role
 from .retention import CaseStatus, Policy, parse_period, purge_date
 
@@ -125,7 +125,12 @@ def purge_case(v, case_id: str) -> int:
     rest is unreadable by anyone), then the case's events and documents. An
     interrupted purge is finished by running it again; fsck reports one.
     """
+    from .fsck import link_in
+
     require_role(v, "admin", doing="purging cases")
+    if (link := link_in(v, casekeys.case_prefix(case_id))) is not None:  # deleting through it deletes where it points
+        raise VerificationFailed(f"{link} in the vault folder is a symbolic link, which refuge never makes: someone "
+                                 "who can write to the folder planted it; nothing was deleted", hint="fsck")
     if not case_status(v, case_id).purged_at:
         if case_id not in cases.case_ids(v):
             raise NotFound(f"no case with id {case_id}", hint="retention-due")
