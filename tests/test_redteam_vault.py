@@ -360,3 +360,22 @@ def test_a_purge_never_deletes_through_a_link_planted_for_the_case_folder(case_w
     assert (mine / "payroll.ods").exists() and any((mine / "case").rglob("*"))
     assert p.returncode == 3 and len(p.stderr.splitlines()) == 1 and b"link" in p.stderr, p.stderr
     assert not w.open("alice").directory.status(cid).purged_at
+
+
+@pytest.mark.vault_options(kms=True)
+def test_a_kms_escrow_copy_replaced_with_a_planted_key_is_refused_at_recovery(case_world):
+    """Every writer of a KMS vault may call kms:Encrypt (each new key version is escrowed). bob,
+    revoked, escrows a key of his own as version 2 under the right encryption context. An admin's
+    recovery to carol must refuse it, not wrap it to her as the case key."""
+    from vault import casekeys
+
+    w = case_world
+    cid = _case_id(w)
+    w.ok("case", "revoke", "MX-0001", "bob", user="erin")
+    bob = w.open("bob")
+    rogue = age.X25519Identity.generate()
+    w.replace_object(f"cases/{cid}/escrow/0002", casekeys.escrow(bob).encrypt(bob.id, cid, 2, str(rogue)))
+    p = w.run("case", "recover", cid, "--to", "carol", user="alice")
+    assert p.returncode == 3 and len(p.stderr.splitlines()) == 1 and b"escrow" in p.stderr, p.stderr
+    assert not [k for k in w.object_names() if k.startswith(f"cases/{cid}/keys/") and k.endswith(
+        w.open("carol").me.user_id)]

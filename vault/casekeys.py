@@ -26,7 +26,7 @@ from .people import MEMBER_ROLES
 from .storage import ObjectExists
 
 __all__ = ["case_prefix", "marker_numbers", "read_marker", "check_markers", "versions", "current_version", "case_identities", "require_member",
-           "current_recipient", "store_bytes", "write_version", "rotate", "wrap_versions", "destroy_wraps", "escrow"]
+           "current_recipient", "check_recipient", "store_bytes", "write_version", "rotate", "wrap_versions", "destroy_wraps", "escrow"]
 
 
 def case_prefix(case_id: str) -> str:
@@ -107,12 +107,12 @@ def case_identities(v, case_id: str) -> dict[int, age.X25519Identity]:
             identity = age.X25519Identity.from_string(age.decrypt_bytes([v.me.age_identity], data).decode().strip())
         except (age.AgeError, ValueError):
             raise VerificationFailed(f"your key for case {case_id} does not decrypt; it was altered") from None
-        _check_recipient(v, case_id, n, identity)
+        check_recipient(v, case_id, n, identity)
         known[n] = identity
     return known
 
 
-def _check_recipient(v, case_id: str, version: int, identity: age.X25519Identity) -> None:
+def check_recipient(v, case_id: str, version: int, identity: age.X25519Identity, copy: str = "your copy") -> None:
     """Refuse a wrapped case identity that is not the one the version's signed marker names.
 
     A wrap is an age file to my public recipient, which anyone can make: someone
@@ -123,7 +123,7 @@ def _check_recipient(v, case_id: str, version: int, identity: age.X25519Identity
     marker = read_marker(v, case_id, version) or {}
     named = marker.get("recipient")
     if named is not None and named != str(identity.recipient):
-        raise VerificationFailed(f"your copy of key version {version} of case {case_id} was replaced: it is not the key "
+        raise VerificationFailed(f"{copy} of key version {version} of case {case_id} was replaced: it is not the key "
                                  "its marker names; someone added a key outside refuge", hint="fsck")
 
 

@@ -36,6 +36,8 @@ def recover_case(v, case_id: str, name: str) -> tuple[User, list[int]]:
     if not found:
         raise NotFound(f"case {case_id} has no committed key version")
     recovered = {n: _unescrow(v, escrow, case_id, n) for n in found}
+    for n, identity in recovered.items():  # anyone who may call kms:Encrypt can escrow a key of their own
+        casekeys.check_recipient(v, case_id, n, identity, "the KMS escrow copy")
     try:
         v._case_ids[case_id] = dict(recovered)
         case = fold(v, case_id, recovered.values())  # the recovered keys open the case, and its history verifies
