@@ -379,3 +379,19 @@ def test_a_kms_escrow_copy_replaced_with_a_planted_key_is_refused_at_recovery(ca
     assert p.returncode == 3 and len(p.stderr.splitlines()) == 1 and b"escrow" in p.stderr, p.stderr
     assert not [k for k in w.object_names() if k.startswith(f"cases/{cid}/keys/") and k.endswith(
         w.open("carol").me.user_id)]
+
+
+@pytest.mark.s3_in_stress("the check is the reader's; tests/test_s3.py covers raw writes to the bucket")
+def test_a_directory_key_replaced_by_a_planted_one_stops_every_command_and_writes_nothing(case_world):
+    """Anyone can encrypt to erin's public recipient: her copy of the directory key replaced by a
+    key of the attacker's would seal her audit entries and her directory events to him. Every
+    command of hers stops (exit 3, naming the directory key) before anything is written."""
+    w = case_world
+    erin = w.open("erin")
+    rogue = age.X25519Identity.generate()
+    w.replace_object(f"directory/keys/{erin.me.user_id}",
+                     age.encrypt_bytes([erin.me.age_identity.recipient], f"{rogue}\n".encode()))
+    before = w.object_names()
+    p = w.run("case", "hold", "MX-0001", "--reason", "court order 12", user="erin")
+    assert p.returncode == 3 and len(p.stderr.splitlines()) == 1 and b"directory key" in p.stderr, p.stderr
+    assert w.object_names() == before

@@ -73,7 +73,11 @@ class Vault:
         self._dir_identity = people.unwrap_directory_key(self)
         self.directory = Directory()
         self._directory_log = EventLog(backend, "directory/events")
-        self.user = people.load_directory(self)
+        try:
+            self.user = people.load_directory(self)
+        except age.NoIdentityMatch:  # an age file to my public recipient, which anyone can make
+            raise VerificationFailed("your copy of the directory key does not open the directory: it was replaced; "
+                                     "nothing was written", hint="fsck") from None
         self.audit_log = AuditLog(backend, seal_key(str(self._dir_identity)))
         self._cases: dict[str, Case] = {}
         self._checked_versions: dict[str, dict[int, dict]] = {}  # key-version markers read (casekeys.read_marker)
