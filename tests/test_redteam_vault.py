@@ -395,3 +395,27 @@ def test_a_directory_key_replaced_by_a_planted_one_stops_every_command_and_write
     p = w.run("case", "hold", "MX-0001", "--reason", "court order 12", user="erin")
     assert p.returncode == 3 and len(p.stderr.splitlines()) == 1 and b"directory key" in p.stderr, p.stderr
     assert w.object_names() == before
+
+
+# --- stored audit checkpoints ---------------------------------------------------------------------
+
+
+def test_a_checkpoint_planted_in_the_vault_neither_breaks_nor_masks_audit_verify(case_world):
+    """carol, a lawyer, stores a checkpoint she signed claiming a log of 999,999,999,999 entries,
+    and someone with no key a garbage one: they sort after the auditor's own, and under S3 Object
+    Lock could never be removed. audit verify must not call the log truncated for them, and the
+    auditor's stored checkpoint must still catch a real truncation."""
+    from vault import audit
+
+    w = case_world
+    w.ok("audit", "verify", "--save-checkpoint", str(w.root / "cp"), user="dave")
+    carol = w.open("carol")
+    forged = audit.sign_checkpoint(carol.id, 999_999_999_999, b"\0" * 32, carol.me)
+    w.storage().put(f"audit-checkpoints/999999999999-{carol.me.user_id}", forged.encode())
+    w.storage().put("audit-checkpoints/999999999999-zzzzzzzzzzzzzzzzz", b"not a checkpoint")
+    p = w.run("audit", "verify", user="dave")
+    assert p.returncode == 0, p.stderr
+    for key in sorted(k for k in w.object_names() if k.startswith("audit/"))[2:]:
+        w.delete_object(key)  # the insider cuts the log below the auditor's checkpoint (3 entries)
+    p = w.run("audit", "verify", "--json", user="dave")
+    assert p.returncode == 3 and json.loads(p.stdout)["problem"]["kind"] == "truncated", p.stdout

@@ -14,7 +14,7 @@ from . import audit
 from .audit import seal_key
 from . import _cache
 from .cases import case_ids, find_case, my_case_ids
-from .errors import NotFound, NotPermitted
+from .errors import NotFound, NotPermitted, VerificationFailed
 from .people import MEMBER_ROLES, require_role, signers
 from .storage import ObjectExists
 
@@ -138,15 +138,33 @@ def verify_audit(v, checkpoint_text: str | None = None) -> audit.Report:
     checkpoints = []
     if checkpoint_text is not None:
         checkpoints.append(audit.open_checkpoint(checkpoint_text, v.id, pubs)[0])
-    stored = v.backend.children(audit.CHECKPOINT_PREFIX)
-    if stored:
-        with v.backend.get(audit.CHECKPOINT_PREFIX + stored[-1]) as f:
-            checkpoints.append(audit.open_checkpoint(f.read().decode(), v.id, pubs)[0])
+    stored = _stored_checkpoint(v)
+    if stored is not None:
+        checkpoints.append(stored)
     if checkpoint_text is not None:  # from the checkpoint held elsewhere: only the entries after it are read
         report = audit.verify_from(v.audit_log, pubs, checkpoints[0], checkpoints[1:])
         if report is not None:
             return report
     return audit.verify(v.audit_log, pubs, checkpoints)
+
+
+def _stored_checkpoint(v):
+    """The newest checkpoint stored in the vault that an auditor or admin enrolled now signed, or None.
+
+    Anyone who can write to the storage can store a checkpoint (garbage, or one
+    they signed claiming a longer log) that sorts after the others; under S3
+    Object Lock it could never be removed. Such a one is passed over, so it can
+    neither break verification nor stand in front of the auditors' own.
+    """
+    verifiers = {uid: u.public.sign_pub for uid, u in v.directory.users.items()
+                 if u.role in ("auditor", "admin") and not u.removed}
+    for name in reversed(v.backend.children(audit.CHECKPOINT_PREFIX)):
+        try:
+            with v.backend.get(audit.CHECKPOINT_PREFIX + name) as f:
+                return audit.open_checkpoint(f.read().decode(), v.id, verifiers)[0]
+        except (VerificationFailed, UnicodeDecodeError, NotFound):
+            continue
+    return None
 
 
 def save_checkpoint(v, report: audit.Report) -> str:
