@@ -41,7 +41,7 @@ def _opens_anything(w, case_id: str, identities) -> list[str]:
 # --- a planted wrap of the case key ----------------------------------------------------------------
 
 
-@pytest.mark.parametrize("how", ["his own key", "the old version's copy"])
+@pytest.mark.parametrize("how", [pytest.param("his own key", marks=pytest.mark.slow), "the old version's copy"])
 def test_a_wrap_replaced_by_a_revoked_member_is_never_encrypted_to(case_world, how):
     """bob, revoked from the case but still enrolled, replaces carol's copy of the new key version
     with a key of his own wrapped to carol's public recipient (anyone can encrypt to it), or just
@@ -175,6 +175,7 @@ def _eml(path, subject: str, body: str):
     return path
 
 
+@pytest.mark.s3_in_stress("the check is the reader's; the raw write is the same on both backends")
 def test_a_rendition_swapped_for_another_documents_is_refused(case_world, tmp_path):
     """Someone holding the storage (no key) copies the rendition of message B (not to be sent) over
     the rendition of message A: a search index rebuilt, or a packet built, from it would show B's
@@ -218,6 +219,7 @@ def test_recognised_text_swapped_for_another_documents_is_refused(case_world):
 # --- a copy of the case key for someone who is no member ---------------------------------------------
 
 
+@pytest.mark.s3_in_stress("fsck lists the same children on both backends (tests/test_s3.py covers its listing)")
 @pytest.mark.parametrize("how", ["killed grant", "member gives"])
 def test_a_copy_of_the_case_key_for_a_non_member_is_reported_and_repaired(case_world, how):
     """A grant killed after it wrapped the case key to carol but before its event, or bob (a lawyer
@@ -305,6 +307,7 @@ def test_a_home_others_can_write_to_is_refused_before_anything_follows_a_planted
     assert w.run("user", "list", user="erin").returncode == 0
 
 
+@pytest.mark.s3_in_stress("the check is the reader's; the raw write is the same on both backends")
 def test_two_documents_blobs_swapped_are_refused_and_nothing_is_written(case_world):
     """The declaration's blob replaced by the medical report's (both valid age files to the case key):
     doc get refuses, and its -o file is never made."""
@@ -362,6 +365,7 @@ def test_a_purge_never_deletes_through_a_link_planted_for_the_case_folder(case_w
     assert not w.open("alice").directory.status(cid).purged_at
 
 
+@pytest.mark.s3_in_stress("the check is the recovery's; KMS is the same server on both backends")
 @pytest.mark.vault_options(kms=True)
 def test_a_kms_escrow_copy_replaced_with_a_planted_key_is_refused_at_recovery(case_world):
     """Every writer of a KMS vault may call kms:Encrypt (each new key version is escrowed). bob,
@@ -400,6 +404,7 @@ def test_a_directory_key_replaced_by_a_planted_one_stops_every_command_and_write
 # --- stored audit checkpoints ---------------------------------------------------------------------
 
 
+@pytest.mark.s3_in_stress("the choice of checkpoint is the verifier's; tests/test_s3.py covers the bucket's checkpoints")
 def test_a_checkpoint_planted_in_the_vault_neither_breaks_nor_masks_audit_verify(case_world):
     """carol, a lawyer, stores a checkpoint she signed claiming a log of 999,999,999,999 entries,
     and someone with no key a garbage one: they sort after the auditor's own, and under S3 Object
