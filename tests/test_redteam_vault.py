@@ -424,3 +424,31 @@ def test_a_checkpoint_planted_in_the_vault_neither_breaks_nor_masks_audit_verify
         w.delete_object(key)  # the insider cuts the log below the auditor's checkpoint (3 entries)
     p = w.run("audit", "verify", "--json", user="dave")
     assert p.returncode == 3 and json.loads(p.stdout)["problem"]["kind"] == "truncated", p.stdout
+
+
+@pytest.mark.s3_in_stress("fsck lists the same children on both backends (tests/test_s3.py covers its listing)")
+@pytest.mark.parametrize("how", ["enrolment killed", "removal killed"])
+def test_a_directory_key_left_to_someone_not_enrolled_is_reported_and_repaired(case_world, how):
+    """user add wraps the directory key to the newcomer, then records the enrolment; user remove
+    records the removal, then deletes the copy. Killed in between, someone not (or no longer)
+    enrolled holds the directory key: every enrolment, membership and hold, and the audit log's
+    sealing key. fsck names the copy and --repair deletes it."""
+    from vault.identity import SecretIdentity
+    from vault.people import append_directory
+
+    w = case_world
+    alice = w.open("alice")
+    if how == "enrolment killed":  # add_user's first step, and then nothing
+        newcomer = SecretIdentity.generate("frank").public
+        uid = newcomer.user_id
+        w.storage().put(f"directory/keys/{uid}",
+                        age.encrypt_bytes([newcomer.age_recipient], f"{alice._dir_identity}\n".encode()))
+    else:  # remove_user's first step, and then nothing
+        uid = alice.directory.by_name("carol").user_id
+        append_directory(alice, "user.removed", {"user_id": uid})
+    problems = json.loads(w.run("fsck", "--json", user="dave").stdout)["problems"]
+    assert [(pr["object"], pr["kind"]) for pr in problems] == [(f"directory/keys/{uid}", "leftover")], problems
+    if w.backend == "local":
+        _age(w.vault / "directory" / "keys")
+        code, report = _repair(w, "dave")
+        assert code == 0 and report["removed"] == [f"directory/keys/{uid}"], report

@@ -45,6 +45,7 @@ def fsck(v, deep: bool = False) -> list[dict]:
     problems = _Problems()
     pubs = signers(v)
     _check_objects(v, problems)
+    _check_directory_keys(v, problems)
     _check_purges(v, problems)
     for cid in v.case_ids():
         unmarked = _check_key_versions(v, cid, pubs, problems)
@@ -97,6 +98,17 @@ def _check_objects(v, problems: _Problems) -> None:
                 age.read_header(f)
             except age.AgeError:
                 problems.add(key, "damaged", "not a valid age file")
+
+
+def _check_directory_keys(v, problems: _Problems) -> None:
+    """Copies of the directory key for someone not enrolled, or removed: an enrolment cut off before its
+    event, or a removal before it deleted the copy. Repair deletes them."""
+    for uid in v.backend.children("directory/keys/"):
+        user = v.directory.users.get(uid)
+        if user is None or user.removed:
+            who = "someone who is not enrolled" if user is None else f"{user.name}, who was removed"
+            problems.add(f"directory/keys/{uid}", "leftover",
+                         f"a copy of the directory key for {who} (an enrolment or removal cut off)")
 
 
 def _check_purges(v, problems: _Problems) -> None:
