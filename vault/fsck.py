@@ -133,7 +133,7 @@ def _check_key_versions(v, cid: str, pubs: dict[str, bytes], problems: _Problems
         if not ok:
             problems.add(f"cases/{cid}/versions/{n}", "bad signature", "a key-version marker does not verify")
     marked = set(casekeys.marker_numbers(v, cid))  # (one present but not signed is reported above, never removed)
-    unmarked = [(f"cases/{cid}/keys/{int(n):04d}/", int(n)) for n in v.backend.children(f"cases/{cid}/keys/")
+    unmarked = [(f"cases/{cid}/keys/{n}/", int(n)) for n in v.backend.children(f"cases/{cid}/keys/")
                 if n.isdigit() and int(n) not in marked]
     escrowed = {int(n) for n in v.backend.children(f"cases/{cid}/escrow/") if n.isdigit()}
     unmarked += [(f"cases/{cid}/escrow/{n:04d}", n) for n in sorted(escrowed - marked)]
