@@ -105,3 +105,28 @@ def test_concurrent_appenders_never_overwrite(tmp_path):
         p.join()
     assert sum(q.get() for _ in procs) == 200
     assert len(list(LocalBackend(tmp_path).list("seq/"))) == 200
+
+
+def test_a_delete_never_goes_through_a_link_planted_for_a_folder(tmp_path):
+    """Someone who may write to a shared vault folder replaces a case's folder (or .tmp) by a
+    link to the files of whoever will clean up: deleting an object through it is refused and
+    removes nothing; a link planted as the object itself is removed, not what it points to."""
+    from vault.errors import VerificationFailed
+
+    victim = tmp_path / "victim"
+    (victim / "blobs").mkdir(parents=True)
+    (victim / "blobs" / "thesis").write_bytes(b"mine")
+    (victim / "notes").write_bytes(b"mine too")
+    b = LocalBackend(tmp_path / "vault")
+    b.put("cases/c1/blobs/a", b"object")
+    (tmp_path / "vault" / "cases" / "c2").symlink_to(victim)
+    with pytest.raises(VerificationFailed, match="cases/c2 in the vault folder is a symbolic link"):
+        b.delete("cases/c2/blobs/thesis")
+    (tmp_path / "vault" / ".tmp").symlink_to(victim)
+    with pytest.raises(VerificationFailed, match=r"\.tmp in the vault folder is a symbolic link"):
+        b.remove_leftover("notes")
+    (tmp_path / "vault" / "cases" / "c1" / "blobs" / "b").symlink_to(victim / "notes")
+    b.delete("cases/c1/blobs/b")
+    b.delete("cases/c1/blobs/a")
+    assert (victim / "blobs" / "thesis").read_bytes() == b"mine" and (victim / "notes").read_bytes() == b"mine too"
+    assert list(b.list("cases/c1/")) == []

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import BinaryIO, Callable, Iterator, Protocol
 
 from ._objects import ObjectExists, check_key
-from .errors import InvalidInput, NotFound
+from .errors import InvalidInput, NotFound, VerificationFailed
 
 __all__ = ["Backend", "LocalBackend", "ObjectExists", "check_key", "open_backend", "OutputExists", "PendingFile", "write_atomically"]
 
@@ -174,8 +174,10 @@ class LocalBackend:
         return iter(sorted(out))
 
     def delete(self, key: str) -> None:
+        """Remove the file, never through a symbolic link planted for a folder of the key (see _unlink_inside)."""
+        check_key(key)
         with contextlib.suppress(FileNotFoundError):
-            self._path(key).unlink()
+            _unlink_inside(self.root, key.split("/"))
 
     def put_ranges(self, key: str, size: int, reader: Callable[[int, int], BinaryIO]) -> None:
         """Not here: a local write is one stream (``parallel_upload`` is False)."""
@@ -196,8 +198,34 @@ class LocalBackend:
         return sorted(p.name for p in tmpdir.iterdir()) if tmpdir.is_dir() else []
 
     def remove_leftover(self, name: str) -> None:
-        """Remove one file listed by :meth:`leftovers`."""
-        (self.root / self.TMP / name).unlink()
+        """Remove one file listed by :meth:`leftovers` (never through a link planted at ``.tmp``)."""
+        _unlink_inside(self.root, [self.TMP, name])
+
+
+def _unlink_inside(root: Path, parts: list[str]) -> None:
+    """Unlink ``root/parts...`` with every folder below ``root`` opened from the one above it and
+    never through a symbolic link (O_NOFOLLOW: no window between a check and the unlink). refuge
+    makes no links; one in a vault folder was planted by someone who may write to it, and a delete
+    through it would remove files of whoever runs it, wherever it points. A link as the last part
+    is removed itself, which touches nothing it points to."""
+    import errno
+
+    fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        for k, part in enumerate(parts[:-1]):
+            try:
+                below = os.open(part, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=fd)
+            except OSError as e:
+                if e.errno not in (errno.ELOOP, errno.ENOTDIR) or not os.path.islink(root.joinpath(*parts[:k + 1])):
+                    raise
+                raise VerificationFailed(f"{'/'.join(parts[:k + 1])} in the vault folder is a symbolic link, which refuge "
+                                         "never makes: someone who can write to the folder planted it; nothing was "
+                                         "deleted through it", hint="fsck") from None
+            os.close(fd)
+            fd = below
+        os.unlink(parts[-1], dir_fd=fd)
+    finally:
+        os.close(fd)
 
 
 def open_unnamed(folder: Path, *, linkable: bool = True) -> int | None:
