@@ -116,9 +116,11 @@ class LocalBackend:
             fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         f = os.fdopen(fd, "wb")
         try:
-            yield _WriteBehind(f)
+            behind = _WriteBehind(f)
+            yield behind
             f.flush()
             os.fsync(f.fileno())
+            behind.forget()
             if before_commit is not None:  # e.g. intake's verdict, awaited while the data went to disk
                 before_commit()
             try:
@@ -264,8 +266,8 @@ WRITE_BEHIND = 8 << 20
 class _WriteBehind:
     """A local object being written: its file, whose bytes start on their way to the disk every
     :data:`WRITE_BEHIND` bytes (Linux: POSIX_FADV_DONTNEED starts the writeback of dirty pages
-    without waiting for it, and drops the pages already on disk from the page cache: a
-    2 GiB document does not push other files out of memory)."""
+    without waiting for it). Once the object is fsynced, :meth:`forget` drops a large object's
+    pages from the page cache (a 2 GiB document does not push other files out of memory)."""
 
     def __init__(self, f: BinaryIO) -> None:
         self._f = f
@@ -283,6 +285,12 @@ class _WriteBehind:
                 self._advise = None
             self._sent = self._written
         return n
+
+    def forget(self) -> None:
+        """After the fsync: a large object's pages, all clean now, leave the page cache."""
+        if self._advise is not None and self._written >= WRITE_BEHIND:
+            with contextlib.suppress(OSError):
+                self._advise(self._f.fileno(), 0, 0, os.POSIX_FADV_DONTNEED)
 
     def __getattr__(self, name: str):
         return getattr(self._f, name)
