@@ -98,20 +98,27 @@ def _shaped(mask):
     return mask & keep[labels]
 
 
-def _faint_view(grey):
-    """The grey page with faint ink pushed to black, or None when it holds none. Faint ink is
+def _faint_views(grey) -> list:
+    """The grey page with faint ink pushed to black (two views: against the paper around each
+    pixel, and against the page's paper as a whole), or none when it holds none. Faint ink is
     darker by FAINT_STEP than the paper on both sides of it (within PAPER_RADIUS: blotchy paper,
     a photo's shading and the edge of a scan are not ink), and lighter than INK, away from ink."""
     import numpy as np
     from PIL import Image, ImageFilter
 
+    import cv2
+
     step = 2 if min(grey.size) >= 64 else 1
     half = grey.reduce(step) if step > 1 else grey  # averages out the paper's grain
-    ink = grey.point(lambda v: 255 if v < INK else 0).reduce(step)  # a thin stroke is ink, not faint, at half size
+    # ink to the reading: darker than the page's own threshold (Otsu's, as Tesseract binarises), at most INK:
+    # mid-grey text (150 on a page of black text, whose threshold is near 130) reads as paper
+    otsu, _ = cv2.threshold(np.asarray(grey), 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
+    level = min(INK, int(otsu))
+    ink = grey.point(lambda v: 255 if v < level else 0).reduce(step)  # a thin stroke is ink, not faint, at half size
     ink_half = np.asarray(ink) > 0
     far = ~_grow(ink_half, 2)
     if not _enough(far, step * step):  # no paper away from ink (the usual page inverted): nothing to find
-        return None
+        return []
     found = None
     # first as it is (cheap: a clean page stops here), then, to be sure of a grainy scan's
     # find, after a 3 x 3 median (JPEG noise and grain out, strokes of two pixels kept)
@@ -125,14 +132,18 @@ def _faint_view(grey):
         noise = max(2 * median, tail) if first else 2 * median
         hidden = _shaped((below >= FAINT_STEP + noise) & far)
         if not _enough(hidden, step * step):
-            return None
+            return []
         found = paper, noise
     paper, noise = found
     # the view at full size (crisp letters): each pixel against the paper's tone around it
     tone = np.asarray(Image.fromarray(paper.astype(np.uint8), "L").resize(grey.size, Image.BILINEAR), dtype=np.int16)
     full = np.asarray(grey, dtype=np.int16)
     dark = (tone - full >= FAINT_STEP + noise) | (full < INK)
-    return Image.fromarray(np.where(dark, 0, 255).astype(np.uint8), "L")
+    # and against the page's paper as a whole, as a levels tool stretches it: letters of the paper's
+    # own white knocked out of a faint block, which the paper around each pixel (a letter) hides
+    white = int(np.percentile(np.asarray(half, dtype=np.int16)[far][::7], 99))
+    levels = (full <= white - (FAINT_STEP + noise)) | (full < INK)
+    return [Image.fromarray(np.where(d, 0, 255).astype(np.uint8), "L") for d in (dark, levels)]
 
 
 def _edges(channel):
@@ -168,9 +179,7 @@ def hidden_views(image) -> list:
     grey = image.convert("L") if image.mode != "L" else image
     views = []
     for tone in (grey, ImageOps.invert(grey)):  # faint ink on paper; and nearly black ink on black
-        faint = _faint_view(tone)
-        if faint is not None:
-            views.append(faint)
+        views += _faint_views(tone)
     if image.mode in ("RGB", "RGBA", "P", "CMYK"):
         views += _channel_views(image.convert("RGB"), grey)
     return views

@@ -92,6 +92,23 @@ def dark_on_black() -> Case:
     return Case("faint-ink", "on-black", _pdf_of(im))
 
 
+def mid_grey() -> Case:
+    im = _sheet(CLEAN)
+    d = ImageDraw.Draw(im)  # grey 150: below the old fixed level of ink (160), above the page's threshold (near 130)
+    d.text((120, 700), f"Client {NAME}", fill=150, font=corpus._pil_font(40))
+    d.text((120, 800), f"Passport {NUMBER}", fill=150, font=corpus._pil_font(40))
+    return Case("faint-ink", "mid-grey", _pdf_of(im))
+
+
+def knockout() -> Case:
+    im = _sheet(CLEAN)
+    d = ImageDraw.Draw(im)
+    d.rectangle((100, 650, 1200, 900), fill=240)  # letters of the paper's white knocked out of a faint block
+    d.text((120, 700), f"Client {NAME}", fill=255, font=corpus._pil_font(40))
+    d.text((120, 800), f"Passport {NUMBER}", fill=255, font=corpus._pil_font(40))
+    return Case("faint-ink", "knockout", _pdf_of(im))
+
+
 def isoluminant() -> Case:
     im = _sheet(CLEAN, "RGB", (0, 0, 0))
     d = ImageDraw.Draw(im)
@@ -114,7 +131,7 @@ def image_tricks() -> list[Case]:
 
 
 def attacks() -> list[Case]:
-    return [letter_spaced(), faint(), dark_on_black(), isoluminant(), *image_tricks()]
+    return [letter_spaced(), faint(), dark_on_black(), mid_grey(), knockout(), isoluminant(), *image_tricks()]
 
 
 # ------------------------------------------------------------------- a recipient's contrast tools
@@ -181,6 +198,8 @@ def test_each_attack_shows_its_secret_to_a_recipient_before_refuge_touches_it():
         [page] = _images(case.data, render=True)
         assert NAME in revealed(case.data, render=True), case.name
         assert (NAME in _read([page.convert("L")])) == (case.cls == "letter-spaced"), case.name
+    for case in (mid_grey(), knockout()):  # found by the second reviewer of session 20: shown to the tools too
+        assert NAME in revealed(case.data, render=True), case.form
 
 
 def test_the_packet_of_crafted_documents_leaks_nothing(packet):
@@ -193,7 +212,7 @@ def test_the_packet_of_crafted_documents_leaks_nothing(packet):
 def test_every_frame_of_an_image_is_a_page(packet):
     """A multi-page TIFF goes out with every page (the second burned), none dropped."""
     with pikepdf.open(io.BytesIO(packet)) as pdf:
-        assert len(pdf.pages) >= 2 + 4 + 2 + 1  # letter and index; four scans; two frames; the photo
+        assert len(pdf.pages) >= 2 + 6 + 2 + 1  # letter and index; six scans; two frames; the photo
 
 
 def test_the_leak_check_reads_faint_and_one_colour_ink_in_the_output():
