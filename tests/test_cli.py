@@ -38,6 +38,28 @@ def test_init_refuses_an_existing_vault(world):
     assert p.returncode == 1 and b"already exists" in p.stderr
 
 
+def test_an_init_stopped_before_its_organisation_key_is_finished_by_running_it_again(tmp_path):
+    """Ctrl-C (or a kill) after the vault was written and before its signing key: the same admin
+    running init again finishes it; once finished, or once used, init refuses as for any vault."""
+    from vault.core import Vault
+    from vault.identity import Home, SecretIdentity
+
+    env = {"PATH": "/usr/bin:/bin", "REFUGE_HOME": str(tmp_path / "h"), "REFUGE_PASSPHRASE": "correct horse battery staple",
+           "REFUGE_TEST_WORK_FACTOR": "10"}
+    home, secret = Home(tmp_path / "h"), SecretIdentity.generate("alice")
+    home.create(secret, env["REFUGE_PASSPHRASE"])
+    Vault.init(str(tmp_path / "v"), home, secret)  # what the stopped init left
+
+    def run(*a):
+        return subprocess.run([sys.executable, "-P", "-m", "refuge", *a], capture_output=True, env=env)
+
+    p = run("init", str(tmp_path / "v"), "--admin", "alice")
+    assert p.returncode == 0 and b"stopped before its organisation key: finishing it" in p.stderr, p.stderr
+    assert run("keys", "org", "show").returncode == 0  # the home now names the vault and alice
+    p = run("init", str(tmp_path / "v"), "--admin", "alice")
+    assert p.returncode == 1 and b"a vault already exists" in p.stderr
+
+
 def test_short_passphrase_is_refused(tmp_path):
     env = {"PATH": "/usr/bin:/bin", "REFUGE_HOME": str(tmp_path / "h"), "REFUGE_PASSPHRASE": "short",
            "REFUGE_TEST_WORK_FACTOR": "10"}

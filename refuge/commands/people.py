@@ -65,8 +65,16 @@ def init(c: Context, location: str | None, admin: str, endpoint_url: str | None 
         secret = SecretIdentity.generate(admin)
         c.home.create(secret, passphrase(f"New passphrase for {admin}: ", confirm=True))
     connection = {"endpoint_url": endpoint_url, "region": region} if on_s3 else {}
-    vault = Vault.init(location, c.home, secret, kms_key=kms_key, lock_days=lock_days,
-                       lock_mode=lock_mode.upper() if lock_mode else None, kms_endpoint_url=kms_endpoint_url, **connection)
+    try:
+        vault = Vault.init(location, c.home, secret, kms_key=kms_key, lock_days=lock_days,
+                           lock_mode=lock_mode.upper() if lock_mode else None, kms_endpoint_url=kms_endpoint_url,
+                           **connection)
+    except InvalidInput:
+        vault = _interrupted(location, c.home, secret, connection)
+        if vault is None:
+            raise
+        click.echo(f"refuge: the vault at {location} was created by an init that stopped before its "
+                   "organisation key: finishing it", err=True)
     if on_s3:
         from vault.s3 import remember_connection
 
@@ -79,6 +87,25 @@ def init(c: Context, location: str | None, admin: str, endpoint_url: str | None 
     with vault.audited("vault.init"):
         orgkey.generate(vault, org_name)
     click.echo(f"created vault {vault.id} at {location}; {admin} is its admin")
+
+
+def _interrupted(location: str, home, secret, connection: dict):
+    """The vault at ``location`` if ``secret`` created it (it is anchored to that admin) and its init
+    stopped before the organisation key was made (killed, Ctrl-C), nothing done in it since (no one
+    else enrolled, no case): running init again finishes it. None for any other vault."""
+    import base64
+
+    from vault import orgkey
+    from vault.cases import case_ids
+    from vault.errors import RefugeError
+
+    try:
+        vault = Vault.open(location, home, lambda: secret, **connection)
+    except RefugeError:
+        return None
+    mine = vault.settings.get("anchor") == base64.b64encode(secret.public.sign_pub).decode()
+    untouched = [u.name for u in vault.users()] == [secret.name] and not case_ids(vault)
+    return vault if mine and untouched and orgkey.current(vault) is None else None
 
 
 @click.command()
