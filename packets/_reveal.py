@@ -36,6 +36,10 @@ SHARE, MIN_PIXELS = 2e-4, 120
 #: Half-size pixels a part of faint ink spans at least each way (8 at 150 dpi: letters of 3 mm,
 #: their parts joined).
 LETTER = 8
+#: A page is ink on paper when less than this share of it is darker than its own threshold; only
+#: there is the threshold (lower than INK) taken for the reading's, and the page's paper as a whole
+#: looked against (a photograph's or a noisy scan's threshold says nothing of a reading's ink).
+INK_SHARE = 0.25
 #: A colour channel's edge stronger than this where the grey page has none shows ink.
 EDGE = 48
 
@@ -112,8 +116,10 @@ def _faint_views(grey) -> list:
     half = grey.reduce(step) if step > 1 else grey  # averages out the paper's grain
     # ink to the reading: darker than the page's own threshold (Otsu's, as Tesseract binarises), at most INK:
     # mid-grey text (150 on a page of black text, whose threshold is near 130) reads as paper
-    otsu, _ = cv2.threshold(np.asarray(grey), 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
-    level = min(INK, int(otsu))
+    pixels = np.asarray(grey)
+    otsu, _ = cv2.threshold(pixels, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
+    paper_page = (pixels[::7, ::7] < otsu).mean() < INK_SHARE  # ink on paper (not a photograph, not noise)
+    level = min(INK, int(otsu)) if paper_page else INK
     ink = grey.point(lambda v: 255 if v < level else 0).reduce(step)  # a thin stroke is ink, not faint, at half size
     ink_half = np.asarray(ink) > 0
     far = ~_grow(ink_half, 2)
@@ -141,9 +147,11 @@ def _faint_views(grey) -> list:
     dark = (tone - full >= FAINT_STEP + noise) | (full < INK)
     # and against the page's paper as a whole, as a levels tool stretches it: letters of the paper's
     # own white knocked out of a faint block, which the paper around each pixel (a letter) hides
-    white = int(np.percentile(np.asarray(half, dtype=np.int16)[far][::7], 99))
-    levels = (full <= white - (FAINT_STEP + noise)) | (full < INK)
-    return [Image.fromarray(np.where(d, 0, 255).astype(np.uint8), "L") for d in (dark, levels)]
+    views = [dark]
+    if paper_page:
+        white = int(np.percentile(np.asarray(half, dtype=np.int16)[far][::7], 99))
+        views.append((full <= white - (FAINT_STEP + noise)) | (full < INK))
+    return [Image.fromarray(np.where(d, 0, 255).astype(np.uint8), "L") for d in views]
 
 
 def _edges(channel):
