@@ -14,6 +14,7 @@ the opened vault as ``v``.
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import json
 from typing import Iterable
@@ -26,7 +27,7 @@ from .people import MEMBER_ROLES
 from .storage import ObjectExists
 
 __all__ = ["case_prefix", "marker_numbers", "read_marker", "check_markers", "versions", "current_version", "case_identities", "require_member",
-           "current_recipient", "check_recipient", "store_bytes", "write_version", "rotate", "wrap_versions", "destroy_wraps", "escrow"]
+           "current_recipient", "check_recipient", "store_bytes", "check_blob", "write_version", "rotate", "wrap_versions", "destroy_wraps", "escrow"]
 
 
 def case_prefix(case_id: str) -> str:
@@ -159,6 +160,19 @@ def store_bytes(v, case_id: str, data: bytes) -> tuple[str, int]:
         with age.Encryptor([recipient], dst) as enc:
             enc.write(data)
     return blob, version
+
+
+def check_blob(entry: dict, data: bytes, what: str) -> None:
+    """Refuse a derived blob (a rendition, recognised text) that is not the one its signed event recorded.
+
+    Someone holding the storage can copy another blob of the same case over it
+    without any key: its event's ``blob_sha256`` says what it held. Events
+    written before that field have none, and are not checked.
+    """
+    want = entry.get("blob_sha256")
+    if want is not None and hashlib.sha256(data).hexdigest() != want:
+        raise VerificationFailed(f"{what} was altered (blob {entry.get('blob')}): it is not what its event recorded; "
+                                 "restore it from a backup", hint="fsck")
 
 
 def rewrap_blob(v, case_id: str, blob: str, identities, recipient) -> str:

@@ -528,8 +528,6 @@ def mark_reviewed(v, doc_id: str, pages: Iterable[int], count_pages: Callable[[D
 
 def ocr_results(v, case: Case) -> dict[str, dict]:
     """Recognition results kept in the case: key -> {page index: words}, decrypted in memory."""
-    from .renditions import check_blob
-
     identities = casekeys.require_member(v, case.id)
     out = {}
     for key, entry in case.ocr.items():
@@ -538,7 +536,7 @@ def ocr_results(v, case: Case) -> dict[str, dict]:
                 data = age.decrypt_bytes(list(identities.values()), f.read())
         except (NotFound, age.AgeError):
             continue  # a damaged cache entry is recognised again
-        check_blob(entry, data, f"the recognised text of document {entry.get('doc')}")
+        casekeys.check_blob(entry, data, f"the recognised text of document {entry.get('doc')}")
         try:
             out[key] = json.loads(data)
         except (ValueError, RecursionError):

@@ -267,8 +267,6 @@ def _check_contents(v, case: Case, present: set[str], problems: _Problems) -> No
 
 def _check_derived(v, case: Case, present: set[str], problems: _Problems) -> None:
     """Renditions and recognised text: each blob holds what its event recorded (``blob_sha256``)."""
-    from .renditions import check_blob
-
     identities = list(casekeys.case_identities(v, case.id).values())
     entries = [(e, f"the rendition of document {doc}") for doc, e in case.renditions.items()]
     entries += [(e, f"the recognised text of document {e.get('doc')}") for e in case.ocr.values()]
@@ -278,7 +276,7 @@ def _check_derived(v, case: Case, present: set[str], problems: _Problems) -> Non
         key = f"cases/{case.id}/blobs/{entry['blob']}"
         try:
             with v.backend.get(key) as f:
-                check_blob(entry, age.decrypt_bytes(identities, f.read()), what)
+                casekeys.check_blob(entry, age.decrypt_bytes(identities, f.read()), what)
         except (VerificationFailed, age.AgeError) as err:
             problems.add(key, "altered", str(err) if isinstance(err, VerificationFailed) else f"{what} does not decrypt")
 

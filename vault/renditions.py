@@ -21,7 +21,7 @@ import hashlib
 from dataclasses import dataclass, field
 
 from . import age, casekeys, intake, worker
-from .errors import InvalidInput, NotFound, RefugeError, VerificationFailed
+from .errors import InvalidInput, NotFound, RefugeError
 
 __all__ = ["Rendition", "OFFICE_LIMITS", "CONVERT_SECONDS", "needs_rendition", "shown_mime", "convert",
            "message_parts", "ensure", "try_ensure", "reader", "rendition_of"]
@@ -112,21 +112,8 @@ def rendition_of(v, case, doc) -> Rendition | None:
             data = age.decrypt_bytes(list(identities.values()), f.read())
     except (NotFound, age.AgeError):
         return None  # a damaged cache entry is converted again
-    check_blob(entry, data, f"the rendition of document {doc.id}")
+    casekeys.check_blob(entry, data, f"the rendition of document {doc.id}")
     return Rendition(entry["mime"], data, dict(entry.get("markup") or {}))
-
-
-def check_blob(entry: dict, data: bytes, what: str) -> None:
-    """Refuse a derived blob (a rendition, recognised text) that is not the one its signed event recorded.
-
-    Someone holding the storage can copy another blob of the same case over it
-    without any key: its event's ``blob_sha256`` says what it held. Events
-    written before that field have none, and are not checked.
-    """
-    want = entry.get("blob_sha256")
-    if want is not None and hashlib.sha256(data).hexdigest() != want:
-        raise VerificationFailed(f"{what} was altered (blob {entry.get('blob')}): it is not what its event recorded; "
-                                 "restore it from a backup", hint="fsck")
 
 
 def ensure(v, case, docs) -> dict[str, Rendition]:

@@ -41,13 +41,13 @@ def audit_log(c: Context, case_, user, action, result, since, until, as_json, as
     if as_json and as_csv:
         raise click.UsageError("--json and --csv conflict; pick one")
     vault = c.vault()
+    start, end = parse_time(since, "--since"), parse_time(until, "--until", end=True)
     with vault.audited("audit.log"):
-        rows = vault.audit_entries(case_, user, action, result, parse_time(since, "--since"), parse_time(until, "--until", end=True))
+        rows = vault.audit_entries(case_, user, action, result, start, end)
         if user and not rows and user not in {u.name for u in vault.users()}:  # a typo is not "nobody did anything"
             raise NotFound(f"no user named {user} in this vault", hint="user-list")
         if action and not rows:  # nor is a mistyped action: which actions the same entries hold
-            held = sorted({e["action"] for e in vault.audit_entries(case_, user, None, result, parse_time(since, "--since"),
-                                                                    parse_time(until, "--until", end=True))})
+            held = sorted({e["action"] for e in vault.audit_entries(case_, user, None, result, start, end)})
             if not any(a == action or a.startswith(action.rstrip(".") + ".") for a in held):
                 click.echo(f"refuge: warning: no entry has an action named {action} or in its group; "
                            f"the entries asked for hold: {', '.join(held) or 'none'}", err=True)
