@@ -246,8 +246,13 @@ def test_tag_then_filter_then_preview(browser, desks, world):
     browser.get(f"{desks['bob'].base}/case/{world.case}")
     from selenium.webdriver.support.ui import Select
 
+    from selenium.webdriver.support import expected_conditions as ec
+    from selenium.webdriver.support.ui import WebDriverWait
+
     Select(css(browser, "#filter-tag")[0]).select_by_value("reviewed")
-    css(browser, "#filter-go")[0].click()
+    unfiltered = css(browser, "#docs")[0]
+    css(browser, "#filter-go")[0].click()  # a form: the filtered page replaces this one
+    WebDriverWait(browser, 30).until(ec.staleness_of(unfiltered))
     wait(browser, "#docs")
     rows = css(browser, "#docs tbody tr")
     assert [r.get_attribute("data-doc") for r in rows] == [world.decl]
