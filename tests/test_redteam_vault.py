@@ -452,3 +452,75 @@ def test_a_directory_key_left_to_someone_not_enrolled_is_reported_and_repaired(c
         _age(w.vault / "directory" / "keys")
         code, report = _repair(w, "dave")
         assert code == 0 and report["removed"] == [f"directory/keys/{uid}"], report
+
+
+# --- an object planted too large to read --------------------------------------------------------
+
+
+# Runs the command it is given and prints its peak RSS in KiB. The command is started from this small
+# process, not from pytest: a child's peak RSS counts the pages of the process it was forked from.
+_MEASURED = ("import resource,subprocess,sys\n"
+             "code = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL).returncode\n"
+             "print(code, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)\n")
+
+
+def _run_measured(w, *args: str, user: str) -> tuple[int, bytes, int]:
+    """Run the CLI; returns (exit code, stderr, the process's peak RSS in MiB)."""
+    import subprocess
+    import sys
+
+    p = subprocess.run([sys.executable, "-c", _MEASURED, sys.executable, "-P", "-m", "refuge", *args],
+                       env=w.env(user), cwd=w.root, capture_output=True, timeout=120)
+    code, rss = p.stdout.split()
+    return int(code), p.stderr, int(rss) // 1024
+
+
+def test_an_event_planted_larger_than_refuge_writes_is_refused_unread(case_world):
+    """An insider writes the case's next event as an object of 16 MiB and a byte, more than refuge
+    ever writes in an event: every member's command would read it whole. It is refused by its size,
+    named, on the folder and on S3."""
+    from vault.storage import EVENT_MOST
+
+    w = case_world
+    cid = _case_id(w)
+    events = sorted(k for k in w.object_names() if k.startswith(f"cases/{cid}/events/"))
+    nxt = int(events[-1].rsplit("/", 1)[1]) + 1
+    w.replace_object(f"cases/{cid}/events/{nxt:08d}", b"\0" * (EVENT_MOST + 1))
+    p = w.run("doc", "list", "MX-0001", user="erin")
+    assert p.returncode == 3 and len(p.stderr.splitlines()) == 1, p.stderr
+    assert f"cases/{cid}/events/{nxt:08d}".encode() in p.stderr and b"planted" in p.stderr
+
+
+@pytest.mark.local_only("sparse files: a gibibyte on disk that costs nothing to plant")
+def test_objects_planted_a_gibibyte_large_cost_their_readers_no_memory(case_world):
+    """The insider's gibibyte (a sparse file) as the case's next event, its key-version marker, the next
+    audit entry and the vault's settings: each command that meets it stops with one line, and no
+    process reads more than a few MiB of it (peak RSS far below the object's size)."""
+    from vault.audit import entry_key
+
+    w = case_world
+    cid = _case_id(w)
+
+    def last(prefix: str) -> int:
+        return max(int(k.rsplit("/", 1)[1]) for k in w.object_names() if k.startswith(prefix))
+
+    plants = [  # (where, what meets it), each read afresh: every command adds an audit entry
+        (lambda: f"cases/{cid}/events/{last(f'cases/{cid}/events/') + 1:08d}", ("doc", "list", "MX-0001")),
+        (lambda: f"cases/{cid}/versions/0001", ("doc", "list", "MX-0001")),
+        (lambda: entry_key(last("audit/") + 1), ("audit", "verify")),
+        (lambda: "vault", ("case", "list")),
+    ]
+    for where, command in plants:
+        key = where()
+        path = w.vault.joinpath(*key.split("/"))
+        saved = path.read_bytes() if path.exists() else None
+        path.unlink(missing_ok=True)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(path, "wb") as f:
+            f.truncate(1 << 30)
+        code, err, rss = _run_measured(w, *command, user="dave" if command[0] == "audit" else "erin")
+        assert code == 3 and len(err.splitlines()) == 1, (key, err)
+        assert rss < 150, (key, rss)  # MiB (about 72 here): reading it whole would be over 1,024
+        path.unlink()
+        if saved is not None:
+            path.write_bytes(saved)

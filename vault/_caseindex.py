@@ -25,6 +25,7 @@ from . import _cache, _searchcache
 from .cases import Case, case_log, forget_case, load_case, my_case_ids
 from .errors import NotFound, NotPermitted
 from .people import authority_checked
+from .storage import EVENT_MOST, read_small
 
 REFS = "cases.index"  # case id -> reference: what resolving needs, small
 ROWS = "cases.rows"  # case id -> listing row and the position it was read at
@@ -46,8 +47,7 @@ def _save(v, name: str, entries: dict) -> None:
 def _object_digest(v, case_id: str, seq: int) -> str | None:
     """The SHA-256 of the stored (encrypted) event ``seq`` of a case, or None if it is gone."""
     try:
-        with v.backend.get(case_log(v, case_id).key(seq)) as f:
-            return hashlib.sha256(f.read()).hexdigest()
+        return hashlib.sha256(read_small(v.backend, case_log(v, case_id).key(seq), EVENT_MOST)).hexdigest()
     except NotFound:
         return None
 

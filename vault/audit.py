@@ -28,7 +28,7 @@ from typing import Iterator
 from . import _crypto, _merkle, _note
 from .errors import NotFound, VerificationFailed
 from .events import canonical, now, sign_record, verify_record
-from .storage import Backend, ObjectExists
+from .storage import Backend, ObjectExists, read_small
 
 __all__ = ["AuditLog", "Entry", "RESULTS", "seal_key"]
 
@@ -104,8 +104,7 @@ class AuditLog:
         return 0
 
     def raw(self, seq: int) -> bytes:
-        with self.backend.get(entry_key(seq)) as f:
-            return f.read()
+        return read_small(self.backend, entry_key(seq))
 
     def parse(self, seq: int, raw: bytes) -> Entry:
         try:
@@ -256,8 +255,7 @@ def _scan(args) -> list[tuple]:
                 os.close(fd)
     else:
         def read(key: str) -> bytes:
-            with root.get(key) as f:
-                return f.read()
+            return read_small(root, key)
     out = []
     for key in keys:
         raw = read(key)

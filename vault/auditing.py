@@ -16,7 +16,7 @@ from . import _cache
 from .cases import case_ids, find_case, my_case_ids
 from .errors import NotFound, NotPermitted, VerificationFailed
 from .people import MEMBER_ROLES, require_role, signers
-from .storage import ObjectExists
+from .storage import ObjectExists, read_small
 
 __all__ = ["audited", "audit_entries", "verify_audit", "save_checkpoint", "prove_entry", "typed_hash"]
 
@@ -160,8 +160,8 @@ def _stored_checkpoint(v):
                  if u.role in ("auditor", "admin") and not u.removed}
     for name in reversed(v.backend.children(audit.CHECKPOINT_PREFIX)):
         try:
-            with v.backend.get(audit.CHECKPOINT_PREFIX + name) as f:
-                return audit.open_checkpoint(f.read().decode(), v.id, verifiers)[0]
+            return audit.open_checkpoint(read_small(v.backend, audit.CHECKPOINT_PREFIX + name).decode(), v.id,
+                                         verifiers)[0]
         except (VerificationFailed, UnicodeDecodeError, NotFound):
             continue
     return None

@@ -24,7 +24,7 @@ from ._ids import random_id
 from .errors import NotFound, NotPermitted, RefugeError, VerificationFailed
 from .events import canonical, now, sign_record, verify_record
 from .people import MEMBER_ROLES
-from .storage import ObjectExists
+from .storage import ObjectExists, read_small
 
 __all__ = ["case_prefix", "marker_numbers", "read_marker", "check_markers", "versions", "current_version", "case_identities", "require_member",
            "current_recipient", "check_recipient", "store_bytes", "check_blob", "write_version", "rotate", "wrap_versions", "destroy_wraps", "escrow"]
@@ -46,11 +46,10 @@ def read_marker(v, case_id: str, version: int) -> dict | None:
     if version in cache:
         return cache[version]
     try:
-        with v.backend.get(f"cases/{case_id}/versions/{version:04d}") as f:
-            marker = json.loads(f.read())
+        marker = json.loads(read_small(v.backend, f"cases/{case_id}/versions/{version:04d}"))
     except NotFound:
         return None
-    except (ValueError, RecursionError):  # (JSON nested deeper than the parser recurses: planted)
+    except (ValueError, RecursionError, VerificationFailed):  # (nested deeper than the parser recurses, too large)
         marker = {}
     signer = v.directory.users.get(marker.get("author", "")) if isinstance(marker, dict) else None
     if (signer is None or marker.get("version") != version or marker.get("case") != case_id
@@ -100,8 +99,7 @@ def case_identities(v, case_id: str) -> dict[int, age.X25519Identity]:
             continue
         key = f"cases/{case_id}/keys/{n:04d}/{v.me.user_id}"
         try:
-            with v.backend.get(key) as f:
-                data = f.read()
+            data = read_small(v.backend, key)
         except NotFound:
             continue
         try:

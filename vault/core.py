@@ -46,7 +46,7 @@ from .errors import InvalidInput, NotFound, VerificationFailed
 from .events import EventLog, canonical, now
 from .identity import Home, SecretIdentity
 from .people import MEMBER_ROLES, ROLES, Directory, User
-from .storage import Backend, ObjectExists, open_backend
+from .storage import Backend, ObjectExists, open_backend, read_small
 
 __all__ = ["Vault", "User", "Case", "Document", "ROLES", "DOC_TYPES", "AddResult", "Directory", "MEMBER_ROLES"]
 
@@ -90,8 +90,7 @@ class Vault:
     def read_settings(backend: Backend) -> dict:
         """The vault's public settings object, checked to be a vault this refuge reads."""
         try:
-            with backend.get("vault") as f:
-                settings = json.loads(f.read())
+            settings = json.loads(read_small(backend, "vault"))
         except NotFound:
             raise NotFound(f"no vault at {backend.location}", hint="init") from None
         except (ValueError, RecursionError):

@@ -20,7 +20,7 @@ from typing import Callable, Iterable, Iterator
 from . import age
 from ._crypto import ed25519_verify
 from .errors import VerificationFailed
-from .storage import Backend, ObjectExists
+from .storage import EVENT_MOST, Backend, ObjectExists, read_small
 
 __all__ = ["Event", "EventLog", "canonical", "now", "sign_record", "verify_record"]
 
@@ -100,8 +100,7 @@ class EventLog:
         return out
 
     def read(self, seq: int, identities: Iterable) -> Event:
-        with self.backend.get(self.key(seq)) as f:
-            data = f.read()
+        data = read_small(self.backend, self.key(seq), EVENT_MOST)
         try:
             plaintext = age.decrypt_bytes(list(identities), data)
         except age.NoIdentityMatch:

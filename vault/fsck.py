@@ -22,6 +22,7 @@ from .documents import read_document
 from .errors import NotFound, NotPermitted, VerificationFailed
 from .events import verify_record
 from .people import signers
+from .storage import read_small
 
 __all__ = ["fsck", "repair", "link_in"]
 
@@ -124,12 +125,11 @@ def _check_key_versions(v, cid: str, pubs: dict[str, bytes], problems: _Problems
     copies with no marker at all, (object, version) (:func:`_judge_unmarked` says whether they are leftovers)."""
     committed = set(casekeys.versions(v, cid))
     for n in v.backend.children(f"cases/{cid}/versions/"):
-        with v.backend.get(f"cases/{cid}/versions/{n}") as f:
-            try:
-                marker = json.loads(f.read())
-                ok = verify_record(marker, pubs.get(marker.get("author"), b"")) and marker.get("version") == int(n)
-            except (ValueError, RecursionError, AttributeError, TypeError):
-                ok = False
+        try:
+            marker = json.loads(read_small(v.backend, f"cases/{cid}/versions/{n}"))
+            ok = verify_record(marker, pubs.get(marker.get("author"), b"")) and marker.get("version") == int(n)
+        except (ValueError, RecursionError, AttributeError, TypeError, VerificationFailed):  # (planted: too large)
+            ok = False
         if not ok:
             problems.add(f"cases/{cid}/versions/{n}", "bad signature", "a key-version marker does not verify")
     marked = set(casekeys.marker_numbers(v, cid))  # (one present but not signed is reported above, never removed)

@@ -44,7 +44,7 @@ from .errors import (
     VerificationFailed,
 )
 from .events import canonical, now, sign_record, verify_record
-from .storage import ObjectExists
+from .storage import ObjectExists, read_small
 
 __all__ = [
     "OrgCertificate", "OrgKey", "HOLDER_ROLES", "current", "generate", "import_p12", "import_pem",
@@ -227,8 +227,7 @@ def _versions(vault) -> list[int]:
 
 
 def _read(vault, key: str) -> bytes:
-    with vault.backend.get(key) as f:
-        return f.read()
+    return read_small(vault.backend, key)
 
 
 def _marker(vault, version: int) -> dict | None:

@@ -23,6 +23,7 @@ from .errors import InvalidInput, NotFound, NotPermitted, VerificationFailed
 from .events import Event, verify_record
 from .identity import PublicIdentity
 from .retention import CaseStatus, Policy
+from .storage import read_small
 
 __all__ = ["User", "Directory", "ROLES", "MEMBER_ROLES", "require_role", "add_user", "remove_user", "users",
            "authority_checked", "refresh_directory", "append_directory", "check_head"]
@@ -224,8 +225,7 @@ class Directory:
 def unwrap_directory_key(v) -> age.X25519Identity:
     """My copy of the directory identity, decrypted."""
     try:
-        with v.backend.get(f"directory/keys/{v.me.user_id}") as f:
-            data = f.read()
+        data = read_small(v.backend, f"directory/keys/{v.me.user_id}")
     except NotFound:
         raise NotPermitted(f"{v.me.name} is not enrolled in this vault", hint="user-add") from None
     try:

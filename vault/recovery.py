@@ -6,6 +6,7 @@ from . import age, casekeys
 from .cases import Case, _check_member_role, case_ids, case_log, apply, fold, mirror_members
 from .errors import InvalidInput, NotFound, VerificationFailed
 from .people import User, require_role
+from .storage import read_small
 
 __all__ = ["recover_case"]
 
@@ -70,8 +71,7 @@ def _unescrow(v, escrow, case_id: str, version: int) -> age.X25519Identity:
     from .kms import escrow_key
 
     try:
-        with v.backend.get(escrow_key(case_id, version)) as f:
-            blob = f.read()
+        blob = read_small(v.backend, escrow_key(case_id, version))
     except NotFound:
         raise VerificationFailed(f"key version {version} of case {case_id} has no escrow copy: it was deleted, "
                                  "or written before KMS escrow was set up") from None

@@ -304,6 +304,27 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
+SMALL_MOST = 1 << 20  # settings, markers, key copies, audit entries, checkpoints: refuge writes a few KiB
+EVENT_MOST = 16 << 20  # an event: the largest refuge writes (a packet of hundreds of documents) are tens of KiB
+
+
+def read_small(backend: Backend, key: str, most: int = SMALL_MOST) -> bytes:
+    """The whole of an object that refuge writes small (an event, a marker, a key copy, an audit entry),
+    read no further than ``most`` bytes: a larger one was planted by someone who writes to the storage,
+    and reading it whole would let them exhaust the memory of everyone who reads the vault.
+
+    Raises:
+        NotFound: No such object.
+        VerificationFailed: The object is larger than ``most`` bytes.
+    """
+    with backend.get(key) as f:
+        data = f.read(most + 1)
+    if len(data) > most:
+        raise VerificationFailed(f"object {key} is larger than refuge ever writes it ({most >> 20} MiB): "
+                                 "it was planted in the storage", hint="fsck")
+    return data
+
+
 def open_backend(location: str, **options) -> Backend:
     """Open the backend for a location: a path, or ``s3://bucket/prefix``.
 
