@@ -16,7 +16,7 @@ import json
 import time
 from pathlib import Path
 
-from . import age, audit, casekeys
+from . import age, audit, casekeys, orgkey
 from .cases import Case, fold
 from .documents import read_document
 from .errors import NotFound, NotPermitted, VerificationFailed
@@ -48,6 +48,7 @@ def fsck(v, deep: bool = False) -> list[dict]:
     _check_objects(v, problems)
     _check_directory_keys(v, problems)
     _check_purges(v, problems)
+    _check_org_copies(v, problems)
     for cid in v.case_ids():
         unmarked = _check_key_versions(v, cid, pubs, problems)
         _judge_unmarked(cid, _check_case(v, cid, deep, problems), unmarked, problems)
@@ -85,6 +86,20 @@ def _links_not_leftovers(v, problems: _Problems) -> list[dict]:
                         "never makes: someone who can write to the folder planted it; nothing was deleted through "
                         "it, remove the link by hand"})
     return out
+
+
+def _check_org_copies(v, problems: _Problems) -> None:
+    """Copies of the organisation signing key held by someone removed (a removal cut off before it deleted
+    them, or a copy written back): leftovers, which repair deletes; a copy to someone never enrolled is
+    reported, never removed (refuge makes none: it was written outside refuge)."""
+    for version in v.backend.children(orgkey.PREFIX):
+        for uid in v.backend.children(f"{orgkey.PREFIX}{version}/key/"):
+            obj, user = f"{orgkey.PREFIX}{version}/key/{uid}", v.directory.users.get(uid)
+            if user is None:
+                problems.add(obj, "altered", "a copy of the organisation signing key for someone never enrolled")
+            elif user.removed or user.role not in orgkey.HOLDER_ROLES:
+                problems.add(obj, "leftover", "a copy of the organisation signing key left for someone removed "
+                                              "(a removal cut off before it deleted it)")
 
 
 def _check_objects(v, problems: _Problems) -> None:
