@@ -524,3 +524,32 @@ def test_objects_planted_a_gibibyte_large_cost_their_readers_no_memory(case_worl
         path.unlink()
         if saved is not None:
             path.write_bytes(saved)
+
+
+# --- a revoke killed after its marker ------------------------------------------------------------
+
+
+@pytest.mark.local_only("repair waits a minute after the last write: the objects are dated back on disk")
+def test_a_rotation_killed_after_its_marker_is_repaired_and_the_revoke_runs_again(case_world):
+    """erin's revoke of bob is killed after the new key version's copies and marker are written and
+    before its event (the state left, made through the library: the same objects). Nothing is ever
+    encrypted to that version; fsck names its objects as leftovers and repair removes them, so the
+    case is clean again and the revoke, run again, makes the version afresh."""
+    from vault import casekeys
+
+    w = case_world
+    cid = _case_id(w)
+    erin = w.open("erin")
+    members = set(erin.load_case(cid).members)
+    casekeys.rotate(erin, cid, members - {erin.directory.by_name("bob").user_id})
+    w.ok("doc", "add", "MX-0001", str(w.docs["medical"]), "--type", "medical", user="erin")  # not to version 2
+    report = json.loads(w.run("fsck", "--json", user="erin").stdout)["problems"]
+    assert [(p["object"], p["kind"]) for p in report] == [
+        (f"cases/{cid}/keys/0002/", "leftover"), (f"cases/{cid}/versions/0002", "leftover")]
+    _age(w.vault / "cases" / cid, 3600)
+    w.ok("fsck", "--repair", user="erin")
+    assert not [k for k in w.object_names() if "/0002" in k and k.startswith(f"cases/{cid}/")]
+    assert json.loads(w.run("fsck", "--json", user="erin").stdout)["problems"] == []
+    w.ok("case", "revoke", "MX-0001", "bob", user="erin")
+    assert w.open("erin").load_case(cid).key_version > 1
+    assert w.run("fsck", "--json", user="erin").returncode == 0

@@ -149,7 +149,8 @@ def _check_key_versions(v, cid: str, pubs: dict[str, bytes], problems: _Problems
             problems.add(f"cases/{cid}/versions/{n}", "bad signature", "a key-version marker does not verify")
     marked = set(casekeys.marker_numbers(v, cid))  # (one present but not signed is reported above, never removed)
     unmarked = [(f"cases/{cid}/keys/{n}/", int(n)) for n in v.backend.children(f"cases/{cid}/keys/")
-                if n.isdigit() and int(n) not in marked]
+                if n.isdigit() and int(n) not in marked and v.backend.children(f"cases/{cid}/keys/{n}/")]  # (an
+    # emptied folder of a local vault is nothing: repair deletes the copies, the folder stays)
     escrowed = {int(n) for n in v.backend.children(f"cases/{cid}/escrow/") if n.isdigit()}
     unmarked += [(f"cases/{cid}/escrow/{n:04d}", n) for n in sorted(escrowed - marked)]
     if v.settings.get("kms"):
@@ -263,10 +264,17 @@ def _check_unverified_versions(v, case: Case, problems: _Problems) -> None:
         marker = casekeys.read_marker(v, case.id, n) or {}
         signer = v.directory.acting(marker.get("author", ""), v.directory.last_seq)
         if signer is not None and signer.user_id in case.members and n > case.key_version:
-            why = "a rotation by a member in progress or interrupted; never used"
+            # A member's rotation that never reached its event (a revoke killed after its marker): nothing was
+            # ever encrypted to it; its copies, escrow copy and marker (last) are leftovers, which repair deletes
+            # once a minute old (a rotation in progress takes far less).
+            why = "a key version a member began and never committed (a rotation interrupted); never used"
+            for obj in (f"cases/{case.id}/keys/{n:04d}/", f"cases/{case.id}/escrow/{n:04d}"):
+                if v.backend.children(obj) if obj.endswith("/") else v.backend.exists(obj):
+                    problems.add(obj, "leftover", why)
+            problems.add(f"cases/{case.id}/versions/{n:04d}", "leftover", why)
         else:
-            why = "signed by someone who is not a member of the case: a key slipped in outside refuge; never used"
-        problems.add(f"cases/{case.id}/versions/{n:04d}", "unverified key version", why)
+            problems.add(f"cases/{case.id}/versions/{n:04d}", "unverified key version",
+                         "signed by someone who is not a member of the case: a key slipped in outside refuge; never used")
 
 
 def _check_contents(v, case: Case, present: set[str], problems: _Problems) -> None:
