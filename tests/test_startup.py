@@ -127,3 +127,26 @@ def test_the_packet_workers_load_no_vault_core_and_no_key_code():
     key_code = {"vault.core", "vault.cases", "vault.age", "vault._crypto", "vault.orgkey", "vault.casekeys",
                 "vault.renditions", "cryptography", "pyhanko"} & modules
     assert not key_code, f"the packet workers import {sorted(key_code)}"
+
+
+# Not needed to list or read a case's documents and consents: the search index's modules (they
+# load for the commands that change documents), the stream threads' concurrent.futures and
+# logging, cryptography's serialization package (public keys come out with public_bytes_raw).
+NOT_FOR_READING = ("refuge.indexing", "vault.searching", "concurrent.futures", "logging",
+                   "cryptography.hazmat.primitives.serialization")
+
+
+@pytest.mark.local_only("a local vault, so that no S3 module is needed")
+def test_listing_and_reading_import_only_what_they_use(case_world, tmp_path):
+    w = case_world
+    for i, args in enumerate((("doc", "list", "MX-0001"), ("consent", "list", "MX-0001"), ("case", "list"),
+                              ("doc", "get", w.decl, "-o", str(tmp_path / "back.pdf")))):
+        seen = tmp_path / f"modules-{i}"
+        p = subprocess.run([sys.executable, "-P", "-c", _RECORDING, str(seen), *args], env=w.env("bob"),
+                           capture_output=True, cwd=w.root, timeout=120)
+        assert p.returncode == 0, p.stderr.decode()
+        modules = set(seen.read_text().split())
+        assert {"refuge.commands.documents", "vault.core"} <= modules or args[0] == "case"  # the recording works
+        unused = set(NOT_FOR_READING) - ({"concurrent.futures", "logging"} if args[:2] == ("doc", "get") else set())
+        assert not modules & unused, (args, sorted(modules & unused))  # doc get streams on threads: it needs those
+    assert (tmp_path / "back.pdf").read_bytes() == w.docs["declaration"].read_bytes()

@@ -26,14 +26,15 @@ def installed(tmp_path_factory) -> Path:
                     str(src)], check=True, capture_output=True, cwd=work)
     wheel = next(work.glob("refuge-*.whl"))
     venv = work / "venv"
-    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, capture_output=True)
+    # No pip in the venv (ensurepip took 3 to 6 s): the test venv's pip installs the wheel into it (--python)
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True, capture_output=True)
     # The dependencies come from the test venv's site-packages, added as a plain path: its .pth files
     # (among them the editable install's finder) are not run, so refuge itself comes from the wheel only.
     purelib = Path(subprocess.run([str(venv / "bin" / "python"), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
                                   check=True, capture_output=True, text=True).stdout.strip())
     (purelib / "test-deps.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
-    subprocess.run([str(venv / "bin" / "python"), "-m", "pip", "install", "-q", "--no-deps", "--no-index", str(wheel)],
-                   check=True, capture_output=True)
+    subprocess.run([sys.executable, "-m", "pip", "--python", str(venv / "bin" / "python"), "install", "-q", "--no-deps",
+                    "--no-index", str(wheel)], check=True, capture_output=True)
     return venv
 
 

@@ -9,7 +9,10 @@ so hashing and writing overlap with reading on a second core. Memory is
 from __future__ import annotations
 
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # imported where a stream starts: concurrent.futures brings logging, a cost of every command
+    from concurrent.futures import Future
 
 SIZE = 1 << 20  # measured: 64 KiB buffers cost twice the wall time of 1 MiB ones in doc get
 DEPTH = 4
@@ -23,6 +26,8 @@ def tee(read_into: Callable[[memoryview], int], sinks: list[Callable[[memoryview
     the end). The first exception from the source or from any sink is raised
     once the threads have stopped; sinks may then have seen only part of the data.
     """
+    from concurrent.futures import ThreadPoolExecutor
+
     pools = [ThreadPoolExecutor(1, thread_name_prefix="refuge-tee") for _ in sinks]
     ring: list[tuple[bytearray, list[Future]]] = [(bytearray(size), []) for _ in range(depth)]
     total = 0
@@ -65,6 +70,8 @@ def hashed(read_into: Callable[[memoryview], int], update: Callable[[memoryview]
     Memory is ``depth`` buffers of ``size`` bytes. Returns the byte count; the
     first error of either side is raised once the hashing thread has stopped.
     """
+    from concurrent.futures import ThreadPoolExecutor
+
     ring: list[tuple[bytearray, Future | None]] = [(bytearray(size), None) for _ in range(depth)]
     total = 0
     with ThreadPoolExecutor(1, thread_name_prefix="refuge-hash") as pool:

@@ -9,7 +9,6 @@ Functions take the opened vault as ``v``.
 
 from __future__ import annotations
 
-import concurrent.futures
 import contextlib
 import hashlib
 import io
@@ -248,6 +247,8 @@ def _inspect_and_store(v, key: str, path: str, recipient, limit: int, label: str
         found = intake.inspect_isolated(path, limit, label)
         digest, size = _store_blob(v, key, path, recipient)
         return found, digest, size
+    import concurrent.futures  # here, not at the top: it brings logging, a cost of every command (vault._pipe)
+
     with concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="refuge-intake") as pool:
         checking = pool.submit(intake.inspect_isolated, path, limit, label)
         found = []
@@ -317,6 +318,8 @@ def _store_blob_in_parts(v, key: str, path: str, recipient) -> tuple[str, int]:
                 sha.update(chunk)
                 pos += len(chunk)
             return pos
+
+        import concurrent.futures  # see above
 
         with concurrent.futures.ThreadPoolExecutor(1) as pool:
             hashed = pool.submit(hash_all)

@@ -16,7 +16,7 @@ import json
 import time
 from pathlib import Path
 
-from . import age, audit, casekeys, orgkey
+from . import age, audit, casekeys
 from .cases import Case, fold
 from .documents import read_document
 from .errors import NotFound, NotPermitted, VerificationFailed
@@ -92,6 +92,8 @@ def _check_org_copies(v, problems: _Problems) -> None:
     """Copies of the organisation signing key held by someone removed (a removal cut off before it deleted
     them, or a copy written back): leftovers, which repair deletes; a copy to someone never enrolled is
     reported, never removed (refuge makes none: it was written outside refuge)."""
+    from . import orgkey  # here: vault.core imports this module, and orgkey brings cryptography's x509 and PEM code
+
     for version in v.backend.children(orgkey.PREFIX):
         for uid in v.backend.children(f"{orgkey.PREFIX}{version}/key/"):
             obj, user = f"{orgkey.PREFIX}{version}/key/{uid}", v.directory.users.get(uid)

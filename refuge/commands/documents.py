@@ -14,7 +14,7 @@ from vault.documents import AddResult
 from vault.errors import InvalidInput, NotPermitted, RefugeError
 from vault.storage import write_atomically
 
-from .. import _bulk, formats, indexing
+from .. import _bulk, formats
 from .._context import (
     SECRET_HELP,
     SECRET_TEXT,
@@ -32,6 +32,14 @@ from .._context import (
 )
 from ..errors import describe, show
 from ..output import echo_json, emit, output_options
+
+def _indexing():
+    """refuge.indexing, imported by the commands that change documents only: the search index's modules
+    (sqlite3 among them) are a cost `doc list`, `doc get` and consent commands need not pay."""
+    from .. import indexing
+
+    return indexing
+
 
 # --- doc ---
 
@@ -113,7 +121,7 @@ def doc_add(c: Context, ref, files, doc_type, type_map, recursive, allow_duplica
         for d in added:
             click.echo(d.id)
     sys.stdout.flush()
-    indexing.update(vault, found, [d.id for d in added], ref)  # a failure warns; the documents stay added
+    _indexing().update(vault, found, [d.id for d in added], ref)  # a failure warns; the documents stay added
     _warn_elsewhere(dups, outcome)
     for line in problems:
         show(line)
@@ -199,7 +207,7 @@ def _warn_elsewhere(dups, outcome: "_Outcome") -> None:
     """On a terminal: the files just added that another of my cases already holds."""
     for f, _ in outcome.added:
         for other, d in dups.elsewhere.get(f.path, [])[:3]:
-            indexing.warn(f"{_bulk.shown(f)} is also in your case {other.ref} "
+            _indexing().warn(f"{_bulk.shown(f)} is also in your case {other.ref} "
                           f"as document {doc_name(d)}")
 
 
@@ -290,7 +298,7 @@ def doc_tag(c: Context, doc_id: str, add, remove) -> None:
     with vault.audited("doc.tag") as targets:
         found_case, named = find_document(vault, doc_id, targets)
         found = vault.tag(named.id, add, remove)
-    indexing.update(vault, found_case, [found.id], fields_only=True)
+    _indexing().update(vault, found_case, [found.id], fields_only=True)
     click.echo(f"{found.id}: {', '.join(found.tags) or '(no tags)'}")
 
 
@@ -313,7 +321,7 @@ def doc_edit(c: Context, doc_id: str, title, doc_type, person, lang, doc_date, a
         found_case, found = find_document(vault, doc_id, targets)
         _, edited = vault.edit_document(found.id, changes, add, remove)
         targets["fields"] = sorted(k for k, v in changes.items() if v is not None) + (["tags"] if add or remove else [])
-    indexing.update(vault, found_case, [edited.id], fields_only=True)
+    _indexing().update(vault, found_case, [edited.id], fields_only=True)
     if as_json:
         echo_json(edited.as_dict())
     else:
@@ -337,7 +345,7 @@ def doc_remove(c: Context, doc_id: str, reason: str, as_json: bool) -> None:
     with vault.audited("doc.remove") as targets:
         found_case, found = find_document(vault, doc_id, targets)
         case, gone, kept = vault.remove_document(found.id, reason)
-    indexing.forget(vault, case, [gone.id])
+    _indexing().forget(vault, case, [gone.id])
     if as_json:
         echo_json({"id": gone.id, "kept": kept})
     elif kept:
@@ -365,8 +373,8 @@ def doc_move(c: Context, doc_id: str, to_ref: str, as_json: bool) -> None:
         target = find_target_case(vault, to_ref, targets)
         source, gone, moved = vault.move_document(found.id, target)
         targets["new_doc"] = moved.id
-    indexing.forget(vault, source, [gone.id])
-    indexing.update(vault, target, [moved.id], to_ref)
+    _indexing().forget(vault, source, [gone.id])
+    _indexing().update(vault, target, [moved.id], to_ref)
     if as_json:
         echo_json({"id": moved.id, "from": gone.id})
     else:
