@@ -23,6 +23,8 @@ import threading
 from uvicorn.protocols.http.flow_control import HIGH_WATER_LIMIT
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
+from . import _peer
+
 MAX_HEAD = 64 * 1024  # bytes of a request line and headers (the bound h11 had here)
 # Bytes read from the socket at once (asyncio reads 256 KiB): a read's body becomes one bytes object,
 # kept under glibc's 1 MiB mmap threshold (refuge.web.serve sets it) so that it comes from the heap.
@@ -38,6 +40,12 @@ class BoundedHttpTools(HttpToolsProtocol, asyncio.BufferedProtocol):
     keeps. So a thousand idle connections hold no read buffer each."""
 
     _head: int | None = 0  # bytes of the head received so far; None once the head is complete
+    _another: bool = False  # the connection comes from another account of this machine (_peer.py)
+
+    def connection_made(self, transport) -> None:  # type: ignore[override]
+        """A new connection: whose it is, looked up once (the Guard refuses another account's requests)."""
+        super().connection_made(transport)
+        self._another = _peer.another_account({"client": self.client, "server": self.server})
 
     def get_buffer(self, sizehint: int) -> memoryview:
         """The read buffer of this thread's event loop (asyncio.BufferedProtocol)."""
@@ -54,6 +62,7 @@ class BoundedHttpTools(HttpToolsProtocol, asyncio.BufferedProtocol):
         """A new request: its head is counted from here."""
         super().on_message_begin()
         self._head = 0
+        self.scope[_peer.SCOPE_KEY] = self._another  # type: ignore[literal-required]
 
     def on_headers_complete(self) -> None:
         """The head is complete: the body is not counted (its bounds are the routes')."""

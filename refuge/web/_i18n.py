@@ -241,6 +241,7 @@ the page's form token is missing or wrong; reload the page and try again ¦ falt
 this sign-in link was already used or is wrong; start refuge serve again for a new one ¦ este enlace de inicio de sesión ya se usó o es incorrecto; inicie refuge serve de nuevo para obtener otro ¦ ce lien de connexion a déjà servi ou est faux ; relancez refuge serve pour en obtenir un nouveau
 the download was cancelled ¦ la descarga se canceló ¦ le téléchargement a été annulé
 the desk is locked; start it again in the terminal ¦ el escritorio está bloqueado; vuelva a iniciarlo en la terminal ¦ le bureau est verrouillé ; relancez-le dans le terminal
+this desk serves only the account that started it; run refuge serve as yourself ¦ este escritorio solo atiende a la cuenta que lo inició; ejecute refuge serve con su propia cuenta ¦ ce bureau ne sert que le compte qui l'a lancé ; lancez refuge serve avec votre propre compte
 """
 
 

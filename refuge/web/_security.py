@@ -1,5 +1,7 @@
 """The rules every request meets before it reaches a page, as one ASGI middleware.
 
+- Over loopback, the client's socket must belong to the account that started the desk (_peer.py: a
+  second local user is refused whatever leaked to them, the link or the cookie).
 - Host must be the address the desk listens on (DNS rebinding: another site's
   page resolving its own name to 127.0.0.1 still sends its own name).
 - Origin, when sent, must be the desk's own; a state change (POST) must send
@@ -20,7 +22,7 @@ from __future__ import annotations
 import hmac
 from urllib.parse import parse_qs
 
-from . import _i18n
+from . import _i18n, _peer
 from ._desk import Desk
 
 SECURITY_HEADERS = [
@@ -72,6 +74,8 @@ class Guard:
         await self.app(scope, receive, send_secured)
 
     def _refusal(self, scope) -> tuple[int, str] | None:
+        if _peer.another_account(scope):
+            return 401, "this desk serves only the account that started it; run refuge serve as yourself"
         headers = _headers(scope)
         if headers.get("host") not in self.desk.hosts:
             return 421, "this desk answers only to its own address; open the link the terminal printed"

@@ -1,0 +1,87 @@
+"""A red team against the web desk (`refuge serve`): each test is one attacker's move against the real server.
+
+Attackers played: a second local user (another uid) holding what leaked of the desk (the sign-in link
+read from a terminal's scrollback or a log, the session cookie a browser sends to every port of
+127.0.0.1, so to a server of theirs on another port); a web page in the lawyer's browser (a WebSocket
+to the desk); a crafted request (a multipart part whose headers never end); a person whose access ended
+while their desk stayed open (a revoked member, a removed document, another case's document). What
+tests/test_web_security.py, test_web_support.py and test_web_upload_*.py prove is not repeated here.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+from urllib.parse import urlsplit
+
+import pytest
+from test_web_support import WebWorld, origin_of, sign_in, start_serve
+
+# Run as another uid (the second local user): each request of the list, with its headers; prints for each
+# the status and whether the answer held the marker (what the attacker wanted).
+PROBE = r"""
+import json, sys, urllib.request, urllib.error
+out = []
+for url, headers, marker in json.loads(sys.argv[1]):
+    try:
+        with urllib.request.urlopen(urllib.request.Request(url, headers=headers), timeout=20) as r:
+            body, status, cookie = r.read(), r.status, r.headers.get("set-cookie") or ""
+    except urllib.error.HTTPError as e:
+        body, status, cookie = e.read(), e.code, e.headers.get("set-cookie") or ""
+    out.append([status, marker.encode() in body, cookie.split(";")[0]])
+print(json.dumps(out))
+"""
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory):
+    return WebWorld(tmp_path_factory.mktemp("redteam-web"))
+
+
+@pytest.fixture(scope="module")
+def served(world):
+    """The real `refuge serve` as bob; yields (process, the login URL it printed). Nobody has signed in."""
+    proc, url = start_serve(world, "bob")
+    try:
+        yield proc, url
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+def _as_another_user(requests: list) -> list:
+    """The requests made by uid 65534 (another person's account on the same machine)."""
+    if os.geteuid() != 0 or not shutil.which("setpriv") or not os.path.exists("/usr/bin/python3"):
+        pytest.skip("running as another user needs root, setpriv and /usr/bin/python3")
+    p = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "/usr/bin/python3", "-c", PROBE,
+                        json.dumps(requests)], capture_output=True, text=True, timeout=60, cwd="/")
+    assert p.returncode == 0, p.stderr
+    return json.loads(p.stdout)
+
+
+def test_another_user_with_the_leaked_link_and_the_owners_cookie_gets_nothing(world, served):
+    """The printed link, read by another local user from a scrollback file or a log before the lawyer used it,
+    and later the lawyer's session cookie (a browser sends 127.0.0.1's cookies to every port: a page of the
+    other user's server on another port, under the desk's path read from the same log, receives it): each
+    replayed from the other uid, with the desk's own Host and Origin, reaches nothing."""
+    import httpx
+
+    _proc, url = served
+    base, origin = url.split("/login")[0], origin_of(url)
+    case_page = f"{base}/case/{world.case}"
+    [(status, told, cookie)] = _as_another_user([[url, {"Origin": origin}, "serves only the account that started it"]])
+    assert status == 401 and not cookie, "the other user got a session with the leaked link"
+    assert told  # the one line says why
+    with httpx.Client(headers={"origin": origin}) as owner:
+        sign_in(owner, url)  # the refused attempt did not use the link up: the lawyer still signs in with it
+        assert owner.get(case_page).status_code == 200
+        stolen = f"refuge_session={owner.cookies['refuge_session']}"
+        headers = {"Origin": origin, "Cookie": stolen}
+        got = _as_another_user([[case_page, headers, "Resettlement"],
+                                [f"{base}/doc/{world.decl}/download", headers, "FICTIONAL"],
+                                [f"{base}/search?q=FICTIONAL", headers, "FICTIONAL"]])
+        assert [(s, m) for s, m, _ in got] == [(401, False)] * 3, got
+        assert owner.get(case_page).status_code == 200  # the lawyer's own session goes on
