@@ -14,11 +14,13 @@ import json
 import os
 import shutil
 import socket
+import time
 import subprocess
 from urllib.parse import urlsplit
 
 import pytest
 from test_web_support import WebWorld, origin_of, sign_in, start_serve
+
 
 # Run as another uid (the second local user): each request of the list, with its headers; prints for each
 # the status and whether the answer held the marker (what the attacker wanted).
@@ -85,3 +87,47 @@ def test_another_user_with_the_leaked_link_and_the_owners_cookie_gets_nothing(wo
                                 [f"{base}/search?q=FICTIONAL", headers, "FICTIONAL"]])
         assert [(s, m) for s, m, _ in got] == [(401, False)] * 3, got
         assert owner.get(case_page).status_code == 200  # the lawyer's own session goes on
+
+
+def test_the_lock_stops_the_desk_though_an_upload_stalls_half_way(world):
+    """An upload that stops sending half way (a slow-loris body, or a laptop put to sleep mid-upload) must not
+    keep the desk's process alive after the lock, holding the upload's spool and blob writer: the lock ends
+    it within seconds, and the half-received file leaves no blob behind."""
+    import httpx
+
+    from refuge.web.serve import LOCK_GRACE
+
+    proc, url = start_serve(world, "bob", stderr=subprocess.PIPE)
+    try:
+        base, origin = url.split("/login")[0], origin_of(url)
+        with httpx.Client(headers={"origin": origin}, timeout=30) as owner:
+            csrf = sign_in(owner, url)
+            blobs = _blobs(world)
+            port = urlsplit(base).port
+            boundary = "redteamboundary"
+            head = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"type\"\r\n\r\nother\r\n"
+                    f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"statement.txt\"\r\n"
+                    "Content-Type: text/plain\r\n\r\n").encode() + b"Half a statement.\n" * 30000
+            cookie = f"refuge_session={owner.cookies['refuge_session']}"
+            with socket.create_connection(("127.0.0.1", port), timeout=10) as stalled:
+                stalled.sendall((f"POST {urlsplit(base).path}/case/{world.case}/upload?csrf={csrf} HTTP/1.1\r\n"
+                                 f"Host: 127.0.0.1:{port}\r\nOrigin: {origin}\r\nCookie: {cookie}\r\n"
+                                 f"Content-Type: multipart/form-data; boundary={boundary}\r\n"
+                                 f"Content-Length: {len(head) * 4}\r\n\r\n").encode() + head)
+                time.sleep(0.3)  # the file's first bytes are in: its receiver is open, then nothing more comes
+                assert owner.post(base + "/lock", data={"csrf": csrf}).status_code == 200
+                proc.wait(timeout=LOCK_GRACE + 5)  # TimeoutExpired: the locked desk is still running
+            assert _blobs(world) == blobs
+            said = proc.stderr.read().decode()
+            assert "statement" not in said.lower() and world.case not in said  # nor in the terminal's log
+            assert "Traceback" not in said and said.strip().endswith("the desk locked; run refuge serve again to open it")
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+def _blobs(world) -> list[str]:
+    """The case's stored blobs, read raw from the storage."""
+    from pathlib import Path
+
+    return sorted(p.name for p in (Path(world.location) / "cases" / world.case / "blobs").iterdir())

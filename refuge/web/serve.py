@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import logging
 import os
 import socket
 import sys
@@ -16,6 +17,9 @@ import click
 from .._context import Context, pass_ctx
 
 LOOPBACK = ("127.0.0.1", "::1", "localhost")
+# Seconds the requests in flight get once the desk has locked (or Ctrl-C): then they are cancelled. Without a
+# bound, an upload that stopped sending half way kept the locked desk's process running for ever.
+LOCK_GRACE = 3
 
 
 @click.command("serve")
@@ -52,6 +56,8 @@ def serve(c: Context, port, no_browser, listen, tls_cert, tls_key, minutes) -> N
 
     def stop() -> None:
         click.echo("refuge: the desk locked; run refuge serve again to open it", err=True)
+        # requests still in flight after LOCK_GRACE are cancelled: that one line says it, not uvicorn's tracebacks
+        logging.getLogger("uvicorn.error").setLevel(logging.CRITICAL)
         if server is not None:
             server.should_exit = True
 
@@ -69,7 +75,8 @@ def serve(c: Context, port, no_browser, listen, tls_cert, tls_key, minutes) -> N
 
     config = uvicorn.Config(make_app(desk), log_level="warning", access_log=False, lifespan="off",
                             server_header=False, date_header=False, ssl_certfile=tls_cert, ssl_keyfile=tls_key,
-                            http=BoundedHttpTools)  # llhttp (C): h11 cost 6 s per GiB received
+                            http=BoundedHttpTools,  # llhttp (C): h11 cost 6 s per GiB received
+                            timeout_graceful_shutdown=LOCK_GRACE)
     server = uvicorn.Server(config)
     _return_freed_memory()
     threading.Thread(target=_watch_idle, args=(desk,), daemon=True).start()
