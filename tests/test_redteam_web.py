@@ -131,3 +131,31 @@ def _blobs(world) -> list[str]:
     from pathlib import Path
 
     return sorted(p.name for p in (Path(world.location) / "cases" / world.case / "blobs").iterdir())
+
+
+def test_a_person_removed_from_the_vault_reads_nothing_more_through_a_desk_left_open(world):
+    """A lawyer leaves the organisation: an admin removes them (`user remove`; the terminal then refuses them
+    everything). Their desk, opened before and still signed in, must not go on serving the case's documents:
+    it refuses with the CLI's line and locks (the identity it held is dropped, the process stops)."""
+    import httpx
+
+    erin = world.open("erin")
+    erin.grant(erin.find_case("MX-0001"), ["carol"])
+    proc, url = start_serve(world, "carol")
+    try:
+        base = url.split("/login")[0]
+        with httpx.Client(headers={"origin": origin_of(url)}, timeout=30) as desk:
+            sign_in(desk, url)
+            assert b"FICTIONAL" in desk.get(f"{base}/doc/{world.decl}/download").content
+            world.open("alice").remove_user("carol")
+            refused = world.cli("doc", "list", "MX-0001", user="carol")
+            assert refused.returncode == 4, refused.stderr
+            r = desk.get(f"{base}/doc/{world.decl}/download", headers={"accept": "application/json"})
+            assert r.status_code == 403 and b"FICTIONAL" not in r.content
+            assert r.json()["error"] == refused.stderr.decode().strip().removeprefix("refuge: error: ")  # the CLI's line
+            proc.wait(timeout=10)  # locked: the identity dropped, the desk stopped
+            with pytest.raises(httpx.TransportError):
+                desk.get(f"{base}/case/{world.case}")
+    finally:
+        proc.kill()
+        proc.wait()

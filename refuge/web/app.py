@@ -84,7 +84,20 @@ class Pages:
             vault = self.desk.vault
             with vault.audited(action, intent=intent, **targets) as found:
                 refresh_directory(vault)  # what was done elsewhere since (a case created, a grant) shows at once
+                self.still_enrolled(vault)
                 yield vault, found
+
+    def still_enrolled(self, vault) -> None:
+        """Refuse, and lock the desk, once an admin has removed the person it acts as (``user remove``), as
+        the caught-up directory says.
+
+        The terminal refuses a removed person from the start (their copy of the directory key is deleted);
+        a desk opened before holds that key, so without this it went on serving their cases' documents."""
+        user = vault.directory.users.get(vault.me.user_id)
+        if user is None or user.removed:
+            self.desk.lock_now()
+            # the terminal's line for them (vault/people.py: their copy of the directory key is gone)
+            raise NotPermitted(f"{vault.me.name} is not enrolled in this vault", hint="user-add")
 
 
 def wants_json(request: Request) -> bool:
