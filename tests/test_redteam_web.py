@@ -43,13 +43,35 @@ def world(tmp_path_factory):
     return WebWorld(tmp_path_factory.mktemp("redteam-web"))
 
 
+class Served:
+    """The real `refuge serve` as bob: its process, the login URL it printed, its base URL and Origin, and
+    the lawyer's own signed-in client once :meth:`owner` has been called (the link is unused until then)."""
+
+    def __init__(self, proc, url: str) -> None:
+        self.proc, self.url = proc, url
+        self.base, self.origin = url.split("/login")[0], origin_of(url)
+        self.port = urlsplit(url).port
+        self._owner = None
+
+    def owner(self):
+        """The lawyer's browser: an httpx client signed in with the link (its CSRF token as ``.csrf``)."""
+        import httpx
+
+        if self._owner is None:
+            self._owner = httpx.Client(headers={"origin": self.origin}, timeout=60)
+            self._owner.csrf = sign_in(self._owner, self.url)
+        return self._owner
+
+
 @pytest.fixture(scope="module")
 def served(world):
-    """The real `refuge serve` as bob; yields (process, the login URL it printed). Nobody has signed in."""
     proc, url = start_serve(world, "bob")
+    desk = Served(proc, url)
     try:
-        yield proc, url
+        yield desk
     finally:
+        if desk._owner is not None:
+            desk._owner.close()
         proc.terminate()
         proc.wait(timeout=10)
 
@@ -69,25 +91,121 @@ def test_another_user_with_the_leaked_link_and_the_owners_cookie_gets_nothing(wo
     and later the lawyer's session cookie (a browser sends 127.0.0.1's cookies to every port: a page of the
     other user's server on another port, under the desk's path read from the same log, receives it): each
     replayed from the other uid, with the desk's own Host and Origin, reaches nothing."""
-    import httpx
-
-    _proc, url = served
-    base, origin = url.split("/login")[0], origin_of(url)
+    url, base, origin = served.url, served.base, served.origin
     case_page = f"{base}/case/{world.case}"
     [(status, told, cookie)] = _as_another_user([[url, {"Origin": origin}, "serves only the account that started it"]])
     assert status == 401 and not cookie, "the other user got a session with the leaked link"
     assert told  # the one line says why
-    with httpx.Client(headers={"origin": origin}) as owner:
-        sign_in(owner, url)  # the refused attempt did not use the link up: the lawyer still signs in with it
-        assert owner.get(case_page).status_code == 200
-        stolen = f"refuge_session={owner.cookies['refuge_session']}"
-        headers = {"Origin": origin, "Cookie": stolen}
-        got = _as_another_user([[case_page, headers, "Resettlement"],
-                                [f"{base}/doc/{world.decl}/download", headers, "FICTIONAL"],
-                                [f"{base}/search?q=FICTIONAL", headers, "FICTIONAL"]])
-        assert [(s, m) for s, m, _ in got] == [(401, False)] * 3, got
-        assert owner.get(case_page).status_code == 200  # the lawyer's own session goes on
+    owner = served.owner()  # the refused attempt did not use the link up: the lawyer still signs in with it
+    assert owner.get(case_page).status_code == 200
+    stolen = f"refuge_session={owner.cookies['refuge_session']}"
+    headers = {"Origin": origin, "Cookie": stolen}
+    got = _as_another_user([[case_page, headers, "Resettlement"],
+                            [f"{base}/doc/{world.decl}/download", headers, "FICTIONAL"],
+                            [f"{base}/search?q=FICTIONAL", headers, "FICTIONAL"]])
+    assert [(s, m) for s, m, _ in got] == [(401, False)] * 3, got
+    assert owner.get(case_page).status_code == 200  # the lawyer's own session goes on
 
+
+
+def _raw(served, request: bytes) -> bytes:
+    """What the desk answers to bytes sent as they are on a new connection (its status line and headers)."""
+    with socket.create_connection(("127.0.0.1", served.port), timeout=10) as s:
+        s.sendall(request)
+        answer = b""
+        while b"\r\n\r\n" not in answer:
+            got = s.recv(65536)
+            if not got:
+                break
+            answer += got
+    return answer
+
+
+def test_a_websocket_is_never_opened_from_another_site_nor_from_the_page(world, served):
+    """A page of another site opens a WebSocket to the desk (browsers send no preflight for one, and the
+    handshake is a GET): refused by the Origin check; and the desk has no WebSocket at all, even with its own
+    Origin and the lawyer's cookie (the server is started with ws="none": a WebSocket library installed later
+    would not add one)."""
+    from refuge.web import serve
+
+    owner = served.owner()
+    path = f"{urlsplit(served.base).path}/case/{world.case}"
+    for origin, cookie in (("http://evil.example", ""), (served.origin, f"refuge_session={owner.cookies['refuge_session']}")):
+        answer = _raw(served, (f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{served.port}\r\nOrigin: {origin}\r\n"
+                               f"Cookie: {cookie}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                               "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n").encode())
+        assert not answer.startswith(b"HTTP/1.1 101"), answer[:200]
+        assert answer.startswith(b"HTTP/1.1 403" if "evil" in origin else b"HTTP/1.1 200"), answer[:200]
+    with open(serve.__file__) as f:
+        assert 'ws="none"' in f.read()
+
+
+def test_a_multipart_part_whose_headers_never_end_is_refused_and_stores_nothing(world, served):
+    """A part header of 8 MiB, and a part of 10,000 headers (the server must stop gathering them long before):
+    one line, nothing stored, the server still answers."""
+    owner = served.owner()
+    before = _blobs(world)
+    for part in (b"Content-Disposition: form-data; name=\"file\"; filename=\"a.txt\"\r\nX-Long: " + b"a" * (8 << 20),
+                 b"Content-Disposition: form-data; name=\"file\"; filename=\"a.txt\"\r\n" + b"X-Many: 1\r\n" * 10000):
+        body = b"--XyZ\r\n" + part + b"\r\n\r\nhello\r\n--XyZ--\r\n"
+        r = owner.post(f"{served.base}/case/{world.case}/upload?csrf={owner.csrf}", content=body,
+                       headers={"content-type": "multipart/form-data; boundary=XyZ", "accept": "application/json"})
+        assert r.status_code == 400 and "malformed" in r.json()["error"], r.text[:200]
+    assert _blobs(world) == before
+    assert owner.get(f"{served.base}/case/{world.case}").status_code == 200
+
+
+def test_a_file_name_or_title_carrying_html_stays_text_and_svg_or_html_is_refused(world, served):
+    """An uploaded file named like markup, with a title of markup: shown as text on every page (no element,
+    no handler), downloaded as an attachment named by its percent-encoded name, never sniffed; a document
+    that is an SVG or an HTML page (script in the desk's origin, if it were ever shown as itself) is
+    refused by intake and stores nothing."""
+    owner = served.owner()
+    name, title = '<img src=x onerror=alert(1)>\r\n../../x.txt', '"><script>alert(2)</script>'
+    r = owner.post(f"{served.base}/case/{world.case}/upload?csrf={owner.csrf}", data={"type": "other", "title": title},
+                   files={"file": (name, b"A plain statement.\n", "text/plain")}, headers={"accept": "application/json"})
+    doc = r.json()["results"][0]["id"]
+    assert r.status_code == 200 and doc, r.text
+    for path in (f"/case/{world.case}", f"/doc/{doc}", "/"):
+        page = owner.get(served.base + path).text
+        assert "<img src=x" not in page and "<script>alert" not in page and "onerror=alert" not in page.replace(
+            "&lt;img src=x onerror=alert(1)&gt;", ""), path
+    assert "&lt;script&gt;alert(2)&lt;/script&gt;" in owner.get(f"{served.base}/case/{world.case}").text  # shown, as text
+    got = owner.get(f"{served.base}/doc/{doc}/download")
+    disposition = got.headers["content-disposition"]
+    assert got.headers["content-type"] == "application/octet-stream" and got.headers["x-content-type-options"] == "nosniff"
+    assert disposition.startswith("attachment; filename*=UTF-8''") and not any(c in disposition for c in '<>"\r\n/')
+    before = _blobs(world)
+    svg = b'<svg xmlns="http://www.w3.org/2000/svg" onload="alert(3)"><script>alert(4)</script></svg>'
+    for fname, data, kind in (("map.svg", svg, "image/svg+xml"), ("note.txt", b"<html><script>alert(5)</script>", "text/plain")):
+        r = owner.post(f"{served.base}/case/{world.case}/upload?csrf={owner.csrf}", data={"type": "other"},
+                       files={"file": (fname, data, kind)}, headers={"accept": "application/json"})
+        assert r.status_code == 400 and "does not accept" in r.json()["error"], r.text
+    assert _blobs(world) == before
+
+
+def test_a_revoked_member_s_open_desk_reads_nothing_more_of_the_case(world, served):
+    """The case lead revokes the lawyer on the terminal while the lawyer's desk is open and signed in (or a
+    cookie of it was kept): the case, its documents, their pages and search answer nothing of it."""
+    from refuge import indexing
+
+    owner = served.owner()
+    erin = world.open("erin")
+    case = erin.find_case("MX-0001")
+    assert indexing.update(erin, case, [world.decl])  # as doc add and the desk's upload index it
+    assert owner.get(f"{served.base}/doc/{world.decl}/download").status_code == 200
+    assert "<mark>" in owner.get(f"{served.base}/search", params={"q": "FICTIONAL"}).text  # found while a member
+    erin.revoke(case, ["bob"])
+    try:
+        for path in (f"/case/{world.case}", f"/doc/{world.decl}/download", f"/doc/{world.decl}/page/1",
+                     f"/doc/{world.decl}"):
+            r = owner.get(served.base + path)
+            assert r.status_code == 403 and b"FICTIONAL" not in r.content and b"Resettlement" not in r.content, path
+        r = owner.get(f"{served.base}/search", params={"q": "FICTIONAL"})
+        assert "<mark>" not in r.text and world.decl not in r.text
+        assert "MX-0001" not in owner.get(served.base + "/").text
+    finally:
+        erin.grant(erin.find_case("MX-0001"), ["bob"])
 
 def test_the_lock_stops_the_desk_though_an_upload_stalls_half_way(world):
     """An upload that stops sending half way (a slow-loris body, or a laptop put to sleep mid-upload) must not

@@ -76,7 +76,8 @@ def serve(c: Context, port, no_browser, listen, tls_cert, tls_key, minutes) -> N
     config = uvicorn.Config(make_app(desk), log_level="warning", access_log=False, lifespan="off",
                             server_header=False, date_header=False, ssl_certfile=tls_cert, ssl_keyfile=tls_key,
                             http=BoundedHttpTools,  # llhttp (C): h11 cost 6 s per GiB received
-                            timeout_graceful_shutdown=LOCK_GRACE)
+                            timeout_graceful_shutdown=LOCK_GRACE,
+                            ws="none")  # no WebSocket: none is served, and none may be opened past the Guard
     server = uvicorn.Server(config)
     _return_freed_memory()
     threading.Thread(target=_watch_idle, args=(desk,), daemon=True).start()
