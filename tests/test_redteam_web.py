@@ -15,6 +15,7 @@ import os
 import shutil
 import socket
 import subprocess
+import sys
 import time
 from urllib.parse import urlsplit
 
@@ -24,11 +25,12 @@ from test_web_support import WebWorld, origin_of, sign_in, start_serve
 # Run as another uid (the second local user): each request of the list, with its headers; prints for each
 # the status and whether the answer held the marker (what the attacker wanted).
 PROBE = r"""
-import json, sys, urllib.request, urllib.error
+import json, ssl, sys, urllib.request, urllib.error
 out = []
 for url, headers, marker in json.loads(sys.argv[1]):
     try:
-        with urllib.request.urlopen(urllib.request.Request(url, headers=headers), timeout=20) as r:
+        with urllib.request.urlopen(urllib.request.Request(url, headers=headers), timeout=20,
+                                    context=ssl._create_unverified_context()) as r:
             body, status, cookie = r.read(), r.status, r.headers.get("set-cookie") or ""
     except urllib.error.HTTPError as e:
         body, status, cookie = e.read(), e.code, e.headers.get("set-cookie") or ""
@@ -106,6 +108,49 @@ def test_another_user_with_the_leaked_link_and_the_owners_cookie_gets_nothing(wo
     assert owner.get(case_page).status_code == 200  # the lawyer's own session goes on
 
 
+
+
+def _own_address() -> str | None:
+    """This machine's address on its network (not loopback), if it has one (no packet is sent)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        try:
+            s.connect(("198.51.100.1", 9))
+        except OSError:
+            return None
+        address = s.getsockname()[0]
+    return None if address.startswith("127.") or address == "0.0.0.0" else address
+
+
+def test_on_the_machines_own_address_another_user_is_refused_too(world, tmp_path):
+    """`refuge serve --listen ADDR` with TLS, for a colleague's machine: another account of this machine
+    connecting to ADDR (not loopback) with the leaked link is refused as over loopback; the owner signs in."""
+    import re
+
+    import httpx
+    from test_web_security import _self_signed
+
+    address = _own_address()
+    if address is None:
+        pytest.skip("this machine has no address but loopback")
+    cert, key = _self_signed(tmp_path)
+    proc = subprocess.Popen([sys.executable, "-P", "-m", "refuge", "serve", "--no-browser", "--listen", address,
+                             "--tls-cert", cert, "--tls-key", key], env=world.env("bob"), stdout=subprocess.PIPE,
+                            stderr=subprocess.DEVNULL, cwd=world.root)
+    try:
+        url = re.search(r"(https://\S+/login\?token=\S+)", proc.stdout.readline().decode()).group(1)
+        with httpx.Client(verify=False, headers={"origin": origin_of(url)}, timeout=30) as owner:  # noqa: S501
+            for _ in range(100):  # until it answers (the static file needs no session)
+                try:
+                    owner.get(url.split("/login")[0] + "/static/style.css")
+                    break
+                except httpx.TransportError:
+                    time.sleep(0.05)
+            [(status, _, cookie)] = _as_another_user([[url, {"Origin": origin_of(url)}, ""]])
+            assert status == 401 and not cookie, "another account on this machine got a session over its address"
+            assert owner.get(url).status_code == 200 and owner.get(url.split("/login")[0] + "/").status_code == 200
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
 
 def _raw(served, request: bytes) -> bytes:
     """What the desk answers to bytes sent as they are on a new connection (its status line and headers)."""

@@ -9,8 +9,8 @@ desk asks it for the client's socket (its address and port, connected to the
 desk's) over netlink's sock_diag (an exact lookup, about 40 microseconds, open to
 every account), else reads /proc/net/tcp (or tcp6), which lists every socket of
 the network namespace with its owner's uid (milliseconds), and serves only its
-own uid. A connection from another machine (``--listen`` with TLS) is not
-looked up.
+own uid. With ``--listen`` (TLS), a client on the machine's own address is
+found the same way; one that is not found is another machine's.
 """
 
 from __future__ import annotations
@@ -85,22 +85,30 @@ def _table_uid(client: tuple[str, int], server: tuple[str, int]) -> int | None:
     return int(fields[6])
 
 
-def checked(client) -> bool:
-    """Whether a connection from ``client`` is one whose owner can be looked up: a loopback address, on Linux."""
+def _address(addr) -> tuple[str, int] | None:
+    """(IP, port) of an ASGI address, an IPv4-mapped IPv6 address as the IPv4 one (as its socket is listed)."""
     try:
-        loopback = ipaddress.ip_address(client[0]).is_loopback
+        ip = ipaddress.ip_address(addr[0])
+        port = int(addr[1])
     except (ValueError, TypeError, IndexError):
-        return False
-    return loopback and os.path.exists(_TABLES[4])
+        return None
+    mapped = getattr(ip, "ipv4_mapped", None)
+    return str(mapped or ip), port
 
 
 def another_account(scope) -> bool:
-    """Whether the request comes over loopback from a socket that is not this process's account's (or whose
-    owner cannot be found: refused rather than guessed). Found once per connection by the server's protocol
-    when it put it in the scope, else looked up here."""
+    """Whether the request comes from a socket of this machine that is not this process's account's.
+
+    A client over loopback must be listed (one that cannot be found is refused rather than guessed); a
+    client on another address (``--listen``) that is listed is a local account too, and is checked the
+    same way; one that is not is another machine's. Found once per connection by the server's protocol
+    when it put it in the scope, else looked up here (on Linux; elsewhere nothing is looked up)."""
     if SCOPE_KEY in scope:
         return scope[SCOPE_KEY]
-    client, server = scope.get("client"), scope.get("server")
-    if not client or not server or not checked(client):
+    client, server = _address(scope.get("client")), _address(scope.get("server"))
+    if client is None or server is None or not os.path.exists(_TABLES[4]):
         return False
-    return owner_uid(tuple(client), tuple(server)) != os.geteuid()
+    uid = owner_uid(client, server)
+    if uid is None:
+        return ipaddress.ip_address(client[0]).is_loopback
+    return uid != os.geteuid()
