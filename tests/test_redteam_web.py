@@ -288,6 +288,49 @@ def test_the_lock_stops_the_desk_though_an_upload_stalls_half_way(world):
         proc.wait()
 
 
+
+def test_an_upload_that_stops_arriving_is_dropped_and_stores_nothing(world, monkeypatch):
+    """A slow-loris body while the desk stays open: the head of a file, then nothing, the connection held
+    open. The upload held its spool (the file's plaintext, unnamed) and its receiver for as long as the client
+    liked (the four-hour bound was checked only when a chunk came); now it is dropped once nothing has come
+    for STALL_SECONDS (5 minutes; half a second here), with one line, and nothing is stored. Driven in
+    process (the desk's own application) so as not to wait 5 minutes."""
+    import asyncio
+
+    from refuge.web import _upload
+    from refuge.web.app import make_app
+
+    monkeypatch.setattr(_upload, "STALL_SECONDS", 0.5)
+    desk = world.desk("bob")
+    session = desk.exchange(desk.new_token())
+    head = (b'--XyZ\r\nContent-Disposition: form-data; name="type"\r\n\r\nother\r\n--XyZ\r\n'
+            b'Content-Disposition: form-data; name="file"; filename="statement.txt"\r\n\r\n' + b"Half a statement.\n" * 999)
+    scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST", "scheme": "http",
+             "path": f"{desk.prefix}/case/{world.case}/upload", "root_path": "", "query_string": f"csrf={session.csrf}".encode(),
+             "client": ("testclient", 50000), "server": ("127.0.0.1", 8123),
+             "headers": [(b"host", b"127.0.0.1:8123"), (b"origin", b"http://127.0.0.1:8123"),
+                         (b"cookie", f"refuge_session={session.id}".encode()), (b"accept", b"application/json"),
+                         (b"content-type", b"multipart/form-data; boundary=XyZ")]}
+    sent, before = [], _blobs(world)
+
+    async def upload() -> None:
+        pieces = [head]
+
+        async def receive():
+            if pieces:
+                return {"type": "http.request", "body": pieces.pop(), "more_body": True}
+            await asyncio.Event().wait()  # nothing more ever comes; the connection stays open
+
+        async def send(message) -> None:
+            sent.append(message)
+
+        await asyncio.wait_for(make_app(desk)(scope, receive, send), 5)  # TimeoutError: it waited for ever
+
+    asyncio.run(upload())
+    answer = json.loads(b"".join(m.get("body", b"") for m in sent[1:]))
+    assert sent[0]["status"] == 400 and answer["error"] == "the upload stopped arriving; nothing was added; try again"
+    assert _blobs(world) == before
+
 def _blobs(world) -> list[str]:
     """The case's stored blobs, read raw from the storage."""
     from pathlib import Path

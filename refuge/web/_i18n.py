@@ -218,6 +218,7 @@ the upload was cut short or malformed; try again ¦ el envío se interrumpió o 
 the upload took over {hours} hours; send fewer files at once ¦ el envío tardó más de {hours} horas; envíe menos archivos a la vez ¦ l'envoi a pris plus de {hours} heures ; envoyez moins de fichiers à la fois
 the vault could not store the upload ({problem}); check the disk, then try again ¦ el depósito no pudo guardar el envío ({problem}); revise el disco y vuelva a intentarlo ¦ le coffre n'a pas pu enregistrer l'envoi ({problem}) ; vérifiez le disque, puis réessayez
 the upload was cut short; nothing was added; try again ¦ el envío se interrumpió; no se añadió nada; vuelva a intentarlo ¦ l'envoi a été interrompu ; rien n'a été ajouté ; réessayez
+the upload stopped arriving; nothing was added; try again ¦ el envío dejó de llegar; no se añadió nada; vuelva a intentarlo ¦ l'envoi a cessé d'arriver ; rien n'a été ajouté ; réessayez
 an upload is a multipart form; use the page's upload form ¦ un envío es un formulario multipart; use el formulario de la página ¦ un envoi est un formulaire multipart ; utilisez le formulaire de la page
 at most {n} files at once ¦ como máximo {n} archivos a la vez ¦ au plus {n} fichiers à la fois
 the field {name} is too long ¦ el campo {name} es demasiado largo ¦ le champ {name} est trop long

@@ -39,6 +39,7 @@ MAX_FIELD = 4096  # a metadata field's bytes
 MAX_FILES = 1000  # files in one upload
 MAX_OPEN = 4  # files received but not yet judged by intake (each holds a spool, a blob writer, a thread)
 UPLOAD_SECONDS = 4 * 3600  # an upload's longest time: a stored file waits for the body's end (vault.fsck.BLOB_GRACE)
+STALL_SECONDS = 300  # an upload that sends nothing for this long is dropped (it held its spool and receiver for ever)
 
 
 @dataclass
@@ -200,7 +201,7 @@ async def receive(request, to: Destination | None, refused: RefugeError | None =
     pool = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="refuge-upload")
     try:
         deadline = time.monotonic() + UPLOAD_SECONDS
-        async for chunk in request.stream():
+        async for chunk in _arriving(request.stream(), deadline):
             if time.monotonic() > deadline:
                 raise refuse(InvalidInput, "the upload took over {hours} hours; send fewer files at once",
                              hours=UPLOAD_SECONDS // 3600)
@@ -220,3 +221,22 @@ async def receive(request, to: Destination | None, refused: RefugeError | None =
     finally:
         pool.shutdown(wait=False)
     return received
+
+
+async def _arriving(stream, deadline: float):
+    """The body's chunks as they come, refused once none has come for :data:`STALL_SECONDS` (a client that
+    stopped sending, a slow-loris body: it held its spool and receiver for as long as it liked) or, waiting,
+    past ``deadline``. (asyncio.timeout around each wait: wait_for made a task a chunk, 16 us each.)"""
+    while True:
+        left = deadline - time.monotonic()
+        try:
+            async with asyncio.timeout(max(0.0, min(STALL_SECONDS, left))):
+                chunk = await stream.__anext__()
+        except StopAsyncIteration:
+            return
+        except TimeoutError:
+            if time.monotonic() > deadline:
+                raise refuse(InvalidInput, "the upload took over {hours} hours; send fewer files at once",
+                             hours=UPLOAD_SECONDS // 3600) from None
+            raise refuse(InvalidInput, "the upload stopped arriving; nothing was added; try again") from None
+        yield chunk
