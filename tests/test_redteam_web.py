@@ -22,6 +22,8 @@ from urllib.parse import urlsplit
 import pytest
 from test_web_support import WebWorld, origin_of, sign_in, start_serve
 
+from refuge.web.serve import LOCK_GRACE
+
 # Run as another uid (the second local user): each request of the list, with its headers; prints for each
 # the status and whether the answer held the marker (what the attacker wanted).
 PROBE = r"""
@@ -257,8 +259,6 @@ def test_the_lock_stops_the_desk_though_an_upload_stalls_half_way(world):
     it within seconds, and the half-received file leaves no blob behind."""
     import httpx
 
-    from refuge.web.serve import LOCK_GRACE
-
     proc, url = start_serve(world, "bob", stderr=subprocess.PIPE)
     try:
         base, origin = url.split("/login")[0], origin_of(url)
@@ -330,6 +330,38 @@ def test_an_upload_that_stops_arriving_is_dropped_and_stores_nothing(world, monk
     answer = json.loads(b"".join(m.get("body", b"") for m in sent[1:]))
     assert sent[0]["status"] == 400 and answer["error"] == "the upload stopped arriving; nothing was added; try again"
     assert _blobs(world) == before
+
+
+def test_a_build_cut_short_by_the_lock_leaves_no_folder_behind(world, tmp_path):
+    """The case lead starts a packet build and the desk locks (the Lock button, or idle) while it runs: the
+    build is a thread the lock does not wait for, so its clean-up never ran and its folder stayed in the
+    temporary directory (holding the packet and its review report had they been written). Now builds write
+    in the desk's own folder, removed when the server stops."""
+    import httpx
+
+    erin = world.open("erin")
+    erin.record_consent(erin.find_case("MX-0001"), "granted", "unhcr-resettlement", [world.decl, world.photo], None, "")
+    assert world.cli("keys", "org", "generate", "--name", "Fictional Legal Clinic", user="alice").returncode == 0
+    tmp = tmp_path / "server-tmp"
+    tmp.mkdir()
+    proc, url = start_serve(world, "erin", env=dict(world.env("erin"), TMPDIR=str(tmp)))
+    try:
+        base = url.split("/login")[0]
+        with httpx.Client(headers={"origin": origin_of(url)}, timeout=30) as lead:
+            csrf = sign_in(lead, url)
+            r = lead.post(f"{base}/case/{world.case}/packets", headers={"accept": "application/json"},
+                          data={"csrf": csrf, "profile": "unhcr-resettlement", "allow_incomplete": "1",
+                                "accept_gaps": "location, third-party, network, legal-strategy, faces",
+                                "gap_reason": "fictional case: nobody of these kinds"})
+            job = lead.get(f"{base}/job/{r.json()['job']}", headers={"accept": "application/json"}).json()
+            assert job["state"] == "running", job
+            assert list(tmp.rglob("refuge-packet-*"))  # the build's folder, while it runs
+            assert lead.post(base + "/lock", data={"csrf": csrf}).status_code == 200
+        proc.wait(timeout=LOCK_GRACE + 10)
+        assert [str(p.relative_to(tmp)) for p in tmp.rglob("*") if "refuge-agent" not in str(p)] == []
+    finally:
+        proc.kill()
+        proc.wait()
 
 def _blobs(world) -> list[str]:
     """The case's stored blobs, read raw from the storage."""

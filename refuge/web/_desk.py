@@ -56,6 +56,7 @@ class Desk:
         self.locked = False
         self.jobs: dict[str, dict] = {}  # packet builds in progress, by job id
         self.exchanged = threading.Event()  # set when the one-time token has been used
+        self.workdir: str | None = None  # the folder builds write in, removed when the server stops (serve.py)
         # Every page lives under this secret path, and so does the cookie (Path=prefix): a browser sends a
         # cookie to every port of 127.0.0.1, but never to a path another local user's server cannot know.
         self.prefix = "/" + secrets.token_urlsafe(18)

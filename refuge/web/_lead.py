@@ -163,7 +163,8 @@ def build(p: Pages, request: Request, form: dict) -> Response:
 def _build(p: Pages, ref: str, profile, options: dict, job: dict) -> None:
     from packets.build import build_packet
 
-    folder = tempfile.mkdtemp(prefix="refuge-packet-")  # mode 700; removed whatever happens
+    # mode 700; removed whatever happens, and with the desk's work folder if the desk stops first (serve.py)
+    folder = tempfile.mkdtemp(prefix="refuge-packet-", dir=p.desk.workdir)
     try:
         with p.acting("packet.build") as (vault, targets):
             case = find_case(vault, ref, targets)

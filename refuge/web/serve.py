@@ -5,6 +5,7 @@ from __future__ import annotations
 import ipaddress
 import logging
 import os
+import shutil
 import socket
 import sys
 import tempfile
@@ -81,7 +82,14 @@ def serve(c: Context, port, no_browser, listen, tls_cert, tls_key, minutes) -> N
     server = uvicorn.Server(config)
     _return_freed_memory()
     threading.Thread(target=_watch_idle, args=(desk,), daemon=True).start()
-    server.run(sockets=[sock])
+    # The desk's own folder for what a build writes before it is recorded (mode 700): removed once the server
+    # has stopped. A build is a thread the lock does not wait for, so its own clean-up never ran when the desk
+    # locked mid-build: its folder stayed behind (with the packet and review report, if they had been written).
+    desk.workdir = tempfile.mkdtemp(prefix="refuge-desk-work-")
+    try:
+        server.run(sockets=[sock])
+    finally:
+        shutil.rmtree(desk.workdir, ignore_errors=True)
 
 
 def _return_freed_memory() -> None:
