@@ -353,9 +353,12 @@ def test_a_build_cut_short_by_the_lock_leaves_no_folder_behind(world, tmp_path):
                           data={"csrf": csrf, "profile": "unhcr-resettlement", "allow_incomplete": "1",
                                 "accept_gaps": "location, third-party, network, legal-strategy, faces",
                                 "gap_reason": "fictional case: nobody of these kinds"})
+            for _ in range(200):  # the build's thread makes its folder as it starts
+                if list(tmp.rglob("refuge-packet-*")):
+                    break
+                time.sleep(0.02)
             job = lead.get(f"{base}/job/{r.json()['job']}", headers={"accept": "application/json"}).json()
-            assert job["state"] == "running", job
-            assert list(tmp.rglob("refuge-packet-*"))  # the build's folder, while it runs
+            assert job["state"] == "running" and list(tmp.rglob("refuge-packet-*")), job  # locked while it runs
             assert lead.post(base + "/lock", data={"csrf": csrf}).status_code == 200
         proc.wait(timeout=LOCK_GRACE + 10)
         assert [str(p.relative_to(tmp)) for p in tmp.rglob("*") if "refuge-agent" not in str(p)] == []
