@@ -280,6 +280,8 @@ def test_the_lock_stops_the_desk_though_an_upload_stalls_half_way(world):
                 assert owner.post(base + "/lock", data={"csrf": csrf}).status_code == 200
                 proc.wait(timeout=LOCK_GRACE + 5)  # TimeoutExpired: the locked desk is still running
             assert _blobs(world) == blobs
+            with pytest.raises(httpx.TransportError):  # the cookie replayed after the lock: nobody answers
+                httpx.get(f"{base}/case/{world.case}", headers={"cookie": cookie, "origin": origin}, timeout=5)
             said = proc.stderr.read().decode()
             assert "statement" not in said.lower() and world.case not in said  # nor in the terminal's log
             assert "Traceback" not in said and said.strip().endswith("the desk locked; run refuge serve again to open it")
