@@ -355,7 +355,7 @@ def test_a_build_cut_short_by_the_lock_leaves_no_folder_behind(world, tmp_path):
                           data={"csrf": csrf, "profile": "unhcr-resettlement", "allow_incomplete": "1",
                                 "accept_gaps": "location, third-party, network, legal-strategy, faces",
                                 "gap_reason": "fictional case: nobody of these kinds"})
-            for _ in range(200):  # the build's thread makes its folder as it starts
+            for _ in range(1500):  # the build's thread makes its folder once it has imported the packet pipeline
                 if list(tmp.rglob("refuge-packet-*")):
                     break
                 time.sleep(0.02)
