@@ -25,6 +25,8 @@ from dataclasses import dataclass, field
 import pikepdf
 from pikepdf import Array, Dictionary, Name
 
+from raw_readers import RawSkeleton, exiftool_each
+
 GIVEN, SURNAME, NUMBER = "Yolotzin", "Ixtlahuac", "G47201938"
 NAME = f"{GIVEN} {SURNAME}"
 #: What must not be found anywhere.
@@ -581,6 +583,16 @@ def skeleton(text: str) -> str:
     return _DROP.sub("", text).translate(_TABLE)
 
 
+def raw_skeleton(raw: bytes, encoding: str) -> str:
+    """``skeleton(raw.decode(encoding, "replace"))``, fast (tests/raw_readers.py)."""
+    if not _RAW:
+        _RAW.append(RawSkeleton(_DROP, _TABLE))
+    return _RAW[0](raw, encoding)
+
+
+_RAW: list = []  # made on first use
+
+
 def _ocr_skeleton(text: str) -> str:
     return skeleton(text).translate(str.maketrans("01|5", "olls"))
 
@@ -590,8 +602,12 @@ def found_in(text: str, ocr: bool = False) -> list[str]:
     name (given name and surname in either order, at most 40 letters or digits apart: a
     wrapped cell, a footer between the halves). A given name alone is not the registered
     secret, as it is not in the case's rules."""
+    return _found_in_skeleton((_ocr_skeleton if ocr else skeleton)(text), ocr)
+
+
+def _found_in_skeleton(sk: str, ocr: bool = False) -> list[str]:
+    """:func:`found_in` for a text's skeleton ``sk``."""
     norm = _ocr_skeleton if ocr else skeleton
-    sk = norm(text)
     out = [NUMBER] if norm(NUMBER) in sk else []
     g, s = norm(GIVEN), norm(SURNAME)
     if re.search(f"{g}.{{0,40}}{s}|{s}.{{0,40}}{g}", sk):
@@ -639,16 +655,17 @@ def leaks(data: bytes, ocr: bool = True) -> dict[str, list[str]]:
                        capture_output=True)
         raw = open(qdf, "rb").read() if os.path.exists(qdf) else data
         for enc in ("latin-1", "utf-16-be", "utf-16-le"):
-            note(f"raw-bytes-{enc}", found_in(raw.decode(enc, "replace")))
+            note(f"raw-bytes-{enc}", _found_in_skeleton(raw_skeleton(raw, enc)))
         note("raw-hex", [s for s in (NAME, NUMBER) if s.encode().hex().encode() in raw.lower()])
-        note("exiftool-pdf", found_in(_run([_tool("exiftool"), "-a", "-u", "-ee", pdf]).decode("utf-8", "replace")))
         images = os.path.join(work, "img")
         os.mkdir(images)
         subprocess.run([_tool("pdfimages"), "-all", pdf, os.path.join(images, "i")], capture_output=True)
         paths = sorted(os.path.join(images, n) for n in os.listdir(images))
-        for p in paths:
-            note("exiftool-images", found_in(_run([_tool("exiftool"), "-a", "-u", "-ee", p]).decode("utf-8", "replace")))
-            note("image-bytes", found_in(open(p, "rb").read().decode("latin-1")))
+        tags = exiftool_each(_tool("exiftool"), [pdf, *paths])  # one run, each file's output apart
+        note("exiftool-pdf", found_in(tags[0]))
+        for p, text in zip(paths, tags[1:]):
+            note("exiftool-images", found_in(text))
+            note("image-bytes", _found_in_skeleton(raw_skeleton(open(p, "rb").read(), "latin-1")))
         if ocr:
             pages = os.path.join(work, "pg")
             os.mkdir(pages)

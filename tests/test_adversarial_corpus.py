@@ -12,6 +12,7 @@ from __future__ import annotations
 import pytest
 
 import adversarial_corpus as corpus
+from raw_readers import exiftool_each
 from vault.errors import NotPermitted, VerificationFailed
 
 PROFILES = ["ccvt-intake", "frontline-defenders", "irb-rpd-disclosure", "ircc-resettlement", "unhcr-resettlement"]
@@ -56,3 +57,74 @@ def test_every_form_on_every_profile_leaks_nothing_or_is_refused(case, profile_i
     volumes = _outcome([case], profile_id)
     for data in volumes or []:
         assert corpus.leaks(data) == {}, case.name
+
+
+# --- the checker's fast readers read exactly what the plain ones read ----------------------------
+
+
+def _unit(n: int, encoding: str) -> bytes:
+    return n.to_bytes(2, "big" if encoding == "utf-16-be" else "little")
+
+
+def test_the_raw_bytes_skeleton_is_the_skeleton_of_the_decoded_bytes():
+    """raw_skeleton (used on a packet's uncompressed bytes and extracted images) against
+    skeleton(raw.decode(encoding, "replace")): random bytes, every byte, the secrets in
+    look-alikes and in mathematical letters (surrogate pairs), lone and misordered surrogates,
+    a byte-order mark and an odd last byte."""
+    import random
+
+    rng = random.Random(22)
+    spelled = [corpus.NAME, corpus.NUMBER, "ＹＯＬＯＴＺＩＮ Ｉｘｔｌａｈｕａｃ", "Yоlоtzіn Іxtlаhuаc",  # fullwidth, Cyrillic
+               "".join(chr(0x1D400 + ord(c) - 65) if c.isupper() else chr(0x1D41A + ord(c) - 97) if c.islower() else c
+                       for c in corpus.NAME),  # mathematical bold: a surrogate pair each
+               "Ÿölötzîn ß æ ﬁ ½ ²", "\ufeff" + corpus.NUMBER]
+    samples = [bytes(range(256)), bytes(range(256))[::-1], b"", b"\x00", b"G"]
+    for encoding in ("utf-16-be", "utf-16-le"):
+        u = lambda n, e=encoding: _unit(n, e)
+        pair = "\U0001D409".encode(encoding)
+        samples += [t.encode(encoding) for t in spelled]
+        samples += [u(0xD835), u(0xDC00), u(0xD835) + u(0xD835) + u(0xDC09), u(0xDC09) + u(0xD835),
+                    pair + u(0xD835), u(0xDC09) + pair + u(0xDBFF) + u(0xDFFF), pair + b"\x41", pair[:3],
+                    b"".join(t.encode(encoding) + u(rng.choice((0xD800, 0xDBFF, 0xDC00, 0xDFFF))) for t in spelled)]
+        samples += [bytes(b for k in range(300) for b in u(rng.choice((0xD835, 0xDC09, 0xDCFF, 0x0041, 0x00E9, 0x0430))))
+                    for _ in range(20)]
+    samples += [t.encode(e) for t in spelled for e in ("utf-8", "latin-1", "utf-16") if t.isascii() or e != "latin-1"]
+    samples += [rng.randbytes(rng.randrange(0, 5000)) for _ in range(200)]
+    samples += [bytes(rng.choice(b"\x00\xd8\xdc\xdf\xd8\x35\x41\xe9") for _ in range(rng.randrange(1, 999)))
+                for _ in range(100)]
+    for raw in samples:
+        for encoding in ("latin-1", "utf-16-be", "utf-16-le"):
+            assert corpus.raw_skeleton(raw, encoding) == corpus.skeleton(raw.decode(encoding, "replace")), (raw[:40], encoding)
+    found = corpus._found_in_skeleton(corpus.raw_skeleton(spelled[4].encode("utf-16-le"), "utf-16-le"))
+    assert found == corpus.found_in(spelled[4]) == [corpus.NAME]  # the checker can fail on them
+
+
+def test_one_exiftool_run_prints_for_each_file_what_a_run_on_it_alone_prints(tmp_path):
+    """exiftool_each against one exiftool run per file: images with the secret in their
+    metadata, a PDF, a file exiftool cannot read, a name with spaces."""
+    import io
+    import subprocess
+
+    from PIL import Image, PngImagePlugin
+    from reportlab.pdfgen import canvas
+
+    info = PngImagePlugin.PngInfo()
+    info.add_text("Comment", corpus.NAME)
+    Image.new("RGB", (8, 8)).save(tmp_path / "a.png", pnginfo=info)
+    Image.new("L", (8, 8)).save(tmp_path / "b c.jpg", comment=corpus.NUMBER.encode())
+    buf = io.BytesIO()
+    c = canvas.Canvas(buf)
+    c.setAuthor(corpus.NAME)
+    c.drawString(10, 10, "page")
+    c.save()
+    (tmp_path / "d.pdf").write_bytes(buf.getvalue())
+    (tmp_path / "e.bin").write_bytes(b"\x00\xffnot an image")
+    paths = [str(tmp_path / n) for n in ("d.pdf", "a.png", "e.bin", "b c.jpg")]
+    for p in paths:  # the first read sets each file's access time, which exiftool prints
+        (tmp_path / p).read_bytes()
+    each = exiftool_each(corpus._tool("exiftool"), paths)
+    alone = [subprocess.run([corpus._tool("exiftool"), "-a", "-u", "-ee", p], capture_output=True).stdout.decode(
+        "utf-8", "replace") for p in paths]
+    assert each == alone
+    assert [corpus.found_in(t) for t in each] == [[corpus.NAME], [corpus.NAME], [], [corpus.NUMBER]]
+    assert exiftool_each(corpus._tool("exiftool"), paths[:1]) == alone[:1]
