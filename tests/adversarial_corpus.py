@@ -669,13 +669,15 @@ def leaks(data: bytes, ocr: bool = True) -> dict[str, list[str]]:
         if ocr:
             pages = os.path.join(work, "pg")
             os.mkdir(pages)
-            subprocess.run([_tool("pdftoppm"), "-r", "200", "-gray", "-png", pdf, os.path.join(pages, "p")],
+            # as PGM, which pdftoppm writes at once (a PNG's compression takes seconds a noisy page): the
+            # same pixels, read at the same 200 dpi (test_a_page_rendered_as_pgm_is_read_as_its_png)
+            subprocess.run([_tool("pdftoppm"), "-r", "200", "-gray", pdf, os.path.join(pages, "p")],
                            capture_output=True)
             rendered = sorted(os.path.join(pages, n) for n in os.listdir(pages))
             from scans import ocr_each  # each page or image as tesseract reads it alone, in one process a group
 
-            for channel, group in (("tesseract-pages", rendered), ("tesseract-images", paths)):
-                for text in ocr_each(group, lang="eng", psm=1, timeout=300, strict=False):
+            for channel, group, dpi in (("tesseract-pages", rendered, 200), ("tesseract-images", paths, None)):
+                for text in ocr_each(group, lang="eng", psm=1, timeout=300, dpi=dpi, strict=False):
                     note(channel, found_in(text, ocr=True))
             note("zxing", _zxing(rendered + paths))
     return found

@@ -128,3 +128,36 @@ def test_one_exiftool_run_prints_for_each_file_what_a_run_on_it_alone_prints(tmp
     assert each == alone
     assert [corpus.found_in(t) for t in each] == [[corpus.NAME], [corpus.NAME], [], [corpus.NUMBER]]
     assert exiftool_each(corpus._tool("exiftool"), paths[:1]) == alone[:1]
+
+
+def test_a_page_rendered_as_pgm_is_read_as_its_png(tmp_path):
+    """leaks() renders pages as PGM rather than PNG (pdftoppm's PNG compression takes seconds a
+    noisy page): the same pixels, and tesseract at 200 dpi reads the same words, boxes and
+    confidences as from the PNG, whose header says 200 dpi; zxing reads the same codes."""
+    import subprocess
+
+    import zxingcpp
+    from PIL import Image, ImageDraw
+
+    import scans
+
+    page = Image.new("L", (1000, 700), 250)
+    d = ImageDraw.Draw(page)
+    d.text((60, 60), f"Client {corpus.NAME}", fill=20, font=corpus._pil_font(40))
+    d.text((60, 160), f"Passport {corpus.NUMBER}", fill=120, font=corpus._pil_font(28))
+    noise = Image.effect_noise((400, 300), 60)
+    page.paste(noise, (500, 300))
+    pdf = tmp_path / "p.pdf"
+    page.save(pdf, "PDF", resolution=150)
+    for fmt, flags in (("png", ["-png"]), ("pgm", [])):
+        subprocess.run([corpus._tool("pdftoppm"), "-r", "200", "-gray", *flags, str(pdf), str(tmp_path / fmt)], check=True)
+    png, pgm = sorted(tmp_path.glob("png*.png")), sorted(tmp_path.glob("pgm*.pgm"))
+    assert len(png) == len(pgm) == 1
+    assert Image.open(png[0]).convert("L").tobytes() == Image.open(pgm[0]).tobytes()
+    as_png = [subprocess.run([corpus._tool("tesseract"), str(p), "stdout", "-l", "eng", "--psm", "1", *dpi, "tsv"],
+                             capture_output=True, check=True).stdout for p, dpi in ((png[0], []), (pgm[0], ["--dpi", "200"]))]
+    assert as_png[0] == as_png[1] and b"Passport" in as_png[0]
+    texts = [scans.ocr_each([p[0]], lang="eng", psm=1, dpi=dpi) for p, dpi in ((png, None), (pgm, 200))]
+    assert texts[0] == texts[1] and corpus.found_in(texts[0][0], ocr=True)
+    codes = [[r.text for r in zxingcpp.read_barcodes(Image.open(p[0]).convert("L"))] for p in (png, pgm)]
+    assert codes[0] == codes[1]

@@ -291,7 +291,8 @@ def test_with_the_register_filled_nothing_registered_survives_in_any_channel(iss
         assert r.returncode == 0 or not _unconfirmed_image_hits(json.loads(r.stdout), out), r.stdout.decode()[-2000:]
     from scans import ocr_each, rasterise, skeleton
 
-    seen = skeleton(" ".join(ocr_each(rasterise(out.read_bytes()), lang="eng")))
+    # PPM at 200 dpi: the PNG's pixels, read the same, without pdftoppm's PNG compression (tests/test_ocr.py)
+    seen = skeleton(" ".join(ocr_each(rasterise(out.read_bytes(), fmt="ppm"), lang="eng", dpi=200)))
     assert not [s for s in secrets if skeleton(s) in seen]
     assert skeleton("the harvest was poor") in seen  # control words survive (every page is flattened: OCR reads them)
     (record,) = json.loads(w.ok("packet", "history", "MX-0001", "--json", user="erin"))
