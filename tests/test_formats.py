@@ -91,10 +91,12 @@ def _ocr(pdf: Path, folder: Path) -> str:
 def _ocr_pages(pdf: Path, folder: Path) -> list[str]:
     """What tesseract reads on each of the documents' pages, one string a page, in order."""
     folder.mkdir()
-    subprocess.run([require_tool("pdftoppm"), "-f", "3", "-r", "150", "-gray", "-png", str(pdf), str(folder / "p")],
+    # PGM, read at its 150 dpi: a PNG's pixels, read the same, without pdftoppm's PNG compression
+    # (tests/test_adversarial_corpus.py test_a_page_rendered_as_pgm_is_read_as_its_png)
+    subprocess.run([require_tool("pdftoppm"), "-f", "3", "-r", "150", "-gray", str(pdf), str(folder / "p")],
                    check=True)
-    pages = sorted(folder.iterdir(), key=lambda f: int(re.search(r"-(\d+)\.png$", f.name).group(1)))
-    return ocr_each(pages, lang="eng", strict=False)  # each page as ``tesseract PAGE -`` reads it, in one process
+    pages = sorted(folder.iterdir(), key=lambda f: int(re.search(r"-(\d+)\.pgm$", f.name).group(1)))
+    return ocr_each(pages, lang="eng", dpi=150, strict=False)  # each page as ``tesseract PAGE -`` reads it, in one process
 
 
 def _build(w, out: Path, *extra: str, profile="irb-rpd-disclosure", **env):
