@@ -264,9 +264,6 @@ def _draw(ctx: _Ctx, pg: _Pagination) -> tuple[pikepdf.Pdf, dict[str, list[int]]
             if len(decl) > 1:
                 raise AssembleError(f"document {u.item.doc_id}: the translator's declaration does not fit on one"
                                     " page; shorten the translator details")
-    from ._a85 import install
-
-    install()  # the same bytes, faster
     buf = io.BytesIO()
     c = Canvas(buf, pagesize=(profile.page_width, profile.page_height), invariant=1, pageCompression=1)
     c.setStrokeColorRGB(0.55, 0.55, 0.55)

@@ -189,9 +189,6 @@ def review_report(redactor: Redactor, profile_id: str, date: str, coverage: dict
     then a preview of every page with a redaction or without text."""
     from reportlab.pdfgen.canvas import Canvas
 
-    from ._a85 import install
-
-    install()  # the previews' pixels in ASCII85, the same bytes faster
     buf = io.BytesIO()
     c = Canvas(buf, pagesize=_PAGE, invariant=1, pageCompression=1)
     c.setTitle("Redaction review")

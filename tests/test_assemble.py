@@ -586,3 +586,11 @@ def test_bookmarks_carry_no_title_where_the_index_shows_none(tmp_path):
     text = " ".join(labels) + " ".join(pages_text(path))
     for item in items:
         assert item.title not in text
+
+
+def test_reportlab_draws_with_its_c_accelerator():
+    """reportlab encodes images in ASCII85 and writes numbers through rl_accel's C code: without it,
+    in pure Python, a review report's four page previews took 1.4 s of a build's worker."""
+    from reportlab.pdfbase import pdfdoc
+
+    assert pdfdoc.asciiBase85Encode.__module__ == "_rl_accel"
