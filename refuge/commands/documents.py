@@ -33,6 +33,7 @@ from .._context import (
 from ..errors import describe, show
 from ..output import echo_json, emit, output_options
 
+
 def _indexing():
     """refuge.indexing, imported by the commands that change documents only: the search index's modules
     (sqlite3 among them) are a cost `doc list`, `doc get` and consent commands need not pay."""
