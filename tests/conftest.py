@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -69,6 +70,19 @@ def worker_in_process(monkeypatch):
         return worker.Answer(json.loads(json.dumps(value)), list(out))
 
     monkeypatch.setattr(worker, "run", run)
+
+
+def peak_rss_mib(cmd: list[str], env: dict, cwd) -> tuple[subprocess.CompletedProcess, float]:
+    """Run ``cmd`` from a fresh wrapper; the largest resident size (MiB) of it or any process it waited for.
+    (Measured from this process, a child's peak would count the pages of pytest it was forked from.)"""
+    wrapper = ("import resource, subprocess, sys, json\n"
+               "p = subprocess.run(sys.argv[1:], capture_output=True)\n"
+               "print(json.dumps([p.returncode, p.stdout.decode(), p.stderr.decode(),"
+               " resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024]))\n")
+    out = subprocess.run([sys.executable, "-c", wrapper, *cmd], capture_output=True, text=True, env=env, cwd=cwd,
+                         timeout=300, check=True)
+    code, stdout, stderr, peak = json.loads(out.stdout)
+    return subprocess.CompletedProcess(cmd, code, stdout, stderr), peak
 
 
 def require_tool(name: str) -> str:

@@ -17,22 +17,10 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ACCEPT_GAPS, PASSPHRASE
+from conftest import ACCEPT_GAPS, PASSPHRASE, peak_rss_mib
 from hostile_pdfs import cut_in_half, self_drawing_form, xobject_bomb
 
 local = pytest.mark.parametrize("world", ["local"], indirect=True)
-
-
-def _peak_rss_mib(cmd: list[str], env: dict, cwd) -> tuple[subprocess.CompletedProcess, float]:
-    """Run ``cmd`` from a fresh wrapper; the largest resident size of it or any process it waited for."""
-    wrapper = ("import resource, subprocess, sys, json\n"
-               "p = subprocess.run(sys.argv[1:], capture_output=True)\n"
-               "print(json.dumps([p.returncode, p.stdout.decode(), p.stderr.decode(),"
-               " resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024]))\n")
-    out = subprocess.run([sys.executable, "-c", wrapper, *cmd], capture_output=True, text=True, env=env, cwd=cwd,
-                         timeout=300, check=True)
-    code, stdout, stderr, peak = json.loads(out.stdout)
-    return subprocess.CompletedProcess(cmd, code, stdout, stderr), peak
 
 
 def _documents(world) -> list:
@@ -47,7 +35,7 @@ def test_a_rendering_bomb_is_refused_at_intake_in_bounded_memory(case_world, tmp
     assert bomb.stat().st_size < 5000
     before = _documents(case_world)
     cmd = [sys.executable, "-P", "-m", "refuge", "doc", "add", "MX-0001", str(bomb), "--type", "legal-declaration"]
-    p, peak = _peak_rss_mib(cmd, case_world.env("bob"), case_world.root)
+    p, peak = peak_rss_mib(cmd, case_world.env("bob"), case_world.root)
     assert p.returncode == 1, p.stderr
     assert p.stderr.startswith("refuge: error: the file is a PDF whose pages draw nested forms too many times")
     assert p.stderr.count("\n") == 1 and "Traceback" not in p.stderr
@@ -252,7 +240,7 @@ def test_a_bomb_already_in_the_vault_stops_the_build_in_bounded_memory(case_worl
     out = tmp_path / "packet.pdf"
     cmd = [sys.executable, "-P", "-m", "refuge", "packet", "build", *ACCEPT_GAPS, "MX-0001", "--for", "irb-rpd-disclosure",
            "-o", str(out), "--allow-incomplete"]
-    p, peak = _peak_rss_mib(cmd, case_world.env("erin"), case_world.root)
+    p, peak = peak_rss_mib(cmd, case_world.env("erin"), case_world.root)
     assert p.returncode == 1, p.stderr
     # a line per stage of the build (not a terminal), then the error, in one line
     *stages, error = p.stderr.splitlines()

@@ -13,10 +13,12 @@ import email.message
 import json
 import os
 import shutil
+import sys
 import time
 
 import pytest
 
+from conftest import peak_rss_mib
 from vault import age
 from vault.events import canonical, sign_record
 
@@ -457,24 +459,6 @@ def test_a_directory_key_left_to_someone_not_enrolled_is_reported_and_repaired(c
 # --- an object planted too large to read --------------------------------------------------------
 
 
-# Runs the command it is given and prints its peak RSS in KiB. The command is started from this small
-# process, not from pytest: a child's peak RSS counts the pages of the process it was forked from.
-_MEASURED = ("import resource,subprocess,sys\n"
-             "code = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL).returncode\n"
-             "print(code, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)\n")
-
-
-def _run_measured(w, *args: str, user: str) -> tuple[int, bytes, int]:
-    """Run the CLI; returns (exit code, stderr, the process's peak RSS in MiB)."""
-    import subprocess
-    import sys
-
-    p = subprocess.run([sys.executable, "-c", _MEASURED, sys.executable, "-P", "-m", "refuge", *args],
-                       env=w.env(user), cwd=w.root, capture_output=True, timeout=120)
-    code, rss = p.stdout.split()
-    return int(code), p.stderr, int(rss) // 1024
-
-
 def test_an_event_planted_larger_than_refuge_writes_is_refused_unread(case_world):
     """An insider writes the case's next event as an object of 16 MiB and a byte, more than refuge
     ever writes in an event: every member's command would read it whole. It is refused by its size,
@@ -518,8 +502,9 @@ def test_objects_planted_a_gibibyte_large_cost_their_readers_no_memory(case_worl
         path.parent.mkdir(parents=True, exist_ok=True)
         with open(path, "wb") as f:
             f.truncate(1 << 30)
-        code, err, rss = _run_measured(w, *command, user="dave" if command[0] == "audit" else "erin")
-        assert code == 3 and len(err.splitlines()) == 1, (key, err)
+        p, rss = peak_rss_mib([sys.executable, "-P", "-m", "refuge", *command],
+                              w.env("dave" if command[0] == "audit" else "erin"), w.root)
+        assert p.returncode == 3 and len(p.stderr.splitlines()) == 1, (key, p.stderr)
         assert rss < 150, (key, rss)  # MiB (about 72 here): reading it whole would be over 1,024
         path.unlink()
         if saved is not None:

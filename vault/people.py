@@ -222,12 +222,18 @@ class Directory:
 # --- the directory of an opened vault -----------------------------------------------------
 
 
+def not_enrolled(v) -> NotPermitted:
+    """The refusal of someone the directory does not list as enrolled (never, or no longer: a removed
+    person's copy of the directory key is deleted, so the terminal meets this first)."""
+    return NotPermitted(f"{v.me.name} is not enrolled in this vault", hint="user-add")
+
+
 def unwrap_directory_key(v) -> age.X25519Identity:
     """My copy of the directory identity, decrypted."""
     try:
         data = read_small(v.backend, f"directory/keys/{v.me.user_id}")
     except NotFound:
-        raise NotPermitted(f"{v.me.name} is not enrolled in this vault", hint="user-add") from None
+        raise not_enrolled(v) from None
     try:
         return age.X25519Identity.from_string(age.decrypt_bytes([v.me.age_identity], data).decode().strip())
     except (age.AgeError, ValueError):
@@ -252,7 +258,7 @@ def load_directory(v) -> User:
         _cache.save_directory(v, authority_checked())
     user = v.directory.users.get(v.me.user_id)
     if user is None:
-        raise NotPermitted(f"{v.me.name} is not enrolled in this vault", hint="user-add")
+        raise not_enrolled(v)
     if user.removed:
         raise NotPermitted(f"{v.me.name} was removed from this vault")
     return user

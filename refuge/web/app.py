@@ -93,11 +93,12 @@ class Pages:
 
         The terminal refuses a removed person from the start (their copy of the directory key is deleted);
         a desk opened before holds that key, so without this it went on serving their cases' documents."""
+        from vault.people import not_enrolled
+
         user = vault.directory.users.get(vault.me.user_id)
         if user is None or user.removed:
             self.desk.lock_now()
-            # the terminal's line for them (vault/people.py: their copy of the directory key is gone)
-            raise NotPermitted(f"{vault.me.name} is not enrolled in this vault", hint="user-add")
+            raise not_enrolled(vault)  # the terminal's line for them: their copy of the directory key is gone
 
 
 def wants_json(request: Request) -> bool:
