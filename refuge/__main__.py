@@ -1,3 +1,3 @@
-from refuge.cli import main
+from refuge._launch import main
 
 main()

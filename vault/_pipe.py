@@ -62,42 +62,51 @@ HASH_DEPTH = 8
 
 def hashed(read_into: Callable[[memoryview], int], update: Callable[[memoryview], object],
            consume: Callable[[memoryview], object], size: int = HASH_SIZE, depth: int = HASH_DEPTH) -> int:
-    """Give every buffer ``read_into`` fills to ``update`` on one other thread and to ``consume`` on this one.
+    """Read and hash on one other thread; give every buffer, in order, to ``consume`` on this one.
 
-    The pass for a writer that must hash what it stores (doc add): SHA-256
-    releases the GIL, so hashing runs on a second core while this thread
-    encrypts and writes the same buffer; one hand-off per ``size`` bytes.
-    Memory is ``depth`` buffers of ``size`` bytes. Returns the byte count; the
-    first error of either side is raised once the hashing thread has stopped.
+    The pass for a writer that must hash what it stores (doc add): reads and
+    SHA-256 release the GIL, so the other core reads and hashes a buffer while
+    this thread encrypts and writes the one before; one hand-off per ``size``
+    bytes each way. ``update`` sees a buffer before ``consume`` does. Memory is
+    ``depth`` buffers of ``size`` bytes. Returns the byte count; the first
+    error of either side is raised here once the other thread has stopped.
     """
-    from concurrent.futures import ThreadPoolExecutor
+    import queue
+    import threading
 
-    ring: list[tuple[bytearray, Future | None]] = [(bytearray(size), None) for _ in range(depth)]
-    total = 0
-    with ThreadPoolExecutor(1, thread_name_prefix="refuge-hash") as pool:
+    free: queue.SimpleQueue = queue.SimpleQueue()
+    ready: queue.SimpleQueue = queue.SimpleQueue()
+    for _ in range(depth):
+        free.put(bytearray(size))
+
+    def read_and_hash() -> None:
         try:
-            slot = 0
-            while True:
-                buf, pending = ring[slot]
-                if pending is not None:
-                    pending.result()  # the hash is done with this buffer
+            while (buf := free.get()) is not None:
                 n = _fill(read_into, memoryview(buf))
+                if n:
+                    update(memoryview(buf)[:n])
+                ready.put((buf, n, None))
                 if not n:
-                    break
-                view = memoryview(buf)[:n]
-                ring[slot] = (buf, pool.submit(update, view))
-                consume(view)
-                total += n
-                slot = (slot + 1) % depth
-            for _, pending in ring:
-                if pending is not None:
-                    pending.result()
-        except BaseException:
-            for _, pending in ring:
-                if pending is not None:
-                    pending.cancel()
-            raise
-    return total
+                    return
+        except BaseException as e:  # raised on the caller's thread
+            ready.put((None, 0, e))
+
+    reader = threading.Thread(target=read_and_hash, name="refuge-hash", daemon=True)
+    reader.start()
+    total = 0
+    try:
+        while True:
+            buf, n, error = ready.get()
+            if error is not None:
+                raise error
+            if not n:
+                return total
+            consume(memoryview(buf)[:n])
+            total += n
+            free.put(buf)
+    finally:
+        free.put(None)  # a reader still going stops at its next buffer
+        reader.join()
 
 
 def _fill(read_into: Callable[[memoryview], int], view: memoryview) -> int:

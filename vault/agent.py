@@ -16,6 +16,12 @@ Its socket lives in ``$XDG_RUNTIME_DIR`` when set (private by specification),
 else in a per-uid folder of the temporary directory that the agent verifies
 is its owner's, not a link and mode 700. A folder another user made first is
 refused with a one-line error; commands then simply ask for the passphrase.
+
+An application may give the agent more to do (:func:`start`'s ``extension``):
+a function it loads once, when it starts, and calls with every request whose
+operation the agent does not know itself, with the descriptors the request
+carried. The application's command line uses this to run a command in a
+process forked from the agent (refuge/_agent_commands.py).
 """
 
 from __future__ import annotations
@@ -28,26 +34,28 @@ import struct
 import sys
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Callable
 
 from . import hardening
 from .errors import InvalidInput
-from .identity import Home, SecretIdentity
 
-if TYPE_CHECKING:  # imported where used: most commands never start or reach the agent
+if TYPE_CHECKING:  # imported where used: a command that reaches the agent loads neither
     import socket
 
-__all__ = ["socket_path", "start", "fetch", "stop", "AgentUnavailable"]
+    from .identity import Home, SecretIdentity
 
-_MAX_REQUEST = 4096
+__all__ = ["socket_path", "start", "fetch", "stop", "hold", "forked", "connect", "AgentUnavailable"]
+
+_MAX_REQUEST = 1 << 20  # a request with an extension's payload (a command's environment); one line of JSON
+_MAX_FDS = 3
 
 
 class AgentUnavailable(InvalidInput):
     """No safe place for the agent's socket (a folder another user made or opened)."""
 
 
-def socket_path(home: Home, name: str) -> Path:
-    """Where the agent of ``name`` in ``home`` listens (short enough for AF_UNIX).
+def socket_path(home: Home | os.PathLike | str, name: str) -> Path:
+    """Where the agent of ``name`` in ``home`` (a Home or its folder) listens (short enough for AF_UNIX).
 
     Raises AgentUnavailable when the folder is not private to this user.
     """
@@ -63,11 +71,12 @@ def socket_path(home: Home, name: str) -> Path:
     if not stat.S_ISDIR(st.st_mode) or st.st_uid != os.getuid() or st.st_mode & 0o077:
         raise AgentUnavailable(f"{folder} belongs to another user or is open to others, so an agent cannot "
                                "listen there safely", hint="agent-folder")
-    key = hashlib.sha256(f"{home.path.resolve()}\0{name}".encode()).hexdigest()[:20]
+    root = Path(getattr(home, "path", home))
+    key = hashlib.sha256(f"{root.resolve()}\0{name}".encode()).hexdigest()[:20]
     return folder / f"{key}.sock"
 
 
-def _existing_socket(home: Home, name: str) -> Path | None:
+def _existing_socket(home: Home | os.PathLike | str, name: str) -> Path | None:
     try:
         path = socket_path(home, name)
     except AgentUnavailable:
@@ -88,13 +97,34 @@ def _peer_uid(conn: socket.socket) -> int:
     return struct.unpack("3i", creds)[1]
 
 
-def _request(path: Path, op: str, timeout: float = 2.0) -> dict | None:
+def connect(home: Home | os.PathLike | str, name: str, timeout: float | None = 2.0) -> socket.socket | None:
+    """A connection to the running agent of ``name`` in ``home``, or None (no agent, or not this user's).
+
+    The agent's own uid is checked, as the agent checks its clients'.
+    """
     import socket
 
+    path = _existing_socket(home, name)
+    if path is None:
+        return None
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     try:
-        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
-            s.settimeout(timeout)
-            s.connect(str(path))
+        s.settimeout(timeout)
+        s.connect(str(path))
+        if _peer_uid(s) != os.getuid():
+            raise OSError("an agent of another user")
+    except OSError:
+        s.close()
+        return None
+    return s
+
+
+def _request(home, name: str, op: str, timeout: float = 2.0) -> dict | None:
+    s = connect(home, name, timeout)
+    if s is None:
+        return None
+    try:
+        with s:
             s.sendall(json.dumps({"op": op}).encode() + b"\n")
             chunks = []
             while data := s.recv(65536):
@@ -107,12 +137,35 @@ def _request(path: Path, op: str, timeout: float = 2.0) -> dict | None:
         return None
 
 
+# The identity this process was handed by the agent it was forked from (hold), by socket path.
+_held: dict[Path, str] = {}
+_listening: list = []  # in the agent: its listening socket
+
+
+def forked() -> None:
+    """First thing in a process forked from the agent (an extension's child): close the agent's
+    listening socket, which only the agent answers (a child holding it would keep a killed
+    agent's socket accepting connections nobody answers)."""
+    while _listening:
+        _listening.pop().close()
+
+
+def hold(path: Path, identity: str) -> None:
+    """In a process forked from the agent listening at ``path``: :func:`fetch` answers for that agent
+    with ``identity`` itself, without a request to it."""
+    _held[path] = identity
+
+
 def fetch(home: Home, name: str) -> SecretIdentity | None:
     """The identity held by a running agent, or None."""
+    from .identity import SecretIdentity
+
     path = _existing_socket(home, name)
     if path is None:
         return None
-    reply = _request(path, "identity")
+    if path in _held:
+        return SecretIdentity.from_text(_held[path])
+    reply = _request(home, name, "identity")
     if not reply or "identity" not in reply:
         return None
     return SecretIdentity.from_text(reply["identity"])
@@ -123,13 +176,19 @@ def stop(home: Home, name: str) -> bool:
     path = _existing_socket(home, name)
     if path is None:
         return False
-    reply = _request(path, "quit")
+    reply = _request(home, name, "quit")
     path.unlink(missing_ok=True)
     return reply is not None
 
 
-def start(home: Home, secret: SecretIdentity, minutes: float) -> Path:
-    """Start an agent holding ``secret`` for ``minutes``; returns its socket path."""
+def start(home: Home, secret: SecretIdentity, minutes: float, extension: str | None = None) -> Path:
+    """Start an agent holding ``secret`` for ``minutes``; returns its socket path.
+
+    ``extension`` ("module:function") is loaded by the agent when it starts and called in it as
+    ``function(conn, request, fds, identity, path)`` for every request of an operation the agent
+    does not know; it must close the descriptors ``fds`` it was given. A ``function.prepare(identity,
+    path)`` is called once, at the start. Children it forks are reaped by the agent.
+    """
     import socket
     import subprocess
 
@@ -148,7 +207,8 @@ def start(home: Home, secret: SecretIdentity, minutes: float) -> Path:
     listener.listen(8)
     try:
         agent = subprocess.Popen(
-            [sys.executable, "-P", "-m", "vault.agent", str(listener.fileno()), str(path), str(minutes * 60)],
+            [sys.executable, "-P", "-m", "vault.agent", str(listener.fileno()), str(path), str(minutes * 60),
+             *([extension] if extension else [])],
             stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, pass_fds=(listener.fileno(),),
             env=hardening.child_environment(), cwd="/", start_new_session=True)
         agent.stdin.write(secret.to_text().encode())
@@ -158,7 +218,7 @@ def start(home: Home, secret: SecretIdentity, minutes: float) -> Path:
     return path
 
 
-def _agent_main(fd: int, path: str, seconds: float) -> None:
+def _agent_main(fd: int, path: str, seconds: float, extension: str | None = None) -> None:
     """The agent process: harden, take the identity from stdin, serve until the deadline."""
     import socket
 
@@ -167,17 +227,56 @@ def _agent_main(fd: int, path: str, seconds: float) -> None:
     sys.stdin.close()
     listener = socket.socket(fileno=fd)
     listener.listen(8)  # again, so that clients' peer credentials name this process, not the one that bound it
+    _listening.append(listener)
     try:
-        _serve(listener, Path(path), identity, time.monotonic() + seconds)
+        _serve(listener, Path(path), identity, time.monotonic() + seconds, _load(extension, identity, Path(path)))
     finally:
         os._exit(0)
 
 
-def _serve(listener: socket.socket, path: Path, identity: str, deadline: float) -> None:
+def _load(extension: str | None, identity: str, path: Path) -> Callable | None:
+    if not extension:
+        return None
+    import importlib
+
+    module, _, name = extension.partition(":")
+    try:
+        function = getattr(importlib.import_module(module), name)
+        if prepare := getattr(function, "prepare", None):
+            prepare(identity, path)  # once, before any request (as a keyless worker's task)
+    except Exception:  # the agent still holds the identity; only the extension is missing
+        return None
+    return function
+
+
+def _receive(conn: socket.socket) -> tuple[dict | None, list[int]]:
+    """One request: a line of JSON, and the descriptors its first part carried (at most _MAX_FDS)."""
+    import array
+    import socket
+
+    fds = array.array("i")
+    data, ancillary, _, _ = conn.recvmsg(65536, socket.CMSG_SPACE(_MAX_FDS * fds.itemsize))
+    for level, kind, payload in ancillary:
+        if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
+            fds.frombytes(payload[:len(payload) - len(payload) % fds.itemsize])
+    chunks, size = [data], len(data)
+    while data and not data.endswith(b"\n") and size < _MAX_REQUEST:
+        data = conn.recv(min(65536, _MAX_REQUEST - size))
+        chunks.append(data)
+        size += len(data)
+    try:
+        request = json.loads(b"".join(chunks))
+    except ValueError:
+        request = None
+    return (request if isinstance(request, dict) else None), list(fds)
+
+
+def _serve(listener: socket.socket, path: Path, identity: str, deadline: float, extension: Callable | None) -> None:
     import socket
 
     uid = os.getuid()
     while (left := deadline - time.monotonic()) > 0 and path.exists():
+        _reap()
         listener.settimeout(min(left, 5.0))
         try:
             conn, _ = listener.accept()
@@ -188,17 +287,31 @@ def _serve(listener: socket.socket, path: Path, identity: str, deadline: float) 
                 continue
             conn.settimeout(2.0)
             try:
-                request = json.loads(conn.recv(_MAX_REQUEST))
-            except (OSError, ValueError):
+                request, fds = _receive(conn)
+            except OSError:
                 continue
-            op = request.get("op") if isinstance(request, dict) else None
+            op = request.get("op") if request else None
             if op == "identity":
                 conn.sendall(json.dumps({"identity": identity}).encode())
             elif op == "quit":
                 conn.sendall(b'{"ok": true}')
                 break
+            elif op and extension is not None:
+                extension(conn, request, fds, identity, path)
+                fds = []
+            for fd in fds:
+                os.close(fd)
     path.unlink(missing_ok=True)
 
 
+def _reap() -> None:
+    """Collect the extension's finished children (it may fork), so none is left a zombie."""
+    try:
+        while os.waitpid(-1, os.WNOHANG)[0]:
+            pass
+    except ChildProcessError:
+        pass
+
+
 if __name__ == "__main__":
-    _agent_main(int(sys.argv[1]), sys.argv[2], float(sys.argv[3]))
+    _agent_main(int(sys.argv[1]), sys.argv[2], float(sys.argv[3]), *sys.argv[4:5])

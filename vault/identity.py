@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from . import _crypto, age
+from ._homepath import default_home
 from .errors import InvalidInput, NotFound, NotPermitted, VerificationFailed
 
 __all__ = [
@@ -210,11 +211,8 @@ class Home:
 
     @classmethod
     def default(cls) -> "Home":
-        env = os.environ.get("REFUGE_HOME")
-        if env:
-            return cls(env)
-        base = os.environ.get("XDG_CONFIG_HOME") or os.path.join(os.path.expanduser("~"), ".config")
-        return cls(os.path.join(base, "refuge"))
+        """$REFUGE_HOME, else refuge's folder in $XDG_CONFIG_HOME (default ~/.config)."""
+        return cls(default_home())
 
     @property
     def identities(self) -> Path:

@@ -115,10 +115,11 @@ class LocalBackend:
             tmp = tmpdir / secrets.token_hex(12)
             fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         f = os.fdopen(fd, "wb")
+        behind = _WriteBehind(f)
         try:
-            behind = _WriteBehind(f)
             yield behind
             f.flush()
+            behind.wait()
             os.fsync(f.fileno())
             behind.forget()
             if before_commit is not None:  # e.g. intake's verdict, awaited while the data went to disk
@@ -133,6 +134,7 @@ class LocalBackend:
             f.close()
             _fsync_dir(final.parent)
         finally:
+            behind.wait()
             f.close()
             if tmp:
                 with contextlib.suppress(FileNotFoundError):
@@ -266,25 +268,41 @@ WRITE_BEHIND = 8 << 20
 class _WriteBehind:
     """A local object being written: its file, whose bytes start on their way to the disk every
     :data:`WRITE_BEHIND` bytes (Linux: POSIX_FADV_DONTNEED starts the writeback of dirty pages
-    without waiting for it). Once the object is fsynced, :meth:`forget` drops a large object's
-    pages from the page cache (a 2 GiB document does not push other files out of memory)."""
+    without waiting for it), on a thread of their own so the writer goes on meanwhile. Once the
+    object is fsynced, :meth:`forget` drops a large object's pages from the page cache (a 2 GiB
+    document does not push other files out of memory)."""
 
     def __init__(self, f: BinaryIO) -> None:
         self._f = f
         self._written = self._sent = 0
         self._advise = getattr(os, "posix_fadvise", None)
+        self._sending: threading.Thread | None = None
 
     def write(self, data) -> int:
         n = self._f.write(data)
         self._written += n
         if self._advise is not None and self._written - self._sent >= WRITE_BEHIND:
+            import threading  # here: most commands write nothing this large
+
             self._f.flush()
-            try:
-                self._advise(self._f.fileno(), self._sent, self._written - self._sent, os.POSIX_FADV_DONTNEED)
-            except OSError:  # a filesystem that does not take the advice: the fsync does it all
-                self._advise = None
+            self.wait()
+            self._sending = threading.Thread(target=self._send, args=(self._sent, self._written - self._sent),
+                                             name="refuge-writeback", daemon=True)
+            self._sending.start()
             self._sent = self._written
         return n
+
+    def _send(self, start: int, length: int) -> None:
+        try:
+            self._advise(self._f.fileno(), start, length, os.POSIX_FADV_DONTNEED)
+        except (OSError, TypeError):  # a filesystem that does not take the advice: the fsync does it all
+            self._advise = None
+
+    def wait(self) -> None:
+        """Until the bytes last sent are on their way (before the fsync, and before the file closes)."""
+        if self._sending is not None:
+            self._sending.join()
+            self._sending = None
 
     def forget(self) -> None:
         """After the fsync: a large object's pages, all clean now, leave the page cache."""

@@ -1,0 +1,304 @@
+"""Commands run by the unlock agent: `refuge doc add` without starting Python and opening the vault's
+code again for every file.
+
+A command that reaches a running agent (refuge/_launch.py, the client) sends its
+arguments, working folder and environment (never REFUGE_PASSPHRASE) with its
+standard input, output and error as descriptors. The agent forks; the child
+takes the client's folder, environment and descriptors and runs the command
+through the ordinary command line (refuge/cli.py), with the identity it
+already holds, then sends the exit code. The client waits and exits with it.
+Everything the command does is what it does in a process of its own: the
+same checks, the same keyless intake worker, the same audit entry.
+
+The child runs only if the client's REFUGE_HOME and user name lead to this
+very agent, the client is of the same installation and its code is the one the
+agent loaded (not upgraded or edited since); otherwise it answers "fallback"
+before doing anything, and the client runs the command itself.
+The client's interrupt (Ctrl-C, or the client dying) interrupts the child as
+Ctrl-C interrupts a command: nothing half-done is left.
+
+The agent's socket admits only its own user (vault/agent.py); the forked
+child is as unable to dump core or be traced as the agent.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+
+#: The commands an agent runs: the hot path of large files. Others (with prompts,
+#: long builds, a terminal's Ctrl-C) run in their own process.
+ROUTED = (("doc", "add"),)
+
+#: Environment variables a client never sends (the agent holds the identity already).
+NOT_SENT = ("REFUGE_PASSPHRASE", "REFUGE_PASSPHRASE_FILE")
+
+
+def _code_stamp() -> tuple:
+    """What refuge's code on disk is now: the newest change to its modules (an upgrade, an edit)."""
+    newest = 0
+    for package in ("refuge", "vault", "packets"):
+        folder = Path(sys.modules[package].__file__).parent
+        for path in (folder, *folder.glob("*.py"), *folder.glob("commands/*.py")):
+            try:
+                newest = max(newest, path.stat().st_mtime_ns)
+            except OSError:
+                pass
+    return (sys.modules["refuge"].__file__, newest)
+
+
+_LOADED: list = []  # the code's stamp when the agent loaded it
+_SPARE: list = []  # the child forked ready for the next command: (pid, the socket that hands it one)
+
+
+def _prepare(identity: str, path: Path) -> None:
+    """Load, once in the agent, what a routed command runs (the children fork with it loaded),
+    and fork the first spare child."""
+    import click
+
+    import packets  # noqa: F401  (its folder is part of the code's stamp)
+
+    from . import cli
+
+    ctx = click.Context(cli.cli)
+    for group, name in ROUTED:
+        cli.cli.get_command(ctx, group).get_command(ctx, name)
+    # and what a doc add loads as it goes (a child importing them would add 30 ms to every add)
+    import concurrent.futures.thread  # noqa: F401
+    import subprocess  # noqa: F401
+
+    from vault import _caseindex, core, documents, intake, orgkey, searching, worker  # noqa: F401
+    from vault.identity import SecretIdentity
+
+    SecretIdentity.from_text(identity)  # its first use loads the crypto backend
+
+    from . import _context, formats, indexing  # noqa: F401
+
+    _LOADED.append(_code_stamp())
+    _fork_spare(identity, path, after=None)
+
+
+def serve(conn, request: dict, fds: list[int], identity: str, path: Path) -> None:
+    """The agent's extension (vault.agent.start): run a routed command in a child of the agent.
+
+    The spare child takes it if there is one (its keyless intake worker is started already);
+    else a child is forked for it. Then the next spare is forked.
+    """
+    from vault import agent
+
+    if request.get("op") != "run" or len(fds) != 3:
+        for fd in fds:
+            os.close(fd)
+        return
+    running = _hand_to_spare(conn, request, fds)
+    if running is None:
+        running = os.fork()
+        if not running:
+            code = 1
+            try:
+                agent.forked()
+                _process_name(b"refuge-command")
+                code = _child(conn, request, fds, identity, path)
+            finally:
+                os._exit(code)
+    for fd in fds:
+        os.close(fd)
+    _fork_spare(identity, path, after=running, leave=conn)
+
+
+serve.prepare = _prepare
+
+
+def _hand_to_spare(conn, request: dict, fds: list[int]) -> int | None:
+    """Give the spare child the client's connection, descriptors and request; its pid, or None."""
+    import array
+    import socket
+
+    if not _SPARE:
+        return None
+    pid, handoff = _SPARE.pop()
+    with handoff:
+        try:
+            handoff.sendmsg([json.dumps(request).encode()],
+                           [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", [conn.fileno(), *fds]))])
+        except OSError:  # the spare is gone: the caller forks a child for the command
+            return None
+    return pid
+
+
+def _fork_spare(identity: str, path: Path, after: int | None, leave=None) -> None:
+    """Fork the child that will run the next command: once the command ``after`` has ended (so as not
+    to take its CPU), it starts its keyless intake worker and waits. It dies with the agent. It closes
+    ``leave``, the connection of the command before (whose client waits for its end)."""
+    import socket
+
+    from vault import agent
+
+    ours, theirs = socket.socketpair()
+    parent = os.getpid()
+    pid = os.fork()
+    if pid:
+        theirs.close()
+        _SPARE.append((pid, ours))
+        return
+    code = 0
+    try:
+        agent.forked()
+        ours.close()
+        if leave is not None:
+            leave.close()
+        _process_name(b"refuge-spare")
+        code = _spare(theirs, identity, path, parent, after)
+    finally:
+        os._exit(code)
+
+
+def _spare(handoff, identity: str, path: Path, agent: int, after: int | None) -> int:
+    import array
+    import select
+    import socket
+
+    _prctl(_PR_SET_PDEATHSIG, 9)  # SIGKILL when the agent ends (a lock, its timeout): it holds the identity
+    if os.getppid() != agent:
+        return 0
+    if after is not None:  # until that command ends, or the next one comes first
+        try:
+            with os.fdopen(os.pidfd_open(after)) as ended:
+                select.select([ended, handoff], [], [])
+        except (OSError, AttributeError):  # ended already, or no pidfd here
+            pass
+    from vault import intake
+
+    intake.warm_up()
+    fds = array.array("i")
+    data, ancillary, _, _ = handoff.recvmsg(1 << 20, socket.CMSG_SPACE(4 * fds.itemsize))
+    for level, kind, payload in ancillary:
+        if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
+            fds.frombytes(payload[:len(payload) - len(payload) % fds.itemsize])
+    chunks = [data]
+    while data:
+        data = handoff.recv(1 << 20)
+        chunks.append(data)
+    handoff.close()
+    if len(fds) != 4:
+        for fd in fds:
+            os.close(fd)
+        return 0
+    _prctl(_PR_SET_PDEATHSIG, 0)  # a command under way finishes, as one in a process of its own does
+    _process_name(b"refuge-command")
+    conn = socket.socket(fileno=fds[0])
+    try:
+        request = json.loads(b"".join(chunks))
+    except ValueError:
+        return 1
+    return _child(conn, request, list(fds[1:]), identity, path)
+
+
+_PR_SET_PDEATHSIG = 1
+_PR_SET_NAME = 15
+
+
+def _prctl(option: int, value) -> None:
+    import ctypes
+
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(option, value, 0, 0, 0)
+    except (OSError, AttributeError):  # not Linux
+        pass
+
+
+def _process_name(name: bytes) -> None:
+    """What ps and /proc/PID/comm call this process (the agent's children: spare, command)."""
+    _prctl(_PR_SET_NAME, name)
+
+
+def _child(conn, request: dict, fds: list[int], identity: str, path: Path) -> int:
+    import io
+    import tempfile
+
+    from vault import agent
+    from vault.identity import Home
+
+    from ._context import Context
+
+    argv = request.get("argv")
+    env = request.get("env")
+    if (not isinstance(argv, list) or tuple(argv[:2]) not in ROUTED or not all(isinstance(a, str) for a in argv)
+            or not isinstance(env, dict) or not all(isinstance(v, str) for v in env.values())):
+        return _answer(conn, {"fallback": True}, 0)
+    for fd, target in zip(fds, (0, 1, 2)):
+        os.dup2(fd, target)
+        os.close(fd)
+    try:
+        os.chdir(str(request.get("cwd")))
+    except (OSError, ValueError):
+        return _answer(conn, {"fallback": True}, 0)
+    os.environ.clear()
+    os.environ.update({k: v for k, v in env.items() if k not in NOT_SENT})
+    tempfile.tempdir = None  # the client's TMPDIR, not the agent's
+    try:  # only for the very identity this agent holds, and the code it loaded
+        same = agent.socket_path(Home.default(), Context(None, None).user_name()) == path
+    except Exception:
+        same = False
+    same_code = request.get("code") == os.path.dirname(__file__) and _code_stamp() == _LOADED[0]
+    if not same or not same_code:  # another installation's client, or this one's code changed since
+        return _answer(conn, {"fallback": True}, 0)
+    encodings = request.get("encodings") or {}
+    for fd, name in enumerate(("stdin", "stdout", "stderr")):
+        encoding, errors = (encodings.get(name) or ["utf-8", "strict"])[:2]
+        raw = io.FileIO(fd, "r" if fd == 0 else "w", closefd=False)
+        stream = io.TextIOWrapper(io.BufferedReader(raw) if fd == 0 else io.BufferedWriter(raw), encoding=encoding,
+                                  errors=errors, line_buffering=fd == 2 or raw.isatty())
+        setattr(sys, name, stream)
+    conn.settimeout(30.0)
+    try:
+        conn.sendall(b'{"running": true}\n')
+        if conn.recv(1) != b"g":  # the client gave up waiting, and runs the command itself
+            return 0
+    except OSError:
+        return 0
+    conn.settimeout(None)
+    agent.hold(path, identity)
+    _watch(conn)
+    from .cli import main
+
+    try:
+        main(list(argv))
+        code = 0
+    except SystemExit as e:
+        code = e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
+    except KeyboardInterrupt:  # after main's own handling: the client is gone
+        code = 130
+    return _answer(conn, {"exit": code}, code)
+
+
+def _answer(conn, reply: dict, code: int) -> int:
+    try:
+        for stream in (sys.stdout, sys.stderr):
+            stream.flush()
+    except (OSError, ValueError):
+        pass
+    try:
+        conn.sendall(json.dumps(reply).encode() + b"\n")
+    except OSError:
+        pass
+    return code
+
+
+def _watch(conn) -> None:
+    """Interrupt the command (as Ctrl-C) when the client asks, or hangs up."""
+    import signal
+    import threading
+
+    main = threading.main_thread().ident
+
+    def watch() -> None:
+        try:
+            conn.recv(1)
+        except OSError:
+            pass
+        signal.pthread_kill(main, signal.SIGINT)  # a signal, not a flag: a blocked read ends too
+
+    threading.Thread(target=watch, daemon=True, name="refuge-client").start()
