@@ -276,7 +276,7 @@ class _WriteBehind:
         self._f = f
         self._written = self._sent = 0
         self._advise = getattr(os, "posix_fadvise", None)
-        self._sending: threading.Thread | None = None
+        self._sending = None  # the thread sending the last range (threading.Thread)
 
     def write(self, data) -> int:
         n = self._f.write(data)
