@@ -28,12 +28,7 @@ import os
 import sys
 from pathlib import Path
 
-#: The commands an agent runs: the hot path of large files. Others (with prompts,
-#: long builds, a terminal's Ctrl-C) run in their own process.
-ROUTED = (("doc", "add"),)
-
-#: Environment variables a client never sends (the agent holds the identity already).
-NOT_SENT = ("REFUGE_PASSPHRASE", "REFUGE_PASSPHRASE_FILE")
+from ._launch import FALLBACK, GO, NOT_SENT, ROUTED, RUNNING, exit_line
 
 
 def _code_stamp() -> tuple:
@@ -227,14 +222,14 @@ def _child(conn, request: dict, fds: list[int], identity: str, path: Path) -> in
     env = request.get("env")
     if (not isinstance(argv, list) or tuple(argv[:2]) not in ROUTED or not all(isinstance(a, str) for a in argv)
             or not isinstance(env, dict) or not all(isinstance(v, str) for v in env.values())):
-        return _answer(conn, {"fallback": True}, 0)
+        return _answer(conn, FALLBACK, 0)
     for fd, target in zip(fds, (0, 1, 2)):
         os.dup2(fd, target)
         os.close(fd)
     try:
         os.chdir(str(request.get("cwd")))
     except (OSError, ValueError):
-        return _answer(conn, {"fallback": True}, 0)
+        return _answer(conn, FALLBACK, 0)
     os.environ.clear()
     os.environ.update({k: v for k, v in env.items() if k not in NOT_SENT})
     tempfile.tempdir = None  # the client's TMPDIR, not the agent's
@@ -244,7 +239,7 @@ def _child(conn, request: dict, fds: list[int], identity: str, path: Path) -> in
         same = False
     same_code = request.get("code") == os.path.dirname(__file__) and _code_stamp() == _LOADED[0]
     if not same or not same_code:  # another installation's client, or this one's code changed since
-        return _answer(conn, {"fallback": True}, 0)
+        return _answer(conn, FALLBACK, 0)
     encodings = request.get("encodings") or {}
     for fd, name in enumerate(("stdin", "stdout", "stderr")):
         encoding, errors = (encodings.get(name) or ["utf-8", "strict"])[:2]
@@ -254,8 +249,8 @@ def _child(conn, request: dict, fds: list[int], identity: str, path: Path) -> in
         setattr(sys, name, stream)
     conn.settimeout(30.0)
     try:
-        conn.sendall(b'{"running": true}\n')
-        if conn.recv(1) != b"g":  # the client gave up waiting, and runs the command itself
+        conn.sendall(RUNNING)
+        if conn.recv(1) != GO:  # the client gave up waiting, and runs the command itself
             return 0
     except OSError:
         return 0
@@ -271,17 +266,17 @@ def _child(conn, request: dict, fds: list[int], identity: str, path: Path) -> in
         code = e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
     except KeyboardInterrupt:  # after main's own handling: the client is gone
         code = 130
-    return _answer(conn, {"exit": code}, code)
+    return _answer(conn, exit_line(code), code)
 
 
-def _answer(conn, reply: dict, code: int) -> int:
+def _answer(conn, line: bytes, code: int) -> int:
     try:
         for stream in (sys.stdout, sys.stderr):
             stream.flush()
     except (OSError, ValueError):
         pass
     try:
-        conn.sendall(json.dumps(reply).encode() + b"\n")
+        conn.sendall(line)
     except OSError:
         pass
     return code

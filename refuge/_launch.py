@@ -14,11 +14,46 @@ closed standard stream) and every other command run here, as before.
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 
-from ._agent_commands import NOT_SENT, ROUTED
+#: The commands an agent runs: the hot path of large files. Others (with prompts,
+#: long builds, a terminal's Ctrl-C) run in their own process.
+ROUTED = (("doc", "add"),)
+
+#: Environment variables a client never sends (the agent holds the identity already).
+NOT_SENT = ("REFUGE_PASSPHRASE", "REFUGE_PASSPHRASE_FILE")
+
+# The agent's answers to "run", one line each (docs/format.md); written by refuge/_agent_commands.py.
+RUNNING = b'{"running": true}\n'
+FALLBACK = b'{"fallback": true}\n'
+GO = b"g"  # the client's word that the agent may start: it has not given up waiting
+
+
+def exit_line(code: int) -> bytes:
+    """The agent's last answer: the command's exit code."""
+    return b'{"exit": %d}\n' % code
+
+
+def _exit_code(line: bytes) -> int | None:
+    head, tail = b'{"exit": ', b"}\n"
+    if line.startswith(head) and line.endswith(tail) and line[len(head):-len(tail)].lstrip(b"-").isdigit():
+        return int(line[len(head):-len(tail)])
+    return None
+
+
+def _json(value) -> str:
+    """JSON of strings, lists and dicts of them, by the json module's own C escaper (importing json
+    itself would load the regular expression engine: 6 ms of a command that takes 100)."""
+    from _json import encode_basestring_ascii as quoted
+
+    if isinstance(value, str):
+        return quoted(value)
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{quoted(k)}: {_json(v)}" for k, v in value.items()) + "}"
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_json(v) for v in value) + "]"
+    raise TypeError(type(value).__name__)
 
 
 def main() -> None:
@@ -42,13 +77,16 @@ def _user(home: str) -> str | None:
     name = os.environ.get("REFUGE_USER")
     if name:
         return name
-    try:
-        with open(os.path.join(home, "config.json"), "rb") as f:
-            name = json.loads(f.read(65536)).get("default_user")
-    except (OSError, ValueError, AttributeError):
-        name = None
-    if name:
-        return name
+    if os.path.exists(os.path.join(home, "config.json")):
+        import json  # a default user in the home's settings: rarer than REFUGE_USER
+
+        try:
+            with open(os.path.join(home, "config.json"), "rb") as f:
+                name = json.loads(f.read(65536)).get("default_user")
+        except (OSError, ValueError, AttributeError):
+            name = None
+        if name:
+            return name
     try:
         names = [n[:-4] for n in os.listdir(os.path.join(home, "identities")) if n.endswith(".age")]
     except OSError:
@@ -76,35 +114,27 @@ def _through_agent(argv: list[str]) -> int | None:
                        "env": {k: v for k, v in os.environ.items() if k not in NOT_SENT},
                        "encodings": {n: [s.encoding, s.errors] for n, s in
                                      (("stdin", sys.stdin), ("stdout", sys.stdout), ("stderr", sys.stderr)) if s}}
-            conn.sendmsg([json.dumps(request).encode() + b"\n"],
+            conn.sendmsg([_json(request).encode("ascii") + b"\n"],
                           [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", (0, 1, 2)))])
             replies = conn.makefile("rb")
             conn.settimeout(_FIRST_ANSWER)
-            if _reply(replies) != {"running": True}:  # "fallback", an agent that runs no command, or none answers
+            if replies.readline(64) != RUNNING:  # "fallback", an agent that runs no command, or none answers
                 return None
             conn.settimeout(None)  # then as long as the command runs
-            conn.sendall(b"g")  # it starts only now: a client that gave up above never has it run as well
-        except OSError:  # a standard stream closed, the agent gone: nothing ran
+            conn.sendall(GO)  # it starts only now: a client that gave up above never has it run as well
+        except (OSError, UnicodeError):  # a standard stream closed, the agent gone, an unencodable name: nothing ran
             return None
         with _interrupts_to(conn):
-            last = _reply(replies)
-    if not isinstance(last, dict) or not isinstance(last.get("exit"), int):
+            try:
+                code = _exit_code(replies.readline(64))
+            except OSError:
+                code = None
+    if code is None:
         from .errors import show
 
         show("the unlock agent stopped while it ran the command; see refuge doc list before running it again")
         return 1
-    return last["exit"]
-
-
-def _reply(replies) -> dict | None:
-    try:
-        line = replies.readline(65536)
-    except OSError:
-        return None
-    try:
-        return json.loads(line)
-    except ValueError:
-        return None
+    return code
 
 
 class _interrupts_to:

@@ -27,20 +27,19 @@ process forked from the agent (refuge/_agent_commands.py).
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import stat
 import struct
 import sys
 import time
-from pathlib import Path
-from typing import TYPE_CHECKING, Callable
 
-from . import hardening
 from .errors import InvalidInput
 
-if TYPE_CHECKING:  # imported where used: a command that reaches the agent loads neither
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # imported where used: `refuge doc add` reaches the agent with none of these loaded
     import socket
+    from collections.abc import Callable
+    from pathlib import Path
 
     from .identity import Home, SecretIdentity
 
@@ -59,10 +58,16 @@ def socket_path(home: Home | os.PathLike | str, name: str) -> Path:
 
     Raises AgentUnavailable when the folder is not private to this user.
     """
+    from pathlib import Path
+
+    return Path(_socket_file(home, name))
+
+
+def _socket_file(home: Home | os.PathLike | str, name: str) -> str:
     base = os.environ.get("XDG_RUNTIME_DIR") or _tempdir()
-    folder = Path(base) / f"refuge-agent-{os.getuid()}"
+    folder = os.path.join(base, f"refuge-agent-{os.getuid()}")
     try:
-        folder.mkdir(mode=0o700)
+        os.mkdir(folder, mode=0o700)
     except FileExistsError:
         pass
     except OSError:
@@ -71,17 +76,17 @@ def socket_path(home: Home | os.PathLike | str, name: str) -> Path:
     if not stat.S_ISDIR(st.st_mode) or st.st_uid != os.getuid() or st.st_mode & 0o077:
         raise AgentUnavailable(f"{folder} belongs to another user or is open to others, so an agent cannot "
                                "listen there safely", hint="agent-folder")
-    root = Path(getattr(home, "path", home))
-    key = hashlib.sha256(f"{root.resolve()}\0{name}".encode()).hexdigest()[:20]
-    return folder / f"{key}.sock"
+    root = os.path.realpath(os.fspath(getattr(home, "path", home)))
+    key = hashlib.sha256(f"{root}\0{name}".encode()).hexdigest()[:20]
+    return os.path.join(folder, f"{key}.sock")
 
 
-def _existing_socket(home: Home | os.PathLike | str, name: str) -> Path | None:
+def _existing_socket(home: Home | os.PathLike | str, name: str) -> str | None:
     try:
-        path = socket_path(home, name)
+        path = _socket_file(home, name)
     except AgentUnavailable:
         return None  # no safe folder: no agent to ask; the passphrase still works
-    return path if path.exists() else None
+    return path if os.path.exists(path) else None
 
 
 def _tempdir() -> str:
@@ -110,7 +115,7 @@ def connect(home: Home | os.PathLike | str, name: str, timeout: float | None = 2
     s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     try:
         s.settimeout(timeout)
-        s.connect(str(path))
+        s.connect(path)
         if _peer_uid(s) != os.getuid():
             raise OSError("an agent of another user")
     except OSError:
@@ -120,6 +125,8 @@ def connect(home: Home | os.PathLike | str, name: str, timeout: float | None = 2
 
 
 def _request(home, name: str, op: str, timeout: float = 2.0) -> dict | None:
+    import json
+
     s = connect(home, name, timeout)
     if s is None:
         return None
@@ -138,7 +145,7 @@ def _request(home, name: str, op: str, timeout: float = 2.0) -> dict | None:
 
 
 # The identity this process was handed by the agent it was forked from (hold), by socket path.
-_held: dict[Path, str] = {}
+_held: dict[str, str] = {}
 _listening: list = []  # in the agent: its listening socket
 
 
@@ -153,7 +160,7 @@ def forked() -> None:
 def hold(path: Path, identity: str) -> None:
     """In a process forked from the agent listening at ``path``: :func:`fetch` answers for that agent
     with ``identity`` itself, without a request to it."""
-    _held[path] = identity
+    _held[str(path)] = identity
 
 
 def fetch(home: Home, name: str) -> SecretIdentity | None:
@@ -177,7 +184,10 @@ def stop(home: Home, name: str) -> bool:
     if path is None:
         return False
     reply = _request(home, name, "quit")
-    path.unlink(missing_ok=True)
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
     return reply is not None
 
 
@@ -191,6 +201,8 @@ def start(home: Home, secret: SecretIdentity, minutes: float, extension: str | N
     """
     import socket
     import subprocess
+
+    from . import hardening
 
     path = socket_path(home, secret.name)
     stop(home, secret.name)
@@ -221,6 +233,9 @@ def start(home: Home, secret: SecretIdentity, minutes: float, extension: str | N
 def _agent_main(fd: int, path: str, seconds: float, extension: str | None = None) -> None:
     """The agent process: harden, take the identity from stdin, serve until the deadline."""
     import socket
+    from pathlib import Path
+
+    from . import hardening
 
     hardening.no_core_dumps()
     identity = sys.stdin.buffer.read().decode()
@@ -252,6 +267,7 @@ def _load(extension: str | None, identity: str, path: Path) -> Callable | None:
 def _receive(conn: socket.socket) -> tuple[dict | None, list[int]]:
     """One request: a line of JSON, and the descriptors its first part carried (at most _MAX_FDS)."""
     import array
+    import json
     import socket
 
     fds = array.array("i")
@@ -272,6 +288,7 @@ def _receive(conn: socket.socket) -> tuple[dict | None, list[int]]:
 
 
 def _serve(listener: socket.socket, path: Path, identity: str, deadline: float, extension: Callable | None) -> None:
+    import json
     import socket
 
     uid = os.getuid()
