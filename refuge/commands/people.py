@@ -116,7 +116,7 @@ def unlock(c: Context, minutes: float) -> None:
     """Unlock your identity for a while, so commands stop asking.
 
     The agent that holds it also runs doc add, which then starts in milliseconds
-    instead of loading refuge for every file; refuge lock ends both.
+    instead of starting afresh for each file; refuge lock ends both.
     """
     name = c.user_name()
     c.require_identity(name)
