@@ -71,3 +71,40 @@ def test_wheel_runs_the_demo_from_any_folder(installed, tmp_path):
 def test_wheel_metadata_has_the_licence_in_pep_639_form(installed):
     meta = next((installed / "lib").glob("python*/site-packages/refuge-*.dist-info/METADATA")).read_text()
     assert "License-Expression: Apache-2.0" in meta
+
+
+def test_wheel_adds_a_document_through_the_unlock_agent_from_any_folder(installed, tmp_path):
+    """The installed `refuge` (its entry point refuge._launch) reaches the agent `refuge unlock` started,
+    which runs the add with the installed code; the document reads back byte for byte."""
+    import tempfile
+
+    runtime = Path(tempfile.mkdtemp(prefix="rt-", dir="/tmp"))  # short enough for AF_UNIX
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("REFUGE_", "PYTHON"))}
+    env.update(HOME=str(tmp_path), XDG_CONFIG_HOME=str(tmp_path / "config"), XDG_RUNTIME_DIR=str(runtime),
+               REFUGE_VAULT=str(tmp_path / "vault"), REFUGE_TEST_WORK_FACTOR="10",
+               REFUGE_PASSPHRASE="a passphrase for the wheel's test")
+
+    def run(*args: str, user: str = "erin", **extra: str) -> subprocess.CompletedProcess:
+        return subprocess.run([str(installed / "bin" / "refuge"), "--as", user, *args] if user else
+                              [str(installed / "bin" / "refuge"), *args], capture_output=True, text=True,
+                              cwd=tmp_path, env={**env, **extra}, timeout=300)
+
+    try:
+        for args, user in ((("user", "keygen", "alice"), None), (("init", "--admin", "alice"), "alice"),
+                           (("user", "keygen", "erin"), None), (("user", "add", "erin", "--role", "case-lead"), "alice"),
+                           (("case", "create", "WH-1", "--title", "wheel"), "erin"), (("unlock",), "erin")):
+            p = run(*args, user=user)
+            assert p.returncode == 0, (args, p.stderr)
+        (tmp_path / "note.txt").write_text("A note added through the agent.\n")
+        broken = tmp_path / "broken"  # a click that cannot load: only the agent, which has it loaded, can run this
+        broken.mkdir()
+        (broken / "click.py").write_text("raise ImportError('not this click')\n")
+        p = run("doc", "add", "WH-1", "note.txt", "--type", "other", user=None, REFUGE_USER="erin",
+                REFUGE_PASSPHRASE="", PYTHONPATH=str(broken))
+        assert p.returncode == 0, p.stderr
+        [doc_id] = p.stdout.split()
+        got = run("doc", "get", doc_id)
+        assert got.returncode == 0 and got.stdout == "A note added through the agent.\n"
+    finally:
+        run("lock")
+        shutil.rmtree(runtime, ignore_errors=True)
