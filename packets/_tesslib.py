@@ -9,6 +9,16 @@ serves one thread at a time (the calls release the GIL, so engines on two thread
 cores). OpenMP inside the library is held to one thread per engine (``OMP_THREAD_LIMIT``,
 read when libgomp loads), as the command is run: if it cannot be, :func:`available` says
 no and :mod:`packets.ocr` runs the command instead.
+
+An engine short of memory (the keyless worker's address-space limit) ends the process (a
+C++ allocation throws, or a failed one is used), or Leptonica (the library's image layer)
+does not make an image and reports it through its message handler ("Error in
+pixCreateNoInit: pixdata_malloc fail for data"), after which Tesseract fails the page or
+reads less than is on it, without an error (fewer words, or none). So the handler is this
+module's: a page during whose reading Leptonica reported anything (on any engine's thread)
+raises :class:`Doubtful`, and :mod:`packets.ocr` has the command read it again in a process
+of its own. A page read with no report is the engine's full reading, words or none
+(tests/test_ocr_batch.py starves an engine a little less each time to show it).
 """
 
 from __future__ import annotations
@@ -20,7 +30,7 @@ import threading
 
 from vault.errors import InvalidInput
 
-__all__ = ["available", "version", "Engine", "take", "give", "idle"]
+__all__ = ["available", "version", "Engine", "EngineError", "Doubtful", "take", "give", "idle"]
 
 _SONAME = "libtesseract.so.5"
 _LOCK = threading.Lock()
@@ -28,6 +38,20 @@ _STARTING = threading.Lock()
 _LIB: ctypes.CDLL | None | bool = None  # None: not tried; False: not usable here
 _IDLE: list["Engine"] = []
 _ALL: list["Engine"] = []
+#: Leptonica's threshold for the reports it makes: L_SEVERITY_ERROR (5). Above it (or with the
+#: reports compiled out) an allocation failure would pass unreported, and no reading is trusted.
+_REPORTS_ERRORS = 5
+_REPORTED = [False]  # Leptonica reported something since no page was being read
+_READING = [0]  # pages being read now, on all threads (under _LOCK)
+
+
+def _reported() -> None:
+    """Leptonica's message handler while engines serve: it takes no argument (the message's
+    pointer is ignored) and allocates nothing, so it runs on an engine short of memory too."""
+    _REPORTED[0] = True
+
+
+_HANDLER = ctypes.CFUNCTYPE(None)(_reported)  # held here for the library's lifetime
 
 
 def _load() -> ctypes.CDLL | None:
@@ -58,12 +82,24 @@ def _open() -> ctypes.CDLL | None:
                             ("TessBaseAPIGetTsvText", [p, i], p), ("TessDeleteText", [p], None),
                             ("TessBaseAPIClear", [p], None), ("TessBaseAPIEnd", [p], None),
                             ("TessBaseAPIDelete", [p], None), ("TessMonitorCreate", [], p),
-                            ("TessMonitorSetDeadlineMSecs", [p, i], None), ("TessMonitorDelete", [p], None)):
+                            ("TessMonitorSetDeadlineMSecs", [p, i], None), ("TessMonitorDelete", [p], None),
+                            # Leptonica's, found through the library that links it (the one it reports through)
+                            ("leptSetStderrHandler", [p], None)):
         fn = getattr(lib, name, None)
         if fn is None:
-            return None
+            return None  # without Leptonica's handler an engine short of memory could not be told: the command
         fn.argtypes, fn.restype = args, res
+    try:
+        lib.severity = ctypes.c_int.in_dll(lib, "LeptMsgSeverity")
+    except ValueError:
+        return None
+    lib.leptSetStderrHandler(ctypes.cast(_HANDLER, p))
     return lib
+
+
+def _reports_errors(lib: ctypes.CDLL) -> bool:
+    """Whether Leptonica reports the allocations it cannot make (its threshold is no higher than errors)."""
+    return lib.severity.value <= _REPORTS_ERRORS
 
 
 def available() -> bool:
@@ -79,6 +115,11 @@ def version() -> str:
 
 class EngineError(InvalidInput):
     """The languages could not be loaded, or a page could not be recognised (packets.ocr words it)."""
+
+
+class Doubtful(EngineError):
+    """Leptonica reported a failure (an image not made: memory) while the page was read: whatever the
+    engine read of it, words or none, is not the page's reading."""
 
 
 class Engine:
@@ -97,12 +138,21 @@ class Engine:
     def tsv(self, grey: bytes, width: int, height: int, dpi: int, timeout: float) -> str:
         """The TSV the command prints for this 8-bit grey image (one page, numbered 1)."""
         lib, api = self._lib, self._api
+        with _LOCK:
+            if not _READING[0]:  # reports made while no page was read are of no page
+                _REPORTED[0] = False
+            _READING[0] += 1
         monitor = lib.TessMonitorCreate()
         try:
             lib.TessMonitorSetDeadlineMSecs(monitor, int(timeout * 1000))
             lib.TessBaseAPISetImage(api, grey, width, height, 1, width)
             lib.TessBaseAPISetSourceResolution(api, dpi)
-            if lib.TessBaseAPIRecognize(api, monitor) != 0:
+            failed = lib.TessBaseAPIRecognize(api, monitor) != 0
+            with _LOCK:  # a report of another page read meanwhile counts too: it cannot be told apart
+                doubtful = _REPORTED[0] or not _reports_errors(lib)
+            if doubtful:
+                raise Doubtful("recognize")
+            if failed:
                 raise EngineError("recognize")
             text = lib.TessBaseAPIGetTsvText(api, 0)
             if not text:
@@ -114,6 +164,8 @@ class Engine:
         finally:
             lib.TessBaseAPIClear(api)
             lib.TessMonitorDelete(monitor)
+            with _LOCK:
+                _READING[0] -= 1
 
     def close(self) -> None:
         if self._api:

@@ -214,14 +214,15 @@ def _recognize_here(images: list, dpi: int | None = None) -> list[PageText]:
             try:
                 with _deadline():
                     tsv = eng.tsv(g.tobytes(), g.width, g.height, dpi or OCR_DPI, PAGE_TIMEOUT)
+            except _tesslib.Doubtful:  # Leptonica reported a failure (memory, under the worker's limit) while
+                # the engine read the page: the command reads it again in a process of its own, with its own memory
+                [found] = _recognize_command([g], dpi)
+                words = found.words
             except _tesslib.EngineError:
                 raise OcrError(f"recognition of a page failed or took longer than {PAGE_TIMEOUT} s; "
                                "review the page by hand") from None
-            [words] = _parse_tsv(tsv, 1, [g.size])
-            if not words:  # a blank page, or an engine short of memory: Tesseract then reads "an empty page"
-                # without an error, so the command reads it again in a process of its own, with its own memory
-                [found] = _recognize_command([g], dpi)
-                words = found.words
+            else:  # the engine's full reading, words or none (a blank page is not read twice)
+                [words] = _parse_tsv(tsv, 1, [g.size])
             out.append(PageText(im.size[0], im.size[1], words))
         return out
     finally:

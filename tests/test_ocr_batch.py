@@ -55,8 +55,8 @@ def readings(tmp_path_factory):
     started: by the command one page a process (the turned one at 300 dpi, the others at 200);
     by the command in one call of ``recognize`` with one process at a time (the three 200 dpi
     pages in one run, the blank one between the others, the 300 dpi page in a run of its own);
-    and in this process, through libtesseract, with a process of the command only for the blank
-    page (a page an engine reads no word in is read again by the command)."""
+    and in this process, through libtesseract, with no process of the command (the blank page
+    too: Leptonica reported nothing while the engine read it, so its empty reading is the page's)."""
     from packets import ocr
 
     bindir, log = _counting_tesseract(tmp_path_factory.mktemp("tess"))
@@ -79,7 +79,7 @@ def test_pages_read_in_this_process_or_batched_read_exactly_as_pages_read_alone(
     pages, r = readings
     assert len(r["alone argv"]) == 4, "one process a page"
     assert len(r["batched argv"]) == 2, "one process for the 200 dpi pages, one for the 300 dpi page"
-    assert len(r["here argv"]) == 1, "recognised in this process: the command only for the blank page, read again"
+    assert len(r["here argv"]) == 0, "recognised in this process, the blank page too: no process of the command"
     alone = r["alone"]
     assert r["batched"] == alone, "pages read in one process differ from pages read one a process"
     assert r["here"] == alone, "pages read through libtesseract differ from the command's reading"
@@ -261,20 +261,100 @@ def test_an_engine_in_this_process_uses_one_thread_as_the_command_is_run():
     assert "Orchard" in words
 
 
-def test_a_page_an_engine_reads_as_empty_is_read_again_by_the_command(readings, monkeypatch):
-    """An engine short of memory reads "an empty page" without an error (Tesseract's own
-    behaviour when its image allocation fails under the worker's address-space limit): here a
-    libtesseract that answers only the page's row, as it does then. recognize must not take that
-    for a page with no words (a name on it would pass the redaction rules): the command reads
-    the page again in a process of its own, and its words come back."""
-    from packets import _tesslib, ocr
+def _blank_engine(monkeypatch, report: bool) -> None:
+    """Engines that read a white page whatever they are given (an engine that read nothing of the
+    page), with Leptonica reporting a failure through its real handler while they read, or not."""
+    import ctypes
+
+    from packets import _tesslib
+
+    lib = _tesslib._load()
+    real_tsv, real_resolution = _tesslib.Engine.tsv, lib.TessBaseAPISetSourceResolution
+    lept_depth = lib.pixGetDepth
+    lept_depth.argtypes, lept_depth.restype = [ctypes.c_void_p], ctypes.c_int
+
+    def resolution(api, dpi):  # called while the page is read: a NULL image makes Leptonica report
+        real_resolution(api, dpi)
+        if report:
+            lept_depth(None)  # "Error in pixGetDepth: pix not defined", as a pix not made under a memory limit
+
+    monkeypatch.setattr(lib, "TessBaseAPISetSourceResolution", resolution)
+    monkeypatch.setattr(_tesslib.Engine, "tsv", lambda self, grey, width, height, dpi, timeout:
+                        real_tsv(self, b"\xff" * len(grey), width, height, dpi, timeout))
+
+
+def test_a_page_read_while_leptonica_reported_a_failure_is_read_again_by_the_command(readings, monkeypatch):
+    """An engine short of memory under the worker's address-space limit: Leptonica reports the
+    image it could not make through its handler, and Tesseract may then read less than is on the
+    page, or nothing. Here an engine that reads nothing while Leptonica reports: recognize must not
+    take that for the page's reading (a name on it would pass the redaction rules): the command
+    reads the page again in a process of its own, and its words come back."""
+    from packets import ocr
 
     pages, r = readings
     monkeypatch.setattr(ocr, "IN_PROCESS", True)
-    monkeypatch.setattr(_tesslib.Engine, "tsv", lambda self, grey, width, height, dpi, timeout:
-                        f"level\n1\t1\t0\t0\t0\t0\t0\t0\t{width}\t{height}\t-1\t\n")
+    _blank_engine(monkeypatch, report=True)
     [page] = ocr.recognize([pages[0]], 1, dpi=DPI)
     assert page.to_dict() == r["alone"][0] and page.words
+
+
+def test_a_page_an_engine_reads_as_empty_with_no_report_is_empty(readings, monkeypatch):
+    """The same engine reading nothing, with nothing reported: the engine's reading is the
+    page's (a blank page), and no process of the command reads it again."""
+    from packets import ocr
+
+    pages, _r = readings
+    monkeypatch.setattr(ocr, "IN_PROCESS", True)
+    monkeypatch.setattr(ocr, "_recognize_command", lambda images, dpi=None: pytest.fail("read again"))
+    _blank_engine(monkeypatch, report=False)
+    [page] = ocr.recognize([pages[0]], 1, dpi=DPI)
+    assert page.words == []
+
+
+def test_an_engine_starved_of_memory_fails_or_says_so_and_never_reads_less_quietly():
+    """Real starvation: an engine made, then a forked copy of the process given a little more
+    address space than it has mapped (as the keyless worker's limit gives), 128 KiB more each time,
+    until the page is read in full. At every limit the engine either reads the whole page, or
+    fails (a C++ allocation ends the process; the Python side cannot allocate), or raises
+    Doubtful (Leptonica reported an image it could not make): never fewer words without a word
+    said. Leptonica's reports must be among the outcomes, or this test starved nothing."""
+    code = ("import os, resource, sys\n"
+            "from PIL import Image, ImageDraw\n"
+            "from packets import ocr, _tesslib\n"
+            "im = Image.new('L', (1240, 900), 255)\n"
+            "d = ImageDraw.Draw(im)\n"
+            "for y in range(60, 840, 110):\n"
+            "    d.text((60, y), 'Lantern Orchard Harbour Meridian', fill=0, font_size=48)\n"
+            "grey = im.tobytes()\n"
+            "eng = _tesslib.take(ocr.LANGS, 1)\n"
+            "full = eng.tsv(grey, im.width, im.height, 200, 60)\n"
+            "assert full.count('Orchard') == 8, full\n"
+            "mapped = int(open('/proc/self/statm').read().split()[0]) * os.sysconf('SC_PAGE_SIZE')\n"
+            "outcomes = []\n"
+            "for step in range(0, 4000):\n"
+            "    pid = os.fork()\n"
+            "    if pid == 0:\n"
+            "        os.close(2)  # Tesseract's own complaints and the C++ runtime's last words\n"
+            "        limit = mapped + (step << 17)\n"
+            "        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))\n"
+            "        try:\n"
+            "            tsv = eng.tsv(grey, im.width, im.height, 200, 60)\n"
+            "            os._exit(0 if tsv == full else 9)\n"
+            "        except _tesslib.Doubtful:\n"
+            "            os._exit(1)\n"
+            "        except _tesslib.EngineError:\n"
+            "            os._exit(2)\n"
+            "        except MemoryError:\n"
+            "            os._exit(3)\n"
+            "    _, status = os.waitpid(pid, 0)\n"
+            "    outcomes.append(os.waitstatus_to_exitcode(status))\n"
+            "    if outcomes[-3:] == [0, 0, 0]:\n"
+            "        break\n"
+            "print(' '.join(map(str, outcomes)))\n")
+    outcomes = [int(o) for o in _fresh_interpreter(code).split()]
+    assert 9 not in outcomes and 2 not in outcomes, outcomes
+    assert 1 in outcomes, f"Leptonica never reported: nothing was starved ({outcomes})"
+    assert outcomes[-3:] == [0, 0, 0], outcomes
 
 
 def test_no_more_engines_than_the_worker_has_memory_for(tmp_path):
