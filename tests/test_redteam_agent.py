@@ -1,0 +1,168 @@
+"""Red team of the unlock agent's `doc add` (refuge/_launch.py, refuge/_agent_commands.py, vault/agent.py).
+
+Each test is an attack that got through once, against the real `refuge unlock` and real processes: a
+hand-made request or a hurried user's command that stopped the agent for every later command, held its
+loop, leaked its descriptors, or made the result differ from the same command run in a process of its own.
+"""
+
+from __future__ import annotations
+
+import array
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from vault import agent
+
+from test_agent_commands import CLIENT, _alive, _client, _doc_ids, _lines, local, runtime, unlocked  # noqa: F401
+
+
+def _agent(path: Path) -> int:
+    """The agent listening at ``path``, found by its command line (its children, which share it, are named
+    refuge-spare or refuge-command). Not by the socket's peer credentials: until the agent has started and
+    listens again, they name the `refuge unlock` that bound the socket."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            argv = (entry / "cmdline").read_bytes().split(b"\0")
+            comm = (entry / "comm").read_text().strip()
+        except OSError:
+            continue
+        if b"vault.agent" in argv and str(path).encode() in argv and not comm.startswith("refuge-") and _alive(int(entry.name)):
+            found.append(int(entry.name))
+    assert len(found) == 1, found
+    return found[0]
+
+
+def _children(path: Path, name: str) -> list[int]:
+    """The agent's children named ``name`` (refuge-command, refuge-spare), even once the agent is gone."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            argv = (entry / "cmdline").read_bytes().split(b"\0")
+            comm = (entry / "comm").read_text().strip()
+        except OSError:
+            continue
+        if str(path).encode() in argv and comm == name and _alive(int(entry.name)):
+            found.append(int(entry.name))
+    return found
+
+
+def _connect(path: Path) -> socket.socket:
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.settimeout(30)
+    s.connect(str(path))
+    return s
+
+
+def _still_serving(world, path: Path, pid: int) -> None:
+    """The agent that was listening at ``path`` as ``pid`` is alive and still hands out its identity."""
+    assert _alive(pid), "the agent died"
+    reply = agent._request(world.home, "bob", "identity", timeout=10)
+    assert reply is not None and "identity" in reply, "the agent no longer answers"
+
+
+@local
+def test_a_request_nested_too_deep_for_json_leaves_the_agent_serving(unlocked):
+    """A line of JSON nested 200,000 deep (under the 1 MiB limit) made json.loads raise RecursionError, which
+    is no ValueError: the agent's loop ended and the agent exited, its socket left behind."""
+    world = unlocked
+    path = agent.socket_path(world.home, "bob")
+    pid = _agent(path)
+    for request in (b"[" * 200_000, b'{"op": "run", "argv": ' + b"[" * 200_000):
+        with _connect(path) as s:
+            s.sendall(request + b"\n")
+            s.shutdown(socket.SHUT_WR)
+            try:
+                assert s.recv(65536) == b""
+            except ConnectionResetError:  # the agent died with the request unread
+                pass
+    _still_serving(world, path, pid)
+
+
+@local
+def test_a_client_that_hangs_up_before_its_answer_leaves_the_agent_serving(unlocked):
+    """A client asks for the identity and hangs up before the agent answers (as `refuge` does when its 2
+    seconds pass while the agent serves another): the agent's reply met a broken pipe, which ended it."""
+    world = unlocked
+    path = agent.socket_path(world.home, "bob")
+    pid = _agent(path)
+    with _connect(path) as holder:  # the agent waits for this one's request
+        for op in ("identity", "quit-not", "identity"):
+            with _connect(path) as s:
+                s.sendall(json.dumps({"op": op}).encode() + b"\n")
+    time.sleep(0.5)  # the holder gone, the agent answers the others, who are gone too
+    _still_serving(world, path, pid)
+
+
+def _fds(pid: int) -> int:
+    return len(os.listdir(f"/proc/{pid}/fd"))
+
+
+@local
+def test_descriptors_of_a_request_never_finished_are_closed(unlocked):
+    """A request with three descriptors and no line feed, then silence: the agent's wait for the rest ended
+    with a timeout and the descriptors stayed open in the agent, three a connection, until it ran out."""
+    world = unlocked
+    path = agent.socket_path(world.home, "bob")
+    pid = _agent(path)
+    assert agent._request(world.home, "bob", "identity", timeout=30)  # the agent in its loop, its spare forked
+    before = _fds(pid)
+    held = []
+    for _ in range(2):
+        s = _connect(path)
+        s.sendmsg([b'{"op": "run", '], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", (0, 1, 2)))])
+        held.append(s)
+    deadline = time.monotonic() + 15
+    while agent._request(world.home, "bob", "identity", timeout=5) is None:  # until both timed out
+        assert time.monotonic() < deadline
+    for s in held:
+        s.close()
+    time.sleep(0.3)
+    assert _fds(pid) <= before, "the agent kept the descriptors of requests it dropped"
+    _still_serving(world, path, pid)
+
+
+@local
+def test_a_client_sending_a_byte_a_second_does_not_hold_the_agent(unlocked, tmp_path):
+    """A request trickled a byte a second (each wait under the agent's 2 seconds) held the agent's loop as
+    long as it went on: a doc add meanwhile had no answer in 10 seconds and ran in a process of its own."""
+    world = unlocked
+    path = agent.socket_path(world.home, "bob")
+    pid = _agent(path)
+    (tmp_path / "note.txt").write_text("a note while another client trickles\n")
+    stop = threading.Event()
+    trickler = _connect(path)
+
+    def trickle() -> None:
+        try:
+            for byte in b'{"op": "identity", "padding": "' + b"x" * 40:
+                if stop.wait(1.0):
+                    return
+                trickler.send(bytes([byte]))
+        except OSError:  # the agent dropped it: what the fix does
+            pass
+
+    t = threading.Thread(target=trickle, daemon=True)
+    t.start()
+    time.sleep(0.5)
+    try:
+        started = time.monotonic()
+        p = _client(world, tmp_path, "doc", "add", "MX-0001", "note.txt", "--type", "other")
+        took = time.monotonic() - started
+    finally:
+        stop.set()
+        t.join(5)
+        trickler.close()
+    errors, here = _lines(p)
+    assert p.returncode == 0 and not errors, p.stderr
+    assert not here, f"the add ran in a process of its own after {took:.1f} s: the trickling client held the agent"
+    _still_serving(world, path, pid)
