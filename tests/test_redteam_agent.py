@@ -166,3 +166,43 @@ def test_a_client_sending_a_byte_a_second_does_not_hold_the_agent(unlocked, tmp_
     assert p.returncode == 0 and not errors, p.stderr
     assert not here, f"the add ran in a process of its own after {took:.1f} s: the trickling client held the agent"
     _still_serving(world, path, pid)
+
+
+@local
+def test_an_agent_killed_while_an_add_runs_leaves_no_one_answering_at_its_socket(unlocked, tmp_path):
+    """The agent is killed (SIGKILL) while an add it runs waits: its children kept the agent's listening socket
+    open (vault.agent ran as __main__, so the children's vault.agent.forked() closed nothing), so the next
+    `refuge doc add` connected, waited 10 seconds for an answer nobody would give, then ran by itself."""
+    world = unlocked
+    path = agent.socket_path(world.home, "bob")
+    pid = _agent(path)
+    (tmp_path / "note.txt").write_text("a note\n")
+    (tmp_path / "other.txt").write_text("another note\n")
+    fifo = tmp_path / "types.fifo"
+    os.mkfifo(fifo)
+    waiting = subprocess.Popen([sys.executable, "-P", "-c", CLIENT, "doc", "add", "MX-0001", "note.txt",
+                                "--type-map", str(fifo)], env=world.env("bob", REFUGE_PASSPHRASE=""), cwd=tmp_path,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 30
+        while not _children(path, "refuge-command"):
+            assert time.monotonic() < deadline and waiting.poll() is None, waiting.communicate()
+            time.sleep(0.05)
+        os.kill(pid, signal.SIGKILL)
+        deadline = time.monotonic() + 10
+        while _alive(pid) or _children(path, "refuge-spare"):
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        with pytest.raises(ConnectionRefusedError):
+            _connect(path).close()
+        started = time.monotonic()
+        p = _client(world, tmp_path, "doc", "add", "MX-0001", "other.txt", "--type", "other",
+                    REFUGE_PASSPHRASE=world.env()["REFUGE_PASSPHRASE"])
+        took = time.monotonic() - started
+        assert p.returncode == 0 and _lines(p)[1], p.stderr  # run by itself, at once
+        assert took < 8, f"the add waited {took:.1f} s for a killed agent"
+    finally:
+        waiting.send_signal(signal.SIGINT)  # the command still runs for its client: Ctrl-C stops it
+        waiting.communicate(timeout=30)
+        path.unlink(missing_ok=True)
+    assert waiting.returncode == 130

@@ -341,4 +341,8 @@ def _reap() -> None:
 
 
 if __name__ == "__main__":
-    _agent_main(int(sys.argv[1]), sys.argv[2], float(sys.argv[3]), *sys.argv[4:5])
+    # run as vault.agent, not as this copy named __main__: the extension's children call vault.agent.forked(),
+    # which must see the listening socket registered here (else every child keeps the agent's socket open)
+    from vault.agent import _agent_main as main
+
+    main(int(sys.argv[1]), sys.argv[2], float(sys.argv[3]), *sys.argv[4:5])
