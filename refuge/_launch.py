@@ -65,6 +65,11 @@ def _through_agent(argv: list[str]) -> int | None:
     from vault._homepath import default_home
 
     hardening.no_core_dumps()  # as refuge/cli.py: its environment may hold a cloud credential
+    try:  # a standard stream closed (`>&-`): the connection would take its number and go as that stream
+        for fd in (0, 1, 2):
+            os.fstat(fd)
+    except OSError:
+        return None
     home = default_home()
     name = _user(home)
     conn = agent.connect(home, name, timeout=None) if name else None
