@@ -237,3 +237,46 @@ def test_an_agent_killed_while_an_add_runs_leaves_no_one_answering_at_its_socket
         waiting.communicate(timeout=30)
         path.unlink(missing_ok=True)
     assert waiting.returncode == 130
+
+
+@local
+def test_two_adds_at_once_neither_waits_and_an_add_under_way_outlives_lock(unlocked, tmp_path):
+    """Two terminals: the first add waits on its type map (a FIFO), the second runs meanwhile through the agent
+    and ends; `refuge lock` then stops the agent and its spare, and the first add, once its map comes, still
+    finishes (exit 0, stored) as a command in a process of its own would. fsck finds the vault clean."""
+    world = unlocked
+    path = agent.socket_path(world.home, "bob")
+    (tmp_path / "first.txt").write_text("the first note\n")
+    (tmp_path / "second.txt").write_text("the second note\n")
+    fifo = tmp_path / "types.fifo"
+    os.mkfifo(fifo)
+    before = _doc_ids(world)
+    first = subprocess.Popen([sys.executable, "-P", "-c", CLIENT, "doc", "add", "MX-0001", "first.txt",
+                              "--type-map", str(fifo)], env=world.env("bob", REFUGE_PASSPHRASE=""), cwd=tmp_path,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 30
+        while not _children(path, "refuge-command"):
+            assert time.monotonic() < deadline and first.poll() is None, first.communicate()
+            time.sleep(0.05)
+        second = _client(world, tmp_path, "doc", "add", "MX-0001", "second.txt", "--type", "other")
+        assert second.returncode == 0 and not _lines(second)[1], second.stderr
+        assert first.poll() is None
+        assert world.run("lock", user="bob").returncode == 0
+        deadline = time.monotonic() + 10
+        while _children(path, "refuge-spare"):
+            assert time.monotonic() < deadline, "the spare outlived lock"
+            time.sleep(0.05)
+        with open(fifo, "w") as f:  # the first add's type map comes at last
+            f.write(".txt = other\n")
+        out, err = first.communicate(timeout=60)
+    finally:
+        if first.poll() is None:
+            first.kill()
+            first.communicate()
+    lines, here = _lines(subprocess.CompletedProcess([], first.returncode, out, err))
+    assert first.returncode == 0 and not lines and not here, err
+    assert _doc_ids(world) == before | set(second.stdout.decode().split()) | set(out.decode().split())
+    assert len(_doc_ids(world)) == len(before) + 2
+    fsck = world.run("fsck", user="bob")
+    assert fsck.returncode == 0, fsck.stdout + fsck.stderr

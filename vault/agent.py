@@ -161,11 +161,14 @@ def fetch(home: Home, name: str) -> SecretIdentity | None:
     """The identity held by a running agent, or None."""
     from .identity import SecretIdentity
 
-    path = _existing_socket(home, name)
-    if path is None:
+    try:
+        path = socket_path(home, name)
+    except AgentUnavailable:
         return None
-    if path in _held:
+    if path in _held:  # even once that agent is gone (locked, timed out): a command under way finishes
         return SecretIdentity.from_text(_held[path])
+    if not path.exists():
+        return None
     reply = _request(home, name, "identity")
     if not reply or "identity" not in reply:
         return None
