@@ -280,3 +280,39 @@ def test_two_adds_at_once_neither_waits_and_an_add_under_way_outlives_lock(unloc
     assert len(_doc_ids(world)) == len(before) + 2
     fsck = world.run("fsck", user="bob")
     assert fsck.returncode == 0, fsck.stdout + fsck.stderr
+
+
+@local
+def test_an_unlock_killed_before_it_hands_over_the_identity_leaves_no_agent(case_world, runtime):
+    """`refuge unlock` interrupted (Ctrl-C, its terminal closed, killed) after it started the agent but before
+    writing the identity to it: the agent read nothing, served an empty identity for its whole timeout, and
+    every command of that person failed with "the identity file is damaged; restore it from your backup"
+    instead of asking for the passphrase. Here the agent is started exactly as vault.agent.start starts it,
+    and its pipe closed with nothing written."""
+    from vault import hardening
+
+    world = case_world
+    path = agent.socket_path(world.home, "bob")
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    old = os.umask(0o177)
+    try:
+        listener.bind(str(path))
+    finally:
+        os.umask(old)
+    listener.listen(8)
+    started = subprocess.Popen([sys.executable, "-P", "-m", "vault.agent", str(listener.fileno()), str(path), "300",
+                                "refuge._agent_commands:serve"], stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL, pass_fds=(listener.fileno(),),
+                               env=hardening.child_environment(), cwd="/", start_new_session=True)
+    started.stdin.close()  # the unlock dies here
+    listener.close()
+    try:
+        time.sleep(1)
+        p = world.run("doc", "list", "MX-0001", user="bob")
+        assert p.returncode == 0, p.stderr
+        started.wait(timeout=10)
+    finally:
+        if started.poll() is None:
+            started.kill()
+            started.wait()
+        path.unlink(missing_ok=True)

@@ -229,6 +229,9 @@ def _agent_main(fd: int, path: str, seconds: float, extension: str | None = None
     hardening.no_core_dumps()
     identity = sys.stdin.buffer.read().decode()
     sys.stdin.close()
+    if not identity.strip():  # the unlock that started it died before handing it over (Ctrl-C, killed)
+        Path(path).unlink(missing_ok=True)
+        os._exit(0)
     listener = socket.socket(fileno=fd)
     listener.listen(8)  # again, so that clients' peer credentials name this process, not the one that bound it
     _listening.append(listener)
