@@ -316,3 +316,48 @@ def test_an_unlock_killed_before_it_hands_over_the_identity_leaves_no_agent(case
             started.kill()
             started.wait()
         path.unlink(missing_ok=True)
+
+
+def _both_ways(world, tmp_path: Path, case: str) -> list[tuple]:
+    """The same hurried user's `refuge doc add` run through the agent, then in a process of its own: what
+    each printed (errors, how many ids), its exit code and how many documents it stored."""
+    results = []
+    for where, extra in (("agent", {"REFUGE_PASSPHRASE": ""}),
+                         ("own", {"XDG_RUNTIME_DIR": str(tmp_path / "none"),
+                                  "REFUGE_PASSPHRASE": world.env()["REFUGE_PASSPHRASE"]})):
+        folder = tmp_path / where
+        folder.mkdir()
+        name = "two\nlines.txt" if case == "newline-name" else "note.txt"
+        (folder / name).write_text(f"a note ({case}, {where})\n")
+        cmd, env, stdout = [sys.executable, "-P", "-c", CLIENT, "doc", "add", "MX-0001"], dict(extra), subprocess.PIPE
+        if case == "cwd-deleted":
+            cmd = ["sh", "-c", 'cd "$0" && rmdir "$0" && exec "$@"', str(folder / "gone"), *cmd, str(folder / name)]
+            (folder / "gone").mkdir()
+        elif case == "relative-home":
+            env["REFUGE_HOME"] = os.path.relpath(world.home, folder)
+            cmd.append(name)
+        else:
+            cmd.append(name)
+        readers = os.pipe() if case == "reader-gone" else None
+        if readers:
+            os.close(readers[0])
+            stdout = readers[1]
+        before = _doc_ids(world)
+        try:
+            p = subprocess.run([*cmd, "--type", "other"], env=world.env("bob", **env), stdout=stdout,
+                               stderr=subprocess.PIPE, cwd=folder, timeout=120)
+        finally:
+            if readers:
+                os.close(readers[1])
+        errors, here = _lines(p)
+        results.append((p.returncode, errors, len((p.stdout or b"").split()), len(_doc_ids(world) - before)))
+    return results
+
+
+@local
+@pytest.mark.parametrize("case", ["reader-gone", "cwd-deleted", "relative-home", "newline-name"])
+def test_a_hurried_users_add_gives_the_result_of_a_process_of_its_own(unlocked, tmp_path, case):
+    """stdout a pipe whose reader is gone, the working folder deleted, REFUGE_HOME given relative to it, a file
+    named with a line feed: through the agent, the same exit code, lines and stored documents as without."""
+    agent_result, own_result = _both_ways(unlocked, tmp_path, case)
+    assert agent_result == own_result, (agent_result, own_result)
