@@ -271,6 +271,11 @@ def _child(conn, request: dict, fds: list[int], identity: str, path: Path) -> in
         code = e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
     except KeyboardInterrupt:  # after main's own handling: the client is gone
         code = 130
+    except Exception:  # let through by main under REFUGE_DEBUG=1: shown, exit 1, as Python does in a process of its own
+        import traceback
+
+        traceback.print_exc()
+        code = 1
     return _answer(conn, {"exit": code}, code)
 
 

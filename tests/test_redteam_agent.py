@@ -361,3 +361,26 @@ def test_a_hurried_users_add_gives_the_result_of_a_process_of_its_own(unlocked, 
     named with a line feed: through the agent, the same exit code, lines and stored documents as without."""
     agent_result, own_result = _both_ways(unlocked, tmp_path, case)
     assert agent_result == own_result, (agent_result, own_result)
+
+
+@local
+def test_an_internal_error_under_refuge_debug_shows_its_traceback_through_the_agent(unlocked, tmp_path):
+    """A title that is not UTF-8 (bytes from a file name pasted in) is an internal error; with REFUGE_DEBUG=1,
+    as the error line itself asks, a process of its own shows the traceback. Through the agent the exception
+    left the child, whose os._exit(0) skipped it: no traceback, and the client said "the unlock agent
+    stopped while it ran the command". The same lines either way, ending with the exception."""
+    world = unlocked
+    (tmp_path / "note.txt").write_text("a note with a title that is not UTF-8\n")
+    title = os.fsdecode(b"a title \xff")
+    results = []
+    for extra in ({"REFUGE_PASSPHRASE": ""}, {"XDG_RUNTIME_DIR": str(tmp_path / "none"),
+                                              "REFUGE_PASSPHRASE": world.env()["REFUGE_PASSPHRASE"]}):
+        before = _doc_ids(world)
+        p = _client(world, tmp_path, "doc", "add", "MX-0001", "note.txt", "--type", "other", "--title", title,
+                    REFUGE_DEBUG="1", **extra)
+        errors = [ln for ln in p.stderr.decode(errors="replace").splitlines()
+                  if ln and not ln.startswith("click loaded: ")]  # CLIENT's line: after a traceback, before it
+        results.append((p.returncode, errors[0] if errors else None, errors[-1] if errors else None,
+                        len(_doc_ids(world) - before)))
+    assert results[0] == results[1], results
+    assert results[1][1] == "Traceback (most recent call last):", results
