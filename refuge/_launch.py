@@ -25,7 +25,12 @@ def main() -> None:
     """Run ``refuge``: through the agent if it can, else here (refuge.cli.main)."""
     argv = sys.argv[1:]
     if tuple(argv[:2]) in ROUTED and not {"-h", "--help"} & set(argv):
-        code = _through_agent(argv)
+        try:
+            code = _through_agent(argv)
+        except KeyboardInterrupt:  # before the agent was told "go on" (after, Ctrl-C is sent to it): nothing ran
+            from .errors import die
+
+            die("interrupted", 130)
         if code is not None:
             sys.exit(code)
     from .cli import main as run_here

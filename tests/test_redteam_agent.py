@@ -384,3 +384,27 @@ def test_an_internal_error_under_refuge_debug_shows_its_traceback_through_the_ag
                         len(_doc_ids(world) - before)))
     assert results[0] == results[1], results
     assert results[1][1] == "Traceback (most recent call last):", results
+
+
+@local
+def test_ctrl_c_while_the_client_waits_for_the_agent_is_one_line(unlocked, tmp_path):
+    """Ctrl-C while the client waits for the agent's first answer (the agent busy with another client for a
+    moment): the client died with a Python traceback and exit 1, where a command interrupted at any other
+    point prints `refuge: error: interrupted` and exits 130. Nothing may be added."""
+    world = unlocked
+    path = agent.socket_path(world.home, "bob")
+    (tmp_path / "note.txt").write_text("a note\n")
+    before = _doc_ids(world)
+    with _connect(path):  # holds the agent's loop for its 2 seconds
+        time.sleep(0.2)
+        client = subprocess.Popen([sys.executable, "-P", "-c", CLIENT, "doc", "add", "MX-0001", "note.txt",
+                                   "--type", "other"], env=world.env("bob", REFUGE_PASSPHRASE=""), cwd=tmp_path,
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        time.sleep(1.0)  # its imports done, it waits for the agent
+        assert client.poll() is None
+        client.send_signal(signal.SIGINT)
+        out, err = client.communicate(timeout=30)
+    lines = [ln for ln in err.decode().splitlines() if ln and not ln.startswith("click loaded: ")]
+    assert (client.returncode, lines) == (130, ["refuge: error: interrupted"]), err
+    time.sleep(2.5)  # whatever the agent does with the request it got, it is done
+    assert _doc_ids(world) == before
