@@ -408,3 +408,25 @@ def test_ctrl_c_while_the_client_waits_for_the_agent_is_one_line(unlocked, tmp_p
     assert (client.returncode, lines) == (130, ["refuge: error: interrupted"]), err
     time.sleep(2.5)  # whatever the agent does with the request it got, it is done
     assert _doc_ids(world) == before
+
+
+@local
+def test_a_request_with_hundreds_of_descriptors_leaks_none(unlocked):
+    """250 descriptors with the request's first part and 250 more with its second (the agent takes 3): the
+    kernel drops those that do not fit, the agent closes the three of a request it does not run, and it
+    answers the next client as before. Refused already; this pins it."""
+    world = unlocked
+    path = agent.socket_path(world.home, "bob")
+    pid = _agent(path)
+    assert agent._request(world.home, "bob", "identity", timeout=30)
+    before = _fds(pid)
+    many = array.array("i", [0, 1, 2] * 83 + [0])
+    for second in (b'"quit-not"}\n', b'"run", "argv": []}\n'):  # not an operation; a run with no command
+        with _connect(path) as s:
+            s.sendmsg([b'{"op": '], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, many)])
+            s.sendmsg([second], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, many)])
+            s.shutdown(socket.SHUT_WR)
+            assert s.recv(65536) == b""
+    assert agent._request(world.home, "bob", "identity", timeout=10)
+    assert _fds(pid) <= before, "the agent kept descriptors it was sent"
+    _still_serving(world, path, pid)
