@@ -36,6 +36,20 @@ ROUTED = (("doc", "add"),)
 NOT_SENT = ("REFUGE_PASSPHRASE", "REFUGE_PASSPHRASE_FILE")
 
 
+def place() -> str:
+    """Where this process sees files from: its mount namespace and its root folder. A client of the same user
+    in a container or chroot, with the agent's socket in reach, sees other files at the same paths."""
+    try:
+        mounts = os.readlink("/proc/self/ns/mnt")
+    except OSError:
+        mounts = ""
+    try:
+        root = os.stat("/")
+    except OSError:
+        return mounts
+    return f"{mounts} {root.st_dev}:{root.st_ino}"
+
+
 def _code_stamp() -> tuple:
     """What refuge's code on disk is now: the newest change to its modules (an upgrade, an edit)."""
     newest = 0
@@ -243,7 +257,8 @@ def _child(conn, request: dict, fds: list[int], identity: str, path: Path) -> in
     except Exception:
         same = False
     same_code = request.get("code") == os.path.dirname(__file__) and _code_stamp() == _LOADED[0]
-    if not same or not same_code:  # another installation's client, or this one's code changed since
+    if not same or not same_code or request.get("place") != place():  # another installation's client, or this
+        # one's code changed since, or a client that sees other files at the same paths (a container)
         return _answer(conn, {"fallback": True}, 0)
     encodings = request.get("encodings") or {}
     for fd, name in enumerate(("stdin", "stdout", "stderr")):

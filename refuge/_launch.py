@@ -18,7 +18,7 @@ import json
 import os
 import sys
 
-from ._agent_commands import NOT_SENT, ROUTED
+from ._agent_commands import NOT_SENT, ROUTED, place
 
 
 def main() -> None:
@@ -82,7 +82,8 @@ def _through_agent(argv: list[str]) -> int | None:
         return None
     with conn:
         try:
-            request = {"op": "run", "argv": argv, "cwd": os.getcwd(), "code": os.path.dirname(__file__),
+            request = {"op": "run", "argv": argv, "cwd": os.getcwd(), "place": place(),
+                       "code": os.path.dirname(__file__),
                        "env": {k: v for k, v in os.environ.items() if k not in NOT_SENT},
                        "encodings": {n: [s.encoding, s.errors] for n, s in
                                      (("stdin", sys.stdin), ("stdout", sys.stdout), ("stderr", sys.stderr)) if s}}

@@ -26,6 +26,7 @@ from pathlib import Path
 import pytest
 
 import refuge
+from refuge import _agent_commands
 from vault import agent
 
 # The agent's rules hold whatever the backend: one test goes through S3, the rest use the folder.
@@ -212,7 +213,8 @@ def test_the_agent_runs_only_doc_add_and_only_for_its_own_identity(unlocked, tmp
     path = agent.socket_path(world.home, "bob")
     (tmp_path / "note.txt").write_text("a note\n")
     before = _doc_ids(world)
-    base = {"op": "run", "cwd": str(tmp_path), "encodings": {}, "code": str(Path(refuge.__file__).parent)}
+    base = {"op": "run", "cwd": str(tmp_path), "encodings": {}, "code": str(Path(refuge.__file__).parent),
+            "place": _agent_commands.place()}
     env = {k: v for k, v in world.env("bob").items() if k != "REFUGE_PASSPHRASE"}
     add = ["doc", "add", "MX-0001", "note.txt", "--type", "other"]
     for argv, user, code in ((["user", "remove", "carol"], "bob", base["code"]), (["case", "list"], "bob", base["code"]),

@@ -10,6 +10,7 @@ from __future__ import annotations
 import array
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -36,7 +37,8 @@ def _agent(path: Path) -> int:
             comm = (entry / "comm").read_text().strip()
         except OSError:
             continue
-        if b"vault.agent" in argv and str(path).encode() in argv and not comm.startswith("refuge-") and _alive(int(entry.name)):
+        if (b"vault.agent" in argv and str(path).encode() in argv and not comm.startswith("refuge-")
+                and _alive(int(entry.name))):
             found.append(int(entry.name))
     assert len(found) == 1, found
     return found[0]
@@ -430,3 +432,27 @@ def test_a_request_with_hundreds_of_descriptors_leaks_none(unlocked):
     assert agent._request(world.home, "bob", "identity", timeout=10)
     assert _fds(pid) <= before, "the agent kept descriptors it was sent"
     _still_serving(world, path, pid)
+
+
+@local
+def test_a_client_in_another_mount_namespace_adds_the_file_it_names(unlocked, tmp_path):
+    """A client in a container of the same user (another mount namespace, /tmp shared, so the agent's socket is
+    in reach) names note.txt in its working folder, where another folder is mounted: the agent's child went to
+    the same path in the agent's own file system and stored the file the person never named. A client that
+    does not see the agent's files must run the command itself."""
+    if os.geteuid() != 0 or not shutil.which("unshare"):
+        pytest.skip("another mount namespace needs root and unshare")
+    world = unlocked
+    seen, hidden = tmp_path / "seen", tmp_path / "hidden"
+    seen.mkdir()
+    hidden.mkdir()
+    (seen / "note.txt").write_text("the note the person sees in the container, and names\n")
+    (hidden / "note.txt").write_text("the note outside the container, which the person never named\n")
+    p = subprocess.run(["unshare", "-m", "sh", "-c", 'mount --bind "$1" "$2" && cd "$2" && shift 2 && exec "$@"', "sh",
+                        str(seen), str(hidden), sys.executable, "-P", "-c", CLIENT, "doc", "add", "MX-0001", "note.txt",
+                        "--type", "other"], env=world.env("bob", REFUGE_PASSPHRASE=""), capture_output=True,
+                       timeout=120)
+    assert p.returncode == 0, p.stderr
+    [doc_id] = p.stdout.decode().split()
+    got = world.run("doc", "get", doc_id, user="bob")
+    assert got.returncode == 0 and got.stdout == (seen / "note.txt").read_bytes(), got.stdout
