@@ -456,3 +456,35 @@ def test_a_client_in_another_mount_namespace_adds_the_file_it_names(unlocked, tm
     [doc_id] = p.stdout.decode().split()
     got = world.run("doc", "get", doc_id, user="bob")
     assert got.returncode == 0 and got.stdout == (seen / "note.txt").read_bytes(), got.stdout
+
+
+@local
+def test_an_add_under_way_outlives_the_agents_timeout(case_world, runtime, tmp_path):
+    """The agent's timeout passes while an add it runs waits for its type map: the agent exits (its socket
+    removed) and the add, once its map comes, finishes and stores the file, as in a process of its own."""
+    world = case_world
+    assert world.run("unlock", "--timeout", "0.1", user="bob").returncode == 0  # 6 seconds
+    path = agent.socket_path(world.home, "bob")
+    pid = _agent(path)
+    (tmp_path / "note.txt").write_text("a note that outlives the agent\n")
+    fifo = tmp_path / "types.fifo"
+    os.mkfifo(fifo)
+    before = _doc_ids(world)
+    client = subprocess.Popen([sys.executable, "-P", "-c", CLIENT, "doc", "add", "MX-0001", "note.txt",
+                               "--type-map", str(fifo)], env=world.env("bob", REFUGE_PASSPHRASE=""), cwd=tmp_path,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 30
+        while _alive(pid) or path.exists():
+            assert time.monotonic() < deadline and client.poll() is None, "the agent outlived its timeout"
+            time.sleep(0.1)
+        with open(fifo, "w") as f:
+            f.write(".txt = other\n")
+        out, err = client.communicate(timeout=60)
+    finally:
+        if client.poll() is None:
+            client.kill()
+            client.communicate()
+    lines, here = _lines(subprocess.CompletedProcess([], client.returncode, out, err))
+    assert client.returncode == 0 and not lines and not here, err
+    assert _doc_ids(world) == before | set(out.decode().split())
