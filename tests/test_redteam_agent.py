@@ -1,8 +1,10 @@
 """Red team of the unlock agent's `doc add` (refuge/_launch.py, refuge/_agent_commands.py, vault/agent.py).
 
-Each test is an attack that got through once, against the real `refuge unlock` and real processes: a
-hand-made request or a hurried user's command that stopped the agent for every later command, held its
-loop, leaked its descriptors, or made the result differ from the same command run in a process of its own.
+Attacks against the real `refuge unlock` and real processes, no mocks: a hand-made request or a hurried
+user's command that stopped the agent for every later command, held its loop, leaked its descriptors, lost
+an add under way, or made the result differ from the same command run in a process of its own. Most got
+through once (each docstring says how; the commit that fixed it names the test); the few that say
+"refused already" pin a defence that held.
 """
 
 from __future__ import annotations
