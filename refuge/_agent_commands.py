@@ -28,7 +28,7 @@ import os
 import sys
 from pathlib import Path
 
-from ._launch import FALLBACK, GO, NOT_SENT, ROUTED, RUNNING, exit_line
+from ._launch import FALLBACK, GO, NOT_SENT, ROUTED, RUNNING, exit_line, place
 
 
 def _code_stamp() -> tuple:
@@ -238,7 +238,8 @@ def _child(conn, request: dict, fds: list[int], identity: str, path: Path) -> in
     except Exception:
         same = False
     same_code = request.get("code") == os.path.dirname(__file__) and _code_stamp() == _LOADED[0]
-    if not same or not same_code:  # another installation's client, or this one's code changed since
+    if not same or not same_code or request.get("place") != place():  # another installation's client, or this
+        # one's code changed since, or a client that sees other files at the same paths (a container)
         return _answer(conn, FALLBACK, 0)
     encodings = request.get("encodings") or {}
     for fd, name in enumerate(("stdin", "stdout", "stderr")):
@@ -266,6 +267,11 @@ def _child(conn, request: dict, fds: list[int], identity: str, path: Path) -> in
         code = e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
     except KeyboardInterrupt:  # after main's own handling: the client is gone
         code = 130
+    except Exception:  # let through by main under REFUGE_DEBUG=1: shown, exit 1, as Python does in a process of its own
+        import traceback
+
+        traceback.print_exc()
+        code = 1
     return _answer(conn, exit_line(code), code)
 
 

@@ -56,13 +56,27 @@ def _json(value) -> str:
     raise TypeError(type(value).__name__)
 
 
+def place() -> str:
+    """Where this process sees files from: its mount namespace and its root folder. A client of the same user
+    in a container or chroot, with the agent's socket in reach, sees other files at the same paths."""
+    try:
+        mounts = os.readlink("/proc/self/ns/mnt")
+    except OSError:
+        mounts = ""
+    try:
+        root = os.stat("/")
+    except OSError:
+        return mounts
+    return f"{mounts} {root.st_dev}:{root.st_ino}"
+
+
 def main() -> None:
     """Run ``refuge``: through the agent if it can, else here (refuge.cli.main)."""
     argv = sys.argv[1:]
     if tuple(argv[:2]) in ROUTED and not {"-h", "--help"} & set(argv):
         try:
             code = _through_agent(argv)
-        except KeyboardInterrupt:  # before the agent began: nothing ran
+        except KeyboardInterrupt:  # before the agent was told "go on" (after, Ctrl-C is sent to it): nothing ran
             from .errors import die
 
             die("interrupted", 130)
@@ -108,6 +122,11 @@ def _through_agent(argv: list[str]) -> int | None:
     from vault._homepath import default_home
 
     hardening.no_core_dumps()  # as refuge/cli.py: its environment may hold a cloud credential
+    try:  # a standard stream closed (`>&-`): the connection would take its number and go as that stream
+        for fd in (0, 1, 2):
+            os.fstat(fd)
+    except OSError:
+        return None
     home = default_home()
     name = _user(home)
     conn = agent.connect(home, name, timeout=None) if name else None
@@ -115,7 +134,8 @@ def _through_agent(argv: list[str]) -> int | None:
         return None
     with conn:
         try:
-            request = {"op": "run", "argv": argv, "cwd": os.getcwd(), "code": os.path.dirname(__file__),
+            request = {"op": "run", "argv": argv, "cwd": os.getcwd(), "place": place(),
+                       "code": os.path.dirname(__file__),
                        "env": {k: v for k, v in os.environ.items() if k not in NOT_SENT},
                        "encodings": {n: [s.encoding, s.errors] for n, s in
                                      (("stdin", sys.stdin), ("stdout", sys.stdout), ("stderr", sys.stderr)) if s}}

@@ -7,6 +7,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -503,3 +504,24 @@ def case_world(world) -> World:
     if getattr(world, "decl", None) is None:
         world.decl = _add_case(world)
     return world
+
+
+# --- the unlock agent (tests/test_agent_commands.py, tests/test_redteam_agent.py) ---
+
+
+@pytest.fixture
+def runtime(monkeypatch):
+    """A private XDG_RUNTIME_DIR short enough for AF_UNIX, for the agent's socket."""
+    folder = Path(tempfile.mkdtemp(prefix="rt-", dir="/tmp"))
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(folder))
+    yield folder
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture
+def unlocked(case_world, runtime):
+    """bob's agent, started by `refuge unlock` as a person starts it."""
+    p = case_world.run("unlock", "--timeout", "5", user="bob", XDG_RUNTIME_DIR=str(runtime))
+    assert p.returncode == 0, p.stderr
+    yield case_world
+    case_world.run("lock", user="bob", XDG_RUNTIME_DIR=str(runtime))

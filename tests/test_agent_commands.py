@@ -18,7 +18,6 @@ import stat
 import struct
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from pathlib import Path
@@ -26,6 +25,7 @@ from pathlib import Path
 import pytest
 
 import refuge
+from refuge import _launch
 from vault import agent
 
 # The agent's rules hold whatever the backend: one test goes through S3, the rest use the folder.
@@ -34,15 +34,6 @@ local = pytest.mark.parametrize("world", ["local"], indirect=True)
 # The client as the installed `refuge` runs it, saying afterwards whether it loaded the command line.
 CLIENT = ("import sys\nfrom refuge._launch import main\nsys.argv[0] = 'refuge'\n"
           "try:\n    main()\nfinally:\n    sys.stderr.write('\\nclick loaded: %s\\n' % ('click' in sys.modules))\n")
-
-
-@pytest.fixture
-def runtime(monkeypatch):
-    """A private XDG_RUNTIME_DIR short enough for AF_UNIX, for the agent's socket."""
-    folder = Path(tempfile.mkdtemp(prefix="rt-", dir="/tmp"))
-    monkeypatch.setenv("XDG_RUNTIME_DIR", str(folder))
-    yield folder
-    shutil.rmtree(folder, ignore_errors=True)
 
 
 def _client(world, cwd, *args, **extra) -> subprocess.CompletedProcess:
@@ -57,15 +48,6 @@ def _lines(p: subprocess.CompletedProcess) -> tuple[list[str], bool]:
     lines = p.stderr.decode().splitlines()
     assert lines and lines[-1].startswith("click loaded: "), p.stderr
     return [ln for ln in lines[:-1] if ln], lines[-1] == "click loaded: True"
-
-
-@pytest.fixture
-def unlocked(case_world, runtime):
-    """bob's agent, started by `refuge unlock` as a person starts it."""
-    p = case_world.run("unlock", "--timeout", "5", user="bob", XDG_RUNTIME_DIR=str(runtime))
-    assert p.returncode == 0, p.stderr
-    yield case_world
-    case_world.run("lock", user="bob", XDG_RUNTIME_DIR=str(runtime))
 
 
 def _doc_ids(world) -> set[str]:
@@ -212,7 +194,8 @@ def test_the_agent_runs_only_doc_add_and_only_for_its_own_identity(unlocked, tmp
     path = agent.socket_path(world.home, "bob")
     (tmp_path / "note.txt").write_text("a note\n")
     before = _doc_ids(world)
-    base = {"op": "run", "cwd": str(tmp_path), "encodings": {}, "code": str(Path(refuge.__file__).parent)}
+    base = {"op": "run", "cwd": str(tmp_path), "encodings": {}, "code": str(Path(refuge.__file__).parent),
+            "place": _launch.place()}
     env = {k: v for k, v in world.env("bob").items() if k != "REFUGE_PASSPHRASE"}
     add = ["doc", "add", "MX-0001", "note.txt", "--type", "other"]
     for argv, user, code in ((["user", "remove", "carol"], "bob", base["code"]), (["case", "list"], "bob", base["code"]),

@@ -47,6 +47,7 @@ __all__ = ["socket_path", "start", "fetch", "stop", "hold", "forked", "connect",
 
 _MAX_REQUEST = 1 << 20  # a request with an extension's payload (a command's environment); one line of JSON
 _MAX_FDS = 3
+_REQUEST_TIME = 2.0  # seconds for a client to send its whole request (refuge sends it at once)
 
 
 class AgentUnavailable(InvalidInput):
@@ -167,11 +168,14 @@ def fetch(home: Home, name: str) -> SecretIdentity | None:
     """The identity held by a running agent, or None."""
     from .identity import SecretIdentity
 
-    path = _existing_socket(home, name)
-    if path is None:
+    try:
+        path = _socket_file(home, name)
+    except AgentUnavailable:
         return None
-    if path in _held:
+    if path in _held:  # even once that agent is gone (locked, timed out): a command under way finishes
         return SecretIdentity.from_text(_held[path])
+    if not os.path.exists(path):
+        return None
     reply = _request(home, name, "identity")
     if not reply or "identity" not in reply:
         return None
@@ -240,6 +244,9 @@ def _agent_main(fd: int, path: str, seconds: float, extension: str | None = None
     hardening.no_core_dumps()
     identity = sys.stdin.buffer.read().decode()
     sys.stdin.close()
+    if not identity.strip():  # the unlock that started it died before handing it over (Ctrl-C, killed)
+        Path(path).unlink(missing_ok=True)
+        os._exit(0)
     listener = socket.socket(fileno=fd)
     listener.listen(8)  # again, so that clients' peer credentials name this process, not the one that bound it
     _listening.append(listener)
@@ -264,31 +271,40 @@ def _load(extension: str | None, identity: str, path: Path) -> Callable | None:
     return function
 
 
-def _receive(conn: socket.socket) -> tuple[dict | None, list[int]]:
-    """One request: a line of JSON, and the descriptors its first part carried (at most _MAX_FDS)."""
+def _receive(conn: socket.socket, deadline: float) -> tuple[dict | None, list[int]]:
+    """One request: a line of JSON, and the descriptors its first part carried (at most _MAX_FDS).
+
+    (None, []) for a request not whole by ``deadline`` (a client trickling it holds the agent no longer),
+    not JSON, or nested too deep for the parser; the descriptors it carried are closed then.
+    """
     import array
     import json
     import socket
 
     fds = array.array("i")
-    data, ancillary, _, _ = conn.recvmsg(65536, socket.CMSG_SPACE(_MAX_FDS * fds.itemsize))
-    for level, kind, payload in ancillary:
-        if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
-            fds.frombytes(payload[:len(payload) - len(payload) % fds.itemsize])
-    chunks, size = [data], len(data)
-    while data and not data.endswith(b"\n") and size < _MAX_REQUEST:
-        data = conn.recv(min(65536, _MAX_REQUEST - size))
-        chunks.append(data)
-        size += len(data)
     try:
+        conn.settimeout(max(deadline - time.monotonic(), 0.001))
+        data, ancillary, _, _ = conn.recvmsg(65536, socket.CMSG_SPACE(_MAX_FDS * fds.itemsize))
+        for level, kind, payload in ancillary:
+            if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
+                fds.frombytes(payload[:len(payload) - len(payload) % fds.itemsize])
+        chunks, size = [data], len(data)
+        while data and not data.endswith(b"\n") and size < _MAX_REQUEST:
+            conn.settimeout(max(deadline - time.monotonic(), 0.001))
+            data = conn.recv(min(65536, _MAX_REQUEST - size))
+            chunks.append(data)
+            size += len(data)
         request = json.loads(b"".join(chunks))
-    except ValueError:
+    except (OSError, ValueError, RecursionError):  # gone, too slow, not JSON, too deep
         request = None
-    return (request if isinstance(request, dict) else None), list(fds)
+    if not isinstance(request, dict):
+        for fd in fds:
+            os.close(fd)
+        return None, []
+    return request, list(fds)
 
 
 def _serve(listener: socket.socket, path: Path, identity: str, deadline: float, extension: Callable | None) -> None:
-    import json
     import socket
 
     uid = os.getuid()
@@ -299,26 +315,44 @@ def _serve(listener: socket.socket, path: Path, identity: str, deadline: float, 
             conn, _ = listener.accept()
         except socket.timeout:
             continue
+        except OSError:  # out of descriptors, a connection aborted: the next one may do
+            time.sleep(0.1)
+            continue
         with conn:
-            if _peer_uid(conn) != uid:
-                continue
-            conn.settimeout(2.0)
-            try:
-                request, fds = _receive(conn)
-            except OSError:
-                continue
-            op = request.get("op") if request else None
-            if op == "identity":
-                conn.sendall(json.dumps({"identity": identity}).encode())
-            elif op == "quit":
-                conn.sendall(b'{"ok": true}')
+            if _handle(conn, uid, identity, extension, path) == "quit":
                 break
-            elif op and extension is not None:
-                extension(conn, request, fds, identity, path)
-                fds = []
-            for fd in fds:
-                os.close(fd)
     path.unlink(missing_ok=True)
+
+
+def _handle(conn: socket.socket, uid: int, identity: str, extension: Callable | None, path: Path) -> str | None:
+    """Answer one connection. Whatever goes wrong with it (a client gone before its answer, a broken
+    request) ends that connection only, never the agent: it holds the identity for later commands."""
+    import json
+
+    fds: list[int] = []
+    try:
+        if _peer_uid(conn) != uid:
+            return None
+        request, fds = _receive(conn, time.monotonic() + _REQUEST_TIME)
+        conn.settimeout(_REQUEST_TIME)
+        op = request.get("op") if request else None
+        if op == "identity":
+            conn.sendall(json.dumps({"identity": identity}).encode())
+        elif op == "quit":
+            try:
+                conn.sendall(b'{"ok": true}')
+            except OSError:  # asked to stop, it stops, whether or not the asker waits for the answer
+                pass
+            return "quit"
+        elif op and extension is not None:
+            given, fds = fds, []  # the extension's to close, even if it fails
+            extension(conn, request, given, identity, path)
+    except Exception:
+        pass
+    finally:
+        for fd in fds:
+            os.close(fd)
+    return None
 
 
 def _reap() -> None:
@@ -331,4 +365,8 @@ def _reap() -> None:
 
 
 if __name__ == "__main__":
-    _agent_main(int(sys.argv[1]), sys.argv[2], float(sys.argv[3]), *sys.argv[4:5])
+    # run as vault.agent, not as this copy named __main__: the extension's children call vault.agent.forked(),
+    # which must see the listening socket registered here (else every child keeps the agent's socket open)
+    from vault.agent import _agent_main as main
+
+    main(int(sys.argv[1]), sys.argv[2], float(sys.argv[3]), *sys.argv[4:5])
