@@ -15,7 +15,6 @@ import shutil
 import signal
 import socket
 import stat
-import struct
 import subprocess
 import sys
 import threading
@@ -248,12 +247,6 @@ def test_another_account_gets_nothing_from_the_agent_even_through_an_open_folder
     assert _doc_ids(world) == before
 
 
-def _agent_pid(path: Path) -> int:
-    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
-        s.connect(str(path))
-        return struct.unpack("3i", s.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i")))[0]
-
-
 def _alive(pid: int) -> bool:
     try:
         return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
@@ -261,20 +254,55 @@ def _alive(pid: int) -> bool:
         return False
 
 
-def _agent_children(path: Path, name: str = "refuge-command") -> list[int]:
-    """The processes the agent listening at ``path`` forked, by name: the commands it runs, or its spare."""
-    pid = _agent_pid(path)
-    children = []
+def _forks(path: Path) -> list[tuple[int, str]]:
+    """(pid, name) of the living processes started as the agent listening at ``path``: the agent itself
+    and its children (refuge-spare, refuge-command: named, they share its command line), even once the
+    agent is gone."""
+    found = []
     for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-                comm = (entry / "comm").read_text().strip()
-            except OSError:
-                continue
-            if int(fields[1]) == pid and fields[0] != "Z" and comm == name:
-                children.append(int(entry.name))
-    return children
+        try:
+            argv = (entry / "cmdline").read_bytes().split(b"\0")
+            comm = (entry / "comm").read_text().strip()
+        except OSError:
+            continue
+        if b"vault.agent" in argv and str(path).encode() in argv and _alive(int(entry.name)):
+            found.append((int(entry.name), comm))
+    return found
+
+
+def _agent(path: Path) -> int:
+    """The agent listening at ``path``, found by its command line. Not by the socket's peer credentials:
+    until the agent has started and listens again, they name the `refuge unlock` that bound the socket."""
+    found = [pid for pid, comm in _forks(path) if not comm.startswith("refuge-")]
+    assert len(found) == 1, found
+    return found[0]
+
+
+def _children(path: Path, name: str) -> list[int]:
+    """The agent's children named ``name`` (refuge-command, refuge-spare), even once the agent is gone."""
+    return [pid for pid, comm in _forks(path) if comm == name]
+
+
+def _finish(client: subprocess.Popen, fifo: Path) -> subprocess.CompletedProcess:
+    """Give a waiting add (:func:`_waiting_add`) its type map and wait for it (killed if the test fails first)."""
+    try:
+        with open(fifo, "w") as f:
+            f.write(".txt = other\n")
+        out, err = client.communicate(timeout=60)
+    finally:
+        if client.poll() is None:
+            client.kill()
+            client.communicate()
+    return subprocess.CompletedProcess(client.args, client.returncode, out, err)
+
+
+def _waiting_add(world, folder: Path, name: str) -> subprocess.Popen:
+    """bob's `doc add NAME` through the agent, waiting on its type map: a FIFO nobody writes yet
+    (``folder``/types.fifo); it goes on once the test writes one."""
+    os.mkfifo(folder / "types.fifo")
+    return subprocess.Popen([sys.executable, "-P", "-c", CLIENT, "doc", "add", "MX-0001", name, "--type-map",
+                             str(folder / "types.fifo")], env=world.env("bob", REFUGE_PASSPHRASE=""), cwd=folder,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
 
 
 @local
@@ -286,21 +314,18 @@ def test_ctrl_c_or_a_killed_client_stops_the_command_in_the_agent(unlocked, tmp_
     world = unlocked
     path = agent.socket_path(world.home, "bob")
     (tmp_path / "note.txt").write_text("a note\n")
-    fifo = tmp_path / "types.fifo"
-    os.mkfifo(fifo)
     before = _doc_ids(world)
-    client = subprocess.Popen([sys.executable, "-P", "-c", CLIENT, "doc", "add", "MX-0001", "note.txt",
-                               "--type-map", str(fifo)], env=world.env("bob", REFUGE_PASSPHRASE=""), cwd=tmp_path,
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    client = _waiting_add(world, tmp_path, "note.txt")
+    fifo = tmp_path / "types.fifo"
     deadline = time.monotonic() + 30
-    while not _agent_children(path):
+    while not _children(path, "refuge-command"):
         assert time.monotonic() < deadline and client.poll() is None, client.communicate()
         time.sleep(0.05)
     time.sleep(0.3)  # the child reaches the FIFO
     client.send_signal(signal.SIGINT if how == "ctrl-c" else signal.SIGKILL)
     out, err = client.communicate(timeout=30)
     deadline = time.monotonic() + 10
-    while _agent_children(path):
+    while _children(path, "refuge-command"):
         assert time.monotonic() < deadline, "the agent's child went on after its client was gone"
         time.sleep(0.05)
     if how == "ctrl-c":
@@ -318,24 +343,24 @@ def test_the_spare_child_runs_the_next_add_and_dies_with_the_agent(unlocked, tmp
     world = unlocked
     path = agent.socket_path(world.home, "bob")
     deadline = time.monotonic() + 30
-    while not _agent_children(path, "refuge-spare"):
+    while not _children(path, "refuge-spare"):
         assert time.monotonic() < deadline, "no spare child"
         time.sleep(0.05)
-    [spare] = _agent_children(path, "refuge-spare")
+    [spare] = _children(path, "refuge-spare")
     (tmp_path / "note.txt").write_text("a note for the spare\n")
     p = _client(world, tmp_path, "doc", "add", "MX-0001", "note.txt", "--type", "other")
     assert p.returncode == 0 and not _lines(p)[1], p.stderr
     assert not _alive(spare), "the spare did not run the add"
     for end in ("lock", "kill"):
         deadline = time.monotonic() + 30
-        while not _agent_children(path, "refuge-spare"):
+        while not _children(path, "refuge-spare"):
             assert time.monotonic() < deadline, "no new spare"
             time.sleep(0.05)
-        [spare] = _agent_children(path, "refuge-spare")
+        [spare] = _children(path, "refuge-spare")
         if end == "lock":
             assert world.run("lock", user="bob").returncode == 0
         else:
-            os.kill(_agent_pid(path), signal.SIGKILL)
+            os.kill(_agent(path), signal.SIGKILL)
         deadline = time.monotonic() + 10
         while _alive(spare):
             assert time.monotonic() < deadline, f"the spare outlived its agent ({end})"

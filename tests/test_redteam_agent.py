@@ -25,39 +25,8 @@ import pytest
 
 from vault import agent
 
-from test_agent_commands import CLIENT, _alive, _client, _doc_ids, _lines, local
-
-
-def _agent(path: Path) -> int:
-    """The agent listening at ``path``, found by its command line (its children, which share it, are named
-    refuge-spare or refuge-command). Not by the socket's peer credentials: until the agent has started and
-    listens again, they name the `refuge unlock` that bound the socket."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        try:
-            argv = (entry / "cmdline").read_bytes().split(b"\0")
-            comm = (entry / "comm").read_text().strip()
-        except OSError:
-            continue
-        if (b"vault.agent" in argv and str(path).encode() in argv and not comm.startswith("refuge-")
-                and _alive(int(entry.name))):
-            found.append(int(entry.name))
-    assert len(found) == 1, found
-    return found[0]
-
-
-def _children(path: Path, name: str) -> list[int]:
-    """The agent's children named ``name`` (refuge-command, refuge-spare), even once the agent is gone."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        try:
-            argv = (entry / "cmdline").read_bytes().split(b"\0")
-            comm = (entry / "comm").read_text().strip()
-        except OSError:
-            continue
-        if str(path).encode() in argv and comm == name and _alive(int(entry.name)):
-            found.append(int(entry.name))
-    return found
+from test_agent_commands import (CLIENT, _agent, _alive, _children, _client, _doc_ids, _finish, _lines,
+                                 _waiting_add, local)
 
 
 def _connect(path: Path) -> socket.socket:
@@ -213,11 +182,7 @@ def test_an_agent_killed_while_an_add_runs_leaves_no_one_answering_at_its_socket
     pid = _agent(path)
     (tmp_path / "note.txt").write_text("a note\n")
     (tmp_path / "other.txt").write_text("another note\n")
-    fifo = tmp_path / "types.fifo"
-    os.mkfifo(fifo)
-    waiting = subprocess.Popen([sys.executable, "-P", "-c", CLIENT, "doc", "add", "MX-0001", "note.txt",
-                                "--type-map", str(fifo)], env=world.env("bob", REFUGE_PASSPHRASE=""), cwd=tmp_path,
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    waiting = _waiting_add(world, tmp_path, "note.txt")
     try:
         deadline = time.monotonic() + 30
         while not _children(path, "refuge-command"):
@@ -252,12 +217,9 @@ def test_two_adds_at_once_neither_waits_and_an_add_under_way_outlives_lock(unloc
     path = agent.socket_path(world.home, "bob")
     (tmp_path / "first.txt").write_text("the first note\n")
     (tmp_path / "second.txt").write_text("the second note\n")
-    fifo = tmp_path / "types.fifo"
-    os.mkfifo(fifo)
     before = _doc_ids(world)
-    first = subprocess.Popen([sys.executable, "-P", "-c", CLIENT, "doc", "add", "MX-0001", "first.txt",
-                              "--type-map", str(fifo)], env=world.env("bob", REFUGE_PASSPHRASE=""), cwd=tmp_path,
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    first = _waiting_add(world, tmp_path, "first.txt")
+    fifo = tmp_path / "types.fifo"
     try:
         deadline = time.monotonic() + 30
         while not _children(path, "refuge-command"):
@@ -271,16 +233,11 @@ def test_two_adds_at_once_neither_waits_and_an_add_under_way_outlives_lock(unloc
         while _children(path, "refuge-spare"):
             assert time.monotonic() < deadline, "the spare outlived lock"
             time.sleep(0.05)
-        with open(fifo, "w") as f:  # the first add's type map comes at last
-            f.write(".txt = other\n")
-        out, err = first.communicate(timeout=60)
     finally:
-        if first.poll() is None:
-            first.kill()
-            first.communicate()
-    lines, here = _lines(subprocess.CompletedProcess([], first.returncode, out, err))
-    assert first.returncode == 0 and not lines and not here, err
-    assert _doc_ids(world) == before | set(second.stdout.decode().split()) | set(out.decode().split())
+        done = _finish(first, fifo)  # the first add's type map comes at last
+    lines, here = _lines(done)
+    assert done.returncode == 0 and not lines and not here, done.stderr
+    assert _doc_ids(world) == before | set(second.stdout.decode().split()) | set(done.stdout.decode().split())
     assert len(_doc_ids(world)) == len(before) + 2
     fsck = world.run("fsck", user="bob")
     assert fsck.returncode == 0, fsck.stdout + fsck.stderr
@@ -469,24 +426,16 @@ def test_an_add_under_way_outlives_the_agents_timeout(case_world, runtime, tmp_p
     path = agent.socket_path(world.home, "bob")
     pid = _agent(path)
     (tmp_path / "note.txt").write_text("a note that outlives the agent\n")
-    fifo = tmp_path / "types.fifo"
-    os.mkfifo(fifo)
     before = _doc_ids(world)
-    client = subprocess.Popen([sys.executable, "-P", "-c", CLIENT, "doc", "add", "MX-0001", "note.txt",
-                               "--type-map", str(fifo)], env=world.env("bob", REFUGE_PASSPHRASE=""), cwd=tmp_path,
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    client = _waiting_add(world, tmp_path, "note.txt")
+    fifo = tmp_path / "types.fifo"
     try:
         deadline = time.monotonic() + 30
         while _alive(pid) or path.exists():
             assert time.monotonic() < deadline and client.poll() is None, "the agent outlived its timeout"
             time.sleep(0.1)
-        with open(fifo, "w") as f:
-            f.write(".txt = other\n")
-        out, err = client.communicate(timeout=60)
     finally:
-        if client.poll() is None:
-            client.kill()
-            client.communicate()
-    lines, here = _lines(subprocess.CompletedProcess([], client.returncode, out, err))
-    assert client.returncode == 0 and not lines and not here, err
-    assert _doc_ids(world) == before | set(out.decode().split())
+        done = _finish(client, fifo)
+    lines, here = _lines(done)
+    assert done.returncode == 0 and not lines and not here, done.stderr
+    assert _doc_ids(world) == before | set(done.stdout.decode().split())
