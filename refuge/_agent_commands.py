@@ -241,6 +241,10 @@ def _child(conn, request: dict, fds: list[int], identity: str, path: Path) -> in
     if not same or not same_code or request.get("place") != place():  # another installation's client, or this
         # one's code changed since, or a client that sees other files at the same paths (a container)
         return _answer(conn, FALLBACK, 0)
+    mask = request.get("umask")
+    if not _same_groups(conn) or not isinstance(mask, int) or not 0 <= mask <= 0o777:
+        return _answer(conn, FALLBACK, 0)
+    os.umask(mask)  # the folders a new case's first document makes are the client's, as in its own process
     encodings = request.get("encodings") or {}
     for fd, name in enumerate(("stdin", "stdout", "stderr")):
         encoding, errors = (encodings.get(name) or ["utf-8", "strict"])[:2]
@@ -273,6 +277,24 @@ def _child(conn, request: dict, fds: list[int], identity: str, path: Path) -> in
         traceback.print_exc()
         code = 1
     return _answer(conn, exit_line(code), code)
+
+
+_SO_PEERGROUPS = 59  # Linux 4.13; Python 3.11's socket module does not name it
+
+
+def _same_groups(conn) -> bool:
+    """Whether the client has this process's group and supplementary groups: a process of the same
+    user with fewer groups (a sandbox, a service) must not have the agent read files it cannot."""
+    import socket
+    import struct
+
+    try:
+        gid = struct.unpack("3i", conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i")))[2]
+        raw = conn.getsockopt(socket.SOL_SOCKET, getattr(socket, "SO_PEERGROUPS", _SO_PEERGROUPS), 1024)
+    except OSError:  # not Linux, an old kernel, over 256 groups: the command runs in the client
+        return False
+    groups = sorted(struct.unpack(f"{len(raw) // 4}I", raw[:len(raw) - len(raw) % 4]))
+    return gid == os.getgid() and groups == sorted(os.getgroups())
 
 
 def _answer(conn, line: bytes, code: int) -> int:

@@ -49,6 +49,8 @@ def _json(value) -> str:
 
     if isinstance(value, str):
         return quoted(value)
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
     if isinstance(value, dict):
         return "{" + ", ".join(f"{quoted(k)}: {_json(v)}" for k, v in value.items()) + "}"
     if isinstance(value, (list, tuple)):
@@ -134,7 +136,9 @@ def _through_agent(argv: list[str]) -> int | None:
         return None
     with conn:
         try:
-            request = {"op": "run", "argv": argv, "cwd": os.getcwd(), "place": place(),
+            mask = os.umask(0o077)
+            os.umask(mask)
+            request = {"op": "run", "argv": argv, "cwd": os.getcwd(), "place": place(), "umask": mask,
                        "code": os.path.dirname(__file__),
                        "env": {k: v for k, v in os.environ.items() if k not in NOT_SENT},
                        "encodings": {n: [s.encoding, s.errors] for n, s in

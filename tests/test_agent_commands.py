@@ -194,7 +194,7 @@ def test_the_agent_runs_only_doc_add_and_only_for_its_own_identity(unlocked, tmp
     (tmp_path / "note.txt").write_text("a note\n")
     before = _doc_ids(world)
     base = {"op": "run", "cwd": str(tmp_path), "encodings": {}, "code": str(Path(refuge.__file__).parent),
-            "place": _launch.place()}
+            "place": _launch.place(), "umask": 0o022}
     env = {k: v for k, v in world.env("bob").items() if k != "REFUGE_PASSPHRASE"}
     add = ["doc", "add", "MX-0001", "note.txt", "--type", "other"]
     for argv, user, code in ((["user", "remove", "carol"], "bob", base["code"]), (["case", "list"], "bob", base["code"]),

@@ -439,3 +439,51 @@ def test_an_add_under_way_outlives_the_agents_timeout(case_world, runtime, tmp_p
     lines, here = _lines(done)
     assert done.returncode == 0 and not lines and not here, done.stderr
     assert _doc_ids(world) == before | set(done.stdout.decode().split())
+
+
+@local
+def test_a_client_with_other_groups_than_the_agent_runs_the_command_itself(case_world, runtime, tmp_path):
+    """The agent started with a supplementary group (65534) the client lacks, as a sandbox or a service of the
+    same user lacks the person's groups: the agent does not run the add (it could read files the client
+    cannot); the client runs it itself and it works."""
+    if os.geteuid() != 0 or not shutil.which("setpriv"):
+        pytest.skip("starting the agent with other groups needs root and setpriv")
+    world = case_world
+    unlock = subprocess.run(["setpriv", "--groups=65534", sys.executable, "-P", "-m", "refuge", "unlock", "--timeout",
+                             "5"], env=world.env("bob"), capture_output=True, timeout=60)
+    assert unlock.returncode == 0, unlock.stderr
+    try:
+        (tmp_path / "note.txt").write_text("a note from a client with fewer groups\n")
+        before = _doc_ids(world)
+        p = _client(world, tmp_path, "doc", "add", "MX-0001", "note.txt", "--type", "other")
+        lines, here = _lines(p)
+        assert p.returncode == 0 and not lines and here, p.stderr  # here: the agent did not run it
+        assert _doc_ids(world) == before | set(p.stdout.decode().split())
+    finally:
+        world.run("lock", user="bob")
+
+
+@local
+def test_the_first_document_of_a_case_makes_its_folder_with_the_clients_umask(case_world, runtime, tmp_path):
+    """erin's agent was started with umask 022, her shell has 077: the first document of a new case makes the
+    case's folder of documents, which is 0700 as in a process of her own, not 0755."""
+    world = case_world
+    unlock = subprocess.run([sys.executable, "-P", "-m", "refuge", "unlock", "--timeout", "5"], env=world.env("erin"),
+                            capture_output=True, timeout=60, umask=0o022)
+    assert unlock.returncode == 0, unlock.stderr
+    try:
+        made = world.run("case", "create", "MX-0077", "--title", "umask", user="erin")
+        assert made.returncode == 0, made.stderr
+        [case_id] = [c["id"] for c in json.loads(world.run("case", "list", "--json", user="erin").stdout)
+                     if c["ref"] == "MX-0077"]
+        blobs = Path(world.vault, "cases", case_id, "blobs")
+        assert not blobs.exists()  # the first document makes it
+        (tmp_path / "note.txt").write_text("the first note of the case\n")
+        p = subprocess.run([sys.executable, "-P", "-c", CLIENT, "doc", "add", "MX-0077", "note.txt", "--type", "other"],
+                           env=world.env("erin", REFUGE_PASSPHRASE=""), capture_output=True, cwd=tmp_path,
+                           timeout=120, umask=0o077)
+        lines, here = _lines(p)
+        assert p.returncode == 0 and not lines and not here, p.stderr
+        assert oct(blobs.stat().st_mode & 0o777) == oct(0o700)
+    finally:
+        world.run("lock", user="erin")
