@@ -11,9 +11,12 @@ Everything the command does is what it does in a process of its own: the
 same checks, the same keyless intake worker, the same audit entry.
 
 The child runs only if the client's REFUGE_HOME and user name lead to this
-very agent, the client is of the same installation and its code is the one the
-agent loaded (not upgraded or edited since); otherwise it answers "fallback"
-before doing anything, and the client runs the command itself.
+very agent, the client is of the same installation, sees the same files (mount
+namespace and root) with the same groups, and the code is the one the agent
+loaded (not upgraded or edited since); otherwise it answers "fallback" before
+doing anything, and the client runs the command itself. The command takes the
+client's umask. The agent keeps one child forked ahead (the spare), its keyless
+intake worker started, for the next command.
 The client's interrupt (Ctrl-C, or the client dying) interrupts the child as
 Ctrl-C interrupts a command: nothing half-done is left.
 

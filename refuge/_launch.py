@@ -9,7 +9,8 @@ Ctrl-C here interrupts it there.
 
 This module loads only what reaching the agent needs. Anything else (no agent,
 a folder or socket not this user's, an agent of other code or identity, a
-closed standard stream) and every other command run here, as before.
+client in a container or with other groups, a closed standard stream) and every
+other command run here, as before.
 """
 
 from __future__ import annotations
@@ -43,7 +44,7 @@ def _exit_code(line: bytes) -> int | None:
 
 
 def _json(value) -> str:
-    """JSON of strings, lists and dicts of them, by the json module's own C escaper (importing json
+    """JSON of strings and integers, and lists and dicts of them, by the json module's own C escaper (importing json
     itself would load the regular expression engine: 6 ms of a command that takes 100)."""
     from _json import encode_basestring_ascii as quoted
 
