@@ -130,3 +130,52 @@ def test_output_files_are_never_replaced_without_force(case_world, tmp_path):
     key = tmp_path / "case.key"
     case_world.ok("case", "export-key", "MX-0001", "-o", str(key), user="erin")
     assert key.stat().st_mode & 0o777 == 0o600
+
+
+def _doc_count(world) -> int:
+    return len(json.loads(world.run("doc", "list", "MX-0001", "--json", user="bob").stdout))
+
+
+def _vault_bytes(world) -> bytes:
+    return b"".join(p.read_bytes() for p in sorted(Path(world.vault).rglob("*")) if p.is_file())
+
+
+@pytest.mark.parametrize("world", ["local"], indirect=True)
+def test_a_standard_stream_closed_by_the_caller_is_nothing_and_no_vault_file_takes_its_place(case_world, tmp_path):
+    """A hurried script closes stdout or stderr (`>&-`): the add still stores and exits 0 (an internal error
+    before); a refused add still exits 1, and its error line lands in no file of the vault (a closed
+    descriptor 2 is the number the next file opened would take)."""
+    world = case_world
+    note = tmp_path / "note.txt"
+    note.write_text("a note added with a closed stream\n")
+    refuge = f"{sys.executable} -P -m refuge"
+    before = _doc_count(world)
+    for closed in (">&-", "2>&-", "<&-"):
+        p = subprocess.run(["sh", "-c", f"{refuge} doc add MX-0001 {note} --type other --allow-duplicate {closed}"],
+                           env=world.env("bob"), capture_output=True, cwd=world.root, timeout=120)
+        assert p.returncode == 0 and b"internal error" not in p.stderr, (closed, p.stderr)
+    assert _doc_count(world) == before + 3
+    p = subprocess.run(["sh", "-c", f"{refuge} doc add MX-0001 {tmp_path / 'missing.txt'} --type other 2>&-"],
+                       env=world.env("bob"), capture_output=True, cwd=world.root, timeout=120)
+    assert p.returncode == 1 and _doc_count(world) == before + 3
+    assert b"refuge: error" not in _vault_bytes(world)
+
+
+@pytest.mark.parametrize("world", ["local"], indirect=True)
+def test_an_argument_that_is_not_utf8_is_one_line_exit_2_and_nothing_is_stored(case_world, tmp_path):
+    """A file named in another encoding (Latin-1 from an old archive) and a title typed in one: each was an
+    internal error or a misleading "could not be checked ... decompression bomb" with a thread's traceback;
+    now one line naming the argument's place (never its bytes), exit 2, nothing stored."""
+    world = case_world
+    latin = str(tmp_path / "d\xe9claration.txt".encode("latin-1").decode("utf-8", "surrogateescape"))
+    Path(latin).write_text("a declaration\n")
+    before = _doc_count(world)
+    for args in ([b"doc", b"add", b"MX-0001", bytes(latin, "utf-8", "surrogateescape"), b"--type", b"other"],
+                 [b"doc", b"add", b"MX-0001", str(world.docs["medical"]).encode(), b"--type", b"medical",
+                  b"--title", "Dossier m\xe9dical".encode("latin-1")]):
+        p = subprocess.run([sys.executable.encode(), b"-P", b"-m", b"refuge", *args], env=world.env("bob"),
+                           capture_output=True, cwd=world.root, timeout=120)
+        assert p.returncode == 2 and p.stderr.count(b"\n") == 1 and b"Traceback" not in p.stderr, p.stderr
+        assert p.stderr.startswith(b"refuge: error: argument ") and b"not UTF-8" in p.stderr
+        assert b"\xe9" not in p.stderr
+    assert _doc_count(world) == before
