@@ -153,13 +153,14 @@ def _fork_spare(identity: str, path: Path, after: int | None, leave=None) -> Non
         os._exit(code)
 
 
-def _spare(handoff, identity: str, path: Path, agent: int, after: int | None) -> int:
-    import array
+def _spare(handoff, identity: str, path: Path, parent: int, after: int | None) -> int:
     import select
     import socket
 
+    from vault import agent
+
     _prctl(_PR_SET_PDEATHSIG, 9)  # SIGKILL when the agent ends (a lock, its timeout): it holds the identity
-    if os.getppid() != agent:
+    if os.getppid() != parent:
         return 0
     if after is not None:  # until that command ends, or the next one comes first
         try:
@@ -170,11 +171,7 @@ def _spare(handoff, identity: str, path: Path, agent: int, after: int | None) ->
     from vault import intake
 
     intake.warm_up()
-    fds = array.array("i")
-    data, ancillary, _, _ = handoff.recvmsg(1 << 20, socket.CMSG_SPACE(4 * fds.itemsize))
-    for level, kind, payload in ancillary:
-        if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
-            fds.frombytes(payload[:len(payload) - len(payload) % fds.itemsize])
+    data, fds = agent.receive_with_fds(handoff, 1 << 20, 4)
     chunks = [data]
     while data:
         data = handoff.recv(1 << 20)
@@ -191,7 +188,7 @@ def _spare(handoff, identity: str, path: Path, agent: int, after: int | None) ->
         request = json.loads(b"".join(chunks))
     except ValueError:
         return 1
-    return _child(conn, request, list(fds[1:]), identity, path)
+    return _child(conn, request, fds[1:], identity, path)
 
 
 _PR_SET_PDEATHSIG = 1
@@ -291,8 +288,10 @@ def _same_groups(conn) -> bool:
     import socket
     import struct
 
+    from vault import agent
+
     try:
-        gid = struct.unpack("3i", conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i")))[2]
+        gid = agent.peer(conn)[2]
         raw = conn.getsockopt(socket.SOL_SOCKET, getattr(socket, "SO_PEERGROUPS", _SO_PEERGROUPS), 1024)
     except OSError:  # not Linux, an old kernel, over 256 groups: the command runs in the client
         return False

@@ -73,8 +73,24 @@ def place() -> str:
     return f"{mounts} {root.st_dev}:{root.st_ino}"
 
 
+def _standard_streams() -> None:
+    """A standard stream the caller closed (`>&-`) becomes /dev/null: otherwise the next file refuge
+    opens (or the connection to the agent) would take its number, and a line meant for the terminal
+    would be written into it."""
+    for fd, name in ((0, "stdin"), (1, "stdout"), (2, "stderr")):
+        try:
+            os.fstat(fd)
+        except OSError:
+            null = os.open(os.devnull, os.O_RDWR)  # the lowest free number: this one
+            if null != fd:
+                os.dup2(null, fd)
+                os.close(null)
+            setattr(sys, name, open(fd, "r" if fd == 0 else "w", closefd=False))
+
+
 def main() -> None:
     """Run ``refuge``: through the agent if it can, else here (refuge.cli.main)."""
+    _standard_streams()
     argv = sys.argv[1:]
     if tuple(argv[:2]) in ROUTED and not {"-h", "--help"} & set(argv):
         try:
@@ -125,11 +141,6 @@ def _through_agent(argv: list[str]) -> int | None:
     from vault._homepath import default_home
 
     hardening.no_core_dumps()  # as refuge/cli.py: its environment may hold a cloud credential
-    try:  # a standard stream closed (`>&-`): the connection would take its number and go as that stream
-        for fd in (0, 1, 2):
-            os.fstat(fd)
-    except OSError:
-        return None
     home = default_home()
     name = _user(home)
     conn = agent.connect(home, name, timeout=None) if name else None

@@ -113,20 +113,6 @@ def _usage_line(e: click.UsageError) -> str:
     return f"{message[:1].lower()}{message[1:]}; see {where} --help"
 
 
-def _standard_streams() -> None:
-    """A standard stream the caller closed (`>&-`) becomes /dev/null: otherwise the next file refuge
-    opens would take its number, and a line meant for the terminal would be written into it."""
-    for fd, name in ((0, "stdin"), (1, "stdout"), (2, "stderr")):
-        try:
-            os.fstat(fd)
-        except OSError:
-            null = os.open(os.devnull, os.O_RDWR)  # the lowest free number: this one
-            if null != fd:
-                os.dup2(null, fd)
-                os.close(null)
-            setattr(sys, name, open(fd, "r" if fd == 0 else "w", closefd=False))
-
-
 def _not_text(argv: list[str]) -> int | None:
     """The place of the first argument that is not UTF-8 (bytes Python kept as surrogates), if any."""
     for i, arg in enumerate(argv, 1):
@@ -140,7 +126,6 @@ def _not_text(argv: list[str]) -> int | None:
 def main(argv: list[str] | None = None) -> None:
     """Run the command line; errors become one line on stderr and an exit code."""
     hardening.no_core_dumps()  # this process will hold a passphrase and keys: no core file, ever
-    _standard_streams()
     _quiet_dependency_deprecations()
     argv = sys.argv[1:] if argv is None else argv
     if (place := _not_text(argv)) is not None:  # named by place only: it may be a name or a title

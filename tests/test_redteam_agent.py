@@ -155,7 +155,7 @@ def test_a_closed_standard_stream_gives_the_result_of_a_process_of_its_own(unloc
     closed, the command's output (the new id) went into the agent's replies: the client said the agent had
     stopped and exited 130 although the document was stored; with stderr closed the add was stored where a
     process of its own stores nothing. The result must be the one of the same command run without an agent
-    (which, with stdout or stderr closed, is itself a failure of refuge/commands/documents.py: see the report)."""
+    (a closed stream is /dev/null in both: refuge/_launch.py)."""
     world = unlocked
     results = []
     for where, extra in (("agent", {"REFUGE_PASSPHRASE": ""}),

@@ -43,7 +43,8 @@ if TYPE_CHECKING:  # imported where used: `refuge doc add` reaches the agent wit
 
     from .identity import Home, SecretIdentity
 
-__all__ = ["socket_path", "start", "fetch", "stop", "hold", "forked", "connect", "AgentUnavailable"]
+__all__ = ["socket_path", "start", "fetch", "stop", "hold", "forked", "connect", "peer", "receive_with_fds",
+           "AgentUnavailable"]
 
 _MAX_REQUEST = 1 << 20  # a request with an extension's payload (a command's environment); one line of JSON
 _MAX_FDS = 3
@@ -96,11 +97,25 @@ def _tempdir() -> str:
     return tempfile.gettempdir()
 
 
-def _peer_uid(conn: socket.socket) -> int:
+def peer(conn: socket.socket) -> tuple[int, int, int]:
+    """(pid, uid, gid) of the process at the other end of a Unix socket, as the kernel recorded it."""
     import socket
 
     creds = conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
-    return struct.unpack("3i", creds)[1]
+    return struct.unpack("3i", creds)
+
+
+def receive_with_fds(conn: socket.socket, size: int, most: int) -> tuple[bytes, list[int]]:
+    """One recvmsg: up to ``size`` bytes and the descriptors (SCM_RIGHTS, at most ``most``) they carried."""
+    import array
+    import socket
+
+    fds = array.array("i")
+    data, ancillary, _, _ = conn.recvmsg(size, socket.CMSG_SPACE(most * fds.itemsize))
+    for level, kind, payload in ancillary:
+        if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
+            fds.frombytes(payload[:len(payload) - len(payload) % fds.itemsize])
+    return data, list(fds)
 
 
 def connect(home: Home | os.PathLike | str, name: str, timeout: float | None = 2.0) -> socket.socket | None:
@@ -117,7 +132,7 @@ def connect(home: Home | os.PathLike | str, name: str, timeout: float | None = 2
     try:
         s.settimeout(timeout)
         s.connect(path)
-        if _peer_uid(s) != os.getuid():
+        if peer(s)[1] != os.getuid():
             raise OSError("an agent of another user")
     except OSError:
         s.close()
@@ -277,17 +292,12 @@ def _receive(conn: socket.socket, deadline: float) -> tuple[dict | None, list[in
     (None, []) for a request not whole by ``deadline`` (a client trickling it holds the agent no longer),
     not JSON, or nested too deep for the parser; the descriptors it carried are closed then.
     """
-    import array
     import json
-    import socket
 
-    fds = array.array("i")
+    fds: list[int] = []
     try:
         conn.settimeout(max(deadline - time.monotonic(), 0.001))
-        data, ancillary, _, _ = conn.recvmsg(65536, socket.CMSG_SPACE(_MAX_FDS * fds.itemsize))
-        for level, kind, payload in ancillary:
-            if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
-                fds.frombytes(payload[:len(payload) - len(payload) % fds.itemsize])
+        data, fds = receive_with_fds(conn, 65536, _MAX_FDS)
         chunks, size = [data], len(data)
         while data and not data.endswith(b"\n") and size < _MAX_REQUEST:
             conn.settimeout(max(deadline - time.monotonic(), 0.001))
@@ -331,7 +341,7 @@ def _handle(conn: socket.socket, uid: int, identity: str, extension: Callable | 
 
     fds: list[int] = []
     try:
-        if _peer_uid(conn) != uid:
+        if peer(conn)[1] != uid:
             return None
         request, fds = _receive(conn, time.monotonic() + _REQUEST_TIME)
         conn.settimeout(_REQUEST_TIME)
