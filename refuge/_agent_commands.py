@@ -15,8 +15,9 @@ very agent, the client is of the same installation, sees the same files (mount
 namespace and root) with the same groups, and the code is the one the agent
 loaded (not upgraded or edited since); otherwise it answers "fallback" before
 doing anything, and the client runs the command itself. The command takes the
-client's umask. The agent keeps one child forked ahead (the spare), its keyless
-intake worker started, for the next command.
+client's umask, resource limits and niceness (those it cannot take: it falls
+back). The agent keeps one child forked ahead (the spare), its keyless intake
+worker started, for the next command.
 The client's interrupt (Ctrl-C, or the client dying) interrupts the child as
 Ctrl-C interrupts a command: nothing half-done is left.
 
@@ -31,23 +32,30 @@ import os
 import sys
 from pathlib import Path
 
-from ._launch import FALLBACK, GO, NOT_SENT, ROUTED, RUNNING, exit_line, place
+from ._launch import FALLBACK, GO, LIMITS, NOT_SENT, ROUTED, RUNNING, exit_line, place
 
 
-def _code_stamp() -> tuple:
-    """What refuge's code on disk is now: the newest change to its modules (an upgrade, an edit)."""
-    newest = 0
+def _code_files() -> list[str]:
+    """refuge's modules and their folders (a module added or removed changes its folder's time)."""
+    paths = []
     for package in ("refuge", "vault", "packets"):
         folder = Path(sys.modules[package].__file__).parent
-        for path in (folder, *folder.glob("*.py"), *folder.glob("commands/*.py")):
-            try:
-                newest = max(newest, path.stat().st_mtime_ns)
-            except OSError:
-                pass
+        paths += [str(p) for p in (folder, folder / "commands", *folder.glob("*.py"), *folder.glob("commands/*.py"))]
+    return paths
+
+
+def _code_stamp(files: list[str]) -> tuple:
+    """What refuge's code on disk is now: the newest change to its modules (an upgrade, an edit)."""
+    newest = 0
+    for path in files:
+        try:
+            newest = max(newest, os.stat(path).st_mtime_ns)
+        except OSError:
+            pass
     return (sys.modules["refuge"].__file__, newest)
 
 
-_LOADED: list = []  # the code's stamp when the agent loaded it
+_LOADED: list = []  # the code's files, and their stamp when the agent loaded them
 _SPARE: list = []  # the child forked ready for the next command: (pid, the socket that hands it one)
 
 
@@ -66,6 +74,7 @@ def _prepare(identity: str, path: Path) -> None:
     # and what a doc add loads as it goes (a child importing them would add 30 ms to every add)
     import concurrent.futures.thread  # noqa: F401
     import subprocess  # noqa: F401
+    import tempfile  # noqa: F401  (the child resets its folder: 4 ms with shutil and the compressors)
 
     from vault import _caseindex, core, documents, intake, orgkey, searching, worker  # noqa: F401
     from vault.identity import SecretIdentity
@@ -74,7 +83,8 @@ def _prepare(identity: str, path: Path) -> None:
 
     from . import _context, formats, indexing  # noqa: F401
 
-    _LOADED.append(_code_stamp())
+    files = _code_files()
+    _LOADED.extend((files, _code_stamp(files)))
     _fork_spare(identity, path, after=None)
 
 
@@ -237,12 +247,13 @@ def _child(conn, request: dict, fds: list[int], identity: str, path: Path) -> in
         same = agent.socket_path(Home.default(), Context(None, None).user_name()) == path
     except Exception:
         same = False
-    same_code = request.get("code") == os.path.dirname(__file__) and _code_stamp() == _LOADED[0]
+    same_code = request.get("code") == os.path.dirname(__file__) and _code_stamp(_LOADED[0]) == _LOADED[1]
     if not same or not same_code or request.get("place") != place():  # another installation's client, or this
         # one's code changed since, or a client that sees other files at the same paths (a container)
         return _answer(conn, FALLBACK, 0)
     mask = request.get("umask")
-    if not _same_groups(conn) or not isinstance(mask, int) or not 0 <= mask <= 0o777:
+    if (not _same_groups(conn) or not isinstance(mask, int) or not 0 <= mask <= 0o777
+            or not _take_limits(request.get("limits"), request.get("nice"))):
         return _answer(conn, FALLBACK, 0)
     os.umask(mask)  # the folders a new case's first document makes are the client's, as in its own process
     encodings = request.get("encodings") or {}
@@ -297,6 +308,33 @@ def _same_groups(conn) -> bool:
         return False
     groups = sorted(struct.unpack(f"{len(raw) // 4}I", raw[:len(raw) - len(raw) % 4]))
     return gid == os.getgid() and groups == sorted(os.getgroups())
+
+
+def _take_limits(limits, nice) -> bool:
+    """Take the client's resource limits and niceness, as a process of its own has them; False where this
+    process cannot (a limit above the agent's hard one, a priority above the agent's): it runs there."""
+    import resource
+
+    if not isinstance(limits, dict) or not isinstance(nice, int) or isinstance(nice, bool):
+        return False
+    for name in LIMITS:
+        which = getattr(resource, f"RLIMIT_{name}", None)
+        value = limits.get(name)
+        if which is None:
+            continue
+        if not isinstance(value, list) or len(value) != 2 or not all(type(v) is int for v in value):
+            return False
+        if tuple(value) != resource.getrlimit(which):
+            try:
+                resource.setrlimit(which, tuple(value))
+            except (ValueError, OSError):
+                return False
+    if nice != os.getpriority(os.PRIO_PROCESS, 0):
+        try:
+            os.setpriority(os.PRIO_PROCESS, 0, nice)
+        except OSError:
+            return False
+    return True
 
 
 def _answer(conn, line: bytes, code: int) -> int:

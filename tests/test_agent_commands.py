@@ -11,6 +11,7 @@ from __future__ import annotations
 import array
 import json
 import os
+import resource
 import shutil
 import signal
 import socket
@@ -30,9 +31,12 @@ from vault import agent
 # The agent's rules hold whatever the backend: one test goes through S3, the rest use the folder.
 local = pytest.mark.parametrize("world", ["local"], indirect=True)
 
-# The client as the installed `refuge` runs it, saying afterwards whether it loaded the command line.
-CLIENT = ("import sys\nfrom refuge._launch import main\nsys.argv[0] = 'refuge'\n"
-          "try:\n    main()\nfinally:\n    sys.stderr.write('\\nclick loaded: %s\\n' % ('click' in sys.modules))\n")
+# The client as the installed `refuge` runs it, saying at its end whether it loaded the command line
+# (one the agent ran ends with os._exit: it has nothing of its own to finalise).
+CLIENT = ("import os, sys\nfrom refuge._launch import main\nsys.argv[0] = 'refuge'\n"
+          "def said():\n    sys.stderr.write('\\nclick loaded: %s\\n' % ('click' in sys.modules))\n    sys.stderr.flush()\n"
+          "_exit = os._exit\nos._exit = lambda code: (said(), _exit(code))\n"
+          "try:\n    main()\nfinally:\n    said()\n")
 
 
 def _client(world, cwd, *args, **extra) -> subprocess.CompletedProcess:
@@ -194,13 +198,16 @@ def test_the_agent_runs_only_doc_add_and_only_for_its_own_identity(unlocked, tmp
     (tmp_path / "note.txt").write_text("a note\n")
     before = _doc_ids(world)
     base = {"op": "run", "cwd": str(tmp_path), "encodings": {}, "code": str(Path(refuge.__file__).parent),
-            "place": _launch.place(), "umask": 0o022}
+            "place": _launch.place(), "umask": 0o022, "nice": os.getpriority(os.PRIO_PROCESS, 0),
+            "limits": {n: list(resource.getrlimit(getattr(resource, f"RLIMIT_{n}"))) for n in _launch.LIMITS}}
     env = {k: v for k, v in world.env("bob").items() if k != "REFUGE_PASSPHRASE"}
     add = ["doc", "add", "MX-0001", "note.txt", "--type", "other"]
     for argv, user, code in ((["user", "remove", "carol"], "bob", base["code"]), (["case", "list"], "bob", base["code"]),
                              (add, "carol", base["code"]), (add, "bob", "/elsewhere/site-packages/refuge")):
         answer = _raw_run(path, {**base, "argv": argv, "env": {**env, "REFUGE_USER": user}, "code": code})
         assert answer == b'{"fallback": true}\n', (argv, answer)
+    unbound = {k: v for k, v in base.items() if k != "limits"}  # a client that does not say its limits
+    assert _raw_run(path, {**unbound, "argv": add, "env": env}) == b'{"fallback": true}\n'
     assert _doc_ids(world) == before
     answer = _raw_run(path, {**base, "argv": ["doc", "add", "MX-0001", "note.txt", "--type", "other"], "env": env})
     assert answer.startswith(b'{"running": true}\n') and answer.endswith(b'{"exit": 0}\n'), answer
@@ -296,13 +303,29 @@ def _finish(client: subprocess.Popen, fifo: Path) -> subprocess.CompletedProcess
     return subprocess.CompletedProcess(client.args, client.returncode, out, err)
 
 
-def _waiting_add(world, folder: Path, name: str) -> subprocess.Popen:
+def _waiting_add(world, folder: Path, name: str, **popen) -> subprocess.Popen:
     """bob's `doc add NAME` through the agent, waiting on its type map: a FIFO nobody writes yet
     (``folder``/types.fifo); it goes on once the test writes one."""
     os.mkfifo(folder / "types.fifo")
     return subprocess.Popen([sys.executable, "-P", "-c", CLIENT, "doc", "add", "MX-0001", name, "--type-map",
                              str(folder / "types.fifo")], env=world.env("bob", REFUGE_PASSPHRASE=""), cwd=folder,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, **popen)
+
+
+def _command(path: Path, client: subprocess.Popen) -> int:
+    """The agent's child running the client's command, once there is one."""
+    deadline = time.monotonic() + 30
+    while not (running := _children(path, "refuge-command")):
+        assert time.monotonic() < deadline and client.poll() is None, client.communicate()
+        time.sleep(0.05)
+    return running[0]
+
+
+def _bounds(pid: int) -> tuple[int, str, str]:
+    """A process's niceness, and its file size and CPU time limits as /proc/PID/limits shows them."""
+    nice = int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[16])
+    rows = {line[:26].strip(): line[26:].split()[:2] for line in Path(f"/proc/{pid}/limits").read_text().splitlines()}
+    return nice, " ".join(rows["Max file size"]), " ".join(rows["Max cpu time"])
 
 
 @local
@@ -333,6 +356,34 @@ def test_ctrl_c_or_a_killed_client_stops_the_command_in_the_agent(unlocked, tmp_
         assert client.returncode == 130 and lines == ["refuge: error: interrupted"] and not here, err
     assert _doc_ids(world) == before
     assert stat.S_ISFIFO(os.stat(fifo).st_mode)
+
+
+@local
+def test_the_command_runs_with_the_clients_resource_limits_and_niceness(unlocked, tmp_path):
+    """A script adds under `nice -n 7`, `ulimit -f` and `ulimit -t`: the agent's child that runs its add has
+    that niceness and those limits, as a process of its own would; the agent's next child has its own."""
+    world = unlocked
+    path = agent.socket_path(world.home, "bob")
+    (tmp_path / "note.txt").write_text("a note\n")
+    agent_bounds = _bounds(_agent(path))
+
+    def bounded() -> None:
+        os.nice(7)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (50 << 20, 50 << 20))
+        resource.setrlimit(resource.RLIMIT_CPU, (300, 300))
+
+    client = _waiting_add(world, tmp_path, "note.txt", preexec_fn=bounded)
+    try:
+        bounds = _bounds(_command(path, client))
+    finally:
+        p = _finish(client, tmp_path / "types.fifo")
+    assert bounds == (os.getpriority(os.PRIO_PROCESS, 0) + 7, f"{50 << 20} {50 << 20}", "300 300"), bounds
+    assert p.returncode == 0 and not _lines(p)[1], p.stderr
+    deadline = time.monotonic() + 30
+    while not _children(path, "refuge-spare"):
+        assert time.monotonic() < deadline, "no new spare"
+        time.sleep(0.05)
+    assert _bounds(_children(path, "refuge-spare")[0]) == agent_bounds != bounds
 
 
 @local

@@ -26,7 +26,6 @@ process forked from the agent (refuge/_agent_commands.py).
 
 from __future__ import annotations
 
-import hashlib
 import os
 import stat
 import struct
@@ -37,6 +36,7 @@ from .errors import InvalidInput
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # imported where used: `refuge doc add` reaches the agent with none of these loaded
+    import _socket
     import socket
     from collections.abc import Callable
     from pathlib import Path
@@ -79,7 +79,7 @@ def _socket_file(home: Home | os.PathLike | str, name: str) -> str:
         raise AgentUnavailable(f"{folder} belongs to another user or is open to others, so an agent cannot "
                                "listen there safely", hint="agent-folder")
     root = os.path.realpath(os.fspath(getattr(home, "path", home)))
-    key = hashlib.sha256(f"{root}\0{name}".encode()).hexdigest()[:20]
+    key = _sha256(f"{root}\0{name}".encode()).hexdigest()[:20]
     return os.path.join(folder, f"{key}.sock")
 
 
@@ -91,6 +91,18 @@ def _existing_socket(home: Home | os.PathLike | str, name: str) -> str | None:
     return path if os.path.exists(path) else None
 
 
+def _sha256(data: bytes):
+    """SHA-256 without hashlib, whose import loads OpenSSL (3 ms of the client's 20: refuge/_launch.py)."""
+    try:
+        from _sha2 import sha256  # CPython 3.12 and later
+    except ImportError:
+        try:
+            from _sha256 import sha256  # CPython 3.11
+        except ImportError:
+            from hashlib import sha256
+    return sha256(data)
+
+
 def _tempdir() -> str:
     import tempfile  # only without XDG_RUNTIME_DIR: every command asks the agent first
 
@@ -99,9 +111,9 @@ def _tempdir() -> str:
 
 def peer(conn: socket.socket) -> tuple[int, int, int]:
     """(pid, uid, gid) of the process at the other end of a Unix socket, as the kernel recorded it."""
-    import socket
+    import _socket
 
-    creds = conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
+    creds = conn.getsockopt(_socket.SOL_SOCKET, _socket.SO_PEERCRED, struct.calcsize("3i"))
     return struct.unpack("3i", creds)
 
 
@@ -118,17 +130,19 @@ def receive_with_fds(conn: socket.socket, size: int, most: int) -> tuple[bytes, 
     return data, list(fds)
 
 
-def connect(home: Home | os.PathLike | str, name: str, timeout: float | None = 2.0) -> socket.socket | None:
+def connect(home: Home | os.PathLike | str, name: str, timeout: float | None = 2.0) -> _socket.socket | None:
     """A connection to the running agent of ``name`` in ``home``, or None (no agent, or not this user's).
 
-    The agent's own uid is checked, as the agent checks its clients'.
+    The agent's own uid is checked, as the agent checks its clients'. The connection is a plain
+    ``_socket.socket`` (no ``with``, no makefile): the socket module's import costs the command line's
+    first step 5 ms (refuge/_launch.py).
     """
-    import socket
+    import _socket
 
     path = _existing_socket(home, name)
     if path is None:
         return None
-    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
     try:
         s.settimeout(timeout)
         s.connect(path)
@@ -147,13 +161,14 @@ def _request(home, name: str, op: str, timeout: float = 2.0) -> dict | None:
     if s is None:
         return None
     try:
-        with s:
-            s.sendall(json.dumps({"op": op}).encode() + b"\n")
-            chunks = []
-            while data := s.recv(65536):
-                chunks.append(data)
+        s.sendall(json.dumps({"op": op}).encode() + b"\n")
+        chunks = []
+        while data := s.recv(65536):
+            chunks.append(data)
     except OSError:
         return None
+    finally:
+        s.close()
     try:
         return json.loads(b"".join(chunks))
     except ValueError:

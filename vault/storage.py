@@ -121,7 +121,7 @@ class LocalBackend:
             f.flush()
             behind.wait()
             os.fsync(f.fileno())
-            behind.forget()
+            behind.forget()  # on its thread, while the object is committed
             if before_commit is not None:  # e.g. intake's verdict, awaited while the data went to disk
                 before_commit()
             try:
@@ -131,6 +131,7 @@ class LocalBackend:
                     link_unnamed(f.fileno(), final)
             except FileExistsError:
                 raise ObjectExists(f"object {key} already exists") from None
+            behind.wait()
             f.close()
             _fsync_dir(final.parent)
         finally:
@@ -268,9 +269,10 @@ WRITE_BEHIND = 8 << 20
 class _WriteBehind:
     """A local object being written: its file, whose bytes start on their way to the disk every
     :data:`WRITE_BEHIND` bytes (Linux: POSIX_FADV_DONTNEED starts the writeback of dirty pages
-    without waiting for it), on a thread of their own so the writer goes on meanwhile. Once the
-    object is fsynced, :meth:`forget` drops a large object's pages from the page cache (a 2 GiB
-    document does not push other files out of memory)."""
+    without waiting for it), on a thread of their own so the writer goes on meanwhile: never
+    waiting for it (while it is busy, the next range grows). Once the object is fsynced,
+    :meth:`forget` drops a large object's pages from the page cache (a 2 GiB document does not
+    push other files out of memory), on that thread too; :meth:`wait` before the file closes."""
 
     def __init__(self, f: BinaryIO) -> None:
         self._f = f
@@ -281,16 +283,19 @@ class _WriteBehind:
     def write(self, data) -> int:
         n = self._f.write(data)
         self._written += n
-        if self._advise is not None and self._written - self._sent >= WRITE_BEHIND:
-            import threading  # here: most commands write nothing this large
-
+        if (self._advise is not None and self._written - self._sent >= WRITE_BEHIND
+                and (self._sending is None or not self._sending.is_alive())):
             self._f.flush()
-            self.wait()
-            self._sending = threading.Thread(target=self._send, args=(self._sent, self._written - self._sent),
-                                             name="refuge-writeback", daemon=True)
-            self._sending.start()
+            self._start(self._sent, self._written - self._sent)
             self._sent = self._written
         return n
+
+    def _start(self, start: int, length: int) -> None:
+        import threading  # here: most commands write nothing this large
+
+        self.wait()
+        self._sending = threading.Thread(target=self._send, args=(start, length), name="refuge-writeback", daemon=True)
+        self._sending.start()
 
     def _send(self, start: int, length: int) -> None:
         try:
@@ -305,10 +310,9 @@ class _WriteBehind:
             self._sending = None
 
     def forget(self) -> None:
-        """After the fsync: a large object's pages, all clean now, leave the page cache."""
+        """After the fsync: a large object's pages, all clean now, start to leave the page cache."""
         if self._advise is not None and self._written >= WRITE_BEHIND:
-            with contextlib.suppress(OSError):
-                self._advise(self._f.fileno(), 0, 0, os.POSIX_FADV_DONTNEED)
+            self._start(0, 0)
 
     def __getattr__(self, name: str):
         return getattr(self._f, name)
