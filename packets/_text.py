@@ -12,10 +12,26 @@ import pickle
 
 from vault import worker
 
-__all__ = ["MAX_TEXT_PAGES", "checked_pages", "extract_texts", "text_task", "document_text", "recognised_text"]
+__all__ = ["MAX_TEXT_PAGES", "checked_pages", "extract_texts", "warm_up", "text_task", "document_text",
+           "recognised_text"]
 
 MAX_TEXT_PAGES = 100_000  # pages of text one document may give the index
 PLAIN_PAGE = 1 << 20  # characters of a plain-text page: a longer text is cut into several
+
+
+_TASK = "packets._text:text_task"
+_ahead: list = []  # a worker started by warm_up, for the next extract_texts
+
+
+def warm_up() -> None:
+    """Start the next :func:`extract_texts`'s keyless worker now, to wait for its request.
+
+    For a process that waits for a command before it runs it (the unlock agent's
+    spare child): the interpreter's start is then not part of the command's time.
+    A worker never used ends when this process exits (its request pipe closes).
+    """
+    if not _ahead:
+        _ahead.append(worker.start(_TASK, limits=worker.RENDER_LIMITS))
 
 
 def extract_texts(sources: list, limits: worker.Limits = worker.RENDER_LIMITS) -> list[list[tuple[int, str]]]:
@@ -29,8 +45,8 @@ def extract_texts(sources: list, limits: worker.Limits = worker.RENDER_LIMITS) -
     Returns, per source, a list of (page number from 1, text).
     """
     request = {"docs": [{"doc_id": s.doc_id, "mime": s.mime, "ocr": dict(s.ocr or {})} for s in sources]}
-    answer = worker.run("packets._text:text_task", None, [pickle.dumps(request), *(s.data for s in sources)],
-                        limits=limits, label="the documents being indexed")
+    started = _ahead.pop() if _ahead and limits == worker.RENDER_LIMITS else worker.start(_TASK, limits=limits)
+    answer = started.run(None, [pickle.dumps(request), *(s.data for s in sources)], label="the documents being indexed")
     value = answer.value
     if not isinstance(value, list) or len(value) != len(sources):
         raise worker.WorkerFailed("the worker extracting text answered malformed data")

@@ -16,8 +16,8 @@ namespace and root) with the same groups, and the code is the one the agent
 loaded (not upgraded or edited since); otherwise it answers "fallback" before
 doing anything, and the client runs the command itself. The command takes the
 client's umask, resource limits and niceness (those it cannot take: it falls
-back). The agent keeps one child forked ahead (the spare), its keyless intake
-worker started, for the next command.
+back). The agent keeps one child forked ahead (the spare), its keyless workers
+(intake's check, the search index's text) started, for the next command.
 The client's interrupt (Ctrl-C, or the client dying) interrupts the child as
 Ctrl-C interrupts a command: nothing half-done is left.
 
@@ -81,6 +81,8 @@ def _prepare(identity: str, path: Path) -> None:
 
     SecretIdentity.from_text(identity)  # its first use loads the crypto backend
 
+    from packets import _text  # noqa: F401  (the search index's text worker, started by each spare)
+
     from . import _context, formats, indexing  # noqa: F401
 
     files = _code_files()
@@ -91,7 +93,7 @@ def _prepare(identity: str, path: Path) -> None:
 def serve(conn, request: dict, fds: list[int], identity: str, path: Path) -> None:
     """The agent's extension (vault.agent.start): run a routed command in a child of the agent.
 
-    The spare child takes it if there is one (its keyless intake worker is started already);
+    The spare child takes it if there is one (its keyless workers are started already);
     else a child is forked for it. Then the next spare is forked.
     """
     from vault import agent
@@ -138,8 +140,8 @@ def _hand_to_spare(conn, request: dict, fds: list[int]) -> int | None:
 
 def _fork_spare(identity: str, path: Path, after: int | None, leave=None) -> None:
     """Fork the child that will run the next command: once the command ``after`` has ended (so as not
-    to take its CPU), it starts its keyless intake worker and waits. It dies with the agent. It closes
-    ``leave``, the connection of the command before (whose client waits for its end)."""
+    to take its CPU), it starts its keyless workers (intake, text) and waits. It dies with the agent.
+    It closes ``leave``, the connection of the command before (whose client waits for its end)."""
     import socket
 
     from vault import agent
@@ -178,9 +180,11 @@ def _spare(handoff, identity: str, path: Path, parent: int, after: int | None) -
                 select.select([ended, handoff], [], [])
         except (OSError, AttributeError):  # ended already, or no pidfd here
             pass
+    from packets import _text
     from vault import intake
 
     intake.warm_up()
+    _text.warm_up()  # and the one that reads the new document's text for the search index
     data, fds = agent.receive_with_fds(handoff, 1 << 20, 4)
     chunks = [data]
     while data:

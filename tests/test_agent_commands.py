@@ -386,6 +386,40 @@ def test_the_command_runs_with_the_clients_resource_limits_and_niceness(unlocked
     assert _bounds(_children(path, "refuge-spare")[0]) == agent_bounds != bounds
 
 
+def _workers(parent: int) -> dict[str, int]:
+    """The keyless workers a process started, by task: {"vault.intake:_inspect_task": pid, ...}."""
+    found = {}
+    for entry in Path("/proc").iterdir():
+        try:
+            stat_fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            argv = (entry / "cmdline").read_bytes().decode().split("\0")
+        except (OSError, ValueError):
+            continue
+        if int(stat_fields[1]) == parent and "vault._worker_main" in argv:
+            found[argv[argv.index("vault._worker_main") + 1]] = int(entry.name)
+    return found
+
+
+@local
+def test_the_spare_starts_the_text_worker_and_the_add_is_searchable_at_once(unlocked, tmp_path):
+    """The spare child starts, besides intake's, the keyless worker that reads a new document's text for
+    the search index; the add uses that very worker (it is gone after), and search finds the text."""
+    world = unlocked
+    path = agent.socket_path(world.home, "bob")
+    deadline = time.monotonic() + 30
+    while len(ahead := _workers(next(iter(_children(path, "refuge-spare")), 0))) < 2:
+        assert time.monotonic() < deadline, f"the spare did not start its workers: {ahead}"
+        time.sleep(0.05)
+    text_worker = ahead["packets._text:text_task"]
+    (tmp_path / "note.txt").write_text("The ferry left from Quetzalborough at dawn.\n")
+    p = _client(world, tmp_path, "doc", "add", "MX-0001", "note.txt", "--type", "other")
+    assert p.returncode == 0 and not _lines(p)[1], p.stderr
+    [doc] = p.stdout.decode().split()
+    assert not _alive(text_worker), "the add started a worker of its own"
+    found = world.run("search", "Quetzalborough", "--json", user="bob")
+    assert found.returncode == 0 and doc.encode() in found.stdout, (found.stdout, found.stderr)
+
+
 @local
 def test_the_spare_child_runs_the_next_add_and_dies_with_the_agent(unlocked, tmp_path):
     """The agent keeps one child forked ahead, its keyless worker started, for the next command: the
