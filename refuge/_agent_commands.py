@@ -174,6 +174,7 @@ def _spare(handoff, identity: str, path: Path, parent: int, after: int | None) -
     _prctl(_PR_SET_PDEATHSIG, 9)  # SIGKILL when the agent ends (a lock, its timeout): it holds the identity
     if os.getppid() != parent:
         return 0
+    os.setpgid(0, 0)  # a process group of its own and of the workers it starts: the client's niceness reaches them
     if after is not None:  # until that command ends, or the next one comes first
         try:
             with os.fdopen(os.pidfd_open(after)) as ended:
@@ -334,8 +335,9 @@ def _take_limits(limits, nice) -> bool:
             except (ValueError, OSError):
                 return False
     if nice != os.getpriority(os.PRIO_PROCESS, 0):
+        leader = os.getpgrp() == os.getpid()  # a spare, with the workers it started ahead (never the agent's group)
         try:
-            os.setpriority(os.PRIO_PROCESS, 0, nice)
+            os.setpriority(os.PRIO_PGRP if leader else os.PRIO_PROCESS, 0, nice)
         except OSError:
             return False
     return True

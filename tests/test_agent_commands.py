@@ -321,6 +321,20 @@ def _command(path: Path, client: subprocess.Popen) -> int:
     return running[0]
 
 
+def _workers(parent: int) -> dict[str, int]:
+    """The keyless workers a process started, by task: {"vault.intake:_inspect_task": pid, ...}."""
+    found = {}
+    for entry in Path("/proc").iterdir():
+        try:
+            stat_fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            argv = (entry / "cmdline").read_bytes().decode().split("\0")
+        except (OSError, ValueError):
+            continue
+        if int(stat_fields[1]) == parent and "vault._worker_main" in argv:
+            found[argv[argv.index("vault._worker_main") + 1]] = int(entry.name)
+    return found
+
+
 def _bounds(pid: int) -> tuple[int, str, str]:
     """A process's niceness, and its file size and CPU time limits as /proc/PID/limits shows them."""
     nice = int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[16])
@@ -361,7 +375,8 @@ def test_ctrl_c_or_a_killed_client_stops_the_command_in_the_agent(unlocked, tmp_
 @local
 def test_the_command_runs_with_the_clients_resource_limits_and_niceness(unlocked, tmp_path):
     """A script adds under `nice -n 7`, `ulimit -f` and `ulimit -t`: the agent's child that runs its add has
-    that niceness and those limits, as a process of its own would; the agent's next child has its own."""
+    that niceness and those limits, as a process of its own would, and so have the keyless workers it started
+    ahead (the niceness: their own limits are set by the worker); the agent's next child has its own."""
     world = unlocked
     path = agent.socket_path(world.home, "bob")
     (tmp_path / "note.txt").write_text("a note\n")
@@ -374,30 +389,20 @@ def test_the_command_runs_with_the_clients_resource_limits_and_niceness(unlocked
 
     client = _waiting_add(world, tmp_path, "note.txt", preexec_fn=bounded)
     try:
-        bounds = _bounds(_command(path, client))
+        command = _command(path, client)
+        bounds = _bounds(command)
+        workers = {task: _bounds(pid)[0] for task, pid in _workers(command).items()}  # started ahead by the spare
     finally:
         p = _finish(client, tmp_path / "types.fifo")
-    assert bounds == (os.getpriority(os.PRIO_PROCESS, 0) + 7, f"{50 << 20} {50 << 20}", "300 300"), bounds
+    nice = os.getpriority(os.PRIO_PROCESS, 0) + 7
+    assert bounds == (nice, f"{50 << 20} {50 << 20}", "300 300"), bounds
+    assert len(workers) == 2 and set(workers.values()) == {nice}, workers
     assert p.returncode == 0 and not _lines(p)[1], p.stderr
     deadline = time.monotonic() + 30
     while not _children(path, "refuge-spare"):
         assert time.monotonic() < deadline, "no new spare"
         time.sleep(0.05)
     assert _bounds(_children(path, "refuge-spare")[0]) == agent_bounds != bounds
-
-
-def _workers(parent: int) -> dict[str, int]:
-    """The keyless workers a process started, by task: {"vault.intake:_inspect_task": pid, ...}."""
-    found = {}
-    for entry in Path("/proc").iterdir():
-        try:
-            stat_fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-            argv = (entry / "cmdline").read_bytes().decode().split("\0")
-        except (OSError, ValueError):
-            continue
-        if int(stat_fields[1]) == parent and "vault._worker_main" in argv:
-            found[argv[argv.index("vault._worker_main") + 1]] = int(entry.name)
-    return found
 
 
 @local
