@@ -12,8 +12,8 @@ import pickle
 
 from vault import worker
 
-__all__ = ["MAX_TEXT_PAGES", "checked_pages", "extract_texts", "warm_up", "text_task", "document_text",
-           "recognised_text"]
+__all__ = ["MAX_TEXT_PAGES", "checked_pages", "extract_texts", "warm_up", "stop_ahead", "text_task",
+           "document_text", "recognised_text"]
 
 MAX_TEXT_PAGES = 100_000  # pages of text one document may give the index
 PLAIN_PAGE = 1 << 20  # characters of a plain-text page: a longer text is cut into several
@@ -32,6 +32,13 @@ def warm_up() -> None:
     """
     if not _ahead:
         _ahead.append(worker.start(_TASK, limits=worker.RENDER_LIMITS))
+
+
+def stop_ahead() -> None:
+    """Stop the worker :func:`warm_up` started (a process whose limits changed since: the next
+    extraction starts one that has them)."""
+    while _ahead:
+        _ahead.pop().close()
 
 
 def extract_texts(sources: list, limits: worker.Limits = worker.RENDER_LIMITS) -> list[list[tuple[int, str]]]:

@@ -32,7 +32,11 @@ import os
 import sys
 from pathlib import Path
 
-from ._launch import FALLBACK, GO, LIMITS, NOT_SENT, ROUTED, RUNNING, exit_line, place
+from ._launch import FALLBACK, GO, NOT_SENT, ROUTED, RUNNING, exit_line, place
+
+#: The resource limits (resource.RLIMIT_*) the child takes from its client, with its niceness: the command
+#: is bound as it would be in a process of its own (ulimit -f, -v, -t; nice).
+LIMITS = ("AS", "CPU", "DATA", "FSIZE", "MEMLOCK", "NOFILE", "NPROC", "STACK")
 
 
 def _code_files() -> list[str]:
@@ -258,7 +262,7 @@ def _child(conn, request: dict, fds: list[int], identity: str, path: Path) -> in
         return _answer(conn, FALLBACK, 0)
     mask = request.get("umask")
     if (not _same_groups(conn) or not isinstance(mask, int) or not 0 <= mask <= 0o777
-            or not _take_limits(request.get("limits"), request.get("nice"))):
+            or not _take_limits(conn)):
         return _answer(conn, FALLBACK, 0)
     os.umask(mask)  # the folders a new case's first document makes are the client's, as in its own process
     encodings = request.get("encodings") or {}
@@ -315,25 +319,34 @@ def _same_groups(conn) -> bool:
     return gid == os.getgid() and groups == sorted(os.getgroups())
 
 
-def _take_limits(limits, nice) -> bool:
-    """Take the client's resource limits and niceness, as a process of its own has them; False where this
-    process cannot (a limit above the agent's hard one, a priority above the agent's): it runs there."""
+def _take_limits(conn) -> bool:
+    """Take the client's resource limits and niceness, read from the kernel (its pid as the connection
+    recorded it), as a process of its own has them; False where this process cannot (a limit above the
+    agent's hard one, a priority above the agent's): it runs there. The workers started ahead have the
+    agent's limits: if any differs, they are stopped and the command starts its own."""
     import resource
 
-    if not isinstance(limits, dict) or not isinstance(nice, int) or isinstance(nice, bool):
+    from packets import _text
+    from vault import agent, intake
+
+    try:
+        pid = agent.peer(conn)[0]
+        theirs = {which: resource.prlimit(pid, which) for which in
+                  (getattr(resource, f"RLIMIT_{name}") for name in LIMITS if hasattr(resource, f"RLIMIT_{name}"))}
+        nice = os.getpriority(os.PRIO_PROCESS, pid)
+    except (OSError, ValueError, AttributeError):  # gone, or not Linux
         return False
-    for name in LIMITS:
-        which = getattr(resource, f"RLIMIT_{name}", None)
-        value = limits.get(name)
-        if which is None:
-            continue
-        if not isinstance(value, list) or len(value) != 2 or not all(type(v) is int for v in value):
-            return False
-        if tuple(value) != resource.getrlimit(which):
+    changed = False
+    for which, value in theirs.items():
+        if value != resource.getrlimit(which):
             try:
-                resource.setrlimit(which, tuple(value))
+                resource.setrlimit(which, value)
             except (ValueError, OSError):
                 return False
+            changed = True
+    if changed:
+        intake.stop_ahead()
+        _text.stop_ahead()
     if nice != os.getpriority(os.PRIO_PROCESS, 0):
         leader = os.getpgrp() == os.getpid()  # a spare, with the workers it started ahead (never the agent's group)
         try:

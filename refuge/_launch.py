@@ -25,10 +25,6 @@ ROUTED = (("doc", "add"),)
 #: Environment variables a client never sends (the agent holds the identity already).
 NOT_SENT = ("REFUGE_PASSPHRASE", "REFUGE_PASSPHRASE_FILE")
 
-#: The resource limits (resource.RLIMIT_*) a client sends and the agent's child takes, with its niceness:
-#: the command is bound as it would be in a process of its own (ulimit -f, -v, -t; nice).
-LIMITS = ("AS", "CPU", "DATA", "FSIZE", "MEMLOCK", "NOFILE", "NPROC", "STACK")
-
 # The agent's answers to "run", one line each (docs/format.md); written by refuge/_agent_commands.py.
 RUNNING = b'{"running": true}\n'
 FALLBACK = b'{"fallback": true}\n'
@@ -148,7 +144,6 @@ def _through_agent(argv: list[str]) -> int | None:
     whose import alone costs 5 ms): a 64 MiB add takes 120 ms, age 110.
     """
     import _socket
-    import resource
 
     from vault import agent, hardening
     from vault._homepath import default_home
@@ -164,9 +159,7 @@ def _through_agent(argv: list[str]) -> int | None:
             mask = os.umask(0o077)
             os.umask(mask)
             request = {"op": "run", "argv": argv, "cwd": os.getcwd(), "place": place(), "umask": mask,
-                       "limits": {n: list(resource.getrlimit(getattr(resource, f"RLIMIT_{n}")))
-                                  for n in LIMITS if hasattr(resource, f"RLIMIT_{n}")},
-                       "nice": os.getpriority(os.PRIO_PROCESS, 0), "code": os.path.dirname(__file__),
+                       "code": os.path.dirname(__file__),
                        "env": {k: v for k, v in os.environ.items() if k not in NOT_SENT},
                        "encodings": {n: [s.encoding, s.errors] for n, s in
                                      (("stdin", sys.stdin), ("stdout", sys.stdout), ("stderr", sys.stderr)) if s}}

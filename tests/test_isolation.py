@@ -72,6 +72,28 @@ def test_the_worker_holds_no_secret_and_cannot_dump_core_or_reach_a_network(monk
         assert seen["interfaces"] == ["lo"]
 
 
+def test_under_a_tighter_cpu_limit_the_worker_takes_it_and_the_add_goes_through(case_world, tmp_path):
+    """A script run under `ulimit -t 30` (hard): the keyless worker asks for 60 s of CPU, cannot raise the
+    limit it inherited, and takes the 30 s instead of dying, so the add is checked and stored as usual
+    (before: "could not be checked within 60 s of CPU ...", about a plain text file)."""
+    import resource
+
+    def tight() -> None:
+        resource.setrlimit(resource.RLIMIT_CPU, (30, 30))
+
+    probe = "import json\nfrom vault import worker\nprint(json.dumps(worker.describe()))\n"
+    seen = subprocess.run([sys.executable, "-P", "-c", probe], capture_output=True, text=True, timeout=60,
+                          preexec_fn=tight, check=True)
+    assert json.loads(seen.stdout)["cpu"] == 30
+    (tmp_path / "note.txt").write_text("a short note\n")
+    before = _documents(case_world)
+    p = subprocess.run([sys.executable, "-P", "-m", "refuge", "doc", "add", "MX-0001", str(tmp_path / "note.txt"),
+                        "--type", "other"], env=case_world.env("bob"), capture_output=True, timeout=120,
+                       preexec_fn=tight)
+    assert p.returncode == 0 and not p.stderr, p.stderr
+    assert len(_documents(case_world)) == len(before) + 1
+
+
 def test_a_worker_that_dies_is_one_error_naming_the_document_and_its_limit():
     from vault import worker
 

@@ -61,6 +61,30 @@ def test_a_large_object_goes_to_disk_while_it_is_written_and_reads_back_whole(tm
 
 
 @pytest.mark.skipif(not hasattr(os, "posix_fadvise"), reason="no posix_fadvise here (not Linux)")
+def test_a_large_object_is_stored_and_closed_when_no_thread_can_be_started(tmp_path, monkeypatch):
+    """Threads exhausted (RLIMIT_NPROC, a process at its limit): the write-behind's advice, or only the
+    page-cache drop after the commit, cannot start; the object is still stored whole, and no descriptor is
+    left open."""
+    import threading
+
+    start = threading.Thread.start
+    b = LocalBackend(tmp_path)
+    pieces = [os.urandom(1 << 20) for _ in range(20)]
+    open_before = len(os.listdir("/proc/self/fd"))
+    for refused in ("every thread", "the drop's"):
+        def refuse(thread, refused=refused):
+            if refused == "every thread" or getattr(thread, "_target", None).__name__ == "_forget":
+                raise RuntimeError("can't start new thread")
+            start(thread)
+
+        monkeypatch.setattr(threading.Thread, "start", refuse)
+        _write_pieces(b, f"blobs/{len(refused)}", pieces)
+        with b.get(f"blobs/{len(refused)}") as f:
+            assert f.read() == b"".join(pieces), refused
+        assert len(os.listdir("/proc/self/fd")) == open_before, refused
+
+
+@pytest.mark.skipif(not hasattr(os, "posix_fadvise"), reason="no posix_fadvise here (not Linux)")
 def test_a_filesystem_that_refuses_the_advice_still_gets_the_whole_object(tmp_path, monkeypatch):
     calls = []
 

@@ -25,7 +25,7 @@ from pathlib import Path
 
 from .errors import InvalidInput
 
-__all__ = ["ALLOWED", "OFFICE", "MAIL", "is_media", "reads_head_only", "MIME_HEAD", "Inspection", "inspect", "inspect_isolated", "inspect_descriptor", "warm_up", "DEFAULT_LIMIT", "CHECK_CPU_SECONDS", "CHECK_MEMORY", "MAX_PIXELS", "MAX_FRAMES", "MAX_PAGES",
+__all__ = ["ALLOWED", "OFFICE", "MAIL", "is_media", "reads_head_only", "MIME_HEAD", "Inspection", "inspect", "inspect_isolated", "inspect_descriptor", "warm_up", "stop_ahead", "DEFAULT_LIMIT", "CHECK_CPU_SECONDS", "CHECK_MEMORY", "MAX_PIXELS", "MAX_FRAMES", "MAX_PAGES",
            "MAX_PAGE_SIDE", "MAX_STREAM_DECODED", "MAX_TOTAL_DECODED"]
 
 DEFAULT_LIMIT = 2 * 1024**3  # 2 GiB
@@ -341,7 +341,7 @@ def warm_up(files: int = 1) -> None:
     import atexit
 
     if not _stopping:
-        _stopping.append(atexit.register(_stop_ahead))
+        _stopping.append(atexit.register(stop_ahead))
     if not _ahead:
         _ahead.append(_start())
     _expected[0] = max(files - 1, 0)
@@ -374,7 +374,9 @@ def _take_ahead():
     return started
 
 
-def _stop_ahead() -> None:
+def stop_ahead() -> None:
+    """Stop the workers :func:`warm_up` started (a process whose limits changed since: the next check
+    starts one that has them)."""
     while _ahead:
         _ahead.pop().close()
 

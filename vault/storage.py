@@ -292,8 +292,13 @@ class _WriteBehind:
         import threading  # here: most commands write nothing this large
 
         self.wait()
-        self._sending = threading.Thread(target=self._send, args=(start, length), name="refuge-writeback", daemon=True)
-        self._sending.start()
+        sending = threading.Thread(target=self._send, args=(start, length), name="refuge-writeback", daemon=True)
+        try:
+            sending.start()
+        except RuntimeError:  # no thread to be had (a process at its limit): the fsync does it all
+            self._advise = None
+            return
+        self._sending = sending
 
     def _send(self, start: int, length: int) -> None:
         try:
@@ -315,15 +320,19 @@ class _WriteBehind:
         if forget and self._advise is not None and self._written >= WRITE_BEHIND:
             import threading
 
-            threading.Thread(target=self._forget, name="refuge-writeback", daemon=True).start()
-        else:
-            self._f.close()
+            try:
+                threading.Thread(target=self._forget, name="refuge-writeback", daemon=True).start()
+                return
+            except RuntimeError:  # no thread to be had: the pages stay, the file closes here
+                pass
+        self._f.close()
 
     def _forget(self) -> None:
         try:
             self._send(0, 0)
         finally:
-            self._f.close()
+            with contextlib.suppress(OSError):
+                self._f.close()
 
     def __getattr__(self, name: str):
         return getattr(self._f, name)

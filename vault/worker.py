@@ -304,6 +304,17 @@ def _error_answer(e: RefugeError) -> dict:
     return {"error": {"kind": type(e).__name__, "message": str(e), "hint": e.hint}}
 
 
+def _bound(which: int, soft: int, hard: int) -> None:
+    """setrlimit, never above the hard limit this worker was started with (its parent's: under `ulimit -t 30`
+    a check gets 30 s of CPU, not the 60 it asks for, instead of failing to set any)."""
+    import resource
+
+    most = resource.getrlimit(which)[1]
+    if most != resource.RLIM_INFINITY:
+        soft, hard = min(soft, most), min(hard, most)
+    resource.setrlimit(which, (soft, hard))
+
+
 def serve(target: str, memory: int, cpu_seconds: int, open_files: int) -> None:
     """The worker's side: limit itself, read one request, run ``target``, answer, exit."""
     import resource
@@ -317,14 +328,14 @@ def serve(target: str, memory: int, cpu_seconds: int, open_files: int) -> None:
     prepare = getattr(function, "prepare", None)
     if prepare is not None:
         prepare()  # e.g. libmagic maps its database, which it does badly under a tight bound
-    resource.setrlimit(resource.RLIMIT_CPU, (cpu_seconds, cpu_seconds + 5))
-    resource.setrlimit(resource.RLIMIT_NOFILE, (open_files, open_files))
+    _bound(resource.RLIMIT_CPU, cpu_seconds, cpu_seconds + 5)
+    _bound(resource.RLIMIT_NOFILE, open_files, open_files)
     try:
         with open("/proc/self/statm") as f:
             mapped = int(f.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
-        resource.setrlimit(resource.RLIMIT_AS, (mapped + memory, mapped + memory))
+        _bound(resource.RLIMIT_AS, mapped + memory, mapped + memory)
     except (OSError, ValueError):
-        resource.setrlimit(resource.RLIMIT_DATA, (memory, memory))
+        _bound(resource.RLIMIT_DATA, memory, memory)
     inp = os.fdopen(0, "rb")
     out = os.fdopen(os.dup(1), "wb")
     os.dup2(2, 1)  # the answer has its own descriptor: a library that prints cannot corrupt it
