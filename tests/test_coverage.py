@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 import declarations
-from conftest import require_tool
+from conftest import derived_world, require_tool
 
 pytestmark = pytest.mark.s3_in_stress("the register and the coverage gate")
 
@@ -161,18 +161,22 @@ def test_doc_add_person_refers_to_the_register(case_world):
 
 
 @pytest.fixture
-def issue_world(case_world, tmp_path):
+def issue_world(case_world, request):
     """The issue's declaration (a sister hiding in Lagos, a brother, a Montreal address, a clinic, a
     passport number) as a text PDF, with consent for frontline-defenders and an empty register."""
-    w = case_world
+    # Made once per session and backend, then copied (tests/conftest.py derived_world).
+    return derived_world(request, case_world, "test_coverage", _add_the_declaration)
+
+
+def _add_the_declaration(w) -> dict:
     w.ok("keys", "org", "generate", "--name", "Fictional Legal Clinic", user="alice")
-    w.decl_data = declarations.declaration("en", 0)
-    path = tmp_path / "statement.pdf"
-    path.write_bytes(declarations.text_pdf(w.decl_data))
-    w.statement = w.ok("doc", "add", "MX-0001", str(path), "--type", "legal-declaration", "--lang", "en",
-                       "--title", "Statement", user="bob").strip()
+    decl = declarations.declaration("en", 0)
+    path = w.root / "statement.pdf"
+    path.write_bytes(declarations.text_pdf(decl))
+    statement = w.ok("doc", "add", "MX-0001", str(path), "--type", "legal-declaration", "--lang", "en",
+                     "--title", "Statement", user="bob").strip()
     w.ok("consent", "grant", "MX-0001", "--recipient", "frontline-defenders", user="erin")
-    return w
+    return {"decl_data": decl, "statement": statement}
 
 
 def _build(w, out, *flags):
