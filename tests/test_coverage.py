@@ -161,15 +161,14 @@ def test_doc_add_person_refers_to_the_register(case_world):
 
 
 @pytest.fixture
-def issue_world(case_world, request):
+def issue_world(keyed_world, request):
     """The issue's declaration (a sister hiding in Lagos, a brother, a Montreal address, a clinic, a
     passport number) as a text PDF, with consent for frontline-defenders and an empty register."""
     # Made once per session and backend, then copied (tests/conftest.py derived_world).
-    return derived_world(request, case_world, "test_coverage", _add_the_declaration)
+    return derived_world(request, keyed_world, "test_coverage", _add_the_declaration)
 
 
 def _add_the_declaration(w) -> dict:
-    w.ok("keys", "org", "generate", "--name", "Fictional Legal Clinic", user="alice")
     decl = declarations.declaration("en", 0)
     path = w.root / "statement.pdf"
     path.write_bytes(declarations.text_pdf(decl))

@@ -45,14 +45,13 @@ def _case_id(w) -> str:
 
 
 @pytest.fixture
-def letters_world(case_world, request):
+def letters_world(keyed_world, request):
     """The case with a signing key, the organisation's details and consent for every profile."""
     # Made once per session and backend, then copied (tests/conftest.py derived_world).
-    return derived_world(request, case_world, "test_letters", _key_details_and_consents)
+    return derived_world(request, keyed_world, "test_letters", _details_and_consents)
 
 
-def _key_details_and_consents(w) -> dict:
-    w.ok("keys", "org", "generate", "--name", "Fictional Legal Clinic", user="alice")
+def _details_and_consents(w) -> dict:
     w.ok("org", "set", "name=Fictional Legal Clinic", "address=12 Example Street, Toronto ON",
          "contact=+1 416 555 0100, intake@clinic.example", "counsel=Jane Counsel", user="alice")
     passport = w.ok("doc", "add", "MX-0001", str(w.docs["passport"]), "--type", "identity", user="bob").strip()

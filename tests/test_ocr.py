@@ -211,7 +211,7 @@ def test_a_sideways_photo_reads_once_turned_upright():
 
 
 @pytest.fixture
-def ocr_world(case_world, tmp_path, monkeypatch, request):
+def ocr_world(keyed_world, tmp_path, monkeypatch, request):
     """The case with an organisation key, a term rule for the name, and recipient profiles
     copied to a folder of their own ($REFUGE_TEMPLATES) where unhcr-resettlement also
     redacts id-number (so the passport and CURP detectors apply) and requires reviews. Caches and temporary
@@ -226,8 +226,8 @@ def ocr_world(case_world, tmp_path, monkeypatch, request):
     _set_profile(templates / f"{PROFILE}.toml", require_review=True,
                  redaction_categories='["contact", "network", "legal-strategy", "id-number"]')
     monkeypatch.setenv("REFUGE_TEMPLATES", str(templates))
-    # The key and the rule: made once per session, then copied (tests/conftest.py derived_world).
-    w = derived_world(request, case_world, "test_ocr", _key_and_rule)
+    # The rule: made once per session on the keyed world, then copied (tests/conftest.py derived_world).
+    w = derived_world(request, keyed_world, "test_ocr", _name_rule)
     w.templates = templates
     w.set_profile = lambda **kv: _set_profile(w.templates / f"{PROFILE}.toml", **kv)
     w.incoming = tmp_path / "incoming"
@@ -236,8 +236,7 @@ def ocr_world(case_world, tmp_path, monkeypatch, request):
     return w
 
 
-def _key_and_rule(w) -> dict:
-    w.ok("keys", "org", "generate", "--name", "Fictional Legal Clinic", user="alice")
+def _name_rule(w) -> dict:
     w.ok("redact", "term", "MX-0001", scans.NAME, "--category", "always", user="erin")
     return {}
 

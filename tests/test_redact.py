@@ -369,14 +369,13 @@ def test_the_review_report_shows_each_redaction():
 
 
 @pytest.fixture
-def redaction_world(case_world, request):
+def redaction_world(keyed_world, request):
     """The case with a document whose file name and title carry the secret, and rules."""
     # Made once per session and backend, then copied (tests/conftest.py derived_world).
-    return derived_world(request, case_world, "test_redact", _secret_document_and_rules)
+    return derived_world(request, keyed_world, "test_redact", _secret_document_and_rules)
 
 
 def _secret_document_and_rules(w) -> dict:
-    w.ok("keys", "org", "generate", "--name", "Fictional Legal Clinic", user="alice")
     path = w.root / "incoming" / f"{canaries.SLUG}-declaracion.pdf"
     path.write_bytes(_pdf([[f"Declaración de {SECRET}", "Teléfono: +52 55 1234 5678"], ["Second page."]]))
     secret_doc = w.ok("doc", "add", "MX-0001", str(path), "--type", "legal-declaration", user="bob").strip()
