@@ -506,6 +506,18 @@ def case_world(world) -> World:
     return world
 
 
+@pytest.fixture
+def keyed_world(case_world, request) -> World:
+    """The case world with the organisation's signing key ("Fictional Legal Clinic", made by
+    `keys org generate`): made once per session and backend, then copied (derived_world)."""
+    return derived_world(request, case_world, "org-key", _org_key)
+
+
+def _org_key(w: World) -> dict:
+    w.ok("keys", "org", "generate", "--name", "Fictional Legal Clinic", user="alice")
+    return {}
+
+
 # --- the unlock agent (tests/test_agent_commands.py, tests/test_redteam_agent.py) ---
 
 

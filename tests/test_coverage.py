@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 import declarations
-from conftest import require_tool
+from conftest import derived_world, require_tool
 
 pytestmark = pytest.mark.s3_in_stress("the register and the coverage gate")
 
@@ -161,18 +161,21 @@ def test_doc_add_person_refers_to_the_register(case_world):
 
 
 @pytest.fixture
-def issue_world(case_world, tmp_path):
+def issue_world(keyed_world, request):
     """The issue's declaration (a sister hiding in Lagos, a brother, a Montreal address, a clinic, a
     passport number) as a text PDF, with consent for frontline-defenders and an empty register."""
-    w = case_world
-    w.ok("keys", "org", "generate", "--name", "Fictional Legal Clinic", user="alice")
-    w.decl_data = declarations.declaration("en", 0)
-    path = tmp_path / "statement.pdf"
-    path.write_bytes(declarations.text_pdf(w.decl_data))
-    w.statement = w.ok("doc", "add", "MX-0001", str(path), "--type", "legal-declaration", "--lang", "en",
-                       "--title", "Statement", user="bob").strip()
+    # Made once per session and backend, then copied (tests/conftest.py derived_world).
+    return derived_world(request, keyed_world, "test_coverage", _add_the_declaration)
+
+
+def _add_the_declaration(w) -> dict:
+    decl = declarations.declaration("en", 0)
+    path = w.root / "statement.pdf"
+    path.write_bytes(declarations.text_pdf(decl))
+    statement = w.ok("doc", "add", "MX-0001", str(path), "--type", "legal-declaration", "--lang", "en",
+                     "--title", "Statement", user="bob").strip()
     w.ok("consent", "grant", "MX-0001", "--recipient", "frontline-defenders", user="erin")
-    return w
+    return {"decl_data": decl, "statement": statement}
 
 
 def _build(w, out, *flags):
@@ -312,7 +315,10 @@ def _unconfirmed_image_hits(report: dict, pdf: Path) -> dict:
     pages with little text turned 90, 180 and 270 degrees: upside-down "DEMONSTRATION" reads
     "SNOWSAG OS", in which it finds "Lagos". A real leak shows the secret as words; so each image
     find is read again (pdfimages, tesseract at the four turns) and kept only if consecutive words
-    spell the secret with at most one edit. Every other channel's find is kept as it is."""
+    spell the secret with at most one edit. Every other channel's find is kept as it is.
+
+    The images read again are those leak-channels found something in (it names them as pdfimages
+    numbers them, i-NNN, as here); if a name is not among the images extracted here, every image."""
     from scans import ocr_each, skeleton
 
     found = {k: v for k, v in report["tools"].items() if v and k not in ("tesseract-images", "x-ray")}
@@ -325,11 +331,16 @@ def _unconfirmed_image_hits(report: dict, pdf: Path) -> dict:
 
     with tempfile.TemporaryDirectory() as tmp:
         subprocess.run([require_tool("pdfimages"), "-png", str(pdf), f"{tmp}/i"], check=True, capture_output=True)
-        turns = []  # every image at the four turns, read in one tesseract process
-        for png in sorted(Path(tmp).glob("i-*.png")):
+        images = sorted(Path(tmp).glob("i-*.png"))
+        named = {name.split(".")[0] for name in report["images_hit"]}  # "i-001.png.conv.png": i-001
+        if named <= {png.stem for png in images}:
+            images = [png for png in images if png.stem in named]
+        turns = []  # each image at the four turns, read in one tesseract process
+        for png in images:
             with Image.open(png) as im:
                 for angle in (0, 90, 180, 270):
-                    turns.append(Path(tmp) / f"turned-{png.stem}-{angle}.png")
+                    # PGM: the PNG's pixels, neither file giving a resolution; no PNG compression
+                    turns.append(Path(tmp) / f"turned-{png.stem}-{angle}.pgm")
                     im.convert("L").rotate(angle, expand=True, fillcolor=255).save(turns[-1])
         words = [[skeleton(w) for w in text.split() if skeleton(w)] for text in ocr_each(turns, lang="eng", psm=1)]
     confirmed = [s for s in hits if any(_near(skeleton(s), "".join(ws[i:i + n]))

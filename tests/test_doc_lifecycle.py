@@ -137,9 +137,8 @@ def test_edit_changes_fields_and_tags_for_members_only(case_world):
 
 
 @pytest.mark.packet_content("what the build makes of the documents")
-def test_packet_index_shows_the_document_date(case_world, tmp_path):
-    w = case_world
-    w.ok("keys", "org", "generate", "--name", "Fictional Legal Clinic", user="alice")
+def test_packet_index_shows_the_document_date(keyed_world, tmp_path):
+    w = keyed_world  # with the organisation's key
     w.ok("doc", "add", "MX-0001", str(w.docs["medical"]), "--type", "medical", "--date", "2018-11-23", user="bob")
     w.ok("consent", "grant", "MX-0001", "--recipient", "ccvt-intake", user="erin")
     out = tmp_path / "ccvt.pdf"

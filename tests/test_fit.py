@@ -236,9 +236,8 @@ def test_ircc_cites_its_portals_and_reads_mb_as_a_million_bytes():
 
 @pytest.mark.parametrize("world", ["local"], indirect=True)
 @pytest.mark.parametrize("pages", [4, pytest.param(20, marks=pytest.mark.slow)])  # 4 pages: 3.2 MB before fitting
-def test_an_ircc_build_for_the_2_mb_portal_of_a_300_dpi_scan(case_world, tmp_path, pages):
-    w = case_world
-    w.ok("keys", "org", "generate", "--name", "Fictional Legal Clinic", user="alice")
+def test_an_ircc_build_for_the_2_mb_portal_of_a_300_dpi_scan(keyed_world, tmp_path, pages):
+    w = keyed_world  # with the organisation's key
     scan = tmp_path / "scan.pdf"
     scan.write_bytes(fit_scans.text_scan(pages))
     assert scan.stat().st_size > 2_000_000  # the portal's limit: only fitting the images brings it under
@@ -271,9 +270,8 @@ def test_an_ircc_build_for_the_2_mb_portal_of_a_300_dpi_scan(case_world, tmp_pat
 
 
 @pytest.mark.parametrize("world", ["local"], indirect=True)
-def test_a_scan_too_big_for_the_portal_is_a_clear_error_and_nothing_is_written(case_world, tmp_path):
-    w = case_world
-    w.ok("keys", "org", "generate", "--name", "Fictional Legal Clinic", user="alice")
+def test_a_scan_too_big_for_the_portal_is_a_clear_error_and_nothing_is_written(keyed_world, tmp_path):
+    w = keyed_world  # with the organisation's key
     scan = tmp_path / "noise.pdf"
     scan.write_bytes(fit_scans.noise_scan(15, quality=80))  # about 2.4 MB after fitting (20 pages: the library test)
     assert 5_000_000 < scan.stat().st_size
@@ -317,9 +315,8 @@ def test_images_that_lie_about_themselves_are_left_alone_without_a_crash(tmp_pat
 
 
 @pytest.mark.parametrize("world", ["local"], indirect=True)
-def test_per_type_files_next_to_a_file_name_and_never_replaced_without_force(case_world, tmp_path):
-    w = case_world
-    w.ok("keys", "org", "generate", "--name", "Fictional Legal Clinic", user="alice")
+def test_per_type_files_next_to_a_file_name_and_never_replaced_without_force(keyed_world, tmp_path):
+    w = keyed_world  # with the organisation's key
     passport = w.ok("doc", "add", "MX-0001", str(w.docs["passport"]), "--type", "identity", "--allow-duplicate",
                     user="bob").strip()
     w.ok("redact", "reviewed", passport, "--page", "1", user="erin")  # shipped profiles hold unread pages for review

@@ -108,9 +108,8 @@ def _build(w, out: Path, *extra: str, profile="irb-rpd-disclosure", **env):
 
 
 @pytest.fixture
-def fw(case_world):
-    case_world.ok("keys", "org", "generate", "--name", "Fictional Legal Clinic", user="alice")
-    return case_world
+def fw(keyed_world):
+    return keyed_world  # with the organisation's key (tests/conftest.py)
 
 
 # --- intake --------------------------------------------------------------------------------

@@ -13,7 +13,7 @@ import subprocess
 import pytest
 from reportlab.lib.pagesizes import letter
 
-from conftest import ACCEPT_GAPS, require_tool
+from conftest import ACCEPT_GAPS, derived_world, require_tool
 from packets.assemble import build
 from packets.model import Item, PacketRequest
 from packets.profiles import get_profile, load_profiles
@@ -45,10 +45,13 @@ def _case_id(w) -> str:
 
 
 @pytest.fixture
-def letters_world(case_world):
+def letters_world(keyed_world, request):
     """The case with a signing key, the organisation's details and consent for every profile."""
-    w = case_world
-    w.ok("keys", "org", "generate", "--name", "Fictional Legal Clinic", user="alice")
+    # Made once per session and backend, then copied (tests/conftest.py derived_world).
+    return derived_world(request, keyed_world, "test_letters", _details_and_consents)
+
+
+def _details_and_consents(w) -> dict:
     w.ok("org", "set", "name=Fictional Legal Clinic", "address=12 Example Street, Toronto ON",
          "contact=+1 416 555 0100, intake@clinic.example", "counsel=Jane Counsel", user="alice")
     passport = w.ok("doc", "add", "MX-0001", str(w.docs["passport"]), "--type", "identity", user="bob").strip()
@@ -61,7 +64,7 @@ def letters_world(case_world):
             case = erin.find_case("MX-0001")
             targets["case"] = case.id
             erin.record_consent(case, "granted", profile, [], None, "")
-    return w
+    return {}
 
 
 # --- case details ----------------------------------------------------------------------------

@@ -25,7 +25,7 @@ from pathlib import Path
 import pytest
 
 import scans
-from conftest import ACCEPT_GAPS, require_tool
+from conftest import ACCEPT_GAPS, derived_world, require_tool
 
 LOCAL = pytest.mark.parametrize("world", ["local"], indirect=True)  # OCR does not depend on the storage backend
 PROFILE = "unhcr-resettlement"
@@ -211,28 +211,34 @@ def test_a_sideways_photo_reads_once_turned_upright():
 
 
 @pytest.fixture
-def ocr_world(case_world, tmp_path, monkeypatch):
+def ocr_world(keyed_world, tmp_path, monkeypatch, request):
     """The case with an organisation key, a term rule for the name, and recipient profiles
     copied to a folder of their own ($REFUGE_TEMPLATES) where unhcr-resettlement also
     redacts id-number (so the passport and CURP detectors apply) and requires reviews. Caches and temporary
     files go under tmp_path, so the test can look at everything that was written."""
     from packets.profiles import default_templates_dir
 
-    w = case_world
     for var, sub in (("HOME", "userhome"), ("XDG_CACHE_HOME", "userhome/.cache"), ("TMPDIR", "tmp")):
         (tmp_path / sub).mkdir(parents=True, exist_ok=True)
         monkeypatch.setenv(var, str(tmp_path / sub))
-    w.templates = tmp_path / "templates"
-    shutil.copytree(default_templates_dir(), w.templates)
+    templates = tmp_path / "templates"
+    shutil.copytree(default_templates_dir(), templates)
+    _set_profile(templates / f"{PROFILE}.toml", require_review=True,
+                 redaction_categories='["contact", "network", "legal-strategy", "id-number"]')
+    monkeypatch.setenv("REFUGE_TEMPLATES", str(templates))
+    # The rule: made once per session on the keyed world, then copied (tests/conftest.py derived_world).
+    w = derived_world(request, keyed_world, "test_ocr", _name_rule)
+    w.templates = templates
     w.set_profile = lambda **kv: _set_profile(w.templates / f"{PROFILE}.toml", **kv)
-    w.set_profile(redaction_categories='["contact", "network", "legal-strategy", "id-number"]', require_review=True)
-    monkeypatch.setenv("REFUGE_TEMPLATES", str(w.templates))
-    w.ok("keys", "org", "generate", "--name", "Fictional Legal Clinic", user="alice")
-    w.ok("redact", "term", "MX-0001", scans.NAME, "--category", "always", user="erin")
     w.incoming = tmp_path / "incoming"
     w.out = tmp_path / "out"
     w.out.mkdir()
     return w
+
+
+def _name_rule(w) -> dict:
+    w.ok("redact", "term", "MX-0001", scans.NAME, "--category", "always", user="erin")
+    return {}
 
 
 def _set_profile(path, **settings) -> None:

@@ -161,14 +161,26 @@ def _add_packet_documents(w) -> dict:
 # (make test: ircc-resettlement; make stress: all of them). The builds below check unhcr-resettlement's.
 
 
-@pytest.mark.packet_content("what the build makes of the documents")
-@pytest.mark.local_only("signing does not depend on the storage")
-def test_manifest_records_what_went_in_and_nothing_identifying(packet_world, tmp_path):
-    w = packet_world
+@pytest.fixture
+def unhcr_built(packet_world, request):
+    """packet_world with consent for unhcr-resettlement (its note names the client) and its packet built:
+    u.pdf and its manifest u.json in the world's folder."""
+    # Built once per session and backend, then copied (tests/conftest.py derived_world).
+    return derived_world(request, packet_world, "test_packet_verify-unhcr", _build_unhcr)
+
+
+def _build_unhcr(w) -> dict:
     w.ok("consent", "grant", "MX-0001", "--recipient", "unhcr-resettlement", "--note", "form signed by Maria",
          user="erin")
-    w.ok("packet", "build", *ACCEPT_GAPS, "MX-0001", "--for", "unhcr-resettlement", "-o", str(tmp_path / "u.pdf"),
-         "--allow-incomplete", "--manifest-out", str(tmp_path / "u.json"), user="erin")
+    w.ok("packet", "build", *ACCEPT_GAPS, "MX-0001", "--for", "unhcr-resettlement", "-o", str(w.root / "u.pdf"),
+         "--allow-incomplete", "--manifest-out", str(w.root / "u.json"), user="erin")
+    return {}
+
+
+@pytest.mark.packet_content("what the build makes of the documents")
+@pytest.mark.local_only("signing does not depend on the storage")
+def test_manifest_records_what_went_in_and_nothing_identifying(unhcr_built, tmp_path):
+    assert unhcr_built.root == tmp_path
     text = (tmp_path / "u.json").read_text()
     m = json.loads(text)["manifest"]
     assert m["builder"].startswith("refuge") and m["signature"]["level"] == "PAdES-B-B"
@@ -259,15 +271,13 @@ def test_verify_records_an_audit_entry_only_when_a_vault_is_at_hand(case_world, 
 
 @pytest.mark.packet_content("what the build makes of the documents")
 @pytest.mark.local_only("signing does not depend on the storage")
-def test_manifest_cannot_confirm_a_candidate_original(packet_world, tmp_path):
+def test_manifest_cannot_confirm_a_candidate_original(unhcr_built, tmp_path):
     """Someone who kept a copy of the passport must not be able to tell it was disclosed."""
     import hashlib
     import hmac
 
-    w = packet_world
-    w.ok("consent", "grant", "MX-0001", "--recipient", "unhcr-resettlement", user="erin")
-    w.ok("packet", "build", *ACCEPT_GAPS, "MX-0001", "--for", "unhcr-resettlement", "-o", str(tmp_path / "u.pdf"),
-         "--allow-incomplete", "--manifest-out", str(tmp_path / "u.json"), user="erin")
+    w = unhcr_built
+    assert w.root == tmp_path
     text = (tmp_path / "u.json").read_text() + (tmp_path / "u.pdf").read_bytes().decode("latin-1")
     originals = {hashlib.sha256(open(p, "rb").read()).hexdigest() for p in w.docs.values()}
     assert not [h for h in originals if h in text]

@@ -151,13 +151,22 @@ def test_every_profile_builds_a_valid_numbered_packet_that_pdfsig_and_verify_acc
     assert rec["manifest"] == m and rec["manifest_sig"] == json.loads(manifest.read_text())["signature"]
 
 
-@pytest.mark.packet_content("what the build makes of the documents")
-def test_index_names_each_document_with_its_pages(packet_world, tmp_path):
-    w = packet_world
+@pytest.fixture
+def irb_built(packet_world, request):
+    """packet_world with consent for irb-rpd-disclosure and its packet built (irb.pdf in the world's folder)."""
+    # Built once per session and backend, then copied (tests/conftest.py derived_world).
+    return derived_world(request, packet_world, "test_packets-irb", _build_irb)
+
+
+def _build_irb(w) -> dict:
     w.ok("consent", "grant", "MX-0001", "--recipient", "irb-rpd-disclosure", user="erin")
-    out = tmp_path / "irb.pdf"
-    w.ok("packet", "build", *GAPS, "MX-0001", "--for", "irb-rpd-disclosure", "-o", str(out), user="erin")
-    text = _text(out)
+    w.ok("packet", "build", *GAPS, "MX-0001", "--for", "irb-rpd-disclosure", "-o", str(w.root / "irb.pdf"), user="erin")
+    return {}
+
+
+@pytest.mark.packet_content("what the build makes of the documents")
+def test_index_names_each_document_with_its_pages(irb_built):
+    text = _text(irb_built.root / "irb.pdf")
     for title in ("declaration", "Declaracion", "medical-report", "passport"):
         assert title in text
 
@@ -177,11 +186,9 @@ def test_same_vault_state_builds_byte_identical_packets(packet_world, tmp_path):
 
 
 @pytest.mark.s3_in_stress("the packet is stored and read through the calls the byte-exact document test covers on S3")
-def test_packet_get_returns_the_recorded_bytes(packet_world, tmp_path):
-    w = packet_world
-    w.ok("consent", "grant", "MX-0001", "--recipient", "irb-rpd-disclosure", user="erin")
-    out = tmp_path / "irb.pdf"
-    w.ok("packet", "build", *GAPS, "MX-0001", "--for", "irb-rpd-disclosure", "-o", str(out), user="erin")
+def test_packet_get_returns_the_recorded_bytes(irb_built, tmp_path):
+    w = irb_built
+    out = w.root / "irb.pdf"
     [rec] = json.loads(w.ok("packet", "history", "MX-0001", "--json", user="erin"))
     w.ok("packet", "get", rec["id"], "-o", str(tmp_path / "again.pdf"), user="erin")
     assert (tmp_path / "again.pdf").read_bytes() == out.read_bytes()

@@ -12,7 +12,7 @@ import canaries
 import pikepdf
 import pytest
 from canaries import SECRET
-from conftest import ACCEPT_GAPS, require_tool
+from conftest import ACCEPT_GAPS, derived_world, require_tool
 
 from packets.detectors import Needle
 from packets.model import Item
@@ -369,17 +369,20 @@ def test_the_review_report_shows_each_redaction():
 
 
 @pytest.fixture
-def redaction_world(case_world, tmp_path):
+def redaction_world(keyed_world, request):
     """The case with a document whose file name and title carry the secret, and rules."""
-    w = case_world
-    w.ok("keys", "org", "generate", "--name", "Fictional Legal Clinic", user="alice")
-    path = tmp_path / "incoming" / f"{canaries.SLUG}-declaracion.pdf"
+    # Made once per session and backend, then copied (tests/conftest.py derived_world).
+    return derived_world(request, keyed_world, "test_redact", _secret_document_and_rules)
+
+
+def _secret_document_and_rules(w) -> dict:
+    path = w.root / "incoming" / f"{canaries.SLUG}-declaracion.pdf"
     path.write_bytes(_pdf([[f"Declaración de {SECRET}", "Teléfono: +52 55 1234 5678"], ["Second page."]]))
-    w.secret_doc = w.ok("doc", "add", "MX-0001", str(path), "--type", "legal-declaration", user="bob").strip()
+    secret_doc = w.ok("doc", "add", "MX-0001", str(path), "--type", "legal-declaration", user="bob").strip()
     w.ok("redact", "term", "MX-0001", SECRET, "--category", "always", user="bob")
     w.ok("redact", "term", "MX-0001", "Ana Demo Example", "--category", "always", user="bob")
     w.ok("consent", "grant", "MX-0001", "--recipient", "irb-rpd-disclosure", user="erin")
-    return w
+    return {"secret_doc": secret_doc}
 
 
 def test_a_find_read_both_in_the_text_and_in_the_recognised_pixels_is_one_redaction():
