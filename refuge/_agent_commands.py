@@ -178,7 +178,10 @@ def _spare(handoff, identity: str, path: Path, parent: int, after: int | None) -
     _prctl(_PR_SET_PDEATHSIG, 9)  # SIGKILL when the agent ends (a lock, its timeout): it holds the identity
     if os.getppid() != parent:
         return 0
-    os.setpgid(0, 0)  # a process group of its own and of the workers it starts: the client's niceness reaches them
+    try:  # a process group of its own and of the workers it starts: the client's niceness reaches them
+        os.setpgid(0, 0)
+    except OSError:  # then the command takes it alone (_take_limits)
+        pass
     if after is not None:  # until that command ends, or the next one comes first
         try:
             with os.fdopen(os.pidfd_open(after)) as ended:

@@ -265,10 +265,10 @@ WRITE_BEHIND = 8 << 20
 
 
 class _WriteBehind:
-    """A local object being written: its file, whose bytes start on their way to the disk every
-    :data:`WRITE_BEHIND` bytes (Linux: POSIX_FADV_DONTNEED starts the writeback of dirty pages
-    without waiting for it), on a thread of their own so the writer goes on meanwhile: never
-    waiting for it (while it is busy, the next range grows). Once the object is committed,
+    """A local object being written: its file, whose bytes start on their way to the disk once
+    :data:`WRITE_BEHIND` of them have gathered (Linux: POSIX_FADV_DONTNEED starts the writeback of
+    dirty pages without waiting for it), on a thread of their own so the writer goes on meanwhile,
+    never waiting for it (while it is busy, the next range grows). Once the object is committed,
     :meth:`close` drops a large object's pages from the page cache (a 2 GiB document does not
     push other files out of memory) on a thread that then closes the file: nobody waits for it."""
 
