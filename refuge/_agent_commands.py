@@ -334,6 +334,8 @@ def _take_limits(conn) -> bool:
 
     try:
         pid = agent.peer(conn)[0]
+        if pid <= 0:  # a client in a pid namespace this process cannot see (0 would name this process)
+            return False
         theirs = {which: resource.prlimit(pid, which) for which in
                   (getattr(resource, f"RLIMIT_{name}") for name in LIMITS if hasattr(resource, f"RLIMIT_{name}"))}
         nice = os.getpriority(os.PRIO_PROCESS, pid)
