@@ -44,7 +44,8 @@ def _code_files() -> list[str]:
     paths = []
     for package in ("refuge", "vault", "packets"):
         folder = Path(sys.modules[package].__file__).parent
-        paths += [str(p) for p in (folder, folder / "commands", *folder.glob("*.py"), *folder.glob("commands/*.py"))]
+        found = (folder, *folder.glob("*.py"), *folder.glob("commands"), *folder.glob("commands/*.py"))
+        paths += [str(p) for p in found]
     return paths
 
 

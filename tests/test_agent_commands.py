@@ -332,6 +332,15 @@ def _workers(parent: int) -> dict[str, int]:
     return found
 
 
+def _ready_spare(path: Path) -> tuple[int, dict[str, int]]:
+    """The agent's spare child once it has started its keyless workers: (its pid, its workers by task)."""
+    deadline = time.monotonic() + 30
+    while len(ahead := _workers(next(iter(_children(path, "refuge-spare")), 0))) < 2:
+        assert time.monotonic() < deadline, f"the spare did not start its workers: {ahead}"
+        time.sleep(0.05)
+    return _children(path, "refuge-spare")[0], ahead
+
+
 def _bounds(pid: int) -> tuple[int, str, str]:
     """A process's niceness, and its file size and CPU time limits as /proc/PID/limits shows them."""
     nice = int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[16])
@@ -351,10 +360,7 @@ def test_ctrl_c_or_a_killed_client_stops_the_command_in_the_agent(unlocked, tmp_
     before = _doc_ids(world)
     client = _waiting_add(world, tmp_path, "note.txt")
     fifo = tmp_path / "types.fifo"
-    deadline = time.monotonic() + 30
-    while not _children(path, "refuge-command"):
-        assert time.monotonic() < deadline and client.poll() is None, client.communicate()
-        time.sleep(0.05)
+    _command(path, client)
     time.sleep(0.3)  # the child reaches the FIFO
     client.send_signal(signal.SIGINT if how == "ctrl-c" else signal.SIGKILL)
     out, err = client.communicate(timeout=30)
@@ -381,11 +387,7 @@ def test_the_command_runs_with_the_clients_resource_limits_and_niceness(unlocked
     path = agent.socket_path(world.home, "bob")
     (tmp_path / "note.txt").write_text("a note\n")
     agent_bounds = _bounds(_agent(path))
-    deadline = time.monotonic() + 30
-    while len(ahead := _workers(next(iter(_children(path, "refuge-spare")), 0))) < 2:
-        assert time.monotonic() < deadline, f"the spare did not start its workers: {ahead}"
-        time.sleep(0.05)
-    [spare] = _children(path, "refuge-spare")
+    spare, ahead = _ready_spare(path)
     limited = bounds == "nice-and-limits"
 
     def bounded() -> None:
@@ -420,11 +422,7 @@ def test_the_command_runs_with_the_clients_resource_limits_and_niceness(unlocked
     else:
         assert command == spare and got == (nice, *agent_bounds[1:]), (command, spare, got)
         assert workers == ahead and all(w[0] == nice for w in worker_bounds.values()), (workers, ahead, worker_bounds)
-    deadline = time.monotonic() + 30
-    while not _children(path, "refuge-spare"):
-        assert time.monotonic() < deadline, "no new spare"
-        time.sleep(0.05)
-    assert _bounds(_children(path, "refuge-spare")[0]) == agent_bounds != got
+    assert _bounds(_ready_spare(path)[0]) == agent_bounds != got
 
 
 @local
@@ -435,10 +433,7 @@ def test_the_spare_starts_the_text_worker_and_the_add_is_searchable_at_once(unlo
     warning); the one started ahead, with the agent's, does."""
     world = unlocked
     path = agent.socket_path(world.home, "bob")
-    deadline = time.monotonic() + 30
-    while len(ahead := _workers(next(iter(_children(path, "refuge-spare")), 0))) < 2:
-        assert time.monotonic() < deadline, f"the spare did not start its workers: {ahead}"
-        time.sleep(0.05)
+    _, ahead = _ready_spare(path)
     assert "packets._text:text_task" in ahead, ahead
     shadow = tmp_path / "shadow" / "packets"
     shadow.mkdir(parents=True)

@@ -25,7 +25,7 @@ import pytest
 
 from vault import agent
 
-from test_agent_commands import (CLIENT, _agent, _alive, _children, _client, _doc_ids, _finish, _lines,
+from test_agent_commands import (CLIENT, _agent, _alive, _children, _client, _command, _doc_ids, _finish, _lines,
                                  _waiting_add, local)
 
 
@@ -184,10 +184,7 @@ def test_an_agent_killed_while_an_add_runs_leaves_no_one_answering_at_its_socket
     (tmp_path / "other.txt").write_text("another note\n")
     waiting = _waiting_add(world, tmp_path, "note.txt")
     try:
-        deadline = time.monotonic() + 30
-        while not _children(path, "refuge-command"):
-            assert time.monotonic() < deadline and waiting.poll() is None, waiting.communicate()
-            time.sleep(0.05)
+        _command(path, waiting)
         os.kill(pid, signal.SIGKILL)
         deadline = time.monotonic() + 10
         while _alive(pid) or _children(path, "refuge-spare"):
@@ -221,10 +218,7 @@ def test_two_adds_at_once_neither_waits_and_an_add_under_way_outlives_lock(unloc
     first = _waiting_add(world, tmp_path, "first.txt")
     fifo = tmp_path / "types.fifo"
     try:
-        deadline = time.monotonic() + 30
-        while not _children(path, "refuge-command"):
-            assert time.monotonic() < deadline and first.poll() is None, first.communicate()
-            time.sleep(0.05)
+        _command(path, first)
         second = _client(world, tmp_path, "doc", "add", "MX-0001", "second.txt", "--type", "other")
         assert second.returncode == 0 and not _lines(second)[1], second.stderr
         assert first.poll() is None
