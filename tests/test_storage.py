@@ -4,12 +4,20 @@ import errno
 import hashlib
 import multiprocessing
 import os
+import shutil
+import subprocess
+import sys
 import time
 
 import pytest
 
-from vault import storage
+from vault import _objectwrite
 from vault.storage import LocalBackend, ObjectExists
+
+
+def _read(b, key) -> bytes:
+    with b.get(key) as f:
+        return f.read()
 
 
 def test_put_is_create_only(tmp_path):
@@ -17,7 +25,7 @@ def test_put_is_create_only(tmp_path):
     b.put("a/b", b"one")
     with pytest.raises(ObjectExists):
         b.put("a/b", b"two")
-    assert b.get("a/b").read() == b"one"
+    assert _read(b, "a/b") == b"one"
 
 
 def test_failed_write_leaves_nothing(tmp_path):
@@ -35,36 +43,115 @@ def _write_pieces(b, key, pieces):
             f.write(piece)
 
 
+O_DIRECT = getattr(os, "O_DIRECT", 0)
+
+
+def _flags(fd: int) -> int:
+    """The file's status flags as the kernel holds them (/proc/self/fdinfo)."""
+    with open(f"/proc/self/fdinfo/{fd}") as f:
+        return int(next(line for line in f if line.startswith("flags:")).split()[1], 8)
+
+
+def _refuse_direct(monkeypatch, refused: list) -> None:
+    """A filesystem that does not take O_DIRECT (F_SETFL answers EINVAL, as FUSE's and older tmpfs do)."""
+    import fcntl
+
+    real = fcntl.fcntl
+
+    def fcntl_(fd, cmd, arg=0):
+        if cmd == fcntl.F_SETFL and arg & O_DIRECT:
+            refused.append(fd)
+            raise OSError(errno.EINVAL, "Invalid argument")
+        return real(fd, cmd, arg)
+
+    monkeypatch.setattr(fcntl, "fcntl", fcntl_)
+
+
+@pytest.mark.skipif(not O_DIRECT or not os.path.isdir("/proc/self/fdinfo"), reason="no O_DIRECT here (not Linux)")
+def test_a_large_object_goes_to_disk_around_the_page_cache_while_it_is_written(tmp_path):
+    """The stages are written while the next ones fill, by the device from refuge's memory (O_DIRECT, as
+    the kernel reports the file's flags), two stages of memory whatever the size; the end of the object
+    goes through the page cache; everything reads back whole. A small object is one plain write."""
+    b = LocalBackend(tmp_path)
+    pieces = [os.urandom((1 << 20) + 333) for _ in range(20)] + [b"tail"]
+    seen = []
+    with b.writer("blobs/big") as f:
+        for k, piece in enumerate(pieces):
+            f.write(piece)
+            if k == 10:
+                deadline = time.monotonic() + 10
+                while os.fstat(f.fileno()).st_size < 4 * _objectwrite.STAGE and time.monotonic() < deadline:
+                    time.sleep(0.01)  # on its way while the writer goes on
+                seen.append((os.fstat(f.fileno()).st_size, _flags(f.fileno()) & O_DIRECT))
+    assert seen[0][0] >= 4 * _objectwrite.STAGE and seen[0][1], seen
+    assert hashlib.sha256(_read(b, "blobs/big")).digest() == hashlib.sha256(b"".join(pieces)).digest()
+    with b.writer("small") as f:
+        f.write(b"x" * 1000)
+        f.write(b"y" * 1000)
+        assert os.fstat(f.fileno()).st_size == 0  # gathered, written once at the end
+    assert _read(b, "small") == b"x" * 1000 + b"y" * 1000
+
+
 @pytest.mark.skipif(not hasattr(os, "posix_fadvise"), reason="no posix_fadvise here (not Linux)")
-def test_a_large_object_goes_to_disk_while_it_is_written_and_reads_back_whole(tmp_path, monkeypatch):
-    advised = []
+def test_where_o_direct_is_refused_a_large_object_goes_through_the_page_cache_sent_as_written(tmp_path, monkeypatch):
+    refused, advised = [], []
+    _refuse_direct(monkeypatch, refused)
     real = os.posix_fadvise
     monkeypatch.setattr(os, "posix_fadvise", lambda fd, off, n, how: (advised.append((off, n, how)), real(fd, off, n, how)))
     pieces = [os.urandom(1 << 20) for _ in range(20)] + [b"tail"]
     b = LocalBackend(tmp_path)
     _write_pieces(b, "blobs/big", pieces)
-    step, total = storage.WRITE_BEHIND, sum(map(len, pieces))
-    # at least every 8 MiB written (more while the advice before is still under way), from the start and
-    # without a gap, while the rest is still being written; then, once fsynced, the whole file (its pages
-    # clean now) out of the page cache
+    step, total = _objectwrite.WRITE_BEHIND, sum(map(len, pieces))
+    # asked once; then every 8 MiB written at least, from the start and without a gap, while the rest is
+    # still being written; once fsynced, the whole file (its pages clean now) out of the page cache
     deadline = time.monotonic() + 10  # the last, after the commit, on a thread nobody waits for
     while advised[-1][:2] != (0, 0) and time.monotonic() < deadline:
         time.sleep(0.01)
     *sent, forgotten = advised
+    assert len(refused) == 1
     assert sent and sent[0][0] == 0 and all(how == os.POSIX_FADV_DONTNEED and n >= step for _, n, how in sent)
     assert all(a + n == b for (a, n, _), (b, _, _) in zip(sent, sent[1:])), sent
     assert sent[-1][0] + sent[-1][1] <= total - (1 << 20), sent
     assert forgotten == (0, 0, os.POSIX_FADV_DONTNEED)
-    assert hashlib.sha256(b.get("blobs/big").read()).digest() == hashlib.sha256(b"".join(pieces)).digest()
+    assert hashlib.sha256(_read(b, "blobs/big")).digest() == hashlib.sha256(b"".join(pieces)).digest()
     _write_pieces(b, "small", [b"x" * 1000] * 100)  # a small object: no advice, one fsync as before
-    assert len(advised) == len(sent) + 1
+    assert len(advised) == len(sent) + 1 and len(refused) == 1
+
+
+@pytest.mark.skipif(not O_DIRECT, reason="no O_DIRECT here (not Linux)")
+@pytest.mark.parametrize("how", ["cut short", "refused"])
+def test_a_direct_write_cut_short_or_refused_by_the_device_still_stores_the_whole_object(tmp_path, monkeypatch, how):
+    """The second write cut short (a block's worth written: the rest follows it, still direct) or refused
+    (EINVAL: an alignment the device will not do; the rest goes through the page cache from where it
+    stood): the object reads back whole."""
+    real, writes = os.pwrite, []
+
+    def pwrite(fd, data, offset):
+        direct = bool(_flags(fd) & O_DIRECT)
+        writes.append((offset, len(data), direct))
+        if direct and len(writes) == 2:
+            if how == "refused":
+                raise OSError(errno.EINVAL, "Invalid argument")
+            return real(fd, memoryview(data)[:8192], offset)
+        return real(fd, data, offset)
+
+    monkeypatch.setattr(os, "pwrite", pwrite)
+    pieces = [os.urandom(1 << 20) for _ in range(9)]
+    b = LocalBackend(tmp_path)
+    _write_pieces(b, "blobs/big", pieces)
+    assert _read(b, "blobs/big") == b"".join(pieces)
+    assert writes[0][2] and writes[1][2] and writes[-1][0] + writes[-1][1] == 9 << 20, writes
+    if how == "cut short":
+        assert writes[2][0] == writes[1][0] + 8192 and all(direct for _, _, direct in writes), writes
+    else:
+        assert writes[2][0] == writes[1][0] and not any(direct for _, _, direct in writes[2:]), writes
 
 
 @pytest.mark.skipif(not hasattr(os, "posix_fadvise"), reason="no posix_fadvise here (not Linux)")
 def test_a_large_object_is_stored_and_closed_when_no_thread_can_be_started(tmp_path, monkeypatch):
-    """Threads exhausted (RLIMIT_NPROC, a process at its limit): the write-behind's advice, or only the
-    page-cache drop after the commit, cannot start; the object is still stored whole, and no descriptor is
-    left open."""
+    """Threads exhausted (RLIMIT_NPROC, a process at its limit): the thread that writes the stages, or only
+    the page-cache drop after the commit (where O_DIRECT is refused), cannot start; the object is still
+    stored whole, and no descriptor is left open."""
     import threading
 
     start = threading.Thread.start
@@ -78,6 +165,8 @@ def test_a_large_object_is_stored_and_closed_when_no_thread_can_be_started(tmp_p
             start(thread)
 
         monkeypatch.setattr(threading.Thread, "start", refuse)
+        if refused == "the drop's":
+            _refuse_direct(monkeypatch, [])
         _write_pieces(b, f"blobs/{len(refused)}", pieces)
         with b.get(f"blobs/{len(refused)}") as f:
             assert f.read() == b"".join(pieces), refused
@@ -93,11 +182,52 @@ def test_a_filesystem_that_refuses_the_advice_still_gets_the_whole_object(tmp_pa
         raise OSError(errno.EINVAL, "not here")
 
     monkeypatch.setattr(os, "posix_fadvise", refuse)
+    _refuse_direct(monkeypatch, [])
     pieces = [os.urandom(1 << 20) for _ in range(20)]
     b = LocalBackend(tmp_path)
     _write_pieces(b, "blobs/big", pieces)
     assert calls == [0]  # asked once, then never again for this object, nor after the fsync
-    assert b.get("blobs/big").read() == b"".join(pieces)
+    assert _read(b, "blobs/big") == b"".join(pieces)
+
+
+def _write_in_a_full_filesystem(tmp_path, size: int) -> subprocess.CompletedProcess:
+    """Write ``size`` bytes as one object into a 6 MiB tmpfs of a mount namespace of its own (a user
+    namespace: no privilege needed), then report what the folder and the process hold."""
+    folder = tmp_path / f"small-{size}"
+    folder.mkdir()
+    script = (
+        "import os, sys, threading\n"
+        "from vault.errors import NotStored\n"
+        "from vault.storage import LocalBackend\n"
+        "b = LocalBackend(sys.argv[1])\n"
+        "before = len(os.listdir('/proc/self/fd'))\n"
+        "try:\n"
+        "    with b.writer('blobs/big') as f:\n"
+        f"        for _ in range({size} >> 20): f.write(os.urandom(1 << 20))\n"
+        "    print('stored')\n"
+        "except NotStored as e:\n"
+        "    print('refused:', e)\n"
+        "print(sorted(os.listdir(sys.argv[1] + '/blobs')), b.leftovers(), len(os.listdir('/proc/self/fd')) - before,\n"
+        "      [t.name for t in threading.enumerate() if t.name.startswith('refuge')])\n"
+        "b.put('blobs/after', b'x' * 1000)  # room again once the object is gone\n"
+        "print(b.get('blobs/after').read() == b'x' * 1000)\n"
+    )
+    cmd = 'mount -t tmpfs -o size=6m refuge-test "$1" && exec "$2" -c "$3" "$1"'
+    return subprocess.run(["unshare", "-r", "-m", "sh", "-c", cmd, "sh", str(folder), sys.executable, script],
+                          capture_output=True, text=True, timeout=60, env=dict(os.environ, PYTHONPATH=os.getcwd()))
+
+
+@pytest.mark.skipif(not shutil.which("unshare"), reason="no unshare here")
+def test_a_filesystem_that_fills_while_a_large_object_is_written_keeps_nothing_of_it(tmp_path):
+    probe = subprocess.run(["unshare", "-r", "-m", "true"], capture_output=True)
+    if probe.returncode:
+        pytest.skip(f"no user namespaces here: {probe.stderr.decode().strip()}")
+    p = _write_in_a_full_filesystem(tmp_path, 20 << 20)
+    assert p.returncode == 0, p.stderr
+    assert p.stdout.splitlines() == ["refused: the vault's disk is full: nothing was stored; free some space on it and "
+                                     "run the command again", "[] [] 0 []", "True"], p.stdout + p.stderr
+    p = _write_in_a_full_filesystem(tmp_path, 4 << 20)  # the control: what fits is stored
+    assert p.stdout.splitlines()[:2] == ["stored", "['big'] [] 0 []"], p.stdout + p.stderr
 
 
 def test_list_and_children(tmp_path):

@@ -43,5 +43,9 @@ class NotPermitted(RefugeError):
     exit_code = 4
 
 
+class NotStored(RefugeError):
+    """A disk refused a write (full, over quota, read-only, failing); nothing of it was kept."""
+
+
 class Locked(RefugeError):
     """The identity is locked and no passphrase is available."""

@@ -12,7 +12,8 @@ ever part of one.
 Backends declare what else they can do (``root``, ``region``,
 ``parallel_upload``...) in :class:`Backend`; callers never probe them.
 :func:`open_backend` picks the backend for a location. The modules underneath:
-vault/_objects.py (object keys, the create-only conflict) and vault/s3.py.
+vault/_objects.py (object keys, the create-only conflict), vault/_objectwrite.py
+(how a local object's bytes reach the disk) and vault/s3.py.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from pathlib import Path
 from typing import BinaryIO, Callable, Iterator, Protocol
 
 from ._objects import ObjectExists, check_key
+from ._objectwrite import ObjectWrite, refusals
 from .errors import InvalidInput, NotFound, VerificationFailed
 
 __all__ = ["Backend", "LocalBackend", "ObjectExists", "check_key", "open_backend", "OutputExists", "PendingFile", "write_atomically"]
@@ -84,9 +86,11 @@ class Backend(Protocol):
 class LocalBackend:
     """Objects as files under a directory, written crash-safely.
 
-    A write goes to an unnamed file (O_TMPFILE) in the object's folder, is
+    A write goes to an unnamed file (O_TMPFILE) in the object's folder (a large
+    one around the page cache, as it is written: vault/_objectwrite.py), is
     fsynced, then linked into place (``link`` never replaces), and the folder is
-    fsynced; a crash leaves nothing. Where O_TMPFILE is missing the temporary
+    fsynced; a crash leaves nothing. A disk that refuses the write raises
+    NotStored. Where O_TMPFILE is missing the temporary
     file is named, in ``.tmp/``, and a crash may leave it for ``fsck --repair``.
     """
 
@@ -106,35 +110,36 @@ class LocalBackend:
     @contextlib.contextmanager
     def writer(self, key: str, before_commit: Callable[[], None] | None = None) -> Iterator[BinaryIO]:
         final = self._path(key)
-        final.parent.mkdir(parents=True, exist_ok=True)
-        fd = open_unnamed(final.parent)  # Linux: a crash before the link leaves nothing at all
         tmp = None
-        if fd is None:
-            tmpdir = self.root / self.TMP
-            tmpdir.mkdir(mode=0o700, exist_ok=True)
-            tmp = tmpdir / secrets.token_hex(12)
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        f = os.fdopen(fd, "wb")
-        behind = _WriteBehind(f)
+        with refusals():
+            final.parent.mkdir(parents=True, exist_ok=True)
+            fd = open_unnamed(final.parent)  # Linux: a crash before the link leaves nothing at all
+            if fd is None:
+                tmpdir = self.root / self.TMP
+                tmpdir.mkdir(mode=0o700, exist_ok=True)
+                tmp = tmpdir / secrets.token_hex(12)
+                fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        out = ObjectWrite(fd)
         committed = False
         try:
-            yield behind
-            f.flush()
-            behind.wait()
-            os.fsync(f.fileno())
+            yield out
+            out.finish()
+            with refusals():
+                os.fsync(fd)
             if before_commit is not None:  # e.g. intake's verdict, awaited while the data went to disk
                 before_commit()
-            try:
-                if tmp:
-                    os.link(tmp, final)  # link never replaces
-                else:
-                    link_unnamed(f.fileno(), final)
-            except FileExistsError:
-                raise ObjectExists(f"object {key} already exists") from None
-            committed = True
-            _fsync_dir(final.parent)
+            with refusals():
+                try:
+                    if tmp:
+                        os.link(tmp, final)  # link never replaces
+                    else:
+                        link_unnamed(fd, final)
+                except FileExistsError:
+                    raise ObjectExists(f"object {key} already exists") from None
+                committed = True
+                _fsync_dir(final.parent)
         finally:
-            behind.close(forget=committed)
+            out.close(forget=committed)
             if tmp:
                 with contextlib.suppress(FileNotFoundError):
                     tmp.unlink()
@@ -258,86 +263,6 @@ def link_unnamed(fd: int, path: Path | str) -> None:
         os.close(proc)
 
 
-#: A large object's written bytes are sent towards the disk every this many bytes, while the
-#: writer goes on, so the fsync before its link waits for the last few MiB only. Measured on the
-#: 2-core EPYC: write and fsync of 256 MiB 147 ms, 79-90 ms sent every 8 MiB; of 64 MiB 39-46 ms, 27 ms.
-WRITE_BEHIND = 8 << 20
-
-
-class _WriteBehind:
-    """A local object being written: its file, whose bytes start on their way to the disk once
-    :data:`WRITE_BEHIND` of them have gathered (Linux: POSIX_FADV_DONTNEED starts the writeback of
-    dirty pages without waiting for it), on a thread of their own so the writer goes on meanwhile,
-    never waiting for it (while it is busy, the next range grows). Once the object is committed,
-    :meth:`close` drops a large object's pages from the page cache (a 2 GiB document does not
-    push other files out of memory) on a thread that then closes the file: nobody waits for it."""
-
-    def __init__(self, f: BinaryIO) -> None:
-        self._f = f
-        self._written = self._sent = 0
-        self._advise = getattr(os, "posix_fadvise", None)
-        self._sending = None  # the thread sending the last range (threading.Thread)
-
-    def write(self, data) -> int:
-        n = self._f.write(data)
-        self._written += n
-        if (self._advise is not None and self._written - self._sent >= WRITE_BEHIND
-                and (self._sending is None or not self._sending.is_alive())):
-            self._f.flush()
-            self._start(self._sent, self._written - self._sent)
-            self._sent = self._written
-        return n
-
-    def _start(self, start: int, length: int) -> None:
-        import threading  # here: most commands write nothing this large
-
-        self.wait()
-        sending = threading.Thread(target=self._send, args=(start, length), name="refuge-writeback", daemon=True)
-        try:
-            sending.start()
-        except RuntimeError:  # no thread to be had (a process at its limit): the fsync does it all
-            self._advise = None
-            return
-        self._sending = sending
-
-    def _send(self, start: int, length: int) -> None:
-        try:
-            self._advise(self._f.fileno(), start, length, os.POSIX_FADV_DONTNEED)
-        except (OSError, TypeError):  # a filesystem that does not take the advice: the fsync does it all
-            self._advise = None
-
-    def wait(self) -> None:
-        """Until the bytes last sent are on their way (before the fsync, and before the file closes)."""
-        if self._sending is not None:
-            self._sending.join()
-            self._sending = None
-
-    def close(self, forget: bool = False) -> None:
-        """Close the file once the range last sent is on its way. With ``forget`` (the object is fsynced
-        and committed: its pages are clean), a large object's pages leave the page cache first, on a
-        thread of their own that closes the file after (4 ms for 64 MiB nobody waits for)."""
-        self.wait()
-        if forget and self._advise is not None and self._written >= WRITE_BEHIND:
-            import threading
-
-            try:
-                threading.Thread(target=self._forget, name="refuge-writeback", daemon=True).start()
-                return
-            except RuntimeError:  # no thread to be had: the pages stay, the file closes here
-                pass
-        self._f.close()
-
-    def _forget(self) -> None:
-        try:
-            self._send(0, 0)
-        finally:
-            with contextlib.suppress(OSError):
-                self._f.close()
-
-    def __getattr__(self, name: str):
-        return getattr(self._f, name)
-
-
 def _fsync_dir(path: Path) -> None:
     fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
     try:
@@ -395,6 +320,9 @@ class OutputExists(InvalidInput):
         super().__init__(message, **kw)
 
 
+_OUTPUT = ("the output file's disk", "nothing was written")  # refusals() of a file written outside the vault
+
+
 class PendingFile:
     """A complete, fsynced file that gets its name only at :meth:`commit`.
 
@@ -423,18 +351,20 @@ class PendingFile:
         if not replace and os.path.lexists(self.path):
             raise OutputExists()
         self._tmp = folder / f".refuge-{secrets.token_hex(8)}.part"
-        fd = open_unnamed(folder)
-        self._named = fd is None
-        if self._named:
-            fd = os.open(self._tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with refusals(*_OUTPUT):
+            fd = open_unnamed(folder)
+            self._named = fd is None
+            if self._named:
+                fd = os.open(self._tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         self._file = os.fdopen(fd, "wb")
         try:
-            if private:
-                os.fchmod(fd, 0o600)
-            fill(self._file)
-            self._file.flush()
-            if durable:
-                os.fsync(self._file.fileno())
+            with refusals(*_OUTPUT):
+                if private:
+                    os.fchmod(fd, 0o600)
+                fill(self._file)
+                self._file.flush()
+                if durable:
+                    os.fsync(self._file.fileno())
         except BaseException:
             self.discard()
             raise
@@ -442,28 +372,33 @@ class PendingFile:
     def commit(self) -> None:
         """Give the file its name; OutputExists if one appeared meanwhile and ``replace`` is false."""
         try:
-            if not self._named:
-                try:
-                    link_unnamed(self._file.fileno(), self.path)
-                    return
-                except FileExistsError:
-                    if not self.replace:
-                        raise OutputExists() from None
-                    link_unnamed(self._file.fileno(), self._tmp)
-                    self._named = True
-            if self.replace:
-                os.replace(self._tmp, self.path)
-            else:
-                try:
-                    os.link(self._tmp, self.path)  # never replaces
-                except FileExistsError:
-                    raise OutputExists() from None
+            with refusals(*_OUTPUT):
+                self._name()
         finally:
             self.discard()
 
+    def _name(self) -> None:
+        if not self._named:
+            try:
+                link_unnamed(self._file.fileno(), self.path)
+                return
+            except FileExistsError:
+                if not self.replace:
+                    raise OutputExists() from None
+                link_unnamed(self._file.fileno(), self._tmp)
+                self._named = True
+        if self.replace:
+            os.replace(self._tmp, self.path)
+        else:
+            try:
+                os.link(self._tmp, self.path)  # never replaces
+            except FileExistsError:
+                raise OutputExists() from None
+
     def discard(self) -> None:
         """Forget the file: nothing is left."""
-        self._file.close()
+        with contextlib.suppress(OSError):  # bytes it could not flush (a full disk): it closes all the same
+            self._file.close()
         if self._named:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(self._tmp)

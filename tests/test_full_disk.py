@@ -1,0 +1,104 @@
+"""A disk that fills while refuge writes: one line naming it and the way out, exit 1, nothing kept.
+
+Each test mounts a small tmpfs, in a mount namespace of its own (`unshare -r -m`: a user namespace,
+no privilege needed), over the vault or over the output's folder, and runs the real command line in
+it, so the kernel itself answers ENOSPC in the middle of a large write. What is left is read inside
+the namespace (the mount vanishes with it).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+pytestmark = pytest.mark.local_only("mounts a small disk over the vault's folder")
+
+MIB = 1 << 20
+
+
+def _text(path, mib: int) -> None:
+    """A plain text of ``mib`` MiB that does not compress (a disk that compressed would hold more)."""
+    path.write_text("\n".join(os.urandom(MIB // 4).hex() for _ in range(mib * 2 + 1))[:mib * MIB])
+FULL = ("refuge: error: the vault's disk is full: nothing was stored; free some space on it and run the "
+        "command again")
+
+
+@pytest.fixture(scope="module")
+def namespaces():
+    if not shutil.which("unshare"):
+        pytest.skip("no unshare here")
+    probe = subprocess.run(["unshare", "-r", "-m", "true"], capture_output=True, text=True)
+    if probe.returncode:
+        pytest.skip(f"no user namespaces here: {probe.stderr.strip()}")
+
+
+def _on_a_small_disk(w, folder, mib: int, commands: list[list[str]]) -> list[tuple[int, str, str]]:
+    """Run refuge ``commands`` (as bob) with ``folder`` on a tmpfs of ``mib`` MiB holding a copy of what it
+    held; each command's (exit code, stdout, stderr), then a listing of the files under ``folder``."""
+    copy = folder.parent / f".{folder.name}-copy"
+    shutil.copytree(folder, copy)
+    marker = "\n--refuge-test--\n"
+    steps = [f'"$PY" -P -m refuge {" ".join(_quote(a) for a in c)} 2>&1; echo "rc=$?"; echo "{marker.strip()}"'
+             for c in commands]
+    script = (f'mount -t tmpfs -o size={mib}m refuge-test "$DISK" && cp -a "$COPY"/. "$DISK"/ || exit 99\n'
+              + "\n".join(steps) + '\ncd "$DISK" && find . -type f | sort\n')
+    p = subprocess.run(["unshare", "-r", "-m", "sh", "-c", script], capture_output=True, text=True, timeout=300,
+                       cwd=w.root, env=w.env("bob", PY=sys.executable, DISK=str(folder), COPY=str(copy)))
+    assert p.returncode == 0, p.stdout + p.stderr
+    *runs, listing = p.stdout.split(marker)
+    out = []
+    for run in runs:
+        text, _, code = run.rstrip("\n").rpartition("rc=")
+        out.append((int(code), text))
+    return out, listing.split()
+
+
+def _quote(arg: str) -> str:
+    return "'" + arg.replace("'", "'\\''") + "'"
+
+
+def test_a_vault_disk_that_fills_during_doc_add_keeps_nothing_and_says_so(case_world, tmp_path, namespaces):
+    w = case_world
+    big, small = tmp_path / "scan.txt", tmp_path / "note.txt"
+    _text(big, 24)
+    _text(small, 1)
+    used = sum(p.stat().st_size for p in w.vault.rglob("*") if p.is_file()) // MIB
+    runs, files = _on_a_small_disk(w, w.vault, used + 12, [
+        ["doc", "add", "MX-0001", str(big), "--type", "other"],
+        ["doc", "list", "MX-0001", "--json"],
+        ["fsck"],
+        ["doc", "add", "MX-0001", str(small), "--type", "other"],  # the control: what fits is stored
+    ])
+    (code, text), (_, listed), (fsck, checked), (control, _) = runs
+    assert (code, text.strip()) == (1, FULL), text
+    assert "scan.txt" not in listed and fsck == 0, listed + checked
+    assert control == 0, runs[3]
+    before = {str(p.relative_to(w.vault)) for p in w.vault.rglob("*") if p.is_file()}
+    added = sorted(f.removeprefix("./") for f in files if f.removeprefix("./") not in before)
+    assert [f for f in added if "/blobs/" in f] and not [f for f in added if f.startswith(".tmp")], added
+    # only the control's blob is new among the blobs: the 24 MiB one left nothing
+    assert len([f for f in added if "/blobs/" in f]) == 1, added
+
+
+def test_an_output_disk_that_fills_during_doc_get_leaves_no_file_and_says_so(case_world, tmp_path, namespaces):
+    w = case_world
+    src = tmp_path / "scan.txt"
+    _text(src, 6)
+    doc = w.ok("doc", "add", "MX-0001", str(src), "--type", "other", "--json", user="bob")
+    doc_id = json.loads(doc)[0]["id"]
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "kept.txt").write_text("already here\n")
+    runs, files = _on_a_small_disk(w, out, 2, [
+        ["doc", "get", doc_id, "-o", str(out / "scan.txt")],
+        ["doc", "get", doc_id, "-o", str(out / "kept.txt"), "--force"],
+    ])
+    for code, text in runs:
+        assert (code, text.strip()) == (1, "refuge: error: the output file's disk is full: nothing was written; "
+                                           "free some space on it and run the command again"), text
+    assert files == ["./kept.txt"]
