@@ -1,4 +1,5 @@
-"""A disk that fills while refuge writes: one line naming it and the way out, exit 1, nothing kept.
+"""A disk that fills (or a file size limit) while refuge writes: one line naming it and the way out, exit 1,
+nothing kept.
 
 Each test mounts a small tmpfs, in a mount namespace of its own (`unshare -r -m`: a user namespace,
 no privilege needed), over the vault or over the output's folder, and runs the real command line in
@@ -102,3 +103,24 @@ def test_an_output_disk_that_fills_during_doc_get_leaves_no_file_and_says_so(cas
         assert (code, text.strip()) == (1, "refuge: error: the output file's disk is full: nothing was written; "
                                            "free some space on it and run the command again"), text
     assert files == ["./kept.txt"]
+
+
+def test_a_file_size_limit_below_the_document_keeps_nothing_and_says_so(case_world, tmp_path):
+    """`ulimit -f` (RLIMIT_FSIZE) under the document's size: Python ignores SIGXFSZ, so the write fails
+    (EFBIG) where a process would otherwise die; one line, exit 1, no blob, no leftover."""
+    import resource
+
+    w = case_world
+    big = tmp_path / "scan.txt"
+    _text(big, 12)
+    blobs = {p.name for p in w.vault.glob("cases/*/blobs/*")}
+    limit = 8 * MIB
+    p = subprocess.run([sys.executable, "-P", "-m", "refuge", "doc", "add", "MX-0001", str(big), "--type", "other"],
+                       env=w.env("bob"), capture_output=True, text=True, cwd=w.root, timeout=120,
+                       preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit)))
+    assert (p.returncode, p.stderr.strip()) == (1, "refuge: error: the vault's disk refused a file this large (the "
+                                                   "process's file size limit, ulimit -f, or the filesystem's): "
+                                                   "nothing was stored; raise the limit and run the command again")
+    assert {p.name for p in w.vault.glob("cases/*/blobs/*")} == blobs
+    assert not (w.vault / ".tmp").exists() or not list((w.vault / ".tmp").iterdir())
+    assert "scan.txt" not in w.ok("doc", "list", "MX-0001", user="bob")

@@ -40,6 +40,8 @@ _REFUSED = {  # what the disk said, and the way out
     errno.EDQUOT: ("{}'s quota is used up", "free some space on it or have the quota raised"),
     errno.EROFS: ("{} is read-only", "make it writable"),
     errno.EIO: ("{} reported an input/output error", "check the disk"),
+    errno.EFBIG: ("{} refused a file this large (the process's file size limit, ulimit -f, or the filesystem's)",
+                  "raise the limit"),
 }
 
 
