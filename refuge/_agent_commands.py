@@ -32,7 +32,7 @@ import os
 import sys
 from pathlib import Path
 
-from ._launch import FALLBACK, GO, NOT_SENT, ROUTED, RUNNING, exit_line, place
+from ._launch import FALLBACK, GO, NOT_SENT, ROUTED, RUNNING, exit_line, place, signal_line
 
 #: The resource limits (resource.RLIMIT_*) the child takes from its client, with its niceness: the command
 #: is bound as it would be in a process of its own (ulimit -f, -v, -t; nice).
@@ -62,6 +62,7 @@ def _code_stamp(files: list[str]) -> tuple:
 
 _LOADED: list = []  # the code's files, and their stamp when the agent loaded them
 _SPARE: list = []  # the child forked ready for the next command: (pid, the socket that hands it one)
+_RUNNING: dict = {}  # in the agent: a descriptor of each running command's connection, by the command's pid
 
 
 def _prepare(identity: str, path: Path) -> None:
@@ -114,16 +115,43 @@ def serve(conn, request: dict, fds: list[int], identity: str, path: Path) -> Non
             code = 1
             try:
                 agent.forked()
+                _forget_running()
                 _process_name(b"refuge-command")
                 code = _child(conn, request, fds, identity, path)
             finally:
                 os._exit(code)
     for fd in fds:
         os.close(fd)
+    _RUNNING[running] = os.dup(conn.fileno())  # a descriptor, not socket.dup(), which would set the
+    # timeout of this socket on it: O_NONBLOCK on the open file the command shares, under its blocking reads
     _fork_spare(identity, path, after=running, leave=conn)
 
 
+def _ended(pid: int, status: int) -> None:
+    """The agent reaped a child. If it ran a command and a signal ended it (the OOM killer, SIGKILL,
+    SIGXCPU under the client's CPU limit), it never gave its exit: the client hears the signal
+    and ends by it too, as a process of its own would have."""
+    fd = _RUNNING.pop(pid, None)
+    if fd is None:
+        return
+    try:
+        if os.WIFSIGNALED(status):
+            os.write(fd, signal_line(os.WTERMSIG(status)))  # one short line: it fits the socket's buffer
+    except OSError:  # the client is gone
+        pass
+    finally:
+        os.close(fd)
+
+
+def _forget_running() -> None:
+    """In a child of the agent: close the agent's copies of other commands' connections (while a
+    copy lives, a client whose command died would not hear of it)."""
+    while _RUNNING:
+        os.close(_RUNNING.popitem()[1])
+
+
 serve.prepare = _prepare
+serve.ended = _ended
 
 
 def _hand_to_spare(conn, request: dict, fds: list[int]) -> int | None:
@@ -161,6 +189,7 @@ def _fork_spare(identity: str, path: Path, after: int | None, leave=None) -> Non
     code = 0
     try:
         agent.forked()
+        _forget_running()
         ours.close()
         if leave is not None:
             leave.close()

@@ -36,8 +36,13 @@ def exit_line(code: int) -> bytes:
     return b'{"exit": %d}\n' % code
 
 
-def _exit_code(line: bytes) -> int | None:
-    head, tail = b'{"exit": ', b"}\n"
+def signal_line(number: int) -> bytes:
+    """The agent's last answer instead when signal ``number`` ended the command's process."""
+    return b'{"signal": %d}\n' % number
+
+
+def _number(line: bytes, key: bytes) -> int | None:
+    head, tail = b'{"' + key + b'": ', b"}\n"
     if line.startswith(head) and line.endswith(tail) and line[len(head):-len(tail)].lstrip(b"-").isdigit():
         return int(line[len(head):-len(tail)])
     return None
@@ -174,17 +179,40 @@ def _through_agent(argv: list[str]) -> int | None:
             return None
         with _interrupts_to(conn):
             try:
-                code = _exit_code(_line(conn))
+                line = _line(conn)
             except OSError:
-                code = None
+                line = b""
     finally:
         conn.close()
+    code = _number(line, b"exit")
+    if (number := _number(line, b"signal")) is not None:
+        _die_of(number)
     if code is None:
         from .errors import show
 
         show("the unlock agent stopped while it ran the command; see refuge doc list before running it again")
         return 1
     return code
+
+
+def _die_of(number: int) -> None:
+    """End by signal ``number``, as the command's process did (a process of its own would have died of it:
+    the shell shows "Killed", a script sees 128 + number)."""
+    import _signal
+
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError, AttributeError):
+            pass
+    try:
+        if number != _signal.SIGKILL:  # (whose action no one sets)
+            _signal.signal(number, _signal.SIG_DFL)
+            _signal.pthread_sigmask(_signal.SIG_UNBLOCK, {number})
+        os.kill(os.getpid(), number)
+    except (OSError, ValueError):  # not a signal this process can die of: its code, as a shell reports it
+        pass
+    os._exit(128 + number)
 
 
 def _line(conn, most: int = 64) -> bytes:

@@ -376,6 +376,33 @@ def test_ctrl_c_or_a_killed_client_stops_the_command_in_the_agent(unlocked, tmp_
 
 
 @local
+@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGXCPU])
+def test_a_command_killed_in_the_agent_ends_its_client_by_the_same_signal(unlocked, tmp_path, sig):
+    """The agent's child dies of a signal mid-command (SIGKILL: the OOM killer, someone's kill -9;
+    SIGXCPU: the client's CPU limit reached): it never gives its exit, so the agent, which reaps it,
+    tells the client, which dies of the same signal as a process of its own would have (a shell
+    shows "Killed", a script sees 128 + N), promptly, with no line of its own. Nothing is added, and
+    the agent runs the next add."""
+    world = unlocked
+    path = agent.socket_path(world.home, "bob")
+    (tmp_path / "note.txt").write_text("a note\n")
+    before = _doc_ids(world)
+    client = _waiting_add(world, tmp_path, "note.txt")
+    command = _command(path, client)
+    time.sleep(0.3)  # the child reaches the FIFO
+    os.kill(command, sig)
+    killed = time.monotonic()
+    out, err = client.communicate(timeout=30)
+    assert client.returncode == -sig and time.monotonic() - killed < 3, (client.returncode, err)
+    assert b"agent stopped" not in err and b"click loaded" not in err, err  # died of it: not even its finally
+    assert _doc_ids(world) == before
+    (tmp_path / "next.txt").write_text("the next note\n")
+    p = _client(world, tmp_path, "doc", "add", "MX-0001", "next.txt", "--type", "other")
+    lines, here = _lines(p)
+    assert p.returncode == 0 and not here and len(_doc_ids(world) - before) == 1, p.stderr
+
+
+@local
 @pytest.mark.parametrize("bounds", ["nice", "nice-and-limits"])
 def test_the_command_runs_with_the_clients_resource_limits_and_niceness(unlocked, tmp_path, bounds):
     """A script adds under `nice -n 7` (and `ulimit -t 30 -f`): the agent's child that runs its add has that

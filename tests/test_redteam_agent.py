@@ -206,6 +206,47 @@ def test_an_agent_killed_while_an_add_runs_leaves_no_one_answering_at_its_socket
 
 
 @local
+def test_a_command_killed_after_lock_while_another_runs_ends_its_client_at_once(unlocked, tmp_path):
+    """Two adds wait on their type maps; `refuge lock` ends the agent (the adds go on); then the first
+    add's process is killed. No agent is left to say how it ended, so its client ends on the connection's
+    close: at once, one line, exit 1. Had the second add's process kept a copy of the first's connection
+    (the agent's, inherited when it was forked), the first client would have waited for the second add."""
+    world = unlocked
+    path = agent.socket_path(world.home, "bob")
+    adds = {}
+    for name in ("first", "second"):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "note.txt").write_text(f"the {name} note\n")
+        adds[name] = _waiting_add(world, tmp_path / name, "note.txt")
+        if name == "first":
+            first_command = _command(path, adds[name])
+    deadline = time.monotonic() + 10
+    while len(_children(path, "refuge-command")) < 2:
+        assert time.monotonic() < deadline, "the second add did not start in the agent"
+        time.sleep(0.05)
+    try:
+        assert world.run("lock", user="bob").returncode == 0
+        deadline = time.monotonic() + 10
+        while _children(path, "refuge-spare"):
+            assert time.monotonic() < deadline, "the spare outlived lock"
+            time.sleep(0.05)
+        os.kill(first_command, signal.SIGKILL)
+        killed = time.monotonic()
+        out, err = adds["first"].communicate(timeout=30)
+        took = time.monotonic() - killed
+        lines, _ = _lines(subprocess.CompletedProcess([], 1, out, err))
+        assert adds["first"].returncode == 1 and took < 3, (took, err)
+        assert lines == ["refuge: error: the unlock agent stopped while it ran the command; see refuge doc list "
+                         "before running it again"], err
+        assert adds["second"].poll() is None  # still waiting for its map
+    finally:
+        for client in adds.values():
+            if client.poll() is None:
+                client.send_signal(signal.SIGINT)
+                client.communicate(timeout=30)
+
+
+@local
 def test_two_adds_at_once_neither_waits_and_an_add_under_way_outlives_lock(unlocked, tmp_path):
     """Two terminals: the first add waits on its type map (a FIFO), the second runs meanwhile through the agent
     and ends; `refuge lock` then stops the agent and its spare, and the first add, once its map comes, still

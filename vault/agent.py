@@ -178,6 +178,7 @@ def _request(home, name: str, op: str, timeout: float = 2.0) -> dict | None:
 # The identity this process was handed by the agent it was forked from (hold), by socket path.
 _held: dict[str, str] = {}
 _listening: list = []  # in the agent: its listening socket
+_woken: list[int] = []  # in the agent: the pipe a child's end (SIGCHLD) writes to, so that it is reaped at once
 
 
 def forked() -> None:
@@ -186,6 +187,13 @@ def forked() -> None:
     agent's socket accepting connections nobody answers)."""
     while _listening:
         _listening.pop().close()
+    if _woken:  # and the agent's way of hearing of its children's ends, not this process's
+        import signal
+
+        signal.set_wakeup_fd(-1)
+        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+        while _woken:
+            os.close(_woken.pop())
 
 
 def hold(path: Path, identity: str) -> None:
@@ -231,7 +239,8 @@ def start(home: Home, secret: SecretIdentity, minutes: float, extension: str | N
     ``extension`` ("module:function") is loaded by the agent when it starts and called in it as
     ``function(conn, request, fds, identity, path)`` for every request of an operation the agent
     does not know; it must close the descriptors ``fds`` it was given. A ``function.prepare(identity,
-    path)`` is called once, at the start. Children it forks are reaped by the agent.
+    path)`` is called once, at the start. Children it forks are reaped by the agent as they end, and
+    ``function.ended(pid, status)`` (os.waitpid's) is told of each; they call :func:`forked` first.
     """
     import socket
     import subprocess
@@ -330,12 +339,24 @@ def _receive(conn: socket.socket, deadline: float) -> tuple[dict | None, list[in
 
 
 def _serve(listener: socket.socket, path: Path, identity: str, deadline: float, extension: Callable | None) -> None:
+    import select
+    import signal
     import socket
 
     uid = os.getuid()
+    woken, wake = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+    _woken.extend((woken, wake))
+    signal.signal(signal.SIGCHLD, lambda *_: None)  # a child's end wakes the select below (set_wakeup_fd)
+    signal.set_wakeup_fd(wake, warn_on_full_buffer=False)
+    listener.settimeout(1.0)  # accept() after select() said a connection waits: one gone meanwhile blocks no one
     while (left := deadline - time.monotonic()) > 0 and path.exists():
-        _reap()
-        listener.settimeout(min(left, 5.0))
+        _reap(extension)
+        ready = select.select([listener, woken], [], [], min(left, 5.0))[0]
+        if woken in ready:
+            while os.read(woken, 64) == 64:
+                pass
+        if listener not in ready:
+            continue
         try:
             conn, _ = listener.accept()
         except socket.timeout:
@@ -380,11 +401,17 @@ def _handle(conn: socket.socket, uid: int, identity: str, extension: Callable | 
     return None
 
 
-def _reap() -> None:
-    """Collect the extension's finished children (it may fork), so none is left a zombie."""
+def _reap(extension: Callable | None) -> None:
+    """Collect the extension's finished children (it may fork), so none is left a zombie, and tell it
+    how each ended (``extension.ended(pid, status)``, if it has one)."""
+    ended = getattr(extension, "ended", None)
     try:
-        while os.waitpid(-1, os.WNOHANG)[0]:
-            pass
+        while (found := os.waitpid(-1, os.WNOHANG))[0]:
+            if ended is not None:
+                try:
+                    ended(*found)
+                except Exception:  # the agent goes on whatever an extension does with the news
+                    pass
     except ChildProcessError:
         pass
 
