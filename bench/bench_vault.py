@@ -53,7 +53,8 @@ def hasher():
 def writer():
     while (j:=jobs.get()) is not None: os.pwrite(fd,j[0][:S],j[1]);free.put(j[0])
 src=open(sys.argv[1],'rb',buffering=0);fd=os.open(sys.argv[2],os.O_WRONLY|os.O_CREAT|os.O_TRUNC,0o600)
-fcntl.fcntl(fd,fcntl.F_SETFL,fcntl.fcntl(fd,fcntl.F_GETFL)|os.O_DIRECT)
+try: fcntl.fcntl(fd,fcntl.F_SETFL,fcntl.fcntl(fd,fcntl.F_GETFL)|os.O_DIRECT)
+except OSError: pass
 st=[memoryview(mmap.mmap(-1,S+(1<<20))) for _ in range(2)];free.put(st[1]);out=st[0]
 ts=[threading.Thread(target=f) for f in (hasher,writer)];[t.start() for t in ts];made=0
 while True:

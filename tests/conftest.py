@@ -537,3 +537,16 @@ def unlocked(case_world, runtime):
     assert p.returncode == 0, p.stderr
     yield case_world
     case_world.run("lock", user="bob", XDG_RUNTIME_DIR=str(runtime))
+
+
+@pytest.fixture(scope="session")
+def small_disks(tmp_path_factory) -> None:
+    """Skip unless a small tmpfs can be mounted in a mount namespace of one's own (`unshare -r -m`: a user
+    namespace, no privilege needed): the tests that fill a disk for real need it."""
+    if not shutil.which("unshare"):
+        pytest.skip("no unshare here")
+    folder = tmp_path_factory.mktemp("probe-tmpfs")
+    probe = subprocess.run(["unshare", "-r", "-m", "sh", "-c", 'mount -t tmpfs -o size=1m refuge-probe "$1"', "sh",
+                            str(folder)], capture_output=True, text=True)
+    if probe.returncode:
+        pytest.skip(f"no tmpfs of one's own here (user or mount namespaces refused): {probe.stderr.strip()}")

@@ -25,22 +25,13 @@ MIB = 1 << 20
 def _text(path, mib: int) -> None:
     """A plain text of ``mib`` MiB that does not compress (a disk that compressed would hold more)."""
     path.write_text("\n".join(os.urandom(MIB // 4).hex() for _ in range(mib * 2 + 1))[:mib * MIB])
-FULL = ("refuge: error: the vault's disk is full: nothing was stored; free some space on it and run the "
-        "command again")
+FULL = ("refuge: error: the vault's disk is full: nothing was stored; free some space on it and try "
+        "again")
 
 
-@pytest.fixture(scope="module")
-def namespaces():
-    if not shutil.which("unshare"):
-        pytest.skip("no unshare here")
-    probe = subprocess.run(["unshare", "-r", "-m", "true"], capture_output=True, text=True)
-    if probe.returncode:
-        pytest.skip(f"no user namespaces here: {probe.stderr.strip()}")
-
-
-def _on_a_small_disk(w, folder, mib: int, commands: list[list[str]]) -> list[tuple[int, str, str]]:
+def _on_a_small_disk(w, folder, mib: int, commands: list[list[str]]) -> tuple[list[tuple[int, str]], list[str]]:
     """Run refuge ``commands`` (as bob) with ``folder`` on a tmpfs of ``mib`` MiB holding a copy of what it
-    held; each command's (exit code, stdout, stderr), then a listing of the files under ``folder``."""
+    held: each command's (exit code, output and errors together), and the files then under ``folder``."""
     copy = folder.parent / f".{folder.name}-copy"
     shutil.copytree(folder, copy)
     marker = "\n--refuge-test--\n"
@@ -63,7 +54,7 @@ def _quote(arg: str) -> str:
     return "'" + arg.replace("'", "'\\''") + "'"
 
 
-def test_a_vault_disk_that_fills_during_doc_add_keeps_nothing_and_says_so(case_world, tmp_path, namespaces):
+def test_a_vault_disk_that_fills_during_doc_add_keeps_nothing_and_says_so(case_world, tmp_path, small_disks):
     w = case_world
     big, small = tmp_path / "scan.txt", tmp_path / "note.txt"
     _text(big, 24)
@@ -86,7 +77,7 @@ def test_a_vault_disk_that_fills_during_doc_add_keeps_nothing_and_says_so(case_w
     assert len([f for f in added if "/blobs/" in f]) == 1, added
 
 
-def test_an_output_disk_that_fills_during_doc_get_leaves_no_file_and_says_so(case_world, tmp_path, namespaces):
+def test_an_output_disk_that_fills_during_doc_get_leaves_no_file_and_says_so(case_world, tmp_path, small_disks):
     w = case_world
     src = tmp_path / "scan.txt"
     _text(src, 6)
@@ -101,7 +92,7 @@ def test_an_output_disk_that_fills_during_doc_get_leaves_no_file_and_says_so(cas
     ])
     for code, text in runs:
         assert (code, text.strip()) == (1, "refuge: error: the output file's disk is full: nothing was written; "
-                                           "free some space on it and run the command again"), text
+                                           "free some space on it and try again"), text
     assert files == ["./kept.txt"]
 
 
@@ -120,7 +111,7 @@ def test_a_file_size_limit_below_the_document_keeps_nothing_and_says_so(case_wor
                        preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit)))
     assert (p.returncode, p.stderr.strip()) == (1, "refuge: error: the vault's disk refused a file this large (the "
                                                    "process's file size limit, ulimit -f, or the filesystem's): "
-                                                   "nothing was stored; raise the limit and run the command again")
+                                                   "nothing was stored; raise the limit and try again")
     assert {p.name for p in w.vault.glob("cases/*/blobs/*")} == blobs
     assert not (w.vault / ".tmp").exists() or not list((w.vault / ".tmp").iterdir())
     assert "scan.txt" not in w.ok("doc", "list", "MX-0001", user="bob")

@@ -4,14 +4,15 @@ import errno
 import hashlib
 import multiprocessing
 import os
-import shutil
+import stat
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
-from vault import _objectwrite
+from vault import _objectwrite, storage
 from vault.storage import LocalBackend, ObjectExists
 
 
@@ -67,23 +68,42 @@ def _refuse_direct(monkeypatch, refused: list) -> None:
     monkeypatch.setattr(fcntl, "fcntl", fcntl_)
 
 
-@pytest.mark.skipif(not O_DIRECT or not os.path.isdir("/proc/self/fdinfo"), reason="no O_DIRECT here (not Linux)")
-def test_a_large_object_goes_to_disk_around_the_page_cache_while_it_is_written(tmp_path):
+@pytest.fixture
+def direct(tmp_path):
+    """tmp_path, if refuge writes large objects there with O_DIRECT (a local disk's filesystem that takes it)."""
+    import fcntl
+
+    if not O_DIRECT or not os.path.isdir("/proc/self/fdinfo"):
+        pytest.skip("no O_DIRECT here (not Linux)")
+    fd = os.open(tmp_path / "probe", os.O_WRONLY | os.O_CREAT, 0o600)
+    try:
+        if _objectwrite._filesystem(fd) not in _objectwrite.DIRECT_FILESYSTEMS:
+            pytest.skip("the test folder is on a filesystem refuge writes through the page cache (tmpfs, NFS...)")
+        fcntl.fcntl(fd, fcntl.F_SETFL, fcntl.fcntl(fd, fcntl.F_GETFL) | O_DIRECT)
+    except OSError as e:
+        pytest.skip(f"the test folder's filesystem refuses O_DIRECT: {e}")
+    finally:
+        os.close(fd)
+        os.unlink(tmp_path / "probe")
+    return tmp_path
+
+
+def test_a_large_object_goes_to_disk_around_the_page_cache_while_it_is_written(direct):
     """The stages are written while the next ones fill, by the device from refuge's memory (O_DIRECT, as
     the kernel reports the file's flags), two stages of memory whatever the size; the end of the object
     goes through the page cache; everything reads back whole. A small object is one plain write."""
-    b = LocalBackend(tmp_path)
+    b = LocalBackend(direct)
     pieces = [os.urandom((1 << 20) + 333) for _ in range(20)] + [b"tail"]
     seen = []
     with b.writer("blobs/big") as f:
         for k, piece in enumerate(pieces):
             f.write(piece)
-            if k == 10:
+            if k == 2:  # a stage handed over, the next one filling
                 deadline = time.monotonic() + 10
-                while os.fstat(f.fileno()).st_size < 4 * _objectwrite.STAGE and time.monotonic() < deadline:
-                    time.sleep(0.01)  # on its way while the writer goes on
+                while os.fstat(f.fileno()).st_size < _objectwrite.STAGE and time.monotonic() < deadline:
+                    time.sleep(0.01)  # written while this writer is still at it
                 seen.append((os.fstat(f.fileno()).st_size, _flags(f.fileno()) & O_DIRECT))
-    assert seen[0][0] >= 4 * _objectwrite.STAGE and seen[0][1], seen
+    assert seen[0][0] == _objectwrite.STAGE and seen[0][1], seen
     assert hashlib.sha256(_read(b, "blobs/big")).digest() == hashlib.sha256(b"".join(pieces)).digest()
     with b.writer("small") as f:
         f.write(b"x" * 1000)
@@ -118,9 +138,8 @@ def test_where_o_direct_is_refused_a_large_object_goes_through_the_page_cache_se
     assert len(advised) == len(sent) + 1 and len(refused) == 1
 
 
-@pytest.mark.skipif(not O_DIRECT, reason="no O_DIRECT here (not Linux)")
 @pytest.mark.parametrize("how", ["cut short", "refused"])
-def test_a_direct_write_cut_short_or_refused_by_the_device_still_stores_the_whole_object(tmp_path, monkeypatch, how):
+def test_a_direct_write_cut_short_or_refused_by_the_device_still_stores_the_whole_object(direct, monkeypatch, how):
     """The second write cut short (a block's worth written: the rest follows it, still direct) or refused
     (EINVAL: an alignment the device will not do; the rest goes through the page cache from where it
     stood): the object reads back whole."""
@@ -137,7 +156,7 @@ def test_a_direct_write_cut_short_or_refused_by_the_device_still_stores_the_whol
 
     monkeypatch.setattr(os, "pwrite", pwrite)
     pieces = [os.urandom(1 << 20) for _ in range(9)]
-    b = LocalBackend(tmp_path)
+    b = LocalBackend(direct)
     _write_pieces(b, "blobs/big", pieces)
     assert _read(b, "blobs/big") == b"".join(pieces)
     assert writes[0][2] and writes[1][2] and writes[-1][0] + writes[-1][1] == 9 << 20, writes
@@ -190,6 +209,62 @@ def test_a_filesystem_that_refuses_the_advice_still_gets_the_whole_object(tmp_pa
     assert _read(b, "blobs/big") == b"".join(pieces)
 
 
+def test_every_byte_is_in_the_file_before_its_fsync_and_link(tmp_path, monkeypatch):
+    """The writer's thread lags (each write slowed): the fsync before the link still finds the whole
+    object in the file, as it will be read."""
+    real_pwrite, real_fsync, at_fsync = os.pwrite, os.fsync, []
+
+    def slow(fd, data, offset):
+        time.sleep(0.02)
+        return real_pwrite(fd, data, offset)
+
+    def fsync(fd):
+        if stat.S_ISREG(os.fstat(fd).st_mode):  # the object's file, not its folder's
+            with open(f"/proc/self/fd/{fd}", "rb") as f:  # (the writer's descriptor is write-only)
+                data = f.read()
+            at_fsync.append((os.fstat(fd).st_size, hashlib.sha256(data).digest()))
+        return real_fsync(fd)
+
+    monkeypatch.setattr(os, "pwrite", slow)
+    monkeypatch.setattr(os, "fsync", fsync)
+    pieces = [os.urandom(1 << 20) for _ in range(9)] + [b"tail"]
+    _write_pieces(LocalBackend(tmp_path), "blobs/big", pieces)
+    whole = b"".join(pieces)
+    assert at_fsync[0] == (len(whole), hashlib.sha256(whole).digest())
+
+
+def test_a_writer_thread_that_fails_otherwise_than_by_the_disk_stores_nothing_and_says_so(tmp_path, monkeypatch):
+    """Not an OSError (MemoryError under the client's address-space limit, a bug): raised by the writer,
+    never a hang waiting for a stage that does not come back, never a short object committed."""
+    import threading
+
+    real, calls = os.pwrite, []
+
+    def pwrite(fd, data, offset):
+        calls.append(offset)
+        if len(calls) in (2, 4):  # a stage mid-object (first object), the last stage (second object)
+            raise MemoryError()
+        return real(fd, data, offset)
+
+    monkeypatch.setattr(os, "pwrite", pwrite)
+    b = LocalBackend(tmp_path)
+    for key, size in (("blobs/mid", 9 << 20), ("blobs/last", 4 << 20)):
+        failed = []
+        writing = threading.Thread(target=lambda: failed.append(_try(_write_pieces, b, key, [os.urandom(size)])))
+        writing.start()
+        writing.join(20)
+        assert not writing.is_alive(), f"{key}: the writer waits for a stage that never comes back"
+        assert failed == ["MemoryError"] and not b.exists(key) and b.leftovers() == [], (key, failed)
+
+
+def _try(function, *args) -> str | None:
+    try:
+        function(*args)
+    except BaseException as e:  # noqa: B036 - the test reports what was raised
+        return type(e).__name__
+    return None
+
+
 def _write_in_a_full_filesystem(tmp_path, size: int) -> subprocess.CompletedProcess:
     """Write ``size`` bytes as one object into a 6 MiB tmpfs of a mount namespace of its own (a user
     namespace: no privilege needed), then report what the folder and the process hold."""
@@ -204,7 +279,8 @@ def _write_in_a_full_filesystem(tmp_path, size: int) -> subprocess.CompletedProc
         "try:\n"
         "    with b.writer('blobs/big') as f:\n"
         f"        for _ in range({size} >> 20): f.write(os.urandom(1 << 20))\n"
-        "    print('stored')\n"
+        "        flags = open('/proc/self/fdinfo/%d' % f.fileno()).read().split('flags:')[1].split()[0]\n"
+        "    print('stored', 'direct' if int(flags, 8) & os.O_DIRECT else 'through the page cache')\n"
         "except NotStored as e:\n"
         "    print('refused:', e)\n"
         "print(sorted(os.listdir(sys.argv[1] + '/blobs')), b.leftovers(), len(os.listdir('/proc/self/fd')) - before,\n"
@@ -213,21 +289,21 @@ def _write_in_a_full_filesystem(tmp_path, size: int) -> subprocess.CompletedProc
         "print(b.get('blobs/after').read() == b'x' * 1000)\n"
     )
     cmd = 'mount -t tmpfs -o size=6m refuge-test "$1" && exec "$2" -c "$3" "$1"'
+    root = Path(__file__).resolve().parent.parent  # refuge's source, wherever pytest runs from
     return subprocess.run(["unshare", "-r", "-m", "sh", "-c", cmd, "sh", str(folder), sys.executable, script],
-                          capture_output=True, text=True, timeout=60, env=dict(os.environ, PYTHONPATH=os.getcwd()))
+                          capture_output=True, text=True, timeout=60, env=dict(os.environ, PYTHONPATH=str(root)))
 
 
-@pytest.mark.skipif(not shutil.which("unshare"), reason="no unshare here")
-def test_a_filesystem_that_fills_while_a_large_object_is_written_keeps_nothing_of_it(tmp_path):
-    probe = subprocess.run(["unshare", "-r", "-m", "true"], capture_output=True)
-    if probe.returncode:
-        pytest.skip(f"no user namespaces here: {probe.stderr.decode().strip()}")
+def test_a_filesystem_that_fills_while_a_large_object_is_written_keeps_nothing_of_it(tmp_path, small_disks):
+    """A real ENOSPC, from the kernel, in the middle of a 20 MiB object on a 6 MiB tmpfs: nothing of it is
+    left, no descriptor, no thread, and the disk takes small objects again. A tmpfs is not a filesystem
+    refuge writes around the page cache: what fits goes through it."""
     p = _write_in_a_full_filesystem(tmp_path, 20 << 20)
     assert p.returncode == 0, p.stderr
     assert p.stdout.splitlines() == ["refused: the vault's disk is full: nothing was stored; free some space on it and "
-                                     "run the command again", "[] [] 0 []", "True"], p.stdout + p.stderr
-    p = _write_in_a_full_filesystem(tmp_path, 4 << 20)  # the control: what fits is stored
-    assert p.stdout.splitlines()[:2] == ["stored", "['big'] [] 0 []"], p.stdout + p.stderr
+                                     "try again", "[] [] 0 []", "True"], p.stdout + p.stderr
+    p = _write_in_a_full_filesystem(tmp_path, 5 << 20)  # the control: what fits is stored
+    assert p.stdout.splitlines()[:2] == ["stored through the page cache", "['big'] [] 0 []"], p.stdout + p.stderr
 
 
 def test_list_and_children(tmp_path):
@@ -294,3 +370,51 @@ def test_a_delete_never_goes_through_a_link_planted_for_a_folder(tmp_path):
     b.delete("cases/c1/blobs/a")
     assert (victim / "blobs" / "thesis").read_bytes() == b"mine" and (victim / "notes").read_bytes() == b"mine too"
     assert list(b.list("cases/c1/")) == []
+
+
+def test_an_output_names_its_own_disk_only_for_what_it_could_not_write(tmp_path):
+    """doc get -o: a full output disk is the output's (NotStored), an error reading the source is not
+    blamed on it; either way no file is left."""
+    from vault.errors import NotStored
+    from vault.storage import write_atomically
+
+    def reads_badly(f):
+        f.write(b"some bytes")
+        raise OSError(errno.EIO, "Input/output error")  # reading the vault's copy, say
+
+    def writes_badly(f):
+        f.write(b"x" * 100)
+        raise OSError(errno.ENOSPC, "No space left on device")  # where fill writes itself, at a lower level
+
+    with pytest.raises(OSError) as raised:
+        write_atomically(tmp_path / "out", reads_badly)
+    assert not isinstance(raised.value, NotStored) and raised.value.errno == errno.EIO
+    with pytest.raises(OSError):
+        write_atomically(tmp_path / "out", writes_badly)
+    assert sorted(os.listdir(tmp_path)) == []
+
+
+def test_an_output_whose_close_reports_a_lost_write_is_taken_back(tmp_path, monkeypatch):
+    """A network filesystem reports a deferred write's failure (EDQUOT, EIO) at close, after the name was
+    given (doc get -o writes without fsync): the name is taken back and the command says so."""
+    from vault.errors import NotStored
+    from vault.storage import write_atomically
+
+    real = os.fdopen
+
+    class LateError:
+        def __init__(self, f):
+            self._f = f
+
+        def close(self):
+            if not self._f.closed:
+                self._f.close()
+                raise OSError(errno.EDQUOT, "Disk quota exceeded")
+
+        def __getattr__(self, name):
+            return getattr(self._f, name)
+
+    monkeypatch.setattr(storage.os, "fdopen", lambda fd, mode: LateError(real(fd, mode)))
+    with pytest.raises(NotStored, match="the output file's disk's quota is used up: nothing was written"):
+        write_atomically(tmp_path / "out.pdf", lambda f: f.write(b"%PDF-1.7 ..."), durable=False)
+    assert os.listdir(tmp_path) == []

@@ -3,12 +3,13 @@
 Private to :mod:`vault.storage`, whose writer fsyncs, links and closes around it.
 
 The bytes are gathered in page-aligned stages of :data:`STAGE`. Once one is full it
-is written on a thread of its own while the next one fills, with O_DIRECT where the
-filesystem takes it: the device reads the stage itself, so there is no copy into the
-page cache and no writeback left for the fsync before the link (a 64 MiB document is
-stored in about 15 ms less on two cores than through the page cache). The end of the
-object, less than an aligned block, and everything where O_DIRECT is refused (the
-flag, or a write's alignment), goes through the page cache; there each
+is written on a thread of its own while the next one fills, with O_DIRECT on a local
+disk's filesystem (:data:`DIRECT_FILESYSTEMS`): the device reads the stage itself, so
+there is no copy into the page cache and no writeback left for the fsync before the
+link. The end of the object, less than an aligned block, everything elsewhere
+(network filesystems, where each direct write would wait for the server; tmpfs;
+FUSE), and everything where O_DIRECT is refused (the flag, or a write's alignment),
+goes through the page cache; there each
 :data:`WRITE_BEHIND` bytes are sent on their way as they are written
 (POSIX_FADV_DONTNEED starts their writeback without waiting for it), so the fsync
 waits for the last few MiB only. An object smaller than a stage is one plain write.
@@ -35,6 +36,9 @@ WRITE_BEHIND = 8 << 20
 
 _O_DIRECT = getattr(os, "O_DIRECT", 0)
 
+#: The filesystems (statfs f_type) whose objects are written with O_DIRECT: ext2/3/4, XFS, Btrfs, F2FS.
+DIRECT_FILESYSTEMS = frozenset({0xEF53, 0x58465342, 0x9123683E, 0xF2F52010})
+
 _REFUSED = {  # what the disk said, and the way out
     errno.ENOSPC: ("{} is full", "free some space on it"),
     errno.EDQUOT: ("{}'s quota is used up", "free some space on it or have the quota raised"),
@@ -46,25 +50,27 @@ _REFUSED = {  # what the disk said, and the way out
 
 
 @contextlib.contextmanager
-def refusals(disk: str = "the vault's disk", kept: str = "nothing was stored") -> Iterator[None]:
-    """A write the disk refuses (full, over quota, read-only, failing) as the one line a person can act
-    on (:class:`NotStored`); any other OSError as it is."""
+def refusals(disk: str = "the vault's disk", kept: str = "nothing was stored", checked: bool = True) -> Iterator[None]:
+    """A write the disk refuses (full, over quota, read-only, failing, too large) as the one line a person
+    can act on (:class:`NotStored`; a failing vault disk, ``checked``, with the hint to check the vault);
+    any other OSError as it is."""
     try:
         yield
     except OSError as e:
         if e.errno not in _REFUSED:
             raise
         what, way_out = _REFUSED[e.errno]
-        raise NotStored(f"{what.format(disk)}: {kept}; {way_out} and run the command again",
-                        hint="fsck" if e.errno == errno.EIO else None) from None
+        raise NotStored(f"{what.format(disk)}: {kept}; {way_out} and try again",
+                        hint="fsck" if e.errno == errno.EIO and checked else None) from None
 
 
 class ObjectWrite:
     """The bytes of one local object, written to ``fd`` (a new, empty file) at the offsets they take.
 
     :meth:`write` as a file's; :meth:`finish` once everything is written (before the fsync), or
-    :meth:`close` alone to abandon it. OSError from a stage written meanwhile is raised by the
-    :meth:`write` or :meth:`finish` after it; nothing is written after an error.
+    :meth:`close` alone to abandon it. An error of a stage written meanwhile is raised by the
+    :meth:`write` or :meth:`finish` after it; nothing is written after an error, and :meth:`finish`
+    raises unless the file holds every byte handed to it.
     """
 
     def __init__(self, fd: int) -> None:
@@ -76,7 +82,7 @@ class ObjectWrite:
         self._jobs: Any = None  # queue.SimpleQueue of (stage, length, offset), None to end
         self._free: Any = None  # stages written, to fill again
         self._thread: Any = None
-        self._error: OSError | None = None
+        self._error: BaseException | None = None
         self._direct: bool | None = None  # unknown until the first full stage
         self._sent = 0  # through the page cache: where the range to send next starts
         self._unsent = 0  # bytes written through the page cache since then
@@ -114,6 +120,8 @@ class ObjectWrite:
                 self._hand(self._used)
             self._stop()
             self._raise()
+            if os.fstat(self._fd).st_size != self._handed:  # never commit a file short of what it was given
+                raise OSError(errno.EIO, "the object's file is shorter than what was written to it")
 
     def close(self, forget: bool = False) -> None:
         """Stop writing (an abandoned object: the stage under way ends first) and close the file.
@@ -137,7 +145,7 @@ class ObjectWrite:
 
     def _take(self) -> memoryview:
         if len(self._stages) < 2:
-            stage = memoryview(mmap.mmap(-1, STAGE))
+            stage = memoryview(mmap.mmap(-1, STAGE, mmap.MAP_PRIVATE))
             self._stages.append(stage)
             return stage
         stage = self._free.get()
@@ -176,12 +184,13 @@ class ObjectWrite:
     def _run(self) -> None:
         while (job := self._jobs.get()) is not None:
             stage, length, offset = job
-            if self._error is None:
-                try:
+            try:
+                if self._error is None:
                     self._write(stage, length, offset)
-                except OSError as e:
-                    self._error = e
-            self._free.put(stage)
+            except BaseException as e:  # any failure, raised on the writer's thread; the stage always comes back
+                self._error = e
+            finally:
+                self._free.put(stage)
 
     def _stop(self) -> None:
         if self._thread is not None:
@@ -229,8 +238,8 @@ class ObjectWrite:
             self._sent, self._unsent = offset, 0
 
     def _set_direct(self, on: bool) -> bool:
-        """Turn O_DIRECT on or off; whether it is on."""
-        if not _O_DIRECT:
+        """Turn O_DIRECT on (on a filesystem of :data:`DIRECT_FILESYSTEMS`) or off; whether it is on."""
+        if not _O_DIRECT or (on and _filesystem(self._fd) not in DIRECT_FILESYSTEMS):
             return False
         import fcntl
 
@@ -250,3 +259,17 @@ class ObjectWrite:
             pass
         finally:
             os.close(self._fd)
+
+
+def _filesystem(fd: int) -> int | None:
+    """The type of the filesystem ``fd`` is on (statfs's f_type), or None where it cannot be had."""
+    import ctypes
+
+    try:
+        fstatfs = ctypes.CDLL(None, use_errno=True).fstatfs
+        buf = (ctypes.c_long * 32)()  # struct statfs begins with f_type, a long on Linux
+        if fstatfs(fd, buf) != 0:
+            return None
+    except (OSError, AttributeError):  # not Linux
+        return None
+    return buf[0] & 0xFFFFFFFF

@@ -55,8 +55,9 @@ def tee(read_into: Callable[[memoryview], int], sinks: list[Callable[[memoryview
 
 # Measured on the 2-core EPYC (512 MiB, in-process): 256 KiB buffers 1.0-1.4 s; 1 MiB 4.5 s and
 # 4 MiB 5.5-6 s wall for the same CPU time (buffers that outgrow the L2 cache stall, here).
-# One hand-off per buffer each way. On the 2-core Xeon (64 MiB, local objects written around the
-# page cache): the store 72 ms with the read on the hashing thread, 60 ms with it here, as now.
+# One hand-off per buffer each way. On the 2-core Xeon, the store of 64 MiB: 72 ms with the read on
+# the hashing thread, whether objects went through the page cache or around it (O_DIRECT); 72 with
+# the read here through the page cache; 60 with the read here and O_DIRECT, as now.
 HASH_SIZE = 256 << 10
 HASH_DEPTH = 8
 

@@ -136,8 +136,8 @@ class LocalBackend:
                         link_unnamed(fd, final)
                 except FileExistsError:
                     raise ObjectExists(f"object {key} already exists") from None
-                committed = True
-                _fsync_dir(final.parent)
+            committed = True
+            _fsync_dir(final.parent)  # (stored now: never "nothing was stored", whatever it says)
         finally:
             out.close(forget=committed)
             if tmp:
@@ -320,7 +320,21 @@ class OutputExists(InvalidInput):
         super().__init__(message, **kw)
 
 
-_OUTPUT = ("the output file's disk", "nothing was written")  # refusals() of a file written outside the vault
+_OUTPUT = ("the output file's disk", "nothing was written", False)  # refusals() of a file outside the vault
+
+
+class _Refusing:
+    """A file whose writes the disk refuses raise NotStored (refusals); the rest is the file's."""
+
+    def __init__(self, f: BinaryIO) -> None:
+        self._f = f
+
+    def write(self, data) -> int:
+        with refusals(*_OUTPUT):
+            return self._f.write(data)
+
+    def __getattr__(self, name: str):
+        return getattr(self._f, name)
 
 
 class PendingFile:
@@ -358,10 +372,10 @@ class PendingFile:
                 fd = os.open(self._tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         self._file = os.fdopen(fd, "wb")
         try:
+            if private:
+                os.fchmod(fd, 0o600)
+            fill(_Refusing(self._file))  # what the output's disk refuses, not what fill reads (the vault's)
             with refusals(*_OUTPUT):
-                if private:
-                    os.fchmod(fd, 0o600)
-                fill(self._file)
                 self._file.flush()
                 if durable:
                     os.fsync(self._file.fileno())
@@ -370,10 +384,17 @@ class PendingFile:
             raise
 
     def commit(self) -> None:
-        """Give the file its name; OutputExists if one appeared meanwhile and ``replace`` is false."""
+        """Give the file its name; OutputExists if one appeared meanwhile and ``replace`` is false.
+        A close that reports a write lost (a network filesystem's deferred error) takes the name back."""
         try:
             with refusals(*_OUTPUT):
                 self._name()
+                try:
+                    self._file.close()
+                except OSError:
+                    with contextlib.suppress(OSError):
+                        os.unlink(self.path)
+                    raise
         finally:
             self.discard()
 
