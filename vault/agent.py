@@ -353,8 +353,7 @@ def _serve(listener: socket.socket, path: Path, identity: str, deadline: float, 
         _reap(extension)
         ready = select.select([listener, woken], [], [], min(left, 5.0))[0]
         if woken in ready:
-            while os.read(woken, 64) == 64:
-                pass
+            os.read(woken, 4096)  # a byte a signal: whatever is left wakes the next select, harmlessly
         if listener not in ready:
             continue
         try:
