@@ -54,7 +54,7 @@ def _flags(fd: int) -> int:
 
 
 def _refuse_direct(monkeypatch, refused: list) -> None:
-    """A filesystem that does not take O_DIRECT (F_SETFL answers EINVAL, as FUSE's and older tmpfs do)."""
+    """A filesystem that does not take O_DIRECT (F_SETFL answers EINVAL, as tmpfs before Linux 6.6 does)."""
     import fcntl
 
     real = fcntl.fcntl
@@ -113,13 +113,13 @@ def test_a_large_object_goes_to_disk_around_the_page_cache_while_it_is_written(d
 
 
 @pytest.mark.skipif(not hasattr(os, "posix_fadvise"), reason="no posix_fadvise here (not Linux)")
-def test_where_o_direct_is_refused_a_large_object_goes_through_the_page_cache_sent_as_written(tmp_path, monkeypatch):
+def test_where_o_direct_is_refused_a_large_object_goes_through_the_page_cache_sent_as_written(direct, monkeypatch):
     refused, advised = [], []
     _refuse_direct(monkeypatch, refused)
     real = os.posix_fadvise
     monkeypatch.setattr(os, "posix_fadvise", lambda fd, off, n, how: (advised.append((off, n, how)), real(fd, off, n, how)))
     pieces = [os.urandom(1 << 20) for _ in range(20)] + [b"tail"]
-    b = LocalBackend(tmp_path)
+    b = LocalBackend(direct)
     _write_pieces(b, "blobs/big", pieces)
     step, total = _objectwrite.WRITE_BEHIND, sum(map(len, pieces))
     # asked once; then every 8 MiB written at least, from the start and without a gap, while the rest is
