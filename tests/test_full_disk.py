@@ -115,3 +115,17 @@ def test_a_file_size_limit_below_the_document_keeps_nothing_and_says_so(case_wor
     assert {p.name for p in w.vault.glob("cases/*/blobs/*")} == blobs
     assert not (w.vault / ".tmp").exists() or not list((w.vault / ".tmp").iterdir())
     assert "scan.txt" not in w.ok("doc", "list", "MX-0001", user="bob")
+
+
+def test_a_file_that_cannot_be_read_midway_is_one_line_and_nothing_is_stored(case_world):
+    """A failing disk or USB stick under the file (the kernel's EIO; here from /proc/self/mem, whose first
+    page no process has mapped): one line naming the file by its place, not its path, exit 1, nothing kept."""
+    w = case_world
+    blobs = {p.name for p in w.vault.glob("cases/*/blobs/*")}
+    before = w.ok("doc", "list", "MX-0001", "--json", user="bob")
+    p = w.run("doc", "add", "MX-0001", "/proc/self/mem", "--type", "other", user="bob")
+    assert (p.returncode, p.stderr.decode().strip()) == (1, "refuge: error: the file could not be read (input/output "
+                                                            "error): nothing was stored; check the disk or device it "
+                                                            "is on and add it again"), p.stderr
+    assert {p.name for p in w.vault.glob("cases/*/blobs/*")} == blobs
+    assert w.ok("doc", "list", "MX-0001", "--json", user="bob") == before

@@ -245,7 +245,7 @@ def _inspect_and_store(v, key: str, path: str, recipient, limit: int, label: str
             fd = None
     if fd is None:  # not a plain file (intake refuses it), too large, or stored in parts (S3): check first
         found = intake.inspect_isolated(path, limit, label)
-        digest, size = _store_blob(v, key, path, recipient)
+        digest, size = _store_blob(v, key, path, recipient, label)
         return found, digest, size
     import concurrent.futures  # here, not at the top: it brings logging, a cost of every command (vault._pipe)
 
@@ -254,7 +254,7 @@ def _inspect_and_store(v, key: str, path: str, recipient, limit: int, label: str
         found = []
         try:
             with open(fd, "rb", buffering=0) as src:  # intake's verdict before the writer commits: a refusal
-                digest, size = _store_from(v, key, _bounded(src.readinto, limit + 1), recipient,  # or a kill
+                digest, size = _store_from(v, key, _bounded(src.readinto, limit + 1, label), recipient,  # or a kill
                                            before_commit=lambda: found.append(checking.result()))  # stores nothing
         except BaseException:  # a writer that fails stores nothing; the worker is waited for (its limits bound it)
             with contextlib.suppress(Exception):
@@ -263,9 +263,10 @@ def _inspect_and_store(v, key: str, path: str, recipient, limit: int, label: str
     return found[0], digest, size
 
 
-def _bounded(read_into: Callable[[memoryview], int], most: int) -> Callable[[memoryview], int]:
+def _bounded(read_into: Callable[[memoryview], int], most: int, label: str) -> Callable[[memoryview], int]:
     """``read_into`` that stops after ``most`` bytes (a file that grows while read is not read forever)."""
     left = [most]
+    read_into = _readable(read_into, label)
 
     def read(view: memoryview) -> int:
         if left[0] <= 0:
@@ -273,6 +274,19 @@ def _bounded(read_into: Callable[[memoryview], int], most: int) -> Callable[[mem
         n = read_into(view[:left[0]] if len(view) > left[0] else view)
         left[0] -= n
         return n
+
+    return read
+
+
+def _readable(read_into: Callable[[memoryview], int], label: str) -> Callable[[memoryview], int]:
+    """``read_into`` whose failure (a failing disk or USB stick: EIO) is one line naming the file by
+    ``label`` and the system's reason, never its path; nothing is stored."""
+    def read(view: memoryview) -> int:
+        try:
+            return read_into(view)
+        except OSError as e:
+            raise InvalidInput(f"{label} could not be read ({(e.strerror or type(e).__name__).lower()}): nothing was "
+                               "stored; check the disk or device it is on and add it again") from None
 
     return read
 
@@ -292,7 +306,7 @@ def _store_from(v, key: str, read_into: Callable[[memoryview], int], recipient,
     return sha.hexdigest(), size
 
 
-def _store_blob(v, key: str, path: str, recipient) -> tuple[str, int]:
+def _store_blob(v, key: str, path: str, recipient, label: str) -> tuple[str, int]:
     """Encrypt a file into the vault, hashing it on another thread; returns (SHA-256, size).
 
     A size of -1 means the file changed while it was read.
@@ -300,7 +314,7 @@ def _store_blob(v, key: str, path: str, recipient) -> tuple[str, int]:
     if v.backend.parallel_upload:
         return _store_blob_in_parts(v, key, path, recipient)
     with open(path, "rb", buffering=0) as src:
-        return _store_from(v, key, src.readinto, recipient)
+        return _store_from(v, key, _readable(src.readinto, label), recipient)
 
 
 def _store_blob_in_parts(v, key: str, path: str, recipient) -> tuple[str, int]:
