@@ -105,11 +105,7 @@ def main() -> None:
 
             die("interrupted", 130)
         if code is not None:  # nothing of this process's own to flush or clean up: no finalization (5 ms)
-            for stream in (sys.stdout, sys.stderr):
-                try:
-                    stream.flush()
-                except (OSError, ValueError, AttributeError):
-                    pass
+            _flush()
             os._exit(code)
     from .cli import main as run_here
 
@@ -200,11 +196,7 @@ def _die_of(number: int) -> None:
     the shell shows "Killed", a script sees 128 + number)."""
     import _signal
 
-    for stream in (sys.stdout, sys.stderr):
-        try:
-            stream.flush()
-        except (OSError, ValueError, AttributeError):
-            pass
+    _flush()
     try:
         if number != _signal.SIGKILL:  # (whose action no one sets)
             _signal.signal(number, _signal.SIG_DFL)
@@ -213,6 +205,15 @@ def _die_of(number: int) -> None:
     except (OSError, ValueError):  # not a signal this process can die of: its code, as a shell reports it
         pass
     os._exit(128 + number)
+
+
+def _flush() -> None:
+    """What this process printed, out before it ends without Python's finalization."""
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError, AttributeError):
+            pass
 
 
 def _line(conn, most: int = 64) -> bytes:

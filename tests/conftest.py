@@ -539,14 +539,20 @@ def unlocked(case_world, runtime):
     case_world.run("lock", user="bob", XDG_RUNTIME_DIR=str(runtime))
 
 
+def on_a_small_disk(folder, mib: int, script: str, *args: str, **run) -> subprocess.CompletedProcess:
+    """Run the shell ``script`` (``$0`` the folder, ``$1``... ``args``) with a tmpfs of ``mib`` MiB mounted
+    over ``folder`` in a mount namespace of its own (`unshare -r -m`: a user namespace, no privilege
+    needed), so the kernel itself answers ENOSPC; the mount ends with it (exit 99: it could not mount)."""
+    mount = f'mount -t tmpfs -o size={mib}m refuge-test "$0" || exit 99\n'
+    return subprocess.run(["unshare", "-r", "-m", "sh", "-c", mount + script, str(folder), *args],
+                          capture_output=True, text=True, **run)
+
+
 @pytest.fixture(scope="session")
 def small_disks(tmp_path_factory) -> None:
-    """Skip unless a small tmpfs can be mounted in a mount namespace of one's own (`unshare -r -m`: a user
-    namespace, no privilege needed): the tests that fill a disk for real need it."""
+    """Skip unless :func:`on_a_small_disk` can mount here: the tests that fill a disk for real need it."""
     if not shutil.which("unshare"):
         pytest.skip("no unshare here")
-    folder = tmp_path_factory.mktemp("probe-tmpfs")
-    probe = subprocess.run(["unshare", "-r", "-m", "sh", "-c", 'mount -t tmpfs -o size=1m refuge-probe "$1"', "sh",
-                            str(folder)], capture_output=True, text=True)
+    probe = on_a_small_disk(tmp_path_factory.mktemp("probe-tmpfs"), 1, "true")
     if probe.returncode:
         pytest.skip(f"no tmpfs of one's own here (user or mount namespaces refused): {probe.stderr.strip()}")

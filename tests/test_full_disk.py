@@ -17,6 +17,8 @@ import sys
 
 import pytest
 
+from conftest import on_a_small_disk
+
 pytestmark = pytest.mark.local_only("mounts a small disk over the vault's folder")
 
 MIB = 1 << 20
@@ -37,10 +39,8 @@ def _on_a_small_disk(w, folder, mib: int, commands: list[list[str]]) -> tuple[li
     marker = "\n--refuge-test--\n"
     steps = [f'"$PY" -P -m refuge {" ".join(_quote(a) for a in c)} 2>&1; echo "rc=$?"; echo "{marker.strip()}"'
              for c in commands]
-    script = (f'mount -t tmpfs -o size={mib}m refuge-test "$DISK" && cp -a "$COPY"/. "$DISK"/ || exit 99\n'
-              + "\n".join(steps) + '\ncd "$DISK" && find . -type f | sort\n')
-    p = subprocess.run(["unshare", "-r", "-m", "sh", "-c", script], capture_output=True, text=True, timeout=300,
-                       cwd=w.root, env=w.env("bob", PY=sys.executable, DISK=str(folder), COPY=str(copy)))
+    script = 'cp -a "$1"/. "$0"/ || exit 98\n' + "\n".join(steps) + '\ncd "$0" && find . -type f | sort\n'
+    p = on_a_small_disk(folder, mib, script, str(copy), timeout=300, cwd=w.root, env=w.env("bob", PY=sys.executable))
     assert p.returncode == 0, p.stdout + p.stderr
     *runs, listing = p.stdout.split(marker)
     out = []

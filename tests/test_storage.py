@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from conftest import on_a_small_disk
 from vault import _objectwrite, storage
 from vault.storage import LocalBackend, ObjectExists
 
@@ -266,8 +267,8 @@ def _try(function, *args) -> str | None:
 
 
 def _write_in_a_full_filesystem(tmp_path, size: int) -> subprocess.CompletedProcess:
-    """Write ``size`` bytes as one object into a 6 MiB tmpfs of a mount namespace of its own (a user
-    namespace: no privilege needed), then report what the folder and the process hold."""
+    """Write ``size`` bytes as one object into a 6 MiB tmpfs (conftest.on_a_small_disk), then report what
+    the folder and the process hold."""
     folder = tmp_path / f"small-{size}"
     folder.mkdir()
     script = (
@@ -288,10 +289,9 @@ def _write_in_a_full_filesystem(tmp_path, size: int) -> subprocess.CompletedProc
         "b.put('blobs/after', b'x' * 1000)  # room again once the object is gone\n"
         "print(b.get('blobs/after').read() == b'x' * 1000)\n"
     )
-    cmd = 'mount -t tmpfs -o size=6m refuge-test "$1" && exec "$2" -c "$3" "$1"'
     root = Path(__file__).resolve().parent.parent  # refuge's source, wherever pytest runs from
-    return subprocess.run(["unshare", "-r", "-m", "sh", "-c", cmd, "sh", str(folder), sys.executable, script],
-                          capture_output=True, text=True, timeout=60, env=dict(os.environ, PYTHONPATH=str(root)))
+    return on_a_small_disk(folder, 6, 'exec "$1" -c "$2" "$0"', sys.executable, script, timeout=60,
+                           env=dict(os.environ, PYTHONPATH=str(root)))
 
 
 def test_a_filesystem_that_fills_while_a_large_object_is_written_keeps_nothing_of_it(tmp_path, small_disks):

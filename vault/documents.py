@@ -254,7 +254,7 @@ def _inspect_and_store(v, key: str, path: str, recipient, limit: int, label: str
         found = []
         try:
             with open(fd, "rb", buffering=0) as src:  # intake's verdict before the writer commits: a refusal
-                digest, size = _store_from(v, key, _bounded(src.readinto, limit + 1, label), recipient,  # or a kill
+                digest, size = _store_from(v, key, _bounded(_readable(src.readinto, label), limit + 1), recipient,  # or a kill
                                            before_commit=lambda: found.append(checking.result()))  # stores nothing
         except BaseException:  # a writer that fails stores nothing; the worker is waited for (its limits bound it)
             with contextlib.suppress(Exception):
@@ -263,10 +263,9 @@ def _inspect_and_store(v, key: str, path: str, recipient, limit: int, label: str
     return found[0], digest, size
 
 
-def _bounded(read_into: Callable[[memoryview], int], most: int, label: str) -> Callable[[memoryview], int]:
+def _bounded(read_into: Callable[[memoryview], int], most: int) -> Callable[[memoryview], int]:
     """``read_into`` that stops after ``most`` bytes (a file that grows while read is not read forever)."""
     left = [most]
-    read_into = _readable(read_into, label)
 
     def read(view: memoryview) -> int:
         if left[0] <= 0:
